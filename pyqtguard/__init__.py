@@ -1,0 +1,96 @@
+"""pyqtguard: make PyQt6 apps crash-resistant, and their crashes, hangs and
+freezes diagnosable.
+
+One line at the top of an app::
+
+    import pyqtguard; pyqtguard.install()
+
+or none at all::
+
+    pyqtguard run app.py
+
+Importing pyqtguard never imports PyQt6: its Qt parts attach when the app
+imports ``PyQt6.QtCore``.  Heavier parts of the API load on first use.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import ExceptionRecord, on_exception, remove_exception_callback
+from .logfile import current_path as log_path
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from ._config import Config
+
+# Public names that live in modules loaded on first use: name -> module.
+_LAZY: dict[str, str] = {
+}
+
+
+def install(
+    *,
+    log_dir: str | os.PathLike[str] | None = None,
+    app_name: str | None = None,
+    keep_logs: int = 20,
+    stderr: bool = True,
+    **options: Any,
+) -> Config | None:
+    """Turn pyqtguard on for this process; idempotent.
+
+    Args:
+        log_dir: folder for this app's run logs (else ``$PYQTGUARD_LOG_DIR``,
+            else the platform's per-user state folder + ``pyqtguard/<app>``).
+        app_name: names the per-app folder; default: the main script's stem.
+        keep_logs: how many runs' logs to keep (>= 1).
+        stderr: also copy reports to stderr (when the process has one).
+        **options: ``exit_timeout`` (seconds or None), ``freeze_ms`` (0: off),
+            ``dump_signal`` (a signal number or None), ``crash_handler``,
+            ``qt_messages``, ``guard_children`` (bools).
+
+    Returns the :class:`Config` in force, or None when ``PYQTGUARD_DISABLE=1``.
+
+    Example::
+
+        import pyqtguard
+        pyqtguard.install(app_name="photo-editor")
+    """
+    from . import _install
+
+    return _install.install(log_dir=log_dir, app_name=app_name, keep_logs=keep_logs,
+                            stderr=stderr, **options)
+
+
+def uninstall() -> None:
+    """Undo :func:`install`: restore exactly the hooks that were there before."""
+    from . import _install
+
+    _install.uninstall()
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pyqtguard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "ExceptionRecord",
+    "__version__",
+    "install",
+    "log_path",
+    "on_exception",
+    "remove_exception_callback",
+    "uninstall",
+    *_LAZY,
+]

@@ -1,0 +1,170 @@
+"""The Python side of the exception hooks: records, logging and callbacks.
+
+The hooks themselves are C functions in ``pyqtguard._native`` (they must work
+during finalization and when stderr is None).  They call back into this module
+for three things, each of which may fail without harm:
+
+* :func:`_format` - the traceback text, with source lines;
+* :func:`_describe_current_thread` - a good name for the current thread,
+  including QThreads, which ``threading`` only knows as ``Dummy-N``;
+* :func:`_dispatch` - the ``pyqtguard`` logger and :func:`on_exception`
+  callbacks, which run in the GUI thread when a QApplication exists.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from . import _native, _qtattach, logfile
+
+logger = logging.getLogger("pyqtguard")
+logger.addHandler(logging.NullHandler())  # no lastResort echo to stderr
+
+ExceptionCallback = Callable[["ExceptionRecord"], object]
+
+_callbacks: list[ExceptionCallback] = []
+_callbacks_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ExceptionRecord:
+    """One uncaught exception, whichever hook saw it.
+
+    Example::
+
+        @pyqtguard.on_exception
+        def show(record: pyqtguard.ExceptionRecord) -> None:
+            QMessageBox.critical(None, "Error", f"{record.exc_type.__name__}: "
+                                 f"{record.exc_value}\\n\\n{record.traceback_text}")
+    """
+
+    exc_type: type[BaseException]
+    exc_value: BaseException | None
+    exc_traceback: TracebackType | None
+    thread_name: str
+    native_id: int
+    source: str  # "sys.excepthook" | "threading.excepthook" | "sys.unraisablehook"
+    thread: threading.Thread | None = None
+    report: str = ""
+    time: float = field(default_factory=time.time)
+
+    @property
+    def traceback_text(self) -> str:
+        """The formatted traceback, chained causes included."""
+        return _format(self.exc_type, self.exc_value, self.exc_traceback)
+
+
+def on_exception(callback: ExceptionCallback) -> ExceptionCallback:
+    """Call *callback(record)* for every uncaught exception; usable as a decorator.
+
+    With a QApplication, callbacks run queued in the GUI thread, so they may
+    show dialogs whatever thread raised.  A callback that raises is logged and
+    ignored.
+    """
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+    with _callbacks_lock:
+        _callbacks.append(callback)
+    return callback
+
+
+def remove_exception_callback(callback: ExceptionCallback) -> bool:
+    """Stop calling *callback*; False if it was not registered."""
+    with _callbacks_lock:
+        try:
+            _callbacks.remove(callback)
+        except ValueError:
+            return False
+    return True
+
+
+def _format(exc_type: type[BaseException], exc_value: BaseException | None,
+            exc_tb: TracebackType | None) -> str:
+    """The traceback text; no local variables (nothing secret by default)."""
+    return "".join(traceback.format_exception(exc_type, exc_value, exc_tb))
+
+
+def _describe_current_thread() -> str:
+    current = threading.current_thread()
+    if not isinstance(current, threading._DummyThread):  # type: ignore[attr-defined]
+        return current.name
+    name = _native.thread_name(_native.current_native_id())
+    if name:
+        return name
+    qt_name = _qtattach.current_qthread_name()
+    return qt_name or current.name
+
+
+def _run_callbacks(record: ExceptionRecord) -> None:
+    with _callbacks_lock:
+        callbacks = list(_callbacks)
+    for callback in callbacks:
+        try:
+            callback(record)
+        except BaseException as exc:  # noqa: BLE001 - never let a callback escape
+            logfile.write(
+                f"pyqtguard: on_exception callback {callback!r} raised "
+                f"{type(exc).__name__}: {exc}; ignored\n"
+                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                + "\n"
+            )
+
+
+def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseException | None,
+              exc_tb: TracebackType | None, thread: threading.Thread | None,
+              thread_name: str, native_id: int, report: str) -> None:
+    record = ExceptionRecord(exc_type, exc_value, exc_tb, thread_name, native_id,
+                             source, thread, report)
+    try:
+        logger.error("uncaught exception in thread %r [%s]", thread_name, source,
+                     exc_info=(exc_type, exc_value, exc_tb),  # type: ignore[arg-type]
+                     extra={"pyqtguard_record": record})
+    except Exception:  # noqa: BLE001 - a broken log handler must not matter
+        pass
+    if not _callbacks:
+        return
+    if not _qtattach.post_to_gui_thread(lambda: _run_callbacks(record)):
+        _run_callbacks(record)
+
+
+_saved: tuple[object, object, object] | None = None
+
+
+def install(config: Any = None) -> None:
+    """Install the three hooks, chaining to the ones they replace."""
+    global _saved
+    if sys.excepthook is _native.excepthook:
+        return
+    _saved = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+    _native.configure_hooks(_format, _describe_current_thread, _dispatch)
+    _native.set_previous_hooks(
+        None if sys.excepthook is sys.__excepthook__ else sys.excepthook,
+        None if threading.excepthook is threading.__excepthook__ else threading.excepthook,
+        None if sys.unraisablehook is sys.__unraisablehook__ else sys.unraisablehook,
+    )
+    sys.excepthook = _native.excepthook
+    threading.excepthook = _native.threading_excepthook
+    sys.unraisablehook = _native.unraisablehook
+
+
+def uninstall() -> None:
+    """Put back exactly the hooks that were there before :func:`install`."""
+    global _saved
+    if _saved is None:
+        return
+    old_sys, old_threading, old_unraisable = _saved
+    if sys.excepthook is _native.excepthook:
+        sys.excepthook = old_sys  # type: ignore[assignment]
+    if threading.excepthook is _native.threading_excepthook:
+        threading.excepthook = old_threading  # type: ignore[assignment]
+    if sys.unraisablehook is _native.unraisablehook:
+        sys.unraisablehook = old_unraisable  # type: ignore[assignment]
+    _native.set_previous_hooks(None, None, None)
+    _saved = None

@@ -1,0 +1,172 @@
+"""Attach Qt-specific parts the moment PyQt6.QtCore is imported.
+
+Importing pyqtguard never imports PyQt6.  Components register a callback with
+:func:`when_qt_imported`; it runs at once if ``PyQt6.QtCore`` is already
+imported, otherwise right after its import (a ``sys.meta_path`` finder wraps
+its loader), whichever comes first.
+
+It also gives the rest of pyqtguard one safe way to run a function in the GUI
+thread from any thread: :func:`post_to_gui_thread`.
+"""
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import threading
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+QTCORE = "PyQt6.QtCore"
+
+_callbacks: list[Callable[[ModuleType], None]] = []
+_lock = threading.RLock()
+
+
+def _run(callback: Callable[[ModuleType], None], qtcore: ModuleType) -> None:
+    try:
+        callback(qtcore)
+    except Exception as exc:  # noqa: BLE001 - never break the app's import
+        from ._warn import warn_once
+
+        warn_once(f"qtattach:{callback!r}", f"a Qt attachment failed: {exc!r}")
+
+
+def when_qt_imported(callback: Callable[[ModuleType], None]) -> None:
+    """Run ``callback(PyQt6.QtCore)`` now if Qt is imported, else once it is."""
+    with _lock:
+        qtcore = sys.modules.get(QTCORE)
+        if qtcore is None:
+            _callbacks.append(callback)
+            _ensure_finder()
+            return
+    _run(callback, qtcore)
+
+
+def _fire(qtcore: ModuleType) -> None:
+    with _lock:
+        callbacks, _callbacks[:] = list(_callbacks), []
+        _remove_finder()
+    for callback in callbacks:
+        _run(callback, qtcore)
+
+
+class _LoaderProxy(importlib.abc.Loader):
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        _fire(module)
+
+
+class _QtCoreFinder(importlib.abc.MetaPathFinder):
+    """Finds nothing itself; wraps the real loader of PyQt6.QtCore."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != QTCORE:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _LoaderProxy(spec.loader)
+                return spec
+        return None
+
+
+_finder = _QtCoreFinder()
+
+
+def _ensure_finder() -> None:
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+
+
+def _remove_finder() -> None:
+    try:
+        sys.meta_path.remove(_finder)
+    except ValueError:
+        pass
+
+
+def check_already_imported() -> None:
+    """Fire pending callbacks if Qt was imported behind the finder's back."""
+    qtcore = sys.modules.get(QTCORE)
+    if qtcore is not None and _callbacks:
+        _fire(qtcore)
+
+
+# ---- running code in the GUI thread ---------------------------------------
+
+_bridge: Any = None
+_bridge_app: Any = None
+
+
+def _make_bridge(qtcore: Any, app: Any) -> Any:
+    class _GuiBridge(qtcore.QObject):  # type: ignore[name-defined,misc]
+        posted = qtcore.pyqtSignal(object)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.posted.connect(self._call)
+
+        @qtcore.pyqtSlot(object)
+        def _call(self, function: Callable[[], object]) -> None:
+            function()
+
+    bridge = _GuiBridge()
+    if bridge.thread() is not app.thread():
+        bridge.moveToThread(app.thread())
+    return bridge
+
+
+def post_to_gui_thread(function: Callable[[], object]) -> bool:
+    """Queue *function* to run in the GUI thread's event loop.
+
+    Returns False (and does nothing) when there is no Qt application, so the
+    caller can run the function directly instead.
+    """
+    global _bridge, _bridge_app
+    qtcore = sys.modules.get(QTCORE)
+    if qtcore is None:
+        return False
+    app = qtcore.QCoreApplication.instance()
+    if app is None:
+        return False
+    with _lock:
+        if _bridge is None or _bridge_app is not app or _is_deleted(_bridge):
+            _bridge = _make_bridge(qtcore, app)
+            _bridge_app = app
+        bridge = _bridge
+    bridge.posted.emit(function)
+    return True
+
+
+def _is_deleted(obj: Any) -> bool:
+    try:
+        from PyQt6 import sip
+
+        return bool(sip.isdeleted(obj))
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def current_qthread_name() -> str | None:
+    """objectName or class of the current QThread, if Qt is imported."""
+    qtcore = sys.modules.get(QTCORE)
+    if qtcore is None:
+        return None
+    try:
+        thread = qtcore.QThread.currentThread()
+        if thread is None:
+            return None
+        return thread.objectName() or type(thread).__name__
+    except Exception:  # noqa: BLE001
+        return None

@@ -1,0 +1,45 @@
+"""The ``pyqtguard`` command line: one module per subcommand.
+
+Each subcommand module has ``add_parser(subparsers)`` (which sets
+``func=main`` on its parser) and ``main(args) -> int``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> module; a later feature adds its subcommand with one line here.
+SUBCOMMANDS: dict[str, str] = {
+    "run": "pyqtguard.cli.run",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="pyqtguard",
+        description="Make PyQt6 apps crash-resistant, and their crashes, hangs "
+        "and freezes diagnosable.",
+    )
+    parser.add_argument("--version", action="version", version=f"pyqtguard {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SUBCOMMANDS.values():
+        importlib.import_module(module_name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pyqtguard`` console script and ``python -m pyqtguard``."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args_list:
+        parser.print_help()
+        return 2
+    args = parser.parse_args(args_list)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)

@@ -1,0 +1,32 @@
+"""Build script for the C core, ``pyqtguard._native``.
+
+Every ``src/*.c`` file is one concern of the core (see ``src/README.md``); all of
+them link into the one extension module.
+"""
+import glob
+import os
+import sys
+
+from setuptools import Extension, setup
+
+extra_compile_args = []
+if sys.platform != "win32":
+    extra_compile_args = ["-std=c11", "-Wall", "-Wextra"]
+    if os.environ.get("PYQTGUARD_WERROR"):
+        extra_compile_args.append("-Werror")
+
+libraries = []
+if sys.platform.startswith("linux"):
+    libraries = ["pthread"]
+
+setup(
+    ext_modules=[
+        Extension(
+            "pyqtguard._native",
+            sources=sorted(glob.glob(os.path.join("src", "*.c"))),
+            include_dirs=["src"],
+            extra_compile_args=extra_compile_args,
+            libraries=libraries,
+        )
+    ]
+)

@@ -1,0 +1,9 @@
+/* audit.c: placeholder, filled in by its issue. */
+#include "pyqtguard_native.h"
+
+int
+pqg_audit_init(PyObject *module)
+{
+    (void)module;
+    return 0;
+}

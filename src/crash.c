@@ -1,0 +1,9 @@
+/* crash.c: placeholder, filled in by its issue. */
+#include "pyqtguard_native.h"
+
+int
+pqg_crash_init(PyObject *module)
+{
+    (void)module;
+    return 0;
+}

@@ -1,0 +1,438 @@
+/* exchooks.c: sys.excepthook, threading.excepthook and sys.unraisablehook.
+ *
+ * PyQt6 calls qFatal() (and so abort()) on an exception in a slot or virtual
+ * method only while sys.excepthook is the interpreter default; installing
+ * any other hook turns that abort into a call of the hook.  These hooks
+ * write one report per exception to the run's log and to stderr, hand a
+ * record to the Python layer (logging, user callbacks), chain to the hook
+ * they replaced, and never raise.
+ *
+ * The Python layer supplies three callables:
+ *   formatter(exc_type, exc_value, exc_tb) -> str   the traceback text
+ *   describer() -> str                              current thread's name
+ *   dispatcher(source, exc_type, exc_value, exc_tb, thread, thread_name,
+ *              native_id, report_text)            logging and callbacks
+ * Any of them failing, or the interpreter finalizing, falls back to C. */
+#include "pyqtguard_native.h"
+
+#include <string.h>
+
+typedef struct {
+    PyObject *formatter;
+    PyObject *describer;
+    PyObject *dispatcher;
+    PyObject *previous[3];      /* NULL: nothing to chain to */
+} hook_state;
+
+enum { HOOK_SYS = 0, HOOK_THREADING = 1, HOOK_UNRAISABLE = 2 };
+
+static const char *const hook_sources[3] = {
+    "sys.excepthook", "threading.excepthook", "sys.unraisablehook",
+};
+
+static hook_state state;
+
+/* Re-entry guard, per thread: another thread's exception while a callback
+ * runs is a separate report, not a recursion. */
+static PQG_THREAD_LOCAL int hook_depth = 0;
+
+/* ---- saving the caller's pending exception (3.12 changed the API) ---- */
+typedef struct {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc;
+#else
+    PyObject *type, *value, *tb;
+#endif
+} saved_error;
+
+static void
+save_error(saved_error *saved)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    saved->exc = PyErr_GetRaisedException();      /* 3.12+ */
+#else
+    PyErr_Fetch(&saved->type, &saved->value, &saved->tb);  /* 3.11 */
+#endif
+}
+
+static void
+restore_error(saved_error *saved)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(saved->exc);
+#else
+    PyErr_Restore(saved->type, saved->value, saved->tb);
+#endif
+}
+
+/* ---- pieces of a report ---- */
+
+static PyObject *
+thread_name_of(PyObject *thread)
+{
+    PyObject *name = NULL;
+    if (thread != NULL && thread != Py_None) {
+        name = PyObject_GetAttrString(thread, "name");
+    }
+    else if (state.describer != NULL && !PQG_IS_FINALIZING()) {
+        name = PyObject_CallNoArgs(state.describer);
+    }
+    if (name != NULL && PyUnicode_Check(name)) {
+        return name;
+    }
+    Py_XDECREF(name);
+    PyErr_Clear();
+    char buf[PQG_THREAD_NAME_MAX];
+    if (pqg_thread_name_by_native_id(pqg_current_native_id(), buf,
+                                     sizeof(buf))) {
+        return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+    }
+    return PyUnicode_FromString("<unknown>");
+}
+
+/* "Exception ignored in: <object repr>" for unraisable exceptions, like the
+ * interpreter's default hook prints it. */
+static PyObject *
+unraisable_context(PyObject *hook_args)
+{
+    PyObject *err_msg = PyObject_GetAttrString(hook_args, "err_msg");
+    PyObject *obj = PyObject_GetAttrString(hook_args, "object");
+    PyObject *result = NULL;
+    PyErr_Clear();
+    if (err_msg == NULL || err_msg == Py_None) {
+        Py_XSETREF(err_msg, PyUnicode_FromString("Exception ignored in"));
+    }
+    if (obj != NULL && obj != Py_None) {
+        PyObject *repr = PyObject_Repr(obj);
+        if (repr == NULL) {
+            PyErr_Clear();
+            repr = PyUnicode_FromString("<object repr() failed>");
+        }
+        result = PyUnicode_FromFormat("%S: %S", err_msg, repr);
+        Py_XDECREF(repr);
+    }
+    else {
+        result = Py_XNewRef(err_msg);
+    }
+    Py_XDECREF(err_msg);
+    Py_XDECREF(obj);
+    PyErr_Clear();
+    return result;
+}
+
+static PyObject *
+format_header(int source, PyObject *thread_name, PyObject *context)
+{
+    char stamp[32];
+    pqg_format_timestamp(stamp);
+    const char *what = source == HOOK_UNRAISABLE ? "unraisable exception"
+                                                 : "uncaught exception";
+    PyObject *header = PyUnicode_FromFormat(
+        "[%s] pyqtguard: %s in thread '%U' (native id %lu, pid %ld) [%s]",
+        stamp, what, thread_name, pqg_current_native_id(), pqg_getpid(),
+        hook_sources[source]);
+    if (header != NULL) {
+        PyObject *tail = context ? PyUnicode_FromFormat(": %U\n", context)
+                                 : PyUnicode_FromString("\n");
+        Py_SETREF(header, tail ? PyUnicode_Concat(header, tail) : NULL);
+        Py_XDECREF(tail);
+    }
+    return header;
+}
+
+static PyObject *
+format_traceback(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb)
+{
+    if (state.formatter == NULL) {
+        return NULL;
+    }
+    PyObject *text = PyObject_CallFunctionObjArgs(
+        state.formatter, exc_type, exc_value ? exc_value : Py_None,
+        exc_tb ? exc_tb : Py_None, NULL);
+    if (text != NULL && !PyUnicode_Check(text)) {
+        Py_CLEAR(text);
+    }
+    PyErr_Clear();
+    return text;
+}
+
+static int
+stderr_available(void)
+{
+    PyObject *err = PySys_GetObject("stderr");   /* borrowed */
+    return err != NULL && err != Py_None;
+}
+
+static void
+write_text_to_stderr(PyObject *text)
+{
+    PyObject *err = PySys_GetObject("stderr");   /* borrowed */
+    if (err == NULL || err == Py_None) {
+        return;
+    }
+    Py_INCREF(err);
+    if (PyFile_WriteObject(text, err, Py_PRINT_RAW) == 0) {
+        PyObject *res = PyObject_CallMethod(err, "flush", NULL);
+        Py_XDECREF(res);
+    }
+    Py_DECREF(err);
+    PyErr_Clear();
+}
+
+static void
+write_text_to_log(PyObject *text)
+{
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    pqg_write_all(pqg_log_fd(), utf8, (size_t)len);
+}
+
+/* The C-only path: used when re-entered or when Python formatting fails. */
+static void
+report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
+                PyObject *exc_tb)
+{
+    int to_stderr = stderr_available();
+    if (header != NULL) {
+        write_text_to_log(header);
+        if (to_stderr) {
+            const char *utf8 = PyUnicode_AsUTF8(header);
+            if (utf8 != NULL) {
+                pqg_puts(pqg_stderr_fd(), utf8);
+            }
+            PyErr_Clear();
+        }
+    }
+    else {
+        pqg_report_puts("pyqtguard: uncaught exception\n");
+    }
+    pqg_write_exception_fallback(exc_type, exc_value, exc_tb, to_stderr);
+    pqg_puts(pqg_log_fd(), "\n");
+}
+
+static void
+dispatch(int source, PyObject *exc_type, PyObject *exc_value,
+         PyObject *exc_tb, PyObject *thread, PyObject *thread_name,
+         PyObject *report)
+{
+    if (state.dispatcher == NULL || PQG_IS_FINALIZING()) {
+        return;
+    }
+    PyObject *res = PyObject_CallFunction(
+        state.dispatcher, "sOOOOOkO", hook_sources[source], exc_type,
+        exc_value ? exc_value : Py_None, exc_tb ? exc_tb : Py_None,
+        thread ? thread : Py_None, thread_name, pqg_current_native_id(),
+        report);
+    if (res == NULL) {
+        PyErr_Clear();
+        pqg_puts(pqg_log_fd(), "pyqtguard: the exception dispatcher failed; "
+                               "callbacks and logging skipped\n");
+    }
+    Py_XDECREF(res);
+}
+
+static void
+chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *previous = state.previous[source];
+    if (previous == NULL) {
+        return;
+    }
+    Py_INCREF(previous);
+    PyObject *res = PyObject_Vectorcall(previous, args, (size_t)nargs, NULL);
+    if (res == NULL) {
+        /* A chained hook that raises must not take the app down. */
+        PyErr_Clear();
+        pqg_report_puts("pyqtguard: the previously installed exception "
+                        "hook raised; ignored\n");
+    }
+    Py_XDECREF(res);
+    Py_DECREF(previous);
+}
+
+static void
+report_exception(int source, PyObject *exc_type, PyObject *exc_value,
+                 PyObject *exc_tb, PyObject *thread, PyObject *hook_args)
+{
+    saved_error saved;
+    save_error(&saved);
+    hook_depth++;
+    PyObject *thread_name = thread_name_of(thread);
+    PyObject *context = source == HOOK_UNRAISABLE
+                        ? unraisable_context(hook_args) : NULL;
+    PyObject *header = thread_name
+                       ? format_header(source, thread_name, context) : NULL;
+    PyErr_Clear();
+    PyObject *text = hook_depth == 1
+                     ? format_traceback(exc_type, exc_value, exc_tb) : NULL;
+    if (header == NULL || text == NULL) {
+        report_fallback(header, exc_type, exc_value, exc_tb);
+    }
+    else {
+        PyObject *report = PyUnicode_Concat(header, text);
+        if (report == NULL) {
+            PyErr_Clear();
+            report_fallback(header, exc_type, exc_value, exc_tb);
+        }
+        else {
+            write_text_to_log(report);
+            pqg_puts(pqg_log_fd(), "\n");
+            write_text_to_stderr(report);
+            dispatch(source, exc_type, exc_value, exc_tb, thread,
+                     thread_name, report);
+            Py_DECREF(report);
+        }
+    }
+    Py_XDECREF(text);
+    Py_XDECREF(header);
+    Py_XDECREF(context);
+    Py_XDECREF(thread_name);
+    hook_depth--;
+    PyErr_Clear();
+    restore_error(&saved);
+}
+
+/* ---- the hooks ---- */
+
+static PyObject *
+excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
+              Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "excepthook expects (type, value, traceback)");
+        return NULL;
+    }
+    report_exception(HOOK_SYS, args[0], args[1], args[2], NULL, NULL);
+    chain_previous(HOOK_SYS, args, nargs);
+    Py_RETURN_NONE;
+}
+
+/* threading.excepthook(args): args has exc_type, exc_value, exc_traceback
+ * and thread.  SystemExit in a thread is silently ignored, as by default. */
+static PyObject *
+threading_excepthook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
+{
+    PyObject *exc_type = PyObject_GetAttrString(hook_args, "exc_type");
+    PyObject *exc_value = PyObject_GetAttrString(hook_args, "exc_value");
+    PyObject *exc_tb = PyObject_GetAttrString(hook_args, "exc_traceback");
+    PyObject *thread = PyObject_GetAttrString(hook_args, "thread");
+    if (exc_type == NULL || exc_value == NULL || exc_tb == NULL
+        || thread == NULL) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError,
+                        "threading.excepthook expects ExceptHookArgs");
+    }
+    else if (exc_type != PyExc_SystemExit) {
+        report_exception(HOOK_THREADING, exc_type, exc_value, exc_tb,
+                         thread, hook_args);
+        chain_previous(HOOK_THREADING, &hook_args, 1);
+    }
+    Py_XDECREF(exc_type);
+    Py_XDECREF(exc_value);
+    Py_XDECREF(exc_tb);
+    Py_XDECREF(thread);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+unraisablehook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
+{
+    PyObject *exc_type = PyObject_GetAttrString(hook_args, "exc_type");
+    PyObject *exc_value = PyObject_GetAttrString(hook_args, "exc_value");
+    PyObject *exc_tb = PyObject_GetAttrString(hook_args, "exc_traceback");
+    if (exc_type == NULL || exc_value == NULL || exc_tb == NULL) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError,
+                        "unraisablehook expects UnraisableHookArgs");
+    }
+    else {
+        report_exception(HOOK_UNRAISABLE, exc_type, exc_value, exc_tb,
+                         NULL, hook_args);
+        chain_previous(HOOK_UNRAISABLE, &hook_args, 1);
+    }
+    Py_XDECREF(exc_type);
+    Py_XDECREF(exc_value);
+    Py_XDECREF(exc_tb);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- configuration ---- */
+
+static int
+set_callable(PyObject **slot, PyObject *value, const char *what)
+{
+    if (value != Py_None && !PyCallable_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "%s must be callable or None", what);
+        return -1;
+    }
+    Py_XSETREF(*slot, value == Py_None ? NULL : Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+configure_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *formatter, *describer, *dispatcher;
+    if (!PyArg_ParseTuple(args, "OOO:configure_hooks",
+                          &formatter, &describer, &dispatcher)) {
+        return NULL;
+    }
+    if (set_callable(&state.formatter, formatter, "formatter") < 0
+        || set_callable(&state.describer, describer, "describer") < 0
+        || set_callable(&state.dispatcher, dispatcher, "dispatcher") < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+set_previous_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *hooks[3];
+    if (!PyArg_ParseTuple(args, "OOO:set_previous_hooks",
+                          &hooks[0], &hooks[1], &hooks[2])) {
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (set_callable(&state.previous[i], hooks[i], hook_sources[i]) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef exchooks_methods[] = {
+    {"excepthook", (PyCFunction)(void (*)(void))excepthook_py, METH_FASTCALL,
+     PyDoc_STR("excepthook($module, exc_type, exc_value, exc_tb, /)\n--\n\n"
+               "pyqtguard's sys.excepthook: report, chain, never raise.")},
+    {"threading_excepthook", threading_excepthook_py, METH_O,
+     PyDoc_STR("threading_excepthook($module, args, /)\n--\n\n"
+               "pyqtguard's threading.excepthook.")},
+    {"unraisablehook", unraisablehook_py, METH_O,
+     PyDoc_STR("unraisablehook($module, args, /)\n--\n\n"
+               "pyqtguard's sys.unraisablehook.")},
+    {"configure_hooks", configure_hooks_py, METH_VARARGS,
+     PyDoc_STR("configure_hooks($module, formatter, describer, dispatcher, /)"
+               "\n--\n\nSet the Python helpers (None: C fallback only).")},
+    {"set_previous_hooks", set_previous_hooks_py, METH_VARARGS,
+     PyDoc_STR("set_previous_hooks($module, excepthook, threading_hook, "
+               "unraisablehook, /)\n--\n\nHooks to chain to (None: none).")},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+pqg_exchooks_init(PyObject *module)
+{
+    return PyModule_AddFunctions(module, exchooks_methods);
+}

@@ -1,0 +1,82 @@
+/* pyqtguard._native: the part of pyqtguard that must not depend on a healthy
+ * interpreter.  Each C file in src/ holds one concern; this header is the only
+ * contract between them.
+ *
+ * Functions marked "signal-safe" only call async-signal-safe functions
+ * (write(), clock_gettime(), atomics) and may be called from a signal handler.
+ */
+#ifndef PYQTGUARD_NATIVE_H
+#define PYQTGUARD_NATIVE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+
+#ifdef _MSC_VER
+#  define PQG_THREAD_LOCAL __declspec(thread)
+#else
+#  define PQG_THREAD_LOCAL _Thread_local
+#endif
+
+#ifdef _WIN32
+#  include <process.h>
+#  define pqg_getpid() ((long)_getpid())
+#else
+#  include <unistd.h>
+#  define pqg_getpid() ((long)getpid())
+#endif
+
+/* ---- logfd.c: the run's log file descriptor and signal-safe writers ---- */
+int pqg_logfd_init(PyObject *module);
+int pqg_log_fd(void);                               /* signal-safe; -1 if none */
+int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
+void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
+void pqg_puts(int fd, const char *s);               /* signal-safe */
+void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
+void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */
+void pqg_put_escaped(int fd, const char *s, size_t max_len);  /* signal-safe */
+void pqg_format_timestamp(char *buf);  /* signal-safe, UTC, >= 32 bytes */
+void pqg_put_timestamp(int fd);                     /* signal-safe, UTC */
+/* Write to the log fd and, when present, to the stderr fd. */
+void pqg_report_puts(const char *s);                /* signal-safe */
+void pqg_report_write(const char *buf, size_t len); /* signal-safe */
+unsigned long pqg_current_native_id(void);          /* signal-safe */
+
+/* ---- threadtable.c: thread names readable from a signal handler ---- */
+#define PQG_THREAD_NAME_MAX 64
+int pqg_threadtable_init(PyObject *module);
+/* Copy the registered name of a thread into buf (NUL-terminated).
+ * Returns 1 if found, 0 otherwise.  Signal-safe, lock-free. */
+int pqg_thread_name_by_native_id(unsigned long native_id, char *buf, size_t size);
+int pqg_thread_name_by_ident(unsigned long long ident, char *buf, size_t size);
+/* Visit every registered thread (signal-safe; the callback must be too). */
+typedef void (*pqg_thread_visitor)(unsigned long native_id,
+                                   unsigned long long ident,
+                                   const char *name, int kind, void *arg);
+void pqg_threadtable_visit(pqg_thread_visitor visit, void *arg);
+
+/* ---- exchooks.c: sys.excepthook, threading.excepthook, unraisablehook ---- */
+int pqg_exchooks_init(PyObject *module);
+
+/* ---- tbformat.c: traceback formatting that needs no Python module ---- */
+/* Write "Traceback (most recent call last): ..." for exc (chained causes
+ * included) to the log fd and, if to_stderr, to the stderr fd.  Needs the
+ * GIL but no module globals: used during finalization and as a fallback. */
+void pqg_write_exception_fallback(PyObject *exc_type, PyObject *exc_value,
+                                  PyObject *exc_tb, int to_stderr);
+
+/* ---- Components filled in by later issues (each in its own file) ---- */
+int pqg_crash_init(PyObject *module);     /* crash.c: fatal signals */
+int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
+int pqg_audit_init(PyObject *module);     /* audit.c: audit hook */
+
+/* ---- Version compatibility (CPython 3.11 to 3.14) ---- */
+/* Py_IsFinalizing() is public from 3.13; _Py_IsFinalizing() exists in
+ * 3.11-3.12 (it was removed from the public API in 3.13). */
+#if PY_VERSION_HEX >= 0x030D0000
+#  define PQG_IS_FINALIZING() Py_IsFinalizing()
+#else
+#  define PQG_IS_FINALIZING() _Py_IsFinalizing()
+#endif
+
+#endif /* PYQTGUARD_NATIVE_H */

@@ -1,0 +1,308 @@
+/* threadtable.c: a fixed table of thread names that a signal handler can
+ * read without locks or allocation.
+ *
+ * Writers (thread start, rename, end) run in Python with the GIL held; the
+ * reader may be a signal handler interrupting a writer on the same thread.
+ * Each slot is therefore guarded by a sequence counter (a seqlock): a writer
+ * makes it odd while it changes the slot and even again afterwards; a reader
+ * copies the slot and accepts the copy only if the counter was even and
+ * unchanged.  Only C11 atomics are used, which are lock-free on every
+ * platform we build for and thus async-signal-safe. */
+#include "pyqtguard_native.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define TABLE_SIZE 4096
+
+typedef struct {
+    atomic_uint seq;                  /* odd while being written */
+    atomic_ulong native_id;           /* 0: free slot */
+    unsigned long long ident;         /* threading.get_ident() */
+    int kind;
+    char name[PQG_THREAD_NAME_MAX];
+} thread_slot;
+
+static thread_slot table[TABLE_SIZE];
+static atomic_int slots_in_use;       /* high-water mark, bounds scans */
+static atomic_ulong dropped;          /* registrations that found no slot */
+
+/* Copy a UTF-8 name, cutting it at a character boundary. */
+static void
+copy_name(char *dst, const char *src, size_t len)
+{
+    if (len >= PQG_THREAD_NAME_MAX) {
+        len = PQG_THREAD_NAME_MAX - 1;
+        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80) {
+            len--;              /* don't split a multi-byte character */
+        }
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static void
+slot_write(thread_slot *slot, unsigned long native_id,
+           unsigned long long ident, int kind, const char *name, size_t len)
+{
+    atomic_fetch_add(&slot->seq, 1);          /* odd: readers retry */
+    slot->ident = ident;
+    slot->kind = kind;
+    copy_name(slot->name, name, len);
+    atomic_store(&slot->native_id, native_id);
+    atomic_fetch_add(&slot->seq, 1);          /* even: consistent */
+}
+
+static thread_slot *
+find_slot(unsigned long native_id)
+{
+    int used = atomic_load(&slots_in_use);
+    for (int i = 0; i < used; i++) {
+        if (atomic_load(&table[i].native_id) == native_id) {
+            return &table[i];
+        }
+    }
+    return NULL;
+}
+
+static thread_slot *
+claim_slot(unsigned long native_id)
+{
+    for (int i = 0; i < TABLE_SIZE; i++) {
+        unsigned long expected = 0;
+        if (atomic_compare_exchange_strong(&table[i].native_id, &expected,
+                                           native_id)) {
+            int used = atomic_load(&slots_in_use);
+            while (used < i + 1
+                   && !atomic_compare_exchange_weak(&slots_in_use, &used,
+                                                    i + 1)) {
+            }
+            return &table[i];
+        }
+    }
+    atomic_fetch_add(&dropped, 1);
+    return NULL;
+}
+
+/* Copy a consistent snapshot of a slot; 0 if it kept changing or is free.
+ * Signal-safe. */
+static int
+slot_read(thread_slot *slot, unsigned long *native_id,
+          unsigned long long *ident, int *kind, char *buf, size_t size)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned before = atomic_load(&slot->seq);
+        if (before & 1u) {
+            continue;
+        }
+        unsigned long id = atomic_load(&slot->native_id);
+        unsigned long long id2 = slot->ident;
+        int k = slot->kind;
+        char name[PQG_THREAD_NAME_MAX];
+        memcpy(name, slot->name, sizeof(name));
+        if (atomic_load(&slot->seq) != before) {
+            continue;
+        }
+        if (id == 0) {
+            return 0;
+        }
+        name[sizeof(name) - 1] = '\0';
+        *native_id = id;
+        *ident = id2;
+        *kind = k;
+        if (size > 0) {
+            size_t n = strlen(name);
+            if (n >= size) {
+                n = size - 1;
+            }
+            memcpy(buf, name, n);
+            buf[n] = '\0';
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int
+pqg_thread_name_by_native_id(unsigned long native_id, char *buf, size_t size)
+{
+    int used = atomic_load(&slots_in_use);
+    for (int i = 0; i < used; i++) {
+        unsigned long id;
+        unsigned long long ident;
+        int kind;
+        if (atomic_load(&table[i].native_id) == native_id
+            && slot_read(&table[i], &id, &ident, &kind, buf, size)
+            && id == native_id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+pqg_thread_name_by_ident(unsigned long long ident, char *buf, size_t size)
+{
+    int used = atomic_load(&slots_in_use);
+    for (int i = 0; i < used; i++) {
+        unsigned long id;
+        unsigned long long found;
+        int kind;
+        if (slot_read(&table[i], &id, &found, &kind, buf, size)
+            && found == ident) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+pqg_threadtable_visit(pqg_thread_visitor visit, void *arg)
+{
+    int used = atomic_load(&slots_in_use);
+    for (int i = 0; i < used; i++) {
+        unsigned long id;
+        unsigned long long ident;
+        int kind;
+        char name[PQG_THREAD_NAME_MAX];
+        if (slot_read(&table[i], &id, &ident, &kind, name, sizeof(name))) {
+            visit(id, ident, name, kind, arg);
+        }
+    }
+}
+
+/* ---- Python API ---- */
+
+static PyObject *
+thread_register_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    unsigned long native_id;
+    unsigned long long ident;
+    const char *name;
+    Py_ssize_t len;
+    int kind = 0;
+    if (!PyArg_ParseTuple(args, "kKs#|i:thread_register",
+                          &native_id, &ident, &name, &len, &kind)) {
+        return NULL;
+    }
+    if (native_id == 0) {
+        PyErr_SetString(PyExc_ValueError, "native_id must not be 0");
+        return NULL;
+    }
+    thread_slot *slot = find_slot(native_id);
+    if (slot == NULL) {
+        slot = claim_slot(native_id);
+    }
+    if (slot == NULL) {
+        Py_RETURN_FALSE;                 /* table full: names degrade only */
+    }
+    slot_write(slot, native_id, ident, kind, name, (size_t)len);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+thread_unregister_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    unsigned long native_id = PyLong_AsUnsignedLong(arg);
+    if (native_id == (unsigned long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    thread_slot *slot = find_slot(native_id);
+    if (slot == NULL) {
+        Py_RETURN_FALSE;
+    }
+    atomic_fetch_add(&slot->seq, 1);
+    slot->name[0] = '\0';
+    atomic_store(&slot->native_id, 0UL);
+    atomic_fetch_add(&slot->seq, 1);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+thread_name_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    unsigned long native_id = PyLong_AsUnsignedLong(arg);
+    if (native_id == (unsigned long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    char name[PQG_THREAD_NAME_MAX];
+    if (!pqg_thread_name_by_native_id(native_id, name, sizeof(name))) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "replace");
+}
+
+static void
+append_entry(unsigned long native_id, unsigned long long ident,
+             const char *name, int kind, void *arg)
+{
+    PyObject *list = (PyObject *)arg;
+    PyObject *entry = Py_BuildValue(
+        "(kKNi)", native_id, ident,
+        PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "replace"), kind);
+    if (entry == NULL || PyList_Append(list, entry) < 0) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(entry);
+}
+
+static PyObject *
+thread_table_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    pqg_threadtable_visit(append_entry, list);
+    return list;
+}
+
+static PyObject *
+thread_table_stats_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    int used = atomic_load(&slots_in_use);
+    int live = 0;
+    for (int i = 0; i < used; i++) {
+        if (atomic_load(&table[i].native_id) != 0) {
+            live++;
+        }
+    }
+    return Py_BuildValue("{sisisisk}", "capacity", TABLE_SIZE,
+                         "high_water", used, "live", live,
+                         "dropped", atomic_load(&dropped));
+}
+
+static PyObject *
+current_native_id_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromUnsignedLong(pqg_current_native_id());
+}
+
+static PyMethodDef threadtable_methods[] = {
+    {"thread_register", thread_register_py, METH_VARARGS,
+     PyDoc_STR("thread_register($module, native_id, ident, name, kind=0, /)"
+               "\n--\n\nRecord or rename a thread; False if the table is "
+               "full.")},
+    {"thread_unregister", thread_unregister_py, METH_O,
+     PyDoc_STR("thread_unregister($module, native_id, /)\n--\n\n"
+               "Forget a thread that ended.")},
+    {"thread_name", thread_name_py, METH_O,
+     PyDoc_STR("thread_name($module, native_id, /)\n--\n\n"
+               "The registered name, or None.")},
+    {"thread_table", thread_table_py, METH_NOARGS,
+     PyDoc_STR("thread_table($module, /)\n--\n\n"
+               "[(native_id, ident, name, kind), ...]")},
+    {"thread_table_stats", thread_table_stats_py, METH_NOARGS,
+     PyDoc_STR("thread_table_stats($module, /)\n--\n\n"
+               "Capacity, high-water mark, live and dropped counts.")},
+    {"current_native_id", current_native_id_py, METH_NOARGS,
+     PyDoc_STR("current_native_id($module, /)\n--\n\n"
+               "The kernel id of the calling thread.")},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+pqg_threadtable_init(PyObject *module)
+{
+    return PyModule_AddFunctions(module, threadtable_methods);
+}
