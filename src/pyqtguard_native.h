@@ -54,6 +54,9 @@ typedef void (*pqg_thread_visitor)(unsigned long native_id,
                                    unsigned long long ident,
                                    const char *name, int kind, void *arg);
 void pqg_threadtable_visit(pqg_thread_visitor visit, void *arg);
+/* "Threads (ident, native id, kind, name):" and one line per thread.
+ * Kinds: 0 python, 1 main, 2 qthread, 3 pool, 4 native.  Signal-safe. */
+void pqg_write_thread_legend(int fd);
 
 /* ---- exchooks.c: sys.excepthook, threading.excepthook, unraisablehook ---- */
 int pqg_exchooks_init(PyObject *module);

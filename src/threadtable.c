@@ -171,6 +171,36 @@ pqg_threadtable_visit(pqg_thread_visitor visit, void *arg)
     }
 }
 
+static const char *const kind_names[] = {
+    "python", "main", "qthread", "pool", "native",
+};
+
+static void
+write_legend_line(unsigned long native_id, unsigned long long ident,
+                  const char *name, int kind, void *arg)
+{
+    int fd = *(const int *)arg;
+    pqg_puts(fd, "  ");
+    pqg_put_hex(fd, ident);
+    pqg_puts(fd, "  native ");
+    pqg_put_dec(fd, native_id);
+    pqg_puts(fd, "  ");
+    pqg_puts(fd, kind >= 0 && kind < (int)Py_ARRAY_LENGTH(kind_names)
+                 ? kind_names[kind] : "other");
+    pqg_puts(fd, "  '");
+    pqg_put_escaped(fd, name, PQG_THREAD_NAME_MAX);
+    pqg_puts(fd, "'\n");
+}
+
+/* The table as "ident native-id kind 'name'" lines, so that the hex thread
+ * ids faulthandler prints can be read as names.  Signal-safe. */
+void
+pqg_write_thread_legend(int fd)
+{
+    pqg_puts(fd, "Threads (ident, native id, kind, name):\n");
+    pqg_threadtable_visit(write_legend_line, &fd);
+}
+
 /* ---- Python API ---- */
 
 static PyObject *
@@ -278,7 +308,25 @@ current_native_id_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     return PyLong_FromUnsignedLong(pqg_current_native_id());
 }
 
+static PyObject *
+write_thread_legend_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (fd < 0 || fd > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "fd must be >= 0");
+        return NULL;
+    }
+    pqg_write_thread_legend((int)fd);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef threadtable_methods[] = {
+    {"write_thread_legend", write_thread_legend_py, METH_O,
+     PyDoc_STR("write_thread_legend($module, fd, /)\n--\n\n"
+               "Write the thread table to fd, one line per thread.")},
     {"thread_register", thread_register_py, METH_VARARGS,
      PyDoc_STR("thread_register($module, native_id, ident, name, kind=0, /)"
                "\n--\n\nRecord or rename a thread; False if the table is "
