@@ -143,7 +143,8 @@ def install(config: Any = None) -> None:
     if sys.excepthook is _native.excepthook:
         return
     _saved = (sys.excepthook, threading.excepthook, sys.unraisablehook)
-    _native.configure_hooks(_format, _describe_current_thread, _dispatch)
+    _native.configure_hooks(_format, _describe_current_thread, _dispatch,
+                            config is None or config.stderr)
     _native.set_previous_hooks(
         None if sys.excepthook is sys.__excepthook__ else sys.excepthook,
         None if threading.excepthook is threading.__excepthook__ else threading.excepthook,

@@ -22,6 +22,7 @@ typedef struct {
     PyObject *describer;
     PyObject *dispatcher;
     PyObject *previous[3];      /* NULL: nothing to chain to */
+    int to_stderr;              /* copy reports to sys.stderr */
 } hook_state;
 
 enum { HOOK_SYS = 0, HOOK_THREADING = 1, HOOK_UNRAISABLE = 2 };
@@ -159,6 +160,9 @@ format_traceback(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb)
 static int
 stderr_available(void)
 {
+    if (!state.to_stderr) {
+        return 0;
+    }
     PyObject *err = PySys_GetObject("stderr");   /* borrowed */
     return err != NULL && err != Py_None;
 }
@@ -166,10 +170,10 @@ stderr_available(void)
 static void
 write_text_to_stderr(PyObject *text)
 {
-    PyObject *err = PySys_GetObject("stderr");   /* borrowed */
-    if (err == NULL || err == Py_None) {
+    if (!stderr_available()) {
         return;
     }
+    PyObject *err = PySys_GetObject("stderr");   /* borrowed */
     Py_INCREF(err);
     if (PyFile_WriteObject(text, err, Py_PRINT_RAW) == 0) {
         PyObject *res = PyObject_CallMethod(err, "flush", NULL);
@@ -384,10 +388,12 @@ static PyObject *
 configure_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     PyObject *formatter, *describer, *dispatcher;
-    if (!PyArg_ParseTuple(args, "OOO:configure_hooks",
-                          &formatter, &describer, &dispatcher)) {
+    int to_stderr = 1;
+    if (!PyArg_ParseTuple(args, "OOO|p:configure_hooks",
+                          &formatter, &describer, &dispatcher, &to_stderr)) {
         return NULL;
     }
+    state.to_stderr = to_stderr;
     if (set_callable(&state.formatter, formatter, "formatter") < 0
         || set_callable(&state.describer, describer, "describer") < 0
         || set_callable(&state.dispatcher, dispatcher, "dispatcher") < 0) {
@@ -423,8 +429,9 @@ static PyMethodDef exchooks_methods[] = {
      PyDoc_STR("unraisablehook($module, args, /)\n--\n\n"
                "pyqtguard's sys.unraisablehook.")},
     {"configure_hooks", configure_hooks_py, METH_VARARGS,
-     PyDoc_STR("configure_hooks($module, formatter, describer, dispatcher, /)"
-               "\n--\n\nSet the Python helpers (None: C fallback only).")},
+     PyDoc_STR("configure_hooks($module, formatter, describer, dispatcher, "
+               "to_stderr=True, /)\n--\n\nSet the Python helpers (None: C "
+               "fallback only) and whether reports go to stderr too.")},
     {"set_previous_hooks", set_previous_hooks_py, METH_VARARGS,
      PyDoc_STR("set_previous_hooks($module, excepthook, threading_hook, "
                "unraisablehook, /)\n--\n\nHooks to chain to (None: none).")},

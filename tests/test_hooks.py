@@ -1,0 +1,324 @@
+"""The exception hooks' contract: chaining, uninstall, callbacks, logging,
+re-entry, finalization and a missing stderr."""
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+
+from apprunner import run_app
+
+
+def test_chains_to_users_earlier_hooks(tmp_path):
+    result = run_app("""
+        import sys, threading
+        seen = []
+        sys.excepthook = lambda *a: print("user sys hook:", a[1], flush=True)
+        threading.excepthook = lambda a: print("user thread hook:", a.exc_value, flush=True)
+        sys.unraisablehook = lambda a: print("user unraisable hook:", a.exc_value, flush=True)
+        import pyqtguard; pyqtguard.install()
+        t = threading.Thread(target=lambda: 1/0); t.start(); t.join()
+        class D:
+            def __del__(self): raise KeyError("gone")
+        D()
+        raise ValueError("top level")
+    """, tmp_path)
+    assert result.returncode == 1
+    assert "user thread hook: division by zero" in result.stdout
+    assert "user unraisable hook: 'gone'" in result.stdout
+    assert "user sys hook: top level" in result.stdout
+    for text in ("ZeroDivisionError", "KeyError: 'gone'", "ValueError: top level"):
+        assert text in result.log, result.describe()
+
+
+def test_install_is_idempotent_and_uninstall_restores_exactly(tmp_path):
+    result = run_app("""
+        import sys, threading
+        def mine(*a): pass
+        sys.excepthook = mine
+        before = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+        import pyqtguard
+        first = pyqtguard.install()
+        assert pyqtguard.install() is first
+        assert sys.excepthook is not mine
+        pyqtguard.uninstall()
+        after = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+        assert after == before, (after, before)
+        assert sys.excepthook is mine
+        assert threading.excepthook is threading.__excepthook__
+        assert sys.unraisablehook is sys.__unraisablehook__
+        pyqtguard.uninstall()  # a second uninstall is a no-op
+        pyqtguard.install()
+        assert sys.excepthook is not mine
+        print("ok", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "ok" in result.stdout
+
+
+def test_callback_gets_one_record_type_for_all_sources(tmp_path):
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install()
+        records = []
+        pyqtguard.on_exception(records.append)
+        t = threading.Thread(target=lambda: 1/0, name="calc"); t.start(); t.join()
+        class D:
+            def __del__(self): raise KeyError("gone")
+        D()
+        sys.excepthook(ValueError, ValueError("direct"), None)
+        for r in records:
+            assert isinstance(r, pyqtguard.ExceptionRecord)
+            print(r.source, r.exc_type.__name__, r.thread_name, r.native_id > 0,
+                  r.exc_traceback is not None, flush=True)
+        assert records[0].thread is not None and records[0].thread.name == "calc"
+        assert "ZeroDivisionError" in records[0].traceback_text
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    lines = result.stdout.splitlines()
+    assert lines == [
+        "threading.excepthook ZeroDivisionError calc True True",
+        "sys.unraisablehook KeyError MainThread True True",
+        "sys.excepthook ValueError MainThread True False",
+    ], result.describe()
+
+
+def test_callbacks_run_in_the_gui_thread_when_qt_runs(tmp_path):
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6.QtCore import QCoreApplication, QThread, QTimer
+        app = QCoreApplication([])
+        gui = QThread.currentThread()
+        def callback(record):
+            print("callback in GUI thread:", QThread.currentThread() is gui,
+                  record.exc_value, flush=True)
+        pyqtguard.on_exception(callback)
+        def fail():
+            raise RuntimeError("from worker")
+        QTimer.singleShot(0, lambda: threading.Thread(target=fail).start())
+        QTimer.singleShot(500, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "callback in GUI thread: True from worker" in result.stdout, result.describe()
+
+
+def test_callback_that_raises_is_logged_and_ignored(tmp_path):
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        def bad(record):
+            raise RuntimeError("callback broke")
+        def good(record):
+            print("good callback ran", flush=True)
+        pyqtguard.on_exception(bad)
+        pyqtguard.on_exception(good)
+        sys.excepthook(ValueError, ValueError("original"), None)
+        print("app continues", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "good callback ran" in result.stdout
+    assert "app continues" in result.stdout
+    assert "ValueError: original" in result.log
+    assert "callback broke" in result.log
+    assert result.log.count("ValueError: original") == 1  # no recursion
+
+
+def test_raising_log_handler_does_not_recurse(tmp_path):
+    result = run_app("""
+        import logging, sys
+        import pyqtguard
+        pyqtguard.install()
+        class Broken(logging.Handler):
+            def emit(self, record):
+                raise RuntimeError("handler broke")
+            def handleError(self, record):
+                raise  # re-raise instead of printing: the worst case
+        logging.getLogger("pyqtguard").addHandler(Broken())
+        sys.excepthook(ValueError, ValueError("original"), None)
+        print("app continues", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "app continues" in result.stdout
+    assert result.log.count("ValueError: original") == 1
+
+
+def test_reentrant_hook_falls_back_without_recursion(tmp_path):
+    """A callback that itself triggers the hook gets a C-formatted report."""
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        calls = []
+        def nested(record):
+            calls.append(record)
+            if len(calls) == 1:
+                sys.excepthook(KeyError, KeyError("nested"), None)
+        pyqtguard.on_exception(nested)
+        sys.excepthook(ValueError, ValueError("outer"), None)
+        print("calls", len(calls), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "ValueError: outer" in result.log
+    assert "KeyError: 'nested'" in result.log
+
+
+def test_records_reach_the_pyqtguard_logger(tmp_path):
+    result = run_app("""
+        import logging, sys
+        logging.basicConfig(stream=sys.stdout, format="LOG %(name)s %(levelname)s %(message)s")
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        sys.excepthook(ValueError, ValueError("to logging"), None)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "LOG pyqtguard ERROR uncaught exception in thread 'MainThread'" in result.stdout
+    assert "ValueError: to logging" in result.stdout
+    assert result.stderr == ""  # stderr=False: the report goes to the log only
+
+
+def test_no_duplicate_stderr_from_unconfigured_logging(tmp_path):
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        sys.excepthook(ValueError, ValueError("once"), None)
+    """, tmp_path)
+    assert result.stderr.count("ValueError: once") == 1, result.describe()
+
+
+def test_works_when_stderr_is_none(tmp_path):
+    result = run_app("""
+        import sys, threading
+        sys.stderr = None   # a windowed / frozen app
+        import pyqtguard
+        pyqtguard.install()
+        t = threading.Thread(target=lambda: 1/0, name="bg"); t.start(); t.join()
+        from PyQt6.QtCore import QCoreApplication, QTimer
+        app = QCoreApplication([])
+        QTimer.singleShot(0, lambda: [][1])
+        QTimer.singleShot(200, app.quit)
+        app.exec()
+        print("alive", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "alive" in result.stdout
+    assert "ZeroDivisionError" in result.log
+    assert "IndexError: list index out of range" in result.log
+    assert result.stderr == ""
+
+
+def test_exception_during_finalization_is_logged(tmp_path):
+    """__del__ of a module global runs while modules are torn down."""
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        class Closer:
+            def __del__(self):
+                raise RuntimeError("raised during finalization")
+        keep = Closer()
+        cycle = [Closer()]
+        cycle.append(cycle)
+        print("main done", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.log.count("raised during finalization") >= 1, result.describe()
+    assert "RuntimeError" in result.log
+
+
+def test_chained_exceptions_are_complete(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        def load():
+            try:
+                open("/nonexistent/settings.ini")
+            except OSError as exc:
+                raise RuntimeError("settings could not be loaded") from exc
+        load()
+    """, tmp_path)
+    assert result.returncode == 1
+    log = result.log
+    assert "FileNotFoundError" in log
+    assert "The above exception was the direct cause" in log
+    assert "RuntimeError: settings could not be loaded" in log
+
+
+def test_no_argument_values_or_environment_in_the_log(tmp_path):
+    result = run_app("""
+        import os, sys
+        import pyqtguard
+        pyqtguard.install()
+        def login(password):
+            raise PermissionError("denied")
+        login(sys.argv[2] + os.environ["API_KEY"])
+    """, tmp_path, args=["--token", "argv-secret"], env={"API_KEY": "env-secret"})
+    log = result.log
+    assert "PermissionError: denied" in log
+    for secret in ("argv-secret", "env-secret"):
+        assert secret not in log, secret
+
+
+def test_import_does_not_import_pyqt_and_attaches_later(tmp_path):
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        assert "PyQt6" not in sys.modules and "PyQt6.QtCore" not in sys.modules
+        from pyqtguard import _qtattach
+        seen = []
+        _qtattach.when_qt_imported(lambda qtcore: seen.append(qtcore.__name__))
+        assert seen == []
+        from PyQt6 import QtCore
+        assert seen == ["PyQt6.QtCore"], seen
+        _qtattach.when_qt_imported(lambda qtcore: seen.append("now"))
+        assert seen[-1] == "now"
+        print("ok", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "ok" in result.stdout
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"keep_logs": 0}, ValueError),
+    ({"keep_logs": -3}, ValueError),
+    ({"keep_logs": "20"}, TypeError),
+    ({"log_dir": 42}, TypeError),
+    ({"app_name": 3}, TypeError),
+    ({"app_name": "  "}, ValueError),
+    ({"exit_timeout": -1}, ValueError),
+    ({"exit_timeout": "10"}, TypeError),
+    ({"freeze_ms": -5}, ValueError),
+    ({"freeze_ms": 1.5}, TypeError),
+    ({"stderr": "yes"}, TypeError),
+])
+def test_bad_arguments_raise_naming_the_argument(kwargs, error):
+    import pyqtguard
+
+    with pytest.raises(error, match=next(iter(kwargs))):
+        pyqtguard.install(**kwargs)
+
+
+def test_on_exception_rejects_non_callable():
+    import pyqtguard
+
+    with pytest.raises(TypeError, match="callback"):
+        pyqtguard.on_exception("not callable")  # type: ignore[arg-type]
+    assert pyqtguard.remove_exception_callback(print) is False
+
+
+def test_disable_env_turns_everything_off(tmp_path):
+    result = run_app("""
+        import sys
+        import pyqtguard
+        assert pyqtguard.install() is None
+        assert sys.excepthook is sys.__excepthook__
+        print("disabled", flush=True)
+    """, tmp_path, env={"PYQTGUARD_DISABLE": "1"})
+    assert result.returncode == 0, result.describe()
+    assert result.logs == []
