@@ -71,7 +71,7 @@ def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
     if path.is_dir() or not path.is_file():
         if not (path / "__main__.py").exists():
             sys.stderr.write(f"{_python_name()}: can't find '__main__' module in "
-                             f"{script!r}\n")
+                             f"{str(path.absolute())!r}\n")
             return 1
         sys.path[0] = str(path.absolute())
         _install(log_dir, path.absolute().name)

@@ -1,0 +1,156 @@
+"""Run logs: where they go, how they are created, how many are kept, and what
+happens when the folder or the disk is unusable."""
+from __future__ import annotations
+
+import os
+import stat
+
+from apprunner import run_app
+
+RAISE = """
+import sys
+import pyqtguard
+pyqtguard.install({args})
+print("log:", pyqtguard.log_path(), flush=True)
+sys.excepthook(ValueError, ValueError("logged"), None)
+print("continued", flush=True)
+"""
+
+
+def test_log_is_private_and_in_the_given_folder(tmp_path):
+    result = run_app(RAISE.format(args=""), tmp_path)
+    assert result.returncode == 0, result.describe()
+    [log] = result.logs
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(result.log_dir.stat().st_mode) == 0o700
+    assert f"log: {log}" in result.stdout
+    text = log.read_text()
+    assert text.startswith("pyqtguard 0.1.0 run log\napp: app\n")
+    assert "ValueError: logged" in text
+
+
+def test_default_folder_is_xdg_state_per_app(tmp_path):
+    state = tmp_path / "state"
+    result = run_app(RAISE.format(args=""), tmp_path,
+                     env={"PYQTGUARD_LOG_DIR": "", "XDG_STATE_HOME": str(state)},
+                     script_name="photo_editor.py")
+    assert result.returncode == 0, result.describe()
+    logs = list((state / "pyqtguard" / "photo_editor").glob("pyqtguard-*.log"))
+    assert len(logs) == 1, result.describe()
+    assert "ValueError: logged" in logs[0].read_text()
+
+
+def test_install_log_dir_beats_environment(tmp_path):
+    chosen = tmp_path / "chosen"
+    result = run_app(RAISE.format(args=f"log_dir={str(chosen)!r}"), tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert len(list(chosen.glob("pyqtguard-*.log"))) == 1
+    assert result.logs == []
+
+
+def test_keeps_only_the_newest_runs(tmp_path):
+    for _ in range(5):
+        result = run_app(RAISE.format(args="keep_logs=3"), tmp_path)
+        assert result.returncode == 0, result.describe()
+    logs = result.logs
+    assert len(logs) == 3
+    assert all("ValueError: logged" in p.read_text() for p in logs)
+
+
+def test_planted_symlink_is_not_followed(tmp_path):
+    """An attacker's symlink in the log folder never redirects our writes."""
+    target = tmp_path / "victim.txt"
+    target.write_text("precious\n")
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(mode=0o700)
+    result = run_app("""
+        import os, time
+        from pathlib import Path
+        from pyqtguard import logfile
+        folder = Path(os.environ["PYQTGUARD_LOG_DIR"])
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        victim = Path(os.environ["VICTIM"])
+        for seq in range(3):  # plant every name this run could pick now
+            (folder / f"pyqtguard-{stamp}-{os.getpid()}-{seq}.log").symlink_to(victim)
+        import pyqtguard
+        pyqtguard.install()
+        print("log:", pyqtguard.log_path(), flush=True)
+        logfile.write("written by pyqtguard\\n")
+    """, tmp_path, env={"VICTIM": str(target)})
+    assert result.returncode == 0, result.describe()
+    assert target.read_text() == "precious\n"
+    assert "-3.log" in result.stdout  # skipped the three planted names
+
+
+def test_symlinked_log_folder_is_refused(tmp_path):
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    link = tmp_path / "linked"
+    link.symlink_to(real)
+    result = run_app(RAISE.format(args=""), tmp_path, env={"PYQTGUARD_LOG_DIR": str(link)})
+    assert result.returncode == 0, result.describe()
+    assert "continued" in result.stdout
+    assert "symbolic link" in result.stderr
+    assert list(real.iterdir()) == []
+
+
+def test_unwritable_folder_warns_once_and_keeps_going(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        assert pyqtguard.log_path() is None
+        for _ in range(3):
+            sys.excepthook(ValueError, ValueError("still reported"), None)
+        print("continued", flush=True)
+    """, tmp_path, env={"PYQTGUARD_LOG_DIR": str(blocker / "logs")})
+    assert result.returncode == 0, result.describe()
+    assert "continued" in result.stdout
+    assert result.stderr.count("cannot write run logs") == 1
+    assert result.stderr.count("ValueError: still reported") == 3
+
+
+def test_full_disk_warns_once_and_keeps_going(tmp_path):
+    result = run_app("""
+        import os, sys
+        import pyqtguard
+        from pyqtguard import _native, logfile
+        pyqtguard.install()
+        _native.set_log_fd(os.open("/dev/full", os.O_WRONLY))  # every write: ENOSPC
+        for _ in range(3):
+            logfile.write("x" * 100 + "\\n")
+            sys.excepthook(ValueError, ValueError("disk full"), None)
+        print("continued", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "continued" in result.stdout
+    assert result.stderr.count("disk full or file gone") == 1
+    assert result.stderr.count("ValueError: disk full") == 3
+
+
+def test_unparsable_env_threshold_is_warned_once_and_ignored(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        config = pyqtguard.install()
+        pyqtguard.uninstall(); pyqtguard.install()
+        print("timeout", config.exit_timeout, "freeze", config.freeze_ms, flush=True)
+    """, tmp_path, env={"PYQTGUARD_EXIT_TIMEOUT": "soon", "PYQTGUARD_FREEZE_MS": "-4"})
+    assert result.returncode == 0, result.describe()
+    assert "timeout 10.0 freeze 1000" in result.stdout
+    assert result.stderr.count("PYQTGUARD_EXIT_TIMEOUT") == 1
+    assert result.stderr.count("PYQTGUARD_FREEZE_MS") == 1
+
+
+def test_log_fd_is_kept_open_and_not_inherited(tmp_path):
+    result = run_app("""
+        import os
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        fd = _native.log_fd()
+        print("inheritable", os.get_inheritable(fd), flush=True)
+    """, tmp_path)
+    assert "inheritable False" in result.stdout, result.describe()
+    assert os.name == "posix"
