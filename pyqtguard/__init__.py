@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing import at run time: start-up cost
+    from typing import Any
 
 from ._exceptions import ExceptionRecord, on_exception, remove_exception_callback
 from .logfile import current_path as log_path
@@ -24,7 +27,7 @@ from .logfile import current_path as log_path
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ._config import Config
+    from ._config import Config  # noqa: TC004
 
 # Public names that live in modules loaded on first use: name -> module.
 _LAZY: dict[str, str] = {

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 from ._warn import warn_once
 
@@ -23,20 +21,38 @@ _UNSET: object = object()
 DEFAULT_DUMP_SIGNAL = getattr(signal, "SIGUSR1", None)
 
 
-@dataclass(frozen=True)
 class Config:
-    """What :func:`pyqtguard.install` was asked to do."""
+    """What :func:`pyqtguard.install` was asked to do (read-only).
 
-    log_dir: Path | None = None
-    app_name: str = "python"
-    keep_logs: int = 20
-    stderr: bool = True
-    exit_timeout: float | None = 10.0
-    freeze_ms: int = 1000
-    dump_signal: int | None = DEFAULT_DUMP_SIGNAL
-    crash_handler: bool = True
-    qt_messages: bool = True
-    guard_children: bool = True
+    A plain class, not a dataclass: importing ``dataclasses`` would cost more
+    than all of pyqtguard's start-up budget.
+    """
+
+    __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
+                 "freeze_ms", "dump_signal", "crash_handler", "qt_messages",
+                 "guard_children")
+
+    log_dir: str | None
+    app_name: str
+    keep_logs: int
+    stderr: bool
+    exit_timeout: float | None
+    freeze_ms: int
+    dump_signal: int | None
+    crash_handler: bool
+    qt_messages: bool
+    guard_children: bool
+
+    def __init__(self, **values: object) -> None:
+        for name in self.__slots__:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Config is read-only")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"Config({fields})"
 
 
 def disabled_by_env() -> bool:
@@ -87,7 +103,7 @@ def default_app_name() -> str:
     """The stem of the main script, or ``python`` for an interactive session."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else "")
-    stem = Path(path).stem if path else ""
+    stem = os.path.splitext(os.path.basename(path))[0] if path else ""
     if stem in {"", "-c", "__main__"}:
         spec = getattr(main, "__spec__", None)
         stem = (spec.name.split(".")[0] if spec and spec.name else "") or "python"
@@ -137,7 +153,7 @@ def make_config(
         dump_signal = _check_int("dump_signal", dump_signal, minimum=1)
 
     return Config(
-        log_dir=Path(os.fspath(log_dir)).expanduser() if log_dir is not None else None,
+        log_dir=os.path.expanduser(os.fspath(log_dir)) if log_dir is not None else None,
         app_name=sanitize_app_name(app_name) if app_name else default_app_name(),
         keep_logs=_check_int("keep_logs", keep_logs, minimum=1),
         stderr=_check_bool("stderr", stderr),

@@ -12,20 +12,18 @@ for three things, each of which may fail without harm:
 """
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any
 
 from . import _native, _qtattach, logfile
 
-logger = logging.getLogger("pyqtguard")
-logger.addHandler(logging.NullHandler())  # no lastResort echo to stderr
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up cost
+    import logging
+    from types import TracebackType
+    from typing import Any
 
 ExceptionCallback = Callable[["ExceptionRecord"], object]
 
@@ -33,32 +31,48 @@ _callbacks: list[ExceptionCallback] = []
 _callbacks_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
 class ExceptionRecord:
     """One uncaught exception, whichever hook saw it.
+
+    Attributes: ``exc_type``, ``exc_value``, ``exc_traceback``, ``thread_name``,
+    ``native_id``, ``source`` (``"sys.excepthook"``, ``"threading.excepthook"``
+    or ``"sys.unraisablehook"``), ``thread`` (the ``threading.Thread`` when the
+    threading hook saw it), ``report`` (the text written to the log) and
+    ``time`` (``time.time()`` when it was seen).
 
     Example::
 
         @pyqtguard.on_exception
         def show(record: pyqtguard.ExceptionRecord) -> None:
             QMessageBox.critical(None, "Error", f"{record.exc_type.__name__}: "
-                                 f"{record.exc_value}\\n\\n{record.traceback_text}")
+                                 f"{record.exc_value}\n\n{record.traceback_text}")
     """
 
-    exc_type: type[BaseException]
-    exc_value: BaseException | None
-    exc_traceback: TracebackType | None
-    thread_name: str
-    native_id: int
-    source: str  # "sys.excepthook" | "threading.excepthook" | "sys.unraisablehook"
-    thread: threading.Thread | None = None
-    report: str = ""
-    time: float = field(default_factory=time.time)
+    __slots__ = ("exc_type", "exc_value", "exc_traceback", "thread_name", "native_id",
+                 "source", "thread", "report", "time")
+
+    def __init__(self, exc_type: type[BaseException], exc_value: BaseException | None,
+                 exc_traceback: TracebackType | None, thread_name: str, native_id: int,
+                 source: str, thread: threading.Thread | None = None,
+                 report: str = "") -> None:
+        self.exc_type = exc_type
+        self.exc_value = exc_value
+        self.exc_traceback = exc_traceback
+        self.thread_name = thread_name
+        self.native_id = native_id
+        self.source = source
+        self.thread = thread
+        self.report = report
+        self.time = time.time()
 
     @property
     def traceback_text(self) -> str:
         """The formatted traceback, chained causes included."""
         return _format(self.exc_type, self.exc_value, self.exc_traceback)
+
+    def __repr__(self) -> str:
+        return (f"ExceptionRecord({self.exc_type.__name__}: {self.exc_value!s}, "
+                f"thread={self.thread_name!r}, source={self.source!r})")
 
 
 def on_exception(callback: ExceptionCallback) -> ExceptionCallback:
@@ -88,7 +102,24 @@ def remove_exception_callback(callback: ExceptionCallback) -> bool:
 def _format(exc_type: type[BaseException], exc_value: BaseException | None,
             exc_tb: TracebackType | None) -> str:
     """The traceback text; no local variables (nothing secret by default)."""
+    import traceback
+
     return "".join(traceback.format_exception(exc_type, exc_value, exc_tb))
+
+
+_the_logger: logging.Logger | None = None
+
+
+def _logger() -> logging.Logger:
+    """The ``pyqtguard`` logger, with a NullHandler so that an app without
+    logging configured gets no second copy of each report on stderr."""
+    global _the_logger
+    if _the_logger is None:
+        import logging
+
+        _the_logger = logging.getLogger("pyqtguard")
+        _the_logger.addHandler(logging.NullHandler())
+    return _the_logger
 
 
 def _describe_current_thread() -> str:
@@ -109,6 +140,8 @@ def _run_callbacks(record: ExceptionRecord) -> None:
         try:
             callback(record)
         except BaseException as exc:  # noqa: BLE001 - never let a callback escape
+            import traceback
+
             logfile.write(
                 f"pyqtguard: on_exception callback {callback!r} raised "
                 f"{type(exc).__name__}: {exc}; ignored\n"
@@ -123,7 +156,7 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
     record = ExceptionRecord(exc_type, exc_value, exc_tb, thread_name, native_id,
                              source, thread, report)
     try:
-        logger.error("uncaught exception in thread %r [%s]", thread_name, source,
+        _logger().error("uncaught exception in thread %r [%s]", thread_name, source,
                      exc_info=(exc_type, exc_value, exc_tb),  # type: ignore[arg-type]
                      extra={"pyqtguard_record": record})
     except Exception:  # noqa: BLE001 - a broken log handler must not matter
@@ -134,7 +167,7 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
         _run_callbacks(record)
 
 
-_saved: tuple[object, object, object] | None = None
+_saved: tuple[Any, Any, Any] | None = None
 
 
 def install(config: Any = None) -> None:

@@ -13,8 +13,6 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import Any
 
 from . import _config, _native, logfile
 from ._warn import warn_once
@@ -25,7 +23,7 @@ COMPONENTS: tuple[str, ...] = (
     "pyqtguard._threadnames",
 )
 
-_installed: Any = None  # the Config in force, or None
+_installed: _config.Config | None = None
 _lock = threading.RLock()
 
 
@@ -33,7 +31,7 @@ def _run_log_header(config: _config.Config) -> str:
     from . import __version__
 
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "-"
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "-"
     return (
         f"pyqtguard {__version__} run log\n"
         f"app: {config.app_name}\n"
@@ -52,7 +50,7 @@ def _stderr_fd() -> int:
         return -1
 
 
-def install(**options: Any) -> _config.Config | None:
+def install(**options: object) -> _config.Config | None:
     """See :func:`pyqtguard.install`."""
     global _installed
     config = _config.make_config(**options)
@@ -61,7 +59,7 @@ def install(**options: Any) -> _config.Config | None:
     with _lock:
         if _installed is not None:
             return _installed  # idempotent
-        folder = logfile.resolve_log_dir(config.log_dir, config.app_name)
+        folder = logfile._resolve(config.log_dir, config.app_name)
         logfile.open_run_log(folder, config.keep_logs, _run_log_header(config))
         _native.set_stderr_fd(_stderr_fd() if config.stderr else -1)
         for name in COMPONENTS:

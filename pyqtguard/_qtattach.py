@@ -10,13 +10,15 @@ thread from any thread: :func:`post_to_gui_thread`.
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
 import threading
 from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run time
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
 
 QTCORE = "PyQt6.QtCore"
 
@@ -52,11 +54,13 @@ def _fire(qtcore: ModuleType) -> None:
         _run(callback, qtcore)
 
 
-class _LoaderProxy(importlib.abc.Loader):
+class _LoaderProxy:
+    """Runs the real loader, then the callbacks (a duck-typed Loader)."""
+
     def __init__(self, loader: Any) -> None:
         self._loader = loader
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)  # type: ignore[no-any-return]
 
     def exec_module(self, module: ModuleType) -> None:
@@ -64,7 +68,7 @@ class _LoaderProxy(importlib.abc.Loader):
         _fire(module)
 
 
-class _QtCoreFinder(importlib.abc.MetaPathFinder):
+class _QtCoreFinder:
     """Finds nothing itself; wraps the real loader of PyQt6.QtCore."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:

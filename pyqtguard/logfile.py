@@ -13,91 +13,120 @@ refused, never followed), folders 0700, and only the newest ``keep_logs`` runs
 are kept.  The descriptor stays open for the whole process and is handed to the
 C core, which writes crash and hang reports to it from signal handlers and its
 watchdog thread.
+
+Start-up cost matters here (this runs in every app's start-up), so the
+install path uses ``os.path`` strings; ``pathlib`` is imported only by the
+functions that return paths to callers.
 """
 from __future__ import annotations
 
 import os
-import re
+import stat
 import sys
 import time
-from pathlib import Path
 
 from . import _native
 from ._warn import warn_once
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
 LOG_PREFIX = "pyqtguard-"
 LOG_SUFFIX = ".log"
-_RUN_LOG_RE = re.compile(r"^pyqtguard-\d{8}-\d{6}-\d+-\d+\.log$")
 
-_path: Path | None = None
+_path: str | None = None
+
+
+def _default_root() -> str:
+    home = os.path.expanduser("~")
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+        return os.path.join(base, "pyqtguard")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Logs", "pyqtguard")
+    state = os.environ.get("XDG_STATE_HOME", "").strip()
+    base = state if state and os.path.isabs(state) else os.path.join(home, ".local", "state")
+    return os.path.join(base, "pyqtguard")
+
+
+def _resolve(log_dir: str | os.PathLike[str] | None, app_name: str) -> str:
+    if log_dir is not None:
+        return os.fspath(log_dir)
+    if sys.platform == "win32":
+        return os.path.join(_default_root(), app_name, "Logs")
+    return os.path.join(_default_root(), app_name)
 
 
 def default_root() -> Path:
     """The platform's folder for app state and logs, plus ``pyqtguard``."""
-    home = Path.home()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
-        return Path(base) / "pyqtguard"
-    if sys.platform == "darwin":
-        return home / "Library" / "Logs" / "pyqtguard"
-    state = os.environ.get("XDG_STATE_HOME", "").strip()
-    base_path = Path(state) if state and os.path.isabs(state) else home / ".local" / "state"
-    return base_path / "pyqtguard"
+    from pathlib import Path
+
+    return Path(_default_root())
 
 
-def resolve_log_dir(log_dir: Path | None, app_name: str) -> Path:
+def resolve_log_dir(log_dir: str | os.PathLike[str] | None, app_name: str) -> Path:
     """The folder this app's run logs go to."""
-    if log_dir is not None:
-        return log_dir
-    if sys.platform == "win32":
-        return default_root() / app_name / "Logs"
-    return default_root() / app_name
+    from pathlib import Path
+
+    return Path(_resolve(log_dir, app_name))
 
 
 def is_run_log(name: str) -> bool:
-    """True for the file names pyqtguard gives run logs."""
-    return bool(_RUN_LOG_RE.match(name))
+    """True for the file names pyqtguard gives run logs:
+    ``pyqtguard-YYYYmmdd-HHMMSS-<pid>-<seq>.log``."""
+    if not (name.startswith(LOG_PREFIX) and name.endswith(LOG_SUFFIX)):
+        return False
+    parts = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
+    return (len(parts) == 4 and all(p.isdigit() and p.isascii() for p in parts)
+            and len(parts[0]) == 8 and len(parts[1]) == 6)
 
 
-def run_logs(folder: Path) -> list[Path]:
-    """The run logs in *folder*, oldest first (names sort by start time)."""
+def _sort_key(name: str) -> tuple[str, int]:
+    day, clock, _pid, seq = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
+    return (day + clock, int(seq))
+
+
+def _run_log_names(folder: str) -> list[str]:
     try:
         names = [n for n in os.listdir(folder) if is_run_log(n)]
     except OSError:
         return []
-    return [folder / n for n in sorted(names, key=_sort_key)]
+    return sorted(names, key=_sort_key)
 
 
-def _sort_key(name: str) -> tuple[str, int]:
-    stem = name[len(LOG_PREFIX) : -len(LOG_SUFFIX)]
-    day, clock, pid, seq = stem.split("-")
-    return (day + clock, int(seq))
+def run_logs(folder: str | os.PathLike[str]) -> list[Path]:
+    """The run logs in *folder*, oldest first (names sort by start time)."""
+    from pathlib import Path
+
+    return [Path(folder, n) for n in _run_log_names(os.fspath(folder))]
 
 
-def _make_private_dir(folder: Path) -> None:
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if folder.is_symlink():
+def _make_private_dir(folder: str) -> None:
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode):
         raise OSError(f"{folder} is a symbolic link")
-    if not folder.is_dir():
+    if not stat.S_ISDIR(info.st_mode):
         raise OSError(f"{folder} is not a directory")
 
 
-def _prune(folder: Path, keep: int) -> None:
+def _prune(folder: str, keep: int) -> None:
     """Delete all but the newest ``keep - 1`` runs, making room for this one."""
-    logs = run_logs(folder)
-    for old in logs[: max(0, len(logs) - (keep - 1))]:
+    names = _run_log_names(folder)
+    for old in names[: max(0, len(names) - (keep - 1))]:
         try:
-            old.unlink()
+            os.unlink(os.path.join(folder, old))
         except OSError:
             pass
 
 
-def _open_exclusive(folder: Path) -> tuple[Path, int]:
+def _open_exclusive(folder: str) -> tuple[str, int]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     for seq in range(1000):
-        path = folder / f"{LOG_PREFIX}{stamp}-{os.getpid()}-{seq}{LOG_SUFFIX}"
+        path = os.path.join(folder, f"{LOG_PREFIX}{stamp}-{os.getpid()}-{seq}{LOG_SUFFIX}")
         try:
             fd = os.open(path, flags, 0o600)
         except FileExistsError:
@@ -106,7 +135,7 @@ def _open_exclusive(folder: Path) -> tuple[Path, int]:
     raise OSError(f"no free log file name in {folder}")
 
 
-def open_run_log(folder: Path, keep: int, header: str) -> Path | None:
+def open_run_log(folder: str, keep: int, header: str) -> str | None:
     """Create this run's log in *folder* and hand its fd to the C core.
 
     Returns the path, or None (with one warning) when the folder cannot be
@@ -130,8 +159,17 @@ def open_run_log(folder: Path, keep: int, header: str) -> Path | None:
 
 
 def current_path() -> Path | None:
-    """The path of this run's log file, or None if there is none."""
-    return _path if _native.log_fd() >= 0 else None
+    """The path of this run's log file, or None if there is none.
+
+    Example::
+
+        print("Details are in", pyqtguard.log_path())
+    """
+    if _path is None or _native.log_fd() < 0:
+        return None
+    from pathlib import Path
+
+    return Path(_path)
 
 
 def write(text: str) -> None:

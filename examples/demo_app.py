@@ -1,0 +1,105 @@
+"""A small PyQt6 app with every classic fatal bug, each fired on a timer.
+
+Without pyqtguard the first one aborts the app (exit status -6).  Under
+pyqtguard it survives all of them, logs each with its traceback, and exits 0:
+
+    QT_QPA_PLATFORM=offscreen python -m pyqtguard run examples/demo_app.py
+
+(the demo quits itself after a few seconds; drop QT_QPA_PLATFORM to see it).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+from PyQt6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
+
+
+class BrokenCanvas(QWidget):
+    """A widget whose paintEvent raises (PyQt6 would qFatal)."""
+
+    broken = True
+
+    def paintEvent(self, event: object) -> None:  # noqa: N802 - Qt's name
+        if self.broken:
+            self.broken = False
+            raise ZeroDivisionError("paintEvent divided by zero")
+
+
+class Downloader(QObject):
+    done = pyqtSignal(str)
+
+
+class Task(QRunnable):
+    def run(self) -> None:
+        raise ConnectionError("QRunnable.run lost its connection")
+
+
+class Trainer(QThread):
+    def run(self) -> None:
+        raise MemoryError("QThread.run ran out of memory (pretend)")
+
+
+class Resource:
+    def __del__(self) -> None:
+        raise OSError("__del__ could not release a handle")
+
+
+def thread_target() -> None:
+    raise TimeoutError("a plain threading.Thread timed out")
+
+
+def main() -> int:
+    app = QApplication(sys.argv)
+    window = QMainWindow()
+    window.setWindowTitle("pyqtguard demo")
+    status = QLabel("Firing bugs...")
+    canvas = BrokenCanvas()
+    canvas.setMinimumSize(100, 60)
+    body = QWidget()
+    layout = QVBoxLayout(body)
+    layout.addWidget(status)
+    layout.addWidget(canvas)
+    window.setCentralWidget(body)
+    window.show()
+
+    downloader = Downloader()
+
+    def on_done(name: str) -> None:
+        raise ValueError(f"slot could not parse {name!r}")
+
+    downloader.done.connect(on_done)
+    trainer = Trainer()
+    trainer.setObjectName("model-trainer")
+
+    bugs = [
+        ("slot", lambda: downloader.done.emit("data.csv")),
+        ("lambda", lambda: {}["missing"]),
+        ("QRunnable.run", lambda: QThreadPool.globalInstance().start(Task())),
+        ("QThread.run", trainer.start),
+        ("paintEvent", canvas.update),
+        ("threading.Thread", lambda: threading.Thread(target=thread_target,
+                                                      name="uploader").start()),
+        ("__del__", Resource),
+    ]
+    for i, (name, fire) in enumerate(bugs):
+        def step(name: str = name, fire: object = fire) -> None:
+            status.setText(f"fired: {name}")
+            print(f"demo: firing a bug in {name}", flush=True)
+            fire()  # type: ignore[operator]
+        QTimer.singleShot(200 * (i + 1), step)
+
+    def finish() -> None:
+        trainer.wait(2000)
+        QThreadPool.globalInstance().waitForDone(2000)
+        print("demo: survived every bug; see the run log for the tracebacks", flush=True)
+        app.quit()
+
+    QTimer.singleShot(200 * (len(bugs) + 2), finish)
+    app.exec()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The shipped examples run offscreen, survive what they trigger, exit 0."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from apprunner import REPO, child_env
+
+DEMO_BUGS = [
+    "ValueError: slot could not parse 'data.csv'",
+    "KeyError: 'missing'",
+    "ConnectionError: QRunnable.run lost its connection",
+    "MemoryError: QThread.run ran out of memory (pretend)",
+    "ZeroDivisionError: paintEvent divided by zero",
+    "TimeoutError: a plain threading.Thread timed out",
+    "OSError: __del__ could not release a handle",
+]
+
+
+def _run(args, tmp_path):
+    return subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env=child_env(tmp_path / "logs"))
+
+
+def _log(tmp_path):
+    [log] = (tmp_path / "logs").glob("pyqtguard-*.log")
+    return log.read_text()
+
+
+def test_demo_app_under_pyqtguard_run(tmp_path):
+    result = _run(["-m", "pyqtguard", "run", str(REPO / "examples" / "demo_app.py")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "survived every bug" in result.stdout
+    log = _log(tmp_path)
+    for bug in DEMO_BUGS:
+        assert bug in log, bug
+    assert "thread 'model-trainer'" in log
+    assert "thread 'uploader'" in log
+
+
+def test_demo_app_without_pyqtguard_aborts(tmp_path):
+    result = _run([str(REPO / "examples" / "demo_app.py")], tmp_path)
+    assert result.returncode != 0
+    assert "survived every bug" not in result.stdout
+
+
+def test_error_dialog_example(tmp_path):
+    result = _run([str(REPO / "examples" / "error_dialog.py"), "--auto"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "dialog shown for ZeroDivisionError from MainThread" in result.stdout
+    assert "dialog shown for RuntimeError from worker" in result.stdout
