@@ -6,6 +6,8 @@ figure is the ratio of the medians (target: at most 1.05).
 pyqtguard is imported through the ordinary path finder (PYTHONPATH set to the
 folder holding the package), as with a regular install: setuptools' finder
 for editable installs adds a few ms per imported module, which no user has.
+Bytecode caches are allowed (PYTHONDONTWRITEBYTECODE is dropped), as in a
+normal installation: the warm-up runs write them.
 
     python benchmarks/startup.py [--runs 30]
 """
@@ -49,6 +51,7 @@ def main() -> None:
         package_parent = os.path.dirname(os.path.dirname(pyqtguard.__file__))
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYQTGUARD_LOG_DIR=logs,
                    PYTHONPATH=package_parent)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         plain = APP.format(install="")
         guarded = APP.format(install="import pyqtguard; pyqtguard.install()")
         time_run(plain, env), time_run(guarded, env)  # warm the caches

@@ -322,3 +322,35 @@ def test_disable_env_turns_everything_off(tmp_path):
     """, tmp_path, env={"PYQTGUARD_DISABLE": "1"})
     assert result.returncode == 0, result.describe()
     assert result.logs == []
+
+
+def test_c_fallback_formatter_writes_the_whole_chain(tmp_path):
+    """With no Python helpers (as when finalization cleared them), the C
+    formatter still writes every frame and the chained causes."""
+    result = run_app("""
+        import sys
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        _native.configure_hooks(None, None, None)
+        def inner():
+            raise KeyError("root cause")
+        def outer():
+            try:
+                inner()
+            except KeyError as exc:
+                raise RuntimeError("wrapped") from exc
+        try:
+            outer()
+        except RuntimeError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        print("alive", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    root = log.index("KeyError: 'root cause'")
+    cause = log.index("The above exception was the direct cause")
+    wrapped = log.index("RuntimeError: wrapped")
+    assert root < cause < wrapped, log
+    assert ", in inner" in log and ", in outer" in log
+    assert "thread 'MainThread'" in log  # name from the C thread table
