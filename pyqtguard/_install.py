@@ -21,6 +21,8 @@ from ._warn import warn_once
 COMPONENTS: tuple[str, ...] = (
     "pyqtguard._exceptions",
     "pyqtguard._threadnames",
+    "pyqtguard._crash",
+    "pyqtguard._qtmessages",
 )
 
 _installed: _config.Config | None = None

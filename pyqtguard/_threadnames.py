@@ -7,10 +7,14 @@ renamed, and removed when it ends.  Threads that were already running at
 """
 from __future__ import annotations
 
+import sys
 import threading
-from typing import Any
 
-from . import _native
+from . import _native, _qtattach
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing import at run time: start-up cost
+    from typing import Any
 
 KIND_PYTHON = 0
 KIND_MAIN = 1
@@ -61,6 +65,48 @@ def _set_name(self: threading.Thread, value: str) -> None:
             pass
 
 
+# ---- QThreads: named in the table while they run ---------------------------
+
+_original_qthread_start: Any = None
+
+
+def _register_qthread() -> None:
+    """Connected to QThread.started (direct): runs in the new thread."""
+    qtcore = sys.modules.get(_qtattach.QTCORE)
+    if qtcore is None:
+        return
+    thread = qtcore.QThread.currentThread()
+    if thread is not None:
+        register_current(thread.objectName() or type(thread).__name__, KIND_QTHREAD)
+
+
+def _qthread_start(self: Any, *args: Any) -> None:
+    if not getattr(self, "_pyqtguard_named", False):
+        try:
+            direct = sys.modules[_qtattach.QTCORE].Qt.ConnectionType.DirectConnection
+            self.started.connect(_register_qthread, direct)
+            self.finished.connect(unregister_current, direct)
+            self._pyqtguard_named = True
+        except Exception:  # noqa: BLE001 - names degrade, the start must not
+            pass
+    _original_qthread_start(self, *args)
+
+
+def _attach_qt(qtcore: Any) -> None:
+    global _original_qthread_start
+    if _original_qthread_start is None and _original_bootstrap_inner is not None:
+        _original_qthread_start = qtcore.QThread.start
+        qtcore.QThread.start = _qthread_start
+
+
+def _detach_qt() -> None:
+    global _original_qthread_start
+    qtcore = sys.modules.get(_qtattach.QTCORE)
+    if _original_qthread_start is not None and qtcore is not None:
+        qtcore.QThread.start = _original_qthread_start
+    _original_qthread_start = None
+
+
 def install(config: Any = None) -> None:
     global _original_bootstrap_inner, _original_name
     if _original_bootstrap_inner is None:
@@ -75,10 +121,12 @@ def install(config: Any = None) -> None:
                                         _kind_of(thread))
             except Exception:  # noqa: BLE001
                 pass
+    _qtattach.when_qt_imported(_attach_qt)
 
 
 def uninstall() -> None:
     global _original_bootstrap_inner, _original_name
+    _detach_qt()
     if _original_bootstrap_inner is not None:
         threading.Thread._bootstrap_inner = _original_bootstrap_inner  # type: ignore[attr-defined]
         threading.Thread.name = _original_name  # type: ignore[assignment]

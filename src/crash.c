@@ -1,9 +1,634 @@
-/* crash.c: placeholder, filled in by its issue. */
+/* crash.c: crash reports for fatal signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT) and for Qt fatal errors.
+ *
+ * Model: CPython's Modules/faulthandler.c.  The handler runs on an alternate
+ * stack (so a stack overflow is reported too), writes with write() only to
+ * descriptors opened long before (the run log and stderr), takes no lock,
+ * allocates nothing and calls no Python API that could allocate.  Then it
+ * restores the handler that was there before pyqtguard and raises the signal
+ * again: earlier handlers are chained, and the exit status (-11 for a
+ * segfault) and core dumps stay the truth.
+ *
+ * A report is delimited by "=== pyqtguard crash report ===" and runs to the
+ * end of the run log (the process dies after it); `pyqtguard report` parses it.
+ *
+ * Python stacks, by CPython version:
+ *   3.11-3.12  _Py_DumpTraceback() is exported (PyAPI_FUNC in
+ *              internal/pycore_traceback.h): we write every thread's stack
+ *              ourselves, each under its name from the thread table.
+ *   3.13-3.14  the traceback dumpers are no longer exported (plain extern):
+ *              the stdlib faulthandler is the engine.  The Python layer
+ *              enables it on the run log *before* our handler is installed;
+ *              our handler writes the header, the native stack and the
+ *              thread legend (ident -> name), then chains to faulthandler's,
+ *              which appends every thread's Python stack and re-raises.
+ *
+ * Windows: the same report from an unhandled-exception filter (SEH); see the
+ * _WIN32 part at the end.  It is written for review; it is not built here.
+ */
 #include "pyqtguard_native.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#ifdef _WIN32
+#  include <windows.h>
+#else
+#  include <fcntl.h>
+#  include <time.h>
+#  include <unistd.h>
+#endif
+#if defined(__GLIBC__) || defined(__APPLE__)
+#  include <execinfo.h>
+#  define PQG_HAVE_BACKTRACE 1
+#endif
+
+#if PY_VERSION_HEX < 0x030D0000
+/* Exported by CPython 3.11 and 3.12 (PyAPI_FUNC); declared in an internal
+ * header that needs Py_BUILD_CORE, so we repeat the prototype. */
+PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
+#  define PQG_OWN_PYTHON_STACKS 1
+#endif
+
+#define MAX_NATIVE_FRAMES 64
+#define MAX_PYTHON_THREADS 500
+#define REASON_MAX 512
+
+/* ---- state (written under the GIL before the handlers are armed) ---- */
+
+typedef struct {
+    int signum;
+    const char *name;
+    const char *description;
+    int installed;
+#ifndef _WIN32
+    struct sigaction previous;
+#endif
+} fatal_signal;
+
+static fatal_signal fatal_signals[] = {
+#ifndef _WIN32
+    {.signum = SIGBUS, .name = "SIGBUS", .description = "Bus error"},
+    {.signum = SIGILL, .name = "SIGILL", .description = "Illegal instruction"},
+    {.signum = SIGFPE, .name = "SIGFPE", .description = "Floating-point exception"},
+    {.signum = SIGABRT, .name = "SIGABRT", .description = "Aborted"},
+    {.signum = SIGSEGV, .name = "SIGSEGV", .description = "Segmentation fault"},
+#else
+    {.signum = SIGFPE, .name = "SIGFPE", .description = "Floating-point exception"},
+    {.signum = SIGABRT, .name = "SIGABRT", .description = "Aborted"},
+    {.signum = SIGSEGV, .name = "SIGSEGV", .description = "Segmentation fault"},
+#endif
+};
+#define N_FATAL_SIGNALS (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
+
+static int enabled = 0;
+static PyInterpreterState *interpreter = NULL;
+static atomic_int reporter = 0;            /* 0, or native id of the reporter */
+static volatile sig_atomic_t fatal_already_reported = 0;  /* by qt_fatal */
+static volatile sig_atomic_t engine_is_faulthandler = 0;
+#ifndef _WIN32
+static stack_t alt_stack;
+static int alt_stack_owned = 0;
+#endif
+
+/* ---- small signal-safe writers ---- */
+
+/* The two descriptors a report goes to: the run log, and stderr when the
+ * process has one and reports are copied there.  Each part of the report is
+ * written to each in turn (the log first: it is what survives). */
+static int
+report_fds(int fds[2])
+{
+    int n = 0;
+    int log = pqg_log_fd();
+    int err = pqg_stderr_fd();
+    if (log >= 0) {
+        fds[n++] = log;
+    }
+    if (err >= 0 && err != log) {
+        fds[n++] = err;
+    }
+    return n;
+}
+
+/* The OS-level name of a thread (/proc/self/task/TID/comm on Linux), for
+ * threads the table does not know (Qt's pool threads, a library's threads).
+ * open/read/close are async-signal-safe. */
+static int
+os_thread_name(unsigned long native_id, char *buf, size_t size)
+{
+#ifdef __linux__
+    char path[64] = "/proc/self/task/";
+    size_t len = strlen(path);
+    char digits[24];
+    size_t nd = 0;
+    unsigned long v = native_id;
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 && nd < sizeof(digits));
+    while (nd > 0 && len < sizeof(path) - 8) {
+        path[len++] = digits[--nd];
+    }
+    memcpy(path + len, "/comm", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0')) {
+        n--;
+    }
+    buf[n] = '\0';
+    return n > 0;
+#else
+    (void)native_id;
+    (void)buf;
+    (void)size;
+    return 0;
+#endif
+}
+
+/* "'name' (native id N)": the table's name, else the OS name, else "?". */
+static void
+write_thread_label(int fd, unsigned long native_id)
+{
+    char name[PQG_THREAD_NAME_MAX];
+    if (pqg_thread_name_by_native_id(native_id, name, sizeof(name))
+        || os_thread_name(native_id, name, sizeof(name)))
+    {
+        pqg_puts(fd, "'");
+        pqg_put_escaped(fd, name, sizeof(name));
+        pqg_puts(fd, "'");
+    }
+    else {
+        pqg_puts(fd, "(unnamed)");
+    }
+    pqg_puts(fd, " (native id ");
+    pqg_put_dec(fd, native_id);
+    pqg_puts(fd, ")");
+}
+
+static void
+write_header(int fd, const fatal_signal *sig, const char *reason,
+             const void *fault_address, unsigned long native_id)
+{
+    pqg_puts(fd, "\n=== pyqtguard crash report ===\n");
+    if (sig != NULL) {
+        pqg_puts(fd, "signal: ");
+        pqg_puts(fd, sig->name);
+        pqg_puts(fd, " (");
+        pqg_puts(fd, sig->description);
+        pqg_puts(fd, ")\n");
+    }
+    else {
+        pqg_puts(fd, "fatal: ");
+        pqg_put_escaped(fd, reason, REASON_MAX);
+        pqg_puts(fd, "\n");
+    }
+    if (fault_address != NULL) {
+        pqg_puts(fd, "address: ");
+        pqg_put_hex(fd, (unsigned long long)(uintptr_t)fault_address);
+        pqg_puts(fd, "\n");
+    }
+    pqg_puts(fd, "time: ");
+    pqg_put_timestamp(fd);
+    pqg_puts(fd, "\npid: ");
+    pqg_put_dec(fd, (unsigned long long)pqg_getpid());
+    pqg_puts(fd, "\nthread: ");
+    write_thread_label(fd, native_id);
+    pqg_puts(fd, "\n");
+}
+
+/* backtrace() is not formally async-signal-safe: its first call loads
+ * libgcc with malloc.  crash_enable() calls it once beforehand, so in the
+ * handler it only walks the stack (faulthandler in 3.13+ does the same). */
+static void
+write_native_stack(const int *fds, int nfds)
+{
+#ifdef PQG_HAVE_BACKTRACE
+    void *frames[MAX_NATIVE_FRAMES];
+    int n = backtrace(frames, MAX_NATIVE_FRAMES);
+    for (int i = 0; i < nfds; i++) {
+        pqg_puts(fds[i], "\nNative stack of the crashing thread (most recent call first):\n");
+        backtrace_symbols_fd(frames, n, fds[i]);
+    }
+#else
+    for (int i = 0; i < nfds; i++) {
+        pqg_puts(fds[i], "\nNative stack: not available on this platform\n");
+    }
+#endif
+}
+
+#ifdef PQG_OWN_PYTHON_STACKS
+/* One thread's Python stack under its name.  Reads the thread states the
+ * way faulthandler does: without the GIL or a lock, accepting that a thread
+ * that is changing its frames right now may show a partial stack. */
+static void
+write_python_thread(int fd, PyThreadState *tstate, int current)
+{
+    pqg_puts(fd, current ? "\nCurrent thread " : "\nThread ");
+    write_thread_label(fd, tstate->native_thread_id);
+    pqg_puts(fd, ", ident ");
+    pqg_put_hex(fd, (unsigned long long)tstate->thread_id);
+    pqg_puts(fd, ":\n");
+    _Py_DumpTraceback(fd, tstate);
+}
+
+static void
+write_python_stacks(int fd, unsigned long crashing_native_id)
+{
+    if (interpreter == NULL) {
+        return;
+    }
+    pqg_puts(fd, "\nPython stacks of all threads (the crashing thread first):\n");
+    /* PyInterpreterState_ThreadHead/PyThreadState_Next only read pointers. */
+    PyThreadState *head = PyInterpreterState_ThreadHead(interpreter);
+    for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
+        if (t->native_thread_id == crashing_native_id) {
+            write_python_thread(fd, t, 1);
+        }
+    }
+    int count = 0;
+    for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
+        if (t->native_thread_id == crashing_native_id) {
+            continue;
+        }
+        if (++count > MAX_PYTHON_THREADS) {
+            pqg_puts(fd, "\n...(more threads not shown)\n");
+            break;
+        }
+        write_python_thread(fd, t, 0);
+    }
+}
+#endif
+
+/* Everything a report says, to every report descriptor.  Called from the
+ * signal handler (sig != NULL) or, with the GIL, for a Qt fatal error. */
+static void
+write_report(const fatal_signal *sig, const char *reason, const void *address)
+{
+    int fds[2] = {-1, -1};
+    int nfds = report_fds(fds);
+    unsigned long native_id = pqg_current_native_id();
+    for (int i = 0; i < nfds; i++) {
+        write_header(fds[i], sig, reason, address, native_id);
+    }
+    write_native_stack(fds, nfds);
+    for (int i = 0; i < nfds; i++) {
+        pqg_puts(fds[i], "\n");
+        pqg_write_thread_legend(fds[i]);
+#ifdef PQG_OWN_PYTHON_STACKS
+        if (!engine_is_faulthandler) {
+            write_python_stacks(fds[i], native_id);
+            pqg_puts(fds[i], "\n");
+        }
+#endif
+        if (engine_is_faulthandler) {
+            pqg_puts(fds[i], (i == 0 && fds[0] == pqg_log_fd())
+                     ? "\nPython stacks of all threads (by faulthandler):\n"
+                     : "\nPython stacks of all threads: see the run log\n");
+        }
+    }
+}
+
+/* ---- the reporter claim: one report per process ---- */
+
+/* The first thread to crash writes the report; a second one (two threads
+ * faulting at once) waits for it, bounded, so the first report is whole.
+ * atomic_int is lock-free on every platform we build for. */
+static int
+claim_reporter(unsigned long native_id)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong(&reporter, &expected, (int)native_id);
+}
+
+#ifndef _WIN32
+static void
+wait_for_reporter(void)
+{
+    struct timespec tick = {0, 10 * 1000 * 1000};   /* 10 ms */
+    for (int i = 0; i < 500; i++) {                  /* at most 5 s */
+        nanosleep(&tick, NULL);                      /* async-signal-safe */
+    }
+}
+
+/* ---- POSIX: the handler ---- */
+
+static fatal_signal *
+find_signal(int signum)
+{
+    for (size_t i = 0; i < N_FATAL_SIGNALS; i++) {
+        if (fatal_signals[i].signum == signum) {
+            return &fatal_signals[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+restore_previous_handler(fatal_signal *sig)
+{
+    if (sig->installed) {
+        sigaction(sig->signum, &sig->previous, NULL);   /* async-signal-safe */
+        sig->installed = 0;
+    }
+}
+
+static int
+is_fault(int signum)
+{
+    return signum == SIGSEGV || signum == SIGBUS || signum == SIGFPE
+           || signum == SIGILL;
+}
+
+static void
+fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
+{
+    (void)ucontext;
+    int saved_errno = errno;
+    fatal_signal *sig = find_signal(signum);
+    if (sig == NULL) {
+        return;
+    }
+    unsigned long native_id = pqg_current_native_id();
+    if (claim_reporter(native_id)) {
+        if (signum == SIGABRT && fatal_already_reported) {
+            int fds[2] = {-1, -1};
+            int nfds = report_fds(fds);
+            for (int i = 0; i < nfds; i++) {
+                pqg_puts(fds[i], "signal: SIGABRT after the fatal error reported above\n");
+            }
+        }
+        else {
+            write_report(sig, NULL, (info != NULL && is_fault(signum)) ? info->si_addr : NULL);
+        }
+    }
+    else if ((unsigned long)atomic_load(&reporter) != native_id) {
+        wait_for_reporter();
+    }
+    /* Chain: the previous handler (faulthandler, a library's, or the default
+     * action) gets the signal now: SA_NODEFER lets raise() deliver it inside
+     * this handler.  For a real fault, returning re-executes the faulting
+     * instruction, which faults again into the previous handler. */
+    restore_previous_handler(sig);
+    errno = saved_errno;
+    raise(signum);
+}
+
+/* The alternate stack lets the handler run when the thread's own stack is
+ * exhausted.  It is per thread: this covers the thread that enables the
+ * handler (the main thread), as faulthandler does. */
+static int
+ensure_alt_stack(void)
+{
+    if (alt_stack_owned) {
+        return 0;
+    }
+    alt_stack.ss_size = SIGSTKSZ * 2 + 64 * 1024;
+    alt_stack.ss_flags = 0;
+    alt_stack.ss_sp = PyMem_RawMalloc(alt_stack.ss_size);
+    if (alt_stack.ss_sp == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (sigaltstack(&alt_stack, NULL) != 0) {
+        PyMem_RawFree(alt_stack.ss_sp);
+        alt_stack.ss_sp = NULL;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    alt_stack_owned = 1;
+    return 0;
+}
+
+static int
+install_handlers(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_sigaction = fatal_signal_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    for (size_t i = 0; i < N_FATAL_SIGNALS; i++) {
+        fatal_signal *sig = &fatal_signals[i];
+        if (sig->installed) {
+            continue;
+        }
+        if (sigaction(sig->signum, &action, &sig->previous) != 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        sig->installed = 1;
+    }
+    return 0;
+}
+
+static void
+uninstall_handlers(void)
+{
+    for (size_t i = 0; i < N_FATAL_SIGNALS; i++) {
+        fatal_signal *sig = &fatal_signals[i];
+        if (!sig->installed) {
+            continue;
+        }
+        /* Only restore if ours is still the one in place: a handler that
+         * was installed after us (and chains to us) must not be dropped. */
+        struct sigaction current;
+        if (sigaction(sig->signum, NULL, &current) == 0
+            && (current.sa_flags & SA_SIGINFO)
+            && current.sa_sigaction == fatal_signal_handler)
+        {
+            sigaction(sig->signum, &sig->previous, NULL);
+        }
+        sig->installed = 0;
+    }
+}
+
+static void
+preload_backtrace(void)
+{
+#ifdef PQG_HAVE_BACKTRACE
+    void *frames[2];
+    (void)backtrace(frames, 2);
+#endif
+}
+
+#else  /* _WIN32 */
+
+/* ---- Windows: structured exception handling ----
+ * An unhandled-exception filter runs on the faulting thread, after the
+ * vectored handlers and before Windows Error Reporting.  It writes the same
+ * report (no POSIX signal name: the exception code instead), then returns
+ * EXCEPTION_CONTINUE_SEARCH so the previous filter and WER still see the
+ * crash and the exit status stays the exception code. */
+static LPTOP_LEVEL_EXCEPTION_FILTER previous_filter = NULL;
+
+static LONG WINAPI
+unhandled_exception_filter(EXCEPTION_POINTERS *pointers)
+{
+    DWORD code = pointers->ExceptionRecord->ExceptionCode;
+    /* C++ exceptions and debugger notifications are not crashes. */
+    if ((code & 0x80000000) == 0 || code == 0xE06D7363) {
+        goto chain;
+    }
+    if (claim_reporter(pqg_current_native_id())) {
+        fatal_signal sig = {.signum = 0, .name = "EXCEPTION",
+                            .description = "unhandled Windows exception"};
+        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress);
+        int fds[2] = {-1, -1};
+        int nfds = report_fds(fds);
+        for (int i = 0; i < nfds; i++) {
+            pqg_puts(fds[i], "exception code: ");
+            pqg_put_hex(fds[i], (unsigned long long)code);
+            pqg_puts(fds[i], "\n");
+        }
+    }
+chain:
+    if (previous_filter != NULL) {
+        return previous_filter(pointers);
+    }
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
+static int
+ensure_alt_stack(void)
+{
+    /* SEH filters run on the faulting stack; SetThreadStackGuarantee keeps
+     * room to report a stack overflow. */
+    ULONG guarantee = 64 * 1024;
+    SetThreadStackGuarantee(&guarantee);
+    return 0;
+}
+
+static int
+install_handlers(void)
+{
+    previous_filter = SetUnhandledExceptionFilter(unhandled_exception_filter);
+    return 0;
+}
+
+static void
+uninstall_handlers(void)
+{
+    SetUnhandledExceptionFilter(previous_filter);
+    previous_filter = NULL;
+}
+
+static void
+preload_backtrace(void)
+{
+}
+#endif
+
+/* ---- Python API ---- */
+
+static PyObject *
+crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    int faulthandler_engine = 0;
+    if (!PyArg_ParseTuple(args, "|p:crash_enable", &faulthandler_engine)) {
+        return NULL;
+    }
+#ifdef PQG_OWN_PYTHON_STACKS
+    engine_is_faulthandler = faulthandler_engine;
+#else
+    engine_is_faulthandler = 1;     /* 3.13+: the only way to Python stacks */
+    (void)faulthandler_engine;
+#endif
+    interpreter = PyInterpreterState_Main();
+    preload_backtrace();
+    if (ensure_alt_stack() < 0 || install_handlers() < 0) {
+        uninstall_handlers();
+        return NULL;
+    }
+    enabled = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+crash_disable_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    if (enabled) {
+        uninstall_handlers();
+        enabled = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+crash_enabled_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(enabled);
+}
+
+/* A fatal error that is not a signal yet (Qt's qFatal, from its message
+ * handler, with the GIL): write the whole report now, and let the SIGABRT
+ * that follows add one line instead of a second report. */
+static PyObject *
+write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    Py_ssize_t len;
+    const char *reason = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (reason == NULL) {
+        return NULL;
+    }
+    if (!claim_reporter(pqg_current_native_id())) {
+        Py_RETURN_FALSE;                /* a report is being written already */
+    }
+    write_report(NULL, reason, NULL);
+    fatal_already_reported = 1;
+    atomic_store(&reporter, 0);         /* the SIGABRT may now add its line */
+    return PyBool_FromLong(1);
+}
+
+static PyObject *
+python_stacks_engine_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyUnicode_FromString(engine_is_faulthandler ? "faulthandler" : "pyqtguard");
+}
+
+static PyObject *
+own_python_stacks_supported_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifdef PQG_OWN_PYTHON_STACKS
+    Py_RETURN_TRUE;
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
+static PyMethodDef crash_methods[] = {
+    {"crash_enable", crash_enable_py, METH_VARARGS,
+     PyDoc_STR("crash_enable($module, faulthandler_engine=False, /)\n--\n\n"
+               "Install the fatal-signal handlers (chaining the current ones)."
+               "\nWith faulthandler_engine, Python stacks are left to an "
+               "already enabled faulthandler (always so on 3.13+).")},
+    {"crash_disable", crash_disable_py, METH_NOARGS,
+     PyDoc_STR("crash_disable($module, /)\n--\n\nRestore the previous handlers.")},
+    {"crash_enabled", crash_enabled_py, METH_NOARGS,
+     PyDoc_STR("crash_enabled($module, /)\n--\n\nWhether the handlers are on.")},
+    {"write_fatal_report", write_fatal_report_py, METH_O,
+     PyDoc_STR("write_fatal_report($module, reason, /)\n--\n\n"
+               "Write a crash report for a fatal error that is not a signal.")},
+    {"python_stacks_engine", python_stacks_engine_py, METH_NOARGS,
+     PyDoc_STR("python_stacks_engine($module, /)\n--\n\n"
+               "'pyqtguard' (3.11-3.12) or 'faulthandler'.")},
+    {"own_python_stacks_supported", own_python_stacks_supported_py, METH_NOARGS,
+     PyDoc_STR("own_python_stacks_supported($module, /)\n--\n\n"
+               "True where the C core can dump Python stacks itself (3.11-3.12).")},
+    {NULL, NULL, 0, NULL},
+};
 
 int
 pqg_crash_init(PyObject *module)
 {
-    (void)module;
-    return 0;
+    return PyModule_AddFunctions(module, crash_methods);
 }
