@@ -1,0 +1,318 @@
+"""Native crashes: each app crashes on purpose in a subprocess; the test
+asserts on the exit status (the signal's), the crash report in the run log
+(crashing thread's name and Python frames, every other thread under its
+name) and, for the two-run pattern, on `pyqtguard report` afterwards."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from apprunner import child_env, run_app
+
+SEGV = -signal.SIGSEGV
+ABRT = -signal.SIGABRT
+MARKER = "=== pyqtguard crash report ==="
+
+# A helper thread that is alive, parked in a recognisable function, when the
+# crash happens: its stack must be in the report under its name.
+_IDLE_HELPER_CODE = """
+import threading, time
+_parked = threading.Event()
+def parked_helper_function():
+    _parked.set()
+    time.sleep(60)
+threading.Thread(target=parked_helper_function, name="idle-helper", daemon=True).start()
+_parked.wait()
+"""
+IDLE_HELPER = f"exec({_IDLE_HELPER_CODE!r})"  # one line: fits any indentation
+
+
+def crash_section(log: str) -> str:
+    assert log.count(MARKER) == 1, log
+    return log[log.index(MARKER):]
+
+
+def assert_thread_stack(report: str, name: str, function: str) -> None:
+    """The report names *name* and shows *function* in that thread's stack."""
+    heading = f"thread '{name}'"
+    lowered = report.lower()
+    assert heading.lower() in lowered, report
+    start = lowered.index(heading.lower(), lowered.index("python stacks"))
+    block = report[start:].split("\n\n", 1)[0]
+    assert f"in {function}" in block, block
+
+
+def test_segfault_in_main_thread(tmp_path):
+    result = run_app(f"""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        {IDLE_HELPER}
+        def decode_frame():
+            ctypes.string_at(0)
+        decode_frame()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "signal: SIGSEGV (Segmentation fault)" in report
+    assert "thread: 'MainThread'" in report
+    assert_thread_stack(report, "MainThread", "decode_frame")
+    assert_thread_stack(report, "idle-helper", "parked_helper_function")
+    assert "Native stack of the crashing thread" in report
+    assert "_ctypes" in report  # the native frame where it happened
+    assert MARKER in result.stderr  # copied to stderr too
+
+
+def test_segfault_in_named_python_thread(tmp_path):
+    result = run_app(f"""
+        import ctypes, threading
+        import pyqtguard
+        pyqtguard.install()
+        {IDLE_HELPER}
+        def decode_in_thread():
+            ctypes.string_at(0)
+        worker = threading.Thread(target=decode_in_thread, name="decoder-7")
+        worker.start()
+        worker.join()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "thread: 'decoder-7' (native id" in report
+    assert "Current thread 'decoder-7'" in report
+    assert_thread_stack(report, "decoder-7", "decode_in_thread")
+    assert_thread_stack(report, "idle-helper", "parked_helper_function")
+    assert_thread_stack(report, "MainThread", "<module>")
+
+
+def test_segfault_in_qthread(tmp_path):
+    result = run_app(f"""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        {IDLE_HELPER}
+        app = QtCore.QCoreApplication([])
+        class CodecThread(QtCore.QThread):
+            def run(self):
+                self.decode_in_qthread()
+            def decode_in_qthread(self):
+                ctypes.string_at(0)
+        thread = CodecThread()
+        thread.setObjectName("codec-thread")
+        thread.start()
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "thread: 'codec-thread'" in report
+    assert_thread_stack(report, "codec-thread", "decode_in_qthread")
+    assert_thread_stack(report, "MainThread", "<module>")  # in app.exec()
+    assert_thread_stack(report, "idle-helper", "parked_helper_function")
+
+
+def test_segfault_in_qthreadpool_task(tmp_path):
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Task(QtCore.QRunnable):
+            def run(self):
+                decode_in_pool()
+        def decode_in_pool():
+            ctypes.string_at(0)
+        QtCore.QThreadPool.globalInstance().start(Task())
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    # Qt's pool threads are not Python's: their OS name is what there is.
+    assert "thread: 'Thread (pooled)'" in report
+    assert_thread_stack(report, "Thread (pooled)", "decode_in_pool")
+    assert_thread_stack(report, "MainThread", "<module>")
+
+
+def test_abort(tmp_path):
+    result = run_app("""
+        import os
+        import pyqtguard
+        pyqtguard.install()
+        def give_up():
+            os.abort()
+        give_up()
+    """, tmp_path)
+    assert result.returncode == ABRT, result.describe()
+    report = crash_section(result.log)
+    assert "signal: SIGABRT (Aborted)" in report
+    assert_thread_stack(report, "MainThread", "give_up")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12),
+                    reason="3.12+ bound C recursion separately: no overflow")
+def test_c_stack_overflow_is_reported_from_the_alternate_stack(tmp_path):
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        sys.setrecursionlimit(10 ** 8)
+        nested = []
+        for _ in range(5_000_000):
+            nested = [nested]
+        def overflow():
+            repr(nested)
+        overflow()
+    """, tmp_path, timeout=120)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "signal: SIGSEGV" in report and "thread: 'MainThread'" in report
+    assert "in overflow" in report
+
+
+def test_qt_fatal_writes_one_full_report_then_aborts(tmp_path):
+    """A qFatal (here from a QThread) writes one full report with every
+    thread's stack, then Qt aborts: one line, not a second report."""
+    result = run_app(f"""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        {IDLE_HELPER}
+        app = QtCore.QCoreApplication([])
+        class Checker(QtCore.QThread):
+            def run(self):
+                check_invariants()
+        def check_invariants():
+            QtCore.qFatal("index corrupted beyond repair")
+        thread = Checker()
+        thread.setObjectName("checker-thread")
+        thread.start()
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == ABRT, result.describe()
+    report = crash_section(result.log)
+    assert "fatal: Qt fatal error: index corrupted beyond repair" in report
+    assert "thread: 'checker-thread'" in report
+    assert_thread_stack(report, "checker-thread", "check_invariants")
+    assert_thread_stack(report, "idle-helper", "parked_helper_function")
+    assert "SIGABRT after the fatal error reported above" in report
+    assert "Qt fatal: index corrupted beyond repair" in result.log
+    assert "index corrupted beyond repair" in result.stderr  # Qt's own output kept
+
+
+def test_app_that_enabled_faulthandler_itself_gets_one_report(tmp_path):
+    result = run_app("""
+        import ctypes, faulthandler, sys
+        import pyqtguard
+        pyqtguard.install()
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+        def decode_frame():
+            ctypes.string_at(0)
+        decode_frame()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)  # exactly one, complete
+    assert_thread_stack(report, "MainThread", "decode_frame")
+    assert "Fatal Python error: Segmentation fault" in result.stderr  # the app's
+
+
+def test_faulthandler_enabled_before_install_is_chained(tmp_path):
+    result = run_app("""
+        import ctypes, faulthandler, sys
+        faulthandler.enable(file=sys.stderr)
+        import pyqtguard
+        pyqtguard.install()
+        def decode_frame():
+            ctypes.string_at(0)
+        decode_frame()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert_thread_stack(report, "MainThread", "decode_frame")
+    assert "Fatal Python error: Segmentation fault" in result.stderr
+
+
+def test_crash_with_the_log_file_gone_still_reports_to_stderr(tmp_path):
+    result = run_app("""
+        import ctypes, os
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        os.close(_native.log_fd())      # the disk went away
+        def decode_frame():
+            ctypes.string_at(0)
+        decode_frame()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert MARKER in result.stderr
+    assert "in decode_frame" in result.stderr
+
+
+def test_unwritable_log_dir_still_reports_to_stderr_and_reraises(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        ctypes.string_at(0)
+    """, tmp_path, env={"PYQTGUARD_LOG_DIR": str(blocker / "logs")})
+    assert result.returncode == SEGV, result.describe()
+    assert MARKER in result.stderr
+
+
+def test_crash_handler_off_leaves_the_default(tmp_path):
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install(crash_handler=False)
+        ctypes.string_at(0)
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert MARKER not in result.log
+
+
+def test_two_runs_report_shows_the_previous_crash(tmp_path):
+    crashed = run_app("""
+        import ctypes, threading
+        import pyqtguard
+        pyqtguard.install(app_name="viewer")
+        def decode_in_thread():
+            ctypes.string_at(0)
+        worker = threading.Thread(target=decode_in_thread, name="decoder-7")
+        worker.start()
+        worker.join()
+    """, tmp_path)
+    assert crashed.returncode == SEGV, crashed.describe()
+    second = run_app("""
+        import pyqtguard
+        pyqtguard.install(app_name="viewer")
+        crash = pyqtguard.last_crash()
+        print("last:", crash.reason, crash.thread_name, crash.frame, sep="|")
+    """, tmp_path)
+    assert second.returncode == 0, second.describe()
+    line = second.stdout.strip().splitlines()[-1]
+    assert line.startswith("last:|SIGSEGV (Segmentation fault)|decoder-7|"), line
+    assert "decode_in_thread" in line
+
+    env = child_env(crashed.log_dir)
+    listed = subprocess.run(
+        [sys.executable, "-m", "pyqtguard", "report", "--log-dir", str(crashed.log_dir),
+         "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    crashes = json.loads(listed.stdout)
+    assert len(crashes) == 1
+    assert crashes[0]["reason"] == "SIGSEGV (Segmentation fault)"
+    assert crashes[0]["thread_name"] == "decoder-7"
+    assert "decode_in_thread" in crashes[0]["frame"]
+    last = subprocess.run(
+        [sys.executable, "-m", "pyqtguard", "report", "--log-dir", str(crashed.log_dir),
+         "--last"], capture_output=True, text=True, env=env, timeout=60)
+    assert last.returncode == 0, last.stderr
+    assert MARKER in last.stdout and "in decode_in_thread" in last.stdout
