@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 # Public names that live in modules loaded on first use: name -> module.
 _LAZY: dict[str, str] = {
+    "last_crash": "pyqtguard.reports",
+    "CrashReport": "pyqtguard.reports",
 }
 
 

@@ -316,3 +316,52 @@ def test_two_runs_report_shows_the_previous_crash(tmp_path):
          "--last"], capture_output=True, text=True, env=env, timeout=60)
     assert last.returncode == 0, last.stderr
     assert MARKER in last.stdout and "in decode_in_thread" in last.stdout
+
+
+def _report(*args: str, log_dir) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pyqtguard", "report", *args],
+                          capture_output=True, text=True, env=child_env(log_dir), timeout=60)
+
+
+def test_report_skips_truncated_and_damaged_reports_with_a_note(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "pyqtguard-20260101-100000-11-0.log").write_text(
+        f"header\n{MARKER}\nsignal: SIGSEGV (Segmentation fault)\ntime: x\n")  # cut short
+    (logs / "pyqtguard-20260101-100001-12-0.log").write_bytes(
+        MARKER.encode() + b"\n\xff\xfe garbage without fields\n")
+    (logs / "pyqtguard-20260101-100002-13-0.log").write_text("a clean run\n")
+    (logs / "pyqtguard-20260101-100003-14-0.log").write_text(
+        f"{MARKER}\nsignal: SIGBUS (Bus error)\ntime: t\npid: 14\n"
+        "thread: 'loader' (native id 99)\n\nCurrent thread 'loader' (native id 99), "
+        'ident 0x1:\nStack (most recent call first):\n  File "/app/load.py", line 3 in read\n')
+    listed = _report("--log-dir", str(logs), "--json", log_dir=logs)
+    assert listed.returncode == 0, listed.stderr
+    crashes = json.loads(listed.stdout)
+    assert [c["reason"] for c in crashes] == ["SIGBUS (Bus error)"]
+    assert crashes[0]["frame"] == 'File "/app/load.py", line 3 in read'
+    assert "100000-11-0.log" in listed.stderr and "100001-12-0.log" in listed.stderr
+    text = _report("--log-dir", str(logs), log_dir=logs)
+    assert "SIGBUS (Bus error)" in text.stdout and "'loader'" in text.stdout
+
+
+def test_report_on_a_folder_without_crashes_and_a_missing_folder(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "pyqtguard-20260101-100000-11-0.log").write_text("a clean run\n")
+    clean = _report("--log-dir", str(logs), log_dir=logs)
+    assert clean.returncode == 0 and "no crash reports" in clean.stdout
+    assert _report("--log-dir", str(logs), "--last", log_dir=logs).returncode == 1
+    missing = _report("--log-dir", str(tmp_path / "nope"), log_dir=logs)
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
+
+
+def test_last_crash_is_none_after_a_clean_run(tmp_path):
+    for _ in range(2):
+        result = run_app("""
+            import pyqtguard
+            pyqtguard.install(app_name="viewer")
+            print("last:", pyqtguard.last_crash())
+        """, tmp_path)
+        assert result.returncode == 0, result.describe()
+        assert "last: None" in result.stdout

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 # name -> module; a later feature adds its subcommand with one line here.
 SUBCOMMANDS: dict[str, str] = {
     "run": "pyqtguard.cli.run",
+    "report": "pyqtguard.cli.report",
 }
 
 

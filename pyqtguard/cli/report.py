@@ -1,0 +1,82 @@
+"""``pyqtguard report``: the crashes that earlier runs left in the log folder.
+
+    pyqtguard report                  # this machine's apps, newest crash first
+    pyqtguard report --app viewer     # one app's folder
+    pyqtguard report --log-dir DIR    # any folder of run logs
+    pyqtguard report --json           # the same list as JSON
+    pyqtguard report --last           # the newest full report
+
+Unreadable (truncated, damaged) reports are skipped with a note on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "report", help="list past runs that crashed, or print the last report",
+        description="List past runs that crashed (newest first), or print the "
+        "newest full crash report.")
+    parser.add_argument("--log-dir", metavar="DIR",
+                        help="folder of run logs (default: $PYQTGUARD_LOG_DIR, else "
+                        "every app's folder under the platform's log folder)")
+    parser.add_argument("--app", metavar="NAME", help="one app's folder")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--last", action="store_true",
+                        help="print the newest full crash report")
+    parser.set_defaults(func=main)
+
+
+def _folders(args: argparse.Namespace) -> list[str]:
+    from .. import _config, logfile
+
+    log_dir = args.log_dir or os.environ.get(_config.ENV_LOG_DIR) or None
+    if log_dir is not None or args.app:
+        app = _config.sanitize_app_name(args.app) if args.app else "app"
+        return [os.fspath(logfile.resolve_log_dir(log_dir, app))]
+    root = os.fspath(logfile.default_root())
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    folders = [os.path.join(root, n) for n in names]
+    if sys.platform == "win32":
+        folders = [os.path.join(f, "Logs") for f in folders]
+    return [f for f in folders if os.path.isdir(f)]
+
+
+def main(args: argparse.Namespace) -> int:
+    from .. import reports
+
+    folders = _folders(args)
+    if args.log_dir and not os.path.isdir(folders[0]):
+        print(f"pyqtguard report: no such folder: {folders[0]}", file=sys.stderr)
+        return 2
+    notes: list[str] = []
+    crashes = [c for folder in folders for c in reports.find_crashes(folder, notes)]
+    crashes.sort(key=lambda c: c.time, reverse=True)
+    for note in notes:
+        print(f"pyqtguard report: {note}", file=sys.stderr)
+    if args.last:
+        if not crashes:
+            print("no crash reports", file=sys.stderr)
+            return 1
+        sys.stdout.write(crashes[0].text)
+        return 0
+    if args.json:
+        print(json.dumps([c.as_dict() for c in crashes], indent=2))
+        return 0
+    if not crashes:
+        print("no crash reports")
+        return 0
+    for crash in crashes:
+        print(f"{crash.time}  {crash.reason}")
+        print(f"    thread {crash.thread_name!r} (native id {crash.native_id}), pid {crash.pid}")
+        if crash.frame:
+            print(f"    {crash.frame}")
+        print(f"    full report: {crash.path}")
+    return 0
