@@ -74,17 +74,19 @@ def resolve_log_dir(log_dir: str | os.PathLike[str] | None, app_name: str) -> Pa
 
 def is_run_log(name: str) -> bool:
     """True for the file names pyqtguard gives run logs:
-    ``pyqtguard-YYYYmmdd-HHMMSS-<pid>-<seq>.log``."""
+    ``pyqtguard-YYYYmmdd-HHMMSSmmm-<pid>-<seq>.log`` (milliseconds, so
+    runs started within one second still sort in order; names without
+    them, from older versions, are accepted)."""
     if not (name.startswith(LOG_PREFIX) and name.endswith(LOG_SUFFIX)):
         return False
     parts = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
     return (len(parts) == 4 and all(p.isdigit() and p.isascii() for p in parts)
-            and len(parts[0]) == 8 and len(parts[1]) == 6)
+            and len(parts[0]) == 8 and len(parts[1]) in (6, 9))
 
 
 def _sort_key(name: str) -> tuple[str, int]:
     day, clock, _pid, seq = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
-    return (day + clock, int(seq))
+    return (day + clock.ljust(9, "0"), int(seq))
 
 
 def _run_log_names(folder: str) -> list[str]:
@@ -124,7 +126,8 @@ def _prune(folder: str, keep: int) -> None:
 def _open_exclusive(folder: str) -> tuple[str, int]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    now = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}"
     for seq in range(1000):
         path = os.path.join(folder, f"{LOG_PREFIX}{stamp}-{os.getpid()}-{seq}{LOG_SUFFIX}")
         try:

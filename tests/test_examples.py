@@ -49,3 +49,17 @@ def test_error_dialog_example(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "dialog shown for ZeroDivisionError from MainThread" in result.stdout
     assert "dialog shown for RuntimeError from worker" in result.stdout
+
+
+def test_crash_last_time_example_two_runs(tmp_path):
+    script = str(REPO / "examples" / "crash_last_time.py")
+    first = _run([script, "--auto-crash"], tmp_path)
+    assert first.returncode == -11, first.stderr
+    second = _run([script, "--auto"], tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert ("offered report: SIGSEGV (Segmentation fault) in 'MainThread' "
+            "(File \"" + script + "\", line") in second.stdout
+    assert "in decode_broken_frame)" in second.stdout
+    assert "would send" in second.stdout
+    third = _run([script, "--auto"], tmp_path)  # the crash is reported once
+    assert third.returncode == 0 and "offered report" not in third.stdout

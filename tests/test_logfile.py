@@ -68,7 +68,9 @@ def test_planted_symlink_is_not_followed(tmp_path):
         from pathlib import Path
         from pyqtguard import logfile
         folder = Path(os.environ["PYQTGUARD_LOG_DIR"])
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        now = 1_800_000_000.25
+        time.time = lambda: now  # so the attacker can predict the name exactly
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "250"
         victim = Path(os.environ["VICTIM"])
         for seq in range(3):  # plant every name this run could pick now
             (folder / f"pyqtguard-{stamp}-{os.getpid()}-{seq}.log").symlink_to(victim)
