@@ -206,6 +206,11 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
     pqg_puts(fd, "\n");
 }
 
+#ifdef PQG_OWN_PYTHON_STACKS
+static int stage_write;
+static void drain_stage(const int *fds, int nfds);
+#endif
+
 /* backtrace() is not formally async-signal-safe: its first call loads
  * libgcc with malloc.  crash_enable() calls it once beforehand, so in the
  * handler it only walks the stack (faulthandler in 3.13+ does the same). */
@@ -215,6 +220,15 @@ write_native_stack(const int *fds, int nfds)
 #ifdef PQG_HAVE_BACKTRACE
     void *frames[MAX_NATIVE_FRAMES];
     int n = backtrace(frames, MAX_NATIVE_FRAMES);
+#ifdef PQG_OWN_PYTHON_STACKS
+    if (stage_write >= 0) {             /* symbolize once, copy to each fd */
+        drain_stage(NULL, 0);
+        pqg_puts(stage_write, "\nNative stack of the crashing thread (most recent call first):\n");
+        backtrace_symbols_fd(frames, n, stage_write);
+        drain_stage(fds, nfds);
+        return;
+    }
+#endif
     for (int i = 0; i < nfds; i++) {
         pqg_puts(fds[i], "\nNative stack of the crashing thread (most recent call first):\n");
         backtrace_symbols_fd(frames, n, fds[i]);
@@ -227,6 +241,56 @@ write_native_stack(const int *fds, int nfds)
 }
 
 #ifdef PQG_OWN_PYTHON_STACKS
+/* The staging pipe.  _Py_DumpTraceback() writes a frame in many small
+ * write()s; to a file each costs an inode lock and the page cache, and the
+ * report goes to two descriptors.  So each thread's stack is dumped once into
+ * a pipe (in-memory, non-blocking: a full pipe truncates, never blocks) and
+ * copied from there to the log and stderr in one write each.  Opened at
+ * enable time; read()/write() are async-signal-safe; the drain buffer is
+ * static, used only by the one thread that claimed the report. */
+static int stage_read = -1;
+static int stage_write = -1;
+static char drain_buffer[64 * 1024];
+
+static void
+open_stage(void)
+{
+#ifndef _WIN32
+    int ends[2];
+    if (stage_read >= 0 || pipe(ends) != 0) {
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(ends[i], F_SETFD, FD_CLOEXEC);
+        fcntl(ends[i], F_SETFL, fcntl(ends[i], F_GETFL) | O_NONBLOCK);
+    }
+#  ifdef F_SETPIPE_SZ
+    fcntl(ends[1], F_SETPIPE_SZ, 1024 * 1024);   /* Linux: room for a big stack */
+#  endif
+    stage_read = ends[0];
+    stage_write = ends[1];
+#endif
+}
+
+static void
+drain_stage(const int *fds, int nfds)
+{
+#ifndef _WIN32
+    for (;;) {
+        ssize_t n = read(stage_read, drain_buffer, sizeof(drain_buffer));
+        if (n <= 0) {
+            return;                     /* empty (EAGAIN) or broken */
+        }
+        for (int i = 0; i < nfds; i++) {
+            pqg_write_all(fds[i], drain_buffer, (size_t)n);
+        }
+    }
+#else
+    (void)fds;
+    (void)nfds;
+#endif
+}
+
 /* One thread's Python stack under its name.  Reads the thread states the
  * way faulthandler does: without the GIL or a lock, accepting that a thread
  * that is changing its frames right now may show a partial stack. */
@@ -241,18 +305,36 @@ write_python_thread(int fd, PyThreadState *tstate, int current)
     _Py_DumpTraceback(fd, tstate);
 }
 
+/* Dump one thread through the staging pipe when there is one (one write
+ * per descriptor), else straight to each descriptor. */
 static void
-write_python_stacks(int fd, unsigned long crashing_native_id)
+emit_python_thread(const int *fds, int nfds, PyThreadState *tstate, int current)
+{
+    if (stage_write >= 0) {
+        drain_stage(NULL, 0);                 /* leftovers of a failed dump */
+        write_python_thread(stage_write, tstate, current);
+        drain_stage(fds, nfds);
+        return;
+    }
+    for (int i = 0; i < nfds; i++) {
+        write_python_thread(fds[i], tstate, current);
+    }
+}
+
+static void
+write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
 {
     if (interpreter == NULL) {
         return;
     }
-    pqg_puts(fd, "\nPython stacks of all threads (the crashing thread first):\n");
+    for (int i = 0; i < nfds; i++) {
+        pqg_puts(fds[i], "\nPython stacks of all threads (the crashing thread first):\n");
+    }
     /* PyInterpreterState_ThreadHead/PyThreadState_Next only read pointers. */
     PyThreadState *head = PyInterpreterState_ThreadHead(interpreter);
     for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
         if (t->native_thread_id == crashing_native_id) {
-            write_python_thread(fd, t, 1);
+            emit_python_thread(fds, nfds, t, 1);
         }
     }
     int count = 0;
@@ -261,13 +343,38 @@ write_python_stacks(int fd, unsigned long crashing_native_id)
             continue;
         }
         if (++count > MAX_PYTHON_THREADS) {
-            pqg_puts(fd, "\n...(more threads not shown)\n");
+            for (int i = 0; i < nfds; i++) {
+                pqg_puts(fds[i], "\n...(more threads not shown)\n");
+            }
             break;
         }
-        write_python_thread(fd, t, 0);
+        emit_python_thread(fds, nfds, t, 0);
+    }
+    for (int i = 0; i < nfds; i++) {
+        pqg_puts(fds[i], "\n");
     }
 }
 #endif
+
+/* The thread table (ident -> name), staged like the stacks: one line per
+ * thread would otherwise be many small writes per descriptor. */
+static void
+write_legend(const int *fds, int nfds)
+{
+#ifdef PQG_OWN_PYTHON_STACKS
+    if (stage_write >= 0) {
+        drain_stage(NULL, 0);
+        pqg_puts(stage_write, "\n");
+        pqg_write_thread_legend(stage_write);
+        drain_stage(fds, nfds);
+        return;
+    }
+#endif
+    for (int i = 0; i < nfds; i++) {
+        pqg_puts(fds[i], "\n");
+        pqg_write_thread_legend(fds[i]);
+    }
+}
 
 /* Everything a report says, to every report descriptor.  Called from the
  * signal handler (sig != NULL) or, with the GIL, for a Qt fatal error. */
@@ -281,15 +388,13 @@ write_report(const fatal_signal *sig, const char *reason, const void *address)
         write_header(fds[i], sig, reason, address, native_id);
     }
     write_native_stack(fds, nfds);
-    for (int i = 0; i < nfds; i++) {
-        pqg_puts(fds[i], "\n");
-        pqg_write_thread_legend(fds[i]);
+    write_legend(fds, nfds);
 #ifdef PQG_OWN_PYTHON_STACKS
-        if (!engine_is_faulthandler) {
-            write_python_stacks(fds[i], native_id);
-            pqg_puts(fds[i], "\n");
-        }
+    if (!engine_is_faulthandler) {
+        write_python_stacks(fds, nfds, native_id);
+    }
 #endif
+    for (int i = 0; i < nfds; i++) {
         if (engine_is_faulthandler) {
             pqg_puts(fds[i], (i == 0 && fds[0] == pqg_log_fd())
                      ? "\nPython stacks of all threads (by faulthandler):\n"
@@ -545,6 +650,9 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
 #endif
     interpreter = PyInterpreterState_Main();
     preload_backtrace();
+#ifdef PQG_OWN_PYTHON_STACKS
+    open_stage();
+#endif
     if (ensure_alt_stack() < 0 || install_handlers() < 0) {
         uninstall_handlers();
         return NULL;
