@@ -22,6 +22,10 @@ from . import logfile
 MARKER = "=== pyqtguard crash report ==="
 _MAX_REPORT_BYTES = 4 * 1024 * 1024     # a report is a few KB; a log can be big
 _THREAD_LINE = re.compile(r"^'(?P<name>.*)' \(native id (?P<native>\d+)\)$")
+_LEGEND_LINE = re.compile(
+    r"^\s+0x(?P<ident>[0-9a-f]+)\s+native (?P<native>\d+)\s+\w+\s+'(?P<name>.*)'$")
+_UNNAMED_HEADING = re.compile(
+    r"^(?P<lead>Current thread|Thread) 0x(?P<ident>[0-9a-f]+) \(most recent call first\):$")
 _FRAME_LINE = re.compile(r'^\s*File "(?P<file>.*)", line (?P<line>\d+) in (?P<func>.*)$')
 
 
@@ -86,6 +90,34 @@ def _header_fields(text: str) -> dict[str, str]:
     return fields
 
 
+def annotate_thread_names(text: str) -> str:
+    """Put each thread's name into faulthandler's stack headings.
+
+    On CPython 3.13+ the Python stacks of a crash report are written by
+    faulthandler, which names threads by hex ident only
+    (``Thread 0x00007f... (most recent call first):``); the report's thread
+    legend maps idents to names.  This rewrites those headings as
+    ``Thread 'decoder-7' 0x00007f... (most recent call first):``.
+    """
+    names: dict[int, str] = {}
+    lines = text.splitlines(keepends=True)
+    for line in lines:
+        match = _LEGEND_LINE.match(line.rstrip("\n"))
+        if match:
+            names[int(match["ident"], 16)] = match["name"]
+    if not names:
+        return text
+    out = []
+    for line in lines:
+        match = _UNNAMED_HEADING.match(line.rstrip("\n"))
+        name = names.get(int(match["ident"], 16)) if match else None
+        if match and name is not None:
+            line = (f"{match['lead']} '{name}' 0x{match['ident']} "
+                    "(most recent call first):\n")
+        out.append(line)
+    return "".join(out)
+
+
 def _library_prefixes() -> tuple[str, ...]:
     import sysconfig
 
@@ -137,6 +169,7 @@ def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
         pid = int(fields["pid"])
     except ValueError:
         raise CorruptReport(f"bad pid {fields['pid']!r}") from None
+    text = annotate_thread_names(text)
     return CrashReport(path, reason, fields.get("time", ""), pid, thread["name"],
                        int(thread["native"]), _innermost_frame(text), text)
 

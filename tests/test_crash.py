@@ -32,8 +32,12 @@ IDLE_HELPER = f"exec({_IDLE_HELPER_CODE!r})"  # one line: fits any indentation
 
 
 def crash_section(log: str) -> str:
+    """The one crash report in *log*, with thread names in every stack
+    heading (on 3.13+ faulthandler writes the stacks; the legend names them)."""
+    from pyqtguard.reports import annotate_thread_names
+
     assert log.count(MARKER) == 1, log
-    return log[log.index(MARKER):]
+    return annotate_thread_names(log[log.index(MARKER):])
 
 
 def assert_thread_stack(report: str, name: str, function: str) -> None:
