@@ -356,6 +356,42 @@ write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
 }
 #endif
 
+/* Python threads the table does not know (Qt's pool threads running
+ * Python code, threads started by C extensions), named by the OS.  The
+ * thread_id/native_thread_id fields exist in PyThreadState in 3.11-3.14. */
+static void
+write_unregistered_python_threads(int fd)
+{
+    if (interpreter == NULL) {
+        return;
+    }
+    char name[PQG_THREAD_NAME_MAX];
+    PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
+    for (; t != NULL; t = PyThreadState_Next(t)) {
+        if (pqg_thread_name_by_native_id(t->native_thread_id, name, sizeof(name))) {
+            continue;
+        }
+        pqg_puts(fd, "  ");
+        pqg_put_hex(fd, (unsigned long long)t->thread_id);
+        pqg_puts(fd, "  native ");
+        pqg_put_dec(fd, t->native_thread_id);
+        pqg_puts(fd, "  other  '");
+        if (!os_thread_name(t->native_thread_id, name, sizeof(name))) {
+            memcpy(name, "?", 2);
+        }
+        pqg_put_escaped(fd, name, sizeof(name));
+        pqg_puts(fd, "'\n");
+    }
+}
+
+static void
+write_legend_to(int fd)
+{
+    pqg_puts(fd, "\n");
+    pqg_write_thread_legend(fd);
+    write_unregistered_python_threads(fd);
+}
+
 /* The thread table (ident -> name), staged like the stacks: one line per
  * thread would otherwise be many small writes per descriptor. */
 static void
@@ -364,15 +400,13 @@ write_legend(const int *fds, int nfds)
 #ifdef PQG_OWN_PYTHON_STACKS
     if (stage_write >= 0) {
         drain_stage(NULL, 0);
-        pqg_puts(stage_write, "\n");
-        pqg_write_thread_legend(stage_write);
+        write_legend_to(stage_write);
         drain_stage(fds, nfds);
         return;
     }
 #endif
     for (int i = 0; i < nfds; i++) {
-        pqg_puts(fds[i], "\n");
-        pqg_write_thread_legend(fds[i]);
+        write_legend_to(fds[i]);
     }
 }
 

@@ -31,6 +31,11 @@ _parked.wait()
 IDLE_HELPER = f"exec({_IDLE_HELPER_CODE!r})"  # one line: fits any indentation
 
 
+ENGINE_313 = pytest.mark.xfail(
+    sys.version_info >= (3, 13), strict=True,
+    reason="3.13+: faulthandler writes the Python stacks to its one file; see docs/crashes.md")
+
+
 def crash_section(log: str) -> str:
     """The one crash report in *log*, with thread names in every stack
     heading (on 3.13+ faulthandler writes the stacks; the legend names them)."""
@@ -210,6 +215,7 @@ def test_qt_fatal_writes_one_full_report_then_aborts(tmp_path):
     assert "index corrupted beyond repair" in result.stderr  # Qt's own output kept
 
 
+@ENGINE_313
 def test_app_that_enabled_faulthandler_itself_gets_one_report(tmp_path):
     result = run_app("""
         import ctypes, faulthandler, sys
@@ -226,6 +232,7 @@ def test_app_that_enabled_faulthandler_itself_gets_one_report(tmp_path):
     assert "Fatal Python error: Segmentation fault" in result.stderr  # the app's
 
 
+@ENGINE_313
 def test_faulthandler_enabled_before_install_is_chained(tmp_path):
     result = run_app("""
         import ctypes, faulthandler, sys
@@ -242,6 +249,7 @@ def test_faulthandler_enabled_before_install_is_chained(tmp_path):
     assert "Fatal Python error: Segmentation fault" in result.stderr
 
 
+@ENGINE_313
 def test_crash_with_the_log_file_gone_still_reports_to_stderr(tmp_path):
     result = run_app("""
         import ctypes, os
