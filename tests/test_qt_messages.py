@@ -1,0 +1,122 @@
+"""Qt's own messages reach the run log and the ``pyqtguard.qt`` logger, the
+handler that was there before still gets them, and a Qt fatal error leaves a
+full crash report."""
+from __future__ import annotations
+
+import signal
+
+from apprunner import run_app
+
+
+def test_warnings_reach_log_logger_and_the_previous_handler(tmp_path):
+    result = run_app("""
+        import logging
+        from PyQt6 import QtCore
+        seen = []
+        def apps_own_handler(kind, context, message):
+            seen.append(message)
+        QtCore.qInstallMessageHandler(apps_own_handler)   # before pyqtguard
+        import pyqtguard
+        pyqtguard.install()
+        records = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                records.append((record.name, record.levelname, record.getMessage()))
+        logging.getLogger("pyqtguard.qt").addHandler(Keep())
+        app = QtCore.QCoreApplication([])
+        def start_bad_timer():
+            QtCore.QTimer().start(-1)          # Qt itself warns
+        start_bad_timer()
+        QtCore.qWarning("disk almost full")    # the app warns through Qt
+        print("previous handler saw:", seen, flush=True)
+        print("logger saw:", records, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "negative intervals aren't allowed" in result.log
+    assert "Qt warning: disk almost full (" in result.log
+    assert "app.py:" in result.log.split("disk almost full", 1)[1].splitlines()[0]
+    assert "previous handler saw: [\"QTimer::start: negative" in result.stdout
+    assert "'disk almost full'" in result.stdout.split("previous handler saw:")[1]
+    assert "('pyqtguard.qt', 'WARNING'" in result.stdout
+    # The app's own handler replaced Qt's default printing: nothing on stderr.
+    assert "disk almost full" not in result.stderr
+
+
+def test_default_handler_keeps_printing_to_stderr(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        QtCore.qWarning("visible on the terminal")
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "visible on the terminal" in result.stderr
+    assert "Qt warning: visible on the terminal" in result.log
+
+
+def test_category_and_fatal_from_a_missing_platform_plugin(tmp_path):
+    """The classic "could not find the Qt platform plugin": a categorised
+    warning, then a qFatal - which now leaves a crash report."""
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtWidgets
+        def start_gui():
+            return QtWidgets.QApplication([])
+        app = start_gui()
+    """, tmp_path, env={"QT_QPA_PLATFORM": "no-such-platform"})
+    assert result.returncode == -signal.SIGABRT, result.describe()
+    assert 'Could not find the Qt platform plugin "no-such-platform"' in result.log
+    assert "(category qt.qpa.plugin)" in result.log
+    assert "fatal: Qt fatal error: This application failed to start" in result.log
+    report = result.log[result.log.index("=== pyqtguard crash report ==="):]
+    assert "in start_gui" in report
+
+
+def test_a_logging_handler_that_triggers_qt_warnings_does_not_recurse(tmp_path):
+    result = run_app("""
+        import logging
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        calls = []
+        class Noisy(logging.Handler):
+            def emit(self, record):
+                calls.append(record.getMessage())
+                QtCore.qWarning("warning from inside the log handler")
+        logging.getLogger("pyqtguard.qt").addHandler(Noisy())
+        QtCore.qWarning("first")
+        print("handler calls:", len(calls), flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "handler calls: 1" in result.stdout
+    assert "warning from inside the log handler" in result.stderr  # still shown
+
+
+def test_handler_is_removed_before_finalization(tmp_path):
+    result = run_app("""
+        import atexit
+        from PyQt6 import QtCore
+        def late():   # registered first, so it runs after pyqtguard's atexit
+            QtCore.qWarning("late message at exit")
+        atexit.register(late)
+        import pyqtguard
+        pyqtguard.install()
+        QtCore.qWarning("early message")
+        app = QtCore.QCoreApplication([])
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "Qt warning: early message" in result.log
+    assert "late message at exit" not in result.log
+    assert "late message at exit" in result.stderr   # Qt's default got it
+
+
+def test_qt_messages_off(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install(qt_messages=False)
+        from PyQt6 import QtCore
+        QtCore.qWarning("not bridged")
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "not bridged" not in result.log and "not bridged" in result.stderr
