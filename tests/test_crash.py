@@ -266,6 +266,22 @@ def test_crash_with_the_log_file_gone_still_reports_to_stderr(tmp_path):
     assert "in decode_frame" in result.stderr
 
 
+def test_crash_with_a_full_disk_still_reports_to_stderr(tmp_path):
+    result = run_app("""
+        import ctypes, os
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        full = os.open("/dev/full", os.O_WRONLY)   # every write: ENOSPC
+        os.dup2(full, _native.log_fd())
+        def decode_frame():
+            ctypes.string_at(0)
+        decode_frame()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert MARKER in result.stderr and "signal: SIGSEGV" in result.stderr
+
+
 def test_unwritable_log_dir_still_reports_to_stderr_and_reraises(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
