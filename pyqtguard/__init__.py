@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "last_crash": "pyqtguard.reports",
     "CrashReport": "pyqtguard.reports",
+    "threads": "pyqtguard.registry",
+    "dump_threads": "pyqtguard.registry",
+    "ThreadInfo": "pyqtguard.registry",
+    "on_freeze": "pyqtguard._freeze",
+    "remove_freeze_callback": "pyqtguard._freeze",
+    "FreezeEvent": "pyqtguard._freeze",
 }
 
 

@@ -23,6 +23,11 @@ COMPONENTS: tuple[str, ...] = (
     "pyqtguard._threadnames",
     "pyqtguard._crash",
     "pyqtguard._qtmessages",
+    "pyqtguard._qthreads",
+    "pyqtguard._eventloop",
+    "pyqtguard._watchdog",
+    "pyqtguard._freeze",
+    "pyqtguard._exitwatch",
 )
 
 _installed: _config.Config | None = None

@@ -24,6 +24,9 @@ QTCORE = "PyQt6.QtCore"
 
 _callbacks: list[Callable[[ModuleType], None]] = []
 _lock = threading.RLock()
+# Other PyQt6 modules (QtGui, QtWidgets) a component wants to patch: name ->
+# callbacks, run right after that module's import (or at once if imported).
+_module_callbacks: dict[str, list[Callable[[ModuleType], None]]] = {}
 
 
 def _run(callback: Callable[[ModuleType], None], qtcore: ModuleType) -> None:
@@ -46,12 +49,27 @@ def when_qt_imported(callback: Callable[[ModuleType], None]) -> None:
     _run(callback, qtcore)
 
 
-def _fire(qtcore: ModuleType) -> None:
+def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
+    """Run ``callback(module)`` once the PyQt6 module *name* is imported."""
     with _lock:
-        callbacks, _callbacks[:] = list(_callbacks), []
-        _remove_finder()
+        module = sys.modules.get(name)
+        if module is None:
+            _module_callbacks.setdefault(name, []).append(callback)
+            _ensure_finder()
+            return
+    _run(callback, module)
+
+
+def _fire(module: ModuleType) -> None:
+    with _lock:
+        if module.__name__ == QTCORE:
+            callbacks, _callbacks[:] = list(_callbacks), []
+        else:
+            callbacks = _module_callbacks.pop(module.__name__, [])
+        if not _callbacks and not _module_callbacks:
+            _remove_finder()
     for callback in callbacks:
-        _run(callback, qtcore)
+        _run(callback, module)
 
 
 class _LoaderProxy:
@@ -72,7 +90,7 @@ class _QtCoreFinder:
     """Finds nothing itself; wraps the real loader of PyQt6.QtCore."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != QTCORE:
+        if fullname != QTCORE and fullname not in _module_callbacks:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -105,6 +123,10 @@ def check_already_imported() -> None:
     qtcore = sys.modules.get(QTCORE)
     if qtcore is not None and _callbacks:
         _fire(qtcore)
+    for name in list(_module_callbacks):
+        module = sys.modules.get(name)
+        if module is not None:
+            _fire(module)
 
 
 # ---- running code in the GUI thread ---------------------------------------

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
-from . import _native, _qtattach
+from . import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
@@ -24,6 +25,28 @@ KIND_NATIVE = 4
 
 _original_bootstrap_inner: Any = None
 _original_name: Any = None
+_original_start: Any = None
+
+
+def start_site(depth: int = 2) -> str | None:
+    """``"file.py:12"`` of the caller's caller, skipping threading's own
+    frames (a Timer, an executor, a subclass's ``start``)."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    while frame is not None and frame.f_code.co_filename.endswith(
+            ("threading.py", "concurrent/futures/thread.py", "_qthreads.py")):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _start(self: threading.Thread) -> None:
+    self._pyqtguard_site = start_site()  # type: ignore[attr-defined]
+    self._pyqtguard_started = time.time()  # type: ignore[attr-defined]
+    _original_start(self)
 
 
 def register_current(name: str, kind: int = KIND_PYTHON) -> None:
@@ -65,50 +88,11 @@ def _set_name(self: threading.Thread, value: str) -> None:
             pass
 
 
-# ---- QThreads: named in the table while they run ---------------------------
-
-_original_qthread_start: Any = None
-
-
-def _register_qthread() -> None:
-    """Connected to QThread.started (direct): runs in the new thread."""
-    qtcore = sys.modules.get(_qtattach.QTCORE)
-    if qtcore is None:
-        return
-    thread = qtcore.QThread.currentThread()
-    if thread is not None:
-        register_current(thread.objectName() or type(thread).__name__, KIND_QTHREAD)
-
-
-def _qthread_start(self: Any, *args: Any) -> None:
-    if not getattr(self, "_pyqtguard_named", False):
-        try:
-            direct = sys.modules[_qtattach.QTCORE].Qt.ConnectionType.DirectConnection
-            self.started.connect(_register_qthread, direct)
-            self.finished.connect(unregister_current, direct)
-            self._pyqtguard_named = True
-        except Exception:  # noqa: BLE001 - names degrade, the start must not
-            pass
-    _original_qthread_start(self, *args)
-
-
-def _attach_qt(qtcore: Any) -> None:
-    global _original_qthread_start
-    if _original_qthread_start is None and _original_bootstrap_inner is not None:
-        _original_qthread_start = qtcore.QThread.start
-        qtcore.QThread.start = _qthread_start
-
-
-def _detach_qt() -> None:
-    global _original_qthread_start
-    qtcore = sys.modules.get(_qtattach.QTCORE)
-    if _original_qthread_start is not None and qtcore is not None:
-        qtcore.QThread.start = _original_qthread_start
-    _original_qthread_start = None
-
-
 def install(config: Any = None) -> None:
-    global _original_bootstrap_inner, _original_name
+    global _original_bootstrap_inner, _original_name, _original_start
+    if _original_start is None:
+        _original_start = threading.Thread.start
+        threading.Thread.start = _start  # type: ignore[method-assign]
     if _original_bootstrap_inner is None:
         _original_bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
         threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
@@ -121,12 +105,13 @@ def install(config: Any = None) -> None:
                                         _kind_of(thread))
             except Exception:  # noqa: BLE001
                 pass
-    _qtattach.when_qt_imported(_attach_qt)
 
 
 def uninstall() -> None:
-    global _original_bootstrap_inner, _original_name
-    _detach_qt()
+    global _original_bootstrap_inner, _original_name, _original_start
+    if _original_start is not None:
+        threading.Thread.start = _original_start  # type: ignore[method-assign]
+        _original_start = None
     if _original_bootstrap_inner is not None:
         threading.Thread._bootstrap_inner = _original_bootstrap_inner  # type: ignore[attr-defined]
         threading.Thread.name = _original_name  # type: ignore[assignment]

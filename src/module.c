@@ -21,6 +21,7 @@ PyInit__native(void)
         || pqg_exchooks_init(module) < 0
         || pqg_crash_init(module) < 0
         || pqg_watchdog_init(module) < 0
+        || pqg_threadlist_init(module) < 0
         || pqg_audit_init(module) < 0)
     {
         Py_DECREF(module);

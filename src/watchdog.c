@@ -1,9 +1,637 @@
-/* watchdog.c: placeholder, filled in by its issue. */
+/* watchdog.c: one native thread that watches the process from outside the
+ * interpreter: the bounded-shutdown deadline and the GUI-freeze detector.
+ *
+ * It needs neither the GIL nor a healthy interpreter for its timing.  When
+ * something is due it asks pyqtguard's Python reporter thread (blocked in
+ * read() on a pipe) to write the rich report - thread table with start
+ * sites, every stack - and waits a bounded time for the acknowledgement.  If
+ * the interpreter cannot answer (the GIL is held forever by a native call,
+ * or finalization has stopped Python threads) it writes a fallback report
+ * itself, without the GIL: the thread table and, on CPython 3.11-3.12,
+ * every Python stack via _Py_DumpTraceback() (as faulthandler's own
+ * dump_traceback_later watchdog does).  Then, for an exit deadline, it ends
+ * the process with _exit(status).
+ *
+ * Idle cost: the thread sleeps in a timed condition wait; with freeze
+ * detection on it wakes every freeze_ms/20 to compare two integers.
+ */
 #include "pyqtguard_native.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef _WIN32
+#  include <windows.h>
+#else
+#  include <fcntl.h>
+#  include <pthread.h>
+#  include <unistd.h>
+#endif
+
+#if PY_VERSION_HEX < 0x030D0000
+/* Exported by 3.11 and 3.12 only (see crash.c). */
+PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
+#  define PQG_GIL_FREE_STACKS 1
+#endif
+
+/* Requests to the Python reporter, one byte each on the pipe. */
+#define REQUEST_EXIT_REPORT 'X'
+#define REQUEST_FREEZE_REPORT 'F'
+#define REQUEST_DUMP 'D'
+#define REQUEST_STOP 'Q'
+#define ACK_WAIT_NS (1500LL * 1000 * 1000)   /* Python gets 1.5 s to answer */
+
+/* ---- clock ---- */
+
+static long long
+monotonic_ns(void)
+{
+#ifdef _WIN32
+    return (long long)GetTickCount64() * 1000000LL;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);     /* async-signal-safe */
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+#endif
+}
+
+/* ---- state ---- */
+
+/* Written by Python callers under `lock`; read by the watchdog under it.
+ * The heartbeat and acknowledgement are atomics: the GUI thread and the
+ * reporter update them without taking the lock. */
+static atomic_llong last_beat_ns;
+static atomic_int ack_count;
+static atomic_int dump_requested;        /* set by the dump signal handler */
+
+static int started = 0;
+static int stopping = 0;
+static long long exit_deadline_ns = 0;    /* 0: not armed */
+static int exit_kill = 1;
+static int exit_status = 124;
+static char exit_reason[128];
+static long long freeze_ns = 0;           /* 0: off */
+static unsigned long gui_native_id = 0;
+static int freeze_active = 0;
+static long long freeze_began_ns = 0;
+static int request_fd = -1;               /* write end: watchdog -> Python */
+static int reporter_fd = -1;              /* read end, handed to Python */
+static PyInterpreterState *interpreter = NULL;
+
+#ifdef _WIN32
+static CRITICAL_SECTION lock;
+static CONDITION_VARIABLE wakeup;
+static HANDLE thread_handle;
+#else
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wakeup;
+static pthread_t thread_handle;
+#endif
+
+static void
+lock_state(void)
+{
+#ifdef _WIN32
+    EnterCriticalSection(&lock);
+#else
+    pthread_mutex_lock(&lock);
+#endif
+}
+
+static void
+unlock_state(void)
+{
+#ifdef _WIN32
+    LeaveCriticalSection(&lock);
+#else
+    pthread_mutex_unlock(&lock);
+#endif
+}
+
+static void
+wake_watchdog(void)
+{
+#ifdef _WIN32
+    WakeConditionVariable(&wakeup);
+#else
+    pthread_cond_signal(&wakeup);
+#endif
+}
+
+/* Sleep until `deadline_ns` (monotonic) or a wake-up; lock held. */
+static void
+wait_until(long long deadline_ns)
+{
+#ifdef _WIN32
+    long long ms = (deadline_ns - monotonic_ns()) / 1000000LL;
+    SleepConditionVariableCS(&wakeup, &lock,
+                             deadline_ns == 0 ? INFINITE : (DWORD)(ms > 0 ? ms : 0));
+#else
+    if (deadline_ns == 0) {
+        pthread_cond_wait(&wakeup, &lock);
+        return;
+    }
+    struct timespec ts;
+    ts.tv_sec = (time_t)(deadline_ns / 1000000000LL);
+    ts.tv_nsec = (long)(deadline_ns % 1000000000LL);
+    pthread_cond_timedwait(&wakeup, &lock, &ts);
+#endif
+}
+
+/* ---- writing ---- */
+
+static void
+log_line_start(int fd)
+{
+    pqg_puts(fd, "[");
+    pqg_put_timestamp(fd);
+    pqg_puts(fd, "] ");
+}
+
+#ifdef PQG_GIL_FREE_STACKS
+static void
+dump_thread_without_gil(int fd, PyThreadState *tstate)
+{
+    char name[PQG_THREAD_NAME_MAX];
+    pqg_puts(fd, "\nThread ");
+    if (pqg_thread_name_by_native_id(tstate->native_thread_id, name, sizeof(name))) {
+        pqg_puts(fd, "'");
+        pqg_put_escaped(fd, name, sizeof(name));
+        pqg_puts(fd, "' ");
+    }
+    pqg_puts(fd, "(native id ");
+    pqg_put_dec(fd, tstate->native_thread_id);
+    pqg_puts(fd, "):\n");
+    _Py_DumpTraceback(fd, tstate);
+}
+#endif
+
+/* The fallback when Python cannot answer: table and, where the interpreter
+ * exports the dumper, the stacks - read without the GIL, like faulthandler,
+ * accepting that a thread changing its frames right now shows partially. */
+static void
+write_fallback(int fd, unsigned long only_native_id)
+{
+    pqg_puts(fd, "(pyqtguard: Python did not answer within 1.5 s - the GIL is "
+                 "held or the interpreter is finalizing; written without it)\n");
+    pqg_write_thread_legend(fd);
+#ifdef PQG_GIL_FREE_STACKS
+    if (interpreter != NULL) {
+        PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
+        for (; t != NULL; t = PyThreadState_Next(t)) {
+            if (only_native_id == 0 || t->native_thread_id == only_native_id) {
+                dump_thread_without_gil(fd, t);
+            }
+        }
+    }
+#else
+    (void)only_native_id;
+    pqg_puts(fd, "(Python stacks need the GIL on this CPython version)\n");
+#endif
+}
+
+/* Ask the reporter; wait (lock released) for its acknowledgement. */
+static int
+ask_python(char request)
+{
+    if (request_fd < 0) {
+        return 0;
+    }
+    int before = atomic_load(&ack_count);
+    if (write(request_fd, &request, 1) != 1) {
+        return 0;
+    }
+    long long give_up = monotonic_ns() + ACK_WAIT_NS;
+    while (atomic_load(&ack_count) == before && monotonic_ns() < give_up) {
+        unlock_state();
+#ifdef _WIN32
+        Sleep(10);
+#else
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+#endif
+        lock_state();
+    }
+    return atomic_load(&ack_count) != before;
+}
+
+/* ---- the checks ---- */
+
+static void
+check_freeze(long long now)
+{
+    if (freeze_ns == 0 || gui_native_id == 0) {
+        return;
+    }
+    long long beat = atomic_load(&last_beat_ns);
+    int fd = pqg_log_fd();
+    if (!freeze_active && beat != 0 && now - beat > freeze_ns) {
+        freeze_active = 1;
+        freeze_began_ns = beat;
+        if (!ask_python(REQUEST_FREEZE_REPORT) && fd >= 0) {
+            log_line_start(fd);
+            pqg_puts(fd, "GUI freeze: the event loop has not turned for ");
+            pqg_put_dec(fd, (unsigned long long)((now - beat) / 1000000LL));
+            pqg_puts(fd, " ms\n");
+            write_fallback(fd, gui_native_id);
+        }
+    }
+    else if (freeze_active && beat > freeze_began_ns) {
+        freeze_active = 0;
+        if (fd >= 0) {
+            log_line_start(fd);
+            pqg_puts(fd, "GUI freeze ended: the event loop was blocked for ");
+            pqg_put_dec(fd, (unsigned long long)((beat - freeze_began_ns) / 1000000LL));
+            pqg_puts(fd, " ms\n");
+        }
+    }
+}
+
+static void
+check_exit_deadline(long long now)
+{
+    if (exit_deadline_ns == 0 || now < exit_deadline_ns) {
+        return;
+    }
+    exit_deadline_ns = 0;
+    if (!ask_python(REQUEST_EXIT_REPORT)) {
+        int fds[2] = {pqg_log_fd(), pqg_stderr_fd()};
+        for (int i = 0; i < 2; i++) {
+            if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
+                continue;
+            }
+            pqg_puts(fds[i], "\n=== pyqtguard exit timeout ===\n");
+            pqg_puts(fds[i], exit_reason);
+            pqg_puts(fds[i], "\n");
+            write_fallback(fds[i], 0);
+        }
+    }
+    if (exit_kill) {
+        int fd = pqg_log_fd();
+        if (fd >= 0) {
+            log_line_start(fd);
+            pqg_puts(fd, "pyqtguard: ending the process (exit status ");
+            pqg_put_dec(fd, (unsigned long long)exit_status);
+            pqg_puts(fd, ")\n");
+        }
+        _exit(exit_status);
+    }
+}
+
+static long long
+next_wake(long long now)
+{
+    long long wake = 0;
+    if (exit_deadline_ns != 0) {
+        wake = exit_deadline_ns;
+    }
+    if (freeze_ns != 0 && gui_native_id != 0) {
+        long long tick = now + freeze_ns / 20;
+        if (wake == 0 || tick < wake) {
+            wake = tick;
+        }
+    }
+    if (wake == 0 || wake > now + 1000000000LL) {
+        wake = now + 1000000000LL;       /* a dump request is at most 1 s late */
+    }
+    return wake;
+}
+
+#ifdef _WIN32
+static DWORD WINAPI
+watchdog_main(LPVOID arg)
+#else
+static void *
+watchdog_main(void *arg)
+#endif
+{
+    (void)arg;
+    lock_state();
+    while (!stopping) {
+        long long now = monotonic_ns();
+        if (atomic_exchange(&dump_requested, 0)) {
+            if (!ask_python(REQUEST_DUMP) && pqg_log_fd() >= 0) {
+                pqg_puts(pqg_log_fd(), "\n=== pyqtguard thread dump ===\n");
+                write_fallback(pqg_log_fd(), 0);
+            }
+        }
+        check_freeze(now);
+        check_exit_deadline(now);
+        wait_until(next_wake(monotonic_ns()));
+    }
+    unlock_state();
+    return 0;
+}
+
+/* ---- start ---- */
+
+static int
+open_request_pipe(void)
+{
+#ifdef _WIN32
+    int ends[2];
+    if (_pipe(ends, 256, _O_BINARY) != 0) {
+        return -1;
+    }
+#else
+    int ends[2];
+    if (pipe(ends) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(ends[i], F_SETFD, FD_CLOEXEC);
+    }
+    /* The watchdog never blocks on a full pipe: a lost request only means
+     * the fallback report. */
+    fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK);
+#endif
+    reporter_fd = ends[0];
+    request_fd = ends[1];
+    return 0;
+}
+
+#ifndef _WIN32
+/* fork() copies no thread: in the child the watchdog is not running, its
+ * lock may be held by the vanished thread, and no deadline applies. */
+static void
+forget_watchdog_in_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&lock, &fresh, sizeof(lock));
+    started = 0;
+    stopping = 0;
+    exit_deadline_ns = 0;
+    freeze_ns = 0;
+    gui_native_id = 0;
+    freeze_active = 0;
+    if (request_fd >= 0) {
+        close(request_fd);
+        close(reporter_fd);
+        request_fd = reporter_fd = -1;
+    }
+}
+#endif
+
+static int
+ensure_started(void)
+{
+    if (started) {
+        return 0;
+    }
+#ifndef _WIN32
+    static int atfork_registered = 0;
+    if (!atfork_registered) {
+        pthread_atfork(NULL, NULL, forget_watchdog_in_child);
+        atfork_registered = 1;
+    }
+#endif
+    interpreter = PyInterpreterState_Main();
+    if (open_request_pipe() < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+#ifdef _WIN32
+    InitializeCriticalSection(&lock);
+    InitializeConditionVariable(&wakeup);
+    thread_handle = CreateThread(NULL, 64 * 1024, watchdog_main, NULL, 0, NULL);
+    if (thread_handle == NULL) {
+        PyErr_SetString(PyExc_OSError, "cannot start the watchdog thread");
+        return -1;
+    }
+#else
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+#  ifndef __APPLE__
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);   /* immune to clock jumps */
+#  endif
+    pthread_cond_init(&wakeup, &attr);
+    pthread_condattr_destroy(&attr);
+    /* All signals blocked in the watchdog: they belong to the app's threads. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    pthread_attr_t thread_attr;
+    pthread_attr_init(&thread_attr);
+    pthread_attr_setstacksize(&thread_attr, 256 * 1024);
+    int error = pthread_create(&thread_handle, &thread_attr, watchdog_main, NULL);
+    pthread_attr_destroy(&thread_attr);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (error != 0) {
+        errno = error;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    pthread_detach(thread_handle);
+#  ifdef __linux__
+    pthread_setname_np(thread_handle, "pyqtguard-wdog");
+#  endif
+#endif
+    started = 1;
+    return 0;
+}
+
+/* ---- Python API ---- */
+
+static PyObject *
+watchdog_start_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    if (ensure_started() < 0) {
+        return NULL;
+    }
+    return PyLong_FromLong(reporter_fd);
+}
+
+static PyObject *
+watchdog_arm_exit_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    double timeout;
+    int kill = 1;
+    int status = 124;
+    const char *reason = "";
+    if (!PyArg_ParseTuple(args, "d|pis:watchdog_arm_exit", &timeout, &kill,
+                          &status, &reason)) {
+        return NULL;
+    }
+    if (!(timeout >= 0)) {
+        PyErr_SetString(PyExc_ValueError, "timeout must be >= 0");
+        return NULL;
+    }
+    if (ensure_started() < 0) {
+        return NULL;
+    }
+    lock_state();
+    exit_deadline_ns = monotonic_ns() + (long long)(timeout * 1e9) + 1;
+    exit_kill = kill;
+    exit_status = status;
+    size_t n = strlen(reason);
+    if (n >= sizeof(exit_reason)) {
+        n = sizeof(exit_reason) - 1;
+    }
+    memcpy(exit_reason, reason, n);
+    exit_reason[n] = '\0';
+    wake_watchdog();
+    unlock_state();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+watchdog_disarm_exit_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    if (started) {
+        lock_state();
+        exit_deadline_ns = 0;
+        unlock_state();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+watchdog_exit_armed_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    int armed = 0;
+    if (started) {
+        lock_state();
+        armed = exit_deadline_ns != 0;
+        unlock_state();
+    }
+    return PyBool_FromLong(armed);
+}
+
+/* freeze_watch(threshold_ms, gui_native_id): 0 ms stops watching. */
+static PyObject *
+freeze_watch_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    long threshold_ms;
+    unsigned long native_id = 0;
+    if (!PyArg_ParseTuple(args, "l|k:freeze_watch", &threshold_ms, &native_id)) {
+        return NULL;
+    }
+    if (threshold_ms < 0) {
+        PyErr_SetString(PyExc_ValueError, "threshold_ms must be >= 0");
+        return NULL;
+    }
+    if (ensure_started() < 0) {
+        return NULL;
+    }
+    lock_state();
+    freeze_ns = (long long)threshold_ms * 1000000LL;
+    gui_native_id = threshold_ms ? native_id : 0;
+    freeze_active = 0;
+    atomic_store(&last_beat_ns, monotonic_ns());
+    wake_watchdog();
+    unlock_state();
+    Py_RETURN_NONE;
+}
+
+/* Called by a GUI-thread timer: the event loop turned.  One atomic store. */
+static PyObject *
+heartbeat_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    atomic_store(&last_beat_ns, monotonic_ns());
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+watchdog_ack_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    atomic_fetch_add(&ack_count, 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+freeze_began_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    /* How long ago the last heartbeat was (ms): the freeze's age so far. */
+    long long beat = atomic_load(&last_beat_ns);
+    return PyLong_FromLongLong(beat ? (monotonic_ns() - beat) / 1000000LL : 0);
+}
+
+/* The dump signal's C handler: an atomic store and a wake-up byte - both
+ * async-signal-safe; the report itself is written outside the handler. */
+static void
+dump_signal_handler(int signum)
+{
+    (void)signum;
+    int saved = errno;
+    /* The watchdog polls this flag at least once a second: signalling its
+     * condition variable from here would not be async-signal-safe. */
+    atomic_store(&dump_requested, 1);
+    errno = saved;
+}
+
+static PyObject *
+dump_signal_enable_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    int signum = (int)PyLong_AsLong(arg);
+    if (signum == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (ensure_started() < 0) {
+        return NULL;
+    }
+#ifdef _WIN32
+    (void)dump_signal_handler;
+    PyErr_SetString(PyExc_OSError, "no dump signal on Windows");
+    return NULL;
+#else
+    struct sigaction action, previous;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = dump_signal_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (sigaction(signum, &action, &previous) != 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+#endif
+}
+
+/* A QThread still running when the interpreter finalizes would be
+ * destroyed while running - Qt's abort.  Such an object is given a reference
+ * nobody releases: it outlives finalization and dies with the process. */
+static PyObject *
+keep_until_exit_py(PyObject *Py_UNUSED(self), PyObject *obj)
+{
+    Py_INCREF(obj);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef watchdog_methods[] = {
+    {"keep_until_exit", keep_until_exit_py, METH_O,
+     PyDoc_STR("keep_until_exit($module, obj, /)\n--\n\n"
+               "Leak one reference to obj on purpose (see watchdog.c).")},
+    {"watchdog_start", watchdog_start_py, METH_NOARGS,
+     PyDoc_STR("watchdog_start($module, /)\n--\n\nStart the watchdog thread; "
+               "returns the fd the Python reporter reads requests from.")},
+    {"watchdog_arm_exit", watchdog_arm_exit_py, METH_VARARGS,
+     PyDoc_STR("watchdog_arm_exit($module, timeout, kill=True, status=124, "
+               "reason='', /)\n--\n\nShutdown began: report (and end the "
+               "process if kill) unless it is gone within timeout seconds.")},
+    {"watchdog_disarm_exit", watchdog_disarm_exit_py, METH_NOARGS,
+     PyDoc_STR("watchdog_disarm_exit($module, /)\n--\n\nCancel the deadline.")},
+    {"watchdog_exit_armed", watchdog_exit_armed_py, METH_NOARGS,
+     PyDoc_STR("watchdog_exit_armed($module, /)\n--\n\nWhether a deadline runs.")},
+    {"freeze_watch", freeze_watch_py, METH_VARARGS,
+     PyDoc_STR("freeze_watch($module, threshold_ms, gui_native_id=0, /)\n--\n\n"
+               "Watch the GUI thread's heartbeat; 0 stops.")},
+    {"heartbeat", heartbeat_py, METH_NOARGS,
+     PyDoc_STR("heartbeat($module, /)\n--\n\nThe GUI event loop turned.")},
+    {"watchdog_ack", watchdog_ack_py, METH_NOARGS,
+     PyDoc_STR("watchdog_ack($module, /)\n--\n\nThe reporter handled a request.")},
+    {"freeze_age_ms", freeze_began_py, METH_NOARGS,
+     PyDoc_STR("freeze_age_ms($module, /)\n--\n\nms since the last heartbeat.")},
+    {"dump_signal_enable", dump_signal_enable_py, METH_O,
+     PyDoc_STR("dump_signal_enable($module, signum, /)\n--\n\n"
+               "On signum, dump every thread to the run log.")},
+    {NULL, NULL, 0, NULL},
+};
 
 int
 pqg_watchdog_init(PyObject *module)
 {
-    (void)module;
-    return 0;
+    return PyModule_AddFunctions(module, watchdog_methods);
 }

@@ -1,0 +1,128 @@
+"""GUI freeze detection.
+
+While the Qt application's event loop runs, a timer in the GUI thread bumps
+a heartbeat in C every ``freeze_ms / 10``; the C watchdog notices when it has
+not for ``freeze_ms``.  Then the GUI thread's Python stack at that moment
+goes to the run log and to :func:`on_freeze` callbacks, once per freeze; when
+the loop turns again, the freeze's total duration is logged.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from . import _eventloop, _native, _watchdog
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+class FreezeEvent:
+    """A GUI freeze, as seen when detected.
+
+    Attributes: ``duration_ms`` (how long the loop had not turned when it
+    was detected), ``stack`` (the GUI thread's Python stack then, most recent
+    call last) and ``time`` (``time.time()`` of the detection).
+    """
+
+    __slots__ = ("duration_ms", "stack", "time")
+
+    def __init__(self, duration_ms: int, stack: str) -> None:
+        self.duration_ms = duration_ms
+        self.stack = stack
+        self.time = time.time()
+
+    def __repr__(self) -> str:
+        return f"FreezeEvent(duration_ms={self.duration_ms})"
+
+
+FreezeCallback = "Callable[[FreezeEvent], object]"
+_callbacks: list[Callable[[FreezeEvent], object]] = []
+_freeze_ms = 1000
+_gui_ident: int | None = None
+_timer: Any = None
+
+
+def on_freeze(callback: Callable[[FreezeEvent], object]) -> Callable[[FreezeEvent], object]:
+    """Call ``callback(event)`` when the GUI thread freezes (usable as a
+    decorator).  It runs in pyqtguard's reporter thread, not the GUI thread
+    (which is frozen): keep it short and do not touch widgets.
+
+    Example::
+
+        @pyqtguard.on_freeze
+        def note(event: pyqtguard.FreezeEvent) -> None:
+            print(f"GUI frozen for {event.duration_ms} ms at:\\n{event.stack}")
+    """
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+    _callbacks.append(callback)
+    return callback
+
+
+def remove_freeze_callback(callback: Callable[[FreezeEvent], object]) -> bool:
+    try:
+        _callbacks.remove(callback)
+    except ValueError:
+        return False
+    return True
+
+
+def _report_freeze() -> None:
+    import traceback
+
+    age = _native.freeze_age_ms()
+    frame = sys._current_frames().get(_gui_ident) if _gui_ident is not None else None
+    stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    _native.log_write(f"[{stamp}] GUI freeze: the event loop has not turned for {age} ms; "
+                      f"the GUI thread is at (most recent call last):\n{stack}")
+    event = FreezeEvent(age, stack)
+    for callback in list(_callbacks):
+        try:
+            callback(event)
+        except Exception as exc:  # noqa: BLE001
+            from ._warn import warn_once
+
+            warn_once(f"freeze:{callback!r}", f"pyqtguard: on_freeze callback failed: {exc!r}")
+
+
+def _loop_started() -> None:
+    global _gui_ident, _timer
+    if _freeze_ms <= 0:
+        return
+    qtcore = sys.modules["PyQt6.QtCore"]
+    app = qtcore.QCoreApplication.instance()
+    if app is None:
+        return
+    _gui_ident = threading.get_ident()
+    _watchdog.ensure_started()
+    if _timer is None:
+        _timer = qtcore.QTimer()
+        _timer.timeout.connect(_native.heartbeat)
+    _timer.setInterval(max(10, _freeze_ms // 10))
+    _timer.start()
+    _native.freeze_watch(_freeze_ms, threading.get_native_id())
+
+
+def _loop_ended() -> None:
+    global _timer
+    if _timer is not None:
+        _native.freeze_watch(0)
+        _timer.stop()
+        _timer = None
+
+
+def install(config: object = None) -> None:
+    global _freeze_ms
+    _freeze_ms = getattr(config, "freeze_ms", 1000)
+    _watchdog.on_request(b"F", _report_freeze)
+    _eventloop.on_loop_started(_loop_started)
+    _eventloop.on_loop_ended(_loop_ended)
+
+
+def uninstall() -> None:
+    _loop_ended()

@@ -1,0 +1,193 @@
+"""Every thread in the process, named: the thread registry.
+
+    >>> for thread in pyqtguard.threads():
+    ...     print(thread.name, thread.kind, thread.native_id, thread.started_at)
+    >>> pyqtguard.dump_threads()          # table + every Python stack, into the run log
+
+Python threads come from :mod:`threading`, QThreads (and the threads of
+pyqtguard's workers) from pyqtguard's table, and native threads - started by a
+library, by Qt's thread pool, by a driver - from the operating system
+(``/proc/self/task`` on Linux; ``task_threads`` on macOS; a Toolhelp snapshot on
+Windows).  Finished threads leave the registry: nothing is kept for them.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from . import _native
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO
+
+# Threads pyqtguard itself runs; listed by threads(all=True) only.
+OWN_THREAD_PREFIX = "pyqtguard-"
+_KINDS = {0: "python", 1: "main", 2: "qthread", 3: "pool", 4: "native"}
+_PROCESS_STARTED = time.time()
+
+
+class ThreadInfo:
+    """One thread, as :func:`threads` saw it.
+
+    Attributes: ``name``, ``native_id``, ``ident`` (Python's, or None for a
+    thread Python does not know), ``kind`` (``"main"``, ``"python"``,
+    ``"qthread"``, ``"pool"`` or ``"native"``), ``daemon`` (None when not a
+    Python thread), ``alive``, ``started`` (``time.time()`` of its start, or
+    None), ``started_at`` (``"file.py:12"`` of the start call, or None) and
+    ``stack`` (the formatted Python stack, when asked for).
+    """
+
+    __slots__ = ("name", "native_id", "ident", "kind", "daemon", "alive", "started",
+                 "started_at", "stack")
+
+    def __init__(self, name: str, native_id: int | None, ident: int | None, kind: str,
+                 daemon: bool | None = None, alive: bool = True,
+                 started: float | None = None, started_at: str | None = None,
+                 stack: str | None = None) -> None:
+        self.name = name
+        self.native_id = native_id
+        self.ident = ident
+        self.kind = kind
+        self.daemon = daemon
+        self.alive = alive
+        self.started = started
+        self.started_at = started_at
+        self.stack = stack
+
+    def __repr__(self) -> str:
+        return (f"ThreadInfo({self.name!r}, kind={self.kind!r}, native_id={self.native_id},"
+                f" started_at={self.started_at!r})")
+
+
+def _format_stack(frame: object) -> str:
+    import traceback
+
+    return "".join(traceback.format_stack(frame))  # type: ignore[arg-type]
+
+
+def _qthread_records() -> dict[int, tuple[str, float | None, str | None]]:
+    """native id -> (name, started, started_at) for running QThreads."""
+    qthreads = sys.modules.get("pyqtguard._qthreads")
+    return qthreads.running_by_native_id() if qthreads is not None else {}
+
+
+def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # noqa: A002
+    """A snapshot of every thread in the process.
+
+    Args:
+        stacks: also format each Python thread's current stack (``.stack``).
+        all: include pyqtguard's own threads.
+
+    Example::
+
+        for t in pyqtguard.threads():
+            if t.kind == "native":
+                print("a library's thread:", t.name, t.native_id)
+    """
+    frames = sys._current_frames() if stacks else {}
+    table = {native_id: (ident, name, kind)
+             for native_id, ident, name, kind in _native.thread_table()}
+    qthreads = _qthread_records()
+    result: list[ThreadInfo] = []
+    seen: set[int] = set()
+    main = threading.main_thread()
+    for thread in threading.enumerate():
+        native_id = thread.native_id
+        if native_id is None:
+            continue
+        seen.add(native_id)
+        kind = "main" if thread is main else "python"
+        name = thread.name
+        started: float | None = getattr(thread, "_pyqtguard_started", None)
+        site: str | None = getattr(thread, "_pyqtguard_site", None)
+        if native_id in qthreads:                   # a QThread running Python
+            name, started, site = qthreads[native_id]
+            kind = "qthread"
+        elif native_id in table and table[native_id][2] in (2, 3):
+            name, kind = table[native_id][1], _KINDS[table[native_id][2]]
+        if thread is main:
+            started = _PROCESS_STARTED
+        stack = _format_stack(frames[thread.ident]) if thread.ident in frames else None
+        result.append(ThreadInfo(name, native_id, thread.ident, kind,
+                                 daemon=thread.daemon, alive=thread.is_alive(),
+                                 started=started, started_at=site, stack=stack))
+    for native_id, (ident, name, kind_code) in table.items():
+        if native_id in seen:
+            continue
+        seen.add(native_id)
+        record = qthreads.get(native_id)
+        started, site = (record[1], record[2]) if record else (None, None)
+        stack = _format_stack(frames[ident]) if ident in frames else None
+        result.append(ThreadInfo(name, native_id, ident, _KINDS.get(kind_code, "python"),
+                                 started=started, started_at=site, stack=stack))
+    try:
+        os_threads = _native.os_threads()
+    except (OSError, NotImplementedError):
+        os_threads = []
+    for native_id, os_name in os_threads:
+        if native_id in seen:
+            continue
+        kind = "pool" if os_name == "Thread (pooled)" else "native"
+        if native_id in qthreads:
+            name, started, site = qthreads[native_id]
+            result.append(ThreadInfo(name, native_id, None, "qthread", started=started,
+                                     started_at=site))
+            continue
+        result.append(ThreadInfo(os_name or "?", native_id, None, kind))
+    if not all:
+        result = [t for t in result if not t.name.startswith(OWN_THREAD_PREFIX)
+                  and not t.name.startswith("pyqtguard-wdog")]
+    return result
+
+
+def format_table(infos: list[ThreadInfo], *, with_stacks: bool = True) -> str:
+    """The thread table as text: one line per thread, then the stacks."""
+    now = time.time()
+    lines = [f"{'name':<28} {'kind':<8} {'native id':>9}  {'daemon':<6} "
+             f"{'age':>8}  started at"]
+    for t in infos:
+        daemon = "-" if t.daemon is None else ("yes" if t.daemon else "no")
+        age = f"{now - t.started:7.1f}s" if t.started else "-"
+        lines.append(f"{_printable(t.name)[:28]:<28} {t.kind:<8} {t.native_id or '-':>9}  "
+                     f"{daemon:<6} {age:>8}  {t.started_at or '-'}")
+    text = "\n".join(lines) + "\n"
+    if with_stacks:
+        for t in infos:
+            if t.stack:
+                text += (f"\nStack of {_printable(t.name)!r} (native id {t.native_id}), "
+                         f"most recent call last:\n{t.stack}")
+    return text
+
+
+def _printable(name: str) -> str:
+    """Names can hold anything: escape control characters, cap the length."""
+    name = name[:200]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
+def dump_threads(file: IO[str] | None = None) -> str:
+    """Write the thread table and every Python thread's stack.
+
+    Args:
+        file: a text stream; default: the run log (and stderr when the run
+            log is not open).
+
+    Returns the text written.
+
+    Example::
+
+        pyqtguard.dump_threads(sys.stdout)
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    text = (f"\n=== pyqtguard thread dump ===\ntime: {stamp}\n"
+            + format_table(threads(stacks=True)) + "=== end of thread dump ===\n")
+    if file is not None:
+        file.write(text)
+        return text
+    if _native.log_fd() >= 0:
+        _native.log_write(text)
+    elif sys.stderr is not None:
+        sys.stderr.write(text)
+    return text

@@ -1,0 +1,204 @@
+/* threadlist.c: every OS thread of the process, with its OS-level name -
+ * including threads Python never heard of (a library's worker threads,
+ * Qt's pool threads, a driver's threads).
+ *
+ * Linux: /proc/self/task/<tid>/comm.  macOS: task_threads() and
+ * pthread_getname_np() via the pthread of each Mach thread.  Windows:
+ * a Toolhelp snapshot and GetThreadDescription() (Windows 10 1607+).
+ * Not signal-safe (allocates Python objects); called with the GIL.
+ */
+#include "pyqtguard_native.h"
+
+#include <string.h>
+
+#if defined(__linux__)
+#  include <dirent.h>
+#  include <stdio.h>
+#  include <fcntl.h>
+#  include <stdlib.h>
+#  include <unistd.h>
+#elif defined(__APPLE__)
+#  include <mach/mach.h>
+#  include <pthread.h>
+#elif defined(_WIN32)
+#  include <windows.h>
+#  include <tlhelp32.h>
+#endif
+
+static int
+append_thread(PyObject *list, unsigned long native_id, const char *name)
+{
+    PyObject *entry = Py_BuildValue(
+        "(kN)", native_id,
+        PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "replace"));
+    if (entry == NULL) {
+        return -1;
+    }
+    int result = PyList_Append(list, entry);
+    Py_DECREF(entry);
+    return result;
+}
+
+#if defined(__linux__)
+static void
+read_comm(const char *tid, char *name, size_t size)
+{
+    char path[96];
+    name[0] = '\0';
+    if (strlen(tid) > 24) {
+        return;                          /* not a thread id */
+    }
+    snprintf(path, sizeof(path), "/proc/self/task/%.24s/comm", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    ssize_t n = read(fd, name, size - 1);
+    close(fd);
+    if (n < 0) {
+        n = 0;
+    }
+    while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == '\0')) {
+        n--;
+    }
+    name[n] = '\0';
+}
+
+static int
+list_threads(PyObject *list)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (dir == NULL) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, "/proc/self/task");
+        return -1;
+    }
+    struct dirent *entry;
+    char name[64];
+    int result = 0;
+    while (result == 0 && (entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') {
+            continue;
+        }
+        read_comm(entry->d_name, name, sizeof(name));
+        result = append_thread(list, strtoul(entry->d_name, NULL, 10), name);
+    }
+    closedir(dir);
+    return result;
+}
+
+#elif defined(__APPLE__)
+static int
+list_threads(PyObject *list)
+{
+    thread_act_array_t threads;
+    mach_msg_type_number_t count;
+    if (task_threads(mach_task_self(), &threads, &count) != KERN_SUCCESS) {
+        PyErr_SetString(PyExc_OSError, "task_threads failed");
+        return -1;
+    }
+    int result = 0;
+    for (mach_msg_type_number_t i = 0; i < count; i++) {
+        char name[64] = "";
+        uint64_t tid = 0;
+        pthread_t pthread = pthread_from_mach_thread_np(threads[i]);
+        if (pthread != NULL) {
+            pthread_getname_np(pthread, name, sizeof(name));
+            pthread_threadid_np(pthread, &tid);
+        }
+        if (result == 0) {
+            result = append_thread(list, (unsigned long)tid, name);
+        }
+        mach_port_deallocate(mach_task_self(), threads[i]);
+    }
+    vm_deallocate(mach_task_self(), (vm_address_t)threads, count * sizeof(thread_act_t));
+    return result;
+}
+
+#elif defined(_WIN32)
+typedef HRESULT (WINAPI *get_description_fn)(HANDLE, PWSTR *);
+
+static void
+thread_description(DWORD tid, char *name, size_t size)
+{
+    static get_description_fn get_description = NULL;
+    name[0] = '\0';
+    if (get_description == NULL) {
+        get_description = (get_description_fn)(void (*)(void))GetProcAddress(
+            GetModuleHandleW(L"kernel32.dll"), "GetThreadDescription");
+        if (get_description == NULL) {
+            return;                      /* before Windows 10 1607 */
+        }
+    }
+    HANDLE handle = OpenThread(THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid);
+    if (handle == NULL) {
+        return;
+    }
+    PWSTR wide = NULL;
+    if (SUCCEEDED(get_description(handle, &wide)) && wide != NULL) {
+        WideCharToMultiByte(CP_UTF8, 0, wide, -1, name, (int)size, NULL, NULL);
+        LocalFree(wide);
+    }
+    CloseHandle(handle);
+}
+
+static int
+list_threads(PyObject *list)
+{
+    HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+    if (snapshot == INVALID_HANDLE_VALUE) {
+        PyErr_SetFromWindowsErr(0);
+        return -1;
+    }
+    THREADENTRY32 entry;
+    entry.dwSize = sizeof(entry);
+    DWORD pid = GetCurrentProcessId();
+    int result = 0;
+    for (BOOL ok = Thread32First(snapshot, &entry); ok && result == 0;
+         ok = Thread32Next(snapshot, &entry)) {
+        if (entry.th32OwnerProcessID != pid) {
+            continue;
+        }
+        char name[64];
+        thread_description(entry.th32ThreadID, name, sizeof(name));
+        result = append_thread(list, (unsigned long)entry.th32ThreadID, name);
+    }
+    CloseHandle(snapshot);
+    return result;
+}
+
+#else
+static int
+list_threads(PyObject *list)
+{
+    (void)list;
+    PyErr_SetString(PyExc_NotImplementedError, "no thread listing on this platform");
+    return -1;
+}
+#endif
+
+static PyObject *
+os_threads_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    if (list_threads(list) < 0) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    return list;
+}
+
+static PyMethodDef threadlist_methods[] = {
+    {"os_threads", os_threads_py, METH_NOARGS,
+     PyDoc_STR("os_threads($module, /)\n--\n\n"
+               "Every OS thread of the process as (native_id, os_name).")},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+pqg_threadlist_init(PyObject *module)
+{
+    return PyModule_AddFunctions(module, threadlist_methods);
+}
