@@ -72,10 +72,19 @@ def begin_shutdown(reason: str) -> None:
     # QThreads are asked to stop and waited for, leaving a margin before the
     # deadline for the report.
     deadline = time.monotonic() + max(0.0, budget - 0.5)
-    for record in _qthreads.stop_all(deadline):
-        _log(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) did not "
-             f"stop when asked (requestInterruption + quit) within the deadline; it is kept "
-             f"alive so Qt cannot abort on it")
+    stubborn = _qthreads.stop_all(deadline)
+    if stubborn:
+        import traceback
+
+        frames = sys._current_frames()
+        idents = {native: ident for native, ident, _n, _k in _native.thread_table()}
+        for record in stubborn:
+            frame = frames.get(idents.get(record.native_id, -1))
+            stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
+            _log(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) did "
+                 "not stop when asked (requestInterruption + quit) within the deadline; it "
+                 "is kept alive so Qt cannot abort on it"
+                 + (f". It is at (most recent call last):\n{stack}" if stack else ""))
 
 
 def _loop_started() -> None:

@@ -62,10 +62,9 @@ def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
 
 def _fire(module: ModuleType) -> None:
     with _lock:
+        callbacks = _module_callbacks.pop(module.__name__, [])
         if module.__name__ == QTCORE:
-            callbacks, _callbacks[:] = list(_callbacks), []
-        else:
-            callbacks = _module_callbacks.pop(module.__name__, [])
+            callbacks, _callbacks[:] = list(_callbacks) + callbacks, []
         if not _callbacks and not _module_callbacks:
             _remove_finder()
     for callback in callbacks:

@@ -147,7 +147,14 @@ def stop_all(deadline: float) -> list[_Record]:
         except RuntimeError:
             continue
         stubborn.append(record)
-        _native.keep_until_exit(record.thread)   # never destroyed while running
+        try:
+            # A parent (a window) would delete it with itself; no parent and
+            # a reference nobody releases: it is never destroyed while running.
+            if record.thread.parent() is not None:
+                record.thread.setParent(None)
+        except RuntimeError:
+            pass
+        _native.keep_until_exit(record.thread)
     return stubborn
 
 

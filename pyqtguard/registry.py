@@ -126,16 +126,19 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         os_threads = _native.os_threads()
     except (OSError, NotImplementedError):
         os_threads = []
+    python_idents = {native: ident for ident, native in _native.python_thread_ids()}
     for native_id, os_name in os_threads:
         if native_id in seen:
             continue
-        kind = "pool" if os_name == "Thread (pooled)" else "native"
+        ident = python_idents.get(native_id)
+        stack = _format_stack(frames[ident]) if ident in frames else None
         if native_id in qthreads:
             name, started, site = qthreads[native_id]
-            result.append(ThreadInfo(name, native_id, None, "qthread", started=started,
-                                     started_at=site))
+            result.append(ThreadInfo(name, native_id, ident, "qthread", started=started,
+                                     started_at=site, stack=stack))
             continue
-        result.append(ThreadInfo(os_name or "?", native_id, None, kind))
+        kind = "pool" if os_name == "Thread (pooled)" else "native"
+        result.append(ThreadInfo(os_name or "?", native_id, ident, kind, stack=stack))
     if not all:
         result = [t for t in result if not t.name.startswith(OWN_THREAD_PREFIX)
                   and not t.name.startswith("pyqtguard-wdog")]

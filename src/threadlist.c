@@ -190,7 +190,34 @@ os_threads_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     return list;
 }
 
+/* (ident, native id) of every thread that has a Python thread state - also
+ * those threading does not know (Qt's pool threads running a QRunnable).
+ * PyThreadState's thread_id and native_thread_id exist in 3.11-3.14. */
+static PyObject *
+python_thread_ids_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL;
+         t = PyThreadState_Next(t)) {
+        PyObject *pair = Py_BuildValue("(kk)", t->thread_id, t->native_thread_id);
+        if (pair == NULL || PyList_Append(list, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
+    return list;
+}
+
 static PyMethodDef threadlist_methods[] = {
+    {"python_thread_ids", python_thread_ids_py, METH_NOARGS,
+     PyDoc_STR("python_thread_ids($module, /)\n--\n\n"
+               "(ident, native_id) of every Python thread state.")},
     {"os_threads", os_threads_py, METH_NOARGS,
      PyDoc_STR("os_threads($module, /)\n--\n\n"
                "Every OS thread of the process as (native_id, os_name).")},

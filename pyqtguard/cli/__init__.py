@@ -14,6 +14,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, str] = {
     "run": "pyqtguard.cli.run",
     "report": "pyqtguard.cli.report",
+    "dump": "pyqtguard.cli.dump",
 }
 
 
