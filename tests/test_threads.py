@@ -1,0 +1,264 @@
+"""The thread registry, thread dumps (in-process, by signal, by `pyqtguard
+dump PID`) and GUI freeze detection."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from apprunner import child_env, run_app
+
+
+def test_threads_lists_python_qthread_pool_and_native_threads(tmp_path):
+    result = run_app("""
+        import ctypes, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        stop = threading.Event()
+        def index_files():
+            stop.wait()
+        threading.Thread(target=index_files, name="indexer", daemon=True).start()
+        class Preview(QtCore.QThread):
+            def run(self):
+                stop.wait()
+        preview = Preview()
+        preview.setObjectName("preview")
+        preview.start()
+        class Task(QtCore.QRunnable):
+            def run(self):
+                stop.wait()
+        QtCore.QThreadPool.globalInstance().start(Task())
+        libc = ctypes.CDLL(None)
+        native = ctypes.c_ulong()
+        libc.pthread_create(ctypes.byref(native), None, libc.sleep, ctypes.c_void_p(30))
+        libc.pthread_setname_np(native, b"blas-worker")
+        time.sleep(0.3)
+        for t in pyqtguard.threads(stacks=True):
+            print("T", t.name, t.kind, t.native_id, t.ident is not None, t.daemon,
+                  t.started_at, "index_files" in (t.stack or ""), sep="|")
+        stop.set()
+        preview.wait()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    rows = {line.split("|")[1]: line.split("|")
+            for line in result.stdout.splitlines() if line.startswith("T|")}
+    assert rows["MainThread"][2] == "main"
+    indexer = rows["indexer"]
+    assert indexer[2] == "python" and indexer[5] == "True"
+    assert indexer[6].endswith("app.py:10") and indexer[7] == "True"
+    assert rows["preview"][2] == "qthread" and rows["preview"][6].endswith("app.py:16")
+    assert rows["Thread (pooled)"][2] == "pool"
+    assert rows["blas-worker"][2] == "native" and rows["blas-worker"][4] == "False"
+    assert not any(name.startswith("pyqtguard") for name in rows)
+
+
+def test_finished_threads_leave_the_registry(tmp_path):
+    result = run_app("""
+        import threading
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        for batch in range(20):
+            workers = [threading.Thread(target=lambda: None) for _ in range(100)]
+            for w in workers: w.start()
+            for w in workers: w.join()
+        import time; time.sleep(0.2)   # the OS reaps joined threads a moment later
+        print("threads:", len(pyqtguard.threads()), flush=True)
+        print("stats:", _native.thread_table_stats(), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "threads: 1" in result.stdout
+    stats = result.stdout.split("stats:")[1]
+    # MainThread and pyqtguard's reporter: nothing left of 2,000 threads.
+    assert "'live': 2," in stats and "'dropped': 0" in stats
+
+
+def test_odd_thread_names_are_truncated_and_escaped(tmp_path):
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        from pyqtguard import registry
+        pyqtguard.install()
+        stop = threading.Event()
+        threading.Thread(target=stop.wait, name="x" * 10_000, daemon=True).start()
+        threading.Thread(target=stop.wait, name="bad\\udcff\\x00\\nname", daemon=True).start()
+        table = registry.format_table(pyqtguard.threads(stacks=True))
+        sys.stdout.write(table.encode("ascii", "backslashreplace").decode())
+        pyqtguard.dump_threads()
+        stop.set()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "x" * 28 in result.stdout and "x" * 300 not in result.stdout
+    assert "bad\\\\udcff\\\\x00\\\\nname" in result.stdout or "bad\\udcff" in result.stdout
+    assert "=== end of thread dump ===" in result.log
+
+
+def test_dump_threads_to_a_file_and_the_log(tmp_path):
+    result = run_app("""
+        import io, threading
+        import pyqtguard
+        pyqtguard.install()
+        stop = threading.Event()
+        def waiting_for_job():
+            stop.wait()
+        threading.Thread(target=waiting_for_job, name="job-runner", daemon=True).start()
+        buffer = io.StringIO()
+        pyqtguard.dump_threads(buffer)
+        print(buffer.getvalue(), flush=True)
+        stop.set()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "job-runner" in result.stdout and "in waiting_for_job" in result.stdout
+
+
+def test_pyqtguard_dump_pid_of_a_frozen_app(tmp_path):
+    """The GUI thread is stuck in a slot; `pyqtguard dump PID` still gets
+    every thread's stack."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import time, threading\n"
+        "import pyqtguard\n"
+        "pyqtguard.install(freeze_ms=0)\n"
+        "from PyQt6 import QtCore\n"
+        "app = QtCore.QCoreApplication([])\n"
+        "def stuck_in_slot():\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(30)\n"
+        "QtCore.QTimer.singleShot(0, stuck_in_slot)\n"
+        "app.exec()\n")
+    env = child_env(tmp_path / "logs")
+    app = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        assert app.stdout.readline().strip() == "ready"
+        dump = subprocess.run([sys.executable, "-m", "pyqtguard", "dump", str(app.pid)],
+                              env=env, capture_output=True, text=True, timeout=30)
+    finally:
+        app.kill()
+        app.wait()
+    assert dump.returncode == 0, dump.stderr
+    assert "=== pyqtguard thread dump ===" in dump.stdout
+    assert "MainThread" in dump.stdout and "in stuck_in_slot" in dump.stdout
+
+
+def test_dump_of_a_process_that_is_gone(tmp_path):
+    env = child_env(tmp_path / "logs")
+    proc = subprocess.run([sys.executable, "-c", "pass"])
+    gone = subprocess.run([sys.executable, "-m", "pyqtguard", "dump", "999999999"],
+                          env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0
+    assert gone.returncode == 2 and "no process" in gone.stderr
+
+
+def test_dump_signal_left_alone_when_the_app_uses_it(tmp_path):
+    result = run_app("""
+        import os, signal
+        got = []
+        signal.signal(signal.SIGUSR1, lambda *a: got.append("app"))
+        import pyqtguard
+        pyqtguard.install()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print("app handler:", got, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "app handler: ['app']" in result.stdout
+    assert "signal 10 is in use" in result.stderr
+
+
+def test_gui_freeze_is_reported_with_the_blocking_function_and_duration(tmp_path):
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=300)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        seen = []
+        pyqtguard.on_freeze(lambda event: seen.append(event.duration_ms))
+        def load_huge_file_in_the_gui_thread():
+            time.sleep(1.2)
+        button = QtWidgets.QPushButton("load")
+        button.clicked.connect(load_huge_file_in_the_gui_thread)
+        button.show()
+        QtCore.QTimer.singleShot(200, button.click)
+        QtCore.QTimer.singleShot(2000, app.quit)
+        app.exec()
+        print("callback saw:", seen, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, log
+    detected = int(re.search(r"has not turned for (\d+) ms", log).group(1))
+    assert 300 <= detected <= 360 + 100, detected   # freeze_ms + 20%, + scheduling slack
+    after = log.split("GUI freeze: the event loop", 1)[1]
+    assert "in load_huge_file_in_the_gui_thread" in after
+    ended = int(re.search(r"GUI freeze ended: the event loop was blocked for (\d+) ms",
+                          log).group(1))
+    assert 1100 <= ended <= 1500, ended
+    seen = result.stdout.split("callback saw:")[1]
+    assert re.search(r"\[\d+\]", seen), seen
+
+
+def test_no_freeze_report_for_a_responsive_app(tmp_path):
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=300)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        ticks = []
+        timer = QtCore.QTimer()
+        timer.timeout.connect(lambda: (ticks.append(1), time.sleep(0.05)))
+        timer.start(20)
+        QtCore.QTimer.singleShot(1200, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "GUI freeze" not in result.log
+
+
+def test_freeze_detection_off(tmp_path):
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=0)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        QtCore.QTimer.singleShot(0, lambda: time.sleep(0.5))
+        QtCore.QTimer.singleShot(700, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "GUI freeze" not in result.log
+
+
+def test_bad_freeze_arguments():
+    import pytest
+
+    import pyqtguard
+
+    with pytest.raises(TypeError, match="callable"):
+        pyqtguard.on_freeze("not a function")
+    with pytest.raises(TypeError, match="freeze_ms"):
+        pyqtguard.install(freeze_ms="fast")
+
+
+def test_signal_dump_is_written_by_the_watchdog(tmp_path):
+    result = run_app("""
+        import os, signal, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        def waiting_for_job():
+            time.sleep(30)
+        threading.Thread(target=waiting_for_job, name="job-runner", daemon=True).start()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(2.5)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "=== pyqtguard thread dump ===" in result.log
+    assert "in waiting_for_job" in result.log
+    _ = os, signal, time
