@@ -7,7 +7,7 @@ are environmental trouble: warned about once and ignored.
 from __future__ import annotations
 
 import os
-import signal
+import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 import sys
 
 from ._warn import warn_once
@@ -18,7 +18,7 @@ ENV_EXIT_TIMEOUT = "PYQTGUARD_EXIT_TIMEOUT"
 ENV_FREEZE_MS = "PYQTGUARD_FREEZE_MS"
 
 _UNSET: object = object()
-DEFAULT_DUMP_SIGNAL = getattr(signal, "SIGUSR1", None)
+DEFAULT_DUMP_SIGNAL = getattr(_signal, "SIGUSR1", None)
 
 
 class Config:

@@ -41,7 +41,26 @@ def _log(text: str) -> None:
     _native.log_write(f"[{stamp}] {text}\n")
 
 
+# pyqtguard's own threads: the C watchdog and the Python reporter.
+_OWN_THREADS = 2
+
+
+def _only_main_thread_left() -> bool:
+    """Cheap check first, so that a clean exit does not pay for the table."""
+    if threading.active_count() > 1:
+        return False
+    try:
+        import os
+
+        tasks = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return False
+    return tasks <= 1 + (_OWN_THREADS if _watchdog.started() else 0)
+
+
 def _lingering_table() -> str:
+    if _only_main_thread_left():
+        return ""
     from . import registry as threads
 
     infos = [t for t in threads.threads() if t.kind != "main"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import _thread
 import os
-import signal
+import _signal  # not `signal`: its enums cost start-up time
 
 from . import _native
 from ._warn import warn_once
@@ -52,6 +52,11 @@ def _reporter(fd: int) -> None:
             _native.watchdog_ack()
 
 
+def started() -> bool:
+    """Whether the watchdog and its reporter thread run in this process."""
+    return _reporter_started
+
+
 def ensure_started() -> None:
     """Start the C watchdog and the reporter thread (once)."""
     global _reporter_started
@@ -64,10 +69,10 @@ def ensure_started() -> None:
 def _enable_dump_signal(signum: int) -> None:
     global _dump_signal
     try:
-        current = signal.getsignal(signum)
+        current = _signal.getsignal(signum)
     except (ValueError, OSError):
         return
-    if current not in (signal.SIG_DFL, None):
+    if current not in (_signal.SIG_DFL, None):
         # The app (or a library) uses this signal: leave it alone.
         warn_once("dump-signal", f"pyqtguard: signal {signum} is in use; no dump signal")
         return
@@ -92,7 +97,7 @@ def install(config: object = None) -> None:
         os.register_at_fork(after_in_child=_forget_threads_after_fork)
         _handlers[b"forked"] = _forget_threads_after_fork
     signum = getattr(config, "dump_signal", None)
-    if signum is not None and hasattr(signal, "SIGUSR1"):
+    if signum is not None and hasattr(_signal, "SIGUSR1"):
         ensure_started()
         _enable_dump_signal(signum)
 
@@ -101,7 +106,7 @@ def uninstall() -> None:
     global _dump_signal
     if _dump_signal is not None:
         try:
-            signal.signal(_dump_signal, signal.SIG_DFL)
+            _signal.signal(_dump_signal, _signal.SIG_DFL)
         except (ValueError, OSError):
             pass
         _dump_signal = None
