@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "pyqtguard.cli.run",
     "report": "pyqtguard.cli.report",
     "dump": "pyqtguard.cli.dump",
+    "check": "pyqtguard.cli.check",
 }
 
 

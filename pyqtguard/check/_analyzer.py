@@ -1,0 +1,251 @@
+"""What one module does at import time: an AST walk.
+
+Import time is the module body, minus what only runs under
+``if __name__ == "__main__":`` (any spelling: ``'__main__' == __name__``,
+``__name__ in ("__main__",)``, ``... and __name__ == "__main__"``), minus the
+bodies of functions and methods - unless the module body calls them: a
+module-level call to one of the module's functions (or an instantiation of
+one of its classes) runs that body at import time too, and is followed.
+"""
+from __future__ import annotations
+
+import ast
+
+from ._rules import FIX, Finding
+
+APP_CLASSES = {"QApplication", "QGuiApplication", "QCoreApplication"}
+SHOW_METHODS = {"show", "showMaximized", "showMinimized", "showFullScreen", "showNormal"}
+EXEC_METHODS = {"exec", "exec_"}
+PROCESS_CLASSES = {"Process"}
+POOL_CLASSES = {"Pool", "ProcessPoolExecutor"}
+THREAD_CLASSES = {"Thread", "Timer"}
+SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
+QT_ROOTS = ("PyQt6", "PyQt5", "PySide6", "PySide2")
+MP_ROOTS = ("multiprocessing", "concurrent.futures")
+
+
+def dotted(node: ast.AST) -> str:
+    """``a.b.c`` for a Name/Attribute chain; calls in the chain as ``()``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{dotted(node.value)}.{node.attr}"
+    if isinstance(node, ast.Call):
+        return f"{dotted(node.func)}()"
+    return "?"
+
+
+def is_main_test(test: ast.AST) -> bool | None:
+    """True for a main guard, False for its negation, None otherwise."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return True if any(is_main_test(v) for v in test.values) else None
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return None
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    if not names:
+        return None
+    other = sides[1] if sides[0] is names[0] else sides[0]
+    op = test.ops[0]
+    if isinstance(other, ast.Constant) and other.value == "__main__":
+        if isinstance(op, ast.Eq):
+            return True
+        if isinstance(op, ast.NotEq):
+            return False
+    if isinstance(other, (ast.Tuple, ast.List, ast.Set)) and any(
+            isinstance(e, ast.Constant) and e.value == "__main__" for e in other.elts):
+        if isinstance(op, ast.In):
+            return True
+        if isinstance(op, ast.NotIn):
+            return False
+    return None
+
+
+class ModuleInfo:
+    """Import aliases, local functions/classes, and what the module uses."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.aliases: dict[str, str] = {}       # local name -> qualified name
+        self.functions: dict[str, ast.AST] = {}
+        self.classes: dict[str, ast.ClassDef] = {}
+        self.imports: list[tuple[ast.AST, str, int]] = []   # (node, module, level)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    self.aliases[alias.asname or alias.name.split(".")[0]] = (
+                        alias.name if alias.asname else alias.name.split(".")[0])
+                    self.imports.append((node, alias.name, 0))
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                for alias in node.names:
+                    self.aliases[alias.asname or alias.name] = f"{base}.{alias.name}"
+                    self.imports.append((node, f"{base}.{alias.name}" if base else alias.name,
+                                         node.level))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions[node.name] = node
+            elif isinstance(node, ast.ClassDef):
+                self.classes[node.name] = node
+        self.thread_classes = set(THREAD_CLASSES)
+        self.process_classes = set(PROCESS_CLASSES)
+        for cls in self.classes.values():
+            bases = {dotted(b).rsplit(".", 1)[-1] for b in cls.bases}
+            if bases & THREAD_CLASSES:
+                self.thread_classes.add(cls.name)
+            if bases & PROCESS_CLASSES:
+                self.process_classes.add(cls.name)
+
+    def qualified(self, node: ast.AST) -> str:
+        name = dotted(node)
+        head, _, rest = name.partition(".")
+        real = self.aliases.get(head, head)
+        return f"{real}.{rest}" if rest else real
+
+    def uses(self, roots: tuple[str, ...]) -> bool:
+        return any(q == r or q.startswith(r + ".")
+                   for q in self.aliases.values() for r in roots)
+
+
+class ImportTimeVisitor:
+    """Collects findings for code that runs at import time."""
+
+    def __init__(self, path: str, tree: ast.Module) -> None:
+        self.path = path
+        self.info = ModuleInfo(tree)
+        self.findings: list[Finding] = []
+        self.timer_vars: set[str] = set()
+        self.process_vars: set[str] = set()
+        self.thread_vars: set[str] = set()
+        self.followed: set[str] = set()
+        self.guards: list[ast.If] = []
+        self._via = ""
+        self._run_block(tree.body)
+
+    # ---- statements ----
+
+    def _run_block(self, body: list[ast.stmt]) -> None:
+        for statement in body:
+            self._run_statement(statement)
+
+    def _run_statement(self, node: ast.stmt) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return                                   # defined, not run
+        if isinstance(node, ast.ClassDef):
+            self._run_block([s for s in node.body
+                             if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))])
+            return
+        if isinstance(node, ast.If):
+            guard = is_main_test(node.test)
+            if guard is True:
+                self.guards.append(node)
+                self._run_block(node.orelse)
+                return
+            if guard is False:
+                self._run_block(node.body)
+                return
+        if isinstance(node, ast.Assign):
+            self._note_assignment(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                self._run_statement(child)
+            else:
+                self._run_expression(child)
+
+    def _note_assignment(self, node: ast.Assign) -> None:
+        if not isinstance(node.value, ast.Call):
+            return
+        kind = self._callee_name(node.value)
+        for target in node.targets:
+            if not isinstance(target, ast.Name):
+                continue
+            if kind == "QTimer":
+                self.timer_vars.add(target.id)
+            elif kind in self.info.process_classes:
+                self.process_vars.add(target.id)
+            elif kind in self.info.thread_classes:
+                self.thread_vars.add(target.id)
+
+    # ---- expressions ----
+
+    def _run_expression(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)):
+            return
+        if isinstance(node, ast.Call):
+            self._check_call(node)
+        for child in ast.iter_child_nodes(node):
+            self._run_expression(child)
+
+    def _callee_name(self, call: ast.Call) -> str:
+        return self.info.qualified(call.func).rsplit(".", 1)[-1]
+
+    def _report(self, node: ast.AST, code: str, message: str) -> None:
+        self.findings.append(Finding(self.path, getattr(node, "lineno", 1),
+                                     getattr(node, "col_offset", 0) + 1, code,
+                                     f"{message}{self._via}; {FIX}"))
+
+    def _check_call(self, call: ast.Call) -> None:
+        func = call.func
+        name = self._callee_name(call)
+        qualified = self.info.qualified(func)
+        method = func.attr if isinstance(func, ast.Attribute) else None
+        receiver = func.value if isinstance(func, ast.Attribute) else None
+        if name in APP_CLASSES:
+            self._report(call, "PQG001", f"{name} built at import time: a spawn or "
+                         "forkserver child re-runs this and opens a second application")
+        elif method in EXEC_METHODS and not call.args:
+            self._report(call, "PQG002", "event loop started at import time: a child would "
+                         "block in it")
+        elif method in SHOW_METHODS:
+            self._report(call, "PQG003", f".{method}() at import time: a child would show "
+                         "a window")
+        elif name == "singleShot" or (method == "start" and isinstance(receiver, ast.Name)
+                                      and receiver.id in self.timer_vars):
+            self._report(call, "PQG004", "timer started at import time")
+        elif name in POOL_CLASSES and (qualified.startswith(MP_ROOTS) or
+                                       "get_context" in qualified or name == "Pool"):
+            self._report(call, "PQG005", f"{name}() at import time: every child re-runs "
+                         "this and starts its own pool")
+        elif method == "start" and self._starts(receiver, self.process_vars,
+                                                 self.info.process_classes):
+            self._report(call, "PQG005", "process started at import time: every child "
+                         "re-runs this and starts another")
+        elif method == "start" and self._starts(receiver, self.thread_vars,
+                                                 self.info.thread_classes):
+            self._report(call, "PQG006", "thread started at import time")
+        elif name == "start_new_thread":
+            self._report(call, "PQG006", "thread started at import time")
+        elif (name in SUBPROCESS_CALLS and qualified.startswith("subprocess.")
+              and any(self.info.qualified(n) == "sys.executable" for n in
+                      ast.walk(call) if isinstance(n, (ast.Attribute, ast.Name)))):
+            self._report(call, "PQG005", "a Python subprocess started at import time")
+        self._follow_local_call(call)
+
+    def _starts(self, receiver: ast.AST | None, variables: set[str], classes: set[str]) -> bool:
+        if isinstance(receiver, ast.Name):
+            return receiver.id in variables
+        return isinstance(receiver, ast.Call) and self._callee_name(receiver) in classes
+
+    def _follow_local_call(self, call: ast.Call) -> None:
+        """A module-level call to a local function (or class) runs its body."""
+        if not isinstance(call.func, ast.Name):
+            return
+        target = self.info.functions.get(call.func.id)
+        if target is None and call.func.id in self.info.classes:
+            cls = self.info.classes[call.func.id]
+            target = next((s for s in cls.body if isinstance(s, ast.FunctionDef)
+                           and s.name == "__init__"), None)
+        if target is None or call.func.id in self.followed:
+            return
+        self.followed.add(call.func.id)
+        outer = self._via
+        self._via = f" (in {call.func.id}(), called at import time on line {call.lineno})"
+        self._run_block(target.body)  # type: ignore[attr-defined]
+        self._via = outer
+
+
+def first_statement_calls(guard: ast.If, function: str) -> bool:
+    if not guard.body:
+        return False
+    first = guard.body[0]
+    return (isinstance(first, ast.Expr) and isinstance(first.value, ast.Call)
+            and dotted(first.value.func).rsplit(".", 1)[-1] == function)
