@@ -21,9 +21,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
     from typing import Any
 
-from ._exceptions import ExceptionRecord, on_exception, remove_exception_callback
-from .logfile import current_path as log_path
-
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
@@ -31,6 +28,10 @@ if TYPE_CHECKING:
 
 # Public names that live in modules loaded on first use: name -> module.
 _LAZY: dict[str, str] = {
+    "ExceptionRecord": "pyqtguard._exceptions",
+    "on_exception": "pyqtguard._exceptions",
+    "remove_exception_callback": "pyqtguard._exceptions",
+    "log_path": "pyqtguard.logfile",
     "last_crash": "pyqtguard.reports",
     "CrashReport": "pyqtguard.reports",
     "threads": "pyqtguard.registry",
@@ -86,7 +87,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pyqtguard' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    attribute = "current_path" if name == "log_path" else name
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 
@@ -96,12 +98,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ExceptionRecord",
     "__version__",
     "install",
-    "log_path",
-    "on_exception",
-    "remove_exception_callback",
     "uninstall",
     *_LAZY,
 ]

@@ -28,6 +28,7 @@ COMPONENTS: tuple[str, ...] = (
     "pyqtguard._watchdog",
     "pyqtguard._freeze",
     "pyqtguard._exitwatch",
+    "pyqtguard._spawnguard",
 )
 
 _installed: _config.Config | None = None

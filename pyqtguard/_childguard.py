@@ -1,0 +1,142 @@
+"""Guard a spawn/forkserver child while it re-imports the main module.
+
+Imported first thing in children started by a guarded parent (see
+:mod:`pyqtguard._spawnguard`).  While multiprocessing bootstraps the child -
+re-running the main module as ``__mp_main__`` - building a
+QApplication/QGuiApplication/QCoreApplication, starting a process or
+running a Python subprocess is refused before any window can appear: the
+child writes a message naming the file and line, with the fix, and exits.
+Once bootstrapping is over (the child runs its target), nothing is refused.
+
+Kept small: nothing here imports Qt; the application classes are patched
+only if and when the child imports PyQt6.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import _qtattach
+
+EXIT_STATUS_REFUSED = 3
+_APP_CLASSES = {
+    "PyQt6.QtCore": "QCoreApplication", "PyQt6.QtGui": "QGuiApplication",
+    "PyQt6.QtWidgets": "QApplication", "PyQt5.QtCore": "QCoreApplication",
+    "PyQt5.QtGui": "QGuiApplication", "PyQt5.QtWidgets": "QApplication",
+}
+_FIXES = {
+    "app": ("app = QApplication(sys.argv)\n        window = MainWindow()\n"
+            "        window.show()\n        sys.exit(app.exec())"),
+    "process": ("multiprocessing.freeze_support()\n"
+                "        with multiprocessing.Pool() as pool:\n            ..."),
+}
+
+
+def bootstrapping() -> bool:
+    """True while multiprocessing re-imports the main module in this child."""
+    process = sys.modules.get("multiprocessing.process")
+    return bool(process is not None
+                and getattr(process.current_process(), "_inheriting", False))
+
+
+def _main_module_site() -> tuple[str, int]:
+    """file and line in the re-run main module that led here."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "__mp_main__":
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return "<main module>", 0
+
+
+def refuse(what: str, fix: str) -> None:
+    """Report and end this child; never returns."""
+    file, line = _main_module_site()
+    where = f"{os.path.basename(file)}:{line}" if line else file
+    message = (
+        f"pyqtguard: {where} {what} while this child process re-imports the main module.\n"
+        f"  ({file}, line {line})\n"
+        "A process started with the 'spawn' or 'forkserver' method runs the main "
+        "module again: everything at its top level runs in every child.\n"
+        "Fix: put that code under the main guard, for example:\n\n"
+        '    if __name__ == "__main__":\n'
+        f"        {fix}\n")
+    if not _tell_parent(message):
+        try:
+            os.write(2, message.encode("utf-8", "replace"))
+        except OSError:
+            pass
+    os._exit(EXIT_STATUS_REFUSED)
+
+
+def _tell_parent(message: str) -> bool:
+    """Append to the guarded parent's report file; it prints the message
+    once, however many children (a Pool respawns them) refuse.  False when
+    there is no parent to tell."""
+    report = os.environ.get("PYQTGUARD_CHILD_REPORT")
+    if not report:
+        return False
+    try:
+        if os.path.getsize(report) > 0:
+            return True                   # an earlier child already said it
+        flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(report, flags)
+        try:
+            os.write(fd, (message + "\n\n\x1e").encode("utf-8", "replace"))
+        finally:
+            os.close(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _guard_app_class(module: object) -> None:
+    cls = getattr(module, _APP_CLASSES[module.__name__], None)  # type: ignore[attr-defined]
+    if cls is None or "__init__" in cls.__dict__ and getattr(
+            cls.__dict__["__init__"], "_pyqtguard", False):
+        return
+    original = cls.__init__
+    name = cls.__name__
+
+    def __init__(self: object, *args: object, **kwargs: object) -> None:
+        if bootstrapping():
+            refuse(f"builds a {name}", _FIXES["app"])
+        original(self, *args, **kwargs)
+
+    __init__._pyqtguard = True  # type: ignore[attr-defined]
+    cls.__init__ = __init__
+
+
+def _guard_process_starts(spawn: object) -> None:
+    original = spawn._check_not_importing_main  # type: ignore[attr-defined]
+
+    def _check_not_importing_main() -> None:
+        if bootstrapping():
+            refuse("starts a process", _FIXES["process"])
+        original()
+
+    spawn._check_not_importing_main = _check_not_importing_main  # type: ignore[attr-defined]
+
+
+def _refuse_python_subprocess(event: str, args: tuple) -> None:
+    if not bootstrapping():
+        return
+    text = " ".join(str(a) for a in args[:2])
+    if sys.executable and sys.executable in text:
+        refuse("starts a Python subprocess", "subprocess.run([sys.executable, ...])")
+
+
+def _install() -> None:
+    os.environ["PYQTGUARD_IN_CHILD"] = "1"
+    for name in _APP_CLASSES:
+        _qtattach.when_imported(name, _guard_app_class)
+    _qtattach.when_imported("multiprocessing.spawn", _guard_process_starts)
+    try:
+        from . import _native
+
+        _native.process_audit(_refuse_python_subprocess)
+    except Exception:  # noqa: BLE001 - the guard must never break a child
+        pass
+
+
+_install()

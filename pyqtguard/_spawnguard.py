@@ -1,0 +1,180 @@
+"""Guard the spawn and forkserver children of a guarded app (parent side).
+
+When ``multiprocessing.util`` is imported, ``spawnv_passfds`` - through which
+both the spawn start method and the forkserver launch their Python
+processes on POSIX - is wrapped: the child's ``-c`` program first imports
+:mod:`pyqtguard._childguard` (with pyqtguard's folder on ``sys.path``), so the
+child is guarded even when the app never imports pyqtguard at the top of its
+main module.  On Windows, ``spawn.get_command_line`` is wrapped the same way.
+
+A child that refuses to bootstrap (it was about to build a QApplication or
+start processes while re-running the main module) appends its message to a
+report file named in ``PYQTGUARD_CHILD_REPORT``.  A watcher thread here sees
+it, writes it to the run log and stderr, ends the children and ends the
+program with exit status :data:`EXIT_STATUS_REFUSED` - rather than letting a
+Pool respawn refusing workers forever or the app wait for results that never
+come.  ``fork`` children are not touched.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import _qtattach
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+ENV_REPORT = "PYQTGUARD_CHILD_REPORT"
+EXIT_STATUS_REFUSED = 3
+_CHILD_MARKERS = ("spawn_main", "multiprocessing.forkserver import main")
+
+_enabled = False
+_original_spawnv: Any = None
+_original_command_line: Any = None
+_report_path: str | None = None
+_watcher_started = False
+
+
+def _guard_prefix() -> str:
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return ("try:\n"
+            "    import sys\n"
+            f"    sys.path.append({folder!r})\n"
+            "    import pyqtguard._childguard\n"
+            f"    sys.path.remove({folder!r})\n"
+            "except Exception:\n"
+            "    pass\n")
+
+
+def _guarded_args(args: list[str]) -> list[str]:
+    """The same command line, its ``-c`` program guarded first."""
+    args = list(args)
+    for index in range(len(args) - 1):
+        if args[index] == "-c" and any(m in args[index + 1] for m in _CHILD_MARKERS):
+            _ensure_report_file()
+            args[index + 1] = _guard_prefix() + args[index + 1]
+            break
+    return args
+
+
+def _spawnv_passfds(path: str, args: list[str], passfds: Any) -> int:
+    if _enabled:
+        args = _guarded_args(args)
+    return _original_spawnv(path, args, passfds)  # type: ignore[no-any-return]
+
+
+def _get_command_line(**kwds: Any) -> list[str]:
+    args = _original_command_line(**kwds)
+    return _guarded_args(args) if _enabled else args
+
+
+def _ensure_report_file() -> None:
+    global _report_path
+    if _report_path is not None:
+        return
+    from . import logfile
+
+    current = logfile.current_path()
+    folder = os.fspath(current.parent) if current is not None else None
+    if folder is None:
+        import tempfile
+
+        folder = tempfile.gettempdir()
+    path = os.path.join(folder, f".pyqtguard-children-{os.getpid()}")
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        os.close(os.open(path, flags, 0o600))
+    except OSError:
+        return
+    _report_path = path
+    os.environ[ENV_REPORT] = path
+    _start_watcher()
+
+
+def _start_watcher() -> None:
+    global _watcher_started
+    if _watcher_started:
+        return
+    import threading
+
+    _watcher_started = True
+    threading.Thread(target=_watch, name="pyqtguard-childwatch", daemon=True).start()
+
+
+def _watch() -> None:
+    import time
+
+    path = _report_path
+    while path is not None:
+        try:
+            if os.path.getsize(path) > 0:
+                break
+        except OSError:
+            return
+        time.sleep(0.1)
+    else:
+        return
+    time.sleep(0.2)                       # let the child finish its message
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        message = stream.read().split("\n\n\x1e", 1)[0]
+    _end_program(message)
+
+
+def _end_program(message: str) -> None:
+    from . import _native
+
+    text = (f"\n{message.rstrip()}\n\npyqtguard: a child process refused to start (see "
+            f"above); ending the program (exit status {EXIT_STATUS_REFUSED}) instead of "
+            "letting it hang or respawn workers.\n")
+    _native.log_write(text)
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        import multiprocessing
+
+        for child in multiprocessing.active_children():
+            child.terminate()
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        if _report_path:
+            os.unlink(_report_path)
+    except OSError:
+        pass
+    os._exit(EXIT_STATUS_REFUSED)
+
+
+def _attach_util(util: Any) -> None:
+    global _original_spawnv
+    if _original_spawnv is None and hasattr(util, "spawnv_passfds"):
+        _original_spawnv = util.spawnv_passfds
+        util.spawnv_passfds = _spawnv_passfds
+
+
+def _attach_spawn(spawn: Any) -> None:
+    global _original_command_line
+    if sys.platform == "win32" and _original_command_line is None:
+        _original_command_line = spawn.get_command_line
+        spawn.get_command_line = _get_command_line
+
+
+def install(config: object = None) -> None:
+    global _enabled
+    if config is not None and not getattr(config, "guard_children", True):
+        return
+    if os.environ.get("PYQTGUARD_IN_CHILD"):
+        return                              # a guarded child: its parent watches
+    _enabled = True
+    _qtattach.when_imported("multiprocessing.util", _attach_util)
+    _qtattach.when_imported("multiprocessing.spawn", _attach_spawn)
+
+
+def uninstall() -> None:
+    global _enabled
+    _enabled = False
