@@ -39,22 +39,36 @@ def bootstrapping() -> bool:
                 and getattr(process.current_process(), "_inheriting", False))
 
 
-def _main_module_site() -> tuple[str, int]:
-    """file and line in the re-run main module that led here."""
+def _app_code_site() -> tuple[str, int]:
+    """file and line in the app's code that led here: the re-run main module
+    (``__mp_main__``), else the innermost frame outside the standard library,
+    site-packages and pyqtguard (a module the child imports to unpickle its
+    target)."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    library = tuple(p for p in {paths.get("stdlib"), paths.get("purelib"),
+                                paths.get("platlib"),
+                                os.path.dirname(os.path.abspath(__file__))} if p)
     frame = sys._getframe(1)
+    fallback = None
     while frame is not None:
         if frame.f_globals.get("__name__") == "__mp_main__":
             return frame.f_code.co_filename, frame.f_lineno
+        file = frame.f_code.co_filename
+        if fallback is None and not file.startswith(library) and not file.startswith("<"):
+            fallback = (file, frame.f_lineno)
         frame = frame.f_back
-    return "<main module>", 0
+    return fallback or ("<main module>", 0)
 
 
 def refuse(what: str, fix: str) -> None:
     """Report and end this child; never returns."""
-    file, line = _main_module_site()
+    file, line = _app_code_site()
     where = f"{os.path.basename(file)}:{line}" if line else file
     message = (
-        f"pyqtguard: {where} {what} while this child process re-imports the main module.\n"
+        f"pyqtguard: {where} {what} while this child process starts (it re-imports the "
+        "main module and what its target needs).\n"
         f"  ({file}, line {line})\n"
         "A process started with the 'spawn' or 'forkserver' method runs the main "
         "module again: everything at its top level runs in every child.\n"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 from . import _qtattach
 
@@ -91,14 +92,36 @@ def _ensure_report_file() -> None:
     _report_path = path
     os.environ[ENV_REPORT] = path
     _start_watcher()
+    import atexit
+
+    atexit.register(_check_at_exit)
+
+
+def _check_at_exit() -> None:
+    """The app may end first (a BrokenProcessPool raised at once): the
+    message must still be told, once, before the process is gone."""
+    message = _read_report()
+    if message:
+        _end_program(message)
+    elif _report_path:
+        try:
+            os.unlink(_report_path)
+        except OSError:
+            pass
+
+
+def _read_report() -> str:
+    try:
+        with open(_report_path or "", encoding="utf-8", errors="replace") as stream:
+            return stream.read().split("\n\n\x1e", 1)[0]
+    except OSError:
+        return ""
 
 
 def _start_watcher() -> None:
     global _watcher_started
     if _watcher_started:
         return
-    import threading
-
     _watcher_started = True
     threading.Thread(target=_watch, name="pyqtguard-childwatch", daemon=True).start()
 
@@ -117,14 +140,23 @@ def _watch() -> None:
     else:
         return
     time.sleep(0.2)                       # let the child finish its message
-    with open(path, encoding="utf-8", errors="replace") as stream:
-        message = stream.read().split("\n\n\x1e", 1)[0]
-    _end_program(message)
+    _end_program(_read_report())
+
+
+_ending = threading.Lock()
 
 
 def _end_program(message: str) -> None:
+    if not _ending.acquire(blocking=False):
+        return                     # the watcher and atexit raced: one tells
     from . import _native
 
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
     text = (f"\n{message.rstrip()}\n\npyqtguard: a child process refused to start (see "
             f"above); ending the program (exit status {EXIT_STATUS_REFUSED}) instead of "
             "letting it hang or respawn workers.\n")

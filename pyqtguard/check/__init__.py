@@ -92,6 +92,11 @@ class _Checker:
         if not (info.uses(QT_ROOTS) or info.uses(MP_ROOTS)):
             return [], None
         findings = list(visitor.findings)
+        if _is_package_main(path):
+            # multiprocessing does not re-run a package's __main__ in its
+            # children (spawn._fixup_main_from_name skips "*.__main__"):
+            # only what the children import matters there.
+            findings = []
         findings += self._imported_modules(path, display, info.imports)
         if info.uses(("multiprocessing",)) or any(
                 q.endswith("ProcessPoolExecutor") for q in info.aliases.values()):
@@ -154,6 +159,11 @@ class _Checker:
                                 break
         self.import_time[path] = problems
         return problems
+
+
+def _is_package_main(path: str) -> bool:
+    return (os.path.basename(path) == "__main__.py"
+            and os.path.isfile(os.path.join(os.path.dirname(path), "__init__.py")))
 
 
 def _resolve(importer: str, module: str, level: int) -> str | None:
