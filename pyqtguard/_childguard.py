@@ -93,6 +93,9 @@ def _tell_parent(message: str) -> bool:
     try:
         if os.path.getsize(report) > 0:
             return True                   # an earlier child already said it
+    except OSError:
+        return True                       # gone: the parent has told and ended
+    try:
         flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(report, flags)
         try:

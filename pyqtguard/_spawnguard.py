@@ -139,7 +139,7 @@ def _watch() -> None:
         time.sleep(0.1)
     else:
         return
-    time.sleep(0.2)                       # let the child finish its message
+    time.sleep(0.05)                      # let the child finish its message
     _end_program(_read_report())
 
 
