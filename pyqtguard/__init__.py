@@ -40,6 +40,8 @@ _LAZY: dict[str, str] = {
     "on_freeze": "pyqtguard._freeze",
     "remove_freeze_callback": "pyqtguard._freeze",
     "FreezeEvent": "pyqtguard._freeze",
+    "shutdown": "pyqtguard.workers",
+    "workers": "pyqtguard.workers",
 }
 
 
@@ -88,7 +90,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'pyqtguard' has no attribute {name!r}")
     attribute = "current_path" if name == "log_path" else name
-    value = getattr(importlib.import_module(module), attribute)
+    loaded = importlib.import_module(module)
+    value = loaded if module == f"pyqtguard.{name}" else getattr(loaded, attribute)
     globals()[name] = value
     return value
 

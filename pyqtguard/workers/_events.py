@@ -1,0 +1,127 @@
+"""Worker events: callbacks run in the GUI thread, in order, never into a
+deleted widget.
+
+A worker's events (``started``, ``progress``, ``yielded``, ``returned``,
+``errored``, ``cancelled``, ``finished``) are plain Python event objects,
+not Qt signals: the worker thread posts ``(worker, event, payload)`` to one
+hub QObject living in the GUI thread (one queued Qt signal for all
+workers), and the hub calls the callbacks there.  That gives the order (one
+queue), ``finished`` last, and control over each call: a callback bound to a
+widget that has been deleted is dropped (debug log), never an error.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+class Event:
+    """One worker event; ``connect(callback)`` like a Qt signal.
+
+    Example::
+
+        worker.returned.connect(label.setText)
+    """
+
+    __slots__ = ("name", "_callbacks")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._callbacks: list[Callable[..., object]] = []
+
+    def connect(self, callback: Callable[..., object]) -> Callable[..., object]:
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        self._callbacks.append(callback)
+        return callback
+
+    def disconnect(self, callback: Callable[..., object] | None = None) -> None:
+        if callback is None:
+            self._callbacks.clear()
+        else:
+            self._callbacks.remove(callback)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._callbacks)
+
+    def emit(self, *args: object) -> None:
+        """Call every callback (in the calling thread: the hub's, the GUI)."""
+        for callback in list(self._callbacks):
+            if _receiver_deleted(callback):
+                _debug(f"dropped {self.name} for a deleted receiver {callback!r}")
+                continue
+            try:
+                callback(*args)
+            except RuntimeError as exc:
+                if "has been deleted" in str(exc):
+                    _debug(f"dropped {self.name}: {exc}")
+                    continue
+                sys.excepthook(type(exc), exc, exc.__traceback__)
+            except Exception as exc:  # noqa: BLE001 - a callback's bug is reported
+                sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def _receiver_deleted(callback: object) -> bool:
+    owner = getattr(callback, "__self__", None)
+    if owner is None:
+        return False
+    try:
+        from PyQt6 import sip
+
+        return isinstance(owner, sip.simplewrapper) and bool(sip.isdeleted(owner))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _debug(text: str) -> None:
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("pyqtguard.workers").debug(text)
+
+
+# ---- the hub: one QObject in the GUI thread -----------------------------------
+
+_hub: Any = None
+_hub_lock = threading.Lock()
+
+
+def _make_hub(qtcore: Any, app: Any) -> Any:
+    class _Hub(qtcore.QObject):  # type: ignore[misc,name-defined]
+        posted = qtcore.pyqtSignal(object, object, object)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.posted.connect(self._deliver, qtcore.Qt.ConnectionType.QueuedConnection)
+
+        def _deliver(self, worker: Any, event: str, payload: object) -> None:
+            worker._deliver(event, payload)
+
+    hub = _Hub()
+    if hub.thread() is not app.thread():
+        hub.moveToThread(app.thread())
+    return hub
+
+
+def hub() -> Any:
+    """The hub, made in the GUI thread; RuntimeError without a QApplication."""
+    global _hub
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    app = qtcore.QCoreApplication.instance() if qtcore is not None else None
+    if app is None:
+        raise RuntimeError("pyqtguard workers need a QApplication: create it before "
+                           "starting a worker")
+    with _hub_lock:
+        if _hub is None:
+            _hub = _make_hub(qtcore, app)
+        return _hub
+
+
+def post(worker: object, event: str, payload: object = None) -> None:
+    """Queue *event* of *worker* for delivery in the GUI thread."""
+    _hub.posted.emit(worker, event, payload)

@@ -1,0 +1,133 @@
+"""One shutdown path for workers: cancel all, wait while the GUI paints,
+report the ones that do not stop - and return within the timeout.
+
+``app.quit()`` (aboutToQuit), a window's close (:class:`ShutdownOnClose` or
+:func:`shutdown_on_close`) and interpreter exit all lead here.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from . import _worker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+DEFAULT_TIMEOUT = 5.0
+_app_connected: Any = None
+
+
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
+    if timeout < 0 or timeout != timeout:
+        raise ValueError(f"timeout must be >= 0, not {timeout!r}")
+    return float(timeout)
+
+
+def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Cancel every worker and wait up to *timeout* seconds for them to end,
+    processing events meanwhile (the GUI keeps painting).  Workers still
+    running then are logged by name with their stacks.  Returns their names
+    (empty: all ended).  New workers cannot start afterwards.
+
+    Example::
+
+        def closeEvent(self, event):
+            pyqtguard.shutdown(timeout=3)
+            event.accept()
+    """
+    timeout = _check_timeout(timeout)
+    _worker._shutdown_began = True
+    workers = _worker.active_workers()
+    for worker in workers:
+        worker.cancel()
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    app = qtcore.QCoreApplication.instance() if qtcore is not None else None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(w._status == "done" for w in workers):
+            break
+        if app is not None:
+            app.processEvents(qtcore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.005)
+    if app is not None:                      # deliver the last events
+        app.processEvents()
+    stragglers = [w for w in workers if w._status != "done"]
+    if stragglers:
+        _report(stragglers, timeout)
+    return [w.name for w in stragglers]
+
+
+def _report(workers: list[_worker.Worker], timeout: float) -> None:
+    import traceback
+
+    from .. import _native
+
+    frames = sys._current_frames()
+    idents = {native: ident for native, ident, _name, _kind in _native.thread_table()}
+    lines = [f"pyqtguard: shutdown: {len(workers)} worker(s) did not stop within "
+             f"{timeout:g} s of being cancelled:"]
+    for worker in workers:
+        frame = frames.get(idents.get(worker._native_id or 0, -1))
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else "  (no stack)\n"
+        lines.append(f"worker {worker.name!r} ({worker._status}), most recent call last:\n{stack}")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    _native.log_write(f"[{stamp}] " + "\n".join(lines) + "\n")
+
+
+def connect_app_quit() -> None:
+    """app.aboutToQuit -> shutdown (once per application)."""
+    global _app_connected
+    app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
+    if app is not None and _app_connected is not app:
+        app.aboutToQuit.connect(_on_about_to_quit)
+        _app_connected = app
+
+
+def _on_about_to_quit() -> None:
+    if _worker.active_workers():
+        shutdown(DEFAULT_TIMEOUT)
+
+
+def shutdown_on_close(window: Any, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Make closing *window* run :func:`shutdown` first (one line, any widget).
+
+    Example::
+
+        pyqtguard.workers.shutdown_on_close(main_window, timeout=3)
+    """
+    timeout = _check_timeout(timeout)
+    original = window.closeEvent
+
+    def closeEvent(event: Any) -> None:  # noqa: N802 - Qt's name
+        shutdown(timeout)
+        original(event)
+
+    window.closeEvent = closeEvent
+
+
+class ShutdownOnClose:
+    """Mixin for a QWidget/QMainWindow: closing it shuts workers down first.
+
+    Example::
+
+        class MainWindow(pyqtguard.workers.ShutdownOnClose, QMainWindow):
+            shutdown_timeout = 3.0
+    """
+
+    shutdown_timeout: float = DEFAULT_TIMEOUT
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        shutdown(self.shutdown_timeout)
+        super().closeEvent(event)  # type: ignore[misc]
+
+
+def _at_exit() -> None:
+    if _worker.active_workers():
+        shutdown(DEFAULT_TIMEOUT)
+
+
+__import__("atexit").register(_at_exit)

@@ -1,0 +1,303 @@
+"""Workers: a function or generator run off the GUI thread, with events.
+
+    >>> def count_words(path, state):           # `state` is optional
+    ...     words = 0
+    ...     for line_number, line in enumerate(open(path)):
+    ...         if state.cancelled:
+    ...             return words
+    ...         words += len(line.split())
+    ...         state.progress(line_number)
+    ...     return words
+    >>> worker = pyqtguard.workers.Worker(count_words, "book.txt")
+    >>> worker.returned.connect(label.setNum)
+    >>> worker.start()
+
+Events, all delivered in the GUI thread in this order, ``finished`` always
+last whatever happened: ``started``; ``progress(value)`` and
+``yielded(value)`` (each value a generator yields); then one of
+``returned(result)``, ``errored(exception)`` or ``cancelled()``; then
+``finished()``.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+
+from . import _events
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+EVENTS = ("started", "progress", "yielded", "returned", "errored", "cancelled", "finished")
+_active: set[Worker] = set()            # strong references until `finished` is delivered
+_active_lock = threading.Lock()
+_numbers = itertools.count(1)
+_wants_state_cache: dict[object, bool] = {}
+_shutdown_began = False
+
+
+class WorkerState:
+    """What the work sees of its worker (pass a parameter named ``state``).
+
+    ``state.cancelled`` turns True when the worker is cancelled;
+    ``state.progress(value)`` and ``state.partial(value)`` send ``progress``
+    and ``yielded`` events to the GUI thread.
+    """
+
+    __slots__ = ("_worker",)
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    @property
+    def cancelled(self) -> bool:
+        return self._worker._cancel_requested.is_set()
+
+    def progress(self, value: object) -> None:
+        _events.post(self._worker, "progress", value)
+
+    def partial(self, value: object) -> None:
+        _events.post(self._worker, "yielded", value)
+
+
+def _wants_state(func: Callable[..., object]) -> bool:
+    key = getattr(func, "__code__", func)
+    if key not in _wants_state_cache:
+        import inspect
+
+        try:
+            _wants_state_cache[key] = "state" in inspect.signature(func).parameters
+        except (TypeError, ValueError):
+            _wants_state_cache[key] = False
+    return _wants_state_cache[key]
+
+
+def _make_task(qtcore: Any) -> type:
+    class _Task(qtcore.QRunnable):  # type: ignore[misc,name-defined]
+        """The QRunnable: runs the work, posts the events."""
+
+        def __init__(self, worker: Worker) -> None:
+            super().__init__()
+            self.setAutoDelete(False)      # the worker keeps it (tryTake needs it)
+            self.worker = worker
+
+        def run(self) -> None:
+            self.worker._run()
+
+    return _Task
+
+
+_task_class: Any = None
+
+
+class Worker:
+    """A function (or generator function) to run on a QThreadPool, or on a
+    dedicated QThread with ``use_qthread=True``.  See the module docstring.
+
+    Raises RuntimeError when no QApplication exists yet, TypeError when
+    *func* is not callable.
+    """
+
+    def __init__(self, func: Callable[..., object], *args: object,
+                 use_qthread: bool = False, name: str | None = None,
+                 **kwargs: object) -> None:
+        global _task_class
+        if not callable(func):
+            raise TypeError(f"func must be callable, not {type(func).__name__}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str or None, not {type(name).__name__}")
+        _events.hub()                                   # RuntimeError without an app
+        for event in EVENTS:
+            setattr(self, event, _events.Event(event))
+        self.name = name or f"worker-{next(_numbers)}:{getattr(func, '__name__', 'work')}"
+        self._func = func
+        self._args = args
+        self._kwargs = kwargs
+        self._use_qthread = use_qthread
+        self._cancel_requested = threading.Event()
+        self._status = "created"      # created, queued, running, done (worker side)
+        self._delivered_finished = False
+        self._native_id: int | None = None
+        self._thread: Any = None
+        if _task_class is None:
+            _task_class = _make_task(sys.modules["PyQt6.QtCore"])
+        self._task = _task_class(self)
+
+    # ---- control (GUI thread) ----
+
+    def start(self) -> Worker:
+        """Queue the work; returns the worker.  Starting twice is an error."""
+        if self._status != "created":
+            raise RuntimeError(f"worker {self.name!r} was already started")
+        if _shutdown_began:
+            raise RuntimeError("pyqtguard.shutdown() has begun: no new workers")
+        from . import _shutdown
+
+        _shutdown.connect_app_quit()
+        with _active_lock:
+            _active.add(self)
+        self._status = "queued"
+        qtcore = sys.modules["PyQt6.QtCore"]
+        if self._use_qthread:
+            self._thread = _dedicated_thread(qtcore, self)
+            self._thread.start()
+        else:
+            qtcore.QThreadPool.globalInstance().start(self._task)
+        return self
+
+    def cancel(self) -> None:
+        """Ask the work to stop; a queued worker is taken off the queue.
+        Cancelling a finished worker does nothing."""
+        if self._status in ("created", "done") or self._cancel_requested.is_set():
+            if self._status == "created":
+                self._cancel_requested.set()
+            return
+        self._cancel_requested.set()
+        if self._status == "queued" and not self._use_qthread:
+            pool = sys.modules["PyQt6.QtCore"].QThreadPool.globalInstance()
+            if pool.tryTake(self._task):
+                self._status = "done"
+                _events.post(self, "cancelled")
+                _events.post(self, "finished")
+
+    @property
+    def is_running(self) -> bool:
+        return self._status == "running"
+
+    @property
+    def is_done(self) -> bool:
+        """True once ``finished`` has been delivered."""
+        return self._delivered_finished
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.name!r} {self._status}>"
+
+    # ---- the work (worker thread) ----
+
+    def _run(self) -> None:
+        from .. import _threadnames
+
+        self._native_id = threading.get_native_id()
+        _threadnames.register_current(self.name, _threadnames.KIND_POOL)
+        self._status = "running"
+        try:
+            _events.post(self, "started")
+            if self._cancel_requested.is_set():
+                _events.post(self, "cancelled")
+                return
+            try:
+                outcome = self._call()
+            except BaseException as exc:  # noqa: BLE001 - delivered, never raised into Qt
+                _events.post(self, "errored", exc)
+                return
+            if self._cancel_requested.is_set():
+                _events.post(self, "cancelled")
+            else:
+                _events.post(self, "returned", outcome)
+        finally:
+            self._status = "done"
+            _events.post(self, "finished")
+            _threadnames.unregister_current()
+
+    def _call(self) -> object:
+        kwargs = self._kwargs
+        if _wants_state(self._func):
+            kwargs = dict(kwargs, state=WorkerState(self))
+        result = self._func(*self._args, **kwargs)
+        if hasattr(result, "__next__") and hasattr(result, "send") and hasattr(result, "throw"):
+            return self._drive(result)
+        return result
+
+    def _drive(self, generator: Any) -> object:
+        """Run a generator: each value to ``yielded``; cancellation at a yield."""
+        while True:
+            if self._cancel_requested.is_set():
+                generator.close()
+                return None
+            try:
+                value = next(generator)
+            except StopIteration as stop:
+                return stop.value
+            _events.post(self, "yielded", value)
+
+    # ---- delivery (GUI thread, from the hub) ----
+
+    def _deliver(self, event: str, payload: object) -> None:
+        if event == "errored":
+            exc = payload  # type: ignore[assignment]
+            if not self.errored.connected:  # type: ignore[attr-defined]
+                # Nobody listens: pyqtguard's hook logs it (never an abort).
+                sys.excepthook(type(exc), exc, exc.__traceback__)  # type: ignore[arg-type]
+            else:
+                _log_error(self, exc)  # type: ignore[arg-type]
+                self.errored.emit(exc)  # type: ignore[attr-defined]
+            return
+        signal = getattr(self, event)
+        if event in ("progress", "yielded", "returned"):
+            signal.emit(payload)
+        else:
+            signal.emit()
+        if event == "finished":
+            self._delivered_finished = True
+            with _active_lock:
+                _active.discard(self)
+
+
+def _log_error(worker: Worker, exc: BaseException) -> None:
+    import traceback
+
+    from .. import _native
+
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    _native.log_write(f"[{stamp}] pyqtguard: worker {worker.name!r} raised (delivered to "
+                      f"its errored callbacks):\n{text}")
+
+
+def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
+    class _WorkerThread(qtcore.QThread):  # type: ignore[misc,name-defined]
+        def run(self) -> None:
+            worker._run()
+
+    thread = _WorkerThread()
+    thread.setObjectName(worker.name)
+    return thread
+
+
+def active_workers() -> list[Worker]:
+    """Workers started and not yet finished (their ``finished`` undelivered)."""
+    with _active_lock:
+        return list(_active)
+
+
+def thread_worker(func: Callable[..., object]) -> Callable[..., Worker]:
+    """Decorator: calling the function returns a started :class:`Worker`.
+
+    Example::
+
+        @pyqtguard.workers.thread_worker
+        def load(path):
+            return open(path).read()
+
+        worker = load("notes.txt")
+        worker.returned.connect(editor.setPlainText)
+    """
+    if not callable(func):
+        raise TypeError(f"func must be callable, not {type(func).__name__}")
+
+    def start_worker(*args: object, **kwargs: object) -> Worker:
+        return Worker(func, *args, **kwargs).start()
+
+    start_worker.__name__ = getattr(func, "__name__", "start_worker")
+    start_worker.__doc__ = func.__doc__
+    start_worker.__wrapped__ = func  # type: ignore[attr-defined]
+    return start_worker
+
+
+def run_in_worker(func: Callable[..., object], *args: object, **kwargs: object) -> Worker:
+    """Start ``func(*args, **kwargs)`` on the pool now; returns the worker."""
+    return Worker(func, *args, **kwargs).start()
