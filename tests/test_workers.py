@@ -243,3 +243,120 @@ def test_shutdown_reports_a_worker_that_ignores_cancellation_and_returns_in_time
     assert elapsed < 1.5
     with pytest.raises(RuntimeError, match="shutdown"):
         workers.Worker(lambda: 1).start()
+
+
+def test_call_in_gui_returns_raises_and_fails_fast_after_shutdown():
+    gui = threading.current_thread()
+    outcomes = []
+
+    def ask(question):
+        assert threading.current_thread() is gui
+        return f"yes to {question}"
+
+    def refuse():
+        raise PermissionError("the user said no")
+
+    def work():
+        outcomes.append(workers.call_in_gui(ask, "overwrite?", timeout=5))
+        try:
+            workers.call_in_gui(refuse, timeout=5)
+        except PermissionError as exc:
+            outcomes.append(f"raised {exc}")
+        return "done"
+
+    worker = workers.Worker(work).start()
+    wait_until(lambda: worker.is_done)
+    assert outcomes == ["yes to overwrite?", "raised the user said no"]
+    assert workers.call_in_gui(ask, "direct") == "yes to direct"   # from the GUI thread
+    workers._worker._shutdown_began = True
+    failures = []
+    thread = threading.Thread(target=lambda: failures.append(
+        pytest.raises(RuntimeError, workers.call_in_gui, ask, "late")))
+    thread.start()
+    thread.join(5)
+    assert failures and not thread.is_alive()
+
+
+def test_call_in_gui_times_out():
+    def slow():
+        time.sleep(0.3)
+
+    errors = []
+
+    def work():
+        try:
+            workers.call_in_gui(slow, timeout=0.05)
+        except TimeoutError as exc:
+            errors.append(exc)
+
+    worker = workers.Worker(work).start()
+    wait_until(lambda: worker.is_done)
+    assert len(errors) == 1
+
+
+def _square(n):
+    return n * n
+
+
+def _die(n):
+    import os
+
+    os._exit(7)
+
+
+def test_futures_of_a_process_pool_and_a_broken_pool():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        job = workers.watch_future(pool.submit(_square, 7))
+        log = record(job)
+        wait_until(lambda: job.is_done, timeout=60)
+    assert [e[:2] for e in log][1:] == [("returned", 49), ("finished", None)]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        job = workers.watch_future(pool.submit(_die, 1))
+        log = record(job)
+        wait_until(lambda: job.is_done, timeout=60)
+    assert [e[0] for e in log][1:] == ["errored", "finished"]
+    assert isinstance(log[1][1], BrokenProcessPool)
+
+
+def test_staged_startup_splash_steps_window_and_a_failing_step():
+    order = []
+    splash = QtWidgets.QSplashScreen()
+
+    def failing():
+        order.append("failing")
+        raise OSError("plugin folder missing")
+
+    class Main(QtWidgets.QMainWindow):
+        def __init__(self):
+            super().__init__()
+            order.append("window")
+
+    seen = []
+    previous = sys.excepthook
+    sys.excepthook = lambda t, v, tb: seen.append(v)
+    try:
+        startup = workers.StagedStartup(splash=splash)
+        startup.step("plugins", failing).step("project", lambda: order.append("project"))
+        startup.window(Main).start()
+        assert order == []                      # nothing before the event loop turns
+        wait_until(lambda: startup.main_window is not None)
+    finally:
+        sys.excepthook = previous
+    assert order == ["failing", "project", "window"]
+    assert [str(e) for e in seen] == ["plugin folder missing"]
+    assert not splash.isVisible() and startup.main_window.isVisible()
+    startup.main_window.close()
+
+
+def test_staged_startup_without_splash_and_before_an_app_exists_message():
+    startup = workers.StagedStartup()
+    done = []
+    startup.step("only", lambda: None).on_done(done.append).start()
+    wait_until(lambda: done)
+    assert done == [None]
+    with pytest.raises(TypeError, match="callable"):
+        startup.step("bad", 42)

@@ -70,3 +70,16 @@ def test_app_quit_leads_through_shutdown(tmp_path):
     assert result.returncode in (0, 124), result.describe()
     assert "worker 'slow-sync' (running)" in result.log
     assert "in never_checks" in result.log
+
+
+def test_a_worker_before_the_qapplication_is_a_clear_error(tmp_path):
+    result = run_app("""
+        from PyQt6 import QtCore
+        from pyqtguard import workers
+        try:
+            workers.Worker(print)
+        except RuntimeError as exc:
+            print("error:", exc, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "error: pyqtguard workers need a QApplication" in result.stdout

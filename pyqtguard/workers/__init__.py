@@ -20,8 +20,12 @@ started, progress/yielded, returned|errored|cancelled, finished.
 """
 from __future__ import annotations
 
+from ._futures import FutureWorker, watch_future
+from ._gui_call import call_in_gui
 from ._shutdown import ShutdownOnClose, shutdown, shutdown_on_close
+from ._startup import StagedStartup
 from ._worker import Worker, WorkerState, active_workers, run_in_worker, thread_worker
 
-__all__ = ["ShutdownOnClose", "Worker", "WorkerState", "active_workers", "run_in_worker",
-           "shutdown", "shutdown_on_close", "thread_worker"]
+__all__ = ["FutureWorker", "ShutdownOnClose", "StagedStartup", "Worker", "WorkerState",
+           "active_workers", "call_in_gui", "run_in_worker", "shutdown", "shutdown_on_close",
+           "thread_worker", "watch_future"]

@@ -99,8 +99,8 @@ def _make_hub(qtcore: Any, app: Any) -> Any:
             super().__init__()
             self.posted.connect(self._deliver, qtcore.Qt.ConnectionType.QueuedConnection)
 
-        def _deliver(self, worker: Any, event: str, payload: object) -> None:
-            worker._deliver(event, payload)
+        def _deliver(self, target: Any, event: str, payload: object) -> None:
+            target._deliver(event, payload)      # a worker, a future, or a GUI call
 
     hub = _Hub()
     if hub.thread() is not app.thread():

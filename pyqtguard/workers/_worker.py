@@ -243,8 +243,10 @@ class Worker:
             signal.emit()
         if event == "finished":
             self._delivered_finished = True
+            if not isinstance(self, Worker):
+                self.is_done = True          # a FutureWorker (plain attribute)
             with _active_lock:
-                _active.discard(self)
+                _active.discard(self)  # type: ignore[arg-type]
 
 
 def _log_error(worker: Worker, exc: BaseException) -> None:

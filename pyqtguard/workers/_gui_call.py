@@ -1,0 +1,79 @@
+"""Call into the GUI thread from a worker and wait for the answer.
+
+    >>> def export(rows, state):
+    ...     overwrite = call_in_gui(ask_user, "Overwrite out.csv?", timeout=60)
+    ...     ...
+
+The function runs in the GUI thread (queued through the workers' hub); its
+return value comes back, and so does its exception, raised in the caller.
+After :func:`pyqtguard.shutdown` began, calls fail at once (RuntimeError)
+instead of waiting for a GUI that is closing.  From the GUI thread itself
+the function is simply called.
+"""
+from __future__ import annotations
+
+import threading
+
+from . import _events, _worker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class _Call:
+    __slots__ = ("func", "args", "kwargs", "done", "result", "error")
+
+    def __init__(self, func: Callable[..., object], args: tuple, kwargs: dict) -> None:
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.done = threading.Event()
+        self.result: object = None
+        self.error: BaseException | None = None
+
+    def _deliver(self, event: str, payload: object) -> None:   # in the GUI thread
+        try:
+            self.result = self.func(*self.args, **self.kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+def call_in_gui(func: Callable[..., object], *args: object, timeout: float | None = 10.0,
+                **kwargs: object) -> object:
+    """Run ``func(*args, **kwargs)`` in the GUI thread; return its result.
+
+    Raises its exception in the caller, TimeoutError when it has not
+    finished within *timeout* seconds (None: wait as long as it takes),
+    RuntimeError once shutdown has begun.
+    """
+    if not callable(func):
+        raise TypeError(f"func must be callable, not {type(func).__name__}")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
+        if timeout < 0:
+            raise ValueError(f"timeout must be >= 0, not {timeout!r}")
+    _events.hub()
+    if _in_gui_thread():
+        return func(*args, **kwargs)
+    if _worker._shutdown_began:
+        raise RuntimeError("pyqtguard.shutdown() has begun: the GUI thread takes no calls")
+    call = _Call(func, args, kwargs)
+    _events.post(call, "call")
+    if not call.done.wait(timeout):
+        raise TimeoutError(f"{getattr(func, '__name__', func)!r} did not finish in the GUI "
+                           f"thread within {timeout:g} s")
+    if call.error is not None:
+        raise call.error
+    return call.result
+
+
+def _in_gui_thread() -> bool:
+    import sys
+
+    qtcore = sys.modules["PyQt6.QtCore"]
+    app = qtcore.QCoreApplication.instance()
+    return app is not None and qtcore.QThread.currentThread() is app.thread()
