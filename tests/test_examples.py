@@ -63,3 +63,23 @@ def test_crash_last_time_example_two_runs(tmp_path):
     assert "would send" in second.stdout
     third = _run([script, "--auto"], tmp_path)  # the crash is reported once
     assert third.returncode == 0 and "offered report" not in third.stdout
+
+
+def test_hash_files_app_hashes_cancels_and_closes(tmp_path):
+    import hashlib
+    import random
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rng = random.Random(7)
+    for index, size in enumerate([200_000, 1_000_000, 50_000, 30_000_000]):
+        (folder / f"file{index}.bin").write_bytes(rng.randbytes(size))
+    result = _run([str(REPO / "examples" / "hash_files_app.py"), "--auto", str(folder)],
+                  tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "cancelled file3.bin" in lines          # the biggest, cancelled at once
+    for index in range(3):
+        digest = hashlib.sha256((folder / f"file{index}.bin").read_bytes()).hexdigest()
+        assert f"sha256 file{index}.bin {digest}" in lines
+    assert "Traceback" not in result.stderr

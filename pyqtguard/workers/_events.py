@@ -67,16 +67,19 @@ class Event:
                 sys.excepthook(type(exc), exc, exc.__traceback__)
 
 
+_sip: Any = None
+
+
 def _receiver_deleted(callback: object) -> bool:
+    global _sip
     owner = getattr(callback, "__self__", None)
     if owner is None:
         return False
-    try:
-        from PyQt6 import sip
+    if _sip is None:
+        from PyQt6 import sip as _sip_module
 
-        return isinstance(owner, sip.simplewrapper) and bool(sip.isdeleted(owner))
-    except Exception:  # noqa: BLE001
-        return False
+        _sip = _sip_module
+    return isinstance(owner, _sip.simplewrapper) and bool(_sip.isdeleted(owner))
 
 
 def _debug(text: str) -> None:
@@ -93,14 +96,14 @@ _hub_lock = threading.Lock()
 
 def _make_hub(qtcore: Any, app: Any) -> Any:
     class _Hub(qtcore.QObject):  # type: ignore[misc,name-defined]
-        posted = qtcore.pyqtSignal(object, object, object)
+        posted = qtcore.pyqtSignal(object, object)
 
         def __init__(self) -> None:
             super().__init__()
             self.posted.connect(self._deliver, qtcore.Qt.ConnectionType.QueuedConnection)
 
-        def _deliver(self, target: Any, event: str, payload: object) -> None:
-            target._deliver(event, payload)      # a worker, a future, or a GUI call
+        def _deliver(self, target: Any, events: tuple) -> None:
+            target._deliver_batch(events)      # a worker, a future, or a GUI call
 
     hub = _Hub()
     if hub.thread() is not app.thread():
@@ -111,6 +114,8 @@ def _make_hub(qtcore: Any, app: Any) -> Any:
 def hub() -> Any:
     """The hub, made in the GUI thread; RuntimeError without a QApplication."""
     global _hub
+    if _hub is not None:
+        return _hub                      # the fast path: one per worker
     qtcore = sys.modules.get("PyQt6.QtCore")
     app = qtcore.QCoreApplication.instance() if qtcore is not None else None
     if app is None:
@@ -124,4 +129,32 @@ def hub() -> Any:
 
 def post(worker: object, event: str, payload: object = None) -> None:
     """Queue *event* of *worker* for delivery in the GUI thread."""
-    _hub.posted.emit(worker, event, payload)
+    _hub.posted.emit(worker, ((event, payload),))
+
+
+def post_many(worker: object, events: tuple) -> None:
+    """Queue several events in one hop (delivered in order)."""
+    _hub.posted.emit(worker, events)
+
+
+class EventSlot:
+    """Class attribute that makes the instance's :class:`Event` on first use,
+    so a worker pays only for the events something listens to."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        event = instance.__dict__.get(self.name)
+        if event is None:
+            event = instance.__dict__[self.name] = Event(self.name)
+        return event
+
+
+def listened(instance: object, name: str) -> bool:
+    event = instance.__dict__.get(name)
+    return event is not None and event.connected

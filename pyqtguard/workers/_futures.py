@@ -54,6 +54,7 @@ class FutureWorker:
         _events.post(self, "finished")
 
     _deliver = _worker.Worker._deliver
+    _deliver_batch = _worker.Worker._deliver_batch
 
 
 def watch_future(future: Future[object], name: str | None = None) -> FutureWorker:

@@ -32,7 +32,7 @@ class _Call:
         self.result: object = None
         self.error: BaseException | None = None
 
-    def _deliver(self, event: str, payload: object) -> None:   # in the GUI thread
+    def _deliver_batch(self, events: tuple) -> None:          # in the GUI thread
         try:
             self.result = self.func(*self.args, **self.kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller

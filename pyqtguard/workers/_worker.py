@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+_GeneratorType = type(x for x in ())
+_WITH_PAYLOAD = frozenset({"progress", "yielded", "returned"})
 EVENTS = ("started", "progress", "yielded", "returned", "errored", "cancelled", "finished")
 _active: set[Worker] = set()            # strong references until `finished` is delivered
-_active_lock = threading.Lock()
 _numbers = itertools.count(1)
 _wants_state_cache: dict[object, bool] = {}
 _shutdown_began = False
@@ -55,13 +56,13 @@ class WorkerState:
 
     @property
     def cancelled(self) -> bool:
-        return self._worker._cancel_requested.is_set()
+        return self._worker._cancel_requested
 
     def progress(self, value: object) -> None:
-        _events.post(self._worker, "progress", value)
+        self._worker._post("progress", value)
 
     def partial(self, value: object) -> None:
-        _events.post(self._worker, "yielded", value)
+        self._worker._post("yielded", value)
 
 
 def _wants_state(func: Callable[..., object]) -> bool:
@@ -95,6 +96,14 @@ _task_class: Any = None
 
 
 class Worker:
+    started = _events.EventSlot("started")
+    progress = _events.EventSlot("progress")
+    yielded = _events.EventSlot("yielded")
+    returned = _events.EventSlot("returned")
+    errored = _events.EventSlot("errored")
+    cancelled = _events.EventSlot("cancelled")
+    finished = _events.EventSlot("finished")
+
     """A function (or generator function) to run on a QThreadPool, or on a
     dedicated QThread with ``use_qthread=True``.  See the module docstring.
 
@@ -111,21 +120,28 @@ class Worker:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, not {type(name).__name__}")
         _events.hub()                                   # RuntimeError without an app
-        for event in EVENTS:
-            setattr(self, event, _events.Event(event))
-        self.name = name or f"worker-{next(_numbers)}:{getattr(func, '__name__', 'work')}"
+        self._name = name
+        self._number = next(_numbers)
         self._func = func
         self._args = args
         self._kwargs = kwargs
         self._use_qthread = use_qthread
-        self._cancel_requested = threading.Event()
+        self._cancel_requested = False    # a bool: set once, read anywhere (GIL)
         self._status = "created"      # created, queued, running, done (worker side)
         self._delivered_finished = False
+        self._pending: tuple = ()
         self._native_id: int | None = None
         self._thread: Any = None
         if _task_class is None:
             _task_class = _make_task(sys.modules["PyQt6.QtCore"])
         self._task = _task_class(self)
+
+    @property
+    def name(self) -> str:
+        """The name given, else ``worker-N:function``: in logs and reports."""
+        if self._name is None:
+            self._name = f"worker-{self._number}:{getattr(self._func, '__name__', 'work')}"
+        return self._name
 
     # ---- control (GUI thread) ----
 
@@ -135,34 +151,28 @@ class Worker:
             raise RuntimeError(f"worker {self.name!r} was already started")
         if _shutdown_began:
             raise RuntimeError("pyqtguard.shutdown() has begun: no new workers")
-        from . import _shutdown
-
-        _shutdown.connect_app_quit()
-        with _active_lock:
-            _active.add(self)
+        _connect_app_quit()
+        _active.add(self)                 # set.add is atomic under the GIL
         self._status = "queued"
-        qtcore = sys.modules["PyQt6.QtCore"]
         if self._use_qthread:
-            self._thread = _dedicated_thread(qtcore, self)
+            self._thread = _dedicated_thread(sys.modules["PyQt6.QtCore"], self)
             self._thread.start()
         else:
-            qtcore.QThreadPool.globalInstance().start(self._task)
+            _pool().start(self._task)
         return self
 
     def cancel(self) -> None:
         """Ask the work to stop; a queued worker is taken off the queue.
         Cancelling a finished worker does nothing."""
-        if self._status in ("created", "done") or self._cancel_requested.is_set():
+        if self._status in ("created", "done") or self._cancel_requested:
             if self._status == "created":
-                self._cancel_requested.set()
+                self._cancel_requested = True
             return
-        self._cancel_requested.set()
+        self._cancel_requested = True
         if self._status == "queued" and not self._use_qthread:
-            pool = sys.modules["PyQt6.QtCore"].QThreadPool.globalInstance()
-            if pool.tryTake(self._task):
+            if _pool().tryTake(self._task):
                 self._status = "done"
-                _events.post(self, "cancelled")
-                _events.post(self, "finished")
+                _events.post_many(self, (("cancelled", None), ("finished", None)))
 
     @property
     def is_running(self) -> bool:
@@ -184,69 +194,96 @@ class Worker:
         self._native_id = threading.get_native_id()
         _threadnames.register_current(self.name, _threadnames.KIND_POOL)
         self._status = "running"
+        # `started` goes at once when something listens to it; otherwise it
+        # rides with the next event: one queued hop for a tiny task.
+        pending: tuple = (("started", None),)
+        if _events.listened(self, "started"):
+            _events.post_many(self, pending)
+            pending = ()
+        self._pending = pending
+        ending: tuple = ()
         try:
-            _events.post(self, "started")
-            if self._cancel_requested.is_set():
-                _events.post(self, "cancelled")
-                return
-            try:
-                outcome = self._call()
-            except BaseException as exc:  # noqa: BLE001 - delivered, never raised into Qt
-                _events.post(self, "errored", exc)
-                return
-            if self._cancel_requested.is_set():
-                _events.post(self, "cancelled")
+            if self._cancel_requested:
+                ending = (("cancelled", None),)
             else:
-                _events.post(self, "returned", outcome)
+                try:
+                    outcome = self._call()
+                except BaseException as exc:  # noqa: BLE001 - delivered, never raised into Qt
+                    ending = (("errored", exc),)
+                else:
+                    ending = ((("cancelled", None),) if self._cancel_requested
+                              else (("returned", outcome),))
         finally:
-            self._status = "done"
-            _events.post(self, "finished")
             _threadnames.unregister_current()
+            self._status = "done"
+            _events.post_many(self, self._pending + ending + (("finished", None),))
+            self._pending = ()
 
     def _call(self) -> object:
         kwargs = self._kwargs
         if _wants_state(self._func):
             kwargs = dict(kwargs, state=WorkerState(self))
         result = self._func(*self._args, **kwargs)
-        if hasattr(result, "__next__") and hasattr(result, "send") and hasattr(result, "throw"):
+        if isinstance(result, _GeneratorType):
             return self._drive(result)
         return result
 
     def _drive(self, generator: Any) -> object:
         """Run a generator: each value to ``yielded``; cancellation at a yield."""
         while True:
-            if self._cancel_requested.is_set():
+            if self._cancel_requested:
                 generator.close()
                 return None
             try:
                 value = next(generator)
             except StopIteration as stop:
                 return stop.value
-            _events.post(self, "yielded", value)
+            self._post("yielded", value)
+
+    def _post(self, event: str, payload: object) -> None:
+        """Post from the worker thread, with a deferred `started` first."""
+        if self._pending:
+            events, self._pending = self._pending + ((event, payload),), ()
+            _events.post_many(self, events)
+        else:
+            _events.post(self, event, payload)
 
     # ---- delivery (GUI thread, from the hub) ----
+
+    def _deliver_batch(self, events: tuple) -> None:
+        own = self.__dict__
+        for event, payload in events:
+            if event == "errored" or event == "finished":
+                self._deliver(event, payload)
+                continue
+            signal = own.get(event)
+            if signal is not None:
+                if event in _WITH_PAYLOAD:
+                    signal.emit(payload)
+                else:
+                    signal.emit()
 
     def _deliver(self, event: str, payload: object) -> None:
         if event == "errored":
             exc = payload  # type: ignore[assignment]
-            if not self.errored.connected:  # type: ignore[attr-defined]
+            if not _events.listened(self, "errored"):
                 # Nobody listens: pyqtguard's hook logs it (never an abort).
                 sys.excepthook(type(exc), exc, exc.__traceback__)  # type: ignore[arg-type]
             else:
                 _log_error(self, exc)  # type: ignore[arg-type]
                 self.errored.emit(exc)  # type: ignore[attr-defined]
             return
-        signal = getattr(self, event)
-        if event in ("progress", "yielded", "returned"):
-            signal.emit(payload)
-        else:
-            signal.emit()
+        signal = self.__dict__.get(event)
+        if signal is not None:
+            if event in ("progress", "yielded", "returned"):
+                signal.emit(payload)
+            else:
+                signal.emit()
         if event == "finished":
             self._delivered_finished = True
             if not isinstance(self, Worker):
                 self.is_done = True          # a FutureWorker (plain attribute)
-            with _active_lock:
-                _active.discard(self)  # type: ignore[arg-type]
+            _active.discard(self)  # type: ignore[arg-type]
 
 
 def _log_error(worker: Worker, exc: BaseException) -> None:
@@ -272,8 +309,28 @@ def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
 
 def active_workers() -> list[Worker]:
     """Workers started and not yet finished (their ``finished`` undelivered)."""
-    with _active_lock:
-        return list(_active)
+    return list(_active)
+
+
+_app_seen: Any = None
+_global_pool: Any = None
+
+
+def _connect_app_quit() -> None:
+    global _app_seen
+    app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
+    if app is not _app_seen:
+        from . import _shutdown
+
+        _shutdown.connect_app_quit()
+        _app_seen = app
+
+
+def _pool() -> Any:
+    global _global_pool
+    if _global_pool is None:
+        _global_pool = sys.modules["PyQt6.QtCore"].QThreadPool.globalInstance()
+    return _global_pool
 
 
 def thread_worker(func: Callable[..., object]) -> Callable[..., Worker]:
