@@ -52,17 +52,13 @@ def _start(self: threading.Thread) -> None:
 def register_current(name: str, kind: int = KIND_PYTHON) -> None:
     """Record the calling thread under *name*; never raises."""
     try:
-        _native.thread_register(threading.get_native_id(), threading.get_ident(),
-                                name, kind)
+        _native.thread_register_current(name, kind)
     except Exception:  # noqa: BLE001 - odd names degrade, never crash
         pass
 
 
 def unregister_current() -> None:
-    try:
-        _native.thread_unregister(threading.get_native_id())
-    except Exception:  # noqa: BLE001
-        pass
+    _native.thread_unregister_current()
 
 
 def _kind_of(thread: threading.Thread) -> int:

@@ -230,6 +230,50 @@ thread_register_py(PyObject *Py_UNUSED(self), PyObject *args)
     Py_RETURN_TRUE;
 }
 
+/* Name the calling thread: one C call for the per-task path of workers
+ * (no Python-level lookups of the native id and ident). */
+static PyObject *
+thread_register_current_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    const char *name;
+    Py_ssize_t len;
+    int kind = 0;
+    if (!PyArg_ParseTuple(args, "s#|i:thread_register_current", &name, &len, &kind)) {
+        return NULL;
+    }
+    unsigned long native_id = pqg_current_native_id();
+    thread_slot *slot = find_slot(native_id);
+    if (slot == NULL) {
+        slot = claim_slot(native_id);
+    }
+    if (slot == NULL) {
+        Py_RETURN_FALSE;
+    }
+    slot_write(slot, native_id, (unsigned long long)PyThread_get_thread_ident(), kind,
+               name, (size_t)len);
+    Py_RETURN_TRUE;
+}
+
+static int
+forget(unsigned long native_id)
+{
+    thread_slot *slot = find_slot(native_id);
+    if (slot == NULL) {
+        return 0;
+    }
+    atomic_fetch_add(&slot->seq, 1);
+    slot->name[0] = '\0';
+    atomic_store(&slot->native_id, 0UL);
+    atomic_fetch_add(&slot->seq, 1);
+    return 1;
+}
+
+static PyObject *
+thread_unregister_current_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(forget(pqg_current_native_id()));
+}
+
 static PyObject *
 thread_unregister_py(PyObject *Py_UNUSED(self), PyObject *arg)
 {
@@ -237,15 +281,7 @@ thread_unregister_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (native_id == (unsigned long)-1 && PyErr_Occurred()) {
         return NULL;
     }
-    thread_slot *slot = find_slot(native_id);
-    if (slot == NULL) {
-        Py_RETURN_FALSE;
-    }
-    atomic_fetch_add(&slot->seq, 1);
-    slot->name[0] = '\0';
-    atomic_store(&slot->native_id, 0UL);
-    atomic_fetch_add(&slot->seq, 1);
-    Py_RETURN_TRUE;
+    return PyBool_FromLong(forget(native_id));
 }
 
 static PyObject *
@@ -331,6 +367,12 @@ static PyMethodDef threadtable_methods[] = {
      PyDoc_STR("thread_register($module, native_id, ident, name, kind=0, /)"
                "\n--\n\nRecord or rename a thread; False if the table is "
                "full.")},
+    {"thread_register_current", thread_register_current_py, METH_VARARGS,
+     PyDoc_STR("thread_register_current($module, name, kind=0, /)\n--\n\n"
+               "Record or rename the calling thread.")},
+    {"thread_unregister_current", thread_unregister_current_py, METH_NOARGS,
+     PyDoc_STR("thread_unregister_current($module, /)\n--\n\n"
+               "Forget the calling thread.")},
     {"thread_unregister", thread_unregister_py, METH_O,
      PyDoc_STR("thread_unregister($module, native_id, /)\n--\n\n"
                "Forget a thread that ended.")},

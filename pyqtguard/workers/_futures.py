@@ -33,13 +33,18 @@ class FutureWorker:
             setattr(self, event, _events.Event(event))
         self.name = name or f"future-{next(_numbers)}"
         self.future = future
-        self.is_done = False
+        self._delivered_finished = False
         self._status = "running"
         _events.post(self, "started")
         future.add_done_callback(self._done)        # any thread, even at once
 
     def cancel(self) -> bool:
         return bool(self.future.cancel())
+
+    @property
+    def is_done(self) -> bool:
+        """True once ``finished`` has been delivered."""
+        return self._delivered_finished
 
     def _done(self, future: Future[object]) -> None:
         self._status = "done"

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 
+from .. import _native
 from . import _events
 
 TYPE_CHECKING = False
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 _GeneratorType = type(x for x in ())
+_name_thread = _native.thread_register_current
+_forget_thread = _native.thread_unregister_current
 _WITH_PAYLOAD = frozenset({"progress", "yielded", "returned"})
 EVENTS = ("started", "progress", "yielded", "returned", "errored", "cancelled", "finished")
 _active: set[Worker] = set()            # strong references until `finished` is delivered
@@ -119,7 +122,8 @@ class Worker:
             raise TypeError(f"func must be callable, not {type(func).__name__}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, not {type(name).__name__}")
-        _events.hub()                                   # RuntimeError without an app
+        if _events._hub is None:
+            _events.hub()                               # RuntimeError without an app
         self._name = name
         self._number = next(_numbers)
         self._func = func
@@ -189,10 +193,13 @@ class Worker:
     # ---- the work (worker thread) ----
 
     def _run(self) -> None:
-        from .. import _threadnames
-
         self._native_id = threading.get_native_id()
-        _threadnames.register_current(self.name, _threadnames.KIND_POOL)
+        try:
+            # kind 3: pool.  The worker's own name if it has one, else its
+            # function's: cheap here, readable in crash reports and dumps.
+            _name_thread(self._name or getattr(self._func, "__name__", "worker"), 3)
+        except (UnicodeEncodeError, ValueError):
+            pass
         self._status = "running"
         # `started` goes at once when something listens to it; otherwise it
         # rides with the next event: one queued hop for a tiny task.
@@ -214,7 +221,7 @@ class Worker:
                     ending = ((("cancelled", None),) if self._cancel_requested
                               else (("returned", outcome),))
         finally:
-            _threadnames.unregister_current()
+            _forget_thread()
             self._status = "done"
             _events.post_many(self, self._pending + ending + (("finished", None),))
             self._pending = ()
@@ -253,9 +260,12 @@ class Worker:
     def _deliver_batch(self, events: tuple) -> None:
         own = self.__dict__
         for event, payload in events:
-            if event == "errored" or event == "finished":
+            if event == "errored":
                 self._deliver(event, payload)
                 continue
+            if event == "finished":
+                self._delivered_finished = True
+                _active.discard(self)  # type: ignore[arg-type]
             signal = own.get(event)
             if signal is not None:
                 if event in _WITH_PAYLOAD:
@@ -281,8 +291,6 @@ class Worker:
                 signal.emit()
         if event == "finished":
             self._delivered_finished = True
-            if not isinstance(self, Worker):
-                self.is_done = True          # a FutureWorker (plain attribute)
             _active.discard(self)  # type: ignore[arg-type]
 
 
@@ -318,6 +326,8 @@ _global_pool: Any = None
 
 def _connect_app_quit() -> None:
     global _app_seen
+    if _app_seen is not None:
+        return                             # once per process (one QApplication)
     app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
     if app is not _app_seen:
         from . import _shutdown
