@@ -169,7 +169,7 @@ def test_cancelling_a_finished_worker_is_a_no_op_and_start_twice_is_an_error():
     worker = workers.Worker(lambda: 1).start()
     wait_until(lambda: worker.is_done)
     worker.cancel()
-    with pytest.raises(RuntimeError, match="already started"):
+    with pytest.raises(ValueError, match="already started"):
         worker.start()
 
 

@@ -150,9 +150,9 @@ class Worker:
     # ---- control (GUI thread) ----
 
     def start(self) -> Worker:
-        """Queue the work; returns the worker.  Starting twice is an error."""
+        """Queue the work; returns the worker.  Starting twice is a ValueError."""
         if self._status != "created":
-            raise RuntimeError(f"worker {self.name!r} was already started")
+            raise ValueError(f"worker {self.name!r} was already started; make a new Worker")
         if _shutdown_began:
             raise RuntimeError("pyqtguard.shutdown() has begun: no new workers")
         _connect_app_quit()
