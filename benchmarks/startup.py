@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def time_run(code: str, env: dict[str, str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as logs:
         import pyqtguard
@@ -56,9 +57,12 @@ def main() -> None:
         guarded = APP.format(install="import pyqtguard; pyqtguard.install()")
         time_run(plain, env), time_run(guarded, env)  # warm the caches
         plain_times, guarded_times = [], []
+        order = random.Random(1)
         for _ in range(args.runs):
-            plain_times.append(time_run(plain, env))
-            guarded_times.append(time_run(guarded, env))
+            pair = [(plain, plain_times), (guarded, guarded_times)]
+            order.shuffle(pair)               # no fixed before/after bias
+            for code, times in pair:
+                times.append(time_run(code, env))
     plain_median = statistics.median(plain_times)
     guarded_median = statistics.median(guarded_times)
     print(f"minimal PyQt6 app, start to exit, median of {args.runs} runs each")

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from . import _config, _native, logfile
+from . import _config, _native, _qtattach, logfile
 from ._warn import warn_once
 
 # Each later feature adds one line here.
@@ -28,8 +28,13 @@ COMPONENTS: tuple[str, ...] = (
     "pyqtguard._watchdog",
     "pyqtguard._freeze",
     "pyqtguard._exitwatch",
-    "pyqtguard._spawnguard",
 )
+
+# Components that matter only once a module is imported: installed then, so
+# an app that never imports it never pays for them.  trigger -> component.
+DEFERRED_COMPONENTS: dict[str, str] = {
+    "multiprocessing.util": "pyqtguard._spawnguard",
+}
 
 _installed: _config.Config | None = None
 _lock = threading.RLock()
@@ -76,8 +81,22 @@ def install(**options: object) -> _config.Config | None:
             except Exception as exc:  # noqa: BLE001 - keep going with what works
                 warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
         _installed = config
+        for trigger, name in DEFERRED_COMPONENTS.items():
+            _qtattach.when_imported(trigger, _deferred_installer(name, config))
         atexit.register(_at_exit)
         return config
+
+
+def _deferred_installer(name: str, config: _config.Config) -> object:
+    def install_component(module: object) -> None:
+        if _installed is not config:
+            return                              # uninstalled (or reinstalled) since
+        try:
+            importlib.import_module(name).install(config)
+        except Exception as exc:  # noqa: BLE001
+            warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
+
+    return install_component
 
 
 def uninstall() -> None:
@@ -86,7 +105,7 @@ def uninstall() -> None:
     with _lock:
         if _installed is None:
             return
-        for name in reversed(COMPONENTS):
+        for name in (*reversed(COMPONENTS), *DEFERRED_COMPONENTS.values()):
             module = sys.modules.get(name)
             if module is not None:
                 try:

@@ -182,3 +182,19 @@ def test_guard_off(tmp_path):
     """, tmp_path, "spawn", under_run=False)
     assert result.returncode == 0, result.describe()
     assert "[9]" in result.stdout
+
+
+def test_guard_when_multiprocessing_was_imported_before_install(tmp_path):
+    result, _ = run_guarded("""
+        import multiprocessing as mp, sys
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6.QtCore import QCoreApplication
+        def square(n):
+            return n * n
+        app = QCoreApplication(sys.argv)
+        with mp.get_context(sys.argv[1]).Pool(1) as pool:
+            print(pool.map(square, [2]), flush=True)
+    """, tmp_path, "spawn", under_run=False)
+    assert result.returncode == REFUSED, result.describe()
+    assert "app.py:8 builds a QCoreApplication" in result.stderr
