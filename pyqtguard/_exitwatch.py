@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from . import _eventloop, _native, _qthreads, _watchdog
+from . import _eventloop, _native, _qthreads, _watchdog, logfile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,11 +34,6 @@ _timeout: float | None = 10.0
 _enabled = False
 _began: str | None = None
 _original_shutdown: Any = None
-
-
-def _log(text: str) -> None:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    _native.log_write(f"[{stamp}] {text}\n")
 
 
 # pyqtguard's own threads: the C watchdog and the Python reporter.
@@ -85,7 +80,7 @@ def begin_shutdown(reason: str) -> None:
 
         warn_once("exitwatch", f"pyqtguard: no exit watchdog: {exc}")
     table = _lingering_table()
-    _log(f"pyqtguard: shutdown began ({reason}); the process has "
+    logfile.log_event(f"pyqtguard: shutdown began ({reason}); the process has "
          f"{'no limit' if _timeout is None else f'{_timeout:g} s'} to end"
          + (f". Threads still alive:\n{table}" if table else "; no other threads alive"))
     # QThreads are asked to stop and waited for, leaving a margin before the
@@ -93,14 +88,11 @@ def begin_shutdown(reason: str) -> None:
     deadline = time.monotonic() + max(0.0, budget - 0.5)
     stubborn = _qthreads.stop_all(deadline)
     if stubborn:
-        import traceback
+        from .registry import python_stack
 
-        frames = sys._current_frames()
-        idents = {native: ident for native, ident, _n, _k in _native.thread_table()}
         for record in stubborn:
-            frame = frames.get(idents.get(record.native_id, -1))
-            stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
-            _log(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) did "
+            stack = python_stack(record.native_id) or ""
+            logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) did "
                  "not stop when asked (requestInterruption + quit) within the deadline; it "
                  "is kept alive so Qt cannot abort on it"
                  + (f". It is at (most recent call last):\n{stack}" if stack else ""))

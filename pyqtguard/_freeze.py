@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from . import _eventloop, _native, _watchdog
+from . import _eventloop, _native, _watchdog, logfile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,9 +77,8 @@ def _report_freeze() -> None:
     age = _native.freeze_age_ms()
     frame = sys._current_frames().get(_gui_ident) if _gui_ident is not None else None
     stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    _native.log_write(f"[{stamp}] GUI freeze: the event loop has not turned for {age} ms; "
-                      f"the GUI thread is at (most recent call last):\n{stack}")
+    logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
+                      f"the GUI thread is at (most recent call last):\n{stack.rstrip()}")
     event = FreezeEvent(age, stack)
     for callback in list(_callbacks):
         try:

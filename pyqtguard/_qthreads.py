@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from . import _native, _qtattach, _threadnames
+from . import _native, _qtattach, _threadnames, logfile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,11 +45,6 @@ _records: dict[int, _Record] = {}       # id(QThread) -> record, while running
 _lock = threading.Lock()
 _original_start: Any = None
 _qtcore: Any = None
-
-
-def _log(text: str) -> None:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    _native.log_write(f"[{stamp}] {text}\n")
 
 
 def _on_started() -> None:
@@ -91,7 +86,7 @@ def _release(key: int) -> None:
     # Left: `thread` here and getrefcount's argument.  Nothing else means
     # the app had dropped it while it ran - Qt would have aborted.
     if sys.getrefcount(thread) <= 2:
-        _log(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) lost "
+        logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) lost "
              "its last Python reference while running; it was kept alive until it "
              "finished (without pyqtguard: 'QThread: Destroyed while thread is still "
              "running' and an abort)")

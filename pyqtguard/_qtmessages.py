@@ -12,9 +12,8 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
-import time
 
-from . import _native, _qtattach
+from . import _native, _qtattach, logfile
 
 _LEVELS = {  # QtMsgType name -> (label, logging level)
     "QtDebugMsg": ("debug", 10),
@@ -43,8 +42,7 @@ def _describe(label: str, context: object, message: str) -> str:
     if function:
         where.append(str(function))
     suffix = f" ({', '.join(where)})" if where else ""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    return f"[{stamp}] Qt {label}: {message}{suffix}\n"
+    return f"[{logfile.stamp()}] Qt {label}: {message}{suffix}\n"
 
 
 def _to_logging(level: int, text: str) -> None:

@@ -175,6 +175,16 @@ def current_path() -> Path | None:
     return Path(_path)
 
 
+def stamp() -> str:
+    """Now, as every pyqtguard log line writes it (UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+
+
+def log_event(text: str) -> None:
+    """Append ``[time] text`` as a line of this run's log; never raises."""
+    write(f"[{stamp()}] {text}\n")
+
+
 def write(text: str) -> None:
     """Append *text* to this run's log (no-op without one); never raises."""
     if not _native.log_write(text) and _native.log_fd() >= 0:

@@ -67,6 +67,14 @@ def _format_stack(frame: object) -> str:
     return "".join(traceback.format_stack(frame))  # type: ignore[arg-type]
 
 
+def python_stack(native_id: int | None) -> str | None:
+    """The current Python stack (most recent call last) of the thread with
+    this native id, or None if it runs no Python."""
+    idents = {native: ident for ident, native in _native.python_thread_ids()}
+    frame = sys._current_frames().get(idents.get(native_id or 0, -1))
+    return _format_stack(frame) if frame is not None else None
+
+
 def _qthread_records() -> dict[int, tuple[str, float | None, str | None]]:
     """native id -> (name, started, started_at) for running QThreads."""
     qthreads = sys.modules.get("pyqtguard._qthreads")
@@ -183,8 +191,9 @@ def dump_threads(file: IO[str] | None = None) -> str:
 
         pyqtguard.dump_threads(sys.stdout)
     """
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    text = (f"\n=== pyqtguard thread dump ===\ntime: {stamp}\n"
+    from .logfile import stamp
+
+    text = (f"\n=== pyqtguard thread dump ===\ntime: {stamp()}\n"
             + format_table(threads(stacks=True)) + "=== end of thread dump ===\n")
     if file is not None:
         file.write(text)

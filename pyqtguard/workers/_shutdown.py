@@ -62,20 +62,15 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
 
 
 def _report(workers: list[_worker.Worker], timeout: float) -> None:
-    import traceback
+    from .. import logfile
+    from ..registry import python_stack
 
-    from .. import _native
-
-    frames = sys._current_frames()
-    idents = {native: ident for native, ident, _name, _kind in _native.thread_table()}
     lines = [f"pyqtguard: shutdown: {len(workers)} worker(s) did not stop within "
              f"{timeout:g} s of being cancelled:"]
     for worker in workers:
-        frame = frames.get(idents.get(worker._native_id or 0, -1))
-        stack = "".join(traceback.format_stack(frame)) if frame is not None else "  (no stack)\n"
+        stack = python_stack(worker._native_id) or "  (no stack)\n"
         lines.append(f"worker {worker.name!r} ({worker._status}), most recent call last:\n{stack}")
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    _native.log_write(f"[{stamp}] " + "\n".join(lines) + "\n")
+    logfile.log_event("\n".join(lines).rstrip())
 
 
 def connect_app_quit() -> None:

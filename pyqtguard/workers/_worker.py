@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-import time
 
 from .. import _native
 from . import _events
@@ -297,12 +296,11 @@ class Worker:
 def _log_error(worker: Worker, exc: BaseException) -> None:
     import traceback
 
-    from .. import _native
+    from .. import logfile
 
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    _native.log_write(f"[{stamp}] pyqtguard: worker {worker.name!r} raised (delivered to "
-                      f"its errored callbacks):\n{text}")
+    logfile.log_event(f"pyqtguard: worker {worker.name!r} raised (delivered to its errored "
+                      f"callbacks):\n{text.rstrip()}")
 
 
 def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
