@@ -22,6 +22,19 @@ def tiny(n: int) -> int:
     return n + 1
 
 
+def collector(n: int) -> tuple[list[object], QtCore.QEventLoop, object]:
+    """A results list, an event loop, and the slot that quits it at *n*."""
+    received: list[object] = []
+    loop = QtCore.QEventLoop()
+
+    def got(value: object) -> None:
+        received.append(value)
+        if len(received) == n:
+            loop.quit()
+
+    return received, loop, got
+
+
 def run_raw(n: int) -> float:
     class Emitter(QtCore.QObject):
         done = QtCore.pyqtSignal(object)
@@ -36,14 +49,7 @@ def run_raw(n: int) -> float:
             self.emitter.done.emit(tiny(self.value))
 
     emitter = Emitter()
-    received = []
-    loop = QtCore.QEventLoop()
-
-    def got(value: object) -> None:
-        received.append(value)
-        if len(received) == n:
-            loop.quit()
-
+    _received, loop, got = collector(n)
     emitter.done.connect(got)
     pool = QtCore.QThreadPool.globalInstance()
     start = time.perf_counter()
@@ -56,14 +62,7 @@ def run_raw(n: int) -> float:
 def run_pyqtguard(n: int) -> float:
     from pyqtguard import workers
 
-    received = []
-    loop = QtCore.QEventLoop()
-
-    def got(value: object) -> None:
-        received.append(value)
-        if len(received) == n:
-            loop.quit()
-
+    _received, loop, got = collector(n)
     start = time.perf_counter()
     for i in range(n):
         worker = workers.Worker(tiny, i)
@@ -80,14 +79,7 @@ def run_superqt(n: int) -> float | None:
         from superqt.utils import create_worker
     except ImportError:
         return None
-    received = []
-    loop = QtCore.QEventLoop()
-
-    def got(value: object) -> None:
-        received.append(value)
-        if len(received) == n:
-            loop.quit()
-
+    _received, loop, got = collector(n)
     start = time.perf_counter()
     for i in range(n):
         create_worker(tiny, i, _connect={"returned": got})
