@@ -1,7 +1,11 @@
 """A small PyQt6 app with every classic fatal bug, each fired on a timer.
 
 Without pyqtguard the first one aborts the app (exit status -6).  Under
-pyqtguard it survives all of them, logs each with its traceback, and exits 0:
+pyqtguard it survives all of them, logs each with its traceback, and exits 0.
+It also loses a running QThread (Qt would abort: "Destroyed while thread is
+still running"; pyqtguard keeps it alive and logs where it was started),
+freezes its GUI for 1.3 s in a slot (logged with the blocking function and
+the duration) and leaves a daemon thread behind (listed at exit):
 
     QT_QPA_PLATFORM=offscreen python -m pyqtguard run examples/demo_app.py
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 from PyQt6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
@@ -39,6 +44,23 @@ class Task(QRunnable):
 class Trainer(QThread):
     def run(self) -> None:
         raise MemoryError("QThread.run ran out of memory (pretend)")
+
+
+class Indexer(QThread):
+    """A QThread the app forgets while it runs."""
+
+    def run(self) -> None:
+        self.msleep(300)
+
+
+def lose_a_running_qthread() -> None:
+    indexer = Indexer()            # the only reference: gone when this returns
+    indexer.setObjectName("indexer")
+    indexer.start()
+
+
+def freeze_the_gui() -> None:
+    time.sleep(1.3)                # a slot that blocks the event loop
 
 
 class Resource:
@@ -82,6 +104,10 @@ def main() -> int:
         ("threading.Thread", lambda: threading.Thread(target=thread_target,
                                                       name="uploader").start()),
         ("__del__", Resource),
+        ("lost QThread", lose_a_running_qthread),
+        ("GUI freeze", freeze_the_gui),
+        ("forgotten thread", lambda: threading.Thread(
+            target=time.sleep, args=(60,), name="telemetry", daemon=True).start()),
     ]
     for i, (name, fire) in enumerate(bugs):
         def step(name: str = name, fire: object = fire) -> None:

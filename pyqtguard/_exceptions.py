@@ -123,14 +123,17 @@ def _logger() -> logging.Logger:
 
 
 def _describe_current_thread() -> str:
-    current = threading.current_thread()
-    if not isinstance(current, threading._DummyThread):  # type: ignore[attr-defined]
+    # threading._active, not current_thread(): for a thread threading did not
+    # start (a QThread, a pool thread) current_thread() would create a
+    # _DummyThread that stays listed for good.
+    current = threading._active.get(threading.get_ident())  # type: ignore[attr-defined]
+    if current is not None and not isinstance(current, threading._DummyThread):  # type: ignore[attr-defined]
         return current.name
     name = _native.thread_name(_native.current_native_id())
     if name:
         return name
     qt_name = _qtattach.current_qthread_name()
-    return qt_name or current.name
+    return qt_name or f"Thread-{_native.current_native_id()}"
 
 
 def _run_callbacks(record: ExceptionRecord) -> None:

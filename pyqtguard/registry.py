@@ -101,10 +101,18 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     result: list[ThreadInfo] = []
     seen: set[int] = set()
     main = threading.main_thread()
+    try:
+        os_threads = _native.os_threads()
+    except (OSError, NotImplementedError):
+        os_threads = []
+    live_native_ids = {native_id for native_id, _name in os_threads}
     for thread in threading.enumerate():
         native_id = thread.native_id
         if native_id is None:
             continue
+        if (isinstance(thread, threading._DummyThread)  # type: ignore[attr-defined]
+                and live_native_ids and native_id not in live_native_ids):
+            continue            # a dummy left behind by a thread that has ended
         seen.add(native_id)
         kind = "main" if thread is main else "python"
         name = thread.name
@@ -130,10 +138,6 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         stack = _format_stack(frames[ident]) if ident in frames else None
         result.append(ThreadInfo(name, native_id, ident, _KINDS.get(kind_code, "python"),
                                  started=started, started_at=site, stack=stack))
-    try:
-        os_threads = _native.os_threads()
-    except (OSError, NotImplementedError):
-        os_threads = []
     python_idents = {native: ident for ident, native in _native.python_thread_ids()}
     for native_id, os_name in os_threads:
         if native_id in seen:

@@ -220,6 +220,21 @@ ask_python(char request)
 
 /* ---- the checks ---- */
 
+/* "GUI freeze ended" with the freeze's length up to `turned_ns`, when the
+ * event loop turned again.  Lock held. */
+static void
+log_freeze_end(long long turned_ns)
+{
+    int fd = pqg_log_fd();
+    if (fd < 0) {
+        return;
+    }
+    log_line_start(fd);
+    pqg_puts(fd, "GUI freeze ended: the event loop was blocked for ");
+    pqg_put_dec(fd, (unsigned long long)((turned_ns - freeze_began_ns) / 1000000LL));
+    pqg_puts(fd, " ms\n");
+}
+
 static void
 check_freeze(long long now)
 {
@@ -241,12 +256,7 @@ check_freeze(long long now)
     }
     else if (freeze_active && beat > freeze_began_ns) {
         freeze_active = 0;
-        if (fd >= 0) {
-            log_line_start(fd);
-            pqg_puts(fd, "GUI freeze ended: the event loop was blocked for ");
-            pqg_put_dec(fd, (unsigned long long)((beat - freeze_began_ns) / 1000000LL));
-            pqg_puts(fd, " ms\n");
-        }
+        log_freeze_end(beat);
     }
 }
 
@@ -517,6 +527,11 @@ freeze_watch_py(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     lock_state();
+    if (threshold_ms == 0 && freeze_active) {
+        /* The loop ended right after a freeze, before the watchdog saw a
+         * heartbeat: the GUI thread runs again (it is calling this). */
+        log_freeze_end(monotonic_ns());
+    }
     freeze_ns = (long long)threshold_ms * 1000000LL;
     gui_native_id = threshold_ms ? native_id : 0;
     freeze_active = 0;

@@ -36,6 +36,10 @@ def test_demo_app_under_pyqtguard_run(tmp_path):
         assert bug in log, bug
     assert "thread 'model-trainer'" in log
     assert "thread 'uploader'" in log
+    assert "QThread 'indexer' (started at" in log and "lost its last Python reference" in log
+    freeze = log[log.index("GUI freeze: the event loop has not turned"):]
+    assert "in freeze_the_gui" in freeze and "GUI freeze ended" in freeze
+    assert next(line for line in log.splitlines() if line.startswith("telemetry"))
 
 
 def test_demo_app_without_pyqtguard_aborts(tmp_path):
