@@ -40,13 +40,20 @@ _watcher_started = False
 
 def _guard_prefix() -> str:
     folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return ("try:\n"
-            "    import sys\n"
+    # pyqtguard's folder goes on sys.path only for this import (and only if
+    # it is not there already), so the child's own sys.path is unchanged.
+    return ("import sys\n"
+            f"_pqg_added = {folder!r} not in sys.path\n"
+            "if _pqg_added:\n"
             f"    sys.path.append({folder!r})\n"
+            "try:\n"
             "    import pyqtguard._childguard\n"
-            f"    sys.path.remove({folder!r})\n"
             "except Exception:\n"
-            "    pass\n")
+            "    pass\n"
+            "finally:\n"
+            "    if _pqg_added:\n"
+            "        sys.path.pop()\n"
+            "    del _pqg_added\n")
 
 
 def _guarded_args(args: list[str]) -> list[str]:
