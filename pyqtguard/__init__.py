@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # no typing import at run time: start-up cost
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ._config import Config  # noqa: TC004
+    from ._install import Config  # noqa: TC004
 
 # Public names that live in modules loaded on first use: name -> module.
 _LAZY: dict[str, str] = {
@@ -37,9 +37,9 @@ _LAZY: dict[str, str] = {
     "threads": "pyqtguard.registry",
     "dump_threads": "pyqtguard.registry",
     "ThreadInfo": "pyqtguard.registry",
-    "on_freeze": "pyqtguard._freeze",
-    "remove_freeze_callback": "pyqtguard._freeze",
-    "FreezeEvent": "pyqtguard._freeze",
+    "on_freeze": "pyqtguard._watchdog",
+    "remove_freeze_callback": "pyqtguard._watchdog",
+    "FreezeEvent": "pyqtguard._watchdog",
     "shutdown": "pyqtguard.workers",
     "workers": "pyqtguard.workers",
 }

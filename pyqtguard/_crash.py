@@ -16,7 +16,7 @@ from __future__ import annotations
 import faulthandler  # built in: no import cost
 
 from . import _native
-from ._warn import warn_once
+from .logfile import warn_once
 
 _enabled_faulthandler = False
 

@@ -1,12 +1,19 @@
-"""Attach Qt-specific parts the moment PyQt6.QtCore is imported.
+"""How pyqtguard attaches to Qt: when PyQt6 is imported, when the
+application's event loop starts and ends, and how to reach the GUI thread.
 
 Importing pyqtguard never imports PyQt6.  Components register a callback with
 :func:`when_qt_imported`; it runs at once if ``PyQt6.QtCore`` is already
 imported, otherwise right after its import (a ``sys.meta_path`` finder wraps
 its loader), whichever comes first.
 
-It also gives the rest of pyqtguard one safe way to run a function in the GUI
-thread from any thread: :func:`post_to_gui_thread`.
+:func:`on_loop_started` and :func:`on_loop_ended` listeners run just before
+the main event loop starts and right after it ends: ``QCoreApplication.exec``,
+``QGuiApplication.exec`` and ``QApplication.exec`` are wrapped, each when its
+module is imported.  Freeze detection starts with the loop; bounded shutdown
+begins when it ends.
+
+:func:`post_to_gui_thread` is the one safe way to run a function in the GUI
+thread from any thread.
 """
 from __future__ import annotations
 
@@ -33,7 +40,7 @@ def _run(callback: Callable[[ModuleType], None], qtcore: ModuleType) -> None:
     try:
         callback(qtcore)
     except Exception as exc:  # noqa: BLE001 - never break the app's import
-        from ._warn import warn_once
+        from .logfile import warn_once
 
         warn_once(f"qtattach:{callback!r}", f"a Qt attachment failed: {exc!r}")
 
@@ -126,6 +133,92 @@ def check_already_imported() -> None:
         module = sys.modules.get(name)
         if module is not None:
             _fire(module)
+
+
+# ---- the application's event loop ------------------------------------------
+
+_APP_CLASSES = {
+    "PyQt6.QtCore": "QCoreApplication",
+    "PyQt6.QtGui": "QGuiApplication",
+    "PyQt6.QtWidgets": "QApplication",
+}
+_loop_started: list[Callable[[], None]] = []
+_loop_ended: list[Callable[[], None]] = []
+_original_execs: dict[Any, Any] = {}
+_loop_depth = 0
+
+
+def on_loop_started(callback: Callable[[], None]) -> None:
+    """Run *callback* just before the application's main event loop starts."""
+    _watch_event_loops()
+    if callback not in _loop_started:
+        _loop_started.append(callback)
+
+
+def on_loop_ended(callback: Callable[[], None]) -> None:
+    """Run *callback* right after the application's main event loop ends."""
+    _watch_event_loops()
+    if callback not in _loop_ended:
+        _loop_ended.append(callback)
+
+
+def _notify(callbacks: list[Callable[[], None]]) -> None:
+    for callback in list(callbacks):
+        try:
+            callback()
+        except Exception as exc:  # noqa: BLE001 - never break the app's exec()
+            from .logfile import warn_once
+
+            warn_once(f"eventloop:{callback!r}", f"{callback!r} failed: {exc!r}")
+
+
+def _wrap_exec(cls: Any) -> None:
+    descriptor = cls.__dict__.get("exec")
+    if descriptor is None or cls in _original_execs:
+        return
+    original = getattr(cls, "exec")      # the static method, callable
+
+    def exec() -> int:  # noqa: A001 - the name PyQt6 uses
+        global _loop_depth
+        _loop_depth += 1
+        if _loop_depth == 1:
+            _notify(_loop_started)
+        try:
+            return original()  # type: ignore[no-any-return]
+        finally:
+            _loop_depth -= 1
+            if _loop_depth == 0:
+                _notify(_loop_ended)
+
+    exec.__doc__ = getattr(original, "__doc__", None)
+    _original_execs[cls] = descriptor
+    cls.exec = staticmethod(exec)
+
+
+def _attach_app_class(module: ModuleType) -> None:
+    cls = getattr(module, _APP_CLASSES[module.__name__], None)
+    if cls is not None:
+        _wrap_exec(cls)
+
+
+def _watch_event_loops() -> None:
+    for name in _APP_CLASSES:
+        if not any(c is _attach_app_class for c in _module_callbacks.get(name, ())):
+            when_imported(name, _attach_app_class)
+
+
+def unwrap_event_loops() -> None:
+    """Put back the original ``exec`` methods (for :func:`pyqtguard.uninstall`)."""
+    for cls, original in list(_original_execs.items()):
+        cls.exec = original
+    _original_execs.clear()
+    with _lock:
+        for name in _APP_CLASSES:
+            callbacks = _module_callbacks.get(name)
+            if callbacks is not None:
+                callbacks[:] = [c for c in callbacks if c is not _attach_app_class]
+                if not callbacks:
+                    del _module_callbacks[name]
 
 
 # ---- running code in the GUI thread ---------------------------------------

@@ -1,4 +1,5 @@
-"""The Python side of the C watchdog (``src/watchdog.c``).
+"""The Python side of the C watchdog (``src/watchdog.c``): the reporter
+thread, the dump signal, bounded shutdown and GUI freeze detection.
 
 The C watchdog keeps time without the GIL.  When a report is due (exit
 deadline, GUI freeze, dump signal) it writes one byte to a pipe; a reporter
@@ -7,19 +8,43 @@ thread here, started with ``_thread`` so that it never shows in
 sites, stacks) and acknowledges.  If it cannot (the GIL is held forever,
 finalization stopped Python threads), the C watchdog writes a fallback
 report itself after 1.5 s.
+
+Bounded shutdown: once shutdown begins, the process gets ``exit_timeout``
+seconds to end.  Shutdown begins when the Qt application's event loop ends
+(``app.exec()`` returns) or, without Qt, when the interpreter starts to exit
+(``threading._shutdown``, which joins non-daemon threads before any atexit
+handler runs - so that is where a forgotten thread or executor task hangs).
+From then on the C watchdog counts.  If the process is still alive at the
+deadline, the log gets the threads still alive, with the stack of each and
+where it was started, and the process ends with exit status
+:data:`EXIT_STATUS_HUNG` (124, as coreutils' ``timeout``).  With
+``exit_timeout=None`` the report is written after 10 s and the process is
+left alone.  At every exit, the threads still alive when shutdown begins are
+logged, so lingering threads show even when they did not block.
+
+GUI freezes: while the Qt application's event loop runs, a timer in the GUI
+thread bumps a heartbeat in C every ``freeze_ms / 10``; the C watchdog
+notices when it has not for ``freeze_ms``.  Then the GUI thread's Python
+stack at that moment goes to the run log and to :func:`on_freeze` callbacks,
+once per freeze; when the loop turns again, the freeze's total duration is
+logged.
 """
 from __future__ import annotations
 
 import _thread
 import os
 import _signal  # not `signal`: its enums cost start-up time
+import sys
+import threading
+import time
 
-from . import _native
-from ._warn import warn_once
+from . import _native, _qtattach, _threadtrack, logfile
+from .logfile import warn_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 _handlers: dict[bytes, Callable[[], None]] = {}
 _reporter_started = False
@@ -32,9 +57,9 @@ def on_request(code: bytes, handler: Callable[[], None]) -> None:
 
 
 def _reporter(fd: int) -> None:
-    from . import _threadnames
+    from . import _threadtrack
 
-    _threadnames.register_current("pyqtguard-reporter", _threadnames.KIND_PYTHON)
+    _threadtrack.register_current("pyqtguard-reporter", _threadtrack.KIND_PYTHON)
     while True:
         try:
             code = os.read(fd, 1)
@@ -91,7 +116,7 @@ def _forget_threads_after_fork() -> None:
     _reporter_started = False     # the child has no reporter thread
 
 
-def install(config: object = None) -> None:
+def _install_dump_signal(config: object) -> None:
     on_request(b"D", _dump)
     if hasattr(os, "register_at_fork") and not _handlers.get(b"forked"):
         os.register_at_fork(after_in_child=_forget_threads_after_fork)
@@ -102,7 +127,7 @@ def install(config: object = None) -> None:
         _enable_dump_signal(signum)
 
 
-def uninstall() -> None:
+def _uninstall_dump_signal() -> None:
     global _dump_signal
     if _dump_signal is not None:
         try:
@@ -114,3 +139,247 @@ def uninstall() -> None:
 
 def dump_signal() -> int | None:
     return _dump_signal
+
+
+# ---- bounded shutdown ------------------------------------------------------
+EXIT_STATUS_HUNG = 124
+REPORT_ONLY_AFTER = 10.0
+
+_timeout: float | None = 10.0
+_enabled = False
+_began: str | None = None
+_original_shutdown: Any = None
+
+
+# pyqtguard's own threads: the C watchdog and the Python reporter.
+_OWN_THREADS = 2
+
+
+def _only_main_thread_left() -> bool:
+    """Cheap check first, so that a clean exit does not pay for the table."""
+    if threading.active_count() > 1:
+        return False
+    try:
+        import os
+
+        tasks = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return False
+    return tasks <= 1 + (_OWN_THREADS if started() else 0)
+
+
+def _lingering_table() -> str:
+    if _only_main_thread_left():
+        return ""
+    from . import registry as threads
+
+    infos = [t for t in threads.threads() if t.kind != "main"
+             and t.native_id != threading.get_native_id()]
+    if not infos:
+        return ""
+    return threads.format_table(infos, with_stacks=False)
+
+
+def begin_shutdown(reason: str) -> None:
+    """Start the exit deadline (once); stop QThreads within it."""
+    global _began
+    if not _enabled or _began is not None:
+        return
+    _began = reason
+    budget = REPORT_ONLY_AFTER if _timeout is None else _timeout
+    try:
+        ensure_started()
+        _native.watchdog_arm_exit(budget, _timeout is not None, EXIT_STATUS_HUNG, reason)
+    except OSError as exc:
+        warn_once("exitwatch", f"no exit watchdog: {exc}")
+    table = _lingering_table()
+    logfile.log_event(f"pyqtguard: shutdown began ({reason}); the process has "
+         f"{'no limit' if _timeout is None else f'{_timeout:g} s'} to end"
+         + (f". Threads still alive:\n{table}" if table else "; no other threads alive"))
+    # QThreads are asked to stop and waited for, leaving a margin before the
+    # deadline for the report.
+    deadline = time.monotonic() + max(0.0, budget - 0.5)
+    stubborn = _threadtrack.stop_all(deadline)
+    if stubborn:
+        from .registry import python_stack
+
+        for record in stubborn:
+            stack = python_stack(record.native_id) or ""
+            logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) did "
+                 "not stop when asked (requestInterruption + quit) within the deadline; it "
+                 "is kept alive so Qt cannot abort on it"
+                 + (f". It is at (most recent call last):\n{stack}" if stack else ""))
+
+
+def _reset_exit_deadline() -> None:
+    """A new event loop (e.g. tests that exec() repeatedly): no shutdown yet."""
+    global _began
+    if _began is not None and _began.startswith("the Qt event loop"):
+        _began = None
+        _native.watchdog_disarm_exit()
+
+
+def _begin_shutdown_at_loop_end() -> None:
+    begin_shutdown("the Qt event loop ended")
+
+
+def _shutdown_wrapper() -> None:
+    begin_shutdown("the interpreter is exiting")
+    _original_shutdown()
+
+
+def _report_exit_timeout() -> None:
+    from . import registry as threads
+
+    budget = REPORT_ONLY_AFTER if _timeout is None else _timeout
+    infos = threads.threads(stacks=True)
+    text = (f"\n=== pyqtguard exit timeout ===\nshutdown began ({_began}) {budget:g} s ago "
+            f"and the process has not ended. Threads still alive:\n"
+            + threads.format_table(infos))
+    _native.log_write(text)
+    stream = sys.stderr
+    if stream is not None:
+        try:
+            stream.write(text)
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _install_exit_deadline(config: object) -> None:
+    global _enabled, _timeout, _original_shutdown
+    _timeout = getattr(config, "exit_timeout", 10.0)
+    _enabled = True
+    on_request(b"X", _report_exit_timeout)
+    _qtattach.on_loop_started(_reset_exit_deadline)
+    _qtattach.on_loop_ended(_begin_shutdown_at_loop_end)
+    if _original_shutdown is None:
+        _original_shutdown = threading._shutdown  # type: ignore[attr-defined]
+        threading._shutdown = _shutdown_wrapper  # type: ignore[attr-defined]
+
+
+def _uninstall_exit_deadline() -> None:
+    global _enabled, _original_shutdown, _began
+    _enabled = False
+    _began = None
+    if _original_shutdown is not None:
+        threading._shutdown = _original_shutdown  # type: ignore[attr-defined]
+        _original_shutdown = None
+    try:
+        _native.watchdog_disarm_exit()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+# ---- GUI freezes ----------------------------------------------------------
+class FreezeEvent:
+    """A GUI freeze, as seen when detected.
+
+    Attributes: ``duration_ms`` (how long the loop had not turned when it
+    was detected), ``stack`` (the GUI thread's Python stack then, most recent
+    call last) and ``time`` (``time.time()`` of the detection).
+    """
+
+    __slots__ = ("duration_ms", "stack", "time")
+
+    def __init__(self, duration_ms: int, stack: str) -> None:
+        self.duration_ms = duration_ms
+        self.stack = stack
+        self.time = time.time()
+
+    def __repr__(self) -> str:
+        return f"FreezeEvent(duration_ms={self.duration_ms})"
+
+
+_freeze_callbacks: list[Callable[[FreezeEvent], object]] = []
+_freeze_ms = 1000
+_gui_ident: int | None = None
+_timer: Any = None
+
+
+def on_freeze(callback: Callable[[FreezeEvent], object]) -> Callable[[FreezeEvent], object]:
+    """Call ``callback(event)`` when the GUI thread freezes (usable as a
+    decorator).  It runs in pyqtguard's reporter thread, not the GUI thread
+    (which is frozen): keep it short and do not touch widgets.
+
+    Example::
+
+        @pyqtguard.on_freeze
+        def note(event: pyqtguard.FreezeEvent) -> None:
+            print(f"GUI frozen for {event.duration_ms} ms at:\\n{event.stack}")
+    """
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+    _freeze_callbacks.append(callback)
+    return callback
+
+
+def remove_freeze_callback(callback: Callable[[FreezeEvent], object]) -> bool:
+    try:
+        _freeze_callbacks.remove(callback)
+    except ValueError:
+        return False
+    return True
+
+
+def _report_freeze() -> None:
+    import traceback
+
+    age = _native.freeze_age_ms()
+    frame = sys._current_frames().get(_gui_ident) if _gui_ident is not None else None
+    stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
+    logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
+                      f"the GUI thread is at (most recent call last):\n{stack.rstrip()}")
+    event = FreezeEvent(age, stack)
+    for callback in list(_freeze_callbacks):
+        try:
+            callback(event)
+        except Exception as exc:  # noqa: BLE001
+            warn_once(f"freeze:{callback!r}", f"on_freeze callback failed: {exc!r}")
+
+
+def _start_freeze_watch() -> None:
+    global _gui_ident, _timer
+    if _freeze_ms <= 0:
+        return
+    qtcore = sys.modules["PyQt6.QtCore"]
+    app = qtcore.QCoreApplication.instance()
+    if app is None:
+        return
+    _gui_ident = threading.get_ident()
+    ensure_started()
+    if _timer is None:
+        _timer = qtcore.QTimer()
+        _timer.timeout.connect(_native.heartbeat)
+    _timer.setInterval(max(10, _freeze_ms // 10))
+    _timer.start()
+    _native.freeze_watch(_freeze_ms, threading.get_native_id())
+
+
+def _stop_freeze_watch() -> None:
+    global _timer
+    if _timer is not None:
+        _native.freeze_watch(0)
+        _timer.stop()
+        _timer = None
+
+
+def _install_freeze_watch(config: object) -> None:
+    global _freeze_ms
+    _freeze_ms = getattr(config, "freeze_ms", 1000)
+    on_request(b"F", _report_freeze)
+    _qtattach.on_loop_started(_start_freeze_watch)
+    _qtattach.on_loop_ended(_stop_freeze_watch)
+
+# ---- the component ----------------------------------------------------------
+
+def install(config: object = None) -> None:
+    _install_dump_signal(config)
+    _install_exit_deadline(config)
+    _install_freeze_watch(config)
+
+
+def uninstall() -> None:
+    _stop_freeze_watch()
+    _uninstall_exit_deadline()
+    _uninstall_dump_signal()

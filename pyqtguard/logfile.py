@@ -1,4 +1,5 @@
-"""Where the run logs live, and the one log file of this run.
+"""Where pyqtguard writes: the one log file of this run, where run logs live,
+and the one-time warnings on stderr about environmental trouble.
 
 One text log per run, in a per-app folder::
 
@@ -14,6 +15,10 @@ are kept.  The descriptor stays open for the whole process and is handed to the
 C core, which writes crash and hang reports to it from signal handlers and its
 watchdog thread.
 
+pyqtguard must never make the host app worse: an unwritable log folder, a full
+disk or a broken environment variable is reported once (:func:`warn_once`), on
+stderr when there is one, and pyqtguard keeps going with what works.
+
 Start-up cost matters here (this runs in every app's start-up), so the
 install path uses ``os.path`` strings; ``pathlib`` is imported only by the
 functions that return paths to callers.
@@ -23,10 +28,10 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import threading
 import time
 
 from . import _native
-from ._warn import warn_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +41,25 @@ LOG_PREFIX = "pyqtguard-"
 LOG_SUFFIX = ".log"
 
 _path: str | None = None
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_once(key: str, message: str) -> None:
+    """Print ``pyqtguard: <message>`` to stderr the first time *key* is seen;
+    never raises (stderr itself may be missing or broken)."""
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(f"pyqtguard: {message}\n")
+        stream.flush()
+    except Exception:  # noqa: BLE001 - stderr itself may be broken
+        pass
 
 
 def _default_root() -> str:

@@ -197,12 +197,12 @@ def _this_apps_folder() -> str | None:
     current = logfile.current_path()
     if current is not None:
         return os.fspath(current.parent)
-    from . import _config, _install
+    from . import _install
 
     config = _install.installed_config()
-    app_name = config.app_name if config is not None else _config.default_app_name()
+    app_name = config.app_name if config is not None else _install.default_app_name()
     return os.fspath(logfile.resolve_log_dir(
-        os.environ.get(_config.ENV_LOG_DIR) or None, app_name))
+        os.environ.get(_install.ENV_LOG_DIR) or None, app_name))
 
 
 def last_crash() -> CrashReport | None:

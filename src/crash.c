@@ -321,6 +321,29 @@ emit_python_thread(const int *fds, int nfds, PyThreadState *tstate, int current)
     }
 }
 
+/* The crashing thread's state.  Fatal signals are delivered to the thread
+ * that faulted, so its own thread-specific storage says which state is its
+ * (a read of pthread_getspecific: what faulthandler does in its handler).
+ * Matching native ids alone is not enough: a thread that is being started
+ * carries its creator's id until it runs.  Falls back to the id for a
+ * thread without a bound state. */
+static PyThreadState *
+crashing_thread_state(PyThreadState *head, unsigned long crashing_native_id)
+{
+    PyThreadState *own = PyGILState_GetThisThreadState();
+    for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
+        if (t == own) {
+            return own;
+        }
+    }
+    for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
+        if (t->native_thread_id == crashing_native_id) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
 static void
 write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
 {
@@ -332,14 +355,16 @@ write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
     }
     /* PyInterpreterState_ThreadHead/PyThreadState_Next only read pointers. */
     PyThreadState *head = PyInterpreterState_ThreadHead(interpreter);
-    for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
-        if (t->native_thread_id == crashing_native_id) {
-            emit_python_thread(fds, nfds, t, 1);
-        }
+    PyThreadState *current = crashing_thread_state(head, crashing_native_id);
+    if (current != NULL) {
+        emit_python_thread(fds, nfds, current, 1);
     }
     int count = 0;
     for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
-        if (t->native_thread_id == crashing_native_id) {
+        /* Another state with the crashing thread's id belongs to a thread
+         * that is being started: until it runs, CPython 3.11-3.12 give it
+         * the id of the thread that created it.  It has no frames yet. */
+        if (t == current || t->native_thread_id == crashing_native_id) {
             continue;
         }
         if (++count > MAX_PYTHON_THREADS) {

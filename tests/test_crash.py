@@ -163,6 +163,29 @@ def test_abort(tmp_path):
     assert_thread_stack(report, "MainThread", "give_up")
 
 
+def test_crash_while_threads_are_being_started_shows_the_crashing_stack(tmp_path):
+    # A thread state that CPython has created but whose thread has not run
+    # yet carries its creator's native id: the report must still pick the
+    # crashing thread's own state, not a frameless newborn one.
+    result = run_app("""
+        import _thread, os, time
+        import pyqtguard
+        pyqtguard.install()
+        def give_up():
+            # One CPU: the new threads wait for this one to be preempted.
+            if hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+            for _ in range(20):
+                _thread.start_new_thread(time.sleep, (5,))
+            os.abort()
+        give_up()
+    """, tmp_path)
+    assert result.returncode == ABRT, result.describe()
+    report = crash_section(result.log)
+    assert_thread_stack(report, "MainThread", "give_up")
+    assert report.count("Current thread") == 1, report
+
+
 @pytest.mark.skipif(sys.version_info >= (3, 12),
                     reason="3.12+ bound C recursion separately: no overflow")
 def test_c_stack_overflow_is_reported_from_the_alternate_stack(tmp_path):

@@ -33,10 +33,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _find_log(pid: int, log_dir: str | None) -> str | None:
-    from .. import _config, logfile
+    from .. import _install, logfile
 
     folders = []
-    env_dir = os.environ.get(_config.ENV_LOG_DIR)
+    env_dir = os.environ.get(_install.ENV_LOG_DIR)
     if log_dir or env_dir:
         folders.append(log_dir or env_dir)
     else:

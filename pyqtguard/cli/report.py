@@ -32,11 +32,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _folders(args: argparse.Namespace) -> list[str]:
-    from .. import _config, logfile
+    from .. import _install, logfile
 
-    log_dir = args.log_dir or os.environ.get(_config.ENV_LOG_DIR) or None
+    log_dir = args.log_dir or os.environ.get(_install.ENV_LOG_DIR) or None
     if log_dir is not None or args.app:
-        app = _config.sanitize_app_name(args.app) if args.app else "app"
+        app = _install.sanitize_app_name(args.app) if args.app else "app"
         return [os.fspath(logfile.resolve_log_dir(log_dir, app))]
     root = os.fspath(logfile.default_root())
     try:
