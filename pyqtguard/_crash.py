@@ -1,21 +1,31 @@
-"""Crash reports for fatal signals: the Python side of ``src/crash.c``.
+"""Crashes and Qt's own messages: the Python side of ``src/crash.c``.
 
-The C handler writes the report (signal, time, thread name and native id,
-native stack, thread legend, every thread's Python stack) to the run log and
-stderr, then chains to the previous handler and re-raises the signal.
+Fatal signals: the C handler writes the report (signal, time, thread name and
+native id, native stack, thread legend, every thread's Python stack) to the
+run log and stderr, then chains to the previous handler and re-raises the
+signal.  Python stacks come from the C core itself on CPython 3.11-3.12.  On
+3.13+ the dumpers it would need are no longer exported, so the stdlib
+faulthandler is the engine: it is enabled on the run log here, *before* the C
+handler is installed, so that the C handler runs first (header, native
+stack, names) and then chains to faulthandler (stacks, then the re-raise).
+If the app had enabled faulthandler itself, its choice of file is kept.
 
-Python stacks come from the C core itself on CPython 3.11-3.12.  On 3.13+
-the dumpers it would need are no longer exported, so the stdlib faulthandler
-is the engine: it is enabled on the run log here, *before* the C handler is
-installed, so that the C handler runs first (header, native stack, names)
-and then chains to faulthandler (stacks, then the re-raise).  If the app had
-enabled faulthandler itself, its choice of file is kept.
+Qt's messages (qDebug, qInfo, qWarning, qCritical, qFatal) go into the run
+log and the ``pyqtguard.qt`` logger; a handler is installed when
+``PyQt6.QtCore`` is imported.  The handler that was there before keeps
+receiving every message (Qt's default one: the formatted message on stderr,
+as Qt prints it).  A fatal message writes a full crash report first, the
+abort that follows adds one line.  The handler is removed at interpreter
+exit, before finalization, where a Python message handler is known to crash.
 """
 from __future__ import annotations
 
+import atexit
 import faulthandler  # built in: no import cost
+import sys
+import threading
 
-from . import _native
+from . import _native, _qtattach, logfile
 from .logfile import warn_once
 
 _enabled_faulthandler = False
@@ -35,7 +45,7 @@ def _faulthandler_engine() -> bool:
     return True
 
 
-def install(config: object = None) -> None:
+def _install_signal_handlers(config: object) -> None:
     """Arm the fatal-signal handlers (unless ``crash_handler=False``)."""
     if config is not None and not getattr(config, "crash_handler", True):
         return
@@ -48,7 +58,7 @@ def install(config: object = None) -> None:
         warn_once("crash", f"pyqtguard: crash reports are off: {exc}")
 
 
-def uninstall() -> None:
+def _uninstall_signal_handlers() -> None:
     global _enabled_faulthandler
     _native.crash_disable()
     if _enabled_faulthandler:
@@ -66,3 +76,126 @@ def write_fatal_report(reason: str) -> bool:
         if fd >= 0:
             faulthandler.dump_traceback(file=fd, all_threads=True)
     return written
+
+
+# ---- Qt's messages ---------------------------------------------------------
+_LEVELS = {  # QtMsgType name -> (label, logging level)
+    "QtDebugMsg": ("debug", 10),
+    "QtInfoMsg": ("info", 20),
+    "QtWarningMsg": ("warning", 30),
+    "QtCriticalMsg": ("critical", 40),
+    "QtFatalMsg": ("fatal", 50),
+}
+
+_state = threading.local()
+_installed = False
+_wanted = False
+_previous: object = None
+_qtcore: object = None
+
+
+def _describe(label: str, context: object, message: str) -> str:
+    where = []
+    category = getattr(context, "category", None)
+    if category and category != "default":
+        where.append(f"category {category}")
+    file = getattr(context, "file", None)
+    if file:
+        where.append(f"{file}:{getattr(context, 'line', 0)}")
+    function = getattr(context, "function", None)
+    if function:
+        where.append(str(function))
+    suffix = f" ({', '.join(where)})" if where else ""
+    return f"[{logfile.stamp()}] Qt {label}: {message}{suffix}\n"
+
+
+def _to_logging(level: int, text: str) -> None:
+    # Only if the app uses logging: importing it here would cost start-up
+    # time, and with no logging configured nobody could read the record.
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("pyqtguard.qt").log(level, text.rstrip("\n"))
+
+
+def _forward(msg_type: object, context: object, message: str) -> None:
+    """Give the message to the handler that was there before."""
+    previous = _previous
+    if previous is not None:
+        previous(msg_type, context, message)  # type: ignore[operator]
+        return
+    stream = sys.stderr
+    if stream is not None:
+        try:
+            text = _qtcore.qFormatLogMessage(msg_type, context, message)  # type: ignore[attr-defined]
+            stream.write(text + "\n")
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed stderr must not matter
+            pass
+
+
+def _handler(msg_type: object, context: object, message: str) -> None:
+    if getattr(_state, "busy", False):   # a message raised while handling one
+        _forward(msg_type, context, message)
+        return
+    _state.busy = True
+    try:
+        label, level = _LEVELS.get(getattr(msg_type, "name", ""), ("message", 30))
+        text = _describe(label, context, message)
+        if label == "fatal":
+            _native.log_write(text)
+            write_fatal_report(f"Qt fatal error: {message}")
+        else:
+            _native.log_write(text)
+        _to_logging(level, text)
+    except Exception:  # noqa: BLE001 - never raise into Qt
+        pass
+    finally:
+        _state.busy = False
+    _forward(msg_type, context, message)
+
+
+def _attach_message_handler(qtcore: object) -> None:
+    global _installed, _previous, _qtcore
+    if not _wanted or _installed:
+        return
+    _qtcore = qtcore
+    _previous = qtcore.qInstallMessageHandler(_handler)  # type: ignore[attr-defined]
+    _installed = True
+
+
+def _detach_message_handler() -> None:
+    global _installed, _previous
+    if _installed and _qtcore is not None:
+        try:
+            _qtcore.qInstallMessageHandler(_previous)  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001
+            pass
+    _installed = False
+    _previous = None
+
+
+def _install_message_handler(config: object) -> None:
+    global _wanted
+    if config is not None and not getattr(config, "qt_messages", True):
+        return
+    _wanted = True
+    _qtattach.when_qt_imported(_attach_message_handler)
+    atexit.register(_detach_message_handler)
+
+
+def _uninstall_message_handler() -> None:
+    global _wanted
+    _wanted = False
+    _detach_message_handler()
+    atexit.unregister(_detach_message_handler)
+
+# ---- the component ----------------------------------------------------------
+
+def install(config: object = None) -> None:
+    _install_signal_handlers(config)
+    _install_message_handler(config)
+
+
+def uninstall() -> None:
+    _uninstall_message_handler()
+    _uninstall_signal_handlers()

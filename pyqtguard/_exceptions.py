@@ -1,8 +1,10 @@
 """The Python side of the exception hooks: records, logging and callbacks.
 
 The hooks themselves are C functions in ``pyqtguard._native`` (they must work
-during finalization and when stderr is None).  They call back into this module
-for three things, each of which may fail without harm:
+during finalization and when stderr is None), installed by
+:mod:`pyqtguard._install`.  This module is imported by the C core at the first
+uncaught exception (or by :func:`on_exception`), not at start-up.  The hooks
+call back into it for three things, each of which may fail without harm:
 
 * :func:`_format` - the traceback text, with source lines;
 * :func:`_describe_current_thread` - a good name for the current thread,
@@ -168,40 +170,3 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
         return
     if not _qtattach.post_to_gui_thread(lambda: _run_callbacks(record)):
         _run_callbacks(record)
-
-
-_saved: tuple[Any, Any, Any] | None = None
-
-
-def install(config: Any = None) -> None:
-    """Install the three hooks, chaining to the ones they replace."""
-    global _saved
-    if sys.excepthook is _native.excepthook:
-        return
-    _saved = (sys.excepthook, threading.excepthook, sys.unraisablehook)
-    _native.configure_hooks(_format, _describe_current_thread, _dispatch,
-                            config is None or config.stderr)
-    _native.set_previous_hooks(
-        None if sys.excepthook is sys.__excepthook__ else sys.excepthook,
-        None if threading.excepthook is threading.__excepthook__ else threading.excepthook,
-        None if sys.unraisablehook is sys.__unraisablehook__ else sys.unraisablehook,
-    )
-    sys.excepthook = _native.excepthook
-    threading.excepthook = _native.threading_excepthook
-    sys.unraisablehook = _native.unraisablehook
-
-
-def uninstall() -> None:
-    """Put back exactly the hooks that were there before :func:`install`."""
-    global _saved
-    if _saved is None:
-        return
-    old_sys, old_threading, old_unraisable = _saved
-    if sys.excepthook is _native.excepthook:
-        sys.excepthook = old_sys  # type: ignore[assignment]
-    if threading.excepthook is _native.threading_excepthook:
-        threading.excepthook = old_threading  # type: ignore[assignment]
-    if sys.unraisablehook is _native.unraisablehook:
-        sys.unraisablehook = old_unraisable  # type: ignore[assignment]
-    _native.set_previous_hooks(None, None, None)
-    _saved = None

@@ -6,12 +6,14 @@ negative timeout) raise ``TypeError`` or ``ValueError`` naming the argument;
 environment variables that do not parse are environmental trouble, warned
 about once and ignored.
 
+The exception hooks are installed here: they are C functions, and their
+Python helpers (:mod:`pyqtguard._exceptions`) load at the first exception.
 A component is a module with ``install(config)`` and ``uninstall()``.  They are
 installed in the order below and uninstalled in reverse.  A component that
 fails to install for environmental reasons warns once and is skipped; the
 others still work.  Every module imported here costs every app start-up time
 (about 0.1 ms each), so the components are few, each one concern of the C
-core's: exceptions, thread tracking, crashes, Qt messages, the watchdog.
+core's: exceptions, thread tracking, crashes, the watchdog.
 """
 from __future__ import annotations
 
@@ -185,10 +187,8 @@ def make_config(
 # ---- the switch ----------------------------------------------------------
 # Each later feature adds one line here.
 COMPONENTS: tuple[str, ...] = (
-    "pyqtguard._exceptions",
     "pyqtguard._threadtrack",
     "pyqtguard._crash",
-    "pyqtguard._qtmessages",
     "pyqtguard._watchdog",
 )
 
@@ -200,6 +200,41 @@ DEFERRED_COMPONENTS: dict[str, str] = {
 
 _installed: Config | None = None
 _lock = threading.RLock()
+_saved_hooks: tuple[object, object, object] | None = None
+
+
+def _install_exception_hooks(config: Config) -> None:
+    """The three hooks are C functions; their Python helpers
+    (:mod:`pyqtguard._exceptions`) are imported at the first exception."""
+    global _saved_hooks
+    if sys.excepthook is _native.excepthook:
+        return
+    _saved_hooks = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+    _native.configure_hooks_from("pyqtguard._exceptions", config.stderr)
+    _native.set_previous_hooks(
+        None if sys.excepthook is sys.__excepthook__ else sys.excepthook,
+        None if threading.excepthook is threading.__excepthook__ else threading.excepthook,
+        None if sys.unraisablehook is sys.__unraisablehook__ else sys.unraisablehook,
+    )
+    sys.excepthook = _native.excepthook
+    threading.excepthook = _native.threading_excepthook
+    sys.unraisablehook = _native.unraisablehook
+
+
+def _uninstall_exception_hooks() -> None:
+    """Put back exactly the hooks that were there before."""
+    global _saved_hooks
+    if _saved_hooks is None:
+        return
+    old_sys, old_threading, old_unraisable = _saved_hooks
+    if sys.excepthook is _native.excepthook:
+        sys.excepthook = old_sys  # type: ignore[assignment]
+    if threading.excepthook is _native.threading_excepthook:
+        threading.excepthook = old_threading  # type: ignore[assignment]
+    if sys.unraisablehook is _native.unraisablehook:
+        sys.unraisablehook = old_unraisable  # type: ignore[assignment]
+    _native.set_previous_hooks(None, None, None)
+    _saved_hooks = None
 
 
 def _run_log_header(config: Config) -> str:
@@ -237,6 +272,10 @@ def install(**options: object) -> Config | None:
         folder = logfile._resolve(config.log_dir, config.app_name)
         logfile.open_run_log(folder, config.keep_logs, _run_log_header(config))
         _native.set_stderr_fd(_stderr_fd() if config.stderr else -1)
+        try:
+            _install_exception_hooks(config)
+        except Exception as exc:  # noqa: BLE001 - keep going with what works
+            warn_once("component:exceptions", f"exception hooks not installed: {exc!r}")
         for name in COMPONENTS:
             try:
                 importlib.import_module(name).install(config)
@@ -274,6 +313,7 @@ def uninstall() -> None:
                     module.uninstall()
                 except Exception as exc:  # noqa: BLE001
                     warn_once(f"uninstall:{name}", f"{name} uninstall failed: {exc!r}")
+        _uninstall_exception_hooks()
         _qtattach.unwrap_event_loops()
         _installed = None
         atexit.unregister(_at_exit)

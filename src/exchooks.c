@@ -12,7 +12,11 @@
  *   describer() -> str                              current thread's name
  *   dispatcher(source, exc_type, exc_value, exc_tb, thread, thread_name,
  *              native_id, report_text)            logging and callbacks
- * Any of them failing, or the interpreter finalizing, falls back to C. */
+ * either directly (configure_hooks) or as the module that defines them as
+ * _format, _describe_current_thread and _dispatch, imported at the first
+ * exception (configure_hooks_from): an app that raises nothing never pays
+ * for importing them.  Any of them failing, the import failing, or the
+ * interpreter finalizing, falls back to C. */
 #include "pyqtguard_native.h"
 
 #include <string.h>
@@ -21,6 +25,7 @@ typedef struct {
     PyObject *formatter;
     PyObject *describer;
     PyObject *dispatcher;
+    PyObject *helpers_module;   /* str: where the three come from, or NULL */
     PyObject *previous[3];      /* NULL: nothing to chain to */
     int to_stderr;              /* copy reports to sys.stderr */
 } hook_state;
@@ -64,6 +69,41 @@ restore_error(saved_error *saved)
 #else
     PyErr_Restore(saved->type, saved->value, saved->tb);
 #endif
+}
+
+/* ---- the Python helpers, imported on first use ---- */
+
+static void
+take_helper(PyObject *module, const char *name, PyObject **slot)
+{
+    PyObject *helper = PyObject_GetAttrString(module, name);
+    if (helper != NULL && PyCallable_Check(helper)) {
+        Py_XSETREF(*slot, helper);
+        return;
+    }
+    Py_XDECREF(helper);
+    PyErr_Clear();
+}
+
+/* Import the helpers' module if it is known and not imported yet.  Not
+ * during finalization (the import system is being torn down): the C
+ * fallback reports then. */
+static void
+ensure_helpers(void)
+{
+    if (state.helpers_module == NULL || state.formatter != NULL
+        || PQG_IS_FINALIZING()) {
+        return;
+    }
+    PyObject *module = PyImport_Import(state.helpers_module);
+    if (module == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    take_helper(module, "_describe_current_thread", &state.describer);
+    take_helper(module, "_dispatch", &state.dispatcher);
+    take_helper(module, "_format", &state.formatter);   /* last: the flag */
+    Py_DECREF(module);
 }
 
 /* ---- pieces of a report ---- */
@@ -265,6 +305,9 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
     saved_error saved;
     save_error(&saved);
     hook_depth++;
+    if (hook_depth == 1) {
+        ensure_helpers();
+    }
     PyObject *thread_name = thread_name_of(thread);
     PyObject *context = source == HOOK_UNRAISABLE
                         ? unraisable_context(hook_args) : NULL;
@@ -394,11 +437,29 @@ configure_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     state.to_stderr = to_stderr;
+    Py_CLEAR(state.helpers_module);
     if (set_callable(&state.formatter, formatter, "formatter") < 0
         || set_callable(&state.describer, describer, "describer") < 0
         || set_callable(&state.dispatcher, dispatcher, "dispatcher") < 0) {
         return NULL;
     }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+configure_hooks_from_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *module_name;
+    int to_stderr = 1;
+    if (!PyArg_ParseTuple(args, "U|p:configure_hooks_from", &module_name,
+                          &to_stderr)) {
+        return NULL;
+    }
+    state.to_stderr = to_stderr;
+    Py_XSETREF(state.helpers_module, Py_NewRef(module_name));
+    Py_CLEAR(state.formatter);
+    Py_CLEAR(state.describer);
+    Py_CLEAR(state.dispatcher);
     Py_RETURN_NONE;
 }
 
@@ -432,6 +493,11 @@ static PyMethodDef exchooks_methods[] = {
      PyDoc_STR("configure_hooks($module, formatter, describer, dispatcher, "
                "to_stderr=True, /)\n--\n\nSet the Python helpers (None: C "
                "fallback only) and whether reports go to stderr too.")},
+    {"configure_hooks_from", configure_hooks_from_py, METH_VARARGS,
+     PyDoc_STR("configure_hooks_from($module, module_name, to_stderr=True, "
+               "/)\n--\n\nTake the Python helpers (_format, "
+               "_describe_current_thread, _dispatch) from module_name, "
+               "imported at the first exception.")},
     {"set_previous_hooks", set_previous_hooks_py, METH_VARARGS,
      PyDoc_STR("set_previous_hooks($module, excepthook, threading_hook, "
                "unraisablehook, /)\n--\n\nHooks to chain to (None: none).")},
