@@ -1,13 +1,13 @@
-"""The Python side of the C watchdog (``src/watchdog.c``): the reporter
-thread, the dump signal, bounded shutdown and GUI freeze detection.
+"""The Python side of the C watchdog (``src/watchdog.c``): the report
+requests, the dump signal, bounded shutdown and GUI freeze detection.
 
 The C watchdog keeps time without the GIL.  When a report is due (exit
-deadline, GUI freeze, dump signal) it writes one byte to a pipe; a reporter
-thread here, started with ``_thread`` so that it never shows in
-``threading.enumerate()``, reads it, writes the rich report (names, start
-sites, stacks) and acknowledges.  If it cannot (the GIL is held forever,
-finalization stopped Python threads), the C watchdog writes a fallback
-report itself after 1.5 s.
+deadline, GUI freeze, dump signal) it starts a short-lived helper thread
+that takes the GIL and calls :func:`_handle_request` here, which writes the
+rich report (names, start sites, stacks).  No Python thread waits for the
+whole run just in case.  If the report does not come (the GIL is held
+forever, finalization stopped Python threads), the C watchdog writes a
+fallback report itself after 1.5 s.
 
 Bounded shutdown: once shutdown begins, the process gets ``exit_timeout``
 seconds to end.  Shutdown begins when the Qt application's event loop ends
@@ -31,7 +31,6 @@ logged.
 """
 from __future__ import annotations
 
-import _thread
 import os
 import _signal  # not `signal`: its enums cost start-up time
 import sys
@@ -46,49 +45,51 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-_handlers: dict[bytes, Callable[[], None]] = {}
-_reporter_started = False
+_handlers: dict[str, Callable[[], None]] = {}
+_watchdog_started = False
 _dump_signal: int | None = None
 
+# The name the report helper goes by while it runs Python code; the thread
+# registry leaves pyqtguard's own threads out of the tables it shows.
+_HELPER_NAME = "pyqtguard-report"
 
-def on_request(code: bytes, handler: Callable[[], None]) -> None:
-    """Run *handler* in the reporter thread when the watchdog asks *code*."""
+
+def on_request(code: str, handler: Callable[[], None]) -> None:
+    """Run *handler* when the watchdog asks for report *code*."""
     _handlers[code] = handler
 
 
-def _reporter(fd: int) -> None:
-    from . import _threadtrack
-
-    _threadtrack.register_current("pyqtguard-reporter", _threadtrack.KIND_PYTHON)
-    while True:
-        try:
-            code = os.read(fd, 1)
-        except OSError:
-            return
-        if not code:
-            return
+def _handle_request(code: str) -> None:
+    """Called by the C watchdog's report helper thread, with the GIL."""
+    ident = threading.get_ident()
+    # The helper is not a threading.Thread: give it a named placeholder so
+    # that logging and the thread table know it, and remove it afterwards
+    # (threading keeps such placeholders for good otherwise).
+    helper = None
+    try:
+        helper = threading._DummyThread()  # type: ignore[attr-defined]
+        helper.name = _HELPER_NAME
         handler = _handlers.get(code)
-        try:
-            if handler is not None:
-                handler()
-        except BaseException as exc:  # noqa: BLE001 - the reporter must survive
-            warn_once(f"reporter:{code!r}", f"pyqtguard: report {code!r} failed: {exc!r}")
-        finally:
-            _native.watchdog_ack()
+        if handler is not None:
+            handler()
+    except BaseException as exc:  # noqa: BLE001 - never into the C helper
+        warn_once(f"report:{code}", f"pyqtguard: report {code!r} failed: {exc!r}")
+    finally:
+        if helper is not None and threading._active.get(ident) is helper:  # type: ignore[attr-defined]
+            del threading._active[ident]  # type: ignore[attr-defined]
 
 
 def started() -> bool:
-    """Whether the watchdog and its reporter thread run in this process."""
-    return _reporter_started
+    """Whether the C watchdog runs in this process."""
+    return _watchdog_started
 
 
 def ensure_started() -> None:
-    """Start the C watchdog and the reporter thread (once)."""
-    global _reporter_started
-    fd = _native.watchdog_start()
-    if not _reporter_started:
-        _thread.start_new_thread(_reporter, (fd,))
-        _reporter_started = True
+    """Start the C watchdog (once)."""
+    global _watchdog_started
+    if not _watchdog_started:
+        _native.watchdog_start(_handle_request)
+        _watchdog_started = True
 
 
 def _enable_dump_signal(signum: int) -> None:
@@ -112,15 +113,19 @@ def _dump() -> None:
 
 
 def _forget_threads_after_fork() -> None:
-    global _reporter_started
-    _reporter_started = False     # the child has no reporter thread
+    global _watchdog_started
+    _watchdog_started = False     # the child has no watchdog thread
+
+
+_fork_hook_registered = False
 
 
 def _install_dump_signal(config: object) -> None:
-    on_request(b"D", _dump)
-    if hasattr(os, "register_at_fork") and not _handlers.get(b"forked"):
+    global _fork_hook_registered
+    on_request("D", _dump)
+    if hasattr(os, "register_at_fork") and not _fork_hook_registered:
         os.register_at_fork(after_in_child=_forget_threads_after_fork)
-        _handlers[b"forked"] = _forget_threads_after_fork
+        _fork_hook_registered = True
     signum = getattr(config, "dump_signal", None)
     if signum is not None and hasattr(_signal, "SIGUSR1"):
         ensure_started()
@@ -151,8 +156,9 @@ _began: str | None = None
 _original_shutdown: Any = None
 
 
-# pyqtguard's own threads: the C watchdog and the Python reporter.
-_OWN_THREADS = 2
+# pyqtguard's own thread: the C watchdog (a report helper exists only while
+# a report is written).
+_OWN_THREADS = 1
 
 
 def _only_main_thread_left() -> bool:
@@ -250,7 +256,7 @@ def _install_exit_deadline(config: object) -> None:
     global _enabled, _timeout, _original_shutdown
     _timeout = getattr(config, "exit_timeout", 10.0)
     _enabled = True
-    on_request(b"X", _report_exit_timeout)
+    on_request("X", _report_exit_timeout)
     _qtattach.on_loop_started(_reset_exit_deadline)
     _qtattach.on_loop_ended(_begin_shutdown_at_loop_end)
     if _original_shutdown is None:
@@ -299,7 +305,7 @@ _timer: Any = None
 
 def on_freeze(callback: Callable[[FreezeEvent], object]) -> Callable[[FreezeEvent], object]:
     """Call ``callback(event)`` when the GUI thread freezes (usable as a
-    decorator).  It runs in pyqtguard's reporter thread, not the GUI thread
+    decorator).  It runs in pyqtguard's report thread, not the GUI thread
     (which is frozen): keep it short and do not touch widgets.
 
     Example::
@@ -367,7 +373,7 @@ def _stop_freeze_watch() -> None:
 def _install_freeze_watch(config: object) -> None:
     global _freeze_ms
     _freeze_ms = getattr(config, "freeze_ms", 1000)
-    on_request(b"F", _report_freeze)
+    on_request("F", _report_freeze)
     _qtattach.on_loop_started(_start_freeze_watch)
     _qtattach.on_loop_ended(_stop_freeze_watch)
 

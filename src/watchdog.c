@@ -2,10 +2,12 @@
  * interpreter: the bounded-shutdown deadline and the GUI-freeze detector.
  *
  * It needs neither the GIL nor a healthy interpreter for its timing.  When
- * something is due it asks pyqtguard's Python reporter thread (blocked in
- * read() on a pipe) to write the rich report - thread table with start
- * sites, every stack - and waits a bounded time for the acknowledgement.  If
- * the interpreter cannot answer (the GIL is held forever by a native call,
+ * something is due it starts a short-lived helper thread that takes the GIL
+ * (PyGILState_Ensure) and calls pyqtguard's Python request handler, which
+ * writes the rich report - thread table with start sites, every stack - and
+ * waits a bounded time for the helper's acknowledgement.  The watchdog itself
+ * never waits for the GIL, and no Python thread idles for the whole run only
+ * to be there when a report is due.  If the interpreter cannot answer (the GIL is held forever by a native call,
  * or finalization has stopped Python threads) it writes a fallback report
  * itself, without the GIL: the thread table and, on CPython 3.11-3.12,
  * every Python stack via _Py_DumpTraceback() (as faulthandler's own
@@ -20,13 +22,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
 #ifdef _WIN32
 #  include <windows.h>
 #else
-#  include <fcntl.h>
 #  include <pthread.h>
 #  include <unistd.h>
 #endif
@@ -37,11 +39,10 @@ PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
 #  define PQG_GIL_FREE_STACKS 1
 #endif
 
-/* Requests to the Python reporter, one byte each on the pipe. */
+/* Requests to the Python handler: the one-letter code it is called with. */
 #define REQUEST_EXIT_REPORT 'X'
 #define REQUEST_FREEZE_REPORT 'F'
 #define REQUEST_DUMP 'D'
-#define REQUEST_STOP 'Q'
 #define ACK_WAIT_NS (1500LL * 1000 * 1000)   /* Python gets 1.5 s to answer */
 
 /* ---- clock ---- */
@@ -62,7 +63,7 @@ monotonic_ns(void)
 
 /* Written by Python callers under `lock`; read by the watchdog under it.
  * The heartbeat and acknowledgement are atomics: the GUI thread and the
- * reporter update them without taking the lock. */
+ * report helper update them without taking the lock. */
 static atomic_llong last_beat_ns;
 static atomic_int ack_count;
 static atomic_int dump_requested;        /* set by the dump signal handler */
@@ -77,9 +78,10 @@ static long long freeze_ns = 0;           /* 0: off */
 static unsigned long gui_native_id = 0;
 static int freeze_active = 0;
 static long long freeze_began_ns = 0;
-static int request_fd = -1;               /* write end: watchdog -> Python */
-static int reporter_fd = -1;              /* read end, handed to Python */
 static PyInterpreterState *interpreter = NULL;
+/* The Python callable a report helper calls with the request's code.  Set
+ * and read only with the GIL held (by watchdog_start and the helper). */
+static PyObject *request_handler = NULL;
 
 #ifdef _WIN32
 static CRITICAL_SECTION lock;
@@ -193,15 +195,84 @@ write_fallback(int fd, unsigned long only_native_id)
 #endif
 }
 
-/* Ask the reporter; wait (lock released) for its acknowledgement. */
+/* ---- asking Python: a helper thread per report ---- */
+
+/* The helper: take the GIL (this may wait as long as another thread holds
+ * it - which is why the watchdog does not do it itself), call the handler,
+ * acknowledge.  Not when the interpreter is finalizing or gone: taking the
+ * GIL then would end or hang the thread, or touch freed state. */
+static void
+run_request(char request)
+{
+    if (!Py_IsInitialized() || PQG_IS_FINALIZING()) {
+        return;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *handler = request_handler;
+    if (handler != NULL && !PQG_IS_FINALIZING()) {
+        Py_INCREF(handler);
+        PyObject *result = PyObject_CallFunction(handler, "C", (int)request);
+        Py_DECREF(handler);
+        if (result != NULL) {
+            Py_DECREF(result);
+            atomic_fetch_add(&ack_count, 1);
+        }
+        else {
+            PyErr_Clear();          /* no acknowledgement: the C fallback */
+        }
+    }
+    PyGILState_Release(gil);
+}
+
+#ifdef _WIN32
+static DWORD WINAPI
+report_helper_main(LPVOID arg)
+{
+    run_request((char)(INT_PTR)arg);
+    return 0;
+}
+#else
+static void *
+report_helper_main(void *arg)
+{
+    run_request((char)(intptr_t)arg);
+    return NULL;
+}
+#endif
+
+/* Start a detached helper for `request`; 0 if none could be started. */
+static int
+start_report_helper(char request)
+{
+#ifdef _WIN32
+    HANDLE helper = CreateThread(NULL, 0, report_helper_main,
+                                 (LPVOID)(INT_PTR)request, 0, NULL);
+    if (helper == NULL) {
+        return 0;
+    }
+    CloseHandle(helper);
+    return 1;
+#else
+    pthread_t helper;
+    if (pthread_create(&helper, NULL, report_helper_main,
+                       (void *)(intptr_t)request) != 0) {
+        return 0;
+    }
+    pthread_detach(helper);
+#  ifdef __linux__
+    pthread_setname_np(helper, "pyqtguard-report");
+#  endif
+    return 1;
+#endif
+}
+
+/* Ask Python for the report; wait (lock released) for the acknowledgement,
+ * at most ACK_WAIT_NS.  0: the caller writes the fallback. */
 static int
 ask_python(char request)
 {
-    if (request_fd < 0) {
-        return 0;
-    }
     int before = atomic_load(&ack_count);
-    if (write(request_fd, &request, 1) != 1) {
+    if (!start_report_helper(request)) {
         return 0;
     }
     long long give_up = monotonic_ns() + ACK_WAIT_NS;
@@ -338,31 +409,6 @@ watchdog_main(void *arg)
 
 /* ---- start ---- */
 
-static int
-open_request_pipe(void)
-{
-#ifdef _WIN32
-    int ends[2];
-    if (_pipe(ends, 256, _O_BINARY) != 0) {
-        return -1;
-    }
-#else
-    int ends[2];
-    if (pipe(ends) != 0) {
-        return -1;
-    }
-    for (int i = 0; i < 2; i++) {
-        fcntl(ends[i], F_SETFD, FD_CLOEXEC);
-    }
-    /* The watchdog never blocks on a full pipe: a lost request only means
-     * the fallback report. */
-    fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK);
-#endif
-    reporter_fd = ends[0];
-    request_fd = ends[1];
-    return 0;
-}
-
 #ifndef _WIN32
 /* fork() copies no thread: in the child the watchdog is not running, its
  * lock may be held by the vanished thread, and no deadline applies. */
@@ -377,11 +423,6 @@ forget_watchdog_in_child(void)
     freeze_ns = 0;
     gui_native_id = 0;
     freeze_active = 0;
-    if (request_fd >= 0) {
-        close(request_fd);
-        close(reporter_fd);
-        request_fd = reporter_fd = -1;
-    }
 }
 #endif
 
@@ -399,10 +440,6 @@ ensure_started(void)
     }
 #endif
     interpreter = PyInterpreterState_Main();
-    if (open_request_pipe() < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
 #ifdef _WIN32
     InitializeCriticalSection(&lock);
     InitializeConditionVariable(&wakeup);
@@ -445,13 +482,21 @@ ensure_started(void)
 
 /* ---- Python API ---- */
 
+/* watchdog_start(handler): start the watchdog (once); handler(code) writes
+ * the report a request asks for. */
 static PyObject *
-watchdog_start_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+watchdog_start_py(PyObject *Py_UNUSED(self), PyObject *handler)
 {
+    if (!PyCallable_Check(handler)) {
+        PyErr_Format(PyExc_TypeError, "handler must be callable, not %.100s",
+                     Py_TYPE(handler)->tp_name);
+        return NULL;
+    }
     if (ensure_started() < 0) {
         return NULL;
     }
-    return PyLong_FromLong(reporter_fd);
+    Py_XSETREF(request_handler, Py_NewRef(handler));
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -550,13 +595,6 @@ heartbeat_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
-watchdog_ack_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
-{
-    atomic_fetch_add(&ack_count, 1);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
 freeze_began_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
     /* How long ago the last heartbeat was (ms): the freeze's age so far. */
@@ -619,9 +657,10 @@ static PyMethodDef watchdog_methods[] = {
     {"keep_until_exit", keep_until_exit_py, METH_O,
      PyDoc_STR("keep_until_exit($module, obj, /)\n--\n\n"
                "Leak one reference to obj on purpose (see watchdog.c).")},
-    {"watchdog_start", watchdog_start_py, METH_NOARGS,
-     PyDoc_STR("watchdog_start($module, /)\n--\n\nStart the watchdog thread; "
-               "returns the fd the Python reporter reads requests from.")},
+    {"watchdog_start", watchdog_start_py, METH_O,
+     PyDoc_STR("watchdog_start($module, handler, /)\n--\n\nStart the watchdog "
+               "thread; handler(code) writes the report a request asks for, "
+               "in a helper thread started for it.")},
     {"watchdog_arm_exit", watchdog_arm_exit_py, METH_VARARGS,
      PyDoc_STR("watchdog_arm_exit($module, timeout, kill=True, status=124, "
                "reason='', /)\n--\n\nShutdown began: report (and end the "
@@ -635,8 +674,6 @@ static PyMethodDef watchdog_methods[] = {
                "Watch the GUI thread's heartbeat; 0 stops.")},
     {"heartbeat", heartbeat_py, METH_NOARGS,
      PyDoc_STR("heartbeat($module, /)\n--\n\nThe GUI event loop turned.")},
-    {"watchdog_ack", watchdog_ack_py, METH_NOARGS,
-     PyDoc_STR("watchdog_ack($module, /)\n--\n\nThe reporter handled a request.")},
     {"freeze_age_ms", freeze_began_py, METH_NOARGS,
      PyDoc_STR("freeze_age_ms($module, /)\n--\n\nms since the last heartbeat.")},
     {"dump_signal_enable", dump_signal_enable_py, METH_O,
