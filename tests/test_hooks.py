@@ -284,6 +284,28 @@ def test_import_does_not_import_pyqt_and_attaches_later(tmp_path):
     assert "ok" in result.stdout
 
 
+def test_report_helpers_are_imported_at_the_first_exception_only(tmp_path):
+    # An app that raises nothing does not pay for the report formatting
+    # module; the first exception imports it and gets the full report.
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install()
+        print("before:", "pyqtguard._exceptions" in sys.modules, flush=True)
+        def fail():
+            raise KeyError("first-one")
+        t = threading.Thread(target=fail, name="first-failer")
+        t.start(); t.join()
+        print("after:", "pyqtguard._exceptions" in sys.modules, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "before: False" in result.stdout
+    assert "after: True" in result.stdout
+    log = result.log
+    assert "first-failer" in log and "KeyError: 'first-one'" in log
+    assert 'in fail' in log
+
+
 @pytest.mark.parametrize("kwargs, error", [
     ({"keep_logs": 0}, ValueError),
     ({"keep_logs": -3}, ValueError),
