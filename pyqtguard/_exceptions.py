@@ -14,7 +14,6 @@ call back into it for three things, each of which may fail without harm:
 """
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up cost
     import logging
     from types import TracebackType
-    from typing import Any
 
 ExceptionCallback = Callable[["ExceptionRecord"], object]
 

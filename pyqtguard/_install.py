@@ -23,7 +23,6 @@ import os
 import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 import sys
 import threading
-import time
 
 from . import _native, _qtattach, logfile
 from .logfile import warn_once
@@ -240,7 +239,7 @@ def _uninstall_exception_hooks() -> None:
 def _run_log_header(config: Config) -> str:
     from . import __version__
 
-    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    started = logfile.stamp()
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "-"
     return (
         f"pyqtguard {__version__} run log\n"
@@ -325,5 +324,8 @@ def installed_config() -> Config | None:
 
 
 def _at_exit() -> None:
-    logfile.write(time.strftime("[%Y-%m-%d %H:%M:%S UTC] ", time.gmtime())
-                  + "pyqtguard: interpreter exit\n")
+    logfile.log_event("pyqtguard: interpreter exit")
+    # From here on Python cannot write a report: the exit deadline moves from
+    # the watchdog thread to a timer, and the thread ends before exit_group()
+    # would have to kill it (see src/watchdog.c).
+    _native.watchdog_hand_off()

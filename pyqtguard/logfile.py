@@ -151,7 +151,9 @@ def _open_exclusive(folder: str) -> tuple[str, int]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     now = time.time()
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}"
+    t = time.gmtime(now)
+    stamp = (f"{t.tm_year:04d}{t.tm_mon:02d}{t.tm_mday:02d}-{t.tm_hour:02d}{t.tm_min:02d}"
+             f"{t.tm_sec:02d}{int(now * 1000) % 1000:03d}")
     for seq in range(1000):
         path = os.path.join(folder, f"{LOG_PREFIX}{stamp}-{os.getpid()}-{seq}{LOG_SUFFIX}")
         try:
@@ -201,7 +203,11 @@ def current_path() -> Path | None:
 
 def stamp() -> str:
     """Now, as every pyqtguard log line writes it (UTC)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    # Not time.strftime: it goes through the C locale's conversions, which
+    # costs up to half a millisecond at interpreter exit.
+    t = time.gmtime()
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} UTC")
 
 
 def log_event(text: str) -> None:

@@ -16,6 +16,16 @@
  *
  * Idle cost: the thread sleeps in a timed condition wait; with freeze
  * detection on it wakes every freeze_ms/20 to compare two integers.
+ *
+ * Exit cost: a thread still sleeping when the process calls exit_group()
+ * must be woken and killed by the kernel before the process is gone - about
+ * 2 ms on a small VM, a tenth of a PyQt6 app's whole exit.  So on Linux,
+ * once the interpreter starts finalizing (after which Python could not write
+ * its report anyway), the watchdog hands the exit deadline to a POSIX timer
+ * and ends, in parallel with the interpreter's teardown.  If the timer fires,
+ * its signal handler writes the same fallback report - async-signal-safe:
+ * write() only, the thread table and the interpreter's thread list read
+ * without locks, as faulthandler does - and ends the process.
  */
 #include "pyqtguard_native.h"
 
@@ -31,6 +41,12 @@
 #else
 #  include <pthread.h>
 #  include <unistd.h>
+#endif
+#ifdef __linux__
+/* timer_create() with a signal: Linux (glibc, musl).  macOS has no POSIX
+ * timers and Windows no signals: there the thread keeps the deadline to the
+ * end. */
+#  define PQG_EXIT_TIMER 1
 #endif
 
 #if PY_VERSION_HEX < 0x030D0000
@@ -174,11 +190,15 @@ dump_thread_without_gil(int fd, PyThreadState *tstate)
 /* The fallback when Python cannot answer: table and, where the interpreter
  * exports the dumper, the stacks - read without the GIL, like faulthandler,
  * accepting that a thread changing its frames right now shows partially. */
+#define NOTE_NO_ANSWER "(pyqtguard: Python did not answer within 1.5 s - the " \
+    "GIL is held or the interpreter is finalizing; written without it)\n"
+#define NOTE_FINALIZING "(pyqtguard: the interpreter was finalizing; written " \
+    "without the GIL)\n"
+
 static void
-write_fallback(int fd, unsigned long only_native_id)
+write_fallback(int fd, unsigned long only_native_id, const char *note)
 {
-    pqg_puts(fd, "(pyqtguard: Python did not answer within 1.5 s - the GIL is "
-                 "held or the interpreter is finalizing; written without it)\n");
+    pqg_puts(fd, note);
     pqg_write_thread_legend(fd);
 #ifdef PQG_GIL_FREE_STACKS
     if (interpreter != NULL) {
@@ -322,13 +342,47 @@ check_freeze(long long now)
             pqg_puts(fd, "GUI freeze: the event loop has not turned for ");
             pqg_put_dec(fd, (unsigned long long)((now - beat) / 1000000LL));
             pqg_puts(fd, " ms\n");
-            write_fallback(fd, gui_native_id);
+            write_fallback(fd, gui_native_id, NOTE_NO_ANSWER);
         }
     }
     else if (freeze_active && beat > freeze_began_ns) {
         freeze_active = 0;
         log_freeze_end(beat);
     }
+}
+
+/* The exit-timeout fallback report, to the log and stderr, then the end of
+ * the process if asked.  Async-signal-safe (the timer's handler calls it):
+ * write() of fixed strings and pre-opened fds, and _exit(). */
+static void
+report_exit_timeout_in_c(const char *note)
+{
+    int fds[2] = {pqg_log_fd(), pqg_stderr_fd()};
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
+            continue;
+        }
+        pqg_puts(fds[i], "\n=== pyqtguard exit timeout ===\n");
+        pqg_puts(fds[i], exit_reason);
+        pqg_puts(fds[i], "\n");
+        write_fallback(fds[i], 0, note);
+    }
+}
+
+static void
+end_process_if_asked(void)
+{
+    if (!exit_kill) {
+        return;
+    }
+    int fd = pqg_log_fd();
+    if (fd >= 0) {
+        log_line_start(fd);
+        pqg_puts(fd, "pyqtguard: ending the process (exit status ");
+        pqg_put_dec(fd, (unsigned long long)exit_status);
+        pqg_puts(fd, ")\n");
+    }
+    _exit(exit_status);
 }
 
 static void
@@ -339,27 +393,9 @@ check_exit_deadline(long long now)
     }
     exit_deadline_ns = 0;
     if (!ask_python(REQUEST_EXIT_REPORT)) {
-        int fds[2] = {pqg_log_fd(), pqg_stderr_fd()};
-        for (int i = 0; i < 2; i++) {
-            if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
-                continue;
-            }
-            pqg_puts(fds[i], "\n=== pyqtguard exit timeout ===\n");
-            pqg_puts(fds[i], exit_reason);
-            pqg_puts(fds[i], "\n");
-            write_fallback(fds[i], 0);
-        }
+        report_exit_timeout_in_c(NOTE_NO_ANSWER);
     }
-    if (exit_kill) {
-        int fd = pqg_log_fd();
-        if (fd >= 0) {
-            log_line_start(fd);
-            pqg_puts(fd, "pyqtguard: ending the process (exit status ");
-            pqg_put_dec(fd, (unsigned long long)exit_status);
-            pqg_puts(fd, ")\n");
-        }
-        _exit(exit_status);
-    }
+    end_process_if_asked();
 }
 
 static long long
@@ -396,7 +432,7 @@ watchdog_main(void *arg)
         if (atomic_exchange(&dump_requested, 0)) {
             if (!ask_python(REQUEST_DUMP) && pqg_log_fd() >= 0) {
                 pqg_puts(pqg_log_fd(), "\n=== pyqtguard thread dump ===\n");
-                write_fallback(pqg_log_fd(), 0);
+                write_fallback(pqg_log_fd(), 0, NOTE_NO_ANSWER);
             }
         }
         check_freeze(now);
@@ -405,6 +441,115 @@ watchdog_main(void *arg)
     }
     unlock_state();
     return 0;
+}
+
+/* ---- hand-off to a POSIX timer for the end of the exit ---- */
+
+#ifdef PQG_EXIT_TIMER
+static timer_t exit_timer;
+static int exit_timer_armed = 0;
+
+/* The timer's signal handler: the interpreter is finalizing and the
+ * deadline has passed.  Everything it calls is async-signal-safe (see
+ * report_exit_timeout_in_c); errno is preserved for the interrupted code. */
+static void
+exit_timer_fired(int signum)
+{
+    (void)signum;
+    int saved = errno;
+    report_exit_timeout_in_c(NOTE_FINALIZING);
+    end_process_if_asked();
+    errno = saved;
+}
+
+/* A real-time signal nobody handles (from the top: glibc and libraries take
+ * the low ones), or 0. */
+static int
+free_realtime_signal(void)
+{
+    for (int signum = SIGRTMAX; signum > SIGRTMIN + 2; signum--) {
+        struct sigaction current;
+        if (sigaction(signum, NULL, &current) == 0
+            && !(current.sa_flags & SA_SIGINFO)
+            && current.sa_handler == SIG_DFL) {
+            return signum;
+        }
+    }
+    return 0;
+}
+
+/* Arm a one-shot timer that raises the deadline's signal in `delay_ns`.
+ * 0 on success; -1 (nothing changed) if no signal or timer is available. */
+static int
+arm_exit_timer(long long delay_ns)
+{
+    int signum = free_realtime_signal();
+    if (signum == 0) {
+        return -1;
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = exit_timer_fired;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART | SA_ONSTACK;
+    if (sigaction(signum, &action, NULL) != 0) {
+        return -1;
+    }
+    struct sigevent event;
+    memset(&event, 0, sizeof(event));
+    event.sigev_notify = SIGEV_SIGNAL;
+    event.sigev_signo = signum;
+    if (timer_create(CLOCK_MONOTONIC, &event, &exit_timer) != 0) {
+        signal(signum, SIG_DFL);
+        return -1;
+    }
+    struct itimerspec when;
+    memset(&when, 0, sizeof(when));
+    if (delay_ns < 1) {
+        delay_ns = 1;                     /* 0 would disarm */
+    }
+    when.it_value.tv_sec = (time_t)(delay_ns / 1000000000LL);
+    when.it_value.tv_nsec = (long)(delay_ns % 1000000000LL);
+    if (timer_settime(exit_timer, 0, &when, NULL) != 0) {
+        timer_delete(exit_timer);
+        signal(signum, SIG_DFL);
+        return -1;
+    }
+    exit_timer_armed = 1;
+    return 0;
+}
+
+static void
+disarm_exit_timer(void)
+{
+    if (exit_timer_armed) {
+        timer_delete(exit_timer);
+        exit_timer_armed = 0;
+    }
+}
+#endif
+
+/* The interpreter is finalizing: Python can no longer answer a request, so
+ * the thread is of no more use than a timer.  Hand the deadline over and let
+ * the thread end now, while the interpreter tears down, rather than be
+ * killed at exit_group().  Without a timer the thread stays.  Lock held. */
+static void
+hand_off_to_timer(void)
+{
+#ifdef PQG_EXIT_TIMER
+    if (!started || stopping) {
+        return;
+    }
+    if (exit_deadline_ns != 0) {
+        if (arm_exit_timer(exit_deadline_ns - monotonic_ns()) != 0) {
+            return;                           /* keep the thread */
+        }
+        exit_deadline_ns = 0;
+    }
+    freeze_ns = 0;
+    stopping = 1;
+    wake_watchdog();
+#endif
 }
 
 /* ---- start ---- */
@@ -423,6 +568,9 @@ forget_watchdog_in_child(void)
     freeze_ns = 0;
     gui_native_id = 0;
     freeze_active = 0;
+#ifdef PQG_EXIT_TIMER
+    exit_timer_armed = 0;                /* timers are not inherited */
+#endif
 }
 #endif
 
@@ -538,6 +686,20 @@ watchdog_disarm_exit_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     if (started) {
         lock_state();
         exit_deadline_ns = 0;
+#ifdef PQG_EXIT_TIMER
+        disarm_exit_timer();
+#endif
+        unlock_state();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+watchdog_hand_off_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    if (started) {
+        lock_state();
+        hand_off_to_timer();
         unlock_state();
     }
     Py_RETURN_NONE;
@@ -550,6 +712,9 @@ watchdog_exit_armed_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     if (started) {
         lock_state();
         armed = exit_deadline_ns != 0;
+#ifdef PQG_EXIT_TIMER
+        armed = armed || exit_timer_armed;
+#endif
         unlock_state();
     }
     return PyBool_FromLong(armed);
@@ -667,6 +832,10 @@ static PyMethodDef watchdog_methods[] = {
                "process if kill) unless it is gone within timeout seconds.")},
     {"watchdog_disarm_exit", watchdog_disarm_exit_py, METH_NOARGS,
      PyDoc_STR("watchdog_disarm_exit($module, /)\n--\n\nCancel the deadline.")},
+    {"watchdog_hand_off", watchdog_hand_off_py, METH_NOARGS,
+     PyDoc_STR("watchdog_hand_off($module, /)\n--\n\nThe interpreter is "
+               "finalizing: keep the exit deadline with a timer (Linux) and "
+               "end the watchdog thread.")},
     {"watchdog_exit_armed", watchdog_exit_armed_py, METH_NOARGS,
      PyDoc_STR("watchdog_exit_armed($module, /)\n--\n\nWhether a deadline runs.")},
     {"freeze_watch", freeze_watch_py, METH_VARARGS,

@@ -3,6 +3,7 @@ and the log names the hung thread and the function it is stuck in; apps that
 behave exit promptly with no report; lost QThreads no longer abort."""
 from __future__ import annotations
 
+import sys
 import time
 
 from apprunner import run_app
@@ -147,6 +148,52 @@ def test_native_thread_joined_at_exit(tmp_path):
     report = exit_report(result.log)
     assert "codec-worker" in report and "native" in report
     assert "in join_codec_worker" in report
+
+
+def test_hang_during_interpreter_finalization(tmp_path):
+    """A __del__ that blocks while the interpreter tears down its modules:
+    Python can no longer report then; the deadline still holds (on Linux a
+    timer's signal handler writes the report) and the stack is logged."""
+    result, elapsed = run_timed(f"""
+        import threading
+        import pyqtguard
+        pyqtguard.install(exit_timeout={EXIT_TIMEOUT})
+        class Connection:
+            def __del__(self):
+                threading.Event().wait()   # waits for a thread long gone
+        connection = Connection()
+        print("main done", flush=True)
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    assert elapsed < EXIT_TIMEOUT + 3.5, elapsed
+    report = exit_report(result.log)
+    assert "MainThread" in report
+    if sys.version_info < (3, 13):        # stacks without the GIL: 3.11-3.12
+        assert "in __del__" in report
+    assert "ending the process (exit status 124)" in result.log
+
+
+def test_watchdog_thread_is_gone_before_the_process_exits(tmp_path):
+    """The watchdog hands the deadline to a timer once the interpreter
+    finalizes, so exit_group() has no sleeping thread to kill (~2 ms)."""
+    result = run_app("""
+        import atexit, os, time
+        def count_threads_at_the_very_end():
+            # Registered before install(): runs after pyqtguard's hand-off.
+            give_up = time.monotonic() + 2
+            while len(os.listdir("/proc/self/task")) > 1 and time.monotonic() < give_up:
+                time.sleep(0.005)
+            print("tasks at the end:", len(os.listdir("/proc/self/task")), flush=True)
+        atexit.register(count_threads_at_the_very_end)
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5)
+        from pyqtguard import _watchdog
+        print("watchdog running:", _watchdog.started(),
+              len(os.listdir("/proc/self/task")), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "watchdog running: True 2" in result.stdout
+    assert "tasks at the end: 1" in result.stdout
 
 
 def test_well_behaved_app_exits_promptly_without_report(tmp_path):
