@@ -124,6 +124,14 @@ def _remove_finder() -> None:
         pass
 
 
+def stop_watching_imports() -> None:
+    """Forget every pending callback and take the finder out (at exit)."""
+    with _lock:
+        _callbacks.clear()
+        _module_callbacks.clear()
+        _remove_finder()
+
+
 def check_already_imported() -> None:
     """Fire pending callbacks if Qt was imported behind the finder's back."""
     qtcore = sys.modules.get(QTCORE)

@@ -702,6 +702,11 @@ watchdog_hand_off_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
         hand_off_to_timer();
         unlock_state();
     }
+    /* Python cannot answer from here on (a helper that runs now holds its
+     * own reference).  Dropping the handler lets pyqtguard's modules, and
+     * what they import, be freed with the rest rather than outlive the first
+     * collection of the interpreter's teardown and be cleared one by one. */
+    Py_CLEAR(request_handler);
     Py_RETURN_NONE;
 }
 
