@@ -146,7 +146,8 @@ class _QThreadRecord:
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
 _lock = threading.Lock()
-_original_qthread_start: Any = None
+_original_qthread_start: Any = None      # callable as start(thread, *args)
+_original_start_descriptor: Any = None   # what QThread's dict held
 _qtcore: Any = None
 
 
@@ -256,12 +257,40 @@ def stop_all(deadline: float) -> list[_QThreadRecord]:
     return stubborn
 
 
+def _take_original_start(descriptor: Any) -> bool:
+    """Remember QThread's own start; False if there is nothing to wrap."""
+    global _original_qthread_start, _original_start_descriptor
+    if descriptor is None or descriptor is _start_qthread or _original_start_descriptor is not None:
+        return False
+    _original_start_descriptor = descriptor
+    _original_qthread_start = descriptor.__get__(None, _qtcore.QThread)
+    return True
+
+
+def _patch_start_in(type_dict: dict[str, Any]) -> None:
+    """Called by sip while it creates QThread's attributes: only the
+    dictionary is touched here (an attribute access on QThread now would
+    recurse)."""
+    if _take_original_start(type_dict.get("start")):
+        type_dict["start"] = _start_qthread
+
+
 def _attach_qthreads(qtcore: Any) -> None:
-    global _original_qthread_start, _qtcore
-    if _original_qthread_start is None:
-        _qtcore = qtcore
-        _original_qthread_start = qtcore.QThread.start
-        qtcore.QThread.start = _start_qthread
+    """Wrap QThread.start - when the app first uses QThread, not now.
+
+    sip creates a class's attributes (and its enums) on first use; doing it
+    here would cost every app 0.4-0.8 ms, QThread or not.  So the wrapper
+    goes in when sip completes the class (src/sipattach.c); if the class is
+    complete already, or sip cannot call back, it goes in now."""
+    global _qtcore
+    if _original_start_descriptor is not None:
+        return
+    _qtcore = qtcore
+    cls = qtcore.QThread
+    if "start" in _native.type_dict(cls) or not _native.when_class_completes(cls, _patch_start_in):
+        cls.start                                 # noqa: B018 - completes the class
+        if _take_original_start(_native.type_dict(cls).get("start")):
+            cls.start = _start_qthread
 
 
 def install(config: object = None) -> None:
@@ -271,8 +300,11 @@ def install(config: object = None) -> None:
 
 
 def uninstall() -> None:
-    global _original_qthread_start
+    global _original_qthread_start, _original_start_descriptor
     _uninstall_python_threads()
-    if _original_qthread_start is not None and _qtcore is not None:
-        _qtcore.QThread.start = _original_qthread_start
+    if _qtcore is not None:
+        _native.forget_class_completion(_qtcore.QThread)
+        if _original_start_descriptor is not None:
+            _qtcore.QThread.start = _original_start_descriptor
     _original_qthread_start = None
+    _original_start_descriptor = None

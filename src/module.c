@@ -22,7 +22,8 @@ PyInit__native(void)
         || pqg_crash_init(module) < 0
         || pqg_watchdog_init(module) < 0
         || pqg_threadlist_init(module) < 0
-        || pqg_audit_init(module) < 0)
+        || pqg_audit_init(module) < 0
+        || pqg_sipattach_init(module) < 0)
     {
         Py_DECREF(module);
         return NULL;

@@ -72,6 +72,7 @@ void pqg_write_exception_fallback(PyObject *exc_type, PyObject *exc_value,
 int pqg_crash_init(PyObject *module);     /* crash.c: fatal signals */
 int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
 int pqg_audit_init(PyObject *module);     /* audit.c: audit hook */
+int pqg_sipattach_init(PyObject *module); /* sipattach.c: lazy PyQt6 patches */
 int pqg_threadlist_init(PyObject *module); /* threadlist.c: OS threads */
 
 /* ---- Version compatibility (CPython 3.11 to 3.14) ---- */
