@@ -14,8 +14,8 @@ imports ``PyQt6.QtCore``.  Heavier parts of the API load on first use.
 """
 from __future__ import annotations
 
-import importlib
 import os
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
@@ -90,7 +90,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'pyqtguard' has no attribute {name!r}")
     attribute = "current_path" if name == "log_path" else name
-    loaded = importlib.import_module(module)
+    __import__(module)
+    loaded = sys.modules[module]
     value = loaded if module == f"pyqtguard.{name}" else getattr(loaded, attribute)
     globals()[name] = value
     return value

@@ -18,7 +18,6 @@ core's: exceptions, thread tracking, crashes, the watchdog.
 from __future__ import annotations
 
 import atexit
-import importlib
 import os
 import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 import sys
@@ -26,6 +25,10 @@ import threading
 
 from . import _native, _qtattach, logfile
 from .logfile import warn_once
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # ---- options --------------------------------------------------------------
 
@@ -277,7 +280,7 @@ def install(**options: object) -> Config | None:
             warn_once("component:exceptions", f"exception hooks not installed: {exc!r}")
         for name in COMPONENTS:
             try:
-                importlib.import_module(name).install(config)
+                _component(name).install(config)
             except Exception as exc:  # noqa: BLE001 - keep going with what works
                 warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
         _installed = config
@@ -287,12 +290,19 @@ def install(**options: object) -> Config | None:
         return config
 
 
+def _component(name: str) -> Any:
+    """Import a component module (``__import__``: importlib itself is a
+    start-up cost for apps that have not imported it)."""
+    __import__(name)
+    return sys.modules[name]
+
+
 def _deferred_installer(name: str, config: Config) -> object:
     def install_component(module: object) -> None:
         if _installed is not config:
             return                              # uninstalled (or reinstalled) since
         try:
-            importlib.import_module(name).install(config)
+            _component(name).install(config)
         except Exception as exc:  # noqa: BLE001
             warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
 

@@ -129,8 +129,11 @@ def run_logs(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def _make_private_dir(folder: str) -> None:
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    info = os.lstat(folder)
+    try:
+        info = os.lstat(folder)       # the usual case: there from earlier runs
+    except FileNotFoundError:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
     if stat.S_ISLNK(info.st_mode):
         raise OSError(f"{folder} is a symbolic link")
     if not stat.S_ISDIR(info.st_mode):
@@ -139,7 +142,13 @@ def _make_private_dir(folder: str) -> None:
 
 def _prune(folder: str, keep: int) -> None:
     """Delete all but the newest ``keep - 1`` runs, making room for this one."""
-    names = _run_log_names(folder)
+    try:
+        names = [n for n in os.listdir(folder) if is_run_log(n)]
+    except OSError:
+        return
+    if len(names) < keep:
+        return                        # room for this run: no need to sort
+    names.sort(key=_sort_key)
     for old in names[: max(0, len(names) - (keep - 1))]:
         try:
             os.unlink(os.path.join(folder, old))
