@@ -9,7 +9,7 @@ and in the interpreter's teardown.  Medians over repeated
 runs, both variants interleaved in one process tree; the figure is the ratio
 (target: at most 1.05).
 
-    python benchmarks/shutdown.py [--runs 20]
+    python benchmarks/shutdown.py [--runs 60]
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from ratio import ratio_line
 
 APP = """
 import sys, time
@@ -50,7 +52,7 @@ def exit_time(source: str, env: dict[str, str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=60)
     args = parser.parse_args()
     import pyqtguard
 
@@ -71,7 +73,7 @@ def main() -> None:
           f"median of {args.runs} runs each")
     print(f"  without pyqtguard: {plain_ms:7.1f} ms")
     print(f"  with pyqtguard:    {guarded_ms:7.1f} ms")
-    print(f"  ratio: {guarded_ms / plain_ms:.3f} (target <= 1.05)")
+    print("  " + ratio_line(times["plain"], times["guarded"], target=1.05))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ for editable installs adds a few ms per imported module, which no user has.
 Bytecode caches are allowed (PYTHONDONTWRITEBYTECODE is dropped), as in a
 normal installation: the warm-up runs write them.
 
-    python benchmarks/startup.py [--runs 30]
+    python benchmarks/startup.py [--runs 100]
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from ratio import ratio_line
 
 APP = """
 import sys
@@ -44,7 +46,7 @@ def time_run(code: str, env: dict[str, str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as logs:
         import pyqtguard
@@ -68,7 +70,7 @@ def main() -> None:
     print(f"minimal PyQt6 app, start to exit, median of {args.runs} runs each")
     print(f"  without pyqtguard: {plain_median * 1000:8.1f} ms")
     print(f"  with pyqtguard:    {guarded_median * 1000:8.1f} ms")
-    print(f"  ratio: {guarded_median / plain_median:.3f} (target <= 1.05)")
+    print("  " + ratio_line(plain_times, guarded_times, target=1.05))
 
 
 if __name__ == "__main__":

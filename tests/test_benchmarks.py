@@ -1,0 +1,39 @@
+"""The benchmark scripts still run and print their ratio (a smoke test with
+few runs: the figures themselves are for people, not for assertions)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.parametrize("script, args", [
+    ("startup.py", ["--runs", "3"]),
+    ("shutdown.py", ["--runs", "3"]),
+])
+def test_benchmark_prints_its_ratio_with_an_interval(script, args):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"ratio: \d\.\d{3} \(target <= 1\.05; 95% interval \d\.\d{3}-\d\.\d{3}\)",
+                     result.stdout), result.stdout
+
+
+def test_ratio_helper():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from ratio import median_ratio_interval, ratio_line
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    plain = [100.0 + i for i in range(21)]
+    guarded = [x * 1.10 for x in plain]
+    low, high = median_ratio_interval(plain, guarded)
+    assert low <= 1.10 <= high and high - low < 0.2
+    assert ratio_line(plain, guarded, target=1.05).startswith("ratio: 1.100 ")
