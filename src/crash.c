@@ -42,6 +42,7 @@
 #endif
 #if defined(__GLIBC__) || defined(__APPLE__)
 #  include <execinfo.h>
+#  include <pthread.h>
 #  define PQG_HAVE_BACKTRACE 1
 #endif
 
@@ -211,13 +212,36 @@ static int stage_write;
 static void drain_stage(const int *fds, int nfds);
 #endif
 
+#ifdef PQG_HAVE_BACKTRACE
+/* Set once backtrace() has been called outside any handler (see
+ * preload_backtrace).  An atomic load: async-signal-safe. */
+static atomic_int backtrace_ready;
+#endif
+
 /* backtrace() is not formally async-signal-safe: its first call loads
- * libgcc with malloc.  crash_enable() calls it once beforehand, so in the
- * handler it only walks the stack (faulthandler in 3.13+ does the same). */
+ * libgcc with malloc.  crash_enable() has it called once beforehand, so in
+ * the handler it only walks the stack (faulthandler in 3.13+ does the same);
+ * a crash in the first moments, before that call has returned, gets no
+ * native stack rather than an unsafe one. */
 static void
 write_native_stack(const int *fds, int nfds)
 {
 #ifdef PQG_HAVE_BACKTRACE
+    /* The loader thread may still be at work: give it up to 200 ms
+     * (nanosleep and an atomic load are async-signal-safe).  It cannot be
+     * waiting for this thread unless the crash is inside the dynamic loader,
+     * and then the wait just runs out. */
+    for (int waited = 0; !atomic_load(&backtrace_ready) && waited < 200; waited++) {
+        struct timespec tick = {0, 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    if (!atomic_load(&backtrace_ready)) {
+        for (int i = 0; i < nfds; i++) {
+            pqg_puts(fds[i], "\nNative stack: not collected (the crash came before "
+                             "the stack walker was loaded)\n");
+        }
+        return;
+    }
     void *frames[MAX_NATIVE_FRAMES];
     int n = backtrace(frames, MAX_NATIVE_FRAMES);
 #ifdef PQG_OWN_PYTHON_STACKS
@@ -616,12 +640,42 @@ uninstall_handlers(void)
     }
 }
 
+#ifdef PQG_HAVE_BACKTRACE
+static void *
+load_stack_walker(void *arg)
+{
+    void *frames[2];
+    (void)arg;
+    (void)backtrace(frames, 2);          /* loads libgcc_s: ~0.2 ms */
+    atomic_store(&backtrace_ready, 1);
+    return NULL;
+}
+#endif
+
+/* The first backtrace() call, in a short-lived thread of its own: the app's
+ * start-up need not wait for libgcc to load.  Signals are blocked in that
+ * thread (they belong to the app's threads).  If no thread can be started,
+ * the call is made here. */
 static void
 preload_backtrace(void)
 {
 #ifdef PQG_HAVE_BACKTRACE
-    void *frames[2];
-    (void)backtrace(frames, 2);
+    static int requested = 0;
+    if (requested) {
+        return;
+    }
+    requested = 1;
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    pthread_t loader;
+    int error = pthread_create(&loader, NULL, load_stack_walker, NULL);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (error != 0) {
+        load_stack_walker(NULL);
+        return;
+    }
+    pthread_detach(loader);
 #endif
 }
 
