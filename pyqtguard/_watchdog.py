@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 
-from . import _native, _qtattach, _threadtrack, logfile
+from . import _native, _qtattach, logfile
 from .logfile import warn_once
 
 TYPE_CHECKING = False
@@ -205,7 +205,8 @@ def begin_shutdown(reason: str) -> None:
     # QThreads are asked to stop and waited for, leaving a margin before the
     # deadline for the report.
     deadline = time.monotonic() + max(0.0, budget - 0.5)
-    stubborn = _threadtrack.stop_all(deadline)
+    qthreads = sys.modules.get("pyqtguard._qthreads")   # loaded once QThread is used
+    stubborn = qthreads.stop_all(deadline) if qthreads is not None else []
     if stubborn:
         from .registry import python_stack
 

@@ -77,7 +77,7 @@ def python_stack(native_id: int | None) -> str | None:
 
 def _qthread_records() -> dict[int, tuple[str, float | None, str | None]]:
     """native id -> (name, started, started_at) for running QThreads."""
-    qthreads = sys.modules.get("pyqtguard._threadtrack")
+    qthreads = sys.modules.get("pyqtguard._qthreads")
     return qthreads.running_by_native_id() if qthreads is not None else {}
 
 

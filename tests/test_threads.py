@@ -63,7 +63,9 @@ QTHREAD_SITE_APP = """
     pyqtguard.install()
     from PyQt6 import QtCore
     from pyqtguard import _native
-    print("complete at import:", "start" in _native.type_dict(QtCore.QThread), flush=True)
+    import sys
+    print("complete at import:", "start" in _native.type_dict(QtCore.QThread),
+          "tracking loaded:", "pyqtguard._qthreads" in sys.modules, flush=True)
     app = QtCore.QCoreApplication([])
     class Loader(QtCore.QThread):
         def run(self):
@@ -80,13 +82,18 @@ QTHREAD_SITE_APP = """
 """
 
 
+# The start site the registry must show: the line of `loader.start()`.
+LOADER_START_LINE = QTHREAD_SITE_APP.splitlines().index("    loader.start()") + 1
+SITE = re.compile(rf"sites: \['.*app\.py:{LOADER_START_LINE}'\]")
+
+
 def test_qthread_start_is_wrapped_when_the_app_first_uses_qthread(tmp_path):
     # Completing QThread's attributes costs every app 0.4-0.8 ms; pyqtguard
     # leaves it to the app's own first use and wraps start then.
     result = run_app(QTHREAD_SITE_APP.replace("{before}", ""), tmp_path)
     assert result.returncode == 0, result.describe()
-    assert "complete at import: False" in result.stdout
-    assert re.search(r"sites: \['.*app\.py:14'\]", result.stdout), result.stdout
+    assert "complete at import: False tracking loaded: False" in result.stdout
+    assert SITE.search(result.stdout), (LOADER_START_LINE, result.stdout)
     assert "after uninstall: True" in result.stdout
 
 
@@ -94,8 +101,8 @@ def test_qthread_used_before_install_is_wrapped_at_once(tmp_path):
     before = "from PyQt6 import QtCore; QtCore.QThread.start"
     result = run_app(QTHREAD_SITE_APP.replace("{before}", before), tmp_path)
     assert result.returncode == 0, result.describe()
-    assert "complete at import: True" in result.stdout
-    assert re.search(r"sites: \['.*app\.py:14'\]", result.stdout), result.stdout
+    assert "complete at import: True tracking loaded: True" in result.stdout
+    assert SITE.search(result.stdout), (LOADER_START_LINE, result.stdout)
     assert "after uninstall: True" in result.stdout
 
 

@@ -1,0 +1,185 @@
+"""QThread tracking, loaded when the app first uses QThread.
+
+``QThread.start`` is wrapped (see :mod:`pyqtguard._threadtrack` for when).
+Each started QThread
+
+- is named in the C thread table (its ``objectName()``, else its class
+  name) while it runs;
+- is kept alive by pyqtguard until it has finished: a QThread that loses its
+  last Python reference while running no longer aborts the process with
+  "QThread: Destroyed while thread is still running"; that it happened is
+  logged with the start site;
+- at exit (the event loop ended, or the interpreter is shutting down) is asked
+  to stop (``requestInterruption()`` and ``quit()``) and waited for within the
+  shutdown deadline (:func:`stop_all`); one that does not stop is reported by
+  name and kept alive until the process ends, instead of Qt's bare abort.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from . import _native, _qtattach, logfile
+from ._threadtrack import KIND_QTHREAD, register_current, start_site, unregister_current
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing import at run time: start-up cost
+    from typing import Any
+
+
+class _QThreadRecord:
+    __slots__ = ("thread", "name", "started", "site", "native_id", "finished")
+
+    def __init__(self, thread: Any, site: str | None) -> None:
+        self.thread = thread
+        self.name = thread.objectName() or type(thread).__name__
+        self.started = time.time()
+        self.site = site
+        self.native_id: int | None = None
+        self.finished = False
+
+
+_records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
+_lock = threading.Lock()
+_original_qthread_start: Any = None      # callable as start(thread, *args)
+_original_start_descriptor: Any = None   # what QThread's dict held
+_qtcore: Any = sys.modules.get("PyQt6.QtCore")
+
+
+def _on_started() -> None:
+    """QThread.started, direct connection: runs in the new thread."""
+    thread = _qtcore.QThread.currentThread()
+    record = _records.get(id(thread))
+    if record is None:
+        return
+    record.name = thread.objectName() or type(thread).__name__
+    record.native_id = threading.get_native_id()
+    register_current(record.name, KIND_QTHREAD)
+
+
+def _on_finished() -> None:
+    """QThread.finished, direct connection: runs in the finishing thread.
+
+    The record (our strong reference) must not be dropped here: if it is the
+    last one, the QThread would be destroyed inside its own finished signal,
+    while it still counts as running.  The GUI thread drops it instead."""
+    unregister_current()
+    thread = _qtcore.QThread.currentThread()
+    record = _records.get(id(thread))
+    if record is not None:
+        record.finished = True
+        key = id(thread)
+        _qtattach.post_to_gui_thread(lambda: _release(key))
+
+
+def _release(key: int) -> None:
+    with _lock:
+        record = _records.get(key)
+        if record is None or not record.finished:
+            return
+        del _records[key]
+    thread, record.thread = record.thread, None
+    if thread is None:
+        return
+    thread.wait(2000)              # finished was emitted: the end is near
+    # Left: `thread` here and getrefcount's argument.  Nothing else means
+    # the app had dropped it while it ran - Qt would have aborted.
+    if sys.getrefcount(thread) <= 2:
+        logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) lost "
+             "its last Python reference while running; it was kept alive until it "
+             "finished (without pyqtguard: 'QThread: Destroyed while thread is still "
+             "running' and an abort)")
+
+
+def _start_qthread(self: Any, *args: Any) -> None:
+    key = id(self)
+    with _lock:
+        record = _records.get(key)
+        fresh = record is None or record.thread is not self
+        if fresh:
+            record = _QThreadRecord(self, start_site())
+            _records[key] = record
+        record.finished = False
+    if not getattr(self, "_pyqtguard_connected", False):
+        try:
+            direct = _qtcore.Qt.ConnectionType.DirectConnection
+            self.started.connect(_on_started, direct)
+            self.finished.connect(_on_finished, direct)
+            self._pyqtguard_connected = True
+        except Exception:  # noqa: BLE001 - tracking degrades, the start must not
+            pass
+    _original_qthread_start(self, *args)
+
+
+def running_by_native_id() -> dict[int, tuple[str, float | None, str | None]]:
+    """native id -> (name, start time, start site) of running QThreads."""
+    return {r.native_id: (r.name, r.started, r.site)
+            for r in list(_records.values()) if r.native_id and not r.finished}
+
+
+def running() -> list[_QThreadRecord]:
+    return [r for r in list(_records.values())
+            if r.thread is not None and not r.finished and r.thread.isRunning()]
+
+
+def stop_all(deadline: float) -> list[_QThreadRecord]:
+    """Ask every running QThread to stop; wait until *deadline*
+    (time.monotonic()); return the ones still running, kept alive for good."""
+    still = running()
+    for record in still:
+        try:
+            record.thread.requestInterruption()
+            record.thread.quit()
+        except RuntimeError:       # its C++ object is gone already
+            pass
+    stubborn = []
+    for record in still:
+        remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        try:
+            if record.thread.wait(remaining_ms):
+                continue
+        except RuntimeError:
+            continue
+        stubborn.append(record)
+        try:
+            # A parent (a window) would delete it with itself; no parent and
+            # a reference nobody releases: it is never destroyed while running.
+            if record.thread.parent() is not None:
+                record.thread.setParent(None)
+        except RuntimeError:
+            pass
+        _native.keep_until_exit(record.thread)
+    return stubborn
+
+
+def _take_original_start(descriptor: Any) -> bool:
+    """Remember QThread's own start; False if there is nothing to wrap."""
+    global _original_qthread_start, _original_start_descriptor
+    if descriptor is None or descriptor is _start_qthread or _original_start_descriptor is not None:
+        return False
+    _original_start_descriptor = descriptor
+    _original_qthread_start = descriptor.__get__(None, _qtcore.QThread)
+    return True
+
+
+def wrap_start_in(type_dict: dict[str, Any]) -> None:
+    """Called while sip creates QThread's attributes: only the dictionary
+    is touched here (an attribute access on QThread now would recurse)."""
+    if _take_original_start(type_dict.get("start")):
+        type_dict["start"] = _start_qthread
+
+
+def wrap_start_now(cls: Any) -> None:
+    """QThread's attributes exist already (or sip cannot call back)."""
+    cls.start                                     # noqa: B018 - completes the class
+    if _take_original_start(_native.type_dict(cls).get("start")):
+        cls.start = _start_qthread
+
+
+def unwrap_start() -> None:
+    global _original_qthread_start, _original_start_descriptor
+    if _original_start_descriptor is not None and _qtcore is not None:
+        _qtcore.QThread.start = _original_start_descriptor
+    _original_qthread_start = None
+    _original_start_descriptor = None
