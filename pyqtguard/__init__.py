@@ -37,9 +37,9 @@ _LAZY: dict[str, str] = {
     "threads": "pyqtguard.registry",
     "dump_threads": "pyqtguard.registry",
     "ThreadInfo": "pyqtguard.registry",
-    "on_freeze": "pyqtguard._watchdog",
-    "remove_freeze_callback": "pyqtguard._watchdog",
-    "FreezeEvent": "pyqtguard._watchdog",
+    "on_freeze": "pyqtguard._watchreports",
+    "remove_freeze_callback": "pyqtguard._watchreports",
+    "FreezeEvent": "pyqtguard._watchreports",
     "shutdown": "pyqtguard.workers",
     "workers": "pyqtguard.workers",
 }

@@ -3,8 +3,9 @@ requests, the dump signal, bounded shutdown and GUI freeze detection.
 
 The C watchdog keeps time without the GIL.  When a report is due (exit
 deadline, GUI freeze, dump signal) it starts a short-lived helper thread
-that takes the GIL and calls :func:`_handle_request` here, which writes the
-rich report (names, start sites, stacks).  No Python thread waits for the
+that takes the GIL and calls :func:`_handle_request` here, which has
+:mod:`pyqtguard._watchreports` write the rich report (names, start sites,
+stacks).  No Python thread waits for the
 whole run just in case.  If the report does not come (the GIL is held
 forever, finalization stopped Python threads), the C watchdog writes a
 fallback report itself after 1.5 s.
@@ -25,7 +26,7 @@ logged, so lingering threads show even when they did not block.
 GUI freezes: while the Qt application's event loop runs, a timer in the GUI
 thread bumps a heartbeat in C every ``freeze_ms / 10``; the C watchdog
 notices when it has not for ``freeze_ms``.  Then the GUI thread's Python
-stack at that moment goes to the run log and to :func:`on_freeze` callbacks,
+stack at that moment goes to the run log and to ``on_freeze`` callbacks,
 once per freeze; when the loop turns again, the freeze's total duration is
 logged.
 """
@@ -42,21 +43,14 @@ from .logfile import warn_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
-_handlers: dict[str, Callable[[], None]] = {}
 _watchdog_started = False
 _dump_signal: int | None = None
 
 # The name the report helper goes by while it runs Python code; the thread
 # registry leaves pyqtguard's own threads out of the tables it shows.
 _HELPER_NAME = "pyqtguard-report"
-
-
-def on_request(code: str, handler: Callable[[], None]) -> None:
-    """Run *handler* when the watchdog asks for report *code*."""
-    _handlers[code] = handler
 
 
 def _handle_request(code: str) -> None:
@@ -69,9 +63,9 @@ def _handle_request(code: str) -> None:
     try:
         helper = threading._DummyThread()  # type: ignore[attr-defined]
         helper.name = _HELPER_NAME
-        handler = _handlers.get(code)
-        if handler is not None:
-            handler()
+        from . import _watchreports     # loaded when a report is first due
+
+        _watchreports.write(code)
     except BaseException as exc:  # noqa: BLE001 - never into the C helper
         warn_once(f"report:{code}", f"pyqtguard: report {code!r} failed: {exc!r}")
     finally:
@@ -106,12 +100,6 @@ def _enable_dump_signal(signum: int) -> None:
     _dump_signal = signum
 
 
-def _dump() -> None:
-    from . import registry
-
-    registry.dump_threads()
-
-
 def _forget_threads_after_fork() -> None:
     global _watchdog_started
     _watchdog_started = False     # the child has no watchdog thread
@@ -122,7 +110,6 @@ _fork_hook_registered = False
 
 def _install_dump_signal(config: object) -> None:
     global _fork_hook_registered
-    on_request("D", _dump)
     if hasattr(os, "register_at_fork") and not _fork_hook_registered:
         os.register_at_fork(after_in_child=_forget_threads_after_fork)
         _fork_hook_registered = True
@@ -235,29 +222,10 @@ def _shutdown_wrapper() -> None:
     _original_shutdown()
 
 
-def _report_exit_timeout() -> None:
-    from . import registry as threads
-
-    budget = REPORT_ONLY_AFTER if _timeout is None else _timeout
-    infos = threads.threads(stacks=True)
-    text = (f"\n=== pyqtguard exit timeout ===\nshutdown began ({_began}) {budget:g} s ago "
-            f"and the process has not ended. Threads still alive:\n"
-            + threads.format_table(infos))
-    _native.log_write(text)
-    stream = sys.stderr
-    if stream is not None:
-        try:
-            stream.write(text)
-            stream.flush()
-        except Exception:  # noqa: BLE001
-            pass
-
-
 def _install_exit_deadline(config: object) -> None:
     global _enabled, _timeout, _original_shutdown
     _timeout = getattr(config, "exit_timeout", 10.0)
     _enabled = True
-    on_request("X", _report_exit_timeout)
     _qtattach.on_loop_started(_reset_exit_deadline)
     _qtattach.on_loop_ended(_begin_shutdown_at_loop_end)
     if _original_shutdown is None:
@@ -279,70 +247,9 @@ def _uninstall_exit_deadline() -> None:
 
 
 # ---- GUI freezes ----------------------------------------------------------
-class FreezeEvent:
-    """A GUI freeze, as seen when detected.
-
-    Attributes: ``duration_ms`` (how long the loop had not turned when it
-    was detected), ``stack`` (the GUI thread's Python stack then, most recent
-    call last) and ``time`` (``time.time()`` of the detection).
-    """
-
-    __slots__ = ("duration_ms", "stack", "time")
-
-    def __init__(self, duration_ms: int, stack: str) -> None:
-        self.duration_ms = duration_ms
-        self.stack = stack
-        self.time = time.time()
-
-    def __repr__(self) -> str:
-        return f"FreezeEvent(duration_ms={self.duration_ms})"
-
-
-_freeze_callbacks: list[Callable[[FreezeEvent], object]] = []
 _freeze_ms = 1000
 _gui_ident: int | None = None
 _timer: Any = None
-
-
-def on_freeze(callback: Callable[[FreezeEvent], object]) -> Callable[[FreezeEvent], object]:
-    """Call ``callback(event)`` when the GUI thread freezes (usable as a
-    decorator).  It runs in pyqtguard's report thread, not the GUI thread
-    (which is frozen): keep it short and do not touch widgets.
-
-    Example::
-
-        @pyqtguard.on_freeze
-        def note(event: pyqtguard.FreezeEvent) -> None:
-            print(f"GUI frozen for {event.duration_ms} ms at:\\n{event.stack}")
-    """
-    if not callable(callback):
-        raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-    _freeze_callbacks.append(callback)
-    return callback
-
-
-def remove_freeze_callback(callback: Callable[[FreezeEvent], object]) -> bool:
-    try:
-        _freeze_callbacks.remove(callback)
-    except ValueError:
-        return False
-    return True
-
-
-def _report_freeze() -> None:
-    import traceback
-
-    age = _native.freeze_age_ms()
-    frame = sys._current_frames().get(_gui_ident) if _gui_ident is not None else None
-    stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
-    logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
-                      f"the GUI thread is at (most recent call last):\n{stack.rstrip()}")
-    event = FreezeEvent(age, stack)
-    for callback in list(_freeze_callbacks):
-        try:
-            callback(event)
-        except Exception as exc:  # noqa: BLE001
-            warn_once(f"freeze:{callback!r}", f"on_freeze callback failed: {exc!r}")
 
 
 def _start_freeze_watch() -> None:
@@ -374,7 +281,6 @@ def _stop_freeze_watch() -> None:
 def _install_freeze_watch(config: object) -> None:
     global _freeze_ms
     _freeze_ms = getattr(config, "freeze_ms", 1000)
-    on_request("F", _report_freeze)
     _qtattach.on_loop_started(_start_freeze_watch)
     _qtattach.on_loop_ended(_stop_freeze_watch)
 
