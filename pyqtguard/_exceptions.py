@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import _native, _qtattach, logfile
+from . import _guithread, _native, logfile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up cost
@@ -132,7 +132,7 @@ def _describe_current_thread() -> str:
     name = _native.thread_name(_native.current_native_id())
     if name:
         return name
-    qt_name = _qtattach.current_qthread_name()
+    qt_name = _guithread.current_qthread_name()
     return qt_name or f"Thread-{_native.current_native_id()}"
 
 
@@ -166,5 +166,5 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
         pass
     if not _callbacks:
         return
-    if not _qtattach.post_to_gui_thread(lambda: _run_callbacks(record)):
+    if not _guithread.post_to_gui_thread(lambda: _run_callbacks(record)):
         _run_callbacks(record)

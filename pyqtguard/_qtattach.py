@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run time
+    from collections.abc import Callable
     from importlib.machinery import ModuleSpec
     from types import ModuleType
     from typing import Any
@@ -227,72 +227,3 @@ def unwrap_event_loops() -> None:
                 callbacks[:] = [c for c in callbacks if c is not _attach_app_class]
                 if not callbacks:
                     del _module_callbacks[name]
-
-
-# ---- running code in the GUI thread ---------------------------------------
-
-_bridge: Any = None
-_bridge_app: Any = None
-
-
-def _make_bridge(qtcore: Any, app: Any) -> Any:
-    class _GuiBridge(qtcore.QObject):  # type: ignore[name-defined,misc]
-        posted = qtcore.pyqtSignal(object)
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.posted.connect(self._call)
-
-        @qtcore.pyqtSlot(object)
-        def _call(self, function: Callable[[], object]) -> None:
-            function()
-
-    bridge = _GuiBridge()
-    if bridge.thread() is not app.thread():
-        bridge.moveToThread(app.thread())
-    return bridge
-
-
-def post_to_gui_thread(function: Callable[[], object]) -> bool:
-    """Queue *function* to run in the GUI thread's event loop.
-
-    Returns False (and does nothing) when there is no Qt application, so the
-    caller can run the function directly instead.
-    """
-    global _bridge, _bridge_app
-    qtcore = sys.modules.get(QTCORE)
-    if qtcore is None:
-        return False
-    app = qtcore.QCoreApplication.instance()
-    if app is None:
-        return False
-    with _lock:
-        if _bridge is None or _bridge_app is not app or _is_deleted(_bridge):
-            _bridge = _make_bridge(qtcore, app)
-            _bridge_app = app
-        bridge = _bridge
-    bridge.posted.emit(function)
-    return True
-
-
-def _is_deleted(obj: Any) -> bool:
-    try:
-        from PyQt6 import sip
-
-        return bool(sip.isdeleted(obj))
-    except Exception:  # noqa: BLE001
-        return True
-
-
-def current_qthread_name() -> str | None:
-    """objectName or class of the current QThread, if Qt is imported."""
-    qtcore = sys.modules.get(QTCORE)
-    if qtcore is None:
-        return None
-    try:
-        thread = qtcore.QThread.currentThread()
-        if thread is None:
-            return None
-        return thread.objectName() or type(thread).__name__
-    except Exception:  # noqa: BLE001
-        return None

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-from . import _native, _qtattach, logfile
+from . import _guithread, _native, logfile
 from ._threadtrack import KIND_QTHREAD, register_current, start_site, unregister_current
 
 TYPE_CHECKING = False
@@ -70,7 +70,7 @@ def _on_finished() -> None:
     if record is not None:
         record.finished = True
         key = id(thread)
-        _qtattach.post_to_gui_thread(lambda: _release(key))
+        _guithread.post_to_gui_thread(lambda: _release(key))
 
 
 def _release(key: int) -> None:
