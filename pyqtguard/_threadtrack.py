@@ -49,10 +49,26 @@ def start_site(depth: int = 2) -> str | None:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
+# id(thread) -> (start site, start time) while the thread runs.  Kept apart
+# from the Thread's own attributes: adding attributes to a Thread instance
+# costs a few microseconds per start (its dict stops sharing the class's keys).
+_starts: dict[int, tuple[str | None, float]] = {}
+
+
+def start_of(thread: threading.Thread) -> tuple[str | None, float | None]:
+    """``(start site, start time)`` of a running Python thread started since
+    :func:`install`; ``(None, None)`` otherwise."""
+    return _starts.get(id(thread), (None, None))
+
+
 def _start_python_thread(self: threading.Thread) -> None:
-    self._pyqtguard_site = start_site()  # type: ignore[attr-defined]
-    self._pyqtguard_started = time.time()  # type: ignore[attr-defined]
-    _original_thread_start(self)
+    key = id(self)
+    _starts[key] = (start_site(), time.time())
+    try:
+        _original_thread_start(self)
+    except BaseException:
+        _starts.pop(key, None)
+        raise
 
 
 def register_current(name: str, kind: int = KIND_PYTHON) -> None:
@@ -72,11 +88,13 @@ def _kind_of(thread: threading.Thread) -> int:
 
 
 def _bootstrap_inner(self: threading.Thread) -> None:
-    register_current(self._name, _kind_of(self))  # type: ignore[attr-defined]
+    # Never the main thread (it does not run _bootstrap_inner).
+    register_current(self._name, KIND_PYTHON)  # type: ignore[attr-defined]
     try:
         _original_bootstrap_inner(self)
     finally:
         unregister_current()
+        _starts.pop(id(self), None)
 
 
 def _set_name(self: threading.Thread, value: str) -> None:

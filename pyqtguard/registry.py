@@ -98,6 +98,8 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     table = {native_id: (ident, name, kind)
              for native_id, ident, name, kind in _native.thread_table()}
     qthreads = _qthread_records()
+    tracker = sys.modules.get("pyqtguard._threadtrack")
+    start_of = tracker.start_of if tracker is not None else (lambda thread: (None, None))
     result: list[ThreadInfo] = []
     seen: set[int] = set()
     main = threading.main_thread()
@@ -116,8 +118,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         seen.add(native_id)
         kind = "main" if thread is main else "python"
         name = thread.name
-        started: float | None = getattr(thread, "_pyqtguard_started", None)
-        site: str | None = getattr(thread, "_pyqtguard_site", None)
+        site, started = start_of(thread)
         if native_id in qthreads:                   # a QThread running Python
             name, started, site = qthreads[native_id]
             kind = "qthread"
