@@ -152,12 +152,9 @@ def _only_main_thread_left() -> bool:
     """Cheap check first, so that a clean exit does not pay for the table."""
     if threading.active_count() > 1:
         return False
-    try:
-        import os
-
-        tasks = len(os.listdir("/proc/self/task"))
-    except OSError:
-        return False
+    tasks = _native.os_thread_count()       # one read of /proc/self/stat
+    if tasks < 0:
+        return False                        # not known cheaply: list them
     return tasks <= 1 + (_OWN_THREADS if started() else 0)
 
 

@@ -220,13 +220,29 @@ def stamp() -> str:
 
 
 def log_event(text: str) -> None:
-    """Append ``[time] text`` as a line of this run's log; never raises."""
-    write(f"[{stamp()}] {text}\n")
+    """Append ``[time] text`` as a line of this run's log; never raises.
+
+    The time (UTC, to the millisecond) and the line are put together in C,
+    as the C core's own lines are."""
+    try:
+        written = _native.log_line(text)
+    except Exception:  # noqa: BLE001 - e.g. text that is not valid UTF-8
+        written = _native.log_write(f"[{stamp()}] {text!a}\n")
+    if not written:
+        _note_write_failure()
+
+
+def _note_write_failure() -> None:
+    if _native.log_fd() >= 0 and _native.take_write_failure():
+        warn_once("logwrite", f"cannot write to the run log {_path} "
+                  "(disk full or file gone); reports go to stderr only")
 
 
 def write(text: str) -> None:
     """Append *text* to this run's log (no-op without one); never raises."""
-    if not _native.log_write(text) and _native.log_fd() >= 0:
-        if _native.take_write_failure():
-            warn_once("logwrite", f"cannot write to the run log {_path} "
-                      "(disk full or file gone); reports go to stderr only")
+    try:
+        written = _native.log_write(text)
+    except Exception:  # noqa: BLE001 - never raises
+        written = _native.log_write(ascii(text))
+    if not written:
+        _note_write_failure()

@@ -304,6 +304,37 @@ log_write_py(PyObject *Py_UNUSED(self), PyObject *arg)
     return PyBool_FromLong(fd >= 0 && !write_failed);
 }
 
+/* log_line(text): "[time UTC] text\n", one write() so that lines from
+ * several threads never interleave (the fd is O_APPEND). */
+static PyObject *
+log_line_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (text == NULL) {
+        return NULL;
+    }
+    char stamp[32];
+    pqg_format_timestamp(stamp);
+    size_t stamp_len = strlen(stamp);
+    size_t total = 1 + stamp_len + 2 + (size_t)len + 1;
+    char *line = PyMem_Malloc(total);
+    if (line == NULL) {
+        return PyErr_NoMemory();
+    }
+    line[0] = '[';
+    memcpy(line + 1, stamp, stamp_len);
+    memcpy(line + 1 + stamp_len, "] ", 2);
+    memcpy(line + 3 + stamp_len, text, (size_t)len);
+    line[total - 1] = '\n';
+    int fd = log_fd;
+    Py_BEGIN_ALLOW_THREADS
+    pqg_write_all(fd, line, total);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(line);
+    return PyBool_FromLong(fd >= 0 && !write_failed);
+}
+
 static PyObject *
 take_write_failure_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
@@ -321,6 +352,9 @@ static PyMethodDef logfd_methods[] = {
     {"set_stderr_fd", set_stderr_fd_py, METH_O,
      PyDoc_STR("set_stderr_fd($module, fd, /)\n--\n\n"
                "The fd native reports copy to (-1: none).")},
+    {"log_line", log_line_py, METH_O,
+     PyDoc_STR("log_line($module, text, /)\n--\n\nAppend '[time UTC] text' "
+               "as one line (one write); False if it could not be written.")},
     {"log_write", log_write_py, METH_O,
      PyDoc_STR("log_write($module, text, /)\n--\n\n"
                "Append text to the log; True if it was written.")},

@@ -156,3 +156,31 @@ def test_log_fd_is_kept_open_and_not_inherited(tmp_path):
     """, tmp_path)
     assert "inheritable False" in result.stdout, result.describe()
     assert os.name == "posix"
+
+
+def test_event_lines_from_many_threads_never_interleave(tmp_path):
+    # Each event line is put together in C and written with one write() to
+    # an O_APPEND fd: 8 threads writing long lines at once never mix them.
+    result = run_app("""
+        import threading
+        import pyqtguard
+        from pyqtguard import logfile
+        pyqtguard.install()
+        def chatter(n):
+            for i in range(200):
+                logfile.log_event(f"worker {n} line {i} " + str(n) * 3000)
+        threads = [threading.Thread(target=chatter, args=(n,)) for n in range(8)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        logfile.log_event("odd \\udcff text")        # a lone surrogate: never raises
+        print("done", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    lines = [line for line in result.log.splitlines() if " worker " in line]
+    assert len(lines) == 8 * 200
+    for line in lines:
+        n = line.split(" worker ")[1].split()[0]
+        assert line.endswith(" " + n * 3000), line[:80]
+        assert line.startswith("[") and " UTC] " in line
+    assert "odd" in result.log
+

@@ -319,3 +319,17 @@ def test_signal_dump_is_written_by_the_watchdog(tmp_path):
     assert "job-runner" in result.log and "pyqtguard-report" not in result.log
     assert "left: ['MainThread', 'job-runner']" in result.stdout
     _ = os, signal, time
+
+
+def test_os_thread_count_matches_the_kernel(tmp_path):
+    result = run_app("""
+        import os, threading
+        from pyqtguard import _native
+        stop = threading.Event()
+        threads = [threading.Thread(target=stop.wait) for _ in range(5)]
+        for t in threads: t.start()
+        print("counts:", _native.os_thread_count(), len(os.listdir("/proc/self/task")), flush=True)
+        stop.set()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "counts: 6 6" in result.stdout
