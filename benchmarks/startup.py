@@ -9,13 +9,14 @@ for editable installs adds a few ms per imported module, which no user has.
 Bytecode caches are allowed (PYTHONDONTWRITEBYTECODE is dropped), as in a
 normal installation: the warm-up runs write them.
 
-    python benchmarks/startup.py [--runs 100]
+    python benchmarks/startup.py [--runs 100] [--instructions]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -44,9 +45,27 @@ def time_run(code: str, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def instructions(code: str, env: dict[str, str]) -> int:
+    """Instructions the whole run executes, counted by valgrind's callgrind:
+    the same on every run, whatever the machine's load."""
+    with tempfile.TemporaryDirectory() as out:
+        result = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg",
+             sys.executable, "-c", code],
+            env=dict(env, PYTHONHASHSEED="0"), check=True, text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    match = re.search(r"Collected : (\d+)", result.stderr)
+    if match is None:
+        raise SystemExit("valgrind printed no instruction count")
+    return int(match.group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions under valgrind (needs valgrind; "
+                             "a figure that does not move with the machine's load)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as logs:
         import pyqtguard
@@ -71,6 +90,12 @@ def main() -> None:
     print(f"  without pyqtguard: {plain_median * 1000:8.1f} ms")
     print(f"  with pyqtguard:    {guarded_median * 1000:8.1f} ms")
     print("  " + ratio_line(plain_times, guarded_times, target=1.05))
+    if args.instructions:
+        with tempfile.TemporaryDirectory() as logs:
+            env["PYQTGUARD_LOG_DIR"] = logs
+            plain_count, guarded_count = instructions(plain, env), instructions(guarded, env)
+        print(f"instructions (callgrind): {plain_count:,} without, {guarded_count:,} with, "
+              f"ratio {guarded_count / plain_count:.3f}")
 
 
 if __name__ == "__main__":
