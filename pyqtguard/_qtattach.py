@@ -88,6 +88,15 @@ class _LoaderProxy:
         return self._loader.create_module(spec)  # type: ignore[no-any-return]
 
     def exec_module(self, module: ModuleType) -> None:
+        # The real loader goes back into the module's spec: the proxy's work
+        # is done, and extension modules live to the very end of the
+        # process - a proxy held there would keep this package (and what it
+        # imports) alive through the interpreter's teardown.
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = self._loader
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = self._loader
         self._loader.exec_module(module)
         _fire(module)
 

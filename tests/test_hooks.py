@@ -276,6 +276,9 @@ def test_import_does_not_import_pyqt_and_attaches_later(tmp_path):
         assert seen == []
         from PyQt6 import QtCore
         assert seen == ["PyQt6.QtCore"], seen
+        # The import hook leaves the module's real loader in place.
+        assert type(QtCore.__spec__.loader).__name__ == "ExtensionFileLoader", QtCore.__spec__.loader
+        assert QtCore.__loader__ is QtCore.__spec__.loader
         _qtattach.when_qt_imported(lambda qtcore: seen.append("now"))
         assert seen[-1] == "now"
         print("ok", flush=True)
