@@ -9,7 +9,7 @@ and in the interpreter's teardown.  Medians over repeated
 runs, both variants interleaved in one process tree; the figure is the ratio
 (target: at most 1.05).
 
-    python benchmarks/shutdown.py [--runs 60]
+    python benchmarks/shutdown.py [--runs 200]
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def exit_time(source: str, env: dict[str, str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
     import pyqtguard
 
