@@ -289,6 +289,17 @@ get_log_fd_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     return PyLong_FromLong(log_fd);
 }
 
+/* Write to the log with the GIL released; True if it was written. */
+static PyObject *
+write_to_log(const char *buf, size_t len)
+{
+    int fd = log_fd;
+    Py_BEGIN_ALLOW_THREADS
+    pqg_write_all(fd, buf, len);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(fd >= 0 && !write_failed);
+}
+
 static PyObject *
 log_write_py(PyObject *Py_UNUSED(self), PyObject *arg)
 {
@@ -297,11 +308,7 @@ log_write_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (text == NULL) {
         return NULL;
     }
-    int fd = log_fd;
-    Py_BEGIN_ALLOW_THREADS
-    pqg_write_all(fd, text, (size_t)len);
-    Py_END_ALLOW_THREADS
-    return PyBool_FromLong(fd >= 0 && !write_failed);
+    return write_to_log(text, (size_t)len);
 }
 
 /* log_line(text): "[time UTC] text\n", one write() so that lines from
@@ -327,12 +334,9 @@ log_line_py(PyObject *Py_UNUSED(self), PyObject *arg)
     memcpy(line + 1 + stamp_len, "] ", 2);
     memcpy(line + 3 + stamp_len, text, (size_t)len);
     line[total - 1] = '\n';
-    int fd = log_fd;
-    Py_BEGIN_ALLOW_THREADS
-    pqg_write_all(fd, line, total);
-    Py_END_ALLOW_THREADS
+    PyObject *written = write_to_log(line, total);
     PyMem_Free(line);
-    return PyBool_FromLong(fd >= 0 && !write_failed);
+    return written;
 }
 
 static PyObject *
