@@ -42,7 +42,6 @@
 #endif
 #if defined(__GLIBC__) || defined(__APPLE__)
 #  include <execinfo.h>
-#  include <pthread.h>
 #  define PQG_HAVE_BACKTRACE 1
 #endif
 
@@ -653,8 +652,7 @@ load_stack_walker(void *arg)
 #endif
 
 /* The first backtrace() call, in a short-lived thread of its own: the app's
- * start-up need not wait for libgcc to load.  Signals are blocked in that
- * thread (they belong to the app's threads).  If no thread can be started,
+ * start-up need not wait for libgcc to load.  If no thread can be started,
  * the call is made here. */
 static void
 preload_backtrace(void)
@@ -665,17 +663,9 @@ preload_backtrace(void)
         return;
     }
     requested = 1;
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &previous);
-    pthread_t loader;
-    int error = pthread_create(&loader, NULL, load_stack_walker, NULL);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (error != 0) {
+    if (pqg_start_own_thread(load_stack_walker, NULL, 0, NULL) != 0) {
         load_stack_walker(NULL);
-        return;
     }
-    pthread_detach(loader);
 #endif
 }
 

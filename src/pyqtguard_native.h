@@ -73,6 +73,17 @@ int pqg_crash_init(PyObject *module);     /* crash.c: fatal signals */
 int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
 int pqg_audit_init(PyObject *module);     /* audit.c: audit hook */
 int pqg_sipattach_init(PyObject *module); /* sipattach.c: lazy PyQt6 patches */
+
+/* ---- ownthread.c: pyqtguard's own native threads ---- */
+#ifdef _WIN32
+typedef unsigned long (__stdcall *pqg_thread_main)(void *arg);
+#else
+typedef void *(*pqg_thread_main)(void *arg);
+#endif
+/* Start a detached thread with every signal blocked, named (Linux) if name
+ * is not NULL; stack_size 0: the default.  0, or an errno / Win32 error. */
+int pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
+                         const char *name);
 int pqg_threadlist_init(PyObject *module); /* threadlist.c: OS threads */
 
 /* ---- Version compatibility (CPython 3.11 to 3.14) ---- */

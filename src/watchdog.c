@@ -7,8 +7,9 @@
  * writes the rich report - thread table with start sites, every stack - and
  * waits a bounded time for the helper's acknowledgement.  The watchdog itself
  * never waits for the GIL, and no Python thread idles for the whole run only
- * to be there when a report is due.  If the interpreter cannot answer (the GIL is held forever by a native call,
- * or finalization has stopped Python threads) it writes a fallback report
+ * to be there when a report is due.  If the interpreter cannot answer (the
+ * GIL is held forever by a native call, or finalization has stopped Python
+ * threads) it writes a fallback report
  * itself, without the GIL: the thread table and, on CPython 3.11-3.12,
  * every Python stack via _Py_DumpTraceback() (as faulthandler's own
  * dump_traceback_later watchdog does).  Then, for an exit deadline, it ends
@@ -102,11 +103,11 @@ static PyObject *request_handler = NULL;
 #ifdef _WIN32
 static CRITICAL_SECTION lock;
 static CONDITION_VARIABLE wakeup;
-static HANDLE thread_handle;
+#  define WATCHDOG_STACK (64 * 1024)
 #else
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wakeup;
-static pthread_t thread_handle;
+#  define WATCHDOG_STACK (256 * 1024)
 #endif
 
 static void
@@ -248,7 +249,7 @@ run_request(char request)
 static DWORD WINAPI
 report_helper_main(LPVOID arg)
 {
-    run_request((char)(INT_PTR)arg);
+    run_request((char)(intptr_t)arg);
     return 0;
 }
 #else
@@ -260,30 +261,12 @@ report_helper_main(void *arg)
 }
 #endif
 
-/* Start a detached helper for `request`; 0 if none could be started. */
+/* Start a helper for `request`; 0 if none could be started. */
 static int
 start_report_helper(char request)
 {
-#ifdef _WIN32
-    HANDLE helper = CreateThread(NULL, 0, report_helper_main,
-                                 (LPVOID)(INT_PTR)request, 0, NULL);
-    if (helper == NULL) {
-        return 0;
-    }
-    CloseHandle(helper);
-    return 1;
-#else
-    pthread_t helper;
-    if (pthread_create(&helper, NULL, report_helper_main,
-                       (void *)(intptr_t)request) != 0) {
-        return 0;
-    }
-    pthread_detach(helper);
-#  ifdef __linux__
-    pthread_setname_np(helper, "pyqtguard-report");
-#  endif
-    return 1;
-#endif
+    return pqg_start_own_thread(report_helper_main, (void *)(intptr_t)request,
+                                0, "pyqtguard-report") == 0;
 }
 
 /* Ask Python for the report; wait (lock released) for the acknowledgement,
@@ -591,11 +574,6 @@ ensure_started(void)
 #ifdef _WIN32
     InitializeCriticalSection(&lock);
     InitializeConditionVariable(&wakeup);
-    thread_handle = CreateThread(NULL, 64 * 1024, watchdog_main, NULL, 0, NULL);
-    if (thread_handle == NULL) {
-        PyErr_SetString(PyExc_OSError, "cannot start the watchdog thread");
-        return -1;
-    }
 #else
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -604,26 +582,14 @@ ensure_started(void)
 #  endif
     pthread_cond_init(&wakeup, &attr);
     pthread_condattr_destroy(&attr);
-    /* All signals blocked in the watchdog: they belong to the app's threads. */
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &previous);
-    pthread_attr_t thread_attr;
-    pthread_attr_init(&thread_attr);
-    pthread_attr_setstacksize(&thread_attr, 256 * 1024);
-    int error = pthread_create(&thread_handle, &thread_attr, watchdog_main, NULL);
-    pthread_attr_destroy(&thread_attr);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+#endif
+    int error = pqg_start_own_thread(watchdog_main, NULL, WATCHDOG_STACK,
+                                     "pyqtguard-wdog");
     if (error != 0) {
         errno = error;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    pthread_detach(thread_handle);
-#  ifdef __linux__
-    pthread_setname_np(thread_handle, "pyqtguard-wdog");
-#  endif
-#endif
     started = 1;
     return 0;
 }
