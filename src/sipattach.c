@@ -72,36 +72,42 @@ typedef struct {
                                          sip_attr_getter_func getter);
 } sip_api_prefix;
 
-/* One getter per process (sip cannot unregister one): it looks up the
- * class's callable here, under the GIL (sip calls getters with it held). */
-static PyObject *on_complete = NULL;     /* dict: type -> callable(dict) */
-static int getter_registered = 0;
+/* The callables, by class; read and written with the GIL held (sip calls
+ * getters with it).  sip cannot unregister a getter, so each class gets one
+ * getter for the process's life (`with_getter`); forgetting a class only
+ * drops its callable. */
+static PyObject *on_complete = NULL;     /* dict: class -> callable(dict) */
+static PyObject *with_getter = NULL;     /* set: classes with a getter */
+static const sip_api_prefix *api = NULL; /* set once a getter is registered */
 
+/* sip completes the dictionary of the class `td` describes: call that
+ * class's callable, if it still has one. */
 static int
 call_on_complete(const void *td, PyObject *dict)
 {
-    (void)td;
-    if (on_complete == NULL || PyDict_GET_SIZE(on_complete) == 0) {
+    if (on_complete == NULL) {
         return 0;
     }
-    /* The dictionary being completed belongs to one of the registered
-     * classes or a generated subclass: offer it to each callable, which
-     * checks whether it is its own. */
-    PyObject *callables = PyDict_Values(on_complete);
-    if (callables == NULL) {
+    PyObject *items = PyDict_Items(on_complete);    /* a callable may forget */
+    if (items == NULL) {
         PyErr_Clear();
         return 0;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(callables); i++) {
-        PyObject *result = PyObject_CallOneArg(PyList_GET_ITEM(callables, i), dict);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *cls = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *callable = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (api->api_type_from_py_type_object((PyTypeObject *)cls) != td) {
+            continue;
+        }
+        PyObject *result = PyObject_CallOneArg(callable, dict);
         if (result == NULL) {
             /* Never fail the app's attribute access for pyqtguard. */
-            PyErr_WriteUnraisable(PyList_GET_ITEM(callables, i));
+            PyErr_WriteUnraisable(callable);
             continue;
         }
         Py_DECREF(result);
     }
-    Py_DECREF(callables);
+    Py_DECREF(items);
     return 0;
 }
 
@@ -142,29 +148,35 @@ when_class_completes_py(PyObject *Py_UNUSED(self), PyObject *args)
         PyErr_SetString(PyExc_TypeError, "callable must be callable");
         return NULL;
     }
-    const sip_api_prefix *api = sip_api();
-    if (api == NULL) {
+    const sip_api_prefix *sip = sip_api();
+    if (sip == NULL) {
         PyErr_Clear();
         Py_RETURN_FALSE;
     }
-    const void *td = api->api_type_from_py_type_object((PyTypeObject *)cls);
+    const void *td = sip->api_type_from_py_type_object((PyTypeObject *)cls);
     if (td == NULL) {
         Py_RETURN_FALSE;
     }
-    if (on_complete == NULL && (on_complete = PyDict_New()) == NULL) {
+    if ((on_complete == NULL && (on_complete = PyDict_New()) == NULL)
+        || (with_getter == NULL && (with_getter = PySet_New(NULL)) == NULL)) {
         return NULL;
     }
-    if (PyDict_SetItem(on_complete, cls, callable) < 0) {
+    int has_getter = PySet_Contains(with_getter, cls);
+    if (has_getter < 0) {
         return NULL;
     }
-    if (!getter_registered) {
-        if (api->api_register_attribute_getter(td, call_on_complete) < 0) {
-            PyErr_Clear();
-            PyDict_DelItem(on_complete, cls);
+    if (!has_getter) {
+        api = sip;
+        if (sip->api_register_attribute_getter(td, call_on_complete) < 0) {
             PyErr_Clear();
             Py_RETURN_FALSE;
         }
-        getter_registered = 1;
+        if (PySet_Add(with_getter, cls) < 0) {
+            return NULL;
+        }
+    }
+    if (PyDict_SetItem(on_complete, cls, callable) < 0) {
+        return NULL;
     }
     Py_RETURN_TRUE;
 }
