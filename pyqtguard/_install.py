@@ -339,8 +339,6 @@ def _at_exit() -> None:
     # the watchdog thread to a timer, and the thread ends before exit_group()
     # would have to kill it (see src/watchdog.c).
     _native.watchdog_hand_off()
-    # Imports still pending (a deferred component's trigger) no longer
-    # matter.  Their callbacks, reachable from what Qt keeps alive to the
-    # end, would keep this package and everything it imports alive through
-    # the interpreter's teardown, to be cleared module by module (~1 ms).
-    _qtattach.stop_watching_imports()
+    # What Qt keeps to the end must not keep pyqtguard alive through the
+    # teardown (see _qtattach.detach_at_exit).
+    _qtattach.detach_at_exit()

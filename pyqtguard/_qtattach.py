@@ -20,6 +20,8 @@ from __future__ import annotations
 import sys
 import threading
 
+from . import _native
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run time
     from collections.abc import Callable
@@ -133,14 +135,6 @@ def _remove_finder() -> None:
         pass
 
 
-def stop_watching_imports() -> None:
-    """Forget every pending callback and take the finder out (at exit)."""
-    with _lock:
-        _callbacks.clear()
-        _module_callbacks.clear()
-        _remove_finder()
-
-
 def check_already_imported() -> None:
     """Fire pending callbacks if Qt was imported behind the finder's back."""
     qtcore = sys.modules.get(QTCORE)
@@ -236,3 +230,18 @@ def unwrap_event_loops() -> None:
                 callbacks[:] = [c for c in callbacks if c is not _attach_app_class]
                 if not callbacks:
                     del _module_callbacks[name]
+
+
+# ---- interpreter exit ---------------------------------------------------------
+
+def detach_at_exit() -> None:
+    """Drop pending import and class-completion callbacks (at interpreter exit).
+
+    They no longer matter; held by what lives to the very end (sip's
+    registry), they would keep pyqtguard's modules and what those import
+    alive through the interpreter's teardown."""
+    with _lock:
+        _callbacks.clear()
+        _module_callbacks.clear()
+        _remove_finder()
+    _native.forget_class_completions()

@@ -32,7 +32,6 @@ logged.
 """
 from __future__ import annotations
 
-import os
 import _signal  # not `signal`: its enums cost start-up time
 import sys
 import threading
@@ -45,7 +44,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_watchdog_started = False
 _dump_signal: int | None = None
 
 # The name the report helper goes by while it runs Python code; the thread
@@ -74,16 +72,13 @@ def _handle_request(code: str) -> None:
 
 
 def started() -> bool:
-    """Whether the C watchdog runs in this process."""
-    return _watchdog_started
+    """Whether the C watchdog runs in this process (a fork child has none)."""
+    return bool(_native.watchdog_running())
 
 
 def ensure_started() -> None:
-    """Start the C watchdog (once)."""
-    global _watchdog_started
-    if not _watchdog_started:
-        _native.watchdog_start(_handle_request)
-        _watchdog_started = True
+    """Start the C watchdog (once; again in a fork child)."""
+    _native.watchdog_start(_handle_request)
 
 
 def _enable_dump_signal(signum: int) -> None:
@@ -100,19 +95,7 @@ def _enable_dump_signal(signum: int) -> None:
     _dump_signal = signum
 
 
-def _forget_threads_after_fork() -> None:
-    global _watchdog_started
-    _watchdog_started = False     # the child has no watchdog thread
-
-
-_fork_hook_registered = False
-
-
 def _install_dump_signal(config: object) -> None:
-    global _fork_hook_registered
-    if hasattr(os, "register_at_fork") and not _fork_hook_registered:
-        os.register_at_fork(after_in_child=_forget_threads_after_fork)
-        _fork_hook_registered = True
     signum = getattr(config, "dump_signal", None)
     if signum is not None and hasattr(_signal, "SIGUSR1"):
         ensure_started()
@@ -138,29 +121,14 @@ EXIT_STATUS_HUNG = 124
 REPORT_ONLY_AFTER = 10.0
 
 _timeout: float | None = 10.0
+_budget = 10.0                  # seconds the exit gets (the report's time if no limit)
+_limit_text = "10 s"            # as the log says it
 _enabled = False
 _began: str | None = None
 _original_shutdown: Any = None
 
 
-# pyqtguard's own thread: the C watchdog (a report helper exists only while
-# a report is written).
-_OWN_THREADS = 1
-
-
-def _only_main_thread_left() -> bool:
-    """Cheap check first, so that a clean exit does not pay for the table."""
-    if threading.active_count() > 1:
-        return False
-    tasks = _native.os_thread_count()       # one read of /proc/self/stat
-    if tasks < 0:
-        return False                        # not known cheaply: list them
-    return tasks <= 1 + (_OWN_THREADS if started() else 0)
-
-
 def _lingering_table() -> str:
-    if _only_main_thread_left():
-        return ""
     from . import registry as threads
 
     infos = [t for t in threads.threads() if t.kind != "main"
@@ -171,26 +139,38 @@ def _lingering_table() -> str:
 
 
 def begin_shutdown(reason: str) -> None:
-    """Start the exit deadline (once); stop QThreads within it."""
+    """Start the exit deadline (once); stop QThreads within it.
+
+    Kept short on purpose: it runs when the app has just torn its windows
+    down and every line of cold code costs microseconds of the app's exit."""
     global _began
     if not _enabled or _began is not None:
         return
     _began = reason
-    budget = REPORT_ONLY_AFTER if _timeout is None else _timeout
+    others = -1
     try:
         ensure_started()
-        _native.watchdog_arm_exit(budget, _timeout is not None, EXIT_STATUS_HUNG, reason)
+        # Arming also counts the threads besides this one and the watchdog
+        # (one fstat in C): at a clean exit there are none, and the table
+        # is not listed.
+        others = _native.watchdog_arm_exit(_budget, _timeout is not None, EXIT_STATUS_HUNG,
+                                           reason)
     except OSError as exc:
         warn_once("exitwatch", f"no exit watchdog: {exc}")
-    table = _lingering_table()
-    logfile.log_event(f"pyqtguard: shutdown began ({reason}); the process has "
-         f"{'no limit' if _timeout is None else f'{_timeout:g} s'} to end"
-         + (f". Threads still alive:\n{table}" if table else "; no other threads alive"))
-    # QThreads are asked to stop and waited for, leaving a margin before the
-    # deadline for the report.
-    deadline = time.monotonic() + max(0.0, budget - 0.5)
+    table = "" if others == 0 else _lingering_table()
+    logfile.log_event("pyqtguard: shutdown began (" + reason + "); the process has "
+                      + _limit_text + " to end"
+                      + (". Threads still alive:\n" + table if table else
+                         "; no other threads alive"))
     qthreads = sys.modules.get("pyqtguard._qthreads")   # loaded once QThread is used
-    stubborn = qthreads.stop_all(deadline) if qthreads is not None else []
+    if qthreads is not None:
+        _stop_qthreads(qthreads)
+
+
+def _stop_qthreads(qthreads: Any) -> None:
+    """Ask running QThreads to stop and wait for them, leaving a margin
+    before the deadline for the report; log those that did not stop."""
+    stubborn = qthreads.stop_all(time.monotonic() + max(0.0, _budget - 0.5))
     if stubborn:
         from .registry import python_stack
 
@@ -220,8 +200,10 @@ def _shutdown_wrapper() -> None:
 
 
 def _install_exit_deadline(config: object) -> None:
-    global _enabled, _timeout, _original_shutdown
+    global _enabled, _timeout, _budget, _limit_text, _original_shutdown
     _timeout = getattr(config, "exit_timeout", 10.0)
+    _budget = REPORT_ONLY_AFTER if _timeout is None else _timeout
+    _limit_text = "no limit" if _timeout is None else f"{_timeout:g} s"
     _enabled = True
     _qtattach.on_loop_started(_reset_exit_deadline)
     _qtattach.on_loop_ended(_begin_shutdown_at_loop_end)

@@ -85,6 +85,8 @@ typedef void *(*pqg_thread_main)(void *arg);
 int pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
                          const char *name);
 int pqg_threadlist_init(PyObject *module); /* threadlist.c: OS threads */
+void pqg_prepare_thread_count(void);       /* no GIL needed; not signal-safe */
+long pqg_os_thread_count(void);            /* no GIL needed; -1 if unknown */
 
 /* ---- Version compatibility (CPython 3.11 to 3.14) ---- */
 /* Py_IsFinalizing() is public from 3.13; _Py_IsFinalizing() exists in

@@ -194,6 +194,18 @@ forget_class_completion_py(PyObject *Py_UNUSED(self), PyObject *cls)
     Py_RETURN_NONE;
 }
 
+/* forget_class_completions(): at exit, no callable is wanted any more.
+ * Holding them would keep their modules alive through the interpreter's
+ * teardown, to be cleared one by one instead of freed with the rest. */
+static PyObject *
+forget_class_completions_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    if (on_complete != NULL) {
+        PyDict_Clear(on_complete);
+    }
+    Py_RETURN_NONE;
+}
+
 /* type_dict(cls): the class's own dictionary, read-only, without the
  * attribute access that would make sip complete it. */
 static PyObject *
@@ -214,6 +226,9 @@ static PyMethodDef sipattach_methods[] = {
     {"forget_class_completion", forget_class_completion_py, METH_O,
      PyDoc_STR("forget_class_completion($module, cls, /)\n--\n\n"
                "Drop the callable registered for cls.")},
+    {"forget_class_completions", forget_class_completions_py, METH_NOARGS,
+     PyDoc_STR("forget_class_completions($module, /)\n--\n\n"
+               "Drop every registered callable (at exit).")},
     {"type_dict", type_dict_py, METH_O,
      PyDoc_STR("type_dict($module, cls, /)\n--\n\nThe class's own "
                "dictionary (read-only), as it is now.")},

@@ -409,6 +409,7 @@ watchdog_main(void *arg)
 #endif
 {
     (void)arg;
+    pqg_prepare_thread_count();          /* for the exit's lingering-thread check */
     lock_state();
     while (!stopping) {
         long long now = monotonic_ns();
@@ -613,6 +614,17 @@ watchdog_start_py(PyObject *Py_UNUSED(self), PyObject *handler)
     Py_RETURN_NONE;
 }
 
+/* Threads other than the caller and the watchdog, or -1 if not known
+ * cheaply: at a clean exit, 0 spares the caller listing them.  A report
+ * helper or the stack-walker loader still running counts as other (the
+ * caller's listing then leaves them out). */
+static long
+other_thread_count(void)
+{
+    long count = pqg_os_thread_count();
+    return count < 0 ? -1 : (count - 2 > 0 ? count - 2 : 0);
+}
+
 static PyObject *
 watchdog_arm_exit_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
@@ -643,7 +655,7 @@ watchdog_arm_exit_py(PyObject *Py_UNUSED(self), PyObject *args)
     exit_reason[n] = '\0';
     wake_watchdog();
     unlock_state();
-    Py_RETURN_NONE;
+    return PyLong_FromLong(other_thread_count());
 }
 
 static PyObject *
@@ -674,6 +686,15 @@ watchdog_hand_off_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
      * collection of the interpreter's teardown and be cleared one by one. */
     Py_CLEAR(request_handler);
     Py_RETURN_NONE;
+}
+
+/* In C, not a Python flag: after fork() the child has no watchdog thread,
+ * and forget_watchdog_in_child already says so (no Python fork hook, which
+ * would keep pyqtguard's modules alive through the interpreter's teardown). */
+static PyObject *
+watchdog_running_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(started);
 }
 
 static PyObject *
@@ -800,13 +821,18 @@ static PyMethodDef watchdog_methods[] = {
     {"watchdog_arm_exit", watchdog_arm_exit_py, METH_VARARGS,
      PyDoc_STR("watchdog_arm_exit($module, timeout, kill=True, status=124, "
                "reason='', /)\n--\n\nShutdown began: report (and end the "
-               "process if kill) unless it is gone within timeout seconds.")},
+               "process if kill) unless it is gone within timeout seconds.  "
+               "Returns how many threads other than the caller and the "
+               "watchdog exist (-1: not known cheaply).")},
     {"watchdog_disarm_exit", watchdog_disarm_exit_py, METH_NOARGS,
      PyDoc_STR("watchdog_disarm_exit($module, /)\n--\n\nCancel the deadline.")},
     {"watchdog_hand_off", watchdog_hand_off_py, METH_NOARGS,
      PyDoc_STR("watchdog_hand_off($module, /)\n--\n\nThe interpreter is "
                "finalizing: keep the exit deadline with a timer (Linux) and "
                "end the watchdog thread.")},
+    {"watchdog_running", watchdog_running_py, METH_NOARGS,
+     PyDoc_STR("watchdog_running($module, /)\n--\n\nWhether the watchdog "
+               "was started in this process (not in a fork child).")},
     {"watchdog_exit_armed", watchdog_exit_armed_py, METH_NOARGS,
      PyDoc_STR("watchdog_exit_armed($module, /)\n--\n\nWhether a deadline runs.")},
     {"freeze_watch", freeze_watch_py, METH_VARARGS,

@@ -333,3 +333,31 @@ def test_os_thread_count_matches_the_kernel(tmp_path):
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert "counts: 6 6" in result.stdout
+
+
+def test_os_thread_count_with_the_watchdog_and_in_a_fork_child(tmp_path):
+    # With the watchdog running the count comes from its open /proc/self/task;
+    # a fork child's copy of that descriptor names the parent, so the child
+    # must count its own threads - and know it has no watchdog.
+    result = run_app("""
+        import os, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        from pyqtguard import _native, _watchdog
+        time.sleep(0.2)
+        stop = threading.Event()
+        threads = [threading.Thread(target=stop.wait) for _ in range(3)]
+        for t in threads: t.start()
+        print("parent:", _native.os_thread_count(), len(os.listdir("/proc/self/task")),
+              _watchdog.started(), flush=True)
+        pid = os.fork()
+        if pid == 0:
+            print("child:", _native.os_thread_count(), len(os.listdir("/proc/self/task")),
+                  _watchdog.started(), flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        stop.set()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "parent: 5 5 True" in result.stdout      # main, watchdog, 3 workers
+    assert "child: 1 1 False" in result.stdout
