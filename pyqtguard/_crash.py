@@ -106,7 +106,7 @@ def _describe(label: str, context: object, message: str) -> str:
     if function:
         where.append(str(function))
     suffix = f" ({', '.join(where)})" if where else ""
-    return f"[{logfile.stamp()}] Qt {label}: {message}{suffix}\n"
+    return f"Qt {label}: {message}{suffix}"
 
 
 def _to_logging(level: int, text: str) -> None:
@@ -114,7 +114,7 @@ def _to_logging(level: int, text: str) -> None:
     # time, and with no logging configured nobody could read the record.
     logging = sys.modules.get("logging")
     if logging is not None:
-        logging.getLogger("pyqtguard.qt").log(level, text.rstrip("\n"))
+        logging.getLogger("pyqtguard.qt").log(level, text)
 
 
 def _forward(msg_type: object, context: object, message: str) -> None:
@@ -141,11 +141,9 @@ def _handler(msg_type: object, context: object, message: str) -> None:
     try:
         label, level = _LEVELS.get(getattr(msg_type, "name", ""), ("message", 30))
         text = _describe(label, context, message)
+        logfile.log_event(text)       # stamped to the ms in C, as every line
         if label == "fatal":
-            _native.log_write(text)
             write_fatal_report(f"Qt fatal error: {message}")
-        else:
-            _native.log_write(text)
         _to_logging(level, text)
     except Exception:  # noqa: BLE001 - never raise into Qt
         pass

@@ -3,6 +3,7 @@ handler that was there before still gets them, and a Qt fatal error leaves a
 full crash report."""
 from __future__ import annotations
 
+import re
 import signal
 
 from apprunner import run_app
@@ -37,7 +38,10 @@ def test_warnings_reach_log_logger_and_the_previous_handler(tmp_path):
     assert "app.py:" in result.log.split("disk almost full", 1)[1].splitlines()[0]
     assert "previous handler saw: [\"QTimer::start: negative" in result.stdout
     assert "'disk almost full'" in result.stdout.split("previous handler saw:")[1]
-    assert "('pyqtguard.qt', 'WARNING'" in result.stdout
+    assert "('pyqtguard.qt', 'WARNING', 'Qt warning: disk almost full (" in result.stdout
+    # Stamped like every other log line (UTC, to the millisecond), once.
+    assert re.search(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC\] Qt warning: disk almost full",
+                     result.log, re.MULTILINE), result.log
     # The app's own handler replaced Qt's default printing: nothing on stderr.
     assert "disk almost full" not in result.stderr
 
