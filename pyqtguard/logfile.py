@@ -149,9 +149,17 @@ def _prune(folder: str, keep: int) -> None:
     if len(names) < keep:
         return                        # room for this run: no need to sort
     names.sort(key=_sort_key)
-    for old in names[: max(0, len(names) - (keep - 1))]:
+    old = [os.path.join(folder, n) for n in names[: max(0, len(names) - (keep - 1))]]
+    # A thread of the C core's deletes them while the app starts (an unlink
+    # costs ~1 ms on ext4); the exit waits for it.
+    try:
+        if _native.unlink_in_background(old):
+            return
+    except (OSError, ValueError):
+        pass                          # a name the C side cannot take: below
+    for path in old:
         try:
-            os.unlink(os.path.join(folder, old))
+            os.unlink(path)
         except OSError:
             pass
 

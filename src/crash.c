@@ -663,7 +663,10 @@ preload_backtrace(void)
         return;
     }
     requested = 1;
-    if (pqg_start_own_thread(load_stack_walker, NULL, 0, NULL) != 0) {
+    /* 256 KiB: dlopen() needs far less, and the default 8 MiB would stay
+     * mapped in glibc's stack cache for the process's life.  Unnamed: it
+     * lives for a fraction of a millisecond. */
+    if (pqg_start_own_thread(load_stack_walker, NULL, 256 * 1024, NULL) != 0) {
         load_stack_walker(NULL);
     }
 #endif

@@ -17,6 +17,7 @@ PyInit__native(void)
         return NULL;
     }
     if (pqg_logfd_init(module) < 0
+        || pqg_logprune_init(module) < 0
         || pqg_threadtable_init(module) < 0
         || pqg_exchooks_init(module) < 0
         || pqg_crash_init(module) < 0

@@ -28,6 +28,7 @@
 
 /* ---- logfd.c: the run's log file descriptor and signal-safe writers ---- */
 int pqg_logfd_init(PyObject *module);
+int pqg_logprune_init(PyObject *module);      /* logprune.c: old logs, off-thread */
 int pqg_log_fd(void);                               /* signal-safe; -1 if none */
 int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
 void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */

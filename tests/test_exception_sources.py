@@ -98,7 +98,7 @@ def test_exception_is_survived_and_logged(tmp_path, source):
     assert message in log, result.describe()
     assert "Traceback (most recent call last):" in log
     assert frame in log, result.describe()
-    assert f"pid " in log and "native id " in log
+    assert "pid " in log and "native id " in log
     # The report also reaches stderr, which exists here.
     assert message in result.stderr
 

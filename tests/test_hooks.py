@@ -2,8 +2,6 @@
 re-entry, finalization and a missing stderr."""
 from __future__ import annotations
 
-import sys
-import threading
 
 import pytest
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import time
+
+import pytest
 
 from apprunner import run_app
 
@@ -184,3 +187,40 @@ def test_event_lines_from_many_threads_never_interleave(tmp_path):
         assert line.startswith("[") and " UTC] " in line
     assert "odd" in result.log
 
+
+
+def test_a_full_folder_is_pruned_to_the_newest_runs(tmp_path):
+    # Thirty older runs planted; the app exits right after install().  The
+    # deletions run in a thread of the C core's (the exit waits for it).
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(mode=0o700)
+    for i in range(30):
+        (log_dir / f"pyqtguard-20200101-0000{i:02d}000-1-0.log").write_text("old\n")
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install(keep_logs=3)
+        print("log:", pyqtguard.log_path(), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    names = sorted(p.name for p in log_dir.glob("pyqtguard-*.log"))
+    assert len(names) == 3, names
+    assert names[:2] == ["pyqtguard-20200101-000028000-1-0.log",
+                         "pyqtguard-20200101-000029000-1-0.log"]
+    assert f"log: {log_dir}" in result.stdout
+
+
+def test_unlink_in_background_deletes_and_rejects_bad_input(tmp_path):
+    from pyqtguard import _native
+
+    files = [tmp_path / f"f{i}" for i in range(3)]
+    for f in files:
+        f.write_text("x")
+    with pytest.raises(TypeError):
+        _native.unlink_in_background(tuple(map(str, files)))
+    assert _native.unlink_in_background([str(f) for f in files]) is True
+    deadline = time.monotonic() + 5
+    while any(f.exists() for f in files) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(f.exists() for f in files)
+    # A name too long for the C side's buffer: the caller is told to do it.
+    assert _native.unlink_in_background([str(tmp_path / ("x" * 200))] * 100) is False

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
 from apprunner import REPO, child_env, run_app
 
