@@ -645,6 +645,7 @@ load_stack_walker(void *arg)
 {
     void *frames[2];
     (void)arg;
+    pqg_name_this_thread("pyqtguard-gcc");
     (void)backtrace(frames, 2);          /* loads libgcc_s: ~0.2 ms */
     atomic_store(&backtrace_ready, 1);
     return NULL;
@@ -664,8 +665,7 @@ preload_backtrace(void)
     }
     requested = 1;
     /* 256 KiB: dlopen() needs far less, and the default 8 MiB would stay
-     * mapped in glibc's stack cache for the process's life.  Unnamed: it
-     * lives for a fraction of a millisecond. */
+     * mapped in glibc's stack cache for the process's life. */
     if (pqg_start_own_thread(load_stack_walker, NULL, 256 * 1024, NULL) != 0) {
         load_stack_walker(NULL);
     }

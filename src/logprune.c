@@ -39,6 +39,7 @@ static void *
 delete_paths(void *arg)
 {
     (void)arg;
+    pqg_name_this_thread("pyqtguard-prune");   /* registry: one of ours */
     for (char *path = paths; *path != '\0'; path += strlen(path) + 1) {
         (void)unlink(path);          /* one that cannot go is left, as before */
     }
@@ -123,7 +124,6 @@ unlink_in_background_py(PyObject *Py_UNUSED(self), PyObject *list)
     if (!exit_wait_registered) {
         exit_wait_registered = Py_AtExit(wait_for_deletions) == 0;
     }
-    /* Unnamed: it lives for about a millisecond. */
     if (pqg_start_own_thread(delete_paths, NULL, PRUNE_STACK, NULL) != 0) {
         atomic_store(&pending, 0);
         Py_RETURN_FALSE;

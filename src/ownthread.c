@@ -11,7 +11,24 @@
 #else
 #  include <pthread.h>
 #  include <signal.h>
+#  ifdef __linux__
+#    include <sys/prctl.h>
+#  endif
 #endif
+
+/* A short-lived thread names itself (naming it from outside could touch a
+ * thread that has already ended).  Linux and macOS; at most 15 bytes. */
+void
+pqg_name_this_thread(const char *name)
+{
+#if defined(__linux__)
+    (void)prctl(PR_SET_NAME, name, 0, 0, 0);
+#elif defined(__APPLE__)
+    (void)pthread_setname_np(name);
+#else
+    (void)name;
+#endif
+}
 
 int
 pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
@@ -40,6 +57,9 @@ pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
 #  ifdef __linux__
+    /* Named from here, after the start: only for threads that live on (the
+     * watchdog) - a detached thread that has already ended cannot be named
+     * safely, so short-lived ones pass NULL and name themselves. */
     if (error == 0 && name != NULL) {
         pthread_setname_np(thread, name);
     }

@@ -85,6 +85,7 @@ typedef void *(*pqg_thread_main)(void *arg);
  * is not NULL; stack_size 0: the default.  0, or an errno / Win32 error. */
 int pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
                          const char *name);
+void pqg_name_this_thread(const char *name);  /* from the thread itself */
 int pqg_threadlist_init(PyObject *module); /* threadlist.c: OS threads */
 void pqg_prepare_thread_count(void);       /* no GIL needed; not signal-safe */
 long pqg_os_thread_count(void);            /* no GIL needed; -1 if unknown */

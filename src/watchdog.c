@@ -256,6 +256,7 @@ report_helper_main(LPVOID arg)
 static void *
 report_helper_main(void *arg)
 {
+    pqg_name_this_thread("pyqtguard-rep");
     run_request((char)(intptr_t)arg);
     return NULL;
 }
@@ -266,7 +267,7 @@ static int
 start_report_helper(char request)
 {
     return pqg_start_own_thread(report_helper_main, (void *)(intptr_t)request,
-                                0, "pyqtguard-report") == 0;
+                                0, NULL) == 0;
 }
 
 /* Ask Python for the report; wait (lock released) for the acknowledgement,
