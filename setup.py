@@ -1,6 +1,6 @@
 """Build script for the C core, ``pyqtguard._native``.
 
-Every ``src/*.c`` file is one concern of the core (see ``src/README.md``); all of
+Every ``src/*.c`` file is one concern of the core (README.md, "Layout"); all of
 them link into the one extension module.
 """
 import glob

@@ -9,7 +9,7 @@ for editable installs adds a few ms per imported module, which no user has.
 Bytecode caches are allowed (PYTHONDONTWRITEBYTECODE is dropped), as in a
 normal installation: the warm-up runs write them.
 
-    python benchmarks/startup.py [--runs 100] [--instructions]
+    python benchmarks/startup.py [--runs 200] [--instructions]
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def instructions(code: str, env: dict[str, str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--instructions", action="store_true",
                         help="also count instructions under valgrind (needs valgrind; "
                              "a figure that does not move with the machine's load)")
