@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
-QTCORE = "PyQt6.QtCore"
+from ._qtattach import QTCORE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

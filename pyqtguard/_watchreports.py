@@ -35,10 +35,9 @@ def _dump() -> None:
 def _report_exit_timeout() -> None:
     from . import registry as threads
 
-    timeout = _watchdog._timeout
-    budget = _watchdog.REPORT_ONLY_AFTER if timeout is None else timeout
     infos = threads.threads(stacks=True)
-    text = (f"\n=== pyqtguard exit timeout ===\nshutdown began ({_watchdog._began}) {budget:g} s ago "
+    text = (f"\n=== pyqtguard exit timeout ===\nshutdown began ({_watchdog._began}) "
+            f"{_watchdog._budget:g} s ago "
             f"and the process has not ended. Threads still alive:\n"
             + threads.format_table(infos))
     _native.log_write(text)

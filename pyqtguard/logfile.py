@@ -113,12 +113,15 @@ def _sort_key(name: str) -> tuple[str, int]:
     return (day + clock.ljust(9, "0"), int(seq))
 
 
-def _run_log_names(folder: str) -> list[str]:
+def _unsorted_run_log_names(folder: str) -> list[str]:
     try:
-        names = [n for n in os.listdir(folder) if is_run_log(n)]
+        return [n for n in os.listdir(folder) if is_run_log(n)]
     except OSError:
         return []
-    return sorted(names, key=_sort_key)
+
+
+def _run_log_names(folder: str) -> list[str]:
+    return sorted(_unsorted_run_log_names(folder), key=_sort_key)
 
 
 def run_logs(folder: str | os.PathLike[str]) -> list[Path]:
@@ -142,10 +145,7 @@ def _make_private_dir(folder: str) -> None:
 
 def _prune(folder: str, keep: int) -> None:
     """Delete all but the newest ``keep - 1`` runs, making room for this one."""
-    try:
-        names = [n for n in os.listdir(folder) if is_run_log(n)]
-    except OSError:
-        return
+    names = _unsorted_run_log_names(folder)
     if len(names) < keep:
         return                        # room for this run: no need to sort
     names.sort(key=_sort_key)
