@@ -230,11 +230,7 @@ write_native_stack(const int *fds, int nfds)
      * (nanosleep and an atomic load are async-signal-safe).  It cannot be
      * waiting for this thread unless the crash is inside the dynamic loader,
      * and then the wait just runs out. */
-    for (int waited = 0; !atomic_load(&backtrace_ready) && waited < 200; waited++) {
-        struct timespec tick = {0, 1000 * 1000};
-        nanosleep(&tick, NULL);
-    }
-    if (!atomic_load(&backtrace_ready)) {
+    if (!pqg_wait_for_flag(&backtrace_ready, 1, 200)) {
         for (int i = 0; i < nfds; i++) {
             pqg_puts(fds[i], "\nNative stack: not collected (the crash came before "
                              "the stack walker was loaded)\n");

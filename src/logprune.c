@@ -20,7 +20,6 @@
 #ifndef _WIN32
 #  include <pthread.h>
 #  include <stdatomic.h>
-#  include <time.h>
 #  include <unistd.h>
 
 #  define PRUNE_EXIT_WAIT_MS 200
@@ -33,7 +32,6 @@
  * by the caller. */
 static char paths[16 * 1024];        /* NUL-terminated paths, then "" */
 static atomic_int pending = 0;       /* 1 while the thread owns `paths` */
-static int exit_wait_registered = 0;
 
 static void *
 delete_paths(void *arg)
@@ -58,11 +56,7 @@ forget_deletions_in_child(void)
 static void
 wait_for_deletions(void)
 {
-    struct timespec tick = {0, 1000 * 1000};
-    for (int waited = 0; waited < PRUNE_EXIT_WAIT_MS && atomic_load(&pending) != 0;
-         waited++) {
-        nanosleep(&tick, NULL);
-    }
+    (void)pqg_wait_for_flag(&pending, 0, PRUNE_EXIT_WAIT_MS);
 }
 
 /* Pack the paths of `list` (str or bytes, file system encoding) into
@@ -121,9 +115,6 @@ unlink_in_background_py(PyObject *Py_UNUSED(self), PyObject *list)
         }
         Py_RETURN_FALSE;
     }
-    if (!exit_wait_registered) {
-        exit_wait_registered = Py_AtExit(wait_for_deletions) == 0;
-    }
     if (pqg_start_own_thread(delete_paths, NULL, PRUNE_STACK, NULL) != 0) {
         atomic_store(&pending, 0);
         Py_RETURN_FALSE;
@@ -145,6 +136,7 @@ pqg_logprune_init(PyObject *module)
 {
 #ifndef _WIN32
     pthread_atfork(NULL, NULL, forget_deletions_in_child);
+    (void)Py_AtExit(wait_for_deletions);     /* one atomic load if none runs */
 #endif
     return PyModule_AddFunctions(module, logprune_methods);
 }

@@ -11,6 +11,7 @@
 #else
 #  include <pthread.h>
 #  include <signal.h>
+#  include <time.h>
 #  ifdef __linux__
 #    include <sys/prctl.h>
 #  endif
@@ -69,3 +70,18 @@ pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
     return error;
 #endif
 }
+
+#ifndef _WIN32
+/* Wait until one of our threads has set *flag to `value`: 1 ms at a time,
+ * at most max_ms.  1 if it did.  Async-signal-safe (an atomic load and
+ * nanosleep()): the crash handler waits for the stack-walker loader so. */
+int
+pqg_wait_for_flag(atomic_int *flag, int value, int max_ms)
+{
+    struct timespec tick = {0, 1000 * 1000};
+    for (int waited = 0; atomic_load(flag) != value && waited < max_ms; waited++) {
+        nanosleep(&tick, NULL);
+    }
+    return atomic_load(flag) == value;
+}
+#endif

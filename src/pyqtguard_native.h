@@ -86,6 +86,10 @@ typedef void *(*pqg_thread_main)(void *arg);
 int pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
                          const char *name);
 void pqg_name_this_thread(const char *name);  /* from the thread itself */
+#ifndef _WIN32
+#  include <stdatomic.h>
+int pqg_wait_for_flag(atomic_int *flag, int value, int max_ms);  /* signal-safe */
+#endif
 int pqg_threadlist_init(PyObject *module); /* threadlist.c: OS threads */
 void pqg_prepare_thread_count(void);       /* no GIL needed; not signal-safe */
 long pqg_os_thread_count(void);            /* no GIL needed; -1 if unknown */

@@ -231,15 +231,20 @@ python_thread_ids_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 static atomic_int task_dir_fd = -1;
 static atomic_long task_dir_pid = 0;
 
+/* The descriptor, if it was opened by this process (not a fork parent), or -1. */
+static int
+own_task_dir_fd(void)
+{
+    int fd = atomic_load(&task_dir_fd);
+    return fd >= 0 && atomic_load(&task_dir_pid) == pqg_getpid() ? fd : -1;
+}
+
 static long
 count_from_task_dir(void)
 {
-    int fd = atomic_load(&task_dir_fd);
-    if (fd < 0 || atomic_load(&task_dir_pid) != pqg_getpid()) {
-        return -1;
-    }
+    int fd = own_task_dir_fd();
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_nlink < 3) {
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_nlink < 3) {
         return -1;
     }
     return (long)st.st_nlink - 2;
@@ -277,7 +282,7 @@ void
 pqg_prepare_thread_count(void)
 {
 #if defined(__linux__)
-    if (atomic_load(&task_dir_fd) >= 0 && atomic_load(&task_dir_pid) == pqg_getpid()) {
+    if (own_task_dir_fd() >= 0) {
         return;
     }
     int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
