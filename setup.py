@@ -5,6 +5,7 @@ them link into the one extension module.
 """
 import glob
 import os
+import platform
 import sys
 
 from setuptools import Extension, setup
@@ -18,6 +19,10 @@ if sys.platform != "win32":
 libraries = []
 if sys.platform.startswith("linux"):
     libraries = ["pthread"]
+    if platform.libc_ver()[0] == "glibc":
+        # The crash handler walks native stacks with libgcc's unwinder
+        # (src/crash.c): linked, so nothing is loaded at crash time.
+        libraries.append("gcc_s")
 
 setup(
     ext_modules=[

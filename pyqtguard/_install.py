@@ -272,7 +272,7 @@ def install(**options: object) -> Config | None:
         if _installed is not None:
             return _installed  # idempotent
         folder = logfile._resolve(config.log_dir, config.app_name)
-        logfile.open_run_log(folder, config.keep_logs, _run_log_header(config))
+        logfile.open_run_log(folder, _run_log_header(config))
         _native.set_stderr_fd(_stderr_fd() if config.stderr else -1)
         try:
             _install_exception_hooks(config)
@@ -284,6 +284,7 @@ def install(**options: object) -> Config | None:
             except Exception as exc:  # noqa: BLE001 - keep going with what works
                 warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
         _installed = config
+        logfile.prune_old_runs(config.keep_logs)   # by the watchdog, if it runs
         for trigger, name in DEFERRED_COMPONENTS.items():
             _qtattach.when_imported(trigger, _deferred_installer(name, config))
         atexit.register(_at_exit)

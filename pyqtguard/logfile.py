@@ -143,15 +143,22 @@ def _make_private_dir(folder: str) -> None:
         raise OSError(f"{folder} is not a directory")
 
 
-def _prune(folder: str, keep: int) -> None:
-    """Delete all but the newest ``keep - 1`` runs, making room for this one."""
+def prune_old_runs(keep: int) -> None:
+    """Delete all but the newest *keep* run logs in this run's folder (this
+    run's own log is never deleted, whatever the clock said to earlier runs).
+
+    Called once pyqtguard's watchdog runs: it deletes them off the start-up
+    path (an unlink costs ~1 ms on ext4), and the exit waits for it."""
+    if _path is None:
+        return
+    folder, own = os.path.split(_path)
     names = _unsorted_run_log_names(folder)
-    if len(names) < keep:
-        return                        # room for this run: no need to sort
+    if len(names) <= keep:
+        return                        # nothing to delete: no need to sort
+    if own in names:
+        names.remove(own)
     names.sort(key=_sort_key)
     old = [os.path.join(folder, n) for n in names[: max(0, len(names) - (keep - 1))]]
-    # A thread of the C core's deletes them while the app starts (an unlink
-    # costs ~1 ms on ext4); the exit waits for it.
     try:
         if _native.unlink_in_background(old):
             return
@@ -181,8 +188,9 @@ def _open_exclusive(folder: str) -> tuple[str, int]:
     raise OSError(f"no free log file name in {folder}")
 
 
-def open_run_log(folder: str, keep: int, header: str) -> str | None:
-    """Create this run's log in *folder* and hand its fd to the C core.
+def open_run_log(folder: str, header: str) -> str | None:
+    """Create this run's log in *folder* and hand its fd to the C core
+    (old runs are deleted later: :func:`prune_old_runs`).
 
     Returns the path, or None (with one warning) when the folder cannot be
     used; reports then go to stderr only.
@@ -192,7 +200,6 @@ def open_run_log(folder: str, keep: int, header: str) -> str | None:
         return _path
     try:
         _make_private_dir(folder)
-        _prune(folder, keep)
         path, fd = _open_exclusive(folder)
         os.write(fd, header.encode("utf-8", "backslashreplace"))
     except OSError as exc:

@@ -40,8 +40,21 @@
 #  include <time.h>
 #  include <unistd.h>
 #endif
-#if defined(__GLIBC__) || defined(__APPLE__)
-#  include <execinfo.h>
+#if defined(__GLIBC__)
+/* glibc's backtrace() loads libgcc_s with dlopen() at its first call (a
+ * malloc, so never in a handler): it had to be called once beforehand, in
+ * a thread of its own to spare the app's start-up ~0.3 ms.  The extension
+ * links libgcc_s instead (setup.py; loaded with it, and by libstdc++ in any
+ * Qt app anyway) and walks the stack with its unwinder directly, as
+ * backtrace() does: no preload, no thread, and a crash in the first moments
+ * gets its native stack too. */
+#  include <execinfo.h>             /* backtrace_symbols_fd */
+#  include <stdint.h>
+#  include <unwind.h>
+#  define PQG_HAVE_BACKTRACE 1
+#  define PQG_UNWIND_DIRECT 1
+#elif defined(__APPLE__)
+#  include <execinfo.h>             /* in libSystem: nothing to load */
 #  define PQG_HAVE_BACKTRACE 1
 #endif
 
@@ -211,34 +224,57 @@ static int stage_write;
 static void drain_stage(const int *fds, int nfds);
 #endif
 
-#ifdef PQG_HAVE_BACKTRACE
-/* Set once backtrace() has been called outside any handler (see
- * preload_backtrace).  An atomic load: async-signal-safe. */
-static atomic_int backtrace_ready;
+#ifdef PQG_UNWIND_DIRECT
+/* Walking the stack with libgcc's unwinder, frame by frame: no lock (glibc
+ * 2.35+ finds a frame's unwind table with _dl_find_object, lock-free), no
+ * allocation; the stack array belongs to the caller. */
+typedef struct {
+    void **frames;
+    int count;
+    int max;
+    uintptr_t last_cfa;
+} frame_walk;
+
+static _Unwind_Reason_Code
+add_frame(struct _Unwind_Context *context, void *arg)
+{
+    frame_walk *walk = arg;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(context);
+    uintptr_t cfa = (uintptr_t)_Unwind_GetCFA(context);
+    if (ip == 0 || walk->count >= walk->max) {
+        return _URC_END_OF_STACK;
+    }
+    /* A frame that repeats itself with the same frame address: the unwind
+     * data is wrong here, and the walk would never end (glibc's check). */
+    if (walk->count > 0 && walk->frames[walk->count - 1] == (void *)ip
+        && cfa == walk->last_cfa)
+    {
+        return _URC_END_OF_STACK;
+    }
+    walk->last_cfa = cfa;
+    walk->frames[walk->count++] = (void *)ip;
+    return _URC_NO_REASON;
+}
+
+static int
+walk_native_stack(void **frames, int max)
+{
+    frame_walk walk = {frames, 0, max, 0};
+    (void)_Unwind_Backtrace(add_frame, &walk);
+    return walk.count;
+}
+#elif defined(PQG_HAVE_BACKTRACE)
+#  define walk_native_stack backtrace
 #endif
 
-/* backtrace() is not formally async-signal-safe: its first call loads
- * libgcc with malloc.  crash_enable() has it called once beforehand, so in
- * the handler it only walks the stack (faulthandler in 3.13+ does the same);
- * a crash in the first moments, before that call has returned, gets no
- * native stack rather than an unsafe one. */
+/* The native stack of the crashing thread, symbolized by
+ * backtrace_symbols_fd() (no malloc: it writes each line to the fd). */
 static void
 write_native_stack(const int *fds, int nfds)
 {
 #ifdef PQG_HAVE_BACKTRACE
-    /* The loader thread may still be at work: give it up to 200 ms
-     * (nanosleep and an atomic load are async-signal-safe).  It cannot be
-     * waiting for this thread unless the crash is inside the dynamic loader,
-     * and then the wait just runs out. */
-    if (!pqg_wait_for_flag(&backtrace_ready, 1, 200)) {
-        for (int i = 0; i < nfds; i++) {
-            pqg_puts(fds[i], "\nNative stack: not collected (the crash came before "
-                             "the stack walker was loaded)\n");
-        }
-        return;
-    }
     void *frames[MAX_NATIVE_FRAMES];
-    int n = backtrace(frames, MAX_NATIVE_FRAMES);
+    int n = walk_native_stack(frames, MAX_NATIVE_FRAMES);
 #ifdef PQG_OWN_PYTHON_STACKS
     if (stage_write >= 0) {             /* symbolize once, copy to each fd */
         drain_stage(NULL, 0);
@@ -635,39 +671,6 @@ uninstall_handlers(void)
     }
 }
 
-#ifdef PQG_HAVE_BACKTRACE
-static void *
-load_stack_walker(void *arg)
-{
-    void *frames[2];
-    (void)arg;
-    pqg_name_this_thread("pyqtguard-gcc");
-    (void)backtrace(frames, 2);          /* loads libgcc_s: ~0.2 ms */
-    atomic_store(&backtrace_ready, 1);
-    return NULL;
-}
-#endif
-
-/* The first backtrace() call, in a short-lived thread of its own: the app's
- * start-up need not wait for libgcc to load.  If no thread can be started,
- * the call is made here. */
-static void
-preload_backtrace(void)
-{
-#ifdef PQG_HAVE_BACKTRACE
-    static int requested = 0;
-    if (requested) {
-        return;
-    }
-    requested = 1;
-    /* 256 KiB: dlopen() needs far less, and the default 8 MiB would stay
-     * mapped in glibc's stack cache for the process's life. */
-    if (pqg_start_own_thread(load_stack_walker, NULL, 256 * 1024, NULL) != 0) {
-        load_stack_walker(NULL);
-    }
-#endif
-}
-
 #else  /* _WIN32 */
 
 /* ---- Windows: structured exception handling ----
@@ -728,11 +731,6 @@ uninstall_handlers(void)
     SetUnhandledExceptionFilter(previous_filter);
     previous_filter = NULL;
 }
-
-static void
-preload_backtrace(void)
-{
-}
 #endif
 
 /* ---- Python API ---- */
@@ -751,7 +749,14 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
     (void)faulthandler_engine;
 #endif
     interpreter = PyInterpreterState_Main();
-    preload_backtrace();
+#ifdef PQG_UNWIND_DIRECT
+    {
+        /* One walk now: the unwinder's one-time set-up (its register table,
+         * behind a pthread_once) is then done outside any handler. */
+        void *frames[2];
+        (void)walk_native_stack(frames, 2);
+    }
+#endif
 #ifdef PQG_OWN_PYTHON_STACKS
     open_stage();
 #endif

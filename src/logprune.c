@@ -2,8 +2,9 @@
  *
  * Once the log folder holds its N runs, every start deletes the oldest:
  * one unlink() costs 0.5-1 ms on ext4 (the journal), more on network file
- * systems, which the app would pay before its first window.  A short-lived
- * thread of pyqtguard's own does it instead, while the app starts.
+ * systems, which the app would pay before its first window.  The watchdog
+ * thread does it instead when it runs (pqg_watchdog_post), else a
+ * short-lived thread of pyqtguard's own, while the app starts.
  *
  * The interpreter's exit waits for deletions still running (at most
  * PRUNE_EXIT_WAIT_MS, from a Py_AtExit function: after the teardown, with a
@@ -33,15 +34,21 @@
 static char paths[16 * 1024];        /* NUL-terminated paths, then "" */
 static atomic_int pending = 0;       /* 1 while the thread owns `paths` */
 
-static void *
-delete_paths(void *arg)
+static void
+delete_paths(void)
 {
-    (void)arg;
-    pqg_name_this_thread("pyqtguard-prune");   /* registry: one of ours */
     for (char *path = paths; *path != '\0'; path += strlen(path) + 1) {
         (void)unlink(path);          /* one that cannot go is left, as before */
     }
     atomic_store(&pending, 0);
+}
+
+static void *
+deletion_thread_main(void *arg)
+{
+    (void)arg;
+    pqg_name_this_thread("pyqtguard-prune");   /* registry: one of ours */
+    delete_paths();
     return NULL;
 }
 
@@ -115,7 +122,13 @@ unlink_in_background_py(PyObject *Py_UNUSED(self), PyObject *list)
         }
         Py_RETURN_FALSE;
     }
-    if (pqg_start_own_thread(delete_paths, NULL, PRUNE_STACK, NULL) != 0) {
+    /* The watchdog does it if it runs: a thread started and ended costs
+     * the app more than the deletion (and makes glibc's malloc take its
+     * multi-threaded paths for the rest of the process). */
+    if (pqg_watchdog_post(delete_paths)) {
+        Py_RETURN_TRUE;
+    }
+    if (pqg_start_own_thread(deletion_thread_main, NULL, PRUNE_STACK, NULL) != 0) {
         atomic_store(&pending, 0);
         Py_RETURN_FALSE;
     }

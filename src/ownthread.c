@@ -1,5 +1,5 @@
 /* ownthread.c: starting pyqtguard's own native threads (the watchdog, its
- * report helpers, the stack-walker loader) the one way they all need:
+ * report helpers, the log pruner) the one way they all need:
  * detached, with every signal blocked - signals belong to the app's threads,
  * and a fatal or dump signal must not land in a thread that is only there
  * to watch - and named where the OS lets a thread be named from outside.
@@ -74,7 +74,7 @@ pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
 #ifndef _WIN32
 /* Wait until one of our threads has set *flag to `value`: 1 ms at a time,
  * at most max_ms.  1 if it did.  Async-signal-safe (an atomic load and
- * nanosleep()): the crash handler waits for the stack-walker loader so. */
+ * nanosleep()): the exit waits for the log pruner so, after the teardown. */
 int
 pqg_wait_for_flag(atomic_int *flag, int value, int max_ms)
 {

@@ -72,6 +72,9 @@ void pqg_write_exception_fallback(PyObject *exc_type, PyObject *exc_value,
 /* ---- Components filled in by later issues (each in its own file) ---- */
 int pqg_crash_init(PyObject *module);     /* crash.c: fatal signals */
 int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
+/* Have the watchdog thread run chore() soon (no GIL, no Python); 0 if it
+ * is not running or has one pending: the caller's to run then. */
+int pqg_watchdog_post(void (*chore)(void));
 int pqg_audit_init(PyObject *module);     /* audit.c: audit hook */
 int pqg_sipattach_init(PyObject *module); /* sipattach.c: lazy PyQt6 patches */
 

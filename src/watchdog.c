@@ -99,6 +99,10 @@ static PyInterpreterState *interpreter = NULL;
 /* The Python callable a report helper calls with the request's code.  Set
  * and read only with the GIL held (by watchdog_start and the helper). */
 static PyObject *request_handler = NULL;
+/* A chore posted by another part of the core (deleting old run logs), run
+ * by the watchdog at its next wake instead of by a thread of its own.
+ * Read and written with the lock held. */
+static void (*posted_chore)(void) = NULL;
 
 #ifdef _WIN32
 static CRITICAL_SECTION lock;
@@ -401,6 +405,20 @@ next_wake(long long now)
     return wake;
 }
 
+/* Lock held; released while the chore runs (a file deletion can take a
+ * while: a request or the freeze check must not wait behind it). */
+static void
+run_posted_chore(void)
+{
+    void (*chore)(void) = posted_chore;
+    if (chore != NULL) {
+        posted_chore = NULL;
+        unlock_state();
+        chore();
+        lock_state();
+    }
+}
+
 #ifdef _WIN32
 static DWORD WINAPI
 watchdog_main(LPVOID arg)
@@ -413,6 +431,7 @@ watchdog_main(void *arg)
     pqg_prepare_thread_count();          /* for the exit's lingering-thread check */
     lock_state();
     while (!stopping) {
+        run_posted_chore();
         long long now = monotonic_ns();
         if (atomic_exchange(&dump_requested, 0)) {
             if (!ask_python(REQUEST_DUMP) && pqg_log_fd() >= 0) {
@@ -424,8 +443,28 @@ watchdog_main(void *arg)
         check_exit_deadline(now);
         wait_until(next_wake(monotonic_ns()));
     }
+    run_posted_chore();                  /* one posted before the stop */
     unlock_state();
     return 0;
+}
+
+/* Give `chore` to the watchdog: 1 if it will run it (soon: it is woken),
+ * 0 if it is not running or busy with another - the caller's to do then. */
+int
+pqg_watchdog_post(void (*chore)(void))
+{
+    int taken = 0;
+    if (!started) {
+        return 0;
+    }
+    lock_state();
+    if (started && !stopping && posted_chore == NULL) {
+        posted_chore = chore;
+        wake_watchdog();
+        taken = 1;
+    }
+    unlock_state();
+    return taken;
 }
 
 /* ---- hand-off to a POSIX timer for the end of the exit ---- */
@@ -549,6 +588,7 @@ forget_watchdog_in_child(void)
     memcpy(&lock, &fresh, sizeof(lock));
     started = 0;
     stopping = 0;
+    posted_chore = NULL;
     exit_deadline_ns = 0;
     freeze_ns = 0;
     gui_native_id = 0;
@@ -617,7 +657,7 @@ watchdog_start_py(PyObject *Py_UNUSED(self), PyObject *handler)
 
 /* Threads other than the caller and the watchdog, or -1 if not known
  * cheaply: at a clean exit, 0 spares the caller listing them.  A report
- * helper or the stack-walker loader still running counts as other (the
+ * helper or the log pruner still running counts as other (the
  * caller's listing then leaves them out). */
 static long
 other_thread_count(void)
