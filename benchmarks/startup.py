@@ -9,7 +9,12 @@ for editable installs adds a few ms per imported module, which no user has.
 Bytecode caches are allowed (PYTHONDONTWRITEBYTECODE is dropped), as in a
 normal installation: the warm-up runs write them.
 
-    python benchmarks/startup.py [--runs 200] [--instructions]
+1000 runs by default (about 5 minutes): a start takes ~140 ms and one run
+differs from the next by up to 30% on a shared VM, so with 200 runs the ratio
+of medians moved by +-4% from one benchmark run to the next; with 1000 its
+95% interval is about +-2%.
+
+    python benchmarks/startup.py [--runs 1000] [--instructions]
 """
 from __future__ import annotations
 
@@ -62,7 +67,7 @@ def instructions(code: str, env: dict[str, str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--instructions", action="store_true",
                         help="also count instructions under valgrind (needs valgrind; "
                              "a figure that does not move with the machine's load)")

@@ -76,6 +76,22 @@ def test_segfault_in_main_thread(tmp_path):
     assert MARKER in result.stderr  # copied to stderr too
 
 
+def test_crash_right_after_install_has_its_native_stack(tmp_path):
+    # The unwinder is linked (glibc) and walked directly: nothing has to be
+    # loaded first, so the very next statement's crash has its native stack.
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        ctypes.string_at(0)
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "Native stack of the crashing thread" in report
+    assert "not collected" not in report
+    assert "_ctypes" in report
+
+
 def test_segfault_in_named_python_thread(tmp_path):
     result = run_app(f"""
         import ctypes, threading
