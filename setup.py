@@ -12,7 +12,10 @@ from setuptools import Extension, setup
 
 extra_compile_args = []
 if sys.platform != "win32":
-    extra_compile_args = ["-std=c11", "-Wall", "-Wextra"]
+    # Hidden by default: only PyInit__native is exported (PyMODINIT_FUNC), so
+    # calls between the core's files are direct, not through the PLT, and its
+    # pqg_* names can never clash with another library's.
+    extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-fvisibility=hidden"]
     if os.environ.get("PYQTGUARD_WERROR"):
         extra_compile_args.append("-Werror")
 
