@@ -343,3 +343,8 @@ def _at_exit() -> None:
     # What Qt keeps to the end must not keep pyqtguard alive through the
     # teardown (see _qtattach.detach_at_exit).
     _qtattach.detach_at_exit()
+    # QThreads still running must not call into Python while they are ended
+    # during the teardown (see _qthreads.detach_at_exit).
+    qthreads = sys.modules.get("pyqtguard._qthreads")  # loaded once QThread is used
+    if qthreads is not None:
+        qthreads.detach_at_exit()

@@ -153,6 +153,24 @@ def stop_all(deadline: float) -> list[_QThreadRecord]:
     return stubborn
 
 
+def detach_at_exit() -> None:
+    """Take our Python slots off the QThreads still running at interpreter
+    exit (from pyqtguard's exit handler, before the interpreter finalizes).
+
+    On 3.11-3.13 a thread that wants the GIL once the interpreter finalizes
+    is ended with pthread_exit(): a forced unwind, whose clean-up emits
+    QThread.finished in that thread.  A Python slot connected directly would
+    want the GIL again, inside the unwind - a second pthread_exit there makes
+    C++ call std::terminate: the abort pyqtguard is there to prevent."""
+    for record in running():
+        for signal, slot in ((record.thread.finished, _on_finished),
+                             (record.thread.started, _on_started)):
+            try:
+                signal.disconnect(slot)
+            except (TypeError, RuntimeError):   # not connected, or the object is gone
+                pass
+
+
 def _take_original_start(descriptor: Any) -> bool:
     """Remember QThread's own start; False if there is nothing to wrap."""
     global _original_qthread_start, _original_start_descriptor

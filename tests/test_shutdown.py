@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 import time
 
+import pytest
+
 from apprunner import run_app
 
 HUNG = 124
@@ -84,6 +86,40 @@ def test_qthreadpool_task_without_stop_flag(tmp_path):
     report = exit_report(result.log)
     assert "Thread (pooled)" in report and "in crawl_without_stop_flag" in report
     assert "shutdown began (the Qt event loop ended)" in result.log
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14),
+                    reason="3.14 parks such a thread instead of pthread_exit()")
+def test_stubborn_qthread_busy_through_finalization_does_not_abort(tmp_path):
+    # The thread wants the GIL every millisecond, so it does while the
+    # interpreter finalizes: CPython 3.11-3.13 end it with pthread_exit(), and
+    # its clean-up emits QThread.finished.  With a Python slot connected
+    # directly that was a second pthread_exit inside the unwind: C++ called
+    # std::terminate and the app aborted ("terminate called without an
+    # active exception"), every time.
+    result, elapsed = run_timed(f"""
+        import time
+        import pyqtguard
+        pyqtguard.install(exit_timeout={EXIT_TIMEOUT})
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Busy(QtCore.QThread):
+            def run(self):
+                poll_device_forever()
+        def poll_device_forever():
+            while True:                # never checks isInterruptionRequested()
+                time.sleep(0.001)
+        busy = Busy()
+        busy.setObjectName("device-poller")
+        busy.start()
+        QtCore.QTimer.singleShot(100, app.quit)
+        app.exec()
+        print("exec returned", flush=True)
+    """, tmp_path)
+    assert result.returncode in (0, HUNG), result.describe()
+    assert "terminate called" not in result.stderr
+    assert "QThread 'device-poller' (started at" in result.log
+    assert "did not stop when asked" in result.log
 
 
 def test_qthread_kept_by_a_window_is_asked_to_stop(tmp_path):
@@ -270,8 +306,6 @@ def test_lost_running_qthread_keeps_running(tmp_path):
 
 
 def test_exit_timeout_bad_values():
-    import pytest
-
     import pyqtguard
 
     with pytest.raises(ValueError, match="exit_timeout"):
