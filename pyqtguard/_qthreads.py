@@ -120,7 +120,14 @@ def running_by_native_id() -> dict[int, tuple[str, float | None, str | None]]:
 
 def running() -> list[_QThreadRecord]:
     return [r for r in list(_records.values())
-            if r.thread is not None and not r.finished and r.thread.isRunning()]
+            if r.thread is not None and not r.finished and _is_running(r.thread)]
+
+
+def _is_running(thread: Any) -> bool:
+    try:
+        return bool(thread.isRunning())
+    except RuntimeError:           # its C++ object is gone (deleted by its parent)
+        return False
 
 
 def stop_all(deadline: float) -> list[_QThreadRecord]:
