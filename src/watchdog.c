@@ -455,7 +455,7 @@ pqg_watchdog_post(void (*chore)(void))
 {
     int taken = 0;
     if (!started) {
-        return 0;
+        return 0;                        /* the lock is set up by ensure_started */
     }
     lock_state();
     if (started && !stopping && posted_chore == NULL) {
