@@ -101,6 +101,7 @@ def _start_qthread(self: Any, *args: Any) -> None:
             record = _QThreadRecord(self, start_site())
             _records[key] = record
         record.finished = False
+        record.native_id = None
     if not getattr(self, "_pyqtguard_connected", False):
         try:
             direct = _qtcore.Qt.ConnectionType.DirectConnection
@@ -109,7 +110,35 @@ def _start_qthread(self: Any, *args: Any) -> None:
             self._pyqtguard_connected = True
         except Exception:  # noqa: BLE001 - tracking degrades, the start must not
             pass
+    before = _thread_ids_unless_running(self)
     _original_qthread_start(self, *args)
+    if before is not None:
+        _take_native_id(record, before)
+
+
+def _thread_ids_unless_running(thread: Any) -> set[int] | None:
+    """The OS threads now, if *thread* is about to get one of its own."""
+    try:
+        return None if thread.isRunning() else set(_native.os_thread_ids())
+    except (OSError, NotImplementedError, RuntimeError):
+        return None
+
+
+def _take_native_id(record: _QThreadRecord, before: set[int]) -> None:
+    """The new QThread's native id: the thread that start() created.
+
+    Our started slot cannot be relied on for it: it runs after the slots the
+    app connected to ``started`` before ``start()`` - in the worker pattern
+    (``thread.started.connect(worker.run)``) only once the work is done - so
+    the registry and the exit report would not know the thread while it
+    works.  Another thread started meanwhile makes it ambiguous: then the
+    started slot tells, later."""
+    try:
+        new = set(_native.os_thread_ids()) - before
+    except (OSError, NotImplementedError):
+        return
+    if len(new) == 1 and record.native_id is None:
+        record.native_id = new.pop()
 
 
 def running_by_native_id() -> dict[int, tuple[str, float | None, str | None]]:

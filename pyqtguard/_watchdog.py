@@ -147,6 +147,9 @@ def begin_shutdown(reason: str) -> None:
     if not _enabled or _began is not None:
         return
     _began = reason
+    # Waiting for QThreads below keeps the GUI thread from its event loop
+    # on purpose: not a freeze.
+    _stop_freeze_watch()
     others = -1
     try:
         ensure_started()

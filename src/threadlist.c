@@ -27,10 +27,11 @@
 #  include <tlhelp32.h>
 #endif
 
+/* Append (native id, name), or the bare native id if name is NULL. */
 static int
 append_thread(PyObject *list, unsigned long native_id, const char *name)
 {
-    PyObject *entry = Py_BuildValue(
+    PyObject *entry = name == NULL ? PyLong_FromUnsignedLong(native_id) : Py_BuildValue(
         "(kN)", native_id,
         PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "replace"));
     if (entry == NULL) {
@@ -67,7 +68,7 @@ read_comm(const char *tid, char *name, size_t size)
 }
 
 static int
-list_threads(PyObject *list)
+list_threads(PyObject *list, int with_names)
 {
     DIR *dir = opendir("/proc/self/task");
     if (dir == NULL) {
@@ -81,8 +82,11 @@ list_threads(PyObject *list)
         if (entry->d_name[0] < '0' || entry->d_name[0] > '9') {
             continue;
         }
-        read_comm(entry->d_name, name, sizeof(name));
-        result = append_thread(list, strtoul(entry->d_name, NULL, 10), name);
+        if (with_names) {
+            read_comm(entry->d_name, name, sizeof(name));
+        }
+        result = append_thread(list, strtoul(entry->d_name, NULL, 10),
+                               with_names ? name : NULL);
     }
     closedir(dir);
     return result;
@@ -90,7 +94,7 @@ list_threads(PyObject *list)
 
 #elif defined(__APPLE__)
 static int
-list_threads(PyObject *list)
+list_threads(PyObject *list, int with_names)
 {
     thread_act_array_t threads;
     mach_msg_type_number_t count;
@@ -104,11 +108,13 @@ list_threads(PyObject *list)
         uint64_t tid = 0;
         pthread_t pthread = pthread_from_mach_thread_np(threads[i]);
         if (pthread != NULL) {
-            pthread_getname_np(pthread, name, sizeof(name));
+            if (with_names) {
+                pthread_getname_np(pthread, name, sizeof(name));
+            }
             pthread_threadid_np(pthread, &tid);
         }
         if (result == 0) {
-            result = append_thread(list, (unsigned long)tid, name);
+            result = append_thread(list, (unsigned long)tid, with_names ? name : NULL);
         }
         mach_port_deallocate(mach_task_self(), threads[i]);
     }
@@ -144,7 +150,7 @@ thread_description(DWORD tid, char *name, size_t size)
 }
 
 static int
-list_threads(PyObject *list)
+list_threads(PyObject *list, int with_names)
 {
     HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
     if (snapshot == INVALID_HANDLE_VALUE) {
@@ -161,8 +167,11 @@ list_threads(PyObject *list)
             continue;
         }
         char name[64];
-        thread_description(entry.th32ThreadID, name, sizeof(name));
-        result = append_thread(list, (unsigned long)entry.th32ThreadID, name);
+        if (with_names) {
+            thread_description(entry.th32ThreadID, name, sizeof(name));
+        }
+        result = append_thread(list, (unsigned long)entry.th32ThreadID,
+                               with_names ? name : NULL);
     }
     CloseHandle(snapshot);
     return result;
@@ -170,26 +179,41 @@ list_threads(PyObject *list)
 
 #else
 static int
-list_threads(PyObject *list)
+list_threads(PyObject *list, int with_names)
 {
     (void)list;
+    (void)with_names;
     PyErr_SetString(PyExc_NotImplementedError, "no thread listing on this platform");
     return -1;
 }
 #endif
 
 static PyObject *
-os_threads_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+listed_threads(int with_names)
 {
     PyObject *list = PyList_New(0);
     if (list == NULL) {
         return NULL;
     }
-    if (list_threads(list) < 0) {
+    if (list_threads(list, with_names) < 0) {
         Py_DECREF(list);
         return NULL;
     }
     return list;
+}
+
+static PyObject *
+os_threads_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return listed_threads(1);
+}
+
+/* Native ids only: on Linux one directory read, no file per thread (what
+ * QThread.start's wrapper takes before and after the start). */
+static PyObject *
+os_thread_ids_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return listed_threads(0);
 }
 
 /* (ident, native id) of every thread that has a Python thread state - also
@@ -333,6 +357,9 @@ static PyMethodDef threadlist_methods[] = {
     {"os_threads", os_threads_py, METH_NOARGS,
      PyDoc_STR("os_threads($module, /)\n--\n\n"
                "Every OS thread of the process as (native_id, os_name).")},
+    {"os_thread_ids", os_thread_ids_py, METH_NOARGS,
+     PyDoc_STR("os_thread_ids($module, /)\n--\n\n"
+               "The native id of every OS thread of the process.")},
     {NULL, NULL, 0, NULL},
 };
 

@@ -163,6 +163,42 @@ def test_qthread_kept_by_a_window_is_asked_to_stop(tmp_path):
     assert "polite-worker' (started at" not in log   # it stopped when asked
 
 
+def test_worker_object_stuck_in_started_is_reported_with_its_stack(tmp_path):
+    """The worker pattern: the work runs inside QThread.started, before
+    pyqtguard's own slot there; the report still shows where it is stuck."""
+    result, elapsed = run_timed(f"""
+        import time
+        import pyqtguard
+        pyqtguard.install(exit_timeout={EXIT_TIMEOUT}, freeze_ms=300)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        class Syncer(QtCore.QObject):
+            def run(self):
+                sync_forever()
+        def sync_forever():
+            while True:                # no stop flag
+                time.sleep(0.05)
+        window = QtWidgets.QWidget()
+        window.thread_ = QtCore.QThread(window)
+        window.thread_.setObjectName("cloud-sync")
+        window.syncer = Syncer()
+        window.syncer.moveToThread(window.thread_)
+        window.thread_.started.connect(window.syncer.run)
+        window.thread_.start()
+        window.show()
+        QtCore.QTimer.singleShot(200, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode in (0, HUNG), result.describe()
+    assert elapsed < EXIT_TIMEOUT + 3.5, elapsed
+    assert "Destroyed while thread" not in result.stderr + result.log
+    assert "QThread 'cloud-sync' (started at /" in result.log
+    assert "app.py:19) did not stop when asked" in result.log
+    assert "in sync_forever" in result.log
+    # Waiting for it at the loop's end (1 s) is no GUI freeze.
+    assert "GUI freeze" not in result.log
+
+
 def test_native_thread_joined_at_exit(tmp_path):
     """A library's native thread (pthread via ctypes, named by the OS) that
     an exit handler joins forever."""

@@ -57,6 +57,43 @@ def test_threads_lists_python_qthread_pool_and_native_threads(tmp_path):
     assert not any(name.startswith("pyqtguard") for name in rows)
 
 
+def test_worker_object_qthread_is_listed_as_a_qthread_while_it_works(tmp_path):
+    # thread.started.connect(worker.run): the work runs inside `started`,
+    # before pyqtguard's own slot there can tell the thread's native id.
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        working, stop = threading.Event(), threading.Event()
+        class Trainer(QtCore.QObject):
+            def run(self):
+                working.set()
+                train()
+        def train():
+            stop.wait()
+        thread = QtCore.QThread()
+        thread.setObjectName("model-trainer")
+        trainer = Trainer()
+        trainer.moveToThread(thread)
+        thread.started.connect(trainer.run)
+        thread.start()
+        working.wait()
+        for t in pyqtguard.threads(stacks=True):
+            print("T", t.name, t.kind, t.started_at, "in train" in (t.stack or ""), sep="|")
+        stop.set()
+        thread.quit()
+        thread.wait()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("T|")]
+    trainer = [row for row in rows if row[1] == "model-trainer"]
+    assert len(trainer) == 1, rows
+    assert trainer[0][2] == "qthread" and trainer[0][3].endswith("app.py:19"), trainer
+    assert trainer[0][4] == "True", trainer
+
+
 QTHREAD_SITE_APP = """
     import pyqtguard
     {before}
