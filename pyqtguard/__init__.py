@@ -63,7 +63,11 @@ def install(
         stderr: also copy reports to stderr (when the process has one).
         **options: ``exit_timeout`` (seconds or None), ``freeze_ms`` (0: off),
             ``dump_signal`` (a signal number or None), ``crash_handler``,
-            ``qt_messages``, ``guard_children`` (bools).
+            ``qt_messages``, ``guard_children`` (bools), ``repeat_interval``
+            (seconds, default 60: the same uncaught exception - same type,
+            same traceback - is reported in full at most once per interval;
+            repeats in between are counted and the count is logged with the
+            next full report or at exit; 0 reports every one).
 
     Returns the :class:`Config` in force, or None when ``PYQTGUARD_DISABLE=1``.
 

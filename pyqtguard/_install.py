@@ -50,7 +50,7 @@ class Config:
 
     __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
                  "freeze_ms", "dump_signal", "crash_handler", "qt_messages",
-                 "guard_children")
+                 "guard_children", "repeat_interval")
 
     log_dir: str | None
     app_name: str
@@ -62,6 +62,7 @@ class Config:
     crash_handler: bool
     qt_messages: bool
     guard_children: bool
+    repeat_interval: float
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -149,6 +150,7 @@ def make_config(
     crash_handler: object = True,
     qt_messages: object = True,
     guard_children: object = True,
+    repeat_interval: object = 60.0,
 ) -> Config:
     """Validate :func:`pyqtguard.install`'s arguments; fill in env and defaults."""
     if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
@@ -183,6 +185,7 @@ def make_config(
         crash_handler=_check_bool("crash_handler", crash_handler),
         qt_messages=_check_bool("qt_messages", qt_messages),
         guard_children=_check_bool("guard_children", guard_children),
+        repeat_interval=_check_number("repeat_interval", repeat_interval, allow_none=False),
     )
 
 
@@ -213,6 +216,7 @@ def _install_exception_hooks(config: Config) -> None:
         return
     _saved_hooks = (sys.excepthook, threading.excepthook, sys.unraisablehook)
     _native.configure_hooks_from("pyqtguard._exceptions", config.stderr)
+    _native.set_repeat_interval(config.repeat_interval)
     _native.set_previous_hooks(
         None if sys.excepthook is sys.__excepthook__ else sys.excepthook,
         None if threading.excepthook is threading.__excepthook__ else threading.excepthook,
@@ -236,6 +240,7 @@ def _uninstall_exception_hooks() -> None:
     if sys.unraisablehook is _native.unraisablehook:
         sys.unraisablehook = old_unraisable  # type: ignore[assignment]
     _native.set_previous_hooks(None, None, None)
+    _native.flush_exception_repeats()
     _saved_hooks = None
 
 
@@ -335,6 +340,7 @@ def installed_config() -> Config | None:
 
 
 def _at_exit() -> None:
+    _native.flush_exception_repeats()
     logfile.log_event("pyqtguard: interpreter exit")
     # From here on Python cannot write a report: the exit deadline moves from
     # the watchdog thread to a timer, and the thread ends before exit_group()

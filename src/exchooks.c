@@ -298,12 +298,43 @@ chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
     Py_DECREF(previous);
 }
 
+/* "[time] pyqtguard: ValueError in paintEvent (app.py:9) was raised 812 more
+ * times (counted, not reported in full)" - see excrepeats.c. */
+static void
+write_repeat_count(const char *where, unsigned long counted, void *Py_UNUSED(arg))
+{
+    char stamp[32];
+    pqg_format_timestamp(stamp);
+    PyObject *line = PyUnicode_FromFormat(
+        "[%s] pyqtguard: %s was raised %lu more time%s since its last full report "
+        "(the same exception again: counted, not reported in full)\n",
+        stamp, where, counted, counted == 1 ? "" : "s");
+    if (line == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    write_text_to_log(line);
+    write_text_to_stderr(line);
+    Py_DECREF(line);
+}
+
 static void
 report_exception(int source, PyObject *exc_type, PyObject *exc_value,
                  PyObject *exc_tb, PyObject *thread, PyObject *hook_args)
 {
     saved_error saved;
     save_error(&saved);
+    char where[PQG_REPEAT_WHERE_MAX];
+    unsigned long counted = 0;
+    if (!pqg_repeat_check(source, exc_type, exc_tb, &counted, where,
+                          sizeof(where), write_repeat_count, NULL)) {
+        PyErr_Clear();
+        restore_error(&saved);              /* a repeat: counted only */
+        return;
+    }
+    if (counted > 0) {
+        write_repeat_count(where, counted, NULL);
+    }
     hook_depth++;
     if (hook_depth == 1) {
         ensure_helpers();
@@ -479,7 +510,20 @@ set_previous_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* flush_exception_repeats(): write the counts of repeats not yet reported
+ * (at exit, at uninstall). */
+static PyObject *
+flush_exception_repeats_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    pqg_repeat_drain(write_repeat_count, NULL);
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef exchooks_methods[] = {
+    {"flush_exception_repeats", flush_exception_repeats_py, METH_NOARGS,
+     PyDoc_STR("flush_exception_repeats($module, /)\n--\n\nWrite how often "
+               "each exception was repeated since its last full report.")},
     {"excepthook", (PyCFunction)(void (*)(void))excepthook_py, METH_FASTCALL,
      PyDoc_STR("excepthook($module, exc_type, exc_value, exc_tb, /)\n--\n\n"
                "pyqtguard's sys.excepthook: report, chain, never raise.")},

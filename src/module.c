@@ -20,6 +20,7 @@ PyInit__native(void)
         || pqg_logprune_init(module) < 0
         || pqg_threadtable_init(module) < 0
         || pqg_exchooks_init(module) < 0
+        || pqg_excrepeats_init(module) < 0
         || pqg_crash_init(module) < 0
         || pqg_watchdog_init(module) < 0
         || pqg_threadlist_init(module) < 0

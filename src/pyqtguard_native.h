@@ -62,6 +62,16 @@ void pqg_write_thread_legend(int fd);
 /* ---- exchooks.c: sys.excepthook, threading.excepthook, unraisablehook ---- */
 int pqg_exchooks_init(PyObject *module);
 
+/* excrepeats.c: the same exception reported in full once per interval. */
+#define PQG_REPEAT_WHERE_MAX 256
+typedef void (*pqg_repeat_visitor)(const char *where, unsigned long counted,
+                                   void *arg);
+int pqg_excrepeats_init(PyObject *module);
+int pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
+                     unsigned long *counted_before, char *where,
+                     size_t where_size, pqg_repeat_visitor evicted, void *arg);
+void pqg_repeat_drain(pqg_repeat_visitor visit, void *arg);
+
 /* ---- tbformat.c: traceback formatting that needs no Python module ---- */
 /* Write "Traceback (most recent call last): ..." for exc (chained causes
  * included) to the log fd and, if to_stderr, to the stderr fd.  Needs the

@@ -319,6 +319,9 @@ def test_report_helpers_are_imported_at_the_first_exception_only(tmp_path):
     ({"freeze_ms": -5}, ValueError),
     ({"freeze_ms": 1.5}, TypeError),
     ({"stderr": "yes"}, TypeError),
+    ({"repeat_interval": -1}, ValueError),
+    ({"repeat_interval": float("nan")}, ValueError),
+    ({"repeat_interval": "60"}, TypeError),
 ])
 def test_bad_arguments_raise_naming_the_argument(kwargs, error):
     import pyqtguard

@@ -105,7 +105,7 @@ def test_unwritable_folder_warns_once_and_keeps_going(tmp_path):
     result = run_app("""
         import sys
         import pyqtguard
-        pyqtguard.install()
+        pyqtguard.install(repeat_interval=0)   # each report, not one and a count
         assert pyqtguard.log_path() is None
         for _ in range(3):
             sys.excepthook(ValueError, ValueError("still reported"), None)
@@ -122,7 +122,7 @@ def test_full_disk_warns_once_and_keeps_going(tmp_path):
         import os, sys
         import pyqtguard
         from pyqtguard import _native, logfile
-        pyqtguard.install()
+        pyqtguard.install(repeat_interval=0)   # each report, not one and a count
         _native.set_log_fd(os.open("/dev/full", os.O_WRONLY))  # every write: ENOSPC
         for _ in range(3):
             logfile.write("x" * 100 + "\\n")

@@ -1,0 +1,229 @@
+/* excrepeats.c: the same exception over and over - a paintEvent or a
+ * model's data() that raises on every call, thousands of times a second -
+ * is reported in full once per interval (default 60 s); the repeats in
+ * between are only counted, and the count is written with the next full
+ * report of that exception, or at exit.  Without this such a bug fills the
+ * log and stderr by megabytes a second and the GUI crawls formatting
+ * tracebacks.
+ *
+ * "The same exception": the same hook, exception type and traceback - the
+ * code object and bytecode offset of every frame in it, not the message
+ * (a KeyError for another key at the same line is the same bug).
+ *
+ * A fixed table of the most recently seen exceptions; the least recently
+ * seen one makes room, its count written first.  Every function here runs
+ * with the GIL held (the hooks are called with it), which is the table's
+ * lock.
+ */
+#include "pyqtguard_native.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef _WIN32
+#  include <windows.h>
+#else
+#  include <time.h>
+#endif
+
+#define REPEAT_SLOTS 64
+#define MAX_FRAMES_HASHED 4096        /* a RecursionError's traceback is long */
+
+typedef struct {
+    uint64_t key;                     /* 0: free */
+    long long last_full_ns;           /* when it was last reported in full */
+    long long last_seen_ns;
+    unsigned long counted;            /* repeats since that full report */
+    char where[PQG_REPEAT_WHERE_MAX]; /* "AttributeError in data (app.py:11)" */
+} repeat_slot;
+
+static repeat_slot slots[REPEAT_SLOTS];
+static long long interval_ns = 60LL * 1000000000LL;   /* 0: report every one */
+
+static long long
+monotonic_ns(void)
+{
+#ifdef _WIN32
+    return (long long)GetTickCount64() * 1000000LL;
+#else
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+#endif
+}
+
+/* FNV-1a over 64-bit words. */
+static uint64_t
+mix(uint64_t hash, uint64_t word)
+{
+    for (int i = 0; i < 8; i++) {
+        hash ^= (word >> (i * 8)) & 0xff;
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+/* The innermost traceback entry, or NULL. */
+static PyTracebackObject *
+innermost(PyObject *exc_tb)
+{
+    if (exc_tb == NULL || !PyTraceBack_Check(exc_tb)) {
+        return NULL;
+    }
+    PyTracebackObject *tb = (PyTracebackObject *)exc_tb;
+    while (tb->tb_next != NULL) {
+        tb = tb->tb_next;
+    }
+    return tb;
+}
+
+/* PyTracebackObject's tb_next, tb_frame and tb_lasti (Include/cpython/
+ * traceback.h) and PyFrame_GetCode exist in 3.11-3.14.  Never 0. */
+static uint64_t
+exception_key(int source, PyObject *exc_type, PyObject *exc_tb)
+{
+    uint64_t hash = mix(0xcbf29ce484222325ULL, (uint64_t)(source + 1));
+    hash = mix(hash, (uint64_t)(uintptr_t)exc_type);
+    if (exc_tb != NULL && PyTraceBack_Check(exc_tb)) {
+        PyTracebackObject *tb = (PyTracebackObject *)exc_tb;
+        for (int n = 0; tb != NULL && n < MAX_FRAMES_HASHED; tb = tb->tb_next, n++) {
+            PyCodeObject *code = PyFrame_GetCode(tb->tb_frame);
+            hash = mix(hash, (uint64_t)(uintptr_t)code);
+            hash = mix(hash, (uint64_t)(unsigned)tb->tb_lasti);
+            Py_DECREF(code);
+        }
+    }
+    return hash != 0 ? hash : 1;
+}
+
+/* "TypeError in paintEvent (/path/app.py:42)" - the type and where it was
+ * raised, for the count's line. */
+static void
+describe(PyObject *exc_type, PyObject *exc_tb, char *buf, size_t size)
+{
+    const char *type_name = PyType_Check(exc_type)
+                            ? ((PyTypeObject *)exc_type)->tp_name : "exception";
+    PyTracebackObject *tb = innermost(exc_tb);
+    if (tb == NULL) {
+        snprintf(buf, size, "%s", type_name);
+        return;
+    }
+    PyCodeObject *code = PyFrame_GetCode(tb->tb_frame);
+    const char *function = PyUnicode_AsUTF8(code->co_name);
+    const char *file = PyUnicode_AsUTF8(code->co_filename);
+    PyErr_Clear();
+    snprintf(buf, size, "%s in %s (%s:%d)", type_name, function ? function : "?",
+             file ? file : "?", PyCode_Addr2Line(code, tb->tb_lasti));
+    Py_DECREF(code);
+}
+
+static repeat_slot *
+find_slot(uint64_t key)
+{
+    for (int i = 0; i < REPEAT_SLOTS; i++) {
+        if (slots[i].key == key) {
+            return &slots[i];
+        }
+    }
+    return NULL;
+}
+
+/* A free slot, else the least recently seen one, whose count is handed to
+ * `evicted` first. */
+static repeat_slot *
+make_room(pqg_repeat_visitor evicted, void *arg)
+{
+    repeat_slot *oldest = &slots[0];
+    for (int i = 0; i < REPEAT_SLOTS; i++) {
+        if (slots[i].key == 0) {
+            return &slots[i];
+        }
+        if (slots[i].last_seen_ns < oldest->last_seen_ns) {
+            oldest = &slots[i];
+        }
+    }
+    if (oldest->counted > 0) {
+        evicted(oldest->where, oldest->counted, arg);
+    }
+    return oldest;
+}
+
+int
+pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
+                 unsigned long *counted_before, char *where, size_t where_size,
+                 pqg_repeat_visitor evicted, void *arg)
+{
+    *counted_before = 0;
+    where[0] = '\0';
+    if (interval_ns == 0) {
+        return 1;
+    }
+    long long now = monotonic_ns();
+    uint64_t key = exception_key(source, exc_type, exc_tb);
+    repeat_slot *slot = find_slot(key);
+    if (slot == NULL) {
+        slot = make_room(evicted, arg);
+        slot->key = key;
+        slot->counted = 0;
+        slot->last_full_ns = now;
+        slot->last_seen_ns = now;
+        describe(exc_type, exc_tb, slot->where, sizeof(slot->where));
+        return 1;
+    }
+    slot->last_seen_ns = now;
+    if (now - slot->last_full_ns < interval_ns) {
+        slot->counted++;
+        return 0;
+    }
+    *counted_before = slot->counted;
+    snprintf(where, where_size, "%s", slot->where);
+    slot->counted = 0;
+    slot->last_full_ns = now;
+    return 1;
+}
+
+void
+pqg_repeat_drain(pqg_repeat_visitor visit, void *arg)
+{
+    for (int i = 0; i < REPEAT_SLOTS; i++) {
+        if (slots[i].key != 0 && slots[i].counted > 0) {
+            unsigned long counted = slots[i].counted;
+            slots[i].counted = 0;
+            visit(slots[i].where, counted, arg);
+        }
+    }
+}
+
+/* ---- Python API ---- */
+
+/* set_repeat_interval(seconds): 0 reports every exception in full. */
+static PyObject *
+set_repeat_interval_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    double seconds = PyFloat_AsDouble(arg);
+    if (seconds == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!(seconds >= 0.0 && seconds <= 1e9)) {
+        PyErr_SetString(PyExc_ValueError, "repeat_interval must be >= 0 seconds");
+        return NULL;
+    }
+    interval_ns = (long long)(seconds * 1e9);
+    memset(slots, 0, sizeof(slots));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef excrepeats_methods[] = {
+    {"set_repeat_interval", set_repeat_interval_py, METH_O,
+     PyDoc_STR("set_repeat_interval($module, seconds, /)\n--\n\n"
+               "Report the same exception in full at most once per interval "
+               "(0: every time); repeats in between are counted.")},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+pqg_excrepeats_init(PyObject *module)
+{
+    return PyModule_AddFunctions(module, excrepeats_methods);
+}
