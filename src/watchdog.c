@@ -95,6 +95,9 @@ static long long freeze_ns = 0;           /* 0: off */
 static unsigned long gui_native_id = 0;
 static int freeze_active = 0;
 static long long freeze_began_ns = 0;
+/* Until when the watchdog sleeps (monotonic ns); 0 while it is awake and will
+ * look at the state again before it sleeps. */
+static long long sleeping_until_ns = 0;
 static PyInterpreterState *interpreter = NULL;
 /* The Python callable a report helper calls with the request's code.  Set
  * and read only with the GIL held (by watchdog_start and the helper). */
@@ -142,6 +145,17 @@ wake_watchdog(void)
 #else
     pthread_cond_signal(&wakeup);
 #endif
+}
+
+/* Wake it only if it would sleep past `when_ns`: a state change it can
+ * see at its next regular wake costs no cross-CPU wake-up (two of them at
+ * the event loop's end otherwise).  Lock held. */
+static void
+wake_watchdog_before(long long when_ns)
+{
+    if (sleeping_until_ns != 0 && sleeping_until_ns > when_ns) {
+        wake_watchdog();
+    }
 }
 
 /* Sleep until `deadline_ns` (monotonic) or a wake-up; lock held. */
@@ -441,7 +455,9 @@ watchdog_main(void *arg)
         }
         check_freeze(now);
         check_exit_deadline(now);
-        wait_until(next_wake(monotonic_ns()));
+        sleeping_until_ns = next_wake(monotonic_ns());
+        wait_until(sleeping_until_ns);
+        sleeping_until_ns = 0;
     }
     run_posted_chore();                  /* one posted before the stop */
     unlock_state();
@@ -556,23 +572,28 @@ disarm_exit_timer(void)
 /* The interpreter is finalizing: Python can no longer answer a request, so
  * the thread is of no more use than a timer.  Hand the deadline over and let
  * the thread end now, while the interpreter tears down, rather than be
- * killed at exit_group().  Without a timer the thread stays.  Lock held. */
-static void
+ * killed at exit_group().  Without a timer the thread stays.  Lock held;
+ * returns 1 if the thread is to be woken to end - by the caller, once it
+ * has released the lock, so that the thread does not wake only to wait for
+ * it (it sees `stopping` under the lock whenever it looks). */
+static int
 hand_off_to_timer(void)
 {
 #ifdef PQG_EXIT_TIMER
     if (!started || stopping) {
-        return;
+        return 0;
     }
     if (exit_deadline_ns != 0) {
         if (arm_exit_timer(exit_deadline_ns - monotonic_ns()) != 0) {
-            return;                           /* keep the thread */
+            return 0;                         /* keep the thread */
         }
         exit_deadline_ns = 0;
     }
     freeze_ns = 0;
     stopping = 1;
-    wake_watchdog();
+    return 1;
+#else
+    return 0;
 #endif
 }
 
@@ -593,6 +614,7 @@ forget_watchdog_in_child(void)
     freeze_ns = 0;
     gui_native_id = 0;
     freeze_active = 0;
+    sleeping_until_ns = 0;
 #ifdef PQG_EXIT_TIMER
     exit_timer_armed = 0;                /* timers are not inherited */
 #endif
@@ -694,7 +716,7 @@ watchdog_arm_exit_py(PyObject *Py_UNUSED(self), PyObject *args)
     }
     memcpy(exit_reason, reason, n);
     exit_reason[n] = '\0';
-    wake_watchdog();
+    wake_watchdog_before(exit_deadline_ns);
     unlock_state();
     return PyLong_FromLong(other_thread_count());
 }
@@ -718,8 +740,11 @@ watchdog_hand_off_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
     if (started) {
         lock_state();
-        hand_off_to_timer();
+        int wake = hand_off_to_timer();
         unlock_state();
+        if (wake) {
+            wake_watchdog();
+        }
     }
     /* Python cannot answer from here on (a helper that runs now holds its
      * own reference).  Dropping the handler lets pyqtguard's modules, and
@@ -778,8 +803,11 @@ freeze_watch_py(PyObject *Py_UNUSED(self), PyObject *args)
     freeze_ns = (long long)threshold_ms * 1000000LL;
     gui_native_id = threshold_ms ? native_id : 0;
     freeze_active = 0;
-    atomic_store(&last_beat_ns, monotonic_ns());
-    wake_watchdog();
+    long long now = monotonic_ns();
+    atomic_store(&last_beat_ns, now);
+    if (freeze_ns != 0) {       /* a stopped watch: check_freeze ignores it */
+        wake_watchdog_before(now + freeze_ns / 20);
+    }
     unlock_state();
     Py_RETURN_NONE;
 }
