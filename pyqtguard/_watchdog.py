@@ -33,6 +33,7 @@ logged.
 from __future__ import annotations
 
 import _signal  # not `signal`: its enums cost start-up time
+import faulthandler  # built in: no import cost
 import sys
 import threading
 import time
@@ -114,6 +115,35 @@ def _uninstall_dump_signal() -> None:
 
 def dump_signal() -> int | None:
     return _dump_signal
+
+
+# ---- Python stacks for the C fallback reports (3.13+) ----------------------
+_stack_signal = 0
+
+
+def _install_stack_signal() -> None:
+    """On 3.13+ the C core can no longer read Python stacks without the GIL,
+    so its fallback reports (the GIL held for good; a hang while the
+    interpreter finalizes) get them from faulthandler, registered on a free
+    real-time signal with the run log as its file."""
+    global _stack_signal
+    if _native.own_python_stacks_supported() or not hasattr(faulthandler, "register"):
+        return                     # 3.11-3.12: the C core reads them itself
+    fd = _native.log_fd()
+    signum = _native.free_realtime_signal()
+    if fd < 0 or signum == 0:
+        return
+    faulthandler.register(signum, file=fd, all_threads=True, chain=False)
+    _native.watchdog_stack_signal(signum)
+    _stack_signal = signum
+
+
+def _uninstall_stack_signal() -> None:
+    global _stack_signal
+    if _stack_signal:
+        _native.watchdog_stack_signal(0)
+        faulthandler.unregister(_stack_signal)
+        _stack_signal = 0
 
 
 # ---- bounded shutdown ------------------------------------------------------
@@ -269,6 +299,7 @@ def _install_freeze_watch(config: object) -> None:
 # ---- the component ----------------------------------------------------------
 
 def install(config: object = None) -> None:
+    _install_stack_signal()
     _install_dump_signal(config)
     _install_exit_deadline(config)
     _install_freeze_watch(config)
@@ -278,3 +309,4 @@ def uninstall() -> None:
     _stop_freeze_watch()
     _uninstall_exit_deadline()
     _uninstall_dump_signal()
+    _uninstall_stack_signal()

@@ -209,8 +209,11 @@ set_repeat_interval_py(PyObject *Py_UNUSED(self), PyObject *arg)
         PyErr_SetString(PyExc_ValueError, "repeat_interval must be >= 0 seconds");
         return NULL;
     }
-    interval_ns = (long long)(seconds * 1e9);
-    memset(slots, 0, sizeof(slots));
+    long long wanted = (long long)(seconds * 1e9);
+    if (wanted != interval_ns) {        /* the table's pages stay untouched */
+        interval_ns = wanted;
+        memset(slots, 0, sizeof(slots));
+    }
     Py_RETURN_NONE;
 }
 

@@ -214,6 +214,11 @@ dump_thread_without_gil(int fd, PyThreadState *tstate)
 #define NOTE_FINALIZING "(pyqtguard: the interpreter was finalizing; written " \
     "without the GIL)\n"
 
+/* 3.13+ (no GIL-free stack dumper exported): a real-time signal on which
+ * pyqtguard registered faulthandler (faulthandler.register, the run log as
+ * its file, all threads); raising it writes every Python stack.  0: none. */
+static volatile sig_atomic_t stack_dump_signal = 0;
+
 static void
 write_fallback(int fd, unsigned long only_native_id, const char *note)
 {
@@ -230,7 +235,16 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
     }
 #else
     (void)only_native_id;
-    pqg_puts(fd, "(Python stacks need the GIL on this CPython version)\n");
+    if (stack_dump_signal != 0 && fd == pqg_log_fd()) {
+        pqg_puts(fd, "\nPython stacks of all threads (by faulthandler):\n");
+        raise(stack_dump_signal);        /* async-signal-safe; see above */
+    }
+    else if (stack_dump_signal != 0) {
+        pqg_puts(fd, "(Python stacks: in the run log)\n");
+    }
+    else {
+        pqg_puts(fd, "(Python stacks need the GIL on this CPython version)\n");
+    }
 #endif
 }
 
@@ -754,6 +768,35 @@ watchdog_hand_off_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+/* watchdog_stack_signal(signum): the signal faulthandler was registered on
+ * for the fallback's Python stacks (3.13+); 0: none. */
+static PyObject *
+watchdog_stack_signal_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    long signum = PyLong_AsLong(arg);
+    if (signum == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (signum < 0 || signum >= 128) {
+        PyErr_SetString(PyExc_ValueError, "not a signal number");
+        return NULL;
+    }
+    stack_dump_signal = (sig_atomic_t)signum;
+    Py_RETURN_NONE;
+}
+
+/* free_realtime_signal(): a real-time signal nobody handles, or 0 (also
+ * where there are no POSIX timers and real-time signals to spare). */
+static PyObject *
+free_realtime_signal_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifdef PQG_EXIT_TIMER
+    return PyLong_FromLong(free_realtime_signal());
+#else
+    return PyLong_FromLong(0);
+#endif
+}
+
 /* In C, not a Python flag: after fork() the child has no watchdog thread,
  * and forget_watchdog_in_child already says so (no Python fork hook, which
  * would keep pyqtguard's modules alive through the interpreter's teardown). */
@@ -899,6 +942,13 @@ static PyMethodDef watchdog_methods[] = {
      PyDoc_STR("watchdog_hand_off($module, /)\n--\n\nThe interpreter is "
                "finalizing: keep the exit deadline with a timer (Linux) and "
                "end the watchdog thread.")},
+    {"watchdog_stack_signal", watchdog_stack_signal_py, METH_O,
+     PyDoc_STR("watchdog_stack_signal($module, signum, /)\n--\n\nThe signal "
+               "faulthandler is registered on for the fallback reports' Python "
+               "stacks (3.13+); 0: none.")},
+    {"free_realtime_signal", free_realtime_signal_py, METH_NOARGS,
+     PyDoc_STR("free_realtime_signal($module, /)\n--\n\nA real-time signal "
+               "without a handler, or 0.")},
     {"watchdog_running", watchdog_running_py, METH_NOARGS,
      PyDoc_STR("watchdog_running($module, /)\n--\n\nWhether the watchdog "
                "was started in this process (not in a fork child).")},
