@@ -141,10 +141,13 @@ def _handler(msg_type: object, context: object, message: str) -> None:
     try:
         label, level = _LEVELS.get(getattr(msg_type, "name", ""), ("message", 30))
         text = _describe(label, context, message)
-        logfile.log_event(text)       # stamped to the ms in C, as every line
-        if label == "fatal":
-            write_fatal_report(f"Qt fatal error: {message}")
-        _to_logging(level, text)
+        # The same message again within the repeat interval (a warning from
+        # every paint) is counted in C, not logged again.
+        if label == "fatal" or _native.message_repeat(text):
+            logfile.log_event(text)   # stamped to the ms in C, as every line
+            if label == "fatal":
+                write_fatal_report(f"Qt fatal error: {message}")
+            _to_logging(level, text)
     except Exception:  # noqa: BLE001 - never raise into Qt
         pass
     finally:

@@ -36,6 +36,7 @@ ENV_DISABLE = "PYQTGUARD_DISABLE"
 ENV_LOG_DIR = "PYQTGUARD_LOG_DIR"
 ENV_EXIT_TIMEOUT = "PYQTGUARD_EXIT_TIMEOUT"
 ENV_FREEZE_MS = "PYQTGUARD_FREEZE_MS"
+ENV_REPEAT_INTERVAL = "PYQTGUARD_REPEAT_INTERVAL"
 
 _UNSET: object = object()
 DEFAULT_DUMP_SIGNAL = getattr(_signal, "SIGUSR1", None)
@@ -150,7 +151,7 @@ def make_config(
     crash_handler: object = True,
     qt_messages: object = True,
     guard_children: object = True,
-    repeat_interval: object = 60.0,
+    repeat_interval: object = _UNSET,
 ) -> Config:
     """Validate :func:`pyqtguard.install`'s arguments; fill in env and defaults."""
     if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
@@ -169,6 +170,9 @@ def make_config(
     if freeze_ms is _UNSET:
         env_freeze = _env_number(ENV_FREEZE_MS, integer=True)
         freeze_ms = 1000 if env_freeze is None else int(env_freeze)
+    if repeat_interval is _UNSET:
+        env_repeat = _env_number(ENV_REPEAT_INTERVAL, integer=False)
+        repeat_interval = 60.0 if env_repeat is None else env_repeat
     if dump_signal is _UNSET:
         dump_signal = DEFAULT_DUMP_SIGNAL
     if dump_signal is not None:

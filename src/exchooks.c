@@ -298,16 +298,16 @@ chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
     Py_DECREF(previous);
 }
 
-/* "[time] pyqtguard: ValueError in paintEvent (app.py:9) was raised 812 more
- * times (counted, not reported in full)" - see excrepeats.c. */
+/* "[time] pyqtguard: ValueError in paintEvent (app.py:9): 812 more times
+ * since its last full report (...)" - see excrepeats.c. */
 static void
 write_repeat_count(const char *where, unsigned long counted, void *Py_UNUSED(arg))
 {
     char stamp[32];
     pqg_format_timestamp(stamp);
     PyObject *line = PyUnicode_FromFormat(
-        "[%s] pyqtguard: %s was raised %lu more time%s since its last full report "
-        "(the same exception again: counted, not reported in full)\n",
+        "[%s] pyqtguard: %s: %lu more time%s since its last full report "
+        "(repeats are counted, not reported again)\n",
         stamp, where, counted, counted == 1 ? "" : "s");
     if (line == NULL) {
         PyErr_Clear();
@@ -510,6 +510,30 @@ set_previous_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* message_repeat(text): False if `text` (a Qt message) is a repeat within
+ * the interval - counted, not to be logged; True if it is to be logged
+ * (after the count of its repeats since it last was, if any). */
+static PyObject *
+message_repeat_py(PyObject *Py_UNUSED(self), PyObject *text)
+{
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &len) : NULL;
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        Py_RETURN_TRUE;                 /* log it: never lose a message here */
+    }
+    char where[PQG_REPEAT_WHERE_MAX];
+    unsigned long counted = 0;
+    if (!pqg_repeat_check_text(utf8, (size_t)len, &counted, where, sizeof(where),
+                               write_repeat_count, NULL)) {
+        Py_RETURN_FALSE;
+    }
+    if (counted > 0) {
+        write_repeat_count(where, counted, NULL);
+    }
+    Py_RETURN_TRUE;
+}
+
 /* flush_exception_repeats(): write the counts of repeats not yet reported
  * (at exit, at uninstall). */
 static PyObject *
@@ -521,6 +545,9 @@ flush_exception_repeats_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignore
 }
 
 static PyMethodDef exchooks_methods[] = {
+    {"message_repeat", message_repeat_py, METH_O,
+     PyDoc_STR("message_repeat($module, text, /)\n--\n\nFalse if this Qt "
+               "message repeats one logged within the repeat interval.")},
     {"flush_exception_repeats", flush_exception_repeats_py, METH_NOARGS,
      PyDoc_STR("flush_exception_repeats($module, /)\n--\n\nWrite how often "
                "each exception was repeated since its last full report.")},

@@ -4,7 +4,8 @@
  * between are only counted, and the count is written with the next full
  * report of that exception, or at exit.  Without this such a bug fills the
  * log and stderr by megabytes a second and the GUI crawls formatting
- * tracebacks.
+ * tracebacks.  Qt's messages (a warning from every paint) share the table,
+ * keyed by their text, for the run log.
  *
  * "The same exception": the same hook, exception type and traceback - the
  * code object and bytecode offset of every frame in it, not the message
@@ -149,28 +150,27 @@ make_room(pqg_repeat_visitor evicted, void *arg)
     return oldest;
 }
 
-int
-pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
-                 unsigned long *counted_before, char *where, size_t where_size,
-                 pqg_repeat_visitor evicted, void *arg)
+/* The slot's verdict on one more occurrence of `key`: 1 report in full
+ * (a new key - *fresh set, the caller describes it - or the interval has
+ * passed: *counted_before and `where` tell the repeats since), 0 count. */
+static int
+check_key(uint64_t key, int *fresh, repeat_slot **slot_out,
+          unsigned long *counted_before, char *where, size_t where_size,
+          pqg_repeat_visitor evicted, void *arg)
 {
-    *counted_before = 0;
-    where[0] = '\0';
-    if (interval_ns == 0) {
-        return 1;
-    }
     long long now = monotonic_ns();
-    uint64_t key = exception_key(source, exc_type, exc_tb);
     repeat_slot *slot = find_slot(key);
+    *fresh = slot == NULL;
     if (slot == NULL) {
         slot = make_room(evicted, arg);
         slot->key = key;
         slot->counted = 0;
         slot->last_full_ns = now;
         slot->last_seen_ns = now;
-        describe(exc_type, exc_tb, slot->where, sizeof(slot->where));
+        *slot_out = slot;
         return 1;
     }
+    *slot_out = slot;
     slot->last_seen_ns = now;
     if (now - slot->last_full_ns < interval_ns) {
         slot->counted++;
@@ -181,6 +181,52 @@ pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
     slot->counted = 0;
     slot->last_full_ns = now;
     return 1;
+}
+
+int
+pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
+                 unsigned long *counted_before, char *where, size_t where_size,
+                 pqg_repeat_visitor evicted, void *arg)
+{
+    *counted_before = 0;
+    where[0] = '\0';
+    if (interval_ns == 0) {
+        return 1;
+    }
+    int fresh;
+    repeat_slot *slot;
+    int verdict = check_key(exception_key(source, exc_type, exc_tb), &fresh, &slot,
+                            counted_before, where, where_size, evicted, arg);
+    if (fresh) {
+        describe(exc_type, exc_tb, slot->where, sizeof(slot->where));
+    }
+    return verdict;
+}
+
+int
+pqg_repeat_check_text(const char *text, size_t len, unsigned long *counted_before,
+                      char *where, size_t where_size,
+                      pqg_repeat_visitor evicted, void *arg)
+{
+    *counted_before = 0;
+    where[0] = '\0';
+    if (interval_ns == 0) {
+        return 1;
+    }
+    uint64_t key = mix(0xcbf29ce484222325ULL, 0x7465787400000000ULL);  /* "text" */
+    for (size_t i = 0; i < len; i++) {
+        key = (key ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+    }
+    key = key != 0 ? key : 1;
+    int fresh;
+    repeat_slot *slot;
+    int verdict = check_key(key, &fresh, &slot, counted_before, where, where_size,
+                            evicted, arg);
+    if (fresh) {
+        snprintf(slot->where, sizeof(slot->where), "%.*s",
+                 (int)(len < sizeof(slot->where) ? len : sizeof(slot->where) - 1), text);
+    }
+    return verdict;
 }
 
 void

@@ -70,6 +70,10 @@ int pqg_excrepeats_init(PyObject *module);
 int pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
                      unsigned long *counted_before, char *where,
                      size_t where_size, pqg_repeat_visitor evicted, void *arg);
+int pqg_repeat_check_text(const char *text, size_t len,
+                          unsigned long *counted_before, char *where,
+                          size_t where_size, pqg_repeat_visitor evicted,
+                          void *arg);
 void pqg_repeat_drain(pqg_repeat_visitor visit, void *arg);
 
 /* ---- tbformat.c: traceback formatting that needs no Python module ---- */

@@ -140,12 +140,15 @@ def test_unparsable_env_threshold_is_warned_once_and_ignored(tmp_path):
         import pyqtguard
         config = pyqtguard.install()
         pyqtguard.uninstall(); pyqtguard.install()
-        print("timeout", config.exit_timeout, "freeze", config.freeze_ms, flush=True)
-    """, tmp_path, env={"PYQTGUARD_EXIT_TIMEOUT": "soon", "PYQTGUARD_FREEZE_MS": "-4"})
+        print("timeout", config.exit_timeout, "freeze", config.freeze_ms,
+              "repeat", config.repeat_interval, flush=True)
+    """, tmp_path, env={"PYQTGUARD_EXIT_TIMEOUT": "soon", "PYQTGUARD_FREEZE_MS": "-4",
+                        "PYQTGUARD_REPEAT_INTERVAL": "often"})
     assert result.returncode == 0, result.describe()
-    assert "timeout 10.0 freeze 1000" in result.stdout
+    assert "timeout 10.0 freeze 1000 repeat 60.0" in result.stdout
     assert result.stderr.count("PYQTGUARD_EXIT_TIMEOUT") == 1
     assert result.stderr.count("PYQTGUARD_FREEZE_MS") == 1
+    assert result.stderr.count("PYQTGUARD_REPEAT_INTERVAL") == 1
 
 
 def test_log_fd_is_kept_open_and_not_inherited(tmp_path):

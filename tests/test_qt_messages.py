@@ -124,3 +124,27 @@ def test_qt_messages_off(tmp_path):
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert "not bridged" not in result.log and "not bridged" in result.stderr
+
+
+def test_a_repeated_qt_warning_is_logged_once_and_counted(tmp_path):
+    """A warning from every paint would fill the run log: it is logged once
+    per repeat interval and counted; the previous handler still gets each."""
+    result = run_app("""
+        from PyQt6 import QtCore
+        seen = []
+        QtCore.qInstallMessageHandler(lambda kind, context, message: seen.append(message))
+        import pyqtguard
+        pyqtguard.install()
+        def paint():
+            QtCore.qWarning("QPainter::begin: Paint device returned engine == 0")
+        for _ in range(300):
+            paint()
+        QtCore.qWarning("another warning")
+        print("previous handler saw:", len(seen), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count("Paint device returned engine == 0") == 2, log   # the line, the count
+    assert "engine == 0 (" in log and ": 299 more times since its last full report" in log
+    assert "Qt warning: another warning" in log
+    assert "previous handler saw: 301" in result.stdout
