@@ -158,12 +158,21 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
               thread_name: str, native_id: int, report: str) -> None:
     record = ExceptionRecord(exc_type, exc_value, exc_tb, thread_name, native_id,
                              source, thread, report)
+    ident = threading.get_ident()
+    known = ident in threading._active  # type: ignore[attr-defined]
     try:
         _logger().error("uncaught exception in thread %r [%s]", thread_name, source,
                      exc_info=(exc_type, exc_value, exc_tb),  # type: ignore[arg-type]
                      extra={"pyqtguard_record": record})
     except Exception:  # noqa: BLE001 - a broken log handler must not matter
         pass
+    finally:
+        # logging names the record's thread with threading.current_thread(),
+        # which leaves a _DummyThread listed for good for a thread threading
+        # did not start (the reporter, a QThread): take it out again.
+        dummy = threading._active.get(ident)  # type: ignore[attr-defined]
+        if not known and isinstance(dummy, threading._DummyThread):  # type: ignore[attr-defined]
+            del threading._active[ident]  # type: ignore[attr-defined]
     if not _callbacks:
         return
     if not _guithread.post_to_gui_thread(lambda: _run_callbacks(record)):

@@ -244,7 +244,7 @@ def _uninstall_exception_hooks() -> None:
     if sys.unraisablehook is _native.unraisablehook:
         sys.unraisablehook = old_unraisable  # type: ignore[assignment]
     _native.set_previous_hooks(None, None, None)
-    _native.flush_exception_repeats()
+    _native.flush_exception_reports()
     _saved_hooks = None
 
 
@@ -344,7 +344,9 @@ def installed_config() -> Config | None:
 
 
 def _at_exit() -> None:
-    _native.flush_exception_repeats()
+    # Reports still queued (see src/exchooks.c) are written now; from here
+    # on each is written in the hook itself.
+    _native.flush_exception_reports(True)
     logfile.log_event("pyqtguard: interpreter exit")
     # From here on Python cannot write a report: the exit deadline moves from
     # the watchdog thread to a timer, and the thread ends before exit_group()

@@ -129,8 +129,8 @@ report_fds(int fds[2])
 /* The OS-level name of a thread (/proc/self/task/TID/comm on Linux), for
  * threads the table does not know (Qt's pool threads, a library's threads).
  * open/read/close are async-signal-safe. */
-static int
-os_thread_name(unsigned long native_id, char *buf, size_t size)
+int
+pqg_os_thread_name(unsigned long native_id, char *buf, size_t size)
 {
 #ifdef __linux__
     char path[64] = "/proc/self/task/";
@@ -174,7 +174,7 @@ write_thread_label(int fd, unsigned long native_id)
 {
     char name[PQG_THREAD_NAME_MAX];
     if (pqg_thread_name_by_native_id(native_id, name, sizeof(name))
-        || os_thread_name(native_id, name, sizeof(name)))
+        || pqg_os_thread_name(native_id, name, sizeof(name)))
     {
         pqg_puts(fd, "'");
         pqg_put_escaped(fd, name, sizeof(name));
@@ -456,7 +456,7 @@ write_unregistered_python_threads(int fd)
         pqg_puts(fd, "  native ");
         pqg_put_dec(fd, t->native_thread_id);
         pqg_puts(fd, "  other  '");
-        if (!os_thread_name(t->native_thread_id, name, sizeof(name))) {
+        if (!pqg_os_thread_name(t->native_thread_id, name, sizeof(name))) {
             memcpy(name, "?", 2);
         }
         pqg_put_escaped(fd, name, sizeof(name));

@@ -19,7 +19,14 @@
  * interpreter finalizing, falls back to C. */
 #include "pyqtguard_native.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#ifdef _WIN32
+#  include <windows.h>
+#else
+#  include <time.h>
+#endif
 
 typedef struct {
     PyObject *formatter;
@@ -108,12 +115,32 @@ ensure_helpers(void)
 
 /* ---- pieces of a report ---- */
 
+/* Who saw the exception, and when: taken when the hook is called, so that a
+ * report written later by the reporter thread still says so. */
+typedef struct {
+    unsigned long native_id;
+    char stamp[32];
+    char name[PQG_THREAD_NAME_MAX];     /* "": ask the describer */
+} report_origin;
+
+static void
+origin_now(report_origin *origin)
+{
+    origin->native_id = pqg_current_native_id();
+    pqg_format_timestamp(origin->stamp);
+    origin->name[0] = '\0';
+}
+
 static PyObject *
-thread_name_of(PyObject *thread)
+thread_name_of(PyObject *thread, const report_origin *origin)
 {
     PyObject *name = NULL;
     if (thread != NULL && thread != Py_None) {
         name = PyObject_GetAttrString(thread, "name");
+    }
+    else if (origin->name[0] != '\0') {
+        return PyUnicode_DecodeUTF8(origin->name, (Py_ssize_t)strlen(origin->name),
+                                    "replace");
     }
     else if (state.describer != NULL && !PQG_IS_FINALIZING()) {
         name = PyObject_CallNoArgs(state.describer);
@@ -124,8 +151,7 @@ thread_name_of(PyObject *thread)
     Py_XDECREF(name);
     PyErr_Clear();
     char buf[PQG_THREAD_NAME_MAX];
-    if (pqg_thread_name_by_native_id(pqg_current_native_id(), buf,
-                                     sizeof(buf))) {
+    if (pqg_thread_name_by_native_id(origin->native_id, buf, sizeof(buf))) {
         return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
     }
     return PyUnicode_FromString("<unknown>");
@@ -162,15 +188,14 @@ unraisable_context(PyObject *hook_args)
 }
 
 static PyObject *
-format_header(int source, PyObject *thread_name, PyObject *context)
+format_header(int source, PyObject *thread_name, PyObject *context,
+              const report_origin *origin)
 {
-    char stamp[32];
-    pqg_format_timestamp(stamp);
     const char *what = source == HOOK_UNRAISABLE ? "unraisable exception"
                                                  : "uncaught exception";
     PyObject *header = PyUnicode_FromFormat(
         "[%s] pyqtguard: %s in thread '%U' (native id %lu, pid %ld) [%s]",
-        stamp, what, thread_name, pqg_current_native_id(), pqg_getpid(),
+        origin->stamp, what, thread_name, origin->native_id, pqg_getpid(),
         hook_sources[source]);
     if (header != NULL) {
         PyObject *tail = context ? PyUnicode_FromFormat(": %U\n", context)
@@ -261,7 +286,7 @@ report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
 static void
 dispatch(int source, PyObject *exc_type, PyObject *exc_value,
          PyObject *exc_tb, PyObject *thread, PyObject *thread_name,
-         PyObject *report)
+         PyObject *report, unsigned long native_id)
 {
     if (state.dispatcher == NULL || PQG_IS_FINALIZING()) {
         return;
@@ -269,8 +294,7 @@ dispatch(int source, PyObject *exc_type, PyObject *exc_value,
     PyObject *res = PyObject_CallFunction(
         state.dispatcher, "sOOOOOkO", hook_sources[source], exc_type,
         exc_value ? exc_value : Py_None, exc_tb ? exc_tb : Py_None,
-        thread ? thread : Py_None, thread_name, pqg_current_native_id(),
-        report);
+        thread ? thread : Py_None, thread_name, native_id, report);
     if (res == NULL) {
         PyErr_Clear();
         pqg_puts(pqg_log_fd(), "pyqtguard: the exception dispatcher failed; "
@@ -318,32 +342,23 @@ write_repeat_count(const char *where, unsigned long counted, void *Py_UNUSED(arg
     Py_DECREF(line);
 }
 
+/* The report itself: header, traceback (with source lines: Python code
+ * that reads files and may let other threads run), log, stderr, logging
+ * and callbacks. */
 static void
-report_exception(int source, PyObject *exc_type, PyObject *exc_value,
-                 PyObject *exc_tb, PyObject *thread, PyObject *hook_args)
+emit_report(int source, PyObject *exc_type, PyObject *exc_value,
+            PyObject *exc_tb, PyObject *thread, PyObject *hook_args,
+            const report_origin *origin)
 {
-    saved_error saved;
-    save_error(&saved);
-    char where[PQG_REPEAT_WHERE_MAX];
-    unsigned long counted = 0;
-    if (!pqg_repeat_check(source, exc_type, exc_tb, &counted, where,
-                          sizeof(where), write_repeat_count, NULL)) {
-        PyErr_Clear();
-        restore_error(&saved);              /* a repeat: counted only */
-        return;
-    }
-    if (counted > 0) {
-        write_repeat_count(where, counted, NULL);
-    }
     hook_depth++;
     if (hook_depth == 1) {
         ensure_helpers();
     }
-    PyObject *thread_name = thread_name_of(thread);
+    PyObject *thread_name = thread_name_of(thread, origin);
     PyObject *context = source == HOOK_UNRAISABLE
                         ? unraisable_context(hook_args) : NULL;
     PyObject *header = thread_name
-                       ? format_header(source, thread_name, context) : NULL;
+                       ? format_header(source, thread_name, context, origin) : NULL;
     PyErr_Clear();
     PyObject *text = hook_depth == 1
                      ? format_traceback(exc_type, exc_value, exc_tb) : NULL;
@@ -361,7 +376,7 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
             pqg_puts(pqg_log_fd(), "\n");
             write_text_to_stderr(report);
             dispatch(source, exc_type, exc_value, exc_tb, thread,
-                     thread_name, report);
+                     thread_name, report, origin->native_id);
             Py_DECREF(report);
         }
     }
@@ -371,6 +386,241 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
     Py_XDECREF(thread_name);
     hook_depth--;
     PyErr_Clear();
+}
+
+/* ---- reports written right after the hook returns (sys.excepthook) ----
+ *
+ * PyQt6 calls sys.excepthook from pyqt6_err_print(), which guards against
+ * recursion with one process-wide flag (qpycore_public_api.cpp, PyQt6 6.x):
+ * while one thread is in the hook, an exception of another thread is
+ * dropped without a word - and left set in that thread.  A report lets other
+ * threads run (it reads source files, writes stderr, runs Python code that
+ * yields the GIL), so four QThreads failing at once gave one report.  So
+ * when sys.excepthook is called by PyErr_Print() the hook only takes the
+ * exception - C code that keeps the GIL from the hook's call to its return -
+ * and a reporter thread writes the report a moment later; the exit handler
+ * writes what is still queued.  Queue and flags: protected by the GIL. */
+
+typedef struct pending_report {
+    struct pending_report *next;
+    PyObject *exc_type, *exc_value, *exc_tb;
+    report_origin origin;
+    unsigned long counted;              /* repeats before it (excrepeats.c) */
+    char where[PQG_REPEAT_WHERE_MAX];
+} pending_report;
+
+static pending_report *pending_head = NULL, *pending_tail = NULL;
+static int reporter_running = 0;
+static int reports_synchronous = 0;     /* from the exit handler on */
+
+/* threading's record of the current thread (one started before install()
+ * is not in the thread table): its _name, an instance attribute - read
+ * without running Python code.  0 if none, or a _DummyThread's. */
+static int
+name_from_threading(char *buf, size_t size)
+{
+    PyObject *module = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");
+    PyObject *active = module ? PyObject_GetAttrString(module, "_active") : NULL;
+    PyObject *key = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+    PyObject *thread = active && key && PyDict_Check(active)
+                       ? PyDict_GetItemWithError(active, key) : NULL;   /* borrowed */
+    PyObject *name = thread && strcmp(Py_TYPE(thread)->tp_name, "_DummyThread") != 0
+                     ? PyObject_GetAttrString(thread, "_name") : NULL;
+    const char *utf8 = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (utf8 != NULL) {
+        snprintf(buf, size, "%s", utf8);
+    }
+    Py_XDECREF(name);
+    Py_XDECREF(key);
+    Py_XDECREF(active);
+    PyErr_Clear();
+    return utf8 != NULL;
+}
+
+/* A thread's name without running Python code (the describer would): the
+ * thread table, threading's record, then the OS's (Qt names its threads). */
+static void
+capture_thread_name(report_origin *origin)
+{
+    size_t size = sizeof(origin->name);
+    if (!pqg_thread_name_by_native_id(origin->native_id, origin->name, size)
+        && !name_from_threading(origin->name, size)
+        && !pqg_os_thread_name(origin->native_id, origin->name, size)) {
+        origin->name[0] = '\0';
+    }
+}
+
+static void
+free_pending(pending_report *item)
+{
+    Py_XDECREF(item->exc_type);
+    Py_XDECREF(item->exc_value);
+    Py_XDECREF(item->exc_tb);
+    PyMem_RawFree(item);
+}
+
+static pending_report *
+pop_pending(void)
+{
+    pending_report *item = pending_head;
+    if (item != NULL) {
+        pending_head = item->next;
+        if (pending_head == NULL) {
+            pending_tail = NULL;
+        }
+    }
+    return item;
+}
+
+static void
+write_pending(pending_report *item)
+{
+    saved_error saved;
+    save_error(&saved);
+    if (item->counted > 0) {
+        write_repeat_count(item->where, item->counted, NULL);
+    }
+    emit_report(HOOK_SYS, item->exc_type, item->exc_value, item->exc_tb, NULL,
+                NULL, &item->origin);
+    restore_error(&saved);
+}
+
+/* Every queued report, now (GIL held). */
+static void
+drain_pending(void)
+{
+    pending_report *item;
+    while ((item = pop_pending()) != NULL) {
+        write_pending(item);
+        free_pending(item);
+    }
+}
+
+/* A reporter still writing the report it took (it lets other threads run
+ * meanwhile): wait for it, at most a second - at exit it would otherwise
+ * want the GIL back once the interpreter finalizes, and be ended there. */
+static void
+wait_for_reporter(void)
+{
+    for (int waited_ms = 0; reporter_running && waited_ms < 1000; waited_ms++) {
+        Py_BEGIN_ALLOW_THREADS
+#ifdef _WIN32
+        Sleep(1);
+#else
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+#endif
+        Py_END_ALLOW_THREADS
+    }
+}
+
+#ifdef _WIN32
+static DWORD WINAPI
+reporter_main(LPVOID arg)
+#else
+static void *
+reporter_main(void *arg)
+#endif
+{
+    (void)arg;
+    pqg_name_this_thread("pyqtguard-report");
+    if (Py_IsInitialized() && !PQG_IS_FINALIZING()) {
+        PyGILState_STATE gil = PyGILState_Ensure();
+        drain_pending();
+        reporter_running = 0;
+        PyGILState_Release(gil);
+    }
+    return 0;
+}
+
+#ifndef _WIN32
+/* fork() copies no thread: a reporter running in the parent is not running
+ * in the child; what it had queued is written by the child's next one. */
+static void
+forget_reporter_in_child(void)
+{
+    reporter_running = 0;
+}
+#endif
+
+/* PyErr_Print() - PyQt6's way in, and the interpreter's for an uncaught
+ * exception - sets sys.last_value to the exception before it calls the
+ * hook (3.11-3.13; 3.12+ also sys.last_exc).  An app's own call of
+ * sys.excepthook(...) does not: it gets its report at once, as it expects. */
+static int
+called_by_err_print(PyObject *exc_value)
+{
+    PyObject *last = PySys_GetObject("last_value");     /* borrowed */
+    return last != NULL && last == exc_value;
+}
+
+/* Queue the report and make sure a reporter runs; 0 (nothing queued) when
+ * it has to be written now: at exit, during finalization, from inside a
+ * report, or without memory or thread. */
+static int
+defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
+             unsigned long counted, const char *where)
+{
+    if (reports_synchronous || hook_depth > 0 || PQG_IS_FINALIZING()) {
+        return 0;
+    }
+    pending_report *item = PyMem_RawCalloc(1, sizeof(*item));
+    if (item == NULL) {
+        return 0;
+    }
+    if (!reporter_running) {
+#ifndef _WIN32
+        static int atfork_registered = 0;
+        pqg_on_fork_child(forget_reporter_in_child, &atfork_registered);
+#endif
+        if (pqg_start_own_thread(reporter_main, NULL, 0, NULL) != 0) {
+            PyMem_RawFree(item);
+            return 0;
+        }
+        reporter_running = 1;
+    }
+    item->exc_type = Py_NewRef(exc_type);
+    item->exc_value = Py_XNewRef(exc_value);
+    item->exc_tb = Py_XNewRef(exc_tb);
+    origin_now(&item->origin);
+    capture_thread_name(&item->origin);
+    item->counted = counted;
+    snprintf(item->where, sizeof(item->where), "%s", where);
+    if (pending_tail != NULL) {
+        pending_tail->next = item;
+    }
+    else {
+        pending_head = item;
+    }
+    pending_tail = item;
+    return 1;
+}
+
+static void
+report_exception(int source, PyObject *exc_type, PyObject *exc_value,
+                 PyObject *exc_tb, PyObject *thread, PyObject *hook_args)
+{
+    saved_error saved;
+    save_error(&saved);
+    char where[PQG_REPEAT_WHERE_MAX];
+    unsigned long counted = 0;
+    if (!pqg_repeat_check(source, exc_type, exc_tb, &counted, where,
+                          sizeof(where), write_repeat_count, NULL)) {
+        PyErr_Clear();
+        restore_error(&saved);              /* a repeat: counted only */
+        return;
+    }
+    if (source == HOOK_SYS && called_by_err_print(exc_value)
+        && defer_report(exc_type, exc_value, exc_tb, counted, where)) {
+        restore_error(&saved);              /* the reporter writes it */
+        return;
+    }
+    if (counted > 0) {
+        write_repeat_count(where, counted, NULL);
+    }
+    report_origin origin;
+    origin_now(&origin);
+    emit_report(source, exc_type, exc_value, exc_tb, thread, hook_args, &origin);
     restore_error(&saved);
 }
 
@@ -534,11 +784,21 @@ message_repeat_py(PyObject *Py_UNUSED(self), PyObject *text)
     Py_RETURN_TRUE;
 }
 
-/* flush_exception_repeats(): write the counts of repeats not yet reported
- * (at exit, at uninstall). */
+/* flush_exception_reports(exiting=False): write the queued reports and the
+ * counts of repeats not yet reported (at exit, at uninstall); exiting: from
+ * now on every report is written at once, in the hook. */
 static PyObject *
-flush_exception_repeats_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+flush_exception_reports_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
+    int exiting = 0;
+    if (!PyArg_ParseTuple(args, "|p:flush_exception_reports", &exiting)) {
+        return NULL;
+    }
+    if (exiting) {
+        reports_synchronous = 1;
+    }
+    wait_for_reporter();                /* it writes what it took, in order */
+    drain_pending();
     pqg_repeat_drain(write_repeat_count, NULL);
     PyErr_Clear();
     Py_RETURN_NONE;
@@ -548,9 +808,11 @@ static PyMethodDef exchooks_methods[] = {
     {"message_repeat", message_repeat_py, METH_O,
      PyDoc_STR("message_repeat($module, text, /)\n--\n\nFalse if this Qt "
                "message repeats one logged within the repeat interval.")},
-    {"flush_exception_repeats", flush_exception_repeats_py, METH_NOARGS,
-     PyDoc_STR("flush_exception_repeats($module, /)\n--\n\nWrite how often "
-               "each exception was repeated since its last full report.")},
+    {"flush_exception_reports", flush_exception_reports_py, METH_VARARGS,
+     PyDoc_STR("flush_exception_reports($module, exiting=False, /)\n--\n\n"
+               "Write the queued exception reports and how often each exception "
+               "was repeated since its last full report; exiting: report at once "
+               "from now on.")},
     {"excepthook", (PyCFunction)(void (*)(void))excepthook_py, METH_FASTCALL,
      PyDoc_STR("excepthook($module, exc_type, exc_value, exc_tb, /)\n--\n\n"
                "pyqtguard's sys.excepthook: report, chain, never raise.")},

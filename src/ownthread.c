@@ -85,3 +85,14 @@ pqg_wait_for_flag(atomic_int *flag, int value, int max_ms)
     return atomic_load(flag) == value;
 }
 #endif
+
+#ifndef _WIN32
+void
+pqg_on_fork_child(void (*child)(void), int *registered)
+{
+    if (!*registered) {
+        pthread_atfork(NULL, NULL, child);
+        *registered = 1;
+    }
+}
+#endif

@@ -50,6 +50,8 @@ int pqg_threadtable_init(PyObject *module);
  * Returns 1 if found, 0 otherwise.  Signal-safe, lock-free. */
 int pqg_thread_name_by_native_id(unsigned long native_id, char *buf, size_t size);
 int pqg_thread_name_by_ident(unsigned long long ident, char *buf, size_t size);
+/* crash.c: /proc/self/task/TID/comm on Linux (0 elsewhere); signal-safe. */
+int pqg_os_thread_name(unsigned long native_id, char *buf, size_t size);
 /* Visit every registered thread (signal-safe; the callback must be too). */
 typedef void (*pqg_thread_visitor)(unsigned long native_id,
                                    unsigned long long ident,
@@ -106,6 +108,8 @@ void pqg_name_this_thread(const char *name);  /* from the thread itself */
 #ifndef _WIN32
 #  include <stdatomic.h>
 int pqg_wait_for_flag(atomic_int *flag, int value, int max_ms);  /* signal-safe */
+/* pthread_atfork(child) once per `registered` flag (one per caller). */
+void pqg_on_fork_child(void (*child)(void), int *registered);
 #endif
 int pqg_threadlist_init(PyObject *module); /* threadlist.c: OS threads */
 void pqg_prepare_thread_count(void);       /* no GIL needed; not signal-safe */

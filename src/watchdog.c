@@ -643,10 +643,7 @@ ensure_started(void)
     }
 #ifndef _WIN32
     static int atfork_registered = 0;
-    if (!atfork_registered) {
-        pthread_atfork(NULL, NULL, forget_watchdog_in_child);
-        atfork_registered = 1;
-    }
+    pqg_on_fork_child(forget_watchdog_in_child, &atfork_registered);
 #endif
     interpreter = PyInterpreterState_Main();
 #ifdef _WIN32

@@ -380,3 +380,43 @@ def test_c_fallback_formatter_writes_the_whole_chain(tmp_path):
     assert root < cause < wrapped, log
     assert ", in inner" in log and ", in outer" in log
     assert "thread 'MainThread'" in log  # name from the C thread table
+
+
+def test_threads_failing_at_once_are_all_reported(tmp_path):
+    """PyQt6 guards sys.excepthook with one process-wide recursion flag: an
+    exception raised in another thread while the hook runs is dropped
+    without a word (4 QThreads failing at once gave 1 report).  pyqtguard's
+    hook only takes the exception, keeping the GIL, and a reporter thread
+    writes the reports; logging leaves no _DummyThread behind."""
+    result = run_app("""
+        import logging, threading
+        import pyqtguard
+        pyqtguard.install()
+        logging.basicConfig()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        go = threading.Event()
+        ERRORS = {"a": KeyError, "b": ValueError, "c": TypeError, "d": LookupError}
+        class Failing(QtCore.QThread):
+            def run(self):
+                go.wait()
+                raise ERRORS[self.objectName()](self.objectName())
+        threads = []
+        for name in ERRORS:
+            thread = Failing()
+            thread.setObjectName(name)
+            thread.start()
+            threads.append(thread)
+        go.set()
+        for thread in threads:
+            thread.wait()
+        pyqtguard.uninstall()          # writes what is still queued
+        print("threads:", [t.name for t in threading.enumerate()], flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    for name, error in (("a", "KeyError: 'a'"), ("b", "ValueError: b"),
+                        ("c", "TypeError: c"), ("d", "LookupError: d")):
+        assert f"uncaught exception in thread '{name}'" in log, log
+        assert error in log, log
+    assert "threads: ['MainThread']" in result.stdout
