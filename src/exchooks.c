@@ -325,7 +325,8 @@ chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
 /* "[time] pyqtguard: ValueError in paintEvent (app.py:9): 812 more times
  * since its last full report (...)" - see excrepeats.c. */
 static void
-write_repeat_count(const char *where, unsigned long counted, void *Py_UNUSED(arg))
+write_repeat_count(const char *where, unsigned long counted, int log_only,
+                   void *Py_UNUSED(arg))
 {
     char stamp[32];
     pqg_format_timestamp(stamp);
@@ -338,7 +339,9 @@ write_repeat_count(const char *where, unsigned long counted, void *Py_UNUSED(arg
         return;
     }
     write_text_to_log(line);
-    write_text_to_stderr(line);
+    if (!log_only) {
+        write_text_to_stderr(line);
+    }
     Py_DECREF(line);
 }
 
@@ -478,7 +481,7 @@ write_pending(pending_report *item)
     saved_error saved;
     save_error(&saved);
     if (item->counted > 0) {
-        write_repeat_count(item->where, item->counted, NULL);
+        write_repeat_count(item->where, item->counted, 0, NULL);
     }
     emit_report(HOOK_SYS, item->exc_type, item->exc_value, item->exc_tb, NULL,
                 NULL, &item->origin);
@@ -616,7 +619,7 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
         return;
     }
     if (counted > 0) {
-        write_repeat_count(where, counted, NULL);
+        write_repeat_count(where, counted, 0, NULL);
     }
     report_origin origin;
     origin_now(&origin);
@@ -779,7 +782,7 @@ message_repeat_py(PyObject *Py_UNUSED(self), PyObject *text)
         Py_RETURN_FALSE;
     }
     if (counted > 0) {
-        write_repeat_count(where, counted, NULL);
+        write_repeat_count(where, counted, 1, NULL);
     }
     Py_RETURN_TRUE;
 }

@@ -36,6 +36,7 @@ typedef struct {
     long long last_full_ns;           /* when it was last reported in full */
     long long last_seen_ns;
     unsigned long counted;            /* repeats since that full report */
+    int log_only;                     /* a Qt message: Qt printed each one */
     char where[PQG_REPEAT_WHERE_MAX]; /* "AttributeError in data (app.py:11)" */
 } repeat_slot;
 
@@ -145,7 +146,7 @@ make_room(pqg_repeat_visitor evicted, void *arg)
         }
     }
     if (oldest->counted > 0) {
-        evicted(oldest->where, oldest->counted, arg);
+        evicted(oldest->where, oldest->counted, oldest->log_only, arg);
     }
     return oldest;
 }
@@ -198,6 +199,7 @@ pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
     int verdict = check_key(exception_key(source, exc_type, exc_tb), &fresh, &slot,
                             counted_before, where, where_size, evicted, arg);
     if (fresh) {
+        slot->log_only = 0;
         describe(exc_type, exc_tb, slot->where, sizeof(slot->where));
     }
     return verdict;
@@ -223,6 +225,7 @@ pqg_repeat_check_text(const char *text, size_t len, unsigned long *counted_befor
     int verdict = check_key(key, &fresh, &slot, counted_before, where, where_size,
                             evicted, arg);
     if (fresh) {
+        slot->log_only = 1;
         snprintf(slot->where, sizeof(slot->where), "%.*s",
                  (int)(len < sizeof(slot->where) ? len : sizeof(slot->where) - 1), text);
     }
@@ -236,7 +239,7 @@ pqg_repeat_drain(pqg_repeat_visitor visit, void *arg)
         if (slots[i].key != 0 && slots[i].counted > 0) {
             unsigned long counted = slots[i].counted;
             slots[i].counted = 0;
-            visit(slots[i].where, counted, arg);
+            visit(slots[i].where, counted, slots[i].log_only, arg);
         }
     }
 }

@@ -67,7 +67,7 @@ int pqg_exchooks_init(PyObject *module);
 /* excrepeats.c: the same exception reported in full once per interval. */
 #define PQG_REPEAT_WHERE_MAX 256
 typedef void (*pqg_repeat_visitor)(const char *where, unsigned long counted,
-                                   void *arg);
+                                   int log_only, void *arg);
 int pqg_excrepeats_init(PyObject *module);
 int pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
                      unsigned long *counted_before, char *where,
