@@ -76,10 +76,13 @@ class ExceptionRecord:
 
 
 def on_exception(callback: ExceptionCallback) -> ExceptionCallback:
-    """Call *callback(record)* for every uncaught exception; usable as a decorator.
+    """Call *callback(record)* for every uncaught exception reported in full;
+    usable as a decorator.
 
     With a QApplication, callbacks run queued in the GUI thread, so they may
-    show dialogs whatever thread raised.  A callback that raises is logged and
+    show dialogs whatever thread raised.  The same exception again within
+    ``repeat_interval`` (see :func:`pyqtguard.install`) is counted, not
+    reported, and calls no callback.  A callback that raises is logged and
     ignored.
     """
     if not callable(callback):
