@@ -22,12 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifdef _WIN32
-#  include <windows.h>
-#else
-#  include <time.h>
-#endif
-
 #define REPEAT_SLOTS 64
 #define MAX_FRAMES_HASHED 4096        /* a RecursionError's traceback is long */
 
@@ -43,27 +37,23 @@ typedef struct {
 static repeat_slot slots[REPEAT_SLOTS];
 static long long interval_ns = 60LL * 1000000000LL;   /* 0: report every one */
 
-static long long
-monotonic_ns(void)
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
+/* FNV-1a over `len` bytes. */
+static uint64_t
+fnv(uint64_t hash, const void *data, size_t len)
 {
-#ifdef _WIN32
-    return (long long)GetTickCount64() * 1000000LL;
-#else
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
-#endif
+    const unsigned char *bytes = data;
+    for (size_t i = 0; i < len; i++) {
+        hash = (hash ^ bytes[i]) * 0x100000001b3ULL;
+    }
+    return hash;
 }
 
-/* FNV-1a over 64-bit words. */
 static uint64_t
 mix(uint64_t hash, uint64_t word)
 {
-    for (int i = 0; i < 8; i++) {
-        hash ^= (word >> (i * 8)) & 0xff;
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
+    return fnv(hash, &word, sizeof(word));
 }
 
 /* The innermost traceback entry, or NULL. */
@@ -81,11 +71,11 @@ innermost(PyObject *exc_tb)
 }
 
 /* PyTracebackObject's tb_next, tb_frame and tb_lasti (Include/cpython/
- * traceback.h) and PyFrame_GetCode exist in 3.11-3.14.  Never 0. */
+ * traceback.h) and PyFrame_GetCode exist in 3.11-3.14. */
 static uint64_t
 exception_key(int source, PyObject *exc_type, PyObject *exc_tb)
 {
-    uint64_t hash = mix(0xcbf29ce484222325ULL, (uint64_t)(source + 1));
+    uint64_t hash = mix(FNV_OFFSET, (uint64_t)(source + 1));
     hash = mix(hash, (uint64_t)(uintptr_t)exc_type);
     if (exc_tb != NULL && PyTraceBack_Check(exc_tb)) {
         PyTracebackObject *tb = (PyTracebackObject *)exc_tb;
@@ -96,7 +86,7 @@ exception_key(int source, PyObject *exc_type, PyObject *exc_tb)
             Py_DECREF(code);
         }
     }
-    return hash != 0 ? hash : 1;
+    return hash;
 }
 
 /* "TypeError in paintEvent (/path/app.py:42)" - the type and where it was
@@ -159,7 +149,8 @@ check_key(uint64_t key, int *fresh, repeat_slot **slot_out,
           unsigned long *counted_before, char *where, size_t where_size,
           pqg_repeat_visitor evicted, void *arg)
 {
-    long long now = monotonic_ns();
+    key = key != 0 ? key : 1;              /* 0 marks a free slot */
+    long long now = pqg_monotonic_ns();
     repeat_slot *slot = find_slot(key);
     *fresh = slot == NULL;
     if (slot == NULL) {
@@ -184,14 +175,22 @@ check_key(uint64_t key, int *fresh, repeat_slot **slot_out,
     return 1;
 }
 
+/* Nothing counted before yet; 0 when repeats are not counted at all (an
+ * interval of 0: every occurrence is reported in full). */
+static int
+counting(unsigned long *counted_before, char *where)
+{
+    *counted_before = 0;
+    where[0] = '\0';
+    return interval_ns != 0;
+}
+
 int
 pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
                  unsigned long *counted_before, char *where, size_t where_size,
                  pqg_repeat_visitor evicted, void *arg)
 {
-    *counted_before = 0;
-    where[0] = '\0';
-    if (interval_ns == 0) {
+    if (!counting(counted_before, where)) {
         return 1;
     }
     int fresh;
@@ -210,16 +209,11 @@ pqg_repeat_check_text(const char *text, size_t len, unsigned long *counted_befor
                       char *where, size_t where_size,
                       pqg_repeat_visitor evicted, void *arg)
 {
-    *counted_before = 0;
-    where[0] = '\0';
-    if (interval_ns == 0) {
+    if (!counting(counted_before, where)) {
         return 1;
     }
-    uint64_t key = mix(0xcbf29ce484222325ULL, 0x7465787400000000ULL);  /* "text" */
-    for (size_t i = 0; i < len; i++) {
-        key = (key ^ (unsigned char)text[i]) * 0x100000001b3ULL;
-    }
-    key = key != 0 ? key : 1;
+    /* Apart from exceptions' keys, whose first word is a hook (1-3). */
+    uint64_t key = fnv(mix(FNV_OFFSET, 0x74657874ULL /* "text" */), text, len);
     int fresh;
     repeat_slot *slot;
     int verdict = check_key(key, &fresh, &slot, counted_before, where, where_size,

@@ -203,6 +203,20 @@ pqg_format_timestamp(char *buf)
     put_two_digits(buf + 21, (unsigned)(millis % 100));
 }
 
+/* Monotonic nanoseconds, for intervals and deadlines (not wall time).
+ * Signal-safe: clock_gettime() is on the POSIX async-signal-safe list. */
+long long
+pqg_monotonic_ns(void)
+{
+#ifdef _WIN32
+    return (long long)GetTickCount64() * 1000000LL;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+#endif
+}
+
 void
 pqg_put_timestamp(int fd)
 {

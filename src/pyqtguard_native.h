@@ -37,6 +37,7 @@ void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_escaped(int fd, const char *s, size_t max_len);  /* signal-safe */
 void pqg_format_timestamp(char *buf);  /* signal-safe, UTC, >= 32 bytes */
+long long pqg_monotonic_ns(void);      /* signal-safe */
 void pqg_put_timestamp(int fd);                     /* signal-safe, UTC */
 /* Write to the log fd and, when present, to the stderr fd. */
 void pqg_report_puts(const char *s);                /* signal-safe */

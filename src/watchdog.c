@@ -62,20 +62,6 @@ PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
 #define REQUEST_DUMP 'D'
 #define ACK_WAIT_NS (1500LL * 1000 * 1000)   /* Python gets 1.5 s to answer */
 
-/* ---- clock ---- */
-
-static long long
-monotonic_ns(void)
-{
-#ifdef _WIN32
-    return (long long)GetTickCount64() * 1000000LL;
-#else
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);     /* async-signal-safe */
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-#endif
-}
-
 /* ---- state ---- */
 
 /* Written by Python callers under `lock`; read by the watchdog under it.
@@ -163,7 +149,7 @@ static void
 wait_until(long long deadline_ns)
 {
 #ifdef _WIN32
-    long long ms = (deadline_ns - monotonic_ns()) / 1000000LL;
+    long long ms = (deadline_ns - pqg_monotonic_ns()) / 1000000LL;
     SleepConditionVariableCS(&wakeup, &lock,
                              deadline_ns == 0 ? INFINITE : (DWORD)(ms > 0 ? ms : 0));
 #else
@@ -311,8 +297,8 @@ ask_python(char request)
     if (!start_report_helper(request)) {
         return 0;
     }
-    long long give_up = monotonic_ns() + ACK_WAIT_NS;
-    while (atomic_load(&ack_count) == before && monotonic_ns() < give_up) {
+    long long give_up = pqg_monotonic_ns() + ACK_WAIT_NS;
+    while (atomic_load(&ack_count) == before && pqg_monotonic_ns() < give_up) {
         unlock_state();
 #ifdef _WIN32
         Sleep(10);
@@ -460,7 +446,7 @@ watchdog_main(void *arg)
     lock_state();
     while (!stopping) {
         run_posted_chore();
-        long long now = monotonic_ns();
+        long long now = pqg_monotonic_ns();
         if (atomic_exchange(&dump_requested, 0)) {
             if (!ask_python(REQUEST_DUMP) && pqg_log_fd() >= 0) {
                 pqg_puts(pqg_log_fd(), "\n=== pyqtguard thread dump ===\n");
@@ -469,7 +455,7 @@ watchdog_main(void *arg)
         }
         check_freeze(now);
         check_exit_deadline(now);
-        sleeping_until_ns = next_wake(monotonic_ns());
+        sleeping_until_ns = next_wake(pqg_monotonic_ns());
         wait_until(sleeping_until_ns);
         sleeping_until_ns = 0;
     }
@@ -598,7 +584,7 @@ hand_off_to_timer(void)
         return 0;
     }
     if (exit_deadline_ns != 0) {
-        if (arm_exit_timer(exit_deadline_ns - monotonic_ns()) != 0) {
+        if (arm_exit_timer(exit_deadline_ns - pqg_monotonic_ns()) != 0) {
             return 0;                         /* keep the thread */
         }
         exit_deadline_ns = 0;
@@ -718,7 +704,7 @@ watchdog_arm_exit_py(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     lock_state();
-    exit_deadline_ns = monotonic_ns() + (long long)(timeout * 1e9) + 1;
+    exit_deadline_ns = pqg_monotonic_ns() + (long long)(timeout * 1e9) + 1;
     exit_kill = kill;
     exit_status = status;
     size_t n = strlen(reason);
@@ -838,12 +824,12 @@ freeze_watch_py(PyObject *Py_UNUSED(self), PyObject *args)
     if (threshold_ms == 0 && freeze_active) {
         /* The loop ended right after a freeze, before the watchdog saw a
          * heartbeat: the GUI thread runs again (it is calling this). */
-        log_freeze_end(monotonic_ns());
+        log_freeze_end(pqg_monotonic_ns());
     }
     freeze_ns = (long long)threshold_ms * 1000000LL;
     gui_native_id = threshold_ms ? native_id : 0;
     freeze_active = 0;
-    long long now = monotonic_ns();
+    long long now = pqg_monotonic_ns();
     atomic_store(&last_beat_ns, now);
     if (freeze_ns != 0) {       /* a stopped watch: check_freeze ignores it */
         wake_watchdog_before(now + freeze_ns / 20);
@@ -856,7 +842,7 @@ freeze_watch_py(PyObject *Py_UNUSED(self), PyObject *args)
 static PyObject *
 heartbeat_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
-    atomic_store(&last_beat_ns, monotonic_ns());
+    atomic_store(&last_beat_ns, pqg_monotonic_ns());
     Py_RETURN_NONE;
 }
 
@@ -865,7 +851,7 @@ freeze_began_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
     /* How long ago the last heartbeat was (ms): the freeze's age so far. */
     long long beat = atomic_load(&last_beat_ns);
-    return PyLong_FromLongLong(beat ? (monotonic_ns() - beat) / 1000000LL : 0);
+    return PyLong_FromLongLong(beat ? (pqg_monotonic_ns() - beat) / 1000000LL : 0);
 }
 
 /* The dump signal's C handler: an atomic store and a wake-up byte - both
