@@ -18,6 +18,12 @@ if sys.platform != "win32":
     extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-fvisibility=hidden"]
     if os.environ.get("PYQTGUARD_WERROR"):
         extra_compile_args.append("-Werror")
+else:
+    # MSVC: C11 and its <stdatomic.h>, which needs Visual Studio 2022 17.5 or
+    # later (older ones ignore the flag and fail on the header).
+    extra_compile_args = ["/std:c11", "/experimental:c11atomics"]
+    if os.environ.get("PYQTGUARD_WERROR"):
+        extra_compile_args.append("/WX")
 
 libraries = []
 if sys.platform.startswith("linux"):

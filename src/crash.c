@@ -81,20 +81,17 @@ typedef struct {
 #endif
 } fatal_signal;
 
-static fatal_signal fatal_signals[] = {
+/* POSIX only: on Windows the exception filter reports by exception code. */
 #ifndef _WIN32
+static fatal_signal fatal_signals[] = {
     {.signum = SIGBUS, .name = "SIGBUS", .description = "Bus error"},
     {.signum = SIGILL, .name = "SIGILL", .description = "Illegal instruction"},
     {.signum = SIGFPE, .name = "SIGFPE", .description = "Floating-point exception"},
     {.signum = SIGABRT, .name = "SIGABRT", .description = "Aborted"},
     {.signum = SIGSEGV, .name = "SIGSEGV", .description = "Segmentation fault"},
-#else
-    {.signum = SIGFPE, .name = "SIGFPE", .description = "Floating-point exception"},
-    {.signum = SIGABRT, .name = "SIGABRT", .description = "Aborted"},
-    {.signum = SIGSEGV, .name = "SIGSEGV", .description = "Segmentation fault"},
-#endif
 };
 #define N_FATAL_SIGNALS (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
+#endif
 
 static int enabled = 0;
 static PyInterpreterState *interpreter = NULL;
@@ -303,9 +300,11 @@ write_native_stack(const int *fds, int nfds)
  * copied from there to the log and stderr in one write each.  Opened at
  * enable time; read()/write() are async-signal-safe; the drain buffer is
  * static, used only by the one thread that claimed the report. */
+static int stage_write = -1;              /* stays -1 on Windows: direct writes */
+#ifndef _WIN32
 static int stage_read = -1;
-static int stage_write = -1;
 static char drain_buffer[64 * 1024];
+#endif
 
 static void
 open_stage(void)
