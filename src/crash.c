@@ -499,6 +499,7 @@ write_report(const fatal_signal *sig, const char *reason, const void *address)
     unsigned long native_id = pqg_current_native_id();
     for (int i = 0; i < nfds; i++) {
         write_header(fds[i], sig, reason, address, native_id);
+        pqg_write_unreported(fds[i]);       /* the likely cause comes first */
     }
     write_native_stack(fds, nfds);
     write_legend(fds, nfds);

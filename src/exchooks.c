@@ -410,6 +410,7 @@ typedef struct pending_report {
     report_origin origin;
     unsigned long counted;              /* repeats before it (excrepeats.c) */
     char where[PQG_REPEAT_WHERE_MAX];
+    int unreported;                     /* its line for a crash report, or -1 */
 } pending_report;
 
 static pending_report *pending_head = NULL, *pending_tail = NULL;
@@ -456,6 +457,7 @@ capture_thread_name(report_origin *origin)
 static void
 free_pending(pending_report *item)
 {
+    pqg_unreported_remove(item->unreported);
     Py_XDECREF(item->exc_type);
     Py_XDECREF(item->exc_value);
     Py_XDECREF(item->exc_tb);
@@ -557,6 +559,39 @@ called_by_err_print(PyObject *exc_value)
     return last != NULL && last == exc_value;
 }
 
+/* The exception's message, if reading it runs no Python code: one str
+ * argument and no __str__ of a Python class (which could let other threads
+ * run: the hook keeps the GIL, see above).  The args field is
+ * PyBaseExceptionObject's (cpython/pyerrors.h, 3.11-3.14; 3.12 added
+ * PyException_GetArgs, which returns the same tuple). */
+static void
+plain_message(PyObject *exc_value, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (exc_value == NULL || !PyExceptionInstance_Check(exc_value)) {
+        return;
+    }
+    PyTypeObject *type = Py_TYPE(exc_value);
+    PyTypeObject *builtin = type;
+    while (builtin != NULL && PyType_HasFeature(builtin, Py_TPFLAGS_HEAPTYPE)) {
+        builtin = builtin->tp_base;
+    }
+    if (builtin == NULL || type->tp_str != builtin->tp_str) {
+        return;                             /* a class of the app's own __str__ */
+    }
+    PyObject *args = ((PyBaseExceptionObject *)exc_value)->args;
+    if (args == NULL || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 1
+        || !PyUnicode_Check(PyTuple_GET_ITEM(args, 0))) {
+        return;
+    }
+    const char *utf8 = PyUnicode_AsUTF8(PyTuple_GET_ITEM(args, 0));
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    snprintf(buf, size, "%s", utf8);
+}
+
 /* Queue the report and make sure a reporter runs; 0 (nothing queued) when
  * it has to be written now: at exit, during finalization, from inside a
  * report, or without memory or thread. */
@@ -589,6 +624,11 @@ defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
     capture_thread_name(&item->origin);
     item->counted = counted;
     snprintf(item->where, sizeof(item->where), "%s", where);
+    char summary[PQG_REPEAT_WHERE_MAX], message[200];
+    pqg_describe_exception(exc_type, exc_tb, summary, sizeof(summary));
+    plain_message(exc_value, message, sizeof(message));
+    item->unreported = pqg_unreported_add(item->origin.stamp, item->origin.name,
+                                          summary, message);
     if (pending_tail != NULL) {
         pending_tail->next = item;
     }

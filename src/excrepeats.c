@@ -90,9 +90,9 @@ exception_key(int source, PyObject *exc_type, PyObject *exc_tb)
 }
 
 /* "TypeError in paintEvent (/path/app.py:42)" - the type and where it was
- * raised, for the count's line. */
-static void
-describe(PyObject *exc_type, PyObject *exc_tb, char *buf, size_t size)
+ * raised, for the count's line (and unreported.c's).  Runs no Python code. */
+void
+pqg_describe_exception(PyObject *exc_type, PyObject *exc_tb, char *buf, size_t size)
 {
     const char *type_name = PyType_Check(exc_type)
                             ? ((PyTypeObject *)exc_type)->tp_name : "exception";
@@ -199,7 +199,7 @@ pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
                             counted_before, where, where_size, evicted, arg);
     if (fresh) {
         slot->log_only = 0;
-        describe(exc_type, exc_tb, slot->where, sizeof(slot->where));
+        pqg_describe_exception(exc_type, exc_tb, slot->where, sizeof(slot->where));
     }
     return verdict;
 }

@@ -65,6 +65,13 @@ void pqg_write_thread_legend(int fd);
 /* ---- exchooks.c: sys.excepthook, threading.excepthook, unraisablehook ---- */
 int pqg_exchooks_init(PyObject *module);
 
+/* unreported.c: summaries of queued exception reports, for the crash report.
+ * A fork child inherits the table with the queue it describes. */
+int pqg_unreported_add(const char *stamp, const char *thread, const char *where,
+                       const char *message);      /* slot, or -1 */
+void pqg_unreported_remove(int slot);
+int pqg_write_unreported(int fd);   /* signal-safe; lines written */
+
 /* excrepeats.c: the same exception reported in full once per interval. */
 #define PQG_REPEAT_WHERE_MAX 256
 typedef void (*pqg_repeat_visitor)(const char *where, unsigned long counted,
@@ -78,6 +85,9 @@ int pqg_repeat_check_text(const char *text, size_t len,
                           size_t where_size, pqg_repeat_visitor evicted,
                           void *arg);
 void pqg_repeat_drain(pqg_repeat_visitor visit, void *arg);
+/* "TypeError in paintEvent (/path/app.py:42)"; runs no Python code. */
+void pqg_describe_exception(PyObject *exc_type, PyObject *exc_tb, char *buf,
+                            size_t size);
 
 /* ---- tbformat.c: traceback formatting that needs no Python module ---- */
 /* Write "Traceback (most recent call last): ..." for exc (chained causes

@@ -209,6 +209,9 @@ static void
 write_fallback(int fd, unsigned long only_native_id, const char *note)
 {
     pqg_puts(fd, note);
+    if (pqg_write_unreported(fd) > 0) {   /* reports Python could not write */
+        pqg_puts(fd, "\n");
+    }
     pqg_write_thread_legend(fd);
 #ifdef PQG_GIL_FREE_STACKS
     if (interpreter != NULL) {

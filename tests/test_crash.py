@@ -432,3 +432,59 @@ def test_last_crash_is_none_after_a_clean_run(tmp_path):
         """, tmp_path)
         assert result.returncode == 0, result.describe()
         assert "last: None" in result.stdout
+
+
+# One signal, two slots: the first raises (PyQt6 hands the exception to
+# sys.excepthook, whose report a reporter thread writes once it has the GIL),
+# the second runs {next_slot} at once.  {install} and {exception} vary.
+_EXCEPTION_THEN = """
+import ctypes, faulthandler, sys
+import pyqtguard
+pyqtguard.install({install})
+from PyQt6 import QtCore
+app = QtCore.QCoreApplication(sys.argv)
+class Model(QtCore.QObject):
+    changed = QtCore.pyqtSignal()
+model = Model()
+def load_rows():
+    raise {exception}
+def next_slot():
+    {next_slot}
+model.changed.connect(load_rows)
+model.changed.connect(next_slot)
+QtCore.QTimer.singleShot(0, model.changed.emit)
+QtCore.QTimer.singleShot(50, app.quit)
+app.exec()
+"""
+
+
+def test_exception_just_before_a_crash_is_in_the_crash_report(tmp_path):
+    # As when a virtual fails and Qt then uses what it returned: the crash
+    # comes before the exception's full report is written, and the exception
+    # - the root cause - must still be in the log.
+    result = run_app(_EXCEPTION_THEN.format(
+        install="", exception='ValueError("row 42 has no id")',
+        next_slot="faulthandler._sigsegv()"), tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    written_before = result.log[:result.log.index(MARKER)]
+    if "row 42 has no id" not in written_before:   # the usual order: crash first
+        summary = report.split("Uncaught exceptions not reported in full yet")[1]
+        summary = summary.split("\n\n", 1)[0]
+        assert "thread 'MainThread': ValueError in load_rows" in summary, report
+        assert "row 42 has no id" in summary, report
+
+
+def test_exception_queued_while_the_gil_is_held_is_in_the_freeze_fallback(tmp_path):
+    # The next slot keeps the GIL (PyDLL: a C call that does not release it),
+    # so the freeze report comes from the C watchdog, without Python - and
+    # must still name the exception waiting behind it.
+    result = run_app(_EXCEPTION_THEN.format(
+        install="freeze_ms=200", exception='KeyError("row 7")',
+        next_slot="ctypes.PyDLL(None).usleep(3_000_000)"), tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert "Python did not answer within 1.5 s" in log, log
+    fallback = log[log.index("Uncaught exceptions not reported in full yet"):]
+    assert "thread 'MainThread': KeyError in load_rows" in fallback.split("\n")[1], log
+    assert "row 7" in log[log.index("Traceback"):], log     # the full report, later
