@@ -21,7 +21,6 @@ exit, before finalization, where a Python message handler is known to crash.
 from __future__ import annotations
 
 import atexit
-import faulthandler  # built in: no import cost
 import sys
 import threading
 
@@ -36,6 +35,8 @@ def _faulthandler_engine() -> bool:
     global _enabled_faulthandler
     if _native.own_python_stacks_supported():
         return False                       # 3.11-3.12: the C core dumps stacks
+    import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
+
     if not faulthandler.is_enabled():
         fd = _native.log_fd()
         if fd < 0:
@@ -62,6 +63,8 @@ def _uninstall_signal_handlers() -> None:
     global _enabled_faulthandler
     _native.crash_disable()
     if _enabled_faulthandler:
+        import faulthandler
+
         faulthandler.disable()
         _enabled_faulthandler = False
 
@@ -74,6 +77,8 @@ def write_fatal_report(reason: str) -> bool:
     if written and _native.python_stacks_engine() == "faulthandler":
         fd = _native.log_fd()
         if fd >= 0:
+            import faulthandler
+
             faulthandler.dump_traceback(file=fd, all_threads=True)
     return written
 

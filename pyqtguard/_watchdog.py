@@ -33,7 +33,6 @@ logged.
 from __future__ import annotations
 
 import _signal  # not `signal`: its enums cost start-up time
-import faulthandler  # built in: no import cost
 import sys
 import threading
 import time
@@ -127,8 +126,12 @@ def _install_stack_signal() -> None:
     interpreter finalizes) get them from faulthandler, registered on a free
     real-time signal with the run log as its file."""
     global _stack_signal
-    if _native.own_python_stacks_supported() or not hasattr(faulthandler, "register"):
+    if _native.own_python_stacks_supported():
         return                     # 3.11-3.12: the C core reads them itself
+    import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
+
+    if not hasattr(faulthandler, "register"):
+        return
     fd = _native.log_fd()
     signum = _native.free_realtime_signal()
     if fd < 0 or signum == 0:
@@ -141,6 +144,8 @@ def _install_stack_signal() -> None:
 def _uninstall_stack_signal() -> None:
     global _stack_signal
     if _stack_signal:
+        import faulthandler
+
         _native.watchdog_stack_signal(0)
         faulthandler.unregister(_stack_signal)
         _stack_signal = 0
