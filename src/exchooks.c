@@ -528,7 +528,7 @@ reporter_main(void *arg)
 #endif
 {
     (void)arg;
-    pqg_name_this_thread("pyqtguard-report");
+    pqg_name_this_thread("pyqtguard-exc");  /* Linux keeps 15 characters */
     if (Py_IsInitialized() && !PQG_IS_FINALIZING()) {
         PyGILState_STATE gil = PyGILState_Ensure();
         drain_pending();
