@@ -27,6 +27,8 @@ _LEGEND_LINE = re.compile(
 _UNNAMED_HEADING = re.compile(
     r"^(?P<lead>Current thread|Thread) 0x(?P<ident>[0-9a-f]+) \(most recent call first\):$")
 _FRAME_LINE = re.compile(r'^\s*File "(?P<file>.*)", line (?P<line>\d+) in (?P<func>.*)$')
+# Written by the C core (src/unreported.c) at the top of a crash report.
+_PENDING_HEADING = "Uncaught exceptions not reported in full yet"
 
 
 class CorruptReport(ValueError):
@@ -39,15 +41,19 @@ class CrashReport:
     Attributes: ``path`` (the run log), ``reason`` (``"SIGSEGV (Segmentation
     fault)"`` or the fatal message), ``time`` (as written, UTC), ``pid``,
     ``thread_name``, ``native_id``, ``frame`` (the crashing thread's innermost
-    Python frame, ``'File "app.py", line 9 in decode'``, or ``""``) and
-    ``text`` (the whole report).
+    Python frame, ``'File "app.py", line 9 in decode'``, or ``""``),
+    ``pending_exceptions`` (one line per uncaught exception raised just before
+    the crash whose full report was still waiting to be written - often the
+    cause: ``"[time] thread 'MainThread': ValueError in load (app.py:10):
+    bad row"``) and ``text`` (the whole report).
     """
 
     __slots__ = ("path", "reason", "time", "pid", "thread_name", "native_id",
-                 "frame", "text")
+                 "frame", "pending_exceptions", "text")
 
     def __init__(self, path: Path, reason: str, time: str, pid: int,
-                 thread_name: str, native_id: int, frame: str, text: str) -> None:
+                 thread_name: str, native_id: int, frame: str, text: str,
+                 pending_exceptions: tuple[str, ...] = ()) -> None:
         self.path = path
         self.reason = reason
         self.time = time
@@ -55,13 +61,15 @@ class CrashReport:
         self.thread_name = thread_name
         self.native_id = native_id
         self.frame = frame
+        self.pending_exceptions = pending_exceptions
         self.text = text
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready summary (without the full text)."""
         return {"path": str(self.path), "reason": self.reason, "time": self.time,
                 "pid": self.pid, "thread_name": self.thread_name,
-                "native_id": self.native_id, "frame": self.frame}
+                "native_id": self.native_id, "frame": self.frame,
+                "pending_exceptions": list(self.pending_exceptions)}
 
     def __repr__(self) -> str:
         return (f"CrashReport({self.reason!r}, thread={self.thread_name!r}, "
@@ -151,6 +159,20 @@ def _innermost_frame(text: str) -> str:
     return ""
 
 
+def _pending_exceptions(text: str) -> tuple[str, ...]:
+    """The summary lines under the pending-exceptions heading, if any."""
+    heading = text.find(_PENDING_HEADING)
+    if heading < 0:
+        return ()
+    lines = text[heading:].splitlines()[1:]
+    pending = []
+    for line in lines:
+        if not line.strip():
+            break
+        pending.append(line.strip())
+    return tuple(pending)
+
+
 def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
     """The crash report in one run log; None if that run did not crash.
 
@@ -171,7 +193,8 @@ def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
         raise CorruptReport(f"bad pid {fields['pid']!r}") from None
     text = annotate_thread_names(text)
     return CrashReport(path, reason, fields.get("time", ""), pid, thread["name"],
-                       int(thread["native"]), _innermost_frame(text), text)
+                       int(thread["native"]), _innermost_frame(text), text,
+                       _pending_exceptions(text))
 
 
 def find_crashes(folder: str | os.PathLike[str],

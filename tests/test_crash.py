@@ -473,6 +473,13 @@ def test_exception_just_before_a_crash_is_in_the_crash_report(tmp_path):
         summary = summary.split("\n\n", 1)[0]
         assert "thread 'MainThread': ValueError in load_rows" in summary, report
         assert "row 42 has no id" in summary, report
+        # ...and the next start's summary of the crash says so.
+        listed = _report("--log-dir", str(tmp_path / "logs"), log_dir=tmp_path / "logs")
+        assert "just before: [" in listed.stdout, listed.stdout
+        assert "ValueError in load_rows" in listed.stdout and "row 42" in listed.stdout
+        crashes = json.loads(_report("--log-dir", str(tmp_path / "logs"), "--json",
+                                     log_dir=tmp_path / "logs").stdout)
+        assert "ValueError in load_rows" in crashes[0]["pending_exceptions"][0], crashes
 
 
 def test_exception_queued_while_the_gil_is_held_is_in_the_freeze_fallback(tmp_path):

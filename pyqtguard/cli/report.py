@@ -78,5 +78,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"    thread {crash.thread_name!r} (native id {crash.native_id}), pid {crash.pid}")
         if crash.frame:
             print(f"    {crash.frame}")
+        for pending in crash.pending_exceptions:
+            print(f"    just before: {pending}")
         print(f"    full report: {crash.path}")
     return 0
