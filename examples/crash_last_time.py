@@ -40,6 +40,7 @@ def offer_report(crash: pyqtguard.CrashReport) -> None:
     box.setInformativeText(
         f"In thread {crash.thread_name!r}"
         + (f", at {crash.frame}" if crash.frame else "")
+        + "".join(f"\nJust before: {line}" for line in crash.pending_exceptions)
         + ".\nSending the report helps fix it.")
     box.setDetailedText(crash.text)
     send = box.addButton("Send report", QMessageBox.ButtonRole.AcceptRole)
