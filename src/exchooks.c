@@ -624,11 +624,10 @@ defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
     capture_thread_name(&item->origin);
     item->counted = counted;
     snprintf(item->where, sizeof(item->where), "%s", where);
-    char summary[PQG_REPEAT_WHERE_MAX], message[200];
-    pqg_describe_exception(exc_type, exc_tb, summary, sizeof(summary));
+    char message[200];
     plain_message(exc_value, message, sizeof(message));
     item->unreported = pqg_unreported_add(item->origin.stamp, item->origin.name,
-                                          summary, message);
+                                          where, message);
     if (pending_tail != NULL) {
         pending_tail->next = item;
     }

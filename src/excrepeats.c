@@ -90,9 +90,10 @@ exception_key(int source, PyObject *exc_type, PyObject *exc_tb)
 }
 
 /* "TypeError in paintEvent (/path/app.py:42)" - the type and where it was
- * raised, for the count's line (and unreported.c's).  Runs no Python code. */
-void
-pqg_describe_exception(PyObject *exc_type, PyObject *exc_tb, char *buf, size_t size)
+ * raised, for the count's line and the crash report's summary (unreported.c).
+ * Runs no Python code. */
+static void
+describe(PyObject *exc_type, PyObject *exc_tb, char *buf, size_t size)
 {
     const char *type_name = PyType_Check(exc_type)
                             ? ((PyTypeObject *)exc_type)->tp_name : "exception";
@@ -143,11 +144,10 @@ make_room(pqg_repeat_visitor evicted, void *arg)
 
 /* The slot's verdict on one more occurrence of `key`: 1 report in full
  * (a new key - *fresh set, the caller describes it - or the interval has
- * passed: *counted_before and `where` tell the repeats since), 0 count. */
+ * passed: *counted_before tells the repeats since), 0 count. */
 static int
 check_key(uint64_t key, int *fresh, repeat_slot **slot_out,
-          unsigned long *counted_before, char *where, size_t where_size,
-          pqg_repeat_visitor evicted, void *arg)
+          unsigned long *counted_before, pqg_repeat_visitor evicted, void *arg)
 {
     key = key != 0 ? key : 1;              /* 0 marks a free slot */
     long long now = pqg_monotonic_ns();
@@ -169,7 +169,6 @@ check_key(uint64_t key, int *fresh, repeat_slot **slot_out,
         return 0;
     }
     *counted_before = slot->counted;
-    snprintf(where, where_size, "%s", slot->where);
     slot->counted = 0;
     slot->last_full_ns = now;
     return 1;
@@ -178,11 +177,17 @@ check_key(uint64_t key, int *fresh, repeat_slot **slot_out,
 /* Nothing counted before yet; 0 when repeats are not counted at all (an
  * interval of 0: every occurrence is reported in full). */
 static int
-counting(unsigned long *counted_before, char *where)
+counting(unsigned long *counted_before)
 {
     *counted_before = 0;
-    where[0] = '\0';
     return interval_ns != 0;
+}
+
+/* A Qt message's text as its description: cut to fit. */
+static void
+describe_text(const char *text, size_t len, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.*s", (int)(len < size ? len : size - 1), text);
 }
 
 int
@@ -190,16 +195,20 @@ pqg_repeat_check(int source, PyObject *exc_type, PyObject *exc_tb,
                  unsigned long *counted_before, char *where, size_t where_size,
                  pqg_repeat_visitor evicted, void *arg)
 {
-    if (!counting(counted_before, where)) {
+    if (!counting(counted_before)) {
+        describe(exc_type, exc_tb, where, where_size);
         return 1;
     }
     int fresh;
     repeat_slot *slot;
     int verdict = check_key(exception_key(source, exc_type, exc_tb), &fresh, &slot,
-                            counted_before, where, where_size, evicted, arg);
+                            counted_before, evicted, arg);
     if (fresh) {
         slot->log_only = 0;
-        pqg_describe_exception(exc_type, exc_tb, slot->where, sizeof(slot->where));
+        describe(exc_type, exc_tb, slot->where, sizeof(slot->where));
+    }
+    if (verdict) {
+        snprintf(where, where_size, "%s", slot->where);
     }
     return verdict;
 }
@@ -209,19 +218,21 @@ pqg_repeat_check_text(const char *text, size_t len, unsigned long *counted_befor
                       char *where, size_t where_size,
                       pqg_repeat_visitor evicted, void *arg)
 {
-    if (!counting(counted_before, where)) {
+    if (!counting(counted_before)) {
+        describe_text(text, len, where, where_size);
         return 1;
     }
     /* Apart from exceptions' keys, whose first word is a hook (1-3). */
     uint64_t key = fnv(mix(FNV_OFFSET, 0x74657874ULL /* "text" */), text, len);
     int fresh;
     repeat_slot *slot;
-    int verdict = check_key(key, &fresh, &slot, counted_before, where, where_size,
-                            evicted, arg);
+    int verdict = check_key(key, &fresh, &slot, counted_before, evicted, arg);
     if (fresh) {
         slot->log_only = 1;
-        snprintf(slot->where, sizeof(slot->where), "%.*s",
-                 (int)(len < sizeof(slot->where) ? len : sizeof(slot->where) - 1), text);
+        describe_text(text, len, slot->where, sizeof(slot->where));
+    }
+    if (verdict) {
+        snprintf(where, where_size, "%s", slot->where);
     }
     return verdict;
 }

@@ -72,7 +72,10 @@ int pqg_unreported_add(const char *stamp, const char *thread, const char *where,
 void pqg_unreported_remove(int slot);
 int pqg_write_unreported(int fd);   /* signal-safe; lines written */
 
-/* excrepeats.c: the same exception reported in full once per interval. */
+/* excrepeats.c: the same exception reported in full once per interval.
+ * A check returns 1 (report in full; `where` then says what it is, e.g.
+ * "TypeError in paintEvent (/path/app.py:42)", and *counted_before how often
+ * it was repeated since its last full report) or 0 (a repeat, counted). */
 #define PQG_REPEAT_WHERE_MAX 256
 typedef void (*pqg_repeat_visitor)(const char *where, unsigned long counted,
                                    int log_only, void *arg);
@@ -85,9 +88,6 @@ int pqg_repeat_check_text(const char *text, size_t len,
                           size_t where_size, pqg_repeat_visitor evicted,
                           void *arg);
 void pqg_repeat_drain(pqg_repeat_visitor visit, void *arg);
-/* "TypeError in paintEvent (/path/app.py:42)"; runs no Python code. */
-void pqg_describe_exception(PyObject *exc_type, PyObject *exc_tb, char *buf,
-                            size_t size);
 
 /* ---- tbformat.c: traceback formatting that needs no Python module ---- */
 /* Write "Traceback (most recent call last): ..." for exc (chained causes
