@@ -37,6 +37,7 @@
 #  include <windows.h>
 #else
 #  include <fcntl.h>
+#  include <sys/mman.h>
 #  include <time.h>
 #  include <unistd.h>
 #endif
@@ -604,24 +605,32 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
 
 /* The alternate stack lets the handler run when the thread's own stack is
  * exhausted.  It is per thread: this covers the thread that enables the
- * handler (the main thread), as faulthandler does. */
+ * handler (the main thread), as faulthandler does.  It is mapped on its own,
+ * not taken from the heap: the guard page below it turns an overflow of the
+ * handler's own stack into a fault (the kernel then ends the process) instead
+ * of a silent overwrite of whatever the heap held next to it. */
 static int
 ensure_alt_stack(void)
 {
     if (alt_stack_owned) {
         return 0;
     }
-    alt_stack.ss_size = SIGSTKSZ * 2 + 64 * 1024;
-    alt_stack.ss_flags = 0;
-    alt_stack.ss_sp = PyMem_RawMalloc(alt_stack.ss_size);
-    if (alt_stack.ss_sp == NULL) {
-        PyErr_NoMemory();
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t usable = ((size_t)SIGSTKSZ * 2 + 64 * 1024 + page - 1) / page * page;
+    char *mapping = mmap(NULL, usable + page, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) {
+        PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
+    (void)mprotect(mapping, page, PROT_NONE);   /* the guard page: best effort */
+    alt_stack.ss_sp = mapping + page;
+    alt_stack.ss_size = usable;
+    alt_stack.ss_flags = 0;
     if (sigaltstack(&alt_stack, NULL) != 0) {
-        PyMem_RawFree(alt_stack.ss_sp);
-        alt_stack.ss_sp = NULL;
         PyErr_SetFromErrno(PyExc_OSError);
+        (void)munmap(mapping, usable + page);
+        alt_stack.ss_sp = NULL;
         return -1;
     }
     alt_stack_owned = 1;
