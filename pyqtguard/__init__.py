@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # no typing import at run time: start-up cost
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ._install import Config  # noqa: TC004
+    from ._installed import Config  # noqa: TC004
 
 # Public names that live in modules loaded on first use: name -> module.
 _LAZY: dict[str, str] = {
@@ -76,17 +76,17 @@ def install(
         import pyqtguard
         pyqtguard.install(app_name="photo-editor")
     """
-    from . import _install
+    from . import _installed
 
-    return _install.install(log_dir=log_dir, app_name=app_name, keep_logs=keep_logs,
-                            stderr=stderr, **options)
+    return _installed.run_installer("install", log_dir=log_dir, app_name=app_name,  # type: ignore[no-any-return]
+                                    keep_logs=keep_logs, stderr=stderr, **options)
 
 
 def uninstall() -> None:
     """Undo :func:`install`: restore exactly the hooks that were there before."""
-    from . import _install
+    from . import _installed
 
-    _install.uninstall()
+    _installed.run_installer("uninstall")
 
 
 def __getattr__(name: str) -> Any:

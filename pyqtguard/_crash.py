@@ -5,9 +5,10 @@ native id, native stack, thread legend, every thread's Python stack) to the
 run log and stderr, then chains to the previous handler and re-raises the
 signal.  Python stacks come from the C core itself on CPython 3.11-3.12.  On
 3.13+ the dumpers it would need are no longer exported, so the stdlib
-faulthandler is the engine: it is enabled on the run log here, *before* the C
-handler is installed, so that the C handler runs first (header, native
-stack, names) and then chains to faulthandler (stacks, then the re-raise).
+faulthandler is the engine: the installer (:mod:`pyqtguard._install`)
+enables it on the run log *before* the C handler is installed, so that the
+C handler runs first (header, native stack, names) and then chains to
+faulthandler (stacks, then the re-raise).
 If the app had enabled faulthandler itself, its choice of file is kept.
 
 Qt's messages (qDebug, qInfo, qWarning, qCritical, qFatal) go into the run
@@ -20,53 +21,14 @@ exit, before finalization, where a Python message handler is known to crash.
 """
 from __future__ import annotations
 
-import atexit
 import sys
 import threading
 
-from . import _native, _qtattach, logfile
-from .logfile import warn_once
+from . import _native, logfile
 
+# Set by the installer (pyqtguard._install), which enables faulthandler on
+# 3.13+; uninstall() disables it again only then.
 _enabled_faulthandler = False
-
-
-def _faulthandler_engine() -> bool:
-    """Enable faulthandler on the run log where it must be the engine."""
-    global _enabled_faulthandler
-    if _native.own_python_stacks_supported():
-        return False                       # 3.11-3.12: the C core dumps stacks
-    import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
-
-    if not faulthandler.is_enabled():
-        fd = _native.log_fd()
-        if fd < 0:
-            fd = 2
-        faulthandler.enable(file=fd, all_threads=True)
-        _enabled_faulthandler = True
-    return True
-
-
-def _install_signal_handlers(config: object) -> None:
-    """Arm the fatal-signal handlers (unless ``crash_handler=False``)."""
-    if config is not None and not getattr(config, "crash_handler", True):
-        return
-    if _native.crash_enabled():
-        return
-    try:
-        engine = _faulthandler_engine()
-        _native.crash_enable(engine)
-    except (OSError, MemoryError, ValueError, RuntimeError) as exc:
-        warn_once("crash", f"pyqtguard: crash reports are off: {exc}")
-
-
-def _uninstall_signal_handlers() -> None:
-    global _enabled_faulthandler
-    _native.crash_disable()
-    if _enabled_faulthandler:
-        import faulthandler
-
-        faulthandler.disable()
-        _enabled_faulthandler = False
 
 
 def write_fatal_report(reason: str) -> bool:
@@ -94,7 +56,7 @@ _LEVELS = {  # QtMsgType name -> (label, logging level)
 
 _state = threading.local()
 _installed = False
-_wanted = False
+_wanted = False        # set by the installer: qt_messages=True
 _previous: object = None
 _qtcore: object = None
 
@@ -178,30 +140,3 @@ def _detach_message_handler() -> None:
             pass
     _installed = False
     _previous = None
-
-
-def _install_message_handler(config: object) -> None:
-    global _wanted
-    if config is not None and not getattr(config, "qt_messages", True):
-        return
-    _wanted = True
-    _qtattach.when_qt_imported(_attach_message_handler)
-    atexit.register(_detach_message_handler)
-
-
-def _uninstall_message_handler() -> None:
-    global _wanted
-    _wanted = False
-    _detach_message_handler()
-    atexit.unregister(_detach_message_handler)
-
-# ---- the component ----------------------------------------------------------
-
-def install(config: object = None) -> None:
-    _install_signal_handlers(config)
-    _install_message_handler(config)
-
-
-def uninstall() -> None:
-    _uninstall_message_handler()
-    _uninstall_signal_handlers()

@@ -1,5 +1,9 @@
-"""install() and uninstall(): their options, and one switch over every
-component.
+"""The installer: install() and uninstall(), their options, and one switch
+over every component.
+
+Loaded for one call and dropped after it (see
+:func:`pyqtguard._installed.run_installer`): nothing here may be registered as
+a hook or callback - what runs later lives in the modules that stay loaded.
 
 The options are validated once, here: programming errors (a wrong type, a
 negative timeout) raise ``TypeError`` or ``ValueError`` naming the argument;
@@ -23,58 +27,19 @@ import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 import sys
 import threading
 
-from . import _native, _qtattach, logfile
+from . import _crash, _installed, _native, _qtattach, _threadtrack, _watchdog, logdir, logfile
+from ._installed import (ENV_DISABLE, ENV_EXIT_TIMEOUT, ENV_FREEZE_MS, ENV_LOG_DIR,
+                         ENV_REPEAT_INTERVAL, Config, default_app_name, sanitize_app_name)
 from .logfile import warn_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
 
 # ---- options --------------------------------------------------------------
 
-ENV_DISABLE = "PYQTGUARD_DISABLE"
-ENV_LOG_DIR = "PYQTGUARD_LOG_DIR"
-ENV_EXIT_TIMEOUT = "PYQTGUARD_EXIT_TIMEOUT"
-ENV_FREEZE_MS = "PYQTGUARD_FREEZE_MS"
-ENV_REPEAT_INTERVAL = "PYQTGUARD_REPEAT_INTERVAL"
-
 _UNSET: object = object()
 DEFAULT_DUMP_SIGNAL = getattr(_signal, "SIGUSR1", None)
-
-
-class Config:
-    """What :func:`pyqtguard.install` was asked to do (read-only).
-
-    A plain class, not a dataclass: importing ``dataclasses`` would cost more
-    than all of pyqtguard's start-up budget.
-    """
-
-    __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
-                 "freeze_ms", "dump_signal", "crash_handler", "qt_messages",
-                 "guard_children", "repeat_interval")
-
-    log_dir: str | None
-    app_name: str
-    keep_logs: int
-    stderr: bool
-    exit_timeout: float | None
-    freeze_ms: int
-    dump_signal: int | None
-    crash_handler: bool
-    qt_messages: bool
-    guard_children: bool
-    repeat_interval: float
-
-    def __init__(self, **values: object) -> None:
-        for name in self.__slots__:
-            object.__setattr__(self, name, values[name])
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Config is read-only")
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
-        return f"Config({fields})"
 
 
 def disabled_by_env() -> bool:
@@ -119,24 +84,6 @@ def _env_number(name: str, *, integer: bool) -> float | None:
         warn_once(f"env:{name}", f"ignoring {name}={raw!r}: not a number >= 0")
         return None
     return value
-
-
-def default_app_name() -> str:
-    """The stem of the main script, or ``python`` for an interactive session."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else "")
-    stem = os.path.splitext(os.path.basename(path))[0] if path else ""
-    if stem in {"", "-c", "__main__"}:
-        spec = getattr(main, "__spec__", None)
-        stem = (spec.name.split(".")[0] if spec and spec.name else "") or "python"
-    return sanitize_app_name(stem)
-
-
-def sanitize_app_name(name: str) -> str:
-    """Keep a name usable as one folder name on every platform."""
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    cleaned = cleaned.strip("._") or "python"
-    return cleaned[:64]
 
 
 def make_config(
@@ -194,12 +141,9 @@ def make_config(
 
 
 # ---- the switch ----------------------------------------------------------
-# Each later feature adds one line here.
-COMPONENTS: tuple[str, ...] = (
-    "pyqtguard._threadtrack",
-    "pyqtguard._crash",
-    "pyqtguard._watchdog",
-)
+# Each later feature adds one line here: (name, install, uninstall), defined
+# below.  Installed in this order, uninstalled in reverse.
+COMPONENTS: tuple[tuple[str, Callable[[Config], None], Callable[[], None]], ...]
 
 # Components that matter only once a module is imported: installed then, so
 # an app that never imports it never pays for them.  trigger -> component.
@@ -207,18 +151,12 @@ DEFERRED_COMPONENTS: dict[str, str] = {
     "multiprocessing.util": "pyqtguard._spawnguard",
 }
 
-_installed: Config | None = None
-_lock = threading.RLock()
-_saved_hooks: tuple[object, object, object] | None = None
-
-
 def _install_exception_hooks(config: Config) -> None:
     """The three hooks are C functions; their Python helpers
     (:mod:`pyqtguard._exceptions`) are imported at the first exception."""
-    global _saved_hooks
     if sys.excepthook is _native.excepthook:
         return
-    _saved_hooks = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+    _installed.saved_hooks = (sys.excepthook, threading.excepthook, sys.unraisablehook)
     _native.configure_hooks_from("pyqtguard._exceptions", config.stderr)
     _native.set_repeat_interval(config.repeat_interval)
     _native.set_previous_hooks(
@@ -233,10 +171,9 @@ def _install_exception_hooks(config: Config) -> None:
 
 def _uninstall_exception_hooks() -> None:
     """Put back exactly the hooks that were there before."""
-    global _saved_hooks
-    if _saved_hooks is None:
+    if _installed.saved_hooks is None:
         return
-    old_sys, old_threading, old_unraisable = _saved_hooks
+    old_sys, old_threading, old_unraisable = _installed.saved_hooks
     if sys.excepthook is _native.excepthook:
         sys.excepthook = old_sys  # type: ignore[assignment]
     if threading.excepthook is _native.threading_excepthook:
@@ -245,7 +182,7 @@ def _uninstall_exception_hooks() -> None:
         sys.unraisablehook = old_unraisable  # type: ignore[assignment]
     _native.set_previous_hooks(None, None, None)
     _native.flush_exception_reports()
-    _saved_hooks = None
+    _installed.saved_hooks = None
 
 
 def _run_log_header(config: Config) -> str:
@@ -271,92 +208,256 @@ def _stderr_fd() -> int:
         return -1
 
 
+def _open_run_log(config: Config) -> None:
+    """Create this run's log and hand it to the C core; without one (the
+    folder cannot be used), reports go to stderr only, with one warning."""
+    if logfile.run_log_path() is not None:
+        return                                  # kept from an earlier install()
+    folder = logdir.folder_for(config.log_dir, config.app_name)
+    try:
+        path, fd = logdir.create_run_log(folder, _run_log_header(config))
+    except OSError as exc:
+        warn_once("logdir", f"cannot write run logs to {folder} ({exc}); "
+                  "reports go to stderr only")
+        return
+    logfile.use_run_log(path, fd)
+
+
 def install(**options: object) -> Config | None:
-    """See :func:`pyqtguard.install`."""
-    global _installed
+    """See :func:`pyqtguard.install`; run through
+    :func:`pyqtguard._installed.run_installer`, under its lock."""
     config = make_config(**options)
     if disabled_by_env():
         return None
-    with _lock:
-        if _installed is not None:
-            return _installed  # idempotent
-        folder = logfile._resolve(config.log_dir, config.app_name)
-        logfile.open_run_log(folder, _run_log_header(config))
-        _native.set_stderr_fd(_stderr_fd() if config.stderr else -1)
+    if _installed.config is not None:
+        return _installed.config  # idempotent
+    _open_run_log(config)
+    _native.set_stderr_fd(_stderr_fd() if config.stderr else -1)
+    try:
+        _install_exception_hooks(config)
+    except Exception as exc:  # noqa: BLE001 - keep going with what works
+        warn_once("component:exceptions", f"exception hooks not installed: {exc!r}")
+    for name, install_component, _ in COMPONENTS:
         try:
-            _install_exception_hooks(config)
+            install_component(config)
         except Exception as exc:  # noqa: BLE001 - keep going with what works
-            warn_once("component:exceptions", f"exception hooks not installed: {exc!r}")
-        for name in COMPONENTS:
-            try:
-                _component(name).install(config)
-            except Exception as exc:  # noqa: BLE001 - keep going with what works
-                warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
-        _installed = config
-        logfile.prune_old_runs(config.keep_logs)   # by the watchdog, if it runs
-        for trigger, name in DEFERRED_COMPONENTS.items():
-            _qtattach.when_imported(trigger, _deferred_installer(name, config))
-        atexit.register(_at_exit)
-        return config
-
-
-def _component(name: str) -> Any:
-    """Import a component module (``__import__``: importlib itself is a
-    start-up cost for apps that have not imported it)."""
-    __import__(name)
-    return sys.modules[name]
-
-
-def _deferred_installer(name: str, config: Config) -> object:
-    def install_component(module: object) -> None:
-        if _installed is not config:
-            return                              # uninstalled (or reinstalled) since
-        try:
-            _component(name).install(config)
-        except Exception as exc:  # noqa: BLE001
             warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
-
-    return install_component
+    _installed.config = config
+    run_log = logfile.run_log_path()
+    if run_log is not None:
+        logdir.prune_old_runs(run_log, config.keep_logs)   # by the watchdog, if it runs
+    for trigger, name in DEFERRED_COMPONENTS.items():
+        _qtattach.when_imported(trigger, _installed.deferred_installer(name, config))
+    atexit.register(_installed.at_exit)
+    return config
 
 
 def uninstall() -> None:
-    """See :func:`pyqtguard.uninstall`."""
-    global _installed
-    with _lock:
-        if _installed is None:
-            return
-        for name in (*reversed(COMPONENTS), *DEFERRED_COMPONENTS.values()):
-            module = sys.modules.get(name)
-            if module is not None:
-                try:
-                    module.uninstall()
-                except Exception as exc:  # noqa: BLE001
-                    warn_once(f"uninstall:{name}", f"{name} uninstall failed: {exc!r}")
-        _uninstall_exception_hooks()
-        _qtattach.unwrap_event_loops()
-        _installed = None
-        atexit.unregister(_at_exit)
+    """See :func:`pyqtguard.uninstall`; run as :func:`install` is."""
+    if _installed.config is None:
+        return
+    uninstalls = [(name, uninstall_component) for name, _, uninstall_component
+                  in reversed(COMPONENTS)]
+    for name in DEFERRED_COMPONENTS.values():
+        module = sys.modules.get(name)
+        if module is not None:
+            uninstalls.append((name, module.uninstall))
+    for name, uninstall_component in uninstalls:
+        try:
+            uninstall_component()
+        except Exception as exc:  # noqa: BLE001
+            warn_once(f"uninstall:{name}", f"{name} uninstall failed: {exc!r}")
+    _uninstall_exception_hooks()
+    _qtattach.unwrap_event_loops()
+    _installed.config = None
+    atexit.unregister(_installed.at_exit)
 
 
-def installed_config() -> Config | None:
-    """The Config in force, or None if pyqtguard is not installed."""
-    return _installed
+# ---- thread tracking (pyqtguard._threadtrack) -------------------------------
+
+def _install_threads(config: Config) -> None:
+    """Name and track Python threads now, QThreads once Qt is imported."""
+    tt = _threadtrack
+    if tt._original_thread_start is None:
+        tt._original_thread_start = threading.Thread.start
+        threading.Thread.start = tt._start_python_thread  # type: ignore[method-assign]
+    if tt._original_bootstrap_inner is None:
+        tt._original_bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+        threading.Thread._bootstrap_inner = tt._bootstrap_inner  # type: ignore[attr-defined]
+        tt._original_name = threading.Thread.name
+        threading.Thread.name = property(tt._original_name.fget, tt._set_name)  # type: ignore[assignment]
+    for thread in threading.enumerate():
+        if thread.native_id and thread.ident:
+            try:
+                _native.thread_register(thread.native_id, thread.ident, thread.name,
+                                        tt._kind_of(thread))
+            except Exception:  # noqa: BLE001
+                pass
+    _qtattach.when_qt_imported(tt._attach_qthreads)
 
 
-def _at_exit() -> None:
-    # Reports still queued (see src/exchooks.c) are written now; from here
-    # on each is written in the hook itself.
-    _native.flush_exception_reports(True)
-    logfile.log_event("pyqtguard: interpreter exit")
-    # From here on Python cannot write a report: the exit deadline moves from
-    # the watchdog thread to a timer, and the thread ends before exit_group()
-    # would have to kill it (see src/watchdog.c).
-    _native.watchdog_hand_off()
-    # What Qt keeps to the end must not keep pyqtguard alive through the
-    # teardown (see _qtattach.detach_at_exit).
-    _qtattach.detach_at_exit()
-    # QThreads still running must not call into Python while they are ended
-    # during the teardown (see _qthreads.detach_at_exit).
-    qthreads = sys.modules.get("pyqtguard._qthreads")  # loaded once QThread is used
+def _uninstall_threads() -> None:
+    tt = _threadtrack
+    if tt._original_thread_start is not None:
+        threading.Thread.start = tt._original_thread_start  # type: ignore[method-assign]
+        tt._original_thread_start = None
+    if tt._original_bootstrap_inner is not None:
+        threading.Thread._bootstrap_inner = tt._original_bootstrap_inner  # type: ignore[attr-defined]
+        threading.Thread.name = tt._original_name  # type: ignore[assignment]
+        tt._original_bootstrap_inner = None
+        tt._original_name = None
+    if tt._qthread_class is not None:
+        _native.forget_class_completion(tt._qthread_class)
+        tt._qthread_class = None
+    qthreads = sys.modules.get("pyqtguard._qthreads")
     if qthreads is not None:
-        qthreads.detach_at_exit()
+        qthreads.unwrap_start()
+
+
+# ---- crashes and Qt's messages (pyqtguard._crash) ---------------------------
+
+def _faulthandler_engine() -> bool:
+    """Enable faulthandler on the run log where it must be the engine (3.13+:
+    see pyqtguard._crash)."""
+    if _native.own_python_stacks_supported():
+        return False                       # 3.11-3.12: the C core dumps stacks
+    import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
+
+    if not faulthandler.is_enabled():
+        fd = _native.log_fd()
+        faulthandler.enable(file=fd if fd >= 0 else 2, all_threads=True)
+        _crash._enabled_faulthandler = True
+    return True
+
+
+def _install_crash(config: Config) -> None:
+    """Arm the fatal-signal handlers (unless ``crash_handler=False``); put
+    the Qt message handler in once Qt is imported (unless ``qt_messages=False``)."""
+    if config.crash_handler and not _native.crash_enabled():
+        try:
+            _native.crash_enable(_faulthandler_engine())
+        except (OSError, MemoryError, ValueError, RuntimeError) as exc:
+            warn_once("crash", f"pyqtguard: crash reports are off: {exc}")
+    if config.qt_messages:
+        _crash._wanted = True
+        _qtattach.when_qt_imported(_crash._attach_message_handler)
+        atexit.register(_crash._detach_message_handler)
+
+
+def _uninstall_crash() -> None:
+    _crash._wanted = False
+    _crash._detach_message_handler()
+    atexit.unregister(_crash._detach_message_handler)
+    _native.crash_disable()
+    if _crash._enabled_faulthandler:
+        import faulthandler
+
+        faulthandler.disable()
+        _crash._enabled_faulthandler = False
+
+
+# ---- the watchdog (pyqtguard._watchdog) ---------------------------------------
+
+def _install_dump_signal(config: Config) -> None:
+    signum = config.dump_signal
+    if signum is None or not hasattr(_signal, "SIGUSR1"):
+        return
+    _watchdog.ensure_started()
+    try:
+        current = _signal.getsignal(signum)
+    except (ValueError, OSError):
+        return
+    if current not in (_signal.SIG_DFL, None):
+        # The app (or a library) uses this signal: leave it alone.
+        warn_once("dump-signal", f"pyqtguard: signal {signum} is in use; no dump signal")
+        return
+    _native.dump_signal_enable(signum)
+    _watchdog._dump_signal = signum
+
+
+def _uninstall_dump_signal() -> None:
+    if _watchdog._dump_signal is not None:
+        try:
+            _signal.signal(_watchdog._dump_signal, _signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+        _watchdog._dump_signal = None
+
+
+def _install_stack_signal() -> None:
+    """On 3.13+ the C core can no longer read Python stacks without the GIL,
+    so its fallback reports (the GIL held for good; a hang while the
+    interpreter finalizes) get them from faulthandler, registered on a free
+    real-time signal with the run log as its file."""
+    if _native.own_python_stacks_supported():
+        return                     # 3.11-3.12: the C core reads them itself
+    import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
+
+    if not hasattr(faulthandler, "register"):
+        return
+    fd = _native.log_fd()
+    signum = _native.free_realtime_signal()
+    if fd < 0 or signum == 0:
+        return
+    faulthandler.register(signum, file=fd, all_threads=True, chain=False)
+    _native.watchdog_stack_signal(signum)
+    _watchdog._stack_signal = signum
+
+
+def _uninstall_stack_signal() -> None:
+    if _watchdog._stack_signal:
+        import faulthandler
+
+        _native.watchdog_stack_signal(0)
+        faulthandler.unregister(_watchdog._stack_signal)
+        _watchdog._stack_signal = 0
+
+
+def _install_exit_deadline(config: Config) -> None:
+    wd = _watchdog
+    wd._timeout = config.exit_timeout
+    wd._budget = wd.REPORT_ONLY_AFTER if wd._timeout is None else wd._timeout
+    wd._limit_text = "no limit" if wd._timeout is None else f"{wd._timeout:g} s"
+    wd._enabled = True
+    _qtattach.on_loop_started(wd._reset_exit_deadline)
+    _qtattach.on_loop_ended(wd._begin_shutdown_at_loop_end)
+    if wd._original_shutdown is None:
+        wd._original_shutdown = threading._shutdown  # type: ignore[attr-defined]
+        threading._shutdown = wd._shutdown_wrapper  # type: ignore[attr-defined]
+
+
+def _uninstall_exit_deadline() -> None:
+    wd = _watchdog
+    wd._enabled = False
+    wd._began = None
+    if wd._original_shutdown is not None:
+        threading._shutdown = wd._original_shutdown  # type: ignore[attr-defined]
+        wd._original_shutdown = None
+    try:
+        _native.watchdog_disarm_exit()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _install_watchdog(config: Config) -> None:
+    """The dump signal, bounded shutdown and freeze detection."""
+    _install_stack_signal()
+    _install_dump_signal(config)
+    _install_exit_deadline(config)
+    _watchdog._freeze_ms = config.freeze_ms
+    _qtattach.on_loop_started(_watchdog._start_freeze_watch)
+    _qtattach.on_loop_ended(_watchdog._stop_freeze_watch)
+
+
+def _uninstall_watchdog() -> None:
+    _watchdog._stop_freeze_watch()
+    _uninstall_exit_deadline()
+    _uninstall_dump_signal()
+    _uninstall_stack_signal()
+
+
+COMPONENTS = (
+    ("threads", _install_threads, _uninstall_threads),
+    ("crash", _install_crash, _uninstall_crash),
+    ("watchdog", _install_watchdog, _uninstall_watchdog),
+)

@@ -3,8 +3,8 @@
 A signal handler cannot ask Python for a thread's name, so every thread is
 recorded in ``_native``'s lock-free table (``src/threadtable.c``) when it
 starts, again when it is renamed, and removed when it ends; threads already
-running at :func:`install` are recorded then.  Kinds let reports tell thread
-sorts apart.  Each thread's start site and start time are kept for
+running at ``install()`` are recorded then (by the installer,
+:mod:`pyqtguard._install`).  Kinds let reports tell thread sorts apart.  Each thread's start site and start time are kept for
 :func:`pyqtguard.threads` and hang reports.
 
 QThreads get more (:mod:`pyqtguard._qthreads`: names, keep-alive, stop at
@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from . import _native, _qtattach
+from . import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
@@ -29,6 +29,8 @@ KIND_QTHREAD = 2
 KIND_POOL = 3
 KIND_NATIVE = 4
 
+# threading's own, replaced by the installer (pyqtguard._install) while
+# installed.
 _original_bootstrap_inner: Any = None
 _original_name: Any = None
 _original_thread_start: Any = None
@@ -108,39 +110,8 @@ def _set_name(self: threading.Thread, value: str) -> None:
             pass
 
 
-def _install_python_threads() -> None:
-    global _original_bootstrap_inner, _original_name, _original_thread_start
-    if _original_thread_start is None:
-        _original_thread_start = threading.Thread.start
-        threading.Thread.start = _start_python_thread  # type: ignore[method-assign]
-    if _original_bootstrap_inner is None:
-        _original_bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
-        threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
-        _original_name = threading.Thread.name
-        threading.Thread.name = property(_original_name.fget, _set_name)  # type: ignore[assignment]
-    for thread in threading.enumerate():
-        if thread.native_id and thread.ident:
-            try:
-                _native.thread_register(thread.native_id, thread.ident, thread.name,
-                                        _kind_of(thread))
-            except Exception:  # noqa: BLE001
-                pass
-
-
-def _uninstall_python_threads() -> None:
-    global _original_bootstrap_inner, _original_name, _original_thread_start
-    if _original_thread_start is not None:
-        threading.Thread.start = _original_thread_start  # type: ignore[method-assign]
-        _original_thread_start = None
-    if _original_bootstrap_inner is not None:
-        threading.Thread._bootstrap_inner = _original_bootstrap_inner  # type: ignore[attr-defined]
-        threading.Thread.name = _original_name  # type: ignore[assignment]
-        _original_bootstrap_inner = None
-        _original_name = None
-
-
 # ---- QThreads --------------------------------------------------------------
-_qthread_class: Any = None
+_qthread_class: Any = None        # QThread, once _attach_qthreads has run
 
 
 def _on_qthread_class_complete(type_dict: dict[str, Any]) -> None:
@@ -166,20 +137,3 @@ def _attach_qthreads(qtcore: Any) -> None:
         from . import _qthreads
 
         _qthreads.wrap_start_now(cls)
-
-
-def install(config: object = None) -> None:
-    """Name and track Python threads now, QThreads once Qt is imported."""
-    _install_python_threads()
-    _qtattach.when_qt_imported(_attach_qthreads)
-
-
-def uninstall() -> None:
-    global _qthread_class
-    _uninstall_python_threads()
-    if _qthread_class is not None:
-        _native.forget_class_completion(_qthread_class)
-        _qthread_class = None
-    qthreads = sys.modules.get("pyqtguard._qthreads")
-    if qthreads is not None:
-        qthreads.unwrap_start()

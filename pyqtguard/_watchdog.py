@@ -32,12 +32,11 @@ logged.
 """
 from __future__ import annotations
 
-import _signal  # not `signal`: its enums cost start-up time
 import sys
 import threading
 import time
 
-from . import _native, _qtattach, logfile
+from . import _native, logfile
 from .logfile import warn_once
 
 TYPE_CHECKING = False
@@ -81,74 +80,12 @@ def ensure_started() -> None:
     _native.watchdog_start(_handle_request)
 
 
-def _enable_dump_signal(signum: int) -> None:
-    global _dump_signal
-    try:
-        current = _signal.getsignal(signum)
-    except (ValueError, OSError):
-        return
-    if current not in (_signal.SIG_DFL, None):
-        # The app (or a library) uses this signal: leave it alone.
-        warn_once("dump-signal", f"pyqtguard: signal {signum} is in use; no dump signal")
-        return
-    _native.dump_signal_enable(signum)
-    _dump_signal = signum
-
-
-def _install_dump_signal(config: object) -> None:
-    signum = getattr(config, "dump_signal", None)
-    if signum is not None and hasattr(_signal, "SIGUSR1"):
-        ensure_started()
-        _enable_dump_signal(signum)
-
-
-def _uninstall_dump_signal() -> None:
-    global _dump_signal
-    if _dump_signal is not None:
-        try:
-            _signal.signal(_dump_signal, _signal.SIG_DFL)
-        except (ValueError, OSError):
-            pass
-        _dump_signal = None
-
-
 def dump_signal() -> int | None:
     return _dump_signal
 
 
 # ---- Python stacks for the C fallback reports (3.13+) ----------------------
 _stack_signal = 0
-
-
-def _install_stack_signal() -> None:
-    """On 3.13+ the C core can no longer read Python stacks without the GIL,
-    so its fallback reports (the GIL held for good; a hang while the
-    interpreter finalizes) get them from faulthandler, registered on a free
-    real-time signal with the run log as its file."""
-    global _stack_signal
-    if _native.own_python_stacks_supported():
-        return                     # 3.11-3.12: the C core reads them itself
-    import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
-
-    if not hasattr(faulthandler, "register"):
-        return
-    fd = _native.log_fd()
-    signum = _native.free_realtime_signal()
-    if fd < 0 or signum == 0:
-        return
-    faulthandler.register(signum, file=fd, all_threads=True, chain=False)
-    _native.watchdog_stack_signal(signum)
-    _stack_signal = signum
-
-
-def _uninstall_stack_signal() -> None:
-    global _stack_signal
-    if _stack_signal:
-        import faulthandler
-
-        _native.watchdog_stack_signal(0)
-        faulthandler.unregister(_stack_signal)
-        _stack_signal = 0
 
 
 # ---- bounded shutdown ------------------------------------------------------
@@ -237,32 +174,6 @@ def _shutdown_wrapper() -> None:
     _original_shutdown()
 
 
-def _install_exit_deadline(config: object) -> None:
-    global _enabled, _timeout, _budget, _limit_text, _original_shutdown
-    _timeout = getattr(config, "exit_timeout", 10.0)
-    _budget = REPORT_ONLY_AFTER if _timeout is None else _timeout
-    _limit_text = "no limit" if _timeout is None else f"{_timeout:g} s"
-    _enabled = True
-    _qtattach.on_loop_started(_reset_exit_deadline)
-    _qtattach.on_loop_ended(_begin_shutdown_at_loop_end)
-    if _original_shutdown is None:
-        _original_shutdown = threading._shutdown  # type: ignore[attr-defined]
-        threading._shutdown = _shutdown_wrapper  # type: ignore[attr-defined]
-
-
-def _uninstall_exit_deadline() -> None:
-    global _enabled, _original_shutdown, _began
-    _enabled = False
-    _began = None
-    if _original_shutdown is not None:
-        threading._shutdown = _original_shutdown  # type: ignore[attr-defined]
-        _original_shutdown = None
-    try:
-        _native.watchdog_disarm_exit()
-    except Exception:  # noqa: BLE001
-        pass
-
-
 # ---- GUI freezes ----------------------------------------------------------
 _freeze_ms = 1000
 _gui_ident: int | None = None
@@ -293,25 +204,3 @@ def _stop_freeze_watch() -> None:
         _native.freeze_watch(0)
         _timer.stop()
         _timer = None
-
-
-def _install_freeze_watch(config: object) -> None:
-    global _freeze_ms
-    _freeze_ms = getattr(config, "freeze_ms", 1000)
-    _qtattach.on_loop_started(_start_freeze_watch)
-    _qtattach.on_loop_ended(_stop_freeze_watch)
-
-# ---- the component ----------------------------------------------------------
-
-def install(config: object = None) -> None:
-    _install_stack_signal()
-    _install_dump_signal(config)
-    _install_exit_deadline(config)
-    _install_freeze_watch(config)
-
-
-def uninstall() -> None:
-    _stop_freeze_watch()
-    _uninstall_exit_deadline()
-    _uninstall_dump_signal()
-    _uninstall_stack_signal()

@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from . import logfile
+from . import logdir, logfile
 
 MARKER = "=== pyqtguard crash report ==="
 _MAX_REPORT_BYTES = 4 * 1024 * 1024     # a report is a few KB; a log can be big
@@ -204,7 +204,7 @@ def find_crashes(folder: str | os.PathLike[str],
     Unreadable reports are skipped; a line saying why goes to *notes*.
     """
     found = []
-    for path in reversed(logfile.run_logs(folder)):
+    for path in reversed(logdir.run_logs(folder)):
         try:
             report = parse_report(path)
         except (OSError, CorruptReport) as exc:
@@ -220,12 +220,11 @@ def _this_apps_folder() -> str | None:
     current = logfile.current_path()
     if current is not None:
         return os.fspath(current.parent)
-    from . import _install
+    from . import _installed
 
-    config = _install.installed_config()
-    app_name = config.app_name if config is not None else _install.default_app_name()
-    return os.fspath(logfile.resolve_log_dir(
-        os.environ.get(_install.ENV_LOG_DIR) or None, app_name))
+    config = _installed.installed_config()
+    app_name = config.app_name if config is not None else _installed.default_app_name()
+    return logdir.folder_for(os.environ.get(_installed.ENV_LOG_DIR) or None, app_name)
 
 
 def last_crash() -> CrashReport | None:
@@ -242,7 +241,7 @@ def last_crash() -> CrashReport | None:
     if folder is None:
         return None
     current = logfile.current_path()
-    runs = [p for p in logfile.run_logs(folder) if current is None or p != current]
+    runs = [p for p in logdir.run_logs(folder) if current is None or p != current]
     if not runs:
         return None
     try:

@@ -33,21 +33,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _find_log(pid: int, log_dir: str | None) -> str | None:
-    from .. import _install, logfile
+    from .. import _installed, logdir
 
     folders = []
-    env_dir = os.environ.get(_install.ENV_LOG_DIR)
+    env_dir = os.environ.get(_installed.ENV_LOG_DIR)
     if log_dir or env_dir:
         folders.append(log_dir or env_dir)
     else:
-        root = os.fspath(logfile.default_root())
+        root = os.fspath(logdir.default_root())
         try:
             folders += [os.path.join(root, name) for name in os.listdir(root)]
         except OSError:
             pass
     found = [os.path.join(folder, name) for folder in folders if os.path.isdir(folder)
              for name in os.listdir(folder)
-             if logfile.is_run_log(name) and name.split("-")[3] == str(pid)]
+             if logdir.is_run_log(name) and name.split("-")[3] == str(pid)]
     return max(found, key=os.path.getmtime) if found else None
 
 

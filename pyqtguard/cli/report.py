@@ -32,13 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _folders(args: argparse.Namespace) -> list[str]:
-    from .. import _install, logfile
+    from .. import _installed, logdir
 
-    log_dir = args.log_dir or os.environ.get(_install.ENV_LOG_DIR) or None
+    log_dir = args.log_dir or os.environ.get(_installed.ENV_LOG_DIR) or None
     if log_dir is not None or args.app:
-        app = _install.sanitize_app_name(args.app) if args.app else "app"
-        return [os.fspath(logfile.resolve_log_dir(log_dir, app))]
-    root = os.fspath(logfile.default_root())
+        app = _installed.sanitize_app_name(args.app) if args.app else "app"
+        return [os.fspath(logdir.resolve_log_dir(log_dir, app))]
+    root = os.fspath(logdir.default_root())
     try:
         names = sorted(os.listdir(root))
     except OSError:
