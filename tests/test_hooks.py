@@ -262,6 +262,37 @@ def test_no_argument_values_or_environment_in_the_log(tmp_path):
         assert secret not in log, secret
 
 
+def test_the_installer_is_not_kept_loaded(tmp_path):
+    # install() loads its installer (option checks, the wiring of every
+    # component, the run log's creation) for the call only: the app does not
+    # carry that code to its exit.  Its functions are freed at once, not left
+    # as garbage for the collector.  An installer the app imported itself is
+    # left alone.
+    result = run_app("""
+        import gc, sys, threading
+        import pyqtguard
+        gc.disable()
+        pyqtguard.install()
+        installer = ("pyqtguard._install", "pyqtguard.logdir")
+        print("kept:", [m for m in installer if m in sys.modules], flush=True)
+        left = [f for f in gc.get_objects() if type(f).__name__ == "function"
+                and f.__module__ in installer]
+        print("functions left:", len(left), flush=True)
+        # What runs later still works: a thread's exception is reported.
+        t = threading.Thread(target=lambda: 1/0, name="after-install"); t.start(); t.join()
+        pyqtguard.uninstall()
+        import pyqtguard._install as mine
+        pyqtguard.install()
+        print("app's own kept:", sys.modules.get("pyqtguard._install") is mine,
+              mine.make_config().app_name, flush=True)
+    """, tmp_path, script_name="installer_app.py")
+    assert result.returncode == 0, result.describe()
+    assert "kept: []" in result.stdout
+    assert "functions left: 0" in result.stdout
+    assert "app's own kept: True installer_app" in result.stdout
+    assert "after-install" in result.log and "ZeroDivisionError" in result.log
+
+
 def test_import_does_not_import_pyqt_and_attaches_later(tmp_path):
     result = run_app("""
         import sys
