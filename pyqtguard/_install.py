@@ -12,12 +12,16 @@ about once and ignored.
 
 The exception hooks are installed here: they are C functions, and their
 Python helpers (:mod:`pyqtguard._exceptions`) load at the first exception.
-A component is a module with ``install(config)`` and ``uninstall()``.  They are
-installed in the order below and uninstalled in reverse.  A component that
-fails to install for environmental reasons warns once and is skipped; the
-others still work.  Every module imported here costs every app start-up time
+Each component - thread tracking, crashes, the watchdog - is a module of what
+runs while installed (:mod:`pyqtguard._threadtrack`, :mod:`pyqtguard._crash`,
+:mod:`pyqtguard._watchdog`) and a pair of functions here that wire it in and
+out.  They are installed in the order of ``COMPONENTS`` and uninstalled in
+reverse.  A component that fails to install for environmental reasons warns
+once and is skipped; the others still work.  A deferred component (a module
+with ``install(config)`` and ``uninstall()``) is installed when the module it
+needs is imported.  Every module imported here costs every app start-up time
 (about 0.1 ms each), so the components are few, each one concern of the C
-core's: exceptions, thread tracking, crashes, the watchdog.
+core's.
 """
 from __future__ import annotations
 
@@ -150,6 +154,7 @@ COMPONENTS: tuple[tuple[str, Callable[[Config], None], Callable[[], None]], ...]
 DEFERRED_COMPONENTS: dict[str, str] = {
     "multiprocessing.util": "pyqtguard._spawnguard",
 }
+
 
 def _install_exception_hooks(config: Config) -> None:
     """The three hooks are C functions; their Python helpers

@@ -4,7 +4,8 @@ A signal handler cannot ask Python for a thread's name, so every thread is
 recorded in ``_native``'s lock-free table (``src/threadtable.c``) when it
 starts, again when it is renamed, and removed when it ends; threads already
 running at ``install()`` are recorded then (by the installer,
-:mod:`pyqtguard._install`).  Kinds let reports tell thread sorts apart.  Each thread's start site and start time are kept for
+:mod:`pyqtguard._install`).  Kinds let reports tell thread sorts apart.
+Each thread's start site and start time are kept for
 :func:`pyqtguard.threads` and hang reports.
 
 QThreads get more (:mod:`pyqtguard._qthreads`: names, keep-alive, stop at
