@@ -14,11 +14,12 @@ call back into it for three things, each of which may fail without harm:
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
 
-from . import _guithread, _native, logfile
+from . import _guithread, _native, _qtattach, logfile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up cost
@@ -137,6 +138,30 @@ def _describe_current_thread() -> str:
         return name
     qt_name = _guithread.current_qthread_name()
     return qt_name or f"Thread-{_native.current_native_id()}"
+
+
+def _post_stderr_copy(text: str) -> bool:
+    """Hand a report's copy for a ``sys.stderr`` the app replaced to the GUI
+    thread; called by the C hooks from any other thread.
+
+    Apps point ``sys.stderr`` at a widget (a console pane), which only the
+    GUI thread may touch: reports of worker threads and of the reporter
+    thread would write to it from theirs.  Returns False - write it here, as
+    before - when this is the GUI thread or no event loop runs to take it.
+    """
+    loop_ident = _qtattach._loop_ident
+    if loop_ident is None or loop_ident == threading.get_ident():
+        return False
+    stream = sys.stderr
+
+    def write() -> None:
+        try:
+            stream.write(text)
+            stream.flush()
+        except Exception:  # noqa: BLE001 - the app's stream; never raise into Qt
+            pass
+
+    return _guithread.post_to_gui_thread(write)
 
 
 def _run_callbacks(record: ExceptionRecord) -> None:

@@ -157,6 +157,9 @@ _loop_started: list[Callable[[], None]] = []
 _loop_ended: list[Callable[[], None]] = []
 _original_execs: dict[Any, Any] = {}
 _loop_depth = 0
+# threading.get_ident() of the thread running the main event loop, while it
+# runs (None otherwise): what is posted to the GUI thread runs only then.
+_loop_ident: int | None = None
 
 
 def on_loop_started(callback: Callable[[], None]) -> None:
@@ -190,15 +193,17 @@ def _wrap_exec(cls: Any) -> None:
     original = getattr(cls, "exec")      # the static method, callable
 
     def exec() -> int:  # noqa: A001 - the name PyQt6 uses
-        global _loop_depth
+        global _loop_depth, _loop_ident
         _loop_depth += 1
         if _loop_depth == 1:
+            _loop_ident = threading.get_ident()
             _notify(_loop_started)
         try:
             return original()  # type: ignore[no-any-return]
         finally:
             _loop_depth -= 1
             if _loop_depth == 0:
+                _loop_ident = None
                 _notify(_loop_ended)
 
     exec.__doc__ = getattr(original, "__doc__", None)

@@ -32,7 +32,8 @@ typedef struct {
     PyObject *formatter;
     PyObject *describer;
     PyObject *dispatcher;
-    PyObject *helpers_module;   /* str: where the three come from, or NULL */
+    PyObject *stderr_poster;    /* optional: see write_text_to_stderr */
+    PyObject *helpers_module;   /* str: where the helpers come from, or NULL */
     PyObject *previous[3];      /* NULL: nothing to chain to */
     int to_stderr;              /* copy reports to sys.stderr */
 } hook_state;
@@ -109,6 +110,7 @@ ensure_helpers(void)
     }
     take_helper(module, "_describe_current_thread", &state.describer);
     take_helper(module, "_dispatch", &state.dispatcher);
+    take_helper(module, "_post_stderr_copy", &state.stderr_poster);
     take_helper(module, "_format", &state.formatter);   /* last: the flag */
     Py_DECREF(module);
 }
@@ -232,6 +234,23 @@ stderr_available(void)
     return err != NULL && err != Py_None;
 }
 
+/* A stream the app put in sys.stderr's place (a console widget, say) may
+ * only be written from the GUI thread: from any other thread, while the
+ * event loop runs, the helper posts the write there.  Returns 1 if it did. */
+static int
+posted_to_gui_thread(PyObject *err, PyObject *text)
+{
+    if (state.stderr_poster == NULL || PQG_IS_FINALIZING()
+        || err == PySys_GetObject("__stderr__")) {
+        return 0;
+    }
+    PyObject *posted = PyObject_CallOneArg(state.stderr_poster, text);
+    int done = posted == Py_True;
+    Py_XDECREF(posted);
+    PyErr_Clear();
+    return done;
+}
+
 static void
 write_text_to_stderr(PyObject *text)
 {
@@ -239,6 +258,9 @@ write_text_to_stderr(PyObject *text)
         return;
     }
     PyObject *err = PySys_GetObject("stderr");   /* borrowed */
+    if (posted_to_gui_thread(err, text)) {
+        return;
+    }
     Py_INCREF(err);
     if (PyFile_WriteObject(text, err, Py_PRINT_RAW) == 0) {
         PyObject *res = PyObject_CallMethod(err, "flush", NULL);
@@ -761,6 +783,7 @@ configure_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
     }
     state.to_stderr = to_stderr;
     Py_CLEAR(state.helpers_module);
+    Py_CLEAR(state.stderr_poster);
     if (set_callable(&state.formatter, formatter, "formatter") < 0
         || set_callable(&state.describer, describer, "describer") < 0
         || set_callable(&state.dispatcher, dispatcher, "dispatcher") < 0) {
@@ -783,6 +806,7 @@ configure_hooks_from_py(PyObject *Py_UNUSED(self), PyObject *args)
     Py_CLEAR(state.formatter);
     Py_CLEAR(state.describer);
     Py_CLEAR(state.dispatcher);
+    Py_CLEAR(state.stderr_poster);
     Py_RETURN_NONE;
 }
 

@@ -451,3 +451,41 @@ def test_threads_failing_at_once_are_all_reported(tmp_path):
         assert f"uncaught exception in thread '{name}'" in log, log
         assert error in log, log
     assert "threads: ['MainThread']" in result.stdout
+
+
+def test_a_replaced_stderr_is_written_in_the_gui_thread(tmp_path):
+    # Apps point sys.stderr at a console widget, which only the GUI thread
+    # may touch.  A worker thread's report and a failing slot's (written by
+    # the reporter thread) reach such a stream through the GUI thread while
+    # the event loop runs; the log has them at once either way.
+    result = run_app("""
+        import sys, threading
+        import pyqtguard; pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        written = []
+        class Console:
+            def write(self, text):
+                written.append((threading.current_thread() is threading.main_thread(), text))
+            def flush(self):
+                pass
+        def worker_fails():
+            raise KeyError("from-worker")
+        def slot_fails():
+            raise ValueError("from-slot")
+        def start():
+            t = threading.Thread(target=worker_fails, name="worker"); t.start(); t.join()
+            QtCore.QTimer.singleShot(0, slot_fails)
+            QtCore.QTimer.singleShot(1000, app.quit)
+        sys.stderr = Console()
+        QtCore.QTimer.singleShot(0, start)
+        app.exec()
+        sys.stderr = sys.__stderr__
+        text = "".join(t for _, t in written)
+        print("off the GUI thread:", sum(1 for main, _ in written if not main), flush=True)
+        print("worker:", "from-worker" in text, "slot:", "from-slot" in text, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "off the GUI thread: 0" in result.stdout, result.describe()
+    assert "worker: True slot: True" in result.stdout, result.describe()
+    assert "from-worker" in result.log and "from-slot" in result.log
