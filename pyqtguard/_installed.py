@@ -129,9 +129,11 @@ def _unload(name: str) -> None:
     attribute = name.rpartition(".")[2]
     if package is not None and getattr(package, attribute, None) is module:
         delattr(package, attribute)
-    # Two references: `module` here and getrefcount's argument (3.14 may
-    # count one fewer).  A thread that imported it meanwhile holds another.
-    if sys.getrefcount(module) <= 2:
+    # Held only by the local `module`: as many references as a fresh object
+    # held by one local (counted the same way on every CPython version).  A
+    # thread that imported it meanwhile holds another.
+    alone = object()
+    if sys.getrefcount(module) <= sys.getrefcount(alone):
         vars(module).clear()
 
 

@@ -489,3 +489,28 @@ def test_a_replaced_stderr_is_written_in_the_gui_thread(tmp_path):
     assert "off the GUI thread: 0" in result.stdout, result.describe()
     assert "worker: True slot: True" in result.stdout, result.describe()
     assert "from-worker" in result.log and "from-slot" in result.log
+
+
+def test_dropping_the_installer_spares_a_module_someone_holds():
+    # The installer's modules are freed at once only when nobody else holds
+    # them (a thread importing one at that moment would).
+    import sys
+    import types
+
+    from pyqtguard import _installed
+
+    held = types.ModuleType("pyqtguard._held_probe")
+    held.value = 1
+    sys.modules[held.__name__] = held
+    _installed._unload(held.__name__)
+    assert held.__name__ not in sys.modules
+    assert held.value == 1
+
+    alone = types.ModuleType("pyqtguard._alone_probe")
+    alone.value = 2
+    sys.modules[alone.__name__] = alone
+    namespace = vars(alone)
+    del alone
+    _installed._unload("pyqtguard._alone_probe")
+    assert "pyqtguard._alone_probe" not in sys.modules
+    assert "value" not in namespace
