@@ -25,6 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up cost
     import logging
     from types import TracebackType
+    from typing import Any
 
 ExceptionCallback = Callable[["ExceptionRecord"], object]
 
@@ -140,6 +141,14 @@ def _describe_current_thread() -> str:
     return qt_name or f"Thread-{_native.current_native_id()}"
 
 
+# Copies for a replaced sys.stderr waiting for the GUI thread, in order:
+# (stream, text).  Written by the next drain there - posted with each copy,
+# and run again when the event loop ends, so that none is left behind.
+_stderr_copies: list[tuple[Any, str]] = []
+_stderr_copies_lock = threading.Lock()
+_drain_at_loop_end = False
+
+
 def _post_stderr_copy(text: str) -> bool:
     """Hand a report's copy for a ``sys.stderr`` the app replaced to the GUI
     thread; called by the C hooks from any other thread.
@@ -149,19 +158,30 @@ def _post_stderr_copy(text: str) -> bool:
     thread would write to it from theirs.  Returns False - write it here, as
     before - when this is the GUI thread or no event loop runs to take it.
     """
+    global _drain_at_loop_end
     loop_ident = _qtattach._loop_ident
     if loop_ident is None or loop_ident == threading.get_ident():
         return False
-    stream = sys.stderr
+    with _stderr_copies_lock:
+        _stderr_copies.append((sys.stderr, text))
+        if not _drain_at_loop_end:
+            _drain_at_loop_end = True
+            _qtattach.on_loop_ended(_drain_stderr_copies)
+    if not _guithread.post_to_gui_thread(_drain_stderr_copies):
+        _drain_stderr_copies()                  # no application after all
+    return True
 
-    def write() -> None:
+
+def _drain_stderr_copies() -> None:
+    with _stderr_copies_lock:
+        copies = _stderr_copies[:]
+        _stderr_copies.clear()
+    for stream, text in copies:
         try:
             stream.write(text)
             stream.flush()
         except Exception:  # noqa: BLE001 - the app's stream; never raise into Qt
             pass
-
-    return _guithread.post_to_gui_thread(write)
 
 
 def _run_callbacks(record: ExceptionRecord) -> None:

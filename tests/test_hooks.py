@@ -457,7 +457,8 @@ def test_a_replaced_stderr_is_written_in_the_gui_thread(tmp_path):
     # Apps point sys.stderr at a console widget, which only the GUI thread
     # may touch.  A worker thread's report and a failing slot's (written by
     # the reporter thread) reach such a stream through the GUI thread while
-    # the event loop runs; the log has them at once either way.
+    # the event loop runs, the last ones when it ends; the log has them at
+    # once either way.
     result = run_app("""
         import sys, threading
         import pyqtguard; pyqtguard.install()
@@ -473,21 +474,28 @@ def test_a_replaced_stderr_is_written_in_the_gui_thread(tmp_path):
             raise KeyError("from-worker")
         def slot_fails():
             raise ValueError("from-slot")
+        def last_words():
+            raise LookupError("just-before-quit")
+        def quit_now():
+            # A report posted right before the loop ends is written still.
+            t = threading.Thread(target=last_words); t.start(); t.join()
+            app.quit()
         def start():
             t = threading.Thread(target=worker_fails, name="worker"); t.start(); t.join()
             QtCore.QTimer.singleShot(0, slot_fails)
-            QtCore.QTimer.singleShot(1000, app.quit)
+            QtCore.QTimer.singleShot(1000, quit_now)
         sys.stderr = Console()
         QtCore.QTimer.singleShot(0, start)
         app.exec()
         sys.stderr = sys.__stderr__
         text = "".join(t for _, t in written)
         print("off the GUI thread:", sum(1 for main, _ in written if not main), flush=True)
-        print("worker:", "from-worker" in text, "slot:", "from-slot" in text, flush=True)
+        print("worker:", "from-worker" in text, "slot:", "from-slot" in text,
+              "last:", "just-before-quit" in text, flush=True)
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert "off the GUI thread: 0" in result.stdout, result.describe()
-    assert "worker: True slot: True" in result.stdout, result.describe()
+    assert "worker: True slot: True last: True" in result.stdout, result.describe()
     assert "from-worker" in result.log and "from-slot" in result.log
 
 
