@@ -146,7 +146,6 @@ def _describe_current_thread() -> str:
 # and run again when the event loop ends, so that none is left behind.
 _stderr_copies: list[tuple[Any, str]] = []
 _stderr_copies_lock = threading.Lock()
-_drain_at_loop_end = False
 
 
 def _post_stderr_copy(text: str) -> bool:
@@ -158,15 +157,12 @@ def _post_stderr_copy(text: str) -> bool:
     thread would write to it from theirs.  Returns False - write it here, as
     before - when this is the GUI thread or no event loop runs to take it.
     """
-    global _drain_at_loop_end
     loop_ident = _qtattach._loop_ident
     if loop_ident is None or loop_ident == threading.get_ident():
         return False
     with _stderr_copies_lock:
         _stderr_copies.append((sys.stderr, text))
-        if not _drain_at_loop_end:
-            _drain_at_loop_end = True
-            _qtattach.on_loop_ended(_drain_stderr_copies)
+    _qtattach.on_loop_ended(_drain_stderr_copies)     # once: it keeps no duplicates
     if not _guithread.post_to_gui_thread(_drain_stderr_copies):
         _drain_stderr_copies()                  # no application after all
     return True

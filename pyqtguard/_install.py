@@ -213,19 +213,22 @@ def _stderr_fd() -> int:
         return -1
 
 
-def _open_run_log(config: Config) -> None:
-    """Create this run's log and hand it to the C core; without one (the
-    folder cannot be used), reports go to stderr only, with one warning."""
-    if logfile.run_log_path() is not None:
-        return                                  # kept from an earlier install()
+def _open_run_log(config: Config) -> str | None:
+    """Create this run's log and hand it to the C core; returns its path.
+    Without one (the folder cannot be used), reports go to stderr only, with
+    one warning, and this returns None."""
+    kept = logfile.run_log_path()
+    if kept is not None:
+        return kept                             # from an earlier install()
     folder = logdir.folder_for(config.log_dir, config.app_name)
     try:
         path, fd = logdir.create_run_log(folder, _run_log_header(config))
     except OSError as exc:
         warn_once("logdir", f"cannot write run logs to {folder} ({exc}); "
                   "reports go to stderr only")
-        return
+        return None
     logfile.use_run_log(path, fd)
+    return path
 
 
 def install(**options: object) -> Config | None:
@@ -236,7 +239,7 @@ def install(**options: object) -> Config | None:
         return None
     if _installed.config is not None:
         return _installed.config  # idempotent
-    _open_run_log(config)
+    run_log = _open_run_log(config)
     _native.set_stderr_fd(_stderr_fd() if config.stderr else -1)
     try:
         _install_exception_hooks(config)
@@ -248,7 +251,6 @@ def install(**options: object) -> Config | None:
         except Exception as exc:  # noqa: BLE001 - keep going with what works
             warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
     _installed.config = config
-    run_log = logfile.run_log_path()
     if run_log is not None:
         logdir.prune_old_runs(run_log, config.keep_logs)   # by the watchdog, if it runs
     for trigger, name in DEFERRED_COMPONENTS.items():

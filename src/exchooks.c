@@ -32,7 +32,7 @@ typedef struct {
     PyObject *formatter;
     PyObject *describer;
     PyObject *dispatcher;
-    PyObject *stderr_poster;    /* optional: see write_text_to_stderr */
+    PyObject *stderr_poster;    /* optional: see posted_to_gui_thread */
     PyObject *helpers_module;   /* str: where the helpers come from, or NULL */
     PyObject *previous[3];      /* NULL: nothing to chain to */
     int to_stderr;              /* copy reports to sys.stderr */
