@@ -21,25 +21,25 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
     from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._installed import Config  # noqa: TC004
+    from .config import Config  # noqa: TC004
 
 # Public names that live in modules loaded on first use: name -> module.
 _LAZY: dict[str, str] = {
-    "ExceptionRecord": "pyqtguard._exceptions",
-    "on_exception": "pyqtguard._exceptions",
-    "remove_exception_callback": "pyqtguard._exceptions",
-    "log_path": "pyqtguard.logfile",
-    "last_crash": "pyqtguard.reports",
-    "CrashReport": "pyqtguard.reports",
-    "threads": "pyqtguard.registry",
-    "dump_threads": "pyqtguard.registry",
-    "ThreadInfo": "pyqtguard.registry",
-    "on_freeze": "pyqtguard._watchreports",
-    "remove_freeze_callback": "pyqtguard._watchreports",
-    "FreezeEvent": "pyqtguard._watchreports",
+    "ExceptionRecord": "pyqtguard.exceptions.delivery",
+    "on_exception": "pyqtguard.exceptions.delivery",
+    "remove_exception_callback": "pyqtguard.exceptions.delivery",
+    "log_path": "pyqtguard.logs.runlog",
+    "last_crash": "pyqtguard.crashes.reports",
+    "CrashReport": "pyqtguard.crashes.reports",
+    "threads": "pyqtguard.registry.listing",
+    "dump_threads": "pyqtguard.registry.listing",
+    "ThreadInfo": "pyqtguard.registry.listing",
+    "on_freeze": "pyqtguard.watchdog.freeze",
+    "remove_freeze_callback": "pyqtguard.watchdog.freeze",
+    "FreezeEvent": "pyqtguard.watchdog.freeze",
     "shutdown": "pyqtguard.workers",
     "workers": "pyqtguard.workers",
 }
@@ -76,17 +76,17 @@ def install(
         import pyqtguard
         pyqtguard.install(app_name="photo-editor")
     """
-    from . import _installed
+    from . import installer
 
-    return _installed.run_installer("install", log_dir=log_dir, app_name=app_name,  # type: ignore[no-any-return]
-                                    keep_logs=keep_logs, stderr=stderr, **options)
+    return installer.install(log_dir=log_dir, app_name=app_name, keep_logs=keep_logs,
+                             stderr=stderr, **options)
 
 
 def uninstall() -> None:
     """Undo :func:`install`: restore exactly the hooks that were there before."""
-    from . import _installed
+    from . import installer
 
-    _installed.run_installer("uninstall")
+    installer.uninstall()
 
 
 def __getattr__(name: str) -> Any:

@@ -26,7 +26,7 @@ class AppResult:
     @property
     def logs(self) -> list[Path]:
         """Run logs written, oldest first."""
-        from pyqtguard.logdir import run_logs
+        from pyqtguard.logs.folder import run_logs
 
         return run_logs(self.log_dir)
 

@@ -39,7 +39,7 @@ ENGINE_313 = pytest.mark.xfail(
 def crash_section(log: str) -> str:
     """The one crash report in *log*, with thread names in every stack
     heading (on 3.13+ faulthandler writes the stacks; the legend names them)."""
-    from pyqtguard.reports import annotate_thread_names
+    from pyqtguard.crashes.reports import annotate_thread_names
 
     assert log.count(MARKER) == 1, log
     return annotate_thread_names(log[log.index(MARKER):])

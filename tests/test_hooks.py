@@ -262,44 +262,13 @@ def test_no_argument_values_or_environment_in_the_log(tmp_path):
         assert secret not in log, secret
 
 
-def test_the_installer_is_not_kept_loaded(tmp_path):
-    # install() loads its installer (option checks, the wiring of every
-    # component, the run log's creation) for the call only: the app does not
-    # carry that code to its exit.  Its functions are freed at once, not left
-    # as garbage for the collector.  An installer the app imported itself is
-    # left alone.
-    result = run_app("""
-        import gc, sys, threading
-        import pyqtguard
-        gc.disable()
-        pyqtguard.install()
-        installer = ("pyqtguard._install", "pyqtguard.logdir")
-        print("kept:", [m for m in installer if m in sys.modules], flush=True)
-        left = [f for f in gc.get_objects() if type(f).__name__ == "function"
-                and f.__module__ in installer]
-        print("functions left:", len(left), flush=True)
-        # What runs later still works: a thread's exception is reported.
-        t = threading.Thread(target=lambda: 1/0, name="after-install"); t.start(); t.join()
-        pyqtguard.uninstall()
-        import pyqtguard._install as mine
-        pyqtguard.install()
-        print("app's own kept:", sys.modules.get("pyqtguard._install") is mine,
-              mine.make_config().app_name, flush=True)
-    """, tmp_path, script_name="installer_app.py")
-    assert result.returncode == 0, result.describe()
-    assert "kept: []" in result.stdout
-    assert "functions left: 0" in result.stdout
-    assert "app's own kept: True installer_app" in result.stdout
-    assert "after-install" in result.log and "ZeroDivisionError" in result.log
-
-
 def test_import_does_not_import_pyqt_and_attaches_later(tmp_path):
     result = run_app("""
         import sys
         import pyqtguard
         pyqtguard.install()
         assert "PyQt6" not in sys.modules and "PyQt6.QtCore" not in sys.modules
-        from pyqtguard import _qtattach
+        from pyqtguard.qt import attach as _qtattach
         seen = []
         _qtattach.when_qt_imported(lambda qtcore: seen.append(qtcore.__name__))
         assert seen == []
@@ -323,12 +292,12 @@ def test_report_helpers_are_imported_at_the_first_exception_only(tmp_path):
         import sys, threading
         import pyqtguard
         pyqtguard.install()
-        print("before:", "pyqtguard._exceptions" in sys.modules, flush=True)
+        print("before:", "pyqtguard.exceptions.delivery" in sys.modules, flush=True)
         def fail():
             raise KeyError("first-one")
         t = threading.Thread(target=fail, name="first-failer")
         t.start(); t.join()
-        print("after:", "pyqtguard._exceptions" in sys.modules, flush=True)
+        print("after:", "pyqtguard.exceptions.delivery" in sys.modules, flush=True)
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert "before: False" in result.stdout
@@ -497,28 +466,3 @@ def test_a_replaced_stderr_is_written_in_the_gui_thread(tmp_path):
     assert "off the GUI thread: 0" in result.stdout, result.describe()
     assert "worker: True slot: True last: True" in result.stdout, result.describe()
     assert "from-worker" in result.log and "from-slot" in result.log
-
-
-def test_dropping_the_installer_spares_a_module_someone_holds():
-    # The installer's modules are freed at once only when nobody else holds
-    # them (a thread importing one at that moment would).
-    import sys
-    import types
-
-    from pyqtguard import _installed
-
-    held = types.ModuleType("pyqtguard._held_probe")
-    held.value = 1
-    sys.modules[held.__name__] = held
-    _installed._unload(held.__name__)
-    assert held.__name__ not in sys.modules
-    assert held.value == 1
-
-    alone = types.ModuleType("pyqtguard._alone_probe")
-    alone.value = 2
-    sys.modules[alone.__name__] = alone
-    namespace = vars(alone)
-    del alone
-    _installed._unload("pyqtguard._alone_probe")
-    assert "pyqtguard._alone_probe" not in sys.modules
-    assert "value" not in namespace

@@ -102,7 +102,7 @@ QTHREAD_SITE_APP = """
     from pyqtguard import _native
     import sys
     print("complete at import:", "start" in _native.type_dict(QtCore.QThread),
-          "tracking loaded:", "pyqtguard._qthreads" in sys.modules, flush=True)
+          "tracking loaded:", "pyqtguard.registry.qthreads" in sys.modules, flush=True)
     app = QtCore.QCoreApplication([])
     class Loader(QtCore.QThread):
         def run(self):
@@ -169,7 +169,7 @@ def test_odd_thread_names_are_truncated_and_escaped(tmp_path):
     result = run_app("""
         import sys, threading
         import pyqtguard
-        from pyqtguard import registry
+        from pyqtguard.registry import listing as registry
         pyqtguard.install()
         stop = threading.Event()
         threading.Thread(target=stop.wait, name="x" * 10_000, daemon=True).start()
@@ -380,7 +380,8 @@ def test_os_thread_count_with_the_watchdog_and_in_a_fork_child(tmp_path):
         import os, threading, time
         import pyqtguard
         pyqtguard.install()
-        from pyqtguard import _native, _watchdog
+        from pyqtguard import _native
+        from pyqtguard.watchdog import core as _watchdog
         time.sleep(0.2)
         stop = threading.Event()
         threads = [threading.Thread(target=stop.wait) for _ in range(3)]

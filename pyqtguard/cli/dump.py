@@ -33,10 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _find_log(pid: int, log_dir: str | None) -> str | None:
-    from .. import _installed, logdir
+    from .. import config
+    from ..logs import folder as logdir
 
     folders = []
-    env_dir = os.environ.get(_installed.ENV_LOG_DIR)
+    env_dir = os.environ.get(config.ENV_LOG_DIR)
     if log_dir or env_dir:
         folders.append(log_dir or env_dir)
     else:

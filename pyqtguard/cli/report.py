@@ -32,11 +32,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _folders(args: argparse.Namespace) -> list[str]:
-    from .. import _installed, logdir
+    from .. import config
+    from ..logs import folder as logdir
 
-    log_dir = args.log_dir or os.environ.get(_installed.ENV_LOG_DIR) or None
+    log_dir = args.log_dir or os.environ.get(config.ENV_LOG_DIR) or None
     if log_dir is not None or args.app:
-        app = _installed.sanitize_app_name(args.app) if args.app else "app"
+        app = config.sanitize_app_name(args.app) if args.app else "app"
         return [os.fspath(logdir.resolve_log_dir(log_dir, app))]
     root = os.fspath(logdir.default_root())
     try:
@@ -50,7 +51,7 @@ def _folders(args: argparse.Namespace) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .. import reports
+    from ..crashes import reports
 
     folders = _folders(args)
     if args.log_dir and not os.path.isdir(folders[0]):

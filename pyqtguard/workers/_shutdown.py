@@ -40,7 +40,7 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
             event.accept()
     """
     timeout = _check_timeout(timeout)
-    _worker._shutdown_began = True
+    _worker.stop_accepting()
     workers = _worker.active_workers()
     for worker in workers:
         worker.cancel()
@@ -62,8 +62,8 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
 
 
 def _report(workers: list[_worker.Worker], timeout: float) -> None:
-    from .. import logfile
-    from ..registry import python_stack
+    from ..logs import runlog as logfile
+    from ..registry.listing import python_stack
 
     lines = [f"pyqtguard: shutdown: {len(workers)} worker(s) did not stop within "
              f"{timeout:g} s of being cancelled:"]
@@ -73,10 +73,10 @@ def _report(workers: list[_worker.Worker], timeout: float) -> None:
     logfile.log_event("\n".join(lines).rstrip())
 
 
-def connect_app_quit() -> None:
-    """app.aboutToQuit -> shutdown (once per application)."""
+def connect_app_quit(app: Any) -> None:
+    """app.aboutToQuit -> shutdown (once per application); called by the
+    first worker started under *app*."""
     global _app_connected
-    app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
     if app is not None and _app_connected is not app:
         app.aboutToQuit.connect(_on_about_to_quit)
         _app_connected = app
@@ -126,3 +126,4 @@ def _at_exit() -> None:
 
 
 __import__("atexit").register(_at_exit)
+_worker.when_app_seen(connect_app_quit)

@@ -41,6 +41,22 @@ _active: set[Worker] = set()            # strong references until `finished` is 
 _numbers = itertools.count(1)
 _wants_state_cache: dict[object, bool] = {}
 _shutdown_began = False
+# Called with the QCoreApplication when the first worker starts under it
+# (pyqtguard.workers._shutdown connects its aboutToQuit handler this way).
+_app_seen_callbacks: list[Callable[[Any], None]] = []
+
+
+def when_app_seen(callback: Callable[[Any], None]) -> None:
+    """Call ``callback(app)`` when the first worker starts under a
+    QCoreApplication (once per application)."""
+    if callback not in _app_seen_callbacks:
+        _app_seen_callbacks.append(callback)
+
+
+def stop_accepting() -> None:
+    """From now on, starting a worker raises RuntimeError (shutdown began)."""
+    global _shutdown_began
+    _shutdown_began = True
 
 
 class WorkerState:
@@ -296,7 +312,7 @@ class Worker:
 def _log_error(worker: Worker, exc: BaseException) -> None:
     import traceback
 
-    from .. import logfile
+    from ..logs import runlog as logfile
 
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     logfile.log_event(f"pyqtguard: worker {worker.name!r} raised (delivered to its errored "
@@ -328,9 +344,8 @@ def _connect_app_quit() -> None:
         return                             # once per process (one QApplication)
     app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
     if app is not _app_seen:
-        from . import _shutdown
-
-        _shutdown.connect_app_quit()
+        for callback in _app_seen_callbacks:
+            callback(app)
         _app_seen = app
 
 

@@ -1,51 +1,28 @@
-"""Crashes and Qt's own messages: the Python side of ``src/crash.c``.
+"""Qt's messages (qDebug, qInfo, qWarning, qCritical, qFatal) in the run log.
 
-Fatal signals: the C handler writes the report (signal, time, thread name and
-native id, native stack, thread legend, every thread's Python stack) to the
-run log and stderr, then chains to the previous handler and re-raises the
-signal.  Python stacks come from the C core itself on CPython 3.11-3.12.  On
-3.13+ the dumpers it would need are no longer exported, so the stdlib
-faulthandler is the engine: the installer (:mod:`pyqtguard._install`)
-enables it on the run log *before* the C handler is installed, so that the
-C handler runs first (header, native stack, names) and then chains to
-faulthandler (stacks, then the re-raise).
-If the app had enabled faulthandler itself, its choice of file is kept.
-
-Qt's messages (qDebug, qInfo, qWarning, qCritical, qFatal) go into the run
-log and the ``pyqtguard.qt`` logger; a handler is installed when
-``PyQt6.QtCore`` is imported.  The handler that was there before keeps
-receiving every message (Qt's default one: the formatted message on stderr,
-as Qt prints it).  A fatal message writes a full crash report first, the
+They go into the run log and the ``pyqtguard.qt`` logger; a handler is
+installed when ``PyQt6.QtCore`` is imported.  The handler that was there
+before keeps receiving every message (Qt's default one: the formatted
+message on stderr, as Qt prints it).  A fatal message writes a full crash
+report first (:func:`pyqtguard.crashes.handler.write_fatal_report`), the
 abort that follows adds one line.  The handler is removed at interpreter
 exit, before finalization, where a Python message handler is known to crash.
 """
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 
-from . import _native, logfile
+from .. import _native
+from ..logs import runlog as logfile
+from ..qt import attach as qt_attach
+from .handler import write_fatal_report
 
-# Set by the installer (pyqtguard._install), which enables faulthandler on
-# 3.13+; uninstall() disables it again only then.
-_enabled_faulthandler = False
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..config import Config
 
-
-def write_fatal_report(reason: str) -> bool:
-    """Write a full crash report for a fatal error that is not a signal yet
-    (a Qt fatal message); the abort that follows adds one line, not a second
-    report.  Returns False if a report was already being written."""
-    written = bool(_native.write_fatal_report(reason))
-    if written and _native.python_stacks_engine() == "faulthandler":
-        fd = _native.log_fd()
-        if fd >= 0:
-            import faulthandler
-
-            faulthandler.dump_traceback(file=fd, all_threads=True)
-    return written
-
-
-# ---- Qt's messages ---------------------------------------------------------
 _LEVELS = {  # QtMsgType name -> (label, logging level)
     "QtDebugMsg": ("debug", 10),
     "QtInfoMsg": ("info", 20),
@@ -56,7 +33,7 @@ _LEVELS = {  # QtMsgType name -> (label, logging level)
 
 _state = threading.local()
 _installed = False
-_wanted = False        # set by the installer: qt_messages=True
+_wanted = False        # qt_messages=True, while installed
 _previous: object = None
 _qtcore: object = None
 
@@ -140,3 +117,21 @@ def _detach_message_handler() -> None:
             pass
     _installed = False
     _previous = None
+
+
+def install(config: Config) -> None:
+    """Put the message handler in once Qt is imported (unless
+    ``qt_messages=False``)."""
+    global _wanted
+    if not config.qt_messages:
+        return
+    _wanted = True
+    qt_attach.when_qt_imported(_attach_message_handler)
+    atexit.register(_detach_message_handler)
+
+
+def uninstall() -> None:
+    global _wanted
+    _wanted = False
+    _detach_message_handler()
+    atexit.unregister(_detach_message_handler)

@@ -17,7 +17,9 @@ import os
 import re
 from pathlib import Path
 
-from . import logdir, logfile
+from .. import config
+from ..logs import folder as logdir
+from ..logs import runlog as logfile
 
 MARKER = "=== pyqtguard crash report ==="
 _MAX_REPORT_BYTES = 4 * 1024 * 1024     # a report is a few KB; a log can be big
@@ -220,11 +222,9 @@ def _this_apps_folder() -> str | None:
     current = logfile.current_path()
     if current is not None:
         return os.fspath(current.parent)
-    from . import _installed
-
-    config = _installed.installed_config()
-    app_name = config.app_name if config is not None else _installed.default_app_name()
-    return logdir.folder_for(os.environ.get(_installed.ENV_LOG_DIR) or None, app_name)
+    config = config.installed_config()
+    app_name = config.app_name if config is not None else config.default_app_name()
+    return logdir.folder_for(os.environ.get(config.ENV_LOG_DIR) or None, app_name)
 
 
 def last_crash() -> CrashReport | None:

@@ -1,6 +1,6 @@
 """QThread tracking, loaded when the app first uses QThread.
 
-``QThread.start`` is wrapped (see :mod:`pyqtguard._threadtrack` for when).
+``QThread.start`` is wrapped (see :mod:`pyqtguard.registry.tracking` for when).
 Each started QThread
 
 - is named in the C thread table (its ``objectName()``, else its class
@@ -20,8 +20,10 @@ import sys
 import threading
 import time
 
-from . import _guithread, _native, logfile
-from ._threadtrack import KIND_QTHREAD, register_current, start_site, unregister_current
+from .. import _native
+from ..logs import runlog as logfile
+from ..qt import guithread as _guithread
+from .kinds import KIND_QTHREAD, register_current, start_site, unregister_current
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost

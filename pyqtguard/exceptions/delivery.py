@@ -2,7 +2,7 @@
 
 The hooks themselves are C functions in ``pyqtguard._native`` (they must work
 during finalization and when stderr is None), installed by
-:mod:`pyqtguard._install`.  This module is imported by the C core at the first
+:mod:`pyqtguard.exceptions.hooks`.  This module is imported by the C core at the first
 uncaught exception (or by :func:`on_exception`), not at start-up.  The hooks
 call back into it for three things, each of which may fail without harm:
 
@@ -19,7 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import _guithread, _native, _qtattach, logfile
+from .. import _native
+from ..logs import runlog as logfile
+from ..qt import attach as qt_attach
+from ..qt import guithread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up cost
@@ -137,7 +140,7 @@ def _describe_current_thread() -> str:
     name = _native.thread_name(_native.current_native_id())
     if name:
         return name
-    qt_name = _guithread.current_qthread_name()
+    qt_name = guithread.current_qthread_name()
     return qt_name or f"Thread-{_native.current_native_id()}"
 
 
@@ -157,13 +160,13 @@ def _post_stderr_copy(text: str) -> bool:
     thread would write to it from theirs.  Returns False - write it here, as
     before - when this is the GUI thread or no event loop runs to take it.
     """
-    loop_ident = _qtattach._loop_ident
+    loop_ident = qt_attach.loop_thread_ident()
     if loop_ident is None or loop_ident == threading.get_ident():
         return False
     with _stderr_copies_lock:
         _stderr_copies.append((sys.stderr, text))
-    _qtattach.on_loop_ended(_drain_stderr_copies)     # once: it keeps no duplicates
-    if not _guithread.post_to_gui_thread(_drain_stderr_copies):
+    qt_attach.on_loop_ended(_drain_stderr_copies)     # once: it keeps no duplicates
+    if not guithread.post_to_gui_thread(_drain_stderr_copies):
         _drain_stderr_copies()                  # no application after all
     return True
 
@@ -219,5 +222,5 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
             del threading._active[ident]  # type: ignore[attr-defined]
     if not _callbacks:
         return
-    if not _guithread.post_to_gui_thread(lambda: _run_callbacks(record)):
+    if not guithread.post_to_gui_thread(lambda: _run_callbacks(record)):
         _run_callbacks(record)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from ._qtattach import QTCORE
+from .attach import QTCORE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

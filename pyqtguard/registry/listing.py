@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from . import _native
+from .. import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def python_stack(native_id: int | None) -> str | None:
 
 def _qthread_records() -> dict[int, tuple[str, float | None, str | None]]:
     """native id -> (name, started, started_at) for running QThreads."""
-    qthreads = sys.modules.get("pyqtguard._qthreads")
+    qthreads = sys.modules.get("pyqtguard.registry.qthreads")
     return qthreads.running_by_native_id() if qthreads is not None else {}
 
 
@@ -98,7 +98,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     table = {native_id: (ident, name, kind)
              for native_id, ident, name, kind in _native.thread_table()}
     qthreads = _qthread_records()
-    tracker = sys.modules.get("pyqtguard._threadtrack")
+    tracker = sys.modules.get("pyqtguard.registry.tracking")
     start_of = tracker.start_of if tracker is not None else (lambda thread: (None, None))
     result: list[ThreadInfo] = []
     seen: set[int] = set()
@@ -196,7 +196,7 @@ def dump_threads(file: IO[str] | None = None) -> str:
 
         pyqtguard.dump_threads(sys.stdout)
     """
-    from .logfile import stamp
+    from ..logs.runlog import stamp
 
     text = (f"\n=== pyqtguard thread dump ===\ntime: {stamp()}\n"
             + format_table(threads(stacks=True)) + "=== end of thread dump ===\n")

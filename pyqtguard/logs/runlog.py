@@ -1,7 +1,7 @@
 """Where pyqtguard writes: the one log file of this run, and the one-time
 warnings on stderr about environmental trouble.
 
-The run log is created by :mod:`pyqtguard.logdir` (where run logs live).  Its
+The run log is created by :mod:`pyqtguard.logs.folder` (where run logs live).  Its
 descriptor stays open for the whole process and is handed to the C core,
 which writes crash and hang reports to it from signal handlers and its
 watchdog thread.
@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 
-from . import _native
+from .. import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def warn_once(key: str, message: str) -> None:
 
 def use_run_log(path: str, fd: int) -> None:
     """Make *fd*, open on *path*, this run's log: the C core writes to it
-    from here on (see :func:`pyqtguard.logdir.create_run_log`)."""
+    from here on (see :func:`pyqtguard.logs.folder.create_run_log`)."""
     global _path
     _native.set_log_fd(fd)
     _path = path

@@ -1,7 +1,7 @@
 """Guard a spawn/forkserver child while it re-imports the main module.
 
 Imported first thing in children started by a guarded parent (see
-:mod:`pyqtguard._spawnguard`).  While multiprocessing bootstraps the child -
+:mod:`pyqtguard.children.parent`).  While multiprocessing bootstraps the child -
 re-running the main module as ``__mp_main__`` - building a
 QApplication/QGuiApplication/QCoreApplication, starting a process or
 running a Python subprocess is refused before any window can appear: the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import _qtattach
+from ..qt import attach as _qtattach
 
 EXIT_STATUS_REFUSED = 3
 _APP_CLASSES = {
@@ -149,7 +149,7 @@ def _install() -> None:
         _qtattach.when_imported(name, _guard_app_class)
     _qtattach.when_imported("multiprocessing.spawn", _guard_process_starts)
     try:
-        from . import _native
+        from .. import _native
 
         _native.process_audit(_refuse_python_subprocess)
     except Exception:  # noqa: BLE001 - the guard must never break a child

@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from . import _native
+from .. import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run time
@@ -42,7 +42,7 @@ def _run(callback: Callable[[ModuleType], None], qtcore: ModuleType) -> None:
     try:
         callback(qtcore)
     except Exception as exc:  # noqa: BLE001 - never break the app's import
-        from .logfile import warn_once
+        from ..logs.runlog import warn_once
 
         warn_once(f"qtattach:{callback!r}", f"a Qt attachment failed: {exc!r}")
 
@@ -162,6 +162,12 @@ _loop_depth = 0
 _loop_ident: int | None = None
 
 
+def loop_thread_ident() -> int | None:
+    """``threading.get_ident()`` of the thread running the application's main
+    event loop, while it runs; None otherwise."""
+    return _loop_ident
+
+
 def on_loop_started(callback: Callable[[], None]) -> None:
     """Run *callback* just before the application's main event loop starts."""
     _watch_event_loops()
@@ -181,7 +187,7 @@ def _notify(callbacks: list[Callable[[], None]]) -> None:
         try:
             callback()
         except Exception as exc:  # noqa: BLE001 - never break the app's exec()
-            from .logfile import warn_once
+            from ..logs.runlog import warn_once
 
             warn_once(f"eventloop:{callback!r}", f"{callback!r} failed: {exc!r}")
 

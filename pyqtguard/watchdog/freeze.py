@@ -1,56 +1,32 @@
-"""What the watchdog's report requests write, loaded when one is first due
-(or when the app registers an :func:`on_freeze` callback): the exit-timeout
-report, the GUI-freeze report with its callbacks, and the thread dump.
+"""GUI freeze detection.
 
-They run in the C watchdog's report helper thread, with the GIL (see
-:mod:`pyqtguard._watchdog`).
+While the Qt application's event loop runs, a timer in the GUI thread bumps
+a heartbeat in C every ``freeze_ms / 10``; the C watchdog notices when it has
+not for ``freeze_ms``.  Then the GUI thread's Python stack at that moment
+goes to the run log and to :func:`on_freeze` callbacks, once per freeze;
+when the loop turns again, the freeze's total duration is logged.  The
+report runs in the C watchdog's report helper thread, with the GIL (see
+:mod:`pyqtguard.watchdog.core`).
 """
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
-from . import _native, _watchdog, logfile
-from .logfile import warn_once
+from .. import _native
+from ..logs import runlog as logfile
+from ..logs.runlog import warn_once
+from ..qt import attach as qt_attach
+from . import core
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
+    from ..config import Config
 
-def write(code: str) -> None:
-    """Write the report the watchdog asked for: ``X`` exit timeout, ``F``
-    GUI freeze, ``D`` thread dump."""
-    report = {"X": _report_exit_timeout, "F": _report_freeze, "D": _dump}.get(code)
-    if report is not None:
-        report()
-
-
-def _dump() -> None:
-    from . import registry
-
-    registry.dump_threads()
-
-
-def _report_exit_timeout() -> None:
-    from . import registry as threads
-
-    infos = threads.threads(stacks=True)
-    text = (f"\n=== pyqtguard exit timeout ===\nshutdown began ({_watchdog._began}) "
-            f"{_watchdog._budget:g} s ago "
-            f"and the process has not ended. Threads still alive:\n"
-            + threads.format_table(infos))
-    _native.log_write(text)
-    stream = sys.stderr
-    if stream is not None:
-        try:
-            stream.write(text)
-            stream.flush()
-        except Exception:  # noqa: BLE001
-            pass
-
-
-# ---- GUI freezes ---------------------------------------------------------
 class FreezeEvent:
     """A GUI freeze, as seen when detected.
 
@@ -102,7 +78,7 @@ def _report_freeze() -> None:
     import traceback
 
     age = _native.freeze_age_ms()
-    gui_ident = _watchdog._gui_ident
+    gui_ident = _gui_ident
     frame = sys._current_frames().get(gui_ident) if gui_ident is not None else None
     stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
     logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
@@ -113,3 +89,51 @@ def _report_freeze() -> None:
             callback(event)
         except Exception as exc:  # noqa: BLE001
             warn_once(f"freeze:{callback!r}", f"on_freeze callback failed: {exc!r}")
+
+
+# ---- the heartbeat --------------------------------------------------------------
+_freeze_ms = 1000
+_gui_ident: int | None = None
+_timer: Any = None
+
+
+def _start_watch() -> None:
+    global _gui_ident, _timer
+    if _freeze_ms <= 0:
+        return
+    qtcore = sys.modules["PyQt6.QtCore"]
+    app = qtcore.QCoreApplication.instance()
+    if app is None:
+        return
+    _gui_ident = threading.get_ident()
+    core.ensure_started()
+    if _timer is None:
+        _timer = qtcore.QTimer()
+        _timer.timeout.connect(_native.heartbeat)
+    _timer.setInterval(max(10, _freeze_ms // 10))
+    _timer.start()
+    _native.freeze_watch(_freeze_ms, threading.get_native_id())
+
+
+def stop_watch() -> None:
+    """Stop watching (the loop ended, or shutdown began: waiting then is no freeze)."""
+    global _timer
+    if _timer is not None:
+        _native.freeze_watch(0)
+        _timer.stop()
+        _timer = None
+
+
+# ---- install / uninstall ---------------------------------------------------------
+
+def install(config: Config) -> None:
+    """Watch the GUI thread while the event loop runs (``freeze_ms=0``: off)."""
+    global _freeze_ms
+    _freeze_ms = config.freeze_ms
+    core.on_request("F", _report_freeze)
+    qt_attach.on_loop_started(_start_watch)
+    qt_attach.on_loop_ended(stop_watch)
+
+
+def uninstall() -> None:
+    stop_watch()

@@ -11,13 +11,11 @@ One text log per run, in a per-app folder::
 
 Files are created 0600 with ``O_NOFOLLOW | O_EXCL`` (a planted symlink is
 refused, never followed), folders 0700, and only the newest ``keep_logs`` runs
-are kept.  What writes to this run's log is :mod:`pyqtguard.logfile`.
+are kept.  What writes to this run's log is :mod:`pyqtguard.logs.runlog`.
 
-:func:`pyqtguard.install` loads this module for the call only (see
-:func:`pyqtguard._installed.run_installer`); reports and the command line
-load it as any module.  Start-up cost matters (this runs in every app's
-start-up), so the install path uses ``os.path`` strings; ``pathlib`` is
-imported only by the functions that return paths to callers.
+Start-up cost matters (this runs in every app's start-up), so the install
+path uses ``os.path`` strings; ``pathlib`` is imported only by the functions
+that return paths to callers.
 """
 from __future__ import annotations
 
@@ -26,11 +24,15 @@ import stat
 import sys
 import time
 
-from . import _native
+from .. import _native
+from .._version import __version__
+from . import runlog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from ..config import Config
 
 LOG_PREFIX = "pyqtguard-"
 LOG_SUFFIX = ".log"
@@ -173,3 +175,44 @@ def create_run_log(folder: str, header: str) -> tuple[str, int]:
         os.close(fd)
         raise
     return path, fd
+
+
+# ---- this run's log ------------------------------------------------------------
+
+def run_log_header(config: Config) -> str:
+    """The first lines of a run log: what ran, where, when (no argument
+    values, no environment: they may hold secrets)."""
+    started = runlog.stamp()
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "-"
+    return (
+        f"pyqtguard {__version__} run log\n"
+        f"app: {config.app_name}\n"
+        f"pid: {os.getpid()}\n"
+        f"started: {started}\n"
+        f"python: {sys.version.split()[0]} ({sys.platform})\n"
+        f"script: {script} ({max(0, len(sys.argv) - 1)} arguments, values not logged)\n"
+        "\n"
+    )
+
+
+def open_run_log(config: Config) -> str | None:
+    """Create this run's log and hand it to the C core; returns its path.
+    Without one (the folder cannot be used), reports go to stderr only, with
+    one warning, and this returns None.
+
+    Example::
+
+        path = open_run_log(make_config(app_name="photo-editor"))
+    """
+    kept = runlog.run_log_path()
+    if kept is not None:
+        return kept                             # from an earlier install()
+    folder = folder_for(config.log_dir, config.app_name)
+    try:
+        path, fd = create_run_log(folder, run_log_header(config))
+    except OSError as exc:
+        runlog.warn_once("logdir", f"cannot write run logs to {folder} ({exc}); "
+                         "reports go to stderr only")
+        return None
+    runlog.use_run_log(path, fd)
+    return path

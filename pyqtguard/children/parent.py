@@ -3,7 +3,7 @@
 When ``multiprocessing.util`` is imported, ``spawnv_passfds`` - through which
 both the spawn start method and the forkserver launch their Python
 processes on POSIX - is wrapped: the child's ``-c`` program first imports
-:mod:`pyqtguard._childguard` (with pyqtguard's folder on ``sys.path``), so the
+:mod:`pyqtguard.children.child` (with pyqtguard's folder on ``sys.path``), so the
 child is guarded even when the app never imports pyqtguard at the top of its
 main module.  On Windows, ``spawn.get_command_line`` is wrapped the same way.
 
@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 
-from . import _qtattach
+from ..qt import attach as _qtattach
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ _watcher_started = False
 
 
 def _guard_prefix() -> str:
-    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # children/parent.py -> the folder that holds the pyqtguard package
+    folder = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     # pyqtguard's folder goes on sys.path only for this import (and only if
     # it is not there already), so the child's own sys.path is unchanged.
     return ("import sys\n"
@@ -47,7 +48,7 @@ def _guard_prefix() -> str:
             "if _pqg_added:\n"
             f"    sys.path.append({folder!r})\n"
             "try:\n"
-            "    import pyqtguard._childguard\n"
+            "    import pyqtguard.children.child\n"
             "except Exception:\n"
             "    pass\n"
             "finally:\n"
@@ -82,7 +83,7 @@ def _ensure_report_file() -> None:
     global _report_path
     if _report_path is not None:
         return
-    from . import logfile
+    from ..logs import runlog as logfile
 
     current = logfile.current_path()
     folder = os.fspath(current.parent) if current is not None else None
@@ -156,7 +157,7 @@ _ending = threading.Lock()
 def _end_program(message: str) -> None:
     if not _ending.acquire(blocking=False):
         return                     # the watcher and atexit raced: one tells
-    from . import _native
+    from .. import _native
 
     for stream in (sys.stdout, sys.stderr):
         try:

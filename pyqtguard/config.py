@@ -1,0 +1,202 @@
+"""What pyqtguard was asked to do: :class:`Config`, the checks of
+:func:`pyqtguard.install`'s options (:func:`make_config`), the environment
+variables that fill in defaults, and the Config in force while installed.
+
+The options are validated once, here: programming errors (a wrong type, a
+negative timeout) raise ``TypeError`` or ``ValueError`` naming the argument;
+environment variables that do not parse are environmental trouble, warned
+about once and ignored.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
+
+from .logs.runlog import warn_once
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+ENV_DISABLE = "PYQTGUARD_DISABLE"
+ENV_LOG_DIR = "PYQTGUARD_LOG_DIR"
+ENV_EXIT_TIMEOUT = "PYQTGUARD_EXIT_TIMEOUT"
+ENV_FREEZE_MS = "PYQTGUARD_FREEZE_MS"
+ENV_REPEAT_INTERVAL = "PYQTGUARD_REPEAT_INTERVAL"
+
+
+class Config:
+    """What :func:`pyqtguard.install` was asked to do (read-only).
+
+    A plain class, not a dataclass: importing ``dataclasses`` would cost more
+    than all of pyqtguard's start-up budget.
+    """
+
+    __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
+                 "freeze_ms", "dump_signal", "crash_handler", "qt_messages",
+                 "guard_children", "repeat_interval")
+
+    log_dir: str | None
+    app_name: str
+    keep_logs: int
+    stderr: bool
+    exit_timeout: float | None
+    freeze_ms: int
+    dump_signal: int | None
+    crash_handler: bool
+    qt_messages: bool
+    guard_children: bool
+    repeat_interval: float
+
+    def __init__(self, **values: object) -> None:
+        for name in self.__slots__:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Config is read-only")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"Config({fields})"
+
+
+# The Config in force (None: not installed), set by the installer
+# (:mod:`pyqtguard.installer`) under `lock`.
+_current: Config | None = None
+lock = threading.RLock()
+
+
+def installed_config() -> Config | None:
+    """The Config in force, or None if pyqtguard is not installed."""
+    return _current
+
+
+def set_installed_config(config: Config | None) -> None:
+    """Record *config* as the one in force (None: uninstalled)."""
+    global _current
+    _current = config
+
+
+def sanitize_app_name(name: str) -> str:
+    """Keep a name usable as one folder name on every platform."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    cleaned = cleaned.strip("._") or "python"
+    return cleaned[:64]
+
+
+def default_app_name() -> str:
+    """The stem of the main script, or ``python`` for an interactive session."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else "")
+    stem = os.path.splitext(os.path.basename(path))[0] if path else ""
+    if stem in {"", "-c", "__main__"}:
+        spec = getattr(main, "__spec__", None)
+        stem = (spec.name.split(".")[0] if spec and spec.name else "") or "python"
+    return sanitize_app_name(stem)
+
+
+# ---- options --------------------------------------------------------------
+
+_UNSET: object = object()
+DEFAULT_DUMP_SIGNAL = getattr(_signal, "SIGUSR1", None)
+
+
+def disabled_by_env() -> bool:
+    """``PYQTGUARD_DISABLE=1`` (or true/yes/on) turns everything off."""
+    return os.environ.get(ENV_DISABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
+def _check_number(name: str, value: object, *, allow_none: bool) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "a number or None" if allow_none else "a number"
+        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
+    if value != value or value < 0:  # NaN or negative
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def _env_number(name: str, *, integer: bool) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw) if integer else float(raw)
+        if value != value or value < 0:
+            raise ValueError
+    except ValueError:
+        warn_once(f"env:{name}", f"ignoring {name}={raw!r}: not a number >= 0")
+        return None
+    return value
+
+
+def make_config(
+    *,
+    log_dir: object = None,
+    app_name: object = None,
+    keep_logs: object = 20,
+    stderr: object = True,
+    exit_timeout: object = _UNSET,
+    freeze_ms: object = _UNSET,
+    dump_signal: object = _UNSET,
+    crash_handler: object = True,
+    qt_messages: object = True,
+    guard_children: object = True,
+    repeat_interval: object = _UNSET,
+) -> Config:
+    """Validate :func:`pyqtguard.install`'s arguments; fill in env and defaults."""
+    if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
+        raise TypeError(f"log_dir must be a path or None, not {type(log_dir).__name__}")
+    if log_dir is None:
+        env_dir = os.environ.get(ENV_LOG_DIR, "").strip()
+        log_dir = env_dir or None
+    if app_name is not None and not isinstance(app_name, str):
+        raise TypeError(f"app_name must be a str or None, not {type(app_name).__name__}")
+    if app_name is not None and not app_name.strip():
+        raise ValueError("app_name must not be empty")
+
+    if exit_timeout is _UNSET:
+        env_timeout = _env_number(ENV_EXIT_TIMEOUT, integer=False)
+        exit_timeout = 10.0 if env_timeout is None else env_timeout
+    if freeze_ms is _UNSET:
+        env_freeze = _env_number(ENV_FREEZE_MS, integer=True)
+        freeze_ms = 1000 if env_freeze is None else int(env_freeze)
+    if repeat_interval is _UNSET:
+        env_repeat = _env_number(ENV_REPEAT_INTERVAL, integer=False)
+        repeat_interval = 60.0 if env_repeat is None else env_repeat
+    if dump_signal is _UNSET:
+        dump_signal = DEFAULT_DUMP_SIGNAL
+    if dump_signal is not None:
+        dump_signal = _check_int("dump_signal", dump_signal, minimum=1)
+
+    return Config(
+        log_dir=os.path.expanduser(os.fspath(log_dir)) if log_dir is not None else None,
+        app_name=sanitize_app_name(app_name) if app_name else default_app_name(),
+        keep_logs=_check_int("keep_logs", keep_logs, minimum=1),
+        stderr=_check_bool("stderr", stderr),
+        exit_timeout=_check_number("exit_timeout", exit_timeout, allow_none=True),
+        freeze_ms=_check_int("freeze_ms", freeze_ms, minimum=0),
+        dump_signal=dump_signal,  # type: ignore[arg-type]
+        crash_handler=_check_bool("crash_handler", crash_handler),
+        qt_messages=_check_bool("qt_messages", qt_messages),
+        guard_children=_check_bool("guard_children", guard_children),
+        repeat_interval=_check_number("repeat_interval", repeat_interval, allow_none=False),
+    )

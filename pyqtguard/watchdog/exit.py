@@ -1,0 +1,167 @@
+"""Bounded exit: once shutdown begins, the process gets ``exit_timeout``
+seconds to end.
+
+Shutdown begins when the Qt application's event loop ends (``app.exec()``
+returns) or, without Qt, when the interpreter starts to exit
+(``threading._shutdown``, which joins non-daemon threads before any atexit
+handler runs - so that is where a forgotten thread or executor task hangs).
+From then on the C watchdog (:mod:`pyqtguard.watchdog.core`) counts.  If the
+process is still alive at the deadline, the log gets the threads still
+alive, with the stack of each and where it was started, and the process
+ends with exit status :data:`EXIT_STATUS_HUNG` (124, as coreutils'
+``timeout``).  With ``exit_timeout=None`` the report is written after 10 s
+and the process is left alone.  At every exit, the threads still alive when
+shutdown begins are logged, so lingering threads show even when they did
+not block.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from .. import _native
+from ..logs import runlog as logfile
+from ..logs.runlog import warn_once
+from ..qt import attach as qt_attach
+from ..registry import tracking as thread_tracking
+from . import core
+from . import freeze as freeze_watch
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..config import Config
+
+EXIT_STATUS_HUNG = 124
+REPORT_ONLY_AFTER = 10.0
+
+_timeout: float | None = 10.0
+_budget = 10.0                  # seconds the exit gets (the report's time if no limit)
+_limit_text = "10 s"            # as the log says it
+_enabled = False
+_began: str | None = None
+_original_shutdown: Any = None
+
+
+def _lingering_table() -> str:
+    from ..registry import listing as threads
+
+    infos = [t for t in threads.threads() if t.kind != "main"
+             and t.native_id != threading.get_native_id()]
+    if not infos:
+        return ""
+    return threads.format_table(infos, with_stacks=False)
+
+
+def begin_shutdown(reason: str) -> None:
+    """Start the exit deadline (once); stop QThreads within it.
+
+    Kept short on purpose: it runs when the app has just torn its windows
+    down and every line of cold code costs microseconds of the app's exit."""
+    global _began
+    if not _enabled or _began is not None:
+        return
+    _began = reason
+    # Waiting for QThreads below keeps the GUI thread from its event loop
+    # on purpose: not a freeze.
+    freeze_watch.stop_watch()
+    others = -1
+    try:
+        core.ensure_started()
+        # Arming also counts the threads besides this one and the watchdog
+        # (one fstat in C): at a clean exit there are none, and the table
+        # is not listed.
+        others = _native.watchdog_arm_exit(_budget, _timeout is not None, EXIT_STATUS_HUNG,
+                                           reason)
+    except OSError as exc:
+        warn_once("exitwatch", f"no exit watchdog: {exc}")
+    table = "" if others == 0 else _lingering_table()
+    logfile.log_event("pyqtguard: shutdown began (" + reason + "); the process has "
+                      + _limit_text + " to end"
+                      + (". Threads still alive:\n" + table if table else
+                         "; no other threads alive"))
+    qthreads = thread_tracking.loaded_qthreads()
+    if qthreads is not None:
+        _stop_qthreads(qthreads)
+
+
+def _stop_qthreads(qthreads: Any) -> None:
+    """Ask running QThreads to stop and wait for them, leaving a margin
+    before the deadline for the report; log those that did not stop."""
+    stubborn = qthreads.stop_all(time.monotonic() + max(0.0, _budget - 0.5))
+    if stubborn:
+        from ..registry.listing import python_stack
+
+        for record in stubborn:
+            stack = python_stack(record.native_id) or ""
+            logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) did "
+                 "not stop when asked (requestInterruption + quit) within the deadline; it "
+                 "is kept alive so Qt cannot abort on it"
+                 + (f". It is at (most recent call last):\n{stack}" if stack else ""))
+
+
+def _reset_exit_deadline() -> None:
+    """A new event loop (e.g. tests that exec() repeatedly): no shutdown yet."""
+    global _began
+    if _began is not None and _began.startswith("the Qt event loop"):
+        _began = None
+        _native.watchdog_disarm_exit()
+
+
+def _begin_shutdown_at_loop_end() -> None:
+    begin_shutdown("the Qt event loop ended")
+
+
+def _shutdown_wrapper() -> None:
+    begin_shutdown("the interpreter is exiting")
+    _original_shutdown()
+
+
+def _report_exit_timeout() -> None:
+    from ..registry import listing as threads
+
+    infos = threads.threads(stacks=True)
+    text = (f"\n=== pyqtguard exit timeout ===\nshutdown began ({_began}) "
+            f"{_budget:g} s ago "
+            f"and the process has not ended. Threads still alive:\n"
+            + threads.format_table(infos))
+    _native.log_write(text)
+    stream = sys.stderr
+    if stream is not None:
+        try:
+            stream.write(text)
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+# ---- install / uninstall ---------------------------------------------------------
+
+def install(config: Config) -> None:
+    """Arm bounded exit: at the event loop's end, else at interpreter exit."""
+    global _timeout, _budget, _limit_text, _enabled, _original_shutdown
+    _timeout = config.exit_timeout
+    _budget = REPORT_ONLY_AFTER if _timeout is None else _timeout
+    _limit_text = "no limit" if _timeout is None else f"{_timeout:g} s"
+    _enabled = True
+    core.on_request("X", _report_exit_timeout)
+    qt_attach.on_loop_started(_reset_exit_deadline)
+    qt_attach.on_loop_ended(_begin_shutdown_at_loop_end)
+    if _original_shutdown is None:
+        _original_shutdown = threading._shutdown  # type: ignore[attr-defined]
+        threading._shutdown = _shutdown_wrapper  # type: ignore[attr-defined]
+
+
+def uninstall() -> None:
+    global _enabled, _began, _original_shutdown
+    _enabled = False
+    _began = None
+    if _original_shutdown is not None:
+        threading._shutdown = _original_shutdown  # type: ignore[attr-defined]
+        _original_shutdown = None
+    try:
+        _native.watchdog_disarm_exit()
+    except Exception:  # noqa: BLE001
+        pass
