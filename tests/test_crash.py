@@ -385,6 +385,25 @@ def test_two_runs_report_shows_the_previous_crash(tmp_path):
     assert MARKER in last.stdout and "in decode_in_thread" in last.stdout
 
 
+def test_last_crash_before_install_reads_the_app_folder(tmp_path):
+    # An app may ask before install() (to decide what to show first): the
+    # folder then comes from the environment and the app's default name.
+    crashed = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        ctypes.string_at(0)
+    """, tmp_path)
+    assert crashed.returncode == SEGV, crashed.describe()
+    second = run_app("""
+        import pyqtguard
+        crash = pyqtguard.last_crash()
+        print("last:", crash.reason if crash else None)
+    """, tmp_path)
+    assert second.returncode == 0, second.describe()
+    assert "last: SIGSEGV (Segmentation fault)" in second.stdout
+
+
 def _report(*args: str, log_dir) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pyqtguard", "report", *args],
                           capture_output=True, text=True, env=child_env(log_dir), timeout=60)

@@ -222,8 +222,8 @@ def _this_apps_folder() -> str | None:
     current = logfile.current_path()
     if current is not None:
         return os.fspath(current.parent)
-    config = config.installed_config()
-    app_name = config.app_name if config is not None else config.default_app_name()
+    installed = config.installed_config()
+    app_name = installed.app_name if installed is not None else config.default_app_name()
     return logdir.folder_for(os.environ.get(config.ENV_LOG_DIR) or None, app_name)
 
 
