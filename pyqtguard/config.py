@@ -17,10 +17,6 @@ import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 
 from .logs.runlog import warn_once
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
 ENV_DISABLE = "PYQTGUARD_DISABLE"
 ENV_LOG_DIR = "PYQTGUARD_LOG_DIR"
 ENV_EXIT_TIMEOUT = "PYQTGUARD_EXIT_TIMEOUT"
