@@ -106,6 +106,18 @@ def run_logs(folder: str | os.PathLike[str]) -> list[Path]:
     return [Path(folder, n) for n in _run_log_names(os.fspath(folder))]
 
 
+def list_run_logs(folder: str | os.PathLike[str]) -> list[Path]:
+    """:func:`run_logs`, but a folder that exists and cannot be listed
+    raises OSError (a missing folder has no run logs)."""
+    from pathlib import Path
+
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    return [Path(folder, n) for n in sorted(filter(is_run_log, names), key=_sort_key)]
+
+
 def _make_private_dir(folder: str) -> None:
     try:
         info = os.lstat(folder)       # the usual case: there from earlier runs
