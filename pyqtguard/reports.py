@@ -281,6 +281,10 @@ def last_crash() -> CrashReport | None:
     folder = _this_apps_folder()
     if folder is None:
         return None
+    try:    # a report planted by another user is no report of this app's
+        logdir.check_folder(os.stat(folder), folder)
+    except OSError:
+        return None
     current = logfile.current_path()
     runs = [p for p in logdir.run_logs(folder) if current is None or p != current]
     if not runs:

@@ -281,7 +281,7 @@ def test_symlink_to_a_private_folder_is_used(tmp_path, slash):
     link.symlink_to(real)
     result = run_app(_EXCEPTION_RUN, tmp_path, env={"PYQTGUARD_LOG_DIR": str(link) + slash})
     assert result.returncode == 0, result.describe()
-    assert "pyqtguard:" not in result.stderr.replace("pyqtguard: ValueError", ""), result.stderr
+    assert "cannot write run logs" not in result.stderr, result.stderr
     [log] = real.glob("pyqtguard-*.log")
     assert "ValueError: reported" in log.read_text()
 
@@ -342,7 +342,7 @@ def test_disk_freed_again_the_log_says_what_is_missing(tmp_path):
 import sys, time
 import pyqtguard
 from pyqtguard import _native
-pyqtguard.install()
+pyqtguard.install(repeat_interval=0)   # each report written, not counted
 disk_full(os.fstat(_native.log_fd()).st_size)
 for n in range(3):
     sys.excepthook(ValueError, ValueError(f"lost {n}"), None)
