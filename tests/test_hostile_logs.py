@@ -167,6 +167,14 @@ FORGERS = {
     "thread-name": ("t = threading.Thread(target=lambda: 1 / 0, name='worker' + PAYLOAD)\n"
                     "t.start(); t.join()"),
     "qt-message": "QtCore.qWarning('decoder: ' + PAYLOAD)",
+    # A report asked for while one is being formatted: the C-only writer
+    # (src/tbformat.c) writes it.
+    "reentrant-report": (
+        "class Loud(Exception):\n"
+        "    def __str__(self):\n"
+        "        sys.excepthook(ValueError, ValueError('inner: ' + PAYLOAD), None)\n"
+        "        return 'outer'\n"
+        "sys.excepthook(Loud, Loud(), None)"),
     "exception-in-callback": (
         "def bad_callback(record):\n"
         "    raise RuntimeError('callback: ' + PAYLOAD)\n"
@@ -295,6 +303,20 @@ def test_symlink_to_a_shared_folder_is_refused(tmp_path, slash):
     link.symlink_to(real)
     result = run_app(_EXCEPTION_RUN, tmp_path, env={"PYQTGUARD_LOG_DIR": str(link) + slash})
     _assert_refused(result, link, "writable by group or others")
+
+
+def test_last_crash_ignores_a_report_planted_in_a_shared_folder(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    folder.chmod(0o777)
+    (folder / _log_name(1)).write_text(REAL_REPORT)   # "crashed last time"
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        print("last:", pyqtguard.last_crash())
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "last: None" in result.stdout, result.describe()
 
 
 # ---- a full disk ------------------------------------------------------------
