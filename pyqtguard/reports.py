@@ -198,6 +198,8 @@ def _parse_text(path: Path, text: str) -> CrashReport:
     fields = _header_fields(text)
     reason = fields.get("signal") or fields.get("fatal")
     thread = _THREAD_LINE.match(fields.get("thread", ""))
+    if "thread" in fields and thread is None:
+        raise CorruptReport(f"unreadable thread field {fields['thread'][:80]!r}")
     if not reason or thread is None or "pid" not in fields:
         raise CorruptReport("crash report header is incomplete (truncated?)")
     if not _PID.match(fields["pid"]):
