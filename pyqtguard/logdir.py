@@ -155,12 +155,12 @@ def check_folder(info: os.stat_result, folder: str) -> None:
     if not hasattr(os, "getuid"):
         return                        # Windows: ACLs, not mode bits
     if info.st_uid != os.getuid():
-        raise UnsafeFolder(f"{folder} is owned by another user (uid {info.st_uid}), "
-                           "who could tamper with its logs")
+        raise UnsafeFolder(f"refused: it is owned by another user (uid {info.st_uid}), "
+                           "who could tamper with the logs")
     if info.st_mode & 0o022:
-        raise UnsafeFolder(f"{folder} is writable by group or others "
+        raise UnsafeFolder("refused: it is writable by group or others "
                            f"(mode {stat.S_IMODE(info.st_mode):04o}), who could tamper "
-                           "with its logs")
+                           "with the logs")
 
 
 def _open_private_dir(folder: str) -> int | None:

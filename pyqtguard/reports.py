@@ -161,7 +161,7 @@ def _innermost_frame(text: str) -> str:
     (not the standard library, site-packages or pyqtguard), else its
     innermost frame: frames under the "Current thread" heading (ours or
     faulthandler's), most recent first."""
-    lines = text.splitlines()
+    lines = text.split("\n")         # the writers' line ends only (not U+2028...)
     for index, line in enumerate(lines):
         if not line.startswith("Current thread"):
             continue
@@ -185,7 +185,7 @@ def _pending_exceptions(text: str) -> tuple[str, ...]:
     heading = text.find(_PENDING_HEADING)
     if heading < 0:
         return ()
-    lines = text[heading:].splitlines()[1:]
+    lines = text[heading:].split("\n")[1:]
     pending = []
     for line in lines:
         if not line.strip():

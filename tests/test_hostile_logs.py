@@ -125,6 +125,39 @@ def test_a_5000_digit_native_id_skips_that_file_only(tmp_path):
     assert len(json.loads(listed.stdout)) == 1 and "Traceback" not in listed.stderr
 
 
+@pytest.mark.parametrize("kind", ["directory", "symlink-loop", "dangling-symlink", "socket"])
+def test_other_things_named_like_run_logs_are_skipped_with_a_note(tmp_path, kind):
+    import socket
+
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o700)
+    (logs / _log_name(1)).write_text(REAL_REPORT)
+    odd = logs / _log_name(2)
+    if kind == "directory":
+        odd.mkdir()
+    elif kind == "symlink-loop":
+        odd.symlink_to(odd.name)
+    elif kind == "dangling-symlink":
+        odd.symlink_to(tmp_path / "gone")
+    else:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(odd))
+        server.close()
+    found, notes, _ = _find_with_peak(logs)
+    assert [c.reason for c in found] == ["SIGBUS (Bus error)"]
+    assert len(notes) == 1 and _log_name(2) in notes[0], notes
+
+
+def test_report_at_the_very_start_and_unicode_line_breaks(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o700)
+    pending = ("\nUncaught exceptions not reported in full yet (their reports wait "
+               "for the GIL):\n  [t] thread 'x': ValueError in f (a.py:1): a\u2028b\n")
+    (logs / _log_name(1)).write_text(REAL_REPORT.lstrip("\n").replace("\n\n", "\n" + pending + "\n", 1))
+    [crash] = reports.find_crashes(logs)
+    assert crash.pending_exceptions == ("[t] thread 'x': ValueError in f (a.py:1): a\u2028b",)
+
+
 def _world_readable_tmp() -> Path:
     """A folder another user can reach (pytest's tmp_path is 0700 root)."""
     folder = Path(tempfile.mkdtemp(prefix="pqg-hostile-"))
