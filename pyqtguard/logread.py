@@ -62,8 +62,7 @@ def read_tail(path: str | os.PathLike[str], limit: int = MAX_TAIL_BYTES) -> byte
         chunks = []
         left = limit
         while left > 0:                       # the file may grow while we read
-            chunk = os.pread(fd, min(left, 1 << 20), start) if hasattr(os, "pread") \
-                else _read_at(fd, min(left, 1 << 20), start)
+            chunk = _read_at(fd, min(left, 1 << 20), start)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -75,5 +74,7 @@ def read_tail(path: str | os.PathLike[str], limit: int = MAX_TAIL_BYTES) -> byte
 
 
 def _read_at(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
     os.lseek(fd, offset, os.SEEK_SET)        # Windows: no pread
     return os.read(fd, size)

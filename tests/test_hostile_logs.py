@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import signal
 import stat
@@ -210,6 +209,11 @@ FORGERS = {
     "thread-name": ("t = threading.Thread(target=lambda: 1 / 0, name='worker' + PAYLOAD)\n"
                     "t.start(); t.join()"),
     "qt-message": "QtCore.qWarning('decoder: ' + PAYLOAD)",
+    # A path from the app: a traceback's 'File "..."' line.
+    "file-name": ("try:\n"
+                  "    exec(compile('1 / 0', 'plugin.py' + PAYLOAD, 'exec'))\n"
+                  "except ZeroDivisionError:\n"
+                  "    sys.excepthook(*sys.exc_info())"),
     # A report asked for while one is being formatted: the C-only writer
     # (src/tbformat.c) writes it.
     "reentrant-report": (
