@@ -5,11 +5,12 @@ log's name: a FIFO (an ``open()`` that never returns), a symlink to
 ``/dev/zero`` (a ``read()`` that never ends), an 8 GB sparse file.  The
 readers here open only regular files, without blocking, and read at most a
 bounded tail, so a listing of crash reports answers in milliseconds and a few
-MB of memory whatever the folder holds:
+MB of memory whatever the folder holds.  Example::
 
-    >>> data = read_tail("/tmp/pyqtguard-20261129-050000000-1-0.log")
-    >>> len(data) <= MAX_TAIL_BYTES
-    True
+    try:
+        data = read_tail(path)           # at most MAX_TAIL_BYTES
+    except OSError as exc:               # NotARegularFile for a FIFO...
+        notes.append(f"skipped {path}: {exc}")
 
 Errors are :class:`OSError` with a reason fit for a note
 (``"not a regular file (FIFO)"``); the caller skips that file.
