@@ -83,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
         print("no crash reports")
         return 0
     for crash in crashes:
-        print(f"{crash.time}  {crash.reason}")
+        print(f"{crash.time}  " + crash.reason.replace("\n", "\n    "))  # a Qt fatal message's lines
         print(f"    thread {crash.thread_name!r} (native id {crash.native_id}), pid {crash.pid}")
         if crash.frame:
             print(f"    {crash.frame}")
