@@ -200,7 +200,8 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
     }
     else {
         pqg_puts(fd, "fatal: ");
-        pqg_put_escaped(fd, reason, REASON_MAX);
+        /* Its lines as lines, each next one indented: not a header field */
+        pqg_put_escaped_lines(fd, reason, REASON_MAX);
         pqg_puts(fd, "\n");
     }
     if (fault_address != NULL) {

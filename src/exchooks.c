@@ -279,7 +279,7 @@ write_text_to_log(PyObject *text)
         PyErr_Clear();
         return;
     }
-    pqg_write_all(pqg_log_fd(), utf8, (size_t)len);
+    pqg_write_text(pqg_log_fd(), utf8, (size_t)len, 1);   /* no forged markers */
 }
 
 /* The C-only path: used when re-entered or when Python formatting fails. */

@@ -58,10 +58,19 @@ def main(args: argparse.Namespace) -> int:
         print(f"pyqtguard report: no such folder: {folders[0]}", file=sys.stderr)
         return 2
     notes: list[str] = []
-    crashes = [c for folder in folders for c in reports.find_crashes(folder, notes)]
+    crashes = []
+    unreadable = False
+    for folder in folders:
+        try:
+            crashes += reports.find_crashes(folder, notes)
+        except OSError as exc:
+            notes.append(f"cannot read {folder}: {exc.strerror or exc}")
+            unreadable = True
     crashes.sort(key=lambda c: c.time, reverse=True)
     for note in notes:
         print(f"pyqtguard report: {note}", file=sys.stderr)
+    if unreadable and not crashes:
+        return 2
     if args.last:
         if not crashes:
             print("no crash reports", file=sys.stderr)
@@ -75,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
         print("no crash reports")
         return 0
     for crash in crashes:
-        print(f"{crash.time}  {crash.reason}")
+        print(f"{crash.time}  " + crash.reason.replace("\n", "\n    "))  # a Qt fatal message's lines
         print(f"    thread {crash.thread_name!r} (native id {crash.native_id}), pid {crash.pid}")
         if crash.frame:
             print(f"    {crash.frame}")

@@ -51,7 +51,7 @@ def use_run_log(path: str, fd: int) -> None:
     """Make *fd*, open on *path*, this run's log: the C core writes to it
     from here on (see :func:`pyqtguard.logs.folder.create_run_log`)."""
     global _path
-    _native.set_log_fd(fd)
+    _native.set_log_fd(fd, path)
     _path = path
 
 
@@ -99,7 +99,10 @@ def log_event(text: str) -> None:
 
 
 def _note_write_failure() -> None:
-    if _native.log_fd() >= 0 and _native.take_write_failure():
+    # The C core warned at the failure itself when it has a stderr to warn on
+    # (logfd.c: one line per failure, C hooks and signal handlers included).
+    if (_native.log_fd() >= 0 and _native.take_write_failure()
+            and _native.stderr_fd() < 0):
         warn_once("logwrite", f"cannot write to the run log {_path} "
                   "(disk full or file gone); reports go to stderr only")
 
