@@ -41,10 +41,10 @@ class Run:
         return f"exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
-def check(*args: str | Path, fmt: str = "json") -> Run:
+def check(*args: str | Path, fmt: str = "json", env: dict[str, str] | None = None) -> Run:
     proc = subprocess.run([sys.executable, "-m", "pyqtguard", "check", "--format", fmt,
                            *map(str, args)], capture_output=True, timeout=60, cwd=REPO,
-                          preexec_fn=_limit_memory)
+                          preexec_fn=_limit_memory, env={**os.environ, **(env or {})})
     run = Run(proc)
     assert "Traceback" not in run.stderr, str(run)
     assert run.returncode in (0, 1, 2), str(run)
@@ -198,6 +198,19 @@ def test_noqa_is_found_on_the_tokenizers_line(tmp_path, oddity):
     assert run.findings() == {("app.py", 5, "PQG002")}, str(run)
 
 
+# ---- the parser's warnings are not the checker's ----
+
+@pytest.mark.parametrize("action", ["always", "error"])
+def test_the_parsers_warnings_are_neither_printed_nor_errors(tmp_path, action):
+    """The file's text would reach stderr in a warning's source line, and
+    with PYTHONWARNINGS=error a warning would be taken for a syntax error."""
+    (tmp_path / "app.py").write_text(QT_HEAD + "x = 1if True else 2\ny = '\\d'\n"
+                                     "app = QApplication(sys.argv)\n")
+    run = check(tmp_path / "app.py", env={"PYTHONWARNINGS": action})
+    assert run.findings() == {("app.py", 5, "PQG001")}, str(run)
+    assert "Warning" not in run.stderr, str(run)
+
+
 # ---- names that cannot forge output ----
 
 def test_a_newline_in_a_file_name_cannot_forge_a_finding_line(tmp_path):
@@ -217,3 +230,100 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(tmp_path):
     run = check(tmp_path, fmt="text")
     assert run.returncode == 1, str(run)
     assert "caf\\udce9.py:2:1: PQG005" in run.stdout, str(run)
+
+
+# ---- property: random and mutated sources ----
+#
+# In-process, through the command's own entry point: any exception escaping
+# is a traceback the user would see.  Work is bounded by construction (sizes
+# are capped) and by hypothesis' deadline per example, not by a timing assert.
+
+from contextlib import redirect_stderr, redirect_stdout  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from io import StringIO  # noqa: E402
+import tempfile  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FRAGMENTS = [
+    "import sys\n", "import PyQt6\n", "from PyQt6.QtWidgets import QApplication\n",
+    "import multiprocessing as mp\n", "from . import mod\n", "import mod\n",
+    "app = QApplication(sys.argv)\n", "app.exec()\n", "w.show()\n", "mp.Pool()\n",
+    "if __name__ == '__main__':\n", "if __name__ != '__main__' and x:\n", "else:\n",
+    "elif x:\n", "def f():\n", "class C:\n", "f()\n", "C()\n", "    ", "\t", "\n", "\r",
+    "\r\n", "\f", "\u2028", "\u2029", "\x85", "\x1c", "\ufeff", "\0", "\xe9", "\udce9",
+    "# noqa\n", "  # noqa: PQG001\n", "# -*- coding: latin-1 -*-\n", "# coding: nope\n",
+    "(", ")", "[", "]", "{", "}", "lambda: ", ".b", "()", "[0]", " + 1", "not ", "-",
+    "'", '"', '"""', "'''", "\\", "f'{", "}'", ":", ",", "=", "@", "async ", "await ",
+    "yield ", "match x:\n", "case _:\n",
+]
+SHAPES = {                      # a deep shape and how it repeats
+    "attributes": ("x = a", ".b", "\n"), "calls": ("x = f", "()", "\n"),
+    "terms": ("x = 1", " + 1", "\n"), "lambdas": ("x = ", "lambda: ", "0\n"),
+    "nots": ("x = ", "not ", "y\n"), "parens": ("x = ", "(", "1\n"),
+    "elifs": ("if x == 0:\n    pass\n", "elif x:\n    pass\n", ""),
+    "calls_down": ("", "def f():\n    g()\n", "f()\n"),
+}
+CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS_SOURCES = sorted(p.read_bytes() for p in CORPUS.rglob("*.py"))
+HOSTILE = settings(max_examples=40, deadline=timedelta(seconds=20), database=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _run_in_process(source: bytes, fmt: str) -> None:
+    """Check *source* (as mod.py, imported by a guarded app.py) and assert the
+    properties: no exception, exit status 0/1/2, output that parses."""
+    from pyqtguard.cli import main as cli_main
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "mod.py").write_bytes(source)
+        (Path(folder) / "app.py").write_text("import PyQt6\nimport mod\n\n"
+                                             "if __name__ == '__main__':\n    pass\n")
+        out, err = StringIO(), StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            status = cli_main(["check", "--format", fmt, folder])
+        assert status in (0, 1, 2), (status, out.getvalue(), err.getvalue())
+        if fmt == "json":
+            assert isinstance(json.loads(out.getvalue()), list)
+        else:
+            for line in out.getvalue().splitlines():       # no forged lines
+                assert line.startswith((folder, "All checks passed", "No findings")), line
+        assert "Traceback" not in err.getvalue()
+
+
+@HOSTILE
+@given(st.binary(max_size=4096), st.sampled_from(["text", "json"]))
+def test_property_random_bytes(data, fmt):
+    _run_in_process(data, fmt)
+
+
+@HOSTILE
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=200), st.sampled_from(["text", "json"]))
+def test_property_random_python_fragments(fragments, fmt):
+    _run_in_process("".join(fragments).encode("utf-8", "surrogateescape"), fmt)
+
+
+@HOSTILE
+@given(st.sampled_from(CORPUS_SOURCES),
+       st.lists(st.tuples(st.floats(0, 1), st.integers(0, 40),
+                          st.sampled_from(FRAGMENTS)), min_size=1, max_size=20))
+def test_property_mutated_corpus_sources(source, mutations):
+    """Each mutation cuts up to 40 bytes at a point and puts a fragment there."""
+    for where, cut, fragment in mutations:
+        at = int(where * len(source))
+        source = (source[:at] + fragment.encode("utf-8", "surrogateescape")
+                  + source[at + cut:])
+    _run_in_process(source, "text")
+
+
+@HOSTILE
+@given(st.sampled_from(sorted(SHAPES)), st.integers(1, 120_000))
+def test_property_deep_shapes(shape, depth):
+    head, unit, tail = SHAPES[shape]
+    if shape == "calls_down":           # f0 calls f1 calls f2 ...: depth/100 functions
+        body = "".join(f"def f{i}():\n    f{i + 1}()\n" for i in range(depth // 100 + 1))
+        source = "import PyQt6\n" + body + "f0()\n"
+    else:
+        source = "import PyQt6\n" + head + unit * depth + tail
+    _run_in_process(source.encode(), "json")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import os
+import warnings
 
 from ._analyzer import MP_ROOTS, QT_ROOTS, ImportTimeVisitor, first_statement_calls
 from ._noqa import is_silenced, silenced_codes
@@ -71,10 +72,14 @@ def _parse(text: str, display: str) -> tuple[ast.Module | None, Finding | None]:
     Python's parser has limits of its own - nesting, stack, memory - and
     reports them as RecursionError or MemoryError rather than SyntaxError
     (a 100,000-term expression, 10,000 nested lambdas): Python cannot
-    compile such a file either, so it is a PQG009 too.
+    compile such a file either, so it is a PQG009 too.  The parser's warnings
+    (``invalid escape sequence``) are not the checker's to print - they would
+    copy the file's text to stderr - nor, under ``-W error``, syntax errors.
     """
     try:
-        return ast.parse(text, filename=display), None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=display), None
     except SyntaxError as exc:
         return None, Finding(display, exc.lineno or 1, exc.offset or 1, "PQG009",
                              f"syntax error: {exc.msg}")

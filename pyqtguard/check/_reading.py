@@ -19,7 +19,7 @@ import os
 import stat
 import tokenize
 
-DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 """A few MB: hand-written modules are far smaller; a generated one (Qt
 resources) over the cap is skipped with a note, ``--max-size`` raises it."""
 
