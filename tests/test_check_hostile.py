@@ -92,6 +92,8 @@ def _deep_valid_cases() -> dict[str, tuple[str, int]]:
                                   + "\n", 3),
         "elif_chain_1500": (QT_HEAD + "x = 1\nif x == 0:\n    pass\n" + elifs
                             + "else:\n    app = QApplication(sys.argv)\n", 3 + 2 + 2 * 1499 + 2),
+        "class_body_call_chain_2000": (QT_HEAD + "class C:\n    x = QApplication(sys.argv)"
+                                       + "()" * 2000 + "\n", 4),
         "functions_200_each_calling_the_next": (
             QT_HEAD + calls + "def f200():\n    app = QApplication(sys.argv)\n\nf0()\n",
             2 + 3 * 200 + 2),
@@ -198,6 +200,23 @@ def test_noqa_is_found_on_the_tokenizers_line(tmp_path, oddity):
     assert run.findings() == {("app.py", 5, "PQG002")}, str(run)
 
 
+def test_noqa_in_a_string_is_not_a_comment(tmp_path):
+    (tmp_path / "app.py").write_text(QT_HEAD + "app = QApplication(sys.argv); s = '# noqa'\n")
+    assert check(tmp_path / "app.py").findings() == {("app.py", 3, "PQG001")}
+
+
+def test_a_bom_with_another_coding_cookie_and_a_socket_are_notes(tmp_path):
+    import socket
+
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf# coding: latin-1\n" + POOL.encode())
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(tmp_path / "sock.py"))
+        run = check(tmp_path)
+    assert run.returncode == 0, str(run)
+    assert "bom.py: encoding problem: utf-8, skipped" in run.stderr, str(run)
+    assert "sock.py: not a regular file (socket), skipped" in run.stderr, str(run)
+
+
 # ---- the parser's warnings are not the checker's ----
 
 @pytest.mark.parametrize("action", ["always", "error"])
@@ -221,6 +240,17 @@ def test_a_newline_in_a_file_name_cannot_forge_a_finding_line(tmp_path):
     lines = run.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith(str(tmp_path)), str(run)
     assert "x\\nforged.py:1:1: PQG001 fake finding\\nbad.py:2:1: PQG005" in lines[0]
+
+
+@pytest.mark.parametrize("name,shown", [("\x1b[2J\x1b[31mred.py", "\\x1b[2J\\x1b[31mred.py"),
+                                        ("a\u2028b.py", "a\\u2028b.py"),
+                                        ("a\tb\rc.py", "a\\tb\\rc.py")])
+def test_control_characters_in_file_names_are_escaped(tmp_path, name, shown):
+    """Terminal escapes, Unicode line separators, tabs and carriage returns."""
+    (tmp_path / name).write_text(POOL)
+    run = check(tmp_path, fmt="text")
+    assert run.stdout == f"{tmp_path}/{shown}:2:1: PQG005 " + run.stdout.split(" PQG005 ")[1]
+    assert len(run.stdout.splitlines()) == 1
 
 
 def test_a_file_name_that_is_not_utf8_is_printed_escaped(tmp_path):
