@@ -123,6 +123,24 @@ def test_a_chain_of_1000_project_imports_is_followed(tmp_path):
 
 # ---- what is read: regular files under a size cap ----
 
+@pytest.mark.parametrize("kind", ["over_cap", "too_deep"])
+def test_an_imported_module_that_cannot_be_analysed_is_a_note(tmp_path, kind):
+    """Checking app.py alone: the module it imports is not analysed, and the
+    PQG007 verdict rests on it, so the user is told.  (A FIFO or a device
+    named mod.py is no module: Python's import skips it, and so does check.)"""
+    (tmp_path / "app.py").write_text("import PyQt6\nimport mod\n\nif __name__ == '__main__':\n"
+                                     "    pass\n")
+    (tmp_path / "mod.py").write_text("x = " + "+".join(["1"] * 100_000) + "\n")
+    run = check(*(["--max-size", "1k"] if kind == "over_cap" else []), tmp_path / "app.py")
+    assert run.returncode == 0 and run.findings() == set(), str(run)
+    reason = {"over_cap": "over the size cap", "too_deep": "cannot be parsed"}[kind]
+    notes = [line for line in run.stderr.splitlines() if "mod.py" in line]
+    assert len(notes) == 1 and "app.py, not analysed: " in notes[0], str(run)
+    assert notes[0].endswith(("skipped", ")")) and reason in notes[0], str(run)
+    both = check(*(["--max-size", "1k"] if kind == "over_cap" else []), tmp_path)
+    assert sum("mod.py" in line for line in both.stderr.splitlines() + both.stdout.splitlines()
+               ) == 1, str(both)            # said once, not once per way it was reached
+
 def test_a_fifo_named_py_is_skipped_with_a_note(tmp_path):
     os.mkfifo(tmp_path / "pipe.py")
     (tmp_path / "pool.py").write_text(POOL)

@@ -96,6 +96,7 @@ class _Checker:
         self.max_bytes = max_bytes
         self.sources: dict[str, _Source] = {}
         self.import_time: dict[str, list[Finding]] = {}
+        self.unanalysed: dict[str, tuple[str, str]] = {}   # imported module -> (importer, why)
 
     def source(self, path: str) -> _Source:
         path = os.path.abspath(path)
@@ -142,7 +143,7 @@ class _Checker:
             target = _resolve(path, module, level)
             if target is None:
                 continue
-            problems = self._import_time_problems(target)
+            problems = self._import_time_problems(target, path)
             if problems:
                 first = problems[0]
                 what = ("builds a QApplication" if first.code == "PQG001"
@@ -155,7 +156,7 @@ class _Checker:
                     f"into a function"))
         return findings
 
-    def _import_time_problems(self, root: str) -> list[Finding]:
+    def _import_time_problems(self, root: str, importer: str) -> list[Finding]:
         """What *root*, or the first project module it imports (at module level,
         recursively), builds or starts at import time.
 
@@ -164,7 +165,7 @@ class _Checker:
         """
         if root in self.import_time:
             return self.import_time[root]
-        stack = [self._import_frame(root)]
+        stack = [self._import_frame(root, importer)]
         on_stack = {root}
         while stack:
             frame = stack[-1]
@@ -174,7 +175,7 @@ class _Checker:
                     frame.problems = self.import_time[target]
                 elif target not in on_stack:
                     on_stack.add(target)
-                    stack.append(self._import_frame(target))
+                    stack.append(self._import_frame(target, frame.path))
                 continue
             stack.pop()
             on_stack.discard(frame.path)
@@ -183,13 +184,16 @@ class _Checker:
                 stack[-1].problems = frame.problems
         return self.import_time[root]
 
-    def _import_frame(self, path: str) -> _ImportFrame:
+    def _import_frame(self, path: str, importer: str) -> _ImportFrame:
         frame = _ImportFrame(path)
         source = self.source(path)
         if source.text is None:
+            self.unanalysed.setdefault(path, (importer, source.error or "not read"))
             return frame
-        tree, _failure = _parse(source.text, path)
+        tree, failure = _parse(source.text, path)
         if tree is None:
+            self.unanalysed.setdefault(path, (importer, failure.message if failure
+                                                  else "does not parse"))
             return frame
         visitor = ImportTimeVisitor(path, tree)
         frame.problems = [f for f in _without_noqa(visitor.findings, source.text)
@@ -245,6 +249,15 @@ def _resolve(importer: str, module: str, level: int) -> str | None:
     return None
 
 
+def _shown(path: str) -> str:
+    """*path* relative to the current folder when that is shorter."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:                  # another drive (Windows)
+        return path
+    return relative if len(relative) < len(path) else path
+
+
 def _without_noqa(findings: list[Finding], text: str) -> list[Finding]:
     if not findings:
         return findings                  # no need to tokenize
@@ -280,6 +293,7 @@ def check_paths(paths: list[str], max_bytes: int = DEFAULT_MAX_BYTES) -> CheckRe
     """
     result = CheckResult()
     checker = _Checker(max_bytes)
+    checked: set[str] = set()
     for path in paths:
         if os.path.isdir(path):
             files = _python_files(path, result.notes)
@@ -290,9 +304,14 @@ def check_paths(paths: list[str], max_bytes: int = DEFAULT_MAX_BYTES) -> CheckRe
             continue
         for file in files:
             result.files += 1
+            checked.add(os.path.abspath(file))
             findings, note = checker.check(file, file)
             if note:
                 result.notes.append(f"{file}: {note}")
             result.findings += findings
+    for module, (importer, why) in checker.unanalysed.items():
+        if module not in checked:           # else its own note or PQG009 said it
+            result.notes.append(f"{_shown(module)}: imported by {_shown(importer)}, "
+                                f"not analysed: {why}")
     result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
     return result
