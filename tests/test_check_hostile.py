@@ -13,9 +13,15 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apprunner import REPO
 
@@ -184,8 +190,8 @@ def test_the_size_cap_is_an_option(tmp_path):
 # ---- encodings as Python reads them ----
 
 def test_a_utf8_byte_order_mark_is_honoured(tmp_path):
-    (tmp_path / "app.py").write_bytes(b"\xef\xbb\xbf" + (QT_HEAD + "app = QApplication(sys.argv)\n")
-                                      .encode())
+    source = QT_HEAD + "app = QApplication(sys.argv)\n"
+    (tmp_path / "app.py").write_bytes(b"\xef\xbb\xbf" + source.encode())
     run = check(tmp_path / "app.py")
     assert run.findings() == {("app.py", 3, "PQG001")}, str(run)
 
@@ -285,14 +291,6 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(tmp_path):
 # In-process, through the command's own entry point: any exception escaping
 # is a traceback the user would see.  Work is bounded by construction (sizes
 # are capped) and by hypothesis' deadline per example, not by a timing assert.
-
-from contextlib import redirect_stderr, redirect_stdout  # noqa: E402
-from datetime import timedelta  # noqa: E402
-from io import StringIO  # noqa: E402
-import tempfile  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 FRAGMENTS = [
     "import sys\n", "import PyQt6\n", "from PyQt6.QtWidgets import QApplication\n",

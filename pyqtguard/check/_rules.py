@@ -22,7 +22,7 @@ RULES: dict[str, tuple[str, str]] = {
                       "processes at import time"),
     "PQG008": (WARNING, "multiprocessing is used but freeze_support() is not called first "
                         "under the main guard"),
-    "PQG009": (ERROR, "the file does not parse (syntax error)"),
+    "PQG009": (ERROR, "the file does not parse (a syntax error, or beyond the parser's limits)"),
 }
 
 FIX = 'move it under `if __name__ == "__main__":` (or into a function called from there)'
