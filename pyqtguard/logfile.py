@@ -61,6 +61,22 @@ def run_log_path() -> str | None:
     return _path if _path is not None and _native.log_fd() >= 0 else None
 
 
+_path_noted = False
+
+
+def log_path_note() -> str | None:
+    """``pyqtguard: this run's log: <path>``, the first time it is asked
+    for in this run (after the first report written to stderr); None after
+    that, and without a log."""
+    global _path_noted
+    with _warned_lock:
+        if _path_noted:
+            return None
+        _path_noted = True
+    path = run_log_path()
+    return f"pyqtguard: this run's log: {path}\n" if path is not None else None
+
+
 def current_path() -> Path | None:
     """The path of this run's log file, or None if there is none.
 

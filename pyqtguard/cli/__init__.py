@@ -16,6 +16,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, str] = {
     "run": "pyqtguard.cli.run",
     "report": "pyqtguard.cli.report",
+    "logs": "pyqtguard.cli.logs",
     "dump": "pyqtguard.cli.dump",
     "check": "pyqtguard.cli.check",
 }
