@@ -53,6 +53,12 @@ def use_run_log(path: str, fd: int) -> None:
     global _path
     _native.set_log_fd(fd)
     _path = path
+    # For a crash report's copy on stderr (C: it cannot build the line then).
+    _native.set_log_path_line(_path_line(path).encode("utf-8", "surrogateescape"))
+
+
+def _path_line(path: str) -> str:
+    return f"pyqtguard: this run's log: {path}\n"
 
 
 def run_log_path() -> str | None:
@@ -74,7 +80,7 @@ def log_path_note() -> str | None:
             return None
         _path_noted = True
     path = run_log_path()
-    return f"pyqtguard: this run's log: {path}\n" if path is not None else None
+    return _path_line(path) if path is not None else None
 
 
 def current_path() -> Path | None:

@@ -34,6 +34,12 @@ static volatile int log_fd = -1;
 static volatile int stderr_fd = -1;
 static volatile int write_failed = 0;
 
+/* "pyqtguard: this run's log: <path>\n", ending a crash report's copy on
+ * stderr.  Set under the GIL at install; the handler reads the length
+ * first, and a new line is stored with the length 0 meanwhile. */
+static char log_path_line[4096];
+static volatile size_t log_path_line_len = 0;
+
 int
 pqg_log_fd(void)
 {
@@ -44,6 +50,15 @@ int
 pqg_stderr_fd(void)
 {
     return stderr_fd;
+}
+
+/* The line naming the run log (or "" before there is one).  Signal-safe:
+ * reads a static buffer. */
+const char *
+pqg_log_path_line(size_t *len)
+{
+    *len = log_path_line_len;
+    return log_path_line;
 }
 
 /* Write the whole buffer, retrying on EINTR and short writes.  A failure
@@ -298,6 +313,23 @@ set_stderr_fd_py(PyObject *Py_UNUSED(self), PyObject *arg)
 }
 
 static PyObject *
+set_log_path_line_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    char *text;
+    Py_ssize_t len;
+    if (PyBytes_AsStringAndSize(arg, &text, &len) < 0) {
+        return NULL;
+    }
+    log_path_line_len = 0;
+    if ((size_t)len >= sizeof(log_path_line)) {
+        Py_RETURN_FALSE;            /* a path that long: no line, not a cut one */
+    }
+    memcpy(log_path_line, text, (size_t)len);
+    log_path_line_len = (size_t)len;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
 get_log_fd_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromLong(log_fd);
@@ -365,6 +397,9 @@ static PyMethodDef logfd_methods[] = {
     {"set_log_fd", set_log_fd_py, METH_O,
      PyDoc_STR("set_log_fd($module, fd, /)\n--\n\n"
                "Hand the run's log fd to the core (-1: none). Kept open.")},
+    {"set_log_path_line", set_log_path_line_py, METH_O,
+     PyDoc_STR("set_log_path_line($module, line, /)\n--\n\nThe line (bytes) "
+               "ending a crash report's copy on stderr; False if too long.")},
     {"log_fd", get_log_fd_py, METH_NOARGS,
      PyDoc_STR("log_fd($module, /)\n--\n\nThe log fd, or -1.")},
     {"set_stderr_fd", set_stderr_fd_py, METH_O,

@@ -196,3 +196,12 @@ def test_report_last_json_with_a_crash(tmp_path):
     assert result.returncode == 0, result.stderr
     [crash] = json.loads(result.stdout)
     assert crash["reason"].startswith("SIGSEGV") and "=== pyqtguard crash report" in crash["text"]
+
+
+def test_crash_report_on_stderr_ends_with_the_log_path(tmp_path):
+    result = run_app(CRASHES, tmp_path)
+    assert result.returncode == -11, result.describe()
+    [log] = result.logs
+    assert "=== pyqtguard crash report ===" in result.stderr
+    assert result.stderr.splitlines()[-1] == f"pyqtguard: this run's log: {log}"
+    assert "this run's log" not in result.log
