@@ -56,6 +56,15 @@ def test_demo_app_narration_matches_the_log(tmp_path):
                                           "paintEvent", "threading.Thread", "__del__"]
     [log_path] = (tmp_path / "logs").glob("pyqtguard-*.log")
     assert result.stdout.splitlines()[-1].endswith(str(log_path)), result.stdout
+    # what goes where (README): reports on stderr, the log named once after
+    # the first; freezes and lost QThreads in the log only
+    assert result.stderr.count(f"pyqtguard: this run's log: {log_path}\n") == 1
+    first = result.stderr.index("ValueError: slot could not parse 'data.csv'")
+    assert result.stderr.index("pyqtguard: this run's log:") > first
+    for bug in DEMO_BUGS:
+        assert bug in result.stderr, bug
+    assert "GUI freeze" in log and "GUI freeze" not in result.stderr
+    assert "lost its last Python reference" not in result.stderr
 
 
 def test_demo_app_without_pyqtguard_aborts(tmp_path):
