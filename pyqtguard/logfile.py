@@ -70,13 +70,14 @@ def run_log_path() -> str | None:
 _path_noted = False
 
 
-def log_path_note() -> str | None:
+def log_path_note(*, again: bool = False) -> str | None:
     """``pyqtguard: this run's log: <path>``, the first time it is asked
     for in this run (after the first report written to stderr); None after
-    that, and without a log."""
+    that, and without a log.  ``again=True``: even if it was said before
+    (a report that ends the process, as a crash report does)."""
     global _path_noted
     with _warned_lock:
-        if _path_noted:
+        if _path_noted and not again:
             return None
         _path_noted = True
     path = run_log_path()

@@ -205,3 +205,26 @@ def test_crash_report_on_stderr_ends_with_the_log_path(tmp_path):
     assert "=== pyqtguard crash report ===" in result.stderr
     assert result.stderr.splitlines()[-1] == f"pyqtguard: this run's log: {log}"
     assert "this run's log" not in result.log
+
+
+def test_exit_timeout_report_on_stderr_ends_with_the_log_path(tmp_path):
+    result = run_app(HANGS_AT_EXIT, tmp_path)
+    assert result.returncode == 124, result.describe()
+    [log] = result.logs
+    assert "=== pyqtguard exit timeout ===" in result.stderr
+    assert result.stderr.splitlines()[-1] == f"pyqtguard: this run's log: {log}"
+
+
+def test_exit_timeout_fallback_in_c_ends_with_the_log_path(tmp_path):
+    # An atexit handler keeps the GIL (PyDLL: a C call that does not release
+    # it), so the watchdog writes the report in C.
+    result = run_app("""
+        import atexit, ctypes
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1)
+        atexit.register(lambda: ctypes.PyDLL(None).sleep(30))
+    """, tmp_path)
+    assert result.returncode == 124, result.describe()
+    [log] = result.logs
+    assert "=== pyqtguard exit timeout ===" in result.stderr
+    assert result.stderr.splitlines()[-1] == f"pyqtguard: this run's log: {log}"
