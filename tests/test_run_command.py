@@ -224,3 +224,15 @@ def test_traceback_shows_the_frames_python_shows(tmp_path, form):
     [log] = run_logs(tmp_path / "logs")
     assert _frames(log.read_text()) == _frames(plain.stderr)
     assert "pyqtguard" not in "".join(_frames(log.read_text()))
+
+
+@pytest.mark.parametrize("form", ["script", "module"])
+def test_keyboard_interrupt_reported_once_and_ends_as_in_python(tmp_path, form):
+    (tmp_path / "interrupted.py").write_text(
+        "def wait():\n    raise KeyboardInterrupt\n\nwait()\n")
+    target = {"script": ["interrupted.py"], "module": ["-m", "interrupted"]}[form]
+    plain = _python(target, tmp_path)
+    guarded = _python(["-m", "pyqtguard", "run", *target], tmp_path)
+    assert plain.returncode == guarded.returncode == -2   # killed by its SIGINT
+    assert guarded.stderr.count("Traceback (most recent call last):") == 1, guarded.stderr
+    assert _frames(guarded.stderr) == _frames(plain.stderr), guarded.stderr

@@ -197,9 +197,27 @@ def _call_as_python_would(run: Callable[[], object]) -> int:
     except BaseException as exc:  # noqa: BLE001 - report it like python does
         sys.excepthook(type(exc), exc, app_traceback(exc.__traceback__))
         if isinstance(exc, KeyboardInterrupt):
+            # Python ends such a run by SIGINT, after finalization: let the
+            # exception reach the top level for that, reported once only.
+            _skip_at_top_level(exc)
             raise
         return 1
     return 0
+
+
+def _skip_at_top_level(reported: BaseException) -> None:
+    """Have python's top level, which hands an uncaught exception to
+    ``sys.excepthook``, not report *reported* again (with this launcher's
+    frames); the hook in place is restored at that call."""
+    hook = sys.excepthook
+
+    def skip_once(exc_type: type[BaseException], exc: BaseException,
+                  tb: types.TracebackType | None, /) -> None:
+        sys.excepthook = hook
+        if exc is not reported:
+            hook(exc_type, exc, tb)
+
+    sys.excepthook = skip_once
 
 
 def app_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
