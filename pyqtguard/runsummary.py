@@ -20,11 +20,12 @@ The outcome of a run, from its log:
                             SIGKILL, ``os._exit``, power loss)
 ==========================  ==================================================
 
-Logs are read as untrusted input: only regular files (a FIFO or a symlink
-with a run log's name is skipped, never opened for blocking reads or
-followed), the header and the tail read with a bound, the whole file scanned
-in chunks up to :data:`MAX_SCAN_BYTES` (a bigger log's count reads "at
-least"), and a report's header line counts only if it names the log's pid.
+Logs are read as untrusted input: only regular files (a FIFO, device,
+socket or folder with a run log's name is skipped with a note, never opened
+for a blocking read), only files that start as run logs do, the header and
+the tail read with a bound, the whole file scanned in chunks up to
+:data:`MAX_SCAN_BYTES` (a bigger log's count reads "at least"), and a
+report's header line counts only if it names the log's pid.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ HEAD_BYTES = 8 * 1024               # the run header is a few hundred bytes
 TAIL_BYTES = 1024 * 1024            # a crash report is a few KB to tens of KB
 MAX_SCAN_BYTES = 64 * 1024 * 1024   # counting exceptions reads no more than this
 _CHUNK = 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024          # report and repeat lines are < 1 KB
 
 CRASH_MARKER = b"=== pyqtguard crash report ==="
 EXIT_TIMEOUT_MARKER = b"=== pyqtguard exit timeout ==="
@@ -94,17 +96,31 @@ class RunSummary:
                 "crash_reason": self.crash_reason}
 
 
+class NotARunLog(OSError):
+    """A file named like a run log that is not one (not a regular file, or
+    not starting with a run log's header)."""
+
+
 # ---- bounded reading of a file that may be anything ------------------------
+# (The same rules as pyqtguard.logread's read_tail, on the branch that
+# hardens reports.py; this module also needs the head and a bounded scan.)
+def _check_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotARunLog("not a regular file")
+
+
 def open_regular(path: str | os.PathLike[str]) -> int:
     """A read-only descriptor on *path* if it is a regular file; raises
-    OSError otherwise.  ``O_NONBLOCK``: opening a FIFO does not wait for a
-    writer; ``O_NOFOLLOW``: a symlink is refused, never followed."""
-    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    OSError (:class:`NotARunLog` for a FIFO, device, socket or folder).
+    Checked with ``stat()`` before the open, so that a FIFO or a device is
+    never opened, and with ``fstat()`` after it (it may have been swapped);
+    ``O_NONBLOCK`` in case a FIFO was swapped in between."""
+    _check_regular(os.stat(path).st_mode)
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
              | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
     fd = os.open(path, flags)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{os.fspath(path)} is not a regular file")
+        _check_regular(os.fstat(fd).st_mode)
     except BaseException:
         os.close(fd)
         raise
@@ -124,9 +140,12 @@ def _read_at(fd: int, offset: int, size: int) -> bytes:
 
 
 def _lines(fd: int, limit: int) -> Iterator[bytes]:
-    """The file's lines (without newlines) from its start, up to *limit* bytes."""
+    """The file's lines (without newlines) from its start, up to *limit*
+    bytes; a line longer than :data:`MAX_LINE_BYTES` (no line pyqtguard
+    writes to start a report) is left out whole, in constant memory."""
     os.lseek(fd, 0, os.SEEK_SET)
     rest = b""
+    skipping = False                  # inside a line too long to keep
     left = limit
     while left > 0:
         data = os.read(fd, min(_CHUNK, left))
@@ -135,8 +154,13 @@ def _lines(fd: int, limit: int) -> Iterator[bytes]:
         left -= len(data)
         lines = (rest + data).split(b"\n")
         rest = lines.pop()
+        if skipping and lines:
+            lines.pop(0)              # the end of the long line
+            skipping = False
+        if len(rest) > MAX_LINE_BYTES:
+            rest, skipping = b"", True
         yield from lines
-    if rest:
+    if rest and not skipping:
         yield rest
 
 
@@ -221,12 +245,14 @@ def _pid_from_name(path: Path) -> int:
 
 def summarize(path: str | os.PathLike[str]) -> RunSummary:
     """What the run log at *path* says about its run; raises OSError if it
-    cannot be read (or is not a regular file)."""
+    cannot be read, :class:`NotARunLog` if it is not a run log."""
     path = Path(path)
     fd = open_regular(path)
     try:
         size = os.fstat(fd).st_size
         head = _read_at(fd, 0, HEAD_BYTES)
+        if not (head.startswith(b"pyqtguard ") and b" run log\n" in head[:200]):
+            raise NotARunLog("not a run log (no run log header)")
         tail = _read_at(fd, max(0, size - TAIL_BYTES), TAIL_BYTES)
         fields = _header(head)
         pid_text = fields.get("pid", "")

@@ -140,6 +140,11 @@ def test_logs_reads_hostile_folders_without_hanging(tmp_path):
     os.mkfifo(logs / "pyqtguard-20260101-000000000-1-0.log")      # nobody writes it
     (tmp_path / "secret").write_text("not a log\n")
     os.symlink(tmp_path / "secret", logs / "pyqtguard-20260101-000000001-2-0.log")
+    os.symlink(tmp_path / "gone", logs / "pyqtguard-20260101-000000002-3-0.log")
+    (logs / "pyqtguard-20260101-000000003-4-0.log").mkdir()
+    huge = logs / "pyqtguard-20260101-000000004-5-0.log"      # 8 GB, sparse
+    huge.write_bytes(b"pyqtguard 0.1.0 run log\napp: huge\npid: 5\n\n")
+    os.truncate(huge, 8 << 30)
     forged = """
         import os, pyqtguard
         pyqtguard.install()
@@ -150,10 +155,18 @@ def test_logs_reads_hostile_folders_without_hanging(tmp_path):
     assert run_app(forged, tmp_path, script_name="forged.py").returncode == 1
     result = _cli(["logs"], tmp_path)
     assert result.returncode == 0
-    [line] = result.stdout.splitlines()
-    assert "  forged  " in line and "  1 exception  " in line, line
-    assert result.stderr.count("is not a regular file") == 1, result.stderr
-    assert "pyqtguard-20260101-000000001-2-0.log" in result.stderr  # the symlink: refused
+    forged_line, huge_line = result.stdout.splitlines()
+    assert "  forged  " in forged_line and "  1 exception  " in forged_line, forged_line
+    assert "  huge  5  ended unrecorded  " in huge_line, huge_line
+    [as_json] = [r for r in json.loads(_cli(["logs", "--json"], tmp_path).stdout)
+                 if r["app"] == "huge"]
+    assert as_json["exceptions_exact"] is False
+    notes = result.stderr.splitlines()
+    assert len(notes) == 4, result.stderr
+    assert any("000000000-1-0.log: not a regular file" in n for n in notes)   # the FIFO
+    assert any("000000001-2-0.log: not a run log" in n for n in notes)        # -> secret
+    assert any("000000002-3-0.log: No such file" in n for n in notes)         # dangling
+    assert any("000000003-4-0.log: not a regular file" in n for n in notes)   # a folder
 
 
 def test_logs_and_report_name_a_missing_app_or_folder(tmp_path):
