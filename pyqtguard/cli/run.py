@@ -104,9 +104,8 @@ def main_argv(argv: Sequence[str]) -> int:
     """``pyqtguard run ARGV...``; returns the exit status."""
     target = split_argv(argv)
     parser = _options_parser()
-    options = parser.parse_args(target.options)   # -h, --log-dir, errors: exit 2
-    if options.module is not None:                # "-m" alone: parse_args exited
-        parser.error("argument -m: expected one argument")
+    # -h, --log-dir; an unknown option or a "-m" without a module: exit 2
+    options = parser.parse_args(target.options)
     if target.module is not None:
         return _run_module(target.module, target.args, options.log_dir)
     if target.script is None:
