@@ -15,6 +15,7 @@ then; ``pathlib`` is imported only by :func:`current_path`.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -50,15 +51,13 @@ def warn_once(key: str, message: str) -> None:
 def use_run_log(path: str, fd: int) -> None:
     """Make *fd*, open on *path*, this run's log: the C core writes to it
     from here on (see :func:`pyqtguard.logdir.create_run_log`)."""
-    global _path
+    global _path, _path_line
     _native.set_log_fd(fd)
     _path = path
+    # Absolute: the app may change its working folder before it is shown.
+    _path_line = f"pyqtguard: this run's log: {os.path.abspath(path)}\n"
     # For a crash report's copy on stderr (C: it cannot build the line then).
-    _native.set_log_path_line(_path_line(path).encode("utf-8", "surrogateescape"))
-
-
-def _path_line(path: str) -> str:
-    return f"pyqtguard: this run's log: {path}\n"
+    _native.set_log_path_line(_path_line.encode("utf-8", "surrogateescape"))
 
 
 def run_log_path() -> str | None:
@@ -67,6 +66,7 @@ def run_log_path() -> str | None:
     return _path if _path is not None and _native.log_fd() >= 0 else None
 
 
+_path_line = ""          # "pyqtguard: this run's log: <absolute path>\n"
 _path_noted = False
 
 
@@ -80,8 +80,7 @@ def log_path_note(*, again: bool = False) -> str | None:
         if _path_noted and not again:
             return None
         _path_noted = True
-    path = run_log_path()
-    return _path_line(path) if path is not None else None
+    return _path_line if run_log_path() is not None else None
 
 
 def current_path() -> Path | None:

@@ -241,3 +241,17 @@ def test_exit_timeout_fallback_in_c_ends_with_the_log_path(tmp_path):
     [log] = result.logs
     assert "=== pyqtguard exit timeout ===" in result.stderr
     assert result.stderr.splitlines()[-1] == f"pyqtguard: this run's log: {log}"
+
+
+def test_the_log_is_named_by_its_absolute_path(tmp_path):
+    result = run_app("""
+        import os, threading
+        import pyqtguard
+        pyqtguard.install(log_dir="rel")
+        os.chdir("/")
+        def worker():
+            raise KeyError("later")
+        t = threading.Thread(target=worker); t.start(); t.join()
+    """, tmp_path)
+    [log] = (tmp_path / "rel").glob("pyqtguard-*.log")
+    assert f"pyqtguard: this run's log: {log}\n" in result.stderr, result.stderr
