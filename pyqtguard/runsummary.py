@@ -12,6 +12,8 @@ The outcome of a run, from its log:
 ``crashed (SIGSEGV ...)``   a crash report (``=== pyqtguard crash report ===``)
 ``exit timeout (124)``      the exit watchdog ended the process
 ``clean``                   the interpreter exited, no uncaught exception
+                            (the log has no exit status: ``sys.exit(1)``
+                            is clean too)
 ``N exceptions``            it exited after N uncaught exceptions (repeats
                             counted, not reported in full, included)
 ``still running``           no exit recorded, and the process still has the log
