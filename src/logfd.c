@@ -45,6 +45,12 @@ static volatile unsigned long entries_missed = 0;
 static char broken_since[32];
 static char log_path[1024];           /* for the warning; "" if unknown */
 
+/* "pyqtguard: this run's log: <path>\n", ending a crash report's copy on
+ * stderr.  Set under the GIL at install; the handler reads the length
+ * first, and a new line is stored with the length 0 meanwhile. */
+static char log_path_line[4096];
+static volatile size_t log_path_line_len = 0;
+
 int
 pqg_log_fd(void)
 {
@@ -55,6 +61,15 @@ int
 pqg_stderr_fd(void)
 {
     return stderr_fd;
+}
+
+/* The line naming the run log (or "" before there is one).  Signal-safe:
+ * reads a static buffer. */
+const char *
+pqg_log_path_line(size_t *len)
+{
+    *len = log_path_line_len;
+    return log_path_line;
 }
 
 /* write() until done; 0, or the errno of the failure.  Signal-safe. */
@@ -500,6 +515,23 @@ set_stderr_fd_py(PyObject *Py_UNUSED(self), PyObject *arg)
 }
 
 static PyObject *
+set_log_path_line_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    char *text;
+    Py_ssize_t len;
+    if (PyBytes_AsStringAndSize(arg, &text, &len) < 0) {
+        return NULL;
+    }
+    log_path_line_len = 0;
+    if ((size_t)len >= sizeof(log_path_line)) {
+        Py_RETURN_FALSE;            /* a path that long: no line, not a cut one */
+    }
+    memcpy(log_path_line, text, (size_t)len);
+    log_path_line_len = (size_t)len;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
 get_log_fd_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromLong(log_fd);
@@ -604,6 +636,9 @@ static PyMethodDef logfd_methods[] = {
      PyDoc_STR("log_section($module, heading, body, footer, /)\n--\n\n"
                "Append one of pyqtguard's sections: heading and footer as "
                "given, the body's lines defused; one write.")},
+    {"set_log_path_line", set_log_path_line_py, METH_O,
+     PyDoc_STR("set_log_path_line($module, line, /)\n--\n\nThe line (bytes) "
+               "ending a crash report's copy on stderr; False if too long.")},
     {"log_fd", get_log_fd_py, METH_NOARGS,
      PyDoc_STR("log_fd($module, /)\n--\n\nThe log fd, or -1.")},
     {"set_stderr_fd", set_stderr_fd_py, METH_O,

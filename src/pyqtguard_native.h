@@ -31,6 +31,7 @@ int pqg_logfd_init(PyObject *module);
 int pqg_logprune_init(PyObject *module);      /* logprune.c: old logs, off-thread */
 int pqg_log_fd(void);                               /* signal-safe; -1 if none */
 int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
+const char *pqg_log_path_line(size_t *len);        /* signal-safe; len 0: none */
 void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */

@@ -132,7 +132,7 @@ def _report_exit_timeout() -> None:
     stream = sys.stderr
     if stream is not None:
         try:
-            stream.write(text)
+            stream.write(text + (logfile.log_path_note(again=True) or ""))
             stream.flush()
         except Exception:  # noqa: BLE001
             pass
