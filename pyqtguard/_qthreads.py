@@ -124,9 +124,10 @@ def _on_last_reference(thread: Any) -> None:
         running = thread.isRunning()
         if not running and _ended(thread):
             return             # Qt destroys it, as it would without pyqtguard
-        with _lock:
-            record.kept = thread
-            record.lost = record.lost or running
+        # No lock: a finalizer may run (by a garbage collection) inside a
+        # `with _lock:` block of this very thread; two stores under the GIL.
+        record.kept = thread
+        record.lost = record.lost or running
     except Exception:  # noqa: BLE001 - a finalizer must not raise; Qt decides
         pass
 
