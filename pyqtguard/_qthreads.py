@@ -119,7 +119,14 @@ def _on_last_reference(thread: Any) -> None:
     object: _release frees the thread later without a second call."""
     try:
         record = _records.get(id(thread))
-        if record is None or record.kept is not None or record.ref() is not thread:
+        # The garbage collector clears weak references to a cycle before it
+        # calls the cycle's finalizers: a dead reference is this thread's
+        # (another object with its id would have a record of its own once
+        # started; unstarted, it has ended below).
+        if record is None or record.kept is not None:
+            return
+        held = record.ref()
+        if held is not None and held is not thread:
             return
         running = thread.isRunning()
         if not running and _ended(thread):

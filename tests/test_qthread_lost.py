@@ -124,3 +124,36 @@ def test_worker_pattern_qthread_dropped_while_its_loop_runs_is_kept(tmp_path):
     assert result.log.count(LOST) == 1, result.describe()
     assert "QThread 'loader'" in result.log
     assert "Destroyed while thread" not in result.stderr
+
+
+def test_running_qthread_in_a_garbage_cycle_is_kept_and_reported(tmp_path):
+    # Only the cycle holds it: the garbage collector would free it (and Qt
+    # abort) while it runs.
+    result = run_app("""
+        import gc, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        results = []
+        class Export(QtCore.QThread):
+            def run(self):
+                time.sleep(0.3)
+                results.append("exported")
+        def start_export():
+            export = Export()
+            export.setObjectName("cyclic")
+            export.myself = export
+            export.finished.connect(lambda: QtCore.QTimer.singleShot(100, app.quit))
+            export.start()
+        start_export()
+        gc.collect()
+        app.exec()
+        gc.collect()
+        print("results:", results, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "results: ['exported']" in result.stdout
+    assert result.log.count(LOST) == 1, result.describe()
+    assert "QThread 'cyclic'" in result.log
+    assert "Destroyed while thread" not in result.stderr
