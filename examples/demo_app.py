@@ -22,9 +22,14 @@ from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWid
 
 
 class BrokenCanvas(QWidget):
-    """A widget whose paintEvent raises (PyQt6 would qFatal)."""
+    """A widget whose paintEvent raises once it is broken (PyQt6 would
+    qFatal): at the first paint after :meth:`break_it`."""
 
-    broken = True
+    broken = False
+
+    def break_it(self) -> None:
+        self.broken = True
+        self.update()              # the paint, and the bug, come next
 
     def paintEvent(self, event: object) -> None:  # noqa: N802 - Qt's name
         if self.broken:
@@ -72,6 +77,13 @@ def thread_target() -> None:
     raise TimeoutError("a plain threading.Thread timed out")
 
 
+def _log_path() -> str:
+    """": <path>" under pyqtguard (``pyqtguard run`` or ``install()``), else ""."""
+    pyqtguard = sys.modules.get("pyqtguard")
+    path = pyqtguard.log_path() if pyqtguard is not None else None
+    return f": {path}" if path is not None else ""
+
+
 def main() -> int:
     app = QApplication(sys.argv)
     window = QMainWindow()
@@ -100,7 +112,7 @@ def main() -> int:
         ("lambda", lambda: {}["missing"]),
         ("QRunnable.run", lambda: QThreadPool.globalInstance().start(Task())),
         ("QThread.run", trainer.start),
-        ("paintEvent", canvas.update),
+        ("paintEvent", canvas.break_it),
         ("threading.Thread", lambda: threading.Thread(target=thread_target,
                                                       name="uploader").start()),
         ("__del__", Resource),
@@ -119,7 +131,8 @@ def main() -> int:
     def finish() -> None:
         trainer.wait(2000)
         QThreadPool.globalInstance().waitForDone(2000)
-        print("demo: survived every bug; see the run log for the tracebacks", flush=True)
+        print(f"demo: survived every bug; the tracebacks are in the run log{_log_path()}",
+              flush=True)
         app.quit()
 
     QTimer.singleShot(200 * (len(bugs) + 2), finish)

@@ -200,7 +200,8 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
     }
     else {
         pqg_puts(fd, "fatal: ");
-        pqg_put_escaped(fd, reason, REASON_MAX);
+        /* Its lines as lines, each next one indented: not a header field */
+        pqg_put_escaped_lines(fd, reason, REASON_MAX);
         pqg_puts(fd, "\n");
     }
     if (fault_address != NULL) {
@@ -510,11 +511,19 @@ write_report(const fatal_signal *sig, const char *reason, const void *address)
         write_python_stacks(fds, nfds, native_id);
     }
 #endif
+    size_t path_len;
+    const char *path_line = pqg_log_path_line(&path_len);
     for (int i = 0; i < nfds; i++) {
+        int is_log = fds[i] == pqg_log_fd();
         if (engine_is_faulthandler) {
-            pqg_puts(fds[i], (i == 0 && fds[0] == pqg_log_fd())
+            pqg_puts(fds[i], is_log
                      ? "\nPython stacks of all threads (by faulthandler):\n"
                      : "\nPython stacks of all threads: see the run log\n");
+        }
+        if (!is_log) {
+            /* stderr's copy ends naming the log (a static buffer set at
+             * install: write() only, signal-safe). */
+            pqg_write_all(fds[i], path_line, path_len);
         }
     }
     pqg_write_crash_notice();               /* "where is the report", if asked */

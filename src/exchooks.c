@@ -33,6 +33,7 @@ typedef struct {
     PyObject *describer;
     PyObject *dispatcher;
     PyObject *stderr_poster;    /* optional: see posted_to_gui_thread */
+    PyObject *path_noter;       /* optional: see note_log_path */
     PyObject *helpers_module;   /* str: where the helpers come from, or NULL */
     PyObject *previous[3];      /* NULL: nothing to chain to */
     int to_stderr;              /* copy reports to sys.stderr */
@@ -111,6 +112,7 @@ ensure_helpers(void)
     take_helper(module, "_describe_current_thread", &state.describer);
     take_helper(module, "_dispatch", &state.dispatcher);
     take_helper(module, "_post_stderr_copy", &state.stderr_poster);
+    take_helper(module, "_log_path_note", &state.path_noter);
     take_helper(module, "_format", &state.formatter);   /* last: the flag */
     Py_DECREF(module);
 }
@@ -270,6 +272,28 @@ write_text_to_stderr(PyObject *text)
     PyErr_Clear();
 }
 
+/* After the first report on stderr, one line naming the run log: where
+ * the rest is (freezes, lost QThreads, the threads at exit) and what
+ * `pyqtguard report` reads.  The helper returns the line once per run
+ * (None after that, or without a log); the same path as the report's copy,
+ * so that a copy posted to the GUI thread is followed by its note. */
+static void
+note_log_path(void)
+{
+    if (state.path_noter == NULL || PQG_IS_FINALIZING() || !stderr_available()) {
+        return;
+    }
+    PyObject *line = PyObject_CallNoArgs(state.path_noter);
+    if (line != NULL && PyUnicode_Check(line)) {
+        write_text_to_stderr(line);
+    }
+    else if (line == NULL || line == Py_None) {
+        Py_CLEAR(state.path_noter);     /* said, or nothing to say: done */
+    }
+    Py_XDECREF(line);
+    PyErr_Clear();
+}
+
 static void
 write_text_to_log(PyObject *text)
 {
@@ -279,7 +303,7 @@ write_text_to_log(PyObject *text)
         PyErr_Clear();
         return;
     }
-    pqg_write_all(pqg_log_fd(), utf8, (size_t)len);
+    pqg_write_text(pqg_log_fd(), utf8, (size_t)len, 1);   /* no forged markers */
 }
 
 /* The C-only path: used when re-entered or when Python formatting fails. */
@@ -400,6 +424,7 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
             write_text_to_log(report);
             pqg_puts(pqg_log_fd(), "\n");
             write_text_to_stderr(report);
+            note_log_path();
             dispatch(source, exc_type, exc_value, exc_tb, thread,
                      thread_name, report, origin->native_id);
             Py_DECREF(report);
@@ -784,6 +809,7 @@ configure_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
     state.to_stderr = to_stderr;
     Py_CLEAR(state.helpers_module);
     Py_CLEAR(state.stderr_poster);
+    Py_CLEAR(state.path_noter);
     if (set_callable(&state.formatter, formatter, "formatter") < 0
         || set_callable(&state.describer, describer, "describer") < 0
         || set_callable(&state.dispatcher, dispatcher, "dispatcher") < 0) {
@@ -807,6 +833,7 @@ configure_hooks_from_py(PyObject *Py_UNUSED(self), PyObject *args)
     Py_CLEAR(state.describer);
     Py_CLEAR(state.dispatcher);
     Py_CLEAR(state.stderr_poster);
+    Py_CLEAR(state.path_noter);
     Py_RETURN_NONE;
 }
 

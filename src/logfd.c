@@ -34,6 +34,23 @@ static volatile int log_fd = -1;
 static volatile int stderr_fd = -1;
 static volatile int write_failed = 0;
 
+/* A full disk (or a log file gone): the first failed write warns on stderr
+ * at once, one line; later entries are counted, not written; the first
+ * write that works again is preceded by a line saying how many are missing.
+ * Plain volatile ints and static buffers: set from whichever thread or
+ * signal handler writes; a race can miscount by one, never crash. */
+static volatile int log_broken = 0;
+static volatile int broken_errno = 0;
+static volatile unsigned long entries_missed = 0;
+static char broken_since[32];
+static char log_path[1024];           /* for the warning; "" if unknown */
+
+/* "pyqtguard: this run's log: <path>\n", ending a crash report's copy on
+ * stderr.  Set under the GIL at install; the handler reads the length
+ * first, and a new line is stored with the length 0 meanwhile. */
+static char log_path_line[4096];
+static volatile size_t log_path_line_len = 0;
+
 int
 pqg_log_fd(void)
 {
@@ -46,9 +63,128 @@ pqg_stderr_fd(void)
     return stderr_fd;
 }
 
-/* Write the whole buffer, retrying on EINTR and short writes.  A failure
- * (full disk, closed fd) is remembered, never reported here: this runs in
- * signal handlers.  Signal-safe: write() only. */
+/* The line naming the run log (or "" before there is one).  Signal-safe:
+ * reads a static buffer. */
+const char *
+pqg_log_path_line(size_t *len)
+{
+    *len = log_path_line_len;
+    return log_path_line;
+}
+
+/* write() until done; 0, or the errno of the failure.  Signal-safe. */
+static int
+write_fully(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        long n = (long)pqg_raw_write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno != 0 ? errno : EIO;
+        }
+        if (n == 0) {
+            return EIO;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* strerror() is not async-signal-safe: the reasons a log write fails. */
+static const char *
+write_error_name(int err)
+{
+    switch (err) {
+    case ENOSPC: return "no space left on the device";
+#ifdef EDQUOT
+    case EDQUOT: return "disk quota exceeded";
+#endif
+#ifdef EFBIG
+    case EFBIG: return "file too large";
+#endif
+    case EIO: return "input/output error";
+    case EBADF: return "the file is closed";
+    case EROFS: return "read-only file system";
+    default: return "write error";
+    }
+}
+
+/* Only newlines or spaces: a separator, not an entry of the log. */
+static int
+is_blank(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\n' && buf[i] != ' ') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The one line on stderr when the log stops taking writes.  Signal-safe. */
+static void
+warn_log_broken(int err)
+{
+    int fd = stderr_fd;
+    if (fd < 0) {
+        return;                        /* the Python side warns (logfile.py) */
+    }
+    const char *parts[] = {
+        "pyqtguard: cannot write to the run log",
+        log_path[0] != '\0' ? " " : "", log_path,
+        " (disk full or file gone: ", write_error_name(err),
+        "); reports go to stderr only until it can be written again\n",
+    };
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        (void)write_fully(fd, parts[i], strlen(parts[i]));
+    }
+}
+
+/* Before the first entry written after a failure: the line saying how many
+ * are missing.  1 if the log takes writes again.  Signal-safe. */
+static int
+write_recovery_note(int fd)
+{
+    char line[320];
+    char stamp[32];
+    char count[24];
+    char *p = count + sizeof(count) - 1;
+    unsigned long n = entries_missed;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    pqg_format_timestamp(stamp);
+    const char *parts[] = {
+        "[", stamp, "] pyqtguard: ", p, entries_missed == 1 ? " entry" : " entries",
+        " could not be written to this log since ", broken_since, " (",
+        write_error_name(broken_errno), "); reports among them went to stderr only\n",
+    };
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        size_t len = strlen(parts[i]);
+        if (used + len > sizeof(line)) {
+            len = sizeof(line) - used;
+        }
+        memcpy(line + used, parts[i], len);
+        used += len;
+    }
+    if (write_fully(fd, line, used) != 0) {
+        return 0;
+    }
+    log_broken = 0;
+    entries_missed = 0;
+    return 1;
+}
+
+/* Write the whole buffer, retrying on EINTR and short writes.  For the log:
+ * the first failure (full disk, file gone) warns on stderr at once, entries
+ * that fail after it are counted, and the first that works again says how
+ * many are missing.  Signal-safe: write() and stack buffers only. */
 void
 pqg_write_all(int fd, const char *buf, size_t len)
 {
@@ -56,21 +192,75 @@ pqg_write_all(int fd, const char *buf, size_t len)
         return;
     }
     int saved_errno = errno;
-    while (len > 0) {
-        long n = (long)pqg_raw_write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (fd == log_fd) {
-                write_failed = 1;
-            }
-            break;
+    int is_log = fd == log_fd;
+    if (is_log && log_broken && !write_recovery_note(fd)) {
+        if (!is_blank(buf, len)) {
+            entries_missed++;
         }
-        buf += n;
-        len -= (size_t)n;
+        errno = saved_errno;
+        return;
+    }
+    int err = write_fully(fd, buf, len);
+    if (err != 0 && is_log) {
+        write_failed = 1;
+        if (!log_broken) {
+            broken_errno = err;
+            pqg_format_timestamp(broken_since);
+            entries_missed = 0;
+            log_broken = 1;
+            warn_log_broken(err);
+        }
+        if (!is_blank(buf, len)) {
+            entries_missed++;
+        }
     }
     errno = saved_errno;
+}
+
+/* Lines of text that came from the app (exception messages, thread names,
+ * file names, Qt messages) must not pass for pyqtguard's section markers
+ * ("=== pyqtguard crash report ===" and the others): a line of it that
+ * begins with '=' gets PQG_TEXT_INDENT in front.  Copies `in` to `out`
+ * (out == NULL: only counts) and returns the length of the result.
+ * at_line_start: `in` begins a line of the log. */
+size_t
+pqg_defuse_text(const char *in, size_t len, int at_line_start, char *out)
+{
+    size_t extra = sizeof(PQG_TEXT_INDENT) - 1;
+    size_t used = 0;
+    int line_start = at_line_start;
+    for (size_t i = 0; i < len; i++) {
+        if (line_start && in[i] == '=') {
+            if (out != NULL) {
+                memcpy(out + used, PQG_TEXT_INDENT, extra);
+            }
+            used += extra;
+        }
+        if (out != NULL) {
+            out[used] = in[i];
+        }
+        used++;
+        line_start = in[i] == '\n';
+    }
+    return used;
+}
+
+/* pqg_defuse_text() straight to fd, in as few writes as the text allows
+ * (one when no line needs the indent).  Signal-safe: write() only. */
+void
+pqg_write_text(int fd, const char *buf, size_t len, int at_line_start)
+{
+    size_t start = 0;
+    int line_start = at_line_start;
+    for (size_t i = 0; i < len; i++) {
+        if (line_start && buf[i] == '=') {
+            pqg_write_all(fd, buf + start, i - start);
+            pqg_write_all(fd, PQG_TEXT_INDENT, sizeof(PQG_TEXT_INDENT) - 1);
+            start = i;
+        }
+        line_start = buf[i] == '\n';
+    }
+    pqg_write_all(fd, buf + start, len - start);
 }
 
 void
@@ -109,10 +299,12 @@ pqg_put_hex(int fd, unsigned long long value)
 }
 
 /* Write at most max_len bytes of s, printable ASCII as is and everything
- * else as \xNN, so a hostile thread name cannot break the log's layout.
- * Signal-safe: stack buffer only. */
-void
-pqg_put_escaped(int fd, const char *s, size_t max_len)
+ * else as \xNN, so a hostile thread name cannot break the log's layout;
+ * with `lines`, a newline is kept as a line break and the next line starts
+ * with PQG_TEXT_INDENT (a continuation line, which no marker or header
+ * field of a report starts with).  Signal-safe: stack buffer only. */
+static void
+put_escaped(int fd, const char *s, size_t max_len, int lines)
 {
     static const char digits[] = "0123456789abcdef";
     char out[256];
@@ -126,6 +318,11 @@ pqg_put_escaped(int fd, const char *s, size_t max_len)
         if (c >= 0x20 && c < 0x7f && c != '\\') {
             out[used++] = (char)c;
         }
+        else if (c == '\n' && lines) {
+            out[used++] = '\n';
+            memcpy(out + used, PQG_TEXT_INDENT, sizeof(PQG_TEXT_INDENT) - 1);
+            used += sizeof(PQG_TEXT_INDENT) - 1;
+        }
         else {
             out[used++] = '\\';
             out[used++] = 'x';
@@ -134,6 +331,18 @@ pqg_put_escaped(int fd, const char *s, size_t max_len)
         }
     }
     pqg_write_all(fd, out, used);
+}
+
+void
+pqg_put_escaped(int fd, const char *s, size_t max_len)
+{
+    put_escaped(fd, s, max_len, 0);
+}
+
+void
+pqg_put_escaped_lines(int fd, const char *s, size_t max_len)
+{
+    put_escaped(fd, s, max_len, 1);
 }
 
 /* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm):
@@ -275,14 +484,22 @@ fd_from_object(PyObject *arg, int *out)
 }
 
 static PyObject *
-set_log_fd_py(PyObject *Py_UNUSED(self), PyObject *arg)
+set_log_fd_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
+    PyObject *fd_arg;
+    const char *path = NULL;
+    if (!PyArg_ParseTuple(args, "O|z:set_log_fd", &fd_arg, &path)) {
+        return NULL;
+    }
     int fd;
-    if (fd_from_object(arg, &fd) < 0) {
+    if (fd_from_object(fd_arg, &fd) < 0) {
         return NULL;
     }
     log_fd = fd;
     write_failed = 0;
+    log_broken = 0;
+    entries_missed = 0;
+    PyOS_snprintf(log_path, sizeof(log_path), "%s", path != NULL ? path : "");
     Py_RETURN_NONE;
 }
 
@@ -295,6 +512,23 @@ set_stderr_fd_py(PyObject *Py_UNUSED(self), PyObject *arg)
     }
     stderr_fd = fd;
     Py_RETURN_NONE;
+}
+
+static PyObject *
+set_log_path_line_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    char *text;
+    Py_ssize_t len;
+    if (PyBytes_AsStringAndSize(arg, &text, &len) < 0) {
+        return NULL;
+    }
+    log_path_line_len = 0;
+    if ((size_t)len >= sizeof(log_path_line)) {
+        Py_RETURN_FALSE;            /* a path that long: no line, not a cut one */
+    }
+    memcpy(log_path_line, text, (size_t)len);
+    log_path_line_len = (size_t)len;
+    Py_RETURN_TRUE;
 }
 
 static PyObject *
@@ -311,18 +545,57 @@ write_to_log(const char *buf, size_t len)
     Py_BEGIN_ALLOW_THREADS
     pqg_write_all(fd, buf, len);
     Py_END_ALLOW_THREADS
-    return PyBool_FromLong(fd >= 0 && !write_failed);
+    return PyBool_FromLong(fd >= 0 && !write_failed && !log_broken);
 }
 
+/* prefix + defused text + suffix, built in one buffer: one write(), so that
+ * entries of several threads never interleave (the fd is O_APPEND). */
+static PyObject *
+write_entry(const char *prefix, size_t prefix_len, PyObject *text,
+            const char *suffix, size_t suffix_len)
+{
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
+    if (utf8 == NULL) {
+        return NULL;
+    }
+    size_t body = pqg_defuse_text(utf8, (size_t)len, 1, NULL);
+    size_t total = prefix_len + body + suffix_len;
+    char *entry = PyMem_Malloc(total > 0 ? total : 1);
+    if (entry == NULL) {
+        return PyErr_NoMemory();
+    }
+    memcpy(entry, prefix, prefix_len);
+    (void)pqg_defuse_text(utf8, (size_t)len, 1, entry + prefix_len);
+    memcpy(entry + prefix_len + body, suffix, suffix_len);
+    PyObject *written = write_to_log(entry, total);
+    PyMem_Free(entry);
+    return written;
+}
+
+/* log_write(text): text from Python code, its lines defused (no line that
+ * begins with '=' passes for a section marker). */
 static PyObject *
 log_write_py(PyObject *Py_UNUSED(self), PyObject *arg)
 {
-    Py_ssize_t len;
-    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
-    if (text == NULL) {
+    return write_entry("", 0, arg, "", 0);
+}
+
+/* log_section(heading, body, footer): one of pyqtguard's own sections (a
+ * thread dump, an exit-timeout report): heading and footer as they are,
+ * the body (names, stacks) defused; one write. */
+static PyObject *
+log_section_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    const char *heading;
+    const char *footer;
+    Py_ssize_t heading_len, footer_len;
+    PyObject *body;
+    if (!PyArg_ParseTuple(args, "s#Us#:log_section", &heading, &heading_len,
+                          &body, &footer, &footer_len)) {
         return NULL;
     }
-    return write_to_log(text, (size_t)len);
+    return write_entry(heading, (size_t)heading_len, body, footer, (size_t)footer_len);
 }
 
 /* log_line(text): "[time UTC] text\n", one write() so that lines from
@@ -330,27 +603,18 @@ log_write_py(PyObject *Py_UNUSED(self), PyObject *arg)
 static PyObject *
 log_line_py(PyObject *Py_UNUSED(self), PyObject *arg)
 {
-    Py_ssize_t len;
-    const char *text = PyUnicode_AsUTF8AndSize(arg, &len);
-    if (text == NULL) {
-        return NULL;
-    }
-    char stamp[32];
-    pqg_format_timestamp(stamp);
+    char stamp[40];
+    pqg_format_timestamp(stamp + 1);
+    stamp[0] = '[';
     size_t stamp_len = strlen(stamp);
-    size_t total = 1 + stamp_len + 2 + (size_t)len + 1;
-    char *line = PyMem_Malloc(total);
-    if (line == NULL) {
-        return PyErr_NoMemory();
-    }
-    line[0] = '[';
-    memcpy(line + 1, stamp, stamp_len);
-    memcpy(line + 1 + stamp_len, "] ", 2);
-    memcpy(line + 3 + stamp_len, text, (size_t)len);
-    line[total - 1] = '\n';
-    PyObject *written = write_to_log(line, total);
-    PyMem_Free(line);
-    return written;
+    memcpy(stamp + stamp_len, "] ", 2);
+    return write_entry(stamp, stamp_len + 2, arg, "\n", 1);
+}
+
+static PyObject *
+stderr_fd_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLong(stderr_fd);
 }
 
 static PyObject *
@@ -362,9 +626,19 @@ take_write_failure_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef logfd_methods[] = {
-    {"set_log_fd", set_log_fd_py, METH_O,
-     PyDoc_STR("set_log_fd($module, fd, /)\n--\n\n"
-               "Hand the run's log fd to the core (-1: none). Kept open.")},
+    {"set_log_fd", set_log_fd_py, METH_VARARGS,
+     PyDoc_STR("set_log_fd($module, fd, path=None, /)\n--\n\n"
+               "Hand the run's log fd (and its path, for warnings) to the "
+               "core (-1: none). Kept open.")},
+    {"stderr_fd", stderr_fd_py, METH_NOARGS,
+     PyDoc_STR("stderr_fd($module, /)\n--\n\nThe fd reports copy to, or -1.")},
+    {"log_section", log_section_py, METH_VARARGS,
+     PyDoc_STR("log_section($module, heading, body, footer, /)\n--\n\n"
+               "Append one of pyqtguard's sections: heading and footer as "
+               "given, the body's lines defused; one write.")},
+    {"set_log_path_line", set_log_path_line_py, METH_O,
+     PyDoc_STR("set_log_path_line($module, line, /)\n--\n\nThe line (bytes) "
+               "ending a crash report's copy on stderr; False if too long.")},
     {"log_fd", get_log_fd_py, METH_NOARGS,
      PyDoc_STR("log_fd($module, /)\n--\n\nThe log fd, or -1.")},
     {"set_stderr_fd", set_stderr_fd_py, METH_O,
@@ -375,7 +649,8 @@ static PyMethodDef logfd_methods[] = {
                "as one line (one write); False if it could not be written.")},
     {"log_write", log_write_py, METH_O,
      PyDoc_STR("log_write($module, text, /)\n--\n\n"
-               "Append text to the log; True if it was written.")},
+               "Append text to the log (a line of it that begins with '=' is "
+               "indented: app text cannot forge a marker); True if written.")},
     {"take_write_failure", take_write_failure_py, METH_NOARGS,
      PyDoc_STR("take_write_failure($module, /)\n--\n\n"
                "True once after a write to the log fd failed.")},

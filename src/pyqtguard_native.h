@@ -31,11 +31,19 @@ int pqg_logfd_init(PyObject *module);
 int pqg_logprune_init(PyObject *module);      /* logprune.c: old logs, off-thread */
 int pqg_log_fd(void);                               /* signal-safe; -1 if none */
 int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
+const char *pqg_log_path_line(size_t *len);        /* signal-safe; len 0: none */
 void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_escaped(int fd, const char *s, size_t max_len);  /* signal-safe */
+/* As pqg_put_escaped, newlines kept, each next line PQG_TEXT_INDENT-ed. */
+void pqg_put_escaped_lines(int fd, const char *s, size_t max_len); /* signal-safe */
+/* Text from the app: a line that begins with '=' gets PQG_TEXT_INDENT in
+ * front, so that it cannot pass for a section marker (logfd.c). */
+#define PQG_TEXT_INDENT "  "
+size_t pqg_defuse_text(const char *in, size_t len, int at_line_start, char *out);
+void pqg_write_text(int fd, const char *buf, size_t len, int at_line_start); /* signal-safe */
 void pqg_format_timestamp(char *buf);  /* signal-safe, UTC, >= 32 bytes */
 long long pqg_monotonic_ns(void);      /* signal-safe */
 void pqg_put_timestamp(int fd);                     /* signal-safe, UTC */

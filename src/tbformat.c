@@ -30,7 +30,12 @@ put_unicode(PyObject *text, int to_stderr)
         PyErr_Clear();
         utf8 = "<?>";
     }
-    put_both(utf8, to_stderr);
+    /* A message or file name from the app, after "Type: " or 'File "':
+     * its next lines must not pass for a marker (logfd.c). */
+    pqg_write_text(pqg_log_fd(), utf8, strlen(utf8), 0);
+    if (to_stderr) {
+        pqg_puts(pqg_stderr_fd(), utf8);
+    }
 }
 
 static void

@@ -371,6 +371,11 @@ report_exit_timeout_in_c(const char *note)
         pqg_puts(fds[i], exit_reason);
         pqg_puts(fds[i], "\n");
         write_fallback(fds[i], 0, note);
+        if (i == 1) {
+            size_t len;     /* a static buffer: write() only, signal-safe */
+            const char *line = pqg_log_path_line(&len);
+            pqg_write_all(fds[i], line, len);
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,31 @@ def test_python_dash_m_entry_point():
 def test_correctly_guarded_apps_have_no_finding(folder):
     result = check(CORPUS / folder)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == ""
+    assert result.stdout.startswith("All checks passed: "), result.stdout
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_nothing_to_report_is_one_summary_line_unless_quiet(tmp_path):
+    (tmp_path / "a.py").write_text("import PyQt6\n")
+    (tmp_path / "b.py").write_text("x = 1\n")
+    result = check(tmp_path)
+    assert (result.returncode, result.stdout) == (0, "All checks passed: 2 files checked.\n")
+    quiet = check("--quiet", tmp_path)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert check("-q", tmp_path).stdout == ""
+    assert check(tmp_path, fmt="json").stdout == "[]\n"        # stays valid JSON
+    os.mkfifo(tmp_path / "c.py")
+    noted = check(tmp_path)
+    assert noted.returncode == 0
+    assert noted.stdout == ("No findings: 2 files checked, 1 not analysed "
+                            "(see the notes above).\n")
+    assert "c.py: not a regular file (FIFO), skipped" in noted.stderr
+
+
+def test_findings_have_no_summary_line(tmp_path):
+    (tmp_path / "pool.py").write_text("import multiprocessing\nmultiprocessing.Pool()\n")
+    result = check(tmp_path)
+    assert result.returncode == 1 and len(result.stdout.splitlines()) == 1
 
 
 def test_output_format_and_exit_status():
@@ -121,6 +146,7 @@ def test_missing_path_binary_and_non_utf8_files(tmp_path):
     result = check(tmp_path)
     assert result.returncode == 0
     assert "blob.py: binary file, skipped" in result.stderr
-    assert "latin.py: not UTF-8, skipped" in result.stderr
+    assert "latin.py: not UTF-8, skipped (and no coding cookie names its encoding)" \
+        in result.stderr
     missing = check(tmp_path / "nope.py")
     assert missing.returncode == 2 and "no such file" in missing.stderr

@@ -42,6 +42,31 @@ def test_demo_app_under_pyqtguard_run(tmp_path):
     assert next(line for line in log.splitlines() if line.startswith("telemetry"))
 
 
+def test_demo_app_narration_matches_the_log(tmp_path):
+    """Each bug is announced on stdout before it fires, in the order the log
+    reports them, and the last line names the run log."""
+    result = _run(["-m", "pyqtguard", "run", str(REPO / "examples" / "demo_app.py")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    log = _log(tmp_path)
+    logged = sorted(DEMO_BUGS, key=log.index)
+    assert logged == DEMO_BUGS, logged
+    announced = [line.removeprefix("demo: firing a bug in ")
+                 for line in result.stdout.splitlines() if line.startswith("demo: firing")]
+    assert announced[:len(DEMO_BUGS)] == ["slot", "lambda", "QRunnable.run", "QThread.run",
+                                          "paintEvent", "threading.Thread", "__del__"]
+    [log_path] = (tmp_path / "logs").glob("pyqtguard-*.log")
+    assert result.stdout.splitlines()[-1].endswith(str(log_path)), result.stdout
+    # what goes where (README): reports on stderr, the log named once after
+    # the first; freezes and lost QThreads in the log only
+    assert result.stderr.count(f"pyqtguard: this run's log: {log_path}\n") == 1
+    first = result.stderr.index("ValueError: slot could not parse 'data.csv'")
+    assert result.stderr.index("pyqtguard: this run's log:") > first
+    for bug in DEMO_BUGS:
+        assert bug in result.stderr, bug
+    assert "GUI freeze" in log and "GUI freeze" not in result.stderr
+    assert "lost its last Python reference" not in result.stderr
+
+
 def test_demo_app_without_pyqtguard_aborts(tmp_path):
     result = _run([str(REPO / "examples" / "demo_app.py")], tmp_path)
     assert result.returncode != 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import signal
 
+import pytest
+
 from apprunner import run_app
 
 
@@ -149,3 +151,36 @@ def test_a_repeated_qt_warning_is_logged_once_and_counted(tmp_path):
     assert "Qt warning: another warning" in log
     assert "previous handler saw: 301" in result.stdout
     assert "more times" not in result.stderr      # Qt's handler printed each one
+
+
+@pytest.mark.parametrize("setup", ["unconfigured", "configured", "configured-later",
+                                   "configured-to-a-file"])
+def test_each_qt_message_reaches_stderr_once_whatever_the_logging_setup(tmp_path, setup):
+    """An app that imports logging without configuring it (pyqtgraph does)
+    must not get a second copy from logging's last-resort handler; one that
+    configures logging to stderr gets the logging copy instead of Qt's."""
+    result = run_app("""
+        import logging, sys
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        setup = sys.argv[1]
+        if setup == "configured":
+            logging.basicConfig()
+        elif setup == "configured-to-a-file":
+            logging.basicConfig(filename="app.log")
+        app = QtCore.QCoreApplication([])
+        QtCore.qWarning("first warning")
+        if setup == "configured-later":
+            logging.basicConfig()
+        QtCore.qWarning("second warning")
+        QtCore.QTimer().start(-1)              # Qt itself warns
+        print("done", flush=True)
+    """, tmp_path, args=[setup])
+    assert result.returncode == 0, result.describe()
+    assert "done" in result.stdout
+    for text in ("first warning", "second warning", "negative intervals aren't allowed"):
+        assert result.stderr.count(text) == 1, result.describe()
+        assert result.log.count(text) == 1, result.describe()
+    if setup == "configured-to-a-file":
+        assert (tmp_path / "app.log").read_text().count("second warning") == 1

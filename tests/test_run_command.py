@@ -4,10 +4,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from apprunner import REPO, child_env, run_app
 
 PROBE = """
 import sys
+
+import pytest
 print("name", __name__)
 print("argv", sys.argv)
 print("path0", sys.path[0])
@@ -98,3 +102,137 @@ def test_log_dir_option(tmp_path):
     assert result.returncode == 1 and "bye" in result.stderr
     assert len(list((tmp_path / "mylogs").glob("pyqtguard-*.log"))) == 1
     assert REPO.exists()
+
+
+# ---- issue 20: everything after the target belongs to the target ----------
+ARGV_PROBE = """
+import sys
+
+import pytest
+print("name", __name__)
+print("argv", sys.argv)
+print("path0", sys.path[0])
+print("file", __file__)
+print("globals", sorted(k for k in globals() if not k.startswith("__")))
+"""
+
+TARGET_ARGS = [
+    ["-h"], ["--help"], ["--version"], ["-q", "-p", "no:cacheprovider"],
+    ["--log-dir", "Y"], ["--log-dir=Y"], ["-m", "foo"], ["--", "-q"], ["-", "x"],
+]
+
+
+def _targets(tmp_path):
+    """The same probe as a script and as a module: (python args) pairs."""
+    (tmp_path / "probe.py").write_text(ARGV_PROBE)
+    pkg = tmp_path / "probepkg"
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "cli.py").write_text(ARGV_PROBE)
+    return {"script": ["probe.py"], "module": ["-m", "probepkg.cli"]}
+
+
+@pytest.mark.parametrize("form", ["script", "module"])
+@pytest.mark.parametrize("extra", TARGET_ARGS, ids=" ".join)
+def test_options_after_the_target_are_the_targets(tmp_path, form, extra):
+    target = _targets(tmp_path)[form]
+    plain = _python([*target, *extra], tmp_path)
+    guarded = _python(["-m", "pyqtguard", "run", *target, *extra], tmp_path)
+    assert plain.returncode == guarded.returncode == 0, guarded.stderr
+    assert plain.stdout == guarded.stdout, (plain.stdout, guarded.stdout)
+    assert guarded.stderr == ""
+    assert not (tmp_path / "Y").exists()      # --log-dir Y went to the target
+
+
+def test_pyqtguard_options_before_the_target(tmp_path):
+    target = _targets(tmp_path)
+    plain = _python([*target["module"], "a"], tmp_path)
+    guarded = _python(["-m", "pyqtguard", "run", "--log-dir", "L", *target["module"], "a"],
+                      tmp_path)
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stdout == plain.stdout
+    assert (tmp_path / "L").is_dir()
+    joined = _python(["-m", "pyqtguard", "run", "--log-dir=L2", "-mprobepkg.cli", "a"],
+                     tmp_path)
+    assert joined.stdout == plain.stdout and (tmp_path / "L2").is_dir()
+    plain = _python(["--", "probe.py", "-q"], tmp_path)
+    guarded = _python(["-m", "pyqtguard", "run", "--", "probe.py", "-q"], tmp_path)
+    assert guarded.returncode == 0 and guarded.stdout == plain.stdout
+
+
+def test_unknown_option_before_the_target_is_an_error(tmp_path):
+    _targets(tmp_path)
+    result = _python(["-m", "pyqtguard", "run", "-q", "probe.py"], tmp_path)
+    assert result.returncode == 2
+    assert "unrecognized arguments: -q" in result.stderr
+    assert result.stdout == ""
+    missing = _python(["-m", "pyqtguard", "run", "-m"], tmp_path)
+    assert missing.returncode == 2 and "-m" in missing.stderr
+
+
+def test_run_help_usage_shows_h(tmp_path):
+    result = _python(["-m", "pyqtguard", "run", "--help"], tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: pyqtguard run [-h] [--log-dir DIR]")
+    assert "-m MODULE" in result.stdout and "SCRIPT" in result.stdout
+    short = _python(["-m", "pyqtguard", "run", "-h"], tmp_path)
+    assert short.stdout == result.stdout
+
+
+def test_exit_status_of_the_module_is_pythons(tmp_path):
+    pkg = tmp_path / "exitpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "__main__.py").write_text("import sys\nsys.exit(sys.argv[1])\n")
+    for code in ("0", "5", "text"):
+        plain = _python(["-m", "exitpkg", code], tmp_path)
+        guarded = _python(["-m", "pyqtguard", "run", "-m", "exitpkg", code], tmp_path)
+        assert plain.returncode == guarded.returncode, code
+        assert plain.stderr == guarded.stderr, code
+
+
+# ---- the launcher's frames are hidden, as runpy hides its own --------------
+RAISER = """
+def load():
+    raise LookupError("top level")
+
+load()
+"""
+
+
+def _frames(text):
+    """The traceback's frame lines (with their source lines) and last line."""
+    lines = text.splitlines()
+    start = lines.index("Traceback (most recent call last):")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+    return lines[start:end + 1]
+
+
+@pytest.mark.parametrize("form", ["script", "module", "directory"])
+def test_traceback_shows_the_frames_python_shows(tmp_path, form):
+    (tmp_path / "raiser.py").write_text(RAISER)
+    (tmp_path / "raisedir").mkdir()
+    (tmp_path / "raisedir" / "__main__.py").write_text(RAISER)
+    target = {"script": ["raiser.py"], "module": ["-m", "raiser"],
+              "directory": ["raisedir"]}[form]
+    plain = _python(target, tmp_path)
+    guarded = _python(["-m", "pyqtguard", "run", *target], tmp_path)
+    assert plain.returncode == guarded.returncode == 1
+    assert _frames(guarded.stderr) == _frames(plain.stderr), guarded.stderr
+    from pyqtguard.logs.folder import run_logs
+
+    [log] = run_logs(tmp_path / "logs")
+    assert _frames(log.read_text()) == _frames(plain.stderr)
+    assert "pyqtguard" not in "".join(_frames(log.read_text()))
+
+
+@pytest.mark.parametrize("form", ["script", "module"])
+def test_keyboard_interrupt_reported_once_and_ends_as_in_python(tmp_path, form):
+    (tmp_path / "interrupted.py").write_text(
+        "def wait():\n    raise KeyboardInterrupt\n\nwait()\n")
+    target = {"script": ["interrupted.py"], "module": ["-m", "interrupted"]}[form]
+    plain = _python(target, tmp_path)
+    guarded = _python(["-m", "pyqtguard", "run", *target], tmp_path)
+    assert plain.returncode == guarded.returncode == -2   # killed by its SIGINT
+    assert guarded.stderr.count("Traceback (most recent call last):") == 1, guarded.stderr
+    assert _frames(guarded.stderr) == _frames(plain.stderr), guarded.stderr

@@ -22,23 +22,61 @@ THREAD_CLASSES = {"Thread", "Timer"}
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
 QT_ROOTS = ("PyQt6", "PyQt5", "PySide6", "PySide2")
 MP_ROOTS = ("multiprocessing", "concurrent.futures")
+_STATEMENT, _EXPRESSION, _SET_VIA = range(3)       # kinds of work in the walk's stack
+
+
+DOTTED_LIMIT = 64
+"""Parts of a name kept by :func:`dotted`: a 100,000-long chain is walked once
+per call in it, so each walk is bounded (the last parts are the ones kept)."""
 
 
 def dotted(node: ast.AST) -> str:
-    """``a.b.c`` for a Name/Attribute chain; calls in the chain as ``()``."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{dotted(node.value)}.{node.attr}"
-    if isinstance(node, ast.Call):
-        return f"{dotted(node.func)}()"
-    return "?"
+    """``a.b.c`` for a Name/Attribute chain; calls in the chain as ``()``.
+
+    A chain longer than ``DOTTED_LIMIT`` parts keeps its last ones after ``?``:
+
+        >>> dotted(ast.parse("a.b().c", mode="eval").body)
+        'a.b().c'
+    """
+    pieces: list[str] = []
+    while True:
+        if len(pieces) >= DOTTED_LIMIT:
+            pieces.append("?")
+            break
+        if isinstance(node, ast.Name):
+            pieces.append(node.id)
+            break
+        if isinstance(node, ast.Attribute):
+            pieces.append(f".{node.attr}")
+            node = node.value
+        elif isinstance(node, ast.Call):
+            pieces.append("()")
+            node = node.func
+        else:
+            pieces.append("?")
+            break
+    return "".join(reversed(pieces))
 
 
 def is_main_test(test: ast.AST) -> bool | None:
-    """True for a main guard, False for its negation, None otherwise."""
-    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
-        return True if any(is_main_test(v) for v in test.values) else None
+    """True for a main guard, False for its negation, None otherwise.
+
+    ``... and __name__ == "__main__"`` is a main guard, however the ``and``
+    terms are nested (walked with a stack, not recursion).
+    """
+    if not (isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)):
+        return _compares_name_to_main(test)
+    pending: list[ast.AST] = [test]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+            pending.extend(node.values)
+        elif _compares_name_to_main(node) is True:
+            return True
+    return None
+
+
+def _compares_name_to_main(test: ast.AST) -> bool | None:
     if not isinstance(test, ast.Compare) or len(test.ops) != 1:
         return None
     sides = [test.left, test.comparators[0]]
@@ -119,37 +157,48 @@ class ImportTimeVisitor:
         self.followed: set[str] = set()
         self.guards: list[ast.If] = []
         self._via = ""
-        self._run_block(tree.body)
+        self._walk(tree.body)
+
+    # ---- the walk: pre-order, with a stack of its own ----
+    #
+    # Deep code is valid code: a 50,000-branch elif chain, a 2,000-term
+    # expression, 200 functions each calling the next.  Recursion would stop
+    # at the interpreter's limit; the work stack holds (kind, item) pairs,
+    # pushed in reverse so that they are handled in source order.
+
+    def _walk(self, body: list[ast.stmt]) -> None:
+        stack: list[tuple[int, object]] = [(_STATEMENT, s) for s in reversed(body)]
+        while stack:
+            kind, item = stack.pop()
+            if kind == _SET_VIA:
+                self._via = item  # type: ignore[assignment]
+                continue
+            if kind == _STATEMENT:
+                work = self._run_statement(item)  # type: ignore[arg-type]
+            else:
+                work = self._run_expression(item)  # type: ignore[arg-type]
+            stack.extend(reversed(work))
 
     # ---- statements ----
 
-    def _run_block(self, body: list[ast.stmt]) -> None:
-        for statement in body:
-            self._run_statement(statement)
-
-    def _run_statement(self, node: ast.stmt) -> None:
+    def _run_statement(self, node: ast.stmt) -> list[tuple[int, object]]:
+        """What *node* runs at import time (work for the stack)."""
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return                                   # defined, not run
+            return []                                # defined, not run
         if isinstance(node, ast.ClassDef):
-            self._run_block([s for s in node.body
-                             if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))])
-            return
+            return [(_STATEMENT, s) for s in node.body
+                    if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
         if isinstance(node, ast.If):
             guard = is_main_test(node.test)
             if guard is True:
                 self.guards.append(node)
-                self._run_block(node.orelse)
-                return
+                return [(_STATEMENT, s) for s in node.orelse]
             if guard is False:
-                self._run_block(node.body)
-                return
+                return [(_STATEMENT, s) for s in node.body]
         if isinstance(node, ast.Assign):
             self._note_assignment(node)
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.stmt):
-                self._run_statement(child)
-            else:
-                self._run_expression(child)
+        return [(_STATEMENT if isinstance(child, ast.stmt) else _EXPRESSION, child)
+                for child in ast.iter_child_nodes(node)]
 
     def _note_assignment(self, node: ast.Assign) -> None:
         if not isinstance(node.value, ast.Call):
@@ -167,13 +216,14 @@ class ImportTimeVisitor:
 
     # ---- expressions ----
 
-    def _run_expression(self, node: ast.AST) -> None:
+    def _run_expression(self, node: ast.AST) -> list[tuple[int, object]]:
         if isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)):
-            return
+            return []
+        work: list[tuple[int, object]] = []
         if isinstance(node, ast.Call):
-            self._check_call(node)
-        for child in ast.iter_child_nodes(node):
-            self._run_expression(child)
+            work = self._check_call(node)
+        work += [(_EXPRESSION, child) for child in ast.iter_child_nodes(node)]
+        return work
 
     def _callee_name(self, call: ast.Call) -> str:
         return self.info.qualified(call.func).rsplit(".", 1)[-1]
@@ -183,7 +233,7 @@ class ImportTimeVisitor:
                                      getattr(node, "col_offset", 0) + 1, code,
                                      f"{message}{self._via}; {FIX}"))
 
-    def _check_call(self, call: ast.Call) -> None:
+    def _check_call(self, call: ast.Call) -> list[tuple[int, object]]:
         func = call.func
         name = self._callee_name(call)
         qualified = self.info.qualified(func)
@@ -218,29 +268,33 @@ class ImportTimeVisitor:
               and any(self.info.qualified(n) == "sys.executable" for n in
                       ast.walk(call) if isinstance(n, (ast.Attribute, ast.Name)))):
             self._report(call, "PQG005", "a Python subprocess started at import time")
-        self._follow_local_call(call)
+        return self._follow_local_call(call)
 
     def _starts(self, receiver: ast.AST | None, variables: set[str], classes: set[str]) -> bool:
         if isinstance(receiver, ast.Name):
             return receiver.id in variables
         return isinstance(receiver, ast.Call) and self._callee_name(receiver) in classes
 
-    def _follow_local_call(self, call: ast.Call) -> None:
-        """A module-level call to a local function (or class) runs its body."""
+    def _follow_local_call(self, call: ast.Call) -> list[tuple[int, object]]:
+        """A module-level call to a local function (or class) runs its body.
+
+        Each function is followed once, so the work is bounded by the module's
+        size however the calls chain.
+        """
         if not isinstance(call.func, ast.Name):
-            return
+            return []
         target = self.info.functions.get(call.func.id)
         if target is None and call.func.id in self.info.classes:
             cls = self.info.classes[call.func.id]
             target = next((s for s in cls.body if isinstance(s, ast.FunctionDef)
                            and s.name == "__init__"), None)
         if target is None or call.func.id in self.followed:
-            return
+            return []
         self.followed.add(call.func.id)
-        outer = self._via
-        self._via = f" (in {call.func.id}(), called at import time on line {call.lineno})"
-        self._run_block(target.body)  # type: ignore[attr-defined]
-        self._via = outer
+        via = f" (in {call.func.id}(), called at import time on line {call.lineno})"
+        return [(_SET_VIA, via),
+                *[(_STATEMENT, s) for s in target.body],  # type: ignore[attr-defined]
+                (_SET_VIA, self._via)]
 
 
 def first_statement_calls(guard: ast.If, function: str) -> bool:

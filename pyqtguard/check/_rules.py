@@ -5,6 +5,8 @@ or forkserver child does to the main module - and would run again there.
 """
 from __future__ import annotations
 
+from ._escape import printable
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -20,7 +22,7 @@ RULES: dict[str, tuple[str, str]] = {
                       "processes at import time"),
     "PQG008": (WARNING, "multiprocessing is used but freeze_support() is not called first "
                         "under the main guard"),
-    "PQG009": (ERROR, "the file does not parse (syntax error)"),
+    "PQG009": (ERROR, "the file does not parse (a syntax error, or beyond the parser's limits)"),
 }
 
 FIX = 'move it under `if __name__ == "__main__":` (or into a function called from there)'
@@ -47,7 +49,8 @@ class Finding:
                 "severity": self.severity, "message": self.message}
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        """One line whatever the file's name: non-printable characters escaped."""
+        return printable(f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}")
 
     def __repr__(self) -> str:
         return f"Finding({str(self)!r})"

@@ -5,7 +5,8 @@ Imported first thing in children started by a guarded parent (see
 re-running the main module as ``__mp_main__`` - building a
 QApplication/QGuiApplication/QCoreApplication, starting a process or
 running a Python subprocess is refused before any window can appear: the
-child writes a message naming the file and line, with the fix, and exits.
+child writes a message naming the file and line, the path there from the main
+module, and the fix (:mod:`pyqtguard.children.site`), and exits.
 Once bootstrapping is over (the child runs its target), nothing is refused.
 
 Kept small: nothing here imports Qt; the application classes are patched
@@ -39,42 +40,17 @@ def bootstrapping() -> bool:
                 and getattr(process.current_process(), "_inheriting", False))
 
 
-def _app_code_site() -> tuple[str, int]:
-    """file and line in the app's code that led here: the re-run main module
-    (``__mp_main__``), else the innermost frame outside the standard library,
-    site-packages and pyqtguard (a module the child imports to unpickle its
-    target)."""
-    import sysconfig
+def refuse(what: str, fix: str, kind: str = "") -> None:
+    """Report and end this child; never returns.  The message names the
+    app's line that did it and the path there from the main module
+    (:mod:`pyqtguard.children.site`); *kind* (``"app"``, ``"process"``)
+    chooses the advice."""
+    try:
+        from .site import app_code_chain, message as compose
 
-    paths = sysconfig.get_paths()
-    library = tuple(p for p in {paths.get("stdlib"), paths.get("purelib"),
-                                paths.get("platlib"),
-                                os.path.dirname(os.path.abspath(__file__))} if p)
-    frame = sys._getframe(1)
-    fallback = None
-    while frame is not None:
-        if frame.f_globals.get("__name__") == "__mp_main__":
-            return frame.f_code.co_filename, frame.f_lineno
-        file = frame.f_code.co_filename
-        if fallback is None and not file.startswith(library) and not file.startswith("<"):
-            fallback = (file, frame.f_lineno)
-        frame = frame.f_back
-    return fallback or ("<main module>", 0)
-
-
-def refuse(what: str, fix: str) -> None:
-    """Report and end this child; never returns."""
-    file, line = _app_code_site()
-    where = f"{os.path.basename(file)}:{line}" if line else file
-    message = (
-        f"pyqtguard: {where} {what} while this child process starts (it re-imports the "
-        "main module and what its target needs).\n"
-        f"  ({file}, line {line})\n"
-        "A process started with the 'spawn' or 'forkserver' method runs the main "
-        "module again: everything at its top level runs in every child.\n"
-        "Fix: put that code under the main guard, for example:\n\n"
-        '    if __name__ == "__main__":\n'
-        f"        {fix}\n")
+        message = compose(what, kind, fix, app_code_chain(sys._getframe(1)))
+    except Exception:  # noqa: BLE001 - the child must still refuse and tell
+        message = f"pyqtguard: {what} while this child process starts.\n"
     if not _tell_parent(message):
         try:
             os.write(2, message.encode("utf-8", "replace"))
@@ -117,7 +93,7 @@ def _guard_app_class(module: object) -> None:
 
     def __init__(self: object, *args: object, **kwargs: object) -> None:
         if bootstrapping():
-            refuse(f"builds a {name}", _FIXES["app"])
+            refuse(f"builds a {name}", _FIXES["app"], "app")
         original(self, *args, **kwargs)
 
     __init__._pyqtguard = True  # type: ignore[attr-defined]
@@ -129,7 +105,7 @@ def _guard_process_starts(spawn: object) -> None:
 
     def _check_not_importing_main() -> None:
         if bootstrapping():
-            refuse("starts a process", _FIXES["process"])
+            refuse("starts a process", _FIXES["process"], "process")
         original()
 
     spawn._check_not_importing_main = _check_not_importing_main  # type: ignore[attr-defined]

@@ -1,7 +1,9 @@
 """The ``pyqtguard`` command line: one module per subcommand.
 
 Each subcommand module has ``add_parser(subparsers)`` (which sets
-``func=main`` on its parser) and ``main(args) -> int``.
+``func=main`` on its parser) and ``main(args) -> int``; ``run`` parses its
+own arguments (``run.main_argv``), since everything after its target is the
+target's, as with ``python``.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, str] = {
     "run": "pyqtguard.cli.run",
     "report": "pyqtguard.cli.report",
+    "logs": "pyqtguard.cli.logs",
     "dump": "pyqtguard.cli.dump",
     "check": "pyqtguard.cli.check",
 }
@@ -37,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pyqtguard`` console script and ``python -m pyqtguard``."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "run":
+        # run's options end at its target, as python's do: not argparse's way.
+        from . import run
+
+        return run.main_argv(args_list[1:])
     parser = build_parser()
     if not args_list:
         parser.print_help()

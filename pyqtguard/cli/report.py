@@ -5,8 +5,12 @@
     pyqtguard report --log-dir DIR    # any folder of run logs
     pyqtguard report --json           # the same list as JSON
     pyqtguard report --last           # the newest full report
+    pyqtguard report --last --json    # the same, as a JSON list of at most one
 
-Unreadable (truncated, damaged) reports are skipped with a note on stderr.
+Exit status: 0; 1 when ``--last`` finds no crash (the text form says so on
+stderr, the JSON form prints ``[]``); 2 for a folder or app that does not
+exist.  Unreadable (truncated, damaged) reports are skipped with a note on
+stderr.  ``pyqtguard logs`` lists every run, crashed or not.
 """
 from __future__ import annotations
 
@@ -20,15 +24,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser(
         "report", help="list past runs that crashed, or print the last report",
         description="List past runs that crashed (newest first), or print the "
-        "newest full crash report.")
-    parser.add_argument("--log-dir", metavar="DIR",
-                        help="folder of run logs (default: $PYQTGUARD_LOG_DIR, else "
-                        "every app's folder under the platform's log folder)")
-    parser.add_argument("--app", metavar="NAME", help="one app's folder")
+        "newest full crash report.  Exit status 0; 1 when --last finds no "
+        "crash (with --json: prints []); 2 if the folder or app does not exist.")
+    add_folder_options(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--last", action="store_true",
                         help="print the newest full crash report")
     parser.set_defaults(func=main)
+
+
+def add_folder_options(parser: argparse.ArgumentParser) -> None:
+    """``--log-dir DIR`` and ``--app NAME``, shared with ``pyqtguard logs``."""
+    parser.add_argument("--log-dir", metavar="DIR",
+                        help="folder of run logs (default: $PYQTGUARD_LOG_DIR, else "
+                        "every app's folder under the platform's log folder)")
+    parser.add_argument("--app", metavar="NAME", help="one app's folder")
+
+
+def folders_or_error(command: str, args: argparse.Namespace) -> list[str] | None:
+    """The folders to read, or None after saying on stderr that the folder
+    given with --log-dir or the app given with --app does not exist."""
+    folders = _folders(args)
+    if (args.log_dir or args.app) and not os.path.isdir(folders[0]):
+        what = (f"no such app: {args.app} (no folder {folders[0]})"
+                if args.app and not args.log_dir else f"no such folder: {folders[0]}")
+        print(f"pyqtguard {command}: {what}", file=sys.stderr)
+        return None
+    return folders
 
 
 def _folders(args: argparse.Namespace) -> list[str]:
@@ -53,21 +75,32 @@ def _folders(args: argparse.Namespace) -> list[str]:
 def main(args: argparse.Namespace) -> int:
     from ..crashes import reports
 
-    folders = _folders(args)
-    if args.log_dir and not os.path.isdir(folders[0]):
-        print(f"pyqtguard report: no such folder: {folders[0]}", file=sys.stderr)
+    folders = folders_or_error("report", args)
+    if folders is None:
         return 2
     notes: list[str] = []
-    crashes = [c for folder in folders for c in reports.find_crashes(folder, notes)]
+    crashes = []
+    unreadable = False
+    for folder in folders:
+        try:
+            crashes += reports.find_crashes(folder, notes)
+        except OSError as exc:
+            notes.append(f"cannot read {folder}: {exc.strerror or exc}")
+            unreadable = True
     crashes.sort(key=lambda c: c.time, reverse=True)
     for note in notes:
         print(f"pyqtguard report: {note}", file=sys.stderr)
+    if unreadable and not crashes:
+        return 2
     if args.last:
-        if not crashes:
+        if args.json:
+            print(json.dumps([dict(crashes[0].as_dict(), text=crashes[0].text)]
+                             if crashes else [], indent=2))
+        elif crashes:
+            sys.stdout.write(crashes[0].text)
+        else:
             print("no crash reports", file=sys.stderr)
-            return 1
-        sys.stdout.write(crashes[0].text)
-        return 0
+        return 0 if crashes else 1
     if args.json:
         print(json.dumps([c.as_dict() for c in crashes], indent=2))
         return 0
@@ -75,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
         print("no crash reports")
         return 0
     for crash in crashes:
-        print(f"{crash.time}  {crash.reason}")
+        print(f"{crash.time}  " + crash.reason.replace("\n", "\n    "))  # a Qt fatal message's lines
         print(f"    thread {crash.thread_name!r} (native id {crash.native_id}), pid {crash.pid}")
         if crash.frame:
             print(f"    {crash.frame}")

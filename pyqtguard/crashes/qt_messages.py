@@ -3,9 +3,11 @@
 They go into the run log and the ``pyqtguard.qt`` logger; a handler is
 installed when ``PyQt6.QtCore`` is imported.  The handler that was there
 before keeps receiving every message (Qt's default one: the formatted
-message on stderr, as Qt prints it).  A fatal message writes a full crash
-report first (:func:`pyqtguard.crashes.handler.write_fatal_report`), the
-abort that follows adds one line.  The handler is removed at interpreter
+message on stderr, as Qt prints it - unless the app's logging set-up has
+just printed it to stderr: each message reaches stderr once).  A fatal
+message writes a full crash report first
+(:func:`pyqtguard.crashes.handler.write_fatal_report`), the abort that
+follows adds one line.  The handler is removed at interpreter
 exit, before finalization, where a Python message handler is known to crash.
 """
 from __future__ import annotations
@@ -21,6 +23,8 @@ from .handler import write_fatal_report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..config import Config
 
 _LEVELS = {  # QtMsgType name -> (label, logging level)
@@ -53,12 +57,51 @@ def _describe(label: str, context: object, message: str) -> str:
     return f"Qt {label}: {message}{suffix}"
 
 
-def _to_logging(level: int, text: str) -> None:
-    # Only if the app uses logging: importing it here would cost start-up
-    # time, and with no logging configured nobody could read the record.
+def _to_logging(level: int, text: str) -> bool:
+    """Give the message to the ``pyqtguard.qt`` logger; True if a handler
+    of the app's logging set-up writes it to stderr.
+
+    Only if the app uses logging: importing it here would cost start-up
+    time, and with no logging configured nobody could read the record.  The
+    ``pyqtguard`` logger's NullHandler keeps logging's last-resort handler
+    from printing a second copy when the app imported logging without
+    configuring it (pyqtgraph does)."""
     logging = sys.modules.get("logging")
-    if logging is not None:
-        logging.getLogger("pyqtguard.qt").log(level, text)
+    if logging is None:
+        return False
+    from ..exceptions import delivery
+
+    delivery._logger()                    # adds the NullHandler, once
+    logger = logging.getLogger("pyqtguard.qt")
+    if not logger.isEnabledFor(level):
+        return False
+    logger.log(level, text)
+    return _reaches_stderr(logger, level)
+
+
+def _reaches_stderr(logger: Any, level: int) -> bool:
+    """A handler on *logger*'s way up (as logging's own callHandlers
+    walks it) writes records of *level* to stderr.  Handler filters are not
+    asked: a second call could change what they let through."""
+    while logger is not None:
+        for handler in logger.handlers:
+            if level >= handler.level and _is_stderr(getattr(handler, "stream", None)):
+                return True
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return False
+
+
+def _is_stderr(stream: object) -> bool:
+    if stream is None:
+        return False
+    if stream is sys.stderr or stream is sys.__stderr__:
+        return True
+    try:
+        return stream.fileno() == 2  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - no file behind it (a StringIO, a GUI console)
+        return False
 
 
 def _forward(msg_type: object, context: object, message: str) -> None:
@@ -82,6 +125,7 @@ def _handler(msg_type: object, context: object, message: str) -> None:
         _forward(msg_type, context, message)
         return
     _state.busy = True
+    on_stderr = False
     try:
         label, level = _LEVELS.get(getattr(msg_type, "name", ""), ("message", 30))
         text = _describe(label, context, message)
@@ -91,12 +135,16 @@ def _handler(msg_type: object, context: object, message: str) -> None:
             logfile.log_event(text)   # stamped to the ms in C, as every line
             if label == "fatal":
                 write_fatal_report(f"Qt fatal error: {message}")
-            _to_logging(level, text)
+            on_stderr = _to_logging(level, text)
     except Exception:  # noqa: BLE001 - never raise into Qt
         pass
     finally:
         _state.busy = False
-    _forward(msg_type, context, message)
+    # Once on stderr: the app's logging set-up printed it there already,
+    # in the app's format, so Qt's default print is left out.  A handler the
+    # app (or a library) installed before pyqtguard always gets it.
+    if not (on_stderr and _previous is None):
+        _forward(msg_type, context, message)
 
 
 def _attach_message_handler(qtcore: object) -> None:

@@ -20,10 +20,20 @@ from pathlib import Path
 from .. import config
 from ..logs import folder as logdir
 from ..logs import runlog as logfile
+from ..logs import read as logread
 
 MARKER = "=== pyqtguard crash report ==="
-_MAX_REPORT_BYTES = 4 * 1024 * 1024     # a report is a few KB; a log can be big
-_THREAD_LINE = re.compile(r"^'(?P<name>.*)' \(native id (?P<native>\d+)\)$")
+_MARKER_LINE = b"\n" + MARKER.encode() + b"\n"
+_MAX_REPORT_BYTES = logread.MAX_TAIL_BYTES
+# Ids are 64-bit at most: a longer number is damage (and int() of 5000
+# digits raises ValueError).
+_THREAD_LINE = re.compile(r"^'(?P<name>.*)' \(native id (?P<native>\d{1,20})\)$")
+_PID = re.compile(r"^\d{1,20}$")
+# Header lines written by the crash handler (crash.c, write_header), in order.
+_HEADER_KEYS = ("signal", "fatal", "address", "time", "pid", "thread")
+# A continuation line of a multi-line header value (a Qt fatal message):
+# crash.c writes every line after the first with this prefix.
+_CONTINUATION = "  "
 _LEGEND_LINE = re.compile(
     r"^\s+0x(?P<ident>[0-9a-f]+)\s+native (?P<native>\d+)\s+\w+\s+'(?P<name>.*)'$")
 _UNNAMED_HEADING = re.compile(
@@ -78,25 +88,37 @@ class CrashReport:
                 f"time={self.time!r}, path={str(self.path)!r})")
 
 
-def _read_tail_from_marker(path: Path) -> str | None:
-    """The text from the first crash marker on, or None if there is none."""
-    with open(path, "rb") as stream:
-        data = stream.read()
-    index = data.find(MARKER.encode())
-    if index < 0:
-        return None
-    return data[index:index + _MAX_REPORT_BYTES].decode("utf-8", errors="replace")
+def _marker_offsets(data: bytes) -> list[int]:
+    """Where the lines that are exactly the marker start, in *data*.
+
+    The crash handler writes ``"\\n" MARKER "\\n"``: the marker is a whole
+    line; text from the app can no longer write one (logfd.c indents such
+    lines), and the marker inside a longer line is not one."""
+    found = []
+    index = data.find(_MARKER_LINE)
+    while index >= 0:
+        found.append(index + 1)
+        index = data.find(_MARKER_LINE, index + 1)
+    if data.startswith(_MARKER_LINE[1:]):
+        found.insert(0, 0)
+    return found
 
 
 def _header_fields(text: str) -> dict[str, str]:
+    """The header's ``key: value`` lines, up to the first empty line;
+    continuation lines (indented) extend the value before them."""
     fields: dict[str, str] = {}
-    for line in text.splitlines()[1:]:
-        if not line.strip():
+    key = None
+    for line in text.split("\n")[1:]:
+        if not line:
             break
+        if line.startswith(_CONTINUATION) and key is not None:
+            fields[key] += "\n" + line[len(_CONTINUATION):]
+            continue
         key, sep, value = line.partition(": ")
-        if not sep:
-            raise CorruptReport(f"unreadable header line {line!r}")
-        fields.setdefault(key, value)
+        if not sep or key not in _HEADER_KEYS or key in fields:
+            raise CorruptReport(f"unreadable header line {line[:200]!r}")
+        fields[key] = value
     return fields
 
 
@@ -142,7 +164,7 @@ def _innermost_frame(text: str) -> str:
     (not the standard library, site-packages or pyqtguard), else its
     innermost frame: frames under the "Current thread" heading (ours or
     faulthandler's), most recent first."""
-    lines = text.splitlines()
+    lines = text.split("\n")         # the writers' line ends only (not U+2028...)
     for index, line in enumerate(lines):
         if not line.startswith("Current thread"):
             continue
@@ -166,7 +188,7 @@ def _pending_exceptions(text: str) -> tuple[str, ...]:
     heading = text.find(_PENDING_HEADING)
     if heading < 0:
         return ()
-    lines = text[heading:].splitlines()[1:]
+    lines = text[heading:].split("\n")[1:]
     pending = []
     for line in lines:
         if not line.strip():
@@ -175,43 +197,65 @@ def _pending_exceptions(text: str) -> tuple[str, ...]:
     return tuple(pending)
 
 
-def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
-    """The crash report in one run log; None if that run did not crash.
-
-    Raises :class:`CorruptReport` if the report is there but unreadable.
-    """
-    path = Path(path)
-    text = _read_tail_from_marker(path)
-    if text is None:
-        return None
+def _parse_text(path: Path, text: str) -> CrashReport:
     fields = _header_fields(text)
     reason = fields.get("signal") or fields.get("fatal")
     thread = _THREAD_LINE.match(fields.get("thread", ""))
+    if "thread" in fields and thread is None:
+        raise CorruptReport(f"unreadable thread field {fields['thread'][:80]!r}")
     if not reason or thread is None or "pid" not in fields:
         raise CorruptReport("crash report header is incomplete (truncated?)")
-    try:
-        pid = int(fields["pid"])
-    except ValueError:
-        raise CorruptReport(f"bad pid {fields['pid']!r}") from None
+    if not _PID.match(fields["pid"]):
+        raise CorruptReport(f"bad pid {fields['pid'][:40]!r}")
     text = annotate_thread_names(text)
-    return CrashReport(path, reason, fields.get("time", ""), pid, thread["name"],
-                       int(thread["native"]), _innermost_frame(text), text,
-                       _pending_exceptions(text))
+    return CrashReport(path, reason, fields.get("time", ""), int(fields["pid"]),
+                       thread["name"], int(thread["native"]), _innermost_frame(text),
+                       text, _pending_exceptions(text))
+
+
+def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
+    """The crash report in one run log; None if that run did not crash.
+
+    Reads the log's last few MB only (:mod:`pyqtguard.logs.read`: regular
+    files only, never blocking).  The report is the last marker line with a
+    whole header after it: the crash handler's report ends the log, as the
+    process died after writing it.  Raises :class:`CorruptReport` if there
+    is a marker but no readable report, OSError if the file cannot be read
+    (:class:`pyqtguard.logs.read.NotARegularFile` for a FIFO, a device...).
+    """
+    path = Path(path)
+    data = logread.read_tail(path)
+    offsets = _marker_offsets(data)
+    first_error: CorruptReport | None = None
+    for offset in reversed(offsets):
+        text = data[offset:offset + _MAX_REPORT_BYTES].decode("utf-8", errors="replace")
+        try:
+            return _parse_text(path, text)
+        except CorruptReport as exc:
+            first_error = first_error or exc
+        except (ValueError, RecursionError, MemoryError) as exc:
+            first_error = first_error or CorruptReport(f"{type(exc).__name__}: {exc}")
+    if first_error is not None:
+        raise first_error
+    return None
 
 
 def find_crashes(folder: str | os.PathLike[str],
                  notes: list[str] | None = None) -> list[CrashReport]:
     """Crash reports in *folder*'s run logs, newest first.
 
-    Unreadable reports are skipped; a line saying why goes to *notes*.
+    Unreadable reports are skipped; a line saying why goes to *notes*.  A
+    folder that cannot be listed raises OSError (a missing one is empty).
     """
     found = []
-    for path in reversed(logdir.run_logs(folder)):
+    for path in reversed(logdir.list_run_logs(folder)):
         try:
             report = parse_report(path)
-        except (OSError, CorruptReport) as exc:
+        except Exception as exc:  # noqa: BLE001 - one file never stops the listing
             if notes is not None:
-                notes.append(f"skipped {path}: {exc}")
+                reason = str(exc) if isinstance(exc, (OSError, CorruptReport)) \
+                    else f"{type(exc).__name__}: {exc}"
+                notes.append(f"skipped {path}: {reason[:300]}")
             continue
         if report is not None:
             found.append(report)
@@ -240,11 +284,15 @@ def last_crash() -> CrashReport | None:
     folder = _this_apps_folder()
     if folder is None:
         return None
+    try:    # a report planted by another user is no report of this app's
+        logdir.check_folder(os.stat(folder), folder)
+    except OSError:
+        return None
     current = logfile.current_path()
     runs = [p for p in logdir.run_logs(folder) if current is None or p != current]
     if not runs:
         return None
     try:
         return parse_report(runs[-1])
-    except (OSError, CorruptReport):
+    except Exception:  # noqa: BLE001 - called at the app's start: never raise
         return None

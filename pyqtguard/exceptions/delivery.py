@@ -183,6 +183,10 @@ def _drain_stderr_copies() -> None:
             pass
 
 
+# The line naming the run log after the first report on stderr (C: note_log_path).
+_log_path_note = logfile.log_path_note
+
+
 def _run_callbacks(record: ExceptionRecord) -> None:
     with _callbacks_lock:
         callbacks = list(_callbacks)

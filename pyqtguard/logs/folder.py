@@ -10,8 +10,10 @@ One text log per run, in a per-app folder::
     Windows: %LOCALAPPDATA%/pyqtguard/<app>/Logs
 
 Files are created 0600 with ``O_NOFOLLOW | O_EXCL`` (a planted symlink is
-refused, never followed), folders 0700, and only the newest ``keep_logs`` runs
-are kept.  What writes to this run's log is :mod:`pyqtguard.logs.runlog`.
+refused, never followed), folders 0700 (and the parents pyqtguard creates),
+whatever the umask.  A folder is used only if it is this user's and not
+writable by group or others (a symlink to such a folder is fine), and only
+the newest ``keep_logs`` runs are kept.  What writes to this run's log is :mod:`pyqtguard.logs.runlog`.
 
 Start-up cost matters (this runs in every app's start-up), so the install
 path uses ``os.path`` strings; ``pathlib`` is imported only by the functions
@@ -19,6 +21,7 @@ that return paths to callers.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -108,16 +111,77 @@ def run_logs(folder: str | os.PathLike[str]) -> list[Path]:
     return [Path(folder, n) for n in _run_log_names(os.fspath(folder))]
 
 
-def _make_private_dir(folder: str) -> None:
+def list_run_logs(folder: str | os.PathLike[str]) -> list[Path]:
+    """:func:`run_logs`, but a folder that exists and cannot be listed
+    raises OSError (a missing folder has no run logs)."""
+    from pathlib import Path
+
     try:
-        info = os.lstat(folder)       # the usual case: there from earlier runs
+        names = os.listdir(folder)
     except FileNotFoundError:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.lstat(folder)
-    if stat.S_ISLNK(info.st_mode):
-        raise OSError(f"{folder} is a symbolic link")
+        return []
+    return [Path(folder, n) for n in sorted(filter(is_run_log, names), key=_sort_key)]
+
+
+class UnsafeFolder(OSError):
+    """A log folder others could tamper with: not used (see :func:`check_folder`)."""
+
+
+def _make_dirs_private(folder: str) -> None:
+    """Create *folder* and any missing parents, each 0700 whatever the umask
+    (``os.makedirs`` gives the parents ``0777 & ~umask``)."""
+    missing = []
+    path = os.path.abspath(folder)
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue                  # made by another process meanwhile: checked below
+        os.chmod(path, 0o700)         # a umask such as 0o277 takes bits from mkdir's mode
+
+
+def check_folder(info: os.stat_result, folder: str) -> None:
+    """Raise :class:`UnsafeFolder` unless *info* (the folder's ``stat``,
+    symlinks followed) is a folder owned by this user and not writable by
+    group or others - what OpenSSH demands of ``~/.ssh`` and the XDG spec of
+    ``$XDG_RUNTIME_DIR``: anyone else who can write there can delete the
+    live log, plant a FIFO or plant a "crashed last time" report."""
     if not stat.S_ISDIR(info.st_mode):
-        raise OSError(f"{folder} is not a directory")
+        raise UnsafeFolder(f"{folder} is not a directory")
+    if not hasattr(os, "getuid"):
+        return                        # Windows: ACLs, not mode bits
+    if info.st_uid != os.getuid():
+        raise UnsafeFolder(f"refused: it is owned by another user (uid {info.st_uid}), "
+                           "who could tamper with the logs")
+    if info.st_mode & 0o022:
+        raise UnsafeFolder("refused: it is writable by group or others "
+                           f"(mode {stat.S_IMODE(info.st_mode):04o}), who could tamper "
+                           "with the logs")
+
+
+def _open_private_dir(folder: str) -> int | None:
+    """Create *folder* if missing (0700), check it and return a descriptor
+    on it to create files in (None where ``dir_fd`` is not supported)."""
+    if not os.path.lexists(folder):
+        _make_dirs_private(folder)
+    if os.open not in os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
+        check_folder(os.stat(folder), folder)
+        return None
+    # The checks are made on the open folder, and the file is created in
+    # it: swapping the path afterwards redirects nothing.
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        check_folder(os.fstat(dir_fd), folder)
+    except OSError:
+        os.close(dir_fd)
+        raise
+    return dir_fd
 
 
 def prune_old_runs(own_log: str, keep: int) -> None:
@@ -146,7 +210,7 @@ def prune_old_runs(own_log: str, keep: int) -> None:
             pass
 
 
-def _open_exclusive(folder: str) -> tuple[str, int]:
+def _open_exclusive(folder: str, dir_fd: int | None) -> tuple[str, int]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     now = time.time()
@@ -154,27 +218,48 @@ def _open_exclusive(folder: str) -> tuple[str, int]:
     stamp = (f"{t.tm_year:04d}{t.tm_mon:02d}{t.tm_mday:02d}-{t.tm_hour:02d}{t.tm_min:02d}"
              f"{t.tm_sec:02d}{int(now * 1000) % 1000:03d}")
     for seq in range(1000):
-        path = os.path.join(folder, f"{LOG_PREFIX}{stamp}-{os.getpid()}-{seq}{LOG_SUFFIX}")
+        name = f"{LOG_PREFIX}{stamp}-{os.getpid()}-{seq}{LOG_SUFFIX}"
         try:
-            fd = os.open(path, flags, 0o600)
+            if dir_fd is None:
+                fd = os.open(os.path.join(folder, name), flags, 0o600)
+            else:
+                fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
         except FileExistsError:
             continue
-        return path, fd
+        return name, fd
     raise OSError(f"no free log file name in {folder}")
 
 
-
 def create_run_log(folder: str, header: str) -> tuple[str, int]:
-    """Create this run's log in *folder* (made private if new), write
-    *header* to it and return its path and descriptor; raises OSError."""
-    _make_private_dir(folder)
-    path, fd = _open_exclusive(folder)
+    """Create this run's log in *folder* and write *header* to it; return
+    its path and descriptor.  The folder is created 0700 if missing (its
+    missing parents too) and used only if it is this user's and private
+    (:func:`check_folder`; a symlink to such a folder is fine).  The file is
+    created 0600, never through a symlink, and removed again if the header
+    cannot be written (a full disk leaves no empty logs behind).  Raises
+    OSError (:class:`UnsafeFolder` for a folder others could tamper with).
+    """
+    dir_fd = _open_private_dir(folder)
     try:
-        os.write(fd, header.encode("utf-8", "backslashreplace"))
-    except OSError:
-        os.close(fd)
-        raise
-    return path, fd
+        name, fd = _open_exclusive(folder, dir_fd)
+        try:
+            data = header.encode("utf-8", "backslashreplace")
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "the run log's header could not be written")
+        except OSError:
+            os.close(fd)
+            try:
+                if dir_fd is None:
+                    os.unlink(os.path.join(folder, name))
+                else:
+                    os.unlink(name, dir_fd=dir_fd)
+            except OSError:
+                pass
+            raise
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    return os.path.join(folder, name), fd
 
 
 # ---- this run's log ------------------------------------------------------------

@@ -15,6 +15,7 @@ then; ``pathlib`` is imported only by :func:`current_path`.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -50,15 +51,36 @@ def warn_once(key: str, message: str) -> None:
 def use_run_log(path: str, fd: int) -> None:
     """Make *fd*, open on *path*, this run's log: the C core writes to it
     from here on (see :func:`pyqtguard.logs.folder.create_run_log`)."""
-    global _path
-    _native.set_log_fd(fd)
+    global _path, _path_line
+    _native.set_log_fd(fd, path)
     _path = path
+    # Absolute: the app may change its working folder before it is shown.
+    _path_line = f"pyqtguard: this run's log: {os.path.abspath(path)}\n"
+    # For a crash report's copy on stderr (C: it cannot build the line then).
+    _native.set_log_path_line(_path_line.encode("utf-8", "surrogateescape"))
 
 
 def run_log_path() -> str | None:
     """This run's log as a string, or None if there is none (no ``pathlib``:
     for start-up code)."""
     return _path if _path is not None and _native.log_fd() >= 0 else None
+
+
+_path_line = ""          # "pyqtguard: this run's log: <absolute path>\n"
+_path_noted = False
+
+
+def log_path_note(*, again: bool = False) -> str | None:
+    """``pyqtguard: this run's log: <path>``, the first time it is asked
+    for in this run (after the first report written to stderr); None after
+    that, and without a log.  ``again=True``: even if it was said before
+    (a report that ends the process, as a crash report does)."""
+    global _path_noted
+    with _warned_lock:
+        if _path_noted and not again:
+            return None
+        _path_noted = True
+    return _path_line if run_log_path() is not None else None
 
 
 def current_path() -> Path | None:
@@ -99,7 +121,10 @@ def log_event(text: str) -> None:
 
 
 def _note_write_failure() -> None:
-    if _native.log_fd() >= 0 and _native.take_write_failure():
+    # The C core warned at the failure itself when it has a stderr to warn on
+    # (logfd.c: one line per failure, C hooks and signal handlers included).
+    if (_native.log_fd() >= 0 and _native.take_write_failure()
+            and _native.stderr_fd() < 0):
         warn_once("logwrite", f"cannot write to the run log {_path} "
                   "(disk full or file gone); reports go to stderr only")
 

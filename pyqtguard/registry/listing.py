@@ -198,13 +198,14 @@ def dump_threads(file: IO[str] | None = None) -> str:
     """
     from ..logs.runlog import stamp
 
-    text = (f"\n=== pyqtguard thread dump ===\ntime: {stamp()}\n"
-            + format_table(threads(stacks=True)) + "=== end of thread dump ===\n")
+    heading, footer = "\n=== pyqtguard thread dump ===\n", "=== end of thread dump ===\n"
+    body = f"time: {stamp()}\n" + format_table(threads(stacks=True))
+    text = heading + body + footer
     if file is not None:
         file.write(text)
         return text
     if _native.log_fd() >= 0:
-        _native.log_write(text)
+        _native.log_section(heading, body, footer)   # names, stacks: defused
     elif sys.stderr is not None:
         sys.stderr.write(text)
     return text

@@ -8,7 +8,12 @@ Each started QThread
 - is kept alive by pyqtguard until it has finished: a QThread that loses its
   last Python reference while running no longer aborts the process with
   "QThread: Destroyed while thread is still running"; that it happened is
-  logged with the start site;
+  logged with the start site.  The moment the last reference goes is seen
+  exactly: QThread gets a finalizer (``__del__``, :func:`_on_last_reference`)
+  that keeps the thread (resurrects it) if it has not ended yet, and reports
+  it only if it was still running then (``isRunning()``, false from the
+  moment ``finished`` is emitted: what ``~QThread`` aborts on), so a thread
+  dropped after its ``finished`` signal is no loss;
 - at exit (the event loop ended, or the interpreter is shutting down) is asked
   to stop (``requestInterruption()`` and ``quit()``) and waited for within the
   shutdown deadline (:func:`stop_all`); one that does not stop is reported by
@@ -19,6 +24,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import weakref
 
 from .. import _native
 from ..logs import runlog as logfile
@@ -31,15 +37,37 @@ if TYPE_CHECKING:  # no typing import at run time: start-up cost
 
 
 class _QThreadRecord:
-    __slots__ = ("thread", "name", "started", "site", "native_id", "finished")
+    __slots__ = ("ref", "kept", "name", "started", "site", "native_id", "finished", "lost")
 
     def __init__(self, thread: Any, site: str | None) -> None:
-        self.thread = thread
+        # The app's references keep the thread alive; pyqtguard's own is weak
+        # until the last of the app's goes before the thread has ended (then
+        # ``kept`` holds it, see _on_last_reference).
+        self.ref: Any = _weak_or_strong(thread)
+        self.kept: Any = None
         self.name = thread.objectName() or type(thread).__name__
         self.started = time.time()
         self.site = site
         self.native_id: int | None = None
         self.finished = False
+        self.lost = False               # dropped by the app while it ran
+
+    @property
+    def thread(self) -> Any:
+        return self.kept if self.kept is not None else self.ref()
+
+
+def _weak_or_strong(thread: Any) -> Any:
+    """A weak reference; or, for a class whose own ``__del__`` hides
+    pyqtguard's (the last reference cannot be seen), a strong one (a
+    callable returning the thread): kept alive to the end, judged at
+    ``finished``."""
+    if getattr(type(thread), "__del__", None) is _on_last_reference:
+        try:
+            return weakref.ref(thread)
+        except TypeError:
+            pass
+    return lambda: thread
 
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
@@ -63,31 +91,78 @@ def _on_started() -> None:
 def _on_finished() -> None:
     """QThread.finished, direct connection: runs in the finishing thread.
 
-    The record (our strong reference) must not be dropped here: if it is the
-    last one, the QThread would be destroyed inside its own finished signal,
-    while it still counts as running.  The GUI thread drops it instead."""
+    pyqtguard's hold (if the app dropped the thread) must not end here: the
+    QThread would be destroyed inside its own finished signal.  The GUI
+    thread ends it instead (_release)."""
     unregister_current()
     thread = _qtcore.QThread.currentThread()
     record = _records.get(id(thread))
     if record is not None:
+        if not isinstance(record.ref, weakref.ref):
+            # No finalizer to tell: nobody but pyqtguard holds it now (left:
+            # `thread`, the hold, getrefcount's argument).  The app may have
+            # let go after `finished` began: a report may be wrong, never missing.
+            record.lost = record.lost or sys.getrefcount(thread) <= 3
         record.finished = True
         key = id(thread)
         _guithread.post_to_gui_thread(lambda: _release(key))
 
 
+def _on_last_reference(thread: Any) -> None:
+    """QThread's ``__del__``: the app let go of a thread.
+
+    CPython calls a finalizer when the last reference goes, before the
+    object is freed (sip would destroy the C++ QThread then), and does not
+    free an object the finalizer made reachable again (PEP 442).  A started
+    thread that has not ended is kept: one still running would abort
+    ("Destroyed while thread is still running"); one inside its finish would
+    make ~QThread wait for it here, holding the GIL its `finished` slots may
+    want.  Only the first is a loss to report.  A finalizer runs once per
+    object: _release frees the thread later without a second call."""
+    try:
+        record = _records.get(id(thread))
+        # The garbage collector clears weak references to a cycle before it
+        # calls the cycle's finalizers: a dead reference is this thread's
+        # (another object with its id would have a record of its own once
+        # started; unstarted, it has ended below).
+        if record is None or record.kept is not None:
+            return
+        held = record.ref()
+        if held is not None and held is not thread:
+            return
+        running = thread.isRunning()
+        if not running and _ended(thread):
+            return             # Qt destroys it, as it would without pyqtguard
+        # No lock: a finalizer may run (by a garbage collection) inside a
+        # `with _lock:` block of this very thread; two stores under the GIL.
+        record.kept = thread
+        record.lost = record.lost or running
+    except Exception:  # noqa: BLE001 - a finalizer must not raise; Qt decides
+        pass
+
+
+def _ended(thread: Any) -> bool:
+    """*thread* is finished and out of its finish (``finished`` emitted to
+    every slot).  Asked from the thread itself it is not (wait() would warn
+    "Thread tried to wait on itself")."""
+    if thread is _qtcore.QThread.currentThread():
+        return False
+    return bool(thread.wait(0))
+
+
 def _release(key: int) -> None:
+    """In the GUI thread, after `finished`: pyqtguard lets go of the thread."""
     with _lock:
         record = _records.get(key)
         if record is None or not record.finished:
             return
         del _records[key]
-    thread, record.thread = record.thread, None
+        thread, record.kept = record.thread, None
     if thread is None:
         return
-    thread.wait(2000)              # finished was emitted: the end is near
-    # Left: `thread` here and getrefcount's argument.  Nothing else means
-    # the app had dropped it while it ran - Qt would have aborted.
-    if sys.getrefcount(thread) <= 2:
+    if not thread.wait(2000):      # finished was emitted: the end is near
+        _native.keep_until_exit(thread)
+    if record.lost:
         logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) lost "
              "its last Python reference while running; it was kept alive until it "
              "finished (without pyqtguard: 'QThread: Destroyed while thread is still "
@@ -96,6 +171,8 @@ def _release(key: int) -> None:
 
 def _start_qthread(self: Any, *args: Any) -> None:
     key = id(self)
+    if not _finalizer_set:
+        _set_finalizer()
     with _lock:
         record = _records.get(key)
         fresh = record is None or record.thread is not self
@@ -116,6 +193,19 @@ def _start_qthread(self: Any, *args: Any) -> None:
     _original_qthread_start(self, *args)
     if before is not None:
         _take_native_id(record, before)
+
+
+_finalizer_set = False
+
+
+def _set_finalizer() -> None:
+    """QThread.__del__ = _on_last_reference, unless QThread has one.  Set at
+    the first start(): on the class (not its dictionary) so that CPython
+    updates the slot of QThread and of every subclass."""
+    global _finalizer_set
+    _finalizer_set = True
+    if "__del__" not in _native.type_dict(_qtcore.QThread):
+        _qtcore.QThread.__del__ = _on_last_reference
 
 
 def _thread_ids_unless_running(thread: Any) -> set[int] | None:
@@ -234,8 +324,12 @@ def wrap_start_now(cls: Any) -> None:
 
 
 def unwrap_start() -> None:
-    global _original_qthread_start, _original_start_descriptor
+    global _original_qthread_start, _original_start_descriptor, _finalizer_set
     if _original_start_descriptor is not None and _qtcore is not None:
         _qtcore.QThread.start = _original_start_descriptor
+    if _finalizer_set and _qtcore is not None:
+        if _native.type_dict(_qtcore.QThread).get("__del__") is _on_last_reference:
+            del _qtcore.QThread.__del__   # threads kept now stay kept to their end
+        _finalizer_set = False
     _original_qthread_start = None
     _original_start_descriptor = None

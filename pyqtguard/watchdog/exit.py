@@ -123,15 +123,16 @@ def _report_exit_timeout() -> None:
     from ..registry import listing as threads
 
     infos = threads.threads(stacks=True)
-    text = (f"\n=== pyqtguard exit timeout ===\nshutdown began ({_began}) "
-            f"{_budget:g} s ago "
+    heading = "\n=== pyqtguard exit timeout ===\n"
+    body = (f"shutdown began ({_began}) {_budget:g} s ago "
             f"and the process has not ended. Threads still alive:\n"
             + threads.format_table(infos))
-    _native.log_write(text)
+    text = heading + body
+    _native.log_section(heading, body, "")       # names, stacks: defused
     stream = sys.stderr
     if stream is not None:
         try:
-            stream.write(text)
+            stream.write(text + (logfile.log_path_note(again=True) or ""))
             stream.flush()
         except Exception:  # noqa: BLE001
             pass

@@ -1,0 +1,66 @@
+"""``pyqtguard logs``: recent runs and their run logs, newest first.
+
+    pyqtguard logs                    # this machine's apps
+    pyqtguard logs --app viewer       # one app's folder
+    pyqtguard logs --log-dir DIR      # any folder of run logs
+    pyqtguard logs --json             # the same list as JSON
+    pyqtguard logs -n 50              # more than the default 20 (0: all)
+
+One line per run: start time (UTC), app, pid, outcome (``clean``, ``N
+exceptions``, ``crashed (SIGSEGV ...)``, ``exit timeout (124)``, ``still
+running``, ``ended unrecorded``) and the log's path; see
+:mod:`pyqtguard.logs.summary`.  Exit status 0, or 2 for a folder or app that
+does not exist.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .report import add_folder_options, folders_or_error
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "logs", help="list recent runs: time, app, pid, outcome, run log",
+        description="List recent runs, newest first: start time (UTC), app, pid, "
+        "outcome (clean, N exceptions, crashed, exit timeout, still running) and "
+        "the run log's path.  Exit status 0; 2 if the folder or app does not exist.")
+    add_folder_options(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("-n", "--limit", type=int, default=20, metavar="N",
+                        help="newest N runs (default 20; 0: all)")
+    parser.set_defaults(func=main)
+
+
+def _printable(text: str) -> str:
+    """*text* on one line: control characters (a newline in a forged app
+    name) shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..logs import summary as runsummary
+
+    if args.limit < 0:
+        print("pyqtguard logs: --limit must be 0 or more", file=sys.stderr)
+        return 2
+    folders = folders_or_error("logs", args)
+    if folders is None:
+        return 2
+    notes: list[str] = []
+    runs = runsummary.recent_runs(folders, args.limit or None, notes)
+    for note in notes:
+        print(f"pyqtguard logs: {_printable(note)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([run.as_dict() for run in runs], indent=2))
+        return 0
+    if not runs:
+        print("no run logs")
+        return 0
+    for run in runs:
+        print("  ".join([_printable(run.started) or "?", _printable(run.app) or "?",
+                         str(run.pid), _printable(run.describe()),
+                         _printable(str(run.path))]))
+    return 0

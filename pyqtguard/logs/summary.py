@@ -1,0 +1,296 @@
+"""One line per past run: what each run log in a folder says about its run.
+
+``pyqtguard logs`` prints these; :func:`recent_runs` is the same as a list:
+
+    >>> for run in pyqtguard.logs.summary.recent_runs([folder], limit=5):
+    ...     print(run.started, run.app, run.pid, run.outcome, run.path)
+    2026-11-29 06:16:13 UTC  viewer  4711  2 exceptions  /home/.../pyqtguard-...log
+
+The outcome of a run, from its log:
+
+==========================  ==================================================
+``crashed (SIGSEGV ...)``   a crash report (``=== pyqtguard crash report ===``)
+``exit timeout (124)``      the exit watchdog ended the process
+``clean``                   the interpreter exited, no uncaught exception
+                            (the log has no exit status: ``sys.exit(1)``
+                            is clean too)
+``N exceptions``            it exited after N uncaught exceptions (repeats
+                            counted, not reported in full, included)
+``still running``           no exit recorded, and the process still has the log
+                            open
+``ended unrecorded``        no exit recorded and the process is gone (killed by
+                            SIGKILL, ``os._exit``, power loss)
+==========================  ==================================================
+
+Logs are read as untrusted input: only regular files (a FIFO, device,
+socket or folder with a run log's name is skipped with a note, never opened
+for a blocking read), only files that start as run logs do, the header and
+the tail read with a bound, the whole file scanned in chunks up to
+:data:`MAX_SCAN_BYTES` (a bigger log's count reads "at least"), and a
+report's header line counts only if it names the log's pid.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import folder as logdir
+
+HEAD_BYTES = 8 * 1024               # the run header is a few hundred bytes
+TAIL_BYTES = 1024 * 1024            # a crash report is a few KB to tens of KB
+MAX_SCAN_BYTES = 64 * 1024 * 1024   # counting exceptions reads no more than this
+_CHUNK = 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024          # report and repeat lines are < 1 KB
+
+CRASH_MARKER = b"=== pyqtguard crash report ==="
+EXIT_TIMEOUT_MARKER = b"=== pyqtguard exit timeout ==="
+_STAMP = rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})? UTC\] "
+_EXIT_LINE = re.compile(_STAMP + rb"pyqtguard: interpreter exit$")
+_REPORT_LINE = re.compile(
+    _STAMP + rb"pyqtguard: (?:uncaught|unraisable) exception in thread '.*' "
+    rb"\(native id \d+, pid (?P<pid>\d+)\) \[[a-z.]+\]")
+_REPEAT_LINE = re.compile(
+    _STAMP + rb"pyqtguard: (?!Qt )(?P<where>.*): (?P<count>\d+) more times? since its "
+    rb"last full report")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run, as its log tells it.
+
+    ``outcome`` is one of ``"clean"``, ``"exceptions"``, ``"crashed"``,
+    ``"exit timeout"``, ``"still running"``, ``"ended unrecorded"``;
+    ``describe()`` is the human form (``"3 exceptions"``,
+    ``"crashed (SIGSEGV (Segmentation fault))"``).
+    """
+
+    path: Path
+    started: str            # as the header writes it (UTC), or "" if unreadable
+    app: str
+    pid: int
+    outcome: str
+    exceptions: int         # uncaught exceptions, repeats included
+    exceptions_exact: bool  # False: the log was longer than MAX_SCAN_BYTES
+    crash_reason: str       # "SIGSEGV (Segmentation fault)", a fatal message, or ""
+
+    def describe(self) -> str:
+        """The outcome for people: ``clean``, ``2 exceptions``, ``crashed
+        (SIGABRT (Aborted))``, ``exit timeout (124)``, ``still running``..."""
+        if self.outcome == "crashed":
+            return f"crashed ({self.crash_reason})" if self.crash_reason else "crashed"
+        if self.outcome == "exit timeout":
+            return "exit timeout (124)"
+        if self.outcome == "exceptions":
+            more = "" if self.exceptions_exact else "at least "
+            return f"{more}{self.exceptions} exception{'s' if self.exceptions != 1 else ''}"
+        return self.outcome
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {"path": str(self.path), "started": self.started, "app": self.app,
+                "pid": self.pid, "outcome": self.outcome, "summary": self.describe(),
+                "exceptions": self.exceptions, "exceptions_exact": self.exceptions_exact,
+                "crash_reason": self.crash_reason}
+
+
+class NotARunLog(OSError):
+    """A file named like a run log that is not one (not a regular file, or
+    not starting with a run log's header)."""
+
+
+# ---- bounded reading of a file that may be anything ------------------------
+# (The same rules as pyqtguard.logread's read_tail, on the branch that
+# hardens reports.py; this module also needs the head and a bounded scan.)
+def _check_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotARunLog("not a regular file")
+
+
+def open_regular(path: str | os.PathLike[str]) -> int:
+    """A read-only descriptor on *path* if it is a regular file; raises
+    OSError (:class:`NotARunLog` for a FIFO, device, socket or folder).
+    Checked with ``stat()`` before the open, so that a FIFO or a device is
+    never opened, and with ``fstat()`` after it (it may have been swapped);
+    ``O_NONBLOCK`` in case a FIFO was swapped in between."""
+    _check_regular(os.stat(path).st_mode)
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, flags)
+    try:
+        _check_regular(os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_at(fd: int, offset: int, size: int) -> bytes:
+    os.lseek(fd, offset, os.SEEK_SET)
+    parts = []
+    while size > 0:
+        data = os.read(fd, min(size, _CHUNK))
+        if not data:
+            break
+        parts.append(data)
+        size -= len(data)
+    return b"".join(parts)
+
+
+def _lines(fd: int, limit: int) -> Iterator[bytes]:
+    """The file's lines (without newlines) from its start, up to *limit*
+    bytes; a line longer than :data:`MAX_LINE_BYTES` (no line pyqtguard
+    writes to start a report) is left out whole, in constant memory."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    rest = b""
+    skipping = False                  # inside a line too long to keep
+    left = limit
+    while left > 0:
+        data = os.read(fd, min(_CHUNK, left))
+        if not data:
+            break
+        left -= len(data)
+        lines = (rest + data).split(b"\n")
+        rest = lines.pop()
+        if skipping and lines:
+            lines.pop(0)              # the end of the long line
+            skipping = False
+        if len(rest) > MAX_LINE_BYTES:
+            rest, skipping = b"", True
+        yield from lines
+    if rest and not skipping:
+        yield rest
+
+
+# ---- what a log says ------------------------------------------------------------
+def _header(head: bytes) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in head.decode("utf-8", "replace").splitlines()[1:]:
+        if not line.strip():
+            break
+        key, sep, value = line.partition(": ")
+        if sep:
+            fields.setdefault(key, value)
+    return fields
+
+
+def _count_exceptions(fd: int, pid: int, size: int) -> tuple[int, bool]:
+    count = 0
+    for line in _lines(fd, MAX_SCAN_BYTES):
+        if not line.startswith(b"["):
+            continue
+        report = _REPORT_LINE.match(line)
+        if report is not None:
+            count += int(report["pid"]) == pid    # a forged line names another pid
+            continue
+        repeat = _REPEAT_LINE.match(line)
+        if repeat is not None:
+            count += int(repeat["count"])
+    return count, size <= MAX_SCAN_BYTES
+
+
+def _crash_reason(tail: bytes) -> str | None:
+    """The crash report's signal or fatal message; None if there is none."""
+    index = tail.rfind(CRASH_MARKER)
+    if index < 0:
+        return None
+    for line in tail[index:].decode("utf-8", "replace").splitlines()[1:]:
+        if not line.strip():
+            break
+        key, _, value = line.partition(": ")
+        if key in ("signal", "fatal"):
+            return value
+    return ""
+
+
+def _ended(tail: bytes) -> bool:
+    return any(_EXIT_LINE.match(line) for line in tail.splitlines()[-64:])
+
+
+def _holds_open(pid: int, path: Path) -> bool:
+    """Whether process *pid* is alive and - where the system says so - has
+    *path* open (the run log stays open for the whole run, so a reused pid
+    of another program does not count)."""
+    if pid <= 0:
+        return False
+    fd_dir = f"/proc/{pid}/fd"
+    if sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd"):
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            return False              # gone, or another user's: not this log's
+        target = os.path.realpath(path)
+        for name in names:
+            try:
+                if os.readlink(os.path.join(fd_dir, name)) == target:
+                    return True
+            except OSError:
+                continue
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True                    # alive, another user's
+    return True
+
+
+def _pid_from_name(path: Path) -> int:
+    parts = path.name[len(logdir.LOG_PREFIX):-len(logdir.LOG_SUFFIX)].split("-")
+    return int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else -1
+
+
+def summarize(path: str | os.PathLike[str]) -> RunSummary:
+    """What the run log at *path* says about its run; raises OSError if it
+    cannot be read, :class:`NotARunLog` if it is not a run log."""
+    path = Path(path)
+    fd = open_regular(path)
+    try:
+        size = os.fstat(fd).st_size
+        head = _read_at(fd, 0, HEAD_BYTES)
+        if not (head.startswith(b"pyqtguard ") and b" run log\n" in head[:200]):
+            raise NotARunLog("not a run log (no run log header)")
+        tail = _read_at(fd, max(0, size - TAIL_BYTES), TAIL_BYTES)
+        fields = _header(head)
+        pid_text = fields.get("pid", "")
+        pid = int(pid_text) if pid_text.isdigit() else _pid_from_name(path)
+        exceptions, exact = _count_exceptions(fd, pid, size)
+    finally:
+        os.close(fd)
+    crash = _crash_reason(tail)
+    if crash is not None:
+        outcome = "crashed"
+    elif EXIT_TIMEOUT_MARKER in tail:
+        outcome = "exit timeout"
+    elif _ended(tail):
+        outcome = "exceptions" if exceptions else "clean"
+    elif _holds_open(pid, path):
+        outcome = "still running"
+    else:
+        outcome = "ended unrecorded"
+    return RunSummary(path, fields.get("started", ""), fields.get("app", ""), pid,
+                      outcome, exceptions, exact, crash or "")
+
+
+def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 20,
+                notes: list[str] | None = None) -> list[RunSummary]:
+    """The newest *limit* runs (None: all) in *folders*' run logs, newest
+    first (by the start time in their names).  Logs that cannot be read are
+    skipped; a line saying why goes to *notes*."""
+    logs = [p for folder in folders for p in logdir.run_logs(folder)]
+    logs.sort(key=lambda p: logdir._sort_key(p.name), reverse=True)
+    if limit is not None:
+        logs = logs[:limit]
+    runs = []
+    for path in logs:
+        try:
+            runs.append(summarize(path))
+        except OSError as exc:
+            if notes is not None:
+                notes.append(f"skipped {path}: {exc.strerror or exc}")
+    return runs

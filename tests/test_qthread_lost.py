@@ -1,0 +1,159 @@
+"""A QThread is reported as lost only when its last Python reference went
+while it was really running (Qt would have aborted), never when the app
+dropped it after it finished (issue 20)."""
+from __future__ import annotations
+
+from apprunner import run_app
+
+LOST = "lost its last Python reference while running"
+
+
+def test_qthread_dropped_after_finished_is_not_reported(tmp_path):
+    # The pattern of superqt's tests/test_ensure_thread.py: wait for
+    # `finished` in a local loop, drop the thread, process events.
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Worker(QtCore.QThread):
+            def run(self):
+                pass
+        loop = QtCore.QEventLoop()
+        for i in range(200):
+            t = Worker()
+            t.finished.connect(loop.quit)
+            t.start()
+            loop.exec()
+            del t
+            app.processEvents()
+        print("done", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "done" in result.stdout
+    assert LOST not in result.log, result.describe()
+    assert "Destroyed while thread" not in result.stderr
+
+
+def test_qthread_dropped_in_a_slot_while_running_is_reported_and_kept(tmp_path):
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        results = []
+        class Export(QtCore.QThread):
+            def run(self):
+                time.sleep(0.5)
+                results.append("exported")
+        def on_timer():
+            export = Export()          # the only reference: lost on return
+            export.setObjectName("exporter")
+            export.finished.connect(lambda: QtCore.QTimer.singleShot(100, app.quit))
+            export.start()
+        QtCore.QTimer.singleShot(0, on_timer)
+        app.exec()
+        print("results:", results, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "results: ['exported']" in result.stdout
+    assert result.log.count(LOST) == 1, result.describe()
+    assert "QThread 'exporter' (started at" in result.log
+    assert "app.py:16" in result.log             # the start site
+    assert "Destroyed while thread" not in result.stderr
+
+
+def test_qthread_with_its_own_finalizer_dropped_while_running_is_kept(tmp_path):
+    # The class's __del__ hides pyqtguard's: the thread is held from start()
+    # to its end, as before, and judged when it finishes.
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        results = []
+        class Export(QtCore.QThread):
+            def __del__(self):
+                results.append("deleted")
+            def run(self):
+                time.sleep(0.3)
+                results.append("exported")
+        def start_export():
+            export = Export()
+            export.setObjectName("exporter")
+            export.start()
+        start_export()
+        QtCore.QTimer.singleShot(1000, app.quit)
+        app.exec()
+        print("results:", results, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "results: ['exported', 'deleted']" in result.stdout
+    assert result.log.count(LOST) == 1, result.describe()
+    assert "Destroyed while thread" not in result.stderr
+
+
+def test_worker_pattern_qthread_dropped_while_its_loop_runs_is_kept(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Worker(QtCore.QObject):
+            done = QtCore.pyqtSignal()
+            def work(self):
+                QtCore.QThread.msleep(300)
+                self.done.emit()
+        worker = Worker()
+        def start():
+            thread = QtCore.QThread()
+            thread.setObjectName("loader")
+            worker.moveToThread(thread)
+            thread.started.connect(worker.work)
+            worker.done.connect(thread.quit)
+            thread.finished.connect(lambda: QtCore.QTimer.singleShot(100, app.quit))
+            thread.start()
+        start()
+        app.exec()
+        print("ok", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "ok" in result.stdout
+    assert result.log.count(LOST) == 1, result.describe()
+    assert "QThread 'loader'" in result.log
+    assert "Destroyed while thread" not in result.stderr
+
+
+def test_running_qthread_in_a_garbage_cycle_is_kept_and_reported(tmp_path):
+    # Only the cycle holds it: the garbage collector would free it (and Qt
+    # abort) while it runs.
+    result = run_app("""
+        import gc, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        results = []
+        class Export(QtCore.QThread):
+            def run(self):
+                time.sleep(0.3)
+                results.append("exported")
+        def start_export():
+            export = Export()
+            export.setObjectName("cyclic")
+            export.myself = export
+            export.finished.connect(lambda: QtCore.QTimer.singleShot(100, app.quit))
+            export.start()
+        start_export()
+        gc.collect()
+        app.exec()
+        gc.collect()
+        print("results:", results, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "results: ['exported']" in result.stdout
+    assert result.log.count(LOST) == 1, result.describe()
+    assert "QThread 'cyclic'" in result.log
+    assert "Destroyed while thread" not in result.stderr
