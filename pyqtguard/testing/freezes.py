@@ -35,6 +35,7 @@ class FreezeWatch:
         self._lock = threading.Lock()
         self._depth = 0
         self._originals: list[tuple[Any, str, Any]] = []
+        self._attached_to: tuple[Any, Any] | None = None
 
     # ---- what the freeze watch reports ----
     def _on_freeze(self, event: Any) -> None:
@@ -92,13 +93,14 @@ class FreezeWatch:
         import pyqtguard
 
         qtcore = sys.modules.get("PyQt6.QtCore")
-        if qtcore is None:
-            return
+        qttest = sys.modules.get("PyQt6.QtTest")
+        if qtcore is None or self._attached_to == (qtcore, qttest):
+            return                             # nothing new imported since
+        self._attached_to = (qtcore, qttest)
         if not self._originals:
             pyqtguard.on_freeze(self._on_freeze)
         self._wrap(qtcore.QEventLoop, "exec", static=False)
         self._wrap(qtcore.QCoreApplication, "exec", static=True)
-        qttest = sys.modules.get("PyQt6.QtTest")
         if qttest is not None:
             self._wrap(qttest.QTest, "qWait", static=True)
 
@@ -110,3 +112,4 @@ class FreezeWatch:
         for owner, name, descriptor in reversed(self._originals):
             setattr(owner, name, descriptor)
         self._originals.clear()
+        self._attached_to = None

@@ -83,6 +83,8 @@ class GuardPlugin:
         self._freezes = FreezeWatch()
         self._before: leaks.Snapshot | None = None
         self._left_by: dict[int, tuple[threading.Thread, str]] = {}
+        self._marker_of: pytest.Item | None = None
+        self._marker_args: dict[str, Any] = {}
         # pytest captures fd 2 during tests: a crash notice goes to a copy of
         # the terminal's stderr, taken now, while capturing is suspended.
         try:
@@ -172,10 +174,13 @@ class GuardPlugin:
             except OSError:
                 pass
 
-    @staticmethod
-    def _marker(item: pytest.Item) -> dict[str, Any]:
-        marker = item.get_closest_marker("pyqtguard")
-        return dict(marker.kwargs) if marker is not None else {}
+    def _marker(self, item: pytest.Item) -> dict[str, Any]:
+        """The test's ``pyqtguard(...)`` marker arguments (read once per test)."""
+        if self._marker_of is not item:
+            marker = item.get_closest_marker("pyqtguard")
+            self._marker_args = dict(marker.kwargs) if marker is not None else {}
+            self._marker_of = item
+        return self._marker_args
 
     def _budget(self, item: pytest.Item) -> int:
         freeze_ms = self._marker(item).get("freeze_ms")
@@ -189,8 +194,8 @@ class GuardPlugin:
     def _take_exceptions(self) -> list[Any]:
         from pyqtguard import _native
 
-        _native.flush_exception_reports()     # queued reports are written (and logged) now
-        leaks._process_events()               # callbacks posted to the GUI thread
+        # Queued reports are written, and so logged to the handler above, now.
+        _native.flush_exception_reports()
         with self._exceptions_lock:
             taken = list(self._exceptions)
             self._exceptions.clear()
