@@ -216,6 +216,7 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
     pqg_puts(fd, "\nthread: ");
     write_thread_label(fd, native_id);
     pqg_puts(fd, "\n");
+    pqg_write_crash_context(fd);
 }
 
 #ifdef PQG_OWN_PYTHON_STACKS
@@ -525,6 +526,7 @@ write_report(const fatal_signal *sig, const char *reason, const void *address)
             pqg_write_all(fds[i], path_line, path_len);
         }
     }
+    pqg_write_crash_notice();               /* "where is the report", if asked */
 }
 
 /* ---- the reporter claim: one report per process ---- */

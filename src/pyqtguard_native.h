@@ -106,6 +106,10 @@ void pqg_write_exception_fallback(PyObject *exc_type, PyObject *exc_value,
 
 /* ---- Components filled in by later issues (each in its own file) ---- */
 int pqg_crash_init(PyObject *module);     /* crash.c: fatal signals */
+/* crashcontext.c: a line the app sets (the running test) for crash reports */
+int pqg_crashcontext_init(PyObject *module);
+void pqg_write_crash_context(int fd);      /* signal-safe */
+void pqg_write_crash_notice(void);          /* signal-safe */
 int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
 /* Have the watchdog thread run chore() soon (no GIL, no Python); 0 if it
  * is not running or has one pending: the caller's to run then. */

@@ -98,8 +98,16 @@ _timer: Any = None
 
 
 def _start_watch() -> None:
+    start_watch(_freeze_ms)
+
+
+def start_watch(freeze_ms: int) -> None:
+    """Watch the calling (GUI) thread: a freeze is ``freeze_ms`` without a
+    turn of its event loop (0: do nothing).  Called when the application's
+    event loop starts; the pytest plugin calls it around a test's event
+    loops with its own budget."""
     global _gui_ident, _timer
-    if _freeze_ms <= 0:
+    if freeze_ms <= 0:
         return
     qtcore = sys.modules["PyQt6.QtCore"]
     app = qtcore.QCoreApplication.instance()
@@ -110,9 +118,9 @@ def _start_watch() -> None:
     if _timer is None:
         _timer = qtcore.QTimer()
         _timer.timeout.connect(_native.heartbeat)
-    _timer.setInterval(max(10, _freeze_ms // 10))
+    _timer.setInterval(max(10, freeze_ms // 10))
     _timer.start()
-    _native.freeze_watch(_freeze_ms, threading.get_native_id())
+    _native.freeze_watch(freeze_ms, threading.get_native_id())
 
 
 def stop_watch() -> None:

@@ -1,0 +1,115 @@
+"""GUI freezes during a test: the GUI thread blocked while an event loop ran.
+
+In a test, the GUI thread runs test code most of the time, and that is no
+freeze: only while an event loop runs (``QEventLoop.exec``, which
+pytest-qt's ``waitSignal``/``wait`` use, ``QCoreApplication.exec``,
+``QTest.qWait``) is a slot that blocks it one.  So those are wrapped while
+the plugin is active, and pyqtguard's freeze watch
+(:mod:`pyqtguard.watchdog.freeze`) runs inside them with the test's budget;
+freezes it sees are collected for the running test.
+
+Example::
+
+    watch = FreezeWatch()
+    watch.attach()                 # once Qt is imported
+    watch.budget_ms = 500          # per test
+    ...
+    events = watch.take()          # FreezeEvents seen since the last take()
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class FreezeWatch:
+    """Arms pyqtguard's freeze detection inside a test's event loops."""
+
+    def __init__(self) -> None:
+        self.budget_ms = 0
+        self._events: list[Any] = []
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._originals: list[tuple[Any, str, Any]] = []
+        self._attached_to: tuple[Any, Any] | None = None
+
+    # ---- what the freeze watch reports ----
+    def _on_freeze(self, event: Any) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    def take(self) -> list[Any]:
+        """The freezes seen since the last call."""
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+    # ---- arming around event loops ----
+    def _enter(self) -> None:
+        self._depth += 1
+        if self._depth == 1 and self.budget_ms > 0:
+            from ..watchdog import freeze
+
+            freeze.start_watch(self.budget_ms)
+
+    def _leave(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            from ..watchdog import freeze
+
+            freeze.stop_watch()
+
+    def _wrapped(self, original: Any) -> Any:
+        watch = self
+
+        def run_watched(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                return original(*args, **kwargs)
+            watch._enter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                watch._leave()
+
+        run_watched.__doc__ = getattr(original, "__doc__", None)
+        return run_watched
+
+    def _wrap(self, owner: Any, name: str, static: bool) -> None:
+        descriptor = owner.__dict__.get(name)
+        if descriptor is None or any(o is owner and n == name for o, n, _ in self._originals):
+            return
+        original = getattr(owner, name)
+        wrapped = self._wrapped(original)
+        setattr(owner, name, staticmethod(wrapped) if static else wrapped)
+        self._originals.append((owner, name, descriptor))
+
+    def attach(self) -> None:
+        """Wrap the event loops a test may run and subscribe to freeze
+        reports; again for modules imported since (``PyQt6.QtTest``)."""
+        import pyqtguard
+
+        qtcore = sys.modules.get("PyQt6.QtCore")
+        qttest = sys.modules.get("PyQt6.QtTest")
+        if qtcore is None or self._attached_to == (qtcore, qttest):
+            return                             # nothing new imported since
+        self._attached_to = (qtcore, qttest)
+        if not self._originals:
+            pyqtguard.on_freeze(self._on_freeze)
+        self._wrap(qtcore.QEventLoop, "exec", static=False)
+        self._wrap(qtcore.QCoreApplication, "exec", static=True)
+        if qttest is not None:
+            self._wrap(qttest.QTest, "qWait", static=True)
+
+    def detach(self) -> None:
+        """Put the originals back."""
+        import pyqtguard
+
+        pyqtguard.remove_freeze_callback(self._on_freeze)
+        for owner, name, descriptor in reversed(self._originals):
+            setattr(owner, name, descriptor)
+        self._originals.clear()
+        self._attached_to = None

@@ -1,0 +1,284 @@
+"""The active plugin: pyqtguard's guards tied to each test.
+
+Registered by :mod:`pyqtguard.pytest_plugin` when asked for.  At the
+session's start it installs pyqtguard (every exception reported, no repeat
+counting; bounded exit).  For each test:
+
+- the crash context names the test and its phase, so a segfault's report
+  (and a notice on the terminal, which pytest's capture would otherwise
+  swallow) says which test crashed;
+- uncaught exceptions from any thread, QThread, slot, virtual or ``__del__``
+  seen during a phase fail that phase (or warn);
+- freezes of the GUI thread inside the test's event loops fail the test
+  (when a budget is set);
+- after the test's teardown - its fixtures torn down - the threads,
+  QThreads, pool tasks and workers it started and left running fail it (or
+  warn), each named with where it was started; optionally top-level widgets.
+
+At the session's end, threads still alive are listed with the test that
+left each, and the process gets ``exit_timeout`` seconds to end (exit
+status 124 after that, with every thread's stack in the run log).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+
+import pytest
+
+from . import leaks
+from .freezes import FreezeWatch
+from .lint import add_check_item
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Generator
+    from typing import Any
+
+    from .settings import Settings
+
+
+class PyqtguardWarning(UserWarning):
+    """A check in warn mode found something."""
+
+
+class GuardFailure(Exception):
+    """What a check found, as a test failure (shown without a traceback of
+    the plugin itself)."""
+
+
+def _records_handler(sink: list[Any], lock: threading.Lock) -> logging.Handler:
+    """A handler on the ``pyqtguard`` logger that keeps each exception report
+    pyqtguard logs (the record carries the :class:`pyqtguard.ExceptionRecord`)."""
+    import logging
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            report = getattr(record, "pyqtguard_record", None)
+            if report is not None:
+                with lock:
+                    sink.append(report)
+
+    return _Collect(logging.ERROR)
+
+
+def _describe_exception(record: Any) -> str:
+    return (f"uncaught exception in thread {record.thread_name!r} [{record.source}]:\n"
+            + record.traceback_text.rstrip())
+
+
+class GuardPlugin:
+    """The per-test checks; one instance per pytest process."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER")
+        self._exceptions: list[Any] = []
+        self._exceptions_lock = threading.Lock()
+        self._handler: logging.Handler | None = None
+        self._freezes = FreezeWatch()
+        self._before: leaks.Snapshot | None = None
+        self._left_by: dict[int, tuple[threading.Thread, str]] = {}
+        self._marker_of: pytest.Item | None = None
+        self._marker_args: dict[str, Any] = {}
+        # pytest captures fd 2 during tests: a crash notice goes to a copy of
+        # the terminal's stderr, taken now, while capturing is suspended.
+        try:
+            self._terminal_fd = os.dup(sys.stderr.fileno())
+        except (AttributeError, OSError, ValueError):
+            self._terminal_fd = -1
+
+    # ---- session ----------------------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        import pyqtguard
+        from pyqtguard import _native
+
+        timeout = self.settings.exit_timeout
+        # No stderr copies: a failing test shows its exception, the run log
+        # keeps every report, and pytest closes the descriptors it captures
+        # with.  A crash says where its report is on the terminal (below).
+        pyqtguard.install(app_name="pytest", repeat_interval=0, freeze_ms=0, stderr=False,
+                          exit_timeout=timeout if timeout > 0 else None)
+        import logging
+
+        self._handler = _records_handler(self._exceptions, self._exceptions_lock)
+        logging.getLogger("pyqtguard").addHandler(self._handler)
+        log = pyqtguard.log_path()
+        if self._terminal_fd >= 0:
+            where = f"report in {log}" if log else "report on stderr"
+            _native.set_crash_notice(self._terminal_fd, where)
+        self._set_context("collection")
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        import pyqtguard
+
+        return f"pyqtguard: on; run log {pyqtguard.log_path() or '(none: stderr only)'}"
+
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        if self.settings.check:
+            add_check_item(session, items)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._set_context("the end of the session")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Threads still alive now will hold the process at exit: name them,
+        with the test that left each."""
+        alive = [(t, self._left_by.get(id(t), (t, None))[1]) for t in threading.enumerate()
+                 if t is not threading.main_thread() and t.is_alive() and not t.daemon
+                 and not t.name.startswith(leaks.OWN_THREAD_PREFIX)]
+        if not alive:
+            return
+        timeout = self.settings.exit_timeout
+        limit = f"{timeout:g} s" if timeout > 0 else "no limit"
+        lines = [f"{len(alive)} thread(s) still alive at the end of the session will "
+                 f"keep the process from ending (exit timeout: {limit}):"]
+        for thread, test in alive:
+            site = leaks._start_site(thread)
+            lines.append(f"  {thread.name!r}" + (f" started at {site}" if site else "")
+                         + (f", left by {test}" if test else ""))
+        terminalreporter.section("pyqtguard")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        import logging
+
+        from pyqtguard import _native
+
+        self._freezes.detach()
+        if self._handler is not None:
+            logging.getLogger("pyqtguard").removeHandler(self._handler)
+        _native.set_crash_notice(-1, "")
+        # The copy of the terminal's stderr stays open: a crash or the exit
+        # deadline may still need it until the process ends.
+
+    # ---- per test ---------------------------------------------------------
+    def _set_context(self, text: str) -> None:
+        from pyqtguard import _native
+
+        worker = f" [pytest-xdist worker {self.worker}]" if self.worker else ""
+        _native.set_crash_context(f"pytest: {text}{worker}")
+
+    def _to_terminal(self, text: str) -> None:
+        if self._terminal_fd >= 0:
+            try:
+                os.write(self._terminal_fd, text.encode("utf-8", "replace"))
+            except OSError:
+                pass
+
+    def _marker(self, item: pytest.Item) -> dict[str, Any]:
+        """The test's ``pyqtguard(...)`` marker arguments (read once per test)."""
+        if self._marker_of is not item:
+            marker = item.get_closest_marker("pyqtguard")
+            self._marker_args = dict(marker.kwargs) if marker is not None else {}
+            self._marker_of = item
+        return self._marker_args
+
+    def _budget(self, item: pytest.Item) -> int:
+        freeze_ms = self._marker(item).get("freeze_ms")
+        if freeze_ms is None:
+            return self.settings.freeze_ms
+        if isinstance(freeze_ms, bool) or not isinstance(freeze_ms, int) or freeze_ms < 0:
+            raise pytest.UsageError(f"{item.nodeid}: pyqtguard(freeze_ms=...) must be an "
+                                    f"int >= 0, not {freeze_ms!r}")
+        return freeze_ms
+
+    def _take_exceptions(self) -> list[Any]:
+        from pyqtguard import _native
+
+        # Queued reports are written, and so logged to the handler above, now.
+        _native.flush_exception_reports()
+        with self._exceptions_lock:
+            taken = list(self._exceptions)
+            self._exceptions.clear()
+        return taken
+
+    def _problems(self, item: pytest.Item, *, with_leaks: bool) -> tuple[list[str], list[str]]:
+        """(failures, warnings) the checks found for this phase."""
+        marker = self._marker(item)
+        failures: list[str] = []
+        warned: list[str] = []
+        records = self._take_exceptions()
+        if records and self.settings.exceptions != "off" and not marker.get("allow_exceptions"):
+            text = [_describe_exception(r) for r in records]
+            (failures if self.settings.exceptions == "fail" else warned).extend(text)
+        for event in self._freezes.take():
+            failures.append(f"GUI freeze: the event loop did not turn for {event.duration_ms} "
+                            f"ms (budget {self._freezes.budget_ms} ms); the GUI thread was at "
+                            f"(most recent call last):\n{event.stack.rstrip()}")
+        if with_leaks and self._before is not None:
+            found = leaks.leaks_since(
+                self._before, grace=self.settings.leak_grace,
+                threads=self.settings.leaks != "off" and not marker.get("allow_threads"),
+                widgets=self.settings.widgets and not marker.get("allow_widgets"))
+            for leak in found:
+                if isinstance(leak.key, threading.Thread):
+                    self._left_by[id(leak.key)] = (leak.key, item.nodeid)
+            threads = [f"  {leak}" for leak in found if leak.kind != "widget"]
+            widgets = [f"  {leak}" for leak in found if leak.kind == "widget"]
+            if threads:
+                text = "left running after the test's teardown:\n" + "\n".join(threads)
+                (failures if self.settings.leaks == "fail" else warned).append(text)
+            if widgets:
+                failures.append("top-level widgets left alive (close and delete them, or "
+                                "mark the test pyqtguard(allow_widgets=True)):\n"
+                                + "\n".join(widgets))
+        return failures, warned
+
+    def _check(self, item: pytest.Item, *, with_leaks: bool = False) -> None:
+        failures, warned = self._problems(item, with_leaks=with_leaks)
+        for text in warned:
+            warnings.warn(PyqtguardWarning(f"pyqtguard: {text}"), stacklevel=1)
+        if failures:
+            raise GuardFailure("pyqtguard: " + "\n\npyqtguard: ".join(failures))
+
+    def _run_phase(self, item: pytest.Item, phase: str, *,
+                   with_leaks: bool = False) -> Generator[None, Any, Any]:
+        self._set_context(f"test {item.nodeid} ({phase})")
+        try:
+            result = yield
+        except BaseException:
+            self._problems(item, with_leaks=with_leaks)    # consumed, not reported twice
+            raise
+        self._check(item, with_leaks=with_leaks)
+        return result
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        self._take_exceptions()                 # what came before belongs to no test
+        self._freezes.take()
+        self._before = leaks.Snapshot.take(widgets=self.settings.widgets)
+        self._freezes.attach()
+        self._freezes.budget_ms = self._budget(item)
+        return (yield from self._run_phase(item, "setup"))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        self._freezes.attach()                  # Qt (or QtTest) imported by the test
+        return (yield from self._run_phase(item, "call"))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item,
+                                nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+        try:
+            return (yield from self._run_phase(item, "teardown", with_leaks=True))
+        finally:
+            self._before = None
+            self._set_context(f"between tests (after {item.nodeid})")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        """Show a check's finding as text, not as a traceback into the plugin."""
+        report = yield
+        if call.excinfo is not None and call.excinfo.errisinstance(GuardFailure):
+            report.longrepr = str(call.excinfo.value)
+        return report

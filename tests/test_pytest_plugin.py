@@ -1,0 +1,377 @@
+"""The pytest plugin (pyqtguard.pytest_plugin), run as real inner pytest
+sessions in subprocesses: each check has an inner test that fails and one
+that passes, and the plugin composes with pytest-qt, pytest-xdist and
+pytest-timeout without changing what they do."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def inner(pytester, tmp_path, monkeypatch):
+    """Run an inner pytest session in a subprocess; its run logs go to tmp_path/logs."""
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setenv("PYQTGUARD_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.delenv("PYQTGUARD_DISABLE", raising=False)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (REPO, os.environ.get("PYTHONPATH", "")) if p))
+
+    def run(*args: str, timeout: float = 120):
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=timeout)
+
+    run.logs = tmp_path / "logs"
+    return run
+
+
+def _logs_text(folder) -> str:
+    return "".join(p.read_text(errors="replace") for p in sorted(folder.glob("*.log")))
+
+
+# ---- activation ----------------------------------------------------------------
+
+def test_inactive_the_plugin_changes_nothing_and_imports_nothing(pytester, inner):
+    pytester.makepyfile(test_probe="""
+        import sys, threading
+        def test_probe():
+            loaded = sorted(m for m in sys.modules if m.startswith("pyqtguard"))
+            print("loaded:", loaded)
+            print("hooks:", sys.excepthook.__module__, threading.excepthook.__module__)
+            threading.Thread(target=__import__("time").sleep, args=(0.5,)).start()
+    """)
+    result = inner("-s")
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    assert "loaded: ['pyqtguard', 'pyqtguard._version', 'pyqtguard.pytest_plugin']" in out
+    assert "_native" not in out.split("hooks:")[1].splitlines()[0]
+
+
+@pytest.mark.parametrize("how", [["--pyqtguard"], ["-p", "pyqtguard"], ["ini"]])
+def test_each_way_of_turning_it_on(pytester, inner, how):
+    if how == ["ini"]:
+        pytester.makeini("[pytest]\npyqtguard = true\n")
+        how = []
+    pytester.makepyfile(test_leak="""
+        import threading, time
+        def test_leaks():
+            threading.Thread(target=time.sleep, args=(1.5,), name="stray").start()
+    """)
+    result = inner(*how, "--pyqtguard-leak-grace", "0")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*left running after the test's teardown:*",
+                                 "*thread 'stray', started at *test_leak.py:3*"])
+
+
+def test_a_bad_option_value_is_a_usage_error(pytester, inner):
+    pytester.makepyfile(test_x="def test_x(): pass\n")
+    pytester.makeini("[pytest]\npyqtguard = true\npyqtguard_leaks = sometimes\n")
+    result = inner()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pyqtguard_leaks must be one of fail, warn, off*"])
+
+
+# ---- leaks -----------------------------------------------------------------------
+
+def test_leaked_threads_qthreads_and_workers_fail_the_test_that_started_them(pytester, inner):
+    pytester.makepyfile(test_leaks="""
+        import threading, time
+        import pytest
+        from PyQt6.QtCore import QThread
+        from PyQt6.QtWidgets import QApplication
+        from pyqtguard import workers
+
+        app = QApplication.instance() or QApplication([])
+        kept = []
+
+        class Busy(QThread):
+            def run(self):
+                self.msleep(1500)
+
+        def test_python_thread():
+            threading.Thread(target=time.sleep, args=(1.5,), name="poller").start()
+
+        def test_qthread():
+            t = Busy(); t.setObjectName("indexer"); t.start(); kept.append(t)
+
+        def test_worker():
+            def slow(state):
+                while not state.cancelled:
+                    time.sleep(0.01)
+            w = workers.Worker(slow, name="cruncher"); w.start(); kept.append(w)
+
+        def test_joined_thread_passes():
+            t = threading.Thread(target=time.sleep, args=(0.01,)); t.start(); t.join()
+
+        def test_a_thread_that_ends_soon_after_passes():
+            threading.Thread(target=time.sleep, args=(0.2,)).start()
+
+        @pytest.mark.pyqtguard(allow_threads=True)
+        def test_allowed():
+            threading.Thread(target=time.sleep, args=(1.5,), name="allowed").start()
+
+        def test_zz_cleanup():
+            for item in kept:
+                if isinstance(item, workers.Worker):
+                    item.cancel()
+            for item in kept:
+                if isinstance(item, QThread):
+                    item.wait()
+            time.sleep(1.6)
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.5")
+    result.assert_outcomes(passed=7, errors=3)
+    out = result.stdout.str()
+    assert re.search(r"ERROR at teardown of test_python_thread.*?thread 'poller', started at "
+                     r"\S*test_leaks.py:15", out, re.S), out
+    assert re.search(r"ERROR at teardown of test_qthread.*?QThread 'indexer', started at "
+                     r"\S*test_leaks.py:18", out, re.S), out
+    assert re.search(r"ERROR at teardown of test_worker.*?worker 'cruncher'", out, re.S), out
+    assert "allowed" not in out
+
+
+def test_warn_mode_warns_and_passes(pytester, inner):
+    pytester.makepyfile(test_leak="""
+        import threading, time
+        def test_leaks():
+            threading.Thread(target=time.sleep, args=(1.0,), name="stray").start()
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leaks", "warn", "--pyqtguard-leak-grace", "0")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*PyqtguardWarning: pyqtguard: left running after the test's "
+                                 "teardown:*", "*thread 'stray', started at *test_leak.py:3*"])
+
+
+def test_leaked_top_level_widgets_fail_with_widgets_on(pytester, inner):
+    pytester.makepyfile(test_widgets="""
+        from PyQt6.QtWidgets import QApplication, QDialog, QLabel
+        app = QApplication.instance() or QApplication([])
+        kept = []
+
+        def test_leaves_a_dialog():
+            d = QDialog(); d.setObjectName("settingsDialog"); d.show(); kept.append(d)
+
+        def test_closes_and_deletes_later():
+            label = QLabel("temporary"); label.show(); label.close(); label.deleteLater()
+            kept.append(label)
+
+        def test_a_widget_only_the_test_held():
+            label = QLabel("local"); label.show()
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-widgets")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_leaves_a_dialog*",
+                                 "*top-level widgets left alive*",
+                                 "*widget QDialog objectName='settingsDialog' (still shown)*"])
+    assert "QLabel" not in result.stdout.str()
+
+
+# ---- exceptions ----------------------------------------------------------------------
+
+def test_exceptions_from_threads_slots_and_del_fail_the_test(pytester, inner):
+    pytester.makepyfile(test_exc="""
+        import threading
+        from PyQt6.QtCore import QObject, QTimer, QEventLoop
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication.instance() or QApplication([])
+
+        def test_thread():
+            t = threading.Thread(target=lambda: 1 / 0, name="loader-2"); t.start(); t.join()
+
+        def test_slot():
+            loop = QEventLoop()
+            def slot():
+                raise KeyError("from-a-slot")
+            QTimer.singleShot(0, slot)
+            QTimer.singleShot(50, loop.quit)
+            loop.exec()
+
+        def test_del():
+            class Handle:
+                def __del__(self):
+                    raise OSError("close failed")
+            Handle()
+
+        def test_clean():
+            t = threading.Thread(target=lambda: None); t.start(); t.join()
+    """)
+    result = inner("--pyqtguard", "-p", "no:pytest-qt")
+    result.assert_outcomes(passed=1, failed=3)
+    result.stdout.fnmatch_lines([
+        "*_ test_thread _*", "*uncaught exception in thread 'loader-2' [[]threading.excepthook[]]*",
+        "*ZeroDivisionError*"])
+    result.stdout.fnmatch_lines(["*_ test_slot _*", "*KeyError: 'from-a-slot'*"])
+    result.stdout.fnmatch_lines(["*_ test_del _*", "*[[]sys.unraisablehook[]]*",
+                                 "*OSError: close failed*"])
+
+
+def test_with_pytest_qt_capturing_a_slot_exception_fails_once(pytester, inner):
+    pytester.makepyfile(test_qt="""
+        import pytest
+        from PyQt6.QtCore import QTimer
+
+        def test_slot(qtbot):
+            def slot():
+                raise KeyError("from-a-slot")
+            QTimer.singleShot(0, slot)
+            qtbot.wait(50)
+
+        @pytest.mark.qt_no_exception_capture
+        def test_slot_uncaptured(qtbot):
+            def slot():
+                raise KeyError("uncaptured")
+            QTimer.singleShot(0, slot)
+            qtbot.wait(50)
+    """)
+    result = inner("--pyqtguard")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    # pytest-qt reports the first (its capture), pyqtguard the second: once each.
+    assert out.count("KeyError: 'from-a-slot'") >= 1
+    assert "pyqtguard: uncaught exception" not in out.split("_ test_slot_uncaptured _")[0]
+    assert "pyqtguard: uncaught exception" in out.split("_ test_slot_uncaptured _")[1]
+
+
+# ---- freezes ----------------------------------------------------------------------------
+
+def test_a_blocking_slot_inside_an_event_loop_fails_with_its_stack(pytester, inner):
+    pytester.makepyfile(test_freeze="""
+        import time
+        import pytest
+        from PyQt6.QtCore import QTimer, QEventLoop
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication.instance() or QApplication([])
+
+        def run_loop(slot, ms):
+            loop = QEventLoop()
+            QTimer.singleShot(0, slot)
+            QTimer.singleShot(ms, loop.quit)
+            loop.exec()
+
+        def parse_everything():
+            time.sleep(0.8)
+
+        def test_blocking_slot():
+            run_loop(parse_everything, 100)
+
+        def test_quick_slot():
+            run_loop(lambda: None, 100)
+
+        def test_blocking_outside_a_loop_is_no_freeze():
+            time.sleep(0.8)
+
+        @pytest.mark.pyqtguard(freeze_ms=0)
+        def test_budget_off():
+            run_loop(parse_everything, 100)
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-freeze-ms", "300")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*_ test_blocking_slot _*", "*GUI freeze: the event loop did "
+                                 "not turn for * ms (budget 300 ms)*",
+                                 "*in parse_everything*"])
+
+
+# ---- crashes --------------------------------------------------------------------------
+
+def test_a_crash_names_the_test_and_phase_in_the_report_and_on_the_terminal(pytester, inner):
+    pytester.makepyfile(test_crash="""
+        import ctypes, threading
+        import pytest
+
+        def test_fine():
+            pass
+
+        @pytest.fixture
+        def broken_codec():
+            yield
+            ctypes.string_at(0)
+
+        def test_segfault_in_teardown(broken_codec):
+            pass
+    """)
+    result = inner("--pyqtguard")
+    assert result.ret in (-11, 139), result.stdout.str()
+    out = result.stdout.str() + result.stderr.str()
+    assert re.search(r"pyqtguard: crashed during pytest: test test_crash.py::"
+                     r"test_segfault_in_teardown \(teardown\); report in \S+\.log", out), out
+    log = _logs_text(inner.logs)
+    assert "=== pyqtguard crash report ===" in log
+    assert "context: pytest: test test_crash.py::test_segfault_in_teardown (teardown)" in log
+
+
+def test_with_xdist_the_report_names_the_worker_and_the_test(pytester, inner):
+    pytester.makepyfile(test_many="""
+        import ctypes, os, pytest
+        @pytest.mark.parametrize("n", range(4))
+        def test_n(n):
+            if n == 2:
+                ctypes.string_at(0)
+    """)
+    result = inner("--pyqtguard", "-n", "2")
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["*crashed while running*test_n[[]2[]]*"])  # xdist's own line
+    log = _logs_text(inner.logs)
+    assert re.search(r"context: pytest: test test_many.py::test_n\[2\] \(call\) "
+                     r"\[pytest-xdist worker gw\d\]", log), out + log
+
+
+# ---- hang at exit ---------------------------------------------------------------------------
+
+def test_a_thread_that_would_hang_the_exit_is_named_and_the_run_ends_124(pytester, inner):
+    pytester.makepyfile(test_hang="""
+        import threading
+        forever = threading.Event()
+        def test_starts_a_listener():
+            threading.Thread(target=forever.wait, name="listener").start()
+        def test_other():
+            pass
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leaks", "warn", "--pyqtguard-leak-grace", "0",
+                   "--pyqtguard-exit-timeout", "2", timeout=60)
+    assert result.ret == 124, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines([
+        "*1 thread(s) still alive at the end of the session will keep the process from "
+        "ending (exit timeout: 2 s):*",
+        "*'listener' started at *test_hang.py:4, left by test_hang.py::test_starts_a_listener*"])
+    assert "exit timeout" in _logs_text(inner.logs)
+
+
+# ---- lint ---------------------------------------------------------------------------------
+
+def test_check_reports_findings_as_one_failing_item(pytester, inner):
+    pytester.makepyfile(test_app="""
+        import sys
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+        def test_x():
+            pass
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-check")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*pyqtguard check: code that re-runs in spawn/forkserver*",
+                                 "*test_app.py:3:*PQG001*"])
+
+
+def test_check_passes_on_clean_code(pytester, inner):
+    pytester.makepyfile(test_ok="def test_x():\n    pass\n")
+    result = inner("--pyqtguard", "--pyqtguard-check")
+    result.assert_outcomes(passed=2)
+
+
+# ---- composition -----------------------------------------------------------------------
+
+def test_pytest_timeout_still_times_out_a_test(pytester, inner):
+    pytester.makepyfile(test_slow="""
+        import time
+        def test_slow():
+            time.sleep(5)
+    """)
+    result = inner("--pyqtguard", "--timeout", "1", "--timeout-method", "thread", timeout=60)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*+ Timeout +*", "*in test_slow*"])
