@@ -125,7 +125,8 @@ def test_a_5000_digit_native_id_skips_that_file_only(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["directory", "symlink-loop", "dangling-symlink", "socket"])
-def test_other_things_named_like_run_logs_are_skipped_with_a_note(tmp_path, kind):
+def test_other_things_named_like_run_logs_are_skipped_with_a_note(tmp_path, kind,
+                                                                 monkeypatch):
     import socket
 
     logs = tmp_path / "logs"
@@ -140,7 +141,8 @@ def test_other_things_named_like_run_logs_are_skipped_with_a_note(tmp_path, kind
         odd.symlink_to(tmp_path / "gone")
     else:
         server = socket.socket(socket.AF_UNIX)
-        server.bind(str(odd))
+        monkeypatch.chdir(logs)           # a relative name: AF_UNIX paths are short
+        server.bind(odd.name)
         server.close()
     found, notes, _ = _find_with_peak(logs)
     assert [c.reason for c in found] == ["SIGBUS (Bus error)"]

@@ -21,6 +21,9 @@ def inner(pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     monkeypatch.setenv("PYQTGUARD_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.delenv("PYQTGUARD_DISABLE", raising=False)
+    for name in list(os.environ):          # this suite may itself run under xdist
+        if name.startswith("PYTEST_XDIST") or name == "PYTEST_CURRENT_TEST":
+            monkeypatch.delenv(name)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         p for p in (REPO, os.environ.get("PYTHONPATH", "")) if p))
 
