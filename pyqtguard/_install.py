@@ -234,7 +234,9 @@ def _open_run_log(config: Config) -> str | None:
 def install(**options: object) -> Config | None:
     """See :func:`pyqtguard.install`; run through
     :func:`pyqtguard._installed.run_installer`, under its lock."""
+    global _dump_signal_explicit
     config = make_config(**options)
+    _dump_signal_explicit = "dump_signal" in options
     if disabled_by_env():
         return None
     if _installed.config is not None:
@@ -364,30 +366,23 @@ def _uninstall_crash() -> None:
 
 
 # ---- the watchdog (pyqtguard._watchdog) ---------------------------------------
+_dump_signal_explicit = False     # install(dump_signal=...) was given
 
 def _install_dump_signal(config: Config) -> None:
     signum = config.dump_signal
     if signum is None or not hasattr(_signal, "SIGUSR1"):
         return
-    _watchdog.ensure_started()
-    try:
-        current = _signal.getsignal(signum)
-    except (ValueError, OSError):
-        return
-    if current not in (_signal.SIG_DFL, None):
-        # The app (or a library) uses this signal: leave it alone.
-        warn_once("dump-signal", f"pyqtguard: signal {signum} is in use; no dump signal")
-        return
-    _native.dump_signal_enable(signum)
-    _watchdog._dump_signal = signum
+    from . import _dumpsignal
+
+    if _dumpsignal.arm(signum, explicit=_dump_signal_explicit, run_log=logfile.run_log_path()):
+        _watchdog._dump_signal = signum
 
 
 def _uninstall_dump_signal() -> None:
     if _watchdog._dump_signal is not None:
-        try:
-            _signal.signal(_watchdog._dump_signal, _signal.SIG_DFL)
-        except (ValueError, OSError):
-            pass
+        from . import _dumpsignal
+
+        _dumpsignal.disarm()
         _watchdog._dump_signal = None
 
 
