@@ -31,7 +31,8 @@ import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 import sys
 import threading
 
-from . import _crash, _installed, _native, _qtattach, _threadtrack, _watchdog, logdir, logfile
+from . import (_crash, _installed, _interrupt, _native, _qtattach, _threadtrack, _watchdog,
+               logdir, logfile)
 from ._installed import (ENV_DISABLE, ENV_EXIT_TIMEOUT, ENV_FREEZE_MS, ENV_LOG_DIR,
                          ENV_REPEAT_INTERVAL, Config, default_app_name, sanitize_app_name)
 from .logfile import warn_once
@@ -462,4 +463,5 @@ COMPONENTS = (
     ("threads", _install_threads, _uninstall_threads),
     ("crash", _install_crash, _uninstall_crash),
     ("watchdog", _install_watchdog, _uninstall_watchdog),
+    ("interrupt", _interrupt.install, _interrupt.uninstall),   # after the watchdog's loop end
 )

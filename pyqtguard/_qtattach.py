@@ -177,6 +177,7 @@ def on_loop_ended(callback: Callable[[], None]) -> None:
 
 
 def _notify(callbacks: list[Callable[[], None]]) -> None:
+    ending: BaseException | None = None
     for callback in list(callbacks):
         try:
             callback()
@@ -184,6 +185,12 @@ def _notify(callbacks: list[Callable[[], None]]) -> None:
             from .logfile import warn_once
 
             warn_once(f"eventloop:{callback!r}", f"{callback!r} failed: {exc!r}")
+        except BaseException as exc:  # noqa: BLE001
+            # KeyboardInterrupt or SystemExit on purpose (pyqtguard._interrupt):
+            # raised out of exec() once every other callback has run.
+            ending = ending or exc
+    if ending is not None:
+        raise ending.with_traceback(None)       # pyqtguard's frames are no news
 
 
 def _wrap_exec(cls: Any) -> None:

@@ -237,6 +237,14 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
 #endif
 }
 
+/* The same report for another signal handler (interrupt.c's second
+ * Ctrl+C): async-signal-safe, as write_fallback is. */
+void
+pqg_write_threads_report(int fd, const char *note)
+{
+    write_fallback(fd, 0, note);
+}
+
 /* ---- asking Python: a helper thread per report ---- */
 
 /* The helper: take the GIL (this may wait as long as another thread holds
