@@ -13,8 +13,8 @@ Python's ``signal.getsignal()`` reports what Python itself set; a
 - :func:`disarm` (``uninstall()``) puts back the exact previous
   ``sigaction`` (handler, mask, flags), not ``SIG_DFL``.
 
-While armed, the runtime file of :mod:`pyqtguard._dumptarget` says so, for
-``pyqtguard dump``.
+While armed, a runtime file next to the run log says so, for ``pyqtguard
+dump`` (format and checks: :mod:`pyqtguard._dumptarget`).
 
 Example::
 
@@ -23,12 +23,19 @@ Example::
 """
 from __future__ import annotations
 
+import os
+import sys
+
 import _signal
 
 from . import _native, _watchdog
 from .logfile import warn_once
 
 DEFAULT, IGNORED, HANDLED = 0, 1, 2
+SUFFIX = ".dump"
+MAGIC = "pyqtguard dump target 1"
+
+_written: str | None = None       # this process's runtime file, while armed
 
 
 def signal_name(signum: int) -> str:
@@ -76,10 +83,8 @@ def arm(signum: int, *, explicit: bool, run_log: str | None) -> bool:
         warn_once("dump-signal", f"pyqtguard: no dump signal: {exc}")
         return False
     if run_log is not None:
-        from . import _dumptarget
-
         try:
-            _dumptarget.write(run_log, signum)
+            _write_runtime_file(run_log, signum)
         except OSError as exc:
             warn_once("dump-target", f"pyqtguard: `pyqtguard dump` will not reach this "
                       f"process: cannot write its runtime file ({exc})")
@@ -88,7 +93,50 @@ def arm(signum: int, *, explicit: bool, run_log: str | None) -> bool:
 
 def disarm() -> None:
     """Remove the runtime file, then put back the previous sigaction."""
-    from . import _dumptarget
-
-    _dumptarget.remove()
+    _remove_runtime_file()
     _native.dump_signal_disable()
+
+
+# ---- the runtime file (read by pyqtguard._dumptarget, for `pyqtguard dump`) ----
+
+def _own_start_time() -> str | None:
+    """Field 22 of /proc/self/stat: this process's start, in clock ticks
+    after boot - with the PID, a name no later process can have."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read(4096).rpartition(b")")[2].split()
+        return fields[19].decode("ascii") if fields[19].isdigit() else None
+    except (OSError, IndexError):
+        return None
+
+
+def _write_runtime_file(run_log: str, signum: int) -> None:
+    """Record that this process's handler for *signum* is armed, next to
+    its run log (Linux only: elsewhere `pyqtguard dump` cannot check it)."""
+    global _written
+    if not sys.platform.startswith("linux"):
+        return
+    _remove_runtime_file()
+    start = _own_start_time()
+    if start is None:
+        return
+    path = (run_log[:-4] if run_log.endswith(".log") else run_log) + SUFFIX
+    text = f"{MAGIC}\npid: {os.getpid()}\nstart: {start}\nsignal: {signum}\n"
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.write(fd, text.encode("ascii"))
+    finally:
+        os.close(fd)
+    _written = path
+
+
+def _remove_runtime_file() -> None:
+    global _written
+    path, _written = _written, None
+    if path is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -25,67 +25,18 @@ nothing can be proven, and ``pyqtguard dump`` refuses.
 Example::
 
     target = find_target(4242, ["/home/me/.local/state/pyqtguard/editor"])
-    problem = verify(target, signal.SIGUSR1)   # None: safe to signal
+    problem = verify(target)          # None: safe to send target.signum
 """
 from __future__ import annotations
 
 import os
 import stat
-import sys
 
-SUFFIX = ".dump"
-MAGIC = "pyqtguard dump target 1"
+from ._dumpsignal import MAGIC, SUFFIX
+
 MAX_RUNTIME_FILE = 4096
 MAX_PROC_FILE = 64 * 1024
 MAX_MAPS = 64 * 1024 * 1024
-
-_written: str | None = None       # this process's runtime file, while armed
-
-
-# ---- the app's side -----------------------------------------------------------
-
-def runtime_path(run_log: str) -> str:
-    """``.../pyqtguard-<stamp>-<pid>-<seq>.log`` -> ``... .dump``."""
-    return run_log[: -len(".log")] + SUFFIX if run_log.endswith(".log") else run_log + SUFFIX
-
-
-def own_start_time() -> str | None:
-    """Field 22 of ``/proc/self/stat`` (clock ticks after boot), or None."""
-    return start_time_of("self")
-
-
-def write(run_log: str, signum: int) -> None:
-    """Record that this process's dump handler for *signum* is armed
-    (Linux only: elsewhere ``pyqtguard dump`` cannot check it anyway)."""
-    global _written
-    if not sys.platform.startswith("linux"):
-        return
-    remove()
-    start = own_start_time()
-    if start is None:
-        return
-    path = runtime_path(run_log)
-    text = f"{MAGIC}\npid: {os.getpid()}\nstart: {start}\nsignal: {signum}\n"
-    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-             | getattr(os, "O_CLOEXEC", 0))
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.write(fd, text.encode("ascii"))
-    finally:
-        os.close(fd)
-    _written = path
-
-
-def remove() -> None:
-    """The dump handler is disarmed: no runtime file any more."""
-    global _written
-    path, _written = _written, None
-    if path is not None:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
 
 # ---- bounded reads ------------------------------------------------------------
 

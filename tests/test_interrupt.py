@@ -217,3 +217,32 @@ def test_an_uncaught_keyboard_interrupt_ends_by_sigint_as_python_does(tmp_path):
                           timeout=30)
     assert proc.returncode == -signal.SIGINT, proc
     assert "KeyboardInterrupt" in proc.stderr
+
+
+def test_sigint_ends_a_qcoreapplication_without_windows(tmp_path):
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        app.aboutToQuit.connect(lambda: print("aboutToQuit", flush=True))
+        QtCore.QTimer.singleShot(300, lambda: print("ready", flush=True))
+        try:
+            app.exec()
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", flush=True)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                            env=child_env(tmp_path / "logs"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _started.append(proc)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    assert proc.returncode == 0, (proc.returncode, out, err)   # caught: a normal end
+    assert out.split() == ["aboutToQuit", "KeyboardInterrupt"], out
