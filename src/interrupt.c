@@ -121,6 +121,19 @@ restore_slot(int i)
         (void)sigaction(handled_signals[i], &previous[i], NULL);
     }
 }
+/* fork() (multiprocessing's workers): the child is not the app whose loop
+ * is closing - and its writes would wake the parent's notifier.  It gets
+ * the previous handlers back, so Ctrl+C interrupts its Python code as usual. */
+static void
+forget_in_child(void)
+{
+    for (int i = 0; i < PQG_INTERRUPT_SIGNALS; i++) {
+        restore_slot(i);
+    }
+    wake_fd = -1;
+    received = 0;
+    first_signal = 0;
+}
 #endif /* !_WIN32 */
 
 /* ---- an uncaught KeyboardInterrupt ends the process by SIGINT ----
@@ -197,6 +210,8 @@ interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
         }
         wanted[i] = 1;
     }
+    static int atfork_registered = 0;
+    pqg_on_fork_child(forget_in_child, &atfork_registered);
     received = 0;
     first_signal = 0;
     wake_fd = fd;

@@ -246,3 +246,34 @@ def test_sigint_ends_a_qcoreapplication_without_windows(tmp_path):
         out, err = proc.communicate()
     assert proc.returncode == 0, (proc.returncode, out, err)   # caught: a normal end
     assert out.split() == ["aboutToQuit", "KeyboardInterrupt"], out
+
+
+def test_a_fork_child_gets_python_s_ctrl_c_back(tmp_path):
+    # A worker forked while the loop runs (multiprocessing's fork) is not the
+    # app that closes: Ctrl+C interrupts its Python code as usual.
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def fork_a_worker():
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(3)
+                    os._exit(3)
+                except KeyboardInterrupt:
+                    os._exit(7)
+            print("child status:", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+            app.quit()
+        QtCore.QTimer.singleShot(0, fork_a_worker)
+        app.exec()
+    """))
+    proc = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", str(script)],
+                          cwd=tmp_path, env=child_env(tmp_path / "logs"), capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc
+    assert "child status: 7" in proc.stdout, proc
