@@ -32,8 +32,8 @@ class Config:
     """
 
     __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
-                 "freeze_ms", "dump_signal", "crash_handler", "qt_messages",
-                 "guard_children", "repeat_interval")
+                 "freeze_ms", "dump_signal", "dump_signal_explicit", "crash_handler",
+                 "qt_messages", "guard_children", "repeat_interval")
 
     log_dir: str | None
     app_name: str
@@ -42,6 +42,7 @@ class Config:
     exit_timeout: float | None
     freeze_ms: int
     dump_signal: int | None
+    dump_signal_explicit: bool       # the app named the dump signal: take it even if in use
     crash_handler: bool
     qt_messages: bool
     guard_children: bool
@@ -178,6 +179,7 @@ def make_config(
     if repeat_interval is _UNSET:
         env_repeat = _env_number(ENV_REPEAT_INTERVAL, integer=False)
         repeat_interval = 60.0 if env_repeat is None else env_repeat
+    dump_signal_explicit = dump_signal is not _UNSET
     if dump_signal is _UNSET:
         dump_signal = DEFAULT_DUMP_SIGNAL
     if dump_signal is not None:
@@ -191,6 +193,7 @@ def make_config(
         exit_timeout=_check_number("exit_timeout", exit_timeout, allow_none=True),
         freeze_ms=_check_int("freeze_ms", freeze_ms, minimum=0),
         dump_signal=dump_signal,  # type: ignore[arg-type]
+        dump_signal_explicit=dump_signal_explicit,
         crash_handler=_check_bool("crash_handler", crash_handler),
         qt_messages=_check_bool("qt_messages", qt_messages),
         guard_children=_check_bool("guard_children", guard_children),

@@ -23,6 +23,7 @@ from . import _native
 from .config import Config, disabled_by_env, installed_config, lock, make_config, set_installed_config
 from .crashes import handler as crash_handler
 from .crashes import qt_messages
+from . import interrupts
 from .exceptions import hooks as exception_hooks
 from .logs import folder as log_folder
 from .logs import runlog
@@ -48,6 +49,7 @@ COMPONENTS: tuple[tuple[str, ModuleType], ...] = (
     ("dump signal", dump_signal),
     ("bounded exit", bounded_exit),
     ("freeze detection", freeze_watch),
+    ("Ctrl+C and SIGTERM", interrupts),   # after bounded exit: its loop-end callback first
 )
 
 # Components that matter only once a module is imported: installed then.

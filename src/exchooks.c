@@ -726,6 +726,12 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
     }
     report_exception(HOOK_SYS, args[0], args[1], args[2], NULL, NULL);
     chain_previous(HOOK_SYS, args, nargs);
+    /* Uncaught at the top level (no frame runs): end by SIGINT, as Python
+     * would have if the report's imports had not reset its flag. */
+    if (PyEval_GetFrame() == NULL
+        && PyErr_GivenExceptionMatches(args[0], PyExc_KeyboardInterrupt)) {
+        pqg_exit_by_sigint_at_end();
+    }
     Py_RETURN_NONE;
 }
 

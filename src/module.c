@@ -24,6 +24,7 @@ PyInit__native(void)
         || pqg_crash_init(module) < 0
         || pqg_crashcontext_init(module) < 0
         || pqg_watchdog_init(module) < 0
+        || pqg_interrupt_init(module) < 0
         || pqg_threadlist_init(module) < 0
         || pqg_audit_init(module) < 0
         || pqg_sipattach_init(module) < 0)

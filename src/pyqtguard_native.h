@@ -111,6 +111,13 @@ int pqg_crashcontext_init(PyObject *module);
 void pqg_write_crash_context(int fd);      /* signal-safe */
 void pqg_write_crash_notice(void);          /* signal-safe */
 int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
+/* The thread table and (where the interpreter allows) every Python stack,
+ * without the GIL; signal-safe. */
+void pqg_write_threads_report(int fd, const char *note);
+int pqg_interrupt_init(PyObject *module); /* interrupt.c: Ctrl+C, SIGTERM */
+/* An uncaught KeyboardInterrupt: end by SIGINT after finalization, as
+ * CPython does (GIL held). */
+void pqg_exit_by_sigint_at_end(void);
 /* Have the watchdog thread run chore() soon (no GIL, no Python); 0 if it
  * is not running or has one pending: the caller's to run then. */
 int pqg_watchdog_post(void (*chore)(void));

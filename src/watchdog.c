@@ -237,6 +237,14 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
 #endif
 }
 
+/* The same report for another signal handler (interrupt.c's second
+ * Ctrl+C): async-signal-safe, as write_fallback is. */
+void
+pqg_write_threads_report(int fd, const char *note)
+{
+    write_fallback(fd, 0, note);
+}
+
 /* ---- asking Python: a helper thread per report ---- */
 
 /* The helper: take the GIL (this may wait as long as another thread holds
@@ -875,6 +883,43 @@ dump_signal_handler(int signum)
     errno = saved;
 }
 
+#ifndef _WIN32
+/* The dump signal's disposition before pyqtguard took it, put back exactly
+ * (handler, mask, flags) by dump_signal_disable.  0: not taken.  Written
+ * with the GIL held (install/uninstall). */
+static int dump_signum = 0;
+static struct sigaction dump_previous;
+#endif
+
+/* signal_disposition(signum) -> 0 default, 1 ignored, 2 handled: the real
+ * sigaction, not Python's cached view (signal.getsignal), which knows
+ * nothing of a SIG_IGN or a handler set by C code. */
+static PyObject *
+signal_disposition_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    int signum = (int)PyLong_AsLong(arg);
+    if (signum == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+#ifdef _WIN32
+    (void)signum;
+    return PyLong_FromLong(0);
+#else
+    struct sigaction current;
+    if (sigaction(signum, NULL, &current) != 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return NULL;
+    }
+    if (current.sa_flags & SA_SIGINFO) {
+        return PyLong_FromLong(2);
+    }
+    if (current.sa_handler == SIG_IGN) {
+        return PyLong_FromLong(1);
+    }
+    return PyLong_FromLong(current.sa_handler == SIG_DFL ? 0 : 2);
+#endif
+}
+
 static PyObject *
 dump_signal_enable_py(PyObject *Py_UNUSED(self), PyObject *arg)
 {
@@ -890,17 +935,44 @@ dump_signal_enable_py(PyObject *Py_UNUSED(self), PyObject *arg)
     PyErr_SetString(PyExc_OSError, "no dump signal on Windows");
     return NULL;
 #else
-    struct sigaction action, previous;
+    if (dump_signum == signum) {
+        Py_RETURN_NONE;                   /* already ours: keep the saved one */
+    }
+    if (dump_signum != 0) {
+        (void)sigaction(dump_signum, &dump_previous, NULL);
+        dump_signum = 0;
+    }
+    struct sigaction action;
     memset(&action, 0, sizeof(action));
     action.sa_handler = dump_signal_handler;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    if (sigaction(signum, &action, &previous) != 0) {
+    if (sigaction(signum, &action, &dump_previous) != 0) {
         PyErr_SetFromErrno(PyExc_OSError);
         return NULL;
     }
+    dump_signum = signum;
     Py_RETURN_NONE;
 #endif
+}
+
+/* dump_signal_disable(): put back the sigaction the dump signal had before
+ * dump_signal_enable - SIG_IGN, a C library's handler or Python's, exactly
+ * (Python's cached view of it was never changed). */
+static PyObject *
+dump_signal_disable_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifndef _WIN32
+    if (dump_signum != 0) {
+        int signum = dump_signum;
+        dump_signum = 0;
+        if (sigaction(signum, &dump_previous, NULL) != 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return NULL;
+        }
+    }
+#endif
+    Py_RETURN_NONE;
 }
 
 /* A QThread still running when the interpreter finalizes would be
@@ -955,6 +1027,12 @@ static PyMethodDef watchdog_methods[] = {
     {"dump_signal_enable", dump_signal_enable_py, METH_O,
      PyDoc_STR("dump_signal_enable($module, signum, /)\n--\n\n"
                "On signum, dump every thread to the run log.")},
+    {"dump_signal_disable", dump_signal_disable_py, METH_NOARGS,
+     PyDoc_STR("dump_signal_disable($module, /)\n--\n\nPut back the "
+               "dump signal's previous sigaction, exactly.")},
+    {"signal_disposition", signal_disposition_py, METH_O,
+     PyDoc_STR("signal_disposition($module, signum, /)\n--\n\nThe real "
+               "disposition of signum: 0 default, 1 ignored, 2 handled.")},
     {NULL, NULL, 0, NULL},
 };
 

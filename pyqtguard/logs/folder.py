@@ -198,6 +198,9 @@ def prune_old_runs(own_log: str, keep: int) -> None:
         names.remove(own)
     names.sort(key=_sort_key)
     old = [os.path.join(folder, n) for n in names[: max(0, len(names) - (keep - 1))]]
+    # With each run log goes the runtime file of its dump handler, if the run
+    # left one (see pyqtguard.watchdog.dump: it is not removed at exit).
+    old += [path[: -len(LOG_SUFFIX)] + ".dump" for path in old]
     try:
         if _native.unlink_in_background(old):
             return

@@ -183,6 +183,7 @@ def on_loop_ended(callback: Callable[[], None]) -> None:
 
 
 def _notify(callbacks: list[Callable[[], None]]) -> None:
+    ending: BaseException | None = None
     for callback in list(callbacks):
         try:
             callback()
@@ -190,6 +191,12 @@ def _notify(callbacks: list[Callable[[], None]]) -> None:
             from ..logs.runlog import warn_once
 
             warn_once(f"eventloop:{callback!r}", f"{callback!r} failed: {exc!r}")
+        except BaseException as exc:  # noqa: BLE001
+            # KeyboardInterrupt or SystemExit on purpose (pyqtguard.interrupts):
+            # raised out of exec() once every other callback has run.
+            ending = ending or exc
+    if ending is not None:
+        raise ending.with_traceback(None)       # pyqtguard's frames are no news
 
 
 def _wrap_exec(cls: Any) -> None:

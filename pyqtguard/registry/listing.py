@@ -12,6 +12,7 @@ Windows).  Finished threads leave the registry: nothing is kept for them.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -25,7 +26,37 @@ if TYPE_CHECKING:
 # Threads pyqtguard itself runs; listed by threads(all=True) only.
 OWN_THREAD_PREFIX = "pyqtguard-"
 _KINDS = {0: "python", 1: "main", 2: "qthread", 3: "pool", 4: "native"}
-_PROCESS_STARTED = time.time()
+
+
+def _process_started() -> float:
+    """When this process started, as ``time.time()`` would have said then:
+    the main thread's age in the table.  Linux: field 22 of /proc/self/stat
+    (clock ticks after boot) against CLOCK_BOOTTIME.  Elsewhere: when the run
+    log was created (its name says so, to the millisecond), or - without
+    one - now, when this module is first loaded."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read(4096).rpartition(b")")[2].split()
+        ticks = int(fields[19])
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+        return time.time() - max(0.0, age)
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    from ..logs.runlog import run_log_path
+
+    path = run_log_path()
+    name = os.path.basename(path) if path else ""
+    parts = name.split("-")
+    if len(parts) == 5 and len(parts[2]) == 9 and (parts[1] + parts[2]).isdigit():
+        import calendar
+
+        day, clock = parts[1], parts[2]
+        when = time.strptime(day + clock[:6], "%Y%m%d%H%M%S")
+        return calendar.timegm(when) + int(clock[6:]) / 1000
+    return time.time()
+
+
+_PROCESS_STARTED = _process_started()
 
 
 class ThreadInfo:

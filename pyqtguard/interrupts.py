@@ -1,0 +1,201 @@
+"""Ctrl+C (SIGINT) and SIGTERM end a PyQt6 app, even while its event loop
+waits.
+
+Python runs its signal handlers only when it next runs bytecode; while Qt's
+event loop sleeps no bytecode runs, so in a plain PyQt6 app Ctrl+C does
+nothing (and when some slot finally runs, the ``KeyboardInterrupt`` lands in
+that slot).  While the application's main event loop runs, and only where
+the app has not set handlers of its own (SIGINT: Python's default handler;
+SIGTERM: the default action), pyqtguard handles both signals in C
+(``src/interrupt.c``):
+
+- The first signal writes a byte to a pipe watched by a ``QSocketNotifier``
+  in the GUI thread - the event loop wakes at once, no polling - and the
+  notifier's slot asks the application to quit (``app.quit()``: every
+  window's ``closeEvent`` runs first, then ``aboutToQuit``; a window that
+  refuses to close keeps the app running).  When ``exec()`` returns, the
+  usual shutdown follows (workers cancelled, QThreads stopped, the
+  ``exit_timeout`` deadline), and ``exec()`` raises:
+
+  - SIGINT: ``KeyboardInterrupt``, as Ctrl+C does in any Python program; an
+    uncaught one ends the interpreter by SIGINT, as Python does (a shell
+    shows exit status 130);
+  - SIGTERM: ``SystemExit(143)`` (128 + 15): exit status 143.
+
+- A second SIGINT or SIGTERM (while closing, or while the GUI thread is
+  stuck and never got to the first) ends the process at once: the thread
+  report (the thread table and every Python stack, written without the GIL)
+  goes to the run log and stderr, and the exit status is 128 + the signal
+  (130 or 143).
+
+Outside the event loop both signals behave as without pyqtguard.  Windows
+has no ``sigaction``: there this component does nothing.
+
+Example::
+
+    pyqtguard.install()
+    app = QApplication(sys.argv)
+    window.show()
+    sys.exit(app.exec())       # Ctrl+C: closeEvent, aboutToQuit, exit 130
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import _signal
+
+from . import _native
+from .logs import runlog as logfile
+from .qt import attach as qt_attach
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .config import Config
+
+EXIT_STATUS_SIGTERM = 128 + getattr(_signal, "SIGTERM", 15)
+_NAMES = {getattr(_signal, "SIGINT", 2): "SIGINT", getattr(_signal, "SIGTERM", 15): "SIGTERM"}
+
+_wanted = False
+_to_stderr = True
+_pipe: tuple[int, int] | None = None     # kept for the process's life (see _wake_pipe)
+_notifier: Any = None
+_armed = False
+_closing = 0                              # the signal that began closing, or 0
+
+
+def install(config: Config) -> None:
+    """Handle SIGINT/SIGTERM while the application's event loop runs."""
+    global _wanted, _to_stderr
+    if sys.platform == "win32" or not hasattr(_signal, "SIGTERM"):
+        return
+    _wanted = True
+    _to_stderr = config.stderr
+    qt_attach.on_loop_started(_arm)
+    qt_attach.on_loop_ended(_loop_ended)
+
+
+def uninstall() -> None:
+    """Put back the previous handlers (if armed now) and stop arming."""
+    global _wanted
+    _wanted = False
+    _disarm()
+
+
+def _free_signals() -> tuple[int, ...]:
+    """The signals the app left to their defaults: SIGINT with Python's
+    default handler (not ignored, as in a background job), SIGTERM with the
+    default action - in Python's view and the real sigaction's."""
+    free = []
+    sigint, sigterm = _signal.SIGINT, _signal.SIGTERM
+    if (_signal.getsignal(sigint) is _signal.default_int_handler
+            and _native.signal_disposition(sigint) == 2):
+        free.append(sigint)
+    if _signal.getsignal(sigterm) == _signal.SIG_DFL and _native.signal_disposition(sigterm) == 0:
+        free.append(sigterm)
+    return tuple(free)
+
+
+def _wake_pipe() -> tuple[int, int]:
+    """One pipe for the process's life: never closed, so that a signal
+    handler running in another thread can never write to a descriptor that
+    was closed and reused meanwhile."""
+    global _pipe
+    if _pipe is None:
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        os.set_blocking(write_end, False)
+        _pipe = (read_end, write_end)
+    return _pipe
+
+
+def _arm() -> None:
+    global _notifier, _armed, _closing
+    if not _wanted or threading.current_thread() is not threading.main_thread():
+        return
+    qtcore = sys.modules["PyQt6.QtCore"]
+    if qtcore.QCoreApplication.instance() is None:
+        return
+    try:
+        signals = _free_signals()
+        if not signals:
+            return
+        read_end, write_end = _wake_pipe()
+        _drain(read_end)
+        notifier = qtcore.QSocketNotifier(read_end, qtcore.QSocketNotifier.Type.Read)
+        notifier.activated.connect(_on_wake)
+        _native.interrupt_arm(write_end, signals)
+    except (OSError, ValueError) as exc:
+        logfile.warn_once("interrupt", f"Ctrl+C/SIGTERM handling is off: {exc}")
+        return
+    _notifier = notifier
+    _armed = True
+    _closing = 0
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 256):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def _on_wake(*_args: object) -> None:
+    """The GUI thread, woken by the first signal: ask the app to quit."""
+    global _closing
+    if _pipe is not None:
+        _drain(_pipe[0])
+    signum = _native.interrupt_signal()
+    if not signum or _closing:
+        return
+    _closing = signum
+    name = _NAMES.get(signum, f"signal {signum}")
+    message = (f"pyqtguard: {name} received: closing the application (Ctrl+C again, or "
+               f"another {name}, ends it at once with a thread report)")
+    logfile.log_event(message)
+    if _to_stderr and sys.stderr is not None:
+        try:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - stderr may be broken
+            pass
+    app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
+    if app is not None:
+        # quit() closes every window first (their closeEvent runs; one that
+        # refuses keeps the app running), then aboutToQuit, then exec() returns.
+        app.quit()
+
+
+def _loop_ended() -> None:
+    """exec() returned: disarm, or - after a signal - end as it asks."""
+    global _notifier, _armed
+    if not _armed:
+        return
+    if _notifier is not None:
+        _notifier.setEnabled(False)
+        _notifier = None
+    signum = _closing or _native.interrupt_signal()
+    if not signum:
+        _native.interrupt_disarm()
+        _armed = False
+        return
+    # Closing: the handler stays for a second signal during the exit (the
+    # report and the end at once); the GUI thread no longer reads the pipe.
+    _native.interrupt_stop_waking()
+    if signum == _signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(EXIT_STATUS_SIGTERM)
+
+
+def _disarm() -> None:
+    global _notifier, _armed
+    if _notifier is not None:
+        _notifier.setEnabled(False)
+        _notifier = None
+    if _armed:
+        _native.interrupt_disarm()
+        _armed = False

@@ -1,0 +1,298 @@
+/* interrupt.c: Ctrl+C (SIGINT) and SIGTERM end a Qt app while its event
+ * loop waits (pyqtguard/_interrupt.py has the policy).
+ *
+ * Python's own handler only sets a flag that the interpreter looks at when
+ * it next runs bytecode; while Qt's event loop sleeps in poll() no bytecode
+ * runs, so Ctrl+C does nothing.  While the loop runs, pyqtguard puts this
+ * handler in instead:
+ *
+ * - first signal: remember it and write one byte to a pipe whose read end a
+ *   QSocketNotifier watches in the GUI thread.  poll() returns, the
+ *   notifier's slot (Python) closes the app.  No polling, no timer.
+ * - a second one (while closing, or while the GUI thread never got to the
+ *   first because it is stuck): write the thread report - the same
+ *   async-signal-safe report the exit deadline writes (the thread table and,
+ *   where the interpreter allows, every Python stack) - and _exit(128+sig).
+ *
+ * Everything the handler calls is async-signal-safe: write() (to a
+ * non-blocking pipe, the log and stderr descriptors opened beforehand),
+ * the report writers documented as signal-safe in pyqtguard_native.h, and
+ * _exit().  No lock, no malloc, no Python API.
+ *
+ * The previous sigactions are saved and put back exactly on disarm, unless
+ * someone (the app, with signal.signal) replaced this handler meanwhile.
+ * Windows has no sigaction (a console control handler would be the way):
+ * there this module does nothing and says so.
+ */
+#include "pyqtguard_native.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#ifndef _WIN32
+#  include <unistd.h>
+
+#define PQG_INTERRUPT_SIGNALS 2
+static const int handled_signals[PQG_INTERRUPT_SIGNALS] = {SIGINT, SIGTERM};
+
+/* Set with the GIL held while no handler of ours is installed for the
+ * signal (arm/disarm), read by the handler. */
+static struct sigaction previous[PQG_INTERRUPT_SIGNALS];
+static int armed[PQG_INTERRUPT_SIGNALS];
+static volatile sig_atomic_t wake_fd = -1;
+/* Signals received since arming; the first one's number.  Both handled
+ * signals are blocked while the handler runs (sa_mask), so the handler
+ * never interrupts itself and plain sig_atomic_t stores are enough. */
+static volatile sig_atomic_t received = 0;
+static volatile sig_atomic_t first_signal = 0;
+
+static const char *
+signal_label(int signum)
+{
+    return signum == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+/* The second signal: the report, to the log and to stderr, then the end. */
+static void
+end_at_once(int signum)
+{
+    int fds[2] = {pqg_log_fd(), pqg_stderr_fd()};
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
+            continue;
+        }
+        pqg_puts(fds[i], "\n=== pyqtguard: second ");
+        pqg_puts(fds[i], signal_label(signum));
+        pqg_puts(fds[i], " while closing: ending now ===\n");
+        pqg_puts(fds[i], "exit status ");
+        pqg_put_dec(fds[i], (unsigned long long)(128 + signum));
+        pqg_puts(fds[i], "; the threads still alive:\n");
+        pqg_write_threads_report(fds[i], "");
+    }
+    _exit(128 + signum);
+}
+
+static void
+interrupt_handler(int signum)
+{
+    int saved = errno;
+    if (received == 0) {
+        received = 1;
+        first_signal = signum;
+        int fd = wake_fd;
+        if (fd >= 0) {
+            char byte = (char)signum;
+            /* write() is async-signal-safe; the pipe is non-blocking, and a
+             * full pipe means the GUI thread has a wake-up pending anyway. */
+            ssize_t n = write(fd, &byte, 1);
+            (void)n;
+        }
+    }
+    else {
+        end_at_once(signum);
+    }
+    errno = saved;
+}
+
+static int
+slot_of(int signum)
+{
+    for (int i = 0; i < PQG_INTERRUPT_SIGNALS; i++) {
+        if (handled_signals[i] == signum) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Put back the saved sigaction of slot i if the handler there is still ours. */
+static void
+restore_slot(int i)
+{
+    if (!armed[i]) {
+        return;
+    }
+    armed[i] = 0;
+    struct sigaction current;
+    if (sigaction(handled_signals[i], NULL, &current) == 0
+        && !(current.sa_flags & SA_SIGINFO)
+        && current.sa_handler == interrupt_handler) {
+        (void)sigaction(handled_signals[i], &previous[i], NULL);
+    }
+}
+/* fork() (multiprocessing's workers): the child is not the app whose loop
+ * is closing - and its writes would wake the parent's notifier.  It gets
+ * the previous handlers back, so Ctrl+C interrupts its Python code as usual. */
+static void
+forget_in_child(void)
+{
+    for (int i = 0; i < PQG_INTERRUPT_SIGNALS; i++) {
+        restore_slot(i);
+    }
+    wake_fd = -1;
+    received = 0;
+    first_signal = 0;
+}
+#endif /* !_WIN32 */
+
+/* ---- an uncaught KeyboardInterrupt ends the process by SIGINT ----
+ *
+ * CPython ends by SIGINT after an uncaught KeyboardInterrupt, so that the
+ * shell sees 130 (bpo-1054041).  Its flag for that is cleared by every
+ * exec() of a string, and the excepthook's first report imports modules that
+ * do that (collections.namedtuple): the process then exits with status 1.
+ * pyqtguard's excepthook calls pqg_exit_by_sigint_at_end() instead, and
+ * the end of finalization (Py_AtExit: public API, 3.11-3.14) does what
+ * CPython's exit_sigint() does. */
+static int exit_by_sigint = 0;
+
+static void
+kill_by_sigint(void)
+{
+#ifndef _WIN32
+    if (exit_by_sigint) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        if (sigaction(SIGINT, &dfl, NULL) == 0) {
+            sigset_t just_sigint;
+            sigemptyset(&just_sigint);
+            sigaddset(&just_sigint, SIGINT);
+            (void)sigprocmask(SIG_UNBLOCK, &just_sigint, NULL);
+            (void)kill(getpid(), SIGINT);
+        }
+    }
+#endif
+}
+
+void
+pqg_exit_by_sigint_at_end(void)
+{
+    static int registered = 0;
+    if (!registered && Py_AtExit(kill_by_sigint) == 0) {
+        registered = 1;
+    }
+    exit_by_sigint = registered;
+}
+
+/* interrupt_arm(wake_fd, signals): handle `signals` (SIGINT and/or SIGTERM)
+ * as described above, waking the GUI thread through `wake_fd`. */
+static PyObject *
+interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    int fd;
+    PyObject *signals;
+    if (!PyArg_ParseTuple(args, "iO!:interrupt_arm", &fd, &PyTuple_Type, &signals)) {
+        return NULL;
+    }
+#ifdef _WIN32
+    (void)fd;
+    (void)signals;
+    PyErr_SetString(PyExc_OSError, "no sigaction on Windows");
+    return NULL;
+#else
+    if (fd < 0) {
+        PyErr_SetString(PyExc_ValueError, "wake_fd must be >= 0");
+        return NULL;
+    }
+    int wanted[PQG_INTERRUPT_SIGNALS] = {0, 0};
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(signals); k++) {
+        long signum = PyLong_AsLong(PyTuple_GET_ITEM(signals, k));
+        if (signum == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        int i = slot_of((int)signum);
+        if (i < 0) {
+            PyErr_Format(PyExc_ValueError, "not SIGINT or SIGTERM: %ld", signum);
+            return NULL;
+        }
+        wanted[i] = 1;
+    }
+    static int atfork_registered = 0;
+    pqg_on_fork_child(forget_in_child, &atfork_registered);
+    received = 0;
+    first_signal = 0;
+    wake_fd = fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = interrupt_handler;
+    sigemptyset(&action.sa_mask);
+    sigaddset(&action.sa_mask, SIGINT);     /* never nested in itself */
+    sigaddset(&action.sa_mask, SIGTERM);
+    action.sa_flags = SA_RESTART;
+    for (int i = 0; i < PQG_INTERRUPT_SIGNALS; i++) {
+        if (!wanted[i] || armed[i]) {
+            continue;
+        }
+        if (sigaction(handled_signals[i], &action, &previous[i]) != 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return NULL;
+        }
+        armed[i] = 1;
+    }
+    Py_RETURN_NONE;
+#endif
+}
+
+/* interrupt_disarm(): the previous sigactions back (where still ours). */
+static PyObject *
+interrupt_disarm_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifndef _WIN32
+    for (int i = 0; i < PQG_INTERRUPT_SIGNALS; i++) {
+        restore_slot(i);
+    }
+    wake_fd = -1;
+    received = 0;
+    first_signal = 0;
+#endif
+    Py_RETURN_NONE;
+}
+
+/* interrupt_signal() -> the first signal received since arming, or 0. */
+static PyObject *
+interrupt_signal_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifdef _WIN32
+    return PyLong_FromLong(0);
+#else
+    return PyLong_FromLong((long)first_signal);
+#endif
+}
+
+/* interrupt_stop_waking(): the GUI thread no longer watches the pipe (the
+ * event loop ended): a second signal still ends the process with the
+ * report, the pipe may be closed. */
+static PyObject *
+interrupt_stop_waking_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifndef _WIN32
+    wake_fd = -1;
+#endif
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef interrupt_methods[] = {
+    {"interrupt_arm", interrupt_arm_py, METH_VARARGS,
+     PyDoc_STR("interrupt_arm($module, wake_fd, signals, /)\n--\n\n"
+               "Handle SIGINT/SIGTERM: the first writes a byte to wake_fd, "
+               "a second writes the thread report and ends the process.")},
+    {"interrupt_disarm", interrupt_disarm_py, METH_NOARGS,
+     PyDoc_STR("interrupt_disarm($module, /)\n--\n\nPut back the previous "
+               "sigactions (where the handler is still pyqtguard's).")},
+    {"interrupt_signal", interrupt_signal_py, METH_NOARGS,
+     PyDoc_STR("interrupt_signal($module, /)\n--\n\nThe first signal "
+               "received since interrupt_arm, or 0.")},
+    {"interrupt_stop_waking", interrupt_stop_waking_py, METH_NOARGS,
+     PyDoc_STR("interrupt_stop_waking($module, /)\n--\n\nStop writing to "
+               "the wake-up descriptor.")},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+pqg_interrupt_init(PyObject *module)
+{
+    return PyModule_AddFunctions(module, interrupt_methods);
+}

@@ -1,0 +1,279 @@
+"""Ctrl+C and SIGTERM end a PyQt6 app (issue 20): real signals to a real
+offscreen app, most of them while the GUI thread waits in app.exec() with no
+Python code running (where Python's own handler would never run)."""
+from __future__ import annotations
+
+import signal
+import queue
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from apprunner import child_env
+
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_app_left_running():
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+# A window whose closeEvent and the application's aboutToQuit say so, a
+# pyqtguard worker that runs until cancelled, and nothing else: once "ready"
+# is printed the GUI thread sleeps in exec().
+APP = """
+    import sys, time
+    import pyqtguard
+    pyqtguard.install(exit_timeout=5)
+    from PyQt6 import QtCore, QtWidgets
+    from pyqtguard import workers
+    app = QtWidgets.QApplication(sys.argv)
+    class Window(QtWidgets.QWidget):
+        def closeEvent(self, event):
+            print("closeEvent", flush=True)
+            {close_body}
+            event.accept()
+    window = Window()
+    window.show()
+    app.aboutToQuit.connect(lambda: print("aboutToQuit", flush=True))
+    def poll(state):
+        while not state.cancelled:
+            time.sleep(0.02)
+        print("worker stopped", flush=True)
+    worker = workers.run_in_worker(poll)
+    QtCore.QTimer.singleShot(300, lambda: print("ready", flush=True))
+    {before_exec}
+    try:
+        status = app.exec()
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt out of exec()", flush=True)
+        raise
+    print("exec returned", status, flush=True)
+"""
+
+
+def start_app(tmp_path: Path, close_body: str = "pass", before_exec: str = "pass",
+              ) -> subprocess.Popen[str]:
+    source = textwrap.dedent(APP).replace("{close_body}", close_body).replace(
+        "{before_exec}", before_exec)
+    script = tmp_path / "app.py"
+    script.write_text(source)
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                            env=child_env(tmp_path / "logs"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _started.append(proc)
+    lines: queue.Queue[str] = queue.Queue()
+    proc.lines = lines                       # type: ignore[attr-defined]
+    threading.Thread(target=_pump, args=(proc, lines), daemon=True).start()
+    line = next_line(proc)
+    assert line == "ready", (line, proc.stderr.read() if proc.poll() is not None else "")
+    return proc
+
+
+def _pump(proc: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+    for line in proc.stdout:
+        lines.put(line)
+    lines.put("")
+
+
+def next_line(proc: subprocess.Popen[str], timeout: float = 15) -> str | None:
+    """The app's next line of output (None: none within *timeout*)."""
+    try:
+        return proc.lines.get(timeout=timeout).strip()  # type: ignore[attr-defined]
+    except queue.Empty:
+        return None
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int | None, str, str]:
+    """Exit status (None: still running after *timeout*, then killed), stdout, stderr."""
+    try:
+        proc.wait(timeout=timeout)
+        status = proc.returncode
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        status = None
+    out = []
+    while (line := next_line(proc, 5)):
+        out.append(line)
+    return status, "\n".join(out), proc.stderr.read()
+
+
+def run_log(tmp_path: Path) -> str:
+    logs = sorted((tmp_path / "logs").glob("pyqtguard-*.log"))
+    return logs[-1].read_text(errors="replace") if logs else ""
+
+
+def test_ctrl_c_closes_an_app_waiting_in_exec(tmp_path):
+    proc = start_app(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc)
+    assert status is not None, f"still running after SIGINT\n{out}\n{err}"
+    # KeyboardInterrupt semantics, as Python: raised out of exec(), then the
+    # interpreter ends by SIGINT (a shell shows 130).
+    assert status == -signal.SIGINT, (status, out, err)
+    lines = out.splitlines()
+    assert lines.index("closeEvent") < lines.index("aboutToQuit"), out
+    assert "worker stopped" in lines
+    assert "KeyboardInterrupt out of exec()" in lines
+    assert "exec returned" not in out
+    assert "SIGINT" in err and "Ctrl+C again" in err
+    log = run_log(tmp_path)
+    assert "SIGINT received: closing the application" in log
+    assert "shutdown began (the Qt event loop ended)" in log
+
+
+def test_sigterm_closes_an_app_waiting_in_exec_with_status_143(tmp_path):
+    proc = start_app(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc)
+    assert status is not None, f"still running after SIGTERM\n{out}\n{err}"
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    lines = out.splitlines()
+    assert lines.index("closeEvent") < lines.index("aboutToQuit"), out
+    assert "worker stopped" in lines
+    assert "exec returned" not in out
+    assert "SIGTERM received: closing the application" in run_log(tmp_path)
+
+
+def test_a_second_ctrl_c_while_closing_ends_at_once_with_the_thread_report(tmp_path):
+    # The window's closeEvent waits for something that never comes - in C,
+    # with no Python code to run a Python-level handler.
+    proc = start_app(tmp_path, close_body="import threading; threading.Event().wait()")
+    proc.send_signal(signal.SIGINT)
+    assert next_line(proc) == "closeEvent"
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc)
+    assert status == 128 + signal.SIGINT, (status, out, err)
+    log = run_log(tmp_path)
+    assert "=== pyqtguard: second SIGINT while closing: ending now ===" in log, log
+    report = log.split("second SIGINT while closing")[1]
+    assert "MainThread" in report or "main" in report
+    if sys.version_info < (3, 13):          # stacks read without the GIL
+        assert "closeEvent" in report, report
+    assert "second SIGINT" in err
+
+
+def test_an_app_with_its_own_sigint_handler_keeps_it(tmp_path):
+    proc = start_app(tmp_path, before_exec=textwrap.dedent("""
+        import signal
+        def mine(signum, frame):
+            print("app's own handler", flush=True)
+            app.quit()
+        signal.signal(signal.SIGINT, mine)
+        tick = QtCore.QTimer(); tick.timeout.connect(lambda: None); tick.start(100)
+    """))
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc)
+    assert status == 0, (status, out, err)
+    assert "app's own handler" in out and "exec returned 0" in out
+    assert "closing the application" not in err
+
+
+def test_after_the_loop_python_handles_ctrl_c_again(tmp_path):
+    # Armed only while the event loop runs: afterwards SIGINT raises
+    # KeyboardInterrupt where Python code runs, as without pyqtguard.
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        QtCore.QTimer.singleShot(0, app.quit)
+        app.exec()
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", flush=True)
+    """))
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                          env=child_env(tmp_path / "logs"), capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc
+    assert proc.stdout.strip() == "KeyboardInterrupt"
+
+
+def test_an_uncaught_keyboard_interrupt_ends_by_sigint_as_python_does(tmp_path):
+    # Python ends by SIGINT after an uncaught KeyboardInterrupt (a shell
+    # shows 130).  Its flag for that is reset by any exec() of a string -
+    # which the first report's imports do (namedtuple) - so pyqtguard's
+    # excepthook must keep the promise itself.
+    script = tmp_path / "app.py"
+    script.write_text("import pyqtguard\npyqtguard.install()\nraise KeyboardInterrupt\n")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                          env=child_env(tmp_path / "logs"), capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == -signal.SIGINT, proc
+    assert "KeyboardInterrupt" in proc.stderr
+
+
+def test_sigint_ends_a_qcoreapplication_without_windows(tmp_path):
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        app.aboutToQuit.connect(lambda: print("aboutToQuit", flush=True))
+        QtCore.QTimer.singleShot(300, lambda: print("ready", flush=True))
+        try:
+            app.exec()
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", flush=True)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                            env=child_env(tmp_path / "logs"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _started.append(proc)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    assert proc.returncode == 0, (proc.returncode, out, err)   # caught: a normal end
+    assert out.split() == ["aboutToQuit", "KeyboardInterrupt"], out
+
+
+def test_a_fork_child_gets_python_s_ctrl_c_back(tmp_path):
+    # A worker forked while the loop runs (multiprocessing's fork) is not the
+    # app that closes: Ctrl+C interrupts its Python code as usual.
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def fork_a_worker():
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(3)
+                    os._exit(3)
+                except KeyboardInterrupt:
+                    os._exit(7)
+            print("child status:", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+            app.quit()
+        QtCore.QTimer.singleShot(0, fork_a_worker)
+        app.exec()
+    """))
+    proc = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", str(script)],
+                          cwd=tmp_path, env=child_env(tmp_path / "logs"), capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc
+    assert "child status: 7" in proc.stdout, proc
