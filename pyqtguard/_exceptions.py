@@ -153,8 +153,8 @@ def _post_stderr_copy(text: str) -> bool:
     thread; called by the C hooks from any other thread.
 
     Apps point ``sys.stderr`` at a widget (a console pane), which only the
-    GUI thread may touch: reports of worker threads and of the reporter
-    thread would write to it from theirs.  Returns False - write it here, as
+    GUI thread may touch: reports of worker threads (and queued reports a
+    worker's hook writes first) would write to it from theirs.  Returns False - write it here, as
     before - when this is the GUI thread or no event loop runs to take it.
     """
     loop_ident = _qtattach._loop_ident
@@ -213,7 +213,7 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
     finally:
         # logging names the record's thread with threading.current_thread(),
         # which leaves a _DummyThread listed for good for a thread threading
-        # did not start (the reporter, a QThread): take it out again.
+        # did not start (a QThread, a pool thread): take it out again.
         dummy = threading._active.get(ident)  # type: ignore[attr-defined]
         if not known and isinstance(dummy, threading._DummyThread):  # type: ignore[attr-defined]
             del threading._active[ident]  # type: ignore[attr-defined]

@@ -172,6 +172,9 @@ def _install_exception_hooks(config: Config) -> None:
     sys.excepthook = _native.excepthook
     threading.excepthook = _native.threading_excepthook
     sys.unraisablehook = _native.unraisablehook
+    _qtattach.on_loop_started(_qtattach.watch_queued_reports)
+    _qtattach.on_loop_ended(_qtattach.unwatch_queued_reports)
+    _qtattach.on_loop_ended(_installed.begin_report_deadline)
 
 
 def _uninstall_exception_hooks() -> None:
@@ -186,6 +189,7 @@ def _uninstall_exception_hooks() -> None:
     if sys.unraisablehook is _native.unraisablehook:
         sys.unraisablehook = old_unraisable  # type: ignore[assignment]
     _native.set_previous_hooks(None, None, None)
+    _qtattach.unwatch_queued_reports()
     _native.flush_exception_reports()
     _installed.saved_hooks = None
 

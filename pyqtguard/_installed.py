@@ -155,11 +155,26 @@ def deferred_installer(component: str, installed: Config) -> Any:
 
 # ---- at exit -----------------------------------------------------------------
 
+def report_budget() -> float:
+    """Seconds that queued exception reports get once shutdown begins: half
+    the exit deadline, or 5 s without one."""
+    timeout = config.exit_timeout if config is not None else None
+    return 5.0 if timeout is None else timeout / 2
+
+
+def begin_report_deadline() -> None:
+    """The event loop ended: shutdown begins (see pyqtguard._watchdog), and
+    queued exception reports are written within report_budget() from now."""
+    if config is not None and config.exit_timeout is not None:
+        _native.report_deadline(report_budget())
+
+
 def at_exit() -> None:
     """Registered with :mod:`atexit` by install()."""
-    # Reports still queued (see src/exchooks.c) are written now; from here
-    # on each is written in the hook itself.
-    _native.flush_exception_reports(True)
+    # Reports still queued (see src/exchooks.c) are written now, within half
+    # the exit deadline (what does not fit is counted); from here on each is
+    # written in the hook itself.
+    _native.flush_exception_reports(True, report_budget())
     logfile.log_event("pyqtguard: interpreter exit")
     # From here on Python cannot write a report: the exit deadline moves from
     # the watchdog thread to a timer, and the thread ends before exit_group()

@@ -237,6 +237,36 @@ def unwrap_event_loops() -> None:
                     del _module_callbacks[name]
 
 
+# ---- queued exception reports ------------------------------------------------
+# The GUI thread writes the exception reports the C hooks queue (see
+# src/exchooks.c) at its event loop's next turn, woken through a pipe.
+_report_notifier: Any = None
+
+
+def watch_queued_reports() -> None:
+    """At the loop's start: have the GUI thread write queued exception
+    reports when the hooks wake it (a QSocketNotifier on their pipe)."""
+    global _report_notifier
+    _native.report_deadline(-1.0)           # not shutting down after all
+    qtcore = sys.modules.get(QTCORE)
+    fd = _native.report_wakeup_fd(True) if qtcore is not None else -1
+    if fd < 0 or _report_notifier is not None:
+        return
+    notifier = qtcore.QSocketNotifier(fd, qtcore.QSocketNotifier.Type.Read)
+    notifier.activated.connect(_native.write_queued_reports)
+    _report_notifier = notifier
+
+
+def unwatch_queued_reports() -> None:
+    """At the loop's end: the main thread writes them (at its next Python
+    instruction) from now on."""
+    global _report_notifier
+    notifier, _report_notifier = _report_notifier, None
+    _native.report_wakeup_fd(False)
+    if notifier is not None:
+        notifier.setEnabled(False)          # deleted with its last reference
+
+
 # ---- interpreter exit ---------------------------------------------------------
 
 def detach_at_exit() -> None:

@@ -3,6 +3,8 @@ re-entry, finalization and a missing stderr."""
 from __future__ import annotations
 
 
+import re
+
 import pytest
 
 from apprunner import run_app
@@ -522,3 +524,71 @@ def test_dropping_the_installer_spares_a_module_someone_holds():
     _installed._unload("pyqtguard._alone_probe")
     assert "pyqtguard._alone_probe" not in sys.modules
     assert "value" not in namespace
+
+
+def test_a_log_handler_that_segfaults_gets_a_crash_report_naming_its_thread(tmp_path):
+    # Issue 18.4: the app's logging handlers (and on_exception callbacks) run
+    # on the app's threads - here the GUI thread that raised - where the
+    # crash handler reports a fault; never on a thread of pyqtguard's own.
+    from test_crash import SEGV, assert_thread_stack, crash_section
+
+    result = run_app("""
+        import ctypes, logging
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Crashing(logging.Handler):
+            def emit(self, record):
+                ctypes.string_at(0)
+        logging.getLogger("pyqtguard").addHandler(Crashing())
+        def slot_fails():
+            raise ValueError("reported to a crashing handler")
+        QtCore.QTimer.singleShot(0, slot_fails)
+        QtCore.QTimer.singleShot(1000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "signal: SIGSEGV" in report, report
+    assert "thread: 'MainThread'" in report, report
+    assert_thread_stack(report, "MainThread", "emit")
+    assert "ValueError: reported to a crashing handler" in result.log
+
+
+def test_reports_that_do_not_fit_in_the_exit_time_are_counted(tmp_path):
+    # Issue 18.3: once shutdown begins (the event loop ended), queued reports
+    # get half the exit deadline; what does not fit is counted in one line,
+    # never dropped without a word - and the process still ends in time.
+    result = run_app("""
+        import logging, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=3, repeat_interval=0)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Slow(logging.Handler):
+            def emit(self, record):
+                time.sleep(0.5)
+        logging.getLogger("pyqtguard").addHandler(Slow())
+        class Failing(QtCore.QThread):
+            def run(self):
+                raise ValueError("failed-" + self.objectName())
+        QtCore.QTimer.singleShot(0, app.quit)
+        app.exec()
+        threads = []
+        for i in range(10):
+            thread = Failing()
+            thread.setObjectName(str(i))
+            threads.append(thread)
+            thread.start()
+        for thread in threads:
+            thread.wait()
+        print("main done", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    written = log.count("ValueError: failed-")
+    match = re.search(r"pyqtguard: (\d+) exception reports? not written: "
+                      r"the time for them at exit ran out", log)
+    assert match is not None, result.describe()
+    assert 0 < written < 10 and written + int(match.group(1)) == 10, result.describe()
