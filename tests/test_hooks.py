@@ -592,3 +592,73 @@ def test_reports_that_do_not_fit_in_the_exit_time_are_counted(tmp_path):
                       r"the time for them at exit ran out", log)
     assert match is not None, result.describe()
     assert 0 < written < 10 and written + int(match.group(1)) == 10, result.describe()
+
+
+def test_a_qthreads_report_is_written_by_the_idle_gui_thread(tmp_path):
+    # While the event loop idles no Python code runs in the GUI thread: the
+    # hook wakes it (a pipe its QSocketNotifier watches), and it writes the
+    # queued report - running the app's logging handler - at once, not when
+    # the loop ends.
+    result = run_app("""
+        import logging, threading
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        seen = []
+        class Handler(logging.Handler):
+            def emit(self, record):
+                in_loop = QtCore.QThread.currentThread().loopLevel() > 0
+                seen.append((threading.current_thread().name, in_loop))
+        logging.getLogger("pyqtguard").addHandler(Handler())
+        class Worker(QtCore.QObject):
+            go = QtCore.pyqtSignal()
+            def fail(self):
+                raise KeyError("from-qthread")
+        thread = QtCore.QThread()
+        worker = Worker()
+        worker.moveToThread(thread)
+        worker.go.connect(worker.fail)
+        thread.start()
+        # No Python code runs in the GUI thread until the loop has ended.
+        QtCore.QTimer.singleShot(0, worker.go.emit)
+        QtCore.QTimer.singleShot(1500, app.quit)
+        app.exec()
+        thread.quit()
+        thread.wait()
+        print("handler ran in:", seen, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "handler ran in: [('MainThread', True)]" in result.stdout, result.describe()
+    assert "KeyError: 'from-qthread'" in result.log
+
+
+def test_a_crash_report_counts_queued_exceptions_beyond_its_summaries(tmp_path):
+    # 20 slots fail, then the next one crashes before the loop's next turn:
+    # 16 summary lines head the crash report, and the 4 more are counted.
+    from test_crash import SEGV, crash_section
+
+    result = run_app("""
+        import faulthandler
+        import pyqtguard
+        pyqtguard.install(repeat_interval=0)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Model(QtCore.QObject):
+            changed = QtCore.pyqtSignal()
+        model = Model()
+        def load_rows():
+            raise ValueError("no rows")
+        for _ in range(20):
+            model.changed.connect(load_rows)
+        model.changed.connect(lambda: faulthandler._sigsegv())
+        QtCore.QTimer.singleShot(0, model.changed.emit)
+        QtCore.QTimer.singleShot(1000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    summary = report.split("Uncaught exceptions not reported in full yet")[1]
+    summary = summary.split("\n\n", 1)[0]
+    assert summary.count("ValueError in load_rows") == 16, report
+    assert "... and 4 more" in summary, report
