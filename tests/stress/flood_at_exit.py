@@ -15,7 +15,6 @@ failed.  About 1 s a run on an idle 2-core machine.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -62,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {run}: exit status {status}, {reports}/{EXPECTED} reports\n{tail}",
                   flush=True)
     elapsed = time.monotonic() - started
-    print(f"flood at exit ({os.path.basename(args.python)}): tried {args.runs}, held {held} "
+    version = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True).stdout.strip()
+    print(f"flood at exit (CPython {version}): tried {args.runs}, held {held} "
           f"({elapsed:.0f} s)", flush=True)
     return 0 if held == args.runs else 1
 
