@@ -284,6 +284,25 @@ write_text_to_log(PyObject *text)
     pqg_write_all(pqg_log_fd(), utf8, (size_t)len);
 }
 
+/* A report and the empty line after it, in one write(). */
+static void
+write_report_to_log(PyObject *report)
+{
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(report, &len);
+    char *buf = utf8 != NULL ? PyMem_Malloc((size_t)len + 1) : NULL;
+    if (buf == NULL) {
+        PyErr_Clear();
+        write_text_to_log(report);
+        pqg_puts(pqg_log_fd(), "\n");
+        return;
+    }
+    memcpy(buf, utf8, (size_t)len);
+    buf[len] = '\n';
+    pqg_write_all(pqg_log_fd(), buf, (size_t)len + 1);
+    PyMem_Free(buf);
+}
+
 /* The C-only path: used when re-entered or when Python formatting fails. */
 static void
 report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
@@ -399,8 +418,7 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
             report_fallback(header, exc_type, exc_value, exc_tb);
         }
         else {
-            write_text_to_log(report);
-            pqg_puts(pqg_log_fd(), "\n");
+            write_report_to_log(report);
             write_text_to_stderr(report);
             dispatch(source, exc_type, exc_value, exc_tb, thread,
                      thread_name, report, origin->native_id);

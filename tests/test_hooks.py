@@ -662,3 +662,20 @@ def test_a_crash_report_counts_queued_exceptions_beyond_its_summaries(tmp_path):
     summary = summary.split("\n\n", 1)[0]
     assert summary.count("ValueError in load_rows") == 16, report
     assert "... and 4 more" in summary, report
+
+
+def test_a_filter_on_the_pyqtguard_logger_sees_every_report(tmp_path):
+    # No record is made when nothing but pyqtguard's NullHandler would get
+    # it; a filter on the logger (which an app may use to count or route
+    # reports) is something that listens.
+    result = run_app("""
+        import logging, sys
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        seen = []
+        logging.getLogger("pyqtguard").addFilter(lambda record: seen.append(record) or True)
+        sys.excepthook(ValueError, ValueError("filtered"), None)
+        print("filter saw:", [r.exc_info[1].args[0] for r in seen], flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "filter saw: ['filtered']" in result.stdout
