@@ -252,8 +252,12 @@ def watch_queued_reports() -> None:
     fd = _native.report_wakeup_fd(True) if qtcore is not None else -1
     if fd < 0 or _report_notifier is not None:
         return
-    notifier = qtcore.QSocketNotifier(fd, qtcore.QSocketNotifier.Type.Read)
-    notifier.activated.connect(_native.write_queued_reports)
+    try:
+        notifier = qtcore.QSocketNotifier(fd, qtcore.QSocketNotifier.Type.Read)
+        notifier.activated.connect(_native.write_queued_reports)
+    except BaseException:
+        _native.report_wakeup_fd(False)     # nobody watches: the main thread writes them
+        raise
     _report_notifier = notifier
 
 
@@ -264,7 +268,10 @@ def unwatch_queued_reports() -> None:
     notifier, _report_notifier = _report_notifier, None
     _native.report_wakeup_fd(False)
     if notifier is not None:
-        notifier.setEnabled(False)          # deleted with its last reference
+        try:
+            notifier.setEnabled(False)      # deleted with its last reference
+        except RuntimeError:                # already deleted (Qt's teardown)
+            pass
 
 
 # ---- interpreter exit ---------------------------------------------------------
@@ -280,3 +287,4 @@ def detach_at_exit() -> None:
         _module_callbacks.clear()
         _remove_finder()
     _native.forget_class_completions()
+    unwatch_queued_reports()                # an exit from inside the event loop

@@ -679,3 +679,26 @@ def test_a_filter_on_the_pyqtguard_logger_sees_every_report(tmp_path):
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert "filter saw: ['filtered']" in result.stdout
+
+
+def test_an_exit_from_inside_the_event_loop_writes_the_queued_report(tmp_path):
+    # sys.exit() in a slot ends the process from inside exec(): the report
+    # queued just before is written by the exit handler, and the wake-up
+    # notifier of the loop that never ended is let go quietly.
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def slot_fails():
+            raise ValueError("just before the exit")
+        def leave():
+            sys.exit(3)
+        QtCore.QTimer.singleShot(0, slot_fails)
+        QtCore.QTimer.singleShot(0, leave)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 3, result.describe()
+    assert result.log.count("ValueError: just before the exit") == 1, result.describe()
+    assert "unraisable" not in result.log and "RuntimeError" not in result.log, result.describe()
