@@ -129,7 +129,11 @@ def _format(exc_type: type[BaseException], exc_value: BaseException | None,
 # Formatted frames: (what the text depends on) -> text; emptied when full,
 # so that its memory stays bounded whatever the app raises.
 _FRAMES_MAX = 1024
-_MANY_LINES = sys.version_info >= (3, 13)      # FrameSummary._original_lines
+# What a frame's text depends on besides its position: FrameSummary's
+# private source line(s) - _original_line in 3.11-3.12, _original_lines in
+# 3.13-3.14.  Without it (a later CPython), frames are formatted each time.
+_SOURCE_ATTRIBUTE = "_original_lines" if sys.version_info >= (3, 13) else "_original_line"
+_MISSING = object()
 _formatted_frames: dict[tuple[object, ...], str] = {}
 _frames_cls: Any = None
 
@@ -146,7 +150,9 @@ def _frames_class(traceback: Any) -> Any:
                 return super().format_frame_summary(frame, **kwargs)  # type: ignore[no-any-return]
             # The text is a function of the position and the source lines
             # (3.11-3.12 keep one, 3.13+ several).
-            source = frame._original_lines if _MANY_LINES else frame._original_line
+            source = getattr(frame, _SOURCE_ATTRIBUTE, _MISSING)
+            if source is _MISSING:       # another CPython: no table
+                return super().format_frame_summary(frame, **kwargs)  # type: ignore[no-any-return]
             key = (frame.filename, frame.lineno, frame.end_lineno, frame.colno,
                    frame.end_colno, frame.name, source, *kwargs.items())
             text = _formatted_frames.get(key)
