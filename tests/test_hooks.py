@@ -702,3 +702,39 @@ def test_an_exit_from_inside_the_event_loop_writes_the_queued_report(tmp_path):
     assert result.returncode == 3, result.describe()
     assert result.log.count("ValueError: just before the exit") == 1, result.describe()
     assert "unraisable" not in result.log and "RuntimeError" not in result.log, result.describe()
+
+
+def test_a_thread_reporting_its_own_exception_writes_the_queued_ones_first(tmp_path):
+    # The main thread is blocked (in join) and no event loop runs: a QThread's
+    # queued report is written by the next thread that enters a hook to
+    # report at once - before its own, on that thread.
+    result = run_app("""
+        import logging, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        handled = []
+        class Handler(logging.Handler):
+            def emit(self, record):
+                handled.append((record.exc_info[0].__name__, threading.current_thread().name))
+        logging.getLogger("pyqtguard").addHandler(Handler())
+        class Failing(QtCore.QThread):
+            def run(self):
+                raise KeyError("queued-first")
+        def plain():
+            time.sleep(0.3)                 # main is in join() by now
+            failing = Failing()
+            failing.start()
+            failing.wait()
+            raise ValueError("own-second")
+        worker = threading.Thread(target=plain, name="plain-worker")
+        worker.start()
+        worker.join()
+        print("handled:", handled, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert ("handled: [('KeyError', 'plain-worker'), ('ValueError', 'plain-worker')]"
+            in result.stdout), result.describe()
+    log = result.log
+    assert log.index("KeyError: 'queued-first'") < log.index("ValueError: own-second")
