@@ -565,17 +565,17 @@ write_pending(pending_report *item)
     restore_error(&saved);
 }
 
-/* Write the queued reports in this thread, oldest first, until the queue
- * is empty or `deadline_ns` or the shutdown's (monotonic; 0: none) has
- * passed.  Not from
- * inside a hook or a report, and not while another thread writes them: that
- * one takes what is queued meanwhile too.  GIL held. */
+/* The earlier of two monotonic deadlines (0: none). */
 static long long
 earlier_deadline(long long a, long long b)
 {
     return a == 0 ? b : (b == 0 || a < b ? a : b);
 }
 
+/* Write the queued reports in this thread, oldest first, until the queue
+ * is empty or `deadline_ns` or the shutdown's has passed.  Not from inside
+ * a hook or a report, and not while another thread writes them: that one
+ * takes what is queued meanwhile too.  GIL held. */
 static void
 write_queued(long long deadline_ns)
 {
