@@ -147,3 +147,4 @@ def at_exit() -> None:
     # QThreads still running must not call into Python while they are ended
     # during the teardown (see pyqtguard.registry.qthreads.detach_at_exit).
     thread_tracking.detach_at_exit()
+    exception_hooks.detach_at_exit()

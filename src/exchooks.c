@@ -25,7 +25,9 @@
 #ifdef _WIN32
 #  include <windows.h>
 #else
+#  include <fcntl.h>
 #  include <time.h>
+#  include <unistd.h>
 #endif
 
 typedef struct {
@@ -120,7 +122,7 @@ ensure_helpers(void)
 /* ---- pieces of a report ---- */
 
 /* Who saw the exception, and when: taken when the hook is called, so that a
- * report written later by the reporter thread still says so. */
+ * report written later by another thread still says so. */
 typedef struct {
     unsigned long native_id;
     char stamp[32];
@@ -306,6 +308,27 @@ write_text_to_log(PyObject *text)
     pqg_write_text(pqg_log_fd(), utf8, (size_t)len, 1);   /* no forged markers */
 }
 
+/* A report and the empty line after it, in one write(); its lines defused
+ * (the report holds the app's text: no forged markers). */
+static void
+write_report_to_log(PyObject *report)
+{
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(report, &len);
+    size_t defused = utf8 != NULL ? pqg_defuse_text(utf8, (size_t)len, 1, NULL) : 0;
+    char *buf = utf8 != NULL ? PyMem_Malloc(defused + 1) : NULL;
+    if (buf == NULL) {
+        PyErr_Clear();
+        write_text_to_log(report);
+        pqg_puts(pqg_log_fd(), "\n");
+        return;
+    }
+    (void)pqg_defuse_text(utf8, (size_t)len, 1, buf);
+    buf[defused] = '\n';
+    pqg_write_all(pqg_log_fd(), buf, defused + 1);
+    PyMem_Free(buf);
+}
+
 /* The C-only path: used when re-entered or when Python formatting fails. */
 static void
 report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
@@ -421,8 +444,7 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
             report_fallback(header, exc_type, exc_value, exc_tb);
         }
         else {
-            write_text_to_log(report);
-            pqg_puts(pqg_log_fd(), "\n");
+            write_report_to_log(report);
             write_text_to_stderr(report);
             note_log_path();
             dispatch(source, exc_type, exc_value, exc_tb, thread,
@@ -448,8 +470,23 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
  * yields the GIL), so four QThreads failing at once gave one report.  So
  * when sys.excepthook is called by PyErr_Print() the hook only takes the
  * exception - C code that keeps the GIL from the hook's call to its return -
- * and a reporter thread writes the report a moment later; the exit handler
- * writes what is still queued.  Queue and flags: protected by the GIL. */
+ * and queues it.  The report is written a moment later, outside any hook,
+ * by one of the app's own threads - never by a thread of pyqtguard's: the
+ * app's logging handlers run there, where a crash is reported, and nothing
+ * of pyqtguard's is left running Python or Qt code into the interpreter's
+ * teardown (a reporter thread did both):
+ *  - the GUI thread, while its event loop runs: the hook writes a byte to a
+ *    pipe that a QSocketNotifier watches (see _qtattach), so the reports are
+ *    written at the loop's next turn - a point where the app expects queued
+ *    calls, also when the loop idles and no Python code runs otherwise;
+ *  - the main thread, when no event loop is watching: at its next Python
+ *    instruction (Py_AddPendingCall: main thread only, 3.11-3.14);
+ *  - any thread that enters one of the hooks to write a report at once
+ *    (threading.excepthook, an app's own call): the queued ones first;
+ *  - uninstall() and the exit handler, synchronously; at exit within a time
+ *    budget, and what does not fit is counted in one line, never dropped
+ *    without a word.
+ * Queue and flags: protected by the GIL. */
 
 typedef struct pending_report {
     struct pending_report *next;
@@ -461,8 +498,25 @@ typedef struct pending_report {
 } pending_report;
 
 static pending_report *pending_head = NULL, *pending_tail = NULL;
-static int reporter_running = 0;
+static size_t pending_count = 0;
 static int reports_synchronous = 0;     /* from the exit handler on */
+/* The thread writing queued reports now (PyThread ident; 0: none): one
+ * writer at a time keeps them in order, as it lets other threads run. */
+static unsigned long writer = 0;
+/* The exit handler's thread once it owns the queue: other writers stop
+ * after the report in hand. */
+static unsigned long exit_writer = 0;
+static int pending_call_queued = 0;     /* Py_AddPendingCall done, not run yet */
+/* Once shutdown has begun: when writing queued reports stops (monotonic
+ * ns; 0: no limit) - the rest are counted at exit. */
+static long long shutdown_deadline_ns = 0;
+static int gui_loop_watching = 0;       /* a QSocketNotifier reads wake_pipe[0] */
+#ifndef _WIN32
+static int wake_pipe[2] = {-1, -1};
+#endif
+/* This thread is inside one of the hooks: queued reports are not written
+ * from here (PyQt6's flag may be set, see above). */
+static PQG_THREAD_LOCAL int in_hook = 0;
 
 /* threading's record of the current thread (one started before install()
  * is not in the thread table): its _name, an instance attribute - read
@@ -520,6 +574,7 @@ pop_pending(void)
         if (pending_head == NULL) {
             pending_tail = NULL;
         }
+        pending_count--;
     }
     return item;
 }
@@ -537,61 +592,157 @@ write_pending(pending_report *item)
     restore_error(&saved);
 }
 
-/* Every queued report, now (GIL held). */
-static void
-drain_pending(void)
+/* The earlier of two monotonic deadlines (0: none). */
+static long long
+earlier_deadline(long long a, long long b)
 {
+    return a == 0 ? b : (b == 0 || a < b ? a : b);
+}
+
+/* Write the queued reports in this thread, oldest first, until the queue
+ * is empty or `deadline_ns` or the shutdown's has passed.  Not from inside
+ * a hook or a report, and not while another thread writes them: that one
+ * takes what is queued meanwhile too.  GIL held. */
+static void
+write_queued(long long deadline_ns)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    deadline_ns = earlier_deadline(deadline_ns, shutdown_deadline_ns);
+    if (writer != 0 || in_hook || hook_depth > 0 || PQG_IS_FINALIZING()) {
+        return;
+    }
+    writer = me;
     pending_report *item;
-    while ((item = pop_pending()) != NULL) {
+    while ((exit_writer == 0 || exit_writer == me)
+           && (deadline_ns == 0 || pqg_monotonic_ns() < deadline_ns)
+           && (item = pop_pending()) != NULL) {
         write_pending(item);
         free_pending(item);
     }
-}
-
-/* A reporter still writing the report it took (it lets other threads run
- * meanwhile): wait for it, at most a second - at exit it would otherwise
- * want the GIL back once the interpreter finalizes, and be ended there. */
-static void
-wait_for_reporter(void)
-{
-    for (int waited_ms = 0; reporter_running && waited_ms < 1000; waited_ms++) {
-        Py_BEGIN_ALLOW_THREADS
-#ifdef _WIN32
-        Sleep(1);
-#else
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-#endif
-        Py_END_ALLOW_THREADS
+    if (writer == me) {
+        writer = 0;
     }
 }
 
-#ifdef _WIN32
-static DWORD WINAPI
-reporter_main(LPVOID arg)
-#else
-static void *
-reporter_main(void *arg)
-#endif
+/* The pending call (Py_AddPendingCall): runs in the main thread, GIL
+ * held, at its next Python instruction. */
+static int
+write_queued_in_main_thread(void *Py_UNUSED(arg))
 {
-    (void)arg;
-    pqg_name_this_thread("pyqtguard-exc");  /* Linux keeps 15 characters */
-    if (Py_IsInitialized() && !PQG_IS_FINALIZING()) {
-        PyGILState_STATE gil = PyGILState_Ensure();
-        drain_pending();
-        reporter_running = 0;
-        PyGILState_Release(gil);
+    pending_call_queued = 0;
+    if (!gui_loop_watching) {           /* else the loop's next turn writes them */
+        write_queued(0);
     }
     return 0;
 }
 
-#ifndef _WIN32
-/* fork() copies no thread: a reporter running in the parent is not running
- * in the child; what it had queued is written by the child's next one. */
+/* Have the queued reports written soon (see the comment above the queue).
+ * Called with the GIL held, from a hook: no Python code, nothing that lets
+ * other threads run - a write() to a non-blocking pipe at most. */
 static void
-forget_reporter_in_child(void)
+wake_a_writer(void)
 {
-    reporter_running = 0;
+#ifndef _WIN32
+    if (gui_loop_watching && wake_pipe[1] >= 0) {
+        char byte = 1;
+        ssize_t n = write(wake_pipe[1], &byte, 1);  /* full: already woken */
+        (void)n;
+        return;
+    }
+#endif
+    if (!pending_call_queued && Py_AddPendingCall(write_queued_in_main_thread, NULL) == 0) {
+        pending_call_queued = 1;
+    }
+}
+
+static void
+sleep_one_ms(void)
+{
+    Py_BEGIN_ALLOW_THREADS
+#ifdef _WIN32
+    Sleep(1);
+#else
+    struct timespec pause = {0, 1000000};
+    nanosleep(&pause, NULL);
+#endif
+    Py_END_ALLOW_THREADS
+}
+
+/* At exit (the main thread, GIL held): every queued report, now, within
+ * `budget` seconds (< 0: no limit).  Another thread writing one is let
+ * finish it (it stops after it); what does not fit is counted in one line
+ * and let go. */
+static void
+write_queued_at_exit(double budget)
+{
+    long long deadline = budget < 0 ? 0
+                         : pqg_monotonic_ns() + (long long)(budget * 1e9) + 1;
+    deadline = earlier_deadline(deadline, shutdown_deadline_ns);
+    unsigned long me = PyThread_get_thread_ident();
+    exit_writer = me;
+    size_t abandoned = 0;
+    while (writer != 0 && writer != me) {
+        if (deadline != 0 && pqg_monotonic_ns() >= deadline) {
+            abandoned = 1;                  /* still in that thread's hands */
+            writer = 0;
+            break;
+        }
+        sleep_one_ms();
+    }
+    write_queued(deadline);
+    size_t left = pending_count + abandoned;
+    pending_report *item;
+    while ((item = pop_pending()) != NULL) {
+        free_pending(item);
+    }
+    if (left > 0) {
+        char line[200];
+        snprintf(line, sizeof(line), "pyqtguard: %zu exception report%s not "
+                 "written: the time for them at exit ran out\n", left,
+                 left == 1 ? "" : "s");
+        pqg_report_puts(line);
+    }
+}
+
+#ifndef _WIN32
+/* fork() copies no notifier, and the pipe would be shared with the parent
+ * (each could read the other's wake-ups): the child closes its copy and
+ * writes its queue from its main thread until an event loop of its own
+ * watches a new pipe.  close() is async-signal-safe, as a fork handler
+ * must be. */
+static void
+forget_wake_pipe_in_child(void)
+{
+    for (int i = 0; i < 2; i++) {
+        if (wake_pipe[i] >= 0) {
+            (void)close(wake_pipe[i]);
+            wake_pipe[i] = -1;
+        }
+    }
+    gui_loop_watching = 0;
+    pending_call_queued = 0;
+    writer = 0;
+}
+
+static int
+ensure_wake_pipe(void)
+{
+    if (wake_pipe[0] >= 0) {
+        return 0;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        (void)fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        (void)fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    wake_pipe[0] = fds[0];
+    wake_pipe[1] = fds[1];
+    static int atfork_registered = 0;
+    pqg_on_fork_child(forget_wake_pipe_in_child, &atfork_registered);
+    return 0;
 }
 #endif
 
@@ -639,9 +790,9 @@ plain_message(PyObject *exc_value, char *buf, size_t size)
     snprintf(buf, size, "%s", utf8);
 }
 
-/* Queue the report and make sure a reporter runs; 0 (nothing queued) when
- * it has to be written now: at exit, during finalization, from inside a
- * report, or without memory or thread. */
+/* Queue the report and have it written soon; 0 (nothing queued) when it
+ * has to be written now: at exit, during finalization, from inside a
+ * report, or without memory. */
 static int
 defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
              unsigned long counted, const char *where)
@@ -652,17 +803,6 @@ defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
     pending_report *item = PyMem_RawCalloc(1, sizeof(*item));
     if (item == NULL) {
         return 0;
-    }
-    if (!reporter_running) {
-#ifndef _WIN32
-        static int atfork_registered = 0;
-        pqg_on_fork_child(forget_reporter_in_child, &atfork_registered);
-#endif
-        if (pqg_start_own_thread(reporter_main, NULL, 0, NULL) != 0) {
-            PyMem_RawFree(item);
-            return 0;
-        }
-        reporter_running = 1;
     }
     item->exc_type = Py_NewRef(exc_type);
     item->exc_value = Py_XNewRef(exc_value);
@@ -682,6 +822,8 @@ defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
         pending_head = item;
     }
     pending_tail = item;
+    pending_count++;
+    wake_a_writer();
     return 1;
 }
 
@@ -701,8 +843,13 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
     }
     if (source == HOOK_SYS && called_by_err_print(exc_value)
         && defer_report(exc_type, exc_value, exc_tb, counted, where)) {
-        restore_error(&saved);              /* the reporter writes it */
+        restore_error(&saved);              /* written soon, see above */
         return;
+    }
+    if (!(source == HOOK_SYS && called_by_err_print(exc_value))) {
+        in_hook--;                          /* not under PyQt6's flag: */
+        write_queued(0);                    /* the queued reports come first */
+        in_hook++;
     }
     if (counted > 0) {
         write_repeat_count(where, counted, 0, NULL);
@@ -715,6 +862,17 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
 
 /* ---- the hooks ---- */
 
+/* A writer woken while this thread was in the hook (a chained hook of the
+ * app's ran Python code) left the queue alone: wake one again. */
+static void
+leave_hook(void)
+{
+    in_hook--;
+    if (in_hook == 0 && pending_head != NULL) {
+        wake_a_writer();
+    }
+}
+
 static PyObject *
 excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
               Py_ssize_t nargs)
@@ -724,8 +882,10 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
                         "excepthook expects (type, value, traceback)");
         return NULL;
     }
+    in_hook++;
     report_exception(HOOK_SYS, args[0], args[1], args[2], NULL, NULL);
     chain_previous(HOOK_SYS, args, nargs);
+    leave_hook();
     /* Uncaught at the top level (no frame runs): end by SIGINT, as Python
      * would have if the report's imports had not reset its flag. */
     if (PyEval_GetFrame() == NULL
@@ -751,9 +911,11 @@ threading_excepthook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
                         "threading.excepthook expects ExceptHookArgs");
     }
     else if (exc_type != PyExc_SystemExit) {
+        in_hook++;
         report_exception(HOOK_THREADING, exc_type, exc_value, exc_tb,
                          thread, hook_args);
         chain_previous(HOOK_THREADING, &hook_args, 1);
+        leave_hook();
     }
     Py_XDECREF(exc_type);
     Py_XDECREF(exc_value);
@@ -777,9 +939,11 @@ unraisablehook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
                         "unraisablehook expects UnraisableHookArgs");
     }
     else {
+        in_hook++;
         report_exception(HOOK_UNRAISABLE, exc_type, exc_value, exc_tb,
                          NULL, hook_args);
         chain_previous(HOOK_UNRAISABLE, &hook_args, 1);
+        leave_hook();
     }
     Py_XDECREF(exc_type);
     Py_XDECREF(exc_value);
@@ -883,35 +1047,110 @@ message_repeat_py(PyObject *Py_UNUSED(self), PyObject *text)
     Py_RETURN_TRUE;
 }
 
-/* flush_exception_reports(exiting=False): write the queued reports and the
- * counts of repeats not yet reported (at exit, at uninstall); exiting: from
- * now on every report is written at once, in the hook. */
+/* flush_exception_reports(exiting=False, budget=-1.0): write the queued
+ * reports and the counts of repeats not yet reported (at exit, at
+ * uninstall); exiting: from now on every report is written at once, in the
+ * hook, and the queue within `budget` seconds (< 0: no limit). */
 static PyObject *
 flush_exception_reports_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int exiting = 0;
-    if (!PyArg_ParseTuple(args, "|p:flush_exception_reports", &exiting)) {
+    double budget = -1.0;
+    if (!PyArg_ParseTuple(args, "|pd:flush_exception_reports", &exiting, &budget)) {
         return NULL;
     }
     if (exiting) {
         reports_synchronous = 1;
+        write_queued_at_exit(budget);
     }
-    wait_for_reporter();                /* it writes what it took, in order */
-    drain_pending();
+    else {
+        /* Another thread writing them: it takes these too, in order. */
+        write_queued(0);
+    }
     pqg_repeat_drain(write_repeat_count, NULL);
     PyErr_Clear();
     Py_RETURN_NONE;
 }
 
+/* write_queued_reports(*ignored): the GUI thread's QSocketNotifier slot
+ * (it is passed the socket and its type): empty the wake-up pipe, write
+ * what is queued. */
+static PyObject *
+write_queued_reports_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args))
+{
+#ifndef _WIN32
+    char bytes[64];
+    while (wake_pipe[0] >= 0 && read(wake_pipe[0], bytes, sizeof(bytes)) > 0) {
+    }
+#endif
+    write_queued(0);
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+/* report_wakeup_fd(watch): watch=True - the GUI thread's event loop
+ * watches the returned fd (readable: call write_queued_reports), -1 where
+ * there is no such pipe (Windows: the main thread's pending call only);
+ * watch=False - it no longer does. */
+static PyObject *
+report_wakeup_fd_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    int watch = PyObject_IsTrue(arg);
+    if (watch < 0) {
+        return NULL;
+    }
+    gui_loop_watching = 0;
+#ifndef _WIN32
+    if (watch && ensure_wake_pipe() == 0) {
+        gui_loop_watching = 1;
+        if (pending_head != NULL) {
+            wake_a_writer();
+        }
+        return PyLong_FromLong(wake_pipe[0]);
+    }
+#endif
+    if (pending_head != NULL) {
+        wake_a_writer();
+    }
+    return PyLong_FromLong(-1);
+}
+
+/* report_deadline(budget): shutdown has begun - queued reports are written
+ * for `budget` more seconds at most, the rest counted at exit; budget < 0:
+ * it has not (an event loop runs again), no limit. */
+static PyObject *
+report_deadline_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    double budget = PyFloat_AsDouble(arg);
+    if (budget == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    shutdown_deadline_ns = budget < 0 ? 0
+                           : pqg_monotonic_ns() + (long long)(budget * 1e9) + 1;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef exchooks_methods[] = {
+    {"report_deadline", report_deadline_py, METH_O,
+     PyDoc_STR("report_deadline($module, budget, /)\n--\n\nShutdown has begun: "
+               "write queued exception reports for budget more seconds at most "
+               "(< 0: no limit).")},
     {"message_repeat", message_repeat_py, METH_O,
      PyDoc_STR("message_repeat($module, text, /)\n--\n\nFalse if this Qt "
                "message repeats one logged within the repeat interval.")},
     {"flush_exception_reports", flush_exception_reports_py, METH_VARARGS,
-     PyDoc_STR("flush_exception_reports($module, exiting=False, /)\n--\n\n"
-               "Write the queued exception reports and how often each exception "
-               "was repeated since its last full report; exiting: report at once "
-               "from now on.")},
+     PyDoc_STR("flush_exception_reports($module, exiting=False, budget=-1.0, /)"
+               "\n--\n\nWrite the queued exception reports and how often each "
+               "exception was repeated since its last full report; exiting: "
+               "report at once from now on, and write the queue within budget "
+               "seconds (< 0: no limit).")},
+    {"write_queued_reports", write_queued_reports_py, METH_VARARGS,
+     PyDoc_STR("write_queued_reports($module, *ignored)\n--\n\nWrite the queued "
+               "exception reports now (the GUI thread's wake-up slot).")},
+    {"report_wakeup_fd", report_wakeup_fd_py, METH_O,
+     PyDoc_STR("report_wakeup_fd($module, watch, /)\n--\n\nTrue: the GUI "
+               "thread watches the returned fd (-1: none) and calls "
+               "write_queued_reports when it is readable; False: it stops.")},
     {"excepthook", (PyCFunction)(void (*)(void))excepthook_py, METH_FASTCALL,
      PyDoc_STR("excepthook($module, exc_type, exc_value, exc_tb, /)\n--\n\n"
                "pyqtguard's sys.excepthook: report, chain, never raise.")},

@@ -1,9 +1,9 @@
 /* unreported.c: one line per exception report that is queued but not
  * written yet, for the crash report.
  *
- * exchooks.c defers the report of an exception PyQt6 hands to
- * sys.excepthook to a reporter thread, which needs the GIL.  When the
- * process crashes before that thread gets it - an exception in a slot or
+ * exchooks.c queues the report of an exception PyQt6 hands to
+ * sys.excepthook, for the GUI or main thread to write a moment later.  When
+ * the process crashes before that thread gets to it - an exception in a slot or
  * virtual, then Qt uses what it returned and faults - the exception is the
  * root cause and must not be lost.  So, when a report is queued, a one-line
  * summary (time, thread, type, where, message) is put in a fixed table that
@@ -32,6 +32,9 @@ typedef struct {
 } unreported_slot;
 
 static unreported_slot slots[UNREPORTED_SLOTS];
+/* Queued while every slot was taken: counted, so that the crash report
+ * says how many more there are. */
+static atomic_int unlisted = 0;
 
 /* Copy `text` to `out` on one line: control characters become spaces. */
 static void
@@ -63,7 +66,8 @@ pqg_unreported_add(const char *stamp, const char *thread, const char *where,
         atomic_store_explicit(&slots[i].state, SLOT_READY, memory_order_release);
         return i;
     }
-    return -1;                               /* all taken: the full report only */
+    atomic_fetch_add(&unlisted, 1);          /* all taken: counted only */
+    return -1;
 }
 
 void
@@ -71,6 +75,9 @@ pqg_unreported_remove(int slot)
 {
     if (slot >= 0 && slot < UNREPORTED_SLOTS) {
         atomic_store_explicit(&slots[slot].state, SLOT_FREE, memory_order_release);
+    }
+    else if (slot == -1) {
+        atomic_fetch_sub(&unlisted, 1);
     }
 }
 
@@ -86,13 +93,19 @@ pqg_write_unreported(int fd)
         }
         if (written == 0) {
             pqg_puts(fd, "\nUncaught exceptions not reported in full yet "
-                         "(their reports wait for the GIL):\n  ");
+                         "(queued for the GUI or main thread to write):\n  ");
         }
         else {
             pqg_puts(fd, "  ");
         }
         pqg_puts(fd, slots[i].line);
         written++;
+    }
+    int more = atomic_load(&unlisted);
+    if (more > 0 && written > 0) {
+        pqg_puts(fd, "  ... and ");
+        pqg_put_dec(fd, (unsigned long long)more);
+        pqg_puts(fd, " more\n");
     }
     return written;
 }

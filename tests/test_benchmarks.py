@@ -37,3 +37,14 @@ def test_ratio_helper():
     low, high = median_ratio_interval(plain, guarded)
     assert low <= 1.10 <= high and high - low < 0.2
     assert ratio_line(plain, guarded, target=1.05).startswith("ratio: 1.100 ")
+
+
+def test_exception_reports_benchmark_prints_its_ratios():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "exception_reports.py"), "--short"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"pyqtguard / python hook, wall ratio: \d\.\d{3} \(target <= 1\.00; "
+                     r"95% interval \d\.\d{3}-\d\.\d{3}\)", result.stdout), result.stdout
+    assert re.search(r"pyqtguard / python hook, cpu  ratio: \d\.\d{3}", result.stdout)
+    assert "peak RSS growth:" in result.stdout

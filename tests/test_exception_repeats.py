@@ -4,10 +4,12 @@ repeats are counted, and the count is logged with the next full report or
 at exit - not megabytes of identical tracebacks."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from apprunner import run_app
 
 FLOOD_APP = """
-    import sys, time
+    import sys, time{setup}
     import pyqtguard
     pyqtguard.install({options})
     from PyQt6 import QtCore
@@ -34,9 +36,13 @@ FLOOD_APP = """
 """
 
 
-def flood(tmp_path, options="", between="", env=None):
-    return run_app(FLOOD_APP.replace("{options}", options).replace("{between}", between),
-                   tmp_path, env=env)
+def flood_source(options="", between="", setup=""):
+    return (FLOOD_APP.replace("{options}", options).replace("{between}", between)
+            .replace("{setup}", setup))
+
+
+def flood(tmp_path, options="", between="", env=None, setup=""):
+    return run_app(flood_source(options, between, setup), tmp_path, env=env)
 
 
 def test_a_flood_of_one_exception_is_one_report_and_a_count(tmp_path):
@@ -70,3 +76,45 @@ def test_repeat_interval_zero_reports_every_one(tmp_path):
     assert result.returncode == 0, result.describe()
     assert result.log.count("AttributeError: 'Model' object has no attribute 'rows'") == 500
     assert "more times" not in result.log
+
+
+# The app's logging handler takes a few ms a report (a file on a slow disk, a
+# network handler), and 1.5 s for the last one: longer than the old reporter
+# thread's exit wait of 1 s, after which that thread went on running the
+# handler (and then Qt code) into the interpreter's teardown.  Registered
+# before install(), the atexit function below runs after pyqtguard's exit
+# handler: by then every report must be done.
+SLOW_HANDLER = """
+    import atexit, logging, threading, time
+    class Slow(logging.Handler):
+        def emit(self, record):
+            last = record.exc_info[0] is KeyError
+            time.sleep(1.5 if last else 0.002)
+            threads.add(threading.current_thread().name)
+            done.append(last)
+    threads, done = set(), []
+    logging.getLogger("pyqtguard").addHandler(Slow())
+    atexit.register(lambda: print("after the exit handler:", len(done), "reports done,",
+                                  "last done:", any(done), "handler threads:",
+                                  sorted(threads), flush=True))"""
+
+
+def test_a_flood_right_before_exit_is_written_in_full_and_exits_cleanly(tmp_path):
+    # Issue 18.3: each of the 500 reports is in the log, the process exits
+    # with status 0 (no segfault in the teardown), and the app's handler ran
+    # on the app's own thread, never on one of pyqtguard's.
+    result = flood(tmp_path, env={"PYQTGUARD_REPEAT_INTERVAL": "0"}, setup=SLOW_HANDLER)
+    assert result.returncode == 0, result.describe()
+    assert result.log.count("AttributeError: 'Model' object has no attribute 'rows'") == 500
+    assert "KeyError: 7" in result.log
+    assert "not written" not in result.log
+    assert ("after the exit handler: 501 reports done, last done: True handler threads: "
+            "['MainThread']") in result.stdout, result.describe()
+
+
+def test_the_flood_at_exit_holds_run_after_run(tmp_path):
+    # The stress script runs this 200 times (tests/stress/flood_at_exit.py).
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent / "stress"))
+    from flood_at_exit import main
+    assert main(["-n", "5"]) == 0

@@ -3,6 +3,8 @@ re-entry, finalization and a missing stderr."""
 from __future__ import annotations
 
 
+import re
+
 import pytest
 
 from apprunner import run_app
@@ -466,3 +468,218 @@ def test_a_replaced_stderr_is_written_in_the_gui_thread(tmp_path):
     assert "off the GUI thread: 0" in result.stdout, result.describe()
     assert "worker: True slot: True last: True" in result.stdout, result.describe()
     assert "from-worker" in result.log and "from-slot" in result.log
+
+
+
+def test_a_log_handler_that_segfaults_gets_a_crash_report_naming_its_thread(tmp_path):
+    # Issue 18.4: the app's logging handlers (and on_exception callbacks) run
+    # on the app's threads - here the GUI thread that raised - where the
+    # crash handler reports a fault; never on a thread of pyqtguard's own.
+    from test_crash import SEGV, assert_thread_stack, crash_section
+
+    result = run_app("""
+        import ctypes, logging
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Crashing(logging.Handler):
+            def emit(self, record):
+                ctypes.string_at(0)
+        logging.getLogger("pyqtguard").addHandler(Crashing())
+        def slot_fails():
+            raise ValueError("reported to a crashing handler")
+        QtCore.QTimer.singleShot(0, slot_fails)
+        QtCore.QTimer.singleShot(1000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "signal: SIGSEGV" in report, report
+    assert "thread: 'MainThread'" in report, report
+    assert_thread_stack(report, "MainThread", "emit")
+    assert "ValueError: reported to a crashing handler" in result.log
+
+
+def test_reports_that_do_not_fit_in_the_exit_time_are_counted(tmp_path):
+    # Issue 18.3: once shutdown begins (the event loop ended), queued reports
+    # get half the exit deadline; what does not fit is counted in one line,
+    # never dropped without a word - and the process still ends in time.
+    result = run_app("""
+        import logging, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=3, repeat_interval=0)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Slow(logging.Handler):
+            def emit(self, record):
+                time.sleep(0.5)
+        logging.getLogger("pyqtguard").addHandler(Slow())
+        class Failing(QtCore.QThread):
+            def run(self):
+                raise ValueError("failed-" + self.objectName())
+        QtCore.QTimer.singleShot(0, app.quit)
+        app.exec()
+        threads = []
+        for i in range(10):
+            thread = Failing()
+            thread.setObjectName(str(i))
+            threads.append(thread)
+            thread.start()
+        for thread in threads:
+            thread.wait()
+        print("main done", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    written = log.count("ValueError: failed-")
+    match = re.search(r"pyqtguard: (\d+) exception reports? not written: "
+                      r"the time for them at exit ran out", log)
+    assert match is not None, result.describe()
+    assert 0 < written < 10 and written + int(match.group(1)) == 10, result.describe()
+
+
+def test_a_qthreads_report_is_written_by_the_idle_gui_thread(tmp_path):
+    # While the event loop idles no Python code runs in the GUI thread: the
+    # hook wakes it (a pipe its QSocketNotifier watches), and it writes the
+    # queued report - running the app's logging handler - at once, not when
+    # the loop ends.
+    result = run_app("""
+        import logging, threading
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        seen = []
+        class Handler(logging.Handler):
+            def emit(self, record):
+                in_loop = QtCore.QThread.currentThread().loopLevel() > 0
+                seen.append((threading.current_thread().name, in_loop))
+        logging.getLogger("pyqtguard").addHandler(Handler())
+        class Worker(QtCore.QObject):
+            go = QtCore.pyqtSignal()
+            def fail(self):
+                raise KeyError("from-qthread")
+        thread = QtCore.QThread()
+        worker = Worker()
+        worker.moveToThread(thread)
+        worker.go.connect(worker.fail)
+        thread.start()
+        # No Python code runs in the GUI thread until the loop has ended.
+        QtCore.QTimer.singleShot(0, worker.go.emit)
+        QtCore.QTimer.singleShot(1500, app.quit)
+        app.exec()
+        thread.quit()
+        thread.wait()
+        print("handler ran in:", seen, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "handler ran in: [('MainThread', True)]" in result.stdout, result.describe()
+    assert "KeyError: 'from-qthread'" in result.log
+
+
+def test_a_crash_report_counts_queued_exceptions_beyond_its_summaries(tmp_path):
+    # 20 slots fail, then the next one crashes before the loop's next turn:
+    # 16 summary lines head the crash report, and the 4 more are counted.
+    from test_crash import SEGV, crash_section
+
+    result = run_app("""
+        import faulthandler
+        import pyqtguard
+        pyqtguard.install(repeat_interval=0)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Model(QtCore.QObject):
+            changed = QtCore.pyqtSignal()
+        model = Model()
+        def load_rows():
+            raise ValueError("no rows")
+        for _ in range(20):
+            model.changed.connect(load_rows)
+        model.changed.connect(lambda: faulthandler._sigsegv())
+        QtCore.QTimer.singleShot(0, model.changed.emit)
+        QtCore.QTimer.singleShot(1000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    summary = report.split("Uncaught exceptions not reported in full yet")[1]
+    summary = summary.split("\n\n", 1)[0]
+    assert summary.count("ValueError in load_rows") == 16, report
+    assert "... and 4 more" in summary, report
+
+
+def test_a_filter_on_the_pyqtguard_logger_sees_every_report(tmp_path):
+    # No record is made when nothing but pyqtguard's NullHandler would get
+    # it; a filter on the logger (which an app may use to count or route
+    # reports) is something that listens.
+    result = run_app("""
+        import logging, sys
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        seen = []
+        logging.getLogger("pyqtguard").addFilter(lambda record: seen.append(record) or True)
+        sys.excepthook(ValueError, ValueError("filtered"), None)
+        print("filter saw:", [r.exc_info[1].args[0] for r in seen], flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "filter saw: ['filtered']" in result.stdout
+
+
+def test_an_exit_from_inside_the_event_loop_writes_the_queued_report(tmp_path):
+    # sys.exit() in a slot ends the process from inside exec(): the report
+    # queued just before is written by the exit handler, and the wake-up
+    # notifier of the loop that never ended is let go quietly.
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def slot_fails():
+            raise ValueError("just before the exit")
+        def leave():
+            sys.exit(3)
+        QtCore.QTimer.singleShot(0, slot_fails)
+        QtCore.QTimer.singleShot(0, leave)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 3, result.describe()
+    assert result.log.count("ValueError: just before the exit") == 1, result.describe()
+    assert "unraisable" not in result.log and "RuntimeError" not in result.log, result.describe()
+
+
+def test_a_thread_reporting_its_own_exception_writes_the_queued_ones_first(tmp_path):
+    # The main thread is blocked (in join) and no event loop runs: a QThread's
+    # queued report is written by the next thread that enters a hook to
+    # report at once - before its own, on that thread.
+    result = run_app("""
+        import logging, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        handled = []
+        class Handler(logging.Handler):
+            def emit(self, record):
+                handled.append((record.exc_info[0].__name__, threading.current_thread().name))
+        logging.getLogger("pyqtguard").addHandler(Handler())
+        class Failing(QtCore.QThread):
+            def run(self):
+                raise KeyError("queued-first")
+        def plain():
+            time.sleep(0.3)                 # main is in join() by now
+            failing = Failing()
+            failing.start()
+            failing.wait()
+            raise ValueError("own-second")
+        worker = threading.Thread(target=plain, name="plain-worker")
+        worker.start()
+        worker.join()
+        print("handled:", handled, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert ("handled: [('KeyError', 'plain-worker'), ('ValueError', 'plain-worker')]"
+            in result.stdout), result.describe()
+    log = result.log
+    assert log.index("KeyError: 'queued-first'") < log.index("ValueError: own-second")

@@ -109,25 +109,115 @@ def remove_exception_callback(callback: ExceptionCallback) -> bool:
 
 def _format(exc_type: type[BaseException], exc_value: BaseException | None,
             exc_tb: TracebackType | None) -> str:
-    """The traceback text; no local variables (nothing secret by default)."""
+    """The traceback text, as ``traceback.format_exception`` writes it; no
+    local variables (nothing secret by default).
+
+    Each frame's lines are formatted once: distinct exceptions of one app
+    share most of their frames (the slot, the code it calls), and the source
+    line's carets cost a parse of the line each time (3.11+)."""
     import traceback
 
-    return "".join(traceback.format_exception(exc_type, exc_value, exc_tb))
+    if not isinstance(exc_value, BaseException):
+        return "".join(traceback.format_exception(exc_type, exc_value, exc_tb))
+    report = traceback.TracebackException(type(exc_value), exc_value, exc_tb, compact=True)
+    cls = _frames_cls or _frames_class(traceback)
+    if report.__cause__ is None and report.__context__ is None \
+            and not getattr(report, "exceptions", None):
+        report.stack.__class__ = cls                # the usual case: no chain
+    else:
+        _use_formatted_frames(report, cls)
+    return "".join(report.format())
+
+
+# Formatted frames: (what the text depends on) -> text; emptied when full,
+# so that its memory stays bounded whatever the app raises.
+_FRAMES_MAX = 1024
+# What a frame's text depends on besides its position: FrameSummary's
+# private source line(s) - _original_line in 3.11-3.12, _original_lines in
+# 3.13-3.14.  Without it (a later CPython), frames are formatted each time.
+_SOURCE_ATTRIBUTE = "_original_lines" if sys.version_info >= (3, 13) else "_original_line"
+_MISSING = object()
+_formatted_frames: dict[tuple[object, ...], str] = {}
+_frames_cls: Any = None
+
+
+def _frames_class(traceback: Any) -> Any:
+    """A StackSummary that formats each distinct frame once."""
+    global _frames_cls
+    if _frames_cls is not None:
+        return _frames_cls
+
+    class _FormattedOnce(traceback.StackSummary):  # type: ignore[name-defined,misc]
+        def format_frame_summary(self, frame: Any, **kwargs: Any) -> str:
+            if frame.locals is not None:
+                return super().format_frame_summary(frame, **kwargs)  # type: ignore[no-any-return]
+            # The text is a function of the position and the source lines
+            # (3.11-3.12 keep one, 3.13+ several).
+            source = getattr(frame, _SOURCE_ATTRIBUTE, _MISSING)
+            if source is _MISSING:       # another CPython: no table
+                return super().format_frame_summary(frame, **kwargs)  # type: ignore[no-any-return]
+            key = (frame.filename, frame.lineno, frame.end_lineno, frame.colno,
+                   frame.end_colno, frame.name, source, *kwargs.items())
+            text = _formatted_frames.get(key)
+            if text is None:
+                text = super().format_frame_summary(frame, **kwargs)
+                if len(_formatted_frames) >= _FRAMES_MAX:
+                    _formatted_frames.clear()
+                _formatted_frames[key] = text
+            return text
+
+    _frames_cls = _FormattedOnce
+    return _frames_cls
+
+
+def _use_formatted_frames(report: Any, cls: Any) -> None:
+    """Give every traceback in the chain (causes, contexts, groups) *cls*."""
+    pending, seen = [report], set()
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if type(item.stack) is not cls and isinstance(item.stack, list):
+            item.stack.__class__ = cls
+        pending.append(item.__cause__)
+        pending.append(item.__context__)
+        pending.extend(getattr(item, "exceptions", None) or ())
 
 
 _the_logger: logging.Logger | None = None
+_null_handler: logging.Handler | None = None
 
 
 def _logger() -> logging.Logger:
     """The ``pyqtguard`` logger, with a NullHandler so that an app without
     logging configured gets no second copy of each report on stderr."""
-    global _the_logger
+    global _the_logger, _null_handler
     if _the_logger is None:
         import logging
 
         _the_logger = logging.getLogger("pyqtguard")
-        _the_logger.addHandler(logging.NullHandler())
+        _null_handler = logging.NullHandler()
+        _the_logger.addHandler(_null_handler)
     return _the_logger
+
+
+def _logging_listens(logger: logging.Logger) -> bool:
+    """Whether an error record would reach anything but pyqtguard's own
+    NullHandler (a handler, or a filter on the logger): if not, no record
+    is made - the report costs what its text costs."""
+    if logger.filters:
+        return True
+    if not logger.isEnabledFor(40):             # logging.ERROR
+        return False
+    current: logging.Logger | None = logger
+    while current is not None:
+        if any(handler is not _null_handler for handler in current.handlers):
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
 
 
 def _describe_current_thread() -> str:
@@ -156,8 +246,8 @@ def _post_stderr_copy(text: str) -> bool:
     thread; called by the C hooks from any other thread.
 
     Apps point ``sys.stderr`` at a widget (a console pane), which only the
-    GUI thread may touch: reports of worker threads and of the reporter
-    thread would write to it from theirs.  Returns False - write it here, as
+    GUI thread may touch: reports of worker threads (and queued reports a
+    worker's hook writes first) would write to it from theirs.  Returns False - write it here, as
     before - when this is the GUI thread or no event loop runs to take it.
     """
     loop_ident = qt_attach.loop_thread_ident()
@@ -207,12 +297,27 @@ def _run_callbacks(record: ExceptionRecord) -> None:
 def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseException | None,
               exc_tb: TracebackType | None, thread: threading.Thread | None,
               thread_name: str, native_id: int, report: str) -> None:
+    logger = _logger()
+    listens = _logging_listens(logger)
+    if not listens and not _callbacks:
+        return
     record = ExceptionRecord(exc_type, exc_value, exc_tb, thread_name, native_id,
                              source, thread, report)
+    if listens:
+        _log(logger, record)
+    if not _callbacks:
+        return
+    if not guithread.post_to_gui_thread(lambda: _run_callbacks(record)):
+        _run_callbacks(record)
+
+
+def _log(logger: logging.Logger, record: ExceptionRecord) -> None:
+    exc_type, exc_value, exc_tb = record.exc_type, record.exc_value, record.exc_traceback
+    thread_name, source = record.thread_name, record.source
     ident = threading.get_ident()
     known = ident in threading._active  # type: ignore[attr-defined]
     try:
-        _logger().error("uncaught exception in thread %r [%s]", thread_name, source,
+        logger.error("uncaught exception in thread %r [%s]", thread_name, source,
                      exc_info=(exc_type, exc_value, exc_tb),  # type: ignore[arg-type]
                      extra={"pyqtguard_record": record})
     except Exception:  # noqa: BLE001 - a broken log handler must not matter
@@ -220,11 +325,7 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
     finally:
         # logging names the record's thread with threading.current_thread(),
         # which leaves a _DummyThread listed for good for a thread threading
-        # did not start (the reporter, a QThread): take it out again.
+        # did not start (a QThread, a pool thread): take it out again.
         dummy = threading._active.get(ident)  # type: ignore[attr-defined]
         if not known and isinstance(dummy, threading._DummyThread):  # type: ignore[attr-defined]
             del threading._active[ident]  # type: ignore[attr-defined]
-    if not _callbacks:
-        return
-    if not guithread.post_to_gui_thread(lambda: _run_callbacks(record)):
-        _run_callbacks(record)

@@ -1,0 +1,93 @@
+"""The traceback text of a report is exactly what ``traceback`` writes,
+although each distinct frame is formatted once (issue 21: a report costs no
+more than a plain Python hook's); the table of formatted frames is bounded."""
+from __future__ import annotations
+
+import traceback
+
+import pytest
+
+from pyqtguard.exceptions import delivery as _exceptions
+
+
+def _chained() -> None:
+    try:
+        {}["key"]
+    except KeyError as exc:
+        raise ValueError("wrapped") from exc
+
+
+def _context() -> None:
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        [][3]
+
+
+def _recursing(depth: int) -> int:
+    return _recursing(depth + 1)
+
+
+def _group() -> None:
+    raise ExceptionGroup("several", [ValueError(1), TypeError(2)])  # noqa: F821 - 3.11+
+
+
+def _syntax() -> None:
+    compile("a b", "broken.py", "exec")
+
+
+def _carets() -> None:
+    table: dict[str, object] = {"x": None}
+    table["x"]["y"] + 1  # type: ignore[index]
+
+
+def _noted() -> None:
+    error = KeyError("n")
+    error.add_note("a note")
+    raise error
+
+
+def _suppressed() -> None:
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        raise LookupError("no context shown") from None
+
+
+CASES = [_chained, _context, lambda: _recursing(0), _group, _syntax, _carets, _noted,
+         _suppressed]
+
+
+def _raised(function) -> BaseException:
+    try:
+        function()
+    except BaseException as exc:  # noqa: BLE001
+        return exc
+    raise AssertionError("did not raise")
+
+
+@pytest.mark.parametrize("function", CASES, ids=lambda f: getattr(f, "__name__", "case"))
+def test_report_text_is_what_traceback_writes(function):
+    error = _raised(function)
+    expected = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    for _ in range(2):                  # formatted, then from the table
+        assert _exceptions._format(type(error), error, error.__traceback__) == expected
+    fresh = _raised(function)           # the same places, another exception
+    assert (_exceptions._format(type(fresh), fresh, fresh.__traceback__)
+            == "".join(traceback.format_exception(type(fresh), fresh, fresh.__traceback__)))
+
+
+def test_a_value_that_is_not_an_exception_is_formatted_as_traceback_does():
+    assert (_exceptions._format(ValueError, None, None)
+            == "".join(traceback.format_exception(ValueError, None, None)))
+
+
+def test_the_table_of_formatted_frames_is_bounded():
+    namespace: dict[str, object] = {}
+    count = _exceptions._FRAMES_MAX + 200
+    source = "".join(f"def f{i}():\n    raise ValueError({i})\n" for i in range(count))
+    exec(compile(source, "<many places>", "exec"), namespace)
+    for i in range(count):
+        error = _raised(namespace[f"f{i}"])
+        _exceptions._format(type(error), error, error.__traceback__)
+        assert len(_exceptions._formatted_frames) <= _exceptions._FRAMES_MAX
