@@ -41,23 +41,10 @@
 #  include <time.h>
 #  include <unistd.h>
 #endif
-#if defined(__GLIBC__)
-/* glibc's backtrace() loads libgcc_s with dlopen() at its first call (a
- * malloc, so never in a handler): it had to be called once beforehand, in
- * a thread of its own to spare the app's start-up ~0.3 ms.  The extension
- * links libgcc_s instead (setup.py; loaded with it, and by libstdc++ in any
- * Qt app anyway) and walks the stack with its unwinder directly, as
- * backtrace() does: no preload, no thread, and a crash in the first moments
- * gets its native stack too. */
-#  include <execinfo.h>             /* backtrace_symbols_fd */
-#  include <stdint.h>
-#  include <unwind.h>
-#  define PQG_HAVE_BACKTRACE 1
-#  define PQG_UNWIND_DIRECT 1
-#elif defined(__APPLE__)
-#  include <execinfo.h>             /* in libSystem: nothing to load */
-#  define PQG_HAVE_BACKTRACE 1
+#ifndef _WIN32
+#  include <setjmp.h>
 #endif
+#include <stdint.h>
 
 #if PY_VERSION_HEX < 0x030D0000
 /* Exported by CPython 3.11 and 3.12 (PyAPI_FUNC); declared in an internal
@@ -66,7 +53,6 @@ PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
 #  define PQG_OWN_PYTHON_STACKS 1
 #endif
 
-#define MAX_NATIVE_FRAMES 64
 #define MAX_PYTHON_THREADS 500
 #define REASON_MAX 512
 
@@ -217,79 +203,32 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
     pqg_puts(fd, "\n");
 }
 
-#ifdef PQG_OWN_PYTHON_STACKS
-static int stage_write;
-static void drain_stage(const int *fds, int nfds);
+/* The native stack: raw frames, modules and offsets, no lock taken
+ * (nativestack.c).  A walk follows memory the crash may have damaged; if it
+ * faults, the handler is entered again on this thread and jumps back here
+ * (siglongjmp from a handler: allowed, the interrupted code is our own walk,
+ * which holds nothing), and the report goes on without it. */
+#ifndef _WIN32
+static sigjmp_buf walk_escape;
+static volatile sig_atomic_t walking = 0;
 #endif
 
-#ifdef PQG_UNWIND_DIRECT
-/* Walking the stack with libgcc's unwinder, frame by frame: no lock (glibc
- * 2.35+ finds a frame's unwind table with _dl_find_object, lock-free), no
- * allocation; the stack array belongs to the caller. */
-typedef struct {
-    void **frames;
-    int count;
-    int max;
-    uintptr_t last_cfa;
-} frame_walk;
-
-static _Unwind_Reason_Code
-add_frame(struct _Unwind_Context *context, void *arg)
-{
-    frame_walk *walk = arg;
-    uintptr_t ip = (uintptr_t)_Unwind_GetIP(context);
-    uintptr_t cfa = (uintptr_t)_Unwind_GetCFA(context);
-    if (ip == 0 || walk->count >= walk->max) {
-        return _URC_END_OF_STACK;
-    }
-    /* A frame that repeats itself with the same frame address: the unwind
-     * data is wrong here, and the walk would never end (glibc's check). */
-    if (walk->count > 0 && walk->frames[walk->count - 1] == (void *)ip
-        && cfa == walk->last_cfa)
-    {
-        return _URC_END_OF_STACK;
-    }
-    walk->last_cfa = cfa;
-    walk->frames[walk->count++] = (void *)ip;
-    return _URC_NO_REASON;
-}
-
-static int
-walk_native_stack(void **frames, int max)
-{
-    frame_walk walk = {frames, 0, max, 0};
-    (void)_Unwind_Backtrace(add_frame, &walk);
-    return walk.count;
-}
-#elif defined(PQG_HAVE_BACKTRACE)
-#  define walk_native_stack backtrace
-#endif
-
-/* The native stack of the crashing thread, symbolized by
- * backtrace_symbols_fd() (no malloc: it writes each line to the fd). */
 static void
-write_native_stack(const int *fds, int nfds)
+write_native_stack(const int *fds, int nfds, const void *ucontext)
 {
-#ifdef PQG_HAVE_BACKTRACE
-    void *frames[MAX_NATIVE_FRAMES];
-    int n = walk_native_stack(frames, MAX_NATIVE_FRAMES);
-#ifdef PQG_OWN_PYTHON_STACKS
-    if (stage_write >= 0) {             /* symbolize once, copy to each fd */
-        drain_stage(NULL, 0);
-        pqg_puts(stage_write, "\nNative stack of the crashing thread (most recent call first):\n");
-        backtrace_symbols_fd(frames, n, stage_write);
-        drain_stage(fds, nfds);
-        return;
+#ifndef _WIN32
+    if (sigsetjmp(walk_escape, 0) == 0) {
+        walking = 1;
+        pqg_write_native_stack(fds, nfds, ucontext);
     }
-#endif
-    for (int i = 0; i < nfds; i++) {
-        pqg_puts(fds[i], "\nNative stack of the crashing thread (most recent call first):\n");
-        backtrace_symbols_fd(frames, n, fds[i]);
+    else {
+        for (int i = 0; i < nfds; i++) {
+            pqg_puts(fds[i], "\n(native stack walk faulted: damaged stack)\n");
+        }
     }
+    walking = 0;
 #else
-    for (int i = 0; i < nfds; i++) {
-        pqg_puts(fds[i], "\nNative stack: not available on this platform\n");
-    }
+    pqg_write_native_stack(fds, nfds, ucontext);
 #endif
 }
 
@@ -493,7 +432,8 @@ write_legend(const int *fds, int nfds)
 /* Everything a report says, to every report descriptor.  Called from the
  * signal handler (sig != NULL) or, with the GIL, for a Qt fatal error. */
 static void
-write_report(const fatal_signal *sig, const char *reason, const void *address)
+write_report(const fatal_signal *sig, const char *reason, const void *address,
+             const void *ucontext)
 {
     int fds[2] = {-1, -1};
     int nfds = report_fds(fds);
@@ -502,7 +442,7 @@ write_report(const fatal_signal *sig, const char *reason, const void *address)
         write_header(fds[i], sig, reason, address, native_id);
         pqg_write_unreported(fds[i]);       /* the likely cause comes first */
     }
-    write_native_stack(fds, nfds);
+    write_native_stack(fds, nfds, ucontext);
     write_legend(fds, nfds);
 #ifdef PQG_OWN_PYTHON_STACKS
     if (!engine_is_faulthandler) {
@@ -572,13 +512,15 @@ is_fault(int signum)
 static void
 fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
 {
-    (void)ucontext;
     int saved_errno = errno;
     fatal_signal *sig = find_signal(signum);
     if (sig == NULL) {
         return;
     }
     unsigned long native_id = pqg_current_native_id();
+    if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
+        siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
+    }
     if (claim_reporter(native_id)) {
         if (signum == SIGABRT && fatal_already_reported) {
             int fds[2] = {-1, -1};
@@ -588,7 +530,8 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
             }
         }
         else {
-            write_report(sig, NULL, (info != NULL && is_fault(signum)) ? info->si_addr : NULL);
+            write_report(sig, NULL, (info != NULL && is_fault(signum)) ? info->si_addr : NULL,
+                         ucontext);
         }
     }
     else if ((unsigned long)atomic_load(&reporter) != native_id) {
@@ -701,7 +644,7 @@ unhandled_exception_filter(EXCEPTION_POINTERS *pointers)
     if (claim_reporter(pqg_current_native_id())) {
         fatal_signal sig = {.signum = 0, .name = "EXCEPTION",
                             .description = "unhandled Windows exception"};
-        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress);
+        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress, NULL);
         int fds[2] = {-1, -1};
         int nfds = report_fds(fds);
         for (int i = 0; i < nfds; i++) {
@@ -758,14 +701,7 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
     (void)faulthandler_engine;
 #endif
     interpreter = PyInterpreterState_Main();
-#ifdef PQG_UNWIND_DIRECT
-    {
-        /* One walk now: the unwinder's one-time set-up (its register table,
-         * behind a pthread_once) is then done outside any handler. */
-        void *frames[2];
-        (void)walk_native_stack(frames, 2);
-    }
-#endif
+    pqg_native_stack_prepare();   /* how to walk; the unwinder's set-up */
 #ifdef PQG_OWN_PYTHON_STACKS
     open_stage();
 #endif
@@ -807,7 +743,7 @@ write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (!claim_reporter(pqg_current_native_id())) {
         Py_RETURN_FALSE;                /* a report is being written already */
     }
-    write_report(NULL, reason, NULL);
+    write_report(NULL, reason, NULL, NULL);
     fatal_already_reported = 1;
     atomic_store(&reporter, 0);         /* the SIGABRT may now add its line */
     return PyBool_FromLong(1);

@@ -98,6 +98,12 @@ void pqg_write_exception_fallback(PyObject *exc_type, PyObject *exc_value,
 
 /* ---- Components filled in by later issues (each in its own file) ---- */
 int pqg_crash_init(PyObject *module);     /* crash.c: fatal signals */
+/* nativestack.c: the crashing thread's native stack (raw frames, modules and
+ * offsets; symbols are resolved later by `pyqtguard report`). */
+void pqg_native_stack_prepare(void);      /* with the GIL, at install */
+const char *pqg_native_stack_method(void);
+void pqg_write_native_stack(const int *fds, int nfds,
+                            const void *ucontext);   /* signal-safe, no lock */
 int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
 /* Have the watchdog thread run chore() soon (no GIL, no Python); 0 if it
  * is not running or has one pending: the caller's to run then. */
@@ -111,7 +117,8 @@ typedef unsigned long (__stdcall *pqg_thread_main)(void *arg);
 #else
 typedef void *(*pqg_thread_main)(void *arg);
 #endif
-/* Start a detached thread with every signal blocked, named (Linux) if name
+/* Start a detached thread with every signal blocked but the fault signals
+ * (SEGV, BUS, FPE, ILL, ABRT: a crash there is reported), named (Linux) if name
  * is not NULL; stack_size 0: the default.  0, or an errno / Win32 error. */
 int pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
                          const char *name);

@@ -1,0 +1,213 @@
+"""The crash handler takes no lock, and crashes in pyqtguard's own threads are
+reported (issue 18, items 2 and 4).
+
+Each app crashes for real in a subprocess with a timeout; the test asserts
+its exit status and the report in its run log, and reads the native stack
+back through ``pyqtguard report`` (which resolves the frames' symbols after
+the fact: the handler writes raw addresses, modules and offsets only).
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+
+import pytest
+
+from apprunner import child_env, run_app
+
+SEGV = -signal.SIGSEGV
+MARKER = "=== pyqtguard crash report ==="
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="builds shared libraries with the C compiler; Linux")
+
+# A library whose constructor wants the GIL: it runs inside dlopen(), which
+# holds the dynamic loader's lock all along.
+CTOR_SOURCE = r"""
+#include <Python.h>
+extern void loader_mark_entered(void);
+__attribute__((constructor)) static void
+wants_the_gil(void)
+{
+    loader_mark_entered();
+    PyGILState_STATE state = PyGILState_Ensure();   /* waits: main holds it */
+    PyGILState_Release(state);
+}
+"""
+
+# Loaded with ctypes.PyDLL (calls keep the GIL): starts a native thread that
+# dlopen()s the library above, waits until its constructor runs (and so
+# waits for the GIL inside dlopen), then segfaults while holding the GIL.
+LOADER_SOURCE = r"""
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+static atomic_int entered;
+static char library[4096];
+void loader_mark_entered(void) { atomic_store(&entered, 1); }
+static void *load(void *arg) { (void)arg; dlopen(library, RTLD_NOW); return NULL; }
+int start_loading(const char *path)
+{
+    pthread_t thread;
+    strncpy(library, path, sizeof(library) - 1);
+    return pthread_create(&thread, NULL, load, NULL);
+}
+void wait_then_crash(void)
+{
+    struct timespec tick = {0, 1000000}, settle = {0, 200000000};
+    while (!atomic_load(&entered)) {
+        nanosleep(&tick, NULL);
+    }
+    nanosleep(&settle, NULL);      /* the constructor is in PyGILState_Ensure */
+    *(volatile int *)0 = 42;
+}
+"""
+
+
+def _compiler() -> str:
+    for name in (sysconfig.get_config_var("CC") or "", "cc", "gcc"):
+        name = name.split()[0] if name else ""
+        if name and shutil.which(name):
+            return name
+    pytest.fail("no C compiler found (the test builds small shared libraries)")
+
+
+def _build(tmp_path, name: str, source: str) -> str:
+    c_file = tmp_path / f"{name}.c"
+    c_file.write_text(source)
+    lib = tmp_path / f"lib{name}.so"
+    include = sysconfig.get_paths()["include"]
+    subprocess.run([_compiler(), "-shared", "-fPIC", "-O0", f"-I{include}", "-o", str(lib),
+                    str(c_file), "-lpthread"], check=True, capture_output=True, timeout=120)
+    return str(lib)
+
+
+def _report_last(log_dir) -> str:
+    shown = subprocess.run([sys.executable, "-m", "pyqtguard", "report", "--log-dir",
+                            str(log_dir), "--last"], capture_output=True, text=True,
+                           env=child_env(log_dir), timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout
+
+
+def _native_stack(report: str) -> str:
+    block = report.split("Native stack of the crashing thread", 1)[1]
+    return block.split("\n\n", 1)[0]
+
+
+def test_segfault_while_another_thread_is_inside_dlopen_waiting_for_the_gil(tmp_path):
+    """glibc's backtrace_symbols_fd() takes the loader's lock (_dl_addr);
+    dlopen() holds it while the constructor waits for the GIL the crashing
+    thread holds: the old handler hung for ever.  Without pyqtguard the
+    program dies at once; with it, it must too, with a complete report."""
+    loader = _build(tmp_path, "loader", LOADER_SOURCE)
+    wants_gil = _build(tmp_path, "wantsgil", CTOR_SOURCE)
+    started = time.monotonic()
+    result = run_app("""
+        import ctypes, sys
+        import pyqtguard
+        pyqtguard.install()
+        loader = ctypes.PyDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)
+        loader.start_loading(sys.argv[2].encode())
+        def crash_while_loading():
+            loader.wait_then_crash()
+        crash_while_loading()
+    """, tmp_path, args=[loader, wants_gil], timeout=20)  # hung for ever before
+    elapsed = time.monotonic() - started
+    assert result.returncode == SEGV, result.describe()
+    log = result.log
+    assert log.count(MARKER) == 1, log
+    assert "in crash_while_loading" in log, log           # the Python stacks too
+    shown = _report_last(result.log_dir)
+    native = _native_stack(shown)
+    assert "libloader.so" in native, shown                # module of each frame
+    assert "wait_then_crash" in native, shown             # resolved afterwards
+    print(f"dlopen+GIL crash: {elapsed:.2f} s to exit")   # for the notes (-s)
+
+
+def test_native_frames_are_written_raw_and_resolved_by_report(tmp_path):
+    """The handler writes address, module and offset; `pyqtguard report`
+    adds the function names from the modules' ELF symbol tables."""
+    loader = _build(tmp_path, "loader", LOADER_SOURCE.replace(
+        "void wait_then_crash(void)", "void crash_now(void) { *(volatile int *)0 = 1; }\n"
+        "void wait_then_crash(void)"))
+    result = run_app("""
+        import ctypes, sys
+        import pyqtguard
+        pyqtguard.install()
+        ctypes.CDLL(sys.argv[1]).crash_now()
+    """, tmp_path, args=[loader])
+    assert result.returncode == SEGV, result.describe()
+    raw = _native_stack(result.log)
+    frame = re.compile(r"^  #(\d+) +0x[0-9a-f]+ +(\S.*) \+0x[0-9a-f]+$")
+    lines = [line for line in raw.splitlines()[1:] if line.strip()]
+    assert lines and all(frame.match(line) or line.endswith("(no module)")
+                         for line in lines), raw
+    assert lines[0].split()[2].endswith("libloader.so"), raw   # the faulting frame first
+    assert "crash_now" not in raw                        # no symbol lookup in the handler
+    native = _native_stack(_report_last(result.log_dir))
+    first = native.splitlines()[1]
+    assert "crash_now" in first and "libloader.so" in first, native
+
+
+def test_segfault_in_a_logging_handler_run_by_pyqtguard_is_reported(tmp_path):
+    """An app's logging handler that crashes while pyqtguard has it write a
+    report: the crash report names the thread the handler ran on (today
+    pyqtguard's reporter thread, which had every signal blocked)."""
+    seen = tmp_path / "handler-thread.txt"
+    result = run_app(f"""
+        import ctypes, logging, sys, threading
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        class CrashingHandler(logging.Handler):
+            def emit(self, record):
+                with open({str(seen)!r}, "w") as out:
+                    out.write(str(threading.get_native_id()))
+                ctypes.string_at(0)
+        logging.getLogger("pyqtguard").addHandler(CrashingHandler())
+        app = QtCore.QCoreApplication([])
+        def load_rows():
+            raise ValueError("row 42 has no id")
+        QtCore.QTimer.singleShot(0, load_rows)
+        QtCore.QTimer.singleShot(5000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert result.log.count(MARKER) == 1, result.describe()
+    native_id = seen.read_text()
+    header = re.search(r"^thread: '(.+)' \(native id (\d+)\)$", result.log, re.M)
+    assert header is not None and header[2] == native_id, result.log
+    assert "in emit" in result.log, result.log        # the Python stacks are there
+
+
+def test_a_fault_signal_in_pyqtguards_watchdog_thread_is_reported(tmp_path):
+    """pyqtguard's own native threads (here the watchdog) must not block the
+    fault signals: a SIGSEGV delivered to one runs the handler, which names
+    it.  Blocked, the signal stayed pending and the process ran on."""
+    result = run_app("""
+        import ctypes, os, signal, time
+        import pyqtguard
+        pyqtguard.install()
+        from pyqtguard import _native
+        for _ in range(500):
+            found = [n for n, name in _native.os_threads() if name == "pyqtguard-wdog"]
+            if found:
+                break
+            time.sleep(0.01)
+        libc = ctypes.CDLL(None, use_errno=True)
+        SYS_tgkill = {"x86_64": 234, "aarch64": 131}[os.uname().machine]
+        libc.syscall(SYS_tgkill, os.getpid(), found[0], signal.SIGSEGV)
+        time.sleep(5)
+        print("still running")
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert result.log.count(MARKER) == 1, result.describe()
+    assert "thread: 'pyqtguard-wdog'" in result.log, result.log
