@@ -53,7 +53,10 @@ PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
 #  define PQG_OWN_PYTHON_STACKS 1
 #endif
 
-#define MAX_PYTHON_THREADS 500
+/* Python stacks written at most, as faulthandler: with 1,000 threads a
+ * report of every stack cost 3x faulthandler's (issue 21); the thread table
+ * still names every thread, and the report says how many were written. */
+#define MAX_PYTHON_STACKS 100
 #define REASON_MAX 512
 
 /* ---- state (written under the GIL before the handlers are armed) ---- */
@@ -83,6 +86,7 @@ static fatal_signal fatal_signals[] = {
 static int enabled = 0;
 static PyInterpreterState *interpreter = NULL;
 static atomic_int reporter = 0;            /* 0, or native id of the reporter */
+static atomic_int report_progress = 0;     /* parts written: see wait_for_reporter */
 static volatile sig_atomic_t fatal_already_reported = 0;  /* by qt_fatal */
 static volatile sig_atomic_t engine_is_faulthandler = 0;
 #ifndef _WIN32
@@ -304,6 +308,7 @@ write_python_thread(int fd, PyThreadState *tstate, int current)
 static void
 emit_python_thread(const int *fds, int nfds, PyThreadState *tstate, int current)
 {
+    atomic_fetch_add(&report_progress, 1);
     if (stage_write >= 0) {
         drain_stage(NULL, 0);                 /* leftovers of a failed dump */
         write_python_thread(stage_write, tstate, current);
@@ -338,6 +343,18 @@ crashing_thread_state(PyThreadState *head, unsigned long crashing_native_id)
     return NULL;
 }
 
+/* The oldest thread state: the interpreter puts each new one at the head
+ * of its list (3.11-3.14), so this is the main thread's in almost every app. */
+static PyThreadState *
+oldest_thread_state(PyThreadState *head)
+{
+    PyThreadState *last = head;
+    for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
+        last = t;
+    }
+    return last;
+}
+
 static void
 write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
 {
@@ -350,10 +367,20 @@ write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
     /* PyInterpreterState_ThreadHead/PyThreadState_Next only read pointers. */
     PyThreadState *head = PyInterpreterState_ThreadHead(interpreter);
     PyThreadState *current = crashing_thread_state(head, crashing_native_id);
+    PyThreadState *oldest = oldest_thread_state(head);
+    unsigned long long written = 0, threads = 0;
     if (current != NULL) {
         emit_python_thread(fds, nfds, current, 1);
+        written++;
     }
-    int count = 0;
+    /* Then the main thread (the GUI thread of a Qt app): it would be the
+     * last one in the list, the first to be cut with many threads. */
+    if (oldest != NULL && oldest != current
+        && oldest->native_thread_id != crashing_native_id)
+    {
+        emit_python_thread(fds, nfds, oldest, 0);
+        written++;
+    }
     for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
         /* Another state with the crashing thread's id belongs to a thread
          * that is being started: until it runs, CPython 3.11-3.12 give it
@@ -361,16 +388,21 @@ write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
         if (t == current || t->native_thread_id == crashing_native_id) {
             continue;
         }
-        if (++count > MAX_PYTHON_THREADS) {
-            for (int i = 0; i < nfds; i++) {
-                pqg_puts(fds[i], "\n...(more threads not shown)\n");
-            }
-            break;
+        threads++;
+        if (t != oldest && written < MAX_PYTHON_STACKS) {
+            emit_python_thread(fds, nfds, t, 0);
+            written++;
         }
-        emit_python_thread(fds, nfds, t, 0);
     }
+    threads += current != NULL;
     for (int i = 0; i < nfds; i++) {
-        pqg_puts(fds[i], "\n");
+        pqg_puts(fds[i], "\nPython stacks written: ");
+        pqg_put_dec(fds[i], written);
+        pqg_puts(fds[i], " of ");
+        pqg_put_dec(fds[i], threads);
+        pqg_puts(fds[i], written < threads
+                 ? " threads (the thread table above names them all)\n\n"
+                 : " threads\n\n");
     }
 }
 #endif
@@ -429,6 +461,45 @@ write_legend(const int *fds, int nfds)
     }
 }
 
+/* ---- the GIL's waiters, while the report is written ----
+ * A crashing thread that holds the GIL keeps it to the end.  Meanwhile each
+ * thread waiting for it wakes every switch interval (5 ms) to ask again:
+ * 1,000 of them are 200,000 wake-ups a second, which starve the handler on
+ * a small machine; its 10 ms of writes then took up to seconds (issue 21).
+ * Raising the interval to 10 s quiets them after their current wait.
+ * _PyEval_Get/SetSwitchInterval are exported in 3.11-3.12 (cpython/ceval.h)
+ * and are plain loads and stores there (3.12 finds the interpreter from the
+ * thread's attached state, checked first: it would be a fatal error
+ * without one).  3.13+ no longer export them (faulthandler is the engine
+ * there, see above): nothing is done.  Restored before the signal is passed
+ * on, in case the previous handler lets the process live. */
+#ifdef PQG_OWN_PYTHON_STACKS
+static unsigned long saved_switch_interval = 0;
+#endif
+
+static void
+quiet_gil_waiters(void)
+{
+#ifdef PQG_OWN_PYTHON_STACKS
+    PyThreadState *attached = _PyThreadState_UncheckedGet();
+    if (attached != NULL && attached == PyGILState_GetThisThreadState()) {
+        saved_switch_interval = _PyEval_GetSwitchInterval();
+        _PyEval_SetSwitchInterval(10UL * 1000 * 1000);
+    }
+#endif
+}
+
+static void
+restore_gil_waiters(void)
+{
+#ifdef PQG_OWN_PYTHON_STACKS
+    if (saved_switch_interval != 0) {
+        _PyEval_SetSwitchInterval(saved_switch_interval);
+        saved_switch_interval = 0;
+    }
+#endif
+}
+
 /* Everything a report says, to every report descriptor.  Called from the
  * signal handler (sig != NULL) or, with the GIL, for a Qt fatal error. */
 static void
@@ -437,18 +508,23 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
 {
     int fds[2] = {-1, -1};
     int nfds = report_fds(fds);
+    quiet_gil_waiters();
     unsigned long native_id = pqg_current_native_id();
     for (int i = 0; i < nfds; i++) {
         write_header(fds[i], sig, reason, address, native_id);
         pqg_write_unreported(fds[i]);       /* the likely cause comes first */
     }
+    atomic_fetch_add(&report_progress, 1);
     write_native_stack(fds, nfds, ucontext);
+    atomic_fetch_add(&report_progress, 1);
     write_legend(fds, nfds);
+    atomic_fetch_add(&report_progress, 1);
 #ifdef PQG_OWN_PYTHON_STACKS
     if (!engine_is_faulthandler) {
         write_python_stacks(fds, nfds, native_id);
     }
 #endif
+    restore_gil_waiters();
     for (int i = 0; i < nfds; i++) {
         if (engine_is_faulthandler) {
             pqg_puts(fds[i], (i == 0 && fds[0] == pqg_log_fd())
@@ -471,12 +547,29 @@ claim_reporter(unsigned long native_id)
 }
 
 #ifndef _WIN32
+/* A second thread that crashes while the first writes the report waits
+ * for it: its own re-raise would end the process with the report cut
+ * short.  It used to sleep a fixed 5 s; now it waits as long as the report
+ * makes progress (the reporter counts each part it writes), gives up after
+ * 1 s without any (a reporter that is stuck, so the process still ends),
+ * and returns at once if the report is given up (a Qt fatal error's report
+ * releases the claim for the abort that follows: it is then this thread's
+ * turn).  Normally it waits for nothing: the reporter ends the process.
+ * Atomic loads and nanosleep(): async-signal-safe. */
 static void
 wait_for_reporter(void)
 {
-    struct timespec tick = {0, 10 * 1000 * 1000};   /* 10 ms */
-    for (int i = 0; i < 500; i++) {                  /* at most 5 s */
-        nanosleep(&tick, NULL);                      /* async-signal-safe */
+    struct timespec tick = {0, 1000 * 1000};         /* 1 ms */
+    int seen = atomic_load(&report_progress);
+    int idle_ms = 0;
+    for (int total_ms = 0; total_ms < 30 * 1000 && idle_ms < 1000; total_ms++) {
+        if (atomic_load(&reporter) == 0) {
+            return;
+        }
+        nanosleep(&tick, NULL);
+        int now = atomic_load(&report_progress);
+        idle_ms = now == seen ? idle_ms + 1 : 0;
+        seen = now;
     }
 }
 
@@ -521,7 +614,12 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
     if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
         siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
     }
-    if (claim_reporter(native_id)) {
+    int claimed = claim_reporter(native_id);
+    if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {
+        wait_for_reporter();
+        claimed = claim_reporter(native_id);    /* given up: this thread's turn */
+    }
+    if (claimed) {
         if (signum == SIGABRT && fatal_already_reported) {
             int fds[2] = {-1, -1};
             int nfds = report_fds(fds);
@@ -533,9 +631,6 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
             write_report(sig, NULL, (info != NULL && is_fault(signum)) ? info->si_addr : NULL,
                          ucontext);
         }
-    }
-    else if ((unsigned long)atomic_load(&reporter) != native_id) {
-        wait_for_reporter();
     }
     /* Chain: the previous handler (faulthandler, a library's, or the default
      * action) gets the signal now: SA_NODEFER lets raise() deliver it inside

@@ -211,3 +211,41 @@ def test_a_fault_signal_in_pyqtguards_watchdog_thread_is_reported(tmp_path):
     assert result.returncode == SEGV, result.describe()
     assert result.log.count(MARKER) == 1, result.describe()
     assert "thread: 'pyqtguard-wdog'" in result.log, result.log
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 13),
+                    reason="3.13+: faulthandler writes the Python stacks (its own limit of 100)")
+def test_with_600_threads_the_report_keeps_the_main_thread_and_says_how_many(tmp_path):
+    """The Python stacks are capped as faulthandler's (a report's cost stays
+    bounded with 1,000 threads, issue 21): the crashing thread and the main
+    thread come first - the main thread is the oldest, the first cut before -
+    and the report says how many stacks it has; the thread table names all."""
+    result = run_app("""
+        import ctypes, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        threading.stack_size(256 * 1024)
+        ready = threading.Barrier(601)
+        def parked_worker():
+            ready.wait()
+            time.sleep(60)
+        for i in range(600):
+            threading.Thread(target=parked_worker, name=f"worker-{i}", daemon=True).start()
+        ready.wait()
+        def decode_in_thread():
+            ctypes.string_at(0)
+        crasher = threading.Thread(target=decode_in_thread, name="decoder-7")
+        def main_thread_waits_here():
+            crasher.start()
+            crasher.join()
+        main_thread_waits_here()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    log = result.log
+    assert log.count(MARKER) == 1, log
+    assert "Current thread 'decoder-7'" in log, log
+    assert "Python stacks written: 100 of 602 threads" in log, log
+    main = log.index("Thread 'MainThread'", log.index("Python stacks"))
+    assert "in main_thread_waits_here" in log[main:].split("\n\n", 1)[0], log
+    legend = log[log.index("Threads (ident, native id, kind, name):"):]
+    assert "'worker-0'" in legend and "'worker-599'" in legend
