@@ -115,9 +115,12 @@ def test_segfault_while_another_thread_is_inside_dlopen_waiting_for_the_gil(tmp_
         import pyqtguard
         pyqtguard.install()
         loader = ctypes.PyDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)
+        # Looked up before the load starts: ctypes' dlsym() takes the
+        # loader's lock too, and would wait for the dlopen() below.
+        wait_then_crash = loader.wait_then_crash
         loader.start_loading(sys.argv[2].encode())
         def crash_while_loading():
-            loader.wait_then_crash()
+            wait_then_crash()
         crash_while_loading()
     """, tmp_path, args=[loader, wants_gil], timeout=20)  # hung for ever before
     elapsed = time.monotonic() - started
