@@ -443,21 +443,17 @@ write_legend_to(int fd)
     write_unregistered_python_threads(fd);
 }
 
-/* The thread table (ident -> name), staged like the stacks: one line per
- * thread would otherwise be many small writes per descriptor. */
+/* The thread table (ident -> name): one line per thread, many small writes,
+ * collected in memory first and written with one write() per descriptor. */
 static void
 write_legend(const int *fds, int nfds)
 {
-#ifdef PQG_OWN_PYTHON_STACKS
-    if (stage_write >= 0) {
-        drain_stage(NULL, 0);
-        write_legend_to(stage_write);
-        drain_stage(fds, nfds);
-        return;
-    }
-#endif
+    size_t len;
+    pqg_capture_reset();
+    write_legend_to(PQG_CAPTURE_FD);
+    const char *text = pqg_capture_text(&len);
     for (int i = 0; i < nfds; i++) {
-        write_legend_to(fds[i]);
+        pqg_write_all(fds[i], text, len);
     }
 }
 

@@ -286,6 +286,8 @@ skip_field(const char *p)
 
 /* One line: "start-end perms offset dev inode   path".  Each frame in it
  * gets the path and its offset in the file. */
+static int frames_without_module;
+
 static void
 match_maps_line(const char *line, int n)
 {
@@ -310,6 +312,7 @@ match_maps_line(const char *line, int n)
             continue;
         }
         f->has_module = 1;
+        frames_without_module--;
         f->offset = f->pc - start + offset;
         size_t len = strlen(p);
         if (len == 0) {
@@ -330,12 +333,15 @@ find_modules(int n)
     for (int i = 0; i < n; i++) {
         frames[i].has_module = 0;
     }
+    frames_without_module = n;
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return;
     }
     size_t have = 0;
-    for (;;) {
+    /* Stop once every frame has its module: with 1,000 threads the file
+     * has 2,000 lines of thread stacks, which the kernel formats as read. */
+    while (frames_without_module > 0) {
         ssize_t got = read(fd, maps + have, sizeof(maps) - 1 - have);
         if (got <= 0) {
             break;                          /* the end, or an error: what we have */

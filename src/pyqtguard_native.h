@@ -32,6 +32,11 @@ int pqg_logprune_init(PyObject *module);      /* logprune.c: old logs, off-threa
 int pqg_log_fd(void);                               /* signal-safe; -1 if none */
 int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
 void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
+/* Writes to this pseudo-descriptor collect in a static buffer (for the crash
+ * handler's thread only): reset, write, then copy the text to each real fd. */
+#define PQG_CAPTURE_FD 0x7ffffff0
+void pqg_capture_reset(void);                       /* signal-safe */
+const char *pqg_capture_text(size_t *len);          /* signal-safe */
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */
