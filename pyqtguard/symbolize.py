@@ -65,7 +65,12 @@ class ElfSymbols:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        # O_NONBLOCK: a FIFO named in a forged report must not block the open.
+        # Never open what is not a regular file: opening a device can have
+        # effects (a tape rewinds).  Checked again on the open descriptor
+        # (the path may change in between); O_NONBLOCK: a FIFO swapped in
+        # then must not block the open.
+        if not stat.S_ISREG(os.stat(self.path).st_mode):
+            raise OSError(f"{self.path}: not a regular file")
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
                      | getattr(os, "O_CLOEXEC", 0))
         with open(fd, "rb") as stream:
