@@ -252,3 +252,17 @@ def test_with_600_threads_the_report_keeps_the_main_thread_and_says_how_many(tmp
     assert "in main_thread_waits_here" in log[main:].split("\n\n", 1)[0], log
     legend = log[log.index("Threads (ident, native id, kind, name):"):]
     assert "'worker-0'" in legend and "'worker-599'" in legend
+
+
+def test_crash_report_benchmark_runs_in_short_mode():
+    """benchmarks/crash_report.py --short (CI): it runs and prints its
+    figures; the figures themselves are for people (no timing asserted)."""
+    from apprunner import REPO
+
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "crash_report.py"),
+                             "--short"], capture_output=True, text=True, timeout=300,
+                            env=child_env(REPO / "unused-logs"))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"ratio: \d\.\d{3} \(target <= 1\.50; 95% interval", result.stdout)
+    assert re.search(r"pyqtguard: +max +[\d.]+ ms, median +[\d.]+ ms, \d+ runs over 100 ms, "
+                     r"\d+-\d+ stacks", result.stdout), result.stdout
