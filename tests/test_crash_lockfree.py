@@ -266,3 +266,50 @@ def test_crash_report_benchmark_runs_in_short_mode():
     assert re.search(r"ratio: \d\.\d{3} \(target <= 1\.50; 95% interval", result.stdout)
     assert re.search(r"pyqtguard: +max +[\d.]+ ms, median +[\d.]+ ms, \d+ runs over 100 ms, "
                      r"\d+-\d+ stacks", result.stdout), result.stdout
+
+
+# A crash with a damaged stack: the frame's saved frame pointer and return
+# address are overwritten, so that unwinding the caller reads unmapped
+# memory.  x86-64 at -O0: [rbp] is the caller's rbp, [rbp+8] the return
+# address; the fake return address lies inside a function whose unwind rule
+# is "CFA = rbp + 16", and that rbp is now 0x1000.
+SMASH_SOURCE = r"""
+#include <stdint.h>
+int padded_function(int x)
+{
+    int y = x * 3;
+    y += x / 2;
+    y ^= 0x55;
+    return y + 1;
+}
+void smash_and_crash(void)
+{
+    uintptr_t *frame = (uintptr_t *)__builtin_frame_address(0);
+    frame[0] = 0x1000;                                   /* caller's rbp */
+    frame[1] = (uintptr_t)padded_function + 16;          /* return address */
+    *(volatile int *)0 = 0;
+}
+"""
+
+
+@pytest.mark.skipif(__import__("platform").machine() != "x86_64", reason="x86-64 frame layout")
+def test_a_fault_while_walking_a_damaged_stack_still_gives_the_rest_of_the_report(tmp_path):
+    """Walking the native stack reads memory the crash may have damaged; a
+    fault there used to end the process with the report cut after the
+    native stack's heading.  Now the walk is abandoned and the report goes
+    on: thread table and Python stacks."""
+    smash = _build(tmp_path, "smash", SMASH_SOURCE)
+    result = run_app("""
+        import ctypes, sys
+        import pyqtguard
+        pyqtguard.install()
+        def decode_frame():
+            ctypes.CDLL(sys.argv[1]).smash_and_crash()
+        decode_frame()
+    """, tmp_path, args=[smash])
+    assert result.returncode == SEGV, result.describe()
+    log = result.log
+    assert log.count(MARKER) == 1, log
+    assert "(native stack walk faulted: damaged stack)" in log, log
+    assert "Threads (ident, native id, kind, name):" in log, log
+    assert "in decode_frame" in log, log
