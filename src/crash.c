@@ -211,7 +211,8 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
  * (nativestack.c).  A walk follows memory the crash may have damaged; if it
  * faults, the handler is entered again on this thread and jumps back here
  * (siglongjmp from a handler: allowed, the interrupted code is our own walk,
- * which holds nothing), and the report goes on without it. */
+ * which holds nothing), writes the frames found before the fault, and the
+ * report goes on. */
 #ifndef _WIN32
 static sigjmp_buf walk_escape;
 static volatile sig_atomic_t walking = 0;
@@ -221,13 +222,16 @@ static void
 write_native_stack(const int *fds, int nfds, const void *ucontext)
 {
 #ifndef _WIN32
+    walking = 1;
     if (sigsetjmp(walk_escape, 0) == 0) {
-        walking = 1;
         pqg_write_native_stack(fds, nfds, ucontext);
+    }
+    else if (sigsetjmp(walk_escape, 0) == 0) {      /* the frames found before */
+        pqg_write_native_stack_after_fault(fds, nfds, ucontext);
     }
     else {
         for (int i = 0; i < nfds; i++) {
-            pqg_puts(fds[i], "\n(native stack walk faulted: damaged stack)\n");
+            pqg_puts(fds[i], "\n(native stack: the walk faulted: damaged stack)\n");
         }
     }
     walking = 0;

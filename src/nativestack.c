@@ -77,6 +77,9 @@ typedef struct {
 } native_frame;
 
 static native_frame frames[MAX_FRAMES];
+#ifdef PQG_LINUX_STACK
+static volatile int walked = 0;     /* frames found so far, if a walk faults */
+#endif
 static char text[MAX_FRAMES * LINE_MAX_BYTES / 4 + 4096];
 static size_t text_len;
 
@@ -168,6 +171,7 @@ add_unwound_frame(struct _Unwind_Context *context, void *arg)
     }
     walk->last_cfa = cfa;
     frames[walk->count++].pc = ip;
+    walked = walk->count;
     return _URC_NO_REASON;
 }
 
@@ -202,6 +206,7 @@ walk_frame_pointers(uintptr_t pc, uintptr_t fp)
 {
     int n = 0;
     frames[n++].pc = pc;
+    walked = n;
     while (n < MAX_FRAMES && fp != 0 && fp % sizeof(void *) == 0) {
         const uintptr_t *slot = (const uintptr_t *)fp;
         uintptr_t next = slot[0];
@@ -210,6 +215,7 @@ walk_frame_pointers(uintptr_t pc, uintptr_t fp)
             break;
         }
         frames[n++].pc = ret;
+        walked = n;
         if (next <= fp || next - fp > 8 * 1024 * 1024) {
             break;
         }
@@ -218,27 +224,34 @@ walk_frame_pointers(uintptr_t pc, uintptr_t fp)
     return n;
 }
 
-/* The frames from the interrupted one outwards: the unwinder starts in this
- * function, so the handler's own frames (down to the signal trampoline)
- * are dropped when the context's program counter is found among them. */
+/* Drop the handler's own frames (the unwinder starts in this file): those
+ * before the one at the context's program counter, when it is among them. */
+static int
+from_interrupted_frame(int count, int have_context, uintptr_t pc)
+{
+    int start = 0;
+    for (int i = 0; have_context && i < count; i++) {
+        if (frames[i].pc == pc) {
+            start = i;
+            break;
+        }
+    }
+    memmove(frames, frames + start, (size_t)(count - start) * sizeof(frames[0]));
+    return count - start;
+}
+
+/* The frames from the interrupted one outwards. */
 static int
 walk(const void *ucontext, const char **how)
 {
     uintptr_t pc = 0, fp = 0;
     int have_context = context_registers(ucontext, &pc, &fp);
+    walked = 0;
     if (unwinder_lock_free) {
         unwind_walk state = {0, 0};
-        (void)_Unwind_Backtrace(add_unwound_frame, &state);
         *how = "libgcc unwinder";
-        int start = 0;
-        for (int i = 0; have_context && i < state.count; i++) {
-            if (frames[i].pc == pc) {
-                start = i;
-                break;
-            }
-        }
-        memmove(frames, frames + start, (size_t)(state.count - start) * sizeof(frames[0]));
-        return state.count - start;
+        (void)_Unwind_Backtrace(add_unwound_frame, &state);
+        return from_interrupted_frame(state.count, have_context, pc);
     }
     if (have_context) {
         *how = "frame pointers, may be incomplete";
@@ -246,6 +259,17 @@ walk(const void *ucontext, const char **how)
     }
     *how = "not available: no signal context";
     return 0;
+}
+
+/* After a fault in walk(): the frames it had found. */
+static int
+walked_before_fault(const void *ucontext, const char **how)
+{
+    uintptr_t pc = 0, fp = 0;
+    int have_context = context_registers(ucontext, &pc, &fp);
+    *how = "the walk stopped at a fault: damaged stack";
+    int count = walked;
+    return unwinder_lock_free ? from_interrupted_frame(count, have_context, pc) : count;
 }
 
 /* ---- modules: /proc/self/maps ---- */
@@ -450,30 +474,10 @@ pqg_native_stack_method(void)
 #endif
 }
 
-/* Compose the whole native stack block into the static buffer, then write
- * it to each descriptor in one write().  Signal-safe; `ucontext` is the
- * handler's third argument, or NULL outside a signal. */
-void
-pqg_write_native_stack(const int *fds, int nfds, const void *ucontext)
+static void
+emit(const int *fds, int nfds, int n, const char *how)
 {
-    const char *how = "not available on this platform";
-    int n = 0;
     text_len = 0;
-#if defined(PQG_LINUX_STACK)
-    n = walk(ucontext, &how);
-    find_modules(n);
-#elif defined(PQG_APPLE_STACK)
-    (void)ucontext;
-    void *addresses[MAX_FRAMES];
-    n = backtrace(addresses, MAX_FRAMES);
-    for (int i = 0; i < n; i++) {
-        frames[i].pc = (uintptr_t)addresses[i];
-        frames[i].has_module = 0;
-    }
-    how = "backtrace(); modules not named";
-#else
-    (void)ucontext;
-#endif
     put_str("\nNative stack of the crashing thread (most recent call first; ");
     put_str(how);
     put_str("; names: pyqtguard report):\n");
@@ -496,4 +500,46 @@ pqg_write_native_stack(const int *fds, int nfds, const void *ucontext)
     for (int i = 0; i < nfds; i++) {
         pqg_write_all(fds[i], text, text_len);
     }
+}
+
+/* Compose the whole native stack block into the static buffer, then write
+ * it to each descriptor in one write().  Signal-safe; `ucontext` is the
+ * handler's third argument, or NULL outside a signal. */
+void
+pqg_write_native_stack(const int *fds, int nfds, const void *ucontext)
+{
+    const char *how = "not available on this platform";
+    int n = 0;
+#if defined(PQG_LINUX_STACK)
+    n = walk(ucontext, &how);
+    find_modules(n);
+#elif defined(PQG_APPLE_STACK)
+    (void)ucontext;
+    void *addresses[MAX_FRAMES];
+    n = backtrace(addresses, MAX_FRAMES);
+    for (int i = 0; i < n; i++) {
+        frames[i].pc = (uintptr_t)addresses[i];
+        frames[i].has_module = 0;
+    }
+    how = "backtrace(); modules not named";
+#else
+    (void)ucontext;
+#endif
+    emit(fds, nfds, n, how);
+}
+
+/* The walk of pqg_write_native_stack() faulted (crash.c caught it): write
+ * the frames found before the fault - the crashing frame among them. */
+void
+pqg_write_native_stack_after_fault(const int *fds, int nfds, const void *ucontext)
+{
+    const char *how = "the walk stopped at a fault: damaged stack";
+    int n = 0;
+#if defined(PQG_LINUX_STACK)
+    n = walked_before_fault(ucontext, &how);
+    find_modules(n);
+#else
+    (void)ucontext;
+#endif
+    emit(fds, nfds, n, how);
 }

@@ -109,6 +109,8 @@ void pqg_native_stack_prepare(void);      /* with the GIL, at install */
 const char *pqg_native_stack_method(void);
 void pqg_write_native_stack(const int *fds, int nfds,
                             const void *ucontext);   /* signal-safe, no lock */
+void pqg_write_native_stack_after_fault(const int *fds, int nfds,
+                                        const void *ucontext);   /* same */
 int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
 /* Have the watchdog thread run chore() soon (no GIL, no Python); 0 if it
  * is not running or has one pending: the caller's to run then. */
