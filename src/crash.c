@@ -41,23 +41,10 @@
 #  include <time.h>
 #  include <unistd.h>
 #endif
-#if defined(__GLIBC__)
-/* glibc's backtrace() loads libgcc_s with dlopen() at its first call (a
- * malloc, so never in a handler): it had to be called once beforehand, in
- * a thread of its own to spare the app's start-up ~0.3 ms.  The extension
- * links libgcc_s instead (setup.py; loaded with it, and by libstdc++ in any
- * Qt app anyway) and walks the stack with its unwinder directly, as
- * backtrace() does: no preload, no thread, and a crash in the first moments
- * gets its native stack too. */
-#  include <execinfo.h>             /* backtrace_symbols_fd */
-#  include <stdint.h>
-#  include <unwind.h>
-#  define PQG_HAVE_BACKTRACE 1
-#  define PQG_UNWIND_DIRECT 1
-#elif defined(__APPLE__)
-#  include <execinfo.h>             /* in libSystem: nothing to load */
-#  define PQG_HAVE_BACKTRACE 1
+#ifndef _WIN32
+#  include <setjmp.h>
 #endif
+#include <stdint.h>
 
 #if PY_VERSION_HEX < 0x030D0000
 /* Exported by CPython 3.11 and 3.12 (PyAPI_FUNC); declared in an internal
@@ -66,8 +53,10 @@ PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
 #  define PQG_OWN_PYTHON_STACKS 1
 #endif
 
-#define MAX_NATIVE_FRAMES 64
-#define MAX_PYTHON_THREADS 500
+/* Python stacks written at most, as faulthandler: with 1,000 threads a
+ * report of every stack cost 3x faulthandler's (issue 21); the thread table
+ * still names every thread, and the report says how many were written. */
+#define MAX_PYTHON_STACKS 100
 #define REASON_MAX 512
 
 /* ---- state (written under the GIL before the handlers are armed) ---- */
@@ -97,6 +86,7 @@ static fatal_signal fatal_signals[] = {
 static int enabled = 0;
 static PyInterpreterState *interpreter = NULL;
 static atomic_int reporter = 0;            /* 0, or native id of the reporter */
+static atomic_int report_progress = 0;     /* parts written: see wait_for_reporter */
 static volatile sig_atomic_t fatal_already_reported = 0;  /* by qt_fatal */
 static volatile sig_atomic_t engine_is_faulthandler = 0;
 #ifndef _WIN32
@@ -219,79 +209,36 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
     pqg_write_crash_context(fd);
 }
 
-#ifdef PQG_OWN_PYTHON_STACKS
-static int stage_write;
-static void drain_stage(const int *fds, int nfds);
+/* The native stack: raw frames, modules and offsets, no lock taken
+ * (nativestack.c).  A walk follows memory the crash may have damaged; if it
+ * faults, the handler is entered again on this thread and jumps back here
+ * (siglongjmp from a handler: allowed, the interrupted code is our own walk,
+ * which holds nothing), writes the frames found before the fault, and the
+ * report goes on. */
+#ifndef _WIN32
+static sigjmp_buf walk_escape;
+static volatile sig_atomic_t walking = 0;
 #endif
 
-#ifdef PQG_UNWIND_DIRECT
-/* Walking the stack with libgcc's unwinder, frame by frame: no lock (glibc
- * 2.35+ finds a frame's unwind table with _dl_find_object, lock-free), no
- * allocation; the stack array belongs to the caller. */
-typedef struct {
-    void **frames;
-    int count;
-    int max;
-    uintptr_t last_cfa;
-} frame_walk;
-
-static _Unwind_Reason_Code
-add_frame(struct _Unwind_Context *context, void *arg)
-{
-    frame_walk *walk = arg;
-    uintptr_t ip = (uintptr_t)_Unwind_GetIP(context);
-    uintptr_t cfa = (uintptr_t)_Unwind_GetCFA(context);
-    if (ip == 0 || walk->count >= walk->max) {
-        return _URC_END_OF_STACK;
-    }
-    /* A frame that repeats itself with the same frame address: the unwind
-     * data is wrong here, and the walk would never end (glibc's check). */
-    if (walk->count > 0 && walk->frames[walk->count - 1] == (void *)ip
-        && cfa == walk->last_cfa)
-    {
-        return _URC_END_OF_STACK;
-    }
-    walk->last_cfa = cfa;
-    walk->frames[walk->count++] = (void *)ip;
-    return _URC_NO_REASON;
-}
-
-static int
-walk_native_stack(void **frames, int max)
-{
-    frame_walk walk = {frames, 0, max, 0};
-    (void)_Unwind_Backtrace(add_frame, &walk);
-    return walk.count;
-}
-#elif defined(PQG_HAVE_BACKTRACE)
-#  define walk_native_stack backtrace
-#endif
-
-/* The native stack of the crashing thread, symbolized by
- * backtrace_symbols_fd() (no malloc: it writes each line to the fd). */
 static void
-write_native_stack(const int *fds, int nfds)
+write_native_stack(const int *fds, int nfds, const void *ucontext)
 {
-#ifdef PQG_HAVE_BACKTRACE
-    void *frames[MAX_NATIVE_FRAMES];
-    int n = walk_native_stack(frames, MAX_NATIVE_FRAMES);
-#ifdef PQG_OWN_PYTHON_STACKS
-    if (stage_write >= 0) {             /* symbolize once, copy to each fd */
-        drain_stage(NULL, 0);
-        pqg_puts(stage_write, "\nNative stack of the crashing thread (most recent call first):\n");
-        backtrace_symbols_fd(frames, n, stage_write);
-        drain_stage(fds, nfds);
-        return;
+#ifndef _WIN32
+    walking = 1;
+    if (sigsetjmp(walk_escape, 0) == 0) {
+        pqg_write_native_stack(fds, nfds, ucontext);
     }
-#endif
-    for (int i = 0; i < nfds; i++) {
-        pqg_puts(fds[i], "\nNative stack of the crashing thread (most recent call first):\n");
-        backtrace_symbols_fd(frames, n, fds[i]);
+    else if (sigsetjmp(walk_escape, 0) == 0) {      /* the frames found before */
+        pqg_write_native_stack_after_fault(fds, nfds, ucontext);
     }
+    else {
+        for (int i = 0; i < nfds; i++) {
+            pqg_puts(fds[i], "\n(native stack: the walk faulted: damaged stack)\n");
+        }
+    }
+    walking = 0;
 #else
-    for (int i = 0; i < nfds; i++) {
-        pqg_puts(fds[i], "\nNative stack: not available on this platform\n");
-    }
+    pqg_write_native_stack(fds, nfds, ucontext);
 #endif
 }
 
@@ -367,6 +314,7 @@ write_python_thread(int fd, PyThreadState *tstate, int current)
 static void
 emit_python_thread(const int *fds, int nfds, PyThreadState *tstate, int current)
 {
+    atomic_fetch_add(&report_progress, 1);
     if (stage_write >= 0) {
         drain_stage(NULL, 0);                 /* leftovers of a failed dump */
         write_python_thread(stage_write, tstate, current);
@@ -401,6 +349,18 @@ crashing_thread_state(PyThreadState *head, unsigned long crashing_native_id)
     return NULL;
 }
 
+/* The oldest thread state: the interpreter puts each new one at the head
+ * of its list (3.11-3.14), so this is the main thread's in almost every app. */
+static PyThreadState *
+oldest_thread_state(PyThreadState *head)
+{
+    PyThreadState *last = head;
+    for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
+        last = t;
+    }
+    return last;
+}
+
 static void
 write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
 {
@@ -413,10 +373,20 @@ write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
     /* PyInterpreterState_ThreadHead/PyThreadState_Next only read pointers. */
     PyThreadState *head = PyInterpreterState_ThreadHead(interpreter);
     PyThreadState *current = crashing_thread_state(head, crashing_native_id);
+    PyThreadState *oldest = oldest_thread_state(head);
+    unsigned long long written = 0, threads = 0;
     if (current != NULL) {
         emit_python_thread(fds, nfds, current, 1);
+        written++;
     }
-    int count = 0;
+    /* Then the main thread (the GUI thread of a Qt app): it would be the
+     * last one in the list, the first to be cut with many threads. */
+    if (oldest != NULL && oldest != current
+        && oldest->native_thread_id != crashing_native_id)
+    {
+        emit_python_thread(fds, nfds, oldest, 0);
+        written++;
+    }
     for (PyThreadState *t = head; t != NULL; t = PyThreadState_Next(t)) {
         /* Another state with the crashing thread's id belongs to a thread
          * that is being started: until it runs, CPython 3.11-3.12 give it
@@ -424,16 +394,21 @@ write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
         if (t == current || t->native_thread_id == crashing_native_id) {
             continue;
         }
-        if (++count > MAX_PYTHON_THREADS) {
-            for (int i = 0; i < nfds; i++) {
-                pqg_puts(fds[i], "\n...(more threads not shown)\n");
-            }
-            break;
+        threads++;
+        if (t != oldest && written < MAX_PYTHON_STACKS) {
+            emit_python_thread(fds, nfds, t, 0);
+            written++;
         }
-        emit_python_thread(fds, nfds, t, 0);
     }
+    threads += current != NULL;
     for (int i = 0; i < nfds; i++) {
-        pqg_puts(fds[i], "\n");
+        pqg_puts(fds[i], "\nPython stacks written: ");
+        pqg_put_dec(fds[i], written);
+        pqg_puts(fds[i], " of ");
+        pqg_put_dec(fds[i], threads);
+        pqg_puts(fds[i], written < threads
+                 ? " threads (the thread table above names them all)\n\n"
+                 : " threads\n\n");
     }
 }
 #endif
@@ -474,43 +449,84 @@ write_legend_to(int fd)
     write_unregistered_python_threads(fd);
 }
 
-/* The thread table (ident -> name), staged like the stacks: one line per
- * thread would otherwise be many small writes per descriptor. */
+/* The thread table (ident -> name): one line per thread, many small writes,
+ * collected in memory first and written with one write() per descriptor. */
 static void
 write_legend(const int *fds, int nfds)
 {
+    size_t len;
+    pqg_capture_reset();
+    write_legend_to(PQG_CAPTURE_FD);
+    const char *text = pqg_capture_text(&len);
+    for (int i = 0; i < nfds; i++) {
+        pqg_write_all(fds[i], text, len);
+    }
+}
+
+/* ---- the GIL's waiters, while the report is written ----
+ * A crashing thread that holds the GIL keeps it to the end.  Meanwhile each
+ * thread waiting for it wakes every switch interval (5 ms) to ask again:
+ * 1,000 of them are 200,000 wake-ups a second, which starve the handler on
+ * a small machine; its 10 ms of writes then took up to seconds (issue 21).
+ * Raising the interval to 10 s quiets them after their current wait.
+ * _PyEval_Get/SetSwitchInterval are exported in 3.11-3.12 (cpython/ceval.h)
+ * and are plain loads and stores there (3.12 finds the interpreter from the
+ * thread's attached state, checked first: it would be a fatal error
+ * without one).  3.13+ no longer export them (faulthandler is the engine
+ * there, see above): nothing is done.  Restored before the signal is passed
+ * on, in case the previous handler lets the process live. */
 #ifdef PQG_OWN_PYTHON_STACKS
-    if (stage_write >= 0) {
-        drain_stage(NULL, 0);
-        write_legend_to(stage_write);
-        drain_stage(fds, nfds);
-        return;
+static unsigned long saved_switch_interval = 0;
+#endif
+
+static void
+quiet_gil_waiters(void)
+{
+#ifdef PQG_OWN_PYTHON_STACKS
+    PyThreadState *attached = _PyThreadState_UncheckedGet();
+    if (attached != NULL && attached == PyGILState_GetThisThreadState()) {
+        saved_switch_interval = _PyEval_GetSwitchInterval();
+        _PyEval_SetSwitchInterval(10UL * 1000 * 1000);
     }
 #endif
-    for (int i = 0; i < nfds; i++) {
-        write_legend_to(fds[i]);
+}
+
+static void
+restore_gil_waiters(void)
+{
+#ifdef PQG_OWN_PYTHON_STACKS
+    if (saved_switch_interval != 0) {
+        _PyEval_SetSwitchInterval(saved_switch_interval);
+        saved_switch_interval = 0;
     }
+#endif
 }
 
 /* Everything a report says, to every report descriptor.  Called from the
  * signal handler (sig != NULL) or, with the GIL, for a Qt fatal error. */
 static void
-write_report(const fatal_signal *sig, const char *reason, const void *address)
+write_report(const fatal_signal *sig, const char *reason, const void *address,
+             const void *ucontext)
 {
     int fds[2] = {-1, -1};
     int nfds = report_fds(fds);
+    quiet_gil_waiters();
     unsigned long native_id = pqg_current_native_id();
     for (int i = 0; i < nfds; i++) {
         write_header(fds[i], sig, reason, address, native_id);
         pqg_write_unreported(fds[i]);       /* the likely cause comes first */
     }
-    write_native_stack(fds, nfds);
+    atomic_fetch_add(&report_progress, 1);
+    write_native_stack(fds, nfds, ucontext);
+    atomic_fetch_add(&report_progress, 1);
     write_legend(fds, nfds);
+    atomic_fetch_add(&report_progress, 1);
 #ifdef PQG_OWN_PYTHON_STACKS
     if (!engine_is_faulthandler) {
         write_python_stacks(fds, nfds, native_id);
     }
 #endif
+    restore_gil_waiters();
     size_t path_len;
     const char *path_line = pqg_log_path_line(&path_len);
     for (int i = 0; i < nfds; i++) {
@@ -542,12 +558,29 @@ claim_reporter(unsigned long native_id)
 }
 
 #ifndef _WIN32
+/* A second thread that crashes while the first writes the report waits
+ * for it: its own re-raise would end the process with the report cut
+ * short.  It used to sleep a fixed 5 s; now it waits as long as the report
+ * makes progress (the reporter counts each part it writes), gives up after
+ * 1 s without any (a reporter that is stuck, so the process still ends),
+ * and returns at once if the report is given up (a Qt fatal error's report
+ * releases the claim for the abort that follows: it is then this thread's
+ * turn).  Normally it waits for nothing: the reporter ends the process.
+ * Atomic loads and nanosleep(): async-signal-safe. */
 static void
 wait_for_reporter(void)
 {
-    struct timespec tick = {0, 10 * 1000 * 1000};   /* 10 ms */
-    for (int i = 0; i < 500; i++) {                  /* at most 5 s */
-        nanosleep(&tick, NULL);                      /* async-signal-safe */
+    struct timespec tick = {0, 1000 * 1000};         /* 1 ms */
+    int seen = atomic_load(&report_progress);
+    int idle_ms = 0;
+    for (int total_ms = 0; total_ms < 30 * 1000 && idle_ms < 1000; total_ms++) {
+        if (atomic_load(&reporter) == 0) {
+            return;
+        }
+        nanosleep(&tick, NULL);
+        int now = atomic_load(&report_progress);
+        idle_ms = now == seen ? idle_ms + 1 : 0;
+        seen = now;
     }
 }
 
@@ -583,14 +616,21 @@ is_fault(int signum)
 static void
 fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
 {
-    (void)ucontext;
     int saved_errno = errno;
     fatal_signal *sig = find_signal(signum);
     if (sig == NULL) {
         return;
     }
     unsigned long native_id = pqg_current_native_id();
-    if (claim_reporter(native_id)) {
+    if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
+        siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
+    }
+    int claimed = claim_reporter(native_id);
+    if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {
+        wait_for_reporter();
+        claimed = claim_reporter(native_id);    /* given up: this thread's turn */
+    }
+    if (claimed) {
         if (signum == SIGABRT && fatal_already_reported) {
             int fds[2] = {-1, -1};
             int nfds = report_fds(fds);
@@ -599,11 +639,9 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
             }
         }
         else {
-            write_report(sig, NULL, (info != NULL && is_fault(signum)) ? info->si_addr : NULL);
+            write_report(sig, NULL, (info != NULL && is_fault(signum)) ? info->si_addr : NULL,
+                         ucontext);
         }
-    }
-    else if ((unsigned long)atomic_load(&reporter) != native_id) {
-        wait_for_reporter();
     }
     /* Chain: the previous handler (faulthandler, a library's, or the default
      * action) gets the signal now: SA_NODEFER lets raise() deliver it inside
@@ -712,7 +750,7 @@ unhandled_exception_filter(EXCEPTION_POINTERS *pointers)
     if (claim_reporter(pqg_current_native_id())) {
         fatal_signal sig = {.signum = 0, .name = "EXCEPTION",
                             .description = "unhandled Windows exception"};
-        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress);
+        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress, NULL);
         int fds[2] = {-1, -1};
         int nfds = report_fds(fds);
         for (int i = 0; i < nfds; i++) {
@@ -769,14 +807,7 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
     (void)faulthandler_engine;
 #endif
     interpreter = PyInterpreterState_Main();
-#ifdef PQG_UNWIND_DIRECT
-    {
-        /* One walk now: the unwinder's one-time set-up (its register table,
-         * behind a pthread_once) is then done outside any handler. */
-        void *frames[2];
-        (void)walk_native_stack(frames, 2);
-    }
-#endif
+    pqg_native_stack_prepare();   /* how to walk; the unwinder's set-up */
 #ifdef PQG_OWN_PYTHON_STACKS
     open_stage();
 #endif
@@ -818,7 +849,7 @@ write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (!claim_reporter(pqg_current_native_id())) {
         Py_RETURN_FALSE;                /* a report is being written already */
     }
-    write_report(NULL, reason, NULL);
+    write_report(NULL, reason, NULL, NULL);
     fatal_already_reported = 1;
     atomic_store(&reporter, 0);         /* the SIGABRT may now add its line */
     return PyBool_FromLong(1);

@@ -63,6 +63,46 @@ pqg_stderr_fd(void)
     return stderr_fd;
 }
 
+/* The crash handler's memory "descriptor": writes to PQG_CAPTURE_FD collect
+ * in a static buffer, so a part made of many small writes (the thread table:
+ * 1,000 threads are ~7,000 of them) costs one write() per real descriptor.
+ * Only the thread that claimed the crash report uses it (crash.c).  A part
+ * longer than the buffer is cut, and says so.  Signal-safe: memcpy. */
+static char capture[1024 * 1024];
+static size_t capture_len = 0;
+static int capture_cut = 0;
+
+static void
+capture_append(const char *buf, size_t len)
+{
+    static const char cut[] = "\n...(cut: longer than the crash report's buffer)\n";
+    if (capture_cut) {
+        return;
+    }
+    if (len > sizeof(capture) - sizeof(cut) - capture_len) {
+        memcpy(capture + capture_len, cut, sizeof(cut) - 1);
+        capture_len += sizeof(cut) - 1;
+        capture_cut = 1;
+        return;
+    }
+    memcpy(capture + capture_len, buf, len);
+    capture_len += len;
+}
+
+void
+pqg_capture_reset(void)
+{
+    capture_len = 0;
+    capture_cut = 0;
+}
+
+const char *
+pqg_capture_text(size_t *len)
+{
+    *len = capture_len;
+    return capture;
+}
+
 /* The line naming the run log (or "" before there is one).  Signal-safe:
  * reads a static buffer. */
 const char *
@@ -188,6 +228,10 @@ write_recovery_note(int fd)
 void
 pqg_write_all(int fd, const char *buf, size_t len)
 {
+    if (fd == PQG_CAPTURE_FD) {
+        capture_append(buf, len);
+        return;
+    }
     if (fd < 0) {
         return;
     }

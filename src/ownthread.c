@@ -1,8 +1,15 @@
 /* ownthread.c: starting pyqtguard's own native threads (the watchdog, its
- * report helpers, the log pruner) the one way they all need:
- * detached, with every signal blocked - signals belong to the app's threads,
- * and a fatal or dump signal must not land in a thread that is only there
- * to watch - and named where the OS lets a thread be named from outside.
+ * report helpers, the log pruner, the exception reporter) the one way they
+ * all need: detached, with every asynchronous signal blocked - signals
+ * belong to the app's threads, and a dump signal or SIGINT must not land in
+ * a thread that is only there to watch - and named where the OS lets a
+ * thread be named from outside.
+ *
+ * The synchronous fault signals stay unblocked: a fault in one of these
+ * threads (or in app code they run, a logging handler say) must reach the
+ * crash handler.  Blocked, the kernel would not queue them: it unblocks the
+ * signal, resets it to the default action and kills the process with no
+ * report at all (issue 18, item 4).
  */
 #include "pyqtguard_native.h"
 
@@ -31,6 +38,11 @@ pqg_name_this_thread(const char *name)
 #endif
 }
 
+#ifndef _WIN32
+/* Never blocked in our threads: the crash handler's signals (crash.c). */
+static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+#endif
+
 int
 pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
                      const char *name)
@@ -46,6 +58,9 @@ pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
 #else
     sigset_t all, previous;
     sigfillset(&all);
+    for (size_t i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++) {
+        sigdelset(&all, fault_signals[i]);
+    }
     pthread_sigmask(SIG_BLOCK, &all, &previous);   /* the new thread inherits it */
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -33,6 +33,11 @@ int pqg_log_fd(void);                               /* signal-safe; -1 if none *
 int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
 const char *pqg_log_path_line(size_t *len);        /* signal-safe; len 0: none */
 void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
+/* Writes to this pseudo-descriptor collect in a static buffer (for the crash
+ * handler's thread only): reset, write, then copy the text to each real fd. */
+#define PQG_CAPTURE_FD 0x7ffffff0
+void pqg_capture_reset(void);                       /* signal-safe */
+const char *pqg_capture_text(size_t *len);          /* signal-safe */
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */
@@ -110,6 +115,14 @@ int pqg_crash_init(PyObject *module);     /* crash.c: fatal signals */
 int pqg_crashcontext_init(PyObject *module);
 void pqg_write_crash_context(int fd);      /* signal-safe */
 void pqg_write_crash_notice(void);          /* signal-safe */
+/* nativestack.c: the crashing thread's native stack (raw frames, modules and
+ * offsets; symbols are resolved later by `pyqtguard report`). */
+void pqg_native_stack_prepare(void);      /* with the GIL, at install */
+const char *pqg_native_stack_method(void);
+void pqg_write_native_stack(const int *fds, int nfds,
+                            const void *ucontext);   /* signal-safe, no lock */
+void pqg_write_native_stack_after_fault(const int *fds, int nfds,
+                                        const void *ucontext);   /* same */
 int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
 /* The thread table and (where the interpreter allows) every Python stack,
  * without the GIL; signal-safe. */
@@ -130,7 +143,8 @@ typedef unsigned long (__stdcall *pqg_thread_main)(void *arg);
 #else
 typedef void *(*pqg_thread_main)(void *arg);
 #endif
-/* Start a detached thread with every signal blocked, named (Linux) if name
+/* Start a detached thread with every signal blocked but the fault signals
+ * (SEGV, BUS, FPE, ILL, ABRT: a crash there is reported), named (Linux) if name
  * is not NULL; stack_size 0: the default.  0, or an errno / Win32 error. */
 int pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
                          const char *name);

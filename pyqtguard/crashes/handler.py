@@ -13,6 +13,8 @@ file is kept.
 """
 from __future__ import annotations
 
+import sys
+
 from .. import _native
 from ..logs.runlog import warn_once
 
@@ -48,7 +50,10 @@ def _faulthandler_engine() -> bool:
 
     if not faulthandler.is_enabled():
         fd = _native.log_fd()
-        faulthandler.enable(file=fd if fd >= 0 else 2, all_threads=True)
+        # 3.14's C stack symbolizes with dladdr(), which takes the loader's
+        # lock (docs/crashes.md); the C core writes the native stack itself.
+        no_c_stack = {"c_stack": False} if sys.version_info >= (3, 14) else {}
+        faulthandler.enable(file=fd if fd >= 0 else 2, all_threads=True, **no_c_stack)
         _enabled_faulthandler = True
     return True
 

@@ -57,11 +57,12 @@ class CrashReport:
     ``pending_exceptions`` (one line per uncaught exception raised just before
     the crash whose full report was still waiting to be written - often the
     cause: ``"[time] thread 'MainThread': ValueError in load (app.py:10):
-    bad row"``) and ``text`` (the whole report).
+    bad row"``) and ``text`` (the whole report, its native frames named by
+    :mod:`pyqtguard.crashes.symbolize` on first use; ``raw_text`` as written).
     """
 
     __slots__ = ("path", "reason", "time", "pid", "thread_name", "native_id",
-                 "frame", "pending_exceptions", "text")
+                 "frame", "pending_exceptions", "raw_text", "_text")
 
     def __init__(self, path: Path, reason: str, time: str, pid: int,
                  thread_name: str, native_id: int, frame: str, text: str,
@@ -74,7 +75,18 @@ class CrashReport:
         self.native_id = native_id
         self.frame = frame
         self.pending_exceptions = pending_exceptions
-        self.text = text
+        self.raw_text = text
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The whole report, each native frame with its function name when
+        the module is still there to tell it (resolved once, on first use)."""
+        if self._text is None:
+            from .symbolize import annotate_native_stack
+
+            self._text = annotate_native_stack(self.raw_text)
+        return self._text
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready summary (without the full text)."""
