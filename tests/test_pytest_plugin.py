@@ -135,7 +135,8 @@ def test_leaked_threads_qthreads_and_workers_fail_the_test_that_started_them(pyt
                      r"\S*test_leaks.py:15", out, re.S), out
     assert re.search(r"ERROR at teardown of test_qthread.*?QThread 'indexer', started at "
                      r"\S*test_leaks.py:18", out, re.S), out
-    assert re.search(r"ERROR at teardown of test_worker.*?worker 'cruncher'", out, re.S), out
+    assert re.search(r"ERROR at teardown of test_worker.*?worker 'cruncher', started at "
+                     r"\S*test_leaks.py:24", out, re.S), out
     assert "allowed" not in out
 
 

@@ -16,6 +16,7 @@ Example::
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -62,7 +63,41 @@ def _qthread_records() -> list[Any]:
 
 def _workers() -> list[Any]:
     worker = sys.modules.get("pyqtguard.workers._worker")       # loaded once workers are used
-    return worker.active_workers() if worker is not None else []
+    if worker is None:
+        return []
+    _record_worker_starts(worker.Worker)
+    return worker.active_workers()
+
+
+# Where each worker was started: Worker.start is wrapped while the plugin runs
+# (in tests only: an app's workers pay nothing).  id(worker) -> "file:line".
+_worker_sites: dict[int, str] = {}
+_WORKER_FRAMES = (os.path.join("pyqtguard", "workers", ""), "functools.py")
+
+
+def _caller_outside_workers() -> str | None:
+    frame = sys._getframe(2)
+    while frame is not None and any(part in frame.f_code.co_filename for part in _WORKER_FRAMES):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else None
+
+
+def _record_worker_starts(cls: Any) -> None:
+    original = cls.__dict__.get("start")
+    if original is None or getattr(original, "_pyqtguard_records_site", False):
+        return
+
+    def start(self: Any) -> Any:
+        site = _caller_outside_workers()
+        if site is not None:
+            if len(_worker_sites) > 10_000:       # bounded: a suite of many workers
+                _worker_sites.clear()
+            _worker_sites[id(self)] = site
+        return original(self)
+
+    start._pyqtguard_records_site = True  # type: ignore[attr-defined]
+    start.__doc__ = original.__doc__
+    cls.start = start
 
 
 def _pool_active() -> int:
@@ -123,7 +158,7 @@ def _running_leaks(before: Snapshot) -> list[Leak]:
     found = _thread_leaks(before)
     found += [Leak("QThread", r.name, r.site, r.thread) for r in _qthread_records()
               if id(r.thread) not in before.qthreads]
-    found += [Leak("worker", w.name, None, w) for w in _workers()
+    found += [Leak("worker", w.name, _worker_sites.get(id(w)), w) for w in _workers()
               if id(w) not in before.workers]
     # Pool threads stay alive idle for a while: only tasks still running count.
     extra = _pool_active() - before.pool_tasks
