@@ -42,6 +42,9 @@ def flood_source(options="", between="", setup=""):
 
 
 def flood(tmp_path, options="", between="", env=None, setup=""):
+    # Queued reports get half the exit deadline: a generous one, so that a
+    # loaded test machine does not count reports as "not written".
+    env = {"PYQTGUARD_EXIT_TIMEOUT": "60", **(env or {})}
     return run_app(flood_source(options, between, setup), tmp_path, env=env)
 
 

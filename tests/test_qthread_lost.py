@@ -128,25 +128,36 @@ def test_worker_pattern_qthread_dropped_while_its_loop_runs_is_kept(tmp_path):
 
 def test_running_qthread_in_a_garbage_cycle_is_kept_and_reported(tmp_path):
     # Only the cycle holds it: the garbage collector would free it (and Qt
-    # abort) while it runs.
+    # abort) while it runs.  It runs Qt's own run() (its event loop): no
+    # Python frame of its thread holds it, so the cycle is garbage while it
+    # runs - the collection happens once its slot has set `armed`.
     result = run_app("""
-        import gc, time
+        import gc, threading
         import pyqtguard
         pyqtguard.install()
         from PyQt6 import QtCore
         app = QtCore.QCoreApplication([])
         results = []
-        class Export(QtCore.QThread):
-            def run(self):
-                time.sleep(0.3)
-                results.append("exported")
+        armed = threading.Event()
+        class Stopper(QtCore.QObject):
+            @QtCore.pyqtSlot()
+            def arm(self):
+                def stop():
+                    results.append("exported")
+                    QtCore.QThread.currentThread().quit()
+                QtCore.QTimer.singleShot(300, stop)
+                armed.set()
         def start_export():
-            export = Export()
+            export = QtCore.QThread()
             export.setObjectName("cyclic")
             export.myself = export
+            export.stopper = Stopper()
+            export.stopper.moveToThread(export)
+            export.started.connect(export.stopper.arm)
             export.finished.connect(lambda: QtCore.QTimer.singleShot(100, app.quit))
             export.start()
         start_export()
+        assert armed.wait(10)
         gc.collect()
         app.exec()
         gc.collect()
