@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..qt import attach as _qtattach
+from ..qt import attach as qt_attach
 
 EXIT_STATUS_REFUSED = 3
 _APP_CLASSES = {
@@ -122,8 +122,8 @@ def _refuse_python_subprocess(event: str, args: tuple) -> None:
 def _install() -> None:
     os.environ["PYQTGUARD_IN_CHILD"] = "1"
     for name in _APP_CLASSES:
-        _qtattach.when_imported(name, _guard_app_class)
-    _qtattach.when_imported("multiprocessing.spawn", _guard_process_starts)
+        qt_attach.when_imported(name, _guard_app_class)
+    qt_attach.when_imported("multiprocessing.spawn", _guard_process_starts)
     try:
         from .. import _native
 

@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 
-from ..qt import attach as _qtattach
+from ..qt import attach as qt_attach
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -211,8 +211,8 @@ def install(config: object = None) -> None:
     if os.environ.get("PYQTGUARD_IN_CHILD"):
         return                              # a guarded child: its parent watches
     _enabled = True
-    _qtattach.when_imported("multiprocessing.util", _attach_util)
-    _qtattach.when_imported("multiprocessing.spawn", _attach_spawn)
+    qt_attach.when_imported("multiprocessing.util", _attach_util)
+    qt_attach.when_imported("multiprocessing.spawn", _attach_spawn)
 
 
 def uninstall() -> None:

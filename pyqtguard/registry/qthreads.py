@@ -28,7 +28,7 @@ import weakref
 
 from .. import _native
 from ..logs import runlog as logfile
-from ..qt import guithread as _guithread
+from ..qt import guithread
 from .kinds import KIND_QTHREAD, register_current, start_site, unregister_current
 
 TYPE_CHECKING = False
@@ -105,7 +105,7 @@ def _on_finished() -> None:
             record.lost = record.lost or sys.getrefcount(thread) <= 3
         record.finished = True
         key = id(thread)
-        _guithread.post_to_gui_thread(lambda: _release(key))
+        guithread.post_to_gui_thread(lambda: _release(key))
 
 
 def _on_last_reference(thread: Any) -> None:
