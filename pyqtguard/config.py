@@ -33,7 +33,8 @@ class Config:
 
     __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
                  "freeze_ms", "dump_signal", "crash_handler", "qt_messages",
-                 "guard_children", "repeat_interval")
+                 "guard_children", "repeat_interval", "dialogs", "auto_send", "report_to",
+                 "app_version", "scrub")
 
     log_dir: str | None
     app_name: str
@@ -46,6 +47,11 @@ class Config:
     qt_messages: bool
     guard_children: bool
     repeat_interval: float
+    dialogs: bool
+    auto_send: bool
+    report_to: tuple[object, ...]
+    app_version: str | None
+    scrub: object
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -157,6 +163,11 @@ def make_config(
     qt_messages: object = True,
     guard_children: object = True,
     repeat_interval: object = _UNSET,
+    dialogs: object = False,
+    auto_send: object = False,
+    report_to: object = None,
+    app_version: object = None,
+    scrub: object = None,
 ) -> Config:
     """Validate :func:`pyqtguard.install`'s arguments; fill in env and defaults."""
     if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
@@ -195,4 +206,22 @@ def make_config(
         qt_messages=_check_bool("qt_messages", qt_messages),
         guard_children=_check_bool("guard_children", guard_children),
         repeat_interval=_check_number("repeat_interval", repeat_interval, allow_none=False),
+        **_reporting_options(dialogs, auto_send, report_to, app_version, scrub),
     )
+
+
+def _reporting_options(dialogs: object, auto_send: object, report_to: object,
+                       app_version: object, scrub: object) -> dict[str, object]:
+    """The dialogs' and reports' options (issue 22); see pyqtguard.reporting."""
+    if app_version is not None and not isinstance(app_version, str):
+        raise TypeError(f"app_version must be a str or None, not {type(app_version).__name__}")
+    destinations: tuple[object, ...] = ()
+    if report_to is not None or scrub is not None:
+        from .reporting import destinations as report_destinations
+        from .reporting import scrub as report_scrub
+
+        destinations = report_destinations.coerce_all(report_to)
+        scrub = report_scrub.make_scrubber(scrub)
+    return {"dialogs": _check_bool("dialogs", dialogs),
+            "auto_send": _check_bool("auto_send", auto_send),
+            "report_to": destinations, "app_version": app_version, "scrub": scrub}

@@ -1,0 +1,91 @@
+"""Built-in dialogs (issue 22): an error notification for exceptions the app
+survived, and the "crashed last time" dialog at the next start.
+
+The component of :func:`pyqtguard.install` for ``dialogs=True``: it adds an
+:func:`pyqtguard.on_exception` callback showing the notification (callbacks
+run in the GUI thread when a QApplication exists) and, when the event loop
+starts, offers the previous run's crash (unless ``auto_send`` sends it).
+The widgets (:mod:`.notification`, :mod:`.report_dialog`) load on first
+use: installing imports no Qt module.
+
+Without the switch::
+
+    pyqtguard.show_error_notifications()   # the notification only
+    pyqtguard.offer_last_crash(window)      # the crash dialog, once per crash
+"""
+from __future__ import annotations
+
+from ..qt import attach as qt_attach
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..config import Config
+    from ..exceptions.delivery import ExceptionRecord
+
+_enabled = False          # show_error_notifications() in force
+_offer_at_start = False   # install(dialogs=True) without auto_send
+
+
+def _notify(record: ExceptionRecord) -> None:
+    from . import notification
+
+    notification.notify(record)
+
+
+def show_error_notifications(enabled: bool = True) -> None:
+    """Show (or stop showing) the error notification for uncaught exceptions.
+
+    Example::
+
+        pyqtguard.show_error_notifications()
+    """
+    global _enabled
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
+    from ..exceptions import delivery
+
+    if enabled and not _enabled:
+        delivery.on_exception(_notify)
+    elif not enabled and _enabled:
+        delivery.remove_exception_callback(_notify)
+    _enabled = enabled
+
+
+def offer_last_crash(parent: Any = None) -> Any:
+    """See :func:`pyqtguard.dialogs.report_dialog.offer_last_crash`."""
+    from .report_dialog import offer_last_crash as offer
+
+    return offer(parent)
+
+
+def _offer_when_loop_starts() -> None:
+    if not _offer_at_start:
+        return
+    from ..qt import guithread
+
+    def offer() -> None:
+        try:
+            offer_last_crash()
+        except Exception as exc:  # noqa: BLE001 - never break the app's start
+            from ..logs.runlog import warn_once
+
+            warn_once("dialogs:offer", f"could not offer the last crash: {exc!r}")
+
+    guithread.post_to_gui_thread(offer)        # once the loop turns
+
+
+def install(config: Config) -> None:
+    global _offer_at_start
+    if not config.dialogs:
+        return
+    show_error_notifications(True)
+    _offer_at_start = not (config.auto_send and config.report_to)
+    qt_attach.on_loop_started(_offer_when_loop_starts)
+
+
+def uninstall() -> None:
+    global _offer_at_start
+    show_error_notifications(False)
+    _offer_at_start = False
