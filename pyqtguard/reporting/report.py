@@ -147,18 +147,36 @@ def _thread_names() -> dict[int, tuple[str, int | None]]:
     return names
 
 
-def thread_stacks(crashed_native_id: int | None) -> str:
-    """Every Python thread's stack now, most recent call first, in the
-    headings the crash reports use (``Thread 'name' (native id N, current):``)."""
+def _traceback_lines(tb: object) -> list[str]:
+    """A traceback's frames, most recent call first (as the stacks are)."""
+    lines = []
+    while tb is not None:
+        code = tb.tb_frame.f_code  # type: ignore[attr-defined]
+        lines.append(f'  File "{code.co_filename}", line {tb.tb_lineno} in {code.co_name}')  # type: ignore[attr-defined]
+        tb = tb.tb_next  # type: ignore[attr-defined]
+    return lines[::-1][:_MAX_FRAMES]
+
+
+def thread_stacks(crashed_name: str, crashed_native_id: int | None,
+                  crashed_tb: object = None) -> str:
+    """Every Python thread's stack, most recent call first, in the headings
+    the crash reports use (``Thread 'name' (native id N, current):``): the
+    thread that raised first, with its traceback's frames (where it was when
+    it raised), then the others as they are now."""
     frames = sys._current_frames()
     names = _thread_names()
     current = threading.get_ident()
     blocks = [THREADS_HEADING, ""]
+    crashed_flags = ([f"native id {crashed_native_id}"] if crashed_native_id else []) \
+        + ["crashed"]
+    blocks.append(f"Thread {crashed_name!r} ({', '.join(crashed_flags)}):")
+    blocks.extend(_traceback_lines(crashed_tb))
+    blocks.append("")
     for ident, frame in list(frames.items())[:_MAX_THREADS]:
         name, native = names.get(ident, (f"Thread-{ident:#x}", None))
-        flags = [f"native id {native}"] if native is not None else []
         if native is not None and native == crashed_native_id:
-            flags.append("crashed")
+            continue                    # listed first, where it raised
+        flags = [f"native id {native}"] if native is not None else []
         if ident == current:
             flags.append("current")
         blocks.append(f"Thread {name!r} ({', '.join(flags)}):" if flags
@@ -254,7 +272,7 @@ def from_exception(record: ExceptionRecord, scrub: Callable[[str], str],
         traceback_text.rstrip("\n"),
         "",
         _versions_block(app_version),
-        thread_stacks(record.native_id),
+        thread_stacks(record.thread_name, record.native_id, record.exc_traceback),
         _breadcrumb_block(),
     ])
     return Report("exception", scrub(title), scrub(summary), scrub(text),

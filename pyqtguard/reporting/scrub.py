@@ -27,21 +27,29 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 # (pattern, replacement), applied in order after home, user and host.
-# Replacements may use the pattern's groups (a key's name is kept).
+# Replacements may use the pattern's groups (a key's name is kept).  Every
+# repetition that can fail far from where it started is bounded: a report is
+# up to 200 KB of text nobody chose ("a.a.a.a..."), and an unbounded one made
+# the e-mail pattern take 44 s on such a line.
 DEFAULT_PATTERNS: tuple[tuple[str, str], ...] = (
     # Credentials in URLs: scheme://user:password@host
-    (r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://)[^\s/@:]+:[^\s/@]+@", r"\g<scheme><secret>@"),
-    (r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b", "<email>"),
-    # key=value / key: value where the key says it is secret
-    (r"(?i)(?P<key>\b[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|access[_-]?key"
-     r"|auth(?:orization)?|credentials?|session[_-]?id|cookie)[\w.-]*['\"]?\s*[=:]\s*)"
-     r"(?P<q>['\"]?)(?!<secret>)[^\s'\",;&]+", r"\g<key>\g<q><secret>"),
+    (r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://)[^\s/@:]{1,256}:[^\s/@]{1,256}@",
+     r"\g<scheme><secret>@"),
+    (r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b",
+     "<email>"),
+    # key=value / key: value where the key says it is secret (db_password=...:
+    # the match starts at the telling word; a prefix stays as it is)
+    (r"(?i)(?P<key>(?:passw(?:or)?d|secret|token|api[_-]?key|access[_-]?key"
+     r"|auth(?:orization)?|credentials?|session[_-]?id|cookie)[\w.-]{0,40}['\"]?\s{0,8}[=:]\s{0,8})"
+     r"(?P<q>['\"]?)(?!<secret>)(?:(?:bearer|basic|token)\s+)?[^\s'\",;&]+",
+     r"\g<key>\g<q><secret>"),
     (r"(?i)\b(?P<kind>bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}", r"\g<kind> <secret>"),
     (r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}", "<secret>"),   # JWT
     (r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
      r"|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|sk-[A-Za-z0-9_-]{20,})", "<secret>"),
     # Long random-looking keys: 32+ letters and digits, both present.
-    (r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b", "<secret>"),
+    (r"\b(?=[A-Za-z0-9_-]{0,256}\d)(?=[A-Za-z0-9_-]{0,256}[A-Za-z])[A-Za-z0-9_-]{32,}\b",
+     "<secret>"),
 )
 
 # User and host names this generic identify nobody; masking them would only
