@@ -186,7 +186,7 @@ def test_a_crash_in_run_1_is_offered_in_run_2_and_not_in_run_3(tmp_path):
     assert first.returncode != 0, first.describe()
     second = run_app(CRASH_APP, tmp_path, args=["look"])
     assert "offered: 1" in second.stdout, second.describe()
-    assert "SIGSEGV" in second.stdout
+    assert "segmentation fault (an invalid memory access), SIGSEGV" in second.stdout
     assert "thread 'decoder-7'" in second.stdout
     assert "in crash (app.py:12)" in second.stdout, second.stdout
     assert "never visible: True" in second.stdout

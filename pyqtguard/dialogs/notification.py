@@ -254,9 +254,10 @@ class Notifier:
             return ""
         if len(self.kinds) == 1:
             return f"and {more} more time{'s' if more != 1 else ''} since"
-        others = len(self.kinds) - 1
-        return (f"and {more} more ({first.count} of this one, "
-                f"{others} other error{'s' if others != 1 else ''})")
+        again, others = first.count - 1, more - (first.count - 1)
+        parts = ([f"{again} of this one"] if again else []) + \
+            [f"{others} other error{'s' if others != 1 else ''}"]
+        return f"and {more} more since: {', '.join(parts)} (see Details)"
 
     def _refresh(self) -> None:
         widget = self._ensure_widget()

@@ -263,6 +263,9 @@ def from_exception(record: ExceptionRecord, scrub: Callable[[str], str],
                + (f" in {where}" if where else "")
                + f", in thread '{record.thread_name}'.")
     traceback_text = record.report or record.traceback_text
+    head, _, rest = traceback_text.partition("\n")
+    if head.startswith("[") and "pyqtguard: uncaught exception" in head:
+        traceback_text = rest          # the log's heading: said by the line above
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(record.time))
     text = "\n".join([
         title,
@@ -289,12 +292,32 @@ def _plain_frame(frame: str) -> str:
     return f"{match['func']} ({_short_path(match['file'])}:{match['line']})"
 
 
+_PLAIN_SIGNALS = {
+    "SIGSEGV": "a segmentation fault (an invalid memory access)",
+    "SIGBUS": "a bus error (an invalid memory access)",
+    "SIGABRT": "an abort",
+    "SIGFPE": "an arithmetic error",
+    "SIGILL": "an illegal instruction",
+}
+
+
+def plain_reason(reason: str) -> str:
+    """``SIGSEGV (Segmentation fault)`` -> ``a segmentation fault (...)``;
+    a Qt fatal message -> ``a fatal Qt error: <message>``."""
+    name = reason.split(" ", 1)[0]
+    if name in _PLAIN_SIGNALS:
+        return f"{_PLAIN_SIGNALS[name]}, {name}"
+    if name.startswith("SIG"):
+        return f"signal {name}"
+    return f"a fatal Qt error: {reason}"
+
+
 def from_crash(crash: CrashReport, scrub: Callable[[str], str],
                app_version: str | None = None) -> Report:
     """The report of a previous run's native crash (or fatal Qt message)."""
     reason = crash.reason.splitlines()[0] if crash.reason else "crash"
     where = _plain_frame(crash.frame) if crash.frame else ""
-    summary = (f"The app crashed the last time it ran ({reason}), in thread "
+    summary = (f"The app crashed the last time it ran: {plain_reason(reason)}, in thread "
                f"'{crash.thread_name}'" + (f", in {where}" if where else "") + ".")
     title = f"Crash: {reason}" + (f" in {where}" if where else "")
     text = "\n".join([
