@@ -35,6 +35,11 @@ NOTIFICATION_APP = """
             tries[0] += 1
             QTimer.singleShot(50, check)
             return
+        QTimer.singleShot(300, show)      # the count is shown at most every 100 ms
+
+    def show():
+        from pyqtguard.dialogs import notification
+        n = notification.notifier()
         w = n.widget
         print("visible:", w.isVisible())
         print("gui thread:", w.thread() is app.thread())
@@ -224,3 +229,22 @@ def test_dialogs_option_is_checked_like_the_others(tmp_path):
     assert "TypeError dialogs must be a bool, not str" in result.stdout
     assert "TypeError auto_send must be a bool, not int" in result.stdout
     assert result.stdout.count("Error") == 7
+
+
+def test_the_dialogs_benchmark_runs_and_prints_its_figures():
+    """A smoke test with few runs: the figures are for people, not asserts."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "dialogs.py"
+    result = subprocess.run([sys.executable, str(script), "--runs", "3", "--flood", "50"],
+                            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"notification shown: median [\d.]+ ms, worst [\d.]+ ms \(3 runs\)",
+                     result.stdout), result.stdout
+    assert re.search(r"50 exceptions from worker threads: GUI thread's longest block [\d.]+ ms"
+                     r".*notification windows: 1, folded count: 50", result.stdout), result.stdout

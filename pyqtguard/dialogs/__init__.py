@@ -60,7 +60,25 @@ def offer_last_crash(parent: Any = None) -> Any:
     return offer(parent)
 
 
-def _offer_when_loop_starts() -> None:
+def _warm_up() -> None:
+    try:
+        from . import notification
+
+        notification.warm_up()
+    except Exception as exc:  # noqa: BLE001 - only a speed-up
+        from ..logs.runlog import warn_once
+
+        warn_once("dialogs:warm", f"dialog warm-up failed: {exc!r}")
+
+
+def _when_loop_starts() -> None:
+    """Warm the dialogs up on a worker thread (the first notification would
+    otherwise block the GUI thread ~80 ms for imports and enum members);
+    offer the last crash once the loop turns."""
+    if _enabled:
+        import threading
+
+        threading.Thread(target=_warm_up, name="pyqtguard-dialogs-warm-up", daemon=True).start()
     if not _offer_at_start:
         return
     from ..qt import guithread
@@ -82,7 +100,7 @@ def install(config: Config) -> None:
         return
     show_error_notifications(True)
     _offer_at_start = not (config.auto_send and config.report_to)
-    qt_attach.on_loop_started(_offer_when_loop_starts)
+    qt_attach.on_loop_started(_when_loop_starts)
 
 
 def uninstall() -> None:

@@ -17,10 +17,7 @@ Example::
 """
 from __future__ import annotations
 
-import os
-import threading
-
-from PyQt6.QtCore import QPoint, Qt, QThread, QUrl
+from PyQt6.QtCore import QPoint, Qt, QThread, QTimer, QUrl
 from PyQt6.QtGui import QDesktopServices, QGuiApplication
 from PyQt6.QtWidgets import (
     QApplication,
@@ -45,6 +42,7 @@ if TYPE_CHECKING:
 
 _MAX_KINDS = 50          # distinct errors listed in one notification
 _MARGIN = 16
+_REFRESH_MS = 100     # a visible notification's count is updated this often
 
 
 def _is_gui_thread() -> bool:
@@ -58,16 +56,41 @@ def _title(record: ExceptionRecord) -> str:
     return f"{record.exc_type.__name__}: {first}"[:200] if first else record.exc_type.__name__
 
 
+def window_flags() -> Qt.WindowType:
+    """The notification's window flags (a tool window on top that takes no
+    focus).  Combining PyQt6 flags builds enum members the first time
+    (tens of ms): :func:`warm_up` does it off the GUI thread."""
+    return (Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowDoesNotAcceptFocus | Qt.WindowType.WindowStaysOnTopHint)
+
+
+def warm_up() -> None:
+    """Pay the first-use costs (imports, regular expressions, enum members)
+    now, in any thread, so that the first notification does not block the
+    GUI thread for them.  Called from a worker thread when the event loop
+    starts (see :mod:`pyqtguard.dialogs`)."""
+    import hashlib  # noqa: F401 - imported for its first-use cost
+    import sysconfig
+
+    from ..reporting import report, scrub, textparse  # noqa: F401
+    from . import report_dialog  # noqa: F401
+
+    sysconfig.get_paths()
+    reporting.scrubber()
+    window_flags()
+    _ = (Qt.TextInteractionFlag.TextSelectableByMouse | Qt.AlignmentFlag.AlignTop,
+         Qt.FocusPolicy.NoFocus, QPlainTextEdit.LineWrapMode.NoWrap,
+         QFrame.Shape.StyledPanel, QStyle.StandardPixmap.SP_MessageBoxWarning,
+         Qt.WidgetAttribute.WA_ShowWithoutActivating, Qt.TextFormat.PlainText)
+
+
 class ErrorNotification(QFrame):
     """The notification window; :class:`Notifier` fills it."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         # No parent window: a tool window of the active one becomes the
         # active window itself on some platforms.  On top, as a toast is.
-        flags = (Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
-                 | Qt.WindowType.WindowDoesNotAcceptFocus
-                 | Qt.WindowType.WindowStaysOnTopHint)
-        super().__init__(None, flags)
+        super().__init__(None, window_flags())
         self.anchor = parent
         self.setObjectName("pyqtguardErrorNotification")
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
@@ -181,7 +204,7 @@ class Notifier:
         self.total = 0
         self.muted: set[str] = set()
         self._building = False
-        self._lock = threading.Lock()
+        self._refresh_due = False
 
     # -- intake ---------------------------------------------------------------
 
@@ -204,7 +227,19 @@ class Notifier:
         elif len(self.kinds) < _MAX_KINDS:
             self.kinds[key] = _Kind(record)
         self.total += 1
-        if self._building:
+        if self.widget is None or _deleted(self.widget) or not self.widget.isVisible():
+            self._refresh_now()    # the first one: at once
+        elif not self._refresh_due:
+            # Later ones only count; the window is updated once per batch
+            # (a flood arrives as hundreds of queued callbacks in one pass
+            # of the event loop: re-laying the window out for each would
+            # block the GUI thread for tens of ms).
+            self._refresh_due = True
+            QTimer.singleShot(_REFRESH_MS, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_due = False
+        if self._building or not self.kinds:
             return                 # an exception while we build the window: folded
         self._building = True
         try:
@@ -327,7 +362,3 @@ def notifier() -> Notifier:
 def notify(record: ExceptionRecord) -> None:
     """An :func:`pyqtguard.on_exception` callback showing the notification."""
     notifier().notify(record)
-
-
-def log_folder_exists() -> bool:
-    return os.path.isdir(reporting.settings().log_folder)
