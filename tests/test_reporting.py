@@ -33,6 +33,10 @@ class Collector:
             def do_POST(self):  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
+                if self.headers.get("Content-Encoding") == "gzip":     # sentry-sdk's transport
+                    import gzip
+
+                    body = gzip.decompress(body)
                 collector.envelopes.append((dict(self.headers), body))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -292,6 +296,60 @@ def test_server_down_report_is_kept_and_sent_at_the_next_start(tmp_path):
         assert list((tmp_path / "logs" / "unsent-reports").iterdir()) == []
     finally:
         server.close()
+
+
+SDK_APP = """
+    import sys, threading
+    import pyqtguard
+    pyqtguard.install(report_to={dsn!r}, auto_send={auto})
+    import sentry_sdk
+    sentry_sdk.init(dsn={dsn!r}, release="sdk-release-1")     # default integrations: its hooks too
+    from pyqtguard.reporting import sender
+
+    def decode():
+        raise ValueError("bad row")
+
+    t = threading.Thread(target=decode, name="decoder-7"); t.start(); t.join()
+    try:
+        {{}}["missing"]
+    except KeyError:
+        sys.excepthook(*sys.exc_info())
+    print("idle:", sender.wait_idle(15))
+    sentry_sdk.flush(10)
+"""
+
+
+def _sdk_events(server: Collector) -> list[dict]:
+    from sentry_sdk.envelope import Envelope
+
+    events = []
+    for _headers, body in server.envelopes:
+        event = Envelope.deserialize(body).get_event()
+        if event is not None:
+            events.append(event)
+    return events
+
+
+@pytest.mark.parametrize("auto", [True, False])
+def test_with_sentry_sdk_initialised_events_go_through_it_once_and_only_with_consent(
+        tmp_path, collector, auto):
+    pytest.importorskip("sentry_sdk", reason="sentry-sdk is an optional integration")
+    result = run_app(SDK_APP.format(dsn=collector.dsn, auto=auto), tmp_path)
+    assert "idle: True" in result.stdout, result.describe()
+    events = _sdk_events(collector)
+    if not auto:
+        # The SDK's own hooks saw both exceptions; nothing was sent.
+        assert events == [], [e.get("exception") for e in events]
+        return
+    types = sorted(e["exception"]["values"][0]["type"] for e in events)
+    assert types == ["KeyError", "ValueError"], result.describe()      # once each
+    for event in events:
+        assert event["exception"]["values"][0]["mechanism"]["type"] == "pyqtguard"
+        assert event["release"] == "sdk-release-1"                       # the SDK's own
+        assert "report" in event["extra"]
+    (value_error,) = [e for e in events if e["exception"]["values"][0]["type"] == "ValueError"]
+    names = {t["name"] for t in value_error["threads"]["values"]}
+    assert {"decoder-7", "MainThread"} <= names
 
 
 def test_a_callable_destination_gets_the_report(tmp_path):

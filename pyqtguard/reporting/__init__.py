@@ -70,6 +70,10 @@ def install(config: Config) -> None:
     from . import breadcrumbs
 
     breadcrumbs.install()
+    if any(d.key.startswith("sentry:") for d in _settings.destinations):
+        from ..qt import attach as qt_attach
+
+        qt_attach.when_imported("sentry_sdk", _take_over_sdk_hooks)   # now or when imported
     if _settings.destinations:
         retry_unsent()
     if _settings.auto_send and _settings.destinations:
@@ -88,6 +92,17 @@ def uninstall() -> None:
 
         breadcrumbs.uninstall()
     _settings = None
+
+
+def _take_over_sdk_hooks(module: object) -> None:
+    """sentry-sdk imported by an app that reports to Sentry through
+    pyqtguard: its own exception hooks' events are dropped (pyqtguard reports
+    those exceptions, with consent)."""
+    if _settings is None:
+        return                  # uninstalled since
+    from . import sentry
+
+    sentry.take_over_sdk_hooks()
 
 
 def settings() -> Settings:

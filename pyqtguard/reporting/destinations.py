@@ -69,6 +69,7 @@ class Sentry(Destination):
         event = sentry.event_from_report(report, environment=self.environment)
         sdk = sentry.active_sdk()
         if sdk is not None:
+            sentry.take_over_sdk_hooks()
             sdk.capture_event(event)
             return
         sentry.post_envelope(sentry.envelope(event, self.dsn), self.dsn, timeout)

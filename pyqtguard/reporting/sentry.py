@@ -214,3 +214,42 @@ def active_sdk() -> Any:
         return sdk if client.is_active() else None
     except Exception:  # noqa: BLE001 - an SDK too old or too new
         return None
+
+
+# Mechanisms of sentry-sdk's own hooks, which see the same uncaught exceptions
+# pyqtguard reports (with the user's consent): their events are dropped.
+SDK_HOOK_MECHANISMS = frozenset({"excepthook", "threading", "unraisablehook"})
+_processor_added = False
+
+
+def _drop_sdk_hook_events(event: dict[str, Any], hint: object) -> dict[str, Any] | None:
+    for value in (event.get("exception") or {}).get("values") or ():
+        mechanism = value.get("mechanism") or {}
+        if mechanism.get("type") in SDK_HOOK_MECHANISMS:
+            return None
+    return event
+
+
+def take_over_sdk_hooks() -> bool:
+    """Drop the events of ``sentry-sdk``'s own exception hooks (excepthook,
+    threading, unraisablehook, and its logging integration's copy of the
+    ``pyqtguard`` logger's records): pyqtguard reports those exceptions itself,
+    after the user's consent, and hands them to the SDK when the app
+    initialised it - one event each, and none without the click.  Called
+    when ``sentry_sdk`` is imported (a global event processor works before
+    and after ``init``); idempotent; False if the SDK has no such hook."""
+    global _processor_added
+    if not _processor_added:
+        try:
+            from sentry_sdk.scope import add_global_event_processor
+
+            from sentry_sdk.integrations.logging import ignore_logger
+
+            add_global_event_processor(_drop_sdk_hook_events)
+            # pyqtguard logs each uncaught exception at ERROR on its logger:
+            # the SDK's logging integration would make that an event too.
+            ignore_logger("pyqtguard")
+            _processor_added = True
+        except Exception:  # noqa: BLE001 - an SDK without it: double reports
+            return False
+    return True
