@@ -248,3 +248,61 @@ def test_the_dialogs_benchmark_runs_and_prints_its_figures():
                      result.stdout), result.stdout
     assert re.search(r"50 exceptions from worker threads: GUI thread's longest block [\d.]+ ms"
                      r".*notification windows: 1, folded count: 50", result.stdout), result.stdout
+
+
+ISSUE_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install(report_to="https://github.com/me/photo-editor", repeat_interval=0)
+    pyqtguard.show_error_notifications()
+    from PyQt6.QtCore import QObject, QTimer, Qt, pyqtSlot, QUrl
+    from PyQt6.QtGui import QDesktopServices
+    from PyQt6.QtWidgets import QApplication
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+
+    class Browser(QObject):          # Qt's own hook for opening URLs
+        opened = []
+
+        @pyqtSlot(QUrl)
+        def open(self, url):
+            self.opened.append(url.toString(QUrl.ComponentFormattingOption.FullyEncoded))
+
+    browser = Browser()
+    QDesktopServices.setUrlHandler("https", browser, "open")
+
+    def fail():
+        raise OSError("disk on fire " + "x" * 20000)
+
+    def step1():
+        QTimer.singleShot(0, fail)
+        QTimer.singleShot(300, step2)
+
+    def step2():
+        from pyqtguard.dialogs import notification, report_dialog
+        w = notification.notifier().widget
+        QTest.mouseClick(w.report, Qt.MouseButton.LeftButton)
+        (dialog,) = report_dialog._open
+        print("send visible:", dialog.send.isVisibleTo(dialog))
+        print("issue visible:", dialog.issue.isVisibleTo(dialog))
+        QTest.mouseClick(dialog.issue, Qt.MouseButton.LeftButton)
+        (url,) = browser.opened
+        print("url length:", len(url), url[:60])
+        clip = app.clipboard().text()
+        print("clipboard is the report:", clip == dialog.preview.toPlainText(), len(clip) > 20000)
+        app.quit()
+
+    QTimer.singleShot(50, step1)
+    app.exec()
+"""
+
+
+def test_report_issue_opens_a_prefilled_page_and_puts_the_report_on_the_clipboard(tmp_path):
+    result = run_app(ISSUE_APP, tmp_path)
+    out = result.stdout
+    assert "send visible: False" in out, result.describe()       # no Sentry, no callable
+    assert "issue visible: True" in out
+    assert "https://github.com/me/photo-editor/issues/new?title=OSError" in out, out
+    length = int(out.split("url length: ")[1].split()[0])
+    assert length <= 8000
+    assert "clipboard is the report: True True" in out

@@ -29,6 +29,12 @@ _offer_at_start = False   # install(dialogs=True) without auto_send
 
 
 def _notify(record: ExceptionRecord) -> None:
+    import sys
+
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    app = qtcore.QCoreApplication.instance() if qtcore is not None else None
+    if app is None or not app.inherits("QApplication"):
+        return                  # no widgets in this process (yet): the log has it
     from . import notification
 
     notification.notify(record)
