@@ -22,6 +22,7 @@ ENV_LOG_DIR = "PYQTGUARD_LOG_DIR"
 ENV_EXIT_TIMEOUT = "PYQTGUARD_EXIT_TIMEOUT"
 ENV_FREEZE_MS = "PYQTGUARD_FREEZE_MS"
 ENV_REPEAT_INTERVAL = "PYQTGUARD_REPEAT_INTERVAL"
+ENV_DIALOGS = "PYQTGUARD_DIALOGS"
 
 
 class Config:
@@ -163,7 +164,7 @@ def make_config(
     qt_messages: object = True,
     guard_children: object = True,
     repeat_interval: object = _UNSET,
-    dialogs: object = False,
+    dialogs: object = _UNSET,
     auto_send: object = False,
     report_to: object = None,
     app_version: object = None,
@@ -213,6 +214,11 @@ def make_config(
 def _reporting_options(dialogs: object, auto_send: object, report_to: object,
                        app_version: object, scrub: object) -> dict[str, object]:
     """The dialogs' and reports' options (issue 22); see pyqtguard.reporting."""
+    if dialogs is _UNSET:          # e.g. PYQTGUARD_DIALOGS=1 pyqtguard run app.py
+        raw = os.environ.get(ENV_DIALOGS, "").strip().lower()
+        dialogs = raw in {"1", "true", "yes", "on"}
+        if raw not in {"", "0", "false", "no", "off"} and not dialogs:
+            warn_once(f"env:{ENV_DIALOGS}", f"ignoring {ENV_DIALOGS}={raw!r}: not 1 or 0")
     if app_version is not None and not isinstance(app_version, str):
         raise TypeError(f"app_version must be a str or None, not {type(app_version).__name__}")
     destinations: tuple[object, ...] = ()

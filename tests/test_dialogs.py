@@ -306,3 +306,26 @@ def test_report_issue_opens_a_prefilled_page_and_puts_the_report_on_the_clipboar
     length = int(out.split("url length: ")[1].split()[0])
     assert length <= 8000
     assert "clipboard is the report: True True" in out
+
+
+def test_pyqtguard_run_shows_dialogs_only_when_asked(tmp_path):
+    app = """
+        import sys, threading
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+
+        def check():
+            import pyqtguard.dialogs.notification as n
+            w = n.notifier().widget
+            print("shown:", w is not None and w.isVisible())
+            app.quit()
+
+        threading.Thread(target=lambda: 1 / 0, name="worker").start()
+        QTimer.singleShot(800, check)
+        app.exec()
+    """
+    asked = run_app(app, tmp_path, under_run=True, env={"PYQTGUARD_DIALOGS": "1"})
+    assert "shown: True" in asked.stdout, asked.describe()
+    default = run_app(app, tmp_path, under_run=True)
+    assert "shown: False" in default.stdout, default.describe()
