@@ -477,3 +477,38 @@ def test_offered_state_is_read_as_hostile_input(tmp_path):
     assert target.read_text() == ""
     with pytest.raises(ValueError):
         offered.mark_offered(tmp_path, "crash:../../etc/passwd\n")
+
+
+def test_a_report_on_its_way_when_the_process_ends_is_sent_at_the_next_start(tmp_path):
+    # A server that accepts the connection and never answers: the process
+    # ends (os._exit) while the report is being sent.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    port = silent.getsockname()[1]
+    try:
+        first = run_app(f"""
+            import os, threading, time, pyqtguard
+            pyqtguard.install(report_to="http://k@127.0.0.1:{port}/7", auto_send=True)
+            t = threading.Thread(target=lambda: [][1], name="indexer"); t.start(); t.join()
+            time.sleep(1.0)
+            os._exit(0)
+        """, tmp_path)
+        assert first.returncode == 0, first.describe()
+        assert len(list((tmp_path / "logs" / "unsent-reports").iterdir())) == 1
+    finally:
+        silent.close()
+    server = Collector(port)
+    try:
+        second = run_app(f"""
+            import pyqtguard
+            pyqtguard.install(report_to="http://k@127.0.0.1:{port}/7", auto_send=True)
+            from pyqtguard.reporting import sender
+            print("idle:", sender.wait_idle(15))
+        """, tmp_path)
+        assert "idle: True" in second.stdout, second.describe()
+        (event,) = server.events()
+        assert event["exception"]["values"][0]["type"] == "IndexError"
+        assert list((tmp_path / "logs" / "unsent-reports").iterdir()) == []
+    finally:
+        server.close()

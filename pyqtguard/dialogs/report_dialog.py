@@ -112,6 +112,8 @@ class ReportDialog(QDialog):
         layout.addLayout(buttons)
 
         self._trackers = trackers
+        self._waiting = 0
+        self._failures: list[str] = []
         self.send.clicked.connect(self.send_now)
         self.issue.clicked.connect(self.open_issue)
         self.copy.clicked.connect(self.copy_text)
@@ -128,9 +130,8 @@ class ReportDialog(QDialog):
     def send_now(self) -> None:
         self.send.setEnabled(False)
         self.status.setText("Sending...")
-        count = reporting.send(self.edited_report(), on_done=self._sent)
-        self._waiting = count
-        self._failures: list[str] = []
+        self._failures = []
+        self._waiting = count = reporting.send(self.edited_report(), on_done=self._sent)
         if count == 0:
             self.status.setText("No destination to send to is configured.")
 

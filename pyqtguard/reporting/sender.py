@@ -1,9 +1,10 @@
 """Sending reports on a worker thread, never on the GUI thread.
 
 One daemon thread, ``pyqtguard-report-sender``, started at the first report,
-takes jobs in order; each destination's ``send`` gets a timeout.  A report
-that could not be delivered is kept (:mod:`pyqtguard.reporting.unsent`) for
-a later start.  The outcome goes back to the GUI thread (a dialog's status
+takes jobs in order; each destination's ``send`` gets a timeout.  Each report
+is kept (:mod:`pyqtguard.reporting.unsent`) before it is sent and deleted
+once delivered: one that could not be delivered, or was on its way when the
+process ended, is sent at a later start.  The outcome goes back to the GUI thread (a dialog's status
 line) when a Qt application runs.
 
 Example::
@@ -71,20 +72,32 @@ def _deliver(on_done: Callable[[bool, str], object] | None, ok: bool, why: str) 
         call()
 
 
+def _outbox(destination: Destination, report: Report,
+            log_folder: str | None) -> unsent.Pending | None:
+    """Keep *report* before sending it (deleted once sent): a process that
+    exits while a report is on its way loses nothing - the next start
+    sends it."""
+    if not destination.keeps_unsent or log_folder is None:
+        return None
+    try:
+        path = unsent.keep(log_folder, destination.key, report)
+    except OSError as exc:
+        runlog.warn_once("report:keep", f"cannot keep unsent reports in {log_folder}: {exc}")
+        return None
+    return unsent.Pending(path, destination.key, report, 0)
+
+
 def _send_one(destination: Destination, report: Report, log_folder: str | None,
               pending: unsent.Pending | None) -> tuple[bool, str]:
+    if pending is None:
+        pending = _outbox(destination, report, log_folder)
     try:
         destination.send(report, TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - offline is normal: keep it
         why = f"{type(exc).__name__}: {exc}"[:300]
         if pending is not None:
             pending.failed()
-        elif destination.keeps_unsent and log_folder is not None:
-            try:
-                unsent.keep(log_folder, destination.key, report)
-                why += " (kept; it will be sent at a later start)"
-            except OSError as keep_exc:
-                why += f" (could not keep it: {keep_exc})"
+            why += " (kept; it will be sent at a later start)"
         runlog.log_event(f"pyqtguard: report {report.title[:80]!r} not sent to "
                          f"{destination.key.split(':', 1)[0]}: {why}")
         return False, why
