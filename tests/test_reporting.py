@@ -429,20 +429,37 @@ def test_unsent_folder_is_read_as_hostile_input(tmp_path):
     os.chmod(tmp_path, 0o700)
     good = unsent.keep(tmp_path, "sentry:x", _report())
     folder = tmp_path / unsent.FOLDER_NAME
-    os.mkfifo(folder / "report-1-1-1.json")                     # would block an open()
-    (folder / "report-2-1-1.json").symlink_to("/dev/zero")      # would never end
-    (folder / "report-3-1-1.json").write_bytes(b"{" * 10)       # not a report
-    big = folder / "report-4-1-1.json"
+    os.mkfifo(folder / "report-1-999999999-1.json")                     # would block an open()
+    (folder / "report-2-999999999-1.json").symlink_to("/dev/zero")      # would never end
+    (folder / "report-3-999999999-1.json").write_bytes(b"{" * 10)       # not a report
+    big = folder / "report-4-999999999-1.json"
     with open(big, "wb") as handle:
         handle.truncate(unsent.MAX_BYTES + 1)                   # too large
-    (folder / "report-5-1-1.json").write_text(json.dumps(
+    (folder / "report-5-999999999-1.json").write_text(json.dumps(
         {"destination": "x", "attempts": 0, "report": {"kind": "evil"}}))
     found = unsent.pending(tmp_path)
     assert [p.path for p in found] == [good]
     assert found[0].report.text == "ValueError: x\n"
-    assert not (folder / "report-3-1-1.json").exists() and not big.exists()
-    assert not (folder / "report-5-1-1.json").exists()
-    assert (folder / "report-1-1-1.json").exists()              # skipped, not touched
+    assert not (folder / "report-3-999999999-1.json").exists() and not big.exists()
+    assert not (folder / "report-5-999999999-1.json").exists()
+    assert (folder / "report-1-999999999-1.json").exists()              # skipped, not touched
+
+
+def test_reports_of_a_copy_of_the_app_still_running_are_left_to_it(tmp_path):
+    import subprocess
+    import sys
+
+    os.chmod(tmp_path, 0o700)
+    path = unsent.keep(tmp_path, "sentry:x", _report())
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        theirs = os.path.join(os.path.dirname(path), f"report-1-{other.pid}-0.json")
+        os.rename(path, theirs)
+        assert unsent.pending(tmp_path) == []          # on its way, maybe
+    finally:
+        other.kill()
+        other.wait()
+    assert [p.path for p in unsent.pending(tmp_path)] == [theirs]
 
 
 def test_unsent_reports_are_bounded_and_retried_at_most_n_times(tmp_path):

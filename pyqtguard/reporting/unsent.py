@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import re
+import sys
 import time
 
 from ..logs import folder as logdir
@@ -142,9 +143,25 @@ def _read(path: str) -> Pending | None:
     return Pending(path, destination, report, attempts)
 
 
+def _writer_alive(name: str) -> bool:
+    """Whether the process that kept *name* (its pid is in the name) still
+    runs: its reports may be on their way (two copies of an app at once)."""
+    pid = int(name[7:-5].split("-")[1])
+    if pid == os.getpid() or not hasattr(os, "kill") or sys.platform == "win32":
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False                # no such process (a forged, huge pid)
+    except OSError:
+        return True                 # someone's process: maybe a reused pid; later
+    return True
+
+
 def pending(log_folder: str | os.PathLike[str]) -> list[Pending]:
     """The kept reports, oldest first; files that are not reports are skipped
-    (a FIFO, a symlink to a device) or deleted (damaged ones).  Never raises."""
+    (a FIFO, a symlink to a device) or deleted (damaged ones), and so are the
+    reports of a process of the app that still runs.  Never raises."""
     folder = unsent_folder(log_folder)
     try:
         logdir.check_folder(os.stat(folder), folder)
@@ -153,7 +170,7 @@ def pending(log_folder: str | os.PathLike[str]) -> list[Pending]:
     found = []
     for name in _names(folder)[-MAX_FILES:]:
         path = os.path.join(folder, name)
-        if os.path.islink(path):
+        if os.path.islink(path) or _writer_alive(name):
             continue                 # we never write symlinks: not ours
         try:
             item = _read(path)
