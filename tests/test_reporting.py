@@ -529,3 +529,23 @@ def test_a_report_on_its_way_when_the_process_ends_is_sent_at_the_next_start(tmp
         assert list((tmp_path / "logs" / "unsent-reports").iterdir()) == []
     finally:
         server.close()
+
+
+def test_auto_send_sends_at_most_20_reports_per_run(tmp_path):
+    result = run_app("""
+        import threading, pyqtguard
+        got = []
+        pyqtguard.install(report_to=got.append, auto_send=True, repeat_interval=0)
+        from pyqtguard.reporting import sender
+
+        def fail(n):
+            raise ValueError(n)
+
+        for n in range(50):
+            t = threading.Thread(target=fail, args=(n,)); t.start(); t.join()
+        sender.wait_idle(15)
+        import time; time.sleep(0.5); sender.wait_idle(15)
+        print("sent:", len(got))
+    """, tmp_path)
+    assert "sent: 20" in result.stdout, result.describe()
+    assert "20 reports sent automatically in this run" in result.log

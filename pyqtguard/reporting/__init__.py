@@ -50,6 +50,9 @@ class Settings:
 
 
 _settings: Settings | None = None
+# auto_send sends at most this many exception reports per run: a flood of
+# distinct exceptions must not become a flood of requests.
+AUTO_SEND_LIMIT = 20
 _auto_callback: Callable[[ExceptionRecord], None] | None = None
 
 
@@ -182,7 +185,15 @@ def _install_auto_send() -> None:
     global _auto_callback
     from ..exceptions import delivery
 
+    sent = [0]
+
     def auto_send(record: ExceptionRecord) -> None:
+        if sent[0] >= AUTO_SEND_LIMIT:
+            return
+        sent[0] += 1
+        if sent[0] == AUTO_SEND_LIMIT:
+            runlog.log_event(f"pyqtguard: {AUTO_SEND_LIMIT} reports sent automatically in "
+                             "this run; no more will be (auto_send's limit per run)")
         send(report_for_exception(record))
 
     _auto_callback = auto_send
