@@ -549,3 +549,41 @@ def test_auto_send_sends_at_most_20_reports_per_run(tmp_path):
     """, tmp_path)
     assert "sent: 20" in result.stdout, result.describe()
     assert "20 reports sent automatically in this run" in result.log
+
+
+def test_reports_carry_the_last_log_lines_and_qt_messages_scrubbed(tmp_path):
+    result = run_app("""
+        import logging, threading, pyqtguard
+        got = []
+        pyqtguard.install(report_to=got.append, auto_send=True)
+        from PyQt6.QtCore import qWarning
+        from pyqtguard.reporting import sender
+        logging.getLogger("app.db").warning("connecting as alice to db.internal")
+        logging.getLogger("app.db").debug("not a breadcrumb: below INFO")
+        qWarning(b"QPainter::begin: Paint device returned engine == 0")
+        for n in range(40):
+            logging.getLogger("app.loop").warning("tick %d", n)
+        t = threading.Thread(target=lambda: 1 / 0); t.start(); t.join()
+        sender.wait_idle(15)
+        print(got[0].text.split("Recent log lines (oldest first):")[1])
+    """, tmp_path, env=ALICE)
+    crumbs = result.stdout
+    assert "WARNING app.loop: tick 39" in crumbs, result.describe()
+    assert "tick 9\n" not in crumbs                      # the last 30 only
+    assert "below INFO" not in crumbs
+    assert len([line for line in crumbs.splitlines() if line.strip()]) == 30
+    result2 = run_app("""
+        import logging, threading, pyqtguard
+        got = []
+        pyqtguard.install(report_to=got.append, auto_send=True)
+        from PyQt6.QtCore import qWarning
+        from pyqtguard.reporting import sender
+        logging.getLogger("app.db").warning("connecting as alice to db.internal")
+        qWarning(b"QPainter::begin: Paint device returned engine == 0")
+        t = threading.Thread(target=lambda: 1 / 0); t.start(); t.join()
+        sender.wait_idle(15)
+        print(got[0].text.split("Recent log lines (oldest first):")[1])
+    """, tmp_path, env=ALICE)
+    crumbs = result2.stdout
+    assert "WARNING app.db: connecting as <user> to db.internal" in crumbs, result2.describe()
+    assert "pyqtguard.qt: Qt warning" in crumbs and "QPainter::begin" in crumbs, crumbs

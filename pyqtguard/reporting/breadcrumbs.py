@@ -3,7 +3,8 @@
 A log record factory keeps the last :data:`MAX_LINES` records of level
 INFO and above that the app's loggers let through, each cut to
 :data:`MAX_LINE` characters; reports add them, scrubbed with the rest of the
-text.  Qt's messages reach it when the app routes them to ``logging``.
+text.  Qt's messages are among them: pyqtguard's Qt message handler logs
+them on the ``pyqtguard.qt`` logger (:mod:`pyqtguard.crashes.qt_messages`).
 
 Example::
 
@@ -35,8 +36,7 @@ _previous_factory: Callable[..., logging.LogRecord] | None = None
 
 
 def _remember(record: logging.LogRecord) -> None:
-    if record.levelno < logging.INFO or record.name == "pyqtguard" \
-            or record.name.startswith("pyqtguard."):
+    if record.levelno < logging.INFO or record.name == "pyqtguard":
         return                          # the report itself is no breadcrumb
     try:
         message = record.getMessage()
