@@ -329,3 +329,36 @@ def test_pyqtguard_run_shows_dialogs_only_when_asked(tmp_path):
     assert "shown: True" in asked.stdout, asked.describe()
     default = run_app(app, tmp_path, under_run=True)
     assert "shown: False" in default.stdout, default.describe()
+
+
+def test_auto_send_with_only_an_issue_tracker_still_offers_the_crash(tmp_path):
+    app = CRASH_APP.replace(
+        'pyqtguard.install(dialogs=True, app_name="crashy")',
+        'pyqtguard.install(dialogs=True, app_name="crashy", auto_send=True, '
+        'report_to="https://github.com/me/crashy")')
+    first = run_app(app, tmp_path, args=["crash"])
+    assert first.returncode != 0, first.describe()
+    second = run_app(app, tmp_path, args=["look"])
+    assert "offered: 1" in second.stdout, second.describe()
+
+
+def test_the_warm_up_runs_without_error(tmp_path):
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install(dialogs=True)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+
+        def done():
+            warm = [t for t in threading.enumerate() if t.name == "pyqtguard-dialogs-warm-up"]
+            for t in warm:
+                t.join(10)
+            app.quit()
+
+        QTimer.singleShot(100, done)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "warm-up failed" not in result.stderr + result.log, result.describe()

@@ -105,7 +105,13 @@ def install(config: Config) -> None:
     if not config.dialogs:
         return
     show_error_notifications(True)
-    _offer_at_start = not (config.auto_send and config.report_to)
+    from .. import reporting
+
+    # With auto_send the crash is sent without asking - if there is a
+    # destination that needs no browser; else it is offered.
+    sends_itself = config.auto_send and bool(
+        reporting.background_destinations(tuple(config.report_to)))  # type: ignore[arg-type]
+    _offer_at_start = not sends_itself
     qt_attach.on_loop_started(_when_loop_starts)
 
 

@@ -78,7 +78,7 @@ def warm_up() -> None:
     sysconfig.get_paths()
     reporting.scrubber()
     window_flags()
-    _ = (Qt.TextInteractionFlag.TextSelectableByMouse | Qt.AlignmentFlag.AlignTop,
+    _ = (Qt.TextInteractionFlag.TextSelectableByMouse, Qt.AlignmentFlag.AlignTop,
          Qt.FocusPolicy.NoFocus, QPlainTextEdit.LineWrapMode.NoWrap,
          QFrame.Shape.StyledPanel, QStyle.StandardPixmap.SP_MessageBoxWarning,
          Qt.WidgetAttribute.WA_ShowWithoutActivating, Qt.TextFormat.PlainText)

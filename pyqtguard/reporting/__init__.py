@@ -79,8 +79,8 @@ def install(config: Config) -> None:
         qt_attach.when_imported("sentry_sdk", _take_over_sdk_hooks)   # now or when imported
     if _settings.destinations:
         retry_unsent()
-    if _settings.auto_send and _settings.destinations:
-        _install_auto_send()
+    if _settings.auto_send and background_destinations():
+        _install_auto_send()         # (an issue tracker needs the user's browser)
 
 
 def uninstall() -> None:
@@ -142,9 +142,11 @@ def report_for_crash(crash: CrashReport) -> Report:
     return report.from_crash(crash, scrubber(), settings().app_version)
 
 
-def background_destinations() -> tuple[Destination, ...]:
+def background_destinations(destinations: tuple[Destination, ...] | None = None,
+                            ) -> tuple[Destination, ...]:
     """Destinations sent to from the worker thread (all but issue trackers)."""
-    return tuple(d for d in settings().destinations if not d.in_gui_thread)
+    chosen = settings().destinations if destinations is None else destinations
+    return tuple(d for d in chosen if not d.in_gui_thread)
 
 
 def send(report: Report, on_done: Callable[[bool, str], object] | None = None) -> int:
