@@ -1,6 +1,6 @@
 """Render pyqtguard's two dialogs offscreen to PNGs under docs/images/.
 
-    QT_QPA_PLATFORM=offscreen python examples/screenshots.py
+    QT_QPA_PLATFORM=offscreen python examples/screenshots.py [--out DIR]
 
 The error notification (three exceptions folded into one, details shown)
 and the crashed-last-time dialog for a crash made on purpose in a child
@@ -39,6 +39,12 @@ def make_crash(log_dir: str) -> None:
 
 
 def main() -> None:
+    global IMAGES
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=IMAGES, help="folder for the PNGs")
+    IMAGES = parser.parse_args().out
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     log_dir = tempfile.mkdtemp(prefix="pyqtguard-shots-")
     os.environ["PYQTGUARD_LOG_DIR"] = log_dir

@@ -362,3 +362,22 @@ def test_the_warm_up_runs_without_error(tmp_path):
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert "warm-up failed" not in result.stderr + result.log, result.describe()
+
+
+def test_the_screenshot_script_renders_both_dialogs(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PyQt6.QtGui import QImage
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "screenshots.py"
+    result = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "img")],
+                            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("error-notification.png", "error-notification-details.png",
+                 "crashed-last-time.png"):
+        image = QImage(str(tmp_path / "img" / name))
+        assert image.width() >= 400 and image.height() >= 100, name
