@@ -19,10 +19,11 @@ from ..qt import attach as qt_attach
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from PyQt6.QtWidgets import QWidget
 
     from ..config import Config
     from ..exceptions.delivery import ExceptionRecord
+    from .report_dialog import ReportDialog
 
 _enabled = False          # show_error_notifications() in force
 _offer_at_start = False   # install(dialogs=True) without auto_send
@@ -59,8 +60,17 @@ def show_error_notifications(enabled: bool = True) -> None:
     _enabled = enabled
 
 
-def offer_last_crash(parent: Any = None) -> Any:
-    """See :func:`pyqtguard.dialogs.report_dialog.offer_last_crash`."""
+def offer_last_crash(parent: QWidget | None = None) -> ReportDialog | None:
+    """Offer to send the previous run's crash report, once per crash: shows
+    the dialog (non-modal) and returns it, or None when there is nothing to
+    offer.  Call it in the GUI thread once the QApplication exists.
+
+    Example::
+
+        window.show()
+        pyqtguard.offer_last_crash(window)
+
+    See :func:`pyqtguard.dialogs.report_dialog.offer_last_crash`."""
     from .report_dialog import offer_last_crash as offer
 
     return offer(parent)
