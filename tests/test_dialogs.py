@@ -270,6 +270,7 @@ ISSUE_APP = """
 
     browser = Browser()
     QDesktopServices.setUrlHandler("https", browser, "open")
+    QDesktopServices.setUrlHandler("file", browser, "open")
 
     def fail():
         raise OSError("disk on fire " + "x" * 20000)
@@ -281,6 +282,8 @@ ISSUE_APP = """
     def step2():
         from pyqtguard.dialogs import notification, report_dialog
         w = notification.notifier().widget
+        QTest.mouseClick(w.open_folder, Qt.MouseButton.LeftButton)
+        print("folder:", browser.opened.pop())
         QTest.mouseClick(w.report, Qt.MouseButton.LeftButton)
         (dialog,) = report_dialog._open
         print("send visible:", dialog.send.isVisibleTo(dialog))
@@ -300,6 +303,7 @@ ISSUE_APP = """
 def test_report_issue_opens_a_prefilled_page_and_puts_the_report_on_the_clipboard(tmp_path):
     result = run_app(ISSUE_APP, tmp_path)
     out = result.stdout
+    assert f"folder: file://{tmp_path}/logs" in out, result.describe()
     assert "send visible: False" in out, result.describe()       # no Sentry, no callable
     assert "issue visible: True" in out
     assert "https://github.com/me/photo-editor/issues/new?title=OSError" in out, out
