@@ -75,8 +75,8 @@ def install(
             repeats in between are counted and the count is logged with the
             next full report or at exit; 0 reports every one).
             Reports and dialogs (see docs/reporting.md): ``dialogs`` (bool,
-            default False: the error notification and the crashed-last-time
-            dialog), ``report_to`` (a DSN, a project URL, a
+            default False, or ``$PYQTGUARD_DIALOGS=1``: the error notification
+            and the crashed-last-time dialog), ``report_to`` (a DSN, a project URL, a
             :class:`pyqtguard.Sentry`/:class:`pyqtguard.IssueTracker`, a
             callable ``on_report(report)``, or a list of them),
             ``auto_send`` (bool, default False: nothing is sent without the
