@@ -208,8 +208,11 @@ def offer_last_crash(parent: QWidget | None = None) -> ReportDialog | None:
         return None
     report = reporting.report_for_crash(crash)
     folder = reporting.settings().log_folder
-    if offered.was_offered(folder, report.key) or not offered.mark_offered(folder, report.key):
+    if offered.was_offered(folder, report.key):
         return None
-    dialog = ReportDialog(report, parent)
+    dialog = ReportDialog(report, parent)     # built first: a failure here offers it again
+    if not offered.mark_offered(folder, report.key):
+        dialog.done(QDialog.DialogCode.Rejected)  # cannot record it: better no offer than one
+        return None                               # at every start
     dialog.show()
     return dialog
