@@ -385,3 +385,14 @@ def test_the_screenshot_script_renders_both_dialogs(tmp_path):
                  "crashed-last-time.png"):
         image = QImage(str(tmp_path / "img" / name))
         assert image.width() >= 400 and image.height() >= 100, name
+
+
+def test_a_fifo_planted_as_the_offered_state_neither_hangs_nor_nags(tmp_path):
+    import os
+
+    first = run_app(CRASH_APP, tmp_path, args=["crash"])
+    assert first.returncode != 0, first.describe()
+    os.mkfifo(tmp_path / "logs" / "crashes-offered.txt")    # an open() would block
+    second = run_app(CRASH_APP, tmp_path, args=["look"], timeout=30)
+    assert second.returncode == 0, second.describe()
+    assert "offered: 0" in second.stdout, second.describe()   # unknown state: no offer
