@@ -42,6 +42,12 @@ _LAZY: dict[str, str] = {
     "FreezeEvent": "pyqtguard.watchdog.freeze",
     "shutdown": "pyqtguard.workers",
     "workers": "pyqtguard.workers",
+    "offer_last_crash": "pyqtguard.dialogs",
+    "show_error_notifications": "pyqtguard.dialogs",
+    "Scrubber": "pyqtguard.reporting.scrub",
+    "Sentry": "pyqtguard.reporting.destinations",
+    "IssueTracker": "pyqtguard.reporting.destinations",
+    "Report": "pyqtguard.reporting.report",
 }
 
 
@@ -68,6 +74,15 @@ def install(
             same traceback - is reported in full at most once per interval;
             repeats in between are counted and the count is logged with the
             next full report or at exit; 0 reports every one).
+            Reports and dialogs (see docs/reporting.md): ``dialogs`` (bool,
+            default False, or ``$PYQTGUARD_DIALOGS=1``: the error notification
+            and the crashed-last-time dialog), ``report_to`` (a DSN, a project URL, a
+            :class:`pyqtguard.Sentry`/:class:`pyqtguard.IssueTracker`, a
+            callable ``on_report(report)``, or a list of them),
+            ``auto_send`` (bool, default False: nothing is sent without the
+            user's click; True is the app's responsibility to ask its users),
+            ``app_version`` (str), ``scrub`` (a :class:`pyqtguard.Scrubber`
+            or a function ``str -> str`` applied after the default one).
 
     Returns the :class:`Config` in force, or None when ``PYQTGUARD_DISABLE=1``.
 

@@ -22,6 +22,7 @@ ENV_LOG_DIR = "PYQTGUARD_LOG_DIR"
 ENV_EXIT_TIMEOUT = "PYQTGUARD_EXIT_TIMEOUT"
 ENV_FREEZE_MS = "PYQTGUARD_FREEZE_MS"
 ENV_REPEAT_INTERVAL = "PYQTGUARD_REPEAT_INTERVAL"
+ENV_DIALOGS = "PYQTGUARD_DIALOGS"
 
 
 class Config:
@@ -33,7 +34,8 @@ class Config:
 
     __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
                  "freeze_ms", "dump_signal", "dump_signal_explicit", "crash_handler",
-                 "qt_messages", "guard_children", "repeat_interval")
+                 "qt_messages", "guard_children", "repeat_interval", "dialogs", "auto_send",
+                 "report_to", "app_version", "scrub")
 
     log_dir: str | None
     app_name: str
@@ -47,6 +49,11 @@ class Config:
     qt_messages: bool
     guard_children: bool
     repeat_interval: float
+    dialogs: bool
+    auto_send: bool
+    report_to: tuple[object, ...]
+    app_version: str | None
+    scrub: object
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -158,6 +165,11 @@ def make_config(
     qt_messages: object = True,
     guard_children: object = True,
     repeat_interval: object = _UNSET,
+    dialogs: object = _UNSET,
+    auto_send: object = False,
+    report_to: object = None,
+    app_version: object = None,
+    scrub: object = None,
 ) -> Config:
     """Validate :func:`pyqtguard.install`'s arguments; fill in env and defaults."""
     if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
@@ -198,4 +210,27 @@ def make_config(
         qt_messages=_check_bool("qt_messages", qt_messages),
         guard_children=_check_bool("guard_children", guard_children),
         repeat_interval=_check_number("repeat_interval", repeat_interval, allow_none=False),
+        **_reporting_options(dialogs, auto_send, report_to, app_version, scrub),
     )
+
+
+def _reporting_options(dialogs: object, auto_send: object, report_to: object,
+                       app_version: object, scrub: object) -> dict[str, object]:
+    """The dialogs' and reports' options (issue 22); see pyqtguard.reporting."""
+    if dialogs is _UNSET:          # e.g. PYQTGUARD_DIALOGS=1 pyqtguard run app.py
+        raw = os.environ.get(ENV_DIALOGS, "").strip().lower()
+        dialogs = raw in {"1", "true", "yes", "on"}
+        if raw not in {"", "0", "false", "no", "off"} and not dialogs:
+            warn_once(f"env:{ENV_DIALOGS}", f"ignoring {ENV_DIALOGS}={raw!r}: not 1 or 0")
+    if app_version is not None and not isinstance(app_version, str):
+        raise TypeError(f"app_version must be a str or None, not {type(app_version).__name__}")
+    destinations: tuple[object, ...] = ()
+    if report_to is not None or scrub is not None:
+        from .reporting import destinations as report_destinations
+        from .reporting import scrub as report_scrub
+
+        destinations = report_destinations.coerce_all(report_to)
+        scrub = report_scrub.make_scrubber(scrub)
+    return {"dialogs": _check_bool("dialogs", dialogs),
+            "auto_send": _check_bool("auto_send", auto_send),
+            "report_to": destinations, "app_version": app_version, "scrub": scrub}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import atexit
 import sys
 
-from . import _native
+from . import _native, dialogs, reporting
 from .config import Config, disabled_by_env, installed_config, lock, make_config, set_installed_config
 from .crashes import handler as crash_handler
 from .crashes import qt_messages
@@ -50,6 +50,8 @@ COMPONENTS: tuple[tuple[str, ModuleType], ...] = (
     ("bounded exit", bounded_exit),
     ("freeze detection", freeze_watch),
     ("Ctrl+C and SIGTERM", interrupts),   # after bounded exit: its loop-end callback first
+    ("reporting", reporting),
+    ("dialogs", dialogs),
 )
 
 # Components that matter only once a module is imported: installed then.

@@ -1,0 +1,131 @@
+"""Built-in dialogs (issue 22): an error notification for exceptions the app
+survived, and the "crashed last time" dialog at the next start.
+
+The component of :func:`pyqtguard.install` for ``dialogs=True``: it adds an
+:func:`pyqtguard.on_exception` callback showing the notification (callbacks
+run in the GUI thread when a QApplication exists) and, when the event loop
+starts, offers the previous run's crash (unless ``auto_send`` sends it).
+The widgets (:mod:`.notification`, :mod:`.report_dialog`) load on first
+use: installing imports no Qt module.
+
+Without the switch::
+
+    pyqtguard.show_error_notifications()   # the notification only
+    pyqtguard.offer_last_crash(window)      # the crash dialog, once per crash
+"""
+from __future__ import annotations
+
+from ..qt import attach as qt_attach
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from PyQt6.QtWidgets import QWidget
+
+    from ..config import Config
+    from ..exceptions.delivery import ExceptionRecord
+    from .report_dialog import ReportDialog
+
+_enabled = False          # show_error_notifications() in force
+_offer_at_start = False   # install(dialogs=True) without auto_send
+
+
+def _notify(record: ExceptionRecord) -> None:
+    import sys
+
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    app = qtcore.QCoreApplication.instance() if qtcore is not None else None
+    if app is None or not app.inherits("QApplication"):
+        return                  # no widgets in this process (yet): the log has it
+    from . import notification
+
+    notification.notify(record)
+
+
+def show_error_notifications(enabled: bool = True) -> None:
+    """Show (or stop showing) the error notification for uncaught exceptions.
+
+    Example::
+
+        pyqtguard.show_error_notifications()
+    """
+    global _enabled
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
+    from ..exceptions import delivery
+
+    if enabled and not _enabled:
+        delivery.on_exception(_notify)
+    elif not enabled and _enabled:
+        delivery.remove_exception_callback(_notify)
+    _enabled = enabled
+
+
+def offer_last_crash(parent: QWidget | None = None) -> ReportDialog | None:
+    """Offer to send the previous run's crash report, once per crash: shows
+    the dialog (non-modal) and returns it, or None when there is nothing to
+    offer.  Call it in the GUI thread once the QApplication exists.
+
+    Example::
+
+        window.show()
+        pyqtguard.offer_last_crash(window)
+
+    See :func:`pyqtguard.dialogs.report_dialog.offer_last_crash`."""
+    from .report_dialog import offer_last_crash as offer
+
+    return offer(parent)
+
+
+def _warm_up() -> None:
+    try:
+        from . import notification
+
+        notification.warm_up()
+    except Exception as exc:  # noqa: BLE001 - only a speed-up
+        from ..logs.runlog import warn_once
+
+        warn_once("dialogs:warm", f"dialog warm-up failed: {exc!r}")
+
+
+def _when_loop_starts() -> None:
+    """Warm the dialogs up on a worker thread (the first notification would
+    otherwise block the GUI thread ~80 ms for imports and enum members);
+    offer the last crash once the loop turns."""
+    if _enabled:
+        import threading
+
+        threading.Thread(target=_warm_up, name="pyqtguard-dialogs-warm-up", daemon=True).start()
+    if not _offer_at_start:
+        return
+    from ..qt import guithread
+
+    def offer() -> None:
+        try:
+            offer_last_crash()
+        except Exception as exc:  # noqa: BLE001 - never break the app's start
+            from ..logs.runlog import warn_once
+
+            warn_once("dialogs:offer", f"could not offer the last crash: {exc!r}")
+
+    guithread.post_to_gui_thread(offer)        # once the loop turns
+
+
+def install(config: Config) -> None:
+    global _offer_at_start
+    if not config.dialogs:
+        return
+    show_error_notifications(True)
+    from .. import reporting
+
+    # With auto_send the crash is sent without asking - if there is a
+    # destination that needs no browser; else it is offered.
+    sends_itself = config.auto_send and bool(
+        reporting.background_destinations(tuple(config.report_to)))  # type: ignore[arg-type]
+    _offer_at_start = not sends_itself
+    qt_attach.on_loop_started(_when_loop_starts)
+
+
+def uninstall() -> None:
+    global _offer_at_start
+    show_error_notifications(False)
+    _offer_at_start = False

@@ -1,0 +1,364 @@
+"""The error notification: a small non-modal window for exceptions the app
+survived.
+
+- It never takes the keyboard focus (``WindowDoesNotAcceptFocus``, shown
+  without activation): the user keeps typing where they were.
+- One at a time: exceptions that arrive while it is shown fold into it
+  ("and 999 more"), counted per error; nothing re-enters.
+- Summary in plain words; the whole scrubbed report under "Details";
+  buttons Copy details, Open log folder, Report... (when a destination is
+  configured) and Dismiss; "Don't show this error again in this session".
+- GUI thread only: :func:`notify` called from another thread posts itself
+  there.  Works without a main window (a top-level tool window).
+
+Example::
+
+    pyqtguard.on_exception(notify)      # what install(dialogs=True) does
+"""
+from __future__ import annotations
+
+from PyQt6.QtCore import QPoint, Qt, QThread, QTimer, QUrl
+from PyQt6.QtGui import QDesktopServices, QGuiApplication
+from PyQt6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import reporting
+from ..qt import guithread
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..exceptions.delivery import ExceptionRecord
+    from ..reporting.report import Report
+
+_MAX_KINDS = 50          # distinct errors listed in one notification
+_MARGIN = 16
+_REFRESH_MS = 100     # a visible notification's count is updated this often
+
+
+def _is_gui_thread() -> bool:
+    app = QApplication.instance()
+    return app is not None and QThread.currentThread() is app.thread()
+
+
+def _title(record: ExceptionRecord) -> str:
+    message = str(record.exc_value) if record.exc_value is not None else ""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return f"{record.exc_type.__name__}: {first}"[:200] if first else record.exc_type.__name__
+
+
+def window_flags() -> Qt.WindowType:
+    """The notification's window flags (a tool window on top that takes no
+    focus).  Combining PyQt6 flags builds enum members the first time
+    (tens of ms): :func:`warm_up` does it off the GUI thread."""
+    return (Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowDoesNotAcceptFocus | Qt.WindowType.WindowStaysOnTopHint)
+
+
+def warm_up() -> None:
+    """Pay the first-use costs (imports, regular expressions, enum members)
+    now, in any thread, so that the first notification does not block the
+    GUI thread for them.  Called from a worker thread when the event loop
+    starts (see :mod:`pyqtguard.dialogs`)."""
+    import hashlib  # noqa: F401 - imported for its first-use cost
+    import sysconfig
+
+    from ..reporting import report, scrub, textparse  # noqa: F401
+    from . import report_dialog  # noqa: F401
+
+    sysconfig.get_paths()
+    reporting.scrubber()
+    window_flags()
+    _ = (Qt.TextInteractionFlag.TextSelectableByMouse, Qt.AlignmentFlag.AlignTop,
+         Qt.FocusPolicy.NoFocus, QPlainTextEdit.LineWrapMode.NoWrap,
+         QFrame.Shape.StyledPanel, QStyle.StandardPixmap.SP_MessageBoxWarning,
+         Qt.WidgetAttribute.WA_ShowWithoutActivating, Qt.TextFormat.PlainText)
+
+
+class ErrorNotification(QFrame):
+    """The notification window; :class:`Notifier` fills it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        # No parent window: a tool window of the active one becomes the
+        # active window itself on some platforms.  On top, as a toast is.
+        super().__init__(None, window_flags())
+        self.anchor = parent
+        self.setObjectName("pyqtguardErrorNotification")
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setWindowTitle("Error")
+        self.setMinimumWidth(420)
+        self.setMaximumWidth(560)
+        self._build()
+
+    def _build(self) -> None:
+        icon = QLabel(self)
+        style = self.style()
+        if style is not None:
+            icon.setPixmap(style.standardIcon(
+                QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(32, 32))
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.title = QLabel(self)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.more = QLabel(self)
+        self.more.setWordWrap(True)
+        self.more.hide()
+        text = QVBoxLayout()
+        for label in (self.title, self.summary, self.more):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            text.addWidget(label)
+        head = QHBoxLayout()
+        head.addWidget(icon)
+        head.addLayout(text, 1)
+
+        self.details = QPlainTextEdit(self)
+        self.details.setReadOnly(True)
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.details.setMinimumHeight(220)
+        self.details.hide()
+        self.mute = QCheckBox("Don't show this error again in this session", self)
+
+        self.toggle = QPushButton("Details", self)
+        self.toggle.setCheckable(True)
+        self.copy = QPushButton("Copy details", self)
+        self.open_folder = QPushButton("Open log folder", self)
+        self.report = QPushButton("Report...", self)
+        self.dismiss = QPushButton("Dismiss", self)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.toggle)
+        buttons.addStretch(1)
+        for button in (self.copy, self.open_folder, self.report, self.dismiss):
+            buttons.addWidget(button)
+        for button in (self.toggle, self.copy, self.open_folder, self.report, self.dismiss):
+            button.setAutoDefault(False)
+        # Nothing in it takes the keyboard: the user keeps typing where they were.
+        for child in (self.toggle, self.copy, self.open_folder, self.report, self.dismiss,
+                      self.mute, self.details, self.title, self.summary, self.more):
+            child.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addWidget(self.details, 1)
+        layout.addWidget(self.mute)
+        layout.addLayout(buttons)
+        self.toggle.toggled.connect(self._show_details)
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.toggle.setText("Hide details" if shown else "Details")
+        self.adjustSize()
+        place(self)
+
+
+def place(widget: QWidget) -> None:
+    """Bottom right of the app's active window, else of the screen."""
+    widget.adjustSize()
+    size = widget.size()
+    anchor = getattr(widget, "anchor", None)
+    if anchor is not None and not _deleted(anchor) and anchor.isVisible():
+        frame = anchor.window().frameGeometry()
+    else:
+        screen = QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        frame = screen.availableGeometry()
+    widget.move(QPoint(max(frame.left(), frame.right() - size.width() - _MARGIN),
+                       max(frame.top(), frame.bottom() - size.height() - _MARGIN)))
+
+
+class _Kind:
+    """One distinct error in the notification: its first record and a count."""
+
+    __slots__ = ("record", "title", "count", "report")
+
+    def __init__(self, record: ExceptionRecord) -> None:
+        self.record = record
+        self.title = _title(record)
+        self.count = 1
+        self.report: Report | None = None
+
+
+class Notifier:
+    """Keeps one :class:`ErrorNotification` and what it shows."""
+
+    def __init__(self) -> None:
+        self.widget: ErrorNotification | None = None
+        self.kinds: dict[str, _Kind] = {}
+        self.total = 0
+        self.muted: set[str] = set()
+        self._building = False
+        self._refresh_due = False
+
+    # -- intake ---------------------------------------------------------------
+
+    def notify(self, record: ExceptionRecord) -> None:
+        """Show *record* (or fold it into the notification on screen)."""
+        if not _is_gui_thread():
+            if not guithread.post_to_gui_thread(lambda: self.notify(record)):
+                return             # no Qt application: nothing to show on
+            return
+        if not isinstance(QApplication.instance(), QApplication):
+            return                 # a QCoreApplication: no widgets
+        from ..reporting.report import exception_key
+
+        key = exception_key(record)
+        if key in self.muted:
+            return
+        kind = self.kinds.get(key)
+        if kind is not None:
+            kind.count += 1
+        elif len(self.kinds) < _MAX_KINDS:
+            self.kinds[key] = _Kind(record)
+        self.total += 1
+        if self.widget is None or _deleted(self.widget) or not self.widget.isVisible():
+            self._refresh_now()    # the first one: at once
+        elif not self._refresh_due:
+            # Later ones only count; the window is updated once per batch
+            # (a flood arrives as hundreds of queued callbacks in one pass
+            # of the event loop: re-laying the window out for each would
+            # block the GUI thread for tens of ms).
+            self._refresh_due = True
+            QTimer.singleShot(_REFRESH_MS, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_due = False
+        if self._building or not self.kinds:
+            return                 # an exception while we build the window: folded
+        self._building = True
+        try:
+            self._refresh()
+        finally:
+            self._building = False
+
+    # -- the window -----------------------------------------------------------
+
+    def _first(self) -> tuple[str, _Kind]:
+        key = next(iter(self.kinds))
+        return key, self.kinds[key]
+
+    def _ensure_widget(self) -> ErrorNotification:
+        widget = self.widget
+        if widget is not None and not _deleted(widget):
+            return widget
+        parent = QApplication.activeWindow()
+        widget = ErrorNotification(parent if parent is not None and parent.isVisible() else None)
+        widget.copy.clicked.connect(self.copy_details)
+        widget.open_folder.clicked.connect(self.open_log_folder)
+        widget.report.clicked.connect(self.open_report)
+        widget.dismiss.clicked.connect(self.dismiss)
+        self.widget = widget
+        return widget
+
+    def first_report(self) -> Report:
+        _key, kind = self._first()
+        if kind.report is None:
+            kind.report = reporting.report_for_exception(kind.record)
+        return kind.report
+
+    def details_text(self) -> str:
+        """The scrubbed report of the first error, then one line per other."""
+        text = self.first_report().text
+        others = list(self.kinds.values())[1:]
+        if others:
+            scrub = reporting.scrubber()
+            text += "\nOther errors since:\n" + "\n".join(
+                scrub(f"  {kind.title} (x{kind.count})") for kind in others)
+        return text
+
+    def _more_text(self) -> str:
+        _key, first = self._first()
+        more = self.total - 1
+        if more <= 0:
+            return ""
+        if len(self.kinds) == 1:
+            return f"and {more} more time{'s' if more != 1 else ''} since"
+        again, others = first.count - 1, more - (first.count - 1)
+        parts = ([f"{again} of this one"] if again else []) + \
+            [f"{others} other error{'s' if others != 1 else ''}"]
+        return f"and {more} more since: {', '.join(parts)} (see Details)"
+
+    def _refresh(self) -> None:
+        widget = self._ensure_widget()
+        report = self.first_report()
+        widget.title.setText(report.title)
+        widget.summary.setText(report.summary)
+        more = self._more_text()
+        widget.more.setText(more)
+        widget.more.setVisible(bool(more))
+        if widget.details.isVisible() or not widget.isVisible():
+            widget.details.setPlainText(self.details_text())
+        widget.report.setVisible(bool(reporting.settings().destinations))
+        if not widget.isVisible():
+            place(widget)
+            widget.show()          # WA_ShowWithoutActivating: no focus taken
+        elif more:
+            widget.adjustSize()
+
+    # -- buttons --------------------------------------------------------------
+
+    def copy_details(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is not None and self.kinds:
+            clipboard.setText(self.details_text())
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(reporting.settings().log_folder))
+
+    def open_report(self) -> None:
+        if not self.kinds:
+            return
+        from .report_dialog import ReportDialog
+
+        dialog = ReportDialog(self.first_report(), parent=None)
+        dialog.show()
+        self.dismiss()
+
+    def dismiss(self) -> None:
+        widget = self.widget
+        if widget is not None and not _deleted(widget):
+            if widget.mute.isChecked():
+                self.muted.update(self.kinds)
+            widget.mute.setChecked(False)
+            widget.toggle.setChecked(False)
+            widget.hide()
+        self.kinds.clear()
+        self.total = 0
+
+
+def _deleted(widget: QWidget) -> bool:
+    from PyQt6 import sip
+
+    return bool(sip.isdeleted(widget))
+
+
+_notifier: Notifier | None = None
+
+
+def notifier() -> Notifier:
+    """The one notifier of this process (made in the GUI thread at first use)."""
+    global _notifier
+    if _notifier is None:
+        _notifier = Notifier()
+    return _notifier
+
+
+def notify(record: ExceptionRecord) -> None:
+    """An :func:`pyqtguard.on_exception` callback showing the notification."""
+    notifier().notify(record)

@@ -1,0 +1,398 @@
+"""The built-in dialogs (issue 22), driven with QTest in real offscreen apps
+run as subprocesses: the notification for an exception raised in a worker
+thread, Copy, a flood folded into one notification, the crashed-last-time
+dialog offered once."""
+from __future__ import annotations
+
+from apprunner import run_app
+
+NOTIFICATION_APP = """
+    import threading, sys
+    import pyqtguard
+    pyqtguard.install(dialogs=True, repeat_interval={repeat})
+    from PyQt6.QtCore import QTimer, QThread
+    from PyQt6.QtWidgets import QApplication, QLineEdit
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+    editor = QLineEdit(); editor.show(); editor.activateWindow(); editor.setFocus()
+    shown_in = []
+
+    def worker(n):
+        raise ValueError(f"bad row {{n}} in /home/alice/data.csv for alice@example.org")
+
+    def start():
+        focus_before = QApplication.focusWidget()
+        print("focus before:", type(focus_before).__name__)
+        for n in range({count}):
+            threading.Thread(target=worker, args=(n,), name="decoder-7").start()
+        QTimer.singleShot(200, check)
+
+    def check(tries=[0]):
+        from pyqtguard.dialogs import notification
+        n = notification.notifier()
+        expected = {count}
+        if (n.widget is None or n.total < expected) and tries[0] < 100:
+            tries[0] += 1
+            QTimer.singleShot(50, check)
+            return
+        QTimer.singleShot(300, show)      # the count is shown at most every 100 ms
+
+    def show():
+        from pyqtguard.dialogs import notification
+        n = notification.notifier()
+        w = n.widget
+        print("visible:", w.isVisible())
+        print("gui thread:", w.thread() is app.thread())
+        focus = QApplication.focusWidget()
+        print("focus inside:", focus is not None and (focus is w or w.isAncestorOf(focus)))
+        print("active:", QApplication.activeWindow() is w)
+        from PyQt6.QtCore import Qt
+        print("no-focus flags:", bool(w.windowFlags() & Qt.WindowType.WindowDoesNotAcceptFocus),
+              w.testAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating))
+        print("windows:", sum(1 for t in app.topLevelWidgets()
+                              if type(t).__name__ == "ErrorNotification"))
+        print("title:", w.title.text())
+        print("more:", w.more.text() if w.more.isVisible() else "-")
+        print("report button:", w.report.isVisible())
+        QTest.mouseClick(w.copy, __import__("PyQt6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+        print("clipboard>>>" + app.clipboard().text() + "<<<")
+        app.quit()
+
+    QTimer.singleShot(100, start)
+    app.exec()
+"""
+
+
+def test_notification_appears_in_gui_thread_for_worker_exception_and_copy_is_scrubbed(tmp_path):
+    result = run_app(NOTIFICATION_APP.format(count=1, repeat=60),
+                     tmp_path, env={"HOME": "/home/alice", "USER": "alice"})
+    out = result.stdout
+    assert "visible: True" in out, result.describe()
+    assert "gui thread: True" in out
+    assert "windows: 1" in out
+    assert "title: ValueError: bad row 0 in ~/data.csv for <email>" in out
+    # Not focus-taking.  (Qt's offscreen platform deactivates the active
+    # window whenever any window is shown, and activates the new one, so
+    # "the line edit keeps the focus" cannot be seen here; that no widget
+    # in the notification took the keyboard, and the window's flags, can.)
+    assert "focus inside: False" in out, result.describe()
+    assert "no-focus flags: True True" in out
+    assert "report button: False" in out                      # no destination
+    clip = out.split("clipboard>>>", 1)[1].split("<<<", 1)[0]
+    assert "ValueError: bad row 0 in ~/data.csv for <email>" in clip
+    assert "Thread 'MainThread'" in clip and "decoder-7" in clip
+    assert "/home/alice" not in clip and "alice@example.org" not in clip
+    assert "alice" not in clip
+
+
+def test_a_flood_of_1000_exceptions_is_one_notification_with_a_count(tmp_path):
+    # repeat_interval=0: every one of the 1,000 reaches the callbacks.
+    result = run_app(NOTIFICATION_APP.format(count=1000, repeat=0), tmp_path, timeout=120)
+    out = result.stdout
+    assert "windows: 1" in out, result.describe()
+    assert "visible: True" in out
+    # Messages differ (n), frames do not: one error, 1,000 times.
+    assert "more: and 999 more times since" in out, result.describe()
+
+
+def test_a_flood_within_repeat_interval_is_one_notification(tmp_path):
+    # The default repeat counting: the same exception is reported (and
+    # shown) once; the repeats are counted in the log, not shown again.
+    result = run_app(NOTIFICATION_APP.format(count=1000, repeat=60).replace(
+        "n.total < expected", "n.total < 1"), tmp_path, timeout=120)
+    assert "windows: 1" in result.stdout, result.describe()
+    assert "more: -" in result.stdout
+
+
+MUTE_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install(repeat_interval=0)
+    pyqtguard.show_error_notifications()
+    from PyQt6.QtCore import QTimer, Qt, pyqtSignal, QObject
+    from PyQt6.QtWidgets import QApplication
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+
+    class Source(QObject):
+        fire = pyqtSignal()
+
+    def slot():
+        raise KeyError("missing")
+
+    source = Source(); source.fire.connect(slot)
+    from pyqtguard.dialogs import notification
+
+    def step1():
+        source.fire.emit()
+        QTimer.singleShot(300, step2)
+
+    def step2():
+        w = notification.notifier().widget
+        print("shown 1:", w.isVisible())
+        w.mute.setChecked(True)
+        QTest.mouseClick(w.dismiss, Qt.MouseButton.LeftButton)
+        print("hidden:", not w.isVisible())
+        source.fire.emit()
+        QTimer.singleShot(300, step3)
+
+    def step3():
+        w = notification.notifier().widget
+        print("shown 2:", w.isVisible())
+        app.quit()
+
+    QTimer.singleShot(50, step1)
+    app.exec()
+"""
+
+
+def test_dont_show_again_mutes_that_error_for_the_session(tmp_path):
+    result = run_app(MUTE_APP, tmp_path)
+    out = result.stdout
+    assert "shown 1: True" in out, result.describe()
+    assert "hidden: True" in out
+    assert "shown 2: False" in out, result.describe()
+
+
+CRASH_APP = """
+    import sys, ctypes, threading
+    import pyqtguard
+    pyqtguard.install(dialogs=True, app_name="crashy")
+    from PyQt6.QtCore import QTimer, Qt
+    from PyQt6.QtWidgets import QApplication
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+    mode = sys.argv[1]
+
+    def crash():
+        ctypes.string_at(0)
+
+    def look():
+        from pyqtguard.dialogs.report_dialog import ReportDialog
+        dialogs = [w for w in app.topLevelWidgets()
+                   if isinstance(w, ReportDialog) and w.isVisible()]
+        print("offered:", len(dialogs))
+        for d in dialogs:
+            print("summary:", d.summary.text())
+            print("never visible:", d.never.isVisible())
+            QTest.mouseClick(d.not_now, Qt.MouseButton.LeftButton)
+        app.quit()
+
+    if mode == "crash":
+        QTimer.singleShot(50, lambda: threading.Thread(target=crash, name="decoder-7").start())
+    else:
+        QTimer.singleShot(500, look)
+    app.exec()
+"""
+
+
+def test_a_crash_in_run_1_is_offered_in_run_2_and_not_in_run_3(tmp_path):
+    first = run_app(CRASH_APP, tmp_path, args=["crash"])
+    assert first.returncode != 0, first.describe()
+    second = run_app(CRASH_APP, tmp_path, args=["look"])
+    assert "offered: 1" in second.stdout, second.describe()
+    assert "segmentation fault (an invalid memory access), SIGSEGV" in second.stdout
+    assert "thread 'decoder-7'" in second.stdout
+    assert "in crash (app.py:12)" in second.stdout, second.stdout
+    assert "never visible: True" in second.stdout
+    third = run_app(CRASH_APP, tmp_path, args=["look"])
+    assert "offered: 0" in third.stdout, third.describe()
+
+
+def test_offer_last_crash_needs_a_qapplication(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        try:
+            pyqtguard.offer_last_crash()
+        except RuntimeError as exc:
+            print("RuntimeError:", exc)
+    """, tmp_path)
+    assert "RuntimeError: offer_last_crash() needs a QApplication" in result.stdout, \
+        result.describe()
+
+
+def test_dialogs_option_is_checked_like_the_others(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        for bad in ({"dialogs": "yes"}, {"auto_send": 1}, {"report_to": 42},
+                    {"report_to": "https://key@host/notaproject/x y"}, {"app_version": 2},
+                    {"scrub": 3}, {"report_to": "ftp://example.org/x"}):
+            try:
+                pyqtguard.install(**bad)
+            except (TypeError, ValueError) as exc:
+                print(type(exc).__name__, str(exc)[:60])
+            else:
+                print("accepted", bad)
+    """, tmp_path)
+    assert "accepted" not in result.stdout, result.describe()
+    assert "TypeError dialogs must be a bool, not str" in result.stdout
+    assert "TypeError auto_send must be a bool, not int" in result.stdout
+    assert result.stdout.count("Error") == 7
+
+
+def test_the_dialogs_benchmark_runs_and_prints_its_figures():
+    """A smoke test with few runs: the figures are for people, not asserts."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "dialogs.py"
+    result = subprocess.run([sys.executable, str(script), "--runs", "3", "--flood", "50"],
+                            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"notification shown: median [\d.]+ ms, worst [\d.]+ ms \(3 runs\)",
+                     result.stdout), result.stdout
+    assert re.search(r"50 exceptions from worker threads: GUI thread's longest block [\d.]+ ms"
+                     r".*notification windows: 1, folded count: 50", result.stdout), result.stdout
+
+
+ISSUE_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install(report_to="https://github.com/me/photo-editor", repeat_interval=0)
+    pyqtguard.show_error_notifications()
+    from PyQt6.QtCore import QObject, QTimer, Qt, pyqtSlot, QUrl
+    from PyQt6.QtGui import QDesktopServices
+    from PyQt6.QtWidgets import QApplication
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+
+    class Browser(QObject):          # Qt's own hook for opening URLs
+        opened = []
+
+        @pyqtSlot(QUrl)
+        def open(self, url):
+            self.opened.append(url.toString(QUrl.ComponentFormattingOption.FullyEncoded))
+
+    browser = Browser()
+    QDesktopServices.setUrlHandler("https", browser, "open")
+    QDesktopServices.setUrlHandler("file", browser, "open")
+
+    def fail():
+        raise OSError("disk on fire " + "x" * 20000)
+
+    def step1():
+        QTimer.singleShot(0, fail)
+        QTimer.singleShot(300, step2)
+
+    def step2():
+        from pyqtguard.dialogs import notification, report_dialog
+        w = notification.notifier().widget
+        QTest.mouseClick(w.open_folder, Qt.MouseButton.LeftButton)
+        print("folder:", browser.opened.pop())
+        QTest.mouseClick(w.report, Qt.MouseButton.LeftButton)
+        (dialog,) = report_dialog._open
+        print("send visible:", dialog.send.isVisibleTo(dialog))
+        print("issue visible:", dialog.issue.isVisibleTo(dialog))
+        QTest.mouseClick(dialog.issue, Qt.MouseButton.LeftButton)
+        (url,) = browser.opened
+        print("url length:", len(url), url[:60])
+        clip = app.clipboard().text()
+        print("clipboard is the report:", clip == dialog.preview.toPlainText(), len(clip) > 20000)
+        app.quit()
+
+    QTimer.singleShot(50, step1)
+    app.exec()
+"""
+
+
+def test_report_issue_opens_a_prefilled_page_and_puts_the_report_on_the_clipboard(tmp_path):
+    result = run_app(ISSUE_APP, tmp_path)
+    out = result.stdout
+    assert f"folder: file://{tmp_path}/logs" in out, result.describe()
+    assert "send visible: False" in out, result.describe()       # no Sentry, no callable
+    assert "issue visible: True" in out
+    assert "https://github.com/me/photo-editor/issues/new?title=OSError" in out, out
+    length = int(out.split("url length: ")[1].split()[0])
+    assert length <= 8000
+    assert "clipboard is the report: True True" in out
+
+
+def test_pyqtguard_run_shows_dialogs_only_when_asked(tmp_path):
+    app = """
+        import sys, threading
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+
+        def check():
+            import pyqtguard.dialogs.notification as n
+            w = n.notifier().widget
+            print("shown:", w is not None and w.isVisible())
+            app.quit()
+
+        threading.Thread(target=lambda: 1 / 0, name="worker").start()
+        QTimer.singleShot(800, check)
+        app.exec()
+    """
+    asked = run_app(app, tmp_path, under_run=True, env={"PYQTGUARD_DIALOGS": "1"})
+    assert "shown: True" in asked.stdout, asked.describe()
+    default = run_app(app, tmp_path, under_run=True)
+    assert "shown: False" in default.stdout, default.describe()
+
+
+def test_auto_send_with_only_an_issue_tracker_still_offers_the_crash(tmp_path):
+    app = CRASH_APP.replace(
+        'pyqtguard.install(dialogs=True, app_name="crashy")',
+        'pyqtguard.install(dialogs=True, app_name="crashy", auto_send=True, '
+        'report_to="https://github.com/me/crashy")')
+    first = run_app(app, tmp_path, args=["crash"])
+    assert first.returncode != 0, first.describe()
+    second = run_app(app, tmp_path, args=["look"])
+    assert "offered: 1" in second.stdout, second.describe()
+
+
+def test_the_warm_up_runs_without_error(tmp_path):
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install(dialogs=True)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+
+        def done():
+            warm = [t for t in threading.enumerate() if t.name == "pyqtguard-dialogs-warm-up"]
+            for t in warm:
+                t.join(10)
+            app.quit()
+
+        QTimer.singleShot(100, done)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "warm-up failed" not in result.stderr + result.log, result.describe()
+
+
+def test_the_screenshot_script_renders_both_dialogs(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PyQt6.QtGui import QImage
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "screenshots.py"
+    result = subprocess.run([sys.executable, str(script), "--out", str(tmp_path / "img")],
+                            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("error-notification.png", "error-notification-details.png",
+                 "crashed-last-time.png"):
+        image = QImage(str(tmp_path / "img" / name))
+        assert image.width() >= 400 and image.height() >= 100, name
+
+
+def test_a_fifo_planted_as_the_offered_state_neither_hangs_nor_nags(tmp_path):
+    import os
+
+    first = run_app(CRASH_APP, tmp_path, args=["crash"])
+    assert first.returncode != 0, first.describe()
+    os.mkfifo(tmp_path / "logs" / "crashes-offered.txt")    # an open() would block
+    second = run_app(CRASH_APP, tmp_path, args=["look"], timeout=30)
+    assert second.returncode == 0, second.describe()
+    assert "offered: 0" in second.stdout, second.describe()   # unknown state: no offer
