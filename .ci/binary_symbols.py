@@ -79,7 +79,7 @@ def check_pe(path: Path, dll: str) -> list[str]:
     dlls = {name.lower() for name in re.findall(r"DLL Name: (\S+)", dump)}
     if dll.lower() not in dlls:
         problems.append(f"{dll} is not imported")
-    system = re.compile(r"(kernel32|ntdll|advapi32|dbghelp|ucrtbase|msvcrt|"
+    system = re.compile(r"(kernel32|advapi32|dbghelp|ucrtbase|msvcrt|"
                         r"api-ms-win-[\w-]+|vcruntime140(_1)?)\.dll$")
     problems += [f"imports {name}, not a system DLL" for name in sorted(dlls)
                  if name != dll.lower() and not system.match(name)]
