@@ -102,6 +102,7 @@ def _native_stack(report: str) -> str:
     return block.split("\n\n", 1)[0]
 
 
+@pytest.mark.needs_cc
 def test_segfault_while_another_thread_is_inside_dlopen_waiting_for_the_gil(tmp_path):
     """glibc's backtrace_symbols_fd() takes the loader's lock (_dl_addr);
     dlopen() holds it while the constructor waits for the GIL the crashing
@@ -135,6 +136,7 @@ def test_segfault_while_another_thread_is_inside_dlopen_waiting_for_the_gil(tmp_
     print(f"dlopen+GIL crash: {elapsed:.2f} s to exit")   # for the notes (-s)
 
 
+@pytest.mark.needs_cc
 def test_native_frames_are_written_raw_and_resolved_by_report(tmp_path):
     """The handler writes address, module and offset; `pyqtguard report`
     adds the function names from the modules' ELF symbol tables."""
@@ -292,6 +294,7 @@ void smash_and_crash(void)
 """
 
 
+@pytest.mark.needs_cc
 @pytest.mark.skipif(__import__("platform").machine() != "x86_64", reason="x86-64 frame layout")
 def test_a_fault_while_walking_a_damaged_stack_still_gives_the_rest_of_the_report(tmp_path):
     """Walking the native stack reads memory the crash may have damaged; a

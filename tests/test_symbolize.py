@@ -15,7 +15,8 @@ import pytest
 
 from pyqtguard.crashes.symbolize import ElfSymbols, annotate_native_stack
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF: Linux")
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF: Linux"),
+              pytest.mark.needs_cc]
 
 LIB_SOURCE = r"""
 int helper_value = 3;
