@@ -45,8 +45,10 @@ pyqtguard.install(guard_children=(sys.argv[1] == "guarded"), log_dir=sys.argv[2]
 def one(n):
     return n
 if __name__ == "__main__":
-    with mp.get_context("spawn").Pool(8) as pool:
-        pool.map(one, range(8), chunksize=1)
+    pool = mp.get_context("spawn").Pool(8)
+    pool.map(one, range(8), chunksize=1)
+    pool.close()                  # every child starts and ends: the same work each run
+    pool.join()
 """
 
 

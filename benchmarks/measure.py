@@ -74,9 +74,16 @@ def interleave(variants: dict[str, object], runs: int, measure, seed: int = 1
     return results
 
 
+def _ratio(plain: list[float], guarded: list[float]) -> float:
+    base = statistics.median(plain)
+    return statistics.median(guarded) / base if base > 0 else float("inf")
+
+
 def cpu_line(plain: list[float], guarded: list[float]) -> str:
     """``CPU ratio: R (95% interval L-H)``, of the medians."""
-    ratio = statistics.median(guarded) / statistics.median(plain)
+    if min(plain) <= 0:
+        return f"CPU ratio: {_ratio(plain, guarded):.3f} (no interval: a run used no CPU time)"
+    ratio = _ratio(plain, guarded)
     low, high = median_ratio_interval(plain, guarded)
     return f"CPU ratio: {ratio:.3f} (95% interval {low:.3f}-{high:.3f})"
 
@@ -86,7 +93,7 @@ def verdict(plain_wall: list[float], guarded_wall: list[float],
     """Met when the wall interval's upper end and the CPU ratio are both
     <= *target*."""
     _, wall_high = median_ratio_interval(plain_wall, guarded_wall)
-    cpu = statistics.median(guarded_cpu) / statistics.median(plain_cpu)
+    cpu = _ratio(plain_cpu, guarded_cpu)
     met = wall_high <= target and cpu <= target
     return (f"target {target:.2f}: {'met' if met else 'NOT met'} "
             f"(wall interval up to {wall_high:.3f}, CPU ratio {cpu:.3f})")

@@ -152,7 +152,11 @@ def post_many(worker: object, events: tuple) -> None:
     _queue.append((worker, events))
     if not _armed:
         _armed = True
-        _wake()
+        try:
+            _wake()
+        except BaseException:
+            _armed = False               # the next post tries again
+            raise
 
 
 def deliver_queued() -> None:
