@@ -71,3 +71,29 @@ def test_results_posted_during_a_delivery_come_in_order_on_the_next_turn():
         app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
     app.processEvents()
     assert order == ["first", "posted during delivery"]
+
+
+def test_cancelling_while_runners_take_work_gives_each_worker_one_ending():
+    ran = []
+    endings = {}
+    started = []
+    for i in range(2000):
+        worker = workers.Worker(ran.append, i)
+        for name in ("returned", "cancelled", "finished"):
+            getattr(worker, name).connect(
+                lambda *a, i=i, name=name: endings.setdefault(i, []).append(name))
+        started.append(worker.start())
+    for worker in started[::2]:
+        worker.cancel()                     # queued, running or done: whichever it is now
+    deadline = time.monotonic() + 30
+    while not all(w.is_done for w in started):
+        assert time.monotonic() < deadline, "workers did not finish"
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    assert sorted(endings) == list(range(2000))
+    for i, names in endings.items():
+        assert names in (["returned", "finished"], ["cancelled", "finished"]), (i, names)
+        if names[0] == "returned":
+            assert i in ran, i
+    never_ran = {i for i, names in endings.items() if names[0] == "cancelled"} - set(ran)
+    assert all(i % 2 == 0 for i in never_ran)
+    assert len(ran) == len(set(ran))        # none ran twice
