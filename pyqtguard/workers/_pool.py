@@ -32,12 +32,22 @@ _queued: set[Any] = set()            # queued and not taken: the claim tokens
 _lock = threading.Lock()             # guards _runners against a runner's exit
 _runners = 0
 _pool: Any = None
+_runner_class: Any = None
 
 
 def _global_pool() -> Any:
-    global _pool
+    global _pool, _runner_class
     if _pool is None:
-        _pool = sys.modules["PyQt6.QtCore"].QThreadPool.globalInstance()
+        qtcore = sys.modules["PyQt6.QtCore"]
+
+        # A QRunnable per runner, not per task (pool.start(callable) would
+        # do too, but not on every PyQt6 release this package supports).
+        class _Runner(qtcore.QRunnable):  # type: ignore[misc,name-defined]
+            def run(self) -> None:
+                _run_queue()
+
+        _runner_class = _Runner
+        _pool = qtcore.QThreadPool.globalInstance()
     return _pool
 
 
@@ -51,7 +61,7 @@ def queue_task(task: Any) -> None:
         if _runners >= pool.maxThreadCount():
             return                   # a runner will get to it
         _runners += 1
-    pool.start(_run_queue)
+    pool.start(_runner_class())          # the pool owns and deletes it
 
 
 def take(task: Any) -> bool:
