@@ -47,13 +47,15 @@ def nothing():
 def rss_kb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4
-for done in range(0, 100_001, 10_000):
-    if done in (10_000, 50_000, 100_000):
+total = int(sys.argv[2])
+step = total // 10
+for done in range(0, total + 1, step):
+    if done in (step, 5 * step, 10 * step):
         stats = _native.thread_table_stats()
         print(f"  after {done:>7,} threads: RSS {rss_kb():>7,} kB, table live "
               f"{stats['live']}, high water {stats['high_water']}, "
               f"registry {len(pyqtguard.threads())} threads")
-    for _ in range(10_000):
+    for _ in range(step):
         t = threading.Thread(target=nothing); t.start(); t.join()
 """
 
@@ -70,6 +72,8 @@ def main() -> None:
     # one second to the next, that beats a few long ones.
     parser.add_argument("--threads", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--memory-threads", type=int, default=100_000,
+                        help="threads for the memory check (100,000; fewer: a smoke test)")
     args = parser.parse_args()
     import pyqtguard
 
@@ -85,8 +89,9 @@ def main() -> None:
         print(f"  without pyqtguard: {plain:6.1f} us per thread")
         print(f"  with the registry: {guarded:6.1f} us per thread")
         print("  " + ratio_line(times["plain"], times["guarded"], target=1.10))
-        print("memory across 100,000 threads (flat):")
-        subprocess.run([sys.executable, "-c", MEMORY, logs], env=env, check=True)
+        print(f"memory across {args.memory_threads:,} threads (flat):", flush=True)
+        subprocess.run([sys.executable, "-c", MEMORY, logs, str(max(10, args.memory_threads))],
+                       env=env, check=True)
 
 
 if __name__ == "__main__":

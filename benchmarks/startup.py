@@ -1,7 +1,12 @@
 """Start-to-exit time of a minimal PyQt6 app, with and without pyqtguard.
 
-Both variants run alternately as child processes of this one script; the
-figure is the ratio of the medians (target: at most 1.05).
+Both variants run alternately as child processes of this one script (in
+random order within each pair).  Printed: the wall ratio of medians with its
+95% interval, the CPU ratio (user + system time of each child, from
+``os.wait4``) and, with ``--instructions``, the instructions each variant
+executes under valgrind's callgrind (three readings each: they do not move
+with the machine's load).  Target: at most 1.05 (met when the wall
+interval's upper end and the CPU ratio are both under it).
 
 pyqtguard is imported through the ordinary path finder (PYTHONPATH set to the
 folder holding the package), as with a regular install: setuptools' finder
@@ -19,16 +24,10 @@ of medians moved by +-4% from one benchmark run to the next; with 1000 its
 from __future__ import annotations
 
 import argparse
-import os
-import random
-import re
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-from ratio import ratio_line
+from measure import callgrind, interleave, package_env, report, run_child
 
 APP = """
 import sys
@@ -41,66 +40,44 @@ label.show()
 QTimer.singleShot(0, app.quit)
 app.exec()
 """
+TARGET = 1.05
 
 
-def time_run(code: str, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-def instructions(code: str, env: dict[str, str]) -> int:
-    """Instructions the whole run executes, counted by valgrind's callgrind:
-    the same on every run, whatever the machine's load."""
-    with tempfile.TemporaryDirectory() as out:
-        result = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg",
-             sys.executable, "-c", code],
-            env=dict(env, PYTHONHASHSEED="0"), check=True, text=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    match = re.search(r"Collected : (\d+)", result.stderr)
-    if match is None:
-        raise SystemExit("valgrind printed no instruction count")
-    return int(match.group(1))
+def instruction_lines(plain: str, guarded: str, env: dict[str, str], readings: int = 3
+                      ) -> list[str]:
+    """Instructions of the whole run under callgrind, *readings* times each."""
+    lines = []
+    for _ in range(readings):
+        with tempfile.TemporaryDirectory() as logs:       # a fresh log folder each
+            env = dict(env, PYQTGUARD_LOG_DIR=logs)
+            without = sum(callgrind([sys.executable, "-c", plain], env).values())
+            with_ = sum(callgrind([sys.executable, "-c", guarded], env).values())
+        lines.append(f"  instructions (callgrind): {without:,} without, {with_:,} with, "
+                     f"ratio {with_ / without:.3f}")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--instructions", action="store_true",
-                        help="also count instructions under valgrind (needs valgrind; "
-                             "a figure that does not move with the machine's load)")
+                        help="also count instructions under valgrind (three readings)")
     args = parser.parse_args()
+    plain = APP.format(install="")
+    guarded = APP.format(install="import pyqtguard; pyqtguard.install()")
     with tempfile.TemporaryDirectory() as logs:
-        import pyqtguard
+        env = package_env(QT_QPA_PLATFORM="offscreen", PYQTGUARD_LOG_DIR=logs)
 
-        package_parent = os.path.dirname(os.path.dirname(pyqtguard.__file__))
-        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYQTGUARD_LOG_DIR=logs,
-                   PYTHONPATH=package_parent)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        plain = APP.format(install="")
-        guarded = APP.format(install="import pyqtguard; pyqtguard.install()")
-        time_run(plain, env), time_run(guarded, env)  # warm the caches
-        plain_times, guarded_times = [], []
-        order = random.Random(1)
-        for _ in range(args.runs):
-            pair = [(plain, plain_times), (guarded, guarded_times)]
-            order.shuffle(pair)               # no fixed before/after bias
-            for code, times in pair:
-                times.append(time_run(code, env))
-    plain_median = statistics.median(plain_times)
-    guarded_median = statistics.median(guarded_times)
-    print(f"minimal PyQt6 app, start to exit, median of {args.runs} runs each")
-    print(f"  without pyqtguard: {plain_median * 1000:8.1f} ms")
-    print(f"  with pyqtguard:    {guarded_median * 1000:8.1f} ms")
-    print("  " + ratio_line(plain_times, guarded_times, target=1.05))
-    if args.instructions:
-        with tempfile.TemporaryDirectory() as logs:
-            env["PYQTGUARD_LOG_DIR"] = logs
-            plain_count, guarded_count = instructions(plain, env), instructions(guarded, env)
-        print(f"instructions (callgrind): {plain_count:,} without, {guarded_count:,} with, "
-              f"ratio {guarded_count / plain_count:.3f}")
+        def measure(code: str):
+            return run_child([sys.executable, "-c", code], env)
+
+        measure(plain), measure(guarded)                  # warm the caches
+        samples = interleave({"plain": plain, "guarded": guarded}, args.runs, measure)
+        lines = report("minimal PyQt6 app, start to exit", True,
+                       samples["plain"], samples["guarded"], TARGET)
+        if args.instructions:
+            lines += instruction_lines(plain, guarded, env)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

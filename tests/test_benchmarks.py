@@ -24,6 +24,37 @@ def test_benchmark_prints_its_ratio_with_an_interval(script, args):
     assert result.returncode == 0, result.stderr
     assert re.search(r"ratio: \d\.\d{3} \(target <= 1\.05; 95% interval \d\.\d{3}-\d\.\d{3}\)",
                      result.stdout), result.stdout
+    assert re.search(r"CPU ratio: \d\.\d{3} \(95% interval", result.stdout), result.stdout
+    assert re.search(r"target 1\.05: (met|NOT met) \(wall interval up to \d\.\d{3}, "
+                     r"CPU ratio \d\.\d{3}\)", result.stdout), result.stdout
+
+
+def test_workers_benchmark_compares_with_raw_and_the_executor():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "workers.py"), "--tasks", "200",
+                             "--runs", "2", "--memory-tasks", "500"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for heading in ("pyqtguard / raw:", "pyqtguard / ThreadPoolExecutor:"):
+        assert heading in result.stdout, result.stdout
+    assert len(re.findall(r"target 1\.00: (met|NOT met)", result.stdout)) == 2, result.stdout
+    # superqt's figure, or a clean line saying it is not installed
+    assert re.search(r"superqt (/ raw:|thread_worker: skipped)", result.stdout), result.stdout
+    assert "after     500 tasks: RSS" in result.stdout, result.stdout
+
+
+def test_verdict_needs_both_the_wall_interval_and_the_cpu_ratio_under_the_target():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from measure import verdict
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    plain = [100.0 + i / 10 for i in range(21)]
+    same = list(plain)
+    slower = [x * 1.10 for x in plain]
+    assert verdict(plain, same, plain, same, 1.05).startswith("target 1.05: met")
+    assert "NOT met" in verdict(plain, slower, plain, same, 1.05)     # wall
+    assert "NOT met" in verdict(plain, same, plain, slower, 1.05)     # CPU
 
 
 def test_ratio_helper():

@@ -3,16 +3,19 @@ deleted widget.
 
 A worker's events (``started``, ``progress``, ``yielded``, ``returned``,
 ``errored``, ``cancelled``, ``finished``) are plain Python event objects,
-not Qt signals: the worker thread posts ``(worker, event, payload)`` to one
-hub QObject living in the GUI thread (one queued Qt signal for all
-workers), and the hub calls the callbacks there.  That gives the order (one
-queue), ``finished`` last, and control over each call: a callback bound to a
-widget that has been deleted is dropped (debug log), never an error.
+not Qt signals: the worker thread appends ``(worker, events)`` to one
+queue, and one hub QObject living in the GUI thread delivers the queue's
+contents there, in order, calling the callbacks.  The hub is woken by one
+queued Qt signal per event-loop turn, not one per event: a batch of results
+costs one Qt event.  That gives the order (one queue), ``finished`` last,
+and control over each call: a callback bound to a widget that has been
+deleted is dropped (debug log), never an error.
 """
 from __future__ import annotations
 
 import sys
 import threading
+from collections import deque
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -92,18 +95,24 @@ def _debug(text: str) -> None:
 
 _hub: Any = None
 _hub_lock = threading.Lock()
+# (target, events) posted and not yet delivered, in posting order.
+_queue: deque[tuple[Any, tuple]] = deque()
+# True from a wake-up's posting to the start of its delivery: a post while
+# it is True rides with that delivery instead of posting another Qt event.
+_armed = False
+_wake: Any = None
 
 
 def _make_hub(qtcore: Any, app: Any) -> Any:
     class _Hub(qtcore.QObject):  # type: ignore[misc,name-defined]
-        posted = qtcore.pyqtSignal(object, object)
+        wake = qtcore.pyqtSignal()
 
         def __init__(self) -> None:
             super().__init__()
-            self.posted.connect(self._deliver, qtcore.Qt.ConnectionType.QueuedConnection)
+            self.wake.connect(self._deliver, qtcore.Qt.ConnectionType.QueuedConnection)
 
-        def _deliver(self, target: Any, events: tuple) -> None:
-            target._deliver_batch(events)      # a worker, a future, or a GUI call
+        def _deliver(self) -> None:
+            deliver_queued()
 
     hub = _Hub()
     if hub.thread() is not app.thread():
@@ -113,7 +122,7 @@ def _make_hub(qtcore: Any, app: Any) -> Any:
 
 def hub() -> Any:
     """The hub, made in the GUI thread; RuntimeError without a QApplication."""
-    global _hub
+    global _hub, _wake
     if _hub is not None:
         return _hub                      # the fast path: one per worker
     qtcore = sys.modules.get("PyQt6.QtCore")
@@ -123,18 +132,50 @@ def hub() -> Any:
                            "starting a worker")
     with _hub_lock:
         if _hub is None:
-            _hub = _make_hub(qtcore, app)
+            made = _make_hub(qtcore, app)
+            _wake = made.wake.emit       # one bound signal, not one per post
+            _hub = made
         return _hub
 
 
 def post(worker: object, event: str, payload: object = None) -> None:
     """Queue *event* of *worker* for delivery in the GUI thread."""
-    _hub.posted.emit(worker, ((event, payload),))
+    post_many(worker, ((event, payload),))
 
 
 def post_many(worker: object, events: tuple) -> None:
     """Queue several events in one hop (delivered in order)."""
-    _hub.posted.emit(worker, events)
+    global _armed
+    # Append first, then look at _armed (both atomic under the GIL): either
+    # the delivery that clears _armed runs after this append and takes it,
+    # or this post sees _armed cleared and wakes the hub itself.
+    _queue.append((worker, events))
+    if not _armed:
+        _armed = True
+        try:
+            _wake()
+        except BaseException:
+            _armed = False               # the next post tries again
+            raise
+
+
+def deliver_queued() -> None:
+    """Deliver what is queued now (in the GUI thread, from the hub's wake-up).
+
+    What is posted meanwhile waits for the next event-loop turn (its post
+    woke the hub again), so a flood of results never starves painting."""
+    global _armed
+    _armed = False
+    popleft = _queue.popleft
+    for _ in range(len(_queue)):
+        try:
+            target, events = popleft()
+        except IndexError:
+            return                       # a nested event loop delivered them
+        try:
+            target._deliver_batch(events)   # a worker, a future, or a GUI call
+        except BaseException as exc:  # noqa: BLE001 - the next targets still get theirs
+            sys.excepthook(type(exc), exc, exc.__traceback__)
 
 
 class EventSlot:

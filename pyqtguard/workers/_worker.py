@@ -25,7 +25,7 @@ import sys
 import threading
 
 from .. import _native
-from . import _events
+from . import _events, _pool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 _GeneratorType = type(x for x in ())
 _name_thread = _native.thread_register_current
 _forget_thread = _native.thread_unregister_current
+_queue_task = _pool.queue_task
 _WITH_PAYLOAD = frozenset({"progress", "yielded", "returned"})
 EVENTS = ("started", "progress", "yielded", "returned", "errored", "cancelled", "finished")
 _active: set[Worker] = set()            # strong references until `finished` is delivered
@@ -95,24 +96,6 @@ def _wants_state(func: Callable[..., object]) -> bool:
     return _wants_state_cache[key]
 
 
-def _make_task(qtcore: Any) -> type:
-    class _Task(qtcore.QRunnable):  # type: ignore[misc,name-defined]
-        """The QRunnable: runs the work, posts the events."""
-
-        def __init__(self, worker: Worker) -> None:
-            super().__init__()
-            self.setAutoDelete(False)      # the worker keeps it (tryTake needs it)
-            self.worker = worker
-
-        def run(self) -> None:
-            self.worker._run()
-
-    return _Task
-
-
-_task_class: Any = None
-
-
 class Worker:
     started = _events.EventSlot("started")
     progress = _events.EventSlot("progress")
@@ -132,7 +115,6 @@ class Worker:
     def __init__(self, func: Callable[..., object], *args: object,
                  use_qthread: bool = False, name: str | None = None,
                  **kwargs: object) -> None:
-        global _task_class
         if not callable(func):
             raise TypeError(f"func must be callable, not {type(func).__name__}")
         if name is not None and not isinstance(name, str):
@@ -151,9 +133,6 @@ class Worker:
         self._pending: tuple = ()
         self._native_id: int | None = None
         self._thread: Any = None
-        if _task_class is None:
-            _task_class = _make_task(sys.modules["PyQt6.QtCore"])
-        self._task = _task_class(self)
 
     @property
     def name(self) -> str:
@@ -177,7 +156,7 @@ class Worker:
             self._thread = _dedicated_thread(sys.modules["PyQt6.QtCore"], self)
             self._thread.start()
         else:
-            _pool().start(self._task)
+            _queue_task(self)             # runs in a pool thread: run_queued()
         return self
 
     def cancel(self) -> None:
@@ -189,7 +168,7 @@ class Worker:
             return
         self._cancel_requested = True
         if self._status == "queued" and not self._use_qthread:
-            if _pool().tryTake(self._task):
+            if _pool.take(self):
                 self._status = "done"
                 _events.post_many(self, (("cancelled", None), ("finished", None)))
 
@@ -207,8 +186,15 @@ class Worker:
 
     # ---- the work (worker thread) ----
 
-    def _run(self) -> None:
-        self._native_id = threading.get_native_id()
+    def run_queued(self, native_id: int) -> None:
+        """Run in a pool thread (see :mod:`pyqtguard.workers._pool`): the
+        thread's name is forgotten by the pool's runner, not here."""
+        self._native_id = native_id
+        self._run(forget=False)
+
+    def _run(self, forget: bool = True) -> None:
+        if self._native_id is None:
+            self._native_id = threading.get_native_id()
         try:
             # kind 3: pool.  The worker's own name if it has one, else its
             # function's: cheap here, readable in crash reports and dumps.
@@ -236,7 +222,8 @@ class Worker:
                     ending = ((("cancelled", None),) if self._cancel_requested
                               else (("returned", outcome),))
         finally:
-            _forget_thread()
+            if forget:
+                _forget_thread()
             self._status = "done"
             _events.post_many(self, self._pending + ending + (("finished", None),))
             self._pending = ()
@@ -245,7 +232,8 @@ class Worker:
         kwargs = self._kwargs
         if _wants_state(self._func):
             kwargs = dict(kwargs, state=WorkerState(self))
-        result = self._func(*self._args, **kwargs)
+        # No `**{}` for the common call without keywords: it builds a dict.
+        result = self._func(*self._args, **kwargs) if kwargs else self._func(*self._args)
         if isinstance(result, _GeneratorType):
             return self._drive(result)
         return result
@@ -335,7 +323,6 @@ def active_workers() -> list[Worker]:
 
 
 _app_seen: Any = None
-_global_pool: Any = None
 
 
 def _connect_app_quit() -> None:
@@ -347,13 +334,6 @@ def _connect_app_quit() -> None:
         for callback in _app_seen_callbacks:
             callback(app)
         _app_seen = app
-
-
-def _pool() -> Any:
-    global _global_pool
-    if _global_pool is None:
-        _global_pool = sys.modules["PyQt6.QtCore"].QThreadPool.globalInstance()
-    return _global_pool
 
 
 def thread_worker(func: Callable[..., object]) -> Callable[..., Worker]:
