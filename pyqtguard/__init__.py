@@ -31,7 +31,7 @@ _LAZY: dict[str, str] = {
     "ExceptionRecord": "pyqtguard.exceptions.delivery",
     "on_exception": "pyqtguard.exceptions.delivery",
     "remove_exception_callback": "pyqtguard.exceptions.delivery",
-    "log_path": "pyqtguard.logs.runlog",
+    "log_path": "pyqtguard.logs",
     "last_crash": "pyqtguard.crashes.reports",
     "CrashReport": "pyqtguard.crashes.reports",
     "threads": "pyqtguard.registry.listing",

@@ -15,7 +15,7 @@ import threading
 
 import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 
-from .logs.runlog import warn_once
+from .logs import warn_once
 
 ENV_DISABLE = "PYQTGUARD_DISABLE"
 ENV_LOG_DIR = "PYQTGUARD_LOG_DIR"

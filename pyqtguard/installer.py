@@ -19,39 +19,41 @@ from __future__ import annotations
 import atexit
 import sys
 
-from . import _native, dialogs, reporting
+from . import _native
+from . import exceptions as exception_hooks
+from . import logs as runlog
+from . import qt as qt_attach
+from . import watchdog
 from .config import Config, disabled_by_env, installed_config, lock, make_config, set_installed_config
-from .crashes import handler as crash_handler
-from .crashes import qt_messages
-from . import interrupts
-from .exceptions import hooks as exception_hooks
 from .logs import folder as log_folder
-from .logs import runlog
-from .logs.runlog import warn_once
-from .qt import attach as qt_attach
+from .logs import warn_once
 from .registry import tracking as thread_tracking
-from .watchdog import core as watchdog
-from .watchdog import dump as dump_signal
-from .watchdog import exit as bounded_exit
-from .watchdog import freeze as freeze_watch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import ModuleType
 
-# (name, module with install(config) and uninstall()), in install order.
-COMPONENTS: tuple[tuple[str, ModuleType], ...] = (
-    ("exception hooks", exception_hooks),
-    ("thread tracking", thread_tracking),
-    ("crash handler", crash_handler),
-    ("Qt messages", qt_messages),
-    ("dump signal", dump_signal),
-    ("bounded exit", bounded_exit),
-    ("freeze detection", freeze_watch),
-    ("Ctrl+C and SIGTERM", interrupts),   # after bounded exit: its loop-end callback first
-    ("reporting", reporting),
-    ("dialogs", dialogs),
+
+def _always(config: Config) -> bool:
+    return True
+
+
+# (name, module with install(config) and uninstall(), wanted): installed in
+# this order when wanted(config), uninstalled in reverse.  A module is loaded
+# only when wanted: an app that leaves a guard off does not import it (each
+# module costs every app's start-up and exit).
+COMPONENTS: tuple[tuple[str, str, Callable[[Config], bool]], ...] = (
+    ("exception hooks", "pyqtguard.exceptions", _always),
+    ("thread tracking", "pyqtguard.registry.tracking", _always),
+    ("crash handler", "pyqtguard.crashes", lambda config: config.crash_handler),
+    ("Qt messages", "pyqtguard.crashes.qt_messages", lambda config: config.qt_messages),
+    ("dump signal", "pyqtguard.watchdog.dump", _always),   # also 3.13+'s stack signal
+    ("bounded exit", "pyqtguard.watchdog.exit", _always),
+    ("freeze detection", "pyqtguard.watchdog.freeze", _always),
+    ("Ctrl+C and SIGTERM", "pyqtguard.interrupts", _always),   # after bounded exit's loop end
+    ("reporting", "pyqtguard.reporting",
+     lambda config: bool(config.report_to) or config.dialogs),
+    ("dialogs", "pyqtguard.dialogs", lambda config: config.dialogs),
 )
 
 # Components that matter only once a module is imported: installed then.
@@ -78,9 +80,11 @@ def install(**options: object) -> Config | None:
             return current                      # idempotent
         run_log = log_folder.open_run_log(config)
         _native.set_stderr_fd(_stderr_fd() if config.stderr else -1)
-        for name, component in COMPONENTS:
+        for name, module, wanted in COMPONENTS:
             try:
-                component.install(config)
+                if wanted(config):
+                    __import__(module)
+                    sys.modules[module].install(config)
             except Exception as exc:  # noqa: BLE001 - keep going with what works
                 warn_once(f"component:{name}", f"{name} not installed: {exc!r}")
         set_installed_config(config)
@@ -97,12 +101,11 @@ def uninstall() -> None:
     with lock:
         if installed_config() is None:
             return
-        components = [(name, component) for name, component in reversed(COMPONENTS)]
-        for name in DEFERRED_COMPONENTS.values():
-            module = sys.modules.get(name)
-            if module is not None:
-                components.insert(0, (name, module))
-        for name, component in components:
+        loaded = [(name, sys.modules.get(module)) for name, module, _ in reversed(COMPONENTS)]
+        loaded[:0] = [(name, sys.modules.get(name)) for name in DEFERRED_COMPONENTS.values()]
+        for name, component in loaded:
+            if component is None:
+                continue                        # never wanted, never loaded
             try:
                 component.uninstall()
             except Exception as exc:  # noqa: BLE001
@@ -144,7 +147,7 @@ def at_exit() -> None:
     # the watchdog thread to a timer (see src/watchdog.c).
     watchdog.hand_off()
     # What Qt keeps to the end must not keep pyqtguard alive through the
-    # teardown (see pyqtguard.qt.attach.detach_at_exit).
+    # teardown (see pyqtguard.qt.detach_at_exit).
     qt_attach.detach_at_exit()
     # QThreads still running must not call into Python while they are ended
     # during the teardown (see pyqtguard.registry.qthreads.detach_at_exit).

@@ -47,8 +47,8 @@ import threading
 import _signal
 
 from . import _native
-from .logs import runlog as logfile
-from .qt import attach as qt_attach
+from . import logs as logfile
+from . import qt as qt_attach
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

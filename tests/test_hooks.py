@@ -270,7 +270,7 @@ def test_import_does_not_import_pyqt_and_attaches_later(tmp_path):
         import pyqtguard
         pyqtguard.install()
         assert "PyQt6" not in sys.modules and "PyQt6.QtCore" not in sys.modules
-        from pyqtguard.qt import attach as _qtattach
+        from pyqtguard import qt as _qtattach
         seen = []
         _qtattach.when_qt_imported(lambda qtcore: seen.append(qtcore.__name__))
         assert seen == []

@@ -69,7 +69,7 @@ def test_planted_symlink_is_not_followed(tmp_path):
     result = run_app("""
         import os, time
         from pathlib import Path
-        from pyqtguard.logs import runlog as logfile
+        from pyqtguard import logs as logfile
         folder = Path(os.environ["PYQTGUARD_LOG_DIR"])
         now = 1_800_000_000.25
         time.time = lambda: now  # so the attacker can predict the name exactly
@@ -110,7 +110,7 @@ def test_full_disk_warns_once_and_keeps_going(tmp_path):
         import os, sys
         import pyqtguard
         from pyqtguard import _native
-        from pyqtguard.logs import runlog as logfile
+        from pyqtguard import logs as logfile
         pyqtguard.install(repeat_interval=0)   # each report, not one and a count
         _native.set_log_fd(os.open("/dev/full", os.O_WRONLY))  # every write: ENOSPC
         for _ in range(3):
@@ -159,7 +159,7 @@ def test_event_lines_from_many_threads_never_interleave(tmp_path):
     result = run_app("""
         import threading
         import pyqtguard
-        from pyqtguard.logs import runlog as logfile
+        from pyqtguard import logs as logfile
         pyqtguard.install()
         def chatter(n):
             for i in range(200):

@@ -259,7 +259,7 @@ def test_watchdog_thread_is_gone_before_the_process_exits(tmp_path):
         atexit.register(count_threads_at_the_very_end)
         import pyqtguard
         pyqtguard.install(exit_timeout=5)
-        from pyqtguard.watchdog import core as _watchdog
+        from pyqtguard import watchdog as _watchdog
         print("watchdog running:", _watchdog.started(),
               len(os.listdir("/proc/self/task")), flush=True)
     """, tmp_path)

@@ -381,7 +381,7 @@ def test_os_thread_count_with_the_watchdog_and_in_a_fork_child(tmp_path):
         import pyqtguard
         pyqtguard.install()
         from pyqtguard import _native
-        from pyqtguard.watchdog import core as _watchdog
+        from pyqtguard import watchdog as _watchdog
         time.sleep(0.2)
         stop = threading.Event()
         threads = [threading.Thread(target=stop.wait) for _ in range(3)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..qt import attach as qt_attach
+from .. import qt as qt_attach
 
 EXIT_STATUS_REFUSED = 3
 _APP_CLASSES = {

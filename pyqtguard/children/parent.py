@@ -21,7 +21,7 @@ import os
 import sys
 import threading
 
-from ..qt import attach as qt_attach
+from .. import qt as qt_attach
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _ensure_report_file() -> None:
     global _report_path
     if _report_path is not None:
         return
-    from ..logs import runlog as logfile
+    from .. import logs as logfile
 
     current = logfile.current_path()
     folder = os.fspath(current.parent) if current is not None else None

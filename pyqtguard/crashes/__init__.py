@@ -1,4 +1,86 @@
 """Crash reports: the fatal-signal handler (:mod:`.handler`), Qt's messages
 and ``qFatal`` (:mod:`.qt_messages`), and reading reports back
 (:mod:`.reports`: ``last_crash()``, ``pyqtguard report``).
-C side: ``src/crash.c``, ``src/threadlist.c``."""
+C side: ``src/crash.c``, ``src/threadlist.c``.
+
+This package's face is the fatal-signal handler (what was ``crashes.handler``):
+
+The fatal-signal handler: the Python side of ``src/crash.c``.
+
+Fatal signals: the C handler writes the report (signal, time, thread name and
+native id, native stack, thread legend, every thread's Python stack) to the
+run log and stderr, then chains to the previous handler and re-raises the
+signal.  Python stacks come from the C core itself on CPython 3.11-3.12.  On
+3.13+ the dumpers it would need are no longer exported, so the stdlib
+faulthandler is the engine: :func:`install` enables it on the run log
+*before* the C handler is installed, so that the C handler runs first
+(header, native stack, names) and then chains to faulthandler (stacks, then
+the re-raise).  If the app had enabled faulthandler itself, its choice of
+file is kept.
+"""
+from __future__ import annotations
+
+import sys
+
+from .. import _native
+from ..logs import warn_once
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..config import Config
+
+# Whether install() enabled faulthandler (3.13+); uninstall() disables it
+# again only then.
+_enabled_faulthandler = False
+
+
+def write_fatal_report(reason: str) -> bool:
+    """Write a full crash report for a fatal error that is not a signal yet
+    (a Qt fatal message); the abort that follows adds one line, not a second
+    report.  Returns False if a report was already being written."""
+    written = bool(_native.write_fatal_report(reason))
+    if written and _native.python_stacks_engine() == "faulthandler":
+        fd = _native.log_fd()
+        if fd >= 0:
+            import faulthandler
+
+            faulthandler.dump_traceback(file=fd, all_threads=True)
+    return written
+
+
+def _faulthandler_engine() -> bool:
+    """Enable faulthandler on the run log where it must be the engine (3.13+)."""
+    global _enabled_faulthandler
+    if _native.own_python_stacks_supported():
+        return False                       # 3.11-3.12: the C core dumps stacks
+    import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
+
+    if not faulthandler.is_enabled():
+        fd = _native.log_fd()
+        # 3.14's C stack symbolizes with dladdr(), which takes the loader's
+        # lock (docs/crashes.md); the C core writes the native stack itself.
+        no_c_stack = {"c_stack": False} if sys.version_info >= (3, 14) else {}
+        faulthandler.enable(file=fd if fd >= 0 else 2, all_threads=True, **no_c_stack)
+        _enabled_faulthandler = True
+    return True
+
+
+def install(config: Config) -> None:
+    """Arm the fatal-signal handlers (unless ``crash_handler=False``)."""
+    if not config.crash_handler or _native.crash_enabled():
+        return
+    try:
+        _native.crash_enable(_faulthandler_engine())
+    except (OSError, MemoryError, ValueError, RuntimeError) as exc:
+        warn_once("crash", f"pyqtguard: crash reports are off: {exc}")
+
+
+def uninstall() -> None:
+    """Disarm the handlers; disable faulthandler if install() enabled it."""
+    global _enabled_faulthandler
+    _native.crash_disable()
+    if _enabled_faulthandler:
+        import faulthandler
+
+        faulthandler.disable()
+        _enabled_faulthandler = False

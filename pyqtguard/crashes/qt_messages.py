@@ -6,7 +6,7 @@ before keeps receiving every message (Qt's default one: the formatted
 message on stderr, as Qt prints it - unless the app's logging set-up has
 just printed it to stderr: each message reaches stderr once).  A fatal
 message writes a full crash report first
-(:func:`pyqtguard.crashes.handler.write_fatal_report`), the abort that
+(:func:`pyqtguard.crashes.write_fatal_report`), the abort that
 follows adds one line.  The handler is removed at interpreter
 exit, before finalization, where a Python message handler is known to crash.
 """
@@ -17,9 +17,9 @@ import sys
 import threading
 
 from .. import _native
-from ..logs import runlog as logfile
-from ..qt import attach as qt_attach
-from .handler import write_fatal_report
+from .. import logs as logfile
+from .. import qt as qt_attach
+from . import write_fatal_report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

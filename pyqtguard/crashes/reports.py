@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import config
 from ..logs import folder as logdir
-from ..logs import runlog as logfile
+from .. import logs as logfile
 from ..logs import read as logread
 
 MARKER = "=== pyqtguard crash report ==="

@@ -15,7 +15,7 @@ Without the switch::
 """
 from __future__ import annotations
 
-from ..qt import attach as qt_attach
+from .. import qt as qt_attach
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def _warm_up() -> None:
 
         notification.warm_up()
     except Exception as exc:  # noqa: BLE001 - only a speed-up
-        from ..logs.runlog import warn_once
+        from ..logs import warn_once
 
         warn_once("dialogs:warm", f"dialog warm-up failed: {exc!r}")
 
@@ -103,7 +103,7 @@ def _when_loop_starts() -> None:
         try:
             offer_last_crash()
         except Exception as exc:  # noqa: BLE001 - never break the app's start
-            from ..logs.runlog import warn_once
+            from ..logs import warn_once
 
             warn_once("dialogs:offer", f"could not offer the last crash: {exc!r}")
 

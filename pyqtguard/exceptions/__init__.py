@@ -3,4 +3,142 @@
 where a report goes from there (:mod:`.delivery`: the ``pyqtguard`` logger,
 ``on_exception`` callbacks, copies to a replaced ``sys.stderr``).
 C side: ``src/exchooks.c``, ``src/excrepeats.c``, ``src/unreported.c``,
-``src/tbformat.c``."""
+``src/tbformat.c``.
+
+This package's face installs the hooks (what was ``exceptions.hooks``):
+
+Install and uninstall the exception hooks.
+
+The three hooks are C functions in ``pyqtguard._native`` (``src/exchooks.c``):
+they must work during finalization and when ``sys.stderr`` is None.  Their
+Python helpers (:mod:`pyqtguard.exceptions.delivery`) are imported by the C
+core at the first exception, not at start-up.  The hooks that were there
+before are chained to, and put back exactly by :func:`uninstall`.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+from .. import _native
+from .. import qt as qt_attach
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..config import Config
+
+# The hooks that were there before install(): (sys, threading, unraisable).
+_saved_hooks: tuple[object, object, object] | None = None
+# install()'s exit_timeout: queued reports get half of it once shutdown begins.
+_exit_timeout: float | None = None
+
+DELIVERY_MODULE = "pyqtguard.exceptions.delivery"
+
+
+def install(config: Config) -> None:
+    """Put the C hooks in place, chaining to the app's own hooks."""
+    global _saved_hooks, _exit_timeout
+    if sys.excepthook is _native.excepthook:
+        return
+    _saved_hooks = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+    _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
+    _native.set_repeat_interval(config.repeat_interval)
+    _native.set_previous_hooks(
+        None if sys.excepthook is sys.__excepthook__ else sys.excepthook,
+        None if threading.excepthook is threading.__excepthook__ else threading.excepthook,
+        None if sys.unraisablehook is sys.__unraisablehook__ else sys.unraisablehook,
+    )
+    sys.excepthook = _native.excepthook
+    threading.excepthook = _native.threading_excepthook
+    sys.unraisablehook = _native.unraisablehook
+    _exit_timeout = config.exit_timeout
+    qt_attach.on_loop_started(watch_queued_reports)
+    qt_attach.on_loop_ended(unwatch_queued_reports)
+    qt_attach.on_loop_ended(begin_report_deadline)
+
+
+def uninstall() -> None:
+    """Put back exactly the hooks that were there before; write what is
+    still queued."""
+    global _saved_hooks
+    if _saved_hooks is None:
+        return
+    old_sys, old_threading, old_unraisable = _saved_hooks
+    if sys.excepthook is _native.excepthook:
+        sys.excepthook = old_sys  # type: ignore[assignment]
+    if threading.excepthook is _native.threading_excepthook:
+        threading.excepthook = old_threading  # type: ignore[assignment]
+    if sys.unraisablehook is _native.unraisablehook:
+        sys.unraisablehook = old_unraisable  # type: ignore[assignment]
+    _native.set_previous_hooks(None, None, None)
+    unwatch_queued_reports()
+    _native.flush_exception_reports()
+    _saved_hooks = None
+
+
+def flush_at_exit() -> None:
+    """Write the reports still queued (see src/exchooks.c), within half the
+    exit deadline (what does not fit is counted); from here on each is
+    written in the hook itself."""
+    _native.flush_exception_reports(True, report_budget())
+
+
+def detach_at_exit() -> None:
+    """An exit from inside the event loop: nobody watches the pipe any more."""
+    unwatch_queued_reports()
+
+
+# ---- who writes queued reports -------------------------------------------------
+# The C hooks only queue an exception PyQt6 hands to sys.excepthook (PyQt6
+# drops other threads' exceptions while one is in the hook); the app's own
+# threads write the queue (src/exchooks.c): the GUI thread at its event
+# loop's next turn, woken through a pipe; the main thread at its next Python
+# instruction when no loop runs.
+
+def report_budget() -> float:
+    """Seconds that queued exception reports get once shutdown begins: half
+    the exit deadline, or 5 s without one."""
+    return 5.0 if _exit_timeout is None else _exit_timeout / 2
+
+
+def begin_report_deadline() -> None:
+    """The event loop ended: shutdown begins (see pyqtguard.watchdog.exit),
+    and queued exception reports are written within report_budget() from now."""
+    if _saved_hooks is not None and _exit_timeout is not None:
+        _native.report_deadline(report_budget())
+
+
+_report_notifier: Any = None
+
+
+def watch_queued_reports() -> None:
+    """At the loop's start: have the GUI thread write queued exception
+    reports when the hooks wake it (a QSocketNotifier on their pipe)."""
+    global _report_notifier
+    _native.report_deadline(-1.0)           # not shutting down after all
+    qtcore = sys.modules.get(qt_attach.QTCORE)
+    fd = _native.report_wakeup_fd(True) if qtcore is not None else -1
+    if fd < 0 or _report_notifier is not None:
+        return
+    try:
+        notifier = qtcore.QSocketNotifier(fd, qtcore.QSocketNotifier.Type.Read)
+        notifier.activated.connect(_native.write_queued_reports)
+    except BaseException:
+        _native.report_wakeup_fd(False)     # nobody watches: the main thread writes them
+        raise
+    _report_notifier = notifier
+
+
+def unwatch_queued_reports() -> None:
+    """At the loop's end: the main thread writes them (at its next Python
+    instruction) from now on."""
+    global _report_notifier
+    notifier, _report_notifier = _report_notifier, None
+    _native.report_wakeup_fd(False)
+    if notifier is not None:
+        try:
+            notifier.setEnabled(False)      # deleted with its last reference
+        except RuntimeError:                # already deleted (Qt's teardown)
+            pass

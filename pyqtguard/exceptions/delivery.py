@@ -2,7 +2,7 @@
 
 The hooks themselves are C functions in ``pyqtguard._native`` (they must work
 during finalization and when stderr is None), installed by
-:mod:`pyqtguard.exceptions.hooks`.  This module is imported by the C core at the first
+:mod:`pyqtguard.exceptions`.  This module is imported by the C core at the first
 uncaught exception (or by :func:`on_exception`), not at start-up.  The hooks
 call back into it for three things, each of which may fail without harm:
 
@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 
 from .. import _native
-from ..logs import runlog as logfile
-from ..qt import attach as qt_attach
+from .. import logs as logfile
+from .. import qt as qt_attach
 from ..qt import guithread
 
 TYPE_CHECKING = False

@@ -13,7 +13,7 @@ Files are created 0600 with ``O_NOFOLLOW | O_EXCL`` (a planted symlink is
 refused, never followed), folders 0700 (and the parents pyqtguard creates),
 whatever the umask.  A folder is used only if it is this user's and not
 writable by group or others (a symlink to such a folder is fine), and only
-the newest ``keep_logs`` runs are kept.  What writes to this run's log is :mod:`pyqtguard.logs.runlog`.
+the newest ``keep_logs`` runs are kept.  What writes to this run's log is :mod:`pyqtguard.logs`.
 
 Start-up cost matters (this runs in every app's start-up), so the install
 path uses ``os.path`` strings; ``pathlib`` is imported only by the functions
@@ -29,7 +29,7 @@ import time
 
 from .. import _native
 from .._version import __version__
-from . import runlog
+from .. import logs as runlog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

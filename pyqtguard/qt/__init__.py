@@ -1,3 +1,271 @@
 """Attaching to Qt without importing it: when PyQt6 is imported, when its
 event loop starts and ends (:mod:`.attach`), and calls posted to the GUI
-thread (:mod:`.guithread`).  C side: ``src/sipattach.c``."""
+thread (:mod:`.guithread`).  C side: ``src/sipattach.c``.
+
+This package's face is the attachment itself (what was ``qt.attach``):
+
+How pyqtguard attaches to Qt: when PyQt6 is imported, when the
+application's event loop starts and ends, and how to reach the GUI thread.
+
+Importing pyqtguard never imports PyQt6.  Components register a callback with
+:func:`when_qt_imported`; it runs at once if ``PyQt6.QtCore`` is already
+imported, otherwise right after its import (a ``sys.meta_path`` finder wraps
+its loader), whichever comes first.
+
+:func:`on_loop_started` and :func:`on_loop_ended` listeners run just before
+the main event loop starts and right after it ends: ``QCoreApplication.exec``,
+``QGuiApplication.exec`` and ``QApplication.exec`` are wrapped, each when its
+module is imported.  Freeze detection starts with the loop; bounded shutdown
+begins when it ends.
+
+:func:`post_to_gui_thread` is the one safe way to run a function in the GUI
+thread from any thread.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+from .. import _native
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run time
+    from collections.abc import Callable
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
+
+QTCORE = "PyQt6.QtCore"
+
+_callbacks: list[Callable[[ModuleType], None]] = []
+_lock = threading.RLock()
+# Other PyQt6 modules (QtGui, QtWidgets) a component wants to patch: name ->
+# callbacks, run right after that module's import (or at once if imported).
+_module_callbacks: dict[str, list[Callable[[ModuleType], None]]] = {}
+
+
+def _run(callback: Callable[[ModuleType], None], qtcore: ModuleType) -> None:
+    try:
+        callback(qtcore)
+    except Exception as exc:  # noqa: BLE001 - never break the app's import
+        from ..logs import warn_once
+
+        warn_once(f"qtattach:{callback!r}", f"a Qt attachment failed: {exc!r}")
+
+
+def when_qt_imported(callback: Callable[[ModuleType], None]) -> None:
+    """Run ``callback(PyQt6.QtCore)`` now if Qt is imported, else once it is."""
+    with _lock:
+        qtcore = sys.modules.get(QTCORE)
+        if qtcore is None:
+            _callbacks.append(callback)
+            _ensure_finder()
+            return
+    _run(callback, qtcore)
+
+
+def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
+    """Run ``callback(module)`` once the PyQt6 module *name* is imported."""
+    with _lock:
+        module = sys.modules.get(name)
+        if module is None:
+            _module_callbacks.setdefault(name, []).append(callback)
+            _ensure_finder()
+            return
+    _run(callback, module)
+
+
+def _fire(module: ModuleType) -> None:
+    with _lock:
+        callbacks = _module_callbacks.pop(module.__name__, [])
+        if module.__name__ == QTCORE:
+            callbacks, _callbacks[:] = list(_callbacks) + callbacks, []
+        if not _callbacks and not _module_callbacks:
+            _remove_finder()
+    for callback in callbacks:
+        _run(callback, module)
+
+
+class _LoaderProxy:
+    """Runs the real loader, then the callbacks (a duck-typed Loader)."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The real loader goes back into the module's spec: the proxy's work
+        # is done, and extension modules live to the very end of the
+        # process - a proxy held there would keep this package (and what it
+        # imports) alive through the interpreter's teardown.
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = self._loader
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        _fire(module)
+
+
+class _QtCoreFinder:
+    """Finds nothing itself; wraps the real loader of PyQt6.QtCore."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != QTCORE and fullname not in _module_callbacks:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _LoaderProxy(spec.loader)
+                return spec
+        return None
+
+
+_finder = _QtCoreFinder()
+
+
+def _ensure_finder() -> None:
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+
+
+def _remove_finder() -> None:
+    try:
+        sys.meta_path.remove(_finder)
+    except ValueError:
+        pass
+
+
+def check_already_imported() -> None:
+    """Fire pending callbacks if Qt was imported behind the finder's back."""
+    qtcore = sys.modules.get(QTCORE)
+    if qtcore is not None and _callbacks:
+        _fire(qtcore)
+    for name in list(_module_callbacks):
+        module = sys.modules.get(name)
+        if module is not None:
+            _fire(module)
+
+
+# ---- the application's event loop ------------------------------------------
+
+_APP_CLASSES = {
+    "PyQt6.QtCore": "QCoreApplication",
+    "PyQt6.QtGui": "QGuiApplication",
+    "PyQt6.QtWidgets": "QApplication",
+}
+_loop_started: list[Callable[[], None]] = []
+_loop_ended: list[Callable[[], None]] = []
+_original_execs: dict[Any, Any] = {}
+_loop_depth = 0
+# threading.get_ident() of the thread running the main event loop, while it
+# runs (None otherwise): what is posted to the GUI thread runs only then.
+_loop_ident: int | None = None
+
+
+def loop_thread_ident() -> int | None:
+    """``threading.get_ident()`` of the thread running the application's main
+    event loop, while it runs; None otherwise."""
+    return _loop_ident
+
+
+def on_loop_started(callback: Callable[[], None]) -> None:
+    """Run *callback* just before the application's main event loop starts."""
+    _watch_event_loops()
+    if callback not in _loop_started:
+        _loop_started.append(callback)
+
+
+def on_loop_ended(callback: Callable[[], None]) -> None:
+    """Run *callback* right after the application's main event loop ends."""
+    _watch_event_loops()
+    if callback not in _loop_ended:
+        _loop_ended.append(callback)
+
+
+def _notify(callbacks: list[Callable[[], None]]) -> None:
+    ending: BaseException | None = None
+    for callback in list(callbacks):
+        try:
+            callback()
+        except Exception as exc:  # noqa: BLE001 - never break the app's exec()
+            from ..logs import warn_once
+
+            warn_once(f"eventloop:{callback!r}", f"{callback!r} failed: {exc!r}")
+        except BaseException as exc:  # noqa: BLE001
+            # KeyboardInterrupt or SystemExit on purpose (pyqtguard.interrupts):
+            # raised out of exec() once every other callback has run.
+            ending = ending or exc
+    if ending is not None:
+        raise ending.with_traceback(None)       # pyqtguard's frames are no news
+
+
+def _wrap_exec(cls: Any) -> None:
+    descriptor = cls.__dict__.get("exec")
+    if descriptor is None or cls in _original_execs:
+        return
+    original = getattr(cls, "exec")      # the static method, callable
+
+    def exec() -> int:  # noqa: A001 - the name PyQt6 uses
+        global _loop_depth, _loop_ident
+        _loop_depth += 1
+        if _loop_depth == 1:
+            _loop_ident = threading.get_ident()
+            _notify(_loop_started)
+        try:
+            return original()  # type: ignore[no-any-return]
+        finally:
+            _loop_depth -= 1
+            if _loop_depth == 0:
+                _loop_ident = None
+                _notify(_loop_ended)
+
+    exec.__doc__ = getattr(original, "__doc__", None)
+    _original_execs[cls] = descriptor
+    cls.exec = staticmethod(exec)
+
+
+def _attach_app_class(module: ModuleType) -> None:
+    cls = getattr(module, _APP_CLASSES[module.__name__], None)
+    if cls is not None:
+        _wrap_exec(cls)
+
+
+def _watch_event_loops() -> None:
+    for name in _APP_CLASSES:
+        if not any(c is _attach_app_class for c in _module_callbacks.get(name, ())):
+            when_imported(name, _attach_app_class)
+
+
+def unwrap_event_loops() -> None:
+    """Put back the original ``exec`` methods (for :func:`pyqtguard.uninstall`)."""
+    for cls, original in list(_original_execs.items()):
+        cls.exec = original
+    _original_execs.clear()
+    with _lock:
+        for name in _APP_CLASSES:
+            callbacks = _module_callbacks.get(name)
+            if callbacks is not None:
+                callbacks[:] = [c for c in callbacks if c is not _attach_app_class]
+                if not callbacks:
+                    del _module_callbacks[name]
+
+
+# ---- interpreter exit ---------------------------------------------------------
+
+def detach_at_exit() -> None:
+    """Drop pending import and class-completion callbacks (at interpreter exit).
+
+    They no longer matter; held by what lives to the very end (sip's
+    registry), they would keep pyqtguard's modules and what those import
+    alive through the interpreter's teardown."""
+    with _lock:
+        _callbacks.clear()
+        _module_callbacks.clear()
+        _remove_finder()
+    _native.forget_class_completions()

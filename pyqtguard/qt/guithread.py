@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from .attach import QTCORE
+from . import QTCORE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

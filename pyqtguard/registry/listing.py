@@ -42,7 +42,7 @@ def _process_started() -> float:
         return time.time() - max(0.0, age)
     except (OSError, ValueError, IndexError, AttributeError):
         pass
-    from ..logs.runlog import run_log_path
+    from ..logs import run_log_path
 
     path = run_log_path()
     name = os.path.basename(path) if path else ""
@@ -227,7 +227,7 @@ def dump_threads(file: IO[str] | None = None) -> str:
 
         pyqtguard.dump_threads(sys.stdout)
     """
-    from ..logs.runlog import stamp
+    from ..logs import stamp
 
     heading, footer = "\n=== pyqtguard thread dump ===\n", "=== end of thread dump ===\n"
     body = f"time: {stamp()}\n" + format_table(threads(stacks=True))

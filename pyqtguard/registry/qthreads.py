@@ -27,9 +27,9 @@ import time
 import weakref
 
 from .. import _native
-from ..logs import runlog as logfile
+from .. import logs as logfile
 from ..qt import guithread
-from .kinds import KIND_QTHREAD, register_current, start_site, unregister_current
+from . import KIND_QTHREAD, register_current, start_site, unregister_current
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost

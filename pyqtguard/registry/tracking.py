@@ -1,7 +1,7 @@
 """Track threads while they run: Python threads and QThreads.
 
 Every Python thread is recorded in the C thread table (see
-:mod:`pyqtguard.registry.kinds`) when it starts, again when it is renamed, and
+:mod:`pyqtguard.registry`) when it starts, again when it is renamed, and
 removed when it ends; threads already running at :func:`install` are
 recorded then.  Each thread's start site and start time are kept for
 :func:`pyqtguard.threads` and hang reports.
@@ -17,8 +17,8 @@ import threading
 import time
 
 from .. import _native
-from ..qt import attach as qt_attach
-from .kinds import KIND_MAIN, KIND_PYTHON, register_current, start_site, unregister_current
+from .. import qt as qt_attach
+from . import KIND_MAIN, KIND_PYTHON, register_current, start_site, unregister_current
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 
 from ..logs import folder as logdir
-from ..logs import runlog
+from .. import logs as runlog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def install(config: Config) -> None:
 
     breadcrumbs.install()
     if any(d.key.startswith("sentry:") for d in _settings.destinations):
-        from ..qt import attach as qt_attach
+        from .. import qt as qt_attach
 
         qt_attach.when_imported("sentry_sdk", _take_over_sdk_hooks)   # now or when imported
     if _settings.destinations:

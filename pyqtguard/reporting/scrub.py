@@ -20,7 +20,7 @@ import os
 import re
 import socket
 
-from ..logs.runlog import warn_once
+from ..logs import warn_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from ..logs import runlog
+from .. import logs as runlog
 from ..qt import guithread
 from . import unsent
 

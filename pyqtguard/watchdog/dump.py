@@ -3,7 +3,7 @@ thread table and every thread's stack into the run log, without stopping the
 app.
 
 The C core catches the signal and wakes the watchdog (``src/watchdog.c``),
-whose report helper writes the dump (:mod:`pyqtguard.watchdog.core`).
+whose report helper writes the dump (:mod:`pyqtguard.watchdog`).
 
 The signal is never taken from anyone.  Python's ``signal.getsignal()``
 reports what Python itself set; a ``SIG_IGN`` or a handler set by C code (a
@@ -34,8 +34,8 @@ import sys
 import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 
 from .. import _native
-from ..logs.runlog import run_log_path, warn_once
-from . import core
+from ..logs import run_log_path, warn_once
+from .. import watchdog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _install_dump_signal(signum: int | None, explicit: bool) -> None:
     global _dump_signal
     if signum is None or not hasattr(_signal, "SIGUSR1"):
         return
-    core.on_request("D", _dump)
+    watchdog.on_request("D", _dump)
     if _arm(signum, explicit=explicit, run_log=run_log_path()):
         _dump_signal = signum
 
@@ -102,7 +102,7 @@ def _in_use(signum: int) -> str | None:
 def _arm(signum: int, *, explicit: bool, run_log: str | None) -> bool:
     """Take *signum* for thread dumps if it is free (or *explicit*);
     True if taken.  Environmental trouble warns once and returns False."""
-    core.ensure_started()
+    watchdog.ensure_started()
     try:
         use = _in_use(signum)
     except (ValueError, OSError) as exc:

@@ -5,7 +5,7 @@ Shutdown begins when the Qt application's event loop ends (``app.exec()``
 returns) or, without Qt, when the interpreter starts to exit
 (``threading._shutdown``, which joins non-daemon threads before any atexit
 handler runs - so that is where a forgotten thread or executor task hangs).
-From then on the C watchdog (:mod:`pyqtguard.watchdog.core`) counts.  If the
+From then on the C watchdog (:mod:`pyqtguard.watchdog`) counts.  If the
 process is still alive at the deadline, the log gets the threads still
 alive, with the stack of each and where it was started, and the process
 ends with exit status :data:`EXIT_STATUS_HUNG` (124, as coreutils'
@@ -21,11 +21,11 @@ import threading
 import time
 
 from .. import _native
-from ..logs import runlog as logfile
-from ..logs.runlog import warn_once
-from ..qt import attach as qt_attach
+from .. import logs as logfile
+from ..logs import warn_once
+from .. import qt as qt_attach
 from ..registry import tracking as thread_tracking
-from . import core
+from .. import watchdog
 from . import freeze as freeze_watch
 
 TYPE_CHECKING = False
@@ -69,7 +69,7 @@ def begin_shutdown(reason: str) -> None:
     freeze_watch.stop_watch()
     others = -1
     try:
-        core.ensure_started()
+        watchdog.ensure_started()
         # Arming also counts the threads besides this one and the watchdog
         # (one fstat in C): at a clean exit there are none, and the table
         # is not listed.
@@ -147,7 +147,7 @@ def install(config: Config) -> None:
     _budget = REPORT_ONLY_AFTER if _timeout is None else _timeout
     _limit_text = "no limit" if _timeout is None else f"{_timeout:g} s"
     _enabled = True
-    core.on_request("X", _report_exit_timeout)
+    watchdog.on_request("X", _report_exit_timeout)
     qt_attach.on_loop_started(_reset_exit_deadline)
     qt_attach.on_loop_ended(_begin_shutdown_at_loop_end)
     if _original_shutdown is None:

@@ -6,7 +6,7 @@ not for ``freeze_ms``.  Then the GUI thread's Python stack at that moment
 goes to the run log and to :func:`on_freeze` callbacks, once per freeze;
 when the loop turns again, the freeze's total duration is logged.  The
 report runs in the C watchdog's report helper thread, with the GIL (see
-:mod:`pyqtguard.watchdog.core`).
+:mod:`pyqtguard.watchdog`).
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import threading
 import time
 
 from .. import _native
-from ..logs import runlog as logfile
-from ..logs.runlog import warn_once
-from ..qt import attach as qt_attach
-from . import core
+from .. import logs as logfile
+from ..logs import warn_once
+from .. import qt as qt_attach
+from .. import watchdog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def start_watch(freeze_ms: int) -> None:
     if app is None:
         return
     _gui_ident = threading.get_ident()
-    core.ensure_started()
+    watchdog.ensure_started()
     if _timer is None:
         _timer = qtcore.QTimer()
         _timer.timeout.connect(_native.heartbeat)
@@ -138,7 +138,7 @@ def install(config: Config) -> None:
     """Watch the GUI thread while the event loop runs (``freeze_ms=0``: off)."""
     global _freeze_ms
     _freeze_ms = config.freeze_ms
-    core.on_request("F", _report_freeze)
+    watchdog.on_request("F", _report_freeze)
     qt_attach.on_loop_started(_start_watch)
     qt_attach.on_loop_ended(stop_watch)
 

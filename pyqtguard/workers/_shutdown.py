@@ -62,7 +62,7 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
 
 
 def _report(workers: list[_worker.Worker], timeout: float) -> None:
-    from ..logs import runlog as logfile
+    from .. import logs as logfile
     from ..registry.listing import python_stack
 
     lines = [f"pyqtguard: shutdown: {len(workers)} worker(s) did not stop within "

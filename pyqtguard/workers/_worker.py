@@ -300,7 +300,7 @@ class Worker:
 def _log_error(worker: Worker, exc: BaseException) -> None:
     import traceback
 
-    from ..logs import runlog as logfile
+    from .. import logs as logfile
 
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     logfile.log_event(f"pyqtguard: worker {worker.name!r} raised (delivered to its errored "
