@@ -213,14 +213,15 @@ format_header(int source, PyObject *thread_name, PyObject *context,
 }
 
 static PyObject *
-format_traceback(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb)
+format_traceback(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
+                 PyObject *callers)
 {
     if (state.formatter == NULL) {
         return NULL;
     }
     PyObject *text = PyObject_CallFunctionObjArgs(
         state.formatter, exc_type, exc_value ? exc_value : Py_None,
-        exc_tb ? exc_tb : Py_None, NULL);
+        exc_tb ? exc_tb : Py_None, callers, NULL);      /* callers may be NULL: 3 args */
     if (text != NULL && !PyUnicode_Check(text)) {
         Py_CLEAR(text);
     }
@@ -420,7 +421,7 @@ write_repeat_count(const char *where, unsigned long counted, int log_only,
 static void
 emit_report(int source, PyObject *exc_type, PyObject *exc_value,
             PyObject *exc_tb, PyObject *thread, PyObject *hook_args,
-            const report_origin *origin)
+            const report_origin *origin, PyObject *callers)
 {
     hook_depth++;
     if (hook_depth == 1) {
@@ -433,7 +434,7 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
                        ? format_header(source, thread_name, context, origin) : NULL;
     PyErr_Clear();
     PyObject *text = hook_depth == 1
-                     ? format_traceback(exc_type, exc_value, exc_tb) : NULL;
+                     ? format_traceback(exc_type, exc_value, exc_tb, callers) : NULL;
     if (header == NULL || text == NULL) {
         report_fallback(header, exc_type, exc_value, exc_tb);
     }
@@ -491,6 +492,7 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
 typedef struct pending_report {
     struct pending_report *next;
     PyObject *exc_type, *exc_value, *exc_tb;
+    PyObject *callers;                  /* capture_callers(), or NULL */
     report_origin origin;
     unsigned long counted;              /* repeats before it (excrepeats.c) */
     char where[PQG_REPEAT_WHERE_MAX];
@@ -562,6 +564,7 @@ free_pending(pending_report *item)
     Py_XDECREF(item->exc_type);
     Py_XDECREF(item->exc_value);
     Py_XDECREF(item->exc_tb);
+    Py_XDECREF(item->callers);
     PyMem_RawFree(item);
 }
 
@@ -588,7 +591,7 @@ write_pending(pending_report *item)
         write_repeat_count(item->where, item->counted, 0, NULL);
     }
     emit_report(HOOK_SYS, item->exc_type, item->exc_value, item->exc_tb, NULL,
-                NULL, &item->origin);
+                NULL, &item->origin, item->callers);
     restore_error(&saved);
 }
 
@@ -790,12 +793,57 @@ plain_message(PyObject *exc_value, char *buf, size_t size)
     snprintf(buf, size, "%s", utf8);
 }
 
+/* The Python frames of this thread while the hook runs, innermost first, as
+ * [(filename, line, function), ...], or NULL when there are none.  For an
+ * exception PyQt6 hands over from a slot or a virtual, they are the code
+ * that called into Qt: the line that emitted the signal (same thread), or
+ * the event loop's exec().  Taken now: a queued report is written later,
+ * when those frames have moved on.  PyEval_GetFrame, PyFrame_GetBack,
+ * PyFrame_GetCode and PyFrame_GetLineNumber are public API (3.9+: all of
+ * 3.11-3.14); co_filename and co_name are PyCodeObject fields in 3.11-3.14.
+ * At most CALLERS_MAX frames; any failure gives NULL (no section). */
+#define CALLERS_MAX 64
+
+static PyObject *
+capture_callers(void)
+{
+    PyFrameObject *frame = PyEval_GetFrame();          /* borrowed */
+    if (frame == NULL) {
+        return NULL;
+    }
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_INCREF(frame);
+    for (int n = 0; frame != NULL && n < CALLERS_MAX; n++) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        PyObject *item = Py_BuildValue("(OiO)", code->co_filename,
+                                       PyFrame_GetLineNumber(frame), code->co_name);
+        Py_DECREF(code);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(frame);
+            Py_DECREF(list);
+            PyErr_Clear();
+            return NULL;
+        }
+        Py_DECREF(item);
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    Py_XDECREF(frame);
+    return list;
+}
+
 /* Queue the report and have it written soon; 0 (nothing queued) when it
  * has to be written now: at exit, during finalization, from inside a
  * report, or without memory. */
 static int
 defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
-             unsigned long counted, const char *where)
+             PyObject *callers, unsigned long counted, const char *where)
 {
     if (reports_synchronous || hook_depth > 0 || PQG_IS_FINALIZING()) {
         return 0;
@@ -807,6 +855,7 @@ defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
     item->exc_type = Py_NewRef(exc_type);
     item->exc_value = Py_XNewRef(exc_value);
     item->exc_tb = Py_XNewRef(exc_tb);
+    item->callers = Py_XNewRef(callers);
     origin_now(&item->origin);
     capture_thread_name(&item->origin);
     item->counted = counted;
@@ -841,12 +890,17 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
         restore_error(&saved);              /* a repeat: counted only */
         return;
     }
-    if (source == HOOK_SYS && called_by_err_print(exc_value)
-        && defer_report(exc_type, exc_value, exc_tb, counted, where)) {
+    int from_err_print = source == HOOK_SYS && called_by_err_print(exc_value);
+    /* Where the slot (or virtual) that raised was called from: the frames
+     * are on this thread's stack now only. */
+    PyObject *callers = from_err_print ? capture_callers() : NULL;
+    if (from_err_print
+        && defer_report(exc_type, exc_value, exc_tb, callers, counted, where)) {
+        Py_XDECREF(callers);
         restore_error(&saved);              /* written soon, see above */
         return;
     }
-    if (!(source == HOOK_SYS && called_by_err_print(exc_value))) {
+    if (!from_err_print) {
         in_hook--;                          /* not under PyQt6's flag: */
         write_queued(0);                    /* the queued reports come first */
         in_hook++;
@@ -856,7 +910,8 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
     }
     report_origin origin;
     origin_now(&origin);
-    emit_report(source, exc_type, exc_value, exc_tb, thread, hook_args, &origin);
+    emit_report(source, exc_type, exc_value, exc_tb, thread, hook_args, &origin, callers);
+    Py_XDECREF(callers);
     restore_error(&saved);
 }
 

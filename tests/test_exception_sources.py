@@ -5,6 +5,7 @@ Without pyqtguard, PyQt6 calls qFatal() for the Qt ones (exit status -6).
 """
 from __future__ import annotations
 
+import re
 import signal
 
 import pytest
@@ -130,3 +131,54 @@ def test_under_pyqtguard_run_without_import(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "still alive after the event loop" in result.stdout
     assert message in result.log
+
+
+EMITTED_IN_A_SLOT = """
+    import threading
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6 import QtCore
+    app = QtCore.QCoreApplication([])
+
+    class Loader(QtCore.QObject):
+        loaded = QtCore.pyqtSignal(object)
+
+    def show(data):
+        raise KeyError(data["name"])
+
+    loader = Loader()
+    loader.loaded.connect(show)
+
+    def load_file():
+        loader.loaded.emit({})                 # the emitter: line 18
+
+    def in_a_thread():
+        raise ValueError("not from a slot")
+
+    QtCore.QTimer.singleShot(0, load_file)
+    t = threading.Thread(target=in_a_thread, name="plain"); t.start(); t.join()
+    QtCore.QTimer.singleShot(100, app.quit)
+    app.exec()
+"""
+
+
+def test_a_slots_report_names_the_line_that_emitted_the_signal(tmp_path):
+    # Issue 22: a slot's traceback starts at the slot; the Python code that
+    # emitted the signal in the same thread follows it, marked as such, in
+    # the log and on stderr - taken when the hook ran (the report is
+    # written later, when that code has moved on).  pyqtguard's own frames
+    # (its exec() wrapper) are left out.
+    result = run_app(EMITTED_IN_A_SLOT, tmp_path)
+    assert result.returncode == 0, result.describe()
+    for text in (result.log, result.stderr):
+        slot_report = text[text.index("KeyError: 'name'"):]
+        called_from = slot_report[slot_report.index("called by Qt from this Python code"):]
+        assert 'line 18, in load_file' in called_from, text
+        assert "loader.loaded.emit({})" in called_from, text
+        assert "app.exec()" in called_from, text
+        assert "pyqtguard" not in called_from.split("\n\n")[0].replace(
+            "pyqtguard: this run's log", ""), text
+    # Not a slot: a thread's own exception has its traceback only.
+    entries = re.split(r"\n(?=\[\d{4}-)", result.log)
+    [thread_report] = [e for e in entries if "ValueError: not from a slot" in e]
+    assert "called by Qt" not in thread_report, thread_report

@@ -107,14 +107,48 @@ def remove_exception_callback(callback: ExceptionCallback) -> bool:
     return True
 
 
+CALLED_FROM = ("The slot or method above was called by Qt from this Python code of "
+               "the same thread (the line that emitted the signal, or the event "
+               "loop that delivered it), most recent call last:\n")
+
+
 def _format(exc_type: type[BaseException], exc_value: BaseException | None,
-            exc_tb: TracebackType | None) -> str:
+            exc_tb: TracebackType | None,
+            callers: list[tuple[str, int, str]] | None = None) -> str:
     """The traceback text, as ``traceback.format_exception`` writes it; no
     local variables (nothing secret by default).
+
+    *callers*: for an exception PyQt6 hands over from a slot or a virtual,
+    the Python frames of the thread when the hook ran (innermost first, taken
+    by the C hook: the traceback starts at the slot, and the code that made
+    Qt call it - an ``emit()``, a ``setValue()``, ``exec()`` - is gone by
+    the time a queued report is written); they follow the traceback, marked.
 
     Each frame's lines are formatted once: distinct exceptions of one app
     share most of their frames (the slot, the code it calls), and the source
     line's carets cost a parse of the line each time (3.11+)."""
+    text = _format_exception(exc_type, exc_value, exc_tb)
+    if callers:
+        text += "\n" + CALLED_FROM + _format_callers(callers)
+    return text
+
+
+# pyqtguard's own frames (its exec() wrapper, its launcher) are left out of
+# the callers, as runpy's are of a traceback.
+_OWN_FOLDER = __file__.rpartition("exceptions")[0]
+
+
+def _format_callers(callers: list[tuple[str, int, str]]) -> str:
+    import traceback
+
+    summary = traceback.StackSummary.from_list(
+        [(filename, line, name, None) for filename, line, name in reversed(callers)
+         if not filename.startswith(_OWN_FOLDER)])
+    return "".join(summary.format())
+
+
+def _format_exception(exc_type: type[BaseException], exc_value: BaseException | None,
+                      exc_tb: TracebackType | None) -> str:
     import traceback
 
     if not isinstance(exc_value, BaseException):
