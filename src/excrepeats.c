@@ -271,7 +271,30 @@ set_repeat_interval_py(PyObject *Py_UNUSED(self), PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* repeats_counted(source, type, traceback): how many repeats of that
+ * exception were counted since its last full report (0: none, or repeats
+ * are not counted).  source: 0 sys.excepthook, 1 threading.excepthook,
+ * 2 sys.unraisablehook.  Reads the table under the GIL, as the hooks do. */
+static PyObject *
+repeats_counted_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    int source;
+    PyObject *exc_type, *exc_tb;
+    if (!PyArg_ParseTuple(args, "iOO:repeats_counted", &source, &exc_type, &exc_tb)) {
+        return NULL;
+    }
+    if (interval_ns == 0) {
+        return PyLong_FromLong(0);
+    }
+    uint64_t key = exception_key(source, exc_type, exc_tb == Py_None ? NULL : exc_tb);
+    repeat_slot *slot = find_slot(key != 0 ? key : 1);
+    return PyLong_FromUnsignedLong(slot != NULL ? slot->counted : 0);
+}
+
 static PyMethodDef excrepeats_methods[] = {
+    {"repeats_counted", repeats_counted_py, METH_VARARGS,
+     PyDoc_STR("repeats_counted($module, source, type, traceback, /)\n--\n\n"
+               "Repeats of that exception counted since its last full report.")},
     {"set_repeat_interval", set_repeat_interval_py, METH_O,
      PyDoc_STR("set_repeat_interval($module, seconds, /)\n--\n\n"
                "Report the same exception in full at most once per interval "

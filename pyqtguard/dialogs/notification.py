@@ -32,7 +32,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from .. import reporting
+from .. import _native, reporting
 from ..qt import guithread
 
 TYPE_CHECKING = False
@@ -183,6 +183,10 @@ def place(widget: QWidget) -> None:
                        max(frame.top(), frame.bottom() - size.height() - _MARGIN)))
 
 
+_HOOK_SOURCES = {"sys.excepthook": 0, "threading.excepthook": 1, "sys.unraisablehook": 2}
+_POLL_MS = 250       # repeats counted in C (no callback each) are read this often
+
+
 class _Kind:
     """One distinct error in the notification: its first record and a count."""
 
@@ -193,6 +197,17 @@ class _Kind:
         self.title = _title(record)
         self.count = 1
         self.report: Report | None = None
+
+    def repeats(self) -> int:
+        """Repeats the hooks counted since its last full report: within
+        ``repeat_interval`` the same exception reaches no callback, so the
+        notification asks the C core's counts."""
+        record = self.record
+        try:
+            return int(_native.repeats_counted(_HOOK_SOURCES.get(record.source, 0),
+                                               record.exc_type, record.exc_traceback))
+        except Exception:  # noqa: BLE001 - a count is a nicety
+            return 0
 
 
 class Notifier:
@@ -205,6 +220,7 @@ class Notifier:
         self.muted: set[str] = set()
         self._building = False
         self._refresh_due = False
+        self._poll: QTimer | None = None
 
     # -- intake ---------------------------------------------------------------
 
@@ -284,12 +300,14 @@ class Notifier:
 
     def _more_text(self) -> str:
         _key, first = self._first()
-        more = self.total - 1
+        counted = [kind.repeats() for kind in self.kinds.values()]
+        more = self.total - 1 + sum(counted)
         if more <= 0:
             return ""
         if len(self.kinds) == 1:
             return f"and {more} more time{'s' if more != 1 else ''} since"
-        again, others = first.count - 1, more - (first.count - 1)
+        again = first.count - 1 + counted[0]
+        others = more - again
         parts = ([f"{again} of this one"] if again else []) + \
             [f"{others} other error{'s' if others != 1 else ''}"]
         return f"and {more} more since: {', '.join(parts)} (see Details)"
@@ -308,7 +326,28 @@ class Notifier:
         if not widget.isVisible():
             place(widget)
             widget.show()          # WA_ShowWithoutActivating: no focus taken
+            self._start_polling()
         elif more:
+            widget.adjustSize()
+
+    def _start_polling(self) -> None:
+        if self._poll is None:
+            self._poll = QTimer()
+            self._poll.setInterval(_POLL_MS)
+            self._poll.timeout.connect(self._poll_counts)
+        self._poll.start()
+
+    def _poll_counts(self) -> None:
+        """While shown: repeats counted in C since (cheap: one C call a kind)."""
+        widget = self.widget
+        if widget is None or _deleted(widget) or not widget.isVisible() or not self.kinds:
+            if self._poll is not None:
+                self._poll.stop()
+            return
+        more = self._more_text()
+        if more != widget.more.text():
+            widget.more.setText(more)
+            widget.more.setVisible(bool(more))
             widget.adjustSize()
 
     # -- buttons --------------------------------------------------------------
