@@ -25,7 +25,10 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "shutdown.py": (["--runs", "3"], ["--instructions"]),
     "check.py": (["--runs", "2", "--files", "30"], []),
     "workers.py": (["--tasks", "300", "--runs", "2", "--memory-tasks", "1000"], []),
-    "crash_report.py": (["--runs", "3"], []),
+    "crash_report.py": (["--short"], []),
+    "exception_reports.py": (["--short"], []),
+    "dialogs.py": (["--runs", "3", "--flood", "100"], []),
+    "pytest_plugin.py": (["--short"], []),
     "freeze_idle.py": (["--seconds", "1"], []),
     "registry.py": (["--threads", "200", "--runs", "2", "--memory-threads", "1000"], []),
 }
