@@ -138,13 +138,35 @@ def _format(exc_type: type[BaseException], exc_value: BaseException | None,
 _OWN_FOLDER = __file__.rpartition("exceptions")[0]
 
 
+# Formatted caller lines, as _formatted_frames for traceback frames: the
+# same few lines (an emit(), exec()) head many reports.  Bounded.
+_caller_lines: dict[tuple[str, int, str], str] = {}
+
+
 def _format_callers(callers: list[tuple[str, int, str]]) -> str:
+    parts = []
+    for frame in reversed(callers):
+        if frame[0].startswith(_OWN_FOLDER):
+            continue
+        text = _caller_lines.get(frame)
+        if text is None:
+            text = _format_caller(*frame)
+            if len(_caller_lines) >= _FRAMES_MAX:
+                _caller_lines.clear()
+            _caller_lines[frame] = text
+        parts.append(text)
+    return "".join(parts)
+
+
+def _format_caller(filename: str, lineno: int, name: str) -> str:
+    """One frame as a traceback prints it.  Code with no file ("<string>",
+    "<stdin>") has no source line to look up: linecache would search
+    sys.path for it again every time."""
     import traceback
 
-    summary = traceback.StackSummary.from_list(
-        [(filename, line, name, None) for filename, line, name in reversed(callers)
-         if not filename.startswith(_OWN_FOLDER)])
-    return "".join(summary.format())
+    frame = traceback.FrameSummary(filename, lineno, name, lookup_line=False,
+                                   line="" if filename.startswith("<") else None)
+    return "".join(traceback.StackSummary.from_list([frame]).format())
 
 
 def _format_exception(exc_type: type[BaseException], exc_value: BaseException | None,
