@@ -42,24 +42,35 @@ def _check_regular(mode: int) -> None:
         raise NotARegularFile(f"not a regular file ({_kind(mode)})")
 
 
-def read_tail(path: str | os.PathLike[str], limit: int = MAX_TAIL_BYTES) -> bytes:
-    """The last *limit* bytes of the regular file *path* (all of a smaller one).
+def open_regular(path: str | os.PathLike[str]) -> int:
+    """A read-only descriptor on *path* if it is a regular file.
 
     Never blocks on a FIFO and never opens a device: the target is checked
     with ``stat()`` before the open, and the open descriptor with ``fstat()``
-    again (the file may have been swapped in between).  Raises OSError,
-    :class:`NotARegularFile` for anything that is not a regular file.
+    again (the file may have been swapped in between; ``O_NONBLOCK`` for a
+    FIFO swapped in meanwhile).  Raises OSError, :class:`NotARegularFile`
+    for anything that is not a regular file.
     """
-    if limit < 0:
-        raise ValueError(f"limit must be >= 0, not {limit}")
     _check_regular(os.stat(path).st_mode)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
-        info = os.fstat(fd)
-        _check_regular(info.st_mode)
-        start = max(0, info.st_size - limit)
+        _check_regular(os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_tail(path: str | os.PathLike[str], limit: int = MAX_TAIL_BYTES) -> bytes:
+    """The last *limit* bytes of the regular file *path* (all of a smaller
+    one), opened with :func:`open_regular`."""
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, not {limit}")
+    fd = open_regular(path)
+    try:
+        start = max(0, os.fstat(fd).st_size - limit)
         chunks = []
         left = limit
         while left > 0:                       # the file may grow while we read

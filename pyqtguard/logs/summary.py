@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import folder as logdir
+from .read import open_regular
 
 HEAD_BYTES = 8 * 1024               # the run header is a few hundred bytes
 TAIL_BYTES = 1024 * 1024            # a crash report is a few KB to tens of KB
@@ -99,36 +99,11 @@ class RunSummary:
 
 
 class NotARunLog(OSError):
-    """A file named like a run log that is not one (not a regular file, or
-    not starting with a run log's header)."""
+    """A file named like a run log that is not one: not starting with a run
+    log's header.  (Not a regular file: :class:`NotARegularFile`.)"""
 
 
-# ---- bounded reading of a file that may be anything ------------------------
-# (The same rules as pyqtguard.logread's read_tail, on the branch that
-# hardens reports.py; this module also needs the head and a bounded scan.)
-def _check_regular(mode: int) -> None:
-    if not stat.S_ISREG(mode):
-        raise NotARunLog("not a regular file")
-
-
-def open_regular(path: str | os.PathLike[str]) -> int:
-    """A read-only descriptor on *path* if it is a regular file; raises
-    OSError (:class:`NotARunLog` for a FIFO, device, socket or folder).
-    Checked with ``stat()`` before the open, so that a FIFO or a device is
-    never opened, and with ``fstat()`` after it (it may have been swapped);
-    ``O_NONBLOCK`` in case a FIFO was swapped in between."""
-    _check_regular(os.stat(path).st_mode)
-    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-    fd = os.open(path, flags)
-    try:
-        _check_regular(os.fstat(fd).st_mode)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
+# ---- bounded reading: regular files only (pyqtguard.logs.read) ------------
 def _read_at(fd: int, offset: int, size: int) -> bytes:
     os.lseek(fd, offset, os.SEEK_SET)
     parts = []
@@ -247,7 +222,8 @@ def _pid_from_name(path: Path) -> int:
 
 def summarize(path: str | os.PathLike[str]) -> RunSummary:
     """What the run log at *path* says about its run; raises OSError if it
-    cannot be read, :class:`NotARunLog` if it is not a run log."""
+    cannot be read (:class:`NotARegularFile` for a FIFO, device, socket or
+    folder), :class:`NotARunLog` if it is not a run log."""
     path = Path(path)
     fd = open_regular(path)
     try:
