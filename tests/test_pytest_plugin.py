@@ -303,6 +303,8 @@ def test_a_crash_names_the_test_and_phase_in_the_report_and_on_the_terminal(pyte
     out = result.stdout.str() + result.stderr.str()
     assert re.search(r"pyqtguard: crashed during pytest: test test_crash.py::"
                      r"test_segfault_in_teardown \(teardown\); report in \S+\.log", out), out
+    # pytest's own faulthandler plugin still dumps the stacks on the terminal.
+    assert "Fatal Python error: Segmentation fault" in out, out
     log = _logs_text(inner.logs)
     assert "=== pyqtguard crash report ===" in log
     assert "context: pytest: test test_crash.py::test_segfault_in_teardown (teardown)" in log
