@@ -167,13 +167,6 @@ class GuardPlugin:
         worker = f" [pytest-xdist worker {self.worker}]" if self.worker else ""
         _native.set_crash_context(f"pytest: {text}{worker}")
 
-    def _to_terminal(self, text: str) -> None:
-        if self._terminal_fd >= 0:
-            try:
-                os.write(self._terminal_fd, text.encode("utf-8", "replace"))
-            except OSError:
-                pass
-
     def _marker(self, item: pytest.Item) -> dict[str, Any]:
         """The test's ``pyqtguard(...)`` marker arguments (read once per test)."""
         if self._marker_of is not item:
