@@ -19,19 +19,20 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# script -> (arguments for --short, arguments for the full run)
-BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
-    "startup.py": (["--runs", "3"], ["--instructions"]),
-    "shutdown.py": (["--runs", "3"], ["--instructions"]),
-    "check.py": (["--runs", "2", "--files", "30"], []),
-    "workers.py": (["--tasks", "300", "--runs", "2", "--memory-tasks", "1000"], []),
-    "crash_report.py": (["--short"], []),
-    "exception_reports.py": (["--short"], []),
-    "dialogs.py": (["--runs", "3", "--flood", "100"], []),
-    "pytest_plugin.py": (["--short"], []),
-    "freeze_idle.py": (["--seconds", "1"], []),
-    "registry.py": (["--threads", "200", "--runs", "2", "--memory-threads", "1000"], []),
-}
+# (script, arguments for --short, arguments for the full run)
+BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
+    ("startup.py", ["--runs", "3"], ["--instructions"]),
+    ("startup.py", ["--breakdown", "--runs", "2"], ["--breakdown", "--runs", "400"]),
+    ("shutdown.py", ["--runs", "3"], ["--instructions"]),
+    ("check.py", ["--runs", "2", "--files", "30"], []),
+    ("workers.py", ["--tasks", "300", "--runs", "2", "--memory-tasks", "1000"], []),
+    ("crash_report.py", ["--short"], []),
+    ("exception_reports.py", ["--short"], []),
+    ("dialogs.py", ["--runs", "3", "--flood", "100"], []),
+    ("pytest_plugin.py", ["--short"], []),
+    ("freeze_idle.py", ["--seconds", "1"], []),
+    ("registry.py", ["--threads", "200", "--runs", "2", "--memory-threads", "1000"], []),
+]
 
 
 def run(script: str, args: list[str], timeout: float) -> tuple[bool, str]:
@@ -55,14 +56,15 @@ def main() -> int:
                         help="a few runs each: check they run, not their figures")
     args = parser.parse_args()
     failed = []
-    for script, (short_args, full_args) in BENCHMARKS.items():
+    for script, short_args, full_args in BENCHMARKS:
         start = time.monotonic()
-        ok, output = run(script, short_args if args.short else full_args,
-                         timeout=300 if args.short else 3600)
-        print(f"=== {script} ({time.monotonic() - start:.0f} s): {'ok' if ok else 'FAILED'}")
+        arguments = short_args if args.short else full_args
+        ok, output = run(script, arguments, timeout=300 if args.short else 3600)
+        name = " ".join([script, *(a for a in arguments if a.startswith("--breakdown"))])
+        print(f"=== {name} ({time.monotonic() - start:.0f} s): {'ok' if ok else 'FAILED'}")
         print(output.rstrip(), flush=True)
         if not ok:
-            failed.append(script)
+            failed.append(name)
     if failed:
         print(f"failed: {', '.join(failed)}")
         return 1

@@ -19,11 +19,19 @@ differs from the next by up to 30% on a shared VM, so with 200 runs the ratio
 of medians moved by +-4% from one benchmark run to the next; with 1000 its
 95% interval is about +-2%.
 
-    python benchmarks/startup.py [--runs 1000] [--instructions]
+``--breakdown`` runs four variants interleaved instead, to show where the
+cost lies: no pyqtguard; the package and its C core imported; every module
+``install()`` imports, imported but not installed; ``install()``.  Printed:
+each one's median and what it adds to the one before (in ms and as a share
+of the plain start).
+
+    python benchmarks/startup.py [--runs 1000] [--instructions] [--breakdown]
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
 import sys
 import tempfile
 
@@ -57,16 +65,62 @@ def instruction_lines(plain: str, guarded: str, env: dict[str, str], readings: i
     return lines
 
 
+def startup_modules(env: dict[str, str]) -> list[str]:
+    """The pyqtguard modules a process has loaded once ``install()`` returns."""
+    probe = ("import sys, pyqtguard; pyqtguard.install(); "
+             "print(' '.join(sorted(m for m in sys.modules if m.startswith('pyqtguard'))))")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()
+
+
+def breakdown_lines(env: dict[str, str], runs: int) -> list[str]:
+    """Where start-up's cost lies: each layer's median and what it adds."""
+    modules = startup_modules(env)
+    layers = {
+        "no pyqtguard": "",
+        "package + C core": "import pyqtguard._native",
+        f"+ the other {len(modules) - 2} start-up modules": "import " + ", ".join(modules),
+        "+ install()": "import pyqtguard; pyqtguard.install()",
+    }
+    sources = {name: APP.format(install=code) for name, code in layers.items()}
+
+    def measure(code: str):
+        return run_child([sys.executable, "-c", code], env)
+
+    for code in sources.values():
+        measure(code)                                     # warm the caches
+    samples = interleave(sources, runs, measure)
+    lines = [f"where start-up's cost lies, median of {runs} interleaved runs each "
+             f"(CPU time; wall in brackets):"]
+    base_cpu = previous_cpu = statistics.median(s.cpu for s in samples["no pyqtguard"])
+    previous_wall = statistics.median(s.wall for s in samples["no pyqtguard"])
+    for name, runs_of in samples.items():
+        cpu = statistics.median(s.cpu for s in runs_of)
+        wall = statistics.median(s.wall for s in runs_of)
+        lines.append(f"  {name:<34} {cpu * 1e3:7.2f} ms  adds {(cpu - previous_cpu) * 1e3:+6.2f} ms "
+                     f"({(cpu - previous_cpu) / base_cpu:+6.1%})  "
+                     f"[wall {wall * 1e3:7.2f} ms, adds {(wall - previous_wall) * 1e3:+6.2f} ms]")
+        previous_cpu, previous_wall = cpu, wall
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--instructions", action="store_true",
                         help="also count instructions under valgrind (three readings)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="instead: what the C core, the start-up modules and "
+                             "install() each add")
     args = parser.parse_args()
     plain = APP.format(install="")
     guarded = APP.format(install="import pyqtguard; pyqtguard.install()")
     with tempfile.TemporaryDirectory() as logs:
         env = package_env(QT_QPA_PLATFORM="offscreen", PYQTGUARD_LOG_DIR=logs)
+        if args.breakdown:
+            print("\n".join(breakdown_lines(env, args.runs)))
+            return
 
         def measure(code: str):
             return run_child([sys.executable, "-c", code], env)

@@ -21,13 +21,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
     from typing import Any
 
-from ._version import __version__
-
 if TYPE_CHECKING:
     from .config import Config  # noqa: TC004
 
+__version__: str  # loaded on first use (see _LAZY)
+
 # Public names that live in modules loaded on first use: name -> module.
+# Even __version__: importing pyqtguard without install() (the pytest plugin
+# when it is not turned on, a library that only names pyqtguard) loads this
+# module alone.
 _LAZY: dict[str, str] = {
+    "__version__": "pyqtguard._version",
     "ExceptionRecord": "pyqtguard.exceptions.delivery",
     "on_exception": "pyqtguard.exceptions.delivery",
     "remove_exception_callback": "pyqtguard.exceptions.delivery",

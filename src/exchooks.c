@@ -477,8 +477,8 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
  * of pyqtguard's is left running Python or Qt code into the interpreter's
  * teardown (a reporter thread did both):
  *  - the GUI thread, while its event loop runs: the hook writes a byte to a
- *    pipe that a QSocketNotifier watches (see pyqtguard/exceptions/hooks.py), so the reports are
- *    written at the loop's next turn - a point where the app expects queued
+ *    pipe that a QSocketNotifier watches (pyqtguard/exceptions/__init__.py),
+ *    so the reports are written at the loop's next turn - a point where the app expects queued
  *    calls, also when the loop idles and no Python code runs otherwise;
  *  - the main thread, when no event loop is watching: at its next Python
  *    instruction (Py_AddPendingCall: main thread only, 3.11-3.14);

@@ -1,5 +1,5 @@
 /* interrupt.c: Ctrl+C (SIGINT) and SIGTERM end a Qt app while its event
- * loop waits (pyqtguard/_interrupt.py has the policy).
+ * loop waits (pyqtguard/interrupts.py has the policy).
  *
  * Python's own handler only sets a flag that the interpreter looks at when
  * it next runs bytecode; while Qt's event loop sleeps in poll() no bytecode

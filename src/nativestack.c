@@ -8,10 +8,10 @@
  * did the handler (issue 18, item 2).  So the handler symbolizes nothing:
  * it writes each frame's address, the module it falls in and its offset in
  * that module's file, and `pyqtguard report` resolves the names afterwards
- * from the modules' symbol tables (pyqtguard/symbolize.py), as crash
+ * from the modules' symbol tables (pyqtguard/crashes/symbolize.py), as crash
  * reporters do.
  *
- * Frame line format (parsed by pyqtguard/symbolize.py):
+ * Frame line format (parsed by pyqtguard/crashes/symbolize.py):
  *     "  #<n> 0x<address> <module path, escaped> +0x<file offset>"
  *     "  #<n> 0x<address> (no module)"
  * The path is escaped like every name in a report (bytes outside printable

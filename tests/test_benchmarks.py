@@ -29,6 +29,19 @@ def test_benchmark_prints_its_ratio_with_an_interval(script, args):
                      r"CPU ratio \d\.\d{3}\)", result.stdout), result.stdout
 
 
+def test_startup_breakdown_prints_what_each_layer_adds():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "startup.py"), "--breakdown",
+                             "--runs", "2"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    layers = re.findall(r"^  (no pyqtguard|package \+ C core|\+ the other (\d+) start-up modules"
+                        r"|\+ install\(\)) +\d+\.\d\d ms  adds +[+-]\d+\.\d\d ms",
+                        result.stdout, re.MULTILINE)
+    assert [name.split()[0] for name, _ in layers] == ["no", "package", "+", "+"], result.stdout
+    # the count comes from a real install(): pyqtguard loads some modules
+    assert int(layers[2][1]) > 0, result.stdout
+
+
 def test_workers_benchmark_compares_with_raw_and_the_executor():
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     result = subprocess.run([sys.executable, str(BENCHMARKS / "workers.py"), "--tasks", "200",

@@ -1,15 +1,11 @@
 """Exception hooks: ``sys.excepthook``, ``threading.excepthook`` and
-``sys.unraisablehook`` as C functions (installed by :mod:`.hooks`), and
-where a report goes from there (:mod:`.delivery`: the ``pyqtguard`` logger,
-``on_exception`` callbacks, copies to a replaced ``sys.stderr``).
+``sys.unraisablehook`` as C functions (installed by this package's face),
+and where a report goes from there (:mod:`.delivery`: the ``pyqtguard``
+logger, ``on_exception`` callbacks, copies to a replaced ``sys.stderr``).
 C side: ``src/exchooks.c``, ``src/excrepeats.c``, ``src/unreported.c``,
 ``src/tbformat.c``.
 
-This package's face installs the hooks (what was ``exceptions.hooks``):
-
-Install and uninstall the exception hooks.
-
-The three hooks are C functions in ``pyqtguard._native`` (``src/exchooks.c``):
+This face installs and uninstalls the hooks.  The three hooks are C functions in ``pyqtguard._native`` (``src/exchooks.c``):
 they must work during finalization and when ``sys.stderr`` is None.  Their
 Python helpers (:mod:`pyqtguard.exceptions.delivery`) are imported by the C
 core at the first exception, not at start-up.  The hooks that were there
