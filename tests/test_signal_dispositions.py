@@ -107,3 +107,17 @@ def test_a_c_library_handler_is_left_alone(tmp_path):
     assert "=== pyqtguard thread dump ===" not in result.log
     warnings = [l for l in result.stderr.splitlines() if "SIGUSR1" in l]
     assert len(warnings) == 1 and "handled" in warnings[0], result.stderr
+
+
+def test_dump_signal_warning_reads_as_documented(tmp_path):
+    # docs/threads.md quotes the warning: one "pyqtguard: " prefix, as every
+    # warn_once() line has (it adds the prefix itself).
+    result = run_app(NATIVE_IGNORE + """
+    import pyqtguard
+    pyqtguard.install()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert ("pyqtguard: no dump signal: signal 10 is in use (SIGUSR1 is ignored (SIG_IGN)) "
+            "and left alone; pick another with install(dump_signal=signal.SIGUSR2), or "
+            "silence this with dump_signal=None\n") in result.stderr, result.stderr
+    assert "pyqtguard: pyqtguard:" not in result.stderr, result.stderr
