@@ -72,7 +72,7 @@ def install(config: Config) -> None:
     try:
         _native.crash_enable(_faulthandler_engine())
     except (OSError, MemoryError, ValueError, RuntimeError) as exc:
-        warn_once("crash", f"pyqtguard: crash reports are off: {exc}")
+        warn_once("crash", f"crash reports are off: {exc}")
 
 
 def uninstall() -> None:

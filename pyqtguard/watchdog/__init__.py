@@ -56,7 +56,7 @@ def _handle_request(code: str) -> None:
         if report is not None:
             report()
     except BaseException as exc:  # noqa: BLE001 - never into the C helper
-        warn_once(f"report:{code}", f"pyqtguard: report {code!r} failed: {exc!r}")
+        warn_once(f"report:{code}", f"report {code!r} failed: {exc!r}")
     finally:
         if helper is not None and threading._active.get(ident) is helper:  # type: ignore[attr-defined]
             del threading._active[ident]  # type: ignore[attr-defined]

@@ -106,26 +106,26 @@ def _arm(signum: int, *, explicit: bool, run_log: str | None) -> bool:
     try:
         use = _in_use(signum)
     except (ValueError, OSError) as exc:
-        warn_once("dump-signal", f"pyqtguard: no dump signal: signal {signum}: {exc}")
+        warn_once("dump-signal", f"no dump signal: signal {signum}: {exc}")
         return False
     if use is not None and not explicit:
         name = signal_name(signum)
         other = "SIGUSR2" if name == "SIGUSR1" else "SIGUSR1"
         warn_once("dump-signal",
-                  f"pyqtguard: no dump signal: signal {signum} is in use ({name} is {use}) "
+                  f"no dump signal: signal {signum} is in use ({name} is {use}) "
                   f"and left alone; pick another with install(dump_signal=signal.{other}), "
                   f"or silence this with dump_signal=None")
         return False
     try:
         _native.dump_signal_enable(signum)
     except OSError as exc:
-        warn_once("dump-signal", f"pyqtguard: no dump signal: {exc}")
+        warn_once("dump-signal", f"no dump signal: {exc}")
         return False
     if run_log is not None:
         try:
             _write_runtime_file(run_log, signum)
         except OSError as exc:
-            warn_once("dump-target", f"pyqtguard: `pyqtguard dump` will not reach this "
+            warn_once("dump-target", f"`pyqtguard dump` will not reach this "
                       f"process: cannot write its runtime file ({exc})")
     return True
 
