@@ -255,3 +255,30 @@ def test_the_log_is_named_by_its_absolute_path(tmp_path):
     """, tmp_path)
     [log] = (tmp_path / "rel").glob("pyqtguard-*.log")
     assert f"pyqtguard: this run's log: {log}\n" in result.stderr, result.stderr
+
+
+UNINSTALLS_THEN_EXITS = """
+    import threading
+    import pyqtguard
+    pyqtguard.install()
+    def worker():
+        raise KeyError("in a thread")
+    t = threading.Thread(target=worker)
+    t.start(); t.join()
+    pyqtguard.uninstall()
+    print("exiting normally", flush=True)
+"""
+
+
+def test_logs_outcome_of_a_run_that_uninstalled_then_exited(tmp_path):
+    # README: "`ended unrecorded`: killed or `os._exit`".  A run that called
+    # uninstall() and then exited normally was neither.  Today the log gets
+    # no end line after uninstall() (the atexit handler that writes
+    # "interpreter exit" is unregistered), so the run reads "ended
+    # unrecorded" and the text listing hides its exception.
+    result = run_app(UNINSTALLS_THEN_EXITS, tmp_path, script_name="uninstalls.py")
+    assert result.returncode == 0, result.describe()
+    assert "exiting normally" in result.stdout
+    runs = json.loads(_cli(["logs", "--json"], tmp_path).stdout)
+    assert [(r["app"], r["outcome"], r["exceptions"]) for r in runs] == [
+        ("uninstalls", "exceptions", 1)], runs
