@@ -170,7 +170,7 @@ warn_log_broken(int err)
 {
     int fd = stderr_fd;
     if (fd < 0) {
-        return;                        /* the Python side warns (logs/runlog.py) */
+        return;                        /* the Python side warns (logs/__init__.py) */
     }
     const char *parts[] = {
         "pyqtguard: cannot write to the run log",
