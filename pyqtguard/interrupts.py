@@ -13,7 +13,9 @@ SIGTERM: the default action), pyqtguard handles both signals in C
   in the GUI thread - the event loop wakes at once, no polling - and the
   notifier's slot asks the application to quit (``app.quit()``: every
   window's ``closeEvent`` runs first, then ``aboutToQuit``; a window that
-  refuses to close keeps the app running).  When ``exec()`` returns, the
+  refuses to close keeps the app running, and then nothing of that signal
+  is left: the next one asks again, and ``exec()`` later returns what the
+  application says).  When ``exec()`` returns, the
   usual shutdown follows (workers cancelled, QThreads stopped, the
   ``exit_timeout`` deadline), and ``exec()`` raises:
 
@@ -164,10 +166,52 @@ def _on_wake(*_args: object) -> None:
         except Exception:  # noqa: BLE001 - stderr may be broken
             pass
     app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
-    if app is not None:
-        # quit() closes every window first (their closeEvent runs; one that
-        # refuses keeps the app running), then aboutToQuit, then exec() returns.
+    if app is None:
+        return
+    # quit() closes every window first (their closeEvent runs; one that
+    # refuses keeps the app running), then aboutToQuit, then exec() returns.
+    quitting: list[bool] = []
+
+    def about_to_quit() -> None:
+        quitting.append(True)
+
+    app.aboutToQuit.connect(about_to_quit)
+    try:
         app.quit()
+    finally:
+        try:
+            app.aboutToQuit.disconnect(about_to_quit)
+        except (TypeError, RuntimeError):
+            pass
+    if not quitting and _window_kept_open(app):
+        _refused(name)
+
+
+def _window_kept_open(app: Any) -> bool:
+    """A top-level window still shown after quit(): one refused to close
+    (Qt 6 emits aboutToQuit inside quit() when the close goes ahead)."""
+    qtgui = sys.modules.get("PyQt6.QtGui")
+    if qtgui is None or not isinstance(app, qtgui.QGuiApplication):
+        return False
+    return any(window.isVisible() for window in qtgui.QGuiApplication.topLevelWindows())
+
+
+def _refused(name: str) -> None:
+    """The application refused to close ("Cancel" in a save dialog): it goes
+    on, and nothing of that signal is left - the next one asks again, and
+    exec() later returns what the application says."""
+    global _closing
+    _closing = 0
+    _native.interrupt_reset()
+    message = (f"pyqtguard: the application refused to close; it goes on "
+               f"(another {name} asks it again)")
+    logfile.log_event(message)
+    if _to_stderr and sys.stderr is not None:
+        try:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - stderr may be broken
+            pass
 
 
 def _loop_ended() -> None:

@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #ifndef _WIN32
@@ -41,11 +42,19 @@ static const int handled_signals[PQG_INTERRUPT_SIGNALS] = {SIGINT, SIGTERM};
 static struct sigaction previous[PQG_INTERRUPT_SIGNALS];
 static int armed[PQG_INTERRUPT_SIGNALS];
 static volatile sig_atomic_t wake_fd = -1;
-/* Signals received since arming; the first one's number.  Both handled
- * signals are blocked while the handler runs (sa_mask), so the handler
- * never interrupts itself and plain sig_atomic_t stores are enough. */
-static volatile sig_atomic_t received = 0;
+/* Whether a signal was received since arming, and the first one's number.
+ * sa_mask keeps the handler from interrupting itself in one thread, but a
+ * process-directed signal arriving while one thread runs the handler goes
+ * to another thread: the handler can run in two threads at once.  So the
+ * first signal and the end are claimed with atomic exchanges (lock-free
+ * atomics are async-signal-safe). */
+#if ATOMIC_INT_LOCK_FREE != 2
+#  error "the interrupt handler needs lock-free atomic int"
+#endif
+static atomic_int received = 0;
 static volatile sig_atomic_t first_signal = 0;
+/* Set by the one thread that writes the report and ends the process. */
+static atomic_int ending = 0;
 
 static const char *
 signal_label(int signum)
@@ -57,6 +66,13 @@ signal_label(int signum)
 static void
 end_at_once(int signum)
 {
+    if (atomic_exchange(&ending, 1) != 0) {
+        /* Another thread writes the report and calls _exit(): one report,
+         * one exit status.  pause() is async-signal-safe. */
+        for (;;) {
+            pause();
+        }
+    }
     int fds[2] = {pqg_log_fd(), pqg_stderr_fd()};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
@@ -77,8 +93,7 @@ static void
 interrupt_handler(int signum)
 {
     int saved = errno;
-    if (received == 0) {
-        received = 1;
+    if (atomic_exchange(&received, 1) == 0) {
         first_signal = signum;
         int fd = wake_fd;
         if (fd >= 0) {
@@ -131,8 +146,9 @@ forget_in_child(void)
         restore_slot(i);
     }
     wake_fd = -1;
-    received = 0;
+    atomic_store(&received, 0);
     first_signal = 0;
+    atomic_store(&ending, 0);
 }
 #endif /* !_WIN32 */
 
@@ -212,8 +228,8 @@ interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
     }
     static int atfork_registered = 0;
     pqg_on_fork_child(forget_in_child, &atfork_registered);
-    received = 0;
     first_signal = 0;
+    atomic_store(&received, 0);
     wake_fd = fd;
     struct sigaction action;
     memset(&action, 0, sizeof(action));
@@ -245,8 +261,20 @@ interrupt_disarm_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
         restore_slot(i);
     }
     wake_fd = -1;
-    received = 0;
     first_signal = 0;
+    atomic_store(&received, 0);
+#endif
+    Py_RETURN_NONE;
+}
+
+/* interrupt_reset(): forget the signal received (the application refused
+ * to close): the next one is a first signal again, not a second. */
+static PyObject *
+interrupt_reset_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifndef _WIN32
+    first_signal = 0;
+    atomic_store(&received, 0);
 #endif
     Py_RETURN_NONE;
 }
@@ -285,6 +313,9 @@ static PyMethodDef interrupt_methods[] = {
     {"interrupt_signal", interrupt_signal_py, METH_NOARGS,
      PyDoc_STR("interrupt_signal($module, /)\n--\n\nThe first signal "
                "received since interrupt_arm, or 0.")},
+    {"interrupt_reset", interrupt_reset_py, METH_NOARGS,
+     PyDoc_STR("interrupt_reset($module, /)\n--\n\nForget the signal "
+               "received: the next one is a first signal again.")},
     {"interrupt_stop_waking", interrupt_stop_waking_py, METH_NOARGS,
      PyDoc_STR("interrupt_stop_waking($module, /)\n--\n\nStop writing to "
                "the wake-up descriptor.")},

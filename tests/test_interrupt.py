@@ -277,3 +277,107 @@ def test_a_fork_child_gets_python_s_ctrl_c_back(tmp_path):
                           text=True, timeout=30)
     assert proc.returncode == 0, proc
     assert "child status: 7" in proc.stdout, proc
+
+
+# A window that refuses the close asked by the first Ctrl+C ("Cancel" in a
+# save-changes dialog): the app goes on, and nothing of that Ctrl+C is left.
+REFUSING_APP = """
+    import os, signal, sys
+    import pyqtguard
+    pyqtguard.install(exit_timeout=5)
+    from PyQt6 import QtCore, QtWidgets
+    app = QtWidgets.QApplication(sys.argv)
+    closes = []
+    class Window(QtWidgets.QWidget):
+        def closeEvent(self, event):
+            closes.append(1)
+            print("closeEvent", len(closes), flush=True)
+            if len(closes) == 1:
+                event.ignore()           # the user cancels the first close
+            else:
+                event.accept()
+    window = Window()
+    window.show()
+    QtCore.QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
+    QtCore.QTimer.singleShot(800, {later})
+    try:
+        status = app.exec()
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt out of exec()", flush=True)
+        raise
+    print("exec returned", status, flush=True)
+    sys.exit(status)
+"""
+
+
+def run_refusing_app(tmp_path: Path, later: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(REFUSING_APP).replace("{later}", later))
+    return subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                          env=child_env(tmp_path / "logs"), capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_a_refused_close_leaves_the_app_s_own_exit_status_alone(tmp_path):
+    # Ctrl+C, the window refuses, the app goes on; later it ends by itself
+    # with exit(3): exec() returns 3, as it would without pyqtguard.
+    proc = run_refusing_app(tmp_path, "lambda: (closes.append(1), app.exit(3))")
+    assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
+    assert "exec returned 3" in proc.stdout
+    assert "KeyboardInterrupt" not in proc.stdout
+
+
+def test_ctrl_c_after_a_refused_close_asks_again_and_does_not_kill(tmp_path):
+    # The app is no longer closing once its window refused: the next Ctrl+C
+    # is a new request to close (closeEvent again), not the "second Ctrl+C"
+    # that ends the process at once and loses what the user kept open.
+    proc = run_refusing_app(tmp_path, "lambda: os.kill(os.getpid(), signal.SIGINT)")
+    assert proc.returncode == -signal.SIGINT, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stdout.split("\n")[:3] == ["closeEvent 1", "closeEvent 2",
+                                           "KeyboardInterrupt out of exec()"], proc.stdout
+    assert "second SIGINT" not in proc.stderr
+    assert proc.stderr.count("SIGINT received: closing the application") == 2, proc.stderr
+
+
+def test_second_signals_in_two_threads_at_once_write_one_report(tmp_path):
+    # While closing, a user's second Ctrl+C (main thread) and a supervisor's
+    # SIGTERM (taken by another thread: the main one has both blocked in the
+    # handler) arrive together: one report, one exit status - not two
+    # reports interleaved and a racing _exit.
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, sys, threading, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        def work(depth=0):
+            if depth < 30:
+                return work(depth + 1)
+            while True:
+                time.sleep(0.01)
+        workers = [threading.Thread(target=work, daemon=True) for _ in range(20)]
+        for worker in workers:
+            worker.start()
+        main = threading.main_thread().ident
+        def both():
+            signal.pthread_kill(main, signal.SIGINT)
+            signal.pthread_kill(workers[0].ident, signal.SIGTERM)
+        class Window(QtWidgets.QWidget):
+            def closeEvent(self, event):
+                threading.Timer(0.3, both).start()
+                threading.Event().wait()
+        window = Window()
+        window.show()
+        QtCore.QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
+        app.exec()
+    """))
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                              env=child_env(tmp_path / "logs"), capture_output=True,
+                              text=True, timeout=30)
+        assert proc.returncode in (130, 143), (proc.returncode, proc.stderr)
+        log = run_log(tmp_path)
+        assert log.count("=== pyqtguard: second") == 1, log[:3000]
+        assert proc.stderr.count("=== pyqtguard: second") == 1, proc.stderr[:3000]
+        assert f"exit status {proc.returncode};" in log
