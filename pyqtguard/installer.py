@@ -78,6 +78,8 @@ def install(**options: object) -> Config | None:
         current = installed_config()
         if current is not None:
             return current                      # idempotent
+        if runlog.run_log_path() is not None:   # after uninstall(): the same run log
+            runlog.log_event(runlog.REINSTALLED_EVENT)
         run_log = log_folder.open_run_log(config)
         _native.set_stderr_fd(_stderr_fd() if config.stderr else -1)
         for name, module, wanted in COMPONENTS:
@@ -113,6 +115,9 @@ def uninstall() -> None:
         qt_attach.unwrap_event_loops()
         set_installed_config(None)
         atexit.unregister(at_exit)
+        # The run log stays this process's (a later install() goes on in it);
+        # `pyqtguard logs` reads this line as the end of what was watched.
+        runlog.log_event(runlog.UNINSTALLED_EVENT)
 
 
 def _stderr_fd() -> int:

@@ -156,8 +156,10 @@ def _on_wake(*_args: object) -> None:
         return
     _closing = signum
     name = _NAMES.get(signum, f"signal {signum}")
-    message = (f"pyqtguard: {name} received: closing the application (Ctrl+C again, or "
-               f"another {name}, ends it at once with a thread report)")
+    again = ("Ctrl+C again" if signum == _signal.SIGINT
+             else f"another {name}, or Ctrl+C,")
+    message = (f"pyqtguard: {name} received: closing the application ({again} ends it "
+               f"at once with a thread report)")
     logfile.log_event(message)
     if _to_stderr and sys.stderr is not None:
         try:

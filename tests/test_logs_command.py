@@ -272,13 +272,33 @@ UNINSTALLS_THEN_EXITS = """
 
 def test_logs_outcome_of_a_run_that_uninstalled_then_exited(tmp_path):
     # README: "`ended unrecorded`: killed or `os._exit`".  A run that called
-    # uninstall() and then exited normally was neither.  Today the log gets
-    # no end line after uninstall() (the atexit handler that writes
-    # "interpreter exit" is unregistered), so the run reads "ended
-    # unrecorded" and the text listing hides its exception.
+    # uninstall() and then exited normally was neither: it reads
+    # "uninstalled" (what followed was not watched: pyqtguard cannot say
+    # how it ended) with the exceptions seen before.
     result = run_app(UNINSTALLS_THEN_EXITS, tmp_path, script_name="uninstalls.py")
     assert result.returncode == 0, result.describe()
     assert "exiting normally" in result.stdout
     runs = json.loads(_cli(["logs", "--json"], tmp_path).stdout)
-    assert [(r["app"], r["outcome"], r["exceptions"]) for r in runs] == [
-        ("uninstalls", "exceptions", 1)], runs
+    assert [(r["app"], r["outcome"], r["exceptions"], r["summary"]) for r in runs] == [
+        ("uninstalls", "uninstalled", 1, "uninstalled, 1 exception before")], runs
+    assert "uninstalled, 1 exception before" in _cli(["logs"], tmp_path).stdout
+
+
+REINSTALLS_THEN_EXITS = """
+    import pyqtguard
+    pyqtguard.install()
+    pyqtguard.uninstall()
+    pyqtguard.install()
+    print("exiting normally", flush=True)
+"""
+
+
+def test_a_run_installed_again_after_uninstall_ends_as_usual(tmp_path):
+    result = run_app(REINSTALLS_THEN_EXITS, tmp_path, script_name="reinstalls.py")
+    assert result.returncode == 0, result.describe()
+    [log] = result.logs
+    text = log.read_text()
+    assert text.index("pyqtguard: uninstalled;") < text.index("pyqtguard: installed again") \
+        < text.index("pyqtguard: interpreter exit"), text
+    runs = json.loads(_cli(["logs", "--json"], tmp_path).stdout)
+    assert [(r["app"], r["outcome"]) for r in runs] == [("reinstalls", "clean")], runs

@@ -8,7 +8,7 @@
 
 One line per run: start time (UTC), app, pid, outcome (``clean``, ``N
 exceptions``, ``crashed (SIGSEGV ...)``, ``exit timeout (124)``, ``still
-running``, ``ended unrecorded``) and the log's path; see
+running``, ``uninstalled``, ``ended unrecorded``) and the log's path; see
 :mod:`pyqtguard.logs.summary`.  Exit status 0, or 2 for a folder or app that
 does not exist.
 """
@@ -25,7 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser(
         "logs", help="list recent runs: time, app, pid, outcome, run log",
         description="List recent runs, newest first: start time (UTC), app, pid, "
-        "outcome (clean, N exceptions, crashed, exit timeout, still running) and "
+        "outcome (clean, N exceptions, crashed, exit timeout, still running, "
+        "uninstalled, ended unrecorded) and "
         "the run log's path.  Exit status 0; 2 if the folder or app does not exist.")
     add_folder_options(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")

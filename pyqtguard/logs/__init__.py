@@ -113,6 +113,13 @@ def stamp() -> str:
             f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} UTC")
 
 
+# Lines pyqtguard.installer writes at uninstall() and at a later install()
+# in the same process (which goes on in the same run log); `pyqtguard logs`
+# (pyqtguard.logs.summary) reads the last of them.
+UNINSTALLED_EVENT = "pyqtguard: uninstalled; the rest of this run is not watched"
+REINSTALLED_EVENT = "pyqtguard: installed again"
+
+
 def log_event(text: str) -> None:
     """Append ``[time] text`` as a line of this run's log; never raises.
 

@@ -18,6 +18,9 @@ The outcome of a run, from its log:
                             counted, not reported in full, included)
 ``still running``           no exit recorded, and the process still has the log
                             open
+``uninstalled``             ``pyqtguard.uninstall()`` was the last thing the log
+                            recorded and the process is gone: what followed was
+                            not watched (``uninstalled, N exceptions before``)
 ``ended unrecorded``        no exit recorded and the process is gone (killed by
                             SIGKILL, ``os._exit``, power loss)
 ==========================  ==================================================
@@ -38,6 +41,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import REINSTALLED_EVENT, UNINSTALLED_EVENT
 from . import folder as logdir
 from .read import open_regular
 
@@ -51,6 +55,8 @@ CRASH_MARKER = b"=== pyqtguard crash report ==="
 EXIT_TIMEOUT_MARKER = b"=== pyqtguard exit timeout ==="
 _STAMP = rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})? UTC\] "
 _EXIT_LINE = re.compile(_STAMP + rb"pyqtguard: interpreter exit$")
+_LIFECYCLE_LINE = re.compile(_STAMP + rb"(?P<event>" + re.escape(UNINSTALLED_EVENT.encode())
+                             + rb"|" + re.escape(REINSTALLED_EVENT.encode()) + rb")$")
 _REPORT_LINE = re.compile(
     _STAMP + rb"pyqtguard: (?:uncaught|unraisable) exception in thread '.*' "
     rb"\(native id \d+, pid (?P<pid>\d+)\) \[[a-z.]+\]")
@@ -64,7 +70,8 @@ class RunSummary:
     """One run, as its log tells it.
 
     ``outcome`` is one of ``"clean"``, ``"exceptions"``, ``"crashed"``,
-    ``"exit timeout"``, ``"still running"``, ``"ended unrecorded"``;
+    ``"exit timeout"``, ``"still running"``, ``"uninstalled"``,
+    ``"ended unrecorded"``;
     ``describe()`` is the human form (``"3 exceptions"``,
     ``"crashed (SIGSEGV (Segmentation fault))"``).
     """
@@ -88,6 +95,10 @@ class RunSummary:
         if self.outcome == "exceptions":
             more = "" if self.exceptions_exact else "at least "
             return f"{more}{self.exceptions} exception{'s' if self.exceptions != 1 else ''}"
+        if self.outcome == "uninstalled" and self.exceptions:
+            more = "" if self.exceptions_exact else "at least "
+            return (f"uninstalled, {more}{self.exceptions} "
+                    f"exception{'s' if self.exceptions != 1 else ''} before")
         return self.outcome
 
     def as_dict(self) -> dict[str, object]:
@@ -186,6 +197,15 @@ def _ended(tail: bytes) -> bool:
     return any(_EXIT_LINE.match(line) for line in tail.splitlines()[-64:])
 
 
+def _uninstalled(tail: bytes) -> bool:
+    """The last uninstall()/install() line of the tail is an uninstall()."""
+    for line in reversed(tail.splitlines()):
+        match = _LIFECYCLE_LINE.match(line)
+        if match is not None:
+            return match.group("event") == UNINSTALLED_EVENT.encode()
+    return False
+
+
 def _holds_open(pid: int, path: Path) -> bool:
     """Whether process *pid* is alive and - where the system says so - has
     *path* open (the run log stays open for the whole run, so a reused pid
@@ -247,6 +267,8 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         outcome = "exceptions" if exceptions else "clean"
     elif _holds_open(pid, path):
         outcome = "still running"
+    elif _uninstalled(tail):
+        outcome = "uninstalled"
     else:
         outcome = "ended unrecorded"
     return RunSummary(path, fields.get("started", ""), fields.get("app", ""), pid,
