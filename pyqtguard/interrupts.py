@@ -225,13 +225,19 @@ def _loop_ended() -> None:
         _notifier.setEnabled(False)
         _notifier = None
     signum = _closing or _native.interrupt_signal()
-    if not signum:
-        _native.interrupt_disarm()
+    if signum:
+        # Closing: the handler stays for a second signal during the exit (the
+        # report and the end at once); the GUI thread no longer reads the pipe.
+        _native.interrupt_stop_waking()
+    else:
+        # A signal can still land until the previous handlers are back:
+        # disarm returns it, and it ends exec() as it would have a moment
+        # earlier (the handlers are the app's again: a second one acts as
+        # without pyqtguard).
+        signum = _native.interrupt_disarm()
         _armed = False
-        return
-    # Closing: the handler stays for a second signal during the exit (the
-    # report and the end at once); the GUI thread no longer reads the pipe.
-    _native.interrupt_stop_waking()
+        if not signum:
+            return
     if signum == _signal.SIGINT:
         raise KeyboardInterrupt
     raise SystemExit(EXIT_STATUS_SIGTERM)

@@ -256,15 +256,21 @@ interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
 static PyObject *
 interrupt_disarm_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
+    int seen = 0;
 #ifndef _WIN32
     for (int i = 0; i < PQG_INTERRUPT_SIGNALS; i++) {
         restore_slot(i);
+    }
+    /* Read only now: a signal that arrived until the previous handlers were
+     * back is returned, not lost (the loop's end asks for it this way). */
+    if (atomic_load(&received)) {
+        seen = first_signal;
     }
     wake_fd = -1;
     first_signal = 0;
     atomic_store(&received, 0);
 #endif
-    Py_RETURN_NONE;
+    return PyLong_FromLong(seen);
 }
 
 /* interrupt_reset(): forget the signal received (the application refused
@@ -309,7 +315,8 @@ static PyMethodDef interrupt_methods[] = {
                "a second writes the thread report and ends the process.")},
     {"interrupt_disarm", interrupt_disarm_py, METH_NOARGS,
      PyDoc_STR("interrupt_disarm($module, /)\n--\n\nPut back the previous "
-               "sigactions (where the handler is still pyqtguard's).")},
+               "sigactions (where the handler is still pyqtguard's); returns "
+               "the first signal received until then, or 0.")},
     {"interrupt_signal", interrupt_signal_py, METH_NOARGS,
      PyDoc_STR("interrupt_signal($module, /)\n--\n\nThe first signal "
                "received since interrupt_arm, or 0.")},

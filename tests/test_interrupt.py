@@ -382,3 +382,26 @@ def test_second_signals_in_two_threads_at_once_write_one_report(tmp_path):
         assert log.count("=== pyqtguard: second") == 1, log[:3000]
         assert proc.stderr.count("=== pyqtguard: second") == 1, proc.stderr[:3000]
         assert f"exit status {proc.returncode};" in log
+
+
+def test_a_signal_that_lands_while_the_handlers_are_put_back_is_not_lost(tmp_path):
+    # The loop's end reads "no signal", then puts the previous handlers back:
+    # a signal landing in between went to pyqtguard's handler and was
+    # forgotten.  Disarming now returns it (the loop's end then raises as
+    # for a signal a moment earlier), and the handler is the app's again.
+    source = textwrap.dedent("""
+        import os, signal
+        from pyqtguard import _native
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        _native.interrupt_arm(write_end, (signal.SIGINT,))
+        os.kill(os.getpid(), signal.SIGINT)      # pyqtguard's handler takes it
+        print("disarm returned", _native.interrupt_disarm())
+        print("default handler back", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        print("then", _native.interrupt_disarm())
+    """)
+    result = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True,
+                            timeout=30, env=child_env(tmp_path / "logs"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"disarm returned {int(signal.SIGINT)}", "default handler back True", "then 0"], result.stdout
