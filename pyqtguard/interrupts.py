@@ -245,9 +245,9 @@ def _loop_ended() -> None:
 
 def _disarm() -> None:
     global _notifier, _armed
-    if _notifier is not None:
-        _notifier.setEnabled(False)
-        _notifier = None
+    notifier, _notifier = _notifier, None
+    if notifier is not None:
+        qt_attach.retire(notifier)          # uninstall() may come from any thread
     if _armed:
         _native.interrupt_disarm()
         _armed = False

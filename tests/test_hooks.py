@@ -683,3 +683,33 @@ def test_a_thread_reporting_its_own_exception_writes_the_queued_ones_first(tmp_p
             in result.stdout), result.describe()
     log = result.log
     assert log.index("KeyError: 'queued-first'") < log.index("ValueError: own-second")
+
+
+UNINSTALL_FROM_A_WORKER = """
+    import sys, threading
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6 import QtCore, QtWidgets
+    app = QtWidgets.QApplication(sys.argv)
+    label = QtWidgets.QLabel("x"); label.show()
+    def uninstall_from_a_worker():
+        worker = threading.Thread(target=pyqtguard.uninstall)
+        worker.start(); worker.join()
+        print("uninstalled from a worker", flush=True)
+        QtCore.QTimer.singleShot(100, app.quit)
+    QtCore.QTimer.singleShot(50, uninstall_from_a_worker)
+    print("exec returned", app.exec(), flush=True)
+"""
+
+
+def test_uninstall_from_another_thread_while_the_loop_runs(tmp_path):
+    # The loop's notifiers and the freeze heartbeat's timer belong to the
+    # GUI thread: Qt forbids stopping them from another ("Socket notifiers
+    # cannot be enabled or disabled from another thread", "Timers cannot be
+    # stopped from another thread").  uninstall() from a worker leaves them
+    # to the GUI thread, which deletes them at its next turn.
+    result = run_app(UNINSTALL_FROM_A_WORKER, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.splitlines() == ["uninstalled from a worker", "exec returned 0"], \
+        result.describe()
+    assert "another thread" not in result.stderr, result.stderr

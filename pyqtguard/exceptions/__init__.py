@@ -134,7 +134,4 @@ def unwatch_queued_reports() -> None:
     notifier, _report_notifier = _report_notifier, None
     _native.report_wakeup_fd(False)
     if notifier is not None:
-        try:
-            notifier.setEnabled(False)      # deleted with its last reference
-        except RuntimeError:                # already deleted (Qt's teardown)
-            pass
+        qt_attach.retire(notifier)

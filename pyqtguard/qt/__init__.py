@@ -256,6 +256,39 @@ def unwrap_event_loops() -> None:
                     del _module_callbacks[name]
 
 
+# ---- pyqtguard's own Qt objects -------------------------------------------------
+
+def retire(qobject: Any) -> None:
+    """Stop one of pyqtguard's QTimers or QSocketNotifiers for good, from
+    any thread: at once in the thread it belongs to (the caller then drops
+    it: deleted with its last reference); from another thread, where Qt
+    forbids stopping it, its own thread deletes it at its next turn (until
+    then its slot finds nothing to do).
+
+    Example::
+
+        notifier, _notifier = _notifier, None
+        qt_attach.retire(notifier)
+    """
+    qtcore = sys.modules.get(QTCORE)
+    if qtcore is None:
+        return
+    try:
+        own_thread = qobject.thread() == qtcore.QThread.currentThread()
+        if own_thread:
+            if isinstance(qobject, qtcore.QTimer):
+                qobject.stop()
+            else:
+                qobject.setEnabled(False)
+            return
+        from PyQt6 import sip
+
+        sip.transferto(qobject, None)       # no delete from here with the wrapper
+        qobject.deleteLater()
+    except RuntimeError:                    # already deleted (Qt's teardown)
+        pass
+
+
 # ---- interpreter exit ---------------------------------------------------------
 
 def detach_at_exit() -> None:

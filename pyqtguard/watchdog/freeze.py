@@ -126,10 +126,10 @@ def start_watch(freeze_ms: int) -> None:
 def stop_watch() -> None:
     """Stop watching (the loop ended, or shutdown began: waiting then is no freeze)."""
     global _timer
-    if _timer is not None:
+    timer, _timer = _timer, None
+    if timer is not None:
         _native.freeze_watch(0)
-        _timer.stop()
-        _timer = None
+        qt_attach.retire(timer)             # uninstall() may come from any thread
 
 
 # ---- install / uninstall ---------------------------------------------------------
