@@ -1,0 +1,54 @@
+"""What leaves the machine is what the preview shows, scrubbed: hostile
+cases for the privacy promise of docs/reporting.md ("Privacy: scrubbed,
+then seen and edited") and the README ("Nothing secret is logged by
+default")."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from apprunner import run_app
+from test_reporting import ALICE, Collector, _sdk_events  # noqa: F401 - fixtures' helpers
+
+
+@pytest.fixture
+def collector():
+    server = Collector()
+    yield server
+    server.close()
+
+
+SDK_SEND_APP = """
+    import logging
+    import pyqtguard
+    pyqtguard.install(report_to={dsn!r})
+    import sentry_sdk
+    sentry_sdk.init(dsn={dsn!r})          # the SDK's defaults: its integrations too
+    logging.getLogger("app").warning("opened /home/alice/diary.txt password=hunter2xyz")
+    from pyqtguard import reporting
+    from pyqtguard.reporting import sender
+    from pyqtguard.reporting.report import Report
+    # What the Send button does with the preview's text.
+    reporting.send(Report("exception", "ValueError: x", "s", "ValueError: x\\n", "k" * 32))
+    print("idle:", sender.wait_idle(15))
+    sentry_sdk.flush(10)
+"""
+
+
+def test_with_sentry_sdk_nothing_but_the_preview_is_sent(tmp_path, collector):
+    """Handed to an initialised sentry-sdk, the event must not gain what
+    the preview did not show: the SDK's own (unscrubbed) log breadcrumbs,
+    the argument values (its ArgvIntegration) or the host name (its
+    default server_name)."""
+    pytest.importorskip("sentry_sdk", reason="sentry-sdk is an optional integration")
+    import socket
+
+    result = run_app(SDK_SEND_APP.format(dsn=collector.dsn), tmp_path, env=ALICE,
+                     args=["--token", "argsecret456"])
+    assert "idle: True" in result.stdout, result.describe()
+    (event,) = _sdk_events(collector)
+    sent = json.dumps(event)
+    assert "argsecret456" not in sent, event.get("extra")
+    assert "/home/alice" not in sent and "hunter2xyz" not in sent, event.get("breadcrumbs")
+    assert event.get("server_name") != socket.gethostname(), event.get("server_name")
+    assert "ValueError: x" in event["extra"]["report"]
