@@ -52,3 +52,42 @@ def test_with_sentry_sdk_nothing_but_the_preview_is_sent(tmp_path, collector):
     assert "/home/alice" not in sent and "hunter2xyz" not in sent, event.get("breadcrumbs")
     assert event.get("server_name") != socket.gethostname(), event.get("server_name")
     assert "ValueError: x" in event["extra"]["report"]
+
+
+# ---- the scrubber on forms of the same private text ---------------------------
+
+@pytest.fixture
+def alice(monkeypatch):
+    """The user alice, at home in /home/alice, on the host alicebox."""
+    import socket
+
+    from pyqtguard.reporting.scrub import Scrubber
+
+    monkeypatch.setenv("HOME", "/home/alice")
+    monkeypatch.setenv("USER", "alice")
+    monkeypatch.setattr(socket, "gethostname", lambda: "alicebox.corp.example")
+    return Scrubber()
+
+
+@pytest.mark.parametrize("text, private", [
+    ("cache in /tmp/alice-cache/x.db", "alice"),                    # user name, then "-"
+    (r"C:\Users\Alice\AppData\x.py", "Alice"),                      # Windows: any case
+    ("logged in as ALICE", "ALICE"),
+    ("http://ALICEBOX:8080/status", "ALICEBOX"),                    # host names: any case
+    ("open?path=%2Fhome%2Falice%2Fdiary.txt", "alice"),             # percent-encoded
+    ("mailto%3Abob%40example.org", "bob"),
+    ("q=1&password%3Dhunter2xyz", "hunter2xyz"),
+    ('body: {\\"password\\": \\"hunter2xyz\\"}', "hunter2xyz"),      # JSON in JSON
+    ("pwd=hunter2xyz", "hunter2xyz"),
+    ("passphrase: hunter2xyz", "hunter2xyz"),
+    ("private_key=hunter2xyz", "hunter2xyz"),
+    ("password = 'correct horse battery'", "battery"),              # quoted, with spaces
+    ('password="correct horse battery"', "horse"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA/BG5vbmU+AAAA\n"
+     "-----END OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAA"),
+], ids=["user-dash", "win-home-case", "user-upper", "host-upper", "pct-path", "pct-email",
+        "pct-password", "json-escaped-password", "pwd", "passphrase", "private-key",
+        "quoted-spaces", "dquoted-spaces", "pem"])
+def test_scrubber_masks_other_forms_of_the_same_private_text(alice, text, private):
+    scrubbed = alice(text)
+    assert private not in scrubbed, scrubbed
