@@ -71,6 +71,7 @@ def alice(monkeypatch):
 
 @pytest.mark.parametrize("text, private", [
     ("cache in /tmp/alice-cache/x.db", "alice"),                    # user name, then "-"
+    ("saved backup-alice.tar", "alice"),                            # "-", then user name
     (r"C:\Users\Alice\AppData\x.py", "Alice"),                      # Windows: any case
     ("logged in as ALICE", "ALICE"),
     ("http://ALICEBOX:8080/status", "ALICEBOX"),                    # host names: any case
@@ -85,7 +86,7 @@ def alice(monkeypatch):
     ('password="correct horse battery"', "horse"),
     ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA/BG5vbmU+AAAA\n"
      "-----END OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAA"),
-], ids=["user-dash", "win-home-case", "user-upper", "host-upper", "pct-path", "pct-email",
+], ids=["user-dash", "dash-user", "win-home-case", "user-upper", "host-upper", "pct-path", "pct-email",
         "pct-password", "json-escaped-password", "pwd", "passphrase", "private-key",
         "quoted-spaces", "dquoted-spaces", "pem"])
 def test_scrubber_masks_other_forms_of_the_same_private_text(alice, text, private):
