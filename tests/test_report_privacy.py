@@ -92,3 +92,36 @@ def alice(monkeypatch):
 def test_scrubber_masks_other_forms_of_the_same_private_text(alice, text, private):
     scrubbed = alice(text)
     assert private not in scrubbed, scrubbed
+
+
+# ---- what is sent beside the text ---------------------------------------------
+
+def _record_from(path: str):
+    """An ExceptionRecord of a ValueError raised by code whose file is *path*."""
+    from pyqtguard.exceptions.delivery import ExceptionRecord
+
+    namespace: dict = {}
+    exec(compile("def load():\n    raise ValueError('bad row')\n", path, "exec"), namespace)
+    try:
+        namespace["load"]()
+    except ValueError as exc:
+        return ExceptionRecord(ValueError, exc, exc.__traceback__, "MainThread", 1,
+                               "sys.excepthook")
+    raise AssertionError("load() did not raise")
+
+
+def test_the_report_key_sent_as_fingerprint_does_not_depend_on_the_user_name(monkeypatch):
+    """The key goes out as the Sentry fingerprint and to callables; a hash
+    of the raw frame paths lets whoever receives it test guesses of the
+    user name (sha256 of "/home/<guess>/app/app.py:load:2")."""
+    from pyqtguard.reporting.report import from_exception
+    from pyqtguard.reporting.scrub import Scrubber
+
+    keys = {}
+    for user in ("alice", "bob"):
+        monkeypatch.setenv("HOME", f"/home/{user}")
+        monkeypatch.setenv("USER", user)
+        report = from_exception(_record_from(f"/home/{user}/app/app.py"), Scrubber())
+        assert user not in report.text
+        keys[user] = report.key
+    assert keys["alice"] == keys["bob"], keys
