@@ -125,3 +125,42 @@ def test_the_report_key_sent_as_fingerprint_does_not_depend_on_the_user_name(mon
         assert user not in report.text
         keys[user] = report.key
     assert keys["alice"] == keys["bob"], keys
+
+
+def test_breadcrumbs_are_the_log_records_the_apps_filters_let_through_as_they_left_them():
+    """An app that drops or redacts records with logging filters keeps that
+    text out of its logs: the breadcrumbs (sent with reports) must not bring
+    it back."""
+    import logging
+
+    from pyqtguard.reporting import breadcrumbs
+
+    class Drop(logging.Filter):
+        def filter(self, record):
+            return "ssn" not in record.getMessage()
+
+    class Redact(logging.Filter):
+        def filter(self, record):
+            record.msg = str(record.msg).replace("4111 1111 1111 1111", "[card]")
+            return True
+
+    hr, shop, pay = (logging.getLogger(f"privacy-test.{n}") for n in ("hr", "shop", "pay"))
+    handler = logging.NullHandler()
+    handler.addFilter(Redact())
+    pay.addHandler(handler)
+    hr.addFilter(Drop())
+    shop.addFilter(Redact())
+    breadcrumbs.install()
+    try:
+        hr.warning("ssn 078-05-1120 of the new employee")
+        shop.warning("paid with 4111 1111 1111 1111")
+        pay.warning("charged 4111 1111 1111 1111")
+        hr.warning("kept: a line the filters let through")
+        lines = "\n".join(breadcrumbs.lines())
+    finally:
+        breadcrumbs.uninstall()
+        hr.filters.clear(); shop.filters.clear(); pay.removeHandler(handler)
+    assert "kept: a line the filters let through" in lines
+    assert "078-05-1120" not in lines, lines
+    assert "4111" not in lines, lines
+    assert "paid with [card]" in lines and "charged [card]" in lines, lines
