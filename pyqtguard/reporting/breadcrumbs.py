@@ -26,7 +26,6 @@ from . import report
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
 MAX_LINES = 30
 MAX_LINE = 500
