@@ -165,3 +165,18 @@ def test_breadcrumbs_are_the_log_records_the_apps_filters_let_through_as_they_le
     assert "078-05-1120" not in lines, lines
     assert "4111" not in lines, lines
     assert "paid with [card]" in lines and "charged [card]" in lines, lines
+
+
+def test_the_envelope_header_names_the_dsn_without_its_secret_key():
+    """The deprecated secret part of a DSN (key:secret@) is needed by no one
+    who reads an envelope (Relay and tunnels use the public key): as Sentry's
+    JavaScript SDK does, it is left out."""
+    from pyqtguard.reporting import sentry
+    from pyqtguard.reporting.report import Report
+
+    dsn = sentry.parse_dsn("https://pub:topsecret@o1.ingest.sentry.io/42")
+    body = sentry.envelope(sentry.event_from_report(
+        Report("exception", "T", "s", "T\n", "k" * 32)), dsn)
+    header = json.loads(body.split(b"\n", 1)[0])
+    assert "topsecret" not in body.decode()
+    assert header["dsn"] == "https://pub@o1.ingest.sentry.io/42"
