@@ -31,7 +31,8 @@ _SIGNAL_NUMBERS = {"SIGSEGV": 11, "SIGABRT": 6, "SIGBUS": 7, "SIGFPE": 8, "SIGIL
 
 
 class Dsn:
-    """A parsed DSN: ``public_key``, ``envelope_url``, the original ``text``."""
+    """A parsed DSN: ``public_key``, ``envelope_url``, ``text`` (the DSN
+    without its secret key, if it had one)."""
 
     __slots__ = ("text", "public_key", "envelope_url", "project_id")
 
@@ -68,7 +69,12 @@ def parse_dsn(text: str) -> Dsn:
     if ":" in (parts.hostname or ""):
         host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
     url = f"{parts.scheme}://{host}{path}/api/{project}/envelope/"
-    return Dsn(text.strip(), parts.username, url, project)
+    # Without the deprecated secret key (key:secret@): Dsn.text goes out in
+    # every envelope's header.
+    public = f"{parts.scheme}://{parts.username}@{host}{parts.path}"
+    if parts.query:
+        public += f"?{parts.query}"
+    return Dsn(public, parts.username, url, project)
 
 
 def _in_app(filename: str) -> bool:
