@@ -39,9 +39,12 @@ DEFAULT_PATTERNS: tuple[tuple[str, str], ...] = (
     # Credentials in URLs: scheme://user:password@host
     (r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://)[^\s/@:]{1,256}:[^\s/@]{1,256}@",
      r"\g<scheme><secret>@"),
-    # E-mail addresses, "@" percent-encoded too (alice%40example.org in a URL)
-    (r"\b[A-Za-z0-9._%+-]{1,64}(?:@|%40)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}"
-     r"\.[A-Za-z]{2,24}\b", "<email>"),
+    (r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b",
+     "<email>"),
+    # ... with "@" percent-encoded (mailto%3Aalice%40example.org in a URL); a
+    # pattern of its own: "(?:@|%40)" above made it 3 times slower
+    (r"(?<!%)(?<!%[0-9A-Fa-f])(?:\b|(?<=%[0-9A-Fa-f]{2}))[A-Za-z0-9._+-]{1,64}%40"
+     r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b", "<email>"),
     # key=value / key: value where the key says it is secret (db_password=...:
     # the match starts at the telling word; a prefix stays as it is).  The
     # "=" may be percent-encoded (%3D) and the quotes JSON-escaped (\"); a
