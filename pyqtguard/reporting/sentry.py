@@ -237,7 +237,9 @@ def capture_with_sdk(sdk: Any, event: dict[str, Any]) -> None:
     event_id = event["event_id"]
     try:
         chosen = sdk.get_client().options.get("server_name")
-        hosts = {socket.gethostname(), socket.getfqdn()}
+        # The SDK's default is socket.gethostname() (not getfqdn(), which
+        # may wait on DNS).
+        hosts = {socket.gethostname()}
     except Exception:  # noqa: BLE001 - an SDK without options: mask it
         chosen, hosts = None, set()
     if chosen is None or chosen in hosts:
