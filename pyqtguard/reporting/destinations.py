@@ -70,7 +70,7 @@ class Sentry(Destination):
         sdk = sentry.active_sdk()
         if sdk is not None:
             sentry.take_over_sdk_hooks()
-            sdk.capture_event(event)
+            sentry.capture_with_sdk(sdk, event)
             return
         sentry.post_envelope(sentry.envelope(event, self.dsn), self.dsn, timeout)
 

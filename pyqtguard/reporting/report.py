@@ -237,8 +237,11 @@ def _top_app_frame(tb: object) -> str:
     return chosen
 
 
-def exception_key(record: ExceptionRecord) -> str:
-    """Same type and same frames (file, function, line): same key."""
+def exception_key(record: ExceptionRecord, scrub: Callable[[str], str] | None = None) -> str:
+    """Same type and same frames (file, function, line): same key.  With
+    *scrub*, of the scrubbed frames: a key that leaves the machine (a Sentry
+    fingerprint) must not be a hash of paths holding the user name, which
+    anyone could test guesses against."""
     parts = [f"{record.exc_type.__module__}.{record.exc_type.__qualname__}"]
     tb = record.exc_traceback
     while tb is not None:
@@ -247,7 +250,10 @@ def exception_key(record: ExceptionRecord) -> str:
         tb = tb.tb_next
     import hashlib
 
-    return hashlib.sha256("\n".join(parts).encode("utf-8", "replace")).hexdigest()[:32]
+    text = "\n".join(parts)
+    if scrub is not None:
+        text = scrub(text)
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def from_exception(record: ExceptionRecord, scrub: Callable[[str], str],
@@ -279,7 +285,7 @@ def from_exception(record: ExceptionRecord, scrub: Callable[[str], str],
         _breadcrumb_block(),
     ])
     return Report("exception", scrub(title), scrub(summary), scrub(text),
-                  exception_key(record), record.time)
+                  exception_key(record, scrub), record.time)
 
 
 def _plain_frame(frame: str) -> str:

@@ -31,7 +31,8 @@ _SIGNAL_NUMBERS = {"SIGSEGV": 11, "SIGABRT": 6, "SIGBUS": 7, "SIGFPE": 8, "SIGIL
 
 
 class Dsn:
-    """A parsed DSN: ``public_key``, ``envelope_url``, the original ``text``."""
+    """A parsed DSN: ``public_key``, ``envelope_url``, ``text`` (the DSN
+    without its secret key, if it had one)."""
 
     __slots__ = ("text", "public_key", "envelope_url", "project_id")
 
@@ -68,7 +69,12 @@ def parse_dsn(text: str) -> Dsn:
     if ":" in (parts.hostname or ""):
         host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
     url = f"{parts.scheme}://{host}{path}/api/{project}/envelope/"
-    return Dsn(text.strip(), parts.username, url, project)
+    # Without the deprecated secret key (key:secret@): Dsn.text goes out in
+    # every envelope's header.
+    public = f"{parts.scheme}://{parts.username}@{host}{parts.path}"
+    if parts.query:
+        public += f"?{parts.query}"
+    return Dsn(public, parts.username, url, project)
 
 
 def _in_app(filename: str) -> bool:
@@ -214,6 +220,47 @@ def active_sdk() -> Any:
         return sdk if client.is_active() else None
     except Exception:  # noqa: BLE001 - an SDK too old or too new
         return None
+
+
+def capture_with_sdk(sdk: Any, event: dict[str, Any]) -> None:
+    """Hand *event* to an initialised ``sentry-sdk`` (its transport, its
+    ``before_send``, the app's scope) without what the preview did not show:
+    the SDK's own breadcrumbs (log lines it recorded, not scrubbed), the
+    argument values its ArgvIntegration adds (``extra["sys.argv"]``) and the
+    host name it uses as ``server_name`` by default.  A processor on a new
+    current scope runs after the SDK's and puts the report's breadcrumbs
+    back; a ``server_name`` the app chose itself is left to it."""
+    import copy
+    import socket
+
+    breadcrumbs = copy.deepcopy(event.get("breadcrumbs"))
+    event_id = event["event_id"]
+    try:
+        chosen = sdk.get_client().options.get("server_name")
+        # The SDK's default is socket.gethostname() (not getfqdn(), which
+        # may wait on DNS).
+        hosts = {socket.gethostname()}
+    except Exception:  # noqa: BLE001 - an SDK without options: mask it
+        chosen, hosts = None, set()
+    if chosen is None or chosen in hosts:
+        event["server_name"] = "<host>"     # set: the SDK fills only a missing one
+
+    def only_the_report(sent: dict[str, Any], hint: object) -> dict[str, Any]:
+        if sent.get("event_id") != event_id:
+            return sent
+        extra = sent.get("extra")
+        if isinstance(extra, dict):
+            extra.pop("sys.argv", None)
+        if breadcrumbs is None:
+            sent.pop("breadcrumbs", None)
+        else:
+            sent["breadcrumbs"] = copy.deepcopy(breadcrumbs)
+        return sent
+
+    new_scope = getattr(sdk, "new_scope", None) or sdk.push_scope
+    with new_scope() as scope:
+        scope.add_event_processor(only_the_report)
+        sdk.capture_event(event)
 
 
 # Mechanisms of sentry-sdk's own hooks, which see the same uncaught exceptions
