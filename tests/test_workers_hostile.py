@@ -1,0 +1,221 @@
+"""Hostile cases for the workers API: callbacks that raise BaseException,
+Qt signals as callbacks of a deleted receiver, shutdown from odd places,
+start-up with a vanishing splash, windows that refuse to close, timeouts
+that are not finite."""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import pytest
+from apprunner import run_app
+from PyQt6 import QtCore, QtWidgets
+
+from pyqtguard import workers
+
+app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+
+@pytest.fixture(autouse=True)
+def fresh_shutdown_state():
+    workers._worker._shutdown_began = False
+    yield
+    workers._worker._shutdown_began = False
+
+
+@pytest.fixture
+def hook_calls():
+    seen = []
+    previous = sys.excepthook
+    sys.excepthook = lambda t, v, tb: seen.append(v)
+    yield seen
+    sys.excepthook = previous
+
+
+@pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit])
+def test_a_callback_raising_a_base_exception_still_gets_finished_delivered(exc_type, hook_calls):
+    log = []
+
+    def on_result(value):
+        log.append("returned")
+        raise exc_type()
+
+    worker = workers.Worker(lambda: 1)
+    worker.returned.connect(on_result)
+    worker.finished.connect(lambda: log.append("finished"))
+    worker.start()
+    wait_until(lambda: "finished" in log, timeout=3)
+    assert log == ["returned", "finished"]
+    assert worker.is_done and worker not in workers.active_workers()
+    assert [type(e) for e in hook_calls] == [exc_type]       # reported, not lost
+
+
+def test_a_qt_signal_of_a_deleted_receiver_as_callback_is_dropped_not_a_crash(tmp_path):
+    result = run_app("""
+        import threading, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        from pyqtguard import workers
+        app = QtWidgets.QApplication([])
+        class Dialog(QtWidgets.QDialog):
+            resultReady = QtCore.pyqtSignal(object)
+            count = QtCore.pyqtSignal(int)
+        dialog = Dialog()
+        live = Dialog()
+        got = []
+        live.resultReady.connect(got.append)
+        gate = threading.Event()
+        def work(state):
+            gate.wait(5)
+            state.progress(1)
+            return "late"
+        worker = workers.Worker(work)
+        worker.returned.connect(dialog.resultReady.emit)   # forward into Qt
+        worker.returned.connect(dialog.resultReady)          # the bound signal itself
+        worker.progress.connect(dialog.count.emit)
+        worker.returned.connect(live.resultReady.emit)
+        worker.start()
+        dialog.deleteLater()
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete.value)
+        gate.set()
+        while not worker.is_done:
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        print("finished, live receiver got", got, flush=True)
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "finished, live receiver got ['late']" in result.stdout, result.describe()
+
+
+def test_shutdown_from_inside_a_worker_does_not_wait_for_or_name_itself():
+    outcome = []
+
+    def closer():
+        started = time.monotonic()
+        outcome.append((workers.shutdown(timeout=2), time.monotonic() - started))
+
+    worker = workers.Worker(closer, name="closer").start()
+    wait_until(lambda: worker.is_done)
+    left, elapsed = outcome[0]
+    assert left == []
+    assert elapsed < 1.0
+
+
+def test_staged_startup_survives_a_splash_deleted_midway(hook_calls):
+    splash = QtWidgets.QSplashScreen()
+    done = []
+    order = []
+    startup = workers.StagedStartup(splash=splash)
+    startup.step("one", lambda: order.append("one"))
+    startup.step("close the splash", splash.deleteLater)
+    startup.step("two", lambda: order.append("two"))
+    startup.window(QtWidgets.QMainWindow).on_done(done.append).start()
+    wait_until(lambda: done, timeout=3)
+    assert order == ["one", "two"]
+    assert isinstance(done[0], QtWidgets.QMainWindow) and done[0].isVisible()
+    assert hook_calls == []
+    done[0].close()
+
+
+def test_staged_startup_on_done_needs_a_callable():
+    with pytest.raises(TypeError, match="callable"):
+        workers.StagedStartup().on_done(42)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, 10**400], ids=["inf", "huge-int"])
+def test_shutdown_timeout_must_be_finite(timeout):
+    with pytest.raises(ValueError, match="timeout"):
+        workers.shutdown(timeout)
+    with pytest.raises(ValueError, match="timeout"):
+        workers.shutdown_on_close(QtWidgets.QWidget(), timeout)
+    assert not workers._worker._shutdown_began
+
+
+def test_call_in_gui_rejects_nan_and_takes_infinity_as_no_limit():
+    with pytest.raises(ValueError, match="timeout"):
+        workers.call_in_gui(lambda: 1, timeout=math.nan)
+    outcomes = []
+
+    def ask(timeout):
+        try:
+            outcomes.append(workers.call_in_gui(lambda: "yes", timeout=timeout))
+        except Exception as exc:  # noqa: BLE001
+            outcomes.append(exc)
+
+    for timeout in (math.nan, math.inf, 1e300):
+        worker = workers.Worker(ask, timeout).start()
+        wait_until(lambda: worker.is_done)
+    assert isinstance(outcomes[0], ValueError)
+    assert outcomes[1:] == ["yes", "yes"]
+
+
+@pytest.mark.parametrize("style", ["function", "mixin"])
+def test_a_window_that_refuses_to_close_keeps_its_workers(style):
+    class Editor(QtWidgets.QMainWindow):
+        refuse = True
+
+        def closeEvent(self, event):            # "unsaved changes: Cancel"
+            if self.refuse:
+                event.ignore()
+            else:
+                event.accept()
+
+    if style == "mixin":
+        class Window(workers.ShutdownOnClose, Editor):
+            shutdown_timeout = 2.0
+        window = Window()
+    else:
+        window = Editor()
+        workers.shutdown_on_close(window, timeout=2.0)
+    window.show()
+
+    def loop(state):
+        while not state.cancelled:
+            time.sleep(0.005)
+
+    worker = workers.Worker(loop).start()
+    assert window.close() is False
+    assert not worker._cancel_requested
+    assert not workers._worker._shutdown_began
+    window.refuse = False
+    assert window.close() is True
+    assert worker._cancel_requested and workers._worker._shutdown_began
+    wait_until(lambda: worker.is_done)
+
+
+def test_a_gui_call_queued_before_shutdown_fails_fast_instead_of_running():
+    ran = []
+    outcome = []
+
+    def ask_user():                      # stands in for QMessageBox.exec()
+        ran.append(True)
+        time.sleep(2)
+        return True
+
+    def work():
+        try:
+            outcome.append(workers.call_in_gui(ask_user, timeout=None))
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    worker = workers.Worker(work).start()
+    deadline = time.monotonic() + 5
+    while not workers._events._queue and time.monotonic() < deadline:
+        time.sleep(0.01)                 # the call is queued for the GUI thread
+    started = time.monotonic()
+    workers.shutdown(timeout=0.5)
+    elapsed = time.monotonic() - started
+    wait_until(lambda: worker.is_done)
+    assert ran == []
+    assert elapsed < 1.5
+    assert isinstance(outcome[0], RuntimeError) and "shutdown" in str(outcome[0])
+
