@@ -262,19 +262,28 @@ class Worker:
 
     def _deliver_batch(self, events: tuple) -> None:
         own = self.__dict__
+        escaped: BaseException | None = None
         for event, payload in events:
-            if event == "errored":
-                self._deliver(event, payload)
-                continue
-            if event == "finished":
-                self._delivered_finished = True
-                _active.discard(self)  # type: ignore[arg-type]
-            signal = own.get(event)
-            if signal is not None:
-                if event in _WITH_PAYLOAD:
-                    signal.emit(payload)
-                else:
-                    signal.emit()
+            # A callback's Exception is reported by Event.emit; a BaseException
+            # (sys.exit(), KeyboardInterrupt) escapes it: the rest of the batch
+            # - `finished` above all - is still delivered, then it goes on.
+            try:
+                if event == "errored":
+                    self._deliver(event, payload)
+                    continue
+                if event == "finished":
+                    self._delivered_finished = True
+                    _active.discard(self)  # type: ignore[arg-type]
+                signal = own.get(event)
+                if signal is not None:
+                    if event in _WITH_PAYLOAD:
+                        signal.emit(payload)
+                    else:
+                        signal.emit()
+            except BaseException as exc:  # noqa: BLE001 - raised after the batch
+                escaped = escaped or exc
+        if escaped is not None:
+            raise escaped
 
     def _deliver(self, event: str, payload: object) -> None:
         if event == "errored":
