@@ -40,7 +40,9 @@ class Event:
     def connect(self, callback: Callable[..., object]) -> Callable[..., object]:
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        self._callbacks.append(callback)
+        bound = _bound_signal(callback)
+        probe = _probe_for(bound) if bound is not None else None
+        self._callbacks.append(callback if probe is None else _SignalTarget(callback, probe))
         return callback
 
     def disconnect(self, callback: Callable[..., object] | None = None) -> None:
@@ -73,8 +75,91 @@ class Event:
 _sip: Any = None
 
 
+class _SignalTarget:
+    """A Qt signal (or its ``emit``) connected as a callback.
+
+    PyQt6 crashes (SIGSEGV) emitting a signal whose QObject has been deleted,
+    and such a callback's ``__self__`` is the signal, not its QObject.  A
+    private probe signal connected to it tells: Qt removes that connection
+    when the signal's QObject is destroyed."""
+
+    __slots__ = ("callback", "_probe")
+
+    def __init__(self, callback: Callable[..., object], probe: Any) -> None:
+        self.callback = callback
+        self._probe = probe
+
+    def __call__(self, *args: object) -> object:
+        return self.callback(*args)
+
+    def __eq__(self, other: object) -> bool:
+        return other is self or bool(self.callback == other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self.callback)
+
+    def receiver_deleted(self) -> bool:
+        return self._probe.receivers(self._probe.fire) == 0
+
+
+_probe_classes: dict[tuple[str, ...], Any] = {}
+
+
+def _bound_signal(callback: object) -> Any:
+    """The pyqtBoundSignal *callback* is or emits, else None."""
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    cls = getattr(qtcore, "pyqtBoundSignal", None)
+    if cls is None:
+        return None
+    if isinstance(callback, cls):
+        return callback
+    owner = getattr(callback, "__self__", None)
+    return owner if isinstance(owner, cls) else None
+
+
+def _signal_types(signature: str) -> tuple[str, ...]:
+    """``"2name(int,QList<QPair<int,int>>)"`` -> ``("int", "QList<QPair<int,int>>")``."""
+    inner = signature[signature.index("(") + 1:signature.rindex(")")]
+    types, depth, start = [], 0, 0
+    for index, char in enumerate(inner):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+        elif char == "," and depth == 0:
+            types.append(inner[start:index].strip())
+            start = index + 1
+    if inner.strip():
+        types.append(inner[start:].strip())
+    return tuple(types)
+
+
+def _probe_for(bound: Any) -> Any:
+    """A QObject whose ``fire`` signal is connected to *bound*; None when that
+    cannot be made (then the callback is called as it is)."""
+    try:
+        qtcore = sys.modules["PyQt6.QtCore"]
+        types = _signal_types(bound.signal)
+        cls = _probe_classes.get(types)
+        if cls is None:
+            cls = type("_SignalProbe", (qtcore.QObject,), {"fire": qtcore.pyqtSignal(*types)})
+            _probe_classes[types] = cls
+        probe = cls()
+        probe.fire.connect(bound)
+        app = qtcore.QCoreApplication.instance()
+        if app is not None and probe.thread() is not app.thread():
+            probe.moveToThread(app.thread())
+        return probe
+    except Exception:  # noqa: BLE001 - an unusual signature: no probe, as before
+        return None
+
+
 def _receiver_deleted(callback: object) -> bool:
     global _sip
+    if type(callback) is _SignalTarget:
+        return callback.receiver_deleted()
     owner = getattr(callback, "__self__", None)
     if owner is None:
         return False
