@@ -7,6 +7,7 @@ report the ones that do not stop - and return within the timeout.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from . import _worker
@@ -44,6 +45,10 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     workers = _worker.active_workers()
     for worker in workers:
         worker.cancel()
+    # Called from a worker: that one is cancelled too, but not waited for
+    # (it cannot end while it waits here) nor reported as a straggler.
+    here = threading.get_native_id()
+    workers = [w for w in workers if not (w._status == "running" and w._native_id == here)]
     qtcore = sys.modules.get("PyQt6.QtCore")
     app = qtcore.QCoreApplication.instance() if qtcore is not None else None
     deadline = time.monotonic() + timeout
