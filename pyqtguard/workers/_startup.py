@@ -50,6 +50,8 @@ class StagedStartup:
 
     def on_done(self, callback: Callable[[Any], object]) -> StagedStartup:
         """``callback(main_window)`` once start-up is over (None if it failed)."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         self._done_callbacks.append(callback)
         return self
 
@@ -64,9 +66,21 @@ class StagedStartup:
             self.splash.show()
         qtcore.QTimer.singleShot(0, lambda: self._run(0))
 
+    def _live_splash(self) -> Any:
+        """The splash, or None once it has been deleted (closed with
+        WA_DeleteOnClose, deleted by a step): start-up goes on without it."""
+        splash = self.splash
+        if splash is not None:
+            from PyQt6 import sip
+
+            if isinstance(splash, sip.simplewrapper) and sip.isdeleted(splash):
+                return None
+        return splash
+
     def _message(self, text: str) -> None:
-        if self.splash is not None and hasattr(self.splash, "showMessage"):
-            self.splash.showMessage(text)
+        splash = self._live_splash()
+        if splash is not None and hasattr(splash, "showMessage"):
+            splash.showMessage(text)
 
     def _run(self, index: int) -> None:
         qtcore = sys.modules["PyQt6.QtCore"]
@@ -92,11 +106,12 @@ class StagedStartup:
                 self.failed.append(("main window", exc))
                 sys.excepthook(type(exc), exc, exc.__traceback__)
                 window = None
-        if self.splash is not None:
+        splash = self._live_splash()
+        if splash is not None:
             if window is not None:
-                self.splash.finish(window)
+                splash.finish(window)
             else:
-                self.splash.close()
+                splash.close()
         self.main_window = window
         for callback in self._done_callbacks:
             callback(window)
