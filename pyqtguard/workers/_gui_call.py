@@ -54,8 +54,10 @@ def call_in_gui(func: Callable[..., object], *args: object, timeout: float | Non
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
-        if timeout < 0:
-            raise ValueError(f"timeout must be >= 0, not {timeout!r}")
+        if timeout < 0 or timeout != timeout:
+            raise ValueError(f"timeout must be >= 0 (or None), not {timeout!r}")
+        if timeout > threading.TIMEOUT_MAX:
+            timeout = None               # infinity, or beyond what a wait takes: no limit
     _events.hub()
     if _in_gui_thread():
         return func(*args, **kwargs)

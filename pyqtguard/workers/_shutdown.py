@@ -6,6 +6,7 @@ report the ones that do not stop - and return within the timeout.
 """
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -23,9 +24,14 @@ _app_connected: Any = None
 def _check_timeout(timeout: object) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
-    if timeout < 0 or timeout != timeout:
-        raise ValueError(f"timeout must be >= 0, not {timeout!r}")
-    return float(timeout)
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        seconds = math.inf
+    # Not NaN and not infinite: shutdown must return (it never hangs).
+    if not 0 <= seconds < math.inf:
+        raise ValueError(f"timeout must be a finite number of seconds >= 0, not {timeout!r:.40}")
+    return seconds
 
 
 def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
