@@ -99,7 +99,8 @@ def _on_about_to_quit() -> None:
 
 
 def shutdown_on_close(window: Any, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Make closing *window* run :func:`shutdown` first (one line, any widget).
+    """Make closing *window* run :func:`shutdown` (one line, any widget) - after
+    the window's own ``closeEvent``, and only if that accepted the close.
 
     Example::
 
@@ -109,14 +110,16 @@ def shutdown_on_close(window: Any, timeout: float = DEFAULT_TIMEOUT) -> None:
     original = window.closeEvent
 
     def closeEvent(event: Any) -> None:  # noqa: N802 - Qt's name
-        shutdown(timeout)
         original(event)
+        if event.isAccepted():           # "Unsaved changes: Cancel" keeps the workers
+            shutdown(timeout)
 
     window.closeEvent = closeEvent
 
 
 class ShutdownOnClose:
-    """Mixin for a QWidget/QMainWindow: closing it shuts workers down first.
+    """Mixin for a QWidget/QMainWindow: closing it shuts workers down, once
+    the classes after it in the MRO have accepted the close.
 
     Example::
 
@@ -127,8 +130,9 @@ class ShutdownOnClose:
     shutdown_timeout: float = DEFAULT_TIMEOUT
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        shutdown(self.shutdown_timeout)
         super().closeEvent(event)  # type: ignore[misc]
+        if event.isAccepted():           # a refused close keeps the workers
+            shutdown(self.shutdown_timeout)
 
 
 def _at_exit() -> None:
