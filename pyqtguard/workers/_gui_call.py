@@ -34,6 +34,11 @@ class _Call:
 
     def _deliver_batch(self, events: tuple) -> None:          # in the GUI thread
         try:
+            if _worker._shutdown_began:
+                # Queued before shutdown, delivered by its event processing:
+                # a dialog here would hold shutdown past its timeout.
+                raise RuntimeError("pyqtguard.shutdown() has begun: the GUI thread takes "
+                                   "no calls")
             self.result = self.func(*self.args, **self.kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             self.error = exc
