@@ -153,7 +153,7 @@ def test_call_in_gui_rejects_nan_and_takes_infinity_as_no_limit():
 
     for timeout in (math.nan, math.inf, 1e300):
         worker = workers.Worker(ask, timeout).start()
-        wait_until(lambda: worker.is_done)
+        wait_until(lambda worker=worker: worker.is_done)
     assert isinstance(outcomes[0], ValueError)
     assert outcomes[1:] == ["yes", "yes"]
 

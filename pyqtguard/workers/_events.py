@@ -83,7 +83,7 @@ class _SignalTarget:
     private probe signal connected to it tells: Qt removes that connection
     when the signal's QObject is destroyed."""
 
-    __slots__ = ("callback", "_probe")
+    __slots__ = ("_probe", "callback")
 
     def __init__(self, callback: Callable[..., object], probe: Any) -> None:
         self.callback = callback

@@ -12,6 +12,7 @@ the function is simply called.
 """
 from __future__ import annotations
 
+import math
 import threading
 
 from . import _events, _worker
@@ -59,7 +60,7 @@ def call_in_gui(func: Callable[..., object], *args: object, timeout: float | Non
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
-        if timeout < 0 or timeout != timeout:
+        if timeout < 0 or (isinstance(timeout, float) and math.isnan(timeout)):
             raise ValueError(f"timeout must be >= 0 (or None), not {timeout!r}")
         if timeout > threading.TIMEOUT_MAX:
             timeout = None               # infinity, or beyond what a wait takes: no limit
