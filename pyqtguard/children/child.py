@@ -158,6 +158,12 @@ def _install() -> None:
         qt_attach.when_imported(name, _guard_app_class)
     qt_attach.when_imported("multiprocessing.spawn", _guard_process_starts)
     try:
+        from . import parent
+
+        parent.install_in_child()
+    except Exception:  # noqa: BLE001 - the guard must never break a child
+        pass
+    try:
         from .. import _native
 
         _native.process_audit(_refuse_python_subprocess)
