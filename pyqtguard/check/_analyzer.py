@@ -58,25 +58,40 @@ def dotted(node: ast.AST) -> str:
     return "".join(reversed(pieces))
 
 
-def is_main_test(test: ast.AST) -> bool | None:
+def is_main_test(test: ast.AST, main: bool = True) -> bool | None:
     """True for a main guard, False for its negation, None otherwise.
 
     ``... and __name__ == "__main__"`` is a main guard, however the ``and``
-    terms are nested (walked with a stack, not recursion).
+    terms are nested (walked with a stack, not recursion); ``not`` turns a
+    guard into its negation.  *main*: the test is in the script that is run
+    (a child re-runs it as ``__mp_main__``: ``__name__ != "__mp_main__"`` is
+    a guard there, ``__name__ in ("__main__", "__mp_main__")`` is not); else
+    in a module a child imports under its own name.
     """
+    negated = False
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        negated, test = not negated, test.operand
     if not (isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)):
-        return _compares_name_to_main(test)
-    pending: list[ast.AST] = [test]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
-            pending.extend(node.values)
-        elif _compares_name_to_main(node) is True:
-            return True
-    return None
+        result = _compares_name_to_main(test, main)
+    else:
+        result = None
+        pending: list[ast.AST] = [test]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+                pending.extend(node.values)
+            elif _compares_name_to_main(node, main) is True:
+                result = True
+                break
+    if negated and result is not None:
+        return not result
+    return result
 
 
-def _compares_name_to_main(test: ast.AST) -> bool | None:
+def _compares_name_to_main(test: ast.AST, main: bool = True) -> bool | None:
+    """Whether the body of ``if <test>:`` runs in the main process and not in
+    a child (True), in a child and not in the main process (False), or
+    either (None)."""
     if not isinstance(test, ast.Compare) or len(test.ops) != 1:
         return None
     sides = [test.left, test.comparators[0]]
@@ -85,17 +100,25 @@ def _compares_name_to_main(test: ast.AST) -> bool | None:
         return None
     other = sides[1] if sides[0] is names[0] else sides[0]
     op = test.ops[0]
-    if isinstance(other, ast.Constant) and other.value == "__main__":
-        if isinstance(op, ast.Eq):
-            return True
-        if isinstance(op, ast.NotEq):
-            return False
-    if isinstance(other, (ast.Tuple, ast.List, ast.Set)) and any(
-            isinstance(e, ast.Constant) and e.value == "__main__" for e in other.elts):
-        if isinstance(op, ast.In):
-            return True
-        if isinstance(op, ast.NotIn):
-            return False
+    if isinstance(other, ast.Constant) and isinstance(op, (ast.Eq, ast.NotEq)):
+        values = {other.value}
+        inside = isinstance(op, ast.Eq)
+    elif isinstance(other, (ast.Tuple, ast.List, ast.Set)) and isinstance(
+            op, (ast.In, ast.NotIn)):
+        if not all(isinstance(e, ast.Constant) for e in other.elts):
+            return None
+        values = {e.value for e in other.elts}  # type: ignore[attr-defined]
+        inside = isinstance(op, ast.In)
+    else:
+        return None
+    in_main = ("__main__" in values) == inside
+    # In a child, the script's __name__ is "__mp_main__"; a module it
+    # imports has its own name, which is neither.
+    in_child = (main and "__mp_main__" in values) == inside
+    if in_main and not in_child:
+        return True
+    if in_child and not in_main:
+        return False
     return None
 
 
@@ -147,8 +170,9 @@ class ModuleInfo:
 class ImportTimeVisitor:
     """Collects findings for code that runs at import time."""
 
-    def __init__(self, path: str, tree: ast.Module) -> None:
+    def __init__(self, path: str, tree: ast.Module, main: bool = True) -> None:
         self.path = path
+        self.main = main                  # the script itself, not a module it imports
         self.info = ModuleInfo(tree)
         self.findings: list[Finding] = []
         self.timer_vars: set[str] = set()
@@ -189,7 +213,7 @@ class ImportTimeVisitor:
             return [(_STATEMENT, s) for s in node.body
                     if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
         if isinstance(node, ast.If):
-            guard = is_main_test(node.test)
+            guard = is_main_test(node.test, self.main)
             if guard is True:
                 self.guards.append(node)
                 return [(_STATEMENT, s) for s in node.orelse]
