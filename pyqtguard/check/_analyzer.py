@@ -10,6 +10,7 @@ one of its classes) runs that body at import time too, and is followed.
 from __future__ import annotations
 
 import ast
+import sys
 
 from ._rules import FIX, Finding
 
@@ -322,8 +323,24 @@ class ImportTimeVisitor:
 
 
 def first_statement_calls(guard: ast.If, function: str) -> bool:
-    if not guard.body:
+    """The guard's first statement calls *function* - after a docstring and
+    imports of the standard library, which run nothing of the app's (``from
+    multiprocessing import freeze_support`` then ``freeze_support()``)."""
+    body = [s for s in guard.body if not (
+        _imports_stdlib_only(s) or (
+            isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)))]
+    if not body:
         return False
-    first = guard.body[0]
+    first = body[0]
     return (isinstance(first, ast.Expr) and isinstance(first.value, ast.Call)
             and dotted(first.value.func).rsplit(".", 1)[-1] == function)
+
+
+def _imports_stdlib_only(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        names = [node.module]
+    else:
+        return False
+    return all(name.partition(".")[0] in sys.stdlib_module_names for name in names)
