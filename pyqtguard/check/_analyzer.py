@@ -287,6 +287,12 @@ class ImportTimeVisitor:
         elif method == "start" and self._starts(receiver, self.thread_vars,
                                                  self.info.thread_classes):
             self._report(call, "PQG006", "thread started at import time")
+        elif name == "set_start_method" and not any(
+                k.arg == "force" and isinstance(k.value, ast.Constant) and k.value.value
+                for k in call.keywords):
+            self._report(call, "PQG010", "set_start_method() at import time: in every child "
+                         "it raises RuntimeError ('context has already been set') before the "
+                         "process's target runs, and a Pool respawns such children forever")
         elif name == "start_new_thread":
             self._report(call, "PQG006", "thread started at import time")
         elif (name in SUBPROCESS_CALLS and qualified.startswith("subprocess.")
