@@ -3,6 +3,7 @@ real spawn/forkserver children, exit status, output and bounded time."""
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import pytest
@@ -98,3 +99,44 @@ def test_grandchild_is_guarded_too(tmp_path, method):
     assert len(built) == 1, result.describe()      # in the child's target: legitimate
     assert "job ran" not in result.stdout
     assert result.stderr.count("tasks.py:3 builds a QApplication") == 1, result.describe()
+
+
+FROZEN_EXE = """#!/bin/sh
+# Stands in for a frozen executable (PyInstaller's bootloader): the helpers
+# multiprocessing starts with -c run as Python; anything else runs the app.
+case "$*" in
+  *" -c "*|-c*) exec {python} "$@";;
+esac
+exec {python} {script} "$@"
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a /bin/sh stand-in for the frozen exe")
+@pytest.mark.xfail(strict=True, reason="frozen children (exe --multiprocessing-fork) are not "
+                   "guarded: no -c program to prefix, and they run the script as __main__")
+def test_frozen_app_child_building_a_qapplication_before_freeze_support(tmp_path):
+    """A frozen app's spawn child runs the app's script as ``__main__``;
+    what comes before ``freeze_support()`` runs in every child."""
+    exe = tmp_path / "frozen_app"
+    exe.write_text(FROZEN_EXE.format(python=sys.executable, script=tmp_path / "app.py"))
+    exe.chmod(0o755)
+    result = run_app(f"""
+        import multiprocessing as mp, multiprocessing.spawn, os, sys
+        sys.frozen = True
+        sys.executable = {str(exe)!r}
+        mp.set_executable(sys.executable)
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6.QtWidgets import QApplication
+        def work(n):
+            return n * 2
+        app = QApplication(sys.argv)
+        print("QApplication built in", os.getpid(), flush=True)
+        if __name__ == "__main__":
+            multiprocessing.spawn.freeze_support()    # what PyInstaller makes freeze_support() do
+            with mp.get_context("spawn").Pool(1) as pool:
+                print(pool.map(work, [1, 2]), flush=True)
+    """, tmp_path, timeout=60)
+    built = [line for line in result.stdout.splitlines() if "QApplication built" in line]
+    assert len(built) == 1, result.describe()
+    assert result.returncode == REFUSED, result.describe()
