@@ -119,3 +119,18 @@ def test_freeze_support_after_other_work_is_still_a_warning(tmp_path):
             print(sys.argv)
             mp.freeze_support()
     """) == [(4, "PQG008")]
+
+
+def test_decorators_and_default_arguments_run_at_import_time(tmp_path):
+    assert findings(tmp_path, """
+        import sys
+        from PyQt6.QtWidgets import QApplication
+        def with_app(cls):
+            cls.app = QApplication(sys.argv)
+            return cls
+        @with_app
+        class Main:
+            pass
+        def run(app=QApplication(sys.argv)):
+            return app
+    """) == [(4, "PQG001"), (9, "PQG001")]
