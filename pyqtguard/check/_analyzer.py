@@ -1,6 +1,7 @@
 """What one module does at import time: an AST walk.
 
-Import time is the module body, minus what only runs under
+Import time is the module body (with the decorators, default arguments
+and base classes of its functions and classes), minus what only runs under
 ``if __name__ == "__main__":`` (any spelling: ``'__main__' == __name__``,
 ``__name__ in ("__main__",)``, ``... and __name__ == "__main__"``), minus the
 bodies of functions and methods - unless the module body calls them: a
@@ -209,10 +210,13 @@ class ImportTimeVisitor:
     def _run_statement(self, node: ast.stmt) -> list[tuple[int, object]]:
         """What *node* runs at import time (work for the stack)."""
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return []                                # defined, not run
+            # defined, not run - but its default arguments and decorators are
+            return [(_EXPRESSION, e) for e in (*node.args.defaults, *node.args.kw_defaults)
+                    if e is not None] + self._decorators(node)
         if isinstance(node, ast.ClassDef):
-            return [(_STATEMENT, s) for s in node.body
-                    if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            # methods: only their defaults and decorators (the branch above)
+            return ([(_EXPRESSION, e) for e in (*node.bases, *node.keywords)]
+                    + [(_STATEMENT, s) for s in node.body] + self._decorators(node))
         if isinstance(node, ast.If):
             guard = is_main_test(node.test, self.main)
             if guard is True:
@@ -224,6 +228,18 @@ class ImportTimeVisitor:
             self._note_assignment(node)
         return [(_STATEMENT if isinstance(child, ast.stmt) else _EXPRESSION, child)
                 for child in ast.iter_child_nodes(node)]
+
+    def _decorators(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+                    ) -> list[tuple[int, object]]:
+        """Decorators run at import time, applied innermost first; a bare
+        name of a local function (``@with_app``) is a call of it."""
+        work: list[tuple[int, object]] = []
+        for decorator in reversed(node.decorator_list):
+            if isinstance(decorator, ast.Name):
+                decorator = ast.copy_location(
+                    ast.Call(func=decorator, args=[], keywords=[]), decorator)
+            work.append((_EXPRESSION, decorator))
+        return work
 
     def _note_assignment(self, node: ast.Assign) -> None:
         if not isinstance(node.value, ast.Call):
