@@ -195,7 +195,7 @@ class _Checker:
             self.unanalysed.setdefault(path, (importer, failure.message if failure
                                                   else "does not parse"))
             return frame
-        visitor = ImportTimeVisitor(path, tree)
+        visitor = ImportTimeVisitor(path, tree, main=False)
         frame.problems = [f for f in _without_noqa(visitor.findings, source.text)
                           if f.code in _IMPORT_TIME_CODES]
         for node, module, level in reversed(visitor.info.imports):   # popped in order

@@ -1,6 +1,7 @@
 """What one module does at import time: an AST walk.
 
-Import time is the module body, minus what only runs under
+Import time is the module body (with the decorators, default arguments
+and base classes of its functions and classes), minus what only runs under
 ``if __name__ == "__main__":`` (any spelling: ``'__main__' == __name__``,
 ``__name__ in ("__main__",)``, ``... and __name__ == "__main__"``), minus the
 bodies of functions and methods - unless the module body calls them: a
@@ -10,6 +11,7 @@ one of its classes) runs that body at import time too, and is followed.
 from __future__ import annotations
 
 import ast
+import sys
 
 from ._rules import FIX, Finding
 
@@ -58,25 +60,40 @@ def dotted(node: ast.AST) -> str:
     return "".join(reversed(pieces))
 
 
-def is_main_test(test: ast.AST) -> bool | None:
+def is_main_test(test: ast.AST, main: bool = True) -> bool | None:
     """True for a main guard, False for its negation, None otherwise.
 
     ``... and __name__ == "__main__"`` is a main guard, however the ``and``
-    terms are nested (walked with a stack, not recursion).
+    terms are nested (walked with a stack, not recursion); ``not`` turns a
+    guard into its negation.  *main*: the test is in the script that is run
+    (a child re-runs it as ``__mp_main__``: ``__name__ != "__mp_main__"`` is
+    a guard there, ``__name__ in ("__main__", "__mp_main__")`` is not); else
+    in a module a child imports under its own name.
     """
+    negated = False
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        negated, test = not negated, test.operand
     if not (isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)):
-        return _compares_name_to_main(test)
-    pending: list[ast.AST] = [test]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
-            pending.extend(node.values)
-        elif _compares_name_to_main(node) is True:
-            return True
-    return None
+        result = _compares_name_to_main(test, main)
+    else:
+        result = None
+        pending: list[ast.AST] = [test]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+                pending.extend(node.values)
+            elif _compares_name_to_main(node, main) is True:
+                result = True
+                break
+    if negated and result is not None:
+        return not result
+    return result
 
 
-def _compares_name_to_main(test: ast.AST) -> bool | None:
+def _compares_name_to_main(test: ast.AST, main: bool = True) -> bool | None:
+    """Whether the body of ``if <test>:`` runs in the main process and not in
+    a child (True), in a child and not in the main process (False), or
+    either (None)."""
     if not isinstance(test, ast.Compare) or len(test.ops) != 1:
         return None
     sides = [test.left, test.comparators[0]]
@@ -85,17 +102,25 @@ def _compares_name_to_main(test: ast.AST) -> bool | None:
         return None
     other = sides[1] if sides[0] is names[0] else sides[0]
     op = test.ops[0]
-    if isinstance(other, ast.Constant) and other.value == "__main__":
-        if isinstance(op, ast.Eq):
-            return True
-        if isinstance(op, ast.NotEq):
-            return False
-    if isinstance(other, (ast.Tuple, ast.List, ast.Set)) and any(
-            isinstance(e, ast.Constant) and e.value == "__main__" for e in other.elts):
-        if isinstance(op, ast.In):
-            return True
-        if isinstance(op, ast.NotIn):
-            return False
+    if isinstance(other, ast.Constant) and isinstance(op, (ast.Eq, ast.NotEq)):
+        values = {other.value}
+        inside = isinstance(op, ast.Eq)
+    elif isinstance(other, (ast.Tuple, ast.List, ast.Set)) and isinstance(
+            op, (ast.In, ast.NotIn)):
+        if not all(isinstance(e, ast.Constant) for e in other.elts):
+            return None
+        values = {e.value for e in other.elts}  # type: ignore[attr-defined]
+        inside = isinstance(op, ast.In)
+    else:
+        return None
+    in_main = ("__main__" in values) == inside
+    # In a child, the script's __name__ is "__mp_main__"; a module it
+    # imports has its own name, which is neither.
+    in_child = (main and "__mp_main__" in values) == inside
+    if in_main and not in_child:
+        return True
+    if in_child and not in_main:
+        return False
     return None
 
 
@@ -147,8 +172,9 @@ class ModuleInfo:
 class ImportTimeVisitor:
     """Collects findings for code that runs at import time."""
 
-    def __init__(self, path: str, tree: ast.Module) -> None:
+    def __init__(self, path: str, tree: ast.Module, main: bool = True) -> None:
         self.path = path
+        self.main = main                  # the script itself, not a module it imports
         self.info = ModuleInfo(tree)
         self.findings: list[Finding] = []
         self.timer_vars: set[str] = set()
@@ -184,12 +210,15 @@ class ImportTimeVisitor:
     def _run_statement(self, node: ast.stmt) -> list[tuple[int, object]]:
         """What *node* runs at import time (work for the stack)."""
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return []                                # defined, not run
+            # defined, not run - but its default arguments and decorators are
+            return [(_EXPRESSION, e) for e in (*node.args.defaults, *node.args.kw_defaults)
+                    if e is not None] + self._decorators(node)
         if isinstance(node, ast.ClassDef):
-            return [(_STATEMENT, s) for s in node.body
-                    if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            # methods: only their defaults and decorators (the branch above)
+            return ([(_EXPRESSION, e) for e in (*node.bases, *node.keywords)]
+                    + [(_STATEMENT, s) for s in node.body] + self._decorators(node))
         if isinstance(node, ast.If):
-            guard = is_main_test(node.test)
+            guard = is_main_test(node.test, self.main)
             if guard is True:
                 self.guards.append(node)
                 return [(_STATEMENT, s) for s in node.orelse]
@@ -199,6 +228,18 @@ class ImportTimeVisitor:
             self._note_assignment(node)
         return [(_STATEMENT if isinstance(child, ast.stmt) else _EXPRESSION, child)
                 for child in ast.iter_child_nodes(node)]
+
+    def _decorators(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+                    ) -> list[tuple[int, object]]:
+        """Decorators run at import time, applied innermost first; a bare
+        name of a local function (``@with_app``) is a call of it."""
+        work: list[tuple[int, object]] = []
+        for decorator in reversed(node.decorator_list):
+            if isinstance(decorator, ast.Name):
+                decorator = ast.copy_location(
+                    ast.Call(func=decorator, args=[], keywords=[]), decorator)
+            work.append((_EXPRESSION, decorator))
+        return work
 
     def _note_assignment(self, node: ast.Assign) -> None:
         if not isinstance(node.value, ast.Call):
@@ -262,6 +303,12 @@ class ImportTimeVisitor:
         elif method == "start" and self._starts(receiver, self.thread_vars,
                                                  self.info.thread_classes):
             self._report(call, "PQG006", "thread started at import time")
+        elif name == "set_start_method" and not any(
+                k.arg == "force" and isinstance(k.value, ast.Constant) and k.value.value
+                for k in call.keywords):
+            self._report(call, "PQG010", "set_start_method() at import time: in every child "
+                         "it raises RuntimeError ('context has already been set') before the "
+                         "process's target runs, and a Pool respawns such children forever")
         elif name == "start_new_thread":
             self._report(call, "PQG006", "thread started at import time")
         elif (name in SUBPROCESS_CALLS and qualified.startswith("subprocess.")
@@ -298,8 +345,24 @@ class ImportTimeVisitor:
 
 
 def first_statement_calls(guard: ast.If, function: str) -> bool:
-    if not guard.body:
+    """The guard's first statement calls *function* - after a docstring and
+    imports of the standard library, which run nothing of the app's (``from
+    multiprocessing import freeze_support`` then ``freeze_support()``)."""
+    body = [s for s in guard.body if not (
+        _imports_stdlib_only(s) or (
+            isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)))]
+    if not body:
         return False
-    first = guard.body[0]
+    first = body[0]
     return (isinstance(first, ast.Expr) and isinstance(first.value, ast.Call)
             and dotted(first.value.func).rsplit(".", 1)[-1] == function)
+
+
+def _imports_stdlib_only(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        names = [node.module]
+    else:
+        return False
+    return all(name.partition(".")[0] in sys.stdlib_module_names for name in names)

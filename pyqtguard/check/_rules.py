@@ -23,6 +23,7 @@ RULES: dict[str, tuple[str, str]] = {
     "PQG008": (WARNING, "multiprocessing is used but freeze_support() is not called first "
                         "under the main guard"),
     "PQG009": (ERROR, "the file does not parse (a syntax error, or beyond the parser's limits)"),
+    "PQG010": (ERROR, "set_start_method() is called at import time (without force=True)"),
 }
 
 FIX = 'move it under `if __name__ == "__main__":` (or into a function called from there)'

@@ -19,6 +19,10 @@ import sys
 
 from .. import qt as qt_attach
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 EXIT_STATUS_REFUSED = 3
 _APP_CLASSES = {
     "PyQt6.QtCore": "QCoreApplication", "PyQt6.QtGui": "QGuiApplication",
@@ -40,15 +44,22 @@ def bootstrapping() -> bool:
                 and getattr(process.current_process(), "_inheriting", False))
 
 
-def refuse(what: str, fix: str, kind: str = "") -> None:
+def refuse(what: str, fix: str, kind: str = "", error: BaseException | None = None) -> None:
     """Report and end this child; never returns.  The message names the
     app's line that did it and the path there from the main module
-    (:mod:`pyqtguard.children.site`); *kind* (``"app"``, ``"process"``)
-    chooses the advice."""
+    (:mod:`pyqtguard.children.site`); *kind* (``"app"``, ``"process"``,
+    ``"raise"``) chooses the advice.  With *error*, the line is where that
+    exception was raised (its traceback), and *fix* may be empty: the main
+    module's line is the one to move."""
     try:
-        from .site import app_code_chain, message as compose
+        from .site import app_code_chain, error_chain, message as compose, source_line
 
-        message = compose(what, kind, fix, app_code_chain(sys._getframe(1)))
+        if error is not None:
+            chain = error_chain(error.__traceback__)
+            fix = fix or source_line(chain.links[0])
+        else:
+            chain = app_code_chain(sys._getframe(1))
+        message = compose(what, kind, fix, chain)
     except Exception:  # noqa: BLE001 - the child must still refuse and tell
         message = f"pyqtguard: {what} while this child process starts.\n"
     if not _tell_parent(message):
@@ -109,6 +120,28 @@ def _guard_process_starts(spawn: object) -> None:
         original()
 
     spawn._check_not_importing_main = _check_not_importing_main  # type: ignore[attr-defined]
+    for name in ("_fixup_main_from_path", "_fixup_main_from_name"):
+        if hasattr(spawn, name):
+            setattr(spawn, name, _refusing_when_main_raises(getattr(spawn, name)))
+
+
+def _refusing_when_main_raises(rerun: Any) -> Any:
+    """The re-run of the main module raising (``set_start_method`` at its
+    top level: "context has already been set", argparse's SystemExit, ...)
+    is refused too: the child would die before its target, and a Pool would
+    respawn it forever."""
+
+    def guarded(*args: object, **kwargs: object) -> object:
+        try:
+            return rerun(*args, **kwargs)
+        except (Exception, SystemExit) as error:
+            text = str(error).strip().splitlines()
+            detail = f": {text[0][:200]}" if text else ""
+            refuse(f"raises {type(error).__name__}{detail}", "", "raise", error)
+            raise                                       # not reached
+
+    guarded._pyqtguard = True  # type: ignore[attr-defined]
+    return guarded
 
 
 def _refuse_python_subprocess(event: str, args: tuple) -> None:
@@ -124,6 +157,12 @@ def _install() -> None:
     for name in _APP_CLASSES:
         qt_attach.when_imported(name, _guard_app_class)
     qt_attach.when_imported("multiprocessing.spawn", _guard_process_starts)
+    try:
+        from . import parent
+
+        parent.install_in_child()
+    except Exception:  # noqa: BLE001 - the guard must never break a child
+        pass
     try:
         from .. import _native
 

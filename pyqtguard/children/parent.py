@@ -32,6 +32,7 @@ EXIT_STATUS_REFUSED = 3
 _CHILD_MARKERS = ("spawn_main", "multiprocessing.forkserver import main")
 
 _enabled = False
+_in_child = False
 _original_spawnv: Any = None
 _original_command_line: Any = None
 _report_path: str | None = None
@@ -62,7 +63,8 @@ def _guarded_args(args: list[str]) -> list[str]:
     args = list(args)
     for index in range(len(args) - 1):
         if args[index] == "-c" and any(m in args[index + 1] for m in _CHILD_MARKERS):
-            _ensure_report_file()
+            if not _in_child:
+                _ensure_report_file()     # a child's children report to its parent's
             args[index + 1] = _guard_prefix() + args[index + 1]
             break
     return args
@@ -211,6 +213,19 @@ def install(config: object = None) -> None:
     if os.environ.get("PYQTGUARD_IN_CHILD"):
         return                              # a guarded child: its parent watches
     _enabled = True
+    qt_attach.when_imported("multiprocessing.util", _attach_util)
+    qt_attach.when_imported("multiprocessing.spawn", _attach_spawn)
+
+
+def install_in_child() -> None:
+    """In a guarded child: its own spawn/forkserver children are guarded too
+    (a worker whose target starts processes).  They report to the same file,
+    named in the environment the child inherited; the guarded parent at the
+    top watches it."""
+    global _enabled, _in_child
+    if not os.environ.get(ENV_REPORT):
+        return
+    _enabled = _in_child = True
     qt_attach.when_imported("multiprocessing.util", _attach_util)
     qt_attach.when_imported("multiprocessing.spawn", _attach_spawn)
 

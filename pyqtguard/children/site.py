@@ -25,7 +25,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import FrameType
+    from types import FrameType, TracebackType
 
 
 class Link:
@@ -99,6 +99,35 @@ def app_code_chain(frame: FrameType | None) -> Chain:
         frame = frame.f_back
     links.reverse()
     return Chain(links or [Link("<main module>", 0, "__mp_main__", True)], from_main)
+
+
+def error_chain(tb: TracebackType | None) -> Chain:
+    """The app's frames of an exception's traceback, from the re-run main
+    module (``__mp_main__``) to where it was raised, each at the line the
+    traceback names."""
+    links: list[Link] = []
+    library = _library_paths()
+    from_main = False
+    while tb is not None:
+        frame = tb.tb_frame
+        module = str(frame.f_globals.get("__name__", ""))
+        file = frame.f_code.co_filename
+        if module == "__mp_main__" and not from_main:
+            from_main = True
+            links = []
+        if from_main and (module == "__mp_main__" or not (
+                file.startswith(library) or file.startswith("<"))):
+            links.append(Link(file, tb.tb_lineno or 0, module,
+                              frame.f_code.co_name == "<module>"))
+        tb = tb.tb_next
+    return Chain(links or [Link("<main module>", 0, "__mp_main__", True)], from_main)
+
+
+def source_line(link: Link) -> str:
+    """The text of *link*'s line (``...`` when it cannot be read)."""
+    import linecache
+
+    return linecache.getline(link.file, link.line).strip() or "..."
 
 
 _HEAD = ("A process started with the 'spawn' or 'forkserver' method runs the main "
