@@ -173,6 +173,17 @@ def test_threads_of_session_module_and_class_scoped_fixtures_are_not_blamed_on_a
         def test_function_scoped_leak_is_still_caught(server):
             threading.Thread(target=time.sleep, args=(1.5,), name="stray").start()
 
+        @pytest.fixture
+        def leaky():
+            threading.Thread(target=time.sleep, args=(1.5,), name="leaky-fixture").start()
+
+        @pytest.fixture(scope="session")
+        def late_session():
+            yield
+
+        def test_a_function_fixture_leak_before_a_session_fixture_is_caught(leaky, late_session):
+            pass
+
         class TestWithClassServer(unittest.TestCase):
             @classmethod
             def setUpClass(cls):
@@ -191,9 +202,10 @@ def test_threads_of_session_module_and_class_scoped_fixtures_are_not_blamed_on_a
                 pass
     """)
     result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.2")
-    result.assert_outcomes(passed=5, errors=1)
+    result.assert_outcomes(passed=6, errors=2)
     out = result.stdout.str()
     assert "ERROR at teardown of test_function_scoped_leak_is_still_caught" in out, out
+    assert "thread 'leaky-fixture'" in out, out
     for name in ("session-server", "module-watcher", "class-server"):
         assert name not in out, out
 

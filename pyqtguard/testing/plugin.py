@@ -253,6 +253,20 @@ class GuardPlugin:
         self._freezes.budget_ms = self._budget(item)
         return (yield from self._run_phase(item, "setup"))
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, Any, Any]:
+        """A session, module or class fixture (unittest's ``setUpClass`` too)
+        is set up inside the first test that needs it: what it starts is not
+        that test's leak."""
+        if self._before is None or getattr(fixturedef, "scope", "function") == "function":
+            return (yield)
+        start = leaks.Snapshot.take(widgets=self._before.widgets is not None)
+        try:
+            return (yield)
+        finally:
+            if self._before is not None:
+                self._before.add_started_since(start)
+
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
         self._freezes.attach()                  # Qt (or QtTest) imported by the test
