@@ -351,6 +351,35 @@ def test_a_blocking_slot_inside_an_event_loop_fails_with_its_stack(pytester, inn
                                  "*in parse_everything*"])
 
 
+def test_a_freeze_inside_the_applications_exec_fails_even_after_an_uninstall(pytester, inner):
+    # qapp.exec() is QApplication.exec, not QCoreApplication.exec; and a test
+    # that uninstalls pyqtguard (which unwraps the application's exec) must
+    # not turn the freeze check off for the tests after it.
+    pytester.makepyfile(test_app_freeze="""
+        import time
+        import pyqtguard
+        from PyQt6.QtCore import QTimer
+
+        def run_app(qapp):
+            QTimer.singleShot(0, lambda: time.sleep(0.8))
+            QTimer.singleShot(900, qapp.quit)
+            qapp.exec()
+
+        def test_1_app_exec(qapp):
+            run_app(qapp)
+
+        def test_2_uninstalls(qapp):
+            pyqtguard.uninstall()
+
+        def test_3_app_exec_again(qapp):
+            run_app(qapp)
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-freeze-ms", "300")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*_ test_1_app_exec _*", "*GUI freeze*"])
+    result.stdout.fnmatch_lines(["*_ test_3_app_exec_again _*", "*GUI freeze*"])
+
+
 # ---- crashes --------------------------------------------------------------------------
 
 def test_a_crash_names_the_test_and_phase_in_the_report_and_on_the_terminal(pytester, inner):
