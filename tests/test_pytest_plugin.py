@@ -139,6 +139,100 @@ def test_leaked_threads_qthreads_and_workers_fail_the_test_that_started_them(pyt
     assert "allowed" not in out
 
 
+def test_threads_of_session_module_and_class_scoped_fixtures_are_not_blamed_on_a_test(
+        pytester, inner):
+    # A server thread a session fixture (or unittest's setUpClass) starts and
+    # stops at its own teardown is no leak of the first test that used it.
+    pytester.makeconftest("""
+        import threading, pytest
+
+        @pytest.fixture(scope="session")
+        def server():
+            stop = threading.Event()
+            t = threading.Thread(target=stop.wait, name="session-server"); t.start()
+            yield
+            stop.set(); t.join()
+    """)
+    pytester.makepyfile(test_scoped="""
+        import threading, time, unittest
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def watcher():
+            stop = threading.Event()
+            t = threading.Thread(target=stop.wait, name="module-watcher"); t.start()
+            yield
+            stop.set(); t.join()
+
+        def test_one(server, watcher):
+            pass
+
+        def test_two(server):
+            pass
+
+        def test_function_scoped_leak_is_still_caught(server):
+            threading.Thread(target=time.sleep, args=(1.5,), name="stray").start()
+
+        @pytest.fixture
+        def leaky():
+            threading.Thread(target=time.sleep, args=(1.5,), name="leaky-fixture").start()
+
+        @pytest.fixture(scope="session")
+        def late_session():
+            yield
+
+        def test_a_function_fixture_leak_before_a_session_fixture_is_caught(leaky, late_session):
+            pass
+
+        class TestWithClassServer(unittest.TestCase):
+            @classmethod
+            def setUpClass(cls):
+                cls.stop = threading.Event()
+                cls.t = threading.Thread(target=cls.stop.wait, name="class-server")
+                cls.t.start()
+
+            @classmethod
+            def tearDownClass(cls):
+                cls.stop.set(); cls.t.join()
+
+            def test_a(self):
+                pass
+
+            def test_b(self):
+                pass
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.2")
+    result.assert_outcomes(passed=6, errors=2)
+    out = result.stdout.str()
+    assert "ERROR at teardown of test_function_scoped_leak_is_still_caught" in out, out
+    assert "thread 'leaky-fixture'" in out, out
+    for name in ("session-server", "module-watcher", "class-server"):
+        assert name not in out, out
+
+
+@pytest.mark.xfail(strict=True, reason="idle concurrent.futures pool workers count as leaked "
+                   "(QThreadPool's idle threads are excused); not fixed: needs the executor's "
+                   "private state to tell idle from busy")
+def test_idle_workers_of_a_session_thread_pool_executor_are_no_leak(pytester, inner):
+    pytester.makeconftest("""
+        import concurrent.futures, pytest
+
+        @pytest.fixture(scope="session")
+        def executor():
+            with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="pool") as ex:
+                yield ex
+    """)
+    pytester.makepyfile(test_pool="""
+        def test_submits(executor):
+            assert executor.submit(lambda: 1).result() == 1
+
+        def test_later():               # the session's fixtures end after this one
+            pass
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.2")
+    result.assert_outcomes(passed=2)
+
+
 def test_warn_mode_warns_and_passes(pytester, inner):
     pytester.makepyfile(test_leak="""
         import threading, time
@@ -280,6 +374,35 @@ def test_a_blocking_slot_inside_an_event_loop_fails_with_its_stack(pytester, inn
                                  "*in parse_everything*"])
 
 
+def test_a_freeze_inside_the_applications_exec_fails_even_after_an_uninstall(pytester, inner):
+    # qapp.exec() is QApplication.exec, not QCoreApplication.exec; and a test
+    # that uninstalls pyqtguard (which unwraps the application's exec) must
+    # not turn the freeze check off for the tests after it.
+    pytester.makepyfile(test_app_freeze="""
+        import time
+        import pyqtguard
+        from PyQt6.QtCore import QTimer
+
+        def run_app(qapp):
+            QTimer.singleShot(0, lambda: time.sleep(0.8))
+            QTimer.singleShot(900, qapp.quit)
+            qapp.exec()
+
+        def test_1_app_exec(qapp):
+            run_app(qapp)
+
+        def test_2_uninstalls(qapp):
+            pyqtguard.uninstall()
+
+        def test_3_app_exec_again(qapp):
+            run_app(qapp)
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-freeze-ms", "300")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*_ test_1_app_exec _*", "*GUI freeze*"])
+    result.stdout.fnmatch_lines(["*_ test_3_app_exec_again _*", "*GUI freeze*"])
+
+
 # ---- crashes --------------------------------------------------------------------------
 
 def test_a_crash_names_the_test_and_phase_in_the_report_and_on_the_terminal(pytester, inner):
@@ -345,6 +468,68 @@ def test_a_thread_that_would_hang_the_exit_is_named_and_the_run_ends_124(pyteste
         "ending (exit timeout: 2 s):*",
         "*'listener' started at *test_hang.py:4, left by test_hang.py::test_starts_a_listener*"])
     assert "exit timeout" in _logs_text(inner.logs)
+
+
+def test_a_suite_that_installs_pyqtguard_in_its_conftest_still_fails_thread_exceptions(
+        pytester, inner):
+    # The conftest's install() runs before pytest's own threading.excepthook
+    # goes in (which does not chain): the plugin must still see them, without
+    # the app's repeat counting, and keep its own exit timeout.
+    pytester.makeconftest("""
+        import pyqtguard
+        pyqtguard.install(app_name="myapp")
+    """)
+    pytester.makepyfile(test_conftest_install="""
+        import threading
+        def boom():
+            1 / 0
+        def test_1():
+            t = threading.Thread(target=boom, name="t1"); t.start(); t.join()
+        def test_2():
+            t = threading.Thread(target=boom, name="t2"); t.start(); t.join()
+        def test_3_listener():
+            threading.Thread(target=threading.Event().wait, name="listener").start()
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leaks", "warn", "--pyqtguard-exit-timeout", "2",
+                   "-p", "no:warnings", timeout=60)
+    out = result.stdout.str()
+    assert result.ret == 124, out + result.stderr.str()
+    assert "uncaught exception in thread 't1'" in out, out
+    assert "uncaught exception in thread 't2'" in out, out
+    result.stdout.fnmatch_lines(["*FAILED*test_1*", "*FAILED*test_2*"])
+
+
+def test_a_suite_that_installs_and_uninstalls_pyqtguard_per_test_keeps_every_check(
+        pytester, inner):
+    pytester.makeconftest("""
+        import pytest, pyqtguard
+
+        @pytest.fixture(autouse=True)
+        def guarded():
+            pyqtguard.install(app_name="myapp")
+            yield
+            pyqtguard.uninstall()
+    """)
+    pytester.makepyfile(test_per_test_install="""
+        import threading
+        def boom():
+            1 / 0
+        def test_1():
+            t = threading.Thread(target=boom, name="t1"); t.start(); t.join()
+        def test_2():
+            t = threading.Thread(target=boom, name="t2"); t.start(); t.join()
+        def test_3():
+            t = threading.Thread(target=boom, name="t3"); t.start(); t.join()
+        def test_4_listener():
+            threading.Thread(target=threading.Event().wait, name="listener").start()
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leaks", "warn", "--pyqtguard-exit-timeout", "2",
+                   "-p", "no:warnings", timeout=60)
+    out = result.stdout.str()
+    # Every exception fails its test (no repeat counting), and the last
+    # uninstall() does not take the bounded exit away: 124, not a hang.
+    assert result.ret == 124, out + result.stderr.str()
+    result.stdout.fnmatch_lines(["*FAILED*test_1*", "*FAILED*test_2*", "*FAILED*test_3*"])
 
 
 # ---- lint ---------------------------------------------------------------------------------

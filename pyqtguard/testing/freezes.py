@@ -35,7 +35,7 @@ class FreezeWatch:
         self._lock = threading.Lock()
         self._depth = 0
         self._originals: list[tuple[Any, str, Any]] = []
-        self._attached_to: tuple[Any, Any] | None = None
+        self._subscribed = False
 
     # ---- what the freeze watch reports ----
     def _on_freeze(self, event: Any) -> None:
@@ -78,29 +78,48 @@ class FreezeWatch:
         run_watched.__doc__ = getattr(original, "__doc__", None)
         return run_watched
 
+    def _is_ours(self, descriptor: Any) -> bool:
+        func = getattr(descriptor, "__func__", descriptor)
+        return getattr(func, "_pyqtguard_freeze_watch", None) is self
+
     def _wrap(self, owner: Any, name: str, static: bool) -> None:
         descriptor = owner.__dict__.get(name)
-        if descriptor is None or any(o is owner and n == name for o, n, _ in self._originals):
+        if descriptor is None or self._is_ours(descriptor):
             return
+        # Not (or no longer: pyqtguard.uninstall() puts the application's
+        # exec back) wrapped: wrap what is there now; detach() restores it.
         original = getattr(owner, name)
         wrapped = self._wrapped(original)
+        wrapped._pyqtguard_freeze_watch = self  # type: ignore[attr-defined]
         setattr(owner, name, staticmethod(wrapped) if static else wrapped)
+        self._originals = [entry for entry in self._originals
+                           if not (entry[0] is owner and entry[1] == name)]
         self._originals.append((owner, name, descriptor))
 
     def attach(self) -> None:
         """Wrap the event loops a test may run and subscribe to freeze
-        reports; again for modules imported since (``PyQt6.QtTest``)."""
+        reports; again for modules imported since (``PyQt6.QtTest``) and
+        for an ``exec`` unwrapped since."""
         import pyqtguard
 
-        qtcore = sys.modules.get("PyQt6.QtCore")
-        qttest = sys.modules.get("PyQt6.QtTest")
-        if qtcore is None or self._attached_to == (qtcore, qttest):
-            return                             # nothing new imported since
-        self._attached_to = (qtcore, qttest)
-        if not self._originals:
+        modules = sys.modules
+        qtcore = modules.get("PyQt6.QtCore")
+        if qtcore is None:
+            return
+        if not self._subscribed:
             pyqtguard.on_freeze(self._on_freeze)
+            self._subscribed = True
         self._wrap(qtcore.QEventLoop, "exec", static=False)
+        # Each application class has its own static exec (qapp.exec() is
+        # QApplication.exec, not QCoreApplication.exec).
         self._wrap(qtcore.QCoreApplication, "exec", static=True)
+        qtgui = modules.get("PyQt6.QtGui")
+        if qtgui is not None:
+            self._wrap(qtgui.QGuiApplication, "exec", static=True)
+        qtwidgets = modules.get("PyQt6.QtWidgets")
+        if qtwidgets is not None:
+            self._wrap(qtwidgets.QApplication, "exec", static=True)
+        qttest = modules.get("PyQt6.QtTest")
         if qttest is not None:
             self._wrap(qttest.QTest, "qWait", static=True)
 
@@ -108,8 +127,10 @@ class FreezeWatch:
         """Put the originals back."""
         import pyqtguard
 
-        pyqtguard.remove_freeze_callback(self._on_freeze)
+        if self._subscribed:
+            pyqtguard.remove_freeze_callback(self._on_freeze)
+            self._subscribed = False
         for owner, name, descriptor in reversed(self._originals):
-            setattr(owner, name, descriptor)
+            if self._is_ours(owner.__dict__.get(name)):
+                setattr(owner, name, descriptor)
         self._originals.clear()
-        self._attached_to = None

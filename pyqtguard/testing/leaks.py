@@ -140,6 +140,18 @@ class Snapshot:
             snapshot.widgets = {id(w) for w in _top_level_widgets()}
         return snapshot
 
+    def add_started_since(self, start: Snapshot) -> None:
+        """Count what was started since *start* as running before the test
+        too: what a session, module or class fixture starts outlives the test
+        that first used it by design (the fixture's own teardown ends it)."""
+        now = Snapshot.take(widgets=self.widgets is not None)
+        self.threads |= now.threads - start.threads
+        self.qthreads |= now.qthreads - start.qthreads
+        self.workers |= now.workers - start.workers
+        self.pool_tasks += max(0, now.pool_tasks - start.pool_tasks)
+        if self.widgets is not None and now.widgets is not None:
+            self.widgets |= now.widgets - (start.widgets or set())
+
 
 def _start_site(thread: threading.Thread) -> str | None:
     tracking = sys.modules.get("pyqtguard.registry.tracking")

@@ -85,6 +85,7 @@ class GuardPlugin:
         self._left_by: dict[int, tuple[threading.Thread, str]] = {}
         self._marker_of: pytest.Item | None = None
         self._marker_args: dict[str, Any] = {}
+        self._installed: Any = None
         # pytest captures fd 2 during tests: a crash notice goes to a copy of
         # the terminal's stderr, taken now, while capturing is suspended.
         try:
@@ -98,12 +99,7 @@ class GuardPlugin:
         import pyqtguard
         from pyqtguard import _native
 
-        timeout = self.settings.exit_timeout
-        # No stderr copies: a failing test shows its exception, the run log
-        # keeps every report, and pytest closes the descriptors it captures
-        # with.  A crash says where its report is on the terminal (below).
-        pyqtguard.install(app_name="pytest", repeat_interval=0, freeze_ms=0, stderr=False,
-                          exit_timeout=timeout if timeout > 0 else None)
+        self._ensure_installed()
         import logging
 
         self._handler = _records_handler(self._exceptions, self._exceptions_lock)
@@ -113,6 +109,34 @@ class GuardPlugin:
             where = f"report in {log}" if log else "report on stderr"
             _native.set_crash_notice(self._terminal_fd, where)
         self._set_context("collection")
+
+    def _ensure_installed(self) -> None:
+        """pyqtguard installed with the plugin's options - again if the suite
+        uninstalled it, or installed its own first (a conftest's install()
+        runs before pytest puts in a ``threading.excepthook`` that does not
+        chain, and brings repeat counting and its own exit timeout)."""
+        import pyqtguard
+        from pyqtguard.config import installed_config
+
+        current = installed_config()
+        if current is not None and current is self._installed:
+            return
+        if current is not None:
+            pyqtguard.uninstall()
+        from pyqtguard import _native
+
+        if sys.excepthook is _native.excepthook:
+            # Left behind by an uninstall() while pytest-qt had swapped
+            # sys.excepthook for the phase: install() would take it for
+            # installed hooks and put none of the three in.
+            sys.excepthook = sys.__excepthook__
+        timeout = self.settings.exit_timeout
+        # No stderr copies: a failing test shows its exception, the run log
+        # keeps every report, and pytest closes the descriptors it captures
+        # with.  A crash says where its report is on the terminal.
+        self._installed = pyqtguard.install(
+            app_name="pytest", repeat_interval=0, freeze_ms=0, stderr=False,
+            exit_timeout=timeout if timeout > 0 else None)
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         import pyqtguard
@@ -126,6 +150,7 @@ class GuardPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._ensure_installed()                # the bounded exit, whatever the suite did
         self._set_context("the end of the session")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -246,12 +271,27 @@ class GuardPlugin:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        self._ensure_installed()                # a test before may have uninstalled it
         self._take_exceptions()                 # what came before belongs to no test
         self._freezes.take()
         self._before = leaks.Snapshot.take(widgets=self.settings.widgets)
         self._freezes.attach()
         self._freezes.budget_ms = self._budget(item)
         return (yield from self._run_phase(item, "setup"))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Generator[None, Any, Any]:
+        """A session, module or class fixture (unittest's ``setUpClass`` too)
+        is set up inside the first test that needs it: what it starts is not
+        that test's leak."""
+        if self._before is None or getattr(fixturedef, "scope", "function") == "function":
+            return (yield)
+        start = leaks.Snapshot.take(widgets=self._before.widgets is not None)
+        try:
+            return (yield)
+        finally:
+            if self._before is not None:
+                self._before.add_started_since(start)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
