@@ -713,3 +713,39 @@ def test_uninstall_from_another_thread_while_the_loop_runs(tmp_path):
     assert result.stdout.splitlines() == ["uninstalled from a worker", "exec returned 0"], \
         result.describe()
     assert "another thread" not in result.stderr, result.stderr
+
+
+HOOK_LEFT_BEHIND = """
+    import sys, threading
+    import pyqtguard
+    pyqtguard.install()
+    # Another tool swaps sys.excepthook for a while (pytest-qt does, per test
+    # phase) and pyqtguard is uninstalled meanwhile: uninstall() leaves the
+    # tool's hook alone, and the tool then puts back the one it saved - ours.
+    saved = sys.excepthook
+    sys.excepthook = lambda *exc: None
+    pyqtguard.uninstall()
+    sys.excepthook = saved
+    pyqtguard.install()
+    from pyqtguard import _native
+    print("threading hook ours:", threading.excepthook is _native.threading_excepthook)
+    print("unraisable hook ours:", sys.unraisablehook is _native.unraisablehook)
+    def fail():
+        raise KeyError("from a thread")
+    worker = threading.Thread(target=fail, name="worker-x")
+    worker.start(); worker.join()
+    raise ValueError("in the main thread")
+"""
+
+
+def test_install_after_a_hook_of_ours_was_left_behind(tmp_path):
+    # install() took "sys.excepthook is ours" for "installed" and put in none
+    # of the three hooks (and chaining to a hook of ours would loop).
+    result = run_app(HOOK_LEFT_BEHIND, tmp_path)
+    assert result.returncode == 1, result.describe()
+    assert "threading hook ours: True" in result.stdout, result.describe()
+    assert "unraisable hook ours: True" in result.stdout, result.describe()
+    [log] = result.logs
+    text = log.read_text()
+    assert "KeyError: 'from a thread'" in text and "ValueError: in the main thread" in text, text
+    assert text.count("ValueError: in the main thread") == 1, text     # reported once, no loop

@@ -36,15 +36,24 @@ DELIVERY_MODULE = "pyqtguard.exceptions.delivery"
 def install(config: Config) -> None:
     """Put the C hooks in place, chaining to the app's own hooks."""
     global _saved_hooks, _exit_timeout
-    if sys.excepthook is _native.excepthook:
-        return
-    _saved_hooks = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+    if _saved_hooks is not None:
+        return                                  # installed
+    # A hook of ours can be in place while pyqtguard is not installed: another
+    # tool swapped sys.excepthook while uninstall() ran (pytest-qt does, per
+    # test phase), so uninstall() left the tool's alone, and the tool put back
+    # the one it had saved - ours.  The hook "there before" is then Python's
+    # own (chaining to ours would loop).
+    previous = (_not_ours(sys.excepthook, _native.excepthook, sys.__excepthook__),
+                _not_ours(threading.excepthook, _native.threading_excepthook,
+                          threading.__excepthook__),
+                _not_ours(sys.unraisablehook, _native.unraisablehook, sys.__unraisablehook__))
+    _saved_hooks = previous
     _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
     _native.set_repeat_interval(config.repeat_interval)
     _native.set_previous_hooks(
-        None if sys.excepthook is sys.__excepthook__ else sys.excepthook,
-        None if threading.excepthook is threading.__excepthook__ else threading.excepthook,
-        None if sys.unraisablehook is sys.__unraisablehook__ else sys.unraisablehook,
+        None if previous[0] is sys.__excepthook__ else previous[0],
+        None if previous[1] is threading.__excepthook__ else previous[1],
+        None if previous[2] is sys.__unraisablehook__ else previous[2],
     )
     sys.excepthook = _native.excepthook
     threading.excepthook = _native.threading_excepthook
@@ -53,6 +62,10 @@ def install(config: Config) -> None:
     qt_attach.on_loop_started(watch_queued_reports)
     qt_attach.on_loop_ended(unwatch_queued_reports)
     qt_attach.on_loop_ended(begin_report_deadline)
+
+
+def _not_ours(hook: object, ours: object, default: object) -> object:
+    return default if hook is ours else hook
 
 
 def uninstall() -> None:

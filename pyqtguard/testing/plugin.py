@@ -123,13 +123,6 @@ class GuardPlugin:
             return
         if current is not None:
             pyqtguard.uninstall()
-        from pyqtguard import _native
-
-        if sys.excepthook is _native.excepthook:
-            # Left behind by an uninstall() while pytest-qt had swapped
-            # sys.excepthook for the phase: install() would take it for
-            # installed hooks and put none of the three in.
-            sys.excepthook = sys.__excepthook__
         timeout = self.settings.exit_timeout
         # No stderr copies: a failing test shows its exception, the run log
         # keeps every report, and pytest closes the descriptors it captures
