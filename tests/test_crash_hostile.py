@@ -79,3 +79,34 @@ def test_a_call_through_a_bad_function_pointer_shows_the_bad_address_and_its_cal
     assert "_native" not in native, native           # not the handler's own frames
     assert "libffi" in native or "_ctypes" in native, native   # the caller
     assert "in call_garbage_pointer" in report
+
+
+def test_a_report_with_a_crash_context_line_is_listed(tmp_path):
+    """The pytest plugin puts 'context: pytest: <test id>' under the header
+    of any crash report; `pyqtguard report` must list that report, not skip
+    it as damaged."""
+    import json
+    import subprocess
+    import sys
+
+    from apprunner import child_env
+
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        _native.set_crash_context("pytest: tests/test_x.py::test_y")
+        def crash_in_test():
+            ctypes.string_at(0)
+        crash_in_test()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert "\ncontext: pytest: tests/test_x.py::test_y\n" in report_of(result.log)
+    listed = subprocess.run([sys.executable, "-m", "pyqtguard", "report", "--log-dir",
+                             str(result.log_dir), "--json"], capture_output=True, text=True,
+                            env=child_env(result.log_dir), timeout=60)
+    assert "unreadable header" not in listed.stderr, listed.stderr
+    reports = json.loads(listed.stdout)
+    assert len(reports) == 1, listed.stdout
+    assert "crash_in_test" in reports[0]["frame"]
