@@ -89,6 +89,9 @@ static atomic_int reporter = 0;            /* 0, or native id of the reporter */
 static atomic_int report_progress = 0;     /* parts written: see wait_for_reporter */
 static volatile sig_atomic_t fatal_already_reported = 0;  /* by qt_fatal */
 static volatile sig_atomic_t engine_is_faulthandler = 0;
+/* The pid that sent a fault signal with kill()/tgkill() (si_code <= 0: no
+ * fault, and no si_addr), or 0.  Set by the reporter before its report. */
+static volatile long report_sender = 0;
 #ifndef _WIN32
 static stack_t alt_stack;
 static int alt_stack_owned = 0;
@@ -198,6 +201,11 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
         pqg_puts(fd, "address: ");
         pqg_put_hex(fd, (unsigned long long)(uintptr_t)fault_address);
         pqg_puts(fd, "\n");
+    }
+    if (report_sender > 0) {
+        pqg_puts(fd, "sent by: pid ");
+        pqg_put_dec(fd, (unsigned long long)report_sender);
+        pqg_puts(fd, " (kill(), not a fault)\n");
     }
     pqg_puts(fd, "time: ");
     pqg_put_timestamp(fd);
@@ -639,8 +647,13 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
             }
         }
         else {
-            write_report(sig, NULL, (info != NULL && is_fault(signum)) ? info->si_addr : NULL,
-                         ucontext);
+            /* si_addr is the faulting address only for a fault the kernel
+             * raised (si_code > 0); a fault signal sent with kill() has the
+             * sender's pid in its place. */
+            int real_fault = info != NULL && is_fault(signum) && info->si_code > 0;
+            report_sender = (info != NULL && is_fault(signum) && info->si_code <= 0)
+                            ? (long)info->si_pid : 0;
+            write_report(sig, NULL, real_fault ? info->si_addr : NULL, ucontext);
         }
     }
     /* Chain: the previous handler (faulthandler, a library's, or the default

@@ -30,7 +30,7 @@ _MAX_REPORT_BYTES = logread.MAX_TAIL_BYTES
 _THREAD_LINE = re.compile(r"^'(?P<name>.*)' \(native id (?P<native>\d{1,20})\)$")
 _PID = re.compile(r"^\d{1,20}$")
 # Header lines written by the crash handler (crash.c, write_header), in order.
-_HEADER_KEYS = ("signal", "fatal", "address", "time", "pid", "thread",
+_HEADER_KEYS = ("signal", "fatal", "address", "sent by", "time", "pid", "thread",
                 "context")
 # A continuation line of a multi-line header value (a Qt fatal message):
 # crash.c writes every line after the first with this prefix.
