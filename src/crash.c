@@ -38,6 +38,7 @@
 #else
 #  include <fcntl.h>
 #  include <sys/mman.h>
+#  include <sys/stat.h>
 #  include <time.h>
 #  include <unistd.h>
 #endif
@@ -262,7 +263,36 @@ static int stage_write = -1;              /* stays -1 on Windows: direct writes 
 #ifndef _WIN32
 static int stage_read = -1;
 static char drain_buffer[64 * 1024];
+static dev_t stage_dev;                   /* the pipe's identity (both ends) */
+static ino_t stage_ino;
 #endif
+static int stage_ok = 0;                  /* checked at each report */
+
+/* Are the staging pipe's descriptors still our pipe?  An app that closed
+ * every descriptor (os.closerange) frees their numbers for its own files:
+ * a stack dumped there would land in the app's file.  fstat() is
+ * async-signal-safe. */
+static int
+stage_is_ours(void)
+{
+#ifndef _WIN32
+    struct stat st;
+    int ends[2] = {stage_read, stage_write};
+    if (stage_write < 0) {
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (fstat(ends[i], &st) != 0 || !S_ISFIFO(st.st_mode)
+            || st.st_dev != stage_dev || st.st_ino != stage_ino)
+        {
+            return 0;
+        }
+    }
+    return 1;
+#else
+    return 0;
+#endif
+}
 
 static void
 open_stage(void)
@@ -279,6 +309,14 @@ open_stage(void)
 #  ifdef F_SETPIPE_SZ
     fcntl(ends[1], F_SETPIPE_SZ, 1024 * 1024);   /* Linux: room for a big stack */
 #  endif
+    struct stat st;
+    if (fstat(ends[0], &st) != 0) {
+        close(ends[0]);
+        close(ends[1]);
+        return;
+    }
+    stage_dev = st.st_dev;
+    stage_ino = st.st_ino;
     stage_read = ends[0];
     stage_write = ends[1];
 #endif
@@ -323,7 +361,7 @@ static void
 emit_python_thread(const int *fds, int nfds, PyThreadState *tstate, int current)
 {
     atomic_fetch_add(&report_progress, 1);
-    if (stage_write >= 0) {
+    if (stage_ok) {
         drain_stage(NULL, 0);                 /* leftovers of a failed dump */
         write_python_thread(stage_write, tstate, current);
         drain_stage(fds, nfds);
@@ -378,6 +416,7 @@ write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
     for (int i = 0; i < nfds; i++) {
         pqg_puts(fds[i], "\nPython stacks of all threads (the crashing thread first):\n");
     }
+    stage_ok = stage_is_ours();
     /* PyInterpreterState_ThreadHead/PyThreadState_Next only read pointers. */
     PyThreadState *head = PyInterpreterState_ThreadHead(interpreter);
     PyThreadState *current = crashing_thread_state(head, crashing_native_id);

@@ -18,6 +18,7 @@
 #else
 #  include <unistd.h>
 #  include <sys/types.h>
+#  include <sys/stat.h>
 #  define pqg_raw_write(fd, buf, len) write((fd), (buf), (len))
 #endif
 #ifdef __linux__
@@ -51,10 +52,43 @@ static char log_path[1024];           /* for the warning; "" if unknown */
 static char log_path_line[4096];
 static volatile size_t log_path_line_len = 0;
 
+#ifndef _WIN32
+/* Which file the log descriptor named when it was handed over.  An app that
+ * closes every descriptor (os.closerange(), a daemonizing helper) frees its
+ * number, and the app's next open() gets it: writing on would put reports
+ * into the app's own file.  fstat() is async-signal-safe. */
+static volatile int log_identity_known = 0;
+static dev_t log_dev;
+static ino_t log_ino;
+#endif
+
+static void warn_log_broken(int err);
+
 int
 pqg_log_fd(void)
 {
-    return log_fd;
+    int fd = log_fd;
+#ifndef _WIN32
+    if (fd >= 0 && log_identity_known) {
+        struct stat st;
+        int saved_errno = errno;
+        int failed = fstat(fd, &st) != 0;
+        errno = saved_errno;
+        if (!failed && (st.st_dev != log_dev || st.st_ino != log_ino)) {
+            /* Another file now: never write to it (closed, not gone: a
+             * plain close still fails with EBADF and warns when written). */
+            if (!log_broken) {
+                broken_errno = EBADF;
+                pqg_format_timestamp(broken_since);
+                entries_missed = 0;
+                log_broken = 1;
+                warn_log_broken(EBADF);
+            }
+            return -1;
+        }
+    }
+#endif
+    return fd;
 }
 
 int
@@ -481,7 +515,7 @@ pqg_put_timestamp(int fd)
 void
 pqg_report_write(const char *buf, size_t len)
 {
-    pqg_write_all(log_fd, buf, len);
+    pqg_write_all(pqg_log_fd(), buf, len);
     pqg_write_all(stderr_fd, buf, len);
 }
 
@@ -539,6 +573,15 @@ set_log_fd_py(PyObject *Py_UNUSED(self), PyObject *args)
     if (fd_from_object(fd_arg, &fd) < 0) {
         return NULL;
     }
+#ifndef _WIN32
+    struct stat st;
+    log_identity_known = 0;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        log_dev = st.st_dev;
+        log_ino = st.st_ino;
+        log_identity_known = 1;
+    }
+#endif
     log_fd = fd;
     write_failed = 0;
     log_broken = 0;
@@ -578,14 +621,14 @@ set_log_path_line_py(PyObject *Py_UNUSED(self), PyObject *arg)
 static PyObject *
 get_log_fd_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
-    return PyLong_FromLong(log_fd);
+    return PyLong_FromLong(pqg_log_fd());
 }
 
 /* Write to the log with the GIL released; True if it was written. */
 static PyObject *
 write_to_log(const char *buf, size_t len)
 {
-    int fd = log_fd;
+    int fd = pqg_log_fd();
     Py_BEGIN_ALLOW_THREADS
     pqg_write_all(fd, buf, len);
     Py_END_ALLOW_THREADS
