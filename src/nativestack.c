@@ -261,7 +261,32 @@ walk(const void *ucontext, const char **how)
     return 0;
 }
 
-/* After a fault in walk(): the frames it had found. */
+/* The interrupted frame's caller when the pc itself is garbage (a call
+ * through a bad function pointer): x86-64's call pushed the return address
+ * at the stack pointer (read: may fault, then the handler gives the walk
+ * up); AArch64's bl left it in the link register.  0 if not known. */
+static uintptr_t
+caller_of_bad_pc(const void *ucontext)
+{
+    const ucontext_t *uc = ucontext;
+    if (uc == NULL) {
+        return 0;
+    }
+#  if defined(__x86_64__)
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    return sp != 0 && sp % sizeof(void *) == 0 ? *(const uintptr_t *)sp : 0;
+#  elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.regs[30];
+#  else
+    return 0;
+#  endif
+}
+
+/* After a fault in walk(): the frames it had found.  The unwinder starts in
+ * the handler and faults before it reaches the interrupted frame when that
+ * frame's pc is no code (it reads the instructions there to recognise a
+ * signal frame): a jump to a bad address.  The frames it found are then the
+ * handler's own, which say nothing; the interrupted pc and its caller do. */
 static int
 walked_before_fault(const void *ucontext, const char **how)
 {
@@ -269,7 +294,28 @@ walked_before_fault(const void *ucontext, const char **how)
     int have_context = context_registers(ucontext, &pc, &fp);
     *how = "the walk stopped at a fault: damaged stack";
     int count = walked;
-    return unwinder_lock_free ? from_interrupted_frame(count, have_context, pc) : count;
+    if (!unwinder_lock_free) {
+        return count;
+    }
+    for (int i = 0; i < count; i++) {
+        if (have_context && frames[i].pc == pc) {
+            return from_interrupted_frame(count, have_context, pc);
+        }
+    }
+    if (!have_context) {
+        return 0;
+    }
+    *how = "the unwinder faulted at the interrupted pc (a jump to a bad address?): "
+           "that pc, then its caller's return address";
+    frames[0].pc = pc;
+    walked = 1;
+    uintptr_t caller = caller_of_bad_pc(ucontext);
+    if (caller == 0) {
+        return 1;
+    }
+    frames[1].pc = caller;
+    walked = 2;
+    return 2;
 }
 
 /* ---- modules: /proc/self/maps ---- */
