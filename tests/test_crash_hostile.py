@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
+
+import pytest
 
 from apprunner import run_app
 
@@ -110,3 +113,26 @@ def test_a_report_with_a_crash_context_line_is_listed(tmp_path):
     reports = json.loads(listed.stdout)
     assert len(reports) == 1, listed.stdout
     assert "crash_in_test" in reports[0]["frame"]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12),
+                    reason="3.12+ bound C recursion separately: no overflow")
+@pytest.mark.xfail(strict=True, reason="the alternate signal stack is the main thread's only "
+                   "(docs/crashes.md): a C stack overflow in another thread dies unreported")
+def test_c_stack_overflow_in_a_worker_thread_is_reported(tmp_path):
+    result = run_app("""
+        import sys, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        sys.setrecursionlimit(10 ** 8)
+        nested = []
+        for _ in range(5_000_000):
+            nested = [nested]
+        def overflow_in_thread():
+            repr(nested)
+        threading.Thread(target=overflow_in_thread, name="deep-thread").start()
+        time.sleep(60)
+    """, tmp_path, timeout=120)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "thread: 'deep-thread'" in report
