@@ -138,9 +138,9 @@ def test_c_stack_overflow_in_a_worker_thread_is_reported(tmp_path):
     assert "thread: 'deep-thread'" in report
 
 
-@pytest.mark.xfail(strict=True, reason="the freeze report is written by a Python thread: while the "
-                   "GUI thread holds the GIL in a C call it comes only after the freeze, with 0 ms "
-                   "and without the frozen slot's frame")
+@pytest.mark.xfail(strict=False, reason="the freeze report is written by a Python thread: while the "
+                   "GUI thread holds the GIL in a C call it often comes only after the freeze, with "
+                   "0 ms and without the frozen slot's frame (about half the runs here: not strict)")
 def test_a_freeze_in_a_c_call_that_holds_the_gil_is_reported_during_it(tmp_path):
     result = run_app("""
         import ctypes
