@@ -139,6 +139,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     except (OSError, NotImplementedError):
         os_threads = []
     live_native_ids = {native_id for native_id, _name in os_threads}
+    python_idents = {native: ident for ident, native in _native.python_thread_ids()}
     for thread in threading.enumerate():
         native_id = thread.native_id
         if native_id is None:
@@ -164,13 +165,19 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     for native_id, (ident, name, kind_code) in table.items():
         if native_id in seen:
             continue
+        if (live_native_ids and native_id not in live_native_ids) or (
+                kind_code in (0, 1) and native_id not in python_idents):
+            # Gone: a thread named at install() (or a dummy) ends without
+            # pyqtguard's bootstrap to take it out of the table.  A Python
+            # thread's state is gone when join() returns; the OS thread may
+            # linger a moment.
+            continue
         seen.add(native_id)
         record = qthreads.get(native_id)
         started, site = (record[1], record[2]) if record else (None, None)
         stack = _format_stack(frames[ident]) if ident in frames else None
         result.append(ThreadInfo(name, native_id, ident, _KINDS.get(kind_code, "python"),
                                  started=started, started_at=site, stack=stack))
-    python_idents = {native: ident for ident, native in _native.python_thread_ids()}
     for native_id, os_name in os_threads:
         if native_id in seen:
             continue
