@@ -96,3 +96,21 @@ def test_qthread_started_by_a_signal_has_the_apps_start_site(tmp_path):
     kind, site = rows[0][1], rows[0][2]
     assert kind == "qthread", result.describe()
     assert "pyqtguard" not in site and site.endswith("app.py:21"), result.describe()
+
+
+def test_an_apps_thread_named_like_pyqtguards_own_is_still_reported(tmp_path):
+    # threads() hides pyqtguard's own threads; an app's thread that only
+    # looks like one (its name starts with "pyqtguard-") is the app's and
+    # must be in threads() and in the exit-timeout report it causes.
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1)
+        hang = threading.Event()
+        threading.Thread(target=hang.wait, name="pyqtguard-sync").start()
+        print("listed:", [t.name for t in pyqtguard.threads()], flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 124, result.describe()
+    assert "listed: ['MainThread', 'pyqtguard-sync']" in result.stdout, result.describe()
+    assert "pyqtguard-sync" in result.log.split("=== pyqtguard exit timeout ===")[-1], \
+        result.describe()
