@@ -23,8 +23,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO
 
-# Threads pyqtguard itself runs; listed by threads(all=True) only.
+# Threads pyqtguard itself runs; listed by threads(all=True) only.  By their
+# exact names (Python's, or the OS's, cut at 15 bytes): an app's thread named
+# "pyqtguard-sync" is the app's and is listed.
 OWN_THREAD_PREFIX = "pyqtguard-"
+OWN_THREAD_NAMES = frozenset((
+    "pyqtguard-report",            # watchdog/__init__.py HELPER_NAME
+    "pyqtguard-rep",               # src/watchdog.c, the reporter's OS name
+    "pyqtguard-wdog",              # src/watchdog.c
+    "pyqtguard-prune",             # src/logprune.c
+    "pyqtguard-report-sender",     # reporting/sender.py
+    "pyqtguard-childwatch",        # children/parent.py
+    "pyqtguard-dialogs-warm-up",   # dialogs/__init__.py
+))
 _KINDS = {0: "python", 1: "main", 2: "qthread", 3: "pool", 4: "native"}
 
 
@@ -191,8 +202,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         kind = "pool" if os_name == "Thread (pooled)" else "native"
         result.append(ThreadInfo(os_name or "?", native_id, ident, kind, stack=stack))
     if not all:
-        result = [t for t in result if not t.name.startswith(OWN_THREAD_PREFIX)
-                  and not t.name.startswith("pyqtguard-wdog")]
+        result = [t for t in result if t.name not in OWN_THREAD_NAMES]
     return result
 
 
