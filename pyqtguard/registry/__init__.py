@@ -28,22 +28,26 @@ KIND_POOL = 3
 KIND_NATIVE = 4
 
 
-# Frames start_site() looks past: threading's own, an executor's, pyqtguard's
-# thread tracking (with the platform's separator).
-_NOT_START_SITES = ("threading.py", os.path.join("concurrent", "futures", "thread.py"),
-                    os.path.join("pyqtguard", "registry", "tracking.py"),
-                    os.path.join("pyqtguard", "registry", "qthreads.py"),
-                    os.path.join("pyqtguard", "registry", "__init__.py"))
+# Frames start_site() looks past: threading's own, an executor's, and every
+# frame of pyqtguard's own (its thread tracking; its exec() wrapper, the
+# nearest Python frame when a signal starts a thread:
+# clicked.connect(thread.start)).
+_NOT_START_SITES = ("threading.py", os.path.join("concurrent", "futures", "thread.py"))
+_OWN_FILES = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _not_a_start_site(filename: str) -> bool:
+    return filename.endswith(_NOT_START_SITES) or filename.startswith(_OWN_FILES)
 
 
 def start_site(depth: int = 2) -> str | None:
     """``"file.py:12"`` of the caller's caller, skipping threading's own
-    frames (a Timer, an executor, a subclass's ``start``)."""
+    frames (a Timer, an executor) and pyqtguard's."""
     try:
         frame = sys._getframe(depth)
     except ValueError:
         return None
-    while frame is not None and frame.f_code.co_filename.endswith(_NOT_START_SITES):
+    while frame is not None and _not_a_start_site(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return None

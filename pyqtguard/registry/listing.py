@@ -23,8 +23,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO
 
-# Threads pyqtguard itself runs; listed by threads(all=True) only.
+# Threads pyqtguard itself runs; listed by threads(all=True) only.  By their
+# exact names (Python's, or the OS's, cut at 15 bytes): an app's thread named
+# "pyqtguard-sync" is the app's and is listed.
 OWN_THREAD_PREFIX = "pyqtguard-"
+OWN_THREAD_NAMES = frozenset((
+    "pyqtguard-report",            # watchdog/__init__.py HELPER_NAME
+    "pyqtguard-rep",               # src/watchdog.c, the reporter's OS name
+    "pyqtguard-wdog",              # src/watchdog.c
+    "pyqtguard-prune",             # src/logprune.c
+    "pyqtguard-report-sender",     # reporting/sender.py
+    "pyqtguard-childwatch",        # children/parent.py
+    "pyqtguard-dialogs-warm-up",   # dialogs/__init__.py
+))
 _KINDS = {0: "python", 1: "main", 2: "qthread", 3: "pool", 4: "native"}
 
 
@@ -139,6 +150,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     except (OSError, NotImplementedError):
         os_threads = []
     live_native_ids = {native_id for native_id, _name in os_threads}
+    python_idents = {native: ident for ident, native in _native.python_thread_ids()}
     for thread in threading.enumerate():
         native_id = thread.native_id
         if native_id is None:
@@ -164,13 +176,19 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     for native_id, (ident, name, kind_code) in table.items():
         if native_id in seen:
             continue
+        if (live_native_ids and native_id not in live_native_ids) or (
+                kind_code in (0, 1) and native_id not in python_idents):
+            # Gone: a thread named at install() (or a dummy) ends without
+            # pyqtguard's bootstrap to take it out of the table.  A Python
+            # thread's state is gone when join() returns; the OS thread may
+            # linger a moment.
+            continue
         seen.add(native_id)
         record = qthreads.get(native_id)
         started, site = (record[1], record[2]) if record else (None, None)
         stack = _format_stack(frames[ident]) if ident in frames else None
         result.append(ThreadInfo(name, native_id, ident, _KINDS.get(kind_code, "python"),
                                  started=started, started_at=site, stack=stack))
-    python_idents = {native: ident for ident, native in _native.python_thread_ids()}
     for native_id, os_name in os_threads:
         if native_id in seen:
             continue
@@ -184,8 +202,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         kind = "pool" if os_name == "Thread (pooled)" else "native"
         result.append(ThreadInfo(os_name or "?", native_id, ident, kind, stack=stack))
     if not all:
-        result = [t for t in result if not t.name.startswith(OWN_THREAD_PREFIX)
-                  and not t.name.startswith("pyqtguard-wdog")]
+        result = [t for t in result if t.name not in OWN_THREAD_NAMES]
     return result
 
 

@@ -46,11 +46,16 @@ def start_of(thread: threading.Thread) -> tuple[str | None, float | None]:
 
 def _start_python_thread(self: threading.Thread) -> None:
     key = id(self)
+    previous = _starts.get(key)
     _starts[key] = (start_site(), time.time())
     try:
         _original_thread_start(self)
     except BaseException:
-        _starts.pop(key, None)
+        # A second start() of a running thread raises too: its own entry stays.
+        if previous is None:
+            _starts.pop(key, None)
+        else:
+            _starts[key] = previous
         raise
 
 
