@@ -71,6 +71,19 @@ def test_each_way_of_turning_it_on(pytester, inner, how):
                                  "*thread 'stray', started at *test_leak.py:3*"])
 
 
+def test_an_app_thread_named_like_pyqtguard_s_own_is_still_a_leak(pytester, inner):
+    # pyqtguard's own threads are skipped by their exact names, not by the
+    # "pyqtguard-" prefix an app may use too.
+    pytester.makepyfile(test_leak="""
+        import threading, time
+        def test_leaks():
+            threading.Thread(target=time.sleep, args=(1.5,), name="pyqtguard-sync").start()
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*thread 'pyqtguard-sync', started at *test_leak.py:3*"])
+
+
 def test_a_bad_option_value_is_a_usage_error(pytester, inner):
     pytester.makepyfile(test_x="def test_x(): pass\n")
     pytester.makeini("[pytest]\npyqtguard = true\npyqtguard_leaks = sometimes\n")

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 # Threads pyqtguard itself runs; listed by threads(all=True) only.  By their
 # exact names (Python's, or the OS's, cut at 15 bytes): an app's thread named
 # "pyqtguard-sync" is the app's and is listed.
-OWN_THREAD_PREFIX = "pyqtguard-"
 OWN_THREAD_NAMES = frozenset((
     "pyqtguard-report",            # watchdog/__init__.py HELPER_NAME
     "pyqtguard-rep",               # src/watchdog.c, the reporter's OS name

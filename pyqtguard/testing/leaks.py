@@ -25,7 +25,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-OWN_THREAD_PREFIX = "pyqtguard-"
+def is_own_thread(thread: threading.Thread) -> bool:
+    """One of pyqtguard's own threads (by its exact name: an app's thread
+    named ``pyqtguard-sync`` is the app's)."""
+    from ..registry.listing import OWN_THREAD_NAMES
+
+    return thread.name in OWN_THREAD_NAMES
 
 
 class Leak:
@@ -162,7 +167,7 @@ def _thread_leaks(before: Snapshot) -> list[Leak]:
     main = threading.main_thread()
     return [Leak("thread", t.name, _start_site(t), t) for t in threading.enumerate()
             if id(t) not in before.threads and t is not main and t.is_alive()
-            and not t.name.startswith(OWN_THREAD_PREFIX)
+            and not is_own_thread(t)
             and not isinstance(t, threading._DummyThread)]  # type: ignore[attr-defined]
 
 

@@ -151,7 +151,7 @@ class GuardPlugin:
         with the test that left each."""
         alive = [(t, self._left_by.get(id(t), (t, None))[1]) for t in threading.enumerate()
                  if t is not threading.main_thread() and t.is_alive() and not t.daemon
-                 and not t.name.startswith(leaks.OWN_THREAD_PREFIX)]
+                 and not leaks.is_own_thread(t)]
         if not alive:
             return
         timeout = self.settings.exit_timeout
