@@ -90,6 +90,11 @@ static atomic_int reporter = 0;            /* 0, or native id of the reporter */
 static atomic_int report_progress = 0;     /* parts written: see wait_for_reporter */
 static volatile sig_atomic_t fatal_already_reported = 0;  /* by qt_fatal */
 static volatile sig_atomic_t engine_is_faulthandler = 0;
+/* faulthandler was enabled by pyqtguard with the run log's descriptor as its
+ * file (3.13+).  It keeps the number: once the app has closed the log and
+ * the number names one of the app's own files, chaining to faulthandler
+ * would write the stacks into that file - so the handler does not. */
+static volatile sig_atomic_t faulthandler_on_run_log = 0;
 /* The pid that sent a fault signal with kill()/tgkill() (si_code <= 0: no
  * fault, and no si_addr), or 0.  Set by the reporter before its report. */
 static volatile long report_sender = 0;
@@ -551,6 +556,13 @@ restore_gil_waiters(void)
 
 /* Everything a report says, to every report descriptor.  Called from the
  * signal handler (sig != NULL) or, with the GIL, for a Qt fatal error. */
+/* faulthandler would write into a file that is no longer the run log. */
+static int
+faulthandler_stale(int log_fd)
+{
+    return faulthandler_on_run_log && log_fd < 0;
+}
+
 static void
 write_report(const fatal_signal *sig, const char *reason, const void *address,
              const void *ucontext)
@@ -576,9 +588,14 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
     restore_gil_waiters();
     size_t path_len;
     const char *path_line = pqg_log_path_line(&path_len);
+    int log_fd = pqg_log_fd();
     for (int i = 0; i < nfds; i++) {
-        int is_log = fds[i] == pqg_log_fd();
-        if (engine_is_faulthandler) {
+        int is_log = fds[i] == log_fd;
+        if (engine_is_faulthandler && faulthandler_stale(log_fd)) {
+            pqg_puts(fds[i], "\nPython stacks of all threads: not written (the app "
+                     "closed the run log; its descriptor now names another file)\n");
+        }
+        else if (engine_is_faulthandler) {
             pqg_puts(fds[i], is_log
                      ? "\nPython stacks of all threads (by faulthandler):\n"
                      : "\nPython stacks of all threads: see the run log\n");
@@ -653,6 +670,18 @@ restore_previous_handler(fatal_signal *sig)
     }
 }
 
+/* The default action, not the previous handler (a stale faulthandler). */
+static void
+restore_default_action(fatal_signal *sig)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    sigaction(sig->signum, &action, NULL);              /* async-signal-safe */
+    sig->installed = 0;
+}
+
 static int
 is_fault(int signum)
 {
@@ -699,7 +728,12 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
      * action) gets the signal now: SA_NODEFER lets raise() deliver it inside
      * this handler.  For a real fault, returning re-executes the faulting
      * instruction, which faults again into the previous handler. */
-    restore_previous_handler(sig);
+    if (faulthandler_stale(pqg_log_fd())) {
+        restore_default_action(sig);        /* not faulthandler: see above */
+    }
+    else {
+        restore_previous_handler(sig);
+    }
     errno = saved_errno;
     raise(signum);
 }
@@ -849,9 +883,11 @@ static PyObject *
 crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int faulthandler_engine = 0;
-    if (!PyArg_ParseTuple(args, "|p:crash_enable", &faulthandler_engine)) {
+    int on_run_log = 0;
+    if (!PyArg_ParseTuple(args, "|pp:crash_enable", &faulthandler_engine, &on_run_log)) {
         return NULL;
     }
+    faulthandler_on_run_log = on_run_log;
 #ifdef PQG_OWN_PYTHON_STACKS
     engine_is_faulthandler = faulthandler_engine;
 #else
@@ -925,10 +961,13 @@ own_python_stacks_supported_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ig
 
 static PyMethodDef crash_methods[] = {
     {"crash_enable", crash_enable_py, METH_VARARGS,
-     PyDoc_STR("crash_enable($module, faulthandler_engine=False, /)\n--\n\n"
+     PyDoc_STR("crash_enable($module, faulthandler_engine=False, "
+               "faulthandler_on_run_log=False, /)\n--\n\n"
                "Install the fatal-signal handlers (chaining the current ones)."
                "\nWith faulthandler_engine, Python stacks are left to an "
-               "already enabled faulthandler (always so on 3.13+).")},
+               "already enabled faulthandler (always so on 3.13+); with "
+               "faulthandler_on_run_log, it writes to the run log's descriptor "
+               "and is not chained to once that names another file.")},
     {"crash_disable", crash_disable_py, METH_NOARGS,
      PyDoc_STR("crash_disable($module, /)\n--\n\nRestore the previous handlers.")},
     {"crash_enabled", crash_enabled_py, METH_NOARGS,

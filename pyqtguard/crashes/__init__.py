@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 # Whether install() enabled faulthandler (3.13+); uninstall() disables it
 # again only then.
 _enabled_faulthandler = False
+# ... with the run log's descriptor as its file (3.13+).
+_faulthandler_on_run_log = False
 
 
 def write_fatal_report(reason: str) -> bool:
@@ -50,7 +52,7 @@ def write_fatal_report(reason: str) -> bool:
 
 def _faulthandler_engine() -> bool:
     """Enable faulthandler on the run log where it must be the engine (3.13+)."""
-    global _enabled_faulthandler
+    global _enabled_faulthandler, _faulthandler_on_run_log
     if _native.own_python_stacks_supported():
         return False                       # 3.11-3.12: the C core dumps stacks
     import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
@@ -62,6 +64,7 @@ def _faulthandler_engine() -> bool:
         no_c_stack = {"c_stack": False} if sys.version_info >= (3, 14) else {}
         faulthandler.enable(file=fd if fd >= 0 else 2, all_threads=True, **no_c_stack)
         _enabled_faulthandler = True
+        _faulthandler_on_run_log = fd >= 0
     return True
 
 
@@ -70,17 +73,21 @@ def install(config: Config) -> None:
     if not config.crash_handler or _native.crash_enabled():
         return
     try:
-        _native.crash_enable(_faulthandler_engine())
+        engine = _faulthandler_engine()
+        # faulthandler keeps the run log's descriptor number: the C handler
+        # does not chain to it once the app has closed the log (src/crash.c).
+        _native.crash_enable(engine, _faulthandler_on_run_log)
     except (OSError, MemoryError, ValueError, RuntimeError) as exc:
         warn_once("crash", f"crash reports are off: {exc}")
 
 
 def uninstall() -> None:
     """Disarm the handlers; disable faulthandler if install() enabled it."""
-    global _enabled_faulthandler
+    global _enabled_faulthandler, _faulthandler_on_run_log
     _native.crash_disable()
     if _enabled_faulthandler:
         import faulthandler
 
         faulthandler.disable()
         _enabled_faulthandler = False
+        _faulthandler_on_run_log = False
