@@ -42,7 +42,13 @@ def test_crash_after_the_app_closed_our_descriptors_writes_nothing_into_its_file
         data = (tmp_path / f"user{i}.db").read_text(errors="replace")
         assert data == "PRECIOUS\n", f"user{i}.db:\n{data}"
     report = report_of(result.stderr)        # the report still reaches stderr
-    assert "in after_close" in report, report
+    if sys.version_info >= (3, 13):
+        # faulthandler writes the Python stacks there, to the descriptor it
+        # was given: it is not chained to once that names another file.
+        assert "Python stacks of all threads: not written (the app closed the run log" \
+            in report, report
+    else:
+        assert "in after_close" in report, report
 
 
 def test_a_sent_sigsegv_has_no_fault_address(tmp_path):
