@@ -133,7 +133,7 @@ def _arm() -> None:
     except (OSError, ValueError) as exc:
         logfile.warn_once("interrupt", f"Ctrl+C/SIGTERM handling is off: {exc}")
         return
-    _notifier = notifier
+    _notifier = qt_attach.adopt(notifier)
     _armed = True
     _closing = 0
 

@@ -137,7 +137,7 @@ def watch_queued_reports() -> None:
     except BaseException:
         _native.report_wakeup_fd(False)     # nobody watches: the main thread writes them
         raise
-    _report_notifier = notifier
+    _report_notifier = qt_attach.adopt(notifier)
 
 
 def unwatch_queued_reports() -> None:

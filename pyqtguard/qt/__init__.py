@@ -258,24 +258,37 @@ def unwrap_event_loops() -> None:
 
 # ---- pyqtguard's own Qt objects -------------------------------------------------
 
+# id() of each QTimer/QSocketNotifier of pyqtguard's -> the thread that made it
+# (threading.get_ident()): asking Qt (QObject.thread()) would have sip build
+# the QThread class, about 0.7 ms at every app's exit.
+_made_in: dict[int, int] = {}
+
+
+def adopt(qobject: Any) -> Any:
+    """Note the thread that made *qobject* (one of pyqtguard's QTimers or
+    QSocketNotifiers) for :func:`retire`; returns it."""
+    _made_in[id(qobject)] = threading.get_ident()
+    return qobject
+
+
 def retire(qobject: Any) -> None:
-    """Stop one of pyqtguard's QTimers or QSocketNotifiers for good, from
-    any thread: at once in the thread it belongs to (the caller then drops
-    it: deleted with its last reference); from another thread, where Qt
-    forbids stopping it, its own thread deletes it at its next turn (until
-    then its slot finds nothing to do).
+    """Stop one of pyqtguard's QTimers or QSocketNotifiers (made with
+    :func:`adopt`) for good, from any thread: at once in the thread that made
+    it (the caller then drops it: deleted with its last reference); from
+    another thread, where Qt forbids stopping it, that thread deletes it at
+    its next turn (until then its slot finds nothing to do).
 
     Example::
 
         notifier, _notifier = _notifier, None
         qt_attach.retire(notifier)
     """
+    made_in = _made_in.pop(id(qobject), None)
     qtcore = sys.modules.get(QTCORE)
     if qtcore is None:
         return
     try:
-        own_thread = qobject.thread() == qtcore.QThread.currentThread()
-        if own_thread:
+        if made_in is None or made_in == threading.get_ident():
             if isinstance(qobject, qtcore.QTimer):
                 qobject.stop()
             else:

@@ -116,7 +116,7 @@ def start_watch(freeze_ms: int) -> None:
     _gui_ident = threading.get_ident()
     watchdog.ensure_started()
     if _timer is None:
-        _timer = qtcore.QTimer()
+        _timer = qt_attach.adopt(qtcore.QTimer())
         _timer.timeout.connect(_native.heartbeat)
     _timer.setInterval(max(10, freeze_ms // 10))
     _timer.start()
