@@ -112,7 +112,7 @@ static int
 report_fds(int fds[2])
 {
     int n = 0;
-    int log = pqg_log_fd();
+    int log = pqg_log_fd_checked();
     int err = pqg_stderr_fd();
     if (log >= 0) {
         fds[n++] = log;
@@ -588,7 +588,7 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
     restore_gil_waiters();
     size_t path_len;
     const char *path_line = pqg_log_path_line(&path_len);
-    int log_fd = pqg_log_fd();
+    int log_fd = pqg_log_fd_checked();
     for (int i = 0; i < nfds; i++) {
         int is_log = fds[i] == log_fd;
         if (engine_is_faulthandler && faulthandler_stale(log_fd)) {
@@ -728,7 +728,7 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
      * action) gets the signal now: SA_NODEFER lets raise() deliver it inside
      * this handler.  For a real fault, returning re-executes the faulting
      * instruction, which faults again into the previous handler. */
-    if (faulthandler_stale(pqg_log_fd())) {
+    if (faulthandler_stale(pqg_log_fd_checked())) {
         restore_default_action(sig);        /* not faulthandler: see above */
     }
     else {

@@ -73,7 +73,7 @@ end_at_once(int signum)
             pause();
         }
     }
-    int fds[2] = {pqg_log_fd(), pqg_stderr_fd()};
+    int fds[2] = {pqg_log_fd_checked(), pqg_stderr_fd()};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
             continue;

@@ -64,8 +64,35 @@ static ino_t log_ino;
 
 static void warn_log_broken(int err);
 
+/* When the log descriptor's identity was last found right (monotonic ns). */
+static volatile long long identity_checked_ns = 0;
+
 int
 pqg_log_fd(void)
+{
+#ifndef _WIN32
+    /* A write under the GIL (an exception report, a log line) checks at most
+     * once per PQG_LOG_CHECK_NS (1 ms): an fstat() per report was 2-4% of a
+     * report's cost in a flood.  A report alone always checks; to hit a file
+     * of the app's, the app would have to close the log and open that file
+     * within 1 ms of a previous report.  Crash and signal paths use
+     * pqg_log_fd_checked(). */
+    long long now = pqg_monotonic_ns();
+    if (log_fd >= 0 && log_identity_known && now - identity_checked_ns < PQG_LOG_CHECK_NS) {
+        return log_fd;
+    }
+    int fd = pqg_log_fd_checked();
+    if (fd >= 0) {
+        identity_checked_ns = now;
+    }
+    return fd;
+#else
+    return log_fd;
+#endif
+}
+
+int
+pqg_log_fd_checked(void)
 {
     int fd = log_fd;
 #ifndef _WIN32
@@ -75,6 +102,7 @@ pqg_log_fd(void)
         int failed = fstat(fd, &st) != 0;
         errno = saved_errno;
         if (!failed && (st.st_dev != log_dev || st.st_ino != log_ino)) {
+            identity_checked_ns = 0;        /* pqg_log_fd() checks each time now */
             /* Another file now: never write to it (closed, not gone: a
              * plain close still fails with EBADF and warns when written). */
             if (!log_broken) {
@@ -580,6 +608,7 @@ set_log_fd_py(PyObject *Py_UNUSED(self), PyObject *args)
         log_dev = st.st_dev;
         log_ino = st.st_ino;
         log_identity_known = 1;
+        identity_checked_ns = pqg_monotonic_ns();
     }
 #endif
     log_fd = fd;

@@ -29,7 +29,9 @@
 /* ---- logfd.c: the run's log file descriptor and signal-safe writers ---- */
 int pqg_logfd_init(PyObject *module);
 int pqg_logprune_init(PyObject *module);      /* logprune.c: old logs, off-thread */
-int pqg_log_fd(void);                               /* signal-safe; -1 if none */
+int pqg_log_fd(void);          /* signal-safe; -1 if none; identity checked each ms at most */
+int pqg_log_fd_checked(void);  /* signal-safe; identity checked now (crash, signal paths) */
+#define PQG_LOG_CHECK_NS 1000000LL
 int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
 const char *pqg_log_path_line(size_t *len);        /* signal-safe; len 0: none */
 void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */

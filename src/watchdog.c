@@ -224,7 +224,7 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
     }
 #else
     (void)only_native_id;
-    if (stack_dump_signal != 0 && fd == pqg_log_fd()) {
+    if (stack_dump_signal != 0 && fd == pqg_log_fd_checked()) {
         pqg_puts(fd, "\nPython stacks of all threads (by faulthandler):\n");
         raise(stack_dump_signal);        /* async-signal-safe; see above */
     }
@@ -329,7 +329,7 @@ ask_python(char request)
 static void
 log_freeze_end(long long turned_ns)
 {
-    int fd = pqg_log_fd();
+    int fd = pqg_log_fd_checked();
     if (fd < 0) {
         return;
     }
@@ -346,7 +346,7 @@ check_freeze(long long now)
         return;
     }
     long long beat = atomic_load(&last_beat_ns);
-    int fd = pqg_log_fd();
+    int fd = pqg_log_fd_checked();
     if (!freeze_active && beat != 0 && now - beat > freeze_ns) {
         freeze_active = 1;
         freeze_began_ns = beat;
@@ -370,7 +370,7 @@ check_freeze(long long now)
 static void
 report_exit_timeout_in_c(const char *note)
 {
-    int fds[2] = {pqg_log_fd(), pqg_stderr_fd()};
+    int fds[2] = {pqg_log_fd_checked(), pqg_stderr_fd()};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
             continue;
@@ -393,7 +393,7 @@ end_process_if_asked(void)
     if (!exit_kill) {
         return;
     }
-    int fd = pqg_log_fd();
+    int fd = pqg_log_fd_checked();
     if (fd >= 0) {
         log_line_start(fd);
         pqg_puts(fd, "pyqtguard: ending the process (exit status ");
@@ -464,9 +464,9 @@ watchdog_main(void *arg)
         run_posted_chore();
         long long now = pqg_monotonic_ns();
         if (atomic_exchange(&dump_requested, 0)) {
-            if (!ask_python(REQUEST_DUMP) && pqg_log_fd() >= 0) {
-                pqg_puts(pqg_log_fd(), "\n=== pyqtguard thread dump ===\n");
-                write_fallback(pqg_log_fd(), 0, NOTE_NO_ANSWER);
+            if (!ask_python(REQUEST_DUMP) && pqg_log_fd_checked() >= 0) {
+                pqg_puts(pqg_log_fd_checked(), "\n=== pyqtguard thread dump ===\n");
+                write_fallback(pqg_log_fd_checked(), 0, NOTE_NO_ANSWER);
             }
         }
         check_freeze(now);
