@@ -36,6 +36,9 @@ class FreezeWatch:
         self._depth = 0
         self._originals: list[tuple[Any, str, Any]] = []
         self._subscribed = False
+        # The Qt modules attach() last wrapped for (None: wrap again): each
+        # test calls it, and looking the exec methods up costs ~20 us.
+        self._attached_to: tuple[Any, ...] | None = None
 
     # ---- what the freeze watch reports ----
     def _on_freeze(self, event: Any) -> None:
@@ -106,6 +109,11 @@ class FreezeWatch:
         qtcore = modules.get("PyQt6.QtCore")
         if qtcore is None:
             return
+        attached_to = (qtcore, modules.get("PyQt6.QtGui"), modules.get("PyQt6.QtWidgets"),
+                       modules.get("PyQt6.QtTest"))
+        if attached_to == self._attached_to:
+            return                             # nothing imported or unwrapped since
+        self._attached_to = attached_to
         if not self._subscribed:
             pyqtguard.on_freeze(self._on_freeze)
             self._subscribed = True
@@ -123,6 +131,12 @@ class FreezeWatch:
         if qttest is not None:
             self._wrap(qttest.QTest, "qWait", static=True)
 
+    def invalidate(self) -> None:
+        """Wrap again at the next :meth:`attach`: pyqtguard was installed
+        again, after an ``uninstall()`` that put the application's ``exec``
+        back."""
+        self._attached_to = None
+
     def detach(self) -> None:
         """Put the originals back."""
         import pyqtguard
@@ -134,3 +148,4 @@ class FreezeWatch:
             if self._is_ours(owner.__dict__.get(name)):
                 setattr(owner, name, descriptor)
         self._originals.clear()
+        self._attached_to = None

@@ -130,6 +130,7 @@ class GuardPlugin:
         self._installed = pyqtguard.install(
             app_name="pytest", repeat_interval=0, freeze_ms=0, stderr=False,
             exit_timeout=timeout if timeout > 0 else None)
+        self._freezes.invalidate()              # uninstall() may have unwrapped exec
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         import pyqtguard
