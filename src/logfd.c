@@ -60,12 +60,11 @@ static volatile size_t log_path_line_len = 0;
 static volatile int log_identity_known = 0;
 static dev_t log_dev;
 static ino_t log_ino;
+/* When the log descriptor's identity was last found right (monotonic ns). */
+static volatile long long identity_checked_ns = 0;
 #endif
 
 static void warn_log_broken(int err);
-
-/* When the log descriptor's identity was last found right (monotonic ns). */
-static volatile long long identity_checked_ns = 0;
 
 int
 pqg_log_fd(void)
