@@ -160,13 +160,7 @@ def _on_wake(*_args: object) -> None:
              else f"another {name}, or Ctrl+C,")
     message = (f"pyqtguard: {name} received: closing the application ({again} ends it "
                f"at once with a thread report)")
-    logfile.log_event(message)
-    if _to_stderr and sys.stderr is not None:
-        try:
-            sys.stderr.write(message + "\n")
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - stderr may be broken
-            pass
+    _announce(message)
     app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
     if app is None:
         return
@@ -189,6 +183,17 @@ def _on_wake(*_args: object) -> None:
         _refused(name)
 
 
+def _announce(message: str) -> None:
+    """*message* to the run log, and to stderr unless install(stderr=False)."""
+    logfile.log_event(message)
+    if _to_stderr and sys.stderr is not None:
+        try:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - stderr may be broken
+            pass
+
+
 def _window_kept_open(app: Any) -> bool:
     """A top-level window still shown after quit(): one refused to close
     (Qt 6 emits aboutToQuit inside quit() when the close goes ahead)."""
@@ -207,13 +212,7 @@ def _refused(name: str) -> None:
     _native.interrupt_reset()
     message = (f"pyqtguard: the application refused to close; it goes on "
                f"(another {name} asks it again)")
-    logfile.log_event(message)
-    if _to_stderr and sys.stderr is not None:
-        try:
-            sys.stderr.write(message + "\n")
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - stderr may be broken
-            pass
+    _announce(message)
 
 
 def _loop_ended() -> None:
