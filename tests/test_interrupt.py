@@ -79,18 +79,23 @@ def start_app(tmp_path: Path, close_body: str = "pass", before_exec: str = "pass
     return proc
 
 
-def _pump(proc: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+_END = object()                               # the app's stdout closed
+
+
+def _pump(proc: subprocess.Popen[str], lines: queue.Queue[object]) -> None:
     for line in proc.stdout:
         lines.put(line)
-    lines.put("")
+    lines.put(_END)
 
 
 def next_line(proc: subprocess.Popen[str], timeout: float = 15) -> str | None:
-    """The app's next line of output (None: none within *timeout*)."""
+    """The app's next line of output, stripped (None: stdout ended, or no line
+    within *timeout*).  A blank line is "", not the end."""
     try:
-        return proc.lines.get(timeout=timeout).strip()  # type: ignore[attr-defined]
+        line = proc.lines.get(timeout=timeout)  # type: ignore[attr-defined]
     except queue.Empty:
         return None
+    return None if line is _END else line.strip()
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int | None, str, str]:
@@ -103,7 +108,7 @@ def finish(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int | None
         proc.wait()
         status = None
     out = []
-    while (line := next_line(proc, 5)):
+    while (line := next_line(proc, 5)) is not None:
         out.append(line)
     return status, "\n".join(out), proc.stderr.read()
 

@@ -83,3 +83,60 @@ def test_a_worker_before_the_qapplication_is_a_clear_error(tmp_path):
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert "error: pyqtguard workers need a QApplication" in result.stdout
+
+
+def test_the_apps_own_about_to_quit_runs_once_while_workers_stop(tmp_path):
+    # Qt sets "aboutToQuit was emitted" only after the signal returns, and the
+    # closed last window has posted a Quit event: events processed while
+    # pyqtguard waits for workers inside aboutToQuit used to deliver that
+    # event and emit aboutToQuit a second time (the app's own slot, e.g. one
+    # that saves settings, ran twice).
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        from pyqtguard import workers
+        app = QtWidgets.QApplication([])
+        window = QtWidgets.QWidget()
+        window.show()
+        app.aboutToQuit.connect(lambda: print("aboutToQuit", flush=True))
+        def poll(state):
+            while not state.cancelled:
+                time.sleep(0.02)
+            time.sleep(0.1)                    # events are processed meanwhile
+        workers.run_in_worker(poll)
+        QtCore.QTimer.singleShot(200, app.quit)
+        print("exec returned", app.exec(), flush=True)
+        print("active:", len(workers.active_workers()), flush=True)
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.count("aboutToQuit") == 1, result.describe()
+    assert "exec returned 0" in result.stdout and "active: 0" in result.stdout, result.describe()
+
+
+def test_a_quit_asked_for_while_shutdown_waits_happens_after_it(tmp_path):
+    # The held-back Quit is posted again once the workers are stopped: the
+    # app still quits, and after shutdown() returned, not inside it.
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        from pyqtguard import workers
+        app = QtWidgets.QApplication([])
+        app.aboutToQuit.connect(lambda: print("aboutToQuit", flush=True))
+        def poll(state):
+            while not state.cancelled:
+                time.sleep(0.02)
+            time.sleep(0.3)
+        workers.run_in_worker(poll)
+        def stop_all():
+            QtCore.QTimer.singleShot(50, app.quit)   # runs while shutdown waits
+            print("stopped:", workers.shutdown(timeout=5), flush=True)
+        QtCore.QTimer.singleShot(100, stop_all)
+        QtCore.QTimer.singleShot(10000, lambda: app.exit(7))
+        print("exec returned", app.exec(), flush=True)
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout == "stopped: []\naboutToQuit\nexec returned 0\n", result.describe()

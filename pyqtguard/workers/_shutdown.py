@@ -57,6 +57,21 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     workers = [w for w in workers if not (w._status == "running" and w._native_id == here)]
     qtcore = sys.modules.get("PyQt6.QtCore")
     app = qtcore.QCoreApplication.instance() if qtcore is not None else None
+    if app is None or not workers:
+        _wait(workers, timeout, None, None)
+    else:
+        held = _QuitHeldBack.over(app, qtcore)
+        try:
+            _wait(workers, timeout, app, qtcore)
+        finally:
+            held.release()
+    stragglers = [w for w in workers if w._status != "done"]
+    if stragglers:
+        _report(stragglers, timeout)
+    return [w.name for w in stragglers]
+
+
+def _wait(workers: list[_worker.Worker], timeout: float, app: Any, qtcore: Any) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if all(w._status == "done" for w in workers):
@@ -66,10 +81,49 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
         time.sleep(0.005)
     if app is not None:                      # deliver the last events
         app.processEvents()
-    stragglers = [w for w in workers if w._status != "done"]
-    if stragglers:
-        _report(stragglers, timeout)
-    return [w.name for w in stragglers]
+
+
+class _QuitHeldBack:
+    """Holds back the application's Quit events while shutdown() processes
+    events, and posts one again afterwards.
+
+    Why: Qt marks aboutToQuit as emitted only after the signal returns, and
+    the last window's close has posted a Quit event by then.  Delivered while
+    shutdown() waits inside aboutToQuit, that event quit again and emitted
+    aboutToQuit a second time: the app's own slots ran twice.  Elsewhere a
+    quit() from a slot run meanwhile waits until the workers are stopped,
+    then happens as it would have.
+    """
+
+    _filter_class: Any = None
+
+    def __init__(self, app: Any, qtcore: Any, event_filter: Any) -> None:
+        self._app, self._qtcore, self._filter = app, qtcore, event_filter
+
+    @classmethod
+    def over(cls, app: Any, qtcore: Any) -> _QuitHeldBack:
+        if cls._filter_class is None:        # built on first use: no cost at import
+            quit_type = qtcore.QEvent.Type.Quit
+
+            class QuitFilter(qtcore.QObject):
+                held = False
+
+                def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802
+                    if event.type() == quit_type:
+                        self.held = True
+                        return True
+                    return False
+
+            cls._filter_class = QuitFilter
+        event_filter = cls._filter_class()
+        app.installEventFilter(event_filter)
+        return cls(app, qtcore, event_filter)
+
+    def release(self) -> None:
+        self._app.removeEventFilter(self._filter)
+        if self._filter.held:
+            qtcore = self._qtcore
+            qtcore.QCoreApplication.postEvent(self._app, qtcore.QEvent(qtcore.QEvent.Type.Quit))
 
 
 def _report(workers: list[_worker.Worker], timeout: float) -> None:
