@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
+import _thread
 
 import _signal  # the C module: `signal` builds enums, ~1 ms of start-up
 
@@ -70,7 +70,7 @@ class Config:
 # The Config in force (None: not installed), set by the installer
 # (:mod:`pyqtguard.installer`) under `lock`.
 _current: Config | None = None
-lock = threading.RLock()
+lock = _thread.RLock()
 
 
 def installed_config() -> Config | None:

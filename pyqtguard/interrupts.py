@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 
 import _signal
 
 from . import _native
 from . import logs as logfile
 from . import qt as qt_attach
+from .registry import in_main_thread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _wake_pipe() -> tuple[int, int]:
 
 def _arm() -> None:
     global _notifier, _armed, _closing
-    if not _wanted or threading.current_thread() is not threading.main_thread():
+    if not _wanted or not in_main_thread():
         return
     qtcore = sys.modules["PyQt6.QtCore"]
     if qtcore.QCoreApplication.instance() is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import atexit
 import sys
-import threading
+import _thread
 
 from .. import _native
 from .. import logs as logfile
@@ -35,7 +35,7 @@ _LEVELS = {  # QtMsgType name -> (label, logging level)
     "QtFatalMsg": ("fatal", 50),
 }
 
-_state = threading.local()
+_state = _thread._local()
 _installed = False
 _wanted = False        # qt_messages=True, while installed
 _previous: object = None

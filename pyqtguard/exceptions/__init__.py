@@ -10,22 +10,26 @@ they must work during finalization and when ``sys.stderr`` is None.  Their
 Python helpers (:mod:`pyqtguard.exceptions.delivery`) are imported by the C
 core at the first exception, not at start-up.  The hooks that were there
 before are chained to, and put back exactly by :func:`uninstall`.
+``threading.excepthook`` is set when the app imports :mod:`threading` (at
+once if it has): see :mod:`pyqtguard.registry` on why not before.
 """
 from __future__ import annotations
 
 import sys
-import threading
 
 from .. import _native
 from .. import qt as qt_attach
+from ..registry import loaded_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import Any
 
     from ..config import Config
 
-# The hooks that were there before install(): (sys, threading, unraisable).
+# The hooks that were there before install(): (sys, threading, unraisable);
+# threading's is None until threading is imported and hooked.
 _saved_hooks: tuple[object, object, object] | None = None
 # install()'s exit_timeout: queued reports get half of it once shutdown begins.
 _exit_timeout: float | None = None
@@ -43,21 +47,18 @@ def install(config: Config) -> None:
     # test phase), so uninstall() left the tool's alone, and the tool put back
     # the one it had saved - ours.  The hook "there before" is then Python's
     # own (chaining to ours would loop).
-    previous = (_not_ours(sys.excepthook, _native.excepthook, sys.__excepthook__),
-                _not_ours(threading.excepthook, _native.threading_excepthook,
-                          threading.__excepthook__),
-                _not_ours(sys.unraisablehook, _native.unraisablehook, sys.__unraisablehook__))
-    _saved_hooks = previous
+    _saved_hooks = (_not_ours(sys.excepthook, _native.excepthook, sys.__excepthook__), None,
+                    _not_ours(sys.unraisablehook, _native.unraisablehook, sys.__unraisablehook__))
     _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
     _native.set_repeat_interval(config.repeat_interval)
-    _native.set_previous_hooks(
-        None if previous[0] is sys.__excepthook__ else previous[0],
-        None if previous[1] is threading.__excepthook__ else previous[1],
-        None if previous[2] is sys.__unraisablehook__ else previous[2],
-    )
+    _chain_to_saved_hooks()
     sys.excepthook = _native.excepthook
-    threading.excepthook = _native.threading_excepthook
     sys.unraisablehook = _native.unraisablehook
+    threading = loaded_threading()
+    if threading is not None:
+        _hook_threading(threading)
+    else:
+        qt_attach.when_imported("threading", _hook_threading)
     _exit_timeout = config.exit_timeout
     qt_attach.on_loop_started(watch_queued_reports)
     qt_attach.on_loop_ended(unwatch_queued_reports)
@@ -66,6 +67,31 @@ def install(config: Config) -> None:
 
 def _not_ours(hook: object, ours: object, default: object) -> object:
     return default if hook is ours else hook
+
+
+def _hook_threading(threading: ModuleType) -> None:
+    """Set threading.excepthook (at install, or when threading is imported)."""
+    global _saved_hooks
+    if _saved_hooks is None or _saved_hooks[1] is not None:
+        return                                  # uninstalled meanwhile, or hooked
+    previous = _not_ours(threading.excepthook, _native.threading_excepthook,
+                         threading.__excepthook__)
+    _saved_hooks = (_saved_hooks[0], previous, _saved_hooks[2])
+    _chain_to_saved_hooks()
+    threading.excepthook = _native.threading_excepthook
+
+
+def _chain_to_saved_hooks() -> None:
+    """Tell the C hooks which of the app's hooks to call after theirs."""
+    assert _saved_hooks is not None
+    old_sys, old_threading, old_unraisable = _saved_hooks
+    threading = loaded_threading()
+    _native.set_previous_hooks(
+        None if old_sys is sys.__excepthook__ else old_sys,
+        None if threading is None or old_threading is threading.__excepthook__
+        else old_threading,
+        None if old_unraisable is sys.__unraisablehook__ else old_unraisable,
+    )
 
 
 def uninstall() -> None:
@@ -77,7 +103,9 @@ def uninstall() -> None:
     old_sys, old_threading, old_unraisable = _saved_hooks
     if sys.excepthook is _native.excepthook:
         sys.excepthook = old_sys  # type: ignore[assignment]
-    if threading.excepthook is _native.threading_excepthook:
+    threading = loaded_threading()
+    if (old_threading is not None and threading is not None
+            and threading.excepthook is _native.threading_excepthook):
         threading.excepthook = old_threading  # type: ignore[assignment]
     if sys.unraisablehook is _native.unraisablehook:
         sys.unraisablehook = old_unraisable  # type: ignore[assignment]

@@ -14,8 +14,8 @@ call back into it for three things, each of which may fail without harm:
 """
 from __future__ import annotations
 
+import _thread
 import sys
-import threading
 import time
 from collections.abc import Callable
 
@@ -23,17 +23,19 @@ from .. import _native
 from .. import logs as logfile
 from .. import qt as qt_attach
 from ..qt import guithread
+from ..registry import loaded_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up cost
     import logging
+    import threading
     from types import TracebackType
     from typing import Any
 
 ExceptionCallback = Callable[["ExceptionRecord"], object]
 
 _callbacks: list[ExceptionCallback] = []
-_callbacks_lock = threading.Lock()
+_callbacks_lock = _thread.allocate_lock()
 
 
 class ExceptionRecord:
@@ -279,9 +281,12 @@ def _logging_listens(logger: logging.Logger) -> bool:
 def _describe_current_thread() -> str:
     # threading._active, not current_thread(): for a thread threading did not
     # start (a QThread, a pool thread) current_thread() would create a
-    # _DummyThread that stays listed for good.
-    current = threading._active.get(threading.get_ident())  # type: ignore[attr-defined]
-    if current is not None and not isinstance(current, threading._DummyThread):  # type: ignore[attr-defined]
+    # _DummyThread that stays listed for good.  Without threading imported,
+    # no thread is threading's.
+    threading = loaded_threading()
+    current = (threading._active.get(_thread.get_ident())
+               if threading is not None else None)
+    if current is not None and not isinstance(current, threading._DummyThread):
         return current.name
     name = _native.thread_name(_native.current_native_id())
     if name:
@@ -294,7 +299,7 @@ def _describe_current_thread() -> str:
 # (stream, text).  Written by the next drain there - posted with each copy,
 # and run again when the event loop ends, so that none is left behind.
 _stderr_copies: list[tuple[Any, str]] = []
-_stderr_copies_lock = threading.Lock()
+_stderr_copies_lock = _thread.allocate_lock()
 
 
 def _post_stderr_copy(text: str) -> bool:
@@ -307,7 +312,7 @@ def _post_stderr_copy(text: str) -> bool:
     before - when this is the GUI thread or no event loop runs to take it.
     """
     loop_ident = qt_attach.loop_thread_ident()
-    if loop_ident is None or loop_ident == threading.get_ident():
+    if loop_ident is None or loop_ident == _thread.get_ident():
         return False
     with _stderr_copies_lock:
         _stderr_copies.append((sys.stderr, text))
@@ -353,14 +358,17 @@ def _run_callbacks(record: ExceptionRecord) -> None:
 def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseException | None,
               exc_tb: TracebackType | None, thread: threading.Thread | None,
               thread_name: str, native_id: int, report: str) -> None:
-    logger = _logger()
-    listens = _logging_listens(logger)
+    # An app that has not imported logging has no handler to reach; and
+    # importing it here, maybe in a QThread, would import threading there
+    # (see pyqtguard.registry).
+    logger = _logger() if "logging" in sys.modules else None
+    listens = logger is not None and _logging_listens(logger)
     if not listens and not _callbacks:
         return
     record = ExceptionRecord(exc_type, exc_value, exc_tb, thread_name, native_id,
                              source, thread, report)
     if listens:
-        _log(logger, record)
+        _log(logger, record)  # type: ignore[arg-type]
     if not _callbacks:
         return
     if not guithread.post_to_gui_thread(lambda: _run_callbacks(record)):
@@ -370,8 +378,9 @@ def _dispatch(source: str, exc_type: type[BaseException], exc_value: BaseExcepti
 def _log(logger: logging.Logger, record: ExceptionRecord) -> None:
     exc_type, exc_value, exc_tb = record.exc_type, record.exc_value, record.exc_traceback
     thread_name, source = record.thread_name, record.source
-    ident = threading.get_ident()
-    known = ident in threading._active  # type: ignore[attr-defined]
+    threading = sys.modules["threading"]        # logging imports it
+    ident = _thread.get_ident()
+    known = ident in threading._active
     try:
         logger.error("uncaught exception in thread %r [%s]", thread_name, source,
                      exc_info=(exc_type, exc_value, exc_tb),  # type: ignore[arg-type]
@@ -382,6 +391,6 @@ def _log(logger: logging.Logger, record: ExceptionRecord) -> None:
         # logging names the record's thread with threading.current_thread(),
         # which leaves a _DummyThread listed for good for a thread threading
         # did not start (a QThread, a pool thread): take it out again.
-        dummy = threading._active.get(ident)  # type: ignore[attr-defined]
-        if not known and isinstance(dummy, threading._DummyThread):  # type: ignore[attr-defined]
-            del threading._active[ident]  # type: ignore[attr-defined]
+        dummy = threading._active.get(ident)
+        if not known and isinstance(dummy, threading._DummyThread):
+            del threading._active[ident]

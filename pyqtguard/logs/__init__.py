@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
+import _thread
 import time
 
 from .. import _native
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 _path: str | None = None
 _warned: set[str] = set()
-_warned_lock = threading.Lock()
+_warned_lock = _thread.allocate_lock()
 
 
 def warn_once(key: str, message: str) -> None:

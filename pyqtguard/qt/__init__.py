@@ -23,8 +23,8 @@ thread from any thread.
 """
 from __future__ import annotations
 
+import _thread
 import sys
-import threading
 
 from .. import _native
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run tim
 QTCORE = "PyQt6.QtCore"
 
 _callbacks: list[Callable[[ModuleType], None]] = []
-_lock = threading.RLock()
+_lock = _thread.RLock()
 # Other PyQt6 modules (QtGui, QtWidgets) a component wants to patch: name ->
 # callbacks, run right after that module's import (or at once if imported).
 _module_callbacks: dict[str, list[Callable[[ModuleType], None]]] = {}
@@ -163,13 +163,13 @@ _loop_started: list[Callable[[], None]] = []
 _loop_ended: list[Callable[[], None]] = []
 _original_execs: dict[Any, Any] = {}
 _loop_depth = 0
-# threading.get_ident() of the thread running the main event loop, while it
+# _thread.get_ident() of the thread running the main event loop, while it
 # runs (None otherwise): what is posted to the GUI thread runs only then.
 _loop_ident: int | None = None
 
 
 def loop_thread_ident() -> int | None:
-    """``threading.get_ident()`` of the thread running the application's main
+    """``_thread.get_ident()`` of the thread running the application's main
     event loop, while it runs; None otherwise."""
     return _loop_ident
 
@@ -215,7 +215,7 @@ def _wrap_exec(cls: Any) -> None:
         global _loop_depth, _loop_ident
         _loop_depth += 1
         if _loop_depth == 1:
-            _loop_ident = threading.get_ident()
+            _loop_ident = _thread.get_ident()
             _notify(_loop_started)
         try:
             return original()  # type: ignore[no-any-return]
@@ -259,7 +259,7 @@ def unwrap_event_loops() -> None:
 # ---- pyqtguard's own Qt objects -------------------------------------------------
 
 # id() of each QTimer/QSocketNotifier of pyqtguard's -> the thread that made it
-# (threading.get_ident()): asking Qt (QObject.thread()) would have sip build
+# (_thread.get_ident()): asking Qt (QObject.thread()) would have sip build
 # the QThread class, about 0.7 ms at every app's exit.
 _made_in: dict[int, int] = {}
 
@@ -267,7 +267,7 @@ _made_in: dict[int, int] = {}
 def adopt(qobject: Any) -> Any:
     """Note the thread that made *qobject* (one of pyqtguard's QTimers or
     QSocketNotifiers) for :func:`retire`; returns it."""
-    _made_in[id(qobject)] = threading.get_ident()
+    _made_in[id(qobject)] = _thread.get_ident()
     return qobject
 
 
@@ -288,7 +288,7 @@ def retire(qobject: Any) -> None:
     if qtcore is None:
         return
     try:
-        if made_in is None or made_in == threading.get_ident():
+        if made_in is None or made_in == _thread.get_ident():
             if isinstance(qobject, qtcore.QTimer):
                 qobject.stop()
             else:

@@ -8,7 +8,7 @@ a queued signal and calls them there.
 from __future__ import annotations
 
 import sys
-import threading
+import _thread
 
 from . import QTCORE
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 
 _bridge: Any = None
 _bridge_app: Any = None

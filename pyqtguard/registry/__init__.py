@@ -13,19 +13,54 @@ What a thread is, and recording the calling thread in the C thread table
 A signal handler cannot ask Python for a thread's name, so every thread is
 recorded in ``_native``'s lock-free table when it starts, again when it is
 renamed, and removed when it ends.  Kinds let reports tell thread sorts apart.
+
+pyqtguard never imports :mod:`threading` itself while the app has not: its
+import and its teardown cost a PyQt6 app about 2% of its start-up and exit,
+and threading must first be imported by the main thread (it takes the
+importing thread for the main one).  What pyqtguard does to threading
+(its hooks, the thread tracking, the exit wrapper) is put in when the app
+imports it; meanwhile the locks and idents come from :mod:`_thread`, and
+:func:`loaded_threading` tells whether threading is there.
 """
 from __future__ import annotations
 
+import _thread
 import os
 import sys
 
 from .. import _native
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 KIND_PYTHON = 0
 KIND_MAIN = 1
 KIND_QTHREAD = 2
 KIND_POOL = 3
 KIND_NATIVE = 4
+
+MAIN_THREAD_NAME = "MainThread"          # threading's name for it
+
+# The thread that first imported pyqtguard's registry: the main thread when
+# threading is not imported (no other thread can run Python then, short of
+# _thread.start_new_thread).
+_first_ident = _thread.get_ident()
+
+
+def loaded_threading() -> Any:
+    """The :mod:`threading` module if the app has imported it, else None
+    (never imports it: see the module's docstring)."""
+    return sys.modules.get("threading")
+
+
+def in_main_thread() -> bool:
+    """Whether the caller is the main thread, without importing threading
+    (and without making a placeholder Thread for a foreign thread)."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        return _thread.get_ident() == threading.main_thread().ident
+    return _thread.get_ident() == _first_ident
 
 
 # Frames start_site() looks past: threading's own, an executor's, and every

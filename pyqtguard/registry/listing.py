@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 
 from .. import _native
+from . import loaded_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -143,18 +143,19 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     start_of = tracker.start_of if tracker is not None else (lambda thread: (None, None))
     result: list[ThreadInfo] = []
     seen: set[int] = set()
-    main = threading.main_thread()
+    threading = loaded_threading()               # None: no thread is threading's
+    main = threading.main_thread() if threading is not None else None
     try:
         os_threads = _native.os_threads()
     except (OSError, NotImplementedError):
         os_threads = []
     live_native_ids = {native_id for native_id, _name in os_threads}
     python_idents = {native: ident for ident, native in _native.python_thread_ids()}
-    for thread in threading.enumerate():
+    for thread in threading.enumerate() if threading is not None else ():
         native_id = thread.native_id
         if native_id is None:
             continue
-        if (isinstance(thread, threading._DummyThread)  # type: ignore[attr-defined]
+        if (isinstance(thread, threading._DummyThread)
                 and live_native_ids and native_id not in live_native_ids):
             continue            # a dummy left behind by a thread that has ended
         seen.add(native_id)
@@ -185,6 +186,8 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         seen.add(native_id)
         record = qthreads.get(native_id)
         started, site = (record[1], record[2]) if record else (None, None)
+        if kind_code == 1:
+            started = _PROCESS_STARTED
         stack = _format_stack(frames[ident]) if ident in frames else None
         result.append(ThreadInfo(name, native_id, ident, _KINDS.get(kind_code, "python"),
                                  started=started, started_at=site, stack=stack))

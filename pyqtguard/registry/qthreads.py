@@ -22,7 +22,7 @@ Each started QThread
 from __future__ import annotations
 
 import sys
-import threading
+import _thread
 import time
 import weakref
 
@@ -71,7 +71,7 @@ def _weak_or_strong(thread: Any) -> Any:
 
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _original_qthread_start: Any = None      # callable as start(thread, *args)
 _original_start_descriptor: Any = None   # what QThread's dict held
 _qtcore: Any = sys.modules.get("PyQt6.QtCore")
@@ -84,7 +84,7 @@ def _on_started() -> None:
     if record is None:
         return
     record.name = thread.objectName() or type(thread).__name__
-    record.native_id = threading.get_native_id()
+    record.native_id = _thread.get_native_id()
     register_current(record.name, KIND_QTHREAD)
 
 

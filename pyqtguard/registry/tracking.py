@@ -12,16 +12,19 @@ wrapped then, see :func:`_attach_qthreads`.
 """
 from __future__ import annotations
 
+import _thread
 import sys
-import threading
 import time
 
 from .. import _native
 from .. import qt as qt_attach
-from . import KIND_MAIN, KIND_PYTHON, register_current, start_site, unregister_current
+from . import (KIND_MAIN, KIND_PYTHON, MAIN_THREAD_NAME, in_main_thread, loaded_threading,
+               register_current, start_site, unregister_current)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
+    import threading
+    from types import ModuleType
     from typing import Any
 
     from ..config import Config
@@ -60,7 +63,7 @@ def _start_python_thread(self: threading.Thread) -> None:
 
 
 def _kind_of(thread: threading.Thread) -> int:
-    return KIND_MAIN if thread is threading.main_thread() else KIND_PYTHON
+    return KIND_MAIN if thread is sys.modules["threading"].main_thread() else KIND_PYTHON
 
 
 def _bootstrap_inner(self: threading.Thread) -> None:
@@ -115,8 +118,36 @@ def _attach_qthreads(qtcore: Any) -> None:
 
 # ---- install / uninstall ---------------------------------------------------------
 
+_installed = False
+
+
 def install(config: Config) -> None:
-    """Name and track Python threads now, QThreads once Qt is imported."""
+    """Name and track Python threads once threading is imported (now, if it
+    is), QThreads once Qt is imported; record the main thread now."""
+    global _installed
+    _installed = True
+    threading = loaded_threading()
+    if threading is not None:
+        _track_python_threads(threading)
+    else:
+        if in_main_thread():
+            try:
+                _native.thread_register(_thread.get_native_id(), _thread.get_ident(),
+                                        MAIN_THREAD_NAME, KIND_MAIN)
+            except Exception:  # noqa: BLE001
+                pass
+        qt_attach.when_imported("threading", _threading_imported)
+    qt_attach.when_qt_imported(_attach_qthreads)
+
+
+def _threading_imported(threading: ModuleType) -> None:
+    if _installed:                      # not uninstalled meanwhile
+        _track_python_threads(threading)
+
+
+def _track_python_threads(threading: ModuleType) -> None:
+    """Wrap threading.Thread's start, run and name; record the threads
+    already running."""
     global _original_thread_start, _original_bootstrap_inner, _original_name
     if _original_thread_start is None:
         _original_thread_start = threading.Thread.start
@@ -133,12 +164,14 @@ def install(config: Config) -> None:
                                         _kind_of(thread))
             except Exception:  # noqa: BLE001
                 pass
-    qt_attach.when_qt_imported(_attach_qthreads)
 
 
 def uninstall() -> None:
     """Put threading's own methods back; stop wrapping QThread.start."""
     global _original_thread_start, _original_bootstrap_inner, _original_name, _qthread_class
+    global _installed
+    _installed = False
+    threading = loaded_threading()
     if _original_thread_start is not None:
         threading.Thread.start = _original_thread_start  # type: ignore[method-assign]
         _original_thread_start = None

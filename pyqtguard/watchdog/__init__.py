@@ -19,7 +19,8 @@ report itself after 1.5 s.
 """
 from __future__ import annotations
 
-import threading
+import _thread
+import sys
 
 from .. import _native
 from ..logs import warn_once
@@ -44,22 +45,25 @@ def on_request(code: str, report: Callable[[], None]) -> None:
 
 def _handle_request(code: str) -> None:
     """Called by the C watchdog's report helper thread, with the GIL."""
-    ident = threading.get_ident()
+    ident = _thread.get_ident()
     # The helper is not a threading.Thread: give it a named placeholder so
     # that logging and the thread table know it, and remove it afterwards
-    # (threading keeps such placeholders for good otherwise).
+    # (threading keeps such placeholders for good otherwise).  Never import
+    # threading here: it would take this thread for the main one.
+    threading = sys.modules.get("threading")
     helper = None
     try:
-        helper = threading._DummyThread()  # type: ignore[attr-defined]
-        helper.name = HELPER_NAME
+        if threading is not None:
+            helper = threading._DummyThread()
+            helper.name = HELPER_NAME
         report = _reports.get(code)
         if report is not None:
             report()
     except BaseException as exc:  # noqa: BLE001 - never into the C helper
         warn_once(f"report:{code}", f"report {code!r} failed: {exc!r}")
     finally:
-        if helper is not None and threading._active.get(ident) is helper:  # type: ignore[attr-defined]
-            del threading._active[ident]  # type: ignore[attr-defined]
+        if helper is not None and threading._active.get(ident) is helper:
+            del threading._active[ident]
 
 
 def started() -> bool:

@@ -4,7 +4,9 @@ seconds to end.
 Shutdown begins when the Qt application's event loop ends (``app.exec()``
 returns) or, without Qt, when the interpreter starts to exit
 (``threading._shutdown``, which joins non-daemon threads before any atexit
-handler runs - so that is where a forgotten thread or executor task hangs).
+handler runs - so that is where a forgotten thread or executor task hangs;
+in a program that never imports :mod:`threading`, at pyqtguard's own exit
+handler).
 From then on the C watchdog (:mod:`pyqtguard.watchdog`) counts.  If the
 process is still alive at the deadline, the log gets the threads still
 alive, with the stack of each and where it was started, and the process
@@ -16,14 +18,15 @@ not block.
 """
 from __future__ import annotations
 
+import _thread
 import sys
-import threading
 import time
 
 from .. import _native
 from .. import logs as logfile
 from ..logs import warn_once
 from .. import qt as qt_attach
+from ..registry import loaded_threading
 from ..registry import tracking as thread_tracking
 from .. import watchdog
 from . import freeze as freeze_watch
@@ -49,7 +52,7 @@ def _lingering_table() -> str:
     from ..registry import listing as threads
 
     infos = [t for t in threads.threads() if t.kind != "main"
-             and t.native_id != threading.get_native_id()]
+             and t.native_id != _thread.get_native_id()]
     if not infos:
         return ""
     return threads.format_table(infos, with_stacks=False)
@@ -119,6 +122,22 @@ def _shutdown_wrapper() -> None:
     _original_shutdown()
 
 
+def begin_at_exit() -> None:
+    """pyqtguard's exit handler: shutdown begins here if nothing began it
+    (no event loop ended, and threading - whose ``_shutdown`` begins it
+    otherwise - was never imported)."""
+    begin_shutdown("the interpreter is exiting")
+
+
+def _wrap_threading_shutdown(threading: Any) -> None:
+    """Begin shutdown where the interpreter joins threading's threads (at
+    install, or when the app imports threading)."""
+    global _original_shutdown
+    if _enabled and _original_shutdown is None:
+        _original_shutdown = threading._shutdown
+        threading._shutdown = _shutdown_wrapper
+
+
 def _report_exit_timeout() -> None:
     from ..registry import listing as threads
 
@@ -150,9 +169,11 @@ def install(config: Config) -> None:
     watchdog.on_request("X", _report_exit_timeout)
     qt_attach.on_loop_started(_reset_exit_deadline)
     qt_attach.on_loop_ended(_begin_shutdown_at_loop_end)
-    if _original_shutdown is None:
-        _original_shutdown = threading._shutdown  # type: ignore[attr-defined]
-        threading._shutdown = _shutdown_wrapper  # type: ignore[attr-defined]
+    threading = loaded_threading()
+    if threading is not None:
+        _wrap_threading_shutdown(threading)
+    else:
+        qt_attach.when_imported("threading", _wrap_threading_shutdown)
 
 
 def uninstall() -> None:
@@ -160,7 +181,7 @@ def uninstall() -> None:
     _enabled = False
     _began = None
     if _original_shutdown is not None:
-        threading._shutdown = _original_shutdown  # type: ignore[attr-defined]
+        loaded_threading()._shutdown = _original_shutdown
         _original_shutdown = None
     try:
         _native.watchdog_disarm_exit()

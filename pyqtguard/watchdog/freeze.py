@@ -11,7 +11,7 @@ report runs in the C watchdog's report helper thread, with the GIL (see
 from __future__ import annotations
 
 import sys
-import threading
+import _thread
 import time
 
 from .. import _native
@@ -113,14 +113,14 @@ def start_watch(freeze_ms: int) -> None:
     app = qtcore.QCoreApplication.instance()
     if app is None:
         return
-    _gui_ident = threading.get_ident()
+    _gui_ident = _thread.get_ident()
     watchdog.ensure_started()
     if _timer is None:
         _timer = qt_attach.adopt(qtcore.QTimer())
         _timer.timeout.connect(_native.heartbeat)
     _timer.setInterval(max(10, freeze_ms // 10))
     _timer.start()
-    _native.freeze_watch(freeze_ms, threading.get_native_id())
+    _native.freeze_watch(freeze_ms, _thread.get_native_id())
 
 
 def stop_watch() -> None:
