@@ -27,6 +27,7 @@ import random
 import re
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -156,10 +157,37 @@ def package_env(**extra: str) -> dict[str, str]:
     """The environment a benchmark's children run in: pyqtguard found through
     the ordinary path finder (PYTHONPATH: the folder holding the package, as
     with a regular install: an editable install's finder adds a few ms per
-    imported module, which no user has), bytecode caches allowed."""
+    imported module, which no user has), bytecode caches allowed.
+
+    ``PYTHONSAFEPATH=1``: the children (``python -c``) do not put the current
+    folder first on ``sys.path``.  Otherwise every import searched it, and
+    in a busy folder (``/tmp``, a checkout being built) the import system
+    lists it again whenever it changed: callgrind's counts of the same
+    program then moved by +-2.5 million instructions, more than what is
+    being measured.  Both variants run the same way."""
     import pyqtguard
 
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pyqtguard.__file__)),
-               **extra)
+               PYTHONSAFEPATH="1", **extra)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    _note_site_imports_threading(env)
     return env
+
+
+_noted: list[bool] = []
+
+
+def _note_site_imports_threading(env: dict[str, str]) -> None:
+    """Say once if this interpreter's start-up (a ``.pth`` file, a
+    sitecustomize) imports threading: the plain variant then pays for it
+    too, and the ratio understates pyqtguard's cost in a clean venv, where
+    pyqtguard does not import it (this VM's base interpreter does: its
+    sandbox's certificate .pth)."""
+    if _noted:
+        return
+    _noted.append(True)
+    probe = subprocess.run([sys.executable, "-c", "import sys; print('threading' in sys.modules)"],
+                           env=env, capture_output=True, text=True)
+    if probe.stdout.strip() == "True":
+        print("note: this interpreter imports threading at start-up (site/.pth); "
+              "read the ratios in a clean venv too", file=sys.stderr)
