@@ -236,14 +236,24 @@ def _attach_app_class(module: ModuleType) -> None:
         _wrap_exec(cls)
 
 
+_watching_event_loops = False
+
+
 def _watch_event_loops() -> None:
+    """Wrap each application class's exec() when its module is imported (at
+    once if it is); once, however many listeners register."""
+    global _watching_event_loops
+    if _watching_event_loops:
+        return
+    _watching_event_loops = True
     for name in _APP_CLASSES:
-        if not any(c is _attach_app_class for c in _module_callbacks.get(name, ())):
-            when_imported(name, _attach_app_class)
+        when_imported(name, _attach_app_class)
 
 
 def unwrap_event_loops() -> None:
     """Put back the original ``exec`` methods (for :func:`pyqtguard.uninstall`)."""
+    global _watching_event_loops
+    _watching_event_loops = False
     for cls, original in list(_original_execs.items()):
         cls.exec = original
     _original_execs.clear()
