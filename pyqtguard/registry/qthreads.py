@@ -14,10 +14,14 @@ Each started QThread
   it only if it was still running then (``isRunning()``, false from the
   moment ``finished`` is emitted: what ``~QThread`` aborts on), so a thread
   dropped after its ``finished`` signal is no loss;
-- at exit (the event loop ended, or the interpreter is shutting down) is asked
-  to stop (``requestInterruption()`` and ``quit()``) and waited for within the
-  shutdown deadline (:func:`stop_all`); one that does not stop is reported by
-  name and kept alive until the process ends, instead of Qt's bare abort.
+- at interpreter exit is asked to stop (``requestInterruption()`` and
+  ``quit()``) and waited for within the shutdown deadline (:func:`stop_all`);
+  one that does not stop is reported by name and kept alive until the
+  process ends, instead of Qt's bare abort.  When the event loop ends it is
+  left alone (the app may still use it: save through it, let it finish a
+  job, run a second loop), unless a parent owns it and that parent is
+  destroyed first (:func:`stop_with_parent`): Qt would delete it with the
+  parent while it runs.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from . import KIND_QTHREAD, register_current, start_site, unregister_current
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -251,10 +256,12 @@ def _is_running(thread: Any) -> bool:
         return False
 
 
-def stop_all(deadline: float) -> list[_QThreadRecord]:
-    """Ask every running QThread to stop; wait until *deadline*
-    (time.monotonic()); return the ones still running, kept alive for good."""
-    still = running()
+def stop_all(deadline: float, records: list[_QThreadRecord] | None = None
+             ) -> list[_QThreadRecord]:
+    """Ask every running QThread (or those of *records*) to stop; wait until
+    *deadline* (time.monotonic()); return the ones still running, kept alive
+    for good."""
+    still = running() if records is None else records
     for record in still:
         try:
             record.thread.requestInterruption()
@@ -279,6 +286,52 @@ def stop_all(deadline: float) -> list[_QThreadRecord]:
             pass
         _native.keep_until_exit(record.thread)
     return stubborn
+
+
+# (weak reference to a parent, the slot on its destroyed signal, id of the
+# thread's record) for each watch of stop_with_parent, disconnected at exit.
+_parent_watches: list[tuple[Any, Any, int]] = []
+
+
+def stop_with_parent(stop: Callable[[_QThreadRecord], None]) -> None:
+    """At the event loop's end: call ``stop(record)`` for each running
+    QThread owned by a parent, when that parent is destroyed (the window of
+    a ``main()`` that returned) - before Qt deletes the thread with it.
+
+    The parent's ``destroyed`` is emitted before its children are deleted;
+    only weak references to the parents are kept, so none lives longer."""
+    watched = {key for _, _, key in _parent_watches}
+    for record in running():
+        if id(record) in watched:
+            continue
+        try:
+            parent = record.thread.parent()
+            if parent is None:
+                continue
+
+            def parent_going(*_args: object, record: _QThreadRecord = record) -> None:
+                thread = record.thread
+                if not record.finished and thread is not None and _is_running(thread):
+                    stop(record)
+
+            parent.destroyed.connect(parent_going, _qtcore.Qt.ConnectionType.DirectConnection)
+            _parent_watches.append((weakref.ref(parent), parent_going, id(record)))
+        except (RuntimeError, TypeError):   # its C++ object is gone already
+            continue
+
+
+def unwatch_parents() -> None:
+    """Disconnect what :func:`stop_with_parent` connected (at exit, before
+    the teardown deletes the parents; at uninstall)."""
+    watches, _parent_watches[:] = list(_parent_watches), []
+    for parent_ref, slot, _ in watches:
+        parent = parent_ref()
+        if parent is None:
+            continue
+        try:
+            parent.destroyed.disconnect(slot)
+        except (TypeError, RuntimeError):   # disconnected, or the object is gone
+            pass
 
 
 def detach_at_exit() -> None:

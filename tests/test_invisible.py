@@ -1,0 +1,98 @@
+"""pyqtguard must not change what a correct PyQt6 app observes: each app
+here is correct, and prints or returns what it would without pyqtguard."""
+from __future__ import annotations
+
+from apprunner import run_app
+
+
+def test_a_worker_qthread_still_serves_the_app_after_exec_returns(tmp_path):
+    """Saving through the worker thread once the window closed, then
+    stopping it: the thread must still run its event loop (it hung, and the
+    exit deadline ended the app with 124, nothing saved)."""
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install(exit_timeout=3)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        class Store(QtCore.QObject):
+            @QtCore.pyqtSlot()
+            def save(self):
+                print("saved in the worker thread", flush=True)
+        thread = QtCore.QThread()
+        store = Store()
+        store.moveToThread(thread)
+        thread.start()
+        window = QtWidgets.QWidget()
+        window.show()
+        QtCore.QTimer.singleShot(50, window.close)
+        status = app.exec()
+        QtCore.QMetaObject.invokeMethod(store, "save",
+                                        QtCore.Qt.ConnectionType.BlockingQueuedConnection)
+        thread.quit()
+        thread.wait()
+        sys.exit(status)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "saved in the worker thread" in result.stdout
+
+
+def test_a_qthread_is_not_interrupted_when_exec_returns(tmp_path):
+    """The app waits for its export to complete after the loop: nobody asked
+    for it to be interrupted."""
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        class Export(QtCore.QThread):
+            def run(self):
+                for step in range(5):
+                    if self.isInterruptionRequested():     # the app's own cancel button
+                        print("export cancelled at", step, flush=True)
+                        return
+                    time.sleep(0.1)
+                print("export complete", flush=True)
+        export = Export()
+        export.start()
+        QtCore.QTimer.singleShot(50, app.quit)
+        app.exec()
+        export.wait()
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "export complete" in result.stdout, result.describe()
+
+
+def test_exec_twice_keeps_the_worker_thread_for_the_second_loop(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        class Worker(QtCore.QObject):
+            done = QtCore.pyqtSignal(str)
+            @QtCore.pyqtSlot(str)
+            def work(self, text):
+                self.done.emit("worked " + text)
+        class Asker(QtCore.QObject):
+            ask = QtCore.pyqtSignal(str)
+        thread = QtCore.QThread()
+        worker = Worker()
+        worker.moveToThread(thread)
+        thread.start()
+        asker = Asker()
+        asker.ask.connect(worker.work)
+        worker.done.connect(lambda text: (print(text, flush=True), app.quit()))
+        QtCore.QTimer.singleShot(10, lambda: asker.ask.emit("first"))
+        app.exec()
+        QtCore.QTimer.singleShot(10, lambda: asker.ask.emit("second"))
+        QtCore.QTimer.singleShot(3000, lambda: (print("no answer", flush=True), app.quit()))
+        app.exec()
+        print("running:", thread.isRunning(), flush=True)
+        thread.quit()
+        thread.wait()
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split() == "worked first worked second running: True".split(), \
+        result.describe()
