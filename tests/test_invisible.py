@@ -96,3 +96,29 @@ def test_exec_twice_keeps_the_worker_thread_for_the_second_loop(tmp_path):
     assert result.returncode == 0, result.describe()
     assert result.stdout.split() == "worked first worked second running: True".split(), \
         result.describe()
+
+
+def test_spawning_a_child_leaves_the_apps_own_environment_alone(tmp_path):
+    """The guard of spawn children names its report file to them, not in the
+    app's own os.environ (which every subprocess of the app inherits)."""
+    result = run_app("""
+        import multiprocessing, os, subprocess, sys
+        import pyqtguard
+        pyqtguard.install()
+        def child(queue):
+            queue.put(os.getpid())
+        if __name__ == "__main__":
+            before = dict(os.environ)
+            context = multiprocessing.get_context("spawn")
+            queue = context.Queue()
+            process = context.Process(target=child, args=(queue,))
+            process.start()
+            queue.get(timeout=20)
+            process.join()
+            print("exit code", process.exitcode, flush=True)
+            print("environment changed:", sorted(set(os.environ.items()) ^ set(before.items())),
+                  flush=True)
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "exit code 0" in result.stdout
+    assert "environment changed: []" in result.stdout, result.describe()
