@@ -211,3 +211,25 @@ def test_qt_prints_to_the_process_stderr_even_when_sys_stderr_is_replaced(tmp_pa
     if not logging_setup:
         assert "captured: ''" in result.stdout, result.describe()
     assert "Qt warning: printed by Qt" in result.log
+
+
+@pytest.mark.parametrize("uninstall", [False, True])
+def test_the_apps_own_handler_installed_later_is_left_in_place(tmp_path, uninstall):
+    """pyqtguard takes its handler out at exit (and at uninstall()); a
+    handler the app installed after pyqtguard's is the app's, and stays."""
+    result = run_app("""
+        import atexit, sys
+        from PyQt6 import QtCore
+        atexit.register(lambda: QtCore.qWarning("late warning at exit"))   # runs last
+        import pyqtguard
+        pyqtguard.install()
+        def apps_own_handler(kind, context, message):
+            print("app's handler:", message, flush=True)
+        QtCore.qInstallMessageHandler(apps_own_handler)
+        if sys.argv[1] == "True":
+            pyqtguard.uninstall()
+        QtCore.qWarning("a warning")
+    """, tmp_path, args=[str(uninstall)])
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.splitlines() == ["app's handler: a warning",
+                                          "app's handler: late warning at exit"], result.describe()

@@ -164,7 +164,9 @@ def _detach_message_handler() -> None:
     global _installed, _previous
     if _installed and _qtcore is not None:
         try:
-            _qtcore.qInstallMessageHandler(_previous)  # type: ignore[attr-defined]
+            current = _qtcore.qInstallMessageHandler(_previous)  # type: ignore[attr-defined]
+            if current is not _handler:     # the app's own, installed after ours: it stays
+                _qtcore.qInstallMessageHandler(current)  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001
             pass
     _installed = False
