@@ -122,3 +122,20 @@ def test_spawning_a_child_leaves_the_apps_own_environment_alone(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "exit code 0" in result.stdout
     assert "environment changed: []" in result.stdout, result.describe()
+
+
+def test_qthread_start_takes_its_priority_by_keyword(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Thumbnails(QtCore.QThread):
+            def run(self):
+                print("priority", self.priority().name, flush=True)
+        thread = Thumbnails()
+        thread.start(priority=QtCore.QThread.Priority.LowPriority)
+        thread.wait()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "priority LowPriority" in result.stdout, result.describe()

@@ -77,7 +77,7 @@ def _weak_or_strong(thread: Any) -> Any:
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
 _lock = threading.Lock()
-_original_qthread_start: Any = None      # callable as start(thread, *args)
+_original_qthread_start: Any = None      # callable as start(thread, *args, **kwargs)
 _original_start_descriptor: Any = None   # what QThread's dict held
 _qtcore: Any = sys.modules.get("PyQt6.QtCore")
 
@@ -174,7 +174,7 @@ def _release(key: int) -> None:
              "running' and an abort)")
 
 
-def _start_qthread(self: Any, *args: Any) -> None:
+def _start_qthread(self: Any, *args: Any, **kwargs: Any) -> None:
     key = id(self)
     if not _finalizer_set:
         _set_finalizer()
@@ -195,7 +195,7 @@ def _start_qthread(self: Any, *args: Any) -> None:
         except Exception:  # noqa: BLE001 - tracking degrades, the start must not
             pass
     before = _thread_ids_unless_running(self)
-    _original_qthread_start(self, *args)
+    _original_qthread_start(self, *args, **kwargs)   # start(priority=...)
     if before is not None:
         _take_native_id(record, before)
 
