@@ -139,3 +139,30 @@ def test_qthread_start_takes_its_priority_by_keyword(tmp_path):
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert "priority LowPriority" in result.stdout, result.describe()
+
+
+def test_a_started_qthread_gets_no_attribute_of_pyqtguard(tmp_path):
+    """The app's QThread subclass sees only its own attributes (its
+    __setattr__, vars(), serialisation)."""
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Job(QtCore.QThread):
+            def __init__(self):
+                super().__init__()
+                self.path = "a.txt"
+            def __setattr__(self, name, value):
+                print("set", name, flush=True)
+                super().__setattr__(name, value)
+            def run(self):
+                pass
+        job = Job()
+        for _ in range(2):
+            job.start()
+            job.wait()
+        print("attributes", sorted(vars(job)), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.splitlines() == ["set path", "attributes ['path']"], result.describe()

@@ -77,6 +77,9 @@ def _weak_or_strong(thread: Any) -> Any:
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
 _lock = threading.Lock()
+# QThreads that have pyqtguard's started/finished slots (kept here, not as an
+# attribute of the app's object: its __setattr__ and vars() are the app's).
+_connected: weakref.WeakSet[Any] = weakref.WeakSet()
 _original_qthread_start: Any = None      # callable as start(thread, *args, **kwargs)
 _original_start_descriptor: Any = None   # what QThread's dict held
 _qtcore: Any = sys.modules.get("PyQt6.QtCore")
@@ -186,12 +189,16 @@ def _start_qthread(self: Any, *args: Any, **kwargs: Any) -> None:
             _records[key] = record
         record.finished = False
         record.native_id = None
-    if not getattr(self, "_pyqtguard_connected", False):
+    try:
+        connected = self in _connected
+    except TypeError:                   # no weak references: tracking degrades
+        connected = True
+    if not connected:
         try:
             direct = _qtcore.Qt.ConnectionType.DirectConnection
             self.started.connect(_on_started, direct)
             self.finished.connect(_on_finished, direct)
-            self._pyqtguard_connected = True
+            _connected.add(self)
         except Exception:  # noqa: BLE001 - tracking degrades, the start must not
             pass
     before = _thread_ids_unless_running(self)
