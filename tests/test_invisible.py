@@ -166,3 +166,31 @@ def test_a_started_qthread_gets_no_attribute_of_pyqtguard(tmp_path):
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert result.stdout.splitlines() == ["set path", "attributes ['path']"], result.describe()
+
+
+def test_an_atexit_handler_of_the_app_can_still_use_its_worker_thread(tmp_path):
+    result = run_app("""
+        import atexit
+        import pyqtguard
+        pyqtguard.install(exit_timeout=3)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Store(QtCore.QObject):
+            @QtCore.pyqtSlot()
+            def save(self):
+                print("saved at exit", flush=True)
+        thread = QtCore.QThread()
+        store = Store()
+        store.moveToThread(thread)
+        thread.start()
+        def save_and_stop():
+            QtCore.QMetaObject.invokeMethod(store, "save",
+                                            QtCore.Qt.ConnectionType.BlockingQueuedConnection)
+            thread.quit()
+            thread.wait()
+        atexit.register(save_and_stop)
+        QtCore.QTimer.singleShot(10, app.quit)
+        app.exec()
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "saved at exit" in result.stdout

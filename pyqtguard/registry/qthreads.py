@@ -42,7 +42,8 @@ if TYPE_CHECKING:  # no typing import at run time: start-up cost
 
 
 class _QThreadRecord:
-    __slots__ = ("ref", "kept", "name", "started", "site", "native_id", "finished", "lost")
+    __slots__ = ("ref", "kept", "name", "started", "site", "native_id", "finished", "lost",
+                 "given_up")
 
     def __init__(self, thread: Any, site: str | None) -> None:
         # The app's references keep the thread alive; pyqtguard's own is weak
@@ -56,6 +57,7 @@ class _QThreadRecord:
         self.native_id: int | None = None
         self.finished = False
         self.lost = False               # dropped by the app while it ran
+        self.given_up = False           # did not stop when asked: kept to the end
 
     @property
     def thread(self) -> Any:
@@ -268,7 +270,7 @@ def stop_all(deadline: float, records: list[_QThreadRecord] | None = None
     """Ask every running QThread (or those of *records*) to stop; wait until
     *deadline* (time.monotonic()); return the ones still running, kept alive
     for good."""
-    still = running() if records is None else records
+    still = [r for r in (running() if records is None else records) if not r.given_up]
     for record in still:
         try:
             record.thread.requestInterruption()
@@ -284,6 +286,7 @@ def stop_all(deadline: float, records: list[_QThreadRecord] | None = None
         except RuntimeError:
             continue
         stubborn.append(record)
+        record.given_up = True
         try:
             # A parent (a window) would delete it with itself; no parent and
             # a reference nobody releases: it is never destroyed while running.
@@ -295,36 +298,44 @@ def stop_all(deadline: float, records: list[_QThreadRecord] | None = None
     return stubborn
 
 
-# (weak reference to a parent, the slot on its destroyed signal, id of the
-# thread's record) for each watch of stop_with_parent, disconnected at exit.
-_parent_watches: list[tuple[Any, Any, int]] = []
+# (weak reference to a parent, the slot on its destroyed signal, ids of the
+# records of its threads) for each watch of stop_with_parent.
+_parent_watches: list[tuple[Any, Any, set[int]]] = []
 
 
-def stop_with_parent(stop: Callable[[_QThreadRecord], None]) -> None:
-    """At the event loop's end: call ``stop(record)`` for each running
-    QThread owned by a parent, when that parent is destroyed (the window of
-    a ``main()`` that returned) - before Qt deletes the thread with it.
+def stop_with_parent(stop: Callable[[list[_QThreadRecord]], None]) -> None:
+    """At the event loop's end: call ``stop(records)`` for the running
+    QThreads that a parent owns, all at once, when that parent is destroyed
+    (the window of a ``main()`` that returned, PyQt's clean-up at exit) -
+    before Qt deletes them with it.
 
     The parent's ``destroyed`` is emitted before its children are deleted;
     only weak references to the parents are kept, so none lives longer."""
-    watched = {key for _, _, key in _parent_watches}
+    watched = set().union(*(keys for _, _, keys in _parent_watches))
+    owned: dict[int, tuple[Any, list[_QThreadRecord]]] = {}
     for record in running():
         if id(record) in watched:
             continue
         try:
             parent = record.thread.parent()
-            if parent is None:
-                continue
+        except RuntimeError:                # its C++ object is gone already
+            continue
+        if parent is not None:
+            owned.setdefault(id(parent), (parent, []))[1].append(record)
+    for parent, records in owned.values():
 
-            def parent_going(*_args: object, record: _QThreadRecord = record) -> None:
-                thread = record.thread
-                if not record.finished and thread is not None and _is_running(thread):
-                    stop(record)
+        def parent_going(*_args: object, records: list[_QThreadRecord] = records) -> None:
+            going = [r for r in records if not r.finished and r.thread is not None
+                     and _is_running(r.thread)]
+            if going:
+                stop(going)
 
+        try:
             parent.destroyed.connect(parent_going, _qtcore.Qt.ConnectionType.DirectConnection)
-            _parent_watches.append((weakref.ref(parent), parent_going, id(record)))
         except (RuntimeError, TypeError):   # its C++ object is gone already
             continue
+        _parent_watches.append((weakref.ref(parent), parent_going,
+                                {id(record) for record in records}))
 
 
 def unwatch_parents() -> None:

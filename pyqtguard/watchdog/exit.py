@@ -12,12 +12,14 @@ ends with exit status :data:`EXIT_STATUS_HUNG` (124, as coreutils'
 ``timeout``).  With ``exit_timeout=None`` the report is written after 10 s
 and the process is left alone.  At every exit, the threads still alive when
 shutdown begins are logged, so lingering threads show even when they did
-not block.  Running QThreads are asked to stop when the interpreter exits
-(or when a parent that owns one is destroyed first), not when the loop
-ends: the app's code after ``exec()`` may still use them.
+not block.  Running QThreads are asked to stop at interpreter exit, in an
+atexit handler that runs before PyQt6's clean-up (or when a parent that
+owns one is destroyed first), not when the loop ends: the app's code after
+``exec()`` and its atexit handlers may still use them.
 """
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 import time
@@ -46,6 +48,7 @@ _enabled = False
 _began: str | None = None
 _began_at = 0.0                 # time.monotonic() when shutdown began
 _original_shutdown: Any = None
+_stop_registered = False
 
 
 def _lingering_table() -> str:
@@ -92,7 +95,7 @@ def begin_shutdown(reason: str) -> None:
     # it running, with the parent).
     qthreads = thread_tracking.loaded_qthreads()
     if qthreads is not None:
-        qthreads.stop_with_parent(lambda record: _stop_qthreads(qthreads, [record]))
+        qthreads.stop_with_parent(lambda records: _stop_qthreads(qthreads, records))
 
 
 def _stop_qthreads(qthreads: Any, records: list[Any] | None = None) -> None:
@@ -125,12 +128,28 @@ def _begin_shutdown_at_loop_end() -> None:
 
 def _shutdown_wrapper() -> None:
     begin_shutdown("the interpreter is exiting")
+    _original_shutdown()
+
+
+def _stop_qthreads_at_exit_registered(qtcore: Any) -> None:
+    """Once PyQt6 is imported: registered after PyQt6's own atexit clean-up
+    (which destroys the application and its windows), so run before it; the
+    atexit handlers the app registers later run before this one."""
+    global _stop_registered
+    if not _stop_registered:
+        _stop_registered = True
+        atexit.register(stop_qthreads_at_exit)
+
+
+def stop_qthreads_at_exit() -> None:
+    """Ask the QThreads still running to stop (an atexit handler): after the
+    app's own atexit handlers, which may still use them, and before PyQt6's
+    clean-up and the teardown destroy them (and their parents) running."""
     qthreads = thread_tracking.loaded_qthreads()
     if _enabled and qthreads is not None:
-        # Before the teardown destroys them (and their parents) running.
+        begin_shutdown("the interpreter is exiting")
         _stop_qthreads(qthreads)
         qthreads.unwatch_parents()
-    _original_shutdown()
 
 
 def _report_exit_timeout() -> None:
@@ -164,18 +183,22 @@ def install(config: Config) -> None:
     watchdog.on_request("X", _report_exit_timeout)
     qt_attach.on_loop_started(_reset_exit_deadline)
     qt_attach.on_loop_ended(_begin_shutdown_at_loop_end)
+    qt_attach.when_qt_imported(_stop_qthreads_at_exit_registered)
     if _original_shutdown is None:
         _original_shutdown = threading._shutdown  # type: ignore[attr-defined]
         threading._shutdown = _shutdown_wrapper  # type: ignore[attr-defined]
 
 
 def uninstall() -> None:
-    global _enabled, _began, _original_shutdown
+    global _enabled, _began, _original_shutdown, _stop_registered
     _enabled = False
     _began = None
     qthreads = thread_tracking.loaded_qthreads()
     if qthreads is not None:
         qthreads.unwatch_parents()
+    if _stop_registered:
+        atexit.unregister(stop_qthreads_at_exit)
+        _stop_registered = False
     if _original_shutdown is not None:
         threading._shutdown = _original_shutdown  # type: ignore[attr-defined]
         _original_shutdown = None
