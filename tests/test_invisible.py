@@ -2,15 +2,19 @@
 here is correct, and prints or returns what it would without pyqtguard."""
 from __future__ import annotations
 
+import pytest
+
 from apprunner import run_app
 
 
-def test_a_worker_qthread_still_serves_the_app_after_exec_returns(tmp_path):
-    """Saving through the worker thread once the window closed, then
-    stopping it: the thread must still run its event loop (it hung, and the
-    exit deadline ended the app with 124, nothing saved)."""
+@pytest.mark.parametrize("when", ["after exec", "in atexit"])
+def test_a_worker_qthread_still_serves_the_app_after_exec_returns(tmp_path, when):
+    """Saving through the worker thread once the window closed (or in an
+    atexit handler), then stopping it: the thread must still run its event
+    loop (it hung, and the exit deadline ended the app with 124, nothing
+    saved)."""
     result = run_app("""
-        import sys
+        import atexit, sys
         import pyqtguard
         pyqtguard.install(exit_timeout=3)
         from PyQt6 import QtCore, QtWidgets
@@ -23,16 +27,21 @@ def test_a_worker_qthread_still_serves_the_app_after_exec_returns(tmp_path):
         store = Store()
         store.moveToThread(thread)
         thread.start()
+        def save_and_stop():
+            QtCore.QMetaObject.invokeMethod(store, "save",
+                                            QtCore.Qt.ConnectionType.BlockingQueuedConnection)
+            thread.quit()
+            thread.wait()
+        if sys.argv[1] == "in atexit":
+            atexit.register(save_and_stop)
         window = QtWidgets.QWidget()
         window.show()
         QtCore.QTimer.singleShot(50, window.close)
         status = app.exec()
-        QtCore.QMetaObject.invokeMethod(store, "save",
-                                        QtCore.Qt.ConnectionType.BlockingQueuedConnection)
-        thread.quit()
-        thread.wait()
+        if sys.argv[1] == "after exec":
+            save_and_stop()
         sys.exit(status)
-    """, tmp_path, timeout=30)
+    """, tmp_path, timeout=30, args=[when])
     assert result.returncode == 0, result.describe()
     assert "saved in the worker thread" in result.stdout
 
@@ -167,30 +176,3 @@ def test_a_started_qthread_gets_no_attribute_of_pyqtguard(tmp_path):
     assert result.returncode == 0, result.describe()
     assert result.stdout.splitlines() == ["set path", "attributes ['path']"], result.describe()
 
-
-def test_an_atexit_handler_of_the_app_can_still_use_its_worker_thread(tmp_path):
-    result = run_app("""
-        import atexit
-        import pyqtguard
-        pyqtguard.install(exit_timeout=3)
-        from PyQt6 import QtCore
-        app = QtCore.QCoreApplication([])
-        class Store(QtCore.QObject):
-            @QtCore.pyqtSlot()
-            def save(self):
-                print("saved at exit", flush=True)
-        thread = QtCore.QThread()
-        store = Store()
-        store.moveToThread(thread)
-        thread.start()
-        def save_and_stop():
-            QtCore.QMetaObject.invokeMethod(store, "save",
-                                            QtCore.Qt.ConnectionType.BlockingQueuedConnection)
-            thread.quit()
-            thread.wait()
-        atexit.register(save_and_stop)
-        QtCore.QTimer.singleShot(10, app.quit)
-        app.exec()
-    """, tmp_path, timeout=30)
-    assert result.returncode == 0, result.describe()
-    assert "saved at exit" in result.stdout
