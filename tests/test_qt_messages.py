@@ -184,3 +184,52 @@ def test_each_qt_message_reaches_stderr_once_whatever_the_logging_setup(tmp_path
         assert result.log.count(text) == 1, result.describe()
     if setup == "configured-to-a-file":
         assert (tmp_path / "app.log").read_text().count("second warning") == 1
+
+
+@pytest.mark.parametrize("logging_setup", [False, True])
+def test_qt_prints_to_the_process_stderr_even_when_sys_stderr_is_replaced(tmp_path,
+                                                                          logging_setup):
+    """Qt's default handler writes to the process's stderr (fd 2), whatever
+    sys.stderr is: an app that captures sys.stderr (a console pane, a
+    StringIO) must not find Qt's messages there, nor lose them from the
+    terminal, because pyqtguard forwards them."""
+    result = run_app("""
+        import io, logging, sys
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        captured = io.StringIO()
+        sys.stderr = captured
+        if sys.argv[1] == "True":
+            logging.basicConfig()           # a handler on the StringIO
+        QtCore.qWarning("printed by Qt")
+        sys.stderr = sys.__stderr__
+        print("captured:", repr(captured.getvalue()), flush=True)
+    """, tmp_path, args=[str(logging_setup)])
+    assert result.returncode == 0, result.describe()
+    assert result.stderr.count("printed by Qt") == 1, result.describe()
+    if not logging_setup:
+        assert "captured: ''" in result.stdout, result.describe()
+    assert "Qt warning: printed by Qt" in result.log
+
+
+@pytest.mark.parametrize("uninstall", [False, True])
+def test_the_apps_own_handler_installed_later_is_left_in_place(tmp_path, uninstall):
+    """pyqtguard takes its handler out at exit (and at uninstall()); a
+    handler the app installed after pyqtguard's is the app's, and stays."""
+    result = run_app("""
+        import atexit, sys
+        from PyQt6 import QtCore
+        atexit.register(lambda: QtCore.qWarning("late warning at exit"))   # runs last
+        import pyqtguard
+        pyqtguard.install()
+        def apps_own_handler(kind, context, message):
+            print("app's handler:", message, flush=True)
+        QtCore.qInstallMessageHandler(apps_own_handler)
+        if sys.argv[1] == "True":
+            pyqtguard.uninstall()
+        QtCore.qWarning("a warning")
+    """, tmp_path, args=[str(uninstall)])
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.splitlines() == ["app's handler: a warning",
+                                          "app's handler: late warning at exit"], result.describe()

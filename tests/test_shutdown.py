@@ -361,3 +361,42 @@ def test_unparsable_exit_timeout_env_is_warned_once_and_ignored(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "timeout: 10.0" in result.stdout
     assert result.stderr.count("PYQTGUARD_EXIT_TIMEOUT") == 1
+
+
+def test_window_owning_a_running_qthread_deleted_after_exec_does_not_abort(tmp_path):
+    # main() returns: its window goes, and Qt deletes the window's running
+    # QThread with it - "Destroyed while thread is still running", abort.
+    result, elapsed = run_timed(f"""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout={EXIT_TIMEOUT})
+        from PyQt6 import QtCore, QtWidgets
+        class Polite(QtCore.QThread):
+            def run(self):
+                while not self.isInterruptionRequested():
+                    time.sleep(0.02)
+        class Stubborn(QtCore.QThread):
+            def run(self):
+                while True:            # never checks isInterruptionRequested()
+                    time.sleep(0.05)
+        def main():
+            app = QtWidgets.QApplication([])
+            window = QtWidgets.QWidget()
+            polite = Polite(window)
+            polite.setObjectName("polite-worker")
+            polite.start()
+            stubborn = Stubborn(window)
+            stubborn.setObjectName("stubborn-worker")
+            stubborn.start()
+            window.show()
+            QtCore.QTimer.singleShot(200, app.quit)
+            return app.exec()
+        status = main()
+        print("main returned", status, flush=True)
+        sys.exit(status)
+    """, tmp_path)
+    assert result.returncode in (0, HUNG), result.describe()
+    assert "main returned 0" in result.stdout, result.describe()
+    assert "Destroyed while thread" not in result.stderr + result.log
+    assert "QThread 'stubborn-worker' (started at" in result.log
+    assert "polite-worker' (started at" not in result.log   # it stopped when asked

@@ -44,7 +44,12 @@ def _guard_prefix() -> str:
     folder = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     # pyqtguard's folder goes on sys.path only for this import (and only if
     # it is not there already), so the child's own sys.path is unchanged.
-    return ("import sys\n"
+    # The report file is named in the child's environment (and so its own
+    # children's), not in the app's: every subprocess of the app inherits that.
+    report = _report_path or os.environ.get(ENV_REPORT)
+    name_report = (f"__import__('os').environ.setdefault({ENV_REPORT!r}, {report!r})\n"
+                   if report else "")
+    return (name_report + "import sys\n"
             f"_pqg_added = {folder!r} not in sys.path\n"
             "if _pqg_added:\n"
             f"    sys.path.append({folder!r})\n"
@@ -100,7 +105,6 @@ def _ensure_report_file() -> None:
     except OSError:
         return
     _report_path = path
-    os.environ[ENV_REPORT] = path
     _start_watcher()
     import atexit
 

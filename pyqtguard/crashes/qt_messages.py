@@ -13,6 +13,7 @@ exit, before finalization, where a Python message handler is known to crash.
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import _thread
 
@@ -94,9 +95,11 @@ def _reaches_stderr(logger: Any, level: int) -> bool:
 
 
 def _is_stderr(stream: object) -> bool:
+    """*stream* writes to the process's stderr (fd 2), where Qt prints: a
+    replaced ``sys.stderr`` (a StringIO, a console pane) is not it."""
     if stream is None:
         return False
-    if stream is sys.stderr or stream is sys.__stderr__:
+    if stream is sys.__stderr__:
         return True
     try:
         return stream.fileno() == 2  # type: ignore[attr-defined]
@@ -110,14 +113,15 @@ def _forward(msg_type: object, context: object, message: str) -> None:
     if previous is not None:
         previous(msg_type, context, message)  # type: ignore[operator]
         return
-    stream = sys.stderr
-    if stream is not None:
-        try:
-            text = _qtcore.qFormatLogMessage(msg_type, context, message)  # type: ignore[attr-defined]
-            stream.write(text + "\n")
-            stream.flush()
-        except Exception:  # noqa: BLE001 - a closed stderr must not matter
-            pass
+    # As Qt's default handler does: to the process's stderr (fd 2), not to
+    # sys.stderr, which the app may have pointed elsewhere.
+    try:
+        text = _qtcore.qFormatLogMessage(msg_type, context, message)  # type: ignore[attr-defined]
+        data = (text + "\n").encode(sys.getfilesystemencoding(), "replace")
+        while data:
+            data = data[os.write(2, data):]
+    except Exception:  # noqa: BLE001 - a closed stderr must not matter
+        pass
 
 
 def _handler(msg_type: object, context: object, message: str) -> None:
@@ -160,7 +164,9 @@ def _detach_message_handler() -> None:
     global _installed, _previous
     if _installed and _qtcore is not None:
         try:
-            _qtcore.qInstallMessageHandler(_previous)  # type: ignore[attr-defined]
+            current = _qtcore.qInstallMessageHandler(_previous)  # type: ignore[attr-defined]
+            if current is not _handler:     # the app's own, installed after ours: it stays
+                _qtcore.qInstallMessageHandler(current)  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001
             pass
     _installed = False

@@ -14,10 +14,14 @@ Each started QThread
   it only if it was still running then (``isRunning()``, false from the
   moment ``finished`` is emitted: what ``~QThread`` aborts on), so a thread
   dropped after its ``finished`` signal is no loss;
-- at exit (the event loop ended, or the interpreter is shutting down) is asked
-  to stop (``requestInterruption()`` and ``quit()``) and waited for within the
-  shutdown deadline (:func:`stop_all`); one that does not stop is reported by
-  name and kept alive until the process ends, instead of Qt's bare abort.
+- at interpreter exit is asked to stop (``requestInterruption()`` and
+  ``quit()``) and waited for within the shutdown deadline (:func:`stop_all`);
+  one that does not stop is reported by name and kept alive until the
+  process ends, instead of Qt's bare abort.  When the event loop ends it is
+  left alone (the app may still use it: save through it, let it finish a
+  job, run a second loop), unless a parent owns it and that parent is
+  destroyed first (:func:`stop_with_parent`): Qt would delete it with the
+  parent while it runs.
 """
 from __future__ import annotations
 
@@ -33,11 +37,13 @@ from . import KIND_QTHREAD, register_current, start_site, unregister_current
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
+    from collections.abc import Callable
     from typing import Any
 
 
 class _QThreadRecord:
-    __slots__ = ("ref", "kept", "name", "started", "site", "native_id", "finished", "lost")
+    __slots__ = ("ref", "kept", "name", "started", "site", "native_id", "finished", "lost",
+                 "given_up")
 
     def __init__(self, thread: Any, site: str | None) -> None:
         # The app's references keep the thread alive; pyqtguard's own is weak
@@ -51,6 +57,7 @@ class _QThreadRecord:
         self.native_id: int | None = None
         self.finished = False
         self.lost = False               # dropped by the app while it ran
+        self.given_up = False           # did not stop when asked: kept to the end
 
     @property
     def thread(self) -> Any:
@@ -72,7 +79,10 @@ def _weak_or_strong(thread: Any) -> Any:
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
 _lock = _thread.allocate_lock()
-_original_qthread_start: Any = None      # callable as start(thread, *args)
+# QThreads that have pyqtguard's started/finished slots (kept here, not as an
+# attribute of the app's object: its __setattr__ and vars() are the app's).
+_connected: weakref.WeakSet[Any] = weakref.WeakSet()
+_original_qthread_start: Any = None      # callable as start(thread, *args, **kwargs)
 _original_start_descriptor: Any = None   # what QThread's dict held
 _qtcore: Any = sys.modules.get("PyQt6.QtCore")
 
@@ -169,7 +179,7 @@ def _release(key: int) -> None:
              "running' and an abort)")
 
 
-def _start_qthread(self: Any, *args: Any) -> None:
+def _start_qthread(self: Any, *args: Any, **kwargs: Any) -> None:
     key = id(self)
     if not _finalizer_set:
         _set_finalizer()
@@ -181,16 +191,20 @@ def _start_qthread(self: Any, *args: Any) -> None:
             _records[key] = record
         record.finished = False
         record.native_id = None
-    if not getattr(self, "_pyqtguard_connected", False):
+    try:
+        connected = self in _connected
+    except TypeError:                   # no weak references: tracking degrades
+        connected = True
+    if not connected:
         try:
             direct = _qtcore.Qt.ConnectionType.DirectConnection
             self.started.connect(_on_started, direct)
             self.finished.connect(_on_finished, direct)
-            self._pyqtguard_connected = True
+            _connected.add(self)
         except Exception:  # noqa: BLE001 - tracking degrades, the start must not
             pass
     before = _thread_ids_unless_running(self)
-    _original_qthread_start(self, *args)
+    _original_qthread_start(self, *args, **kwargs)   # start(priority=...)
     if before is not None:
         _take_native_id(record, before)
 
@@ -251,10 +265,12 @@ def _is_running(thread: Any) -> bool:
         return False
 
 
-def stop_all(deadline: float) -> list[_QThreadRecord]:
-    """Ask every running QThread to stop; wait until *deadline*
-    (time.monotonic()); return the ones still running, kept alive for good."""
-    still = running()
+def stop_all(deadline: float, records: list[_QThreadRecord] | None = None
+             ) -> list[_QThreadRecord]:
+    """Ask every running QThread (or those of *records*) to stop; wait until
+    *deadline* (time.monotonic()); return the ones still running, kept alive
+    for good."""
+    still = [r for r in (running() if records is None else records) if not r.given_up]
     for record in still:
         try:
             record.thread.requestInterruption()
@@ -270,6 +286,7 @@ def stop_all(deadline: float) -> list[_QThreadRecord]:
         except RuntimeError:
             continue
         stubborn.append(record)
+        record.given_up = True
         try:
             # A parent (a window) would delete it with itself; no parent and
             # a reference nobody releases: it is never destroyed while running.
@@ -279,6 +296,60 @@ def stop_all(deadline: float) -> list[_QThreadRecord]:
             pass
         _native.keep_until_exit(record.thread)
     return stubborn
+
+
+# (weak reference to a parent, the slot on its destroyed signal, ids of the
+# records of its threads) for each watch of stop_with_parent.
+_parent_watches: list[tuple[Any, Any, set[int]]] = []
+
+
+def stop_with_parent(stop: Callable[[list[_QThreadRecord]], None]) -> None:
+    """At the event loop's end: call ``stop(records)`` for the running
+    QThreads that a parent owns, all at once, when that parent is destroyed
+    (the window of a ``main()`` that returned, PyQt's clean-up at exit) -
+    before Qt deletes them with it.
+
+    The parent's ``destroyed`` is emitted before its children are deleted;
+    only weak references to the parents are kept, so none lives longer."""
+    watched = set().union(*(keys for _, _, keys in _parent_watches))
+    owned: dict[int, tuple[Any, list[_QThreadRecord]]] = {}
+    for record in running():
+        if id(record) in watched:
+            continue
+        try:
+            parent = record.thread.parent()
+        except RuntimeError:                # its C++ object is gone already
+            continue
+        if parent is not None:
+            owned.setdefault(id(parent), (parent, []))[1].append(record)
+    for parent, records in owned.values():
+
+        def parent_going(*_args: object, records: list[_QThreadRecord] = records) -> None:
+            going = [r for r in records if not r.finished and r.thread is not None
+                     and _is_running(r.thread)]
+            if going:
+                stop(going)
+
+        try:
+            parent.destroyed.connect(parent_going, _qtcore.Qt.ConnectionType.DirectConnection)
+        except (RuntimeError, TypeError):   # its C++ object is gone already
+            continue
+        _parent_watches.append((weakref.ref(parent), parent_going,
+                                {id(record) for record in records}))
+
+
+def unwatch_parents() -> None:
+    """Disconnect what :func:`stop_with_parent` connected (at exit, before
+    the teardown deletes the parents; at uninstall)."""
+    watches, _parent_watches[:] = list(_parent_watches), []
+    for parent_ref, slot, _ in watches:
+        parent = parent_ref()
+        if parent is None:
+            continue
+        try:
+            parent.destroyed.disconnect(slot)
+        except (TypeError, RuntimeError):   # disconnected, or the object is gone
+            pass
 
 
 def detach_at_exit() -> None:

@@ -14,11 +14,15 @@ ends with exit status :data:`EXIT_STATUS_HUNG` (124, as coreutils'
 ``timeout``).  With ``exit_timeout=None`` the report is written after 10 s
 and the process is left alone.  At every exit, the threads still alive when
 shutdown begins are logged, so lingering threads show even when they did
-not block.
+not block.  Running QThreads are asked to stop at interpreter exit, in an
+atexit handler that runs before PyQt6's clean-up (or when a parent that
+owns one is destroyed first), not when the loop ends: the app's code after
+``exec()`` and its atexit handlers may still use them.
 """
 from __future__ import annotations
 
 import _thread
+import atexit
 import sys
 import time
 
@@ -45,7 +49,9 @@ _budget = 10.0                  # seconds the exit gets (the report's time if no
 _limit_text = "10 s"            # as the log says it
 _enabled = False
 _began: str | None = None
+_began_at = 0.0                 # time.monotonic() when shutdown began
 _original_shutdown: Any = None
+_stop_registered = False
 
 
 def _lingering_table() -> str:
@@ -59,16 +65,17 @@ def _lingering_table() -> str:
 
 
 def begin_shutdown(reason: str) -> None:
-    """Start the exit deadline (once); stop QThreads within it.
+    """Start the exit deadline (once).
 
     Kept short on purpose: it runs when the app has just torn its windows
     down and every line of cold code costs microseconds of the app's exit."""
-    global _began
+    global _began, _began_at
     if not _enabled or _began is not None:
         return
     _began = reason
-    # Waiting for QThreads below keeps the GUI thread from its event loop
-    # on purpose: not a freeze.
+    _began_at = time.monotonic()
+    # Waiting for QThreads (at exit, or when a parent of one goes) keeps the
+    # GUI thread from its event loop on purpose: not a freeze.
     freeze_watch.stop_watch()
     others = -1
     try:
@@ -85,15 +92,20 @@ def begin_shutdown(reason: str) -> None:
                       + _limit_text + " to end"
                       + (". Threads still alive:\n" + table if table else
                          "; no other threads alive"))
+    # QThreads are left alone until the interpreter exits: after exec() the
+    # app may still use them (save through one, wait for its job, exec()
+    # again).  One whose parent goes first is stopped then (Qt would delete
+    # it running, with the parent).
     qthreads = thread_tracking.loaded_qthreads()
     if qthreads is not None:
-        _stop_qthreads(qthreads)
+        qthreads.stop_with_parent(lambda records: _stop_qthreads(qthreads, records))
 
 
-def _stop_qthreads(qthreads: Any) -> None:
-    """Ask running QThreads to stop and wait for them, leaving a margin
-    before the deadline for the report; log those that did not stop."""
-    stubborn = qthreads.stop_all(time.monotonic() + max(0.0, _budget - 0.5))
+def _stop_qthreads(qthreads: Any, records: list[Any] | None = None) -> None:
+    """Ask running QThreads (all, or *records*) to stop and wait for them,
+    leaving a margin before the deadline for the report; log those that
+    did not stop."""
+    stubborn = qthreads.stop_all(_began_at + max(0.0, _budget - 0.5), records)
     if stubborn:
         from ..registry.listing import python_stack
 
@@ -138,6 +150,27 @@ def _wrap_threading_shutdown(threading: Any) -> None:
         threading._shutdown = _shutdown_wrapper
 
 
+def _stop_qthreads_at_exit_registered(qtcore: Any) -> None:
+    """Once PyQt6 is imported: registered after PyQt6's own atexit clean-up
+    (which destroys the application and its windows), so run before it; the
+    atexit handlers the app registers later run before this one."""
+    global _stop_registered
+    if not _stop_registered:
+        _stop_registered = True
+        atexit.register(stop_qthreads_at_exit)
+
+
+def stop_qthreads_at_exit() -> None:
+    """Ask the QThreads still running to stop (an atexit handler): after the
+    app's own atexit handlers, which may still use them, and before PyQt6's
+    clean-up and the teardown destroy them (and their parents) running."""
+    qthreads = thread_tracking.loaded_qthreads()
+    if _enabled and qthreads is not None:
+        begin_shutdown("the interpreter is exiting")
+        _stop_qthreads(qthreads)
+        qthreads.unwatch_parents()
+
+
 def _report_exit_timeout() -> None:
     from ..registry import listing as threads
 
@@ -174,12 +207,19 @@ def install(config: Config) -> None:
         _wrap_threading_shutdown(threading)
     else:
         qt_attach.when_imported("threading", _wrap_threading_shutdown)
+    qt_attach.when_qt_imported(_stop_qthreads_at_exit_registered)
 
 
 def uninstall() -> None:
-    global _enabled, _began, _original_shutdown
+    global _enabled, _began, _original_shutdown, _stop_registered
     _enabled = False
     _began = None
+    qthreads = thread_tracking.loaded_qthreads()
+    if qthreads is not None:
+        qthreads.unwatch_parents()
+    if _stop_registered:
+        atexit.unregister(stop_qthreads_at_exit)
+        _stop_registered = False
     if _original_shutdown is not None:
         loaded_threading()._shutdown = _original_shutdown
         _original_shutdown = None
