@@ -373,6 +373,37 @@ dispatch(int source, PyObject *exc_type, PyObject *exc_value,
     Py_XDECREF(res);
 }
 
+/* The app's own hook, chained to, raised: that must not take the app down,
+ * and its error is not lost either - reported as Python reports a failing
+ * hook ("Error in sys.excepthook"), to the log and stderr, then cleared. */
+static void
+report_hook_error(int source)
+{
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);  /* 3.11-3.14 (deprecated from 3.12) */
+    PyErr_NormalizeException(&exc_type, &exc_value, &exc_tb);
+    PyObject *header = PyUnicode_FromFormat(
+        "pyqtguard: the app's own %s raised (it runs after pyqtguard's report):\n",
+        hook_sources[source]);
+    PyObject *text = format_traceback(exc_type, exc_value, exc_tb, NULL);
+    if (header != NULL && text != NULL) {
+        Py_SETREF(text, PyUnicode_Concat(header, text));
+    }
+    if (text != NULL) {
+        write_report_to_log(text);
+        write_text_to_stderr(text);
+    }
+    else {
+        report_fallback(header, exc_type, exc_value, exc_tb);
+    }
+    Py_XDECREF(header);
+    Py_XDECREF(text);
+    Py_XDECREF(exc_type);
+    Py_XDECREF(exc_value);
+    Py_XDECREF(exc_tb);
+    PyErr_Clear();
+}
+
 static void
 chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -383,10 +414,7 @@ chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
     Py_INCREF(previous);
     PyObject *res = PyObject_Vectorcall(previous, args, (size_t)nargs, NULL);
     if (res == NULL) {
-        /* A chained hook that raises must not take the app down. */
-        PyErr_Clear();
-        pqg_report_puts("pyqtguard: the previously installed exception "
-                        "hook raised; ignored\n");
+        report_hook_error(source);
     }
     Py_XDECREF(res);
     Py_DECREF(previous);

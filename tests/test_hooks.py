@@ -749,3 +749,26 @@ def test_install_after_a_hook_of_ours_was_left_behind(tmp_path):
     text = log.read_text()
     assert "KeyError: 'from a thread'" in text and "ValueError: in the main thread" in text, text
     assert text.count("ValueError: in the main thread") == 1, text     # reported once, no loop
+
+
+def test_an_earlier_hook_that_raises_has_its_own_error_reported(tmp_path):
+    # Without pyqtguard, Python prints "Error in sys.excepthook:" with the
+    # hook's own traceback: a bug in the app's hook is not silently lost.
+    result = run_app("""
+        import sys, threading
+        def broken_hook(*args):
+            raise RuntimeError("the app's hook is broken")
+        sys.excepthook = broken_hook
+        threading.excepthook = broken_hook
+        import pyqtguard
+        pyqtguard.install()
+        t = threading.Thread(target=lambda: 1 / 0)
+        t.start(); t.join()
+        raise KeyError("main")
+    """, tmp_path)
+    assert result.returncode == 1, result.describe()
+    for text in (result.log, result.stderr):
+        assert text.count("RuntimeError: the app's hook is broken") == 2, result.describe()
+        assert text.count("in broken_hook") == 2, result.describe()
+        assert "sys.excepthook raised" in text and "threading.excepthook raised" in text
+    assert "ZeroDivisionError" in result.log and "KeyError: 'main'" in result.log
