@@ -176,3 +176,38 @@ def test_a_started_qthread_gets_no_attribute_of_pyqtguard(tmp_path):
     assert result.returncode == 0, result.describe()
     assert result.stdout.splitlines() == ["set path", "attributes ['path']"], result.describe()
 
+
+
+def test_uninstall_leaves_a_wrapper_another_tool_put_over_pyqtguards(tmp_path):
+    # A tool that wrapped QApplication.exec and threading._shutdown after
+    # install() keeps its wrappers through uninstall(); pyqtguard's, left
+    # inside them, then do nothing but call on.
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        calls = []
+        inner_exec = QtWidgets.QApplication.exec
+        def tool_exec():
+            calls.append("tool exec")
+            return inner_exec()
+        QtWidgets.QApplication.exec = staticmethod(tool_exec)
+        inner_shutdown = threading._shutdown
+        def tool_shutdown():
+            print("tool shutdown", flush=True)
+            inner_shutdown()
+        threading._shutdown = tool_shutdown
+        pyqtguard.uninstall()
+        print("exec kept:", QtWidgets.QApplication.exec is tool_exec, flush=True)
+        print("shutdown kept:", threading._shutdown is tool_shutdown, flush=True)
+        app = QtWidgets.QApplication([])
+        QtCore.QTimer.singleShot(0, app.quit)
+        print("exec returned", app.exec(), calls, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "exec kept: True" in result.stdout and "shutdown kept: True" in result.stdout, \
+        result.describe()
+    assert "exec returned 0 ['tool exec']" in result.stdout, result.describe()
+    assert "tool shutdown" in result.stdout, result.describe()
+    assert "shutdown began" not in result.log.split("uninstalled")[-1], result.log

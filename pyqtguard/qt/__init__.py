@@ -162,6 +162,7 @@ _APP_CLASSES = {
 _loop_started: list[Callable[[], None]] = []
 _loop_ended: list[Callable[[], None]] = []
 _original_execs: dict[Any, Any] = {}
+_wrappers: dict[Any, Any] = {}           # class -> the staticmethod put in its dict
 _loop_depth = 0
 # _thread.get_ident() of the thread running the main event loop, while it
 # runs (None otherwise): what is posted to the GUI thread runs only then.
@@ -213,6 +214,10 @@ def _wrap_exec(cls: Any) -> None:
 
     def exec() -> int:  # noqa: A001 - the name PyQt6 uses
         global _loop_depth, _loop_ident
+        if _wrappers.get(cls) is not wrapper:
+            # Unwrapped since, but left inside a wrapper another tool put
+            # over it (see unwrap_event_loops): only call on.
+            return original()  # type: ignore[no-any-return]
         _loop_depth += 1
         if _loop_depth == 1:
             _loop_ident = _thread.get_ident()
@@ -226,8 +231,10 @@ def _wrap_exec(cls: Any) -> None:
                 _notify(_loop_ended)
 
     exec.__doc__ = getattr(original, "__doc__", None)
+    wrapper = staticmethod(exec)
     _original_execs[cls] = descriptor
-    cls.exec = staticmethod(exec)
+    _wrappers[cls] = wrapper
+    cls.exec = wrapper
 
 
 def _attach_app_class(module: ModuleType) -> None:
@@ -255,8 +262,13 @@ def unwrap_event_loops() -> None:
     global _watching_event_loops
     _watching_event_loops = False
     for cls, original in list(_original_execs.items()):
-        cls.exec = original
+        # Put back only over pyqtguard's own wrapper: a tool that wrapped
+        # exec() after install() keeps its wrapper (ours, inside it, goes
+        # inert: _wrappers no longer names it).
+        if cls.__dict__.get("exec") is _wrappers.get(cls):
+            cls.exec = original
     _original_execs.clear()
+    _wrappers.clear()
     with _lock:
         for name in _APP_CLASSES:
             callbacks = _module_callbacks.get(name)

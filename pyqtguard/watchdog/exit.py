@@ -221,8 +221,12 @@ def uninstall() -> None:
         atexit.unregister(stop_qthreads_at_exit)
         _stop_registered = False
     if _original_shutdown is not None:
-        loaded_threading()._shutdown = _original_shutdown
-        _original_shutdown = None
+        threading = loaded_threading()
+        if threading._shutdown is _shutdown_wrapper:
+            threading._shutdown = _original_shutdown
+            _original_shutdown = None
+        # else another tool wrapped it since: its wrapper stays, and ours,
+        # inside it, only calls on (begin_shutdown does nothing uninstalled).
     try:
         _native.watchdog_disarm_exit()
     except Exception:  # noqa: BLE001
