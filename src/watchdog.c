@@ -44,6 +44,8 @@
 #  include <unistd.h>
 #endif
 #ifdef __linux__
+#  include <sys/syscall.h>
+#  include <sys/wait.h>
 /* timer_create() with a signal: Linux (glibc, musl).  macOS has no POSIX
  * timers and Windows no signals: there the thread keeps the deadline to the
  * end. */
@@ -205,6 +207,126 @@ dump_thread_without_gil(int fd, PyThreadState *tstate)
  * its file, all threads); raising it writes every Python stack.  0: none. */
 static volatile sig_atomic_t stack_dump_signal = 0;
 
+#if !defined(PQG_GIL_FREE_STACKS) && defined(__linux__)
+/* faulthandler reads every thread's frames without the GIL.  Done in this
+ * process, a fault there turns the report's end (exit status 130, 143, 124)
+ * into a SIGSEGV (-11), or kills an app that was to be left running:
+ *   - a thread running Python meanwhile changes its frames under the reader;
+ *   - CPython 3.13.0 reads the C-stack frame of a call from C into Python
+ *     (FRAME_OWNED_BY_CSTACK, its f_executable None) as a code object when
+ *     it is a thread's top frame, which it is as each such call returns
+ *     (gh-123967; 3.13.1 skips one such frame), or when two are in a row: a
+ *     thread blocked in a __del__ that ran as a function called from C
+ *     returned faults the dump every time (seen on 3.13.0; gh-140815's
+ *     type checks, in later 3.13.x, are meant to stop such reads).
+ * So the stacks are read in a copy of the process: fork() freezes every
+ * thread's frames as they are (nothing runs in the copy but the reader),
+ * and a fault ends the copy, not this process: faulthandler's output stops
+ * there, and the report says so. */
+#  define PQG_STACKS_IN_A_COPY 1
+#  define COPY_FAULTED 3                     /* the copy's exit status */
+#  define COPY_WAIT_NS (3000LL * 1000 * 1000)
+
+static void
+copy_fault(int signum)
+{
+    (void)signum;
+    _exit(COPY_FAULTED);              /* async-signal-safe; ends the copy */
+}
+
+/* The raw system call: glibc's fork() runs atfork handlers and takes
+ * malloc's locks (neither is async-signal-safe; a lock held by the code
+ * this handler interrupted would never be released).  Arches without a
+ * fork call (aarch64, riscv64, loongarch64) have clone(flags, stack, ...):
+ * flags = the signal for the parent at the end, the rest 0 = a fork. */
+static pid_t
+raw_fork(void)
+{
+#  ifdef SYS_fork
+    return (pid_t)syscall(SYS_fork);
+#  else
+    return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#  endif
+}
+
+/* In the copy: one thread (this one), the others' memory as it was. */
+static void
+dump_in_the_copy(void)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    struct sigaction quiet;
+    memset(&quiet, 0, sizeof(quiet));
+    quiet.sa_handler = copy_fault;
+    sigemptyset(&quiet.sa_mask);
+    sigset_t mask;
+    sigfillset(&mask);
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        /* Not pyqtguard's crash handler: no crash report from the copy. */
+        (void)sigaction(faults[i], &quiet, NULL);
+        sigdelset(&mask, faults[i]);
+    }
+    /* Only the dump signal (the caller may be one of pyqtguard's threads,
+     * which block it); a Ctrl+C to the process group is not the copy's. */
+    sigdelset(&mask, stack_dump_signal);
+    (void)sigprocmask(SIG_SETMASK, &mask, NULL);   /* one thread: defined */
+    /* By the copy's own ids, from the kernel: after a raw fork, glibc
+     * before 2.25 caches the parent's pid and musl the parent's thread id,
+     * which raise() would use.  Unblocked and sent to this thread, the
+     * signal is handled before tgkill returns. */
+    (void)syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid),
+                  (pid_t)syscall(SYS_gettid), (int)stack_dump_signal);
+    _exit(0);
+}
+
+/* faulthandler's stacks of all threads, to fd (its file), read in a copy. */
+static void
+dump_stacks_in_a_copy(int fd)
+{
+    pid_t copy = raw_fork();
+    if (copy == 0) {
+        dump_in_the_copy();                  /* does not return */
+    }
+    if (copy < 0) {
+        pqg_puts(fd, "(pyqtguard: not written: no copy of the process to "
+                     "read them in)\n");
+        return;
+    }
+    int status = 0;
+    int ended = 0;
+    long long give_up = pqg_monotonic_ns() + COPY_WAIT_NS;
+    struct timespec tick = {0, 1000 * 1000};
+    for (;;) {
+        pid_t done = waitpid(copy, &status, WNOHANG);    /* signal-safe */
+        if (done == copy) {
+            ended = 1;
+            break;
+        }
+        if (done < 0 && errno != EINTR) {
+            break;       /* reaped by someone else (SIGCHLD ignored): unknown */
+        }
+        if (pqg_monotonic_ns() > give_up) {
+            (void)kill(copy, SIGKILL);
+            (void)waitpid(copy, &status, 0);
+            pqg_puts(fd, "\n(pyqtguard: faulthandler did not finish within 3 s; "
+                         "stopped)\n");
+            return;
+        }
+        nanosleep(&tick, NULL);
+    }
+    if (ended && WIFEXITED(status) && WEXITSTATUS(status) == COPY_FAULTED) {
+        pqg_puts(fd, "\n(pyqtguard: the Python stacks stop here: faulthandler "
+                     "faulted on the next frame - in a copy of the process, "
+                     "read for that; this process goes on)\n");
+    }
+    else if (ended && WIFSIGNALED(status)) {
+        pqg_puts(fd, "\n(pyqtguard: the Python stacks stop here: the copy of "
+                     "the process they were read in was ended by signal ");
+        pqg_put_dec(fd, (unsigned long long)WTERMSIG(status));
+        pqg_puts(fd, ")\n");
+    }
+}
+#endif
+
 static void
 write_fallback(int fd, unsigned long only_native_id, const char *note)
 {
@@ -226,7 +348,11 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
     (void)only_native_id;
     if (stack_dump_signal != 0 && fd == pqg_log_fd_checked()) {
         pqg_puts(fd, "\nPython stacks of all threads (by faulthandler):\n");
+#  ifdef PQG_STACKS_IN_A_COPY
+        dump_stacks_in_a_copy(fd);       /* async-signal-safe; see there */
+#  else
         raise(stack_dump_signal);        /* async-signal-safe; see above */
+#  endif
     }
     else if (stack_dump_signal != 0) {
         pqg_puts(fd, "(Python stacks: in the run log)\n");

@@ -513,4 +513,7 @@ def test_exception_queued_while_the_gil_is_held_is_in_the_freeze_fallback(tmp_pa
     assert "Python did not answer within 1.5 s" in log, log
     fallback = log[log.index("Uncaught exceptions not reported in full yet"):]
     assert "thread 'MainThread': KeyError in load_rows" in fallback.split("\n")[1], log
+    # The GUI thread's stack too (3.13+: faulthandler in a copy of the process;
+    # from the watchdog thread, which blocks the dump signal, it was missing).
+    assert "in next_slot" in fallback.split("GUI freeze:")[0], log
     assert "row 7" in log[log.index("Traceback"):], log     # the full report, later
