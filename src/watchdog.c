@@ -435,6 +435,32 @@ next_wake(long long now)
     return wake;
 }
 
+/* The watchdog woke `late` ns after the time it asked for: the process was
+ * stopped (SIGSTOP and SIGCONT, a debugger's pause) or not scheduled at all,
+ * while CLOCK_MONOTONIC ran on (a system suspend it does not count).  Neither
+ * the GUI thread nor an exiting app could run then: that time is no freeze
+ * and does not count against the exit deadline.  A stop that began before
+ * the watchdog last went to sleep is excused only from then on (at most one
+ * tick less).  Lock held. */
+#define STOPPED_NS (100LL * 1000 * 1000)
+
+static void
+excuse_a_stop(long long asked_ns)
+{
+    long long late = pqg_monotonic_ns() - asked_ns;
+    if (late < STOPPED_NS) {
+        return;
+    }
+    if (exit_deadline_ns != 0) {
+        exit_deadline_ns += late;
+    }
+    long long beat = atomic_load(&last_beat_ns);
+    if (!freeze_active && beat != 0 && beat < asked_ns) {
+        /* The GUI thread may have beaten since: then its beat stands. */
+        atomic_compare_exchange_strong(&last_beat_ns, &beat, beat + late);
+    }
+}
+
 /* Lock held; released while the chore runs (a file deletion can take a
  * while: a request or the freeze check must not wait behind it). */
 static void
@@ -473,6 +499,7 @@ watchdog_main(void *arg)
         check_exit_deadline(now);
         sleeping_until_ns = next_wake(pqg_monotonic_ns());
         wait_until(sleeping_until_ns);
+        excuse_a_stop(sleeping_until_ns);
         sleeping_until_ns = 0;
     }
     run_posted_chore();                  /* one posted before the stop */

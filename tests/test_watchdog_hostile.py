@@ -1,0 +1,108 @@
+"""Hostile cases for the watchdog guards: freeze reports and exit kills that
+would be wrong (the process was stopped, not hung; a slow on_freeze callback;
+a threshold below the heartbeat's period) and ones that must still come."""
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+from apprunner import run_app
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP/SIGCONT")
+
+# A stand-in for a laptop suspend or a debugger pause: another process stops
+# this one for a while, then lets it go on.  CLOCK_MONOTONIC keeps running.
+PAUSE = """
+import os, subprocess
+def pause_me(after, seconds):
+    return subprocess.Popen(["sh", "-c", f"sleep {after}; kill -STOP {os.getpid()}; "
+                             f"sleep {seconds}; kill -CONT {os.getpid()}"])
+"""
+
+
+def test_a_stopped_process_is_no_gui_freeze(tmp_path):
+    # The GUI thread is in a short slot (0.4 s of its own CPU time, under the
+    # 1.5 s threshold) when the whole process is stopped for 3 s: after
+    # SIGCONT the watchdog wakes before the loop can turn.
+    result = run_app(PAUSE + """
+import time
+import pyqtguard
+pyqtguard.install(freeze_ms=1500)
+from PyQt6 import QtCore
+app = QtCore.QCoreApplication([])
+def short_slot():
+    began = time.monotonic()
+    stopper = pause_me(0.05, 3)
+    cpu = time.thread_time()
+    while time.thread_time() - cpu < 0.4:
+        pass
+    stopper.wait()
+    print(f"slot took {time.monotonic() - began:.1f} s", flush=True)
+QtCore.QTimer.singleShot(300, short_slot)
+QtCore.QTimer.singleShot(4500, app.quit)
+app.exec()
+""", tmp_path)
+    assert result.returncode == 0, result.describe()
+    took = float(re.search(r"slot took ([\d.]+) s", result.stdout).group(1))
+    assert took >= 2.9, result.describe()               # the stop came inside it
+    assert "GUI freeze" not in result.log, result.describe()
+
+
+def test_a_real_freeze_is_still_reported_across_a_stop(tmp_path):
+    result = run_app(PAUSE + """
+import time
+import pyqtguard
+pyqtguard.install(freeze_ms=1000)
+from PyQt6 import QtCore
+app = QtCore.QCoreApplication([])
+def load_in_the_gui_thread():
+    stopper = pause_me(0.3, 2)
+    time.sleep(4)
+    stopper.wait()
+QtCore.QTimer.singleShot(300, load_in_the_gui_thread)
+QtCore.QTimer.singleShot(5000, app.quit)
+app.exec()
+""", tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, log
+    assert "in load_in_the_gui_thread" in log.split("GUI freeze:", 1)[1], log
+    assert "GUI freeze ended" in log, log
+
+
+def exit_after_the_loop(exit_timeout: float, then: str) -> str:
+    """An app whose event loop ends at once, then runs *then*."""
+    return PAUSE + f"""
+import sys, time
+import pyqtguard
+pyqtguard.install(exit_timeout={exit_timeout})
+from PyQt6 import QtCore
+app = QtCore.QCoreApplication([])
+QtCore.QTimer.singleShot(100, app.quit)
+app.exec()
+""" + then
+
+
+def test_a_stop_during_exit_does_not_use_up_the_exit_timeout(tmp_path):
+    # 3 s to exit; the app needs 1.3 s of its own, but is stopped for 4 s
+    # meanwhile (a debugger pause): that is not a hang.
+    result = run_app(exit_after_the_loop(3, """
+pause_me(0.3, 4).wait()         # saving the documents...
+time.sleep(1)                   # ... goes on after the stop
+print("saved", flush=True)
+sys.exit(3)
+"""), tmp_path)
+    assert result.returncode == 3, result.describe()
+    assert "saved" in result.stdout
+    assert "exit timeout" not in result.log, result.describe()
+
+
+def test_a_hang_at_exit_is_still_ended_after_a_stop(tmp_path):
+    result = run_app(exit_after_the_loop(2, """
+pause_me(0.3, 2)
+time.sleep(1000)
+"""), tmp_path, timeout=30)
+    assert result.returncode == 124, result.describe()
+    assert "=== pyqtguard exit timeout ===" in result.log
