@@ -5,8 +5,8 @@ Shutdown begins when the Qt application's event loop ends (``app.exec()``
 returns) or, without Qt, when the interpreter starts to exit
 (``threading._shutdown``, which joins non-daemon threads before any atexit
 handler runs - so that is where a forgotten thread or executor task hangs;
-in a program that never imports :mod:`threading`, at pyqtguard's own exit
-handler).
+in a program that never imports :mod:`threading`, in an exit handler kept
+ahead of the app's own).
 From then on the C watchdog (:mod:`pyqtguard.watchdog`) counts.  If the
 process is still alive at the deadline, the log gets the threads still
 alive, with the stack of each and where it was started, and the process
@@ -46,6 +46,7 @@ _limit_text = "10 s"            # as the log says it
 _enabled = False
 _began: str | None = None
 _original_shutdown: Any = None
+_atexit_register: Any = None      # atexit.register before pyqtguard's wrapper
 
 
 def _lingering_table() -> str:
@@ -129,6 +130,30 @@ def begin_at_exit() -> None:
     begin_shutdown("the interpreter is exiting")
 
 
+def _begin_before_later_exit_handlers() -> None:
+    """Without threading, shutdown begins in an exit handler - and atexit
+    runs the last registered first: a handler the app or a library
+    registers after install() would run, and could hang, before the
+    deadline begins.  So ``atexit.register`` registers :func:`begin_at_exit`
+    again after each handler, keeping it the first to run."""
+    global _atexit_register
+    import atexit
+
+    if _atexit_register is not None:
+        return
+    real = _atexit_register = atexit.register
+
+    def register(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        real(func, *args, **kwargs)
+        atexit.unregister(begin_at_exit)
+        real(begin_at_exit)
+        return func
+
+    register.__doc__ = real.__doc__
+    atexit.register = register
+    real(begin_at_exit)
+
+
 def _wrap_threading_shutdown(threading: Any) -> None:
     """Begin shutdown where the interpreter joins threading's threads (at
     install, or when the app imports threading)."""
@@ -174,12 +199,18 @@ def install(config: Config) -> None:
         _wrap_threading_shutdown(threading)
     else:
         qt_attach.when_imported("threading", _wrap_threading_shutdown)
+        _begin_before_later_exit_handlers()
 
 
 def uninstall() -> None:
-    global _enabled, _began, _original_shutdown
+    global _enabled, _began, _original_shutdown, _atexit_register
     _enabled = False
     _began = None
+    if _atexit_register is not None:
+        import atexit
+
+        atexit.register, _atexit_register = _atexit_register, None
+        atexit.unregister(begin_at_exit)
     if _original_shutdown is not None:
         loaded_threading()._shutdown = _original_shutdown
         _original_shutdown = None
