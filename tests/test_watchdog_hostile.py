@@ -106,3 +106,34 @@ time.sleep(1000)
 """), tmp_path, timeout=30)
     assert result.returncode == 124, result.describe()
     assert "=== pyqtguard exit timeout ===" in result.log
+
+
+IDLE_APP = """
+import pyqtguard
+pyqtguard.install()
+from PyQt6 import QtCore
+app = QtCore.QCoreApplication([])
+{start}
+QtCore.QTimer.singleShot(1500, app.quit)
+app.exec()
+"""
+
+
+def test_a_tiny_freeze_threshold_from_the_environment_is_ignored(tmp_path):
+    # 10 ms is shorter than the heartbeat's period (10 ms at the least):
+    # an idle app was reported frozen ~14 times a second.
+    result = run_app(IDLE_APP.format(start=""), tmp_path,
+                     env={"PYQTGUARD_FREEZE_MS": "10"})
+    assert result.returncode == 0, result.describe()
+    assert result.stderr.count("PYQTGUARD_FREEZE_MS") == 1, result.describe()
+    assert "GUI freeze" not in result.log, result.describe()
+
+
+def test_a_tiny_freeze_budget_given_to_start_watch_is_raised(tmp_path):
+    # The pytest plugin passes its own budget (--pyqtguard-freeze-ms) here.
+    result = run_app(IDLE_APP.format(start="""
+from pyqtguard.watchdog import freeze
+QtCore.QTimer.singleShot(0, lambda: freeze.start_watch(1))
+"""), tmp_path, env={"PYQTGUARD_FREEZE_MS": "0"})
+    assert result.returncode == 0, result.describe()
+    assert "GUI freeze" not in result.log, result.describe()

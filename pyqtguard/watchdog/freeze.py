@@ -15,6 +15,7 @@ import _thread
 import time
 
 from .. import _native
+from ..config import MIN_FREEZE_MS
 from .. import logs as logfile
 from ..logs import warn_once
 from .. import qt as qt_attach
@@ -109,6 +110,7 @@ def start_watch(freeze_ms: int) -> None:
     global _gui_ident, _timer
     if freeze_ms <= 0:
         return
+    freeze_ms = max(freeze_ms, MIN_FREEZE_MS)      # no shorter than the heartbeat allows
     qtcore = sys.modules["PyQt6.QtCore"]
     app = qtcore.QCoreApplication.instance()
     if app is None:
