@@ -69,6 +69,11 @@ PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
  * report helper update them without taking the lock. */
 static atomic_llong last_beat_ns;
 static atomic_int ack_count;
+/* Requests are numbered; one the watchdog gave up waiting for (and wrote
+ * the fallback of) is not written again by a helper that gets the GIL
+ * later. */
+static atomic_int request_seq;
+static atomic_int abandoned_seq;
 static atomic_int dump_requested;        /* set by the dump signal handler */
 
 static int started = 0;
@@ -249,27 +254,33 @@ pqg_write_threads_report(int fd, const char *note)
 
 /* The helper: take the GIL (this may wait as long as another thread holds
  * it - which is why the watchdog does not do it itself), call the handler,
- * acknowledge.  Not when the interpreter is finalizing or gone: taking the
- * GIL then would end or hang the thread, or touch freed state. */
+ * acknowledge.  If the handler returns a callable (the on_freeze callbacks,
+ * which may take their time), it is called after the acknowledgement.  Not
+ * when the interpreter is finalizing or gone: taking the GIL then would end
+ * or hang the thread, or touch freed state; nor once the watchdog has given
+ * up on this request and written the fallback. */
 static void
-run_request(char request)
+run_request(char request, int seq)
 {
     if (!Py_IsInitialized() || PQG_IS_FINALIZING()) {
         return;
     }
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *handler = request_handler;
-    if (handler != NULL && !PQG_IS_FINALIZING()) {
+    if (handler != NULL && !PQG_IS_FINALIZING()
+            && atomic_load(&abandoned_seq) < seq) {
         Py_INCREF(handler);
         PyObject *result = PyObject_CallFunction(handler, "C", (int)request);
         Py_DECREF(handler);
         if (result != NULL) {
-            Py_DECREF(result);
             atomic_fetch_add(&ack_count, 1);
+            if (result != Py_None && PyCallable_Check(result)) {
+                PyObject *after = PyObject_CallNoArgs(result);
+                Py_XDECREF(after);
+            }
+            Py_DECREF(result);
         }
-        else {
-            PyErr_Clear();          /* no acknowledgement: the C fallback */
-        }
+        PyErr_Clear();              /* no acknowledgement: the C fallback */
     }
     PyGILState_Release(gil);
 }
@@ -278,7 +289,7 @@ run_request(char request)
 static DWORD WINAPI
 report_helper_main(LPVOID arg)
 {
-    run_request((char)(intptr_t)arg);
+    run_request((char)((intptr_t)arg & 0xff), (int)((intptr_t)arg >> 8));
     return 0;
 }
 #else
@@ -286,17 +297,17 @@ static void *
 report_helper_main(void *arg)
 {
     pqg_name_this_thread("pyqtguard-rep");
-    run_request((char)(intptr_t)arg);
+    run_request((char)((intptr_t)arg & 0xff), (int)((intptr_t)arg >> 8));
     return NULL;
 }
 #endif
 
-/* Start a helper for `request`; 0 if none could be started. */
+/* Start a helper for `request`, number `seq`; 0 if none could be started. */
 static int
-start_report_helper(char request)
+start_report_helper(char request, int seq)
 {
-    return pqg_start_own_thread(report_helper_main, (void *)(intptr_t)request,
-                                0, NULL) == 0;
+    intptr_t arg = ((intptr_t)seq << 8) | (unsigned char)request;
+    return pqg_start_own_thread(report_helper_main, (void *)arg, 0, NULL) == 0;
 }
 
 /* Ask Python for the report; wait (lock released) for the acknowledgement,
@@ -305,7 +316,8 @@ static int
 ask_python(char request)
 {
     int before = atomic_load(&ack_count);
-    if (!start_report_helper(request)) {
+    int seq = (atomic_fetch_add(&request_seq, 1) + 1) & 0x7fffff;  /* fits arg */
+    if (!start_report_helper(request, seq)) {
         return 0;
     }
     long long give_up = pqg_monotonic_ns() + ACK_WAIT_NS;
@@ -319,7 +331,11 @@ ask_python(char request)
 #endif
         lock_state();
     }
-    return atomic_load(&ack_count) != before;
+    if (atomic_load(&ack_count) != before) {
+        return 1;
+    }
+    atomic_store(&abandoned_seq, seq);  /* a helper that gets the GIL now: no */
+    return 0;
 }
 
 /* ---- the checks ---- */

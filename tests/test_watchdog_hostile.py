@@ -137,3 +137,59 @@ QtCore.QTimer.singleShot(0, lambda: freeze.start_watch(1))
 """), tmp_path, env={"PYQTGUARD_FREEZE_MS": "0"})
     assert result.returncode == 0, result.describe()
     assert "GUI freeze" not in result.log, result.describe()
+
+
+FREEZE_REPORT = "GUI freeze: the event loop has not turned for"
+
+
+def test_a_slow_on_freeze_callback_does_not_double_the_report(tmp_path):
+    # The report was acknowledged to the watchdog only once the callbacks had
+    # returned: after 1.5 s it wrote its "Python did not answer" fallback too,
+    # and it saw the next freeze late, with the first one's end wrong.
+    result = run_app("""
+        import time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=300)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        pyqtguard.on_freeze(lambda event: time.sleep(4))   # e.g. an upload
+        def first_freeze():
+            time.sleep(0.8)
+        def second_freeze():
+            time.sleep(0.8)
+        QtCore.QTimer.singleShot(100, first_freeze)
+        QtCore.QTimer.singleShot(1400, second_freeze)
+        QtCore.QTimer.singleShot(2800, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count(FREEZE_REPORT) == 2, log
+    assert "did not answer" not in log, log
+    first, second = log.split(FREEZE_REPORT)[1:]
+    assert "in first_freeze" in first and "in second_freeze" in second, log
+    for ended in re.findall(r"GUI freeze ended: the event loop was blocked for (\d+) ms", log):
+        assert 700 <= int(ended) <= 1200, log
+
+
+def test_a_report_python_gives_too_late_is_not_written_twice(tmp_path):
+    # The GUI thread holds the GIL 3 s: the watchdog writes the report itself
+    # after 1.5 s; the helper that gets the GIL afterwards must not write a
+    # second one (it read "not turned for 0 ms", with an idle stack).
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install(freeze_ms=300)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def decode_holding_the_gil():
+            ctypes.PyDLL(None).usleep(3000000)
+        QtCore.QTimer.singleShot(100, decode_holding_the_gil)
+        QtCore.QTimer.singleShot(3600, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count(FREEZE_REPORT) == 1, log
+    assert "did not answer" in log, log
+    assert "GUI freeze ended" in log, log

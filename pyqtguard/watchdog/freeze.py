@@ -75,7 +75,7 @@ def remove_freeze_callback(callback: Callable[[FreezeEvent], object]) -> bool:
     return True
 
 
-def _report_freeze() -> None:
+def _report_freeze() -> Callable[[], None] | None:
     import traceback
 
     age = _native.freeze_age_ms()
@@ -85,11 +85,19 @@ def _report_freeze() -> None:
     logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
                       f"the GUI thread is at (most recent call last):\n{stack.rstrip()}")
     event = FreezeEvent(age, stack)
-    for callback in list(_freeze_callbacks):
-        try:
-            callback(event)
-        except Exception as exc:  # noqa: BLE001
-            warn_once(f"freeze:{callback!r}", f"on_freeze callback failed: {exc!r}")
+    callbacks = list(_freeze_callbacks)
+    if not callbacks:
+        return None
+
+    def run_callbacks() -> None:
+        # After the watchdog has its answer: a slow callback must not make
+        # it give up on the report, nor keep it from the next freeze.
+        for callback in callbacks:
+            try:
+                callback(event)
+            except Exception as exc:  # noqa: BLE001
+                warn_once(f"freeze:{callback!r}", f"on_freeze callback failed: {exc!r}")
+    return run_callbacks
 
 
 # ---- the heartbeat --------------------------------------------------------------
