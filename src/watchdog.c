@@ -905,12 +905,28 @@ heartbeat_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+/* freeze_state() -> (age_ms, turned_again): how long the loop had not
+ * turned when the freeze now reported began - up to now, or up to the turn
+ * that ended it if the GUI thread ran again before the report (it held the
+ * GIL).  Outside a freeze: the time since the last heartbeat, False. */
 static PyObject *
-freeze_began_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+freeze_state_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
-    /* How long ago the last heartbeat was (ms): the freeze's age so far. */
+    long long now = pqg_monotonic_ns();
     long long beat = atomic_load(&last_beat_ns);
-    return PyLong_FromLongLong(beat ? (pqg_monotonic_ns() - beat) / 1000000LL : 0);
+    long long began = beat;
+    int turned_again = 0;
+    if (started) {
+        lock_state();
+        if (freeze_active) {
+            began = freeze_began_ns;
+            turned_again = beat > began;
+        }
+        unlock_state();
+    }
+    long long until = turned_again ? beat : now;
+    return Py_BuildValue("LO", began ? (until - began) / 1000000LL : 0LL,
+                         turned_again ? Py_True : Py_False);
 }
 
 /* The dump signal's C handler: an atomic store and a wake-up byte - both
@@ -1065,8 +1081,9 @@ static PyMethodDef watchdog_methods[] = {
                "Watch the GUI thread's heartbeat; 0 stops.")},
     {"heartbeat", heartbeat_py, METH_NOARGS,
      PyDoc_STR("heartbeat($module, /)\n--\n\nThe GUI event loop turned.")},
-    {"freeze_age_ms", freeze_began_py, METH_NOARGS,
-     PyDoc_STR("freeze_age_ms($module, /)\n--\n\nms since the last heartbeat.")},
+    {"freeze_state", freeze_state_py, METH_NOARGS,
+     PyDoc_STR("freeze_state($module, /)\n--\n\n(age_ms, turned_again) of the "
+               "freeze being reported.")},
     {"dump_signal_enable", dump_signal_enable_py, METH_O,
      PyDoc_STR("dump_signal_enable($module, signum, /)\n--\n\n"
                "On signum, dump every thread to the run log.")},

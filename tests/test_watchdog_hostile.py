@@ -140,18 +140,20 @@ QtCore.QTimer.singleShot(0, lambda: freeze.start_watch(1))
 
 
 FREEZE_REPORT = "GUI freeze: the event loop has not turned for"
+FREEZE_APP = """
+        import pyqtguard
+        pyqtguard.install(freeze_ms=300)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+"""
 
 
 def test_a_slow_on_freeze_callback_does_not_double_the_report(tmp_path):
     # The report was acknowledged to the watchdog only once the callbacks had
     # returned: after 1.5 s it wrote its "Python did not answer" fallback too,
     # and it saw the next freeze late, with the first one's end wrong.
-    result = run_app("""
+    result = run_app(FREEZE_APP + """
         import time
-        import pyqtguard
-        pyqtguard.install(freeze_ms=300)
-        from PyQt6 import QtCore
-        app = QtCore.QCoreApplication([])
         pyqtguard.on_freeze(lambda event: time.sleep(4))   # e.g. an upload
         def first_freeze():
             time.sleep(0.8)
@@ -172,24 +174,36 @@ def test_a_slow_on_freeze_callback_does_not_double_the_report(tmp_path):
         assert 700 <= int(ended) <= 1200, log
 
 
+def freeze_holding_the_gil(tmp_path, seconds: float) -> str:
+    """The log of an app whose GUI thread holds the GIL for *seconds*."""
+    result = run_app(FREEZE_APP + f"""
+        import ctypes
+        def decode_holding_the_gil():
+            ctypes.PyDLL(None).usleep({int(seconds * 1e6)})
+        QtCore.QTimer.singleShot(100, decode_holding_the_gil)
+        QtCore.QTimer.singleShot({int(seconds * 1000) + 600}, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.log.count(FREEZE_REPORT) == 1, result.log
+    return result.log
+
+
 def test_a_report_python_gives_too_late_is_not_written_twice(tmp_path):
     # The GUI thread holds the GIL 3 s: the watchdog writes the report itself
     # after 1.5 s; the helper that gets the GIL afterwards must not write a
     # second one (it read "not turned for 0 ms", with an idle stack).
-    result = run_app("""
-        import ctypes
-        import pyqtguard
-        pyqtguard.install(freeze_ms=300)
-        from PyQt6 import QtCore
-        app = QtCore.QCoreApplication([])
-        def decode_holding_the_gil():
-            ctypes.PyDLL(None).usleep(3000000)
-        QtCore.QTimer.singleShot(100, decode_holding_the_gil)
-        QtCore.QTimer.singleShot(3600, app.quit)
-        app.exec()
-    """, tmp_path)
-    assert result.returncode == 0, result.describe()
-    log = result.log
-    assert log.count(FREEZE_REPORT) == 1, log
+    log = freeze_holding_the_gil(tmp_path, 3)
     assert "did not answer" in log, log
     assert "GUI freeze ended" in log, log
+
+
+def test_a_freeze_over_before_its_report_says_how_long_it_was(tmp_path):
+    # The GUI thread holds the GIL 1.2 s, so the report comes when the freeze
+    # is over: it read "not turned for 0-2 ms" and showed the idle loop's
+    # stack as the frozen one.
+    log = freeze_holding_the_gil(tmp_path, 1.2)
+    detected = int(re.search(r"has not turned for (\d+) ms", log).group(1))
+    assert detected >= 300, log
+    if "did not answer" not in log:         # Python's report, after the freeze
+        assert "the GUI thread turned again before" in log, log
