@@ -23,30 +23,28 @@ def pause_me(after, seconds):
 
 
 def test_a_stopped_process_is_no_gui_freeze(tmp_path):
-    # The GUI thread is in a short slot (0.4 s of its own CPU time, under the
-    # 1.5 s threshold) when the whole process is stopped for 3 s: after
-    # SIGCONT the watchdog wakes before the loop can turn.
+    # The GUI thread is in a slot that is busy until 4.9 s have passed on the
+    # clock, but the whole process is stopped for 5 s of them, soon after
+    # it begins: the slot runs well under the 3 s threshold.  After SIGCONT
+    # the watchdog wakes before the loop can turn.
     result = run_app(PAUSE + """
 import time
 import pyqtguard
-pyqtguard.install(freeze_ms=1500)
+pyqtguard.install(freeze_ms=3000)
 from PyQt6 import QtCore
 app = QtCore.QCoreApplication([])
 def short_slot():
     began = time.monotonic()
-    stopper = pause_me(0.05, 3)
-    cpu = time.thread_time()
-    while time.thread_time() - cpu < 0.4:
+    stopper = pause_me(0.05, 5)
+    while time.monotonic() - began < 4.9:
         pass
-    stopper.wait()
-    print(f"slot took {time.monotonic() - began:.1f} s", flush=True)
+    print("stopped:", stopper.wait() == 0, flush=True)
 QtCore.QTimer.singleShot(300, short_slot)
-QtCore.QTimer.singleShot(4500, app.quit)
+QtCore.QTimer.singleShot(6500, app.quit)
 app.exec()
 """, tmp_path)
     assert result.returncode == 0, result.describe()
-    took = float(re.search(r"slot took ([\d.]+) s", result.stdout).group(1))
-    assert took >= 2.9, result.describe()               # the stop came inside it
+    assert "stopped: True" in result.stdout, result.describe()
     assert "GUI freeze" not in result.log, result.describe()
 
 
@@ -205,5 +203,7 @@ def test_a_freeze_over_before_its_report_says_how_long_it_was(tmp_path):
     log = freeze_holding_the_gil(tmp_path, 1.2)
     detected = int(re.search(r"has not turned for (\d+) ms", log).group(1))
     assert detected >= 300, log
-    if "did not answer" not in log:         # Python's report, after the freeze
-        assert "the GUI thread turned again before" in log, log
+    # Either the report caught the GUI thread still in the frozen frame, or it
+    # says that it had moved on (never an idle stack passed off as frozen).
+    assert ("in decode_holding_the_gil" in log
+            or "the GUI thread turned again before" in log), log
