@@ -71,7 +71,7 @@ def install(
         app_name: names the per-app folder; default: the main script's stem.
         keep_logs: how many runs' logs to keep (>= 1).
         stderr: also copy reports to stderr (when the process has one).
-        **options: ``exit_timeout`` (seconds or None), ``freeze_ms`` (0: off),
+        **options: ``exit_timeout`` (seconds or None), ``freeze_ms`` (0: off, else >= 50),
             ``dump_signal`` (a signal number or None), ``crash_handler``,
             ``qt_messages``, ``guard_children`` (bools), ``repeat_interval``
             (seconds, default 60: the same uncaught exception - same type,

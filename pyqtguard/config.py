@@ -105,6 +105,9 @@ def default_app_name() -> str:
 # ---- options --------------------------------------------------------------
 
 _UNSET: object = object()
+# The shortest freeze threshold: the GUI thread's heartbeat comes every
+# max(10 ms, freeze_ms / 10), so a threshold near 10 ms reports an idle app.
+MIN_FREEZE_MS = 50
 DEFAULT_DUMP_SIGNAL = getattr(_signal, "SIGUSR1", None)
 
 
@@ -136,6 +139,13 @@ def _check_int(name: str, value: object, *, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return value
+
+
+def _check_freeze_ms(value: object) -> int:
+    freeze_ms = _check_int("freeze_ms", value, minimum=0)
+    if 0 < freeze_ms < MIN_FREEZE_MS:
+        raise ValueError(f"freeze_ms must be 0 (off) or >= {MIN_FREEZE_MS}, got {freeze_ms!r}")
+    return freeze_ms
 
 
 def _env_number(name: str, *, integer: bool) -> float | None:
@@ -187,6 +197,10 @@ def make_config(
         exit_timeout = 10.0 if env_timeout is None else env_timeout
     if freeze_ms is _UNSET:
         env_freeze = _env_number(ENV_FREEZE_MS, integer=True)
+        if env_freeze is not None and 0 < env_freeze < MIN_FREEZE_MS:
+            warn_once(f"env:{ENV_FREEZE_MS}", f"ignoring {ENV_FREEZE_MS}={env_freeze}: "
+                      f"not 0 (off) or >= {MIN_FREEZE_MS}")
+            env_freeze = None
         freeze_ms = 1000 if env_freeze is None else int(env_freeze)
     if repeat_interval is _UNSET:
         env_repeat = _env_number(ENV_REPEAT_INTERVAL, integer=False)
@@ -203,7 +217,7 @@ def make_config(
         keep_logs=_check_int("keep_logs", keep_logs, minimum=1),
         stderr=_check_bool("stderr", stderr),
         exit_timeout=_check_number("exit_timeout", exit_timeout, allow_none=True),
-        freeze_ms=_check_int("freeze_ms", freeze_ms, minimum=0),
+        freeze_ms=_check_freeze_ms(freeze_ms),
         dump_signal=dump_signal,  # type: ignore[arg-type]
         dump_signal_explicit=dump_signal_explicit,
         crash_handler=_check_bool("crash_handler", crash_handler),

@@ -71,6 +71,11 @@ PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
  * report helper update them without taking the lock. */
 static atomic_llong last_beat_ns;
 static atomic_int ack_count;
+/* Requests are numbered; one the watchdog gave up waiting for (and wrote
+ * the fallback of) is not written again by a helper that gets the GIL
+ * later. */
+static atomic_int request_seq;
+static atomic_int abandoned_seq;
 static atomic_int dump_requested;        /* set by the dump signal handler */
 
 static int started = 0;
@@ -375,27 +380,33 @@ pqg_write_threads_report(int fd, const char *note)
 
 /* The helper: take the GIL (this may wait as long as another thread holds
  * it - which is why the watchdog does not do it itself), call the handler,
- * acknowledge.  Not when the interpreter is finalizing or gone: taking the
- * GIL then would end or hang the thread, or touch freed state. */
+ * acknowledge.  If the handler returns a callable (the on_freeze callbacks,
+ * which may take their time), it is called after the acknowledgement.  Not
+ * when the interpreter is finalizing or gone: taking the GIL then would end
+ * or hang the thread, or touch freed state; nor once the watchdog has given
+ * up on this request and written the fallback. */
 static void
-run_request(char request)
+run_request(char request, int seq)
 {
     if (!Py_IsInitialized() || PQG_IS_FINALIZING()) {
         return;
     }
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *handler = request_handler;
-    if (handler != NULL && !PQG_IS_FINALIZING()) {
+    if (handler != NULL && !PQG_IS_FINALIZING()
+            && atomic_load(&abandoned_seq) < seq) {
         Py_INCREF(handler);
         PyObject *result = PyObject_CallFunction(handler, "C", (int)request);
         Py_DECREF(handler);
         if (result != NULL) {
-            Py_DECREF(result);
             atomic_fetch_add(&ack_count, 1);
+            if (result != Py_None && PyCallable_Check(result)) {
+                PyObject *after = PyObject_CallNoArgs(result);
+                Py_XDECREF(after);
+            }
+            Py_DECREF(result);
         }
-        else {
-            PyErr_Clear();          /* no acknowledgement: the C fallback */
-        }
+        PyErr_Clear();              /* no acknowledgement: the C fallback */
     }
     PyGILState_Release(gil);
 }
@@ -404,7 +415,7 @@ run_request(char request)
 static DWORD WINAPI
 report_helper_main(LPVOID arg)
 {
-    run_request((char)(intptr_t)arg);
+    run_request((char)((intptr_t)arg & 0xff), (int)((intptr_t)arg >> 8));
     return 0;
 }
 #else
@@ -412,17 +423,17 @@ static void *
 report_helper_main(void *arg)
 {
     pqg_name_this_thread("pyqtguard-rep");
-    run_request((char)(intptr_t)arg);
+    run_request((char)((intptr_t)arg & 0xff), (int)((intptr_t)arg >> 8));
     return NULL;
 }
 #endif
 
-/* Start a helper for `request`; 0 if none could be started. */
+/* Start a helper for `request`, number `seq`; 0 if none could be started. */
 static int
-start_report_helper(char request)
+start_report_helper(char request, int seq)
 {
-    return pqg_start_own_thread(report_helper_main, (void *)(intptr_t)request,
-                                0, NULL) == 0;
+    intptr_t arg = ((intptr_t)seq << 8) | (unsigned char)request;
+    return pqg_start_own_thread(report_helper_main, (void *)arg, 0, NULL) == 0;
 }
 
 /* Ask Python for the report; wait (lock released) for the acknowledgement,
@@ -431,7 +442,8 @@ static int
 ask_python(char request)
 {
     int before = atomic_load(&ack_count);
-    if (!start_report_helper(request)) {
+    int seq = (atomic_fetch_add(&request_seq, 1) + 1) & 0x7fffff;  /* fits arg */
+    if (!start_report_helper(request, seq)) {
         return 0;
     }
     long long give_up = pqg_monotonic_ns() + ACK_WAIT_NS;
@@ -445,7 +457,11 @@ ask_python(char request)
 #endif
         lock_state();
     }
-    return atomic_load(&ack_count) != before;
+    if (atomic_load(&ack_count) != before) {
+        return 1;
+    }
+    atomic_store(&abandoned_seq, seq);  /* a helper that gets the GIL now: no */
+    return 0;
 }
 
 /* ---- the checks ---- */
@@ -561,6 +577,32 @@ next_wake(long long now)
     return wake;
 }
 
+/* The watchdog woke `late` ns after the time it asked for: the process was
+ * stopped (SIGSTOP and SIGCONT, a debugger's pause) or not scheduled at all,
+ * while CLOCK_MONOTONIC ran on (a system suspend it does not count).  Neither
+ * the GUI thread nor an exiting app could run then: that time is no freeze
+ * and does not count against the exit deadline.  A stop that began before
+ * the watchdog last went to sleep is excused only from then on (at most one
+ * tick less).  Lock held. */
+#define STOPPED_NS (100LL * 1000 * 1000)
+
+static void
+excuse_a_stop(long long asked_ns)
+{
+    long long late = pqg_monotonic_ns() - asked_ns;
+    if (late < STOPPED_NS) {
+        return;
+    }
+    if (exit_deadline_ns != 0) {
+        exit_deadline_ns += late;
+    }
+    long long beat = atomic_load(&last_beat_ns);
+    if (!freeze_active && beat != 0 && beat < asked_ns) {
+        /* The GUI thread may have beaten since: then its beat stands. */
+        atomic_compare_exchange_strong(&last_beat_ns, &beat, beat + late);
+    }
+}
+
 /* Lock held; released while the chore runs (a file deletion can take a
  * while: a request or the freeze check must not wait behind it). */
 static void
@@ -599,6 +641,7 @@ watchdog_main(void *arg)
         check_exit_deadline(now);
         sleeping_until_ns = next_wake(pqg_monotonic_ns());
         wait_until(sleeping_until_ns);
+        excuse_a_stop(sleeping_until_ns);
         sleeping_until_ns = 0;
     }
     run_posted_chore();                  /* one posted before the stop */
@@ -988,12 +1031,28 @@ heartbeat_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+/* freeze_state() -> (age_ms, turned_again): how long the loop had not
+ * turned when the freeze now reported began - up to now, or up to the turn
+ * that ended it if the GUI thread ran again before the report (it held the
+ * GIL).  Outside a freeze: the time since the last heartbeat, False. */
 static PyObject *
-freeze_began_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+freeze_state_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
-    /* How long ago the last heartbeat was (ms): the freeze's age so far. */
+    long long now = pqg_monotonic_ns();
     long long beat = atomic_load(&last_beat_ns);
-    return PyLong_FromLongLong(beat ? (pqg_monotonic_ns() - beat) / 1000000LL : 0);
+    long long began = beat;
+    int turned_again = 0;
+    if (started) {
+        lock_state();
+        if (freeze_active) {
+            began = freeze_began_ns;
+            turned_again = beat > began;
+        }
+        unlock_state();
+    }
+    long long until = turned_again ? beat : now;
+    return Py_BuildValue("LO", began ? (until - began) / 1000000LL : 0LL,
+                         turned_again ? Py_True : Py_False);
 }
 
 /* The dump signal's C handler: an atomic store and a wake-up byte - both
@@ -1148,8 +1207,9 @@ static PyMethodDef watchdog_methods[] = {
                "Watch the GUI thread's heartbeat; 0 stops.")},
     {"heartbeat", heartbeat_py, METH_NOARGS,
      PyDoc_STR("heartbeat($module, /)\n--\n\nThe GUI event loop turned.")},
-    {"freeze_age_ms", freeze_began_py, METH_NOARGS,
-     PyDoc_STR("freeze_age_ms($module, /)\n--\n\nms since the last heartbeat.")},
+    {"freeze_state", freeze_state_py, METH_NOARGS,
+     PyDoc_STR("freeze_state($module, /)\n--\n\n(age_ms, turned_again) of the "
+               "freeze being reported.")},
     {"dump_signal_enable", dump_signal_enable_py, METH_O,
      PyDoc_STR("dump_signal_enable($module, signum, /)\n--\n\n"
                "On signum, dump every thread to the run log.")},

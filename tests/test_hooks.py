@@ -320,6 +320,7 @@ def test_report_helpers_are_imported_at_the_first_exception_only(tmp_path):
     ({"exit_timeout": "10"}, TypeError),
     ({"freeze_ms": -5}, ValueError),
     ({"freeze_ms": 1.5}, TypeError),
+    ({"freeze_ms": 10}, ValueError),          # below the heartbeat's period
     ({"stderr": "yes"}, TypeError),
     ({"repeat_interval": -1}, ValueError),
     ({"repeat_interval": float("nan")}, ValueError),

@@ -162,3 +162,22 @@ def test_without_threading_or_a_loop_the_exit_is_still_bounded(tmp_path):
     assert result.returncode == 124, result.describe()
     assert "threading imported: False" in result.stdout, result.describe()
     assert "shutdown began (the interpreter is exiting)" in result.log, result.describe()
+
+
+def test_without_threading_an_exit_handler_registered_after_install_is_bounded(tmp_path):
+    # The usual order: install() first, then the app and the libraries it
+    # imports register their exit handlers - which run before pyqtguard's.
+    result = run_app(NOT_YET + """
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1)
+        import atexit, time
+        @atexit.register
+        def flush_forever():
+            time.sleep(60)
+        atexit.register(print, "threading imported:", "threading" in sys.modules,
+                        flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 124, result.describe()
+    assert "threading imported: False" in result.stdout, result.describe()
+    assert "shutdown began (the interpreter is exiting)" in result.log, result.describe()
+    assert "in flush_forever" in result.log, result.describe()

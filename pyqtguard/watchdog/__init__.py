@@ -28,6 +28,7 @@ from ..logs import warn_once
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 # The name the report helper goes by while it runs Python code; the thread
 # registry leaves pyqtguard's own threads out of the tables it shows.
@@ -37,14 +38,27 @@ HELPER_NAME = "pyqtguard-report"
 _reports: dict[str, Callable[[], None]] = {}
 
 
-def on_request(code: str, report: Callable[[], None]) -> None:
+def on_request(code: str, report: Callable[[], Callable[[], None] | None]) -> None:
     """Have *report* written when the C watchdog sends request *code*
-    (``X`` exit timeout, ``F`` GUI freeze, ``D`` thread dump)."""
+    (``X`` exit timeout, ``F`` GUI freeze, ``D`` thread dump).  What *report*
+    returns, if callable, is called once the watchdog has its answer (the
+    watchdog stops waiting when *report* returns)."""
     _reports[code] = report
 
 
-def _handle_request(code: str) -> None:
-    """Called by the C watchdog's report helper thread, with the GIL."""
+def _handle_request(code: str) -> Callable[[], None] | None:
+    """Called by the C watchdog's report helper thread, with the GIL; what
+    it returns, the helper calls after acknowledging the report."""
+    report = _reports.get(code)
+    if report is None:
+        return None
+    after = _as_helper(code, report)
+    if not callable(after):
+        return None
+    return lambda: _as_helper(code, after)
+
+
+def _as_helper(code: str, function: Callable[[], Any]) -> Any:
     ident = _thread.get_ident()
     # The helper is not a threading.Thread: give it a named placeholder so
     # that logging and the thread table know it, and remove it afterwards
@@ -56,11 +70,10 @@ def _handle_request(code: str) -> None:
         if threading is not None:
             helper = threading._DummyThread()
             helper.name = HELPER_NAME
-        report = _reports.get(code)
-        if report is not None:
-            report()
+        return function()
     except BaseException as exc:  # noqa: BLE001 - never into the C helper
         warn_once(f"report:{code}", f"report {code!r} failed: {exc!r}")
+        return None
     finally:
         if helper is not None and threading._active.get(ident) is helper:
             del threading._active[ident]

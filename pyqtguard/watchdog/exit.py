@@ -5,8 +5,8 @@ Shutdown begins when the Qt application's event loop ends (``app.exec()``
 returns) or, without Qt, when the interpreter starts to exit
 (``threading._shutdown``, which joins non-daemon threads before any atexit
 handler runs - so that is where a forgotten thread or executor task hangs;
-in a program that never imports :mod:`threading`, at pyqtguard's own exit
-handler).
+in a program that never imports :mod:`threading`, in an exit handler kept
+ahead of the app's own).
 From then on the C watchdog (:mod:`pyqtguard.watchdog`) counts.  If the
 process is still alive at the deadline, the log gets the threads still
 alive, with the stack of each and where it was started, and the process
@@ -52,6 +52,7 @@ _began: str | None = None
 _began_at = 0.0                 # time.monotonic() when shutdown began
 _original_shutdown: Any = None
 _stop_registered = False
+_atexit_register: Any = None      # atexit.register before pyqtguard's wrapper
 
 
 def _lingering_table() -> str:
@@ -141,6 +142,40 @@ def begin_at_exit() -> None:
     begin_shutdown("the interpreter is exiting")
 
 
+def _keep_begin_first() -> None:
+    """Without threading, shutdown begins in an exit handler - and atexit
+    runs the last registered first: a handler the app or a library
+    registers after install() would run, and could hang, before the
+    deadline begins.  So, until threading is imported or the event loop
+    starts (either begins shutdown earlier), ``atexit.register`` registers
+    :func:`begin_at_exit` again after each handler, keeping it the first to
+    run."""
+    global _atexit_register
+    if _atexit_register is not None:
+        return
+    real = _atexit_register = atexit.register
+
+    def register(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        real(func, *args, **kwargs)
+        atexit.unregister(begin_at_exit)
+        real(begin_at_exit)
+        return func
+
+    register.__doc__ = real.__doc__
+    register.__wrapped_by__ = "pyqtguard"  # type: ignore[attr-defined]
+    atexit.register = register
+    real(begin_at_exit)
+
+
+def _stop_keeping_begin_first(*_args: object) -> None:
+    """Put ``atexit.register`` back (only over pyqtguard's own wrapper: one
+    put over it since stays, and calls through ours, which still works)."""
+    global _atexit_register
+    real, _atexit_register = _atexit_register, None
+    if real is not None and getattr(atexit.register, "__wrapped_by__", None) == "pyqtguard":
+        atexit.register = real
+
+
 def _wrap_threading_shutdown(threading: Any) -> None:
     """Begin shutdown where the interpreter joins threading's threads (at
     install, or when the app imports threading)."""
@@ -148,6 +183,7 @@ def _wrap_threading_shutdown(threading: Any) -> None:
     if _enabled and _original_shutdown is None:
         _original_shutdown = threading._shutdown
         threading._shutdown = _shutdown_wrapper
+    _stop_keeping_begin_first()
 
 
 def _stop_qthreads_at_exit_registered(qtcore: Any) -> None:
@@ -207,6 +243,8 @@ def install(config: Config) -> None:
         _wrap_threading_shutdown(threading)
     else:
         qt_attach.when_imported("threading", _wrap_threading_shutdown)
+        _keep_begin_first()
+        qt_attach.on_loop_started(_stop_keeping_begin_first)
     qt_attach.when_qt_imported(_stop_qthreads_at_exit_registered)
 
 
@@ -214,6 +252,8 @@ def uninstall() -> None:
     global _enabled, _began, _original_shutdown, _stop_registered
     _enabled = False
     _began = None
+    _stop_keeping_begin_first()
+    atexit.unregister(begin_at_exit)
     qthreads = thread_tracking.loaded_qthreads()
     if qthreads is not None:
         qthreads.unwatch_parents()

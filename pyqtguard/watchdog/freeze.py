@@ -15,6 +15,7 @@ import _thread
 import time
 
 from .. import _native
+from ..config import MIN_FREEZE_MS
 from .. import logs as logfile
 from ..logs import warn_once
 from .. import qt as qt_attach
@@ -74,21 +75,32 @@ def remove_freeze_callback(callback: Callable[[FreezeEvent], object]) -> bool:
     return True
 
 
-def _report_freeze() -> None:
+def _report_freeze() -> Callable[[], None] | None:
     import traceback
 
-    age = _native.freeze_age_ms()
+    age, turned_again = _native.freeze_state()
     gui_ident = _gui_ident
     frame = sys._current_frames().get(gui_ident) if gui_ident is not None else None
     stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
+    where = ("the GUI thread turned again before this report (it held the GIL), "
+             "so where it was is not known; it is now at" if turned_again else
+             "the GUI thread is at")
     logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
-                      f"the GUI thread is at (most recent call last):\n{stack.rstrip()}")
+                      f"{where} (most recent call last):\n{stack.rstrip()}")
     event = FreezeEvent(age, stack)
-    for callback in list(_freeze_callbacks):
-        try:
-            callback(event)
-        except Exception as exc:  # noqa: BLE001
-            warn_once(f"freeze:{callback!r}", f"on_freeze callback failed: {exc!r}")
+    callbacks = list(_freeze_callbacks)
+    if not callbacks:
+        return None
+
+    def run_callbacks() -> None:
+        # After the watchdog has its answer: a slow callback must not make
+        # it give up on the report, nor keep it from the next freeze.
+        for callback in callbacks:
+            try:
+                callback(event)
+            except Exception as exc:  # noqa: BLE001
+                warn_once(f"freeze:{callback!r}", f"on_freeze callback failed: {exc!r}")
+    return run_callbacks
 
 
 # ---- the heartbeat --------------------------------------------------------------
@@ -109,6 +121,7 @@ def start_watch(freeze_ms: int) -> None:
     global _gui_ident, _timer
     if freeze_ms <= 0:
         return
+    freeze_ms = max(freeze_ms, MIN_FREEZE_MS)      # no shorter than the heartbeat allows
     qtcore = sys.modules["PyQt6.QtCore"]
     app = qtcore.QCoreApplication.instance()
     if app is None:
