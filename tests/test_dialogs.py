@@ -398,3 +398,71 @@ def test_a_fifo_planted_as_the_offered_state_neither_hangs_nor_nags(tmp_path):
     second = run_app(CRASH_APP, tmp_path, args=["look"], timeout=30)
     assert second.returncode == 0, second.describe()
     assert "offered: 0" in second.stdout, second.describe()   # unknown state: no offer
+
+
+HUGE_MESSAGE_APP = """
+    import sys, time
+    import pyqtguard
+    pyqtguard.install(dialogs=True, stderr=False)
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    app = QApplication(sys.argv)
+    last = [time.monotonic()]; gaps = [0.0]
+
+    def tick():
+        now = time.monotonic(); gaps[0] = max(gaps[0], now - last[0]); last[0] = now
+
+    ticker = QTimer(); ticker.setInterval(10); ticker.timeout.connect(tick); ticker.start()
+
+    def fail():
+        raise ValueError("word " * 400_000)       # 2 MB, one line
+
+    def look():
+        from pyqtguard.dialogs import notification
+        w = notification.notifier().widget
+        print("visible:", w.isVisible())
+        print("title length:", len(w.title.text()))
+        print("height:", w.height())
+        print("longest block ms:", round(gaps[0] * 1000))
+        app.quit()
+
+    QTimer.singleShot(100, fail)
+    QTimer.singleShot(3000, look)
+    app.exec()
+"""
+
+
+def test_a_huge_exception_message_neither_blocks_the_gui_nor_floods_the_notification(tmp_path):
+    # Without dialogs, the GUI thread blocks ~15 ms for a 2 MB message; the
+    # notification made it 4-9 s (scrubbing and laying out the whole text).
+    result = run_app(HUGE_MESSAGE_APP, tmp_path, timeout=120)
+    out = result.stdout
+    assert "visible: True" in out, result.describe()
+    assert int(out.split("title length: ")[1].split()[0]) <= 400, out
+    assert int(out.split("height: ")[1].split()[0]) < 300, out
+    assert int(out.split("longest block ms: ")[1].split()[0]) < 1500, out
+
+
+def _forge_previous_crash(tmp_path, old: bytes, new: bytes) -> None:
+    (log,) = [p for p in (tmp_path / "logs").iterdir() if p.suffix == ".log"]
+    data = log.read_bytes()
+    assert old in data
+    log.write_bytes(data.replace(old, new))
+
+
+def test_a_forged_crash_log_with_huge_fields_offers_a_short_summary_quickly(tmp_path):
+    first = run_app(CRASH_APP, tmp_path, args=["crash"])
+    assert first.returncode != 0, first.describe()
+    # A 1 MB thread name and a 3 MB Qt fatal message: it took 5-50 s at start.
+    _forge_previous_crash(tmp_path, b"thread: 'decoder-7'", b"thread: '" + b"T" * 1_000_000 + b"'")
+    _forge_previous_crash(tmp_path, b"signal: SIGSEGV (Segmentation fault)",
+                          b"fatal: " + b"word " * 600_000)
+    app = CRASH_APP.replace('print("summary:", d.summary.text())',
+                            'print("summary length:", len(d.summary.text()), d.width())')
+    started = __import__("time").monotonic()
+    second = run_app(app, tmp_path, args=["look"], timeout=120)
+    elapsed = __import__("time").monotonic() - started
+    assert "offered: 1" in second.stdout, second.describe()
+    length, width = second.stdout.split("summary length: ")[1].split()[:2]
+    assert int(length) <= 1000 and int(width) < 2000, second.stdout
+    assert elapsed < 30, elapsed

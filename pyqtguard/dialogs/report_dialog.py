@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -66,6 +67,9 @@ class ReportDialog(QDialog):
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.summary = QLabel(report.summary, self)
         self.summary.setWordWrap(True)
+        # A word longer than the dialog (a hostile 300-character thread
+        # name) is cut at its edge, not widening the dialog off the screen.
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         font = self.summary.font()
         font.setBold(True)
         self.summary.setFont(font)
