@@ -466,3 +466,63 @@ def test_a_forged_crash_log_with_huge_fields_offers_a_short_summary_quickly(tmp_
     length, width = second.stdout.split("summary length: ")[1].split()[:2]
     assert int(length) <= 1000 and int(width) < 2000, second.stdout
     assert elapsed < 30, elapsed
+
+
+HOSTILE_TO_NOTIFICATION_APP = """
+    import sys, time
+    import pyqtguard
+    pyqtguard.install(dialogs=True, stderr=False, repeat_interval={repeat})
+    from PyQt6.QtCore import QObject, QTimer
+    from PyQt6.QtWidgets import QApplication
+    app = QApplication(sys.argv)
+    raised = []
+
+    def hostile(widget):
+        window = widget.window() if hasattr(widget, "window") else None
+        if type(window).__name__ == "ErrorNotification" or type(widget).__name__ == "QWidgetWindow":
+            raised.append(time.monotonic())
+            raise RuntimeError("the app hates the notification")
+
+    class Filter(QObject):
+        def eventFilter(self, obj, event):
+            hostile(obj)
+            return False
+
+    if "{how}" == "filter":
+        event_filter = Filter(); app.installEventFilter(event_filter)
+    else:
+        from pyqtguard.dialogs import notification
+        notification.ErrorNotification.paintEvent = lambda self, event: hostile(self)
+
+    def fail():
+        raise ValueError("the app's own error")
+
+    def look():
+        from pyqtguard.dialogs import notification
+        n = notification.notifier()
+        late = [t for t in raised if t > time.monotonic() - 2]
+        print("raised:", len(raised), "in the last 2 s:", len(late))
+        print("visible:", n.widget.isVisible(), "title:", n.widget.title.text())
+        app.quit()
+
+    QTimer.singleShot(100, fail)
+    QTimer.singleShot(4000, look)
+    app.exec()
+"""
+
+
+def test_an_app_that_raises_on_the_notifications_events_does_not_make_it_loop(tmp_path):
+    # Each refresh of the notification made the app's filter (or a patched
+    # paintEvent) raise; each of those exceptions refreshed it again: 100
+    # reports a second, forever.  Now they are logged, not shown.
+    for how in ("filter", "paint"):
+        for repeat in (0, 60):
+            (tmp_path / f"{how}{repeat}").mkdir()
+            result = run_app(HOSTILE_TO_NOTIFICATION_APP.format(how=how, repeat=repeat),
+                             tmp_path / f"{how}{repeat}", timeout=120)
+            out = result.stdout
+            assert "visible: True title: ValueError: the app's own error" in out, \
+                (how, repeat, result.describe())
+            # Showing it once is ~200 events (each raising with the filter): then quiet.
+            assert 0 < int(out.split("raised: ")[1].split()[0]) < 1000, (how, repeat, out)
+            assert "in the last 2 s: 0" in out, (how, repeat, out)
