@@ -526,3 +526,47 @@ def test_an_app_that_raises_on_the_notifications_events_does_not_make_it_loop(tm
             # Showing it once is ~200 events (each raising with the filter): then quiet.
             assert 0 < int(out.split("raised: ")[1].split()[0]) < 1000, (how, repeat, out)
             assert "in the last 2 s: 0" in out, (how, repeat, out)
+
+
+REPORT_DIALOG_QUIT_APP = """
+    import sys, time
+    import pyqtguard
+    pyqtguard.install(dialogs=True, stderr=False, report_to=lambda report: None)
+    from PyQt6.QtCore import QTimer, Qt
+    from PyQt6.QtWidgets import QApplication, QMainWindow
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+    window = QMainWindow()
+    if sys.argv[1] == "close-main":
+        window.show()
+
+    def fail():
+        raise ValueError("x")
+
+    def report():
+        from pyqtguard.dialogs import notification, report_dialog
+        QTest.mouseClick(notification.notifier().widget.report, Qt.MouseButton.LeftButton)
+        (dialog,) = report_dialog._open
+        if sys.argv[1] == "close-main":
+            window.close()               # the user closes the app
+        else:
+            QTest.mouseClick(dialog.not_now, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(50, fail)
+    QTimer.singleShot(400, report)
+    QTimer.singleShot(2500, lambda: (print("still running"), app.quit()))
+    started = time.monotonic()
+    app.exec()
+    print("exec returned after", round(time.monotonic() - started, 1))
+"""
+
+
+def test_the_report_dialog_neither_keeps_the_app_alive_nor_quits_it(tmp_path):
+    # quitOnLastWindowClosed: a parentless dialog counted as a main window -
+    # the app went on after its main window was closed, and an app without
+    # windows (a tray app) quit when the dialog was closed.
+    closed = run_app(REPORT_DIALOG_QUIT_APP, tmp_path, args=["close-main"])
+    assert "still running" not in closed.stdout, closed.describe()
+    assert "exec returned" in closed.stdout, closed.describe()
+    windowless = run_app(REPORT_DIALOG_QUIT_APP, tmp_path, args=["not-now"])
+    assert "still running" in windowless.stdout, windowless.describe()

@@ -56,6 +56,9 @@ class ReportDialog(QDialog):
         crash = report.kind == "crash"
         self.setWindowTitle("The app crashed last time" if crash else "Report an error")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        # Not one of the app's main windows: it neither keeps the app running
+        # once they are closed nor, closed, ends an app that has none.
+        self.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)
         self.resize(720, 520)
 
         icon = QLabel(self)
