@@ -570,3 +570,33 @@ def test_the_report_dialog_neither_keeps_the_app_alive_nor_quits_it(tmp_path):
     assert "exec returned" in closed.stdout, closed.describe()
     windowless = run_app(REPORT_DIALOG_QUIT_APP, tmp_path, args=["not-now"])
     assert "still running" in windowless.stdout, windowless.describe()
+
+
+def test_bidi_controls_in_a_message_do_not_reorder_the_notifications_title(tmp_path):
+    # "file \u202egnp.exe" was shown as "file exe.png": a message can spoof
+    # what the one-line title says.  The details keep the text as raised.
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install(dialogs=True, stderr=False)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+
+        def fail():
+            raise ValueError("file \\u202egnp.exe\\u202c and \\u2067x\\u2069 \\u200f")
+
+        def look():
+            from pyqtguard.dialogs import notification
+            w = notification.notifier().widget
+            print("title:", ascii(w.title.text()))
+            app.quit()
+
+        QTimer.singleShot(50, fail)
+        QTimer.singleShot(500, look)
+        app.exec()
+    """, tmp_path)
+    title = result.stdout.split("title: ", 1)[1].splitlines()[0]
+    assert "gnp.exe" in title, result.describe()
+    for control in ("u202e", "u202c", "u2067", "u2069", "u200f"):
+        assert "\\" + control not in title, title

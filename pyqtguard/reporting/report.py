@@ -231,11 +231,14 @@ def _cut_line(line: str, limit: int) -> str:
 def _field(text: str) -> str:
     """The first line of *text*, at most :data:`MAX_FIELD` characters: what
     a label shows (a 1 MB message or thread name took seconds to scrub and
-    lay out, in the GUI thread)."""
+    lay out, in the GUI thread).  Bidi controls are shown as ``<U+202E>``:
+    ``"file \\u202egnp.exe"`` would read "file exe.png"."""
     import re
 
     first = re.match("[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]*", text.lstrip())
-    return _cut_line(first[0].rstrip(), MAX_FIELD)  # type: ignore[index]
+    line = _cut_line(first[0].rstrip(), MAX_FIELD)  # type: ignore[index]
+    return re.sub("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]",
+                  lambda control: f"<U+{ord(control[0]):04X}>", line)
 
 
 def _bounded(text: str) -> str:
