@@ -398,3 +398,205 @@ def test_a_fifo_planted_as_the_offered_state_neither_hangs_nor_nags(tmp_path):
     second = run_app(CRASH_APP, tmp_path, args=["look"], timeout=30)
     assert second.returncode == 0, second.describe()
     assert "offered: 0" in second.stdout, second.describe()   # unknown state: no offer
+
+
+HUGE_MESSAGE_APP = """
+    import sys, time
+    import pyqtguard
+    pyqtguard.install(dialogs=True, stderr=False)
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    app = QApplication(sys.argv)
+    last = [time.monotonic()]; gaps = [0.0]
+
+    def tick():
+        now = time.monotonic(); gaps[0] = max(gaps[0], now - last[0]); last[0] = now
+
+    ticker = QTimer(); ticker.setInterval(10); ticker.timeout.connect(tick); ticker.start()
+
+    def fail():
+        raise ValueError("word " * 400_000)       # 2 MB, one line
+
+    def look():
+        from pyqtguard.dialogs import notification
+        w = notification.notifier().widget
+        print("visible:", w.isVisible())
+        print("title length:", len(w.title.text()))
+        print("height:", w.height())
+        print("longest block ms:", round(gaps[0] * 1000))
+        app.quit()
+
+    QTimer.singleShot(100, fail)
+    QTimer.singleShot(3000, look)
+    app.exec()
+"""
+
+
+def test_a_huge_exception_message_neither_blocks_the_gui_nor_floods_the_notification(tmp_path):
+    # Without dialogs, the GUI thread blocks ~15 ms for a 2 MB message; the
+    # notification made it 4-9 s (scrubbing and laying out the whole text).
+    result = run_app(HUGE_MESSAGE_APP, tmp_path, timeout=120)
+    out = result.stdout
+    assert "visible: True" in out, result.describe()
+    assert int(out.split("title length: ")[1].split()[0]) <= 400, out
+    assert int(out.split("height: ")[1].split()[0]) < 300, out
+    assert int(out.split("longest block ms: ")[1].split()[0]) < 1500, out
+
+
+def _forge_previous_crash(tmp_path, old: bytes, new: bytes) -> None:
+    (log,) = [p for p in (tmp_path / "logs").iterdir() if p.suffix == ".log"]
+    data = log.read_bytes()
+    assert old in data
+    log.write_bytes(data.replace(old, new))
+
+
+def test_a_forged_crash_log_with_huge_fields_offers_a_short_summary_quickly(tmp_path):
+    first = run_app(CRASH_APP, tmp_path, args=["crash"])
+    assert first.returncode != 0, first.describe()
+    # A 1 MB thread name and a 3 MB Qt fatal message: it took 5-50 s at start.
+    _forge_previous_crash(tmp_path, b"thread: 'decoder-7'", b"thread: '" + b"T" * 1_000_000 + b"'")
+    _forge_previous_crash(tmp_path, b"signal: SIGSEGV (Segmentation fault)",
+                          b"fatal: " + b"word " * 600_000)
+    app = CRASH_APP.replace('print("summary:", d.summary.text())',
+                            'print("summary length:", len(d.summary.text()), d.width())')
+    started = __import__("time").monotonic()
+    second = run_app(app, tmp_path, args=["look"], timeout=120)
+    elapsed = __import__("time").monotonic() - started
+    assert "offered: 1" in second.stdout, second.describe()
+    length, width = second.stdout.split("summary length: ")[1].split()[:2]
+    assert int(length) <= 1000 and int(width) < 2000, second.stdout
+    assert elapsed < 30, elapsed
+
+
+HOSTILE_TO_NOTIFICATION_APP = """
+    import sys, time
+    import pyqtguard
+    pyqtguard.install(dialogs=True, stderr=False, repeat_interval={repeat})
+    from PyQt6.QtCore import QObject, QTimer
+    from PyQt6.QtWidgets import QApplication
+    app = QApplication(sys.argv)
+    raised = []
+
+    def hostile(widget):
+        window = widget.window() if hasattr(widget, "window") else None
+        if type(window).__name__ == "ErrorNotification" or type(widget).__name__ == "QWidgetWindow":
+            raised.append(time.monotonic())
+            raise RuntimeError("the app hates the notification")
+
+    class Filter(QObject):
+        def eventFilter(self, obj, event):
+            hostile(obj)
+            return False
+
+    if "{how}" == "filter":
+        event_filter = Filter(); app.installEventFilter(event_filter)
+    else:
+        from pyqtguard.dialogs import notification
+        notification.ErrorNotification.paintEvent = lambda self, event: hostile(self)
+
+    def fail():
+        raise ValueError("the app's own error")
+
+    def look():
+        from pyqtguard.dialogs import notification
+        n = notification.notifier()
+        late = [t for t in raised if t > time.monotonic() - 2]
+        print("raised:", len(raised), "in the last 2 s:", len(late))
+        print("visible:", n.widget.isVisible(), "title:", n.widget.title.text())
+        app.quit()
+
+    QTimer.singleShot(100, fail)
+    QTimer.singleShot(4000, look)
+    app.exec()
+"""
+
+
+def test_an_app_that_raises_on_the_notifications_events_does_not_make_it_loop(tmp_path):
+    # Each refresh of the notification made the app's filter (or a patched
+    # paintEvent) raise; each of those exceptions refreshed it again: 100
+    # reports a second, forever.  Now they are logged, not shown.
+    for how in ("filter", "paint"):
+        for repeat in (0, 60):
+            (tmp_path / f"{how}{repeat}").mkdir()
+            result = run_app(HOSTILE_TO_NOTIFICATION_APP.format(how=how, repeat=repeat),
+                             tmp_path / f"{how}{repeat}", timeout=120)
+            out = result.stdout
+            assert "visible: True title: ValueError: the app's own error" in out, \
+                (how, repeat, result.describe())
+            # Showing it once is ~200 events (each raising with the filter): then quiet.
+            assert 0 < int(out.split("raised: ")[1].split()[0]) < 1000, (how, repeat, out)
+            assert "in the last 2 s: 0" in out, (how, repeat, out)
+
+
+REPORT_DIALOG_QUIT_APP = """
+    import sys, time
+    import pyqtguard
+    pyqtguard.install(dialogs=True, stderr=False, report_to=lambda report: None)
+    from PyQt6.QtCore import QTimer, Qt
+    from PyQt6.QtWidgets import QApplication, QMainWindow
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+    window = QMainWindow()
+    if sys.argv[1] == "close-main":
+        window.show()
+
+    def fail():
+        raise ValueError("x")
+
+    def report():
+        from pyqtguard.dialogs import notification, report_dialog
+        QTest.mouseClick(notification.notifier().widget.report, Qt.MouseButton.LeftButton)
+        (dialog,) = report_dialog._open
+        if sys.argv[1] == "close-main":
+            window.close()               # the user closes the app
+        else:
+            QTest.mouseClick(dialog.not_now, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(50, fail)
+    QTimer.singleShot(400, report)
+    QTimer.singleShot(2500, lambda: (print("still running"), app.quit()))
+    started = time.monotonic()
+    app.exec()
+    print("exec returned after", round(time.monotonic() - started, 1))
+"""
+
+
+def test_the_report_dialog_neither_keeps_the_app_alive_nor_quits_it(tmp_path):
+    # quitOnLastWindowClosed: a parentless dialog counted as a main window -
+    # the app went on after its main window was closed, and an app without
+    # windows (a tray app) quit when the dialog was closed.
+    closed = run_app(REPORT_DIALOG_QUIT_APP, tmp_path, args=["close-main"])
+    assert "still running" not in closed.stdout, closed.describe()
+    assert "exec returned" in closed.stdout, closed.describe()
+    windowless = run_app(REPORT_DIALOG_QUIT_APP, tmp_path, args=["not-now"])
+    assert "still running" in windowless.stdout, windowless.describe()
+
+
+def test_bidi_controls_in_a_message_do_not_reorder_the_notifications_title(tmp_path):
+    # "file \u202egnp.exe" was shown as "file exe.png": a message can spoof
+    # what the one-line title says.  The details keep the text as raised.
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install(dialogs=True, stderr=False)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+
+        def fail():
+            raise ValueError("file \\u202egnp.exe\\u202c and \\u2067x\\u2069 \\u200f")
+
+        def look():
+            from pyqtguard.dialogs import notification
+            w = notification.notifier().widget
+            print("title:", ascii(w.title.text()))
+            app.quit()
+
+        QTimer.singleShot(50, fail)
+        QTimer.singleShot(500, look)
+        app.exec()
+    """, tmp_path)
+    title = result.stdout.split("title: ", 1)[1].splitlines()[0]
+    assert "gnp.exe" in title, result.describe()
+    for control in ("u202e", "u202c", "u2067", "u2069", "u200f"):
+        assert "\\" + control not in title, title

@@ -232,6 +232,8 @@ class Notifier:
             return
         if not isinstance(QApplication.instance(), QApplication):
             return                 # a QCoreApplication: no widgets
+        if _raised_on(self.widget, record):
+            return                 # showing it would raise it again (the log has it)
         from ..reporting.report import exception_key
 
         key = exception_key(record)
@@ -379,6 +381,31 @@ class Notifier:
             widget.hide()
         self.kinds.clear()
         self.total = 0
+
+
+def _raised_on(widget: ErrorNotification | None, record: ExceptionRecord) -> bool:
+    """True if *record* was raised by the app's code handling the
+    notification itself (an app-wide event filter, a style, a patched
+    method given one of its widgets or its window): each refresh of the
+    notification would raise it again, and each raise refresh it, forever."""
+    if widget is None or _deleted(widget):
+        return False
+    from PyQt6 import sip
+    from PyQt6.QtGui import QWindow
+
+    handle = widget.windowHandle()
+    address = sip.unwrapinstance(handle) if handle is not None else None
+    tb = record.exc_traceback
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, QWidget) and not _deleted(value):
+                if value.window() is widget:
+                    return True
+            elif isinstance(value, QWindow) and address is not None and not _deleted(value):
+                if sip.unwrapinstance(value) == address:
+                    return True
+        tb = tb.tb_next
+    return False
 
 
 def _deleted(widget: QWidget) -> bool:

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -55,6 +56,9 @@ class ReportDialog(QDialog):
         crash = report.kind == "crash"
         self.setWindowTitle("The app crashed last time" if crash else "Report an error")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        # Not one of the app's main windows: it neither keeps the app running
+        # once they are closed nor, closed, ends an app that has none.
+        self.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)
         self.resize(720, 520)
 
         icon = QLabel(self)
@@ -66,6 +70,9 @@ class ReportDialog(QDialog):
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.summary = QLabel(report.summary, self)
         self.summary.setWordWrap(True)
+        # A word longer than the dialog (a hostile 300-character thread
+        # name) is cut at its edge, not widening the dialog off the screen.
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         font = self.summary.font()
         font.setBold(True)
         self.summary.setFont(font)

@@ -40,6 +40,8 @@ THREADS_HEADING = "Threads at the time of the report (most recent call first):"
 BREADCRUMBS_HEADING = "Recent log lines (oldest first):"
 _MAX_THREADS = 100
 _MAX_FRAMES = 100
+MAX_FIELD = 300             # characters of a one-line field: a message's first line, a name
+_MAX_LINE = 50_000          # characters of one line of a report's text
 
 
 class Report:
@@ -216,6 +218,44 @@ def _breadcrumb_block() -> str:
 
 # ---- building reports ------------------------------------------------------
 
+def _cut_line(line: str, limit: int) -> str:
+    """*line* cut to *limit* characters, before scrubbing: at a space, so no
+    part of a secret the scrubber would have recognised whole is left."""
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 0 else cut) + f" [... {len(line) - limit:,} characters cut]"
+
+
+def _field(text: str) -> str:
+    """The first line of *text*, at most :data:`MAX_FIELD` characters: what
+    a label shows (a 1 MB message or thread name took seconds to scrub and
+    lay out, in the GUI thread).  Bidi controls are shown as ``<U+202E>``:
+    ``"file \\u202egnp.exe"`` would read "file exe.png"."""
+    import re
+
+    first = re.match("[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]*", text.lstrip())
+    line = _cut_line(first[0].rstrip(), MAX_FIELD)  # type: ignore[index]
+    return re.sub("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]",
+                  lambda control: f"<U+{ord(control[0]):04X}>", line)
+
+
+def _bounded(text: str) -> str:
+    """*text* cut, before scrubbing, to about what a report keeps
+    (:data:`MAX_TEXT`, cut again once scrubbed): long lines cut, whole lines
+    dropped at the end."""
+    kept: list[str] = []
+    size = 0
+    for line in text[:20 * MAX_TEXT].split("\n"):
+        line = _cut_line(line, _MAX_LINE)
+        size += len(line) + 1
+        if size > 2 * MAX_TEXT:
+            break
+        kept.append(line)
+    return "\n".join(kept)
+
+
 def _short_path(path: str) -> str:
     return os.path.basename(path) or path
 
@@ -262,12 +302,13 @@ def from_exception(record: ExceptionRecord, scrub: Callable[[str], str],
     threads' stacks are taken when it is called)."""
     name = record.exc_type.__name__
     message = str(record.exc_value) if record.exc_value is not None else ""
-    first = message.splitlines()[0] if message.strip() else ""
+    first = _field(message)
+    thread_name = _field(record.thread_name)
     where = _top_app_frame(record.exc_traceback)
     title = f"{name}: {first}" if first else name
     summary = (f"The app hit an error and kept running: {name}"
                + (f" in {where}" if where else "")
-               + f", in thread '{record.thread_name}'.")
+               + f", in thread '{thread_name}'.")
     traceback_text = record.report or record.traceback_text
     head, _, rest = traceback_text.partition("\n")
     if head.startswith("[") and "pyqtguard: uncaught exception" in head:
@@ -284,7 +325,7 @@ def from_exception(record: ExceptionRecord, scrub: Callable[[str], str],
         thread_stacks(record.thread_name, record.native_id, record.exc_traceback),
         _breadcrumb_block(),
     ])
-    return Report("exception", scrub(title), scrub(summary), scrub(text),
+    return Report("exception", scrub(title), scrub(summary), scrub(_bounded(text)),
                   exception_key(record, scrub), record.time)
 
 
@@ -321,10 +362,10 @@ def plain_reason(reason: str) -> str:
 def from_crash(crash: CrashReport, scrub: Callable[[str], str],
                app_version: str | None = None) -> Report:
     """The report of a previous run's native crash (or fatal Qt message)."""
-    reason = crash.reason.splitlines()[0] if crash.reason else "crash"
-    where = _plain_frame(crash.frame) if crash.frame else ""
+    reason = _field(crash.reason) or "crash"
+    where = _field(_plain_frame(crash.frame)) if crash.frame else ""
     summary = (f"The app crashed the last time it ran: {plain_reason(reason)}, in thread "
-               f"'{crash.thread_name}'" + (f", in {where}" if where else "") + ".")
+               f"'{_field(crash.thread_name)}'" + (f", in {where}" if where else "") + ".")
     title = f"Crash: {reason}" + (f" in {where}" if where else "")
     text = "\n".join([
         title,
@@ -336,7 +377,7 @@ def from_crash(crash: CrashReport, scrub: Callable[[str], str],
         _versions_block(app_version).replace(VERSIONS_HEADING,
                                              VERSIONS_HEADING[:-1] + " (of the run sending it):"),
     ])
-    return Report("crash", scrub(title), scrub(summary), scrub(text),
+    return Report("crash", scrub(title), scrub(summary), scrub(_bounded(text)),
                   f"crash:{crash.path.name}", _crash_time(crash.time))
 
 
