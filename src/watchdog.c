@@ -164,10 +164,26 @@ wait_until(long long deadline_ns)
         pthread_cond_wait(&wakeup, &lock);
         return;
     }
+#  ifdef __APPLE__
+    /* macOS has no pthread_condattr_setclock: pthread_cond_timedwait would
+     * read this monotonic deadline as a wall-clock time decades ago and
+     * return at once - the watchdog would spin.  The relative wait takes a
+     * duration instead (measured on the monotonic clock, so a wall-clock
+     * jump cannot stretch it). */
+    long long left = deadline_ns - pqg_monotonic_ns();
+    if (left < 0) {
+        left = 0;
+    }
+    struct timespec ts;
+    ts.tv_sec = (time_t)(left / 1000000000LL);
+    ts.tv_nsec = (long)(left % 1000000000LL);
+    pthread_cond_timedwait_relative_np(&wakeup, &lock, &ts);
+#  else
     struct timespec ts;
     ts.tv_sec = (time_t)(deadline_ns / 1000000000LL);
     ts.tv_nsec = (long)(deadline_ns % 1000000000LL);
-    pthread_cond_timedwait(&wakeup, &lock, &ts);
+    pthread_cond_timedwait(&wakeup, &lock, &ts);   /* CLOCK_MONOTONIC: see ensure_started */
+#  endif
 #endif
 }
 
