@@ -600,3 +600,46 @@ def test_bidi_controls_in_a_message_do_not_reorder_the_notifications_title(tmp_p
     assert "gnp.exe" in title, result.describe()
     for control in ("u202e", "u202c", "u2067", "u2069", "u200f"):
         assert "\\" + control not in title, title
+
+
+def test_a_failed_send_says_why_not_only_no_connection(tmp_path):
+    # The status said "(no connection?)" for any failure, also when the
+    # app's own report callable raised: it now gives the reason.
+    result = run_app("""
+        import sys
+        import pyqtguard
+
+        def broken_destination(report):
+            raise PermissionError("the tracker refused this token")
+
+        pyqtguard.install(dialogs=True, stderr=False, report_to=broken_destination)
+        from PyQt6.QtCore import QTimer, Qt
+        from PyQt6.QtWidgets import QApplication
+        from PyQt6.QtTest import QTest
+        app = QApplication(sys.argv)
+
+        def fail():
+            raise ValueError("x")
+
+        def report():
+            from pyqtguard.dialogs import notification, report_dialog
+            QTest.mouseClick(notification.notifier().widget.report, Qt.MouseButton.LeftButton)
+            (dialog,) = report_dialog._open
+            QTest.mouseClick(dialog.send, Qt.MouseButton.LeftButton)
+            QTimer.singleShot(100, lambda: look(dialog))
+
+        def look(dialog, tries=[0]):
+            if dialog.status.text() == "Sending..." and tries[0] < 100:
+                tries[0] += 1
+                QTimer.singleShot(100, lambda: look(dialog))
+                return
+            print("status:", dialog.status.text())
+            app.quit()
+
+        QTimer.singleShot(50, fail)
+        QTimer.singleShot(400, report)
+        app.exec()
+    """, tmp_path)
+    status = result.stdout.split("status: ", 1)[1]
+    assert "the tracker refused this token" in status, result.describe()
+    assert "no connection" not in status, result.describe()

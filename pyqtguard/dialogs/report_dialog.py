@@ -153,8 +153,14 @@ class ReportDialog(QDialog):
         if self._waiting > 0:
             return
         if self._failures:
-            self.status.setText("Not sent now (no connection?). It is kept and will be sent "
-                                "the next time the app starts.")
+            # The sender's reason ("URLError: ...", or what the app's own
+            # destination raised), without its "(kept ...)" tail: said below.
+            why = self._failures[0].split(" (kept;", 1)[0]
+            kept = any("(kept;" in failure for failure in self._failures)
+            self.status.setText(
+                f"Not sent now: {why}."
+                + (" It is kept and will be sent the next time the app starts." if kept
+                   else " Try again, or copy the report."))
             self.send.setEnabled(True)
         else:
             self.status.setText("Sent. Thank you!")
