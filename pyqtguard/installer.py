@@ -146,9 +146,6 @@ def at_exit() -> None:
     """Registered with :mod:`atexit` by :func:`install`."""
     # Reports still queued (see src/exchooks.c) are written now; from here
     # on each is written in the hook itself.
-    exit_guard = sys.modules.get("pyqtguard.watchdog.exit")
-    if exit_guard is not None:
-        exit_guard.begin_at_exit()          # if no loop's end or threading began it
     exception_hooks.flush_at_exit()
     runlog.log_event("pyqtguard: interpreter exit")
     # From here on Python cannot write a report: the exit deadline moves from

@@ -57,7 +57,7 @@ def loaded_threading() -> Any:
 def in_main_thread() -> bool:
     """Whether the caller is the main thread, without importing threading
     (and without making a placeholder Thread for a foreign thread)."""
-    threading = sys.modules.get("threading")
+    threading = loaded_threading()
     if threading is not None:
         return _thread.get_ident() == threading.main_thread().ident
     return _thread.get_ident() == _first_ident

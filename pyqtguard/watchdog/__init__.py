@@ -20,10 +20,10 @@ report itself after 1.5 s.
 from __future__ import annotations
 
 import _thread
-import sys
 
 from .. import _native
 from ..logs import warn_once
+from ..registry import loaded_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _as_helper(code: str, function: Callable[[], Any]) -> Any:
     # that logging and the thread table know it, and remove it afterwards
     # (threading keeps such placeholders for good otherwise).  Never import
     # threading here: it would take this thread for the main one.
-    threading = sys.modules.get("threading")
+    threading = loaded_threading()
     helper = None
     try:
         if threading is not None:
