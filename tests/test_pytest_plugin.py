@@ -223,18 +223,18 @@ def test_threads_of_session_module_and_class_scoped_fixtures_are_not_blamed_on_a
         assert name not in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="idle concurrent.futures pool workers count as leaked "
-                   "(QThreadPool's idle threads are excused); not fixed: needs the executor's "
-                   "private state to tell idle from busy")
-def test_idle_workers_of_a_session_thread_pool_executor_are_no_leak(pytester, inner):
-    pytester.makeconftest("""
-        import concurrent.futures, pytest
+SESSION_EXECUTOR = """
+    import concurrent.futures, pytest
 
-        @pytest.fixture(scope="session")
-        def executor():
-            with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="pool") as ex:
-                yield ex
-    """)
+    @pytest.fixture(scope="session")
+    def executor():
+        with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="pool") as ex:
+            yield ex
+"""
+
+
+def test_idle_workers_of_a_session_thread_pool_executor_are_no_leak(pytester, inner):
+    pytester.makeconftest(SESSION_EXECUTOR)
     pytester.makepyfile(test_pool="""
         def test_submits(executor):
             assert executor.submit(lambda: 1).result() == 1
@@ -244,6 +244,41 @@ def test_idle_workers_of_a_session_thread_pool_executor_are_no_leak(pytester, in
     """)
     result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.2")
     result.assert_outcomes(passed=2)
+
+
+def test_a_pool_worker_still_running_the_tests_task_is_a_leak(pytester, inner):
+    """Only an idle executor thread is excused: one still running a task the
+    test submitted is reported, with the task's pool thread named."""
+    pytester.makeconftest(SESSION_EXECUTOR)
+    pytester.makepyfile(test_pool="""
+        import threading
+        release = threading.Event()
+
+        def test_leaves_a_task_running(executor):
+            executor.submit(release.wait, 10)
+
+        def test_later():
+            release.set()
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.2")
+    result.assert_outcomes(passed=2, errors=1)
+    out = result.stdout.str()
+    assert "ERROR at teardown of test_leaves_a_task_running" in out, out
+    assert "thread 'pool_0'" in out, out
+
+
+def test_an_unshut_executor_the_test_dropped_is_no_leak(pytester, inner):
+    """A test that drops its executor without shutdown(): the idle workers
+    end once the executor is collected, within the grace period."""
+    pytester.makepyfile(test_pool="""
+        import concurrent.futures
+
+        def test_forgets_shutdown():
+            ex = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="dropped")
+            assert ex.submit(sum, [1, 2]).result() == 3
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.5")
+    result.assert_outcomes(passed=1)
 
 
 def test_warn_mode_warns_and_passes(pytester, inner):

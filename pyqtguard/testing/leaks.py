@@ -163,12 +163,34 @@ def _start_site(thread: threading.Thread) -> str | None:
     return tracking.start_of(thread)[0] if tracking is not None else None
 
 
+_POOL_WORKER_FILE = os.path.join("concurrent", "futures", "thread.py")
+
+
+def _is_idle_pool_worker(thread: threading.Thread, frames: dict[int, Any]) -> bool:
+    """A ``ThreadPoolExecutor`` thread waiting for its next task: its
+    innermost Python frame is the pool's own loop (``_worker``, 3.11-3.14),
+    not a task.  Like QThreadPool's idle threads it belongs to a pool that
+    outlives the test (a session fixture's executor) or ends once its
+    executor is collected; a thread still running a task is a leak."""
+    frame = frames.get(thread.ident) if thread.ident is not None else None
+    return (frame is not None and frame.f_code.co_name == "_worker"
+            and frame.f_code.co_filename.endswith(_POOL_WORKER_FILE))
+
+
 def _thread_leaks(before: Snapshot) -> list[Leak]:
     main = threading.main_thread()
-    return [Leak("thread", t.name, _start_site(t), t) for t in threading.enumerate()
-            if id(t) not in before.threads and t is not main and t.is_alive()
-            and not is_own_thread(t)
-            and not isinstance(t, threading._DummyThread)]  # type: ignore[attr-defined]
+    new = [t for t in threading.enumerate()
+           if id(t) not in before.threads and t is not main and t.is_alive()
+           and not is_own_thread(t)
+           and not isinstance(t, threading._DummyThread)]  # type: ignore[attr-defined]
+    if not new:
+        return []
+    frames = sys._current_frames()
+    try:
+        return [Leak("thread", t.name, _start_site(t), t) for t in new
+                if not _is_idle_pool_worker(t, frames)]
+    finally:
+        del frames                    # frames keep their locals alive
 
 
 def _running_leaks(before: Snapshot) -> list[Leak]:
