@@ -184,7 +184,12 @@ pqg_altstack_prepare(void)
 int
 pqg_altstack_this_thread(int always)
 {
-    if (!key_ready || (!always && !atomic_load_explicit(&threads_on, memory_order_relaxed))) {
+    /* threads_on is stored after the key and the sizes are set (prepare):
+     * loading it first orders those reads after their writes. */
+    if (!always && !atomic_load_explicit(&threads_on, memory_order_acquire)) {
+        return 0;
+    }
+    if (!key_ready) {
         return 0;
     }
     if (pthread_getspecific(key) != NULL) {
