@@ -98,10 +98,6 @@ static volatile sig_atomic_t faulthandler_on_run_log = 0;
 /* The pid that sent a fault signal with kill()/tgkill() (si_code <= 0: no
  * fault, and no si_addr), or 0.  Set by the reporter before its report. */
 static volatile long report_sender = 0;
-#ifndef _WIN32
-static stack_t alt_stack;
-static int alt_stack_owned = 0;
-#endif
 
 /* ---- small signal-safe writers ---- */
 
@@ -739,36 +735,17 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
 }
 
 /* The alternate stack lets the handler run when the thread's own stack is
- * exhausted.  It is per thread: this covers the thread that enables the
- * handler (the main thread), as faulthandler does.  It is mapped on its own,
- * not taken from the heap: the guard page below it turns an overflow of the
- * handler's own stack into a fault (the kernel then ends the process) instead
- * of a silent overwrite of whatever the heap held next to it. */
+ * exhausted.  It is per thread (altstack.c): this covers the thread that
+ * enables the handler (the main thread), and from now on every thread that
+ * records itself in the thread table or that pyqtguard starts.  One the
+ * thread already has (faulthandler's) is kept. */
 static int
 ensure_alt_stack(void)
 {
-    if (alt_stack_owned) {
-        return 0;
-    }
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t usable = ((size_t)SIGSTKSZ * 2 + 64 * 1024 + page - 1) / page * page;
-    char *mapping = mmap(NULL, usable + page, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapping == MAP_FAILED) {
+    if (pqg_altstack_prepare() < 0 || pqg_altstack_this_thread(1) < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    (void)mprotect(mapping, page, PROT_NONE);   /* the guard page: best effort */
-    alt_stack.ss_sp = mapping + page;
-    alt_stack.ss_size = usable;
-    alt_stack.ss_flags = 0;
-    if (sigaltstack(&alt_stack, NULL) != 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
-        (void)munmap(mapping, usable + page);
-        alt_stack.ss_sp = NULL;
-        return -1;
-    }
-    alt_stack_owned = 1;
     return 0;
 }
 
@@ -856,9 +833,9 @@ static int
 ensure_alt_stack(void)
 {
     /* SEH filters run on the faulting stack; SetThreadStackGuarantee keeps
-     * room to report a stack overflow. */
-    ULONG guarantee = 64 * 1024;
-    SetThreadStackGuarantee(&guarantee);
+     * room to report a stack overflow (altstack.c: for every thread). */
+    (void)pqg_altstack_prepare();
+    (void)pqg_altstack_this_thread(1);
     return 0;
 }
 
@@ -912,6 +889,7 @@ crash_disable_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
     if (enabled) {
         uninstall_handlers();
+        pqg_altstack_stop();        /* running threads keep theirs to their end */
         enabled = 0;
     }
     Py_RETURN_NONE;

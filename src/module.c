@@ -22,6 +22,7 @@ PyInit__native(void)
         || pqg_exchooks_init(module) < 0
         || pqg_excrepeats_init(module) < 0
         || pqg_crash_init(module) < 0
+        || pqg_altstack_init(module) < 0
         || pqg_crashcontext_init(module) < 0
         || pqg_watchdog_init(module) < 0
         || pqg_interrupt_init(module) < 0

@@ -18,6 +18,7 @@
 #else
 #  include <pthread.h>
 #  include <signal.h>
+#  include <stdlib.h>
 #  include <time.h>
 #  ifdef __linux__
 #    include <sys/prctl.h>
@@ -41,6 +42,23 @@ pqg_name_this_thread(const char *name)
 #ifndef _WIN32
 /* Never blocked in our threads: the crash handler's signals (crash.c). */
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+
+/* Each of our threads first gets its alternate signal stack (altstack.c), as
+ * the app's threads do: the watchdog's report helpers and the exception
+ * reporter run app code (on_freeze callbacks, logging handlers). */
+typedef struct {
+    pqg_thread_main main;
+    void *arg;
+} own_start;
+
+static void *
+own_thread_trampoline(void *raw)
+{
+    own_start start = *(own_start *)raw;
+    free(raw);
+    (void)pqg_altstack_this_thread(0);
+    return start.main(start.arg);
+}
 #endif
 
 int
@@ -69,7 +87,19 @@ pqg_start_own_thread(pqg_thread_main main, void *arg, size_t stack_size,
     }
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t thread;
-    int error = pthread_create(&thread, &attr, main, arg);
+    own_start *start = malloc(sizeof(*start));
+    int error;
+    if (start != NULL) {
+        start->main = main;
+        start->arg = arg;
+        error = pthread_create(&thread, &attr, own_thread_trampoline, start);
+        if (error != 0) {
+            free(start);
+        }
+    }
+    else {
+        error = pthread_create(&thread, &attr, main, arg);   /* no stack of its own */
+    }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
 #  ifdef __linux__

@@ -157,6 +157,16 @@ int pqg_wait_for_flag(atomic_int *flag, int value, int max_ms);  /* signal-safe 
 /* pthread_atfork(child) once per `registered` flag (one per caller). */
 void pqg_on_fork_child(void (*child)(void), int *registered);
 #endif
+/* ---- altstack.c: an alternate signal stack for each thread ---- */
+int pqg_altstack_init(PyObject *module);
+/* With the GIL, at crash_enable: threads that start from now on get one.
+ * 0, or -1 with errno. */
+int pqg_altstack_prepare(void);
+void pqg_altstack_stop(void);               /* new threads get none */
+/* Give the calling thread its alternate stack unless it has one (kept) or
+ * new threads get none (always: regardless).  1 installed, 0 nothing to do,
+ * -1 failed (errno).  Not signal-safe; cheap once done for the thread. */
+int pqg_altstack_this_thread(int always);
 int pqg_threadlist_init(PyObject *module); /* threadlist.c: OS threads */
 void pqg_prepare_thread_count(void);       /* no GIL needed; not signal-safe */
 long pqg_os_thread_count(void);            /* no GIL needed; -1 if unknown */

@@ -231,7 +231,10 @@ thread_register_py(PyObject *Py_UNUSED(self), PyObject *args)
 }
 
 /* Name the calling thread: one C call for the per-task path of workers
- * (no Python-level lookups of the native id and ident). */
+ * (no Python-level lookups of the native id and ident).  Every thread that
+ * records itself here (Python threads as they start, QThreads, workers' pool
+ * threads) also gets its alternate signal stack now, if the crash handler is
+ * on and it has none (altstack.c; a pthread_getspecific() once done). */
 static PyObject *
 thread_register_current_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
@@ -241,6 +244,7 @@ thread_register_current_py(PyObject *Py_UNUSED(self), PyObject *args)
     if (!PyArg_ParseTuple(args, "s#|i:thread_register_current", &name, &len, &kind)) {
         return NULL;
     }
+    (void)pqg_altstack_this_thread(0);     /* failure: unprotected, not an error */
     unsigned long native_id = pqg_current_native_id();
     thread_slot *slot = find_slot(native_id);
     if (slot == NULL) {

@@ -92,3 +92,13 @@ def test_exception_reports_benchmark_prints_its_ratios():
                      r"95% interval \d\.\d{3}-\d\.\d{3}\)", result.stdout), result.stdout
     assert re.search(r"pyqtguard / python hook, cpu  ratio: \d\.\d{3}", result.stdout)
     assert "peak RSS growth:" in result.stdout
+
+
+def test_thread_altstack_benchmark_prints_wall_and_cpu_ratios():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "thread_altstack.py"),
+                             "--threads", "20", "--rounds", "3"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for kind in ("wall", "CPU "):
+        assert re.search(kind + r" ratio: \d+\.\d{3} \(target <= 1\.05; 95% interval "
+                         r"\d+\.\d{3}-\d+\.\d{3}\)", result.stdout), result.stdout

@@ -4,8 +4,11 @@ the app itself owns."""
 from __future__ import annotations
 
 import re
+import shutil
 import signal
+import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -123,8 +126,6 @@ def test_a_report_with_a_crash_context_line_is_listed(tmp_path):
 
 @pytest.mark.skipif(sys.version_info >= (3, 12),
                     reason="3.12+ bound C recursion separately: no overflow")
-@pytest.mark.xfail(strict=True, reason="the alternate signal stack is the main thread's only "
-                   "(docs/crashes.md): a C stack overflow in another thread dies unreported")
 def test_c_stack_overflow_in_a_worker_thread_is_reported(tmp_path):
     result = run_app("""
         import sys, threading, time
@@ -142,3 +143,234 @@ def test_c_stack_overflow_in_a_worker_thread_is_reported(tmp_path):
     assert result.returncode == SEGV, result.describe()
     report = report_of(result.log)
     assert "thread: 'deep-thread'" in report
+
+
+# ---- stack overflows in threads other than the main thread (h15) ----------
+# Each thread gets its own alternate signal stack when it starts (an
+# alternate stack is per thread: the main thread's does not help a worker).
+
+RECURSE_C = r"""
+int recurse(int depth)
+{
+    volatile char pad[4096];
+    pad[0] = (char)depth;
+    if (depth == 0) {
+        return pad[0];
+    }
+    return recurse(depth - 1) + pad[0];
+}
+"""
+
+
+def _recursive_library(tmp_path) -> str:
+    """A shared library with a recursive C function (no tail call at -O0),
+    built with the system's C compiler: a native library overflowing its
+    thread's stack, on any CPython version."""
+    for name in (sysconfig.get_config_var("CC") or "", "cc", "gcc"):
+        name = name.split()[0] if name else ""
+        if name and shutil.which(name):
+            break
+    else:
+        pytest.skip("no C compiler on PATH: the test builds a recursive native function")
+    source = tmp_path / "recurse.c"
+    source.write_text(RECURSE_C)
+    lib = tmp_path / "librecurse.so"
+    subprocess.run([name, "-shared", "-fPIC", "-O0", "-o", str(lib), str(source)],
+                   check=True, capture_output=True, timeout=120)
+    return str(lib)
+
+
+@pytest.mark.needs_cc
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux: ELF library and sigaltstack")
+def test_native_stack_overflow_in_a_python_thread_is_reported(tmp_path):
+    lib = _recursive_library(tmp_path)
+    result = run_app(f"""
+        import ctypes, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        recurse = ctypes.CDLL({lib!r}).recurse
+        def decode_in_thread():
+            recurse(10 ** 7)
+        threading.Thread(target=decode_in_thread, name="decoder-7").start()
+        time.sleep(60)
+    """, tmp_path, timeout=120)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "thread: 'decoder-7'" in report, report
+    assert "librecurse.so" in report, report        # the native stack was walked
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux: sigaltstack")
+def test_c_recursion_in_a_thread_started_with_a_small_stack_is_reported(tmp_path):
+    """threading.stack_size(128 KiB), then C recursion (repr of a nested
+    list) 3,000 deep: below CPython 3.12-3.13's C recursion limit, beyond
+    the thread's stack.  Without pyqtguard: a bare -11."""
+    result = run_app("""
+        import sys, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        sys.setrecursionlimit(100_000)          # 3.11: Python's limit counts C too
+        nested = []
+        for _ in range(3_000):
+            nested = [nested]
+        def overflow_in_thread():
+            try:
+                repr(nested)
+            except RecursionError:
+                print("RecursionError", flush=True)
+                import os
+                os._exit(0)
+        threading.stack_size(128 * 1024)
+        threading.Thread(target=overflow_in_thread, name="small-stack").start()
+        time.sleep(60)
+    """, tmp_path, timeout=120)
+    if result.returncode == 0 and "RecursionError" in result.stdout:
+        pytest.skip("this CPython bounds C recursion by the thread's real stack")
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "thread: 'small-stack'" in report, report
+
+
+@pytest.mark.needs_cc
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux: ELF library and sigaltstack")
+def test_native_stack_overflow_in_a_qthread_is_reported(tmp_path):
+    lib = _recursive_library(tmp_path)
+    result = run_app(f"""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6.QtCore import QCoreApplication, QThread, QTimer
+        app = QCoreApplication([])
+        recurse = ctypes.CDLL({lib!r}).recurse
+        class Parser(QThread):
+            def run(self):
+                recurse(10 ** 7)
+        thread = Parser()
+        thread.setObjectName("parser")
+        thread.setStackSize(256 * 1024)
+        thread.start()
+        QTimer.singleShot(60_000, app.quit)
+        app.exec()
+    """, tmp_path, timeout=120)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "thread: 'parser'" in report, report
+
+
+@pytest.mark.needs_cc
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux: ELF library and sigaltstack")
+def test_native_stack_overflow_in_a_pyqtguard_worker_is_reported(tmp_path):
+    """pyqtguard workers run on QThreadPool threads (Qt's, not Python's)."""
+    lib = _recursive_library(tmp_path)
+    result = run_app(f"""
+        import ctypes
+        import pyqtguard
+        from pyqtguard.workers import Worker
+        pyqtguard.install()
+        from PyQt6.QtCore import QCoreApplication, QTimer
+        app = QCoreApplication([])
+        recurse = ctypes.CDLL({lib!r}).recurse
+        def parse_huge_file():
+            recurse(10 ** 7)
+        worker = Worker(parse_huge_file)
+        worker.start()
+        QTimer.singleShot(60_000, app.quit)
+        app.exec()
+    """, tmp_path, timeout=120)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "parse_huge_file" in report, report
+
+
+STACK_T = """
+import ctypes
+class stack_t(ctypes.Structure):
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int),
+                ("ss_size", ctypes.c_size_t)]
+libc = ctypes.CDLL(None, use_errno=True)
+def current_altstack():
+    old = stack_t()
+    assert libc.sigaltstack(None, ctypes.byref(old)) == 0
+    return (old.ss_sp or 0, old.ss_size, old.ss_flags)
+def set_altstack(size):
+    buf = ctypes.create_string_buffer(size)
+    new = stack_t(ctypes.cast(buf, ctypes.c_void_p), 0, size)
+    assert libc.sigaltstack(ctypes.byref(new), None) == 0
+    return buf, ctypes.addressof(buf)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux: stack_t's layout")
+def test_an_alternate_stack_a_thread_already_has_is_kept(tmp_path):
+    """A thread that set up its own alternate stack (faulthandler in the main
+    thread, a Go runtime or a library in another) keeps it: pyqtguard checks
+    sigaltstack() first and never replaces one.  Threads without one get
+    pyqtguard's, and lose it when they end."""
+    result = run_app(STACK_T + """
+import faulthandler, threading
+faulthandler.enable()                     # its alternate stack: the main thread's
+main_before = current_altstack()
+assert main_before[0] != 0, main_before
+import pyqtguard
+pyqtguard.install()
+assert current_altstack() == main_before, (current_altstack(), main_before)
+
+import _thread
+from pyqtguard import _native
+seen = {}
+def own_then_registered(done):
+    # A thread pyqtguard did not start (a library's, via _thread) sets up its
+    # own alternate stack, then records itself (as a worker's pool thread
+    # does for each task).
+    keep, address = set_altstack(64 * 1024)
+    _native.thread_register_current("foreign-runtime")
+    seen["own"] = (address, current_altstack(), _native.altstack_stats()["this_thread"])
+    _native.thread_unregister_current()
+    done.release()
+done = _thread.allocate_lock()
+done.acquire()
+_thread.start_new_thread(own_then_registered, (done,))
+done.acquire()
+def plain():
+    seen["plain"] = current_altstack()
+    seen["plain_owner"] = _native.altstack_stats()["this_thread"]
+thread = threading.Thread(target=plain)
+thread.start()
+thread.join()
+address, now, owner = seen["own"]
+assert now[0] == address and owner == "kept", (hex(now[0]), hex(address), owner)
+assert seen["plain"][0] not in (0, main_before[0]), seen["plain"]
+assert seen["plain"][1] >= 64 * 1024, seen["plain"]
+assert seen["plain_owner"] == "pyqtguard", seen
+print("OK")
+""", tmp_path)
+    assert result.returncode == 0 and "OK" in result.stdout, result.describe()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux: /proc/self/maps")
+def test_thread_alternate_stacks_are_freed_when_threads_end(tmp_path):
+    """500 threads started and joined leave no alternate stacks mapped
+    behind them (a few cached for the next threads at most)."""
+    result = run_app("""
+import threading
+import pyqtguard
+pyqtguard.install()
+def mappings():
+    with open("/proc/self/maps") as maps:
+        return sum(1 for _ in maps)
+def work():
+    sum(range(100))
+def run(n):
+    for _ in range(n):
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+run(50)
+before = mappings()
+run(500)
+after = mappings()
+print("mappings", before, after)
+assert after - before < 20, (before, after)
+print("OK")
+""", tmp_path)
+    assert result.returncode == 0 and "OK" in result.stdout, result.describe()
