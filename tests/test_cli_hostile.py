@@ -70,3 +70,84 @@ def test_non_utf8_log_folder_does_not_stop_the_app(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "pyqtguard", "logs"], cwd=tmp_path,
                              env=env, capture_output=True, timeout=60)
     assert listing.returncode == 0 and b"1 exception" in listing.stdout, listing.stderr
+
+
+# ---- broken pipes -----------------------------------------------------------
+@pytest.fixture
+def many_logs(tmp_path):
+    """A folder of 3 run logs, one of them crashed."""
+    folder = tmp_path / "logs"
+    (tmp_path / "ok.py").write_text("print('ok')\n")
+    (tmp_path / "boom.py").write_text("import ctypes\nctypes.string_at(0)\n")
+    for name in ("ok.py", "ok.py", "boom.py"):
+        _run([name], tmp_path)
+    return folder
+
+
+@pytest.mark.parametrize("command", [
+    ["logs"], ["logs", "--json"], ["report"], ["report", "--json"], ["report", "--last"],
+    ["--help"], ["run", "--help"], ["check", "."],
+], ids=" ".join)
+def test_closed_stdout_is_no_traceback(tmp_path, many_logs, command):
+    """``pyqtguard logs | head -1``: a reader gone before we write."""
+    proc = subprocess.Popen([sys.executable, "-m", "pyqtguard", *command], cwd=tmp_path,
+                            env=child_env(many_logs), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()                      # the reader is gone
+    err = proc.stderr.read().decode()
+    code = proc.wait(60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    # as a shell reports a SIGPIPE death; argparse's --help ignores the error
+    assert code == (0 if "--help" in command else 141), err
+
+
+# ---- hostile text in logs printed to a terminal ------------------------------
+def _forge_crash_log(folder, pid=4242, thread="t", extra=""):
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (f"pyqtguard 0.1.0 run log\napp: forged\npid: {pid}\n"
+            "started: 2026-11-29 10:00:00 UTC\npython: 3.11.7 (linux)\n"
+            "script: app.py (0 arguments, values not logged)\n\n"
+            "=== pyqtguard crash report ===\nsignal: SIGSEGV (Segmentation fault)\n"
+            f"time: 2026-11-29 10:00:01.000 UTC\npid: {pid}\n"
+            f"thread: '{thread}' (native id {pid})\n\n"
+            "Python stacks of all threads (the crashing thread first):\n"
+            f"Current thread 0x00007f (most recent call first):\n"
+            f"  File \"/tmp/app{extra}.py\", line 3 in boom{extra}\n"
+            f"{extra}\n")
+    path = folder / f"pyqtguard-20261129-100000000-{pid}-0.log"
+    path.write_text(text)
+    return path
+
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m\r"
+
+
+def test_report_escapes_terminal_control_in_forged_logs(tmp_path):
+    _forge_crash_log(tmp_path / "logs", extra=ESCAPES)
+    for command in (["report"], ["report", "--last"], ["logs"]):
+        result = _python(["-m", "pyqtguard", *command], tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "forged" in result.stdout or "SIGSEGV" in result.stdout, result.stdout
+        for char in "\x1b\x07\x9b\r":
+            assert char not in result.stdout, (command, result.stdout)
+
+
+def test_report_prints_non_utf8_paths(tmp_path):
+    folder = os.path.join(os.fsencode(tmp_path), b"l\xe9gs")
+    os.mkdir(folder, 0o700)
+    _forge_crash_log(tmp_path / os.fsdecode(b"l\xe9gs"))
+    env = child_env(tmp_path / os.fsdecode(b"l\xe9gs"))
+    env["PYTHONIOENCODING"] = "utf-8"       # a UTF-8 terminal: strict errors
+    for command in (["report"], ["logs"]):
+        result = _python(["-m", "pyqtguard", *command], tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "\\udce9" in result.stdout or "\\xe9" in result.stdout, result.stdout
+
+
+# ---- bad arguments: a clear error, status 2, no traceback -------------------
+def test_no_command_is_a_usage_error_on_stderr(tmp_path):
+    result = _python(["-m", "pyqtguard"], tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "usage: pyqtguard" in result.stderr

@@ -42,15 +42,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "run":
         # run's options end at its target, as python's do: not argparse's way.
+        # The target's stdout is its own (a broken pipe is its business).
         from . import run
 
         return run.main_argv(args_list[1:])
+    from ._output import unless_reader_gone
+
+    return unless_reader_gone(lambda: _dispatch(args_list))
+
+
+def _dispatch(args_list: list[str]) -> int:
     parser = build_parser()
     if not args_list:
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     return int(args.func(args) or 0)

@@ -220,15 +220,17 @@ def _read_from(path: str, offset: int) -> str:
 
 
 def _print_dump(pid: int, log: str, start: int, timeout: float) -> int:
+    from ._output import printable, printable_text
+
     give_up = time.monotonic() + timeout
     while time.monotonic() < give_up:
         text = _read_from(log, start)
         if any(marker in text for marker in END_MARKERS):
             begin = text.find("=== pyqtguard thread dump ===")
-            sys.stdout.write(text[max(begin, 0):])
-            print(f"(written to {log})")
+            sys.stdout.write(printable_text(text[max(begin, 0):]))
+            print(f"(written to {printable(log)})")
             return 0
         time.sleep(0.05)
     print(f"pyqtguard dump: no dump from process {pid} within {timeout:g} s "
-          f"(the signal was sent); log: {log}", file=sys.stderr)
+          f"(the signal was sent); log: {printable(log)}", file=sys.stderr)
     return 1

@@ -35,14 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(func=main)
 
 
-def _printable(text: str) -> str:
-    """*text* on one line: control characters (a newline in a forged app
-    name) shown escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def main(args: argparse.Namespace) -> int:
     from ..logs import summary as runsummary
+    from ._output import printable as _printable
 
     if args.limit < 0:
         print("pyqtguard logs: --limit must be 0 or more", file=sys.stderr)

@@ -74,6 +74,7 @@ def _folders(args: argparse.Namespace) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from ..crashes import reports
+    from ._output import printable, printable_text
 
     folders = folders_or_error("report", args)
     if folders is None:
@@ -89,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
             unreadable = True
     crashes.sort(key=lambda c: c.time, reverse=True)
     for note in notes:
-        print(f"pyqtguard report: {note}", file=sys.stderr)
+        print(f"pyqtguard report: {printable(note)}", file=sys.stderr)
     if unreadable and not crashes:
         return 2
     if args.last:
@@ -97,7 +98,7 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps([dict(crashes[0].as_dict(), text=crashes[0].text)]
                              if crashes else [], indent=2))
         elif crashes:
-            sys.stdout.write(crashes[0].text)
+            sys.stdout.write(printable_text(crashes[0].text))
         else:
             print("no crash reports", file=sys.stderr)
         return 0 if crashes else 1
@@ -108,11 +109,14 @@ def main(args: argparse.Namespace) -> int:
         print("no crash reports")
         return 0
     for crash in crashes:
-        print(f"{crash.time}  " + crash.reason.replace("\n", "\n    "))  # a Qt fatal message's lines
-        print(f"    thread {crash.thread_name!r} (native id {crash.native_id}), pid {crash.pid}")
+        # a Qt fatal message's lines, indented
+        print(f"{printable(crash.time)}  " + "\n    ".join(
+            printable(line) for line in crash.reason.split("\n")))
+        print(f"    thread '{printable(crash.thread_name)}' (native id {crash.native_id}), "
+              f"pid {crash.pid}")
         if crash.frame:
-            print(f"    {crash.frame}")
+            print(f"    {printable(crash.frame)}")
         for pending in crash.pending_exceptions:
-            print(f"    just before: {pending}")
-        print(f"    full report: {crash.path}")
+            print(f"    just before: {printable(pending)}")
+        print(f"    full report: {printable(str(crash.path))}")
     return 0
