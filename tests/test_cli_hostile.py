@@ -51,6 +51,182 @@ def _same(tmp_path, args, **kwargs):
     return plain, guarded
 
 
+# ---- run: the __main__ module python gives ---------------------------------
+def test_main_namespace_is_pythons(tmp_path):
+    (tmp_path / "probe.py").write_text(NAMESPACE_PROBE)
+    plain, guarded = _same(tmp_path, ["probe.py", "4"])
+    assert "builtins module" in guarded.stdout
+    assert "loader SourceFileLoader __main__" in guarded.stdout
+
+
+def test_builtins_module_usable_as_in_python(tmp_path):
+    (tmp_path / "b.py").write_text("__builtins__.answer = 42\nprint(answer)\n")
+    _same(tmp_path, ["b.py"])
+
+
+def test_zip_app_runs_as_in_python(tmp_path):
+    with zipfile.ZipFile(tmp_path / "app.pyz", "w") as archive:
+        archive.writestr("__main__.py", NAMESPACE_PROBE + "")
+        archive.writestr("helper.py", "X = 1\n")
+    plain, guarded = _same(tmp_path, ["app.pyz", "3"])
+    assert "app.pyz" in guarded.stdout and guarded.returncode == 3
+
+
+def test_pyc_file_runs_as_in_python(tmp_path):
+    import py_compile
+
+    (tmp_path / "probe.py").write_text(NAMESPACE_PROBE)
+    py_compile.compile(str(tmp_path / "probe.py"), cfile=str(tmp_path / "probe.pyc"))
+    (tmp_path / "probe.py").unlink()
+    plain, guarded = _same(tmp_path, ["probe.pyc", "5"])
+    assert "loader SourcelessFileLoader __main__" in guarded.stdout
+
+
+def test_dev_null_runs_as_an_empty_script(tmp_path):
+    _same(tmp_path, [os.devnull])
+
+
+def test_pipe_given_as_dev_fd_runs_as_in_python(tmp_path):
+    """``pyqtguard run <(generate-script)``: bash passes /dev/fd/N, a pipe."""
+    results = []
+    for runner in (_python, _run):
+        read_end, write_end = os.pipe()
+        os.write(write_end, b"import sys\nprint('from a pipe', sys.argv[1:])\n")
+        os.close(write_end)
+        try:
+            results.append(runner([f"/dev/fd/{read_end}", "x"], tmp_path,
+                                  pass_fds=(read_end,)))
+        finally:
+            os.close(read_end)
+    plain, guarded = results
+    assert plain.returncode == guarded.returncode == 0, guarded.stderr
+    assert plain.stdout == guarded.stdout == "from a pipe ['x']\n"
+
+
+def test_fifo_script_runs_as_in_python(tmp_path):
+    fifo = tmp_path / "script.fifo"
+    os.mkfifo(fifo)
+
+    def feed():
+        with open(fifo, "wb") as writer:
+            writer.write(b"print('from a fifo')\n")
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    guarded = _run([str(fifo)], tmp_path)
+    feeder.join(10)
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stdout == "from a fifo\n"
+
+
+def test_dev_zero_ends_with_pythons_syntax_error_not_a_hang(tmp_path):
+    """python reads /dev/zero for ever; pyqtguard stops at the first NUL,
+    which python would refuse anyway."""
+    start = time.monotonic()
+    guarded = _run(["/dev/zero"], tmp_path)
+    assert time.monotonic() - start < 30
+    assert guarded.returncode == 1
+    assert "SyntaxError: source code cannot contain null bytes" in guarded.stderr
+
+
+def test_script_from_stdin_dash(tmp_path):
+    source = NAMESPACE_PROBE.replace("sys.exit(", "print('exit', ").replace(
+        'print("file", __file__)', 'print("file", __file__ if "__file__" in globals() else "-")')
+    plain, guarded = _same(tmp_path, ["-", "7"], input=source)
+    assert "argv ['-', '7']" in guarded.stdout
+
+
+def test_safe_path_keeps_sys_path(tmp_path):
+    """``python -P`` (3.11+) adds no script folder to sys.path: neither may
+    pyqtguard, which overwrote sys.path[0] (the standard library's zip
+    entry) with the script's folder."""
+    (tmp_path / "probe.py").write_text(NAMESPACE_PROBE)
+    plain = _python(["-P", "probe.py"], tmp_path)
+    guarded = _python(["-P", "-m", "pyqtguard", "run", "probe.py"], tmp_path)
+    assert plain.returncode == guarded.returncode == 0, guarded.stderr
+    assert plain.stdout == guarded.stdout
+
+
+def test_empty_module_name_is_pythons_error_not_a_traceback(tmp_path):
+    plain = _python(["-m", ""], tmp_path)
+    guarded = _run(["-m", ""], tmp_path)
+    assert plain.returncode == guarded.returncode == 1
+    assert "Traceback" not in guarded.stderr
+    assert plain.stderr == guarded.stderr
+
+
+def test_dash_c_runs_as_in_python(tmp_path):
+    probe = ("import sys, __main__\nprint(sorted(vars(__main__)), __loader__, __spec__)\n"
+             "print('argv', sys.argv, repr(sys.path[0]))")
+    plain, guarded = _same(tmp_path, ["-c", probe, "6", "-m", "--log-dir"])
+    assert "argv ['-c', '6', '-m', '--log-dir']" in guarded.stdout
+    raised = _run(["-c", "def f():\n    raise KeyError('k')\nf()"], tmp_path)
+    assert raised.returncode == 1 and 'File "<string>", line 2, in f' in raised.stderr
+
+
+def test_spawn_children_unpickle_script_classes_as_in_python(tmp_path):
+    (tmp_path / "mp_app.py").write_text(
+        "import multiprocessing as mp\n"
+        "class Thing:\n"
+        "    def __init__(self, x): self.x = x\n"
+        "def work(t): return (__name__, t.x * 2, type(t).__qualname__)\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.get_context('spawn').Pool(2) as pool:\n"
+        "        print(pool.map(work, [Thing(1), Thing(2)]))\n")
+    plain, guarded = _same(tmp_path, ["mp_app.py"])
+    assert guarded.stdout == "[('__mp_main__', 2, 'Thing'), ('__mp_main__', 4, 'Thing')]\n"
+
+
+QT_ZIP_MAIN = """\
+import sys
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QApplication
+
+app = QApplication(sys.argv)
+def slot():
+    raise ValueError("in a slot of a zip app")
+QTimer.singleShot(0, slot)
+QTimer.singleShot(50, app.quit)
+print("exec", app.exec(), flush=True)
+sys.exit(4)
+"""
+
+
+def test_qt_zip_app_is_guarded(tmp_path):
+    """The reason to run a zip app under pyqtguard: a slot's exception is
+    reported and the app goes on (python alone aborts)."""
+    with zipfile.ZipFile(tmp_path / "qtapp.pyz", "w") as archive:
+        archive.writestr("__main__.py", QT_ZIP_MAIN)
+    guarded = _run(["qtapp.pyz"], tmp_path)
+    assert guarded.returncode == 4, guarded.stderr
+    assert guarded.stdout == "exec 0\n"
+    assert "ValueError: in a slot of a zip app" in guarded.stderr
+    from pyqtguard.logs.folder import run_logs
+
+    [log] = run_logs(tmp_path / "logs")
+    assert "ValueError: in a slot of a zip app" in log.read_text()
+    assert "app: qtapp" in log.read_text()
+
+
+def test_install_failing_leaves_the_app_running_unguarded(tmp_path):
+    """Whatever install() raises (a bug, a folder it cannot handle), the
+    target still runs: one line says so."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(
+        "import pyqtguard\n"
+        "def install(**options):\n"
+        "    raise OSError('simulated')\n"
+        "pyqtguard.install = install\n")
+    (tmp_path / "app.py").write_text("import sys\nprint('ran', sys.argv[1:])\nsys.exit(3)\n")
+    env = child_env(tmp_path / "logs")
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), env["PYTHONPATH"]])
+    guarded = _run(["app.py", "x"], tmp_path, env=env)
+    assert guarded.returncode == 3
+    assert guarded.stdout == "ran ['x']\n"
+    assert guarded.stderr == ("pyqtguard run: not installed (OSError: simulated); "
+                              "running unguarded\n")
+
+
 # ---- run: non-UTF-8 log folder ---------------------------------------------
 def test_non_utf8_log_folder_does_not_stop_the_app(tmp_path):
     folder = os.path.join(os.fsencode(tmp_path), b"l\xe9gs")
@@ -146,8 +322,49 @@ def test_report_prints_non_utf8_paths(tmp_path):
 
 
 # ---- bad arguments: a clear error, status 2, no traceback -------------------
+@pytest.mark.parametrize("args", [
+    ["run", "--log", "L", "probe.py"], ["run", "-X", "dev", "probe.py"],
+    ["run", "--log-dir"], ["run", "-m"], ["logs", "-n", "x"], ["logs", "-n", "-1"],
+    ["report", "--bogus"], ["bogus"], ["dump", "abc"], ["check"],
+], ids=" ".join)
+def test_bad_arguments_exit_2_without_traceback(tmp_path, args):
+    (tmp_path / "probe.py").write_text("print('ran')\n")
+    result = _python(["-m", "pyqtguard", *args], tmp_path)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    assert "ran" not in result.stdout
+    assert result.stderr.strip(), "an error says what is wrong"
+
+
+def test_abbreviated_option_is_not_taken_for_log_dir(tmp_path):
+    (tmp_path / "probe.py").write_text("print('ran')\n")
+    result = _python(["-m", "pyqtguard", "run", "--log", "L", "probe.py"], tmp_path)
+    assert result.returncode == 2
+    assert "unrecognized arguments: --log" in result.stderr, result.stderr
+
+
+def test_python_options_get_a_hint(tmp_path):
+    (tmp_path / "probe.py").write_text("print('ran')\n")
+    result = _python(["-m", "pyqtguard", "run", "-X", "dev", "probe.py"], tmp_path)
+    assert result.returncode == 2
+    assert "python -X dev -m pyqtguard run" in result.stderr, result.stderr
+
+
 def test_no_command_is_a_usage_error_on_stderr(tmp_path):
     result = _python(["-m", "pyqtguard"], tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     assert "usage: pyqtguard" in result.stderr
+
+
+def test_console_script_is_the_same_program(tmp_path):
+    exe = shutil.which("pyqtguard", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("no console script beside this python")
+    (tmp_path / "probe.py").write_text(NAMESPACE_PROBE)
+    via_module = _run(["probe.py", "2"], tmp_path)
+    via_script = subprocess.run([exe, "run", "probe.py", "2"], cwd=tmp_path, text=True,
+                                capture_output=True, timeout=60,
+                                env=child_env(tmp_path / "logs"))
+    assert via_module.returncode == via_script.returncode == 2
+    assert via_module.stdout == via_script.stdout
