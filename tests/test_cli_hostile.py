@@ -136,6 +136,12 @@ def test_script_from_stdin_dash(tmp_path):
     assert "argv ['-', '7']" in guarded.stdout
 
 
+def test_dash_with_stdin_closed_runs_nothing_as_python(tmp_path):
+    plain, guarded = _same(tmp_path, ["-"], stdin=subprocess.DEVNULL,
+                           preexec_fn=lambda: os.close(0))
+    assert guarded.returncode == 0 and "Traceback" not in guarded.stderr, guarded.stderr
+
+
 def test_safe_path_keeps_sys_path(tmp_path):
     """``python -P`` (3.11+) adds no script folder to sys.path: neither may
     pyqtguard, which overwrote sys.path[0] (the standard library's zip

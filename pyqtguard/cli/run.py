@@ -24,6 +24,7 @@ fails, one line says so and the target runs unguarded.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 import runpy
@@ -240,7 +241,9 @@ def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
         sys.argv = [script, *script_args]
         _set_path0("")
         _install(log_dir, "stdin")
-        return _exec_source(sys.stdin.buffer, "<stdin>", from_file=False)
+        # No stdin (python - <&-): python runs nothing, status 0.
+        stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
+        return _exec_source(stdin, "<stdin>", from_file=False)
     path = Path(script)
     if not path.exists():
         sys.stderr.write(f"{_python_name()}: can't open file {str(path.absolute())!r}: "
