@@ -327,6 +327,27 @@ def test_report_prints_non_utf8_paths(tmp_path):
         assert "\\udce9" in result.stdout or "\\xe9" in result.stdout, result.stdout
 
 
+def test_logs_says_an_unreadable_folder_cannot_be_read(tmp_path):
+    """As ``report`` does: not "no run logs", status 0."""
+    from test_hostile_logs import _AS_NOBODY, _can_run_as_nobody, _world_readable_tmp
+
+    if not _can_run_as_nobody():
+        pytest.skip("needs root, setpriv and a Python that another user can run")
+    base = _world_readable_tmp()
+    try:
+        logs = base / "logs"
+        _forge_crash_log(logs)
+        logs.chmod(0o700)                       # root's: nobody cannot list it
+        listed = subprocess.run(
+            [*_AS_NOBODY, sys.executable, "-m", "pyqtguard", "logs", "--log-dir", str(logs)],
+            capture_output=True, text=True, env=child_env(logs), timeout=30)
+        assert listed.returncode == 2, listed
+        assert f"cannot read {logs}: Permission denied" in listed.stderr
+        assert "no run logs" not in listed.stdout
+    finally:
+        shutil.rmtree(base)
+
+
 # ---- bad arguments: a clear error, status 2, no traceback -------------------
 @pytest.mark.parametrize("args", [
     ["run", "--log", "L", "probe.py"], ["run", "-X", "dev", "probe.py"],
@@ -374,3 +395,13 @@ def test_console_script_is_the_same_program(tmp_path):
                                 env=child_env(tmp_path / "logs"))
     assert via_module.returncode == via_script.returncode == 2
     assert via_module.stdout == via_script.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["logs"], ["report"], ["dump"], ["check"]],
+                         ids=lambda c: " ".join(c) or "pyqtguard")
+def test_every_help_states_its_exit_statuses(tmp_path, command):
+    result = _python(["-m", "pyqtguard", *command, "--help"], tmp_path)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "Exit status" in text, text
+    assert "2 " in text.split("Exit status", 1)[1], text

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pyqtguard",
         description="Make PyQt6 apps crash-resistant, and their crashes, hangs "
         "and freezes diagnosable.",
+        epilog="Exit status: each command's own (COMMAND --help says it); 2 for a "
+        "wrong command line; 141 when the reader of the output goes away "
+        "(pyqtguard logs | head -1), as for a command killed by SIGPIPE.",
     )
     parser.add_argument("--version", action="version", version=f"pyqtguard {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -69,8 +69,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="Make a running process (under pyqtguard, with its dump signal "
         "on) write its thread table and every stack to its run log, and print it. "
         "Nothing is sent to a process that does not prove it is one (Linux: its "
-        "start time and runtime file, the signal caught now, pyqtguard loaded); "
-        "exit status 2 then.")
+        "start time and runtime file, the signal caught now, pyqtguard loaded). "
+        "Exit status 0 when the dump is printed; 1 when none came within --timeout; "
+        "2 when nothing was sent (no such process, not proven, a refused signal).")
     parser.add_argument("pid", type=_pid, help="process id (> 0)")
     parser.add_argument("--log-dir", metavar="DIR",
                         help="the process's log folder (default: searched)")

@@ -25,7 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "report", help="list past runs that crashed, or print the last report",
         description="List past runs that crashed (newest first), or print the "
         "newest full crash report.  Exit status 0; 1 when --last finds no "
-        "crash (with --json: prints []); 2 if the folder or app does not exist.")
+        "crash (with --json: prints []); 2 if the folder or app does not exist or "
+        "cannot be read.")
     add_folder_options(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--last", action="store_true",

@@ -40,7 +40,8 @@ DESCRIPTION = ("Run SCRIPT (or -m MODULE, -c COMMAND, - for stdin) exactly as py
                "folder or zip file with __main__.py, or a .pyc file.  Options go "
                "before the target: everything after it is passed to the target.  "
                "Python's own options (-X, -W, -u, -O, ...) go to python: "
-               "python -X dev -m pyqtguard run app.py.")
+               "python -X dev -m pyqtguard run app.py.  Exit status: the target's, "
+               "as python gives it; 2 for a wrong command line before the target.")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
