@@ -142,6 +142,56 @@ def test_dash_with_stdin_closed_runs_nothing_as_python(tmp_path):
     assert guarded.returncode == 0 and "Traceback" not in guarded.stderr, guarded.stderr
 
 
+@pytest.mark.parametrize("case", ["loop", "not-a-folder", "too-long", "missing"])
+def test_script_that_cannot_be_opened_says_why_as_python(tmp_path, case):
+    if case == "loop":
+        os.symlink("loop.py", tmp_path / "loop.py")
+        target = "loop.py"
+    elif case == "not-a-folder":
+        (tmp_path / "file").write_text("")
+        target = "file/app.py"
+    elif case == "too-long":
+        target = "a" * 5000 + ".py"
+    else:
+        target = "missing.py"
+    plain = _python([target], tmp_path)
+    guarded = _run([target], tmp_path)
+    assert plain.returncode == guarded.returncode == 2
+    assert plain.stderr == guarded.stderr
+
+
+def _wait_blocked_on_fifo(pid, timeout=30.0):
+    """Until *pid* waits in open() for a FIFO's writer (Linux's wchan)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/wchan") as wchan:
+                if wchan.read().strip() == "wait_for_partner":
+                    return
+        except OSError:
+            pytest.skip("no /proc/PID/wchan")
+        time.sleep(0.02)
+    raise AssertionError("never blocked on the FIFO")
+
+
+def test_ctrl_c_while_a_fifo_script_waits_for_its_writer(tmp_path):
+    import signal
+
+    os.mkfifo(tmp_path / "wait.fifo")
+    results = []
+    for command in ([sys.executable, "wait.fifo"],
+                    [sys.executable, "-m", "pyqtguard", "run", "wait.fifo"]):
+        proc = subprocess.Popen(command, cwd=tmp_path, env=child_env(tmp_path / "logs"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_blocked_on_fifo(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        results.append((proc.returncode, err))
+    (plain_code, plain_err), (code, err) = results
+    assert code == plain_code == 2, err
+    assert err == plain_err
+
+
 def test_safe_path_keeps_sys_path(tmp_path):
     """``python -P`` (3.11+) adds no script folder to sys.path: neither may
     pyqtguard, which overwrote sys.path[0] (the standard library's zip

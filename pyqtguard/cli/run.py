@@ -246,10 +246,10 @@ def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
         stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
         return _exec_source(stdin, "<stdin>", from_file=False)
     path = Path(script)
-    if not path.exists():
-        sys.stderr.write(f"{_python_name()}: can't open file {str(path.absolute())!r}: "
-                         "[Errno 2] No such file or directory\n")
-        return 2
+    try:
+        os.stat(path)
+    except OSError as exc:          # missing, a loop, too long, not reachable
+        return _cannot_open(str(path.absolute()), exc)
     sys.argv = [script, *script_args]
     # What python asks first: is the target a sys.path entry (a folder, a
     # zip file)?  Then it goes first on sys.path and its __main__ module
@@ -275,12 +275,21 @@ def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
     try:
         stream = open(filename, "rb")  # noqa: SIM115 - _exec_source closes it
     except OSError as exc:
-        sys.stderr.write(f"{_python_name()}: can't open file {filename!r}: "
-                         f"[Errno {exc.errno}] {exc.strerror}\n")
-        return 2
+        return _cannot_open(filename, exc)
+    except KeyboardInterrupt:       # Ctrl+C while a FIFO waits for its writer
+        import errno
+
+        return _cannot_open(filename, InterruptedError(errno.EINTR, os.strerror(errno.EINTR)))
     _set_path0(str(path.resolve().parent))
     _install(log_dir, path.stem)
     return _exec_source(stream, filename, from_file=True)
+
+
+def _cannot_open(filename: str, exc: OSError) -> int:
+    """python's message and status for a script it cannot open."""
+    sys.stderr.write(f"{_python_name()}: can't open file {filename!r}: "
+                     f"[Errno {exc.errno}] {exc.strerror}\n")
+    return 2
 
 
 def _load(data: bytes, filename: str, from_file: bool) -> tuple[object, object]:
@@ -346,9 +355,7 @@ def _exec_source(stream: BinaryIO, filename: str, from_file: bool) -> int:
         sys.excepthook(type(exc), exc, None)   # python shows no frames for it
         return 1
     except OSError as exc:
-        sys.stderr.write(f"{_python_name()}: can't open file {filename!r}: "
-                         f"[Errno {exc.errno}] {exc.strerror}\n")
-        return 2
+        return _cannot_open(filename, exc)
     except (RuntimeError, ValueError, EOFError, TypeError) as exc:   # a bad .pyc
         sys.excepthook(type(exc), exc, None)
         return 1
