@@ -403,7 +403,9 @@ def test_logs_says_an_unreadable_folder_cannot_be_read(tmp_path):
     ["run", "--log", "L", "probe.py"], ["run", "-X", "dev", "probe.py"],
     ["run", "--log-dir"], ["run", "-m"], ["logs", "-n", "x"], ["logs", "-n", "-1"],
     ["report", "--bogus"], ["bogus"], ["dump", "abc"], ["check"],
-], ids=" ".join)
+    ["run", "--log-dir", "", "probe.py"], ["logs", "--log-dir", ""],
+    ["report", "--log-dir="], ["dump", "--log-dir", " ", "1"],
+], ids=repr)
 def test_bad_arguments_exit_2_without_traceback(tmp_path, args):
     (tmp_path / "probe.py").write_text("print('ran')\n")
     result = _python(["-m", "pyqtguard", *args], tmp_path)
@@ -455,3 +457,11 @@ def test_every_help_states_its_exit_statuses(tmp_path, command):
     text = " ".join(result.stdout.split())
     assert "Exit status" in text, text
     assert "2 " in text.split("Exit status", 1)[1], text
+
+
+def test_run_loads_no_more_of_pyqtguard_than_it_needs(tmp_path):
+    """The launcher's own modules are the app's start-up time (and names it
+    cannot shadow): not the checker's."""
+    result = _run(["-c", "import sys; print(sorted(m for m in sys.modules "
+                         "if m.startswith('pyqtguard.check') or m == 'ast'))"], tmp_path)
+    assert result.stdout == "[]\n", result.stdout

@@ -17,11 +17,21 @@ import os
 import sys
 from collections.abc import Callable
 
-from ..check._escape import printable
+from .._escape import printable
 
-__all__ = ["printable", "printable_text", "unless_reader_gone", "READER_GONE"]
+__all__ = ["folder", "printable", "printable_text", "unless_reader_gone", "READER_GONE"]
 
 READER_GONE = 141       # 128 + SIGPIPE: what a shell shows for `ls | head -1`
+
+
+def folder(text: str) -> str:
+    """argparse's type for ``--log-dir``: an empty one is an error (it
+    meant "the default" to logs and report, and "" to run's install())."""
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def printable_text(text: str) -> str:

@@ -52,7 +52,7 @@ def size(text: str) -> int:
 
 def main(args: argparse.Namespace) -> int:
     from ..check import check_paths
-    from ..check._escape import printable
+    from .._escape import printable
 
     result = check_paths(args.paths, max_bytes=args.max_size)
     for note in result.notes:

@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+from ._output import folder
+
 END_MARKERS = ("=== end of thread dump ===", "written without it)")
 REFUSED = 2
 MAX_DUMP_BYTES = 32 * 1024 * 1024
@@ -73,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "Exit status 0 when the dump is printed; 1 when none came within --timeout; "
         "2 when nothing was sent (no such process, not proven, a refused signal).")
     parser.add_argument("pid", type=_pid, help="process id (> 0)")
-    parser.add_argument("--log-dir", metavar="DIR",
+    parser.add_argument("--log-dir", metavar="DIR", type=folder,
                         help="the process's log folder (default: searched)")
     parser.add_argument("--signal", type=_signal_number, default=None, metavar="SIGNAL",
                         help="the dump signal the process uses, by name (USR1, SIGUSR2) "

@@ -36,7 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def add_folder_options(parser: argparse.ArgumentParser) -> None:
     """``--log-dir DIR`` and ``--app NAME``, shared with ``pyqtguard logs``."""
-    parser.add_argument("--log-dir", metavar="DIR",
+    from ._output import folder
+
+    parser.add_argument("--log-dir", metavar="DIR", type=folder,
                         help="folder of run logs (default: $PYQTGUARD_LOG_DIR, else "
                         "every app's folder under the platform's log folder)")
     parser.add_argument("--app", metavar="NAME", help="one app's folder")

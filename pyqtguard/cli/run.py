@@ -34,6 +34,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from ._output import folder, unless_reader_gone
+
 USAGE = "pyqtguard run [-h] [--log-dir DIR] (-m MODULE | -c COMMAND | SCRIPT | -) [ARGS ...]"
 DESCRIPTION = ("Run SCRIPT (or -m MODULE, -c COMMAND, - for stdin) exactly as python "
                "would, with pyqtguard installed first.  SCRIPT may be a file, a "
@@ -56,7 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def _options_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyqtguard run", usage=USAGE,
                                      description=DESCRIPTION, allow_abbrev=False)
-    parser.add_argument("--log-dir", metavar="DIR", help="folder for the run logs")
+    parser.add_argument("--log-dir", metavar="DIR", type=folder,
+                        help="folder for the run logs")
     # Shown in the help only: -m, SCRIPT and ARGS are taken by split_argv.
     parser.add_argument("-m", dest="module", metavar="MODULE",
                         help="run a library module as a script (as python -m)")
@@ -127,8 +130,6 @@ def split_argv(argv: Sequence[str]) -> Target:
 
 def main_argv(argv: Sequence[str]) -> int:
     """``pyqtguard run ARGV...``; returns the exit status."""
-    from ._output import unless_reader_gone
-
     target = split_argv(argv)
     parser = _options_parser()
     # -h, --log-dir; an unknown option or a "-m" without a module: exit 2
