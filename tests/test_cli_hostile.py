@@ -377,6 +377,22 @@ def test_report_prints_non_utf8_paths(tmp_path):
         assert "\\udce9" in result.stdout or "\\xe9" in result.stdout, result.stdout
 
 
+@pytest.mark.parametrize("command", [["logs"], ["report"], ["report", "--last"]],
+                         ids=" ".join)
+def test_a_stdout_that_cannot_encode_a_name_gets_it_escaped(tmp_path, command):
+    """An ASCII locale or a Windows console's code page: an app named
+    'café' (names keep letters) must not make the listing raise."""
+    _forge_crash_log(tmp_path / "logs")
+    log = next((tmp_path / "logs").glob("*.log"))
+    log.write_text(log.read_text().replace("app: forged", "app: caf\u00e9")
+                   .replace("/tmp/app", "/tmp/caf\u00e9"))
+    env = child_env(tmp_path / "logs")
+    env["PYTHONIOENCODING"] = "ascii"
+    result = _python(["-m", "pyqtguard", *command], tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "caf\\xe9" in result.stdout, result.stdout
+
+
 def test_logs_says_an_unreadable_folder_cannot_be_read(tmp_path):
     """As ``report`` does: not "no run logs", status 0."""
     from test_hostile_logs import _AS_NOBODY, _can_run_as_nobody, _world_readable_tmp

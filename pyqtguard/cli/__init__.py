@@ -49,8 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import run
 
         return run.main_argv(args_list[1:])
-    from ._output import unless_reader_gone
+    from ._output import escape_what_stdout_cannot_encode, unless_reader_gone
 
+    escape_what_stdout_cannot_encode()
     return unless_reader_gone(lambda: _dispatch(args_list))
 
 

@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 from .._escape import printable
 
-__all__ = ["folder", "printable", "printable_text", "unless_reader_gone", "READER_GONE"]
+__all__ = ["escape_what_stdout_cannot_encode", "folder", "printable", "printable_text",
+           "unless_reader_gone", "READER_GONE"]
 
 READER_GONE = 141       # 128 + SIGPIPE: what a shell shows for `ls | head -1`
 
@@ -39,6 +40,18 @@ def printable_text(text: str) -> str:
     character (controls, escapes, C1, format characters, surrogates) escaped."""
     return "\n".join("\t".join(printable(part) for part in line.split("\t"))
                      for line in text.split("\n"))
+
+
+def escape_what_stdout_cannot_encode() -> None:
+    """An app name or path in a script the terminal cannot show (an ASCII
+    locale, a Windows console's code page) is written as a Python escape
+    rather than failing with UnicodeEncodeError."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 def unless_reader_gone(command: Callable[[], int]) -> int:
