@@ -420,7 +420,7 @@ def test_logs_says_an_unreadable_folder_cannot_be_read(tmp_path):
     ["run", "--log-dir"], ["run", "-m"], ["logs", "-n", "x"], ["logs", "-n", "-1"],
     ["report", "--bogus"], ["bogus"], ["dump", "abc"], ["check"],
     ["run", "--log-dir", "", "probe.py"], ["logs", "--log-dir", ""],
-    ["report", "--log-dir="], ["dump", "--log-dir", " ", "1"],
+    ["report", "--log-dir="], ["dump", "--log-dir", " ", "1"], ["logs", "--app", ""],
 ], ids=repr)
 def test_bad_arguments_exit_2_without_traceback(tmp_path, args):
     (tmp_path / "probe.py").write_text("print('ran')\n")

@@ -26,8 +26,9 @@ READER_GONE = 141       # 128 + SIGPIPE: what a shell shows for `ls | head -1`
 
 
 def folder(text: str) -> str:
-    """argparse's type for ``--log-dir``: an empty one is an error (it
-    meant "the default" to logs and report, and "" to run's install())."""
+    """argparse's type for ``--log-dir`` and ``--app``: an empty one is an
+    error (it meant "the default" to logs and report, "every app" for
+    ``--app``, and "" to run's install())."""
     import argparse
 
     if not text.strip():

@@ -41,7 +41,7 @@ def add_folder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", metavar="DIR", type=folder,
                         help="folder of run logs (default: $PYQTGUARD_LOG_DIR, else "
                         "every app's folder under the platform's log folder)")
-    parser.add_argument("--app", metavar="NAME", help="one app's folder")
+    parser.add_argument("--app", metavar="NAME", type=folder, help="one app's folder")
 
 
 def folders_or_error(command: str, args: argparse.Namespace) -> list[str] | None:
