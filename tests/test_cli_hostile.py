@@ -203,6 +203,59 @@ def test_safe_path_keeps_sys_path(tmp_path):
     assert plain.stdout == guarded.stdout
 
 
+PATH_PROBE = "import sys; print(sys.path)"
+
+
+@pytest.mark.parametrize("python_args", [[], ["-P"]], ids=["default", "safe-path"])
+@pytest.mark.parametrize("form", ["script", "module", "command", "stdin", "zip"])
+def test_whole_sys_path_is_pythons(tmp_path, form, python_args):
+    """Not only sys.path[0]: the launcher's own entry goes, nothing else
+    (a PYTHONPATH entry stays), under -P too."""
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "p.py").write_text(PATH_PROBE)
+    (tmp_path / "extra" / "pmod.py").write_text(PATH_PROBE)   # found under -P too
+    with zipfile.ZipFile(tmp_path / "p.pyz", "w") as archive:
+        archive.writestr("__main__.py", PATH_PROBE)
+    target = {"script": ["sub/p.py"], "module": ["-m", "pmod"], "command": ["-c", PATH_PROBE],
+              "stdin": ["-"], "zip": ["p.pyz"]}[form]
+    env = child_env(tmp_path / "logs")
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "extra"), env["PYTHONPATH"]])
+    stdin = PATH_PROBE if form == "stdin" else None
+    plain = _python([*python_args, *target], tmp_path, env=env, input=stdin)
+    guarded = _python([*python_args, "-m", "pyqtguard", "run", *target], tmp_path, env=env,
+                      input=stdin)
+    assert plain.returncode == guarded.returncode == 0, guarded.stderr
+    assert plain.stdout == guarded.stdout
+
+
+@pytest.mark.parametrize("form", ["module", "script"])
+def test_target_in_a_deleted_cwd_as_python(tmp_path, form):
+    """In a folder deleted under the shell, python -m adds no cwd entry:
+    pyqtguard run raised FileNotFoundError from os.getcwd() for -m, and for
+    a script overwrote the first PYTHONPATH entry, taking it for its own."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "pmod.py").write_text(PATH_PROBE)
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "p.py").write_text(PATH_PROBE)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    env = child_env(tmp_path / "logs")
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "lib"), env["PYTHONPATH"]])
+    results = []
+    for prefix in ([], ["-m", "pyqtguard", "run"]):
+        code = ("import os, subprocess, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+                "sys.exit(subprocess.run(sys.argv[2:]).returncode)")
+        results.append(subprocess.run(
+            [sys.executable, "-c", code, str(gone), sys.executable, *prefix,
+             *(["-m", "pmod"] if form == "module" else [str(tmp_path / "s" / "p.py")])],
+            env=env, capture_output=True, text=True, timeout=60))
+        gone.mkdir()
+    plain, guarded = results
+    assert plain.returncode == guarded.returncode == 0, guarded.stderr
+    assert plain.stdout == guarded.stdout
+
+
 def test_empty_module_name_is_pythons_error_not_a_traceback(tmp_path):
     plain = _python(["-m", ""], tmp_path)
     guarded = _run(["-m", ""], tmp_path)

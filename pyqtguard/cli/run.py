@@ -130,6 +130,8 @@ def split_argv(argv: Sequence[str]) -> Target:
 
 def main_argv(argv: Sequence[str]) -> int:
     """``pyqtguard run ARGV...``; returns the exit status."""
+    global _launcher_first
+    _launcher_first = _launcher_entry()
     target = split_argv(argv)
     parser = _options_parser()
     # -h, --log-dir; an unknown option or a "-m" without a module: exit 2
@@ -185,17 +187,48 @@ def _install(log_dir: str | None, app_name: str) -> None:
                          "running unguarded\n")
 
 
-def _set_path0(entry: str, *, importer: bool = False) -> None:
-    """Put *entry* first on sys.path, where python puts the script's folder
-    (or, for a folder or zip file, the target itself).  The launcher's own
-    entry (the console script's folder, or the cwd of ``python -m``) is the
-    one replaced; under ``python -P`` (``sys.flags.safe_path``) python adds
-    no script folder and the launcher had none, but a folder or zip target
-    is still added, as python adds it."""
-    if not getattr(sys.flags, "safe_path", False):
-        sys.path[0] = entry
-    elif importer:
+def _launcher_entry() -> bool:
+    """Whether sys.path[0] is the entry python added for the launcher
+    itself: the console script's folder (or, on Windows, its .exe as a zip
+    app), or the cwd of ``python -m pyqtguard``.  Not there under ``python
+    -P``, nor for ``python -m`` in a cwd that was deleted: then sys.path[0]
+    is someone else's (PYTHONPATH's first entry, the standard library)."""
+    if getattr(sys.flags, "safe_path", False) or not sys.path or not sys.argv:
+        return False
+    candidates = []
+    if sys.argv[0]:
+        script = os.path.realpath(sys.argv[0])
+        candidates += [script, os.path.dirname(script)]
+    try:
+        candidates.append(os.getcwd())
+    except OSError:
+        pass
+    first = os.path.normcase(os.path.realpath(sys.path[0] or os.curdir))
+    return first in {os.path.normcase(c) for c in candidates}
+
+
+_launcher_first = False     # main_argv's reading of _launcher_entry()
+
+
+def _set_path0(entry: str | None, *, importer: bool = False) -> None:
+    """sys.path as python would make it for the target: the launcher's own
+    entry out, then *entry* first - the script's folder, ``''`` for stdin
+    and ``-c``, the cwd for ``-m`` (None: a cwd that was deleted, python
+    adds nothing), a folder or zip target itself.  Under ``python -P``
+    (``sys.flags.safe_path``) python adds only a folder or zip target."""
+    global _launcher_first
+    if _launcher_first:
+        del sys.path[0]
+        _launcher_first = False
+    if entry is not None and (importer or not getattr(sys.flags, "safe_path", False)):
         sys.path.insert(0, entry)
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:             # deleted under us: python -m adds nothing
+        return None
 
 
 def _fresh_main_module() -> types.ModuleType:
@@ -216,7 +249,7 @@ def _fresh_main_module() -> types.ModuleType:
 
 def _run_module(module: str, module_args: list[str], log_dir: str | None) -> int:
     sys.argv = [module, *module_args]  # runpy replaces argv[0] with the file
-    _set_path0(os.getcwd())
+    _set_path0(_cwd())
     _install(log_dir, module.split(".")[-1])
     _fresh_main_module()
     return _call_as_python_would(
