@@ -534,3 +534,16 @@ def test_run_loads_no_more_of_pyqtguard_than_it_needs(tmp_path):
     result = _run(["-c", "import sys; print(sorted(m for m in sys.modules "
                          "if m.startswith('pyqtguard.check') or m == 'ast'))"], tmp_path)
     assert result.stdout == "[]\n", result.stdout
+
+
+def test_console_script_gives_pythons_whole_sys_path(tmp_path):
+    exe = shutil.which("pyqtguard", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("no console script beside this python")
+    (tmp_path / "p.py").write_text(PATH_PROBE)
+    plain = _python(["p.py"], tmp_path)
+    via_script = subprocess.run([exe, "run", "p.py"], cwd=tmp_path, text=True,
+                                capture_output=True, timeout=60,
+                                env=child_env(tmp_path / "logs"))
+    assert via_script.returncode == 0, via_script.stderr
+    assert via_script.stdout == plain.stdout
