@@ -5,7 +5,7 @@ or forkserver child does to the main module - and would run again there.
 """
 from __future__ import annotations
 
-from ._escape import printable
+from .._escape import printable
 
 ERROR = "error"
 WARNING = "warning"

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pyqtguard",
         description="Make PyQt6 apps crash-resistant, and their crashes, hangs "
         "and freezes diagnosable.",
+        epilog="Exit status: each command's own (COMMAND --help says it); 2 for a "
+        "wrong command line; 141 when the reader of the output goes away "
+        "(pyqtguard logs | head -1), as for a command killed by SIGPIPE.",
     )
     parser.add_argument("--version", action="version", version=f"pyqtguard {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -42,15 +45,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "run":
         # run's options end at its target, as python's do: not argparse's way.
+        # The target's stdout is its own (a broken pipe is its business).
         from . import run
 
         return run.main_argv(args_list[1:])
+    from ._output import escape_what_stdout_cannot_encode, unless_reader_gone
+
+    escape_what_stdout_cannot_encode()
+    return unless_reader_gone(lambda: _dispatch(args_list))
+
+
+def _dispatch(args_list: list[str]) -> int:
     parser = build_parser()
     if not args_list:
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     return int(args.func(args) or 0)

@@ -25,7 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "check", help="find code that re-runs in spawn/forkserver children",
         description="Report code that runs at import time of a script using Qt or "
         "multiprocessing - a spawn or forkserver child re-runs it: QApplication, "
-        "exec(), shown widgets, timers, processes, threads.")
+        "exec(), shown widgets, timers, processes, threads.  Exit status 0 without "
+        "findings, 1 with findings, 2 when a path does not exist.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--max-size", type=size, default=DEFAULT_MAX_BYTES, metavar="SIZE",
@@ -51,7 +52,7 @@ def size(text: str) -> int:
 
 def main(args: argparse.Namespace) -> int:
     from ..check import check_paths
-    from ..check._escape import printable
+    from .._escape import printable
 
     result = check_paths(args.paths, max_bytes=args.max_size)
     for note in result.notes:

@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+from ._output import folder
+
 END_MARKERS = ("=== end of thread dump ===", "written without it)")
 REFUSED = 2
 MAX_DUMP_BYTES = 32 * 1024 * 1024
@@ -69,10 +71,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="Make a running process (under pyqtguard, with its dump signal "
         "on) write its thread table and every stack to its run log, and print it. "
         "Nothing is sent to a process that does not prove it is one (Linux: its "
-        "start time and runtime file, the signal caught now, pyqtguard loaded); "
-        "exit status 2 then.")
+        "start time and runtime file, the signal caught now, pyqtguard loaded). "
+        "Exit status 0 when the dump is printed; 1 when none came within --timeout; "
+        "2 when nothing was sent (no such process, not proven, a refused signal).")
     parser.add_argument("pid", type=_pid, help="process id (> 0)")
-    parser.add_argument("--log-dir", metavar="DIR",
+    parser.add_argument("--log-dir", metavar="DIR", type=folder,
                         help="the process's log folder (default: searched)")
     parser.add_argument("--signal", type=_signal_number, default=None, metavar="SIGNAL",
                         help="the dump signal the process uses, by name (USR1, SIGUSR2) "
@@ -220,15 +223,17 @@ def _read_from(path: str, offset: int) -> str:
 
 
 def _print_dump(pid: int, log: str, start: int, timeout: float) -> int:
+    from ._output import printable, printable_text
+
     give_up = time.monotonic() + timeout
     while time.monotonic() < give_up:
         text = _read_from(log, start)
         if any(marker in text for marker in END_MARKERS):
             begin = text.find("=== pyqtguard thread dump ===")
-            sys.stdout.write(text[max(begin, 0):])
-            print(f"(written to {log})")
+            sys.stdout.write(printable_text(text[max(begin, 0):]))
+            print(f"(written to {printable(log)})")
             return 0
         time.sleep(0.05)
     print(f"pyqtguard dump: no dump from process {pid} within {timeout:g} s "
-          f"(the signal was sent); log: {log}", file=sys.stderr)
+          f"(the signal was sent); log: {printable(log)}", file=sys.stderr)
     return 1

@@ -10,12 +10,13 @@ One line per run: start time (UTC), app, pid, outcome (``clean``, ``N
 exceptions``, ``crashed (SIGSEGV ...)``, ``exit timeout (124)``, ``still
 running``, ``uninstalled``, ``ended unrecorded``) and the log's path; see
 :mod:`pyqtguard.logs.summary`.  Exit status 0, or 2 for a folder or app that
-does not exist.
+does not exist or cannot be read.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .report import add_folder_options, folders_or_error
@@ -27,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="List recent runs, newest first: start time (UTC), app, pid, "
         "outcome (clean, N exceptions, crashed, exit timeout, still running, "
         "uninstalled, ended unrecorded) and "
-        "the run log's path.  Exit status 0; 2 if the folder or app does not exist.")
+        "the run log's path.  Exit status 0; 2 if the folder or app does not exist "
+        "or cannot be read.")
     add_folder_options(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("-n", "--limit", type=int, default=20, metavar="N",
@@ -35,14 +37,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(func=main)
 
 
-def _printable(text: str) -> str:
-    """*text* on one line: control characters (a newline in a forged app
-    name) shown escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def _unreadable(folders: list[str], notes: list[str]) -> bool:
+    """Whether a folder cannot be listed (a note each): that is not "no run
+    logs" (``report`` says the same)."""
+    unreadable = False
+    for folder in folders:
+        try:
+            os.listdir(folder)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            notes.append(f"cannot read {folder}: {exc.strerror or exc}")
+            unreadable = True
+    return unreadable
 
 
 def main(args: argparse.Namespace) -> int:
     from ..logs import summary as runsummary
+    from ._output import printable as _printable
 
     if args.limit < 0:
         print("pyqtguard logs: --limit must be 0 or more", file=sys.stderr)
@@ -51,9 +63,12 @@ def main(args: argparse.Namespace) -> int:
     if folders is None:
         return 2
     notes: list[str] = []
+    unreadable = _unreadable(folders, notes)
     runs = runsummary.recent_runs(folders, args.limit or None, notes)
     for note in notes:
         print(f"pyqtguard logs: {_printable(note)}", file=sys.stderr)
+    if unreadable and not runs:
+        return 2
     if args.json:
         print(json.dumps([run.as_dict() for run in runs], indent=2))
         return 0

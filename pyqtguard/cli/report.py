@@ -25,7 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "report", help="list past runs that crashed, or print the last report",
         description="List past runs that crashed (newest first), or print the "
         "newest full crash report.  Exit status 0; 1 when --last finds no "
-        "crash (with --json: prints []); 2 if the folder or app does not exist.")
+        "crash (with --json: prints []); 2 if the folder or app does not exist or "
+        "cannot be read.")
     add_folder_options(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--last", action="store_true",
@@ -35,10 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def add_folder_options(parser: argparse.ArgumentParser) -> None:
     """``--log-dir DIR`` and ``--app NAME``, shared with ``pyqtguard logs``."""
-    parser.add_argument("--log-dir", metavar="DIR",
+    from ._output import folder
+
+    parser.add_argument("--log-dir", metavar="DIR", type=folder,
                         help="folder of run logs (default: $PYQTGUARD_LOG_DIR, else "
                         "every app's folder under the platform's log folder)")
-    parser.add_argument("--app", metavar="NAME", help="one app's folder")
+    parser.add_argument("--app", metavar="NAME", type=folder, help="one app's folder")
 
 
 def folders_or_error(command: str, args: argparse.Namespace) -> list[str] | None:
@@ -74,6 +77,7 @@ def _folders(args: argparse.Namespace) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from ..crashes import reports
+    from ._output import printable, printable_text
 
     folders = folders_or_error("report", args)
     if folders is None:
@@ -89,7 +93,7 @@ def main(args: argparse.Namespace) -> int:
             unreadable = True
     crashes.sort(key=lambda c: c.time, reverse=True)
     for note in notes:
-        print(f"pyqtguard report: {note}", file=sys.stderr)
+        print(f"pyqtguard report: {printable(note)}", file=sys.stderr)
     if unreadable and not crashes:
         return 2
     if args.last:
@@ -97,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps([dict(crashes[0].as_dict(), text=crashes[0].text)]
                              if crashes else [], indent=2))
         elif crashes:
-            sys.stdout.write(crashes[0].text)
+            sys.stdout.write(printable_text(crashes[0].text))
         else:
             print("no crash reports", file=sys.stderr)
         return 0 if crashes else 1
@@ -108,11 +112,14 @@ def main(args: argparse.Namespace) -> int:
         print("no crash reports")
         return 0
     for crash in crashes:
-        print(f"{crash.time}  " + crash.reason.replace("\n", "\n    "))  # a Qt fatal message's lines
-        print(f"    thread {crash.thread_name!r} (native id {crash.native_id}), pid {crash.pid}")
+        # a Qt fatal message's lines, indented
+        print(f"{printable(crash.time)}  " + "\n    ".join(
+            printable(line) for line in crash.reason.split("\n")))
+        print(f"    thread '{printable(crash.thread_name)}' (native id {crash.native_id}), "
+              f"pid {crash.pid}")
         if crash.frame:
-            print(f"    {crash.frame}")
+            print(f"    {printable(crash.frame)}")
         for pending in crash.pending_exceptions:
-            print(f"    just before: {pending}")
-        print(f"    full report: {crash.path}")
+            print(f"    just before: {printable(pending)}")
+        print(f"    full report: {printable(str(crash.path))}")
     return 0

@@ -1,35 +1,49 @@
 """``pyqtguard run``: run an unmodified script or module under pyqtguard.
 
-    pyqtguard run [-h] [--log-dir DIR] (-m MODULE | SCRIPT) [ARGS ...]
+    pyqtguard run [-h] [--log-dir DIR] (-m MODULE | -c COMMAND | SCRIPT | -) [ARGS ...]
 
 ``pyqtguard run app.py a b`` behaves as ``python app.py a b`` would -
-``__name__ == "__main__"``, ``sys.argv``, ``sys.path[0]``, an absolute
-``__file__``, the exit status, the traceback of an uncaught exception, and
-the messages for a missing file, a directory without ``__main__.py`` or a
-syntax error - with :func:`pyqtguard.install` done first.  ``pyqtguard run
--m pkg.mod`` likewise behaves as ``python -m pkg.mod``.
+``__name__ == "__main__"``, ``sys.argv``, ``sys.path[0]`` (none added under
+``python -P``), an absolute ``__file__``, the ``__main__`` module's other
+names (``__builtins__`` the module, ``__loader__``, ``__annotations__``),
+the exit status, the traceback of an uncaught exception, and the messages
+for a missing file, a directory without ``__main__.py`` or a syntax error -
+with :func:`pyqtguard.install` done first.  SCRIPT is what python takes: a
+source file, a .pyc file, a folder or zip file with ``__main__.py``, a FIFO
+or pipe (``pyqtguard run <(make-script)``), ``-`` for stdin.  ``pyqtguard
+run -m pkg.mod`` and ``-c COMMAND`` likewise behave as ``python -m pkg.mod``
+and ``python -c COMMAND``.
 
 As with ``python``, pyqtguard's own options come before the target only:
 everything after the script or module name - ``-h``, ``--log-dir``, ``-m``,
 ``--`` - is the target's (:func:`split_argv`).  Tracebacks show the frames
 ``python`` shows: this launcher's own are left out (:func:`app_traceback`),
-on stderr and in the run log alike.
+on stderr and in the run log alike.  If :func:`pyqtguard.install` itself
+fails, one line says so and the target runs unguarded.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import re
 import runpy
 import sys
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
-USAGE = "pyqtguard run [-h] [--log-dir DIR] (-m MODULE | SCRIPT) [ARGS ...]"
-DESCRIPTION = ("Run SCRIPT (or -m MODULE) exactly as python would, with pyqtguard "
-               "installed first.  Options go before SCRIPT or -m MODULE: "
-               "everything after them is passed to the script or module.")
+from ._output import folder, unless_reader_gone
+
+USAGE = "pyqtguard run [-h] [--log-dir DIR] (-m MODULE | -c COMMAND | SCRIPT | -) [ARGS ...]"
+DESCRIPTION = ("Run SCRIPT (or -m MODULE, -c COMMAND, - for stdin) exactly as python "
+               "would, with pyqtguard installed first.  SCRIPT may be a file, a "
+               "folder or zip file with __main__.py, or a .pyc file.  Options go "
+               "before the target: everything after it is passed to the target.  "
+               "Python's own options (-X, -W, -u, -O, ...) go to python: "
+               "python -X dev -m pyqtguard run app.py.  Exit status: the target's, "
+               "as python gives it; 2 for a wrong command line before the target.")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,13 +57,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def _options_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyqtguard run", usage=USAGE,
-                                     description=DESCRIPTION)
-    parser.add_argument("--log-dir", metavar="DIR", help="folder for the run logs")
+                                     description=DESCRIPTION, allow_abbrev=False)
+    parser.add_argument("--log-dir", metavar="DIR", type=folder,
+                        help="folder for the run logs")
     # Shown in the help only: -m, SCRIPT and ARGS are taken by split_argv.
     parser.add_argument("-m", dest="module", metavar="MODULE",
                         help="run a library module as a script (as python -m)")
+    parser.add_argument("-c", dest="command", metavar="COMMAND",
+                        help="run the program passed as a string (as python -c)")
     parser.add_argument("script", nargs="?", metavar="SCRIPT",
-                        help="the script (a file, or a folder with __main__.py)")
+                        help="the script: a file, a folder or zip file with "
+                        "__main__.py, a .pyc file; - reads it from stdin")
     parser.add_argument("args", nargs="*", metavar="ARGS",
                         help="passed to the script or module as sys.argv[1:]")
     return parser
@@ -62,6 +80,7 @@ class Target(NamedTuple):
     module: str | None      # -m MODULE, or None
     script: str | None      # SCRIPT, or None
     args: list[str]         # the target's sys.argv[1:]
+    command: str | None = None   # -c COMMAND, or None
 
 
 _VALUED = ("--log-dir",)
@@ -69,13 +88,16 @@ _VALUED = ("--log-dir",)
 
 def split_argv(argv: Sequence[str]) -> Target:
     """Split ``run``'s arguments where python would: at ``-m MODULE`` (or
-    ``-mMODULE``) or at the first argument that is not an option (``--``
-    ends the options, as in ``python -- app.py``).
+    ``-mMODULE``), ``-c COMMAND`` (or ``-cCOMMAND``) or at the first
+    argument that is not an option (``--`` ends the options, as in
+    ``python -- app.py``; ``-`` is stdin's script).
 
     >>> split_argv(["--log-dir", "L", "-m", "pytest", "-q", "--log-dir", "X"])
-    Target(options=['--log-dir', 'L'], module='pytest', script=None, args=['-q', '--log-dir', 'X'])
+    Target(options=['--log-dir', 'L'], module='pytest', script=None, args=['-q', '--log-dir', 'X'], command=None)
     >>> split_argv(["app.py", "-m", "x"])
-    Target(options=[], module=None, script='app.py', args=['-m', 'x'])
+    Target(options=[], module=None, script='app.py', args=['-m', 'x'], command=None)
+    >>> split_argv(["-c", "print(1)", "-m", "x"])
+    Target(options=[], module=None, script=None, args=['-m', 'x'], command='print(1)')
     """
     argv = list(argv)
     i = 0
@@ -90,6 +112,12 @@ def split_argv(argv: Sequence[str]) -> Target:
             return Target(argv[:i], argv[i + 1], None, argv[i + 2:])
         if arg.startswith("-m") and not arg.startswith("--"):
             return Target(argv[:i], arg[2:], None, argv[i + 1:])
+        if arg == "-c":
+            if i + 1 == len(argv):
+                return Target(argv, None, None, [])      # argparse: needs a value
+            return Target(argv[:i], None, None, argv[i + 2:], argv[i + 1])
+        if arg.startswith("-c") and not arg.startswith("--"):
+            return Target(argv[:i], None, None, argv[i + 1:], arg[2:])
         if arg in _VALUED:
             i += 2
             continue
@@ -102,12 +130,18 @@ def split_argv(argv: Sequence[str]) -> Target:
 
 def main_argv(argv: Sequence[str]) -> int:
     """``pyqtguard run ARGV...``; returns the exit status."""
+    global _launcher_first
+    _launcher_first = _launcher_entry()
     target = split_argv(argv)
     parser = _options_parser()
     # -h, --log-dir; an unknown option or a "-m" without a module: exit 2
-    options = parser.parse_args(target.options)
+    options = unless_reader_gone(lambda: _parse_options(parser, target))
+    if isinstance(options, int):
+        return options                  # --help to a reader that went away
     if target.module is not None:
         return _run_module(target.module, target.args, options.log_dir)
+    if target.command is not None:
+        return _run_command(target.command, target.args, options.log_dir)
     if target.script is None:
         parser.print_usage(sys.stderr)
         sys.stderr.write("pyqtguard run: a SCRIPT or -m MODULE is required\n")
@@ -115,73 +149,252 @@ def main_argv(argv: Sequence[str]) -> int:
     return _run_path(target.script, target.args, options.log_dir)
 
 
+# python's own options, which pyqtguard run does not take: they go to python.
+_PYTHON_OPTION = re.compile(r"-(?:[bBdEiIOPqsSuvVx]+|[WX].*)")
+
+
+def _parse_options(parser: argparse.ArgumentParser, target: Target) -> argparse.Namespace:
+    """argparse's reading of pyqtguard's own options; for one of python's
+    (``-X dev``, ``-u``) the error says where it goes."""
+    try:
+        return parser.parse_args(target.options)
+    except SystemExit as exc:
+        flags = [o for o in target.options if _PYTHON_OPTION.fullmatch(o)]
+        if exc.code == 2 and flags:
+            flag = flags[0]
+            value = f" {target.script}" if flag in ("-X", "-W") and target.script else ""
+            sys.stderr.write(f"pyqtguard run: {flag} is an option of python's: give it "
+                             f"to python, as in: python {flag}{value} -m pyqtguard run "
+                             "...\n")
+        raise
+
+
 def _python_name() -> str:
     return sys.executable or "python"
 
 
 def _install(log_dir: str | None, app_name: str) -> None:
+    """install(), which must never keep the target from running: anything
+    it raises (a bug of pyqtguard's, a log folder it cannot handle) is one
+    warning, and the target runs unguarded."""
     import pyqtguard
+    from ..config import sanitize_app_name
 
-    pyqtguard.install(log_dir=log_dir, app_name=app_name)
+    try:
+        pyqtguard.install(log_dir=log_dir, app_name=sanitize_app_name(app_name))
+    except Exception as exc:  # noqa: BLE001 - the app runs either way
+        sys.stderr.write(f"pyqtguard run: not installed ({type(exc).__name__}: {exc}); "
+                         "running unguarded\n")
+
+
+def _launcher_entry() -> bool:
+    """Whether sys.path[0] is the entry python added for the launcher
+    itself: the console script's folder (or, on Windows, its .exe as a zip
+    app), or the cwd of ``python -m pyqtguard``.  Not there under ``python
+    -P``, nor for ``python -m`` in a cwd that was deleted: then sys.path[0]
+    is someone else's (PYTHONPATH's first entry, the standard library)."""
+    if getattr(sys.flags, "safe_path", False) or not sys.path or not sys.argv:
+        return False
+    candidates = []
+    if sys.argv[0]:
+        script = os.path.realpath(sys.argv[0])
+        candidates += [script, os.path.dirname(script)]
+    try:
+        candidates.append(os.getcwd())
+    except OSError:
+        pass
+    first = os.path.normcase(os.path.realpath(sys.path[0] or os.curdir))
+    return first in {os.path.normcase(c) for c in candidates}
+
+
+_launcher_first = False     # main_argv's reading of _launcher_entry()
+
+
+def _set_path0(entry: str | None, *, importer: bool = False) -> None:
+    """sys.path as python would make it for the target: the launcher's own
+    entry out, then *entry* first - the script's folder, ``''`` for stdin
+    and ``-c``, the cwd for ``-m`` (None: a cwd that was deleted, python
+    adds nothing), a folder or zip target itself.  Under ``python -P``
+    (``sys.flags.safe_path``) python adds only a folder or zip target."""
+    global _launcher_first
+    if _launcher_first:
+        del sys.path[0]
+        _launcher_first = False
+    if entry is not None and (importer or not getattr(sys.flags, "safe_path", False)):
+        sys.path.insert(0, entry)
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:             # deleted under us: python -m adds nothing
+        return None
 
 
 def _fresh_main_module() -> types.ModuleType:
-    """An empty ``__main__`` in sys.modules, as python starts with: runpy
-    runs a module in ``__main__``'s namespace, which would otherwise be
-    pyqtguard's own entry point's (its imports visible to the app)."""
+    """An empty ``__main__`` in sys.modules, as python starts with (its
+    ``__builtins__`` the module, ``__annotations__``, the built-in importer
+    as ``__loader__``): runpy runs a module in ``__main__``'s namespace,
+    which would otherwise be pyqtguard's own entry point's (its imports
+    visible to the app)."""
+    import builtins
+    from importlib.machinery import BuiltinImporter
+
     main = types.ModuleType("__main__")
-    main.__dict__.update(__builtins__=__builtins__, __loader__=None, __spec__=None)
+    main.__dict__.update(__builtins__=builtins, __loader__=BuiltinImporter,
+                         __spec__=None, __annotations__={})
     sys.modules["__main__"] = main
     return main
 
 
 def _run_module(module: str, module_args: list[str], log_dir: str | None) -> int:
     sys.argv = [module, *module_args]  # runpy replaces argv[0] with the file
-    sys.path[0] = os.getcwd()
+    _set_path0(_cwd())
     _install(log_dir, module.split(".")[-1])
     _fresh_main_module()
     return _call_as_python_would(
         lambda: runpy._run_module_as_main(module, alter_argv=True))  # type: ignore[attr-defined]
 
 
+def _run_command(command: str, command_args: list[str], log_dir: str | None) -> int:
+    """``python -c COMMAND``: sys.argv[0] is ``-c``, sys.path[0] the cwd as
+    ``''``, the code's file name ``<string>``."""
+    sys.argv = ["-c", *command_args]
+    _set_path0("")
+    _install(log_dir, "python")
+    try:
+        code = compile(command, "<string>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        sys.excepthook(type(exc), exc, None)
+        return 1
+    main = _fresh_main_module()
+    return _call_as_python_would(lambda: exec(code, main.__dict__))
+
+
 def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
+    if script == "-":
+        sys.argv = [script, *script_args]
+        _set_path0("")
+        _install(log_dir, "stdin")
+        # No stdin (python - <&-): python runs nothing, status 0.
+        stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
+        return _exec_source(stdin, "<stdin>", from_file=False)
     path = Path(script)
-    if not path.exists():
-        sys.stderr.write(f"{_python_name()}: can't open file {str(path.absolute())!r}: "
-                         "[Errno 2] No such file or directory\n")
-        return 2
+    try:
+        os.stat(path)
+    except OSError as exc:          # missing, a loop, too long, not reachable
+        return _cannot_open(str(path.absolute()), exc)
     sys.argv = [script, *script_args]
-    if path.is_dir() or not path.is_file():
-        if not (path / "__main__.py").exists():
+    # What python asks first: is the target a sys.path entry (a folder, a
+    # zip file)?  Then it goes first on sys.path and its __main__ module
+    # runs as with -m (same frames in a traceback).
+    from pkgutil import get_importer
+
+    importer = get_importer(str(path.absolute()))
+    if importer is not None:
+        if getattr(importer, "find_spec", lambda _: None)("__main__") is None:
             sys.stderr.write(f"{_python_name()}: can't find '__main__' module in "
                              f"{str(path.absolute())!r}\n")
             return 1
-        # What python does for a folder: it goes first on sys.path and its
-        # __main__ module runs as with -m (same frames in a traceback).
-        sys.path[0] = str(path.absolute())
-        _install(log_dir, path.absolute().name)
+        _set_path0(str(path.absolute()), importer=True)
+        _install(log_dir, path.absolute().stem)
         _fresh_main_module()
         return _call_as_python_would(
             lambda: runpy._run_module_as_main("__main__", alter_argv=False))  # type: ignore[attr-defined]
-    sys.path[0] = str(path.resolve().parent)
-    _install(log_dir, path.stem)
-    return _exec_script(path)
-
-
-def _exec_script(path: Path) -> int:
+    if path.is_dir():       # a folder no path hook takes
+        sys.stderr.write(f"{_python_name()}: can't find '__main__' module in "
+                         f"{str(path.absolute())!r}\n")
+        return 1
     filename = str(path.absolute())
     try:
-        source = path.read_bytes()
-        code = compile(source, filename, "exec", dont_inherit=True)
+        stream = open(filename, "rb")  # noqa: SIM115 - _exec_source closes it
+    except OSError as exc:
+        return _cannot_open(filename, exc)
+    except KeyboardInterrupt:       # Ctrl+C while a FIFO waits for its writer
+        import errno
+
+        return _cannot_open(filename, InterruptedError(errno.EINTR, os.strerror(errno.EINTR)))
+    _set_path0(str(path.resolve().parent))
+    _install(log_dir, path.stem)
+    return _exec_source(stream, filename, from_file=True)
+
+
+def _cannot_open(filename: str, exc: OSError) -> int:
+    """python's message and status for a script it cannot open."""
+    sys.stderr.write(f"{_python_name()}: can't open file {filename!r}: "
+                     f"[Errno {exc.errno}] {exc.strerror}\n")
+    return 2
+
+
+def _load(data: bytes, filename: str, from_file: bool) -> tuple[object, object]:
+    """What python does with a script's bytes: from a file, a .pyc (by its
+    name or its magic number) is loaded as one, anything else compiled as
+    source; returns (code, the ``__loader__`` python gives ``__main__``:
+    none for stdin)."""
+    from importlib.machinery import BuiltinImporter, SourceFileLoader, SourcelessFileLoader
+    from importlib.util import MAGIC_NUMBER
+
+    if not from_file:
+        return _compile(data, filename), BuiltinImporter
+    if filename.endswith(".pyc") or data[:2] == MAGIC_NUMBER[:2]:
+        return _load_pyc(data), SourcelessFileLoader("__main__", filename)
+    return _compile(data, filename), SourceFileLoader("__main__", filename)
+
+
+def _load_pyc(data: bytes) -> object:
+    import marshal
+    from importlib.util import MAGIC_NUMBER
+
+    if data[:4] != MAGIC_NUMBER:
+        raise RuntimeError("Bad magic number in .pyc file")
+    code = marshal.loads(data[16:])
+    if not isinstance(code, types.CodeType):
+        raise RuntimeError("Bad code object in .pyc file")
+    return code
+
+
+def _compile(source: bytes, filename: str) -> object:
+    if b"\0" in source:          # python's file reader says it this way
+        line = source.count(b"\n", 0, source.index(b"\0")) + 1
+        raise SyntaxError("source code cannot contain null bytes", (filename, line, 0, ""))
+    return compile(source, filename, "exec", dont_inherit=True)
+
+
+def _read_script(stream: BinaryIO) -> bytes:
+    """All of *stream* (a file, a FIFO, a pipe, stdin), as python reads a
+    script; stopping at a NUL byte, which python refuses in source anyway
+    (so /dev/zero is a syntax error, not a read for ever)."""
+    from importlib.util import MAGIC_NUMBER
+
+    parts = []
+    while True:
+        data = stream.read(1 << 16)
+        if not data:
+            break
+        parts.append(data)
+        if b"\0" in data and parts[0][:2] != MAGIC_NUMBER[:2]:
+            break
+    return b"".join(parts)
+
+
+def _exec_source(stream: BinaryIO, filename: str, from_file: bool) -> int:
+    """Read *stream* and run it in a fresh ``__main__``, as python runs a
+    script (``from_file`` False: stdin, left open for the script)."""
+    try:
+        data = _read_script(stream)
+        if from_file:
+            stream.close()
+        code, loader = _load(data, filename, from_file)
     except SyntaxError as exc:
         sys.excepthook(type(exc), exc, None)   # python shows no frames for it
         return 1
     except OSError as exc:
-        sys.stderr.write(f"{_python_name()}: can't open file {filename!r}: "
-                         f"[Errno {exc.errno}] {exc.strerror}\n")
-        return 2
+        return _cannot_open(filename, exc)
+    except (RuntimeError, ValueError, EOFError, TypeError) as exc:   # a bad .pyc
+        sys.excepthook(type(exc), exc, None)
+        return 1
     main = _fresh_main_module()
-    main.__dict__.update(__file__=filename, __cached__=None)
+    main.__dict__.update(__file__=filename, __cached__=None, __loader__=loader)
     return _call_as_python_would(lambda: exec(code, main.__dict__))
 
 

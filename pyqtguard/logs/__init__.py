@@ -58,7 +58,10 @@ def use_run_log(path: str, fd: int) -> None:
     """Make *fd*, open on *path*, this run's log: the C core writes to it
     from here on (see :func:`pyqtguard.logs.folder.create_run_log`)."""
     global _path, _path_line
-    _native.set_log_fd(fd, path)
+    # The C core takes UTF-8 (for its warnings): a folder name that is not
+    # (os.fsdecode's surrogates) is shown escaped, never refused.
+    _native.set_log_fd(fd, path.encode("utf-8", "surrogateescape")
+                       .decode("utf-8", "backslashreplace"))
     _path = path
     # Absolute: the app may change its working folder before it is shown.
     _path_line = f"pyqtguard: this run's log: {os.path.abspath(path)}\n"

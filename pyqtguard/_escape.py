@@ -1,4 +1,5 @@
-"""Text from the checked tree (file names, parser messages) made printable.
+"""Text from outside (file names, parser messages, run logs) made printable,
+for ``pyqtguard check`` and the other commands (:mod:`pyqtguard.cli._output`).
 
 A file may be named ``"x\\nforged.py:1:1: PQG001 ..."``: printed as it is, the
 name would forge a finding line.  Characters that are not printable (line
