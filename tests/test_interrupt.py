@@ -135,6 +135,14 @@ def test_ctrl_c_closes_an_app_waiting_in_exec(tmp_path):
     log = run_log(tmp_path)
     assert "SIGINT received: closing the application" in log
     assert "shutdown began (the Qt event loop ended)" in log
+    # The traceback ends at the app's exec() call, as if Python's own
+    # handler had raised there: pyqtguard's exec() wrapper is not shown.
+    for text in (err, log):
+        traceback = text[text.index("Traceback (most recent call last):"):]
+        traceback = traceback[:traceback.index("KeyboardInterrupt\n") + 18]
+        assert traceback.count('File "') == 1, traceback
+        assert "status = app.exec()" in traceback, traceback
+        assert "pyqtguard" not in traceback, traceback
 
 
 def test_sigterm_closes_an_app_waiting_in_exec_with_status_143(tmp_path):

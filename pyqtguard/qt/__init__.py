@@ -32,7 +32,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run time
     from collections.abc import Callable
     from importlib.machinery import ModuleSpec
-    from types import ModuleType
+    from types import ModuleType, TracebackType
     from typing import Any
 
 QTCORE = "PyQt6.QtCore"
@@ -203,7 +203,36 @@ def _notify(callbacks: list[Callable[[], None]]) -> None:
             # raised out of exec() once every other callback has run.
             ending = ending or exc
     if ending is not None:
-        raise ending.with_traceback(None)       # pyqtguard's frames are no news
+        global _raised_out_of_exec
+        _raised_out_of_exec = ending
+        raise ending.with_traceback(None)
+
+
+# The KeyboardInterrupt or SystemExit that exec() raises on purpose (see
+# _notify and pyqtguard.interrupts); reports show its traceback up to the
+# app's exec() call (shown_traceback).
+_raised_out_of_exec: BaseException | None = None
+_OWN_FOLDER = __file__.rpartition("qt")[0]
+
+
+def shown_traceback(exc: BaseException | None, tb: TracebackType | None
+                    ) -> TracebackType | None:
+    """*tb* as a report shows it.  For the KeyboardInterrupt or SystemExit
+    that pyqtguard's ``exec()`` wrapper raises on purpose, it ends at the
+    app's ``exec()`` call, where Python's own handler would have raised it:
+    the wrapper's frames are pyqtguard's, no news to the app.  Any other
+    exception's traceback is *tb*, pyqtguard's frames included (a bug of
+    pyqtguard's must show where it is)."""
+    if tb is None or exc is None or exc is not _raised_out_of_exec:
+        return tb
+    kept = []
+    while tb is not None and not tb.tb_frame.f_code.co_filename.startswith(_OWN_FOLDER):
+        kept.append(tb)
+        tb = tb.tb_next
+    shown = None
+    for entry in reversed(kept):            # a new chain: the exception's own is left as it is
+        shown = type(entry)(shown, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return shown
 
 
 def _wrap_exec(cls: Any) -> None:
