@@ -124,18 +124,25 @@ def uninstall() -> None:
 
 def _frozen_child(config: Config) -> None:
     """A frozen app (PyInstaller, cx_Freeze) started as a multiprocessing
-    child is handed to multiprocessing here, guarded, and ends there
-    (:mod:`pyqtguard.children.frozen`).  Any other frozen app: nothing
+    child, resource tracker or forkserver is handed to multiprocessing here,
+    guarded, and ends there (:mod:`pyqtguard.children.frozen`,
+    :mod:`pyqtguard.children.helpers`).  Any other frozen app: nothing
     imported, nothing changed."""
     argv = sys.argv
-    if not config.guard_children or len(argv) < 2 or argv[1] != "--multiprocessing-fork":
+    if not config.guard_children or len(argv) < 2:
+        return
+    if argv[1] == "--multiprocessing-fork":
+        name = "pyqtguard.children.frozen"
+    elif "-c" in argv:
+        name = "pyqtguard.children.helpers"
+    else:
         return
     try:
-        from .children import frozen
+        __import__(name)
     except Exception as exc:  # noqa: BLE001
         warn_once("component:frozen child", f"frozen child guard not loaded: {exc!r}")
         return
-    frozen.hand_over(config)
+    sys.modules[name].hand_over(config)
 
 
 def _stderr_fd() -> int:

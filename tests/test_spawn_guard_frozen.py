@@ -198,25 +198,31 @@ def test_frozen_child_starting_processes_before_freeze_support_ends_the_program(
     assert result.stderr.count("app.py:9 starts a process") == 1, result.describe()
 
 
+# A QApplication at the top level, above freeze_support() (line 10).
+TOP_LEVEL_QAPP = """\
+import pyqtguard
+pyqtguard.install({options})
+from PyQt6.QtWidgets import QApplication
+def work(n):
+    return n * 2
+app = QApplication(sys.argv)
+print("QApplication built in", os.getpid(), flush=True)
+if __name__ == "__main__":
+    multiprocessing.spawn.freeze_support()
+    with mp.get_context("{method}").Pool(2) as pool:
+        print(pool.map(work, [1, 2, 3]), flush=True)
+"""
+
+
 def test_frozen_child_guard_can_be_turned_off(tmp_path):
     """``install(guard_children=False)``: the frozen child is left alone, as
     today (it builds its QApplication, then freeze_support() runs it)."""
-    result = frozen_app(tmp_path, """\
-    import pyqtguard
-    pyqtguard.install(guard_children=False)
-    from PyQt6.QtWidgets import QApplication
-    def work(n):
-        return n * 2
-    app = QApplication(sys.argv)
-    print("QApplication built in", os.getpid(), flush=True)
-    if __name__ == "__main__":
-        multiprocessing.spawn.freeze_support()
-        with mp.get_context("spawn").Pool(1) as pool:
-            print(pool.map(work, [1, 2]), flush=True)
-    """)
+    result = frozen_app(tmp_path, TOP_LEVEL_QAPP.format(options="guard_children=False",
+                                                        method="spawn"))
     assert result.returncode == 0, result.describe()
+    assert "[2, 4, 6]" in result.stdout, result.describe()
     built = [line for line in result.stdout.splitlines() if "QApplication built" in line]
-    assert len(built) == 2, result.describe()
+    assert len(built) >= 2, result.describe()     # the parent's, and a child's or two
 
 
 def test_frozen_grandchild_is_guarded_too(tmp_path):
@@ -244,3 +250,123 @@ def test_frozen_grandchild_is_guarded_too(tmp_path):
     assert result.returncode == REFUSED, result.describe()
     assert "job ran" not in result.stdout
     assert result.stderr.count("app.py:16 builds a QApplication") == 1, result.describe()
+
+
+# multiprocessing's helper processes.  A bootloader that runs the app for
+# every command line, ``-c`` too (PyInstaller's does; its freeze_support()
+# runs the helpers, CPython's does not).
+BARE_EXE = """#!/bin/sh
+exec {python} {script} "$@"
+"""
+
+
+def bare_frozen_app(tmp_path, source: str, *, args=(), timeout=60):
+    exe = tmp_path / "frozen_app"
+    exe.write_text(BARE_EXE.format(python=sys.executable, script=tmp_path / "app.py"))
+    exe.chmod(0o755)
+    return run_app(FROZEN_PROLOGUE.format(exe=str(exe)) + textwrap.dedent(source), tmp_path,
+                   args=list(args), timeout=timeout, kill_group=True)
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_frozen_app_helpers_run_as_helpers(tmp_path, method):
+    """The resource tracker (a Lock) and the forkserver are the app's
+    executable again: each is run as the helper at install(), and the
+    forkserver finds the target defined below install()."""
+    result = bare_frozen_app(tmp_path, """\
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtWidgets import QApplication
+    def work(n):
+        return n * 2
+    if __name__ == "__main__":
+        multiprocessing.spawn.freeze_support()
+        app = QApplication(sys.argv)
+        print("QApplication built in", mp.current_process().name, flush=True)
+        ctx = mp.get_context(sys.argv[1])
+        lock = ctx.Lock()
+        with ctx.Pool(2) as pool:
+            print(pool.map(work, [1, 2, 3]), flush=True)
+    """, args=[method])
+    assert result.returncode == 0, result.describe()
+    assert result.stdout == "QApplication built in MainProcess\n[2, 4, 6]\n", result.describe()
+    assert "pyqtguard" not in result.stderr, result.describe()
+
+
+def test_frozen_forkserver_building_a_qapplication_is_refused(tmp_path):
+    """A QApplication at the top level: the forkserver (the app again) refuses
+    it, naming the line, instead of opening a second window and serving
+    children from it.  Up to 3.13 the forkserver does not preload the main
+    module (its ``main_path`` never arrives): each child it forks runs it and
+    refuses, and the program ends with exit status 3; where it does (3.14),
+    the forkserver refuses and the parent's Pool fails at once."""
+    try:
+        result = bare_frozen_app(tmp_path, TOP_LEVEL_QAPP.format(options="",
+                                                                 method="forkserver"))
+    except subprocess.TimeoutExpired:
+        pytest.fail("the frozen app hung")
+    if sys.version_info < (3, 14):
+        assert result.returncode == REFUSED, result.describe()
+    else:                                   # not run here: no 3.14 on this machine
+        assert result.returncode != 0, result.describe()
+    built = [line for line in result.stdout.splitlines() if "QApplication built" in line]
+    assert len(built) == 1, result.describe()
+    assert result.stderr.count("app.py:10 builds a QApplication") == 1, result.describe()
+
+
+@pytest.mark.parametrize("args, warned", [
+    (["-c", "settings.ini"], False),                      # the app's own -c option
+    (["-c", "from multiprocessing.resource_tracker import main;main(99)"], True),
+    (["-c", "from multiprocessing.resource_tracker import main;main(0)"], True),
+    (["-B", "-c", "from multiprocessing.resource_tracker import main;main(5); "
+      "print('hijacked')"], True),
+    (["-c", "import sys; from multiprocessing.forkserver import main; "
+      "main(__import__('os').getpid(), 4, None)"], True),
+])
+def test_forged_helper_commands_do_not_hijack_the_app(tmp_path, args, warned):
+    result = bare_frozen_app(tmp_path, """\
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtWidgets import QApplication
+    app = QApplication(sys.argv)
+    print("app ran", flush=True)
+    """, args=args)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout == "app ran\n", result.describe()
+    assert "hijacked" not in result.stdout
+    assert result.stderr.count("but not as its helper") == (1 if warned else 0), result.describe()
+
+
+def test_helper_command_shapes():
+    """The helper commands CPython 3.11-3.14 writes are recognised, with the
+    values they carry; nothing else is."""
+    from pyqtguard.children import helpers
+
+    assert helpers.helper_command(["app", "-B", "-s", "-c", "from multiprocessing.x"]) == (
+        3, "from multiprocessing.x")
+    assert helpers.helper_command(["app", "file.txt", "-c", "from multiprocessing.x"]) is None
+    assert helpers.helper_command(["app", "-c", "print(1)"]) is None
+    assert helpers.tracker_fd("from multiprocessing.resource_tracker import main;main(7)") == 7
+    assert helpers.tracker_fd("from multiprocessing.resource_tracker import main;main(7);x") \
+        is None
+    # 3.11-3.13.12 (and 3.14.0-3.14.3 with authkey_r)
+    old = ("from multiprocessing.forkserver import main; main(6, 8, ['__main__'], "
+           "**{'sys_path': ['/app'], 'main_path': '/app/app.py'})")
+    assert helpers.forkserver_call(old, ["x"]) == (
+        [6, 8, ["__main__"]], {"sys_path": ["/app"], "main_path": "/app/app.py"})
+    # 3.13.13+, 3.14.4+: the parent's argv after the command (gh-144503)
+    new = ("import sys; from multiprocessing.forkserver import main; main(6, 8, ['__main__'], "
+           "sys_argv=sys.argv[1:], **{'sys_path': ['/app'], 'authkey_r': 10})")
+    assert helpers.forkserver_call(new, ["app.py", "--verbose"]) == (
+        [6, 8, ["__main__"]],
+        {"sys_argv": ["app.py", "--verbose"], "sys_path": ["/app"], "authkey_r": 10})
+    for forged in [
+        old + "; import os",
+        old.replace("main(6", "main(len('x')"),
+        old.replace("'sys_path'", "'evil'"),
+        new.replace("sys.argv[1:]", "__import__('os').environ"),
+        "from multiprocessing.forkserver import main as m; m(6, 8, None)",
+        "from multiprocessing.forkserver import main; main(6, 8, None, evil=1)",
+    ]:
+        with pytest.raises(helpers.NotAHelper):
+            helpers.forkserver_call(forged, [])

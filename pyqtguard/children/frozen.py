@@ -159,8 +159,8 @@ def hand_over(config: object = None) -> None:
 
         from . import child
 
-        spawn.prepare = _preparing(spawn.prepare, child.refusing_when_main_raises(
-            lambda: _rerun_main(spawn, main, code)))
+        spawn.prepare = preparing(spawn.prepare, child.refusing_when_main_raises(
+            lambda: rerun_main(spawn, main, code)))
     except Exception as exc:  # noqa: BLE001
         warn_once("frozen-child", f"frozen child not guarded: {exc!r}")
         return
@@ -178,7 +178,7 @@ def hand_over(config: object = None) -> None:
 _original_prepare: Any = None
 
 
-def _preparing(original: Any, rerun: Any) -> Any:
+def preparing(original: Any, rerun: Any) -> Any:
     global _original_prepare
     _original_prepare = original
 
@@ -207,12 +207,15 @@ def _preparing(original: Any, rerun: Any) -> Any:
     return prepare
 
 
-def _rerun_main(spawn: Any, main: ModuleType, code: CodeType) -> None:
+def rerun_main(spawn: Any, main: ModuleType, code: CodeType) -> None:
     """What ``spawn._fixup_main_from_path`` does with the script, from the
     code object: the top level again as ``__mp_main__``, which then is
-    ``__main__`` too."""
+    ``__main__`` too.  Once: a forkserver's forked child has it already."""
     import builtins
     import types
+
+    if sys.modules.get("__main__") is not main:
+        return
 
     module = types.ModuleType("__mp_main__")
     module.__dict__.update(__file__=getattr(main, "__file__", None), __builtins__=builtins,

@@ -75,6 +75,12 @@ def _guard_prefix() -> str:
 def _guarded_args(args: list[str]) -> list[str]:
     """The same command line, its ``-c`` program guarded first."""
     args = list(args)
+    if getattr(sys, "frozen", False) and args and _runs_this_app(args[0]):
+        # A frozen app's forkserver is the app again, which runs no -c program:
+        # a prefix would only hide the command from the freeze_support() of
+        # PyInstaller (it matches how the command starts) and from
+        # children/helpers.py.
+        return args
     for index in range(len(args) - 1):
         if args[index] == "-c" and any(m in args[index + 1] for m in _CHILD_MARKERS):
             if not _in_child:
@@ -82,6 +88,13 @@ def _guarded_args(args: list[str]) -> list[str]:
             args[index + 1] = _guard_prefix() + args[index + 1]
             break
     return args
+
+
+def _runs_this_app(executable: object) -> bool:
+    try:
+        return bool(sys.executable) and os.fsdecode(executable) == sys.executable  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _spawnv_passfds(path: str, args: list[str], passfds: Any) -> int:
