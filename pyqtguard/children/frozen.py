@@ -46,7 +46,6 @@ _POSIX_KEYS = frozenset({"tracker_fd", "pipe_handle"})
 _WINDOWS_KEYS = frozenset({"parent_pid", "pipe_handle"})
 
 _state = ""           # "", "not a child", "declined", "handing over"
-_prepared = False     # the parent's data was read: the child is committed
 
 
 class NotAChild(ValueError):
@@ -165,28 +164,17 @@ def hand_over(config: object = None) -> None:
         warn_once("frozen-child", f"frozen child not guarded: {exc!r}")
         return
     _state = "handing over"
-    try:
-        spawn.spawn_main(**kwds)         # runs the target; ends with sys.exit()
-    except Exception as exc:  # noqa: BLE001
-        if _prepared:
-            raise                        # the child is committed: as spawn_main would
-        _state = "declined"
-        spawn.prepare = _original_prepare
-        warn_once("frozen-child", f"frozen child could not start: {exc!r}")
-
-
-_original_prepare: Any = None
+    # Runs the target and ends with sys.exit().  An error here (the parent
+    # died before sending the target: EOFError) ends the child with its
+    # traceback, as in an unfrozen child: going on as the app would start the
+    # app's own processes from an orphan, which is how a fork bomb begins.
+    spawn.spawn_main(**kwds)
 
 
 def preparing(original: Any, rerun: Any) -> Any:
-    global _original_prepare
-    _original_prepare = original
-
     def prepare(data: Any) -> None:
         """``spawn.prepare`` in this child: the report file the parent named,
         the parent's settings, then the main module run again."""
-        global _prepared
-        _prepared = True
         from . import parent
 
         if isinstance(data, dict):
