@@ -74,6 +74,8 @@ def install(**options: object) -> Config | None:
     config = make_config(**options)
     if disabled_by_env():
         return None
+    if getattr(sys, "frozen", False):
+        _frozen_child(config)                   # a frozen app's child: ends there
     with lock:
         current = installed_config()
         if current is not None:
@@ -118,6 +120,29 @@ def uninstall() -> None:
         # The run log stays this process's (a later install() goes on in it);
         # `pyqtguard logs` reads this line as the end of what was watched.
         runlog.log_event(runlog.UNINSTALLED_EVENT)
+
+
+def _frozen_child(config: Config) -> None:
+    """A frozen app (PyInstaller, cx_Freeze) started as a multiprocessing
+    child, resource tracker or forkserver is handed to multiprocessing here,
+    guarded, and ends there (:mod:`pyqtguard.children.frozen`,
+    :mod:`pyqtguard.children.helpers`).  Any other frozen app: nothing
+    imported, nothing changed."""
+    argv = sys.argv
+    if not config.guard_children or len(argv) < 2:
+        return
+    if argv[1] == "--multiprocessing-fork":
+        name = "pyqtguard.children.frozen"
+    elif "-c" in argv:
+        name = "pyqtguard.children.helpers"
+    else:
+        return
+    try:
+        __import__(name)
+    except Exception as exc:  # noqa: BLE001
+        warn_once("component:frozen child", f"frozen child guard not loaded: {exc!r}")
+        return
+    sys.modules[name].hand_over(config)
 
 
 def _stderr_fd() -> int:

@@ -112,11 +112,12 @@ exec {python} {script} "$@"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a /bin/sh stand-in for the frozen exe")
-@pytest.mark.xfail(strict=True, reason="frozen children (exe --multiprocessing-fork) are not "
-                   "guarded: no -c program to prefix, and they run the script as __main__")
 def test_frozen_app_child_building_a_qapplication_before_freeze_support(tmp_path):
     """A frozen app's spawn child runs the app's script as ``__main__``;
-    what comes before ``freeze_support()`` runs in every child."""
+    what comes before ``freeze_support()`` runs in every child.  Its
+    ``install()`` hands it to multiprocessing at once, the script is run
+    again as ``__mp_main__``, and its QApplication is refused there.
+    More frozen cases: tests/test_spawn_guard_frozen.py."""
     exe = tmp_path / "frozen_app"
     exe.write_text(FROZEN_EXE.format(python=sys.executable, script=tmp_path / "app.py"))
     exe.chmod(0o755)
@@ -136,7 +137,11 @@ def test_frozen_app_child_building_a_qapplication_before_freeze_support(tmp_path
             multiprocessing.spawn.freeze_support()    # what PyInstaller makes freeze_support() do
             with mp.get_context("spawn").Pool(1) as pool:
                 print(pool.map(work, [1, 2]), flush=True)
-    """, tmp_path, timeout=60)
+    """, tmp_path, timeout=60, kill_group=True)
     built = [line for line in result.stdout.splitlines() if "QApplication built" in line]
     assert len(built) == 1, result.describe()
     assert result.returncode == REFUSED, result.describe()
+    assert result.stderr.count("app.py:11 builds a QApplication") == 1, result.describe()
+    assert 'if __name__ == "__main__":' in result.stderr
+    # In the parent's run log (the child's re-run install() has a log of its own).
+    assert any("app.py:11 builds a QApplication" in log.read_text() for log in result.logs)

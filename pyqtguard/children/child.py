@@ -122,10 +122,10 @@ def _guard_process_starts(spawn: object) -> None:
     spawn._check_not_importing_main = _check_not_importing_main  # type: ignore[attr-defined]
     for name in ("_fixup_main_from_path", "_fixup_main_from_name"):
         if hasattr(spawn, name):
-            setattr(spawn, name, _refusing_when_main_raises(getattr(spawn, name)))
+            setattr(spawn, name, refusing_when_main_raises(getattr(spawn, name)))
 
 
-def _refusing_when_main_raises(rerun: Any) -> Any:
+def refusing_when_main_raises(rerun: Any) -> Any:
     """The re-run of the main module raising (``set_start_method`` at its
     top level: "context has already been set", argparse's SystemExit, ...)
     is refused too: the child would die before its target, and a Pool would

@@ -6,6 +6,10 @@ processes on POSIX - is wrapped: the child's ``-c`` program first imports
 :mod:`pyqtguard.children.child` (with pyqtguard's folder on ``sys.path``), so the
 child is guarded even when the app never imports pyqtguard at the top of its
 main module.  On Windows, ``spawn.get_command_line`` is wrapped the same way.
+A frozen app's children are started as the app again (``exe
+--multiprocessing-fork ...``, no ``-c``): there ``spawn.get_preparation_data``
+is wrapped to name the report file, and :mod:`pyqtguard.children.frozen` guards
+the child when its ``install()`` runs.
 
 A child that refuses to bootstrap (it was about to build a QApplication or
 start processes while re-running the main module) appends its message to a
@@ -28,6 +32,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 ENV_REPORT = "PYQTGUARD_CHILD_REPORT"
+# A frozen app's children (``exe --multiprocessing-fork ...``) have no -c
+# program to name the report file in: it goes in the preparation data the
+# parent sends them (read by :mod:`.frozen`; CPython's prepare() ignores it).
+REPORT_KEY = "pyqtguard_child_report"
 EXIT_STATUS_REFUSED = 3
 _CHILD_MARKERS = ("spawn_main", "multiprocessing.forkserver import main")
 
@@ -35,6 +43,7 @@ _enabled = False
 _in_child = False
 _original_spawnv: Any = None
 _original_command_line: Any = None
+_original_preparation_data: Any = None
 _report_path: str | None = None
 _watcher_started = False
 
@@ -66,6 +75,12 @@ def _guard_prefix() -> str:
 def _guarded_args(args: list[str]) -> list[str]:
     """The same command line, its ``-c`` program guarded first."""
     args = list(args)
+    if getattr(sys, "frozen", False) and args and _runs_this_app(args[0]):
+        # A frozen app's forkserver is the app again, which runs no -c program:
+        # a prefix would only hide the command from the freeze_support() of
+        # PyInstaller (it matches how the command starts) and from
+        # children/helpers.py.
+        return args
     for index in range(len(args) - 1):
         if args[index] == "-c" and any(m in args[index + 1] for m in _CHILD_MARKERS):
             if not _in_child:
@@ -73,6 +88,13 @@ def _guarded_args(args: list[str]) -> list[str]:
             args[index + 1] = _guard_prefix() + args[index + 1]
             break
     return args
+
+
+def _runs_this_app(executable: object) -> bool:
+    try:
+        return bool(sys.executable) and os.fsdecode(executable) == sys.executable  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _spawnv_passfds(path: str, args: list[str], passfds: Any) -> int:
@@ -84,6 +106,20 @@ def _spawnv_passfds(path: str, args: list[str], passfds: Any) -> int:
 def _get_command_line(**kwds: Any) -> list[str]:
     args = _original_command_line(**kwds)
     return _guarded_args(args) if _enabled else args
+
+
+def _get_preparation_data(name: str) -> Any:
+    data = _original_preparation_data(name)
+    if _enabled and isinstance(data, dict):
+        try:
+            if not _in_child:
+                _ensure_report_file()
+            report = _report_path or os.environ.get(ENV_REPORT)
+            if report:
+                data[REPORT_KEY] = report
+        except Exception:  # noqa: BLE001 - the guard must never stop a launch
+            pass
+    return data
 
 
 def _ensure_report_file() -> None:
@@ -204,10 +240,13 @@ def _attach_util(util: Any) -> None:
 
 
 def _attach_spawn(spawn: Any) -> None:
-    global _original_command_line
+    global _original_command_line, _original_preparation_data
     if sys.platform == "win32" and _original_command_line is None:
         _original_command_line = spawn.get_command_line
         spawn.get_command_line = _get_command_line
+    if getattr(sys, "frozen", False) and _original_preparation_data is None:
+        _original_preparation_data = spawn.get_preparation_data
+        spawn.get_preparation_data = _get_preparation_data
 
 
 def install(config: object = None) -> None:
