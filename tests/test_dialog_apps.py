@@ -439,3 +439,30 @@ def test_a_question_after_app_exec_gets_the_user_s_time_not_the_exit_deadline(tm
     assert "shutdown began (the Qt event loop ended)" in log
     assert "shutdown began (the Qt event loop ended, and a dialog's after it)" in log, log
     assert "left-behind" in log.split("exit timeout", 1)[1], log
+
+
+def test_uninstall_puts_the_loop_starters_back_and_wraps_no_more(tmp_path):
+    # QDialog is completed (and wrapped) while installed; QMessageBox only
+    # after uninstall(): neither is pyqtguard's afterwards, and a freeze in a
+    # top-level dialog then is not watched.
+    result = run_app("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=300)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        QtWidgets.QDialog.exec                       # completed, wrapped
+        pyqtguard.uninstall()
+        print(type(QtWidgets.QDialog.__dict__["exec"]).__name__,
+              type(QtWidgets.QMessageBox.__dict__["question"]).__name__, flush=True)
+        dialog = QtWidgets.QDialog()
+        def block():
+            time.sleep(0.8)
+            dialog.accept()
+        QtCore.QTimer.singleShot(100, block)
+        print("exec", dialog.exec(), flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split("\n")[:2] == ["methoddescriptor methoddescriptor", "exec 1"], \
+        result.describe()
+    assert "GUI freeze" not in result.log

@@ -289,6 +289,8 @@ def _attach_app_class(module: ModuleType) -> None:
 
 
 def _starter_class_completed(cls: Any, type_dict: dict[str, Any] | None) -> None:
+    if not _watching_top_level_loops:
+        return                                  # uninstalled since
     from . import toplevel
 
     toplevel.wrap(cls, type_dict, top_level_loop)
@@ -348,10 +350,6 @@ def unwrap_event_loops() -> None:
     toplevel = sys.modules.get(__name__ + ".toplevel")
     if toplevel is not None:
         toplevel.unwrap()
-    for name, classes in _STARTER_CLASSES.items():
-        module = sys.modules.get(name)
-        for class_name, _marker in classes if module is not None else ():
-            _native.forget_class_completion(getattr(module, class_name))
     with _lock:
         for name in set(_APP_CLASSES) | set(_STARTER_CLASSES):
             callbacks = _module_callbacks.get(name)
