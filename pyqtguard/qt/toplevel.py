@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 
 from .. import _native
+from ..registry import in_main_thread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,10 +85,12 @@ def _starter(cls: Any, name: str, static: bool, descriptor: Any,
         global running
         qtcore = sys.modules.get("PyQt6.QtCore")
         if (_wrapped.get(key, (None, None))[1] is not placed   # unwrapped since
-                or qtcore is None or qtcore.QCoreApplication.instance() is None):
+                or qtcore is None or qtcore.QCoreApplication.instance() is None
+                or not in_main_thread()):              # another thread's loop
             return original(*args, **kwargs)
         # Set before the listeners run (they ask in_top_level_loop()); put
-        # back at once when this call is nested in a running loop.
+        # back at once when this call is nested in a running loop (the GUI
+        # thread's own: no other thread touches it).
         outer = running
         running = (args[0] if is_loop and args and isinstance(args[0], qtcore.QEventLoop)
                    else True)
