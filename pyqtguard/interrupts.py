@@ -4,7 +4,8 @@ waits.
 Python runs its signal handlers only when it next runs bytecode; while Qt's
 event loop sleeps no bytecode runs, so in a plain PyQt6 app Ctrl+C does
 nothing (and when some slot finally runs, the ``KeyboardInterrupt`` lands in
-that slot).  While the application's main event loop runs, and only where
+that slot).  While the application's main event loop runs (or one in its
+place), and only where
 the app has not set handlers of its own (SIGINT: Python's default handler;
 SIGTERM: the default action), pyqtguard handles both signals in C
 (``src/interrupt.c``):
@@ -23,6 +24,9 @@ SIGTERM: the default action), pyqtguard handles both signals in C
     uncaught one ends the interpreter by SIGINT, as Python does (a shell
     shows exit status 130);
   - SIGTERM: ``SystemExit(143)`` (128 + 15): exit status 143.
+
+  In a loop in the application's place (:mod:`pyqtguard.qt.toplevel`) the
+  windows are closed and the call that ran it raises as ``exec()`` does.
 
 - A second SIGINT or SIGTERM (while closing, or while the GUI thread is
   stuck and never got to the first) ends the process at once: the thread
@@ -76,8 +80,8 @@ def install(config: Config) -> None:
         return
     _wanted = True
     _to_stderr = config.stderr
-    qt_attach.on_loop_started(_arm)
-    qt_attach.on_loop_ended(_loop_ended)
+    qt_attach.on_loop_started(_arm, top_level=True)
+    qt_attach.on_loop_ended(_loop_ended, top_level=True)
 
 
 def uninstall() -> None:
@@ -163,6 +167,15 @@ def _on_wake(*_args: object) -> None:
     _announce(message)
     app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
     if app is None:
+        return
+    if qt_attach.in_top_level_loop():      # a dialog's loop in app.exec()'s place
+        from .qt import toplevel
+
+        toplevel.close_windows(app)
+        if _window_kept_open(app):
+            _refused(name)
+        else:
+            toplevel.quit()
         return
     # quit() closes every window first (their closeEvent runs; one that
     # refuses keeps the app running), then aboutToQuit, then exec() returns.

@@ -133,22 +133,32 @@ sip_api(void)
     return (const sip_api_prefix *)PyCapsule_Import("PyQt6.sip._C_API", 0);
 }
 
-/* when_class_completes(cls, callable) -> bool: call callable(cls's dict)
- * when sip completes it.  False: not possible (not a sip class, another
- * sip ABI); the caller patches directly. */
+/* when_class_completes(cls, callable, getter=True) -> bool: call
+ * callable(cls's dict) when sip completes it.  False: not possible (not a
+ * sip class, another sip ABI); the caller patches directly.  getter=False:
+ * register no sip getter for cls, because one registered for a base class
+ * of cls already makes sip call back when cls completes (sip calls a
+ * getter for its class and every subclass): one getter for a family, not
+ * one per class. */
 static PyObject *
 when_class_completes_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     PyObject *cls, *callable;
-    if (!PyArg_ParseTuple(args, "O!O:when_class_completes", &PyType_Type, &cls,
-                          &callable)) {
+    int getter = 1;
+    if (!PyArg_ParseTuple(args, "O!O|p:when_class_completes", &PyType_Type, &cls,
+                          &callable, &getter)) {
         return NULL;
     }
     if (!PyCallable_Check(callable)) {
         PyErr_SetString(PyExc_TypeError, "callable must be callable");
         return NULL;
     }
-    const sip_api_prefix *sip = sip_api();
+    if (!getter && api == NULL) {
+        Py_RETURN_FALSE;                /* no getter of any base: nobody calls */
+    }
+    /* The API table lives as long as the process (PyQt6.sip is never
+     * unloaded): looked up once, not per class. */
+    const sip_api_prefix *sip = api != NULL ? api : sip_api();
     if (sip == NULL) {
         PyErr_Clear();
         Py_RETURN_FALSE;
@@ -165,7 +175,7 @@ when_class_completes_py(PyObject *Py_UNUSED(self), PyObject *args)
     if (has_getter < 0) {
         return NULL;
     }
-    if (!has_getter) {
+    if (!has_getter && getter) {
         api = sip;
         if (sip->api_register_attribute_getter(td, call_on_complete) < 0) {
             PyErr_Clear();
@@ -220,9 +230,10 @@ type_dict_py(PyObject *Py_UNUSED(self), PyObject *cls)
 
 static PyMethodDef sipattach_methods[] = {
     {"when_class_completes", when_class_completes_py, METH_VARARGS,
-     PyDoc_STR("when_class_completes($module, cls, callable, /)\n--\n\n"
+     PyDoc_STR("when_class_completes($module, cls, callable, getter=True, /)\n--\n\n"
                "Call callable(dict) when sip completes the PyQt6 class's "
-               "dictionary; False if that cannot be arranged.")},
+               "dictionary; False if that cannot be arranged.  getter=False: "
+               "a getter registered for a base class calls back.")},
     {"forget_class_completion", forget_class_completion_py, METH_O,
      PyDoc_STR("forget_class_completion($module, cls, /)\n--\n\n"
                "Drop the callable registered for cls.")},

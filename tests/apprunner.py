@@ -7,9 +7,11 @@ and the run log it wrote.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +114,68 @@ def _run_in_group(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float
                   log_dir: Path) -> AppResult:
     proc = run_in_group(cmd, cwd, env, timeout)
     return AppResult(proc.returncode, proc.stdout, proc.stderr, log_dir)
+
+
+# ---- an app that keeps running while the test talks to it (signals) ----------
+
+started: list[subprocess.Popen[str]] = []        # killed by kill_started()
+_END = object()                                  # the app's stdout closed
+
+
+def launch(script: Path, tmp_path: Path) -> subprocess.Popen[str]:
+    """Start *script* (logs to tmp_path/"logs"); read its output with
+    :func:`next_line`, end with :func:`finish`."""
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                            env=child_env(tmp_path / "logs"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    started.append(proc)
+    lines: queue.Queue[object] = queue.Queue()
+    proc.lines = lines                          # type: ignore[attr-defined]
+    threading.Thread(target=_pump, args=(proc, lines), daemon=True).start()
+    return proc
+
+
+def kill_started() -> None:
+    """Kill what launch() started and is still running (a test's teardown)."""
+    while started:
+        proc = started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _pump(proc: subprocess.Popen[str], lines: queue.Queue[object]) -> None:
+    for line in proc.stdout:                    # type: ignore[union-attr]
+        lines.put(line)
+    lines.put(_END)
+
+
+def next_line(proc: subprocess.Popen[str], timeout: float = 15) -> str | None:
+    """The app's next line of output, stripped (None: stdout ended, or no line
+    within *timeout*).  A blank line is "", not the end."""
+    try:
+        line = proc.lines.get(timeout=timeout)  # type: ignore[attr-defined]
+    except queue.Empty:
+        return None
+    return None if line is _END else str(line).strip()
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int | None, str, str]:
+    """Exit status (None: still running after *timeout*, then killed), stdout, stderr."""
+    try:
+        proc.wait(timeout=timeout)
+        status = proc.returncode
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        status = None
+    out = []
+    while (line := next_line(proc, 5)) is not None:
+        out.append(line)
+    return status, "\n".join(out), proc.stderr.read()     # type: ignore[union-attr]
+
+
+def run_log(tmp_path: Path) -> str:
+    """Text of the newest run log in tmp_path/"logs" ('' if none)."""
+    logs = sorted((tmp_path / "logs").glob("pyqtguard-*.log"))
+    return logs[-1].read_text(errors="replace") if logs else ""

@@ -4,28 +4,20 @@ Python code running (where Python's own handler would never run)."""
 from __future__ import annotations
 
 import signal
-import queue
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
 
-from apprunner import child_env
-
-_started: list[subprocess.Popen[str]] = []
+from apprunner import child_env, finish, kill_started, launch, next_line, run_log, started
 
 
 @pytest.fixture(autouse=True)
 def _no_app_left_running():
     yield
-    while _started:
-        proc = _started.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_started()
 
 # A window whose closeEvent and the application's aboutToQuit say so, a
 # pyqtguard worker that runs until cancelled, and nothing else: once "ready"
@@ -67,55 +59,10 @@ def start_app(tmp_path: Path, close_body: str = "pass", before_exec: str = "pass
         "{before_exec}", before_exec)
     script = tmp_path / "app.py"
     script.write_text(source)
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
-                            env=child_env(tmp_path / "logs"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _started.append(proc)
-    lines: queue.Queue[str] = queue.Queue()
-    proc.lines = lines                       # type: ignore[attr-defined]
-    threading.Thread(target=_pump, args=(proc, lines), daemon=True).start()
+    proc = launch(script, tmp_path)
     line = next_line(proc)
     assert line == "ready", (line, proc.stderr.read() if proc.poll() is not None else "")
     return proc
-
-
-_END = object()                               # the app's stdout closed
-
-
-def _pump(proc: subprocess.Popen[str], lines: queue.Queue[object]) -> None:
-    for line in proc.stdout:
-        lines.put(line)
-    lines.put(_END)
-
-
-def next_line(proc: subprocess.Popen[str], timeout: float = 15) -> str | None:
-    """The app's next line of output, stripped (None: stdout ended, or no line
-    within *timeout*).  A blank line is "", not the end."""
-    try:
-        line = proc.lines.get(timeout=timeout)  # type: ignore[attr-defined]
-    except queue.Empty:
-        return None
-    return None if line is _END else line.strip()
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int | None, str, str]:
-    """Exit status (None: still running after *timeout*, then killed), stdout, stderr."""
-    try:
-        proc.wait(timeout=timeout)
-        status = proc.returncode
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        status = None
-    out = []
-    while (line := next_line(proc, 5)) is not None:
-        out.append(line)
-    return status, "\n".join(out), proc.stderr.read()
-
-
-def run_log(tmp_path: Path) -> str:
-    logs = sorted((tmp_path / "logs").glob("pyqtguard-*.log"))
-    return logs[-1].read_text(errors="replace") if logs else ""
 
 
 def test_ctrl_c_closes_an_app_waiting_in_exec(tmp_path):
@@ -250,7 +197,7 @@ def test_sigint_ends_a_qcoreapplication_without_windows(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
                             env=child_env(tmp_path / "logs"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    _started.append(proc)
+    started.append(proc)
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGINT)
     try:

@@ -60,8 +60,8 @@ def install(config: Config) -> None:
     else:
         qt_attach.when_imported("threading", _hook_threading)
     _exit_timeout = config.exit_timeout
-    qt_attach.on_loop_started(watch_queued_reports)
-    qt_attach.on_loop_ended(unwatch_queued_reports)
+    qt_attach.on_loop_started(watch_queued_reports, top_level=True)
+    qt_attach.on_loop_ended(unwatch_queued_reports, top_level=True)
     qt_attach.on_loop_ended(begin_report_deadline)
 
 
@@ -151,10 +151,12 @@ _report_notifier: Any = None
 
 
 def watch_queued_reports() -> None:
-    """At the loop's start: have the GUI thread write queued exception
-    reports when the hooks wake it (a QSocketNotifier on their pipe)."""
+    """At the loop's start (or one's in its place): have the GUI thread write
+    queued exception reports when the hooks wake it (a QSocketNotifier on
+    their pipe)."""
     global _report_notifier
-    _native.report_deadline(-1.0)           # not shutting down after all
+    if not qt_attach.in_top_level_loop():
+        _native.report_deadline(-1.0)       # not shutting down after all
     qtcore = sys.modules.get(qt_attach.QTCORE)
     fd = _native.report_wakeup_fd(True) if qtcore is not None else -1
     if fd < 0 or _report_notifier is not None:

@@ -316,7 +316,7 @@ def _post_stderr_copy(text: str) -> bool:
         return False
     with _stderr_copies_lock:
         _stderr_copies.append((sys.stderr, text))
-    qt_attach.on_loop_ended(_drain_stderr_copies)     # once: it keeps no duplicates
+    qt_attach.on_loop_ended(_drain_stderr_copies, top_level=True)   # kept once
     if not guithread.post_to_gui_thread(_drain_stderr_copies):
         _drain_stderr_copies()                  # no application after all
     return True

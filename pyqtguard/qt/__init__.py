@@ -16,7 +16,8 @@ its loader), whichever comes first.
 the main event loop starts and right after it ends: ``QCoreApplication.exec``,
 ``QGuiApplication.exec`` and ``QApplication.exec`` are wrapped, each when its
 module is imported.  Freeze detection starts with the loop; bounded shutdown
-begins when it ends.
+begins when it ends.  Listeners with ``top_level=True`` also hear a loop in
+its place (a top-level ``dialog.exec()``: :mod:`.toplevel`).
 
 :func:`post_to_gui_thread` is the one safe way to run a function in the GUI
 thread from any thread.
@@ -27,6 +28,7 @@ import _thread
 import sys
 
 from .. import _native
+from ..registry import in_main_thread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run time
@@ -159,8 +161,18 @@ _APP_CLASSES = {
     "PyQt6.QtGui": "QGuiApplication",
     "PyQt6.QtWidgets": "QApplication",
 }
+# Classes whose calls run a loop in the application's place (.toplevel), by
+# module, with a name sip's completed class has; QDialog's getter serves the rest.
+_STARTER_CLASSES = {
+    "PyQt6.QtCore": (("QEventLoop", "exec"),),
+    "PyQt6.QtWidgets": (("QDialog", "exec"), ("QMessageBox", "question"),
+                        ("QFileDialog", "getOpenFileName"), ("QInputDialog", "getText"),
+                        ("QColorDialog", "getColor"), ("QFontDialog", "getFont")),
+}
 _loop_started: list[Callable[[], None]] = []
 _loop_ended: list[Callable[[], None]] = []
+_top_started: list[Callable[[], None]] = []     # those also for a loop in its place
+_top_ended: list[Callable[[], None]] = []
 _original_execs: dict[Any, Any] = {}
 _wrappers: dict[Any, Any] = {}           # class -> the staticmethod put in its dict
 _loop_depth = 0
@@ -171,22 +183,55 @@ _loop_ident: int | None = None
 
 def loop_thread_ident() -> int | None:
     """``_thread.get_ident()`` of the thread running the application's main
-    event loop, while it runs; None otherwise."""
+    event loop (or one in its place), while it runs; None otherwise."""
     return _loop_ident
 
 
-def on_loop_started(callback: Callable[[], None]) -> None:
-    """Run *callback* just before the application's main event loop starts."""
-    _watch_event_loops()
-    if callback not in _loop_started:
-        _loop_started.append(callback)
+def on_loop_started(callback: Callable[[], None], top_level: bool = False) -> None:
+    """Run *callback* just before the application's main event loop starts
+    (``top_level=True``: also a loop in its place, see :mod:`.toplevel`)."""
+    _listen(_loop_started, callback, _top_started if top_level else None)
 
 
-def on_loop_ended(callback: Callable[[], None]) -> None:
-    """Run *callback* right after the application's main event loop ends."""
+def on_loop_ended(callback: Callable[[], None], top_level: bool = False) -> None:
+    """Run *callback* right after the application's main event loop ends
+    (``top_level=True``: also a loop in its place)."""
+    _listen(_loop_ended, callback, _top_ended if top_level else None)
+
+
+def _listen(listeners: list[Callable[[], None]], callback: Callable[[], None],
+            top: list[Callable[[], None]] | None) -> None:
     _watch_event_loops()
-    if callback not in _loop_ended:
-        _loop_ended.append(callback)
+    for known in (listeners, top) if top is not None else (listeners,):
+        if callback not in known:
+            known.append(callback)
+    if top is not None and not _watching_top_level_loops:
+        _watch_top_level_loops()
+
+
+def in_top_level_loop() -> bool:
+    """Whether a loop in the application's place runs now (:mod:`.toplevel`)."""
+    toplevel = sys.modules.get(__name__ + ".toplevel")
+    return toplevel is not None and toplevel.running is not None
+
+
+def top_level_loop(starting: bool) -> bool:
+    """For :mod:`.toplevel`: a loop in the application's place starts (True
+    if the GUI thread runs none yet; its listeners have then run) or ends."""
+    global _loop_depth, _loop_ident
+    if not starting:
+        _loop_depth, _loop_ident = 0, None
+        _notify(_top_ended)
+        return False
+    if _loop_depth or not in_main_thread():
+        return False
+    _loop_depth, _loop_ident = 1, _thread.get_ident()
+    try:
+        _notify(_top_started)
+    except BaseException:
+        top_level_loop(False)
+        raise
+    return True
 
 
 def _notify(callbacks: list[Callable[[], None]]) -> None:
@@ -272,7 +317,31 @@ def _attach_app_class(module: ModuleType) -> None:
         _wrap_exec(cls)
 
 
+def _starter_class_completed(cls: Any, type_dict: dict[str, Any] | None) -> None:
+    if not _watching_top_level_loops:
+        return                                  # uninstalled since
+    from . import toplevel
+
+    toplevel.wrap(cls, type_dict, top_level_loop)
+
+
+def _attach_loop_starters(module: ModuleType) -> None:
+    """Wrap each starter class when sip completes it (at once if it has)."""
+    family_getter = False
+    for class_name, marker in _STARTER_CLASSES[module.__name__]:
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            continue
+        if marker in _native.type_dict(cls) or not _native.when_class_completes(
+                cls, lambda type_dict, cls=cls: _starter_class_completed(cls, type_dict),
+                not family_getter):
+            _starter_class_completed(cls, None)
+        else:
+            family_getter = family_getter or class_name == "QDialog"
+
+
 _watching_event_loops = False
+_watching_top_level_loops = False
 
 
 def _watch_event_loops() -> None:
@@ -286,10 +355,19 @@ def _watch_event_loops() -> None:
         when_imported(name, _attach_app_class)
 
 
+def _watch_top_level_loops() -> None:
+    global _watching_top_level_loops
+    if _watching_top_level_loops:
+        return
+    _watching_top_level_loops = True
+    for name in _STARTER_CLASSES:
+        when_imported(name, _attach_loop_starters)
+
+
 def unwrap_event_loops() -> None:
     """Put back the original ``exec`` methods (for :func:`pyqtguard.uninstall`)."""
-    global _watching_event_loops
-    _watching_event_loops = False
+    global _watching_event_loops, _watching_top_level_loops
+    _watching_event_loops = _watching_top_level_loops = False
     for cls, original in list(_original_execs.items()):
         # Put back only over pyqtguard's own wrapper: a tool that wrapped
         # exec() after install() keeps its wrapper (ours, inside it, goes
@@ -298,11 +376,15 @@ def unwrap_event_loops() -> None:
             cls.exec = original
     _original_execs.clear()
     _wrappers.clear()
+    toplevel = sys.modules.get(__name__ + ".toplevel")
+    if toplevel is not None:
+        toplevel.unwrap()
     with _lock:
-        for name in _APP_CLASSES:
+        for name in set(_APP_CLASSES) | set(_STARTER_CLASSES):
             callbacks = _module_callbacks.get(name)
             if callbacks is not None:
-                callbacks[:] = [c for c in callbacks if c is not _attach_app_class]
+                callbacks[:] = [c for c in callbacks
+                                if c is not _attach_app_class and c is not _attach_loop_starters]
                 if not callbacks:
                     del _module_callbacks[name]
 

@@ -2,7 +2,7 @@
 seconds to end.
 
 Shutdown begins when the Qt application's event loop ends (``app.exec()``
-returns) or, without Qt, when the interpreter starts to exit
+returns; not a loop in its place) or, without Qt, when the interpreter starts to exit
 (``threading._shutdown``, which joins non-daemon threads before any atexit
 handler runs - so that is where a forgotten thread or executor task hangs;
 in a program that never imports :mod:`threading`, in an exit handler kept
@@ -119,11 +119,25 @@ def _stop_qthreads(qthreads: Any, records: list[Any] | None = None) -> None:
 
 
 def _reset_exit_deadline() -> None:
-    """A new event loop (e.g. tests that exec() repeatedly): no shutdown yet."""
-    global _began
+    """A new event loop (tests that exec() again, "save changes?" after it):
+    no shutdown yet."""
+    global _began, _resume_after_top_level
     if _began is not None and _began.startswith("the Qt event loop"):
         _began = None
         _native.watchdog_disarm_exit()
+        _resume_after_top_level = qt_attach.in_top_level_loop()
+
+
+_resume_after_top_level = False
+
+
+def _top_level_loop_ended() -> None:
+    """A loop in the application's place ended: shutdown begins again only
+    if it had begun before it (docs/threads.md)."""
+    global _resume_after_top_level
+    if _resume_after_top_level and qt_attach.in_top_level_loop():
+        _resume_after_top_level = False
+        begin_shutdown("the Qt event loop ended, and a dialog's after it")
 
 
 def _begin_shutdown_at_loop_end() -> None:
@@ -236,8 +250,9 @@ def install(config: Config) -> None:
     _limit_text = "no limit" if _timeout is None else f"{_timeout:g} s"
     _enabled = True
     watchdog.on_request("X", _report_exit_timeout)
-    qt_attach.on_loop_started(_reset_exit_deadline)
+    qt_attach.on_loop_started(_reset_exit_deadline, top_level=True)
     qt_attach.on_loop_ended(_begin_shutdown_at_loop_end)
+    qt_attach.on_loop_ended(_top_level_loop_ended, top_level=True)
     threading = loaded_threading()
     if threading is not None:
         _wrap_threading_shutdown(threading)
@@ -249,9 +264,10 @@ def install(config: Config) -> None:
 
 
 def uninstall() -> None:
-    global _enabled, _began, _original_shutdown, _stop_registered
+    global _enabled, _began, _original_shutdown, _stop_registered, _resume_after_top_level
     _enabled = False
     _began = None
+    _resume_after_top_level = False
     _stop_keeping_begin_first()
     atexit.unregister(begin_at_exit)
     qthreads = thread_tracking.loaded_qthreads()

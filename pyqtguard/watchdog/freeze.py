@@ -1,7 +1,7 @@
 """GUI freeze detection.
 
-While the Qt application's event loop runs, a timer in the GUI thread bumps
-a heartbeat in C every ``freeze_ms / 10``; the C watchdog notices when it has
+While the Qt application's event loop (or one in its place) runs, a timer
+in the GUI thread bumps a heartbeat in C every ``freeze_ms / 10``; the C watchdog notices when it has
 not for ``freeze_ms``.  Then the GUI thread's Python stack at that moment
 goes to the run log and to :func:`on_freeze` callbacks, once per freeze;
 when the loop turns again, the freeze's total duration is logged.  The
@@ -152,8 +152,8 @@ def install(config: Config) -> None:
     global _freeze_ms
     _freeze_ms = config.freeze_ms
     watchdog.on_request("F", _report_freeze)
-    qt_attach.on_loop_started(_start_watch)
-    qt_attach.on_loop_ended(stop_watch)
+    qt_attach.on_loop_started(_start_watch, top_level=True)
+    qt_attach.on_loop_ended(stop_watch, top_level=True)
 
 
 def uninstall() -> None:

@@ -1,0 +1,468 @@
+"""Apps whose event loop is not the application's: a dialog's exec(), a
+static helper's (QMessageBox.question, QFileDialog.getOpenFileName), a
+top-level QEventLoop.  Small tools, installers and wizards are built that
+way; pyqtguard watches their loops as it watches app.exec(): freezes,
+Ctrl+C and SIGTERM, and what happens when the loop ends.  Real apps,
+offscreen, in a subprocess; the test asserts on exit status, output, log."""
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from apprunner import finish, kill_started, launch, next_line, run_app, run_log
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="sigaction")
+
+@pytest.fixture(autouse=True)
+def _no_app_left_running():
+    yield
+    kill_started()
+
+
+def start(tmp_path: Path, source: str) -> subprocess.Popen[str]:
+    """Run *source* and wait for its "ready" line (printed from inside its loop)."""
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(source))
+    proc = launch(script, tmp_path)
+    line = next_line(proc)
+    assert line == "ready", (line, proc.stderr.read() if proc.poll() is not None else "")
+    return proc
+
+
+# ---- freezes ---------------------------------------------------------------------
+
+def test_a_freeze_in_a_top_level_dialog_is_reported(tmp_path):
+    # sys.exit(dialog.exec()): the only loop is the dialog's.
+    result = run_app("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=400)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        dialog = QtWidgets.QDialog()
+        def load_settings_in_the_gui_thread():
+            time.sleep(1.2)
+            dialog.done(7)
+        QtCore.QTimer.singleShot(200, load_settings_in_the_gui_thread)
+        sys.exit(dialog.exec())
+    """, tmp_path)
+    assert result.returncode == 7, result.describe()
+    log = result.log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
+    assert "load_settings_in_the_gui_thread" in log.split("GUI freeze:", 1)[1], log
+    ended = re.search(r"GUI freeze ended: the event loop was blocked for (\d+) ms", log)
+    assert ended and int(ended.group(1)) >= 1000, log
+
+
+def test_a_freeze_inside_qmessagebox_question_at_top_level_is_reported(tmp_path):
+    # A static helper starts its loop in C++: no exec() of the app's to see.
+    result = run_app("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=400)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        def check_for_updates_in_the_gui_thread():
+            time.sleep(1.2)
+            QtWidgets.QApplication.activeModalWidget().done(0)
+        QtCore.QTimer.singleShot(200, check_for_updates_in_the_gui_thread)
+        answer = QtWidgets.QMessageBox.question(None, "Install", "Install now?")
+        print("answer", answer, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
+    assert "check_for_updates_in_the_gui_thread" in log, log
+
+
+def test_work_between_two_dialogs_is_no_freeze_and_the_second_is_watched(tmp_path):
+    # An installer: a question, then work with no loop running (nothing on
+    # screen waits for the GUI thread), then a second dialog that freezes.
+    result = run_app("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=300, exit_timeout=1)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        QtCore.QTimer.singleShot(100, lambda: QtWidgets.QApplication.activeModalWidget().done(0))
+        QtWidgets.QMessageBox.question(None, "Install", "Install now?")
+        def copy_files_between_the_dialogs():
+            time.sleep(1.5)           # longer than freeze_ms and than exit_timeout
+        copy_files_between_the_dialogs()
+        print("copied", flush=True)
+        dialog = QtWidgets.QDialog()
+        def freeze_in_the_second_dialog():
+            time.sleep(1.0)
+            dialog.accept()
+        QtCore.QTimer.singleShot(100, freeze_in_the_second_dialog)
+        sys.exit(dialog.exec())
+    """, tmp_path)
+    assert result.returncode == 1, result.describe()      # accepted
+    assert "copied" in result.stdout
+    log = result.log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
+    report = log.split("GUI freeze:", 1)[1]
+    assert "freeze_in_the_second_dialog" in report, log
+    assert "copy_files_between_the_dialogs" not in log, log
+    # The first dialog's end did not begin shutdown: the work got its time.
+    assert "exit timeout" not in log, log
+    assert log.count("shutdown began") == 1, log
+    assert "shutdown began (the interpreter is exiting)" in log, log
+
+
+def test_a_nested_dialog_inside_app_exec_is_not_a_new_top_level_loop(tmp_path):
+    # After a nested question() returns inside app.exec(), the freeze watch
+    # still runs (a freeze then is reported) and shutdown begins once, when
+    # the application's loop ends.
+    result = run_app("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=400)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        window = QtWidgets.QWidget(); window.show()
+        def ask():
+            QtCore.QTimer.singleShot(100, lambda: QtWidgets.QApplication.activeModalWidget().done(0))
+            QtWidgets.QMessageBox.question(window, "Save", "Save?")
+            dialog = QtWidgets.QDialog(window)
+            QtCore.QTimer.singleShot(100, dialog.reject)
+            dialog.exec()
+            print("asked", flush=True)
+            QtCore.QTimer.singleShot(100, block_after_the_nested_loops)
+        def block_after_the_nested_loops():
+            time.sleep(1.2)
+            app.quit()
+        QtCore.QTimer.singleShot(100, ask)
+        sys.exit(app.exec())
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "asked" in result.stdout
+    log = result.log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
+    assert "block_after_the_nested_loops" in log, log
+    assert log.count("shutdown began") == 1, log
+    assert "shutdown began (the Qt event loop ended)" in log, log
+
+
+def test_a_login_dialog_before_app_exec_is_watched_and_app_exec_as_before(tmp_path):
+    result = run_app("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=400)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        login = QtWidgets.QDialog()
+        def slow_login_check():
+            time.sleep(1.0)
+            login.accept()
+        QtCore.QTimer.singleShot(100, slow_login_check)
+        if login.exec() != 1:
+            sys.exit(2)
+        window = QtWidgets.QWidget(); window.show()
+        def slow_main_window_slot():
+            time.sleep(1.0)
+            app.quit()
+        QtCore.QTimer.singleShot(100, slow_main_window_slot)
+        sys.exit(app.exec())
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count("GUI freeze: the event loop has not turned for") == 2, result.describe()
+    first, second = log.split("GUI freeze: the event loop has not turned for")[1:]
+    assert "slow_login_check" in first and "slow_main_window_slot" in second, log
+    assert log.count("shutdown began") == 1, log
+    assert "shutdown began (the Qt event loop ended)" in log, log
+
+
+# ---- Ctrl+C and SIGTERM ------------------------------------------------------------
+
+QUESTION_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install(exit_timeout=5)
+    from PyQt6 import QtCore, QtWidgets
+    app = QtWidgets.QApplication(sys.argv)
+    QtCore.QTimer.singleShot(300, lambda: print("ready", flush=True))
+    try:
+        answer = QtWidgets.QMessageBox.question(None, "Install", "Install now?")
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt out of question()", flush=True)
+        raise
+    print("answer", answer, flush=True)
+"""
+
+
+def test_ctrl_c_in_a_top_level_question_ends_the_app_as_in_app_exec(tmp_path):
+    proc = start(tmp_path, QUESTION_APP)
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc)
+    assert status is not None, f"still running after SIGINT\n{out}\n{err}"
+    assert status == -signal.SIGINT, (status, out, err)
+    assert "KeyboardInterrupt out of question()" in out
+    assert "answer" not in out
+    assert "SIGINT received: closing the application" in err
+    assert "SIGINT received: closing the application" in run_log(tmp_path)
+
+
+def test_sigterm_in_a_top_level_dialog_closes_it_with_status_143(tmp_path):
+    proc = start(tmp_path, """
+        import sys
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        class Settings(QtWidgets.QDialog):
+            def closeEvent(self, event):
+                print("closeEvent", flush=True)
+                super().closeEvent(event)
+        dialog = Settings()
+        QtCore.QTimer.singleShot(300, lambda: print("ready", flush=True))
+        status = dialog.exec()
+        print("exec returned", status, flush=True)
+    """)
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc)
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    assert "closeEvent" in out.splitlines()
+    assert "exec returned" not in out
+    assert "SIGTERM received: closing the application" in run_log(tmp_path)
+
+
+def test_ctrl_c_in_a_top_level_file_dialog_ends_the_app(tmp_path):
+    proc = start(tmp_path, """
+        import sys
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        QtCore.QTimer.singleShot(300, lambda: print("ready", flush=True))
+        name, _ = QtWidgets.QFileDialog.getOpenFileName(None, "Open", "", "",
+            options=QtWidgets.QFileDialog.Option.DontUseNativeDialog)
+        print("chosen", repr(name), flush=True)
+    """)
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc)
+    assert status == -signal.SIGINT, (status, out, err)
+    assert "chosen" not in out
+    assert "KeyboardInterrupt" in err
+
+
+def test_ctrl_c_in_a_top_level_qeventloop_of_a_console_tool(tmp_path):
+    # A QCoreApplication tool waiting on a QEventLoop (no windows at all).
+    proc = start(tmp_path, """
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        loop = QtCore.QEventLoop()
+        QtCore.QTimer.singleShot(300, lambda: print("ready", flush=True))
+        try:
+            loop.exec()
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt out of loop.exec()", flush=True)
+            raise
+        print("loop returned", flush=True)
+    """)
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc)
+    assert status == -signal.SIGINT, (status, out, err)
+    assert "KeyboardInterrupt out of loop.exec()" in out
+    assert "loop returned" not in out
+
+
+def test_between_dialogs_ctrl_c_is_python_s_again(tmp_path):
+    # Armed only while a loop runs: in the work between two dialogs SIGINT
+    # raises KeyboardInterrupt in that work, as without pyqtguard.
+    result = run_app("""
+        import os, signal, sys, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        QtCore.QTimer.singleShot(100, lambda: QtWidgets.QApplication.activeModalWidget().done(0))
+        QtWidgets.QMessageBox.information(None, "Step 1", "Go")
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt in the work", flush=True)
+        dialog = QtWidgets.QDialog()
+        QtCore.QTimer.singleShot(100, dialog.accept)
+        print("second", dialog.exec(), flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split("\n")[:2] == ["KeyboardInterrupt in the work", "second 1"], \
+        result.describe()
+
+
+def test_a_refused_close_keeps_the_dialog_running(tmp_path):
+    # A wizard whose closeEvent refuses (the user cancels "really quit?"):
+    # the first Ctrl+C leaves it running; the second ask closes it.
+    result = run_app("""
+        import os, signal, sys
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        closes = []
+        class Wizard(QtWidgets.QWizard):
+            def closeEvent(self, event):
+                closes.append(1)
+                print("closeEvent", len(closes), flush=True)
+                if len(closes) == 1:
+                    event.ignore()
+                else:
+                    super().closeEvent(event)
+        wizard = Wizard()
+        wizard.addPage(QtWidgets.QWizardPage())
+        QtCore.QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
+        QtCore.QTimer.singleShot(800, lambda: os.kill(os.getpid(), signal.SIGINT))
+        try:
+            wizard.exec()
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt out of exec()", flush=True)
+            raise
+    """, tmp_path, timeout=30)
+    assert result.returncode == -signal.SIGINT, result.describe()
+    assert result.stdout.split("\n")[:3] == ["closeEvent 1", "closeEvent 2",
+                                             "KeyboardInterrupt out of exec()"], result.describe()
+    assert "refused to close" in result.log
+    assert "second SIGINT" not in result.stderr
+
+
+# ---- the rest of what the loop brings ------------------------------------------------
+
+def test_a_thread_left_behind_after_a_dialog_app_still_gets_the_exit_deadline(tmp_path):
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        threading.Thread(target=threading.Event().wait, name="forgotten-upload").start()
+        dialog = QtWidgets.QDialog()
+        QtCore.QTimer.singleShot(100, dialog.accept)
+        sys.exit(dialog.exec())
+    """, tmp_path, timeout=30)
+    assert result.returncode == 124, result.describe()
+    assert "forgotten-upload" in result.log
+
+
+def test_a_qeventloop_in_a_worker_thread_is_not_a_top_level_loop(tmp_path):
+    # A plain thread running its own QEventLoop while the GUI thread works
+    # with no loop: not the GUI thread's loop, nothing is armed for it.
+    result = run_app("""
+        import os, signal, sys, threading, time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=200)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def worker():
+            loop = QtCore.QEventLoop()
+            QtCore.QTimer.singleShot(800, loop.quit)
+            loop.exec()
+        thread = threading.Thread(target=worker)
+        thread.start()
+        try:
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(3)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt in the main thread", flush=True)
+        thread.join()
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "KeyboardInterrupt in the main thread" in result.stdout, result.describe()
+    assert "GUI freeze" not in result.log
+
+
+def test_an_exception_in_a_top_level_dialog_is_written_while_it_waits(tmp_path):
+    # PyQt6 hands a slot's exception to sys.excepthook, which queues it; the
+    # GUI thread writes it at its loop's next turn - also in a dialog's loop
+    # run in the application's place, not only when the dialog has ended
+    # (no Python code runs meanwhile: the dialog is ended by a C++ slot).
+    result = run_app("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        dialog = QtWidgets.QDialog()
+        def broken_slot():
+            raise ValueError("in a dialog's slot")
+        QtCore.QTimer.singleShot(100, broken_slot)
+        QtCore.QTimer.singleShot(1500, dialog.accept)
+        status = dialog.exec()
+        print("ended", time.time(), flush=True)
+        sys.exit(status)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 1, result.describe()
+    ended = float(result.stdout.split()[1])
+    stamp = re.search(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) UTC\] pyqtguard: uncaught "
+                      r"exception", result.log)
+    assert stamp and "ValueError: in a dialog's slot" in result.log, result.describe()
+    from datetime import datetime, timezone
+    written = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S.%f").replace(
+        tzinfo=timezone.utc).timestamp()
+    assert ended - written > 0.8, (ended, written, result.log)
+
+
+def test_a_question_after_app_exec_gets_the_user_s_time_not_the_exit_deadline(tmp_path):
+    # "Save changes?" after app.exec() returned: shutdown had begun, but the
+    # user reading the question is not the exit hanging.  When it is
+    # answered the deadline begins again: a thread left then still ends
+    # the process with 124.
+    result = run_app("""
+        import sys, threading, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1.5)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        QtCore.QTimer.singleShot(100, app.quit)
+        app.exec()
+        began = time.monotonic()
+        QtCore.QTimer.singleShot(2500, lambda: QtWidgets.QApplication.activeModalWidget().done(0))
+        QtWidgets.QMessageBox.question(None, "Save", "Save changes?")
+        print("answered after", round(time.monotonic() - began, 1), flush=True)
+        threading.Thread(target=threading.Event().wait, name="left-behind").start()
+    """, tmp_path, timeout=30)
+    assert result.returncode == 124, result.describe()
+    assert "answered after 2." in result.stdout, result.describe()
+    log = result.log
+    assert "shutdown began (the Qt event loop ended)" in log
+    assert "shutdown began (the Qt event loop ended, and a dialog's after it)" in log, log
+    assert "left-behind" in log.split("exit timeout", 1)[1], log
+
+
+def test_uninstall_puts_the_loop_starters_back_and_wraps_no_more(tmp_path):
+    # QDialog is completed (and wrapped) while installed; QMessageBox only
+    # after uninstall(): neither is pyqtguard's afterwards, and a freeze in a
+    # top-level dialog then is not watched.
+    result = run_app("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(freeze_ms=300)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        QtWidgets.QDialog.exec                       # completed, wrapped
+        pyqtguard.uninstall()
+        print(type(QtWidgets.QDialog.__dict__["exec"]).__name__,
+              type(QtWidgets.QMessageBox.__dict__["question"]).__name__, flush=True)
+        dialog = QtWidgets.QDialog()
+        def block():
+            time.sleep(0.8)
+            dialog.accept()
+        QtCore.QTimer.singleShot(100, block)
+        print("exec", dialog.exec(), flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split("\n")[:2] == ["methoddescriptor methoddescriptor", "exec 1"], \
+        result.describe()
+    assert "GUI freeze" not in result.log
