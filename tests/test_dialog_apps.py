@@ -251,6 +251,11 @@ def test_ctrl_c_in_a_top_level_file_dialog_ends_the_app(tmp_path):
     assert status == -signal.SIGINT, (status, out, err)
     assert "chosen" not in out
     assert "KeyboardInterrupt" in err
+    # The traceback ends at the app's call, as if Python had raised it there.
+    traceback = err[err.index("Traceback (most recent call last):"):]
+    traceback = traceback[:traceback.index("\nKeyboardInterrupt")]
+    assert traceback.count('File "') == 1, err
+    assert "QFileDialog.getOpenFileName" in traceback and "pyqtguard" not in traceback, err
 
 
 def test_ctrl_c_in_a_top_level_qeventloop_of_a_console_tool(tmp_path):
