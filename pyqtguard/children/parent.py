@@ -207,6 +207,7 @@ def _end_program(message: str) -> None:
                 stream.flush()
         except Exception:  # noqa: BLE001
             pass
+    # pyqtguard.logs.summary.CHILD_REFUSED_MARKER reads this line back.
     text = (f"\n{message.rstrip()}\n\npyqtguard: a child process refused to start (see "
             f"above); ending the program (exit status {EXIT_STATUS_REFUSED}) instead of "
             "letting it hang or respawn workers.\n")

@@ -306,6 +306,11 @@ def last_crash() -> CrashReport | None:
     if not runs:
         return None
     try:
-        return parse_report(runs[-1])
+        report = parse_report(runs[-1])
     except Exception:  # noqa: BLE001 - called at the app's start: never raise
         return None
+    # A fork child (a multiprocessing worker) writes its crash to the app's
+    # log: the app itself did not crash.
+    if report is not None and report.pid != logdir.pid_in_name(runs[-1]) != -1:
+        return None
+    return report

@@ -88,6 +88,14 @@ def is_run_log(name: str) -> bool:
             and len(parts[0]) == 8 and len(parts[1]) in (6, 9))
 
 
+def pid_in_name(path: str | os.PathLike[str]) -> int:
+    """The pid a run log's name gives (``pyqtguard-DATE-TIME-PID-N.log``);
+    -1 if the name has none."""
+    name = os.path.basename(os.fspath(path))
+    parts = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
+    return int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else -1
+
+
 def _sort_key(name: str) -> tuple[str, int]:
     day, clock, _pid, seq = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
     return (day + clock.ljust(9, "0"), int(seq))

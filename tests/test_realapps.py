@@ -1,0 +1,116 @@
+"""Realistic apps (session 13): what a user reads after running them.
+
+Each app is a small but whole program of the kind the README names (a
+process pool of workers, a QThreadPool downloader, threads left behind),
+run in a subprocess; the tests assert on what the user would read: exit
+status, stderr, the run log and ``pyqtguard logs``.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from apprunner import child_env, run_app
+
+FORK_POOL_APP = """
+    import ctypes, multiprocessing as mp, sys, threading
+    import pyqtguard
+    pyqtguard.install()
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication, QLabel
+
+    def thumbnail(name):
+        if name == "corrupt.png":
+            ctypes.string_at(0)            # the decoder crashes in native code
+        return name
+
+    def run_batch():
+        warm_up = mp.get_context("fork").Process(target=print, args=("warmed up",))
+        warm_up.start()
+        warm_up.join()
+        with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork")) as ex:
+            for future in [ex.submit(thumbnail, n) for n in ("a.png", "corrupt.png")]:
+                try:
+                    print("result", future.result(timeout=30), flush=True)
+                except BrokenProcessPool:
+                    print("pool broken", flush=True)
+        app.quit()
+
+    if __name__ == "__main__":
+        app = QApplication(sys.argv)
+        label = QLabel("batch")
+        label.show()
+        QTimer.singleShot(50, run_batch)
+        print("exec returned", app.exec(), flush=True)
+"""
+
+
+def logs_lines(result) -> str:
+    proc = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--log-dir",
+                           str(result.log_dir)], capture_output=True, text=True,
+                          env=child_env(result.log_dir), timeout=60)
+    return proc.stdout
+
+
+def test_a_fork_workers_crash_is_its_own_not_the_apps(tmp_path):
+    """A fork child shares the app's run log: its crash report names its
+    own main thread (not 'python', not the parent's threads), and the app,
+    which went on and exited 0, is not listed as crashed."""
+    result = run_app(FORK_POOL_APP, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "pool broken" in result.stdout and "exec returned 0" in result.stdout
+    log = result.log
+    assert "=== pyqtguard crash report ===" in log, log
+    report = log[log.index("=== pyqtguard crash report ==="):]
+    header = report[:report.index("\n\n")]
+    assert "thread: 'MainThread'" in header, header
+    legend = report[report.index("Threads (ident"):]
+    legend = legend[:legend.index("\n\n")]
+    assert legend.count("\n") == 1 and "main  'MainThread'" in legend, legend
+    assert "'python'" not in report[:report.index("Python stacks written")], report
+    summary = logs_lines(result)
+    assert "crashed" not in summary.split("forked child")[0], summary
+    assert "clean" in summary and "forked child" in summary and "SIGSEGV" in summary, summary
+    # At the next start the app is not told it crashed last time.
+    again = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        print("last crash:", pyqtguard.last_crash())
+    """, tmp_path)
+    assert "last crash: None" in again.stdout, again.describe()
+    # The workers' exits, written to the same log, say whose they are.
+    shutdown_lines = [line for line in log.splitlines() if "shutdown began" in line]
+    assert len([line for line in shutdown_lines if "forked child" not in line]) == 1, log
+
+
+NO_MAIN_GUARD_APP = """
+    import multiprocessing as mp, sys
+    from concurrent.futures import ProcessPoolExecutor
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication, QLabel
+
+    def square(x):
+        return x * x
+
+    def run_batch():
+        with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as ex:
+            print("results", list(ex.map(square, range(5), timeout=20)), flush=True)
+        app.quit()
+
+    app = QApplication(sys.argv)           # no main guard: every child builds one
+    label = QLabel("batch")
+    label.show()
+    QTimer.singleShot(50, run_batch)
+    sys.exit(app.exec())
+"""
+
+
+def test_logs_says_a_child_refused_rather_than_ended_unrecorded(tmp_path):
+    result = run_app(NO_MAIN_GUARD_APP, tmp_path, under_run=True, kill_group=True)
+    assert result.returncode == 3, result.describe()
+    assert "app.py:15 builds a QApplication" in result.stderr, result.stderr
+    summary = logs_lines(result)
+    assert "child refused to start (3)" in summary, summary
+    assert "ended unrecorded" not in summary, summary
