@@ -114,3 +114,57 @@ def test_logs_says_a_child_refused_rather_than_ended_unrecorded(tmp_path):
     summary = logs_lines(result)
     assert "child refused to start (3)" in summary, summary
     assert "ended unrecorded" not in summary, summary
+
+
+FOLDER_WATCHER_APP = """
+    import sys, threading, time
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication, QPushButton
+
+    def watch_folder():
+        while True:                        # forgotten: no stop flag, not a daemon
+            time.sleep(0.05)
+
+    def export():
+        time.sleep(1.5)                    # blocking I/O on the GUI thread
+        raise OSError("disk full")
+
+    def main():
+        app = QApplication(sys.argv)
+        button = QPushButton("Export")
+        button.clicked.connect(export)
+        button.show()
+        threading.Thread(target=watch_folder, name="folder-watcher").start()
+        QTimer.singleShot(50, button.click)
+        QTimer.singleShot(1800, app.quit)
+        return app.exec()
+
+    if __name__ == "__main__":
+        sys.exit(main())
+"""
+
+
+def test_stacks_show_the_apps_frames_not_pyqtguards(tmp_path):
+    """The freeze, the slot's callers and the exit timeout's stacks show
+    what python shows: not the frames of `pyqtguard run`'s launcher, its
+    exec() wrapper, its thread-start or threading._shutdown wrappers."""
+    result = run_app(FOLDER_WATCHER_APP, tmp_path, under_run=True,
+                     env={"PYQTGUARD_EXIT_TIMEOUT": "1"})
+    assert result.returncode == 124, result.describe()
+    log = result.log
+
+    def entry(start: str) -> str:
+        """The log entry that starts with *start*, up to the next one."""
+        begin = log.index(start)
+        end = log.find("\n[20", begin)
+        return log[begin:end if end > 0 else len(log)]
+
+    freeze = entry("GUI freeze:")
+    assert "in export" in freeze and "in main" in freeze, freeze
+    exception = entry("pyqtguard: uncaught exception")
+    assert "OSError: disk full" in exception and "in main" in exception, exception
+    timeout = log[log.index("=== pyqtguard exit timeout ==="):]
+    assert "in watch_folder" in timeout and "threading.py" in timeout, timeout
+    for text in (freeze, exception, timeout):
+        assert "pyqtguard" + "/" not in text.replace("pyqtguard exit timeout", ""), text
+        assert "runpy" not in text, text

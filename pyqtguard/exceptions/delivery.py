@@ -135,9 +135,9 @@ def _format(exc_type: type[BaseException], exc_value: BaseException | None,
     return text
 
 
-# pyqtguard's own frames (its exec() wrapper, its launcher) are left out of
-# the callers, as runpy's are of a traceback.
-_OWN_FOLDER = __file__.rpartition("exceptions")[0]
+# pyqtguard's own frames (its exec() wrapper, its launcher and the runpy
+# frames outside it) are left out of the callers, as runpy's are of a
+# traceback (pyqtguard.registry.listing.app_frames).
 
 
 # Formatted caller lines, as _formatted_frames for traceback frames: the
@@ -146,10 +146,12 @@ _caller_lines: dict[tuple[str, int, str], str] = {}
 
 
 def _format_callers(callers: list[tuple[str, int, str]]) -> str:
+    from ..registry.listing import app_frames
+
+    outermost_first = callers[::-1]
     parts = []
-    for frame in reversed(callers):
-        if frame[0].startswith(_OWN_FOLDER):
-            continue
+    for index in app_frames([frame[0] for frame in outermost_first], where_it_is=False):
+        frame = outermost_first[index]
         text = _caller_lines.get(frame)
         if text is None:
             text = _format_caller(*frame)
