@@ -116,6 +116,17 @@ def test_logs_says_a_child_refused_rather_than_ended_unrecorded(tmp_path):
     assert "ended unrecorded" not in summary, summary
 
 
+def test_a_child_refusal_is_told_first_not_the_broken_pool_it_caused(tmp_path):
+    """The refusing child ends at once; the app's pool sees it die before
+    the watcher reads the child's message.  The BrokenProcessPool the app
+    then raises is pyqtguard's doing: the message comes instead of it."""
+    result = run_app(NO_MAIN_GUARD_APP, tmp_path, under_run=True, kill_group=True)
+    assert result.returncode == 3, result.describe()
+    assert "app.py:15 builds a QApplication" in result.stderr, result.stderr
+    assert "BrokenProcessPool" not in result.stderr, result.stderr
+    assert "BrokenProcessPool" not in result.log, result.log
+
+
 FOLDER_WATCHER_APP = """
     import sys, threading, time
     from PyQt6.QtCore import QTimer

@@ -129,6 +129,9 @@ def _format(exc_type: type[BaseException], exc_value: BaseException | None,
     Each frame's lines are formatted once: distinct exceptions of one app
     share most of their frames (the slot, the code it calls), and the source
     line's carets cost a parse of the line each time (3.11+)."""
+    children = sys.modules.get("pyqtguard.children.parent")
+    if children is not None:      # the app started spawn/forkserver children
+        children.end_if_a_child_refused()
     text = _format_exception(exc_type, exc_value, qt_attach.shown_traceback(exc_value, exc_tb))
     if callers:
         text += "\n" + CALLED_FROM + _format_callers(callers)
