@@ -13,9 +13,10 @@ import sys
 from apprunner import child_env, run_app
 
 FORK_POOL_APP = """
-    import ctypes, multiprocessing as mp, sys, threading
+    import ctypes, multiprocessing as mp, os, sys, threading
     import pyqtguard
-    pyqtguard.install()
+    pyqtguard.install()                    # first thing, as the README says
+    METHOD = os.environ.get("APP_METHOD", "fork")
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
     from PyQt6.QtCore import QTimer
@@ -30,7 +31,7 @@ FORK_POOL_APP = """
         warm_up = mp.get_context("fork").Process(target=print, args=("warmed up",))
         warm_up.start()
         warm_up.join()
-        with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork")) as ex:
+        with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context(METHOD)) as ex:
             for future in [ex.submit(thumbnail, n) for n in ("a.png", "corrupt.png")]:
                 try:
                     print("result", future.result(timeout=30), flush=True)
@@ -54,14 +55,7 @@ def logs_lines(result) -> str:
     return proc.stdout
 
 
-def test_a_fork_workers_crash_is_its_own_not_the_apps(tmp_path):
-    """A fork child shares the app's run log: its crash report names its
-    own main thread (not 'python', not the parent's threads), and the app,
-    which went on and exited 0, is not listed as crashed."""
-    result = run_app(FORK_POOL_APP, tmp_path)
-    assert result.returncode == 0, result.describe()
-    assert "pool broken" in result.stdout and "exec returned 0" in result.stdout
-    log = result.log
+def assert_crash_names_the_main_thread(log: str) -> None:
     assert "=== pyqtguard crash report ===" in log, log
     report = log[log.index("=== pyqtguard crash report ==="):]
     header = report[:report.index("\n\n")]
@@ -70,6 +64,31 @@ def test_a_fork_workers_crash_is_its_own_not_the_apps(tmp_path):
     legend = legend[:legend.index("\n\n")]
     assert legend.count("\n") == 1 and "main  'MainThread'" in legend, legend
     assert "'python'" not in report[:report.index("Python stacks written")], report
+
+
+def test_a_forkserver_workers_crash_names_its_main_thread(tmp_path):
+    """A forkserver worker is forked from the forkserver and runs the main
+    module's install() again: on 3.11 threading keeps the forkserver's
+    native id for the main thread after a fork, and the crash report named
+    the worker's thread 'python' beside a 'MainThread' that was not there."""
+    result = run_app(FORK_POOL_APP, tmp_path, env={"APP_METHOD": "forkserver"})
+    assert result.returncode == 0, result.describe()
+    assert "pool broken" in result.stdout and "exec returned 0" in result.stdout
+    crashed = [path.read_text() for path in result.logs
+               if "=== pyqtguard crash report ===" in path.read_text()]
+    assert len(crashed) == 1, result.describe()
+    assert_crash_names_the_main_thread(crashed[0])
+
+
+def test_a_fork_workers_crash_is_its_own_not_the_apps(tmp_path):
+    """A fork child shares the app's run log: its crash report names its
+    own main thread (not 'python', not the parent's threads), and the app,
+    which went on and exited 0, is not listed as crashed."""
+    result = run_app(FORK_POOL_APP, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "pool broken" in result.stdout and "exec returned 0" in result.stdout
+    log = result.log
+    assert_crash_names_the_main_thread(log)
     summary = logs_lines(result)
     assert "crashed" not in summary.split("forked child")[0], summary
     assert "clean" in summary and "forked child" in summary and "SIGSEGV" in summary, summary
