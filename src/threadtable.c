@@ -405,7 +405,7 @@ static PyMethodDef threadtable_methods[] = {
  * listed the parent's threads as its own.  The forking thread's row takes
  * its new id; the rest are freed.  The prepare handler runs in the forking
  * thread, the child handler in the child's only thread: no reader races. */
-static unsigned long forking_native_id;
+static PQG_THREAD_LOCAL unsigned long forking_native_id;  /* two threads may fork at once */
 
 static void
 note_forking_thread(void)
