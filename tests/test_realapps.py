@@ -195,6 +195,9 @@ def test_stacks_show_the_apps_frames_not_pyqtguards(tmp_path):
     assert "OSError: disk full" in exception and "in main" in exception, exception
     timeout = log[log.index("=== pyqtguard exit timeout ==="):]
     assert "in watch_folder" in timeout and "threading.py" in timeout, timeout
+    # ... and says in words why the process is still there.
+    assert ("MainThread is waiting for the non-daemon thread 'folder-watcher' "
+            "to end") in timeout, timeout
     for text in (freeze, exception, timeout):
         assert "pyqtguard" + "/" not in text.replace("pyqtguard exit timeout", ""), text
         assert "runpy" not in text, text
