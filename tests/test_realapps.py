@@ -201,3 +201,51 @@ def test_stacks_show_the_apps_frames_not_pyqtguards(tmp_path):
     for text in (freeze, exception, timeout):
         assert "pyqtguard" + "/" not in text.replace("pyqtguard exit timeout", ""), text
         assert "runpy" not in text, text
+
+
+def test_a_spawn_workers_own_log_says_whose_worker_it_is(tmp_path):
+    """With install() at the top of the app, each spawn worker installs
+    pyqtguard too and writes a log of its own: `pyqtguard logs` says it is a
+    worker of the app's pid, rather than listing it as another run."""
+    result = run_app(FORK_POOL_APP, tmp_path, env={"APP_METHOD": "spawn"})
+    assert result.returncode == 0, result.describe()
+    app_pid = min(int(line.split()[4]) for line in logs_lines(result).splitlines())
+    lines = logs_lines(result).splitlines()
+    apps = [line for line in lines if "worker of pid" not in line]
+    workers = [line for line in lines if "worker of pid" in line]
+    assert len(apps) == 1 and "clean" in apps[0], lines
+    app_pid = int(apps[0].split()[4])
+    assert workers and all(f"worker of pid {app_pid}: " in line for line in workers), lines
+    assert any(f"worker of pid {app_pid}: crashed (SIGSEGV" in line for line in workers), lines
+
+
+SPAWN_THEN_CRASH_APP = """
+    import ctypes, multiprocessing as mp, sys
+    import pyqtguard
+    pyqtguard.install()                    # runs again in every spawn worker
+    from concurrent.futures import ProcessPoolExecutor
+
+    def square(x):
+        return x * x
+
+    if __name__ == "__main__":
+        with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn")) as ex:
+            print(list(ex.map(square, range(4))), flush=True)
+        ctypes.string_at(0)                # then the app itself crashes
+"""
+
+
+def test_last_crash_reads_the_apps_log_not_its_workers(tmp_path):
+    """The workers' logs are newer than the app's: last_crash() at the next
+    start must still find the app's crash."""
+    result = run_app(SPAWN_THEN_CRASH_APP, tmp_path)
+    assert result.returncode == -11, result.describe()
+    assert len(result.logs) >= 2, result.describe()
+    again = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        crash = pyqtguard.last_crash()
+        print("last crash:", crash and (crash.reason, crash.frame))
+    """, tmp_path)
+    assert "last crash: ('SIGSEGV" in again.stdout, again.describe()
+    assert "app.py" in again.stdout, again.describe()

@@ -303,6 +303,11 @@ def last_crash() -> CrashReport | None:
         return None
     current = logfile.current_path()
     runs = [p for p in logdir.run_logs(folder) if current is None or p != current]
+    # The app's spawn/forkserver workers that ran its install() wrote logs
+    # of their own, newer than the app's: the previous run is the newest
+    # log that is not a worker's.
+    while runs and logread.is_worker_log(runs[-1]):
+        runs.pop()
     if not runs:
         return None
     try:

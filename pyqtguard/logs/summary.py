@@ -14,6 +14,9 @@ The outcome of a run, from its log:
 ``child refused to start    a spawn/forkserver child re-ran the main module's
 (3)``                       QApplication or pool: the child guard ended the
                             program (exit status 3)
+``worker of pid N: ...``    a spawn/forkserver worker that ran the app's
+                            ``install()`` again: its own log (its header's
+                            ``worker of:`` line)
 ``...; forked child         a ``fork`` child (sharing this log) crashed; the
 crashed (pid N: SIG...)``   run's own outcome comes first
 ``clean``                   the interpreter exited, no uncaught exception
@@ -94,6 +97,7 @@ class RunSummary:
     exceptions_exact: bool  # False: the log was longer than MAX_SCAN_BYTES
     crash_reason: str       # "SIGSEGV (Segmentation fault)", a fatal message, or ""
     child_crash: str = ""   # a forked child's crash in this log: "pid N: SIGSEGV (...)"
+    worker_of: int = 0      # a spawn/forkserver worker's parent pid (its header says)
 
     def describe(self) -> str:
         """The outcome for people: ``clean``, ``2 exceptions``, ``crashed
@@ -101,6 +105,8 @@ class RunSummary:
         a forked child's crash follows (``clean; forked child crashed (pid
         N: SIGSEGV ...)``)."""
         text = self._describe_run()
+        if self.worker_of:
+            text = f"worker of pid {self.worker_of}: {text}"
         if self.child_crash:
             text += f"; forked child crashed ({self.child_crash})"
         return text
@@ -126,7 +132,8 @@ class RunSummary:
         return {"path": str(self.path), "started": self.started, "app": self.app,
                 "pid": self.pid, "outcome": self.outcome, "summary": self.describe(),
                 "exceptions": self.exceptions, "exceptions_exact": self.exceptions_exact,
-                "crash_reason": self.crash_reason, "child_crash": self.child_crash}
+                "crash_reason": self.crash_reason, "child_crash": self.child_crash,
+                "worker_of": self.worker_of}
 
 
 class NotARunLog(OSError):
@@ -302,8 +309,10 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         outcome = "uninstalled"
     else:
         outcome = "ended unrecorded"
+    worker = fields.get("worker of", "").split()
+    worker_of = int(worker[1]) if len(worker) > 1 and worker[1].isdigit() else 0
     return RunSummary(path, fields.get("started", ""), fields.get("app", ""), pid,
-                      outcome, exceptions, exact, crash or "", child_crash or "")
+                      outcome, exceptions, exact, crash or "", child_crash or "", worker_of)
 
 
 def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 20,
