@@ -8,8 +8,11 @@
  * keyed by their text, for the run log.
  *
  * "The same exception": the same hook, exception type and traceback - the
- * code object and bytecode offset of every frame in it, not the message
- * (a KeyError for another key at the same line is the same bug).
+ * code object and line of every frame in it, not the message (a KeyError
+ * for another key at the same line is the same bug).  Lines, not bytecode
+ * offsets: CPython 3.11's specializing interpreter raises the same error
+ * from two offsets (a call made by PRECALL once it is specialized, by CALL
+ * before), which made one paintEvent bug two "different" exceptions.
  *
  * A fixed table of the most recently seen exceptions; the least recently
  * seen one makes room, its count written first.  Every function here runs
@@ -71,7 +74,8 @@ innermost(PyObject *exc_tb)
 }
 
 /* PyTracebackObject's tb_next, tb_frame and tb_lasti (Include/cpython/
- * traceback.h) and PyFrame_GetCode exist in 3.11-3.14. */
+ * traceback.h), PyFrame_GetCode and PyCode_Addr2Line exist in 3.11-3.14
+ * (tb_lineno is computed lazily from 3.12 on: -1 until read). */
 static uint64_t
 exception_key(int source, PyObject *exc_type, PyObject *exc_tb)
 {
@@ -82,7 +86,7 @@ exception_key(int source, PyObject *exc_type, PyObject *exc_tb)
         for (int n = 0; tb != NULL && n < MAX_FRAMES_HASHED; tb = tb->tb_next, n++) {
             PyCodeObject *code = PyFrame_GetCode(tb->tb_frame);
             hash = mix(hash, (uint64_t)(uintptr_t)code);
-            hash = mix(hash, (uint64_t)(unsigned)tb->tb_lasti);
+            hash = mix(hash, (uint64_t)(unsigned)PyCode_Addr2Line(code, tb->tb_lasti));
             Py_DECREF(code);
         }
     }

@@ -12,6 +12,9 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#ifndef _WIN32
+#  include <pthread.h>
+#endif
 
 #define TABLE_SIZE 4096
 
@@ -395,8 +398,52 @@ static PyMethodDef threadtable_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+#ifndef _WIN32
+/* fork(): the child has one thread, the one that forked, under a new kernel
+ * id; every other row describes a thread of the parent.  Left as they were,
+ * a crash in the child named its own thread 'python' (unknown id) and
+ * listed the parent's threads as its own.  The forking thread's row takes
+ * its new id; the rest are freed.  The prepare handler runs in the forking
+ * thread, the child handler in the child's only thread: no reader races. */
+static PQG_THREAD_LOCAL unsigned long forking_native_id;  /* two threads may fork at once */
+
+static void
+note_forking_thread(void)
+{
+    forking_native_id = pqg_current_native_id();
+}
+
+static void
+keep_only_the_forking_thread(void)
+{
+    unsigned long now = pqg_current_native_id();
+    int used = atomic_load(&slots_in_use);
+    for (int i = 0; i < used; i++) {
+        unsigned long id = atomic_load(&table[i].native_id);
+        if (id == 0) {
+            continue;
+        }
+        atomic_fetch_add(&table[i].seq, 1);
+        if (id == forking_native_id) {
+            atomic_store(&table[i].native_id, now);
+        } else {
+            table[i].name[0] = '\0';
+            atomic_store(&table[i].native_id, 0UL);
+        }
+        atomic_fetch_add(&table[i].seq, 1);
+    }
+}
+#endif
+
 int
 pqg_threadtable_init(PyObject *module)
 {
+#ifndef _WIN32
+    static int atfork_registered = 0;
+    if (!atfork_registered) {
+        pthread_atfork(note_forking_thread, NULL, keep_only_the_forking_thread);
+        atfork_registered = 1;
+    }
+#endif
     return PyModule_AddFunctions(module, threadtable_methods);
 }

@@ -121,3 +121,40 @@ def test_the_flood_at_exit_holds_run_after_run(tmp_path):
     sys.path.insert(0, str(Path(__file__).parent / "stress"))
     from flood_at_exit import main
     assert main(["-n", "5"]) == 0
+
+
+PAINT_FLOOD_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtGui import QPainter
+    from PyQt6.QtWidgets import QApplication, QWidget
+    class Chart(QWidget):
+        points = None                  # loaded later; paintEvent forgets to check
+        def paintEvent(self, event):
+            p = QPainter(self)
+            for x, y in enumerate(self.points):
+                p.drawPoint(x, y)
+            p.end()
+    app = QApplication(sys.argv)
+    chart = Chart()
+    chart.show()
+    timer = QTimer()
+    timer.timeout.connect(chart.repaint)
+    timer.start(5)
+    QTimer.singleShot(600, app.quit)
+    app.exec()
+"""
+
+
+def test_an_exception_raised_from_a_specialized_instruction_is_the_same_one(tmp_path):
+    """CPython 3.11's specializing interpreter raises the same error from
+    two bytecode offsets (a call is made by PRECALL once specialized, by
+    CALL before): one bug, one full report, one count line."""
+    result = run_app(PAINT_FLOOD_APP, tmp_path, env={"PYQTGUARD_EXIT_TIMEOUT": "60"})
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count("TypeError: 'NoneType' object is not iterable") == 1, log
+    assert log.count("TypeError in paintEvent (") == 1, log
+    assert result.stderr.count("Traceback") == 1, result.stderr

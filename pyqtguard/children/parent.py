@@ -176,6 +176,26 @@ def _start_watcher() -> None:
     threading.Thread(target=_watch, name="pyqtguard-childwatch", daemon=True).start()
 
 
+def end_if_a_child_refused() -> None:
+    """Called before an exception report is written: a child that refused
+    to start has ended, and the app's pool may have seen it die (a
+    BrokenProcessPool) before the watcher read its message.  That exception
+    is pyqtguard's doing: the child's message is told instead, and the
+    program ends as the watcher would have ended it."""
+    path = _report_path
+    if path is None:
+        return
+    try:
+        if os.path.getsize(path) == 0:
+            return
+    except OSError:
+        return
+    import time
+
+    time.sleep(0.05)                      # let the child finish its message
+    _end_program(_read_report())
+
+
 def _watch() -> None:
     import time
 
@@ -207,6 +227,7 @@ def _end_program(message: str) -> None:
                 stream.flush()
         except Exception:  # noqa: BLE001
             pass
+    # pyqtguard.logs.summary.CHILD_REFUSED_MARKER reads this line back.
     text = (f"\n{message.rstrip()}\n\npyqtguard: a child process refused to start (see "
             f"above); ending the program (exit status {EXIT_STATUS_REFUSED}) instead of "
             "letting it hang or respawn workers.\n")

@@ -303,9 +303,19 @@ def last_crash() -> CrashReport | None:
         return None
     current = logfile.current_path()
     runs = [p for p in logdir.run_logs(folder) if current is None or p != current]
+    # The app's spawn/forkserver workers that ran its install() wrote logs
+    # of their own, newer than the app's: the previous run is the newest
+    # log that is not a worker's.
+    while runs and logread.is_worker_log(runs[-1]):
+        runs.pop()
     if not runs:
         return None
     try:
-        return parse_report(runs[-1])
+        report = parse_report(runs[-1])
     except Exception:  # noqa: BLE001 - called at the app's start: never raise
         return None
+    # A fork child (a multiprocessing worker) writes its crash to the app's
+    # log: the app itself did not crash.
+    if report is not None and report.pid != logdir.pid_in_name(runs[-1]) != -1:
+        return None
+    return report

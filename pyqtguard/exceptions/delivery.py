@@ -129,15 +129,18 @@ def _format(exc_type: type[BaseException], exc_value: BaseException | None,
     Each frame's lines are formatted once: distinct exceptions of one app
     share most of their frames (the slot, the code it calls), and the source
     line's carets cost a parse of the line each time (3.11+)."""
+    children = sys.modules.get("pyqtguard.children.parent")
+    if children is not None:      # the app started spawn/forkserver children
+        children.end_if_a_child_refused()
     text = _format_exception(exc_type, exc_value, qt_attach.shown_traceback(exc_value, exc_tb))
     if callers:
         text += "\n" + CALLED_FROM + _format_callers(callers)
     return text
 
 
-# pyqtguard's own frames (its exec() wrapper, its launcher) are left out of
-# the callers, as runpy's are of a traceback.
-_OWN_FOLDER = __file__.rpartition("exceptions")[0]
+# pyqtguard's own frames (its exec() wrapper, its launcher and the runpy
+# frames outside it) are left out of the callers, as runpy's are of a
+# traceback (pyqtguard.registry.listing.app_frames).
 
 
 # Formatted caller lines, as _formatted_frames for traceback frames: the
@@ -146,10 +149,12 @@ _caller_lines: dict[tuple[str, int, str], str] = {}
 
 
 def _format_callers(callers: list[tuple[str, int, str]]) -> str:
+    from ..registry.listing import app_frames
+
+    outermost_first = callers[::-1]
     parts = []
-    for frame in reversed(callers):
-        if frame[0].startswith(_OWN_FOLDER):
-            continue
+    for index in app_frames([frame[0] for frame in outermost_first], where_it_is=False):
+        frame = outermost_first[index]
         text = _caller_lines.get(frame)
         if text is None:
             text = _format_caller(*frame)

@@ -57,7 +57,8 @@ def warn_once(key: str, message: str) -> None:
 def use_run_log(path: str, fd: int) -> None:
     """Make *fd*, open on *path*, this run's log: the C core writes to it
     from here on (see :func:`pyqtguard.logs.folder.create_run_log`)."""
-    global _path, _path_line
+    global _path, _path_line, _owner_pid
+    _owner_pid = os.getpid()
     # The C core takes UTF-8 (for its warnings): a folder name that is not
     # (os.fsdecode's surrogates) is shown escaped, never refused.
     _native.set_log_fd(fd, path.encode("utf-8", "surrogateescape")
@@ -76,6 +77,7 @@ def run_log_path() -> str | None:
 
 
 _path_line = ""          # "pyqtguard: this run's log: <absolute path>\n"
+_owner_pid = -1          # the process that opened the log (a fork child shares it)
 _path_noted = False
 
 
@@ -128,6 +130,11 @@ def log_event(text: str) -> None:
 
     The time (UTC, to the millisecond) and the line are put together in C,
     as the C core's own lines are."""
+    pid = os.getpid()
+    if pid != _owner_pid:
+        # A fork child (a multiprocessing worker under the fork start
+        # method) shares the log: its lines must not read as the app's.
+        text = f"(forked child, pid {pid}) {text}"
     try:
         written = _native.log_line(text)
     except Exception:  # noqa: BLE001 - e.g. text that is not valid UTF-8

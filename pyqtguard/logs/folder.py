@@ -88,6 +88,14 @@ def is_run_log(name: str) -> bool:
             and len(parts[0]) == 8 and len(parts[1]) in (6, 9))
 
 
+def pid_in_name(path: str | os.PathLike[str]) -> int:
+    """The pid a run log's name gives (``pyqtguard-DATE-TIME-PID-N.log``);
+    -1 if the name has none."""
+    name = os.path.basename(os.fspath(path))
+    parts = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
+    return int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else -1
+
+
 def _sort_key(name: str) -> tuple[str, int]:
     day, clock, _pid, seq = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
     return (day + clock.ljust(9, "0"), int(seq))
@@ -272,10 +280,20 @@ def run_log_header(config: Config) -> str:
     values, no environment: they may hold secrets)."""
     started = runlog.stamp()
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "-"
+    # A spawn or forkserver worker runs the main module again as
+    # __mp_main__ (while __main__ is its bootstrap; in the app, importing
+    # multiprocessing makes the two names one module), and so the app's
+    # install(): its log says whose it is (read back by read.is_worker_log
+    # and summary.py).
+    mp_main = sys.modules.get("__mp_main__")
+    worker = (f"worker of: pid {os.getppid()} (a multiprocessing child running "
+              "the main module again)\n"
+              if mp_main is not None and mp_main is not sys.modules.get("__main__") else "")
     return (
         f"pyqtguard {__version__} run log\n"
         f"app: {config.app_name}\n"
         f"pid: {os.getpid()}\n"
+        + worker +
         f"started: {started}\n"
         f"python: {sys.version.split()[0]} ({sys.platform})\n"
         f"script: {script} ({max(0, len(sys.argv) - 1)} arguments, values not logged)\n"

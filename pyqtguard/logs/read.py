@@ -85,6 +85,26 @@ def read_tail(path: str | os.PathLike[str], limit: int = MAX_TAIL_BYTES) -> byte
         os.close(fd)
 
 
+WORKER_LINE = b"\nworker of: pid "      # a spawn/forkserver worker's header (folder.py)
+
+
+def is_worker_log(path: str | os.PathLike[str]) -> bool:
+    """Whether the run log at *path* is a multiprocessing worker's (its
+    header says ``worker of: pid N``): not a run of the app.  False for a
+    file that cannot be read."""
+    try:
+        fd = open_regular(path)
+    except OSError:
+        return False
+    try:
+        head = _read_at(fd, 512, 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return WORKER_LINE in head.split(b"\n\n", 1)[0]
+
+
 def _read_at(fd: int, size: int, offset: int) -> bytes:
     if hasattr(os, "pread"):
         return os.pread(fd, size, offset)

@@ -11,6 +11,14 @@ The outcome of a run, from its log:
 ==========================  ==================================================
 ``crashed (SIGSEGV ...)``   a crash report (``=== pyqtguard crash report ===``)
 ``exit timeout (124)``      the exit watchdog ended the process
+``child refused to start    a spawn/forkserver child re-ran the main module's
+(3)``                       QApplication or pool: the child guard ended the
+                            program (exit status 3)
+``worker of pid N: ...``    a spawn/forkserver worker that ran the app's
+                            ``install()`` again: its own log (its header's
+                            ``worker of:`` line)
+``...; forked child         a ``fork`` child (sharing this log) crashed; the
+crashed (pid N: SIG...)``   run's own outcome comes first
 ``clean``                   the interpreter exited, no uncaught exception
                             (the log has no exit status: ``sys.exit(1)``
                             is clean too)
@@ -53,6 +61,10 @@ MAX_LINE_BYTES = 64 * 1024          # report and repeat lines are < 1 KB
 
 CRASH_MARKER = b"=== pyqtguard crash report ==="
 EXIT_TIMEOUT_MARKER = b"=== pyqtguard exit timeout ==="
+# The line pyqtguard.children.parent ends the program with (exit status 3),
+# at a line's start; it counts only in a run that recorded no exit.
+CHILD_REFUSED_MARKER = (b"\npyqtguard: a child process refused to start (see above); "
+                        b"ending the program")
 _STAMP = rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})? UTC\] "
 _EXIT_LINE = re.compile(_STAMP + rb"pyqtguard: interpreter exit$")
 _LIFECYCLE_LINE = re.compile(_STAMP + rb"(?P<event>" + re.escape(UNINSTALLED_EVENT.encode())
@@ -70,7 +82,7 @@ class RunSummary:
     """One run, as its log tells it.
 
     ``outcome`` is one of ``"clean"``, ``"exceptions"``, ``"crashed"``,
-    ``"exit timeout"``, ``"still running"``, ``"uninstalled"``,
+    ``"exit timeout"``, ``"child refused"``, ``"still running"``, ``"uninstalled"``,
     ``"ended unrecorded"``;
     ``describe()`` is the human form (``"3 exceptions"``,
     ``"crashed (SIGSEGV (Segmentation fault))"``).
@@ -84,14 +96,28 @@ class RunSummary:
     exceptions: int         # uncaught exceptions, repeats included
     exceptions_exact: bool  # False: the log was longer than MAX_SCAN_BYTES
     crash_reason: str       # "SIGSEGV (Segmentation fault)", a fatal message, or ""
+    child_crash: str = ""   # a forked child's crash in this log: "pid N: SIGSEGV (...)"
+    worker_of: int = 0      # a spawn/forkserver worker's parent pid (its header says)
 
     def describe(self) -> str:
         """The outcome for people: ``clean``, ``2 exceptions``, ``crashed
-        (SIGABRT (Aborted))``, ``exit timeout (124)``, ``still running``..."""
+        (SIGABRT (Aborted))``, ``exit timeout (124)``, ``still running``...;
+        a forked child's crash follows (``clean; forked child crashed (pid
+        N: SIGSEGV ...)``)."""
+        text = self._describe_run()
+        if self.worker_of:
+            text = f"worker of pid {self.worker_of}: {text}"
+        if self.child_crash:
+            text += f"; forked child crashed ({self.child_crash})"
+        return text
+
+    def _describe_run(self) -> str:
         if self.outcome == "crashed":
             return f"crashed ({self.crash_reason})" if self.crash_reason else "crashed"
         if self.outcome == "exit timeout":
             return "exit timeout (124)"
+        if self.outcome == "child refused":
+            return "child refused to start (3)"
         if self.outcome == "exceptions":
             more = "" if self.exceptions_exact else "at least "
             return f"{more}{self.exceptions} exception{'s' if self.exceptions != 1 else ''}"
@@ -106,7 +132,8 @@ class RunSummary:
         return {"path": str(self.path), "started": self.started, "app": self.app,
                 "pid": self.pid, "outcome": self.outcome, "summary": self.describe(),
                 "exceptions": self.exceptions, "exceptions_exact": self.exceptions_exact,
-                "crash_reason": self.crash_reason}
+                "crash_reason": self.crash_reason, "child_crash": self.child_crash,
+                "worker_of": self.worker_of}
 
 
 class NotARunLog(OSError):
@@ -179,18 +206,32 @@ def _count_exceptions(fd: int, pid: int, size: int) -> tuple[int, bool]:
     return count, size <= MAX_SCAN_BYTES
 
 
-def _crash_reason(tail: bytes) -> str | None:
-    """The crash report's signal or fatal message; None if there is none."""
-    index = tail.rfind(CRASH_MARKER)
-    if index < 0:
-        return None
-    for line in tail[index:].decode("utf-8", "replace").splitlines()[1:]:
-        if not line.strip():
-            break
-        key, _, value = line.partition(": ")
-        if key in ("signal", "fatal"):
-            return value
-    return ""
+def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None]:
+    """The run's crash (its signal or fatal message, "" if unreadable; None
+    if none) and the last crash of a forked child ("pid N: reason"; None).
+
+    A ``fork`` child (a multiprocessing worker under Linux's default start
+    method) shares its parent's run log: its crash report names its own pid,
+    and it is not the app's crash - the app may well have gone on."""
+    run_crash: str | None = None
+    child_crash: str | None = None
+    start = tail.find(CRASH_MARKER)
+    while start >= 0:
+        reason, report_pid = "", ""
+        for line in tail[start:].decode("utf-8", "replace").splitlines()[1:]:
+            if not line.strip():
+                break
+            key, _, value = line.partition(": ")
+            if key in ("signal", "fatal") and not reason:
+                reason = value
+            elif key == "pid":
+                report_pid = value.strip()
+        if report_pid.isdigit() and pid > 0 and int(report_pid) != pid:
+            child_crash = f"pid {report_pid}: {reason}" if reason else f"pid {report_pid}"
+        else:
+            run_crash = reason
+        start = tail.find(CRASH_MARKER, start + len(CRASH_MARKER))
+    return run_crash, child_crash
 
 
 def _ended(tail: bytes) -> bool:
@@ -235,11 +276,6 @@ def _holds_open(pid: int, path: Path) -> bool:
     return True
 
 
-def _pid_from_name(path: Path) -> int:
-    parts = path.name[len(logdir.LOG_PREFIX):-len(logdir.LOG_SUFFIX)].split("-")
-    return int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else -1
-
-
 def summarize(path: str | os.PathLike[str]) -> RunSummary:
     """What the run log at *path* says about its run; raises OSError if it
     cannot be read (:class:`NotARegularFile` for a FIFO, device, socket or
@@ -254,25 +290,29 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         tail = _read_at(fd, max(0, size - TAIL_BYTES), TAIL_BYTES)
         fields = _header(head)
         pid_text = fields.get("pid", "")
-        pid = int(pid_text) if pid_text.isdigit() else _pid_from_name(path)
+        pid = int(pid_text) if pid_text.isdigit() else logdir.pid_in_name(path)
         exceptions, exact = _count_exceptions(fd, pid, size)
     finally:
         os.close(fd)
-    crash = _crash_reason(tail)
+    crash, child_crash = _crash_reasons(tail, pid)
     if crash is not None:
         outcome = "crashed"
     elif EXIT_TIMEOUT_MARKER in tail:
         outcome = "exit timeout"
     elif _ended(tail):
         outcome = "exceptions" if exceptions else "clean"
+    elif CHILD_REFUSED_MARKER in tail:
+        outcome = "child refused"
     elif _holds_open(pid, path):
         outcome = "still running"
     elif _uninstalled(tail):
         outcome = "uninstalled"
     else:
         outcome = "ended unrecorded"
+    worker = fields.get("worker of", "").split()
+    worker_of = int(worker[1]) if len(worker) > 1 and worker[1].isdigit() else 0
     return RunSummary(path, fields.get("started", ""), fields.get("app", ""), pid,
-                      outcome, exceptions, exact, crash or "")
+                      outcome, exceptions, exact, crash or "", child_crash or "", worker_of)
 
 
 def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 20,

@@ -102,10 +102,48 @@ class ThreadInfo:
                 f" started_at={self.started_at!r})")
 
 
-def _format_stack(frame: object) -> str:
+# pyqtguard's own code: its wrappers (exec(), a thread's start, threading's
+# shutdown) and the `pyqtguard run` launcher; reports show the app's frames.
+_OWN_FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_LAUNCHER = os.path.join(_OWN_FOLDER, "cli", "run.py")
+
+
+def app_frames(filenames: list[str], *, where_it_is: bool = True) -> list[int]:
+    """Which of a stack's frames (their file names, outermost first) python
+    would show without pyqtguard, as indices: what `pyqtguard run` adds
+    outside the app's code (``python -m pyqtguard``'s runpy frames, the
+    launcher; `run -m`'s runpy frames inside it stay, as ``python -m``
+    shows them) and pyqtguard's wrappers around the app's frames are left
+    out.  With *where_it_is*, a thread that is in pyqtguard's own code
+    right now keeps those innermost frames (one of its threads, a wait
+    inside it): that is where the thread is."""
+    first = 0
+    for index in range(len(filenames) - 1, -1, -1):
+        if filenames[index] == _LAUNCHER:
+            first = index + 1 if index + 1 < len(filenames) else 0
+            break
+    last = len(filenames)
+    if where_it_is:
+        while last > first and filenames[last - 1].startswith(_OWN_FOLDER):
+            last -= 1
+    return ([index for index in range(first, last)
+             if not filenames[index].startswith(_OWN_FOLDER)]
+            + list(range(last, len(filenames))))
+
+
+def format_app_stack(frame: object) -> str:
+    """The stack from *frame* outwards, most recent call last, as a
+    traceback prints it, with :func:`app_frames`' frames only."""
     import traceback
 
-    return "".join(traceback.format_stack(frame))  # type: ignore[arg-type]
+    summary = traceback.extract_stack(frame)  # type: ignore[arg-type]
+    kept = app_frames([entry.filename for entry in summary])
+    if len(kept) != len(summary):
+        summary = traceback.StackSummary.from_list([summary[index] for index in kept])
+    return "".join(summary.format())
+
+
+_format_stack = format_app_stack
 
 
 def python_stack(native_id: int | None) -> str | None:

@@ -157,10 +157,14 @@ def _track_python_threads(threading: ModuleType) -> None:
         threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
         _original_name = threading.Thread.name
         threading.Thread.name = property(_original_name.fget, _set_name)  # type: ignore[assignment]
+    current = _thread.get_ident()
     for thread in threading.enumerate():
-        if thread.native_id and thread.ident:
+        # After a fork, 3.11's threading keeps the parent's native id for the
+        # thread that forked (a forkserver worker's main thread).
+        native_id = _thread.get_native_id() if thread.ident == current else thread.native_id
+        if native_id and thread.ident:
             try:
-                _native.thread_register(thread.native_id, thread.ident, thread.name,
+                _native.thread_register(native_id, thread.ident, thread.name,
                                         _kind_of(thread))
             except Exception:  # noqa: BLE001
                 pass

@@ -228,7 +228,7 @@ def _report_exit_timeout() -> None:
     heading = "\n=== pyqtguard exit timeout ===\n"
     body = (f"shutdown began ({_began}) {_budget:g} s ago "
             f"and the process has not ended. Threads still alive:\n"
-            + threads.format_table(infos))
+            + threads.format_table(infos) + _why_main_waits(infos))
     text = heading + body
     _native.log_section(heading, body, "")       # names, stacks: defused
     stream = sys.stderr
@@ -238,6 +238,25 @@ def _report_exit_timeout() -> None:
             stream.flush()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _why_main_waits(infos: list[Any]) -> str:
+    """The sentence a user needs when the main thread is in
+    ``threading._shutdown``: Python waits for every non-daemon thread."""
+    main = next((t for t in infos if t.kind == "main"), None)
+    last = main.stack.rstrip().splitlines()[-2:] if main is not None and main.stack else []
+    if not (last and "threading.py" in last[0] and last[0].endswith(", in _shutdown")):
+        return ""
+    names = [repr(t.name) for t in infos if t.kind == "python" and t.daemon is False]
+    if not names:
+        return ""
+    which = (f"thread {names[0]}" if len(names) == 1
+             else f"threads {', '.join(names[:-1])} and {names[-1]}")
+    return (f"\nMainThread is waiting for the non-daemon {which} to end: Python does "
+            "not exit before every non-daemon thread has returned.  Tell "
+            f"{'it' if len(names) == 1 else 'them'} to stop when the window closes "
+            "(a flag or a threading.Event), or start "
+            f"{'it' if len(names) == 1 else 'them'} with daemon=True.\n")
 
 
 # ---- install / uninstall ---------------------------------------------------------

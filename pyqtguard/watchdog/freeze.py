@@ -76,12 +76,12 @@ def remove_freeze_callback(callback: Callable[[FreezeEvent], object]) -> bool:
 
 
 def _report_freeze() -> Callable[[], None] | None:
-    import traceback
+    from ..registry.listing import format_app_stack
 
     age, turned_again = _native.freeze_state()
     gui_ident = _gui_ident
     frame = sys._current_frames().get(gui_ident) if gui_ident is not None else None
-    stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
+    stack = format_app_stack(frame) if frame is not None else "(no stack)\n"
     where = ("the GUI thread turned again before this report (it held the GIL), "
              "so where it was is not known; it is now at" if turned_again else
              "the GUI thread is at")
