@@ -1,0 +1,109 @@
+"""The public API's promises under hostile use (docs/hostile-review.md,
+"The public API: install(), uninstall(), options"): options with extreme or
+wrong values, environment variables with junk, install() called again with
+other options, inside a running event loop, with stderr's descriptor closed.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from apprunner import child_env, run_app
+from pyqtguard.config import MAX_SECONDS, make_config
+
+
+# ---- option values: the C core's limits are checked (or clamped) up front ----
+
+@pytest.mark.parametrize("value", [float("inf"), 1e12, 10**400])
+def test_huge_repeat_interval_is_taken_as_the_longest(value):
+    assert make_config(repeat_interval=value).repeat_interval == MAX_SECONDS
+
+
+@pytest.mark.parametrize("value", [float("inf"), 1e10, 1e308, 10**400])
+def test_huge_exit_timeout_is_taken_as_the_longest(value):
+    assert make_config(exit_timeout=value).exit_timeout == MAX_SECONDS
+
+
+def test_huge_freeze_ms_is_taken_as_the_longest():
+    assert make_config(freeze_ms=2**63).freeze_ms == 2**31 - 1
+
+
+@pytest.mark.parametrize("signum", [
+    signal.SIGKILL, signal.SIGSTOP, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL,
+    signal.SIGFPE, signal.SIGABRT, signal.SIGINT, signal.SIGTERM, signal.NSIG, 1000, 2**70])
+def test_dump_signal_that_cannot_or_must_not_be_taken_is_refused(signum):
+    with pytest.raises(ValueError, match="dump_signal"):
+        make_config(dump_signal=signum)
+
+
+def test_dump_signal_usr2_and_enum_accepted():
+    assert make_config(dump_signal=signal.SIGUSR2).dump_signal == signal.SIGUSR2
+
+
+@pytest.mark.parametrize("value", ["", "   ", "/tmp/a\0b"])
+def test_log_dir_empty_or_with_nul_is_refused(value):
+    with pytest.raises(ValueError, match="log_dir"):
+        make_config(log_dir=value)
+
+
+def test_repeat_interval_inf_keeps_the_exception_hooks(tmp_path):
+    result = run_app("""
+        import sys, threading, pyqtguard
+        pyqtguard.install(repeat_interval=float("inf"))
+        for _ in range(3):
+            t = threading.Thread(target=lambda: 1/0); t.start(); t.join()
+        print("done", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "not installed" not in result.stderr, result.describe()
+    assert result.log.count("ZeroDivisionError: division by zero") == 1, result.describe()
+
+
+def test_exit_timeout_inf_never_ends_the_app_at_exit(tmp_path):
+    result = run_app("""
+        import threading, time, pyqtguard
+        pyqtguard.install(exit_timeout=float("inf"))
+        threading.Thread(target=time.sleep, args=(1,)).start()
+        print("main done", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "exit timeout" not in result.log, result.describe()
+
+
+def test_env_huge_values_do_not_break_the_guards(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        c = pyqtguard.install()
+        from PyQt6.QtCore import QCoreApplication, QTimer
+        app = QCoreApplication([])
+        QTimer.singleShot(50, app.quit)
+        app.exec()
+        print(c.repeat_interval, c.exit_timeout, c.freeze_ms, flush=True)
+    """, tmp_path, env={"PYQTGUARD_REPEAT_INTERVAL": "inf", "PYQTGUARD_EXIT_TIMEOUT": "1e400",
+                        "PYQTGUARD_FREEZE_MS": "99999999999999"})
+    assert result.returncode == 0, result.describe()
+    assert result.stderr == "", result.describe()
+    assert result.stdout.split() == [repr(MAX_SECONDS), repr(MAX_SECONDS), str(2**31 - 1)]
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "enable"])
+def test_env_disable_junk_is_warned_about(tmp_path, value):
+    result = run_app("""
+        import pyqtguard
+        print(pyqtguard.install() is not None, flush=True)
+    """, tmp_path, env={"PYQTGUARD_DISABLE": value})
+    assert result.stdout.strip() == "True"
+    assert result.stderr.count(f"ignoring PYQTGUARD_DISABLE={value!r}") == 1, result.describe()
+
+
+def test_env_junk_value_is_shortened_in_the_warning(tmp_path):
+    result = run_app("""
+        import pyqtguard; pyqtguard.install()
+    """, tmp_path, env={"PYQTGUARD_FREEZE_MS": "9" * 5000})
+    assert result.returncode == 0
+    assert "PYQTGUARD_FREEZE_MS" in result.stderr
+    assert len(result.stderr) < 300, result.describe()
