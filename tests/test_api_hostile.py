@@ -107,3 +107,23 @@ def test_env_junk_value_is_shortened_in_the_warning(tmp_path):
     assert result.returncode == 0
     assert "PYQTGUARD_FREEZE_MS" in result.stderr
     assert len(result.stderr) < 300, result.describe()
+
+
+# ---- install() again ----------------------------------------------------------
+
+def test_second_install_with_other_options_says_they_are_ignored(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        first = pyqtguard.install(app_name="first", freeze_ms=0)
+        assert pyqtguard.install(app_name="first", freeze_ms=0) is first
+        assert pyqtguard.install() is first
+        second = pyqtguard.install(app_name="second", exit_timeout=3)
+        assert second is first
+        pyqtguard.install(app_name="second", exit_timeout=3)
+        print("ok", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    lines = [line for line in result.stderr.splitlines() if "already installed" in line]
+    assert len(lines) == 1, result.describe()
+    assert "app_name='second'" in lines[0] and "exit_timeout=3" in lines[0], lines
+    assert "freeze_ms" not in lines[0]
