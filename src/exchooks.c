@@ -762,7 +762,7 @@ ensure_wake_pipe(void)
         return 0;
     }
     int fds[2];
-    if (pipe(fds) != 0) {
+    if (pqg_pipe_above_stdio(fds) != 0) {
         return -1;
     }
     for (int i = 0; i < 2; i++) {

@@ -127,3 +127,40 @@ def test_second_install_with_other_options_says_they_are_ignored(tmp_path):
     assert len(lines) == 1, result.describe()
     assert "app_name='second'" in lines[0] and "exit_timeout=3" in lines[0], lines
     assert "freeze_ms" not in lines[0]
+
+
+# ---- descriptors 0-2 ----------------------------------------------------------
+
+def test_closed_stderr_descriptor_is_not_taken_by_pyqtguard(tmp_path):
+    """An app started with fd 2 closed (`2>&-`, some launchers): pyqtguard's
+    log and pipes must not become fd 2, where any library's write to
+    "stderr" would land in them."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import os, sys, threading, pyqtguard\n"
+        "def low():\n"
+        "    taken = {}\n"
+        "    for fd in (0, 1, 2):\n"
+        "        try: taken[fd] = os.readlink(f'/proc/self/fd/{fd}')\n"
+        "        except OSError: pass\n"
+        "    return taken\n"
+        "pyqtguard.install()\n"
+        "print(low(), flush=True)\n"          # log, crash stage pipe
+        "from PyQt6.QtCore import QCoreApplication, QTimer\n"
+        "app = QCoreApplication([])\n"        # Qt's eventfd takes fd 2 (as unguarded)
+        "os.close(0)\n"                       # and stdin goes too: 0 is free
+        "t = threading.Thread(target=lambda: 1/0); t.start(); t.join()\n"
+        "QTimer.singleShot(50, app.quit); app.exec()\n"   # wake pipes
+        "print(low(), flush=True)\n")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                          env=child_env(tmp_path / "logs"), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                          preexec_fn=lambda: os.close(2), timeout=60)
+    assert proc.returncode == 0, proc.stdout
+    at_install, after_loop = (eval(line) for line in proc.stdout.splitlines())  # noqa: S307
+    # Kept descriptors (the log, pipes); a directory pyqtguard's own thread
+    # lists for a moment (/proc/self/task, the log folder) may pass by.
+    def kept(target):
+        return target.startswith("pipe:") or target.endswith(".log")
+    assert not kept(at_install.get(2, "")), at_install
+    assert not kept(after_loop.get(0, "")), after_loop
