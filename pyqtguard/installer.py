@@ -98,6 +98,10 @@ def install(**options: object) -> Config | None:
         for trigger, name in DEFERRED_COMPONENTS.items():
             qt_attach.when_imported(trigger, _deferred_installer(name, config))
         atexit.register(at_exit)
+        try:
+            qt_attach.adopt_running_loop()      # install() from inside app.exec()
+        except Exception as exc:  # noqa: BLE001
+            warn_once("component:running loop", f"the running event loop not watched: {exc!r}")
         return config
 
 

@@ -164,3 +164,43 @@ def test_closed_stderr_descriptor_is_not_taken_by_pyqtguard(tmp_path):
         return target.startswith("pipe:") or target.endswith(".log")
     assert not kept(at_install.get(2, "")), at_install
     assert not kept(after_loop.get(0, "")), after_loop
+
+
+# ---- install() while the event loop runs ------------------------------------
+
+def test_install_inside_running_loop_watches_that_loop(tmp_path):
+    result = run_app("""
+        import time, pyqtguard
+        from PyQt6.QtCore import QCoreApplication, QTimer
+        app = QCoreApplication([])
+        def later():
+            pyqtguard.install(freeze_ms=200)
+            QTimer.singleShot(50, lambda: time.sleep(0.8))
+            QTimer.singleShot(1200, app.quit)
+        QTimer.singleShot(0, later)
+        print("rc", app.exec(), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
+    assert "shutdown began (the Qt event loop ended)" in result.log, result.describe()
+
+
+def test_install_in_loop_then_uninstall_then_next_exec_is_watched(tmp_path):
+    result = run_app("""
+        import time, pyqtguard
+        from PyQt6.QtCore import QCoreApplication, QTimer
+        app = QCoreApplication([])
+        def later():
+            pyqtguard.install(freeze_ms=200)
+            pyqtguard.uninstall()
+            pyqtguard.install(freeze_ms=200)
+            QTimer.singleShot(50, app.quit)
+        QTimer.singleShot(0, later)
+        app.exec()
+        QTimer.singleShot(50, lambda: time.sleep(0.8))
+        QTimer.singleShot(1200, app.quit)
+        app.exec()
+        print("done", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
