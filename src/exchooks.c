@@ -404,6 +404,12 @@ report_hook_error(int source)
     PyErr_Clear();
 }
 
+/* Set while this thread calls on to the hook that was there before ours.
+ * A tool that wrapped our hook, and that install() (again) found in place,
+ * calls ours from inside: ours then returns at once - the exception was
+ * reported, and chaining on would call the tool again, without end. */
+static PQG_THREAD_LOCAL int chaining[3] = {0, 0, 0};
+
 static void
 chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -412,7 +418,9 @@ chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
         return;
     }
     Py_INCREF(previous);
+    chaining[source]++;
     PyObject *res = PyObject_Vectorcall(previous, args, (size_t)nargs, NULL);
+    chaining[source]--;
     if (res == NULL) {
         report_hook_error(source);
     }
@@ -956,6 +964,26 @@ leave_hook(void)
     }
 }
 
+/* After uninstall(), a hook of ours that another tool wrapped in between
+ * (sentry-sdk, a test helper) stays inside that tool's hook: it then only
+ * calls on to the hook it had replaced, as if it were not there. */
+static int hooks_inert = 0;
+
+static PyObject *
+pass_through(int source, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *previous = state.previous[source];
+    if (previous == NULL) {
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(previous);
+    chaining[source]++;
+    PyObject *res = PyObject_Vectorcall(previous, args, (size_t)nargs, NULL);
+    chaining[source]--;
+    Py_DECREF(previous);
+    return res;
+}
+
 static PyObject *
 excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
               Py_ssize_t nargs)
@@ -964,6 +992,12 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
         PyErr_SetString(PyExc_TypeError,
                         "excepthook expects (type, value, traceback)");
         return NULL;
+    }
+    if (chaining[HOOK_SYS]) {
+        Py_RETURN_NONE;                 /* called back by the hook we chain to */
+    }
+    if (hooks_inert) {
+        return pass_through(HOOK_SYS, args, nargs);
     }
     in_hook++;
     report_exception(HOOK_SYS, args[0], args[1], args[2], NULL, NULL);
@@ -983,6 +1017,12 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
 static PyObject *
 threading_excepthook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
 {
+    if (chaining[HOOK_THREADING]) {
+        Py_RETURN_NONE;                 /* called back by the hook we chain to */
+    }
+    if (hooks_inert) {
+        return pass_through(HOOK_THREADING, &hook_args, 1);
+    }
     PyObject *exc_type = PyObject_GetAttrString(hook_args, "exc_type");
     PyObject *exc_value = PyObject_GetAttrString(hook_args, "exc_value");
     PyObject *exc_tb = PyObject_GetAttrString(hook_args, "exc_traceback");
@@ -1013,6 +1053,12 @@ threading_excepthook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
 static PyObject *
 unraisablehook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
 {
+    if (chaining[HOOK_UNRAISABLE]) {
+        Py_RETURN_NONE;                 /* called back by the hook we chain to */
+    }
+    if (hooks_inert) {
+        return pass_through(HOOK_UNRAISABLE, &hook_args, 1);
+    }
     PyObject *exc_type = PyObject_GetAttrString(hook_args, "exc_type");
     PyObject *exc_value = PyObject_GetAttrString(hook_args, "exc_value");
     PyObject *exc_tb = PyObject_GetAttrString(hook_args, "exc_traceback");
@@ -1094,10 +1140,12 @@ static PyObject *
 set_previous_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     PyObject *hooks[3];
-    if (!PyArg_ParseTuple(args, "OOO:set_previous_hooks",
-                          &hooks[0], &hooks[1], &hooks[2])) {
+    int inert = 0;
+    if (!PyArg_ParseTuple(args, "OOO|p:set_previous_hooks",
+                          &hooks[0], &hooks[1], &hooks[2], &inert)) {
         return NULL;
     }
+    hooks_inert = inert;
     for (int i = 0; i < 3; i++) {
         if (set_callable(&state.previous[i], hooks[i], hook_sources[i]) < 0) {
             return NULL;
@@ -1254,7 +1302,8 @@ static PyMethodDef exchooks_methods[] = {
                "imported at the first exception.")},
     {"set_previous_hooks", set_previous_hooks_py, METH_VARARGS,
      PyDoc_STR("set_previous_hooks($module, excepthook, threading_hook, "
-               "unraisablehook, /)\n--\n\nHooks to chain to (None: none).")},
+               "unraisablehook, inert=False, /)\n--\n\nHooks to chain to (None: "
+               "none); inert: the hooks only call on to them (uninstalled).")},
     {NULL, NULL, 0, NULL},
 };
 

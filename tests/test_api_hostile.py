@@ -204,3 +204,37 @@ def test_install_in_loop_then_uninstall_then_next_exec_is_watched(tmp_path):
     """, tmp_path)
     assert result.returncode == 0, result.describe()
     assert result.log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
+
+
+# ---- uninstall() after another tool wrapped a hook --------------------------
+
+def test_uninstall_under_a_tools_wrapper_reports_nothing_more(tmp_path):
+    """sentry-sdk (or any tool) wraps sys.excepthook after install(): at
+    uninstall() pyqtguard's hook stays inside the tool's, and must then act
+    as the hook it replaced - Python's own here - not report any more."""
+    result = run_app("""
+        import sys, threading, pyqtguard
+        pyqtguard.install()
+        inner_sys, inner_thread = sys.excepthook, threading.excepthook
+        def tool_sys(*a): print("tool saw", a[1], flush=True); inner_sys(*a)
+        def tool_thread(a): print("tool saw", a.exc_value, flush=True); inner_thread(a)
+        sys.excepthook, threading.excepthook = tool_sys, tool_thread
+        pyqtguard.uninstall()
+        assert sys.excepthook is tool_sys
+        t = threading.Thread(target=lambda: 1/0, name="after-uninstall"); t.start(); t.join()
+        try:
+            raise KeyError("after uninstall")
+        except KeyError:
+            sys.excepthook(*sys.exc_info())
+        pyqtguard.install()
+        t = threading.Thread(target=lambda: 1/0, name="reinstalled"); t.start(); t.join()
+        print("end", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.count("tool saw") == 3, result.describe()
+    assert "after-uninstall" not in result.log and "after uninstall" not in result.log, \
+        result.describe()
+    # Python's own hooks printed them, as without pyqtguard
+    assert "Exception in thread after-uninstall:" in result.stderr, result.describe()
+    assert "KeyError: 'after uninstall'" in result.stderr, result.describe()
+    assert "reinstalled" in result.log, result.describe()
