@@ -410,22 +410,31 @@ report_hook_error(int source)
  * reported, and chaining on would call the tool again, without end. */
 static PQG_THREAD_LOCAL int chaining[3] = {0, 0, 0};
 
-static void
-chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
+/* Call the hook that was there before ours (None if there was none); NULL
+ * with an exception if it raised. */
+static PyObject *
+call_previous(int source, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *previous = state.previous[source];
     if (previous == NULL) {
-        return;
+        Py_RETURN_NONE;
     }
     Py_INCREF(previous);
     chaining[source]++;
     PyObject *res = PyObject_Vectorcall(previous, args, (size_t)nargs, NULL);
     chaining[source]--;
+    Py_DECREF(previous);
+    return res;
+}
+
+static void
+chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *res = call_previous(source, args, nargs);
     if (res == NULL) {
         report_hook_error(source);
     }
     Py_XDECREF(res);
-    Py_DECREF(previous);
 }
 
 /* "[time] pyqtguard: ValueError in paintEvent (app.py:9): 812 more times
@@ -970,21 +979,6 @@ leave_hook(void)
 static int hooks_inert = 0;
 
 static PyObject *
-pass_through(int source, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *previous = state.previous[source];
-    if (previous == NULL) {
-        Py_RETURN_NONE;
-    }
-    Py_INCREF(previous);
-    chaining[source]++;
-    PyObject *res = PyObject_Vectorcall(previous, args, (size_t)nargs, NULL);
-    chaining[source]--;
-    Py_DECREF(previous);
-    return res;
-}
-
-static PyObject *
 excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
               Py_ssize_t nargs)
 {
@@ -997,7 +991,7 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
         Py_RETURN_NONE;                 /* called back by the hook we chain to */
     }
     if (hooks_inert) {
-        return pass_through(HOOK_SYS, args, nargs);
+        return call_previous(HOOK_SYS, args, nargs);
     }
     in_hook++;
     report_exception(HOOK_SYS, args[0], args[1], args[2], NULL, NULL);
@@ -1021,7 +1015,7 @@ threading_excepthook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
         Py_RETURN_NONE;                 /* called back by the hook we chain to */
     }
     if (hooks_inert) {
-        return pass_through(HOOK_THREADING, &hook_args, 1);
+        return call_previous(HOOK_THREADING, &hook_args, 1);
     }
     PyObject *exc_type = PyObject_GetAttrString(hook_args, "exc_type");
     PyObject *exc_value = PyObject_GetAttrString(hook_args, "exc_value");
@@ -1057,7 +1051,7 @@ unraisablehook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
         Py_RETURN_NONE;                 /* called back by the hook we chain to */
     }
     if (hooks_inert) {
-        return pass_through(HOOK_UNRAISABLE, &hook_args, 1);
+        return call_previous(HOOK_UNRAISABLE, &hook_args, 1);
     }
     PyObject *exc_type = PyObject_GetAttrString(hook_args, "exc_type");
     PyObject *exc_value = PyObject_GetAttrString(hook_args, "exc_value");
