@@ -238,3 +238,29 @@ def test_uninstall_under_a_tools_wrapper_reports_nothing_more(tmp_path):
     assert "Exception in thread after-uninstall:" in result.stderr, result.describe()
     assert "KeyError: 'after uninstall'" in result.stderr, result.describe()
     assert "reinstalled" in result.log, result.describe()
+
+
+# ---- fork() after install() -----------------------------------------------------
+
+@pytest.mark.parametrize("child_ends", ["exit timeout", "crash"])
+def test_forked_childs_end_is_not_the_parents_outcome(tmp_path, child_ends):
+    """A child forked after install() writes to the parent's run log (one
+    log for the app): its exit timeout or crash must not become the
+    parent's outcome in `pyqtguard logs`."""
+    result = run_app(f"""
+        import os, sys, threading, time, ctypes, pyqtguard
+        pyqtguard.install(exit_timeout=1)
+        pid = os.fork()
+        if pid == 0:
+            if {child_ends!r} == "crash":
+                ctypes.string_at(0)
+            threading.Thread(target=time.sleep, args=(30,)).start()
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split() == ["child", "124" if child_ends == "exit timeout" else "-11"]
+    from pyqtguard.logs.summary import summarize
+    run = summarize(result.logs[-1])
+    assert run.pid != 0 and run.outcome == "clean", (run, result.describe())

@@ -179,18 +179,30 @@ def _count_exceptions(fd: int, pid: int, size: int) -> tuple[int, bool]:
     return count, size <= MAX_SCAN_BYTES
 
 
-def _crash_reason(tail: bytes) -> str | None:
+def _own_section(tail: bytes, marker: bytes, pid: int) -> dict[str, str] | None:
+    """The header fields of the last *marker* section written by *pid* (a
+    child forked after install() writes to its parent's log; a section with
+    no pid line, from an older pyqtguard, counts); None if there is none."""
+    end = len(tail)
+    while (index := tail.rfind(marker, 0, end)) >= 0:
+        fields: dict[str, str] = {}
+        for line in tail[index:].decode("utf-8", "replace").splitlines()[1:]:
+            key, sep, value = line.partition(": ")
+            if not line.strip() or not sep or key in fields:
+                break
+            fields[key] = value
+        if fields.get("pid", str(pid)) == str(pid):
+            return fields
+        end = index
+    return None
+
+
+def _crash_reason(tail: bytes, pid: int) -> str | None:
     """The crash report's signal or fatal message; None if there is none."""
-    index = tail.rfind(CRASH_MARKER)
-    if index < 0:
+    fields = _own_section(tail, CRASH_MARKER, pid)
+    if fields is None:
         return None
-    for line in tail[index:].decode("utf-8", "replace").splitlines()[1:]:
-        if not line.strip():
-            break
-        key, _, value = line.partition(": ")
-        if key in ("signal", "fatal"):
-            return value
-    return ""
+    return fields.get("signal", fields.get("fatal", ""))
 
 
 def _ended(tail: bytes) -> bool:
@@ -258,10 +270,10 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         exceptions, exact = _count_exceptions(fd, pid, size)
     finally:
         os.close(fd)
-    crash = _crash_reason(tail)
+    crash = _crash_reason(tail, pid)
     if crash is not None:
         outcome = "crashed"
-    elif EXIT_TIMEOUT_MARKER in tail:
+    elif _own_section(tail, EXIT_TIMEOUT_MARKER, pid) is not None:
         outcome = "exit timeout"
     elif _ended(tail):
         outcome = "exceptions" if exceptions else "clean"
