@@ -264,3 +264,22 @@ def test_forked_childs_end_is_not_the_parents_outcome(tmp_path, child_ends):
     from pyqtguard.logs.summary import summarize
     run = summarize(result.logs[-1])
     assert run.pid != 0 and run.outcome == "clean", (run, result.describe())
+
+
+def test_uninstall_install_in_a_slot_keeps_the_loop_watched(tmp_path):
+    result = run_app("""
+        import time, pyqtguard
+        pyqtguard.install(freeze_ms=200)
+        from PyQt6.QtCore import QCoreApplication, QTimer
+        app = QCoreApplication([])
+        def cycle():
+            pyqtguard.uninstall()
+            pyqtguard.install(freeze_ms=200)
+        QTimer.singleShot(50, cycle)
+        QTimer.singleShot(200, lambda: time.sleep(0.8))
+        QTimer.singleShot(1400, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
+    assert "shutdown began (the Qt event loop ended)" in result.log, result.describe()
