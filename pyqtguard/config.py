@@ -109,11 +109,34 @@ _UNSET: object = object()
 # max(10 ms, freeze_ms / 10), so a threshold near 10 ms reports an idle app.
 MIN_FREEZE_MS = 50
 DEFAULT_DUMP_SIGNAL = getattr(_signal, "SIGUSR1", None)
+# The longest timeout or interval the C core keeps (about 31.7 years, in
+# nanoseconds well inside its 64-bit clock): a longer one (inf, 1e308, an
+# int too large for a float) is taken as this, i.e. never in practice.
+MAX_SECONDS = 1e9
+# The longest freeze threshold the C core keeps (a C int of milliseconds,
+# about 24.8 days): a longer one is taken as this.
+MAX_FREEZE_MS = 2**31 - 1
+# Signals dump_signal must not be: those no handler can take, those the
+# crash handler reports, and Ctrl+C and SIGTERM (pyqtguard.interrupts).
+_RESERVED_SIGNALS = frozenset(getattr(_signal, name) for name in (
+    "SIGKILL", "SIGSTOP", "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT",
+    "SIGINT", "SIGTERM") if hasattr(_signal, name))
 
 
 def disabled_by_env() -> bool:
-    """``PYQTGUARD_DISABLE=1`` (or true/yes/on) turns everything off."""
-    return os.environ.get(ENV_DISABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+    """``PYQTGUARD_DISABLE=1`` (or true/yes/on) turns everything off; a value
+    that is neither that nor 0/false/no/off is warned about and ignored."""
+    raw = os.environ.get(ENV_DISABLE, "").strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw not in {"", "0", "false", "no", "off"}:
+        warn_once(f"env:{ENV_DISABLE}", f"ignoring {ENV_DISABLE}={_shown(raw)}: not 1 or 0")
+    return False
+
+
+def _shown(raw: str) -> str:
+    """An environment value as a warning shows it: repr, at most 40 characters."""
+    return repr(raw) if len(raw) <= 40 else repr(raw[:40]) + f"... ({len(raw)} characters)"
 
 
 def _check_bool(name: str, value: object) -> bool:
@@ -130,7 +153,7 @@ def _check_number(name: str, value: object, *, allow_none: bool) -> float | None
         raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
     if value != value or value < 0:  # NaN or negative
         raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return float(value)
+    return MAX_SECONDS if value > MAX_SECONDS else float(value)   # inf: never, in practice
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> int:
@@ -145,7 +168,18 @@ def _check_freeze_ms(value: object) -> int:
     freeze_ms = _check_int("freeze_ms", value, minimum=0)
     if 0 < freeze_ms < MIN_FREEZE_MS:
         raise ValueError(f"freeze_ms must be 0 (off) or >= {MIN_FREEZE_MS}, got {freeze_ms!r}")
-    return freeze_ms
+    return min(freeze_ms, MAX_FREEZE_MS)
+
+
+def _check_dump_signal(value: object) -> int:
+    signum = _check_int("dump_signal", value, minimum=1)
+    nsig = getattr(_signal, "NSIG", 65)
+    if signum >= nsig:
+        raise ValueError(f"dump_signal must be a signal number below {nsig}, got {signum!r}")
+    if signum in _RESERVED_SIGNALS:
+        raise ValueError(f"dump_signal must not be signal {signum} (it cannot be caught, "
+                         "or pyqtguard reports crashes or handles Ctrl+C/SIGTERM with it)")
+    return signum
 
 
 def _env_number(name: str, *, integer: bool) -> float | None:
@@ -157,7 +191,7 @@ def _env_number(name: str, *, integer: bool) -> float | None:
         if value != value or value < 0:
             raise ValueError
     except ValueError:
-        warn_once(f"env:{name}", f"ignoring {name}={raw!r}: not a number >= 0")
+        warn_once(f"env:{name}", f"ignoring {name}={_shown(raw)}: not a number >= 0")
         return None
     return value
 
@@ -184,6 +218,14 @@ def make_config(
     """Validate :func:`pyqtguard.install`'s arguments; fill in env and defaults."""
     if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
         raise TypeError(f"log_dir must be a path or None, not {type(log_dir).__name__}")
+    if log_dir is not None:
+        log_dir = os.fspath(log_dir)
+        if not isinstance(log_dir, str):
+            raise TypeError(f"log_dir must be a str path, not {type(log_dir).__name__}")
+        if not log_dir.strip():
+            raise ValueError("log_dir must not be empty (None: the default folder)")
+        if "\0" in log_dir:
+            raise ValueError("log_dir must not contain a NUL character")
     if log_dir is None:
         env_dir = os.environ.get(ENV_LOG_DIR, "").strip()
         log_dir = env_dir or None
@@ -197,6 +239,8 @@ def make_config(
         exit_timeout = 10.0 if env_timeout is None else env_timeout
     if freeze_ms is _UNSET:
         env_freeze = _env_number(ENV_FREEZE_MS, integer=True)
+        if env_freeze is not None and env_freeze > MAX_FREEZE_MS:
+            env_freeze = MAX_FREEZE_MS
         if env_freeze is not None and 0 < env_freeze < MIN_FREEZE_MS:
             warn_once(f"env:{ENV_FREEZE_MS}", f"ignoring {ENV_FREEZE_MS}={env_freeze}: "
                       f"not 0 (off) or >= {MIN_FREEZE_MS}")
@@ -209,7 +253,7 @@ def make_config(
     if dump_signal is _UNSET:
         dump_signal = DEFAULT_DUMP_SIGNAL
     if dump_signal is not None:
-        dump_signal = _check_int("dump_signal", dump_signal, minimum=1)
+        dump_signal = _check_dump_signal(dump_signal)
 
     return Config(
         log_dir=os.path.expanduser(os.fspath(log_dir)) if log_dir is not None else None,

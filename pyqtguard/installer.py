@@ -78,8 +78,9 @@ def install(**options: object) -> Config | None:
         _frozen_child(config)                   # a frozen app's child: ends there
     with lock:
         current = installed_config()
-        if current is not None:
-            return current                      # idempotent
+        if current is not None:                 # idempotent: the first options stay
+            _warn_if_ignored(options, config, current)
+            return current
         if runlog.run_log_path() is not None:   # after uninstall(): the same run log
             runlog.log_event(runlog.REINSTALLED_EVENT)
         run_log = log_folder.open_run_log(config)
@@ -97,6 +98,10 @@ def install(**options: object) -> Config | None:
         for trigger, name in DEFERRED_COMPONENTS.items():
             qt_attach.when_imported(trigger, _deferred_installer(name, config))
         atexit.register(at_exit)
+        try:
+            qt_attach.adopt_running_loop()      # install() from inside app.exec()
+        except Exception as exc:  # noqa: BLE001
+            warn_once("component:running loop", f"the running event loop not watched: {exc!r}")
         return config
 
 
@@ -120,6 +125,28 @@ def uninstall() -> None:
         # The run log stays this process's (a later install() goes on in it);
         # `pyqtguard logs` reads this line as the end of what was watched.
         runlog.log_event(runlog.UNINSTALLED_EVENT)
+
+
+# pyqtguard.install()'s defaults of the arguments it always passes on.
+_PASSED_DEFAULTS: dict[str, object] = {"log_dir": None, "app_name": None, "keep_logs": 20,
+                                       "stderr": True}
+
+
+def _warn_if_ignored(options: dict[str, object], asked: Config, current: Config) -> None:
+    """install() again asking for something else than what is in force (say
+    `pyqtguard run` installed first, then the app with its own options):
+    those options are ignored - say so, once."""
+    ignored = []
+    for name, value in options.items():
+        if name in _PASSED_DEFAULTS and value == _PASSED_DEFAULTS[name]:
+            continue                            # not asked for
+        mine, theirs = getattr(asked, name, value), getattr(current, name, None)
+        if mine != theirs and repr(mine) != repr(theirs):
+            ignored.append(f"{name}={value!r}")
+    if ignored:
+        warn_once("install:again", "already installed: install() again ignores "
+                  + ", ".join(ignored) + " (the options of the first install() stay in "
+                  "force; uninstall() first to change them)")
 
 
 def _frozen_child(config: Config) -> None:

@@ -111,7 +111,7 @@ def _wake_pipe() -> tuple[int, int]:
     was closed and reused meanwhile."""
     global _pipe
     if _pipe is None:
-        read_end, write_end = os.pipe()
+        read_end, write_end = (logfile.above_stdio(fd) for fd in os.pipe())
         os.set_blocking(read_end, False)
         os.set_blocking(write_end, False)
         _pipe = (read_end, write_end)

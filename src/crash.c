@@ -300,7 +300,7 @@ open_stage(void)
 {
 #ifndef _WIN32
     int ends[2];
-    if (stage_read >= 0 || pipe(ends) != 0) {
+    if (stage_read >= 0 || pqg_pipe_above_stdio(ends) != 0) {
         return;
     }
     for (int i = 0; i < 2; i++) {

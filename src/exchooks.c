@@ -404,20 +404,37 @@ report_hook_error(int source)
     PyErr_Clear();
 }
 
-static void
-chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
+/* Set while this thread calls on to the hook that was there before ours.
+ * A tool that wrapped our hook, and that install() (again) found in place,
+ * calls ours from inside: ours then returns at once - the exception was
+ * reported, and chaining on would call the tool again, without end. */
+static PQG_THREAD_LOCAL int chaining[3] = {0, 0, 0};
+
+/* Call the hook that was there before ours (None if there was none); NULL
+ * with an exception if it raised. */
+static PyObject *
+call_previous(int source, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *previous = state.previous[source];
     if (previous == NULL) {
-        return;
+        Py_RETURN_NONE;
     }
     Py_INCREF(previous);
+    chaining[source]++;
     PyObject *res = PyObject_Vectorcall(previous, args, (size_t)nargs, NULL);
+    chaining[source]--;
+    Py_DECREF(previous);
+    return res;
+}
+
+static void
+chain_previous(int source, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *res = call_previous(source, args, nargs);
     if (res == NULL) {
         report_hook_error(source);
     }
     Py_XDECREF(res);
-    Py_DECREF(previous);
 }
 
 /* "[time] pyqtguard: ValueError in paintEvent (app.py:9): 812 more times
@@ -762,7 +779,7 @@ ensure_wake_pipe(void)
         return 0;
     }
     int fds[2];
-    if (pipe(fds) != 0) {
+    if (pqg_pipe_above_stdio(fds) != 0) {
         return -1;
     }
     for (int i = 0; i < 2; i++) {
@@ -956,6 +973,11 @@ leave_hook(void)
     }
 }
 
+/* After uninstall(), a hook of ours that another tool wrapped in between
+ * (sentry-sdk, a test helper) stays inside that tool's hook: it then only
+ * calls on to the hook it had replaced, as if it were not there. */
+static int hooks_inert = 0;
+
 static PyObject *
 excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
               Py_ssize_t nargs)
@@ -964,6 +986,12 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
         PyErr_SetString(PyExc_TypeError,
                         "excepthook expects (type, value, traceback)");
         return NULL;
+    }
+    if (chaining[HOOK_SYS]) {
+        Py_RETURN_NONE;                 /* called back by the hook we chain to */
+    }
+    if (hooks_inert) {
+        return call_previous(HOOK_SYS, args, nargs);
     }
     in_hook++;
     report_exception(HOOK_SYS, args[0], args[1], args[2], NULL, NULL);
@@ -983,6 +1011,12 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
 static PyObject *
 threading_excepthook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
 {
+    if (chaining[HOOK_THREADING]) {
+        Py_RETURN_NONE;                 /* called back by the hook we chain to */
+    }
+    if (hooks_inert) {
+        return call_previous(HOOK_THREADING, &hook_args, 1);
+    }
     PyObject *exc_type = PyObject_GetAttrString(hook_args, "exc_type");
     PyObject *exc_value = PyObject_GetAttrString(hook_args, "exc_value");
     PyObject *exc_tb = PyObject_GetAttrString(hook_args, "exc_traceback");
@@ -1013,6 +1047,12 @@ threading_excepthook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
 static PyObject *
 unraisablehook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
 {
+    if (chaining[HOOK_UNRAISABLE]) {
+        Py_RETURN_NONE;                 /* called back by the hook we chain to */
+    }
+    if (hooks_inert) {
+        return call_previous(HOOK_UNRAISABLE, &hook_args, 1);
+    }
     PyObject *exc_type = PyObject_GetAttrString(hook_args, "exc_type");
     PyObject *exc_value = PyObject_GetAttrString(hook_args, "exc_value");
     PyObject *exc_tb = PyObject_GetAttrString(hook_args, "exc_traceback");
@@ -1094,10 +1134,12 @@ static PyObject *
 set_previous_hooks_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     PyObject *hooks[3];
-    if (!PyArg_ParseTuple(args, "OOO:set_previous_hooks",
-                          &hooks[0], &hooks[1], &hooks[2])) {
+    int inert = 0;
+    if (!PyArg_ParseTuple(args, "OOO|p:set_previous_hooks",
+                          &hooks[0], &hooks[1], &hooks[2], &inert)) {
         return NULL;
     }
+    hooks_inert = inert;
     for (int i = 0; i < 3; i++) {
         if (set_callable(&state.previous[i], hooks[i], hook_sources[i]) < 0) {
             return NULL;
@@ -1254,7 +1296,8 @@ static PyMethodDef exchooks_methods[] = {
                "imported at the first exception.")},
     {"set_previous_hooks", set_previous_hooks_py, METH_VARARGS,
      PyDoc_STR("set_previous_hooks($module, excepthook, threading_hook, "
-               "unraisablehook, /)\n--\n\nHooks to chain to (None: none).")},
+               "unraisablehook, inert=False, /)\n--\n\nHooks to chain to (None: "
+               "none); inert: the hooks only call on to them (uninstalled).")},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,6 +16,9 @@
 #ifdef _WIN32
 #  include <windows.h>
 #else
+#  include <errno.h>
+#  include <fcntl.h>
+#  include <unistd.h>
 #  include <pthread.h>
 #  include <signal.h>
 #  include <stdlib.h>
@@ -139,5 +142,28 @@ pqg_on_fork_child(void (*child)(void), int *registered)
         pthread_atfork(NULL, NULL, child);
         *registered = 1;
     }
+}
+
+int
+pqg_pipe_above_stdio(int fds[2])
+{
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] <= 2) {
+            int above = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+            if (above < 0) {
+                int saved = errno;
+                close(fds[0]);
+                close(fds[1]);
+                errno = saved;
+                return -1;
+            }
+            close(fds[i]);
+            fds[i] = above;
+        }
+    }
+    return 0;
 }
 #endif

@@ -156,6 +156,10 @@ void pqg_name_this_thread(const char *name);  /* from the thread itself */
 int pqg_wait_for_flag(atomic_int *flag, int value, int max_ms);  /* signal-safe */
 /* pthread_atfork(child) once per `registered` flag (one per caller). */
 void pqg_on_fork_child(void (*child)(void), int *registered);
+/* Both ends of pipe(2), never numbered 0-2 (an app started with stderr
+ * closed would otherwise hand pyqtguard fd 2, where every library's write
+ * to "stderr" would land): 0, or -1 with errno. */
+int pqg_pipe_above_stdio(int fds[2]);
 #endif
 /* ---- altstack.c: an alternate signal stack for each thread ---- */
 int pqg_altstack_init(PyObject *module);

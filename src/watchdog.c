@@ -533,7 +533,9 @@ report_exit_timeout_in_c(const char *note)
         if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
             continue;
         }
-        pqg_puts(fds[i], "\n=== pyqtguard exit timeout ===\n");
+        pqg_puts(fds[i], "\n=== pyqtguard exit timeout ===\npid: ");
+        pqg_put_dec(fds[i], (unsigned long long)getpid());
+        pqg_puts(fds[i], "\n");
         pqg_puts(fds[i], exit_reason);
         pqg_puts(fds[i], "\n");
         write_fallback(fds[i], 0, note);

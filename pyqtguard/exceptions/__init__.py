@@ -109,7 +109,10 @@ def uninstall() -> None:
         threading.excepthook = old_threading  # type: ignore[assignment]
     if sys.unraisablehook is _native.unraisablehook:
         sys.unraisablehook = old_unraisable  # type: ignore[assignment]
-    _native.set_previous_hooks(None, None, None)
+    # A hook of ours another tool wrapped since stays inside the tool's: it
+    # now only calls on to the hook it replaced (Python's own included), so
+    # nothing more is reported after uninstall().
+    _native.set_previous_hooks(old_sys, old_threading, old_unraisable, True)
     unwatch_queued_reports()
     _native.flush_exception_reports()
     _saved_hooks = None

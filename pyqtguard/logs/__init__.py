@@ -54,6 +54,21 @@ def warn_once(key: str, message: str) -> None:
         pass
 
 
+def above_stdio(fd: int) -> int:
+    """*fd*, or a close-on-exec copy of it numbered 3 or above (the original
+    closed): a descriptor pyqtguard keeps must never be 0, 1 or 2, which an
+    app started with them closed (``2>&-``) would otherwise hand it, and
+    where every library's write to "stderr" would then land."""
+    if fd > 2 or sys.platform == "win32":
+        return fd
+    import fcntl
+
+    try:
+        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    finally:
+        os.close(fd)
+
+
 def use_run_log(path: str, fd: int) -> None:
     """Make *fd*, open on *path*, this run's log: the C core writes to it
     from here on (see :func:`pyqtguard.logs.folder.create_run_log`)."""

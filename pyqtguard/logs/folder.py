@@ -237,7 +237,7 @@ def _open_exclusive(folder: str, dir_fd: int | None) -> tuple[str, int]:
                 fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
         except FileExistsError:
             continue
-        return name, fd
+        return name, runlog.above_stdio(fd)
     raise OSError(f"no free log file name in {folder}")
 
 

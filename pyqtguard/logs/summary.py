@@ -206,6 +206,24 @@ def _count_exceptions(fd: int, pid: int, size: int) -> tuple[int, bool]:
     return count, size <= MAX_SCAN_BYTES
 
 
+def _own_section(tail: bytes, marker: bytes, pid: int) -> dict[str, str] | None:
+    """The header fields of the last *marker* section written by *pid* (a
+    child forked after install() writes to its parent's log; a section with
+    no pid line, from an older pyqtguard, counts); None if there is none."""
+    end = len(tail)
+    while (index := tail.rfind(marker, 0, end)) >= 0:
+        fields: dict[str, str] = {}
+        for line in tail[index:].decode("utf-8", "replace").splitlines()[1:]:
+            key, sep, value = line.partition(": ")
+            if not line.strip() or not sep or key in fields:
+                break
+            fields[key] = value
+        if fields.get("pid", str(pid)) == str(pid):
+            return fields
+        end = index
+    return None
+
+
 def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None]:
     """The run's crash (its signal or fatal message, "" if unreadable; None
     if none) and the last crash of a forked child ("pid N: reason"; None).
@@ -297,7 +315,7 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
     crash, child_crash = _crash_reasons(tail, pid)
     if crash is not None:
         outcome = "crashed"
-    elif EXIT_TIMEOUT_MARKER in tail:
+    elif _own_section(tail, EXIT_TIMEOUT_MARKER, pid) is not None:
         outcome = "exit timeout"
     elif _ended(tail):
         outcome = "exceptions" if exceptions else "clean"

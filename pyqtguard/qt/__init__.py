@@ -364,10 +364,68 @@ def _watch_top_level_loops() -> None:
         when_imported(name, _attach_loop_starters)
 
 
+# The application whose exec() already ran when install() was called (see
+# adopt_running_loop), while pyqtguard waits for its aboutToQuit.
+_adopted_app: Any = None
+# uninstall() ran while the main loop ran: its start is to be told again at
+# the next install(), if the loop still runs then.
+_unwatched_since_uninstall = False
+
+
+def adopt_running_loop() -> None:
+    """install() called while the application's event loop already runs (from
+    a slot, a plugin loaded late): that exec() was not wrapped, so its start
+    was missed.  Treat it as starting now, and as ending when the application
+    is about to quit (QCoreApplication.exec() emits aboutToQuit as its loop
+    ends)."""
+    global _loop_depth, _loop_ident, _adopted_app, _unwatched_since_uninstall
+    if not in_main_thread():
+        return
+    if _unwatched_since_uninstall and _loop_depth:
+        # uninstall() and install() again inside the loop: the wrapper of
+        # that exec() still counts it (and will tell its end); its start is
+        # told again to the guards just installed.
+        _unwatched_since_uninstall = False
+        _notify(_loop_started)
+        return
+    qtcore = sys.modules.get(QTCORE)
+    if qtcore is None or _loop_depth or _adopted_app is not None:
+        return
+    app = qtcore.QCoreApplication.instance()
+    if app is None or qtcore.QThread.currentThread().loopLevel() < 1:
+        return
+    _adopted_app = app
+    app.aboutToQuit.connect(_adopted_loop_ended)
+    _loop_depth, _loop_ident = 1, _thread.get_ident()
+    _notify(_loop_started)
+
+
+def _adopted_loop_ended() -> None:
+    global _loop_depth, _loop_ident, _adopted_app
+    app, _adopted_app = _adopted_app, None
+    if app is None:
+        return
+    try:
+        app.aboutToQuit.disconnect(_adopted_loop_ended)
+    except (TypeError, RuntimeError):
+        pass
+    _loop_depth, _loop_ident = 0, None
+    _notify(_loop_ended)
+
+
 def unwrap_event_loops() -> None:
     """Put back the original ``exec`` methods (for :func:`pyqtguard.uninstall`)."""
-    global _watching_event_loops, _watching_top_level_loops
+    global _watching_event_loops, _watching_top_level_loops, _adopted_app
+    global _unwatched_since_uninstall, _loop_depth, _loop_ident
     _watching_event_loops = _watching_top_level_loops = False
+    app, _adopted_app = _adopted_app, None
+    if app is not None:                         # no wrapper will count that loop's end
+        _loop_depth, _loop_ident = 0, None
+        try:
+            app.aboutToQuit.disconnect(_adopted_loop_ended)
+        except (TypeError, RuntimeError):
+            pass
+    _unwatched_since_uninstall = bool(_loop_depth)   # a wrapped exec() runs on
     for cls, original in list(_original_execs.items()):
         # Put back only over pyqtguard's own wrapper: a tool that wrapped
         # exec() after install() keeps its wrapper (ours, inside it, goes

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import _thread
 import atexit
+import os
 import sys
 import time
 
@@ -226,7 +227,8 @@ def _report_exit_timeout() -> None:
 
     infos = threads.threads(stacks=True)
     heading = "\n=== pyqtguard exit timeout ===\n"
-    body = (f"shutdown began ({_began}) {_budget:g} s ago "
+    body = (f"pid: {os.getpid()}\n"          # a forked child writes to the parent's log
+            f"shutdown began ({_began}) {_budget:g} s ago "
             f"and the process has not ended. Threads still alive:\n"
             + threads.format_table(infos) + _why_main_waits(infos))
     text = heading + body
