@@ -255,13 +255,14 @@ def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
 
 def find_crashes(folder: str | os.PathLike[str],
                  notes: list[str] | None = None) -> list[CrashReport]:
-    """Crash reports in *folder*'s run logs, newest first.
+    """Crash reports in *folder*'s run logs, newest first (its
+    multiprocessing workers' own logs included: their crashes too).
 
     Unreadable reports are skipped; a line saying why goes to *notes*.  A
     folder that cannot be listed raises OSError (a missing one is empty).
     """
     found = []
-    for path in reversed(logdir.list_run_logs(folder)):
+    for path in reversed(logdir.list_run_logs(folder, workers=True)):
         try:
             report = parse_report(path)
         except Exception as exc:  # noqa: BLE001 - one file never stops the listing
@@ -303,9 +304,10 @@ def last_crash() -> CrashReport | None:
         return None
     current = logfile.current_path()
     runs = [p for p in logdir.run_logs(folder) if current is None or p != current]
-    # The app's spawn/forkserver workers that ran its install() wrote logs
-    # of their own, newer than the app's: the previous run is the newest
-    # log that is not a worker's.
+    # The app's spawn/forkserver workers that ran its install() write logs
+    # of their own, named apart (run_logs() leaves them out); those of
+    # pyqtguard versions that named them as runs say so in their header:
+    # the previous run is the newest log that is not a worker's.
     while runs and logread.is_worker_log(runs[-1]):
         runs.pop()
     if not runs:

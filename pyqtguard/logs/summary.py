@@ -15,8 +15,9 @@ The outcome of a run, from its log:
 (3)``                       QApplication or pool: the child guard ended the
                             program (exit status 3)
 ``worker of pid N: ...``    a spawn/forkserver worker that ran the app's
-                            ``install()`` again: its own log (its header's
-                            ``worker of:`` line)
+                            ``install()`` again: its own log, named
+                            ``pyqtguard-worker-...`` (its header's ``worker
+                            of:`` line)
 ``...; forked child         a ``fork`` child (sharing this log) crashed; the
 crashed (pid N: SIG...)``   run's own outcome comes first
 ``clean``                   the interpreter exited, no uncaught exception
@@ -338,7 +339,7 @@ def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 2
     """The newest *limit* runs (None: all) in *folders*' run logs, newest
     first (by the start time in their names).  Logs that cannot be read are
     skipped; a line saying why goes to *notes*."""
-    logs = [p for folder in folders for p in logdir.run_logs(folder)]
+    logs = [p for folder in folders for p in logdir.run_logs(folder, workers=True)]
     logs.sort(key=lambda p: logdir._sort_key(p.name), reverse=True)
     if limit is not None:
         logs = logs[:limit]
