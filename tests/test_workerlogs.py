@@ -133,6 +133,33 @@ def test_worker_logs_stay_bounded_and_leave_no_other_files(tmp_path):
         assert os.stat(result.log_dir / name).st_mode & 0o777 == 0o600, name
 
 
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_workers_crash_is_listed_under_the_app_and_not_offered_as_its_crash(tmp_path,
+                                                                                method):
+    result = run_app(POOL_APP, tmp_path, env={"APP_METHOD": method, "WORKER_CRASH": "1"})
+    assert result.returncode == 0, result.describe()
+    assert "pool broken" in result.stdout, result.describe()
+    apps = app_logs(result.log_dir)
+    assert len(apps) == 1, _names(result.log_dir)
+    app_pid = int(apps[0].split("-")[3])
+
+    listing = cli(result.log_dir, "logs")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    own = [line for line in lines if f"  {app_pid}  " in line]
+    assert len(own) == 1 and "  clean  " in own[0], listing.stdout
+    crashed = [line for line in lines if "crashed (SIGSEGV" in line]
+    assert len(crashed) == 1 and "worker of pid " in crashed[0], listing.stdout
+    assert f"worker of pid {app_pid}" in crashed[0], \
+        listing.stdout
+
+    report = cli(result.log_dir, "report")
+    assert report.returncode == 0 and "SIGSEGV" in report.stdout, report.stdout + report.stderr
+
+    again = run_app(NEXT_START, tmp_path)
+    assert "last crash: None" in again.stdout, again.describe()
+
+
 # ---- the pruner and the readers, in-process ------------------------------------
 
 def _make(folder, prefix, second, pid):
@@ -185,3 +212,14 @@ def test_worker_log_names_are_recognised_strictly(tmp_path):
     (tmp_path / "pyqtguard-20261129-151426000-1-0.log").write_text("")
     assert [p.name for p in logdir.run_logs(tmp_path)] == ["pyqtguard-20261129-151426000-1-0.log"]
     assert [p.name for p in logdir.run_logs(tmp_path, workers=True)][-1] == good
+
+
+def test_a_forkserver_workers_header_names_the_app_and_the_forkserver():
+    from pyqtguard.logs import summary
+
+    text = ("pid 41 (a multiprocessing child running the main module again, forked "
+            "by the forkserver pid 57)")
+    assert summary._worker_of(text) == (41, 57)
+    assert summary._worker_of("pid 41 (a multiprocessing child running the main "
+                              "module again)") == (41, 0)
+    assert summary._worker_of("pid " + "9" * 400) == (0, 0)

@@ -337,6 +337,37 @@ def create_run_log(folder: str, header: str, *, worker: bool = False) -> tuple[s
 
 # ---- this run's log ------------------------------------------------------------
 
+_FORKSERVER_COMMAND = b"from multiprocessing.forkserver import main"
+
+
+def _forkservers_parent(ppid: int) -> int:
+    """The app's pid if process *ppid* is multiprocessing's forkserver
+    (its command line says so) and the system tells its parent (Linux's
+    /proc, two small bounded reads); 0 otherwise."""
+    try:
+        with open(f"/proc/{ppid}/cmdline", "rb") as file:
+            if _FORKSERVER_COMMAND not in file.read(4096):
+                return 0
+        with open(f"/proc/{ppid}/stat", "rb") as file:
+            fields = file.read(4096).rpartition(b")")[2].split()
+        return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def _worker_line() -> str:
+    """``worker of: pid N (...)``: whose worker this process is - the app's
+    pid; a forkserver worker names the app (the forkserver's parent) where
+    the system tells it, and the forkserver."""
+    ppid = os.getppid()
+    app = _forkservers_parent(ppid) if sys.platform.startswith("linux") else 0
+    if app > 1:
+        return (f"worker of: pid {app} (a multiprocessing child running the main "
+                f"module again, forked by the forkserver pid {ppid})\n")
+    return (f"worker of: pid {ppid} (a multiprocessing child running the main "
+            "module again)\n")
+
+
 def run_log_header(config: Config) -> str:
     """The first lines of a run log: what ran, where, when (no argument
     values, no environment: they may hold secrets)."""
@@ -346,9 +377,7 @@ def run_log_header(config: Config) -> str:
     # __mp_main__, and so the app's install(): its log says whose it is
     # (read back by read.is_worker_log and summary.py; the log's name says
     # it too, for the pruner).
-    worker = (f"worker of: pid {os.getppid()} (a multiprocessing child running "
-              "the main module again)\n"
-              if is_multiprocessing_worker() else "")
+    worker = _worker_line() if is_multiprocessing_worker() else ""
     return (
         f"pyqtguard {__version__} run log\n"
         f"app: {config.app_name}\n"
