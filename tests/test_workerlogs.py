@@ -148,6 +148,8 @@ def test_a_workers_crash_is_listed_under_the_app_and_not_offered_as_its_crash(tm
     lines = listing.stdout.splitlines()
     own = [line for line in lines if f"  {app_pid}  " in line]
     assert len(own) == 1 and "  clean  " in own[0], listing.stdout
+    if method == "spawn":                  # the first pool's four: one line
+        assert f"4 workers of pid {app_pid}: clean" in listing.stdout, listing.stdout
     crashed = [line for line in lines if "crashed (SIGSEGV" in line]
     assert len(crashed) == 1 and "worker of pid " in crashed[0], listing.stdout
     assert f"worker of pid {app_pid}" in crashed[0], \
@@ -212,6 +214,23 @@ def test_worker_log_names_are_recognised_strictly(tmp_path):
     (tmp_path / "pyqtguard-20261129-151426000-1-0.log").write_text("")
     assert [p.name for p in logdir.run_logs(tmp_path)] == ["pyqtguard-20261129-151426000-1-0.log"]
     assert [p.name for p in logdir.run_logs(tmp_path, workers=True)][-1] == good
+
+
+def test_the_logs_limit_counts_the_apps_runs_not_its_workers(tmp_path, monkeypatch):
+    from pyqtguard.logs import summary
+
+    apps = [_make(tmp_path, "pyqtguard-", s, 100 + s) for s in (0, 20)]
+    for s in range(1, 20):
+        _make(tmp_path, "pyqtguard-worker-", s, 200 + s)
+    runs = summary.recent_runs([tmp_path], limit=1)
+    assert runs[0].path.name == apps[1] and len(runs) == 1
+    runs = summary.recent_runs([tmp_path], limit=2)
+    assert [r.path.name for r in runs if "worker" not in r.path.name] == apps[::-1]
+    assert len(runs) == 21
+    monkeypatch.setattr(summary, "MAX_WORKERS_PER_RUN", 5)
+    notes: list[str] = []
+    runs = summary.recent_runs([tmp_path], limit=2, notes=notes)
+    assert len(runs) == 12 and notes == ["9 more worker logs not listed (--limit 0 lists all)"]
 
 
 def test_a_forkserver_workers_header_names_the_app_and_the_forkserver():

@@ -352,15 +352,36 @@ def _worker_of(text: str) -> tuple[int, int]:
     return worker_of, int(forkserver[1]) if worker_of and forkserver else 0
 
 
+MAX_WORKERS_PER_RUN = 10   # a listing reads at most limit x this many worker logs
+
+
 def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 20,
                 notes: list[str] | None = None) -> list[RunSummary]:
-    """The newest *limit* runs (None: all) in *folders*' run logs, newest
-    first (by the start time in their names).  Logs that cannot be read are
+    """The newest *limit* runs of the app (None: all) in *folders*, newest
+    first (by the start time in their names), with the logs of its
+    multiprocessing workers that started since the oldest of them, in the
+    same order (at most ``limit * MAX_WORKERS_PER_RUN``: workers do not
+    push the app's runs out of the listing).  Logs that cannot be read are
     skipped; a line saying why goes to *notes*."""
     logs = [p for folder in folders for p in logdir.run_logs(folder, workers=True)]
     logs.sort(key=lambda p: logdir._sort_key(p.name), reverse=True)
     if limit is not None:
-        logs = logs[:limit]
+        chosen: list[Path] = []
+        apps = workers = left_out = 0
+        for path in logs:
+            if logdir.is_run_log(path.name):
+                chosen.append(path)
+                apps += 1
+                if apps == limit:
+                    break             # older workers: of runs not listed
+            elif workers == limit * MAX_WORKERS_PER_RUN:
+                left_out += 1
+            else:
+                workers += 1
+                chosen.append(path)
+        if left_out and notes is not None:
+            notes.append(f"{left_out} more worker logs not listed (--limit 0 lists all)")
+        logs = chosen
     runs = []
     for path in logs:
         try:
@@ -369,3 +390,14 @@ def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 2
             if notes is not None:
                 notes.append(f"skipped {path}: {exc.strerror or exc}")
     return runs
+
+
+UNEVENTFUL = ("clean", "ended unrecorded")   # a worker's: told by a count
+
+
+def is_uneventful_worker(run: RunSummary) -> bool:
+    """A worker whose log says nothing happened: it exited cleanly, or
+    ended unrecorded (a forkserver's workers end with ``os._exit``, a
+    ``Pool``'s are terminated) with no exception, crash or child crash."""
+    return (bool(run.worker_of) and run.outcome in UNEVENTFUL and not run.exceptions
+            and not run.child_crash)
