@@ -162,6 +162,77 @@ def test_a_workers_crash_is_listed_under_the_app_and_not_offered_as_its_crash(tm
     assert "last crash: None" in again.stdout, again.describe()
 
 
+FORK_CHILD_CRASH_APP = """
+    import ctypes, multiprocessing as mp, os
+    import pyqtguard
+    pyqtguard.install(keep_logs=%d)
+
+    def work(x):
+        if x < 0:
+            ctypes.string_at(0)
+        return x
+
+    if __name__ == "__main__":
+        child = mp.get_context("fork").Process(target=work, args=(-1,))
+        child.start()
+        child.join()
+        print("child exit", child.exitcode, flush=True)
+        if os.environ.get("APP_CRASH"):
+            ctypes.string_at(0)
+""" % KEEP
+
+
+def test_a_fork_childs_crash_is_not_offered_as_the_apps(tmp_path):
+    result = run_app(FORK_CHILD_CRASH_APP, tmp_path)
+    assert result.returncode == 0 and "child exit -11" in result.stdout, result.describe()
+    again = run_app(NEXT_START, tmp_path)
+    assert "last crash: None" in again.stdout, again.describe()
+    # ...and when the app then crashed too, its own crash is the one offered.
+    crashed = run_app(FORK_CHILD_CRASH_APP, tmp_path, env={"APP_CRASH": "1"})
+    assert crashed.returncode == -11, crashed.describe()
+    app_pid = int(app_logs(crashed.log_dir)[-1].split("-")[3])
+    again = run_app(NEXT_START, tmp_path)
+    assert f"last crash: ('SIGSEGV (Segmentation fault)', {app_pid})" in again.stdout, \
+        again.describe()
+
+
+ORPHAN_CRASH_APP = """
+    import ctypes, multiprocessing as mp, os, time
+    import pyqtguard
+    pyqtguard.install(keep_logs=%d)
+
+    def late_crash():
+        time.sleep(0.5)                    # outlives the app, then crashes
+        ctypes.string_at(0)
+
+    if __name__ == "__main__":
+        mp.get_context("fork").Process(target=late_crash).start()
+        ctypes.string_at(0)                # the app crashes first
+""" % KEEP
+
+
+def test_the_apps_crash_is_offered_even_when_a_fork_child_crashed_after_it(tmp_path):
+    """A fork child shares the app's log: one that outlived the crashed app
+    and crashed later wrote the log's last report.  last_crash() offered
+    nothing (the last report was not the app's); it is the app's own."""
+    import time
+
+    result = run_app(ORPHAN_CRASH_APP, tmp_path)
+    assert result.returncode == -11, result.describe()
+    [log] = app_logs(result.log_dir)
+    app_pid = int(log.split("-")[3])
+    for _ in range(100):                   # the orphan writes its report meanwhile
+        if result.log.count("=== pyqtguard crash report ===") == 2:
+            break
+        time.sleep(0.05)
+    assert result.log.count("=== pyqtguard crash report ===") == 2, result.log
+    again = run_app(NEXT_START, tmp_path)
+    assert f"last crash: ('SIGSEGV (Segmentation fault)', {app_pid})" in again.stdout, \
+        again.describe()
+    listing = cli(result.log_dir, "logs").stdout
+    assert "crashed (SIGSEGV" in listing and "forked child crashed" in listing, listing
+
+
 # ---- the pruner and the readers, in-process ------------------------------------
 
 def _make(folder, prefix, second, pid):
