@@ -27,10 +27,11 @@ class AppResult:
 
     @property
     def logs(self) -> list[Path]:
-        """Run logs written, oldest first."""
+        """Run logs written, oldest first (multiprocessing workers' own
+        logs, ``pyqtguard-worker-...``, included)."""
         from pyqtguard.logs.folder import run_logs
 
-        return run_logs(self.log_dir)
+        return run_logs(self.log_dir, workers=True)
 
     @property
     def log(self) -> str:

@@ -28,12 +28,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="List recent runs, newest first: start time (UTC), app, pid, "
         "outcome (clean, N exceptions, crashed, exit timeout, still running, "
         "uninstalled, ended unrecorded) and "
-        "the run log's path.  Exit status 0; 2 if the folder or app does not exist "
-        "or cannot be read.")
+        "the run log's path; the app's multiprocessing workers' own logs among "
+        "them (\"worker of pid N: ...\"; workers in a row of which nothing is "
+        "to tell: one line, counted).  Exit status 0; 2 if the folder or app does "
+        "not exist or cannot be read.")
     add_folder_options(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("-n", "--limit", type=int, default=20, metavar="N",
-                        help="newest N runs (default 20; 0: all)")
+                        help="newest N runs of the app, with their workers (default 20; "
+                        "0: all)")
     parser.set_defaults(func=main)
 
 
@@ -75,8 +78,42 @@ def main(args: argparse.Namespace) -> int:
     if not runs:
         print("no run logs")
         return 0
-    for run in runs:
+    for run, count in _collapse_uneventful_workers(runs):
+        if count:
+            print("  ".join([_printable(run.started) or "?", _printable(run.app) or "?",
+                             "-", f"{count} workers of pid {run.worker_of}: clean or ended "
+                             "unrecorded (--json lists each)"]))
+            continue
         print("  ".join([_printable(run.started) or "?", _printable(run.app) or "?",
                          str(run.pid), _printable(run.describe()),
                          _printable(str(run.path))]))
     return 0
+
+
+def _collapse_uneventful_workers(runs):
+    """(run, 0) for each run to print; (newest, N) in place of N > 1
+    workers in a row of one app whose logs say nothing happened: a pool of
+    64 workers is one line, its crashed worker a line of its own."""
+    from ..logs.summary import is_uneventful_worker
+
+    out: list = []
+    group: list = []
+
+    def flush() -> None:
+        if len(group) > 1:
+            out.append((group[0], len(group)))
+        else:
+            out.extend((run, 0) for run in group)
+        group.clear()
+
+    for run in runs:
+        if is_uneventful_worker(run) and (not group or group[0].worker_of == run.worker_of):
+            group.append(run)
+            continue
+        flush()
+        if is_uneventful_worker(run):
+            group.append(run)
+        else:
+            out.append((run, 0))
+    flush()
+    return out

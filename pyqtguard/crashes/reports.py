@@ -226,8 +226,11 @@ def _parse_text(path: Path, text: str) -> CrashReport:
                        text, _pending_exceptions(text))
 
 
-def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
+def parse_report(path: str | os.PathLike[str], pid: int | None = None) -> CrashReport | None:
     """The crash report in one run log; None if that run did not crash.
+    *pid*: the last report of that process (a ``fork`` child shares its
+    parent's log, and one that outlived the crashed app wrote its own
+    report after the app's); None if it wrote none.
 
     Reads the log's last few MB only (:mod:`pyqtguard.logs.read`: regular
     files only, never blocking).  The report is the last marker line with a
@@ -243,11 +246,14 @@ def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
     for offset in reversed(offsets):
         text = data[offset:offset + _MAX_REPORT_BYTES].decode("utf-8", errors="replace")
         try:
-            return _parse_text(path, text)
+            report = _parse_text(path, text)
         except CorruptReport as exc:
             first_error = first_error or exc
         except (ValueError, RecursionError, MemoryError) as exc:
             first_error = first_error or CorruptReport(f"{type(exc).__name__}: {exc}")
+        else:
+            if pid is None or report.pid == pid:
+                return report
     if first_error is not None:
         raise first_error
     return None
@@ -255,13 +261,14 @@ def parse_report(path: str | os.PathLike[str]) -> CrashReport | None:
 
 def find_crashes(folder: str | os.PathLike[str],
                  notes: list[str] | None = None) -> list[CrashReport]:
-    """Crash reports in *folder*'s run logs, newest first.
+    """Crash reports in *folder*'s run logs, newest first (its
+    multiprocessing workers' own logs included: their crashes too).
 
     Unreadable reports are skipped; a line saying why goes to *notes*.  A
     folder that cannot be listed raises OSError (a missing one is empty).
     """
     found = []
-    for path in reversed(logdir.list_run_logs(folder)):
+    for path in reversed(logdir.list_run_logs(folder, workers=True)):
         try:
             report = parse_report(path)
         except Exception as exc:  # noqa: BLE001 - one file never stops the listing
@@ -303,19 +310,19 @@ def last_crash() -> CrashReport | None:
         return None
     current = logfile.current_path()
     runs = [p for p in logdir.run_logs(folder) if current is None or p != current]
-    # The app's spawn/forkserver workers that ran its install() wrote logs
-    # of their own, newer than the app's: the previous run is the newest
-    # log that is not a worker's.
+    # The app's spawn/forkserver workers that ran its install() write logs
+    # of their own, named apart (run_logs() leaves them out); those of
+    # pyqtguard versions that named them as runs say so in their header:
+    # the previous run is the newest log that is not a worker's.
     while runs and logread.is_worker_log(runs[-1]):
         runs.pop()
     if not runs:
         return None
+    # A fork child (a multiprocessing worker) writes its crash to the app's
+    # log: the app's own crash is the last report with the app's pid, if
+    # any - a child's is not the app's, and may come after the app's.
+    pid = logdir.pid_in_name(runs[-1])
     try:
-        report = parse_report(runs[-1])
+        return parse_report(runs[-1], pid if pid != -1 else None)
     except Exception:  # noqa: BLE001 - called at the app's start: never raise
         return None
-    # A fork child (a multiprocessing worker) writes its crash to the app's
-    # log: the app itself did not crash.
-    if report is not None and report.pid != logdir.pid_in_name(runs[-1]) != -1:
-        return None
-    return report

@@ -13,7 +13,15 @@ Files are created 0600 with ``O_NOFOLLOW | O_EXCL`` (a planted symlink is
 refused, never followed), folders 0700 (and the parents pyqtguard creates),
 whatever the umask.  A folder is used only if it is this user's and not
 writable by group or others (a symlink to such a folder is fine), and only
-the newest ``keep_logs`` runs are kept.  What writes to this run's log is :mod:`pyqtguard.logs`.
+the newest ``keep_logs`` runs are kept.
+
+A spawn or forkserver worker that runs the app's ``install()`` again (it
+re-imports the main module as ``__mp_main__``) writes a log of its own,
+named ``pyqtguard-worker-...`` (:data:`WORKER_PREFIX`): not a run of the
+app.  Worker logs are counted apart, with a cap of their own
+(:func:`worker_logs_kept`), and a worker prunes only worker logs: a pool
+never pushes out the app's logs - last run's crash above all - nor the
+app's live log.  What writes to this run's log is :mod:`pyqtguard.logs`.
 
 Start-up cost matters (this runs in every app's start-up), so the install
 path uses ``os.path`` strings; ``pathlib`` is imported only by the functions
@@ -39,6 +47,8 @@ if TYPE_CHECKING:
 
 LOG_PREFIX = "pyqtguard-"
 LOG_SUFFIX = ".log"
+WORKER_PREFIX = "pyqtguard-worker-"     # a multiprocessing worker's own log
+WORKER_LOGS_PER_CPU = 4                 # worker logs kept: see worker_logs_kept()
 
 
 def _default_root() -> str:
@@ -88,38 +98,55 @@ def is_run_log(name: str) -> bool:
             and len(parts[0]) == 8 and len(parts[1]) in (6, 9))
 
 
+def is_worker_log_name(name: str) -> bool:
+    """True for the names of multiprocessing workers' own logs:
+    ``pyqtguard-worker-YYYYmmdd-HHMMSSmmm-<pid>-<seq>.log`` (not run logs
+    of the app: :func:`is_run_log` is False for them)."""
+    return (name.startswith(WORKER_PREFIX)
+            and is_run_log(LOG_PREFIX + name[len(WORKER_PREFIX):]))
+
+
+def _is_any_log(name: str) -> bool:
+    return is_run_log(name) or is_worker_log_name(name)
+
+
+def _stem(name: str) -> str:
+    """``DATE-TIME-PID-N`` of a run log's or a worker log's name."""
+    prefix = WORKER_PREFIX if name.startswith(WORKER_PREFIX) else LOG_PREFIX
+    return name[len(prefix):-len(LOG_SUFFIX)]
+
+
 def pid_in_name(path: str | os.PathLike[str]) -> int:
-    """The pid a run log's name gives (``pyqtguard-DATE-TIME-PID-N.log``);
-    -1 if the name has none."""
-    name = os.path.basename(os.fspath(path))
-    parts = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
+    """The pid a run log's name gives (``pyqtguard-DATE-TIME-PID-N.log``,
+    a worker's ``pyqtguard-worker-DATE-TIME-PID-N.log``); -1 if the name
+    has none."""
+    parts = _stem(os.path.basename(os.fspath(path))).split("-")
     return int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else -1
 
 
 def _sort_key(name: str) -> tuple[str, int]:
-    day, clock, _pid, seq = name[len(LOG_PREFIX):-len(LOG_SUFFIX)].split("-")
+    day, clock, _pid, seq = _stem(name).split("-")
     return (day + clock.ljust(9, "0"), int(seq))
 
 
-def _unsorted_run_log_names(folder: str) -> list[str]:
+def _unsorted_names(folder: str, test=is_run_log) -> list[str]:
     try:
-        return [n for n in os.listdir(folder) if is_run_log(n)]
+        return [n for n in os.listdir(folder) if test(n)]
     except OSError:
         return []
 
 
-def _run_log_names(folder: str) -> list[str]:
-    return sorted(_unsorted_run_log_names(folder), key=_sort_key)
-
-
-def run_logs(folder: str | os.PathLike[str]) -> list[Path]:
-    """The run logs in *folder*, oldest first (names sort by start time)."""
+def run_logs(folder: str | os.PathLike[str], *, workers: bool = False) -> list[Path]:
+    """The run logs of the app's runs in *folder*, oldest first (names sort
+    by start time); ``workers=True``: its multiprocessing workers' own logs
+    too, in the same order."""
     from pathlib import Path
 
-    return [Path(folder, n) for n in _run_log_names(os.fspath(folder))]
+    names = _unsorted_names(os.fspath(folder), _is_any_log if workers else is_run_log)
+    return [Path(folder, n) for n in sorted(names, key=_sort_key)]
 
 
-def list_run_logs(folder: str | os.PathLike[str]) -> list[Path]:
+def list_run_logs(folder: str | os.PathLike[str], *, workers: bool = False) -> list[Path]:
     """:func:`run_logs`, but a folder that exists and cannot be listed
     raises OSError (a missing folder has no run logs)."""
     from pathlib import Path
@@ -128,7 +155,25 @@ def list_run_logs(folder: str | os.PathLike[str]) -> list[Path]:
         names = os.listdir(folder)
     except FileNotFoundError:
         return []
-    return [Path(folder, n) for n in sorted(filter(is_run_log, names), key=_sort_key)]
+    test = _is_any_log if workers else is_run_log
+    return [Path(folder, n) for n in sorted(filter(test, names), key=_sort_key)]
+
+
+def worker_logs_kept(keep: int) -> int:
+    """How many worker logs a folder keeps: ``max(keep_logs, 4 x CPUs)`` -
+    a pool's default size is the CPU count, so the logs of the last few
+    pools, a crashed worker's among them, outlive the clean workers
+    started after it; a pool started again and again stays bounded."""
+    return max(keep, WORKER_LOGS_PER_CPU * (os.cpu_count() or 1))
+
+
+def is_multiprocessing_worker() -> bool:
+    """Whether this process is a spawn or forkserver worker running the
+    main module again: ``__mp_main__`` is loaded and is not ``__main__``
+    (in the app, importing multiprocessing makes the two names one
+    module; in a worker ``__main__`` is multiprocessing's bootstrap)."""
+    mp_main = sys.modules.get("__mp_main__")
+    return mp_main is not None and mp_main is not sys.modules.get("__main__")
 
 
 class UnsafeFolder(OSError):
@@ -194,18 +239,33 @@ def _open_private_dir(folder: str) -> int | None:
 
 def prune_old_runs(own_log: str, keep: int) -> None:
     """Delete all but the newest *keep* run logs in the folder of *own_log*,
-    this run's log (never deleted, whatever the clock said to earlier runs).
+    this run's log (never deleted, whatever the clock said to earlier runs),
+    and all but the newest :func:`worker_logs_kept` workers' logs.  A
+    worker (*own_log* is a worker log) prunes workers' logs only: it never
+    deletes a log of the app's, the app's live log included.
 
     Deleted by the C core's own thread where it can: off the start-up path
     (an unlink costs ~1 ms on ext4), and the exit waits for it."""
     folder, own = os.path.split(own_log)
-    names = _unsorted_run_log_names(folder)
-    if len(names) <= keep:
-        return                        # nothing to delete: no need to sort
-    if own in names:
-        names.remove(own)
-    names.sort(key=_sort_key)
-    old = [os.path.join(folder, n) for n in names[: max(0, len(names) - (keep - 1))]]
+    try:
+        listing = os.listdir(folder)
+    except OSError:
+        return
+    old: list[str] = []
+    kinds = [(is_worker_log_name, worker_logs_kept(keep))]
+    if not is_worker_log_name(own):
+        kinds.insert(0, (is_run_log, keep))
+    for test, cap in kinds:
+        names = [n for n in listing if test(n)]
+        if len(names) <= cap:
+            continue                  # nothing to delete: no need to sort
+        if own in names:
+            names.remove(own)
+            cap -= 1
+        names.sort(key=_sort_key)
+        old += [os.path.join(folder, n) for n in names[: max(0, len(names) - cap)]]
+    if not old:
+        return
     # With each run log goes the runtime file of its dump handler, if the run
     # left one (see pyqtguard.watchdog.dump: it is not removed at exit).
     old += [path[: -len(LOG_SUFFIX)] + ".dump" for path in old]
@@ -221,7 +281,8 @@ def prune_old_runs(own_log: str, keep: int) -> None:
             pass
 
 
-def _open_exclusive(folder: str, dir_fd: int | None) -> tuple[str, int]:
+def _open_exclusive(folder: str, dir_fd: int | None,
+                    prefix: str = LOG_PREFIX) -> tuple[str, int]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     now = time.time()
@@ -229,7 +290,7 @@ def _open_exclusive(folder: str, dir_fd: int | None) -> tuple[str, int]:
     stamp = (f"{t.tm_year:04d}{t.tm_mon:02d}{t.tm_mday:02d}-{t.tm_hour:02d}{t.tm_min:02d}"
              f"{t.tm_sec:02d}{int(now * 1000) % 1000:03d}")
     for seq in range(1000):
-        name = f"{LOG_PREFIX}{stamp}-{os.getpid()}-{seq}{LOG_SUFFIX}"
+        name = f"{prefix}{stamp}-{os.getpid()}-{seq}{LOG_SUFFIX}"
         try:
             if dir_fd is None:
                 fd = os.open(os.path.join(folder, name), flags, 0o600)
@@ -241,9 +302,10 @@ def _open_exclusive(folder: str, dir_fd: int | None) -> tuple[str, int]:
     raise OSError(f"no free log file name in {folder}")
 
 
-def create_run_log(folder: str, header: str) -> tuple[str, int]:
+def create_run_log(folder: str, header: str, *, worker: bool = False) -> tuple[str, int]:
     """Create this run's log in *folder* and write *header* to it; return
-    its path and descriptor.  The folder is created 0700 if missing (its
+    its path and descriptor (``worker=True``: named as a multiprocessing
+    worker's log, :data:`WORKER_PREFIX`).  The folder is created 0700 if missing (its
     missing parents too) and used only if it is this user's and private
     (:func:`check_folder`; a symlink to such a folder is fine).  The file is
     created 0600, never through a symlink, and removed again if the header
@@ -252,7 +314,7 @@ def create_run_log(folder: str, header: str) -> tuple[str, int]:
     """
     dir_fd = _open_private_dir(folder)
     try:
-        name, fd = _open_exclusive(folder, dir_fd)
+        name, fd = _open_exclusive(folder, dir_fd, WORKER_PREFIX if worker else LOG_PREFIX)
         try:
             data = header.encode("utf-8", "backslashreplace")
             if os.write(fd, data) != len(data):
@@ -275,20 +337,47 @@ def create_run_log(folder: str, header: str) -> tuple[str, int]:
 
 # ---- this run's log ------------------------------------------------------------
 
+_FORKSERVER_COMMAND = b"from multiprocessing.forkserver import main"
+
+
+def _forkservers_parent(ppid: int) -> int:
+    """The app's pid if process *ppid* is multiprocessing's forkserver
+    (its command line says so) and the system tells its parent (Linux's
+    /proc, two small bounded reads); 0 otherwise."""
+    try:
+        with open(f"/proc/{ppid}/cmdline", "rb") as file:
+            if _FORKSERVER_COMMAND not in file.read(4096):
+                return 0
+        with open(f"/proc/{ppid}/stat", "rb") as file:
+            fields = file.read(4096).rpartition(b")")[2].split()
+        return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def _worker_line() -> str:
+    """``worker of: pid N (...)``: whose worker this process is - the app's
+    pid; a forkserver worker names the app (the forkserver's parent) where
+    the system tells it, and the forkserver."""
+    ppid = os.getppid()
+    app = _forkservers_parent(ppid) if sys.platform.startswith("linux") else 0
+    if app > 1:
+        return (f"worker of: pid {app} (a multiprocessing child running the main "
+                f"module again, forked by the forkserver pid {ppid})\n")
+    return (f"worker of: pid {ppid} (a multiprocessing child running the main "
+            "module again)\n")
+
+
 def run_log_header(config: Config) -> str:
     """The first lines of a run log: what ran, where, when (no argument
     values, no environment: they may hold secrets)."""
     started = runlog.stamp()
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "-"
     # A spawn or forkserver worker runs the main module again as
-    # __mp_main__ (while __main__ is its bootstrap; in the app, importing
-    # multiprocessing makes the two names one module), and so the app's
-    # install(): its log says whose it is (read back by read.is_worker_log
-    # and summary.py).
-    mp_main = sys.modules.get("__mp_main__")
-    worker = (f"worker of: pid {os.getppid()} (a multiprocessing child running "
-              "the main module again)\n"
-              if mp_main is not None and mp_main is not sys.modules.get("__main__") else "")
+    # __mp_main__, and so the app's install(): its log says whose it is
+    # (read back by read.is_worker_log and summary.py; the log's name says
+    # it too, for the pruner).
+    worker = _worker_line() if is_multiprocessing_worker() else ""
     return (
         f"pyqtguard {__version__} run log\n"
         f"app: {config.app_name}\n"
@@ -315,7 +404,8 @@ def open_run_log(config: Config) -> str | None:
         return kept                             # from an earlier install()
     folder = folder_for(config.log_dir, config.app_name)
     try:
-        path, fd = create_run_log(folder, run_log_header(config))
+        path, fd = create_run_log(folder, run_log_header(config),
+                                  worker=is_multiprocessing_worker())
     except OSError as exc:
         runlog.warn_once("logdir", f"cannot write run logs to {folder} ({exc}); "
                          "reports go to stderr only")

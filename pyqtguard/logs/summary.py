@@ -15,8 +15,12 @@ The outcome of a run, from its log:
 (3)``                       QApplication or pool: the child guard ended the
                             program (exit status 3)
 ``worker of pid N: ...``    a spawn/forkserver worker that ran the app's
-                            ``install()`` again: its own log (its header's
-                            ``worker of:`` line)
+                            ``install()`` again: its own log, named
+                            ``pyqtguard-worker-...`` (its header's ``worker
+                            of:`` line; N is the app's pid, a forkserver
+                            worker's adds ``(forkserver M)`` where Linux's
+                            /proc told the app's pid, else N is the
+                            forkserver's)
 ``...; forked child         a ``fork`` child (sharing this log) crashed; the
 crashed (pid N: SIG...)``   run's own outcome comes first
 ``clean``                   the interpreter exited, no uncaught exception
@@ -97,7 +101,8 @@ class RunSummary:
     exceptions_exact: bool  # False: the log was longer than MAX_SCAN_BYTES
     crash_reason: str       # "SIGSEGV (Segmentation fault)", a fatal message, or ""
     child_crash: str = ""   # a forked child's crash in this log: "pid N: SIGSEGV (...)"
-    worker_of: int = 0      # a spawn/forkserver worker's parent pid (its header says)
+    worker_of: int = 0      # a spawn/forkserver worker's app pid (its header says)
+    forkserver: int = 0     # ...and the forkserver's that forked it, if that was known
 
     def describe(self) -> str:
         """The outcome for people: ``clean``, ``2 exceptions``, ``crashed
@@ -106,7 +111,8 @@ class RunSummary:
         N: SIGSEGV ...)``)."""
         text = self._describe_run()
         if self.worker_of:
-            text = f"worker of pid {self.worker_of}: {text}"
+            via = f" (forkserver {self.forkserver})" if self.forkserver else ""
+            text = f"worker of pid {self.worker_of}{via}: {text}"
         if self.child_crash:
             text += f"; forked child crashed ({self.child_crash})"
         return text
@@ -133,7 +139,7 @@ class RunSummary:
                 "pid": self.pid, "outcome": self.outcome, "summary": self.describe(),
                 "exceptions": self.exceptions, "exceptions_exact": self.exceptions_exact,
                 "crash_reason": self.crash_reason, "child_crash": self.child_crash,
-                "worker_of": self.worker_of}
+                "worker_of": self.worker_of, "forkserver": self.forkserver}
 
 
 class NotARunLog(OSError):
@@ -327,21 +333,55 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         outcome = "uninstalled"
     else:
         outcome = "ended unrecorded"
-    worker = fields.get("worker of", "").split()
-    worker_of = int(worker[1]) if len(worker) > 1 and worker[1].isdigit() else 0
+    worker_of, forkserver = _worker_of(fields.get("worker of", ""))
     return RunSummary(path, fields.get("started", ""), fields.get("app", ""), pid,
-                      outcome, exceptions, exact, crash or "", child_crash or "", worker_of)
+                      outcome, exceptions, exact, crash or "", child_crash or "", worker_of,
+                      forkserver)
+
+
+_FORKSERVER = re.compile(r"forked by the forkserver pid (\d{1,10})\)$")
+
+
+def _worker_of(text: str) -> tuple[int, int]:
+    """The pids a worker log's ``worker of:`` line names: the app's, and
+    the forkserver's (0 if none)."""
+    words = text.split()
+    worker_of = int(words[1]) if len(words) > 1 and words[1].isdigit() \
+        and len(words[1]) <= 10 else 0
+    forkserver = _FORKSERVER.search(text)
+    return worker_of, int(forkserver[1]) if worker_of and forkserver else 0
+
+
+MAX_WORKERS_PER_RUN = 10   # a listing reads at most limit x this many worker logs
 
 
 def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 20,
                 notes: list[str] | None = None) -> list[RunSummary]:
-    """The newest *limit* runs (None: all) in *folders*' run logs, newest
-    first (by the start time in their names).  Logs that cannot be read are
+    """The newest *limit* runs of the app (None: all) in *folders*, newest
+    first (by the start time in their names), with the logs of its
+    multiprocessing workers that started since the oldest of them, in the
+    same order (at most ``limit * MAX_WORKERS_PER_RUN``: workers do not
+    push the app's runs out of the listing).  Logs that cannot be read are
     skipped; a line saying why goes to *notes*."""
-    logs = [p for folder in folders for p in logdir.run_logs(folder)]
+    logs = [p for folder in folders for p in logdir.run_logs(folder, workers=True)]
     logs.sort(key=lambda p: logdir._sort_key(p.name), reverse=True)
     if limit is not None:
-        logs = logs[:limit]
+        chosen: list[Path] = []
+        apps = workers = left_out = 0
+        for path in logs:
+            if logdir.is_run_log(path.name):
+                chosen.append(path)
+                apps += 1
+                if apps == limit:
+                    break             # older workers: of runs not listed
+            elif workers == limit * MAX_WORKERS_PER_RUN:
+                left_out += 1
+            else:
+                workers += 1
+                chosen.append(path)
+        if left_out and notes is not None:
+            notes.append(f"{left_out} more worker logs not listed (--limit 0 lists all)")
+        logs = chosen
     runs = []
     for path in logs:
         try:
@@ -350,3 +390,14 @@ def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 2
             if notes is not None:
                 notes.append(f"skipped {path}: {exc.strerror or exc}")
     return runs
+
+
+UNEVENTFUL = ("clean", "ended unrecorded")   # a worker's: told by a count
+
+
+def is_uneventful_worker(run: RunSummary) -> bool:
+    """A worker whose log says nothing happened: it exited cleanly, or
+    ended unrecorded (a forkserver's workers end with ``os._exit``, a
+    ``Pool``'s are terminated) with no exception, crash or child crash."""
+    return (bool(run.worker_of) and run.outcome in UNEVENTFUL and not run.exceptions
+            and not run.child_crash)
