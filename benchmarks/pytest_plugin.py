@@ -8,6 +8,12 @@ the processes' CPU times (user + system, load-independent).
 
     python benchmarks/pytest_plugin.py [--tests 1000] [--runs 7]
     python benchmarks/pytest_plugin.py --short      # CI: that it runs
+    python benchmarks/pytest_plugin.py --waits      # pytest-qt: one qtbot.waitUntil a test
+
+``--waits``: each test runs one ``qtbot.waitUntil`` whose condition holds
+after one turn (one ``qtbot.wait(10)``: a top-level ``QEventLoop``), the
+cost pyqtguard adds to each of a pytest-qt suite's waits (the loop is
+watched as the application's is) and to its tests.
 """
 from __future__ import annotations
 
@@ -69,8 +75,26 @@ def test_timer_{n}():
 ]
 
 
-def write_suite(folder: str, count: int) -> None:
+WAITS_HEADER = """
+import itertools
+"""
+
+WAITS_KIND = """
+def test_wait_{n}(qtbot):
+    turns = itertools.count()
+    qtbot.waitUntil(lambda: next(turns) > 0, timeout=5000)
+"""
+
+
+def write_suite(folder: str, count: int, waits: bool = False) -> None:
     per_file = 100
+    if waits:
+        for start in range(0, count, per_file):
+            body = [WAITS_HEADER] + [WAITS_KIND.format(n=n)
+                                     for n in range(start, min(count, start + per_file))]
+            with open(os.path.join(folder, f"test_waits_{start // per_file:03d}.py"), "w") as f:
+                f.write("".join(body))
+        return
     for start in range(0, count, per_file):
         body = [HEADER]
         for n in range(start, min(count, start + per_file)):
@@ -99,11 +123,13 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--short", action="store_true", help="100 tests, 1 run each")
+    parser.add_argument("--waits", action="store_true",
+                        help="pytest-qt tests: one qtbot.waitUntil each")
     args = parser.parse_args()
     if args.short:
         args.tests, args.runs = 100, 1
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as logs:
-        write_suite(folder, args.tests)
+        write_suite(folder, args.tests, waits=args.waits)
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYQTGUARD_LOG_DIR=logs)
         variants = {"plain": [], "guarded": ["--pyqtguard"]}
         times: dict[str, list[float]] = {name: [] for name in variants}
@@ -117,8 +143,9 @@ def main() -> None:
                 wall, used = _timed(folder, variants[name], env)
                 times[name].append(wall)
                 cpu[name].append(used)
-    print(f"{args.tests} small Qt tests (half start a thread, QThread or worker), "
-          f"median of {args.runs} runs each")
+    what = ("pytest-qt tests, one qtbot.waitUntil each" if args.waits
+            else "small Qt tests (half start a thread, QThread or worker)")
+    print(f"{args.tests} {what}, median of {args.runs} runs each")
     for name in variants:
         print(f"  {name:8s}: {statistics.median(times[name]):7.2f} s wall, "
               f"{statistics.median(cpu[name]):7.2f} s CPU")

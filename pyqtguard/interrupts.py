@@ -171,6 +171,14 @@ def _on_wake(*_args: object) -> None:
     if qt_attach.in_top_level_loop():      # a dialog's loop in app.exec()'s place
         from .qt import toplevel
 
+        if "PYTEST_CURRENT_TEST" in os.environ and toplevel.quit():
+            # A test's QEventLoop (pytest-qt's waits): end it without closing
+            # the windows.  They are the tests' and their fixtures' (a module
+            # fixture's window; a window under test whose closeEvent refuses,
+            # which would keep the wait running and the signal lost), closed
+            # by pytest-qt and the fixtures as the session ends.  A test's
+            # top-level dialog.exec() still ends by closing its window.
+            return
         toplevel.close_windows(app)
         if _window_kept_open(app):
             _refused(name)

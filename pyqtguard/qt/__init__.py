@@ -260,6 +260,21 @@ _raised_out_of_exec: BaseException | None = None
 _OWN_FOLDER = __file__.rpartition("qt")[0]
 
 
+def raised_on_purpose(exc: BaseException | None) -> bool:
+    """Whether *exc* is the KeyboardInterrupt or SystemExit that pyqtguard
+    raised out of an ``exec()`` (a signal during the loop)."""
+    return exc is not None and exc is _raised_out_of_exec
+
+
+def __tracebackhide__(excinfo: Any) -> bool:
+    """pytest's hook for helpers' frames (it reads this name from a frame's
+    globals): the exception pyqtguard raises out of ``exec()`` on purpose
+    is shown at the test's call - pytest's KeyboardInterrupt line names
+    the test's wait, not this module; any other exception keeps
+    pyqtguard's frames (a bug of pyqtguard's must show where it is)."""
+    return excinfo is not None and raised_on_purpose(getattr(excinfo, "value", None))
+
+
 def shown_traceback(exc: BaseException | None, tb: TracebackType | None
                     ) -> TracebackType | None:
     """*tb* as a report shows it.  For the KeyboardInterrupt or SystemExit

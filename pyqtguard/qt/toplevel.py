@@ -51,11 +51,20 @@ _wrapped: dict[tuple[Any, str], tuple[Any, Any]] = {}
 running: Any = None
 
 
-def quit() -> None:  # noqa: A001
+def quit() -> bool:  # noqa: A001
     """End a top-level ``QEventLoop.exec()`` (a dialog's loop ends with its
-    window: close that)."""
+    window: close that); False if none runs."""
     if running is not None and running is not True:
         running.quit()
+        return True
+    return False
+
+
+def __tracebackhide__(excinfo: Any) -> bool:
+    """pytest: this module's frames are hidden from the exception pyqtguard
+    raises out of a loop on purpose (see ``pyqtguard.qt.__tracebackhide__``)."""
+    face = sys.modules.get(__name__.rpartition(".")[0])
+    return face is not None and face.__tracebackhide__(excinfo)
 
 
 def close_windows(app: Any) -> None:

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+def __tracebackhide__(excinfo: Any) -> bool:
+    """pytest: the wrapper's frame is hidden from the exception pyqtguard
+    raises out of a loop on purpose (see ``pyqtguard.qt.__tracebackhide__``)."""
+    face = sys.modules.get("pyqtguard.qt")
+    return face is not None and face.__tracebackhide__(excinfo)
+
+
 class FreezeWatch:
     """Arms pyqtguard's freeze detection inside a test's event loops."""
 

@@ -257,8 +257,16 @@ class GuardPlugin:
         self._set_context(f"test {item.nodeid} ({phase})")
         try:
             result = yield
-        except BaseException:
+        except BaseException as exc:
             self._problems(item, with_leaks=with_leaks)    # consumed, not reported twice
+            from pyqtguard import qt
+
+            if isinstance(exc, SystemExit) and qt.raised_on_purpose(exc):
+                # SIGTERM during a wait: the process was asked to end, not the
+                # test to fail (pytest would count SystemExit as its failure
+                # and run the rest); the session ends, fixtures torn down.
+                pytest.exit(f"pyqtguard: SIGTERM received during {item.nodeid} ({phase})",
+                            returncode=exc.code if isinstance(exc.code, int) else 143)
             raise
         self._check(item, with_leaks=with_leaks)
         return result
