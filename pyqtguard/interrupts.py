@@ -131,13 +131,17 @@ def _arm() -> None:
             return
         read_end, write_end = _wake_pipe()
         _drain(read_end)
-        notifier = qtcore.QSocketNotifier(read_end, qtcore.QSocketNotifier.Type.Read)
-        notifier.activated.connect(_on_wake)
+        notifier = qt_attach.unpark("interrupt wake-up", read_end)
+        if notifier is None:
+            notifier = qt_attach.adopt(
+                qtcore.QSocketNotifier(read_end, qtcore.QSocketNotifier.Type.Read))
+            notifier.activated.connect(_on_wake)
+        notifier.setEnabled(True)
         _native.interrupt_arm(write_end, signals)
     except (OSError, ValueError) as exc:
         logfile.warn_once("interrupt", f"Ctrl+C/SIGTERM handling is off: {exc}")
         return
-    _notifier = qt_attach.adopt(notifier)
+    _notifier = notifier
     _armed = True
     _closing = 0
 
@@ -242,7 +246,7 @@ def _loop_ended() -> None:
     if not _armed:
         return
     if _notifier is not None:
-        _notifier.setEnabled(False)
+        qt_attach.park("interrupt wake-up", _notifier)     # disabled, for the next loop
         _notifier = None
     signum = _closing or _native.interrupt_signal()
     if signum:
@@ -268,6 +272,7 @@ def _disarm() -> None:
     notifier, _notifier = _notifier, None
     if notifier is not None:
         qt_attach.retire(notifier)          # uninstall() may come from any thread
+    qt_attach.drop_parked("interrupt wake-up")
     if _armed:
         _native.interrupt_disarm()
         _armed = False

@@ -471,3 +471,51 @@ def test_uninstall_puts_the_loop_starters_back_and_wraps_no_more(tmp_path):
     assert result.stdout.split("\n")[:2] == ["methoddescriptor methoddescriptor", "exec 1"], \
         result.describe()
     assert "GUI freeze" not in result.log
+
+
+def test_many_top_level_loops_and_a_second_application_stay_watched(tmp_path):
+    """pyqtguard's Qt objects for a loop (the heartbeat timer, the Ctrl+C and
+    queued-report notifiers) are kept from one top-level loop to the next:
+    after 300 loops, and in a second QApplication made after the first was
+    deleted, a freeze, a worker thread's exception and Ctrl+C are still seen."""
+    proc = start(tmp_path, """
+        import sys, threading, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5, freeze_ms=300)
+        from PyQt6 import QtCore, QtWidgets, sip
+
+        def run_loop(*slots):
+            loop = QtCore.QEventLoop()
+            for delay, slot in slots:
+                QtCore.QTimer.singleShot(delay, slot)
+            loop.exec()
+            return loop
+
+        app = QtWidgets.QApplication(sys.argv)
+        for _ in range(300):
+            loop = QtCore.QEventLoop()
+            QtCore.QTimer.singleShot(0, loop.quit)
+            loop.exec()
+        sip.delete(app)
+        app = QtWidgets.QApplication(sys.argv)
+        def fail_in_thread():
+            raise ValueError("from the worker, second app")
+        loop = QtCore.QEventLoop()
+        QtCore.QTimer.singleShot(0, lambda: time.sleep(0.8))
+        QtCore.QTimer.singleShot(50, lambda: threading.Thread(target=fail_in_thread,
+                                                              name="worker-2").start())
+        QtCore.QTimer.singleShot(300, lambda: print("ready", flush=True))
+        try:
+            loop.exec()
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt out of the loop", flush=True)
+            raise
+    """)
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc)
+    assert status == -signal.SIGINT, (status, out, err)
+    assert "KeyboardInterrupt out of the loop" in out
+    log = run_log(tmp_path)
+    assert "GUI freeze" in log, log
+    assert "ValueError: from the worker, second app" in log, log
+    assert "thread 'worker-2'" in log, log

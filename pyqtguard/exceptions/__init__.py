@@ -114,6 +114,7 @@ def uninstall() -> None:
     # nothing more is reported after uninstall().
     _native.set_previous_hooks(old_sys, old_threading, old_unraisable, True)
     unwatch_queued_reports()
+    qt_attach.drop_parked("queued reports")
     _native.flush_exception_reports()
     _saved_hooks = None
 
@@ -165,12 +166,15 @@ def watch_queued_reports() -> None:
     if fd < 0 or _report_notifier is not None:
         return
     try:
-        notifier = qtcore.QSocketNotifier(fd, qtcore.QSocketNotifier.Type.Read)
-        notifier.activated.connect(_native.write_queued_reports)
+        notifier = qt_attach.unpark("queued reports", fd)
+        if notifier is None:
+            notifier = qt_attach.adopt(qtcore.QSocketNotifier(fd, qtcore.QSocketNotifier.Type.Read))
+            notifier.activated.connect(_native.write_queued_reports)
+        notifier.setEnabled(True)
     except BaseException:
         _native.report_wakeup_fd(False)     # nobody watches: the main thread writes them
         raise
-    _report_notifier = qt_attach.adopt(notifier)
+    _report_notifier = notifier
 
 
 def unwatch_queued_reports() -> None:
@@ -180,4 +184,4 @@ def unwatch_queued_reports() -> None:
     notifier, _report_notifier = _report_notifier, None
     _native.report_wakeup_fd(False)
     if notifier is not None:
-        qt_attach.retire(notifier)
+        qt_attach.park("queued reports", notifier)   # for the next loop; retired if another thread

@@ -495,10 +495,7 @@ def retire(qobject: Any) -> None:
         return
     try:
         if made_in is None or made_in == _thread.get_ident():
-            if isinstance(qobject, qtcore.QTimer):
-                qobject.stop()
-            else:
-                qobject.setEnabled(False)
+            _stop(qobject, qtcore)
             return
         from PyQt6 import sip
 
@@ -506,6 +503,68 @@ def retire(qobject: Any) -> None:
         qobject.deleteLater()
     except RuntimeError:                    # already deleted (Qt's teardown)
         pass
+
+
+def _stop(qobject: Any, qtcore: ModuleType) -> None:
+    if isinstance(qobject, qtcore.QTimer):
+        qobject.stop()
+    else:
+        qobject.setEnabled(False)
+
+
+# Objects stopped at a loop's end and kept for the next loop's start, by the
+# name of their use: making a QSocketNotifier or QTimer and connecting it costs
+# ~10 us a loop, and a pytest-qt suite runs a top-level loop in every wait.
+_parked: dict[str, Any] = {}
+
+
+def park(name: str, qobject: Any) -> None:
+    """Stop one of pyqtguard's QTimers or QSocketNotifiers (made with
+    :func:`adopt`) and keep it as *name* for :func:`unpark`; from another
+    thread than the one that made it, it is retired instead (see
+    :func:`retire`)."""
+    qtcore = sys.modules.get(QTCORE)
+    if qtcore is None or _made_in.get(id(qobject)) != _thread.get_ident():
+        retire(qobject)
+        return
+    try:
+        _stop(qobject, qtcore)
+    except RuntimeError:                # already deleted (Qt's teardown)
+        _made_in.pop(id(qobject), None)
+        return
+    drop_parked(name)
+    _parked[name] = qobject
+
+
+def unpark(name: str, socket: int | None = None) -> Any:
+    """The object parked as *name*, if it was made in this thread, Qt has not
+    deleted it meanwhile and - a QSocketNotifier - it watches *socket* (a
+    fork child makes its pipes anew); it stays connected.  Else None.
+
+    Example::
+
+        timer = qt_attach.unpark("heartbeat") or make_timer()
+    """
+    qobject = _parked.pop(name, None)
+    if qobject is None:
+        return None
+    from PyQt6 import sip
+
+    if sip.isdeleted(qobject):          # with its application, say
+        _made_in.pop(id(qobject), None)
+        return None
+    if (_made_in.get(id(qobject)) != _thread.get_ident()
+            or (socket is not None and int(qobject.socket()) != socket)):
+        retire(qobject)
+        return None
+    return qobject
+
+
+def drop_parked(name: str) -> None:
+    """Retire the object parked as *name*, if any (uninstall, exit)."""
+    qobject = _parked.pop(name, None)
+    if qobject is not None:
+        retire(qobject)
 
 
 # ---- interpreter exit ---------------------------------------------------------
@@ -516,6 +575,8 @@ def detach_at_exit() -> None:
     They no longer matter; held by what lives to the very end (sip's
     registry), they would keep pyqtguard's modules and what those import
     alive through the interpreter's teardown."""
+    for name in list(_parked):
+        drop_parked(name)
     with _lock:
         _callbacks.clear()
         _module_callbacks.clear()

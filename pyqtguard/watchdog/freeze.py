@@ -129,6 +129,8 @@ def start_watch(freeze_ms: int) -> None:
     _gui_ident = _thread.get_ident()
     watchdog.ensure_started()
     if _timer is None:
+        _timer = qt_attach.unpark("heartbeat")
+    if _timer is None:
         _timer = qt_attach.adopt(qtcore.QTimer())
         _timer.timeout.connect(_native.heartbeat)
     _timer.setInterval(max(10, freeze_ms // 10))
@@ -142,7 +144,7 @@ def stop_watch() -> None:
     timer, _timer = _timer, None
     if timer is not None:
         _native.freeze_watch(0)
-        qt_attach.retire(timer)             # uninstall() may come from any thread
+        qt_attach.park("heartbeat", timer)  # for the next loop; retired if another thread
 
 
 # ---- install / uninstall ---------------------------------------------------------
@@ -158,3 +160,4 @@ def install(config: Config) -> None:
 
 def uninstall() -> None:
     stop_watch()
+    qt_attach.drop_parked("heartbeat")
