@@ -257,7 +257,6 @@ def _notify(callbacks: list[Callable[[], None]]) -> None:
 # _notify and pyqtguard.interrupts); reports show its traceback up to the
 # app's exec() call (shown_traceback).
 _raised_out_of_exec: BaseException | None = None
-_OWN_FOLDER = __file__.rpartition("qt")[0]
 
 
 def raised_on_purpose(exc: BaseException | None) -> bool:
@@ -283,14 +282,18 @@ def shown_traceback(exc: BaseException | None, tb: TracebackType | None
     the wrapper's frames are pyqtguard's, no news to the app.  Any other
     exception's traceback is *tb*, pyqtguard's frames included (a bug of
     pyqtguard's must show where it is)."""
-    if tb is None or exc is None or exc is not _raised_out_of_exec:
+    if tb is None or not raised_on_purpose(exc):
         return tb
-    kept = []
-    while tb is not None and not tb.tb_frame.f_code.co_filename.startswith(_OWN_FOLDER):
-        kept.append(tb)
+    from ..registry.listing import app_frames
+
+    entries = []
+    while tb is not None:
+        entries.append(tb)
         tb = tb.tb_next
     shown = None
-    for entry in reversed(kept):            # a new chain: the exception's own is left as it is
+    for index in reversed(app_frames([entry.tb_frame.f_code.co_filename for entry in entries],
+                                     where_it_is=False)):
+        entry = entries[index]              # a new chain: the exception's own is left as it is
         shown = type(entry)(shown, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
     return shown
 
