@@ -152,6 +152,50 @@ def _refuse_python_subprocess(event: str, args: tuple) -> None:
         refuse("starts a Python subprocess", "subprocess.run([sys.executable, ...])")
 
 
+_worker_options: dict[str, object] = {}
+
+
+def install_when_prepared(options: dict[str, object]) -> None:
+    """Install pyqtguard with the app's *options* (see
+    :func:`pyqtguard.children.parent.worker_options`) once multiprocessing
+    has prepared this worker - re-run the main module - if that re-run did
+    not install it: the app calls install() under ``if __name__ ==
+    "__main__":`` or runs under ``pyqtguard run``.  The worker then has a
+    log of its own (``pyqtguard-worker-...``) and a crash in it is reported
+    there, not only as a ``BrokenProcessPool`` in the app."""
+    _worker_options.clear()
+    _worker_options.update(options)
+    qt_attach.when_imported("multiprocessing.spawn", _install_after_prepare)
+
+
+def _install_after_prepare(spawn: Any) -> None:
+    original = spawn.prepare
+
+    def prepare(*args: object, **kwargs: object) -> object:
+        result = original(*args, **kwargs)
+        _install_in_worker()
+        return result
+
+    prepare._pyqtguard = True  # type: ignore[attr-defined]
+    spawn.prepare = prepare
+
+
+def _install_in_worker() -> None:
+    config = sys.modules.get("pyqtguard.config")
+    if config is not None and config.installed_config() is not None:
+        return                        # the main module's re-run installed it
+    try:
+        import pyqtguard
+
+        pyqtguard.install(**_worker_options)
+    except Exception as exc:  # noqa: BLE001 - the guard must never break a child
+        try:
+            os.write(2, f"pyqtguard: this worker is not guarded: {exc!r}\n".encode(
+                "utf-8", "replace"))
+        except OSError:
+            pass
+
+
 def _install() -> None:
     os.environ["PYQTGUARD_IN_CHILD"] = "1"
     for name in _APP_CLASSES:

@@ -58,18 +58,56 @@ def _guard_prefix() -> str:
     report = _report_path or os.environ.get(ENV_REPORT)
     name_report = (f"__import__('os').environ.setdefault({ENV_REPORT!r}, {report!r})\n"
                    if report else "")
+    options = worker_options()
+    install_worker = (f"    pyqtguard.children.child.install_when_prepared({options!r})\n"
+                      if options else "")
     return (name_report + "import sys\n"
             f"_pqg_added = {folder!r} not in sys.path\n"
             "if _pqg_added:\n"
             f"    sys.path.append({folder!r})\n"
             "try:\n"
             "    import pyqtguard.children.child\n"
+            + install_worker +
             "except Exception:\n"
             "    pass\n"
             "finally:\n"
             "    if _pqg_added:\n"
             "        sys.path.pop()\n"
             "    del _pqg_added\n")
+
+
+# install()'s options a worker gets from the app: the ones that are plain
+# values.  Not dialogs (a worker shows none), report_to, scrub, auto_send.
+_PASSED_TO_WORKERS = ("app_name", "keep_logs", "stderr", "exit_timeout", "freeze_ms",
+                      "crash_handler", "qt_messages", "repeat_interval", "app_version")
+
+
+def worker_options() -> dict[str, object]:
+    """The options a worker whose main module does not call install() (the
+    app calls it under ``if __name__ == "__main__":``, or runs under
+    ``pyqtguard run``) installs pyqtguard with once multiprocessing has
+    prepared it (:func:`pyqtguard.children.child.install_when_prepared`):
+    the app's, its log folder the app's log's folder.  Only values whose
+    ``repr`` is a Python literal (they are written into the child's ``-c``
+    program); empty when pyqtguard is not installed here."""
+    config_module = sys.modules.get("pyqtguard.config")
+    config = config_module.installed_config() if config_module is not None else None
+    if config is None:
+        return {}
+    options: dict[str, object] = {name: getattr(config, name) for name in _PASSED_TO_WORKERS}
+    if config.dump_signal is None or config.dump_signal_explicit:
+        options["dump_signal"] = config.dump_signal
+    from .. import logs as runlog
+
+    run_log = runlog.run_log_path()
+    options["log_dir"] = os.path.dirname(run_log) if run_log is not None else config.log_dir
+    return {name: value for name, value in options.items() if _is_literal(value)}
+
+
+def _is_literal(value: object) -> bool:
+    if value is None or type(value) in (bool, int, str):
+        return True
+    return type(value) is float and value - value == 0.0       # finite: not inf, not nan
 
 
 def _guarded_args(args: list[str]) -> list[str]:

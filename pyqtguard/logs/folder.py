@@ -168,12 +168,19 @@ def worker_logs_kept(keep: int) -> int:
 
 
 def is_multiprocessing_worker() -> bool:
-    """Whether this process is a spawn or forkserver worker running the
-    main module again: ``__mp_main__`` is loaded and is not ``__main__``
-    (in the app, importing multiprocessing makes the two names one
-    module; in a worker ``__main__`` is multiprocessing's bootstrap)."""
+    """Whether this process is a spawn or forkserver worker starting up:
+    running the main module again (``__mp_main__`` is loaded and is not
+    ``__main__``: in the app, importing multiprocessing makes the two names
+    one module; in a worker ``__main__`` is multiprocessing's bootstrap), or
+    just done with that and still bootstrapping (multiprocessing's
+    ``_inheriting`` flag, 3.11-3.14: where :mod:`pyqtguard.children.child`
+    installs pyqtguard in a worker whose main module did not)."""
     mp_main = sys.modules.get("__mp_main__")
-    return mp_main is not None and mp_main is not sys.modules.get("__main__")
+    if mp_main is not None and mp_main is not sys.modules.get("__main__"):
+        return True
+    process = sys.modules.get("multiprocessing.process")
+    return bool(process is not None
+                and getattr(process.current_process(), "_inheriting", False))
 
 
 class UnsafeFolder(OSError):
