@@ -302,3 +302,31 @@ def test_a_run_installed_again_after_uninstall_ends_as_usual(tmp_path):
         < text.index("pyqtguard: interpreter exit"), text
     runs = json.loads(_cli(["logs", "--json"], tmp_path).stdout)
     assert [(r["app"], r["outcome"]) for r in runs] == [("reinstalls", "clean")], runs
+
+
+FORK_CHILD_QFATAL = """
+    import os, sys
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import qFatal
+    child = os.fork()
+    if child == 0:
+        # a multi-line Qt fatal message, one line a forged header field
+        qFatal("first line\\npid: 1\\nsignal: SIGFAKE")
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    print("child", child, os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def test_a_multi_line_fatal_message_of_a_forked_child_is_its_crash_not_the_apps(tmp_path):
+    """One reader of a report's header fields for the listing: the fatal
+    message's further lines (indented in the log) are not fields, so the
+    report's own pid line below them says whose crash it is."""
+    result = run_app(FORK_CHILD_QFATAL, tmp_path, script_name="forks.py")
+    assert result.returncode == 0, result.describe()
+    child = int(result.stdout.split()[1])
+    runs = json.loads(_cli(["logs", "--json"], tmp_path).stdout)
+    assert len(runs) == 1, runs
+    assert runs[0]["outcome"] == "clean", runs
+    assert runs[0]["child_crash"] == f"pid {child}: Qt fatal error: first line", runs

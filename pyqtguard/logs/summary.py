@@ -186,15 +186,29 @@ def _lines(fd: int, limit: int) -> Iterator[bytes]:
 
 
 # ---- what a log says ------------------------------------------------------------
-def _header(head: bytes) -> dict[str, str]:
+def _section_fields(text: str) -> dict[str, str]:
+    """The header fields of a section of a run log - the log's own head or a
+    report's, *text* starting at its first line (the marker): the ``key:
+    value`` lines after it, up to an empty line or a line that is no field;
+    an indented line continues the value before it (a Qt fatal message's
+    lines); a key's first value counts (what a report's text could repeat
+    comes after the header)."""
     fields: dict[str, str] = {}
-    for line in head.decode("utf-8", "replace").splitlines()[1:]:
+    key = None
+    for line in text.splitlines()[1:]:
         if not line.strip():
             break
+        if line.startswith("  ") and key is not None:
+            continue                          # the value's next line
         key, sep, value = line.partition(": ")
-        if sep:
-            fields.setdefault(key, value)
+        if not sep:
+            break
+        fields.setdefault(key, value)
     return fields
+
+
+def _header(head: bytes) -> dict[str, str]:
+    return _section_fields(head.decode("utf-8", "replace"))
 
 
 def _count_exceptions(fd: int, pid: int, size: int) -> tuple[int, bool]:
@@ -218,12 +232,7 @@ def _own_section(tail: bytes, marker: bytes, pid: int) -> dict[str, str] | None:
     no pid line, from an older pyqtguard, counts); None if there is none."""
     end = len(tail)
     while (index := tail.rfind(marker, 0, end)) >= 0:
-        fields: dict[str, str] = {}
-        for line in tail[index:].decode("utf-8", "replace").splitlines()[1:]:
-            key, sep, value = line.partition(": ")
-            if not line.strip() or not sep or key in fields:
-                break
-            fields[key] = value
+        fields = _section_fields(tail[index:].decode("utf-8", "replace"))
         if fields.get("pid", str(pid)) == str(pid):
             return fields
         end = index
@@ -241,15 +250,9 @@ def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None]:
     child_crash: str | None = None
     start = tail.find(CRASH_MARKER)
     while start >= 0:
-        reason, report_pid = "", ""
-        for line in tail[start:].decode("utf-8", "replace").splitlines()[1:]:
-            if not line.strip():
-                break
-            key, _, value = line.partition(": ")
-            if key in ("signal", "fatal") and not reason:
-                reason = value
-            elif key == "pid":
-                report_pid = value.strip()
+        fields = _section_fields(tail[start:].decode("utf-8", "replace"))
+        reason = fields.get("signal") or fields.get("fatal") or ""
+        report_pid = fields.get("pid", "").strip()
         if report_pid.isdigit() and pid > 0 and int(report_pid) != pid:
             child_crash = f"pid {report_pid}: {reason}" if reason else f"pid {report_pid}"
         else:
