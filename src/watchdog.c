@@ -573,6 +573,11 @@ check_exit_deadline(long long now)
     if (!ask_python(REQUEST_EXIT_REPORT)) {
         report_exit_timeout_in_c(NOTE_NO_ANSWER);
     }
+    else if (exit_deadline_ns != 0) {
+        /* The report armed the deadline again (a thread stopped at a
+         * breakpoint: pyqtguard/watchdog/debugger.py): not the end. */
+        return;
+    }
     end_process_if_asked();
 }
 

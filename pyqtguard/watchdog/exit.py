@@ -222,9 +222,33 @@ def stop_qthreads_at_exit() -> None:
         qthreads.unwatch_parents()
 
 
+_debugging_said = False
+
+
+def _held_by_debugger() -> bool:
+    """The deadline passed while a thread is stopped at a breakpoint: a
+    developer at work, not a hang.  The deadline starts again (the C
+    watchdog then does not end the process), said once in the log."""
+    global _debugging_said
+    from . import debugger
+
+    stopped = debugger.stopped_threads()
+    if not stopped:
+        return False
+    _native.watchdog_arm_exit(_budget, _timeout is not None, EXIT_STATUS_HUNG, _began or "")
+    if not _debugging_said:
+        _debugging_said = True
+        logfile.log_event(f"pyqtguard: the exit deadline passed while "
+                          f"{debugger.describe(stopped)}: the process is not ended; the "
+                          f"deadline starts again each time it passes so")
+    return True
+
+
 def _report_exit_timeout() -> None:
     from ..registry import listing as threads
 
+    if _held_by_debugger():
+        return
     infos = threads.threads(stacks=True)
     heading = "\n=== pyqtguard exit timeout ===\n"
     body = (f"pid: {os.getpid()}\n"          # a forked child writes to the parent's log

@@ -81,6 +81,14 @@ def _report_freeze() -> Callable[[], None] | None:
     age, turned_again = _native.freeze_state()
     gui_ident = _gui_ident
     frame = sys._current_frames().get(gui_ident) if gui_ident is not None else None
+    if frame is not None and not turned_again:
+        from .debugger import debugger_of
+
+        stopped_in = debugger_of(frame)
+        if stopped_in is not None:           # a breakpoint in a slot: no freeze
+            logfile.log_event(f"GUI freeze of {age} ms not reported: the GUI thread is "
+                              f"stopped in a debugger ({stopped_in})")
+            return None
     stack = format_app_stack(frame) if frame is not None else "(no stack)\n"
     where = ("the GUI thread turned again before this report (it held the GIL), "
              "so where it was is not known; it is now at" if turned_again else
