@@ -17,6 +17,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from apprunner import child_env
 
 
@@ -107,14 +109,6 @@ A_THREAD_AT_A_BREAKPOINT = """
 """
 
 
-def test_a_thread_stopped_at_a_breakpoint_holds_the_exit_without_being_killed(tmp_path):
-    status, out, err, log = _debug(A_THREAD_AT_A_BREAKPOINT, tmp_path, ["c"], wait=3.5)
-    assert status == 0, (status, out, err, log)
-    assert "thread went on" in out, out
-    assert "=== pyqtguard exit timeout ===" not in log, log
-    assert "'loader' is stopped in a debugger (pdb" in log, log
-
-
 POST_MORTEM = """
     import pdb, sys
     import pyqtguard
@@ -133,12 +127,16 @@ POST_MORTEM = """
 """
 
 
-def test_a_post_mortem_session_after_the_loop_outlasts_the_exit_deadline(tmp_path):
-    status, out, err, log = _debug(POST_MORTEM, tmp_path, ["c"], wait=3.5)
+@pytest.mark.parametrize("source, went_on, holder", [
+    (A_THREAD_AT_A_BREAKPOINT, "thread went on", "loader"),       # main in threading._shutdown
+    (POST_MORTEM, "went on after the post-mortem", "MainThread"),  # no bdb frame on the stack
+], ids=["thread", "post-mortem"])
+def test_a_debugger_session_outlasts_the_exit_deadline(tmp_path, source, went_on, holder):
+    status, out, err, log = _debug(source, tmp_path, ["c"], wait=3.5)
     assert status == 0, (status, out, err, log)
-    assert "went on after the post-mortem" in out, out
+    assert went_on in out, out
     assert "=== pyqtguard exit timeout ===" not in log, log
-    assert "'MainThread' is stopped in a debugger (pdb)" in log, log
+    assert f"{holder!r} is stopped in a debugger (pdb)" in log, log
 
 
 A_TRACED_HANG = """
