@@ -41,10 +41,14 @@ typedef struct {
     int to_stderr;              /* copy reports to sys.stderr */
 } hook_state;
 
-enum { HOOK_SYS = 0, HOOK_THREADING = 1, HOOK_UNRAISABLE = 2 };
+enum { HOOK_SYS = 0, HOOK_THREADING = 1, HOOK_UNRAISABLE = 2, HOOK_ASYNCIO = 3 };
 
-static const char *const hook_sources[3] = {
-    "sys.excepthook", "threading.excepthook", "sys.unraisablehook",
+/* HOOK_ASYNCIO is no hook of Python's: asyncio's default exception handler,
+ * replaced by pyqtguard/exceptions/asyncio_loops.py, reports through
+ * asyncio_report().  Nothing to chain to: the arrays of chained hooks keep
+ * three slots. */
+static const char *const hook_sources[4] = {
+    "sys.excepthook", "threading.excepthook", "sys.unraisablehook", "asyncio",
 };
 
 static hook_state state;
@@ -473,8 +477,8 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
         ensure_helpers();
     }
     PyObject *thread_name = thread_name_of(thread, origin);
-    PyObject *context = source == HOOK_UNRAISABLE
-                        ? unraisable_context(hook_args) : NULL;
+    PyObject *context = source == HOOK_UNRAISABLE ? unraisable_context(hook_args)
+                        : source == HOOK_ASYNCIO ? Py_XNewRef(hook_args) : NULL;
     PyObject *header = thread_name
                        ? format_header(source, thread_name, context, origin) : NULL;
     PyErr_Clear();
@@ -1077,6 +1081,33 @@ unraisablehook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
     Py_RETURN_NONE;
 }
 
+/* asyncio_report(exception, context): an exception asyncio's default handler
+ * got (a callback's, a task's never retrieved), reported as a hook's; the
+ * context is the handler's message, one line. */
+static PyObject *
+asyncio_report_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *exc_value;
+    PyObject *context;
+    if (!PyArg_ParseTuple(args, "OU:asyncio_report", &exc_value, &context)) {
+        return NULL;
+    }
+    if (!PyExceptionInstance_Check(exc_value)) {
+        PyErr_SetString(PyExc_TypeError, "asyncio_report expects an exception");
+        return NULL;
+    }
+    PyObject *exc_tb = PyException_GetTraceback(exc_value);
+    in_hook++;
+    report_exception(HOOK_ASYNCIO, (PyObject *)Py_TYPE(exc_value), exc_value,
+                     exc_tb != NULL ? exc_tb : Py_None, NULL, context);
+    leave_hook();
+    Py_XDECREF(exc_tb);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* ---- configuration ---- */
 
 static int
@@ -1285,6 +1316,9 @@ static PyMethodDef exchooks_methods[] = {
     {"unraisablehook", unraisablehook_py, METH_O,
      PyDoc_STR("unraisablehook($module, args, /)\n--\n\n"
                "pyqtguard's sys.unraisablehook.")},
+    {"asyncio_report", asyncio_report_py, METH_VARARGS,
+     PyDoc_STR("asyncio_report($module, exception, context, /)\n--\n\n"
+               "Report an exception asyncio's default handler got.")},
     {"configure_hooks", configure_hooks_py, METH_VARARGS,
      PyDoc_STR("configure_hooks($module, formatter, describer, dispatcher, "
                "to_stderr=True, /)\n--\n\nSet the Python helpers (None: C "

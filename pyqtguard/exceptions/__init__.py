@@ -1,5 +1,6 @@
 """Exception hooks: ``sys.excepthook``, ``threading.excepthook`` and
 ``sys.unraisablehook`` as C functions (installed by this package's face),
+asyncio's default exception handler (:mod:`.asyncio_loops`),
 and where a report goes from there (:mod:`.delivery`: the ``pyqtguard``
 logger, ``on_exception`` callbacks, copies to a replaced ``sys.stderr``).
 C side: ``src/exchooks.c``, ``src/excrepeats.c``, ``src/unreported.c``,
@@ -59,6 +60,8 @@ def install(config: Config) -> None:
         _hook_threading(threading)
     else:
         qt_attach.when_imported("threading", _hook_threading)
+    qt_attach.when_imported("asyncio.base_events", _hook_asyncio)
+    qt_attach.when_imported("qasync", _hook_asyncio)
     _exit_timeout = config.exit_timeout
     qt_attach.on_loop_started(watch_queued_reports, top_level=True)
     qt_attach.on_loop_ended(unwatch_queued_reports, top_level=True)
@@ -79,6 +82,19 @@ def _hook_threading(threading: ModuleType) -> None:
     _saved_hooks = (_saved_hooks[0], previous, _saved_hooks[2])
     _chain_to_saved_hooks()
     threading.excepthook = _native.threading_excepthook
+
+
+def _hook_asyncio(module: ModuleType) -> None:
+    """asyncio's (or qasync's) loops report what nobody handles: when the
+    module is imported (:mod:`.asyncio_loops`)."""
+    if _saved_hooks is None:
+        return                                  # uninstalled meanwhile
+    from . import asyncio_loops
+
+    if module.__name__ == "qasync":
+        asyncio_loops.attach_qasync(module)
+    else:
+        asyncio_loops.attach_asyncio(module)
 
 
 def _chain_to_saved_hooks() -> None:
@@ -113,6 +129,9 @@ def uninstall() -> None:
     # now only calls on to the hook it replaced (Python's own included), so
     # nothing more is reported after uninstall().
     _native.set_previous_hooks(old_sys, old_threading, old_unraisable, True)
+    asyncio_loops = sys.modules.get(f"{__name__}.asyncio_loops")
+    if asyncio_loops is not None:
+        asyncio_loops.detach()
     unwatch_queued_reports()
     qt_attach.drop_parked("queued reports")
     _native.flush_exception_reports()

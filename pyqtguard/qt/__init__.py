@@ -298,6 +298,17 @@ def shown_traceback(exc: BaseException | None, tb: TracebackType | None
     return shown
 
 
+def run_by_asyncio() -> bool:
+    """Whether an asyncio loop runs this thread's event loop now - qasync,
+    whose every ``run_until_complete`` (and ``run_forever``) is one
+    ``exec()``: the app's loop is then asyncio's, and the end of one such
+    ``exec()`` is no end of the app (its shutdown begins when the
+    interpreter exits).  Its start and end are told to the listeners of
+    loops in the application's place (``top_level=True``)."""
+    events = sys.modules.get("asyncio.events")
+    return events is not None and events._get_running_loop() is not None
+
+
 def _wrap_exec(cls: Any) -> None:
     descriptor = cls.__dict__.get("exec")
     if descriptor is None or cls in _original_execs:
@@ -311,8 +322,10 @@ def _wrap_exec(cls: Any) -> None:
             # over it (see unwrap_event_loops): only call on.
             return original()  # type: ignore[no-any-return]
         _loop_depth += 1
+        asyncio_turn = False
         if _loop_depth == 1:
             _loop_ident = _thread.get_ident()
+            asyncio_turn = run_by_asyncio()
             _notify(_loop_started)
         try:
             return original()  # type: ignore[no-any-return]
@@ -320,7 +333,7 @@ def _wrap_exec(cls: Any) -> None:
             _loop_depth -= 1
             if _loop_depth == 0:
                 _loop_ident = None
-                _notify(_loop_ended)
+                _notify(_top_ended if asyncio_turn else _loop_ended)
 
     exec.__doc__ = getattr(original, "__doc__", None)
     wrapper = staticmethod(exec)
