@@ -235,18 +235,30 @@ def _python_name() -> str:
     return sys.executable or "python"
 
 
-def _install(log_dir: str | None, app_name: str) -> None:
+def _install(log_dir: str | None, app_name: str, form: str | None = None,
+             target: str = "") -> None:
     """install(), which must never keep the target from running: anything
     it raises (a bug of pyqtguard's, a log folder it cannot handle) is one
-    warning, and the target runs unguarded."""
+    warning, and the target runs unguarded.  Once installed, a restart of
+    the target (*form* ``script``, ``module`` or ``command`` and *target*:
+    :func:`pyqtguard.cli.restart.guard`) runs under ``pyqtguard run`` too."""
     import pyqtguard
     from ..config import sanitize_app_name
 
     try:
-        pyqtguard.install(log_dir=log_dir, app_name=sanitize_app_name(app_name))
+        installed = pyqtguard.install(log_dir=log_dir, app_name=sanitize_app_name(app_name))
     except Exception as exc:  # noqa: BLE001 - the app runs either way
         sys.stderr.write(f"pyqtguard run: not installed ({type(exc).__name__}: {exc}); "
                          "running unguarded\n")
+        return
+    if installed is not None and form is not None:
+        from . import restart
+
+        try:
+            restart.guard(form, target, log_dir)
+        except Exception as exc:  # noqa: BLE001 - the app runs either way
+            sys.stderr.write(f"pyqtguard run: restarts of the app not guarded "
+                             f"({type(exc).__name__}: {exc})\n")
 
 
 def _launcher_entry() -> bool:
@@ -312,7 +324,7 @@ def _fresh_main_module() -> types.ModuleType:
 def _run_module(module: str, module_args: list[str], log_dir: str | None) -> int:
     sys.argv = [module, *module_args]  # runpy replaces argv[0] with the file
     _set_path0(_cwd())
-    _install(log_dir, module.split(".")[-1])
+    _install(log_dir, module.split(".")[-1], "module", module)
     _fresh_main_module()
     import runpy        # as python does: once sys.path is the target's
 
@@ -325,7 +337,7 @@ def _run_command(command: str, command_args: list[str], log_dir: str | None) -> 
     ``''``, the code's file name ``<string>``."""
     sys.argv = ["-c", *command_args]
     _set_path0("")
-    _install(log_dir, "python")
+    _install(log_dir, "python", "command", command)
     try:
         code = compile(command, "<string>", "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -360,7 +372,7 @@ def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
                              f"{filename!r}\n")
             return 1
         _set_path0(filename, importer=True)
-        _install(log_dir, _stem(filename))
+        _install(log_dir, _stem(filename), "script", filename)
         _fresh_main_module()
         import runpy
 
@@ -379,7 +391,7 @@ def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
 
         return _cannot_open(filename, InterruptedError(errno.EINTR, os.strerror(errno.EINTR)))
     _set_path0(os.path.dirname(os.path.realpath(filename)))
-    _install(log_dir, _stem(filename))
+    _install(log_dir, _stem(filename), "script", filename)
     return _exec_source(stream, filename, from_file=True)
 
 
