@@ -547,3 +547,52 @@ def test_console_script_gives_pythons_whole_sys_path(tmp_path):
                                 env=child_env(tmp_path / "logs"))
     assert via_script.returncode == 0, via_script.stderr
     assert via_script.stdout == plain.stdout
+
+
+# ---- run: the app's own modules win, as with python (session 14) -----------
+# Standard-library names the launcher imported before the app ran (argparse
+# and what its help formatter pulls in, typing, pathlib, pkgutil, runpy's
+# helpers) and some an app plausibly has (queue.py, code.py, token.py).
+SHADOWING_NAMES = ("argparse", "gettext", "locale", "shutil", "bz2", "lzma", "zlib",
+                   "typing", "pkgutil", "weakref", "pathlib", "fnmatch",
+                   "queue", "code", "token", "tokenize", "linecache", "traceback",
+                   "signal")
+SHADOWING_APP = f"""\
+import sys
+for name in {SHADOWING_NAMES!r}:
+    print(name, getattr(__import__(name), "SHADOW", "stdlib"))
+print("guarded", sys.excepthook.__module__)
+"""
+
+
+@pytest.mark.parametrize("launcher", ["-m", "console-script"])
+@pytest.mark.parametrize("python_args", [[], ["-S"]], ids=["site", "no-site"])
+@pytest.mark.parametrize("form", ["script-in-cwd", "script-elsewhere", "module"])
+def test_app_modules_named_as_stdlib_ones_are_the_apps(tmp_path, form, python_args, launcher):
+    """An app folder holding queue.py, typing.py, argparse.py...: the app
+    imports its own, under run as under python (python -S: nothing but the
+    interpreter's start-up modules imported before, as in a clean venv).
+    Not types.py, functools.py...: ``python -m`` itself needs those (runpy)."""
+    if launcher == "-m":
+        launcher_args = ["-m", "pyqtguard"]
+    else:
+        exe = shutil.which("pyqtguard", path=os.path.dirname(sys.executable))
+        if exe is None:
+            pytest.skip("no console script beside this python")
+        launcher_args = [exe]
+    app = tmp_path / "app"
+    app.mkdir()
+    for name in SHADOWING_NAMES:
+        (app / f"{name}.py").write_text("SHADOW = 'app'\n")
+    (app / "app.py").write_text(SHADOWING_APP)
+    cwd, target = {"script-in-cwd": (app, ["app.py"]),
+                   "script-elsewhere": (tmp_path, ["app/app.py"]),
+                   "module": (app, ["-m", "app"])}[form]
+    plain = _python([*python_args, *target], cwd)
+    guarded = _python([*python_args, *launcher_args, "run", *target], cwd)
+    assert plain.returncode == guarded.returncode == 0, guarded.stderr
+    assert guarded.stderr == "", guarded.stderr
+    assert "queue app" in plain.stdout, plain.stdout
+    plain_lines, guarded_lines = plain.stdout.splitlines(), guarded.stdout.splitlines()
+    assert plain_lines[:-1] == guarded_lines[:-1], (plain.stdout, guarded.stdout)
+    assert guarded_lines[-1] == "guarded pyqtguard._native", guarded.stdout

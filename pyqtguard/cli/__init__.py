@@ -7,10 +7,12 @@ target's, as with ``python``.
 """
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # nothing more imported before run's target runs
+    import argparse
+    from collections.abc import Sequence
 
 # name -> module; a later feature adds its subcommand with one line here.
 SUBCOMMANDS: dict[str, str] = {
@@ -23,6 +25,9 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+    import importlib
+
     from .._version import __version__
 
     parser = argparse.ArgumentParser(

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 
 from .._escape import printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["escape_what_stdout_cannot_encode", "folder", "printable", "printable_text",
            "unless_reader_gone", "READER_GONE"]

@@ -23,18 +23,25 @@ fails, one line says so and the target runs unguarded.
 """
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import re
-import runpy
 import sys
-import types
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import BinaryIO, NamedTuple
 
-from ._output import folder, unless_reader_gone
+from ._output import unless_reader_gone
+
+# Before the app runs, this launcher imports nothing python has not
+# imported at start-up (os, io, the import system): a module it imported
+# would be the standard library's for the app too, where python gives the
+# app its own file of that name (queue.py, typing.py in its folder), and
+# under ``python -m pyqtguard`` in the app's folder the launcher would get
+# the app's.  argparse comes in only for --help and errors; runpy once
+# sys.path is the target's, as python imports it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    import types
+    from collections.abc import Callable, Sequence
+    from typing import BinaryIO
 
 USAGE = "pyqtguard run [-h] [--log-dir DIR] (-m MODULE | -c COMMAND | SCRIPT | -) [ARGS ...]"
 DESCRIPTION = ("Run SCRIPT (or -m MODULE, -c COMMAND, - for stdin) exactly as python "
@@ -56,6 +63,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _options_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from ._output import folder
+
     parser = argparse.ArgumentParser(prog="pyqtguard run", usage=USAGE,
                                      description=DESCRIPTION, allow_abbrev=False)
     parser.add_argument("--log-dir", metavar="DIR", type=folder,
@@ -73,14 +84,29 @@ def _options_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Target(NamedTuple):
-    """What :func:`split_argv` found: pyqtguard's options, and the target."""
+class Target:
+    """What :func:`split_argv` found: pyqtguard's options, and the target
+    (a plain class: ``typing.NamedTuple`` would import typing)."""
 
-    options: list[str]      # pyqtguard's own, for argparse
-    module: str | None      # -m MODULE, or None
-    script: str | None      # SCRIPT, or None
-    args: list[str]         # the target's sys.argv[1:]
-    command: str | None = None   # -c COMMAND, or None
+    __slots__ = ("options", "module", "script", "args", "command")
+
+    def __init__(self, options: list[str], module: str | None, script: str | None,
+                 args: list[str], command: str | None = None) -> None:
+        self.options = options      # pyqtguard's own, for argparse
+        self.module = module        # -m MODULE, or None
+        self.script = script        # SCRIPT, or None
+        self.args = args            # the target's sys.argv[1:]
+        self.command = command      # -c COMMAND, or None
+
+    def __repr__(self) -> str:
+        return ("Target(" + ", ".join(f"{name}={getattr(self, name)!r}"
+                                      for name in self.__slots__) + ")")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Target and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None     # type: ignore[assignment]
 
 
 _VALUED = ("--log-dir",)
@@ -133,24 +159,58 @@ def main_argv(argv: Sequence[str]) -> int:
     global _launcher_first
     _launcher_first = _launcher_entry()
     target = split_argv(argv)
-    parser = _options_parser()
-    # -h, --log-dir; an unknown option or a "-m" without a module: exit 2
-    options = unless_reader_gone(lambda: _parse_options(parser, target))
-    if isinstance(options, int):
-        return options                  # --help to a reader that went away
+    log_dir = _log_dir_option(target.options)
+    if log_dir is False:
+        # -h, an unknown option or a "-m" without a module (exit 2): argparse
+        parser = _options_parser()
+        options = unless_reader_gone(lambda: _parse_options(parser, target))
+        if isinstance(options, int):
+            return options                  # --help to a reader that went away
+        log_dir = options.log_dir
     if target.module is not None:
-        return _run_module(target.module, target.args, options.log_dir)
+        return _run_module(target.module, target.args, log_dir)
     if target.command is not None:
-        return _run_command(target.command, target.args, options.log_dir)
+        return _run_command(target.command, target.args, log_dir)
     if target.script is None:
-        parser.print_usage(sys.stderr)
+        _options_parser().print_usage(sys.stderr)
         sys.stderr.write("pyqtguard run: a SCRIPT or -m MODULE is required\n")
         return 2
-    return _run_path(target.script, target.args, options.log_dir)
+    return _run_path(target.script, target.args, log_dir)
+
+
+def _log_dir_option(options: list[str]) -> str | None | bool:
+    """run's options as argparse reads them when they are only ``--log-dir
+    DIR`` or ``--log-dir=DIR`` (the last one wins), without importing it:
+    the value, None without one; False for anything else (help, an error:
+    argparse's to say).
+
+    >>> _log_dir_option(["--log-dir", "a", "--log-dir=b"]), _log_dir_option([])
+    ('b', None)
+    >>> _log_dir_option(["--log-dir", "-x"]), _log_dir_option(["-h"])
+    (False, False)
+    """
+    log_dir = None
+    i = 0
+    while i < len(options):
+        name, sep, value = options[i].partition("=")
+        if name != "--log-dir":
+            return False
+        if not sep:
+            if i + 1 == len(options):
+                return False
+            i += 1
+            value = options[i]
+            if value.startswith("-"):       # argparse takes it for an option
+                return False
+        if not value.strip():
+            return False
+        log_dir = value
+        i += 1
+    return log_dir
 
 
 # python's own options, which pyqtguard run does not take: they go to python.
-_PYTHON_OPTION = re.compile(r"-(?:[bBdEiIOPqsSuvVx]+|[WX].*)")
+_PYTHON_OPTION = r"-(?:[bBdEiIOPqsSuvVx]+|[WX].*)"
 
 
 def _parse_options(parser: argparse.ArgumentParser, target: Target) -> argparse.Namespace:
@@ -159,7 +219,9 @@ def _parse_options(parser: argparse.ArgumentParser, target: Target) -> argparse.
     try:
         return parser.parse_args(target.options)
     except SystemExit as exc:
-        flags = [o for o in target.options if _PYTHON_OPTION.fullmatch(o)]
+        import re
+
+        flags = [o for o in target.options if re.fullmatch(_PYTHON_OPTION, o)]
         if exc.code == 2 and flags:
             flag = flags[0]
             value = f" {target.script}" if flag in ("-X", "-W") and target.script else ""
@@ -173,18 +235,30 @@ def _python_name() -> str:
     return sys.executable or "python"
 
 
-def _install(log_dir: str | None, app_name: str) -> None:
+def _install(log_dir: str | None, app_name: str, form: str | None = None,
+             target: str = "") -> None:
     """install(), which must never keep the target from running: anything
     it raises (a bug of pyqtguard's, a log folder it cannot handle) is one
-    warning, and the target runs unguarded."""
+    warning, and the target runs unguarded.  Once installed, a restart of
+    the target (*form* ``script``, ``module`` or ``command`` and *target*:
+    :func:`pyqtguard.cli.restart.guard`) runs under ``pyqtguard run`` too."""
     import pyqtguard
     from ..config import sanitize_app_name
 
     try:
-        pyqtguard.install(log_dir=log_dir, app_name=sanitize_app_name(app_name))
+        installed = pyqtguard.install(log_dir=log_dir, app_name=sanitize_app_name(app_name))
     except Exception as exc:  # noqa: BLE001 - the app runs either way
         sys.stderr.write(f"pyqtguard run: not installed ({type(exc).__name__}: {exc}); "
                          "running unguarded\n")
+        return
+    if installed is not None and form is not None:
+        from . import restart
+
+        try:
+            restart.guard(form, target, log_dir)
+        except Exception as exc:  # noqa: BLE001 - the app runs either way
+            sys.stderr.write(f"pyqtguard run: restarts of the app not guarded "
+                             f"({type(exc).__name__}: {exc})\n")
 
 
 def _launcher_entry() -> bool:
@@ -238,9 +312,9 @@ def _fresh_main_module() -> types.ModuleType:
     which would otherwise be pyqtguard's own entry point's (its imports
     visible to the app)."""
     import builtins
-    from importlib.machinery import BuiltinImporter
+    from _frozen_importlib import BuiltinImporter   # importlib.machinery's
 
-    main = types.ModuleType("__main__")
+    main = type(sys)("__main__")
     main.__dict__.update(__builtins__=builtins, __loader__=BuiltinImporter,
                          __spec__=None, __annotations__={})
     sys.modules["__main__"] = main
@@ -250,8 +324,10 @@ def _fresh_main_module() -> types.ModuleType:
 def _run_module(module: str, module_args: list[str], log_dir: str | None) -> int:
     sys.argv = [module, *module_args]  # runpy replaces argv[0] with the file
     _set_path0(_cwd())
-    _install(log_dir, module.split(".")[-1])
+    _install(log_dir, module.split(".")[-1], "module", module)
     _fresh_main_module()
+    import runpy        # as python does: once sys.path is the target's
+
     return _call_as_python_would(
         lambda: runpy._run_module_as_main(module, alter_argv=True))  # type: ignore[attr-defined]
 
@@ -261,7 +337,7 @@ def _run_command(command: str, command_args: list[str], log_dir: str | None) -> 
     ``''``, the code's file name ``<string>``."""
     sys.argv = ["-c", *command_args]
     _set_path0("")
-    _install(log_dir, "python")
+    _install(log_dir, "python", "command", command)
     try:
         code = compile(command, "<string>", "exec", dont_inherit=True)
     except SyntaxError as exc:
@@ -279,33 +355,33 @@ def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
         # No stdin (python - <&-): python runs nothing, status 0.
         stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
         return _exec_source(stdin, "<stdin>", from_file=False)
-    path = Path(script)
+    # python's absolute name: the cwd joined, nothing normalized ("": the cwd)
+    filename = os.path.join(_cwd() or "", script) if script else (_cwd() or os.curdir)
     try:
-        os.stat(path)
+        os.stat(script or os.curdir)
     except OSError as exc:          # missing, a loop, too long, not reachable
-        return _cannot_open(str(path.absolute()), exc)
+        return _cannot_open(filename, exc)
     sys.argv = [script, *script_args]
     # What python asks first: is the target a sys.path entry (a folder, a
     # zip file)?  Then it goes first on sys.path and its __main__ module
     # runs as with -m (same frames in a traceback).
-    from pkgutil import get_importer
-
-    importer = get_importer(str(path.absolute()))
+    importer = _path_importer(filename)
     if importer is not None:
         if getattr(importer, "find_spec", lambda _: None)("__main__") is None:
             sys.stderr.write(f"{_python_name()}: can't find '__main__' module in "
-                             f"{str(path.absolute())!r}\n")
+                             f"{filename!r}\n")
             return 1
-        _set_path0(str(path.absolute()), importer=True)
-        _install(log_dir, path.absolute().stem)
+        _set_path0(filename, importer=True)
+        _install(log_dir, _stem(filename), "script", filename)
         _fresh_main_module()
+        import runpy
+
         return _call_as_python_would(
             lambda: runpy._run_module_as_main("__main__", alter_argv=False))  # type: ignore[attr-defined]
-    if path.is_dir():       # a folder no path hook takes
+    if os.path.isdir(filename):       # a folder no path hook takes
         sys.stderr.write(f"{_python_name()}: can't find '__main__' module in "
-                         f"{str(path.absolute())!r}\n")
+                         f"{filename!r}\n")
         return 1
-    filename = str(path.absolute())
     try:
         stream = open(filename, "rb")  # noqa: SIM115 - _exec_source closes it
     except OSError as exc:
@@ -314,9 +390,32 @@ def _run_path(script: str, script_args: list[str], log_dir: str | None) -> int:
         import errno
 
         return _cannot_open(filename, InterruptedError(errno.EINTR, os.strerror(errno.EINTR)))
-    _set_path0(str(path.resolve().parent))
-    _install(log_dir, path.stem)
+    _set_path0(os.path.dirname(os.path.realpath(filename)))
+    _install(log_dir, _stem(filename), "script", filename)
     return _exec_source(stream, filename, from_file=True)
+
+
+def _stem(filename: str) -> str:
+    """The script's or folder's name without its suffix (the app name)."""
+    return os.path.splitext(os.path.basename(os.path.normpath(filename)))[0]
+
+
+def _path_importer(path: str) -> object:
+    """pkgutil.get_importer(*path*), as python asks it of a target, without
+    importing pkgutil: the path hook that takes *path* (a zip file, a
+    folder), or None."""
+    try:
+        return sys.path_importer_cache[path]
+    except KeyError:
+        pass
+    for hook in sys.path_hooks:
+        try:
+            importer = hook(path)
+        except ImportError:
+            continue
+        sys.path_importer_cache.setdefault(path, importer)
+        return importer
+    return None
 
 
 def _cannot_open(filename: str, exc: OSError) -> int:
@@ -331,8 +430,8 @@ def _load(data: bytes, filename: str, from_file: bool) -> tuple[object, object]:
     name or its magic number) is loaded as one, anything else compiled as
     source; returns (code, the ``__loader__`` python gives ``__main__``:
     none for stdin)."""
-    from importlib.machinery import BuiltinImporter, SourceFileLoader, SourcelessFileLoader
-    from importlib.util import MAGIC_NUMBER
+    from _frozen_importlib import BuiltinImporter       # importlib.machinery's
+    from _frozen_importlib_external import MAGIC_NUMBER, SourceFileLoader, SourcelessFileLoader
 
     if not from_file:
         return _compile(data, filename), BuiltinImporter
@@ -343,12 +442,13 @@ def _load(data: bytes, filename: str, from_file: bool) -> tuple[object, object]:
 
 def _load_pyc(data: bytes) -> object:
     import marshal
-    from importlib.util import MAGIC_NUMBER
+
+    from _frozen_importlib_external import MAGIC_NUMBER
 
     if data[:4] != MAGIC_NUMBER:
         raise RuntimeError("Bad magic number in .pyc file")
     code = marshal.loads(data[16:])
-    if not isinstance(code, types.CodeType):
+    if type(code) is not type(_load_pyc.__code__):
         raise RuntimeError("Bad code object in .pyc file")
     return code
 
@@ -364,7 +464,7 @@ def _read_script(stream: BinaryIO) -> bytes:
     """All of *stream* (a file, a FIFO, a pipe, stdin), as python reads a
     script; stopping at a NUL byte, which python refuses in source anyway
     (so /dev/zero is a syntax error, not a read for ever)."""
-    from importlib.util import MAGIC_NUMBER
+    from _frozen_importlib_external import MAGIC_NUMBER
 
     parts = []
     while True:
