@@ -60,15 +60,13 @@ def debugger_of(frame: FrameType | None) -> str | None:
     return None
 
 
-def stopped_threads(idents: dict[int, str] | None = None) -> dict[str, str]:
+def stopped_threads() -> dict[str, str]:
     """Thread name -> debugger, for every thread stopped in a debugger now
-    (*idents*: ident -> name; default: ``threading``'s names, where
-    loaded, else ``thread 0x...``)."""
-    names = dict(idents or {})
-    if not names:
-        threading = sys.modules.get("threading")
-        if threading is not None:
-            names = {t.ident: t.name for t in threading.enumerate() if t.ident is not None}
+    (names as the thread registry gives them: ``MainThread`` too when the
+    app never imported :mod:`threading`)."""
+    from ..registry import listing
+
+    names = {t.ident: t.name for t in listing.threads(all=True) if t.ident is not None}
     stopped = {}
     for ident, frame in sys._current_frames().items():
         debugger = debugger_of(frame)
