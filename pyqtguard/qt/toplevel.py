@@ -75,10 +75,55 @@ def close_windows(app: Any) -> None:
     qtwidgets = sys.modules.get("PyQt6.QtWidgets")
     qtgui = sys.modules.get("PyQt6.QtGui")
     if qtwidgets is not None and isinstance(app, qtwidgets.QApplication):
-        qtwidgets.QApplication.closeAllWindows()
+        for _ in range(_BOXES_ENDED_AT_MOST):
+            qtwidgets.QApplication.closeAllWindows()
+            if not end_box_without_escape():
+                break
     elif qtgui is not None and isinstance(app, qtgui.QGuiApplication):
         for window in qtgui.QGuiApplication.topLevelWindows():
             window.close()
+
+
+# Boxes ended one after another by one signal, at most (a box whose end
+# shows another, again and again, is the app's loop, not a close).
+_BOXES_ENDED_AT_MOST = 16
+
+
+def end_box_without_escape() -> bool:
+    """After a close of every window that did not go through: if the window
+    that stopped it is a ``QMessageBox`` with no escape button, ``reject()``
+    it (True; the caller closes again).  Qt ignores the close of such a box
+    - two No buttons, or custom ones, none of them the obvious "cancel" -
+    by its own rule (``QMessageBox.closeEvent``), not because the app said
+    no: ``reject()`` is what ``QDialog.closeEvent`` does, and the call that
+    runs the box returns as after Escape (``exec()`` 0, the static helpers
+    ``NoButton``).  A box whose class overrides ``closeEvent`` refused on
+    the app's behalf, and is left open, as any window that refuses.
+
+    The stopper is the first window still shown in the order Qt closes them
+    (``QApplicationPrivate::tryCloseAllWidgetWindows``): the active modal
+    one, else the first top-level one shown."""
+    qtwidgets = sys.modules.get("PyQt6.QtWidgets")
+    if qtwidgets is None:
+        return False
+    qt = sys.modules["PyQt6.QtCore"].Qt
+    stopper = qtwidgets.QApplication.activeModalWidget()
+    if stopper is None or not stopper.isVisible():
+        stopper = next((widget for widget in qtwidgets.QApplication.topLevelWidgets()
+                        if widget.isVisible() and widget.windowType() != qt.WindowType.Desktop
+                        and not widget.testAttribute(qt.WidgetAttribute.WA_DontShowOnScreen)),
+                       None)
+    box = qtwidgets.QMessageBox
+    if not isinstance(stopper, box):
+        return False
+    getattr(box, "closeEvent")                   # noqa: B009 - completes the class
+    for klass in type(stopper).__mro__:
+        if "closeEvent" in _native.type_dict(klass):
+            if klass is not box:
+                return False                     # the app's closeEvent said no
+            break
+    stopper.reject()
+    return True
 
 
 def _starter(cls: Any, name: str, static: bool, descriptor: Any,
