@@ -569,8 +569,35 @@ def assert_ended_by(proc: subprocess.Popen[str], tmp_path: Path, sig: int
     return out, log
 
 
-# Dialogs that inherit QDialog.exec, run as an app's only loop.
+# Loops started by a call of their own (QMenu, QDrag, QPrintDialog and
+# QPageSetupDialog have an exec() that is not QDialog's), and dialogs that
+# inherit QDialog.exec, run as an app's only loop.
 OTHER_LOOPS = {
+    "QMenu.exec": ("""
+        menu = QtWidgets.QMenu()
+        menu.addAction("Open"); menu.addAction("Quit")
+    """, "menu.exec(QtCore.QPoint(10, 10))"),
+    "QMenu.exec static": ("""
+        actions = [QtGui.QAction("Open", app), QtGui.QAction("Quit", app)]
+    """, "QtWidgets.QMenu.exec(actions, QtCore.QPoint(10, 10))"),
+    # offscreen's drag ends at once (no loop); "minimal" runs Qt's own
+    # QSimpleDrag, a QEventLoop, as X11's drag does.
+    "QDrag.exec": ("""
+        assert app.platformName() == "minimal"
+        source = QtWidgets.QLabel("a file"); source.show()
+        drag = QtGui.QDrag(source)
+        data = QtCore.QMimeData(); data.setText("a file"); drag.setMimeData(data)
+    """, "drag.exec()"),
+    "QPrintDialog.exec": ("""
+        from PyQt6 import QtPrintSupport
+        printer = QtPrintSupport.QPrinter()     # kept: the dialog only points at it
+        dialog = QtPrintSupport.QPrintDialog(printer)
+    """, "dialog.exec()"),
+    "QPageSetupDialog.exec": ("""
+        from PyQt6 import QtPrintSupport
+        printer = QtPrintSupport.QPrinter()     # kept: the dialog only points at it
+        dialog = QtPrintSupport.QPageSetupDialog(printer)
+    """, "dialog.exec()"),
     "QPrintPreviewDialog.exec": ("""
         from PyQt6 import QtPrintSupport
         printer = QtPrintSupport.QPrinter()     # kept: the dialog only points at it

@@ -6,13 +6,15 @@ registered with ``top_level=True`` (freeze watch, Ctrl+C, queued reports)
 hear it as they hear ``app.exec()``.
 
 The calls that run such a loop are wrapped: ``QDialog.exec`` (every dialog
-class inherits it), ``QEventLoop.exec`` and the static helpers whose loop
-starts in C++ (``QMessageBox.question``..., out of reach of a wrapper of the
-loop itself).  This module is loaded when sip first completes one of those
+class inherits it), ``QEventLoop.exec``, the ``exec()`` of ``QMenu``,
+``QDrag``, ``QPrintDialog`` and ``QPageSetupDialog`` (their own, not
+QDialog's) and the static helpers whose loop starts in C++
+(``QMessageBox.question``..., out of reach of a wrapper of the loop
+itself).  This module is loaded when sip first completes one of those
 classes (:func:`pyqtguard.qt._attach_loop_starters`): an app that never
-touches a dialog never loads it.  Nested in a running loop the wrappers only
-call on.  The face hands its ``top_level_loop`` over (this module does not
-import it back).
+touches one of them never loads it.  Nested in a running loop the
+wrappers only call on.  The face hands its ``top_level_loop`` over (this
+module does not import it back).
 
 Example (what the face does when sip completes QMessageBox)::
 
@@ -42,22 +44,33 @@ STARTERS = {
     "QInputDialog": (True, ("getText", "getMultiLineText", "getInt", "getDouble", "getItem")),
     "QColorDialog": (True, ("getColor",)),
     "QFontDialog": (True, ("getFont",)),
+    # An exec() of their own, not QDialog's: a popup menu's, a drag's loop
+    # (Qt's QSimpleDrag, X11's; offscreen's drag runs none), a print dialog's.
+    "QMenu": (False, ("exec",)),
+    "QDrag": (False, ("exec",)),
+    "QPrintDialog": (False, ("exec",)),
+    "QPageSetupDialog": (False, ("exec",)),
 }
+# The classes whose object ends the loop its exec() runs (quit()).
+_ENDED_BY_OBJECT = ("QEventLoop", "QDrag")
 
 # (class, name) -> (the original descriptor, what pyqtguard put in its place)
 _wrapped: dict[tuple[Any, str], tuple[Any, Any]] = {}
-# While a loop in the application's place runs: the QEventLoop running it
-# when the app started one itself, else True (a dialog's); None otherwise.
+# While a loop in the application's place runs: the QEventLoop or QDrag
+# running it, else True (a dialog's, a menu's); None otherwise.
 running: Any = None
 
 
 def quit() -> bool:  # noqa: A001
-    """End a top-level ``QEventLoop.exec()`` (a dialog's loop ends with its
-    window: close that); False if none runs."""
-    if running is not None and running is not True:
-        running.quit()
-        return True
-    return False
+    """End a top-level ``QEventLoop.exec()`` or drag (a dialog's or a menu's
+    loop ends with its window: close that); False if none runs."""
+    if running is None or running is True:
+        return False
+    end = getattr(running, "quit", None)
+    if end is None:
+        end = running.cancel                    # QDrag.cancel(): static, the drag running
+    end()
+    return True
 
 
 def __tracebackhide__(excinfo: Any) -> bool:
@@ -133,7 +146,7 @@ def _starter(cls: Any, name: str, static: bool, descriptor: Any,
     nested in another loop, it only calls on."""
     key = (cls, name)
     original = descriptor.__get__(None, cls)
-    is_loop = name == "exec" and not static
+    ended_by_object = type.__getattribute__(cls, "__name__") in _ENDED_BY_OBJECT
 
     def run(*args: Any, **kwargs: Any) -> Any:
         global running
@@ -146,8 +159,7 @@ def _starter(cls: Any, name: str, static: bool, descriptor: Any,
         # back at once when this call is nested in a running loop (the GUI
         # thread's own: no other thread touches it).
         outer = running
-        running = (args[0] if is_loop and args and isinstance(args[0], qtcore.QEventLoop)
-                   else True)
+        running = args[0] if ended_by_object and args and isinstance(args[0], cls) else True
         entered = False
         try:
             entered = top_level_loop(True)
