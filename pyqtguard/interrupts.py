@@ -199,6 +199,14 @@ def _on_wake(*_args: object) -> None:
     app.aboutToQuit.connect(about_to_quit)
     try:
         app.quit()
+        # A QMessageBox with no escape button stopped it (Qt ignores its
+        # close): ended as closing a dialog does, and quit() asked again.
+        toplevel = sys.modules.get(qt_attach.__name__ + ".toplevel")
+        for _ in range(16):
+            if (quitting or not _window_kept_open(app) or toplevel is None
+                    or not toplevel.end_box_without_escape()):
+                break
+            app.quit()
     finally:
         try:
             app.aboutToQuit.disconnect(about_to_quit)

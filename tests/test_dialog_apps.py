@@ -519,3 +519,168 @@ def test_many_top_level_loops_and_a_second_application_stay_watched(tmp_path):
     assert "GUI freeze" in log, log
     assert "ValueError: from the worker, second app" in log, log
     assert "thread 'worker-2'" in log, log
+
+
+# ---- second pass: the other loops an app can run in the application's place -------
+
+LOOP_APP = textwrap.dedent("""
+    import os, sys, time
+    os.environ["QT_QPA_PLATFORM"] = "{platform}"
+    import pyqtguard
+    pyqtguard.install(exit_timeout=5, freeze_ms=400)
+    from PyQt6 import QtCore, QtGui, QtWidgets
+    app = QtWidgets.QApplication(sys.argv)
+    {setup}
+    def slow_slot_in_the_gui_thread():
+        time.sleep({block})
+    QtCore.QTimer.singleShot(100, slow_slot_in_the_gui_thread)
+    QtCore.QTimer.singleShot({ready}, lambda: print("ready", flush=True))
+    try:
+        result = {call}
+    except (KeyboardInterrupt, SystemExit) as exc:
+        print(type(exc).__name__, "out of the loop", flush=True)
+        raise
+    print("returned", result, flush=True)
+""")
+
+
+def start_loop(tmp_path: Path, setup: str, call: str, block: float = 0,
+               platform: str = "offscreen") -> subprocess.Popen[str]:
+    """LOOP_APP with *setup* (dedented) before *call*, the call that runs the
+    app's only loop; a slot blocks *block* s in it, "ready" comes after."""
+    return start(tmp_path, LOOP_APP.format(setup=textwrap.dedent(setup).strip(), call=call,
+                                           block=block, ready=int(block * 1000) + 300,
+                                           platform=platform))
+
+
+def assert_ended_by(proc: subprocess.Popen[str], tmp_path: Path, sig: int
+                    ) -> tuple[str, str]:
+    """Send *sig*; the loop's call raises as app.exec() would.  The app's
+    output and its run log."""
+    proc.send_signal(sig)
+    status, out, err = finish(proc, 8)
+    raised, expected = (("KeyboardInterrupt", -signal.SIGINT) if sig == signal.SIGINT
+                        else ("SystemExit", 128 + signal.SIGTERM))
+    assert status == expected, (status, out, err)
+    assert out.split("\n")[-1] == f"{raised} out of the loop", (out, err)
+    log = run_log(tmp_path)
+    assert f"{signal.Signals(sig).name} received: closing the application" in log, log
+    assert "refused to close" not in log, log
+    return out, log
+
+
+# Loops started by a call of their own (QMenu, QDrag, QPrintDialog and
+# QPageSetupDialog have an exec() that is not QDialog's), and dialogs that
+# inherit QDialog.exec, run as an app's only loop.
+OTHER_LOOPS = {
+    "QMenu.exec": ("""
+        menu = QtWidgets.QMenu()
+        menu.addAction("Open"); menu.addAction("Quit")
+    """, "menu.exec(QtCore.QPoint(10, 10))"),
+    "QMenu.exec static": ("""
+        actions = [QtGui.QAction("Open", app), QtGui.QAction("Quit", app)]
+    """, "QtWidgets.QMenu.exec(actions, QtCore.QPoint(10, 10))"),
+    # offscreen's drag ends at once (no loop); "minimal" runs Qt's own
+    # QSimpleDrag, a QEventLoop, as X11's drag does.
+    "QDrag.exec": ("""
+        assert app.platformName() == "minimal"
+        source = QtWidgets.QLabel("a file"); source.show()
+        drag = QtGui.QDrag(source)
+        data = QtCore.QMimeData(); data.setText("a file"); drag.setMimeData(data)
+    """, "drag.exec()"),
+    "QPrintDialog.exec": ("""
+        from PyQt6 import QtPrintSupport
+        printer = QtPrintSupport.QPrinter()     # kept: the dialog only points at it
+        dialog = QtPrintSupport.QPrintDialog(printer)
+    """, "dialog.exec()"),
+    "QPageSetupDialog.exec": ("""
+        from PyQt6 import QtPrintSupport
+        printer = QtPrintSupport.QPrinter()     # kept: the dialog only points at it
+        dialog = QtPrintSupport.QPageSetupDialog(printer)
+    """, "dialog.exec()"),
+    "QPrintPreviewDialog.exec": ("""
+        from PyQt6 import QtPrintSupport
+        printer = QtPrintSupport.QPrinter()     # kept: the dialog only points at it
+        dialog = QtPrintSupport.QPrintPreviewDialog(printer)
+    """, "dialog.exec()"),
+    "QProgressDialog.exec": ("""
+        dialog = QtWidgets.QProgressDialog("Copying", "Cancel", 0, 100)
+    """, "dialog.exec()"),
+    "QInputDialog.getItem": ("", 'QtWidgets.QInputDialog.getItem(None, "Pick", "Target", ["a"])'),
+    "QFileDialog.exec, Qt's widget dialog": ("""
+        dialog = QtWidgets.QFileDialog()
+        dialog.setOption(QtWidgets.QFileDialog.Option.DontUseNativeDialog)
+    """, "dialog.exec()"),
+}
+
+
+@pytest.mark.parametrize("loop", list(OTHER_LOOPS))
+def test_other_loops_at_top_level_are_watched(tmp_path, loop):
+    proc = start_loop(tmp_path, *OTHER_LOOPS[loop], block=1.0,
+                      platform="minimal" if loop == "QDrag.exec" else "offscreen")
+    _, log = assert_ended_by(proc, tmp_path, signal.SIGINT)
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, log
+    assert "slow_slot_in_the_gui_thread" in log.split("GUI freeze:", 1)[1], log
+
+
+# A QMessageBox with no escape button: Qt ignores its close (closeEvent).
+NO_ESCAPE_BOXES = {
+    "custom buttons": ("""
+        box = QtWidgets.QMessageBox()
+        box.setText("A new version is ready.")
+        box.addButton("Install now", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Remind me", QtWidgets.QMessageBox.ButtonRole.ActionRole)
+    """, "box.exec()"),
+    "two NoRole buttons": ("""
+        B = QtWidgets.QMessageBox.StandardButton
+    """, 'QtWidgets.QMessageBox.question(None, "Overwrite", "Overwrite the files?", '
+         'B.Yes | B.YesToAll | B.No | B.NoToAll)'),
+}
+
+
+@pytest.mark.parametrize("box", list(NO_ESCAPE_BOXES))
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_message_box_without_an_escape_button_is_closed_by_a_signal(tmp_path, box, sig):
+    proc = start_loop(tmp_path, *NO_ESCAPE_BOXES[box])
+    assert_ended_by(proc, tmp_path, sig)
+
+
+def test_a_message_box_that_refuses_in_its_own_close_event_is_left_open(tmp_path):
+    # The app's closeEvent says no (not Qt's missing escape button): that
+    # box is the app's to end, as any window that refuses.
+    result = run_app("""
+        import os, signal, sys
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        class Confirm(QtWidgets.QMessageBox):
+            def closeEvent(self, event):
+                print("closeEvent", flush=True)
+                event.ignore()
+        box = Confirm()
+        box.setText("Really?")
+        box.addButton("Yes", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("No", QtWidgets.QMessageBox.ButtonRole.ActionRole)
+        QtCore.QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
+        QtCore.QTimer.singleShot(800, lambda: box.done(5))
+        print("exec", box.exec(), flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split("\n")[:2] == ["closeEvent", "exec 5"], result.describe()
+    assert "refused to close" in result.log
+
+
+def test_a_message_box_without_escape_inside_app_exec_is_closed_by_ctrl_c(tmp_path):
+    # Nested in app.exec() (asked from a slot): app.quit() stopped at the box.
+    proc = start_loop(tmp_path, """
+        window = QtWidgets.QMainWindow(); window.show()
+        def ask():
+            B = QtWidgets.QMessageBox.StandardButton
+            answer = QtWidgets.QMessageBox.question(
+                window, "Overwrite", "Overwrite?", B.Yes | B.YesToAll | B.No | B.NoToAll)
+            print("answer", answer, flush=True)
+        QtCore.QTimer.singleShot(0, ask)
+    """, "app.exec()")
+    out, _ = assert_ended_by(proc, tmp_path, signal.SIGINT)
+    assert out.split("\n")[-2] == "answer 0", out       # no button: NoButton, as after Escape

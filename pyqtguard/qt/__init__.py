@@ -162,13 +162,21 @@ _APP_CLASSES = {
     "PyQt6.QtWidgets": "QApplication",
 }
 # Classes whose calls run a loop in the application's place (.toplevel), by
-# module, with a name sip's completed class has; QDialog's getter serves the rest.
+# module, with a name sip's completed class has; a base class's sip getter
+# serves its subclasses (QDialog's: the dialogs').
 _STARTER_CLASSES = {
     "PyQt6.QtCore": (("QEventLoop", "exec"),),
+    "PyQt6.QtGui": (("QDrag", "exec"),),
     "PyQt6.QtWidgets": (("QDialog", "exec"), ("QMessageBox", "question"),
                         ("QFileDialog", "getOpenFileName"), ("QInputDialog", "getText"),
-                        ("QColorDialog", "getColor"), ("QFontDialog", "getFont")),
+                        ("QColorDialog", "getColor"), ("QFontDialog", "getFont"),
+                        ("QMenu", "exec")),
+    "PyQt6.QtPrintSupport": (("QPrintDialog", "exec"), ("QPageSetupDialog", "exec")),
 }
+# The starter classes given a sip getter; sip keeps a getter for the
+# process's life (uninstall() cannot take it back), and calls it for the
+# subclasses too.
+_with_getter: list[Any] = []
 _loop_started: list[Callable[[], None]] = []
 _loop_ended: list[Callable[[], None]] = []
 _top_started: list[Callable[[], None]] = []     # those also for a loop in its place
@@ -358,17 +366,17 @@ def _starter_class_completed(cls: Any, type_dict: dict[str, Any] | None) -> None
 
 def _attach_loop_starters(module: ModuleType) -> None:
     """Wrap each starter class when sip completes it (at once if it has)."""
-    family_getter = False
     for class_name, marker in _STARTER_CLASSES[module.__name__]:
         cls = getattr(module, class_name, None)
         if cls is None:
             continue
+        getter = not any(issubclass(cls, base) for base in _with_getter)
         if marker in _native.type_dict(cls) or not _native.when_class_completes(
                 cls, lambda type_dict, cls=cls: _starter_class_completed(cls, type_dict),
-                not family_getter):
+                getter):
             _starter_class_completed(cls, None)
-        else:
-            family_getter = family_getter or class_name == "QDialog"
+        elif getter:
+            _with_getter.append(cls)
 
 
 _watching_event_loops = False

@@ -6,13 +6,15 @@ registered with ``top_level=True`` (freeze watch, Ctrl+C, queued reports)
 hear it as they hear ``app.exec()``.
 
 The calls that run such a loop are wrapped: ``QDialog.exec`` (every dialog
-class inherits it), ``QEventLoop.exec`` and the static helpers whose loop
-starts in C++ (``QMessageBox.question``..., out of reach of a wrapper of the
-loop itself).  This module is loaded when sip first completes one of those
+class inherits it), ``QEventLoop.exec``, the ``exec()`` of ``QMenu``,
+``QDrag``, ``QPrintDialog`` and ``QPageSetupDialog`` (their own, not
+QDialog's) and the static helpers whose loop starts in C++
+(``QMessageBox.question``..., out of reach of a wrapper of the loop
+itself).  This module is loaded when sip first completes one of those
 classes (:func:`pyqtguard.qt._attach_loop_starters`): an app that never
-touches a dialog never loads it.  Nested in a running loop the wrappers only
-call on.  The face hands its ``top_level_loop`` over (this module does not
-import it back).
+touches one of them never loads it.  Nested in a running loop the
+wrappers only call on.  The face hands its ``top_level_loop`` over (this
+module does not import it back).
 
 Example (what the face does when sip completes QMessageBox)::
 
@@ -42,22 +44,33 @@ STARTERS = {
     "QInputDialog": (True, ("getText", "getMultiLineText", "getInt", "getDouble", "getItem")),
     "QColorDialog": (True, ("getColor",)),
     "QFontDialog": (True, ("getFont",)),
+    # An exec() of their own, not QDialog's: a popup menu's, a drag's loop
+    # (Qt's QSimpleDrag, X11's; offscreen's drag runs none), a print dialog's.
+    "QMenu": (False, ("exec",)),
+    "QDrag": (False, ("exec",)),
+    "QPrintDialog": (False, ("exec",)),
+    "QPageSetupDialog": (False, ("exec",)),
 }
+# The classes whose object ends the loop its exec() runs (quit()).
+_ENDED_BY_OBJECT = ("QEventLoop", "QDrag")
 
 # (class, name) -> (the original descriptor, what pyqtguard put in its place)
 _wrapped: dict[tuple[Any, str], tuple[Any, Any]] = {}
-# While a loop in the application's place runs: the QEventLoop running it
-# when the app started one itself, else True (a dialog's); None otherwise.
+# While a loop in the application's place runs: the QEventLoop or QDrag
+# running it, else True (a dialog's, a menu's); None otherwise.
 running: Any = None
 
 
 def quit() -> bool:  # noqa: A001
-    """End a top-level ``QEventLoop.exec()`` (a dialog's loop ends with its
-    window: close that); False if none runs."""
-    if running is not None and running is not True:
-        running.quit()
-        return True
-    return False
+    """End a top-level ``QEventLoop.exec()`` or drag (a dialog's or a menu's
+    loop ends with its window: close that); False if none runs."""
+    if running is None or running is True:
+        return False
+    end = getattr(running, "quit", None)
+    if end is None:
+        end = running.cancel                    # QDrag.cancel(): static, the drag running
+    end()
+    return True
 
 
 def __tracebackhide__(excinfo: Any) -> bool:
@@ -75,10 +88,55 @@ def close_windows(app: Any) -> None:
     qtwidgets = sys.modules.get("PyQt6.QtWidgets")
     qtgui = sys.modules.get("PyQt6.QtGui")
     if qtwidgets is not None and isinstance(app, qtwidgets.QApplication):
-        qtwidgets.QApplication.closeAllWindows()
+        for _ in range(_BOXES_ENDED_AT_MOST):
+            qtwidgets.QApplication.closeAllWindows()
+            if not end_box_without_escape():
+                break
     elif qtgui is not None and isinstance(app, qtgui.QGuiApplication):
         for window in qtgui.QGuiApplication.topLevelWindows():
             window.close()
+
+
+# Boxes ended one after another by one signal, at most (a box whose end
+# shows another, again and again, is the app's loop, not a close).
+_BOXES_ENDED_AT_MOST = 16
+
+
+def end_box_without_escape() -> bool:
+    """After a close of every window that did not go through: if the window
+    that stopped it is a ``QMessageBox`` with no escape button, ``reject()``
+    it (True; the caller closes again).  Qt ignores the close of such a box
+    - two No buttons, or custom ones, none of them the obvious "cancel" -
+    by its own rule (``QMessageBox.closeEvent``), not because the app said
+    no: ``reject()`` is what ``QDialog.closeEvent`` does, and the call that
+    runs the box returns as after Escape (``exec()`` 0, the static helpers
+    ``NoButton``).  A box whose class overrides ``closeEvent`` refused on
+    the app's behalf, and is left open, as any window that refuses.
+
+    The stopper is the first window still shown in the order Qt closes them
+    (``QApplicationPrivate::tryCloseAllWidgetWindows``): the active modal
+    one, else the first top-level one shown."""
+    qtwidgets = sys.modules.get("PyQt6.QtWidgets")
+    if qtwidgets is None:
+        return False
+    qt = sys.modules["PyQt6.QtCore"].Qt
+    stopper = qtwidgets.QApplication.activeModalWidget()
+    if stopper is None or not stopper.isVisible():
+        stopper = next((widget for widget in qtwidgets.QApplication.topLevelWidgets()
+                        if widget.isVisible() and widget.windowType() != qt.WindowType.Desktop
+                        and not widget.testAttribute(qt.WidgetAttribute.WA_DontShowOnScreen)),
+                       None)
+    box = qtwidgets.QMessageBox
+    if not isinstance(stopper, box):
+        return False
+    getattr(box, "closeEvent")                   # noqa: B009 - completes the class
+    for klass in type(stopper).__mro__:
+        if "closeEvent" in _native.type_dict(klass):
+            if klass is not box:
+                return False                     # the app's closeEvent said no
+            break
+    stopper.reject()
+    return True
 
 
 def _starter(cls: Any, name: str, static: bool, descriptor: Any,
@@ -88,7 +146,7 @@ def _starter(cls: Any, name: str, static: bool, descriptor: Any,
     nested in another loop, it only calls on."""
     key = (cls, name)
     original = descriptor.__get__(None, cls)
-    is_loop = name == "exec" and not static
+    ended_by_object = type.__getattribute__(cls, "__name__") in _ENDED_BY_OBJECT
 
     def run(*args: Any, **kwargs: Any) -> Any:
         global running
@@ -101,8 +159,7 @@ def _starter(cls: Any, name: str, static: bool, descriptor: Any,
         # back at once when this call is nested in a running loop (the GUI
         # thread's own: no other thread touches it).
         outer = running
-        running = (args[0] if is_loop and args and isinstance(args[0], qtcore.QEventLoop)
-                   else True)
+        running = args[0] if ended_by_object and args and isinstance(args[0], cls) else True
         entered = False
         try:
             entered = top_level_loop(True)
