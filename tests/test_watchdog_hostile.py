@@ -134,7 +134,10 @@ from pyqtguard.watchdog import freeze
 QtCore.QTimer.singleShot(0, lambda: freeze.start_watch(1))
 """), tmp_path, env={"PYQTGUARD_FREEZE_MS": "0"})
     assert result.returncode == 0, result.describe()
-    assert "GUI freeze" not in result.log, result.describe()
+    # Raised to the least (50 ms): an idle app is not frozen.  On a loaded
+    # machine one scheduling delay can pass 50 ms; a budget of 1 ms kept
+    # (the defect) is reported at every heartbeat, dozens of times.
+    assert result.log.count("GUI freeze:") <= 1, result.describe()
 
 
 FREEZE_REPORT = "GUI freeze: the event loop has not turned for"
