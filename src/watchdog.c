@@ -61,6 +61,7 @@ PyAPI_FUNC(void) _Py_DumpTraceback(int fd, PyThreadState *tstate);
 /* Requests to the Python handler: the one-letter code it is called with. */
 #define REQUEST_EXIT_REPORT 'X'
 #define REQUEST_FREEZE_REPORT 'F'
+#define REQUEST_LASTING_FREEZE 'L'
 #define REQUEST_DUMP 'D'
 #define ACK_WAIT_NS (1500LL * 1000 * 1000)   /* Python gets 1.5 s to answer */
 
@@ -88,6 +89,11 @@ static long long freeze_ns = 0;           /* 0: off */
 static unsigned long gui_native_id = 0;
 static int freeze_active = 0;
 static long long freeze_began_ns = 0;
+/* A freeze that lasts this long gets every thread's stack, once (a deadlock
+ * shows its other side): 5 x the threshold, at least 3 s. */
+#define LASTING_FREEZE_FACTOR 5
+#define LASTING_FREEZE_MIN_NS (3000LL * 1000 * 1000)
+static int lasting_reported = 0;
 /* Until when the watchdog sleeps (monotonic ns); 0 while it is awake and will
  * look at the state again before it sleeps. */
 static long long sleeping_until_ns = 0;
@@ -497,6 +503,13 @@ log_freeze_end(long long turned_ns)
     pqg_puts(fd, " ms\n");
 }
 
+static long long
+lasting_freeze_ns(void)
+{
+    long long lasting = freeze_ns * LASTING_FREEZE_FACTOR;
+    return lasting > LASTING_FREEZE_MIN_NS ? lasting : LASTING_FREEZE_MIN_NS;
+}
+
 static void
 check_freeze(long long now)
 {
@@ -518,7 +531,18 @@ check_freeze(long long now)
     }
     else if (freeze_active && beat > freeze_began_ns) {
         freeze_active = 0;
+        lasting_reported = 0;
         log_freeze_end(beat);
+    }
+    else if (freeze_active && !lasting_reported && now - freeze_began_ns >= lasting_freeze_ns()) {
+        lasting_reported = 1;
+        if (!ask_python(REQUEST_LASTING_FREEZE) && fd >= 0) {
+            log_line_start(fd);
+            pqg_puts(fd, "GUI freeze: still frozen after ");
+            pqg_put_dec(fd, (unsigned long long)((now - freeze_began_ns) / 1000000LL));
+            pqg_puts(fd, " ms; every thread:\n");
+            write_fallback(fd, 0, NOTE_NO_ANSWER);
+        }
     }
 }
 
@@ -1037,6 +1061,7 @@ freeze_watch_py(PyObject *Py_UNUSED(self), PyObject *args)
     freeze_ns = (long long)threshold_ms * 1000000LL;
     gui_native_id = threshold_ms ? native_id : 0;
     freeze_active = 0;
+    lasting_reported = 0;
     long long now = pqg_monotonic_ns();
     atomic_store(&last_beat_ns, now);
     if (freeze_ns != 0) {       /* a stopped watch: check_freeze ignores it */

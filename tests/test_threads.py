@@ -399,3 +399,55 @@ def test_os_thread_count_with_the_watchdog_and_in_a_fork_child(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "parent: 5 5 True" in result.stdout      # main, watchdog, 3 workers
     assert "child: 1 1 False" in result.stdout
+
+
+DEADLOCK_APP = """
+    import threading, time
+    import pyqtguard
+    pyqtguard.install(freeze_ms=200)
+    from PyQt6 import QtCore, QtWidgets
+    app = QtWidgets.QApplication([])
+    cache_lock, database_lock = threading.Lock(), threading.Lock()
+
+    def save_in_the_background():              # database, then cache
+        with database_lock:
+            time.sleep(0.3)
+            cache_lock.acquire(timeout={hold})   # a deadlock: waits for the GUI thread
+            print("worker gave up", flush=True)
+
+    def refresh_in_the_gui_thread():           # cache, then database
+        with cache_lock:
+            time.sleep(0.1)
+            database_lock.acquire(timeout={hold})
+            print("GUI thread gave up", flush=True)
+
+    threading.Thread(target=save_in_the_background, name="saver").start()
+    QtCore.QTimer.singleShot(50, refresh_in_the_gui_thread)
+    QtCore.QTimer.singleShot(300, app.quit)
+    app.exec()
+"""
+
+
+def test_a_freeze_that_lasts_writes_every_threads_stack_once(tmp_path):
+    """A deadlock: the GUI thread waits for a lock a worker holds while the
+    worker waits for one the GUI thread holds.  The first freeze report
+    shows only the GUI thread; once the freeze lasts (5 x freeze_ms, at
+    least 3 s) every thread's stack is written, once, so the other side of
+    the deadlock shows too."""
+    result = run_app(DEADLOCK_APP.format(hold=5), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, log
+    assert log.count("GUI freeze: still frozen after") == 1, log
+    lasting = log.split("GUI freeze: still frozen after", 1)[1]
+    assert "'saver'" in lasting and "in save_in_the_background" in lasting, lasting
+    assert "in refresh_in_the_gui_thread" in lasting, lasting
+    still = int(re.search(r"still frozen after (\d+) ms", log).group(1))
+    assert 3000 <= still <= 4500, still
+
+
+def test_a_short_freeze_writes_no_stacks_of_other_threads(tmp_path):
+    result = run_app(DEADLOCK_APP.format(hold=1), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "GUI freeze: the event loop has not turned for" in result.log, result.log
+    assert "still frozen" not in result.log, result.log

@@ -111,6 +111,28 @@ def _report_freeze() -> Callable[[], None] | None:
     return run_callbacks
 
 
+def _report_lasting_freeze() -> None:
+    """The freeze has lasted (5 x freeze_ms, at least 3 s; src/watchdog.c):
+    every thread's stack, once - a deadlock's other side (the thread holding
+    what the GUI thread waits for) shows only there."""
+    from ..registry import listing
+
+    age, turned_again = _native.freeze_state()
+    if turned_again:
+        return                                  # it has ended meanwhile
+    gui_ident = _gui_ident
+    frame = sys._current_frames().get(gui_ident) if gui_ident is not None else None
+    if frame is not None:
+        from .debugger import debugger_of
+
+        if debugger_of(frame) is not None:
+            return                              # said at the freeze's start
+    infos = listing.threads(stacks=True)
+    logfile.log_event(f"GUI freeze: still frozen after {age} ms; every thread "
+                      "(a deadlock shows as threads each waiting for what another "
+                      "holds):\n" + listing.format_table(infos).rstrip())
+
+
 # ---- the heartbeat --------------------------------------------------------------
 _freeze_ms = 1000
 _gui_ident: int | None = None
@@ -162,6 +184,7 @@ def install(config: Config) -> None:
     global _freeze_ms
     _freeze_ms = config.freeze_ms
     watchdog.on_request("F", _report_freeze)
+    watchdog.on_request("L", _report_lasting_freeze)
     qt_attach.on_loop_started(_start_watch, top_level=True)
     qt_attach.on_loop_ended(stop_watch, top_level=True)
 
