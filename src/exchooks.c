@@ -197,22 +197,72 @@ unraisable_context(PyObject *hook_args)
     return result;
 }
 
+/* `text` (a thread's name, an object's repr, a message: the app's) on one
+ * line: control characters as \xNN, so that a name with a newline cannot
+ * cut the report's header line and put a line of its own in the log (one
+ * `pyqtguard logs` would read).  New reference, NULL on error. */
+static PyObject *
+one_line(PyObject *text)
+{
+    static PyObject *controls = NULL;       /* code point -> "\xNN", made once */
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int clean = 1;
+    for (Py_ssize_t i = 0; i < len && clean; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        clean = c >= 0x20 && c != 0x7f;
+    }
+    if (clean) {
+        return Py_NewRef(text);
+    }
+    if (controls == NULL) {
+        PyObject *table = PyDict_New();
+        for (int c = 0; table != NULL && c < 0x80; c++) {
+            if (c >= 0x20 && c != 0x7f) {
+                continue;
+            }
+            PyObject *key = PyLong_FromLong(c);
+            PyObject *value = PyUnicode_FromFormat("\\x%02x", c);
+            if (key == NULL || value == NULL || PyDict_SetItem(table, key, value) < 0) {
+                Py_CLEAR(table);
+            }
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+        }
+        if (table == NULL) {
+            return NULL;
+        }
+        controls = table;                   /* kept for the process's life */
+    }
+    return PyObject_CallMethod(text, "translate", "O", controls);
+}
+
 static PyObject *
 format_header(int source, PyObject *thread_name, PyObject *context,
               const report_origin *origin)
 {
     const char *what = source == HOOK_UNRAISABLE ? "unraisable exception"
                                                  : "uncaught exception";
+    PyObject *name = one_line(thread_name);
+    PyObject *shown = context != NULL ? one_line(context) : NULL;
+    if (name == NULL || (context != NULL && shown == NULL)) {
+        Py_XDECREF(name);
+        Py_XDECREF(shown);
+        return NULL;
+    }
     PyObject *header = PyUnicode_FromFormat(
         "[%s] pyqtguard: %s in thread '%U' (native id %lu, pid %ld) [%s]",
-        origin->stamp, what, thread_name, origin->native_id, pqg_getpid(),
+        origin->stamp, what, name, origin->native_id, pqg_getpid(),
         hook_sources[source]);
+    Py_DECREF(name);
     if (header != NULL) {
-        PyObject *tail = context ? PyUnicode_FromFormat(": %U\n", context)
-                                 : PyUnicode_FromString("\n");
+        PyObject *tail = shown ? PyUnicode_FromFormat(": %U\n", shown)
+                               : PyUnicode_FromString("\n");
         Py_SETREF(header, tail ? PyUnicode_Concat(header, tail) : NULL);
         Py_XDECREF(tail);
     }
+    Py_XDECREF(shown);
     return header;
 }
 

@@ -323,19 +323,31 @@ pqg_write_all(int fd, const char *buf, size_t len)
 }
 
 /* Lines of text that came from the app (exception messages, thread names,
- * file names, Qt messages) must not pass for pyqtguard's section markers
- * ("=== pyqtguard crash report ===" and the others): a line of it that
- * begins with '=' gets PQG_TEXT_INDENT in front.  Copies `in` to `out`
- * (out == NULL: only counts) and returns the length of the result.
- * at_line_start: `in` begins a line of the log. */
+ * file names, Qt messages) must not pass for pyqtguard's own lines: a
+ * section marker ("=== pyqtguard crash report ===" and the others) or, past
+ * the text's first line, a timestamped event line ("[2026-11-29 10:00:00.000
+ * UTC] pyqtguard: interpreter exit": `pyqtguard logs` reads a run's outcome
+ * and its exceptions from those).  Such a line gets PQG_TEXT_INDENT in
+ * front.  The text's first line may be pyqtguard's own "[time] ..." (a
+ * report's header): it keeps its '['.  Signal-safe: no state. */
+static int
+needs_indent(char c, int line_start, int first_line)
+{
+    return line_start && (c == '=' || (c == '[' && !first_line));
+}
+
+/* Copies `in` to `out` (out == NULL: only counts), defused as above, and
+ * returns the length of the result.  at_line_start: `in` begins a line of
+ * the log. */
 size_t
 pqg_defuse_text(const char *in, size_t len, int at_line_start, char *out)
 {
     size_t extra = sizeof(PQG_TEXT_INDENT) - 1;
     size_t used = 0;
     int line_start = at_line_start;
+    int first_line = 1;
     for (size_t i = 0; i < len; i++) {
-        if (line_start && in[i] == '=') {
+        if (needs_indent(in[i], line_start, first_line)) {
             if (out != NULL) {
                 memcpy(out + used, PQG_TEXT_INDENT, extra);
             }
@@ -346,6 +358,7 @@ pqg_defuse_text(const char *in, size_t len, int at_line_start, char *out)
         }
         used++;
         line_start = in[i] == '\n';
+        first_line = first_line && !line_start;
     }
     return used;
 }
@@ -357,13 +370,15 @@ pqg_write_text(int fd, const char *buf, size_t len, int at_line_start)
 {
     size_t start = 0;
     int line_start = at_line_start;
+    int first_line = 1;
     for (size_t i = 0; i < len; i++) {
-        if (line_start && buf[i] == '=') {
+        if (needs_indent(buf[i], line_start, first_line)) {
             pqg_write_all(fd, buf + start, i - start);
             pqg_write_all(fd, PQG_TEXT_INDENT, sizeof(PQG_TEXT_INDENT) - 1);
             start = i;
         }
         line_start = buf[i] == '\n';
+        first_line = first_line && !line_start;
     }
     pqg_write_all(fd, buf + start, len - start);
 }

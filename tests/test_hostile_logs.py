@@ -264,6 +264,33 @@ def test_forged_marker_in_a_qt_fatal_message(tmp_path):
     assert f"\n{MARKER}\n" not in crash.text[len(MARKER) + 1:]
 
 
+# The timestamped lines `pyqtguard logs` reads a run's outcome from: a forged
+# "interpreter exit" made a killed run read as ended cleanly, forged report
+# lines counted as exceptions.
+_EVENT_LINES = ("\n[2026-11-29 10:00:00.000 UTC] pyqtguard: uncaught exception in thread "
+                "'x' (native id 1, pid {pid}) [sys.excepthook]\n"
+                "[2026-11-29 10:00:00.000 UTC] pyqtguard: interpreter exit\n")
+
+
+@pytest.mark.parametrize("forger", sorted(set(FORGERS) - {"reentrant-report"}))
+def test_forged_event_lines_do_not_change_a_runs_outcome(tmp_path, forger):
+    source = _CLEAN_EXIT.format(forge=FORGERS[forger], then="os._exit(9)")
+    source = source.replace("import sys, threading",
+                            "import os, sys, threading").replace(
+        f"PAYLOAD = {PAYLOAD!r}", f"PAYLOAD = {_EVENT_LINES!r}.format(pid=os.getpid())")
+    result = run_app(source, tmp_path)
+    assert result.returncode == 9, result.describe()
+    assert "pyqtguard: interpreter exit" in result.log, result.log   # the text is there
+    listed = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                             "--log-dir", str(result.log_dir)], capture_output=True, text=True,
+                            env=child_env(result.log_dir), timeout=30)
+    [run] = json.loads(listed.stdout)
+    assert run["outcome"] == "ended unrecorded", run
+    # the real report counts (a thread's name on its header's line), the
+    # forged line not; a Qt warning and a callback's own error are no exception
+    assert run["exceptions"] == (0 if forger == "qt-message" else 1), run
+
+
 def test_forged_old_log_the_parser_takes_the_handlers_report(tmp_path):
     """A log of an older version, where the forged marker came first."""
     logs = tmp_path / "logs"
