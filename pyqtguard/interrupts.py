@@ -37,6 +37,18 @@ SIGTERM: the default action), pyqtguard handles both signals in C
 Outside the event loop both signals behave as without pyqtguard.  Windows
 has no ``sigaction``: there this component does nothing.
 
+Other signals with a Python handler (pytest-timeout's ``SIGALRM``, an app's
+``SIGUSR1``; SIGINT or SIGTERM when the app set its own) have the same
+problem - the handler waits for the next Python code, and runs inside
+whichever slot that is, its exception handed to ``sys.excepthook`` and lost.
+While the loop runs, pyqtguard forwards them: the signal wakes the loop
+through the same pipe, and the notifier's slot runs the handler at once.
+An exception it raises (pytest-timeout's ``Failed``) ends a loop in the
+application's place and every loop nested in it, and comes out of the call
+that ran it, as Python raises it where the main thread was; in the
+application's own ``exec()`` it goes to ``sys.excepthook``, as a slot's
+does, and the app goes on.
+
 Example::
 
     pyqtguard.install()
@@ -71,6 +83,9 @@ _pipe: tuple[int, int] | None = None     # kept for the process's life (see _wak
 _notifier: Any = None
 _armed = False
 _closing = 0                              # the signal that began closing, or 0
+_forward_candidates: tuple[int, ...] = ()  # signals that may be forwarded
+_forwarding = False
+_carried: BaseException | None = None     # a forwarded handler's, for the loop's end
 
 
 def install(config: Config) -> None:
@@ -80,6 +95,7 @@ def install(config: Config) -> None:
         return
     _wanted = True
     _to_stderr = config.stderr
+    _learn_forwarding()
     qt_attach.on_loop_started(_arm, top_level=True)
     qt_attach.on_loop_ended(_loop_ended, top_level=True)
 
@@ -105,6 +121,37 @@ def _free_signals() -> tuple[int, ...]:
     return tuple(free)
 
 
+# Never forwarded: what the kernel sends for a fault (pyqtguard's crash
+# handler's), and what cannot be caught.
+_NOT_FORWARDED = ("SIGKILL", "SIGSTOP", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT",
+                  "SIGTRAP", "SIGSYS")
+
+
+def _learn_forwarding() -> None:
+    """The signals whose Python handlers may be forwarded during a loop:
+    the classic ones (below the real-time range; a Python handler on a
+    real-time signal waits for Python code, as without pyqtguard) but the
+    faults; none if CPython's own C handler cannot be read from SIGINT's
+    (the app ignores SIGINT, or put in a handler of its own)."""
+    global _forward_candidates
+    if _forward_candidates:
+        return
+    sigint = _signal.SIGINT
+    if not callable(_signal.getsignal(sigint)) or not _native.forward_learn(sigint):
+        return
+    skip = {getattr(_signal, name) for name in _NOT_FORWARDED if hasattr(_signal, name)}
+    limit = getattr(_signal, "SIGRTMIN", 32)
+    _forward_candidates = tuple(s for s in sorted(_signal.valid_signals())
+                                if s < limit and s not in skip)
+
+
+def _forwarded(free: tuple[int, ...]) -> tuple[int, ...]:
+    """The signals with a Python handler now, other than those pyqtguard
+    handles itself during this loop (*free*)."""
+    get = _signal.getsignal
+    return tuple(s for s in _forward_candidates if callable(get(s)) and s not in free)
+
+
 def _wake_pipe() -> tuple[int, int]:
     """One pipe for the process's life: never closed, so that a signal
     handler running in another thread can never write to a descriptor that
@@ -119,7 +166,7 @@ def _wake_pipe() -> tuple[int, int]:
 
 
 def _arm() -> None:
-    global _notifier, _armed, _closing
+    global _notifier, _armed, _closing, _forwarding, _carried
     if not _wanted or not in_main_thread():
         return
     qtcore = sys.modules["PyQt6.QtCore"]
@@ -127,7 +174,8 @@ def _arm() -> None:
         return
     try:
         signals = _free_signals()
-        if not signals:
+        forwarded = _forwarded(signals)
+        if not signals and not forwarded:
             return
         read_end, write_end = _wake_pipe()
         _drain(read_end)
@@ -137,13 +185,20 @@ def _arm() -> None:
                 qtcore.QSocketNotifier(read_end, qtcore.QSocketNotifier.Type.Read))
             notifier.activated.connect(_on_wake)
         notifier.setEnabled(True)
-        _native.interrupt_arm(write_end, signals)
+        _notifier = notifier
+        _carried = None
+        if forwarded:
+            _native.forward_arm(write_end, forwarded)
+            _forwarding = True
+        if signals:
+            _native.interrupt_arm(write_end, signals)
+            _armed = True
+            _closing = 0
     except (OSError, ValueError) as exc:
         logfile.warn_once("interrupt", f"Ctrl+C/SIGTERM handling is off: {exc}")
-        return
-    _notifier = notifier
-    _armed = True
-    _closing = 0
+        if _notifier is not None and not _armed and not _forwarding:
+            qt_attach.park("interrupt wake-up", _notifier)
+            _notifier = None
 
 
 def _drain(fd: int) -> None:
@@ -155,10 +210,18 @@ def _drain(fd: int) -> None:
 
 
 def _on_wake(*_args: object) -> None:
-    """The GUI thread, woken by the first signal: ask the app to quit."""
+    """The GUI thread, woken by a forwarded signal (its Python handler runs
+    here) or by the first SIGINT/SIGTERM: ask the app to quit."""
     global _closing
     if _pipe is not None:
         _drain(_pipe[0])
+    if _forwarding:
+        try:
+            _native.forward_run()
+        except BaseException as exc:  # noqa: BLE001 - the handler's, carried out
+            _handler_raised(exc)
+    if not _armed:
+        return
     signum = _native.interrupt_signal()
     if not signum or _closing:
         return
@@ -216,6 +279,40 @@ def _on_wake(*_args: object) -> None:
         _refused(name)
 
 
+def _handler_raised(exc: BaseException) -> None:
+    """A forwarded signal's Python handler raised *exc* in the wake slot.
+    In a loop in the application's place (a test's wait, a dialog's exec):
+    end it and the loops nested in it; *exc* comes out of the call that ran
+    it.  In the application's own loop: to ``sys.excepthook``, as a slot's
+    exception, and the app goes on."""
+    global _carried
+    tb = exc.__traceback__
+    exc = exc.with_traceback(tb.tb_next if tb is not None else None)   # not this slot's frame
+    if qt_attach.in_top_level_loop():
+        from .qt import toplevel
+
+        if _carried is None:
+            _carried = exc
+        toplevel.end_loops()
+        return
+    sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def _stop_forwarding() -> BaseException | None:
+    """The previous handlers back; a forwarded signal not run yet runs now:
+    what its handler raised, or None."""
+    global _forwarding
+    if not _forwarding:
+        return None
+    _forwarding = False
+    try:
+        _native.forward_disarm()
+    except BaseException as exc:  # noqa: BLE001 - the handler's, carried out
+        tb = exc.__traceback__
+        return exc.with_traceback(tb.tb_next if tb is not None else None)
+    return None
+
+
 def _announce(message: str) -> None:
     """*message* to the run log, and to stderr unless install(stderr=False)."""
     logfile.log_event(message)
@@ -250,12 +347,16 @@ def _refused(name: str) -> None:
 
 def _loop_ended() -> None:
     """exec() returned: disarm, or - after a signal - end as it asks."""
-    global _notifier, _armed
-    if not _armed:
-        return
+    global _notifier, _armed, _carried
+    late = _stop_forwarding()
+    carried, _carried = _carried or late, None
     if _notifier is not None:
         qt_attach.park("interrupt wake-up", _notifier)     # disabled, for the next loop
         _notifier = None
+    if carried is not None:
+        qt_attach.carry_out_of_exec(carried)    # raised once the listeners have run
+    if not _armed:
+        return
     signum = _closing or _native.interrupt_signal()
     if signum:
         # Closing: the handler stays for a second signal during the exit (the
@@ -276,7 +377,7 @@ def _loop_ended() -> None:
 
 
 def _disarm() -> None:
-    global _notifier, _armed
+    global _notifier, _armed, _forwarding
     notifier, _notifier = _notifier, None
     if notifier is not None:
         qt_attach.retire(notifier)          # uninstall() may come from any thread
@@ -284,3 +385,8 @@ def _disarm() -> None:
     if _armed:
         _native.interrupt_disarm()
         _armed = False
+    if _forwarding:
+        # A signal forwarded but not run yet runs at the main thread's next
+        # Python code, as it would have without pyqtguard.
+        _forwarding = False
+        _native.forward_disarm()

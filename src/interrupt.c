@@ -19,6 +19,17 @@
  * the report writers documented as signal-safe in pyqtguard_native.h, and
  * _exit().  No lock, no malloc, no Python API.
  *
+ * Other signals that have a Python handler (pytest-timeout's SIGALRM, an
+ * app's SIGUSR1) have the same problem: the handler runs only when some
+ * Python code next runs - in whichever slot Qt dispatches first, where an
+ * exception it raises is handed to sys.excepthook and lost (pytest-qt's
+ * wait then never ends).  While the loop runs, pyqtguard forwards them
+ * (forward_*): its handler marks the signal pending and writes a byte to the
+ * same pipe, without tripping Python's flag; the notifier's slot then hands
+ * each pending signal to Python (PyErr_SetInterruptEx, which also writes
+ * Python's wake-up descriptor, as Python's own handler does) and runs the
+ * handlers at once (PyErr_CheckSignals), where their exception is caught.
+ *
  * The previous sigactions are saved and put back exactly on disarm, unless
  * someone (the app, with signal.signal) replaced this handler meanwhile.
  * Windows has no sigaction (a console control handler would be the way):
@@ -110,6 +121,55 @@ interrupt_handler(int signum)
     errno = saved;
 }
 
+/* ---- signals forwarded to their Python handlers while the loop runs ---- */
+#ifdef NSIG
+#  define PQG_FORWARD_SIGNALS NSIG
+#else
+#  define PQG_FORWARD_SIGNALS 65
+#endif
+static struct sigaction forward_previous[PQG_FORWARD_SIGNALS];
+static int forward_armed[PQG_FORWARD_SIGNALS];
+static atomic_int forward_pending[PQG_FORWARD_SIGNALS];
+static volatile sig_atomic_t forward_wake_fd = -1;
+/* CPython's own C handler (the one behind every Python-level handler), as
+ * read from SIGINT's sigaction at install: only a signal whose handler is
+ * exactly that one is forwarded - not one whose handler C code (Qt's
+ * SIGCHLD handler on some platforms) put in behind Python's back. */
+static void (*python_handler)(int) = NULL;
+
+static void
+forward_handler(int signum)
+{
+    int saved = errno;
+    if (signum > 0 && signum < PQG_FORWARD_SIGNALS) {
+        atomic_store(&forward_pending[signum], 1);
+        int fd = forward_wake_fd;
+        if (fd >= 0) {
+            char byte = (char)signum;
+            ssize_t n = write(fd, &byte, 1);    /* non-blocking; full: woken anyway */
+            (void)n;
+        }
+    }
+    errno = saved;
+}
+
+/* The previous sigaction of signum back, if the handler there is still ours
+ * (signal.signal since put CPython's in: that one stays). */
+static void
+forward_restore(int signum)
+{
+    if (!forward_armed[signum]) {
+        return;
+    }
+    forward_armed[signum] = 0;
+    struct sigaction current;
+    if (sigaction(signum, NULL, &current) == 0
+        && !(current.sa_flags & SA_SIGINFO)
+        && current.sa_handler == forward_handler) {
+        (void)sigaction(signum, &forward_previous[signum], NULL);
+    }
+}
+
 static int
 slot_of(int signum)
 {
@@ -149,6 +209,12 @@ forget_in_child(void)
     atomic_store(&received, 0);
     first_signal = 0;
     atomic_store(&ending, 0);
+    /* A pending forwarded signal was the parent's. */
+    for (int s = 1; s < PQG_FORWARD_SIGNALS; s++) {
+        forward_restore(s);
+        atomic_store(&forward_pending[s], 0);
+    }
+    forward_wake_fd = -1;
 }
 #endif /* !_WIN32 */
 
@@ -193,6 +259,29 @@ pqg_exit_by_sigint_at_end(void)
     exit_by_sigint = registered;
 }
 
+/* The arguments of interrupt_arm and forward_arm, (wake_fd, signals): 0,
+ * or -1 with the exception set (always on Windows: no sigaction there).
+ * Either arms something a fork child must forget: registered here, once. */
+static int
+parse_wake_args(PyObject *args, const char *format, int *fd, PyObject **signals)
+{
+    if (!PyArg_ParseTuple(args, format, fd, &PyTuple_Type, signals)) {
+        return -1;
+    }
+#ifdef _WIN32
+    PyErr_SetString(PyExc_OSError, "no sigaction on Windows");
+    return -1;
+#else
+    if (*fd < 0) {
+        PyErr_SetString(PyExc_ValueError, "wake_fd must be >= 0");
+        return -1;
+    }
+    static int atfork_registered = 0;
+    pqg_on_fork_child(forget_in_child, &atfork_registered);
+    return 0;
+#endif
+}
+
 /* interrupt_arm(wake_fd, signals): handle `signals` (SIGINT and/or SIGTERM)
  * as described above, waking the GUI thread through `wake_fd`. */
 static PyObject *
@@ -200,19 +289,12 @@ interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int fd;
     PyObject *signals;
-    if (!PyArg_ParseTuple(args, "iO!:interrupt_arm", &fd, &PyTuple_Type, &signals)) {
+    if (parse_wake_args(args, "iO!:interrupt_arm", &fd, &signals) < 0) {
         return NULL;
     }
 #ifdef _WIN32
-    (void)fd;
-    (void)signals;
-    PyErr_SetString(PyExc_OSError, "no sigaction on Windows");
-    return NULL;
+    Py_RETURN_NONE;                     /* not reached: parse_wake_args refuses */
 #else
-    if (fd < 0) {
-        PyErr_SetString(PyExc_ValueError, "wake_fd must be >= 0");
-        return NULL;
-    }
     int wanted[PQG_INTERRUPT_SIGNALS] = {0, 0};
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(signals); k++) {
         long signum = PyLong_AsLong(PyTuple_GET_ITEM(signals, k));
@@ -226,8 +308,6 @@ interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
         }
         wanted[i] = 1;
     }
-    static int atfork_registered = 0;
-    pqg_on_fork_child(forget_in_child, &atfork_registered);
     first_signal = 0;
     atomic_store(&received, 0);
     wake_fd = fd;
@@ -308,6 +388,128 @@ interrupt_stop_waking_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored)
     Py_RETURN_NONE;
 }
 
+
+#ifndef _WIN32
+/* Hand every pending forwarded signal to Python and run the handlers now:
+ * -1 with the exception set if one raised (the others stay tripped, for
+ * the next check, as in Python). */
+static int
+forward_run(void)
+{
+    for (int s = 1; s < PQG_FORWARD_SIGNALS; s++) {
+        if (atomic_load(&forward_pending[s]) && atomic_exchange(&forward_pending[s], 0)) {
+            /* Ignored when Python no longer handles s (SIG_DFL, SIG_IGN). */
+            (void)PyErr_SetInterruptEx(s);
+        }
+    }
+    return PyErr_CheckSignals();
+}
+#endif
+
+/* forward_learn(signum) -> whether signum's handler (Python's, as
+ * signal.getsignal says) could be read as CPython's own. */
+static PyObject *
+forward_learn_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    int signum = (int)PyLong_AsLong(arg);
+    if (signum == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+#ifdef _WIN32
+    (void)signum;
+    Py_RETURN_FALSE;
+#else
+    struct sigaction current;
+    if (python_handler == NULL && sigaction(signum, NULL, &current) == 0
+        && !(current.sa_flags & SA_SIGINFO) && current.sa_handler != SIG_DFL
+        && current.sa_handler != SIG_IGN && current.sa_handler != interrupt_handler
+        && current.sa_handler != forward_handler) {
+        python_handler = current.sa_handler;
+    }
+    return PyBool_FromLong(python_handler != NULL);
+#endif
+}
+
+/* forward_arm(wake_fd, signals): while the loop runs, each of `signals`
+ * (Python handlers) wakes it through `wake_fd` instead of tripping Python. */
+static PyObject *
+forward_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    int fd;
+    PyObject *signals;
+    if (parse_wake_args(args, "iO!:forward_arm", &fd, &signals) < 0) {
+        return NULL;
+    }
+#ifdef _WIN32
+    Py_RETURN_NONE;                     /* not reached: parse_wake_args refuses */
+#else
+    forward_wake_fd = fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = forward_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART | SA_ONSTACK;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(signals); k++) {
+        long signum = PyLong_AsLong(PyTuple_GET_ITEM(signals, k));
+        if (signum == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (signum <= 0 || signum >= PQG_FORWARD_SIGNALS) {
+            PyErr_Format(PyExc_ValueError, "signal number out of range: %ld", signum);
+            return NULL;
+        }
+        if (forward_armed[signum] || python_handler == NULL) {
+            continue;
+        }
+        if (sigaction((int)signum, NULL, &forward_previous[signum]) != 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return NULL;
+        }
+        if ((forward_previous[signum].sa_flags & SA_SIGINFO)
+            || forward_previous[signum].sa_handler != python_handler) {
+            continue;                   /* not Python's handler: left alone */
+        }
+        if (sigaction((int)signum, &action, NULL) != 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return NULL;
+        }
+        forward_armed[signum] = 1;
+    }
+    Py_RETURN_NONE;
+#endif
+}
+
+/* forward_run(): the slot woken by the pipe runs the forwarded signals'
+ * Python handlers here, and gets the exception one raises. */
+static PyObject *
+forward_run_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifndef _WIN32
+    if (forward_run() < 0) {
+        return NULL;
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
+/* forward_disarm(): the previous sigactions back (where still ours), then
+ * the handlers of signals that came meanwhile and were not run yet run
+ * now, raising what they raise. */
+static PyObject *
+forward_disarm_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifndef _WIN32
+    for (int s = 1; s < PQG_FORWARD_SIGNALS; s++) {
+        forward_restore(s);
+    }
+    forward_wake_fd = -1;
+    if (forward_run() < 0) {
+        return NULL;
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef interrupt_methods[] = {
     {"interrupt_arm", interrupt_arm_py, METH_VARARGS,
      PyDoc_STR("interrupt_arm($module, wake_fd, signals, /)\n--\n\n"
@@ -326,6 +528,20 @@ static PyMethodDef interrupt_methods[] = {
     {"interrupt_stop_waking", interrupt_stop_waking_py, METH_NOARGS,
      PyDoc_STR("interrupt_stop_waking($module, /)\n--\n\nStop writing to "
                "the wake-up descriptor.")},
+    {"forward_learn", forward_learn_py, METH_O,
+     PyDoc_STR("forward_learn($module, signum, /)\n--\n\nRead CPython's own "
+               "signal handler from signum's sigaction (once); whether it is known.")},
+    {"forward_arm", forward_arm_py, METH_VARARGS,
+     PyDoc_STR("forward_arm($module, wake_fd, signals, /)\n--\n\n"
+               "While the loop runs, each of signals (Python-handled) writes a "
+               "byte to wake_fd instead of tripping Python's flag.")},
+    {"forward_run", forward_run_py, METH_NOARGS,
+     PyDoc_STR("forward_run($module, /)\n--\n\nRun the Python handlers of the "
+               "forwarded signals received; raises what a handler raises.")},
+    {"forward_disarm", forward_disarm_py, METH_NOARGS,
+     PyDoc_STR("forward_disarm($module, /)\n--\n\nPut back the previous "
+               "sigactions (where still pyqtguard's), then run the handlers of "
+               "signals not run yet; raises what a handler raises.")},
     {NULL, NULL, 0, NULL},
 };
 

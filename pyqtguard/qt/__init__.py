@@ -255,10 +255,30 @@ def _notify(callbacks: list[Callable[[], None]]) -> None:
             # KeyboardInterrupt or SystemExit on purpose (pyqtguard.interrupts):
             # raised out of exec() once every other callback has run.
             ending = ending or exc
+    global _carried, _carried_out
+    carried, _carried = _carried, None
     if ending is not None:
         global _raised_out_of_exec
         _raised_out_of_exec = ending
         raise ending.with_traceback(None)
+    if carried is not None:
+        _carried_out = carried
+        raise carried                   # its traceback: the signal handler's frames
+
+
+# A signal handler's exception that ended the loop (pyqtguard.interrupts),
+# raised out of the exec() that ran it once the listeners have run; and the
+# last one raised so (its pyqtguard frames hidden from pytest).
+_carried: BaseException | None = None
+_carried_out: BaseException | None = None
+
+
+def carry_out_of_exec(exc: BaseException) -> None:
+    """Raise *exc* out of the ``exec()`` that ends now, as Python raises a
+    signal handler's exception where the main thread was - here, in the
+    loop - once every listener of its end has run."""
+    global _carried
+    _carried = exc
 
 
 # The KeyboardInterrupt or SystemExit that exec() raises on purpose (see
@@ -279,7 +299,9 @@ def __tracebackhide__(excinfo: Any) -> bool:
     is shown at the test's call - pytest's KeyboardInterrupt line names
     the test's wait, not this module; any other exception keeps
     pyqtguard's frames (a bug of pyqtguard's must show where it is)."""
-    return excinfo is not None and raised_on_purpose(getattr(excinfo, "value", None))
+    value = getattr(excinfo, "value", None)
+    return excinfo is not None and (raised_on_purpose(value)
+                                    or (value is not None and value is _carried_out))
 
 
 def shown_traceback(exc: BaseException | None, tb: TracebackType | None

@@ -59,6 +59,10 @@ _wrapped: dict[tuple[Any, str], tuple[Any, Any]] = {}
 # While a loop in the application's place runs: the QEventLoop or QDrag
 # running it, else True (a dialog's, a menu's); None otherwise.
 running: Any = None
+# While one runs: the objects whose exec() runs a loop in the GUI thread, that
+# one's first, then those nested in it (a QEventLoop, a QDialog; None for a
+# static helper's own dialog).
+loops: list[Any] = []
 
 
 def quit() -> bool:  # noqa: A001
@@ -71,6 +75,29 @@ def quit() -> bool:  # noqa: A001
         end = running.cancel                    # QDrag.cancel(): static, the drag running
     end()
     return True
+
+
+def end_loops() -> None:
+    """End the loop in the application's place and every loop nested in it,
+    innermost first (a signal handler raised during them: its exception
+    comes out of the outermost).  A dialog ends as ``done(Rejected)`` ends
+    it - QDialog's own, whatever a subclass made of ``done``/``reject``."""
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    qtwidgets = sys.modules.get("PyQt6.QtWidgets")
+    qtgui = sys.modules.get("PyQt6.QtGui")
+    for target in reversed(loops):
+        if qtcore is not None and isinstance(target, qtcore.QEventLoop):
+            target.quit()
+            continue
+        if qtgui is not None and isinstance(target, qtgui.QDrag):
+            qtgui.QDrag.cancel()                # static: the drag running
+            continue
+        if target is None and qtwidgets is not None:        # a static helper's dialog
+            target = qtwidgets.QApplication.activeModalWidget()
+        if qtwidgets is not None and isinstance(target, qtwidgets.QDialog):
+            qtwidgets.QDialog.done(target, qtwidgets.QDialog.DialogCode.Rejected)
+        elif qtwidgets is not None and isinstance(target, qtwidgets.QMenu):
+            target.close()
 
 
 def __tracebackhide__(excinfo: Any) -> bool:
@@ -159,7 +186,10 @@ def _starter(cls: Any, name: str, static: bool, descriptor: Any,
         # back at once when this call is nested in a running loop (the GUI
         # thread's own: no other thread touches it).
         outer = running
-        running = args[0] if ended_by_object and args and isinstance(args[0], cls) else True
+        # The object whose exec() this is (None: a static helper's dialog,
+        # QMenu.exec(actions, pos)).
+        target = args[0] if args and isinstance(args[0], cls) else None
+        running = target if ended_by_object and target is not None else True
         entered = False
         try:
             entered = top_level_loop(True)
@@ -167,10 +197,18 @@ def _starter(cls: Any, name: str, static: bool, descriptor: Any,
             if not entered:
                 running = outer
         if not entered:
-            return original(*args, **kwargs)
+            if outer is None:                   # in app.exec(): nothing to keep
+                return original(*args, **kwargs)
+            loops.append(target)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                loops.pop()
+        loops[:] = [target]
         try:
             return original(*args, **kwargs)
         finally:
+            loops.clear()
             try:
                 top_level_loop(False)
             finally:
