@@ -154,3 +154,20 @@ def test_a_log_folder_with_quotes_and_a_newline_reaches_the_workers(tmp_path):
     assert result.returncode == 0 and "pool broken" in result.stdout, result.describe()
     crashed = [p for p in _worker_logs(folder) if "SIGSEGV" in p.read_text(errors="replace")]
     assert len(crashed) == 1, sorted(p.name for p in folder.iterdir())
+
+
+def test_a_relative_log_folder_is_the_apps_after_it_changes_its_folder(tmp_path):
+    """``install(log_dir="rel")``, then the app changes its working folder
+    before the pool starts: the workers (started in the app's folder of the
+    moment) write to the app's log folder, not to a ``rel`` of their own
+    made in the new folder."""
+    source = POOL.format(top="import pyqtguard",
+                         main='pyqtguard.install(log_dir="rel"); '
+                              'os.makedirs("elsewhere"); os.chdir("elsewhere")')
+    result = run_app(source, tmp_path, env={"APP_METHOD": "spawn"}, timeout=120)
+    assert result.returncode == 0 and "pool broken" in result.stdout, result.describe()
+    assert not (tmp_path / "elsewhere" / "rel").exists(), \
+        sorted(p.name for p in (tmp_path / "elsewhere" / "rel").iterdir())
+    crashed = [p for p in _worker_logs(tmp_path / "rel")
+               if "SIGSEGV" in p.read_text(errors="replace")]
+    assert len(crashed) == 1, sorted(p.name for p in (tmp_path / "rel").iterdir())

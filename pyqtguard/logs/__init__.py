@@ -74,13 +74,16 @@ def use_run_log(path: str, fd: int) -> None:
     from here on (see :func:`pyqtguard.logs.folder.create_run_log`)."""
     global _path, _path_line, _owner_pid
     _owner_pid = os.getpid()
+    # Absolute: the app may change its working folder afterwards, and what
+    # names the log then (its workers' log folder, the dump file, reports
+    # on earlier runs) must still mean this folder.
+    path = os.path.abspath(path)
     # The C core takes UTF-8 (for its warnings): a folder name that is not
     # (os.fsdecode's surrogates) is shown escaped, never refused.
     _native.set_log_fd(fd, path.encode("utf-8", "surrogateescape")
                        .decode("utf-8", "backslashreplace"))
     _path = path
-    # Absolute: the app may change its working folder before it is shown.
-    _path_line = f"pyqtguard: this run's log: {os.path.abspath(path)}\n"
+    _path_line = f"pyqtguard: this run's log: {path}\n"
     # For a crash report's copy on stderr (C: it cannot build the line then).
     _native.set_log_path_line(_path_line.encode("utf-8", "surrogateescape"))
 
