@@ -30,6 +30,7 @@ from .. import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 _path: str | None = None
@@ -52,6 +53,20 @@ def warn_once(key: str, message: str) -> None:
         stream.flush()
     except Exception:  # noqa: BLE001 - stderr itself may be broken
         pass
+
+
+def warned() -> list[str]:
+    """The keys :func:`warn_once` has seen, sorted (a worker the app starts
+    is told them: it does not say again what the app said)."""
+    with _warned_lock:
+        return sorted(_warned)
+
+
+def already_warned(keys: Iterable[object]) -> None:
+    """Take *keys* (strings) as warned about already: by the app that
+    started this worker (see :func:`warned`)."""
+    with _warned_lock:
+        _warned.update(key for key in keys if isinstance(key, str))
 
 
 def above_stdio(fd: int) -> int:
