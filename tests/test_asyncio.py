@@ -213,3 +213,34 @@ def test_a_coroutine_that_blocks_qasyncs_loop_is_a_freeze(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "GUI freeze: the event loop has not turned" in result.log, result.log
     assert "in blocks_the_loop" in result.log, result.log
+
+
+EXEC_IN_A_COROUTINE = """
+    import asyncio, sys, time
+    import pyqtguard
+    pyqtguard.install(exit_timeout=1)
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    async def main():
+        # a forgotten executor job: asyncio.run() waits for it after main()
+        asyncio.get_running_loop().run_in_executor(None, time.sleep, 60)
+        app = QApplication(sys.argv)
+        QTimer.singleShot(50, app.quit)
+        app.exec()                     # Qt's own loop, run from a coroutine
+        print("exec returned", flush=True)
+
+    asyncio.run(main())
+"""
+
+
+def test_exec_in_a_coroutine_of_asyncio_run_is_the_apps_loop(tmp_path):
+    """``asyncio.run(main())`` with a plain ``app.exec()`` inside: the
+    asyncio loop does not run Qt's loop (qasync's does), it waits for it.
+    The end of that ``exec()`` begins shutdown, and asyncio.run()'s wait for
+    a forgotten executor job ends at the deadline."""
+    result = run_app(EXEC_IN_A_COROUTINE, tmp_path, timeout=40)
+    assert result.returncode == 124, result.describe()
+    assert "exec returned" in result.stdout, result.describe()
+    assert "shutdown began (the Qt event loop ended)" in result.log, result.log
+    assert "=== pyqtguard exit timeout ===" in result.log, result.log

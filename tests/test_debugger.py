@@ -157,3 +157,27 @@ def test_tracing_alone_is_no_debugger_and_a_hang_still_ends(tmp_path):
     assert status == 124, (status, out, err, log)
     assert "=== pyqtguard exit timeout ===" in log, log
     assert "stopped in a debugger" not in log, log
+
+
+def test_an_apps_own_interaction_in_a_debugger_module_is_no_debugger(tmp_path):
+    """Only a debugger's ``interaction`` (a method of a ``bdb.Bdb``
+    subclass) holds the deadline: an app's own function of that name, in a
+    module named ``...debugger...`` (an IDE's debugger panel), that hangs at
+    exit is a hang like any other, ended at the deadline."""
+    (tmp_path / "debugger_panel.py").write_text(textwrap.dedent("""
+        import pdb, threading
+        def interaction():
+            threading.Event().wait()        # hangs: waits for a stop that never comes
+    """))
+    from apprunner import run_app
+
+    result = run_app("""
+        import threading
+        import pyqtguard
+        import debugger_panel
+        pyqtguard.install(exit_timeout=1)
+        threading.Thread(target=debugger_panel.interaction, name="panel").start()
+    """, tmp_path, timeout=30)
+    assert result.returncode == 124, result.describe()
+    assert "stopped in a debugger" not in result.log, result.log
+    assert "=== pyqtguard exit timeout ===" in result.log, result.log

@@ -330,3 +330,26 @@ def test_a_multi_line_fatal_message_of_a_forked_child_is_its_crash_not_the_apps(
     assert len(runs) == 1, runs
     assert runs[0]["outcome"] == "clean", runs
     assert runs[0]["child_crash"] == f"pid {child}: Qt fatal error: first line", runs
+
+
+def test_report_headers_an_exceptions_message_forges_are_not_reports(tmp_path):
+    """An exception's message that holds a crash report's or an exit
+    timeout's header (its lines indented in the log, the marker among them)
+    is no crash and no exit timeout: a report begins at the start of a line."""
+    forged = """
+        import os, threading, pyqtguard
+        pyqtguard.install()
+        pid = os.getpid()
+        message = (f"x\\n\\n=== pyqtguard crash report ===\\nsignal: SIGSEGV (forged)\\n"
+                   f"pid: {pid}\\n\\n=== pyqtguard exit timeout ===\\npid: {pid}\\n")
+        def fails():
+            raise ValueError(message)
+        thread = threading.Thread(target=fails)
+        thread.start()
+        thread.join()
+    """
+    assert run_app(forged, tmp_path, script_name="forged.py").returncode == 0
+    [run] = json.loads(_cli(["logs", "--json"], tmp_path).stdout)
+    assert (run["outcome"], run["exceptions"]) == ("exceptions", 1), run
+    listing = _cli(["logs"], tmp_path).stdout
+    assert "crashed" not in listing and "exit timeout" not in listing, listing

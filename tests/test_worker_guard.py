@@ -154,3 +154,56 @@ def test_a_log_folder_with_quotes_and_a_newline_reaches_the_workers(tmp_path):
     assert result.returncode == 0 and "pool broken" in result.stdout, result.describe()
     crashed = [p for p in _worker_logs(folder) if "SIGSEGV" in p.read_text(errors="replace")]
     assert len(crashed) == 1, sorted(p.name for p in folder.iterdir())
+
+
+def test_a_relative_log_folder_is_the_apps_after_it_changes_its_folder(tmp_path):
+    """``install(log_dir="rel")``, then the app changes its working folder
+    before the pool starts: the workers (started in the app's folder of the
+    moment) write to the app's log folder, not to a ``rel`` of their own
+    made in the new folder."""
+    source = POOL.format(top="import pyqtguard",
+                         main='pyqtguard.install(log_dir="rel"); '
+                              'os.makedirs("elsewhere"); os.chdir("elsewhere")')
+    result = run_app(source, tmp_path, env={"APP_METHOD": "spawn"}, timeout=120)
+    assert result.returncode == 0 and "pool broken" in result.stdout, result.describe()
+    assert not (tmp_path / "elsewhere" / "rel").exists(), \
+        sorted(p.name for p in (tmp_path / "elsewhere" / "rel").iterdir())
+    crashed = [p for p in _worker_logs(tmp_path / "rel")
+               if "SIGSEGV" in p.read_text(errors="replace")]
+    assert len(crashed) == 1, sorted(p.name for p in (tmp_path / "rel").iterdir())
+
+
+def test_a_log_folder_the_app_cannot_use_is_warned_about_once_not_by_every_worker(tmp_path):
+    """The app says once that its log folder cannot be used; its workers,
+    installed with the same folder, do not say it again each (a pool with
+    ``maxtasksperchild=1`` starts one per task).  A worker's crash still
+    goes to stderr."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)                       # refused: others could tamper with it
+    source = f"""
+        import ctypes, multiprocessing as mp, os
+        import pyqtguard
+
+        def square(x):
+            if x < 0:
+                ctypes.string_at(0)
+            return x * x
+
+        if __name__ == "__main__":
+            pyqtguard.install(log_dir={str(folder)!r})
+            with mp.get_context("spawn").Pool(2, maxtasksperchild=1) as pool:
+                print(sum(pool.map(square, range(6), chunksize=1)), flush=True)
+            pool = mp.get_context("spawn").Pool(1)
+            try:
+                pool.apply_async(square, (-1,)).get(timeout=3)
+            except mp.TimeoutError:
+                print("worker gone", flush=True)
+            pool.terminate()
+    """
+    result = run_app(source, tmp_path, timeout=120)
+    assert result.returncode == 0 and "55\n" in result.stdout, result.describe()
+    assert result.stderr.count("cannot write run logs") == 1, result.stderr
+    assert "=== pyqtguard crash report ===" in result.stderr, result.stderr
+    assert "square" in result.stderr.split("=== pyqtguard crash report ===")[1], result.stderr
+    assert list(folder.iterdir()) == []

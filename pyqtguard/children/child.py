@@ -21,6 +21,7 @@ from .. import qt as qt_attach
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 EXIT_STATUS_REFUSED = 3
@@ -153,18 +154,21 @@ def _refuse_python_subprocess(event: str, args: tuple) -> None:
 
 
 _worker_options: dict[str, object] = {}
+_warned_by_app: list[str] = []
 
 
-def install_when_prepared(options: dict[str, object]) -> None:
+def install_when_prepared(options: dict[str, object], warned: Sequence[str] = ()) -> None:
     """Install pyqtguard with the app's *options* (see
     :func:`pyqtguard.children.parent.worker_options`) once multiprocessing
     has prepared this worker - re-run the main module - if that re-run did
     not install it: the app calls install() under ``if __name__ ==
     "__main__":`` or runs under ``pyqtguard run``.  The worker then has a
     log of its own (``pyqtguard-worker-...``) and a crash in it is reported
-    there, not only as a ``BrokenProcessPool`` in the app."""
+    there, not only as a ``BrokenProcessPool`` in the app.  *warned*: the
+    keys of the warnings the app gave already, not given again here."""
     _worker_options.clear()
     _worker_options.update(options)
+    _warned_by_app[:] = warned
     qt_attach.when_imported("multiprocessing.spawn", _install_after_prepare)
 
 
@@ -186,7 +190,9 @@ def _install_in_worker() -> None:
         return                        # the main module's re-run installed it
     try:
         import pyqtguard
+        from .. import logs
 
+        logs.already_warned(_warned_by_app)
         pyqtguard.install(**_worker_options)
     except Exception as exc:  # noqa: BLE001 - the guard must never break a child
         try:

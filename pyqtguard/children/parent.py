@@ -59,8 +59,8 @@ def _guard_prefix() -> str:
     name_report = (f"__import__('os').environ.setdefault({ENV_REPORT!r}, {report!r})\n"
                    if report else "")
     options = worker_options()
-    install_worker = (f"    pyqtguard.children.child.install_when_prepared({options!r})\n"
-                      if options else "")
+    install_worker = ("    pyqtguard.children.child.install_when_prepared("
+                      f"{options!r}, {_warned_here()!r})\n" if options else "")
     return (name_report + "import sys\n"
             f"_pqg_added = {folder!r} not in sys.path\n"
             "if _pqg_added:\n"
@@ -102,6 +102,15 @@ def worker_options() -> dict[str, object]:
     run_log = runlog.run_log_path()
     options["log_dir"] = os.path.dirname(run_log) if run_log is not None else config.log_dir
     return {name: value for name, value in options.items() if _is_literal(value)}
+
+
+def _warned_here() -> list[str]:
+    """The warnings this process gave already (say, its log folder cannot
+    be used): its workers, installed with its options, would give them
+    again each - one per task in a ``Pool(maxtasksperchild=1)``."""
+    from .. import logs as runlog
+
+    return runlog.warned()
 
 
 def _is_literal(value: object) -> bool:

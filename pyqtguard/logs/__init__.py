@@ -30,6 +30,7 @@ from .. import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 _path: str | None = None
@@ -54,6 +55,20 @@ def warn_once(key: str, message: str) -> None:
         pass
 
 
+def warned() -> list[str]:
+    """The keys :func:`warn_once` has seen, sorted (a worker the app starts
+    is told them: it does not say again what the app said)."""
+    with _warned_lock:
+        return sorted(_warned)
+
+
+def already_warned(keys: Iterable[object]) -> None:
+    """Take *keys* (strings) as warned about already: by the app that
+    started this worker (see :func:`warned`)."""
+    with _warned_lock:
+        _warned.update(key for key in keys if isinstance(key, str))
+
+
 def above_stdio(fd: int) -> int:
     """*fd*, or a close-on-exec copy of it numbered 3 or above (the original
     closed): a descriptor pyqtguard keeps must never be 0, 1 or 2, which an
@@ -74,13 +89,16 @@ def use_run_log(path: str, fd: int) -> None:
     from here on (see :func:`pyqtguard.logs.folder.create_run_log`)."""
     global _path, _path_line, _owner_pid
     _owner_pid = os.getpid()
+    # Absolute: the app may change its working folder afterwards, and what
+    # names the log then (its workers' log folder, the dump file, reports
+    # on earlier runs) must still mean this folder.
+    path = os.path.abspath(path)
     # The C core takes UTF-8 (for its warnings): a folder name that is not
     # (os.fsdecode's surrogates) is shown escaped, never refused.
     _native.set_log_fd(fd, path.encode("utf-8", "surrogateescape")
                        .decode("utf-8", "backslashreplace"))
     _path = path
-    # Absolute: the app may change its working folder before it is shown.
-    _path_line = f"pyqtguard: this run's log: {os.path.abspath(path)}\n"
+    _path_line = f"pyqtguard: this run's log: {path}\n"
     # For a crash report's copy on stderr (C: it cannot build the line then).
     _native.set_log_path_line(_path_line.encode("utf-8", "surrogateescape"))
 

@@ -226,16 +226,25 @@ def _count_exceptions(fd: int, pid: int, size: int) -> tuple[int, bool]:
     return count, size <= MAX_SCAN_BYTES
 
 
+def _starts_a_line(tail: bytes, index: int) -> bool:
+    """Whether a marker found at *index* begins a line, as pyqtguard writes
+    a report: the app's text in the log (an exception's message) has its
+    lines indented, so a marker there is none."""
+    return index == 0 or tail[index - 1] == 0x0A
+
+
 def _own_section(tail: bytes, marker: bytes, pid: int) -> dict[str, str] | None:
     """The header fields of the last *marker* section written by *pid* (a
     child forked after install() writes to its parent's log; a section with
     no pid line, from an older pyqtguard, counts); None if there is none."""
     end = len(tail)
     while (index := tail.rfind(marker, 0, end)) >= 0:
+        end = index
+        if not _starts_a_line(tail, index):
+            continue
         fields = _section_fields(tail[index:].decode("utf-8", "replace"))
         if fields.get("pid", str(pid)) == str(pid):
             return fields
-        end = index
     return None
 
 
@@ -250,6 +259,9 @@ def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None]:
     child_crash: str | None = None
     start = tail.find(CRASH_MARKER)
     while start >= 0:
+        if not _starts_a_line(tail, start):
+            start = tail.find(CRASH_MARKER, start + len(CRASH_MARKER))
+            continue
         fields = _section_fields(tail[start:].decode("utf-8", "replace"))
         reason = fields.get("signal") or fields.get("fatal") or ""
         report_pid = fields.get("pid", "").strip()

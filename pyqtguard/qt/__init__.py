@@ -34,7 +34,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and importlib.abc cost start-up time: not at run time
     from collections.abc import Callable
     from importlib.machinery import ModuleSpec
-    from types import ModuleType, TracebackType
+    from types import FrameType, ModuleType, TracebackType
     from typing import Any
 
 QTCORE = "PyQt6.QtCore"
@@ -328,15 +328,23 @@ def shown_traceback(exc: BaseException | None, tb: TracebackType | None
     return shown
 
 
-def run_by_asyncio() -> bool:
+def run_by_asyncio(caller: FrameType | None) -> bool:
     """Whether an asyncio loop runs this thread's event loop now - qasync,
     whose every ``run_until_complete`` (and ``run_forever``) is one
     ``exec()``: the app's loop is then asyncio's, and the end of one such
     ``exec()`` is no end of the app (its shutdown begins when the
     interpreter exits).  Its start and end are told to the listeners of
-    loops in the application's place (``top_level=True``)."""
+    loops in the application's place (``top_level=True``).
+
+    *caller* is the frame that called ``exec()``: the running loop's own
+    ``run_forever``.  An ``app.exec()`` in a coroutine of ``asyncio.run()``
+    is the app's loop, which asyncio's only waits for."""
     events = sys.modules.get("asyncio.events")
-    return events is not None and events._get_running_loop() is not None
+    loop = events._get_running_loop() if events is not None else None
+    if loop is None or caller is None:
+        return False
+    run_forever = getattr(type(loop), "run_forever", None)
+    return getattr(run_forever, "__code__", None) is caller.f_code
 
 
 def _wrap_exec(cls: Any) -> None:
@@ -355,7 +363,7 @@ def _wrap_exec(cls: Any) -> None:
         asyncio_turn = False
         if _loop_depth == 1:
             _loop_ident = _thread.get_ident()
-            asyncio_turn = run_by_asyncio()
+            asyncio_turn = run_by_asyncio(sys._getframe(1))
             _notify(_loop_started)
         try:
             return original()  # type: ignore[no-any-return]

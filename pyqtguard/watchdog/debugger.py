@@ -11,8 +11,9 @@ has while it waits for its user:
 - bdb-based debuggers (pdb, ``breakpoint()``, ipdb, pudb, web-pdb,
   remote-pdb): a ``bdb`` ``dispatch_*`` frame that called the debugger's
   ``user_*`` method (bdb calls it only to stop), or their ``interaction``
-  (a post-mortem: ``pdb.post_mortem()``, ``python -m pdb`` after an
-  uncaught exception);
+  method - a ``bdb.Bdb`` subclass's, not any function of that name - (a
+  post-mortem: ``pdb.post_mortem()``, ``python -m pdb`` after an uncaught
+  exception);
 - pydevd (PyCharm; VS Code through debugpy): ``do_wait_suspend``.
 
 A trace function alone (coverage, a profiler, a debugger that is not
@@ -30,17 +31,44 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import FrameType
+    from types import CodeType, FrameType
 
 # A stopped debugger's frames sit above the app's: how far up to look.
 _DEPTH = 64
 _PYDEVD_WAITS = frozenset({"do_wait_suspend", "_do_wait_suspend"})
 
 
+def _debugger_interactions() -> frozenset[CodeType]:
+    """The code of every ``interaction`` method of a ``bdb.Bdb`` subclass
+    loaded now (pdb's, ipdb's, pudb's...): where a post-mortem waits.  An
+    app's own function of that name is none of them."""
+    bdb = sys.modules.get("bdb")
+    if bdb is None:
+        return frozenset()
+    codes = set()
+    classes, seen = [bdb.Bdb], set()
+    while classes and len(seen) < 1000:
+        cls = classes.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        method = cls.__dict__.get("interaction")
+        for _ in range(10):                   # through functools.wraps decorators
+            code = getattr(method, "__code__", None)
+            if code is not None:
+                codes.add(code)
+            method = getattr(method, "__wrapped__", None)
+            if method is None:
+                break
+        classes.extend(type.__subclasses__(cls))
+    return frozenset(codes)
+
+
 def debugger_of(frame: FrameType | None) -> str | None:
     """The debugger the thread whose innermost frame is *frame* is stopped
     in (``"pdb"``, ``"pydevd"``...), or None."""
     callee = None
+    interactions: frozenset[CodeType] | None = None
     for _ in range(_DEPTH):
         if frame is None:
             return None
@@ -53,8 +81,11 @@ def debugger_of(frame: FrameType | None) -> str | None:
             return str(callee.f_globals.get("__name__", "bdb")).partition(".")[0]
         if name in _PYDEVD_WAITS and str(module).rpartition(".")[2] == "pydevd":
             return "pydevd"
-        if name == "interaction" and ("pdb" in str(module) or "debugger" in str(module)):
-            return str(module).partition(".")[0]     # post-mortem: no bdb frame
+        if name == "interaction":
+            if interactions is None:
+                interactions = _debugger_interactions()
+            if frame.f_code in interactions:
+                return str(module).partition(".")[0]  # post-mortem: no bdb frame
 
         callee, frame = frame, frame.f_back
     return None
