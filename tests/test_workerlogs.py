@@ -313,3 +313,44 @@ def test_a_forkserver_workers_header_names_the_app_and_the_forkserver():
     assert summary._worker_of("pid 41 (a multiprocessing child running the main "
                               "module again)") == (41, 0)
     assert summary._worker_of("pid " + "9" * 400) == (0, 0)
+
+
+CHURN_APP = """
+    import ctypes, multiprocessing as mp, os
+    import pyqtguard
+    pyqtguard.install(keep_logs=%d)
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    def work(x):
+        if x < 0:
+            ctypes.string_at(0)
+        return x
+
+    if __name__ == "__main__":
+        context = mp.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as ex:
+            try:
+                ex.submit(work, -1).result(timeout=60)
+            except BrokenProcessPool:
+                print("pool broken", flush=True)
+        # then a worker per task, many more than the folder keeps
+        with ProcessPoolExecutor(max_workers=2, mp_context=context,
+                                 max_tasks_per_child=1) as ex:
+            print(sum(ex.map(work, range(int(os.environ["TASKS"])))), flush=True)
+""" % KEEP
+
+
+def test_a_crashed_workers_log_outlives_clean_workers_churning_after_it(tmp_path):
+    """Pool(maxtasksperchild=1)-style churn: every task a new worker, each a
+    log.  The clean workers' header-only logs go first; the crashed
+    worker's report is kept while the folder's worker logs stay capped."""
+    tasks = worker_cap() * 2 + 4
+    result = run_app(CHURN_APP, tmp_path, env={"TASKS": str(tasks)}, timeout=240)
+    assert result.returncode == 0 and "pool broken" in result.stdout, result.describe()
+    workers = worker_logs(result.log_dir)
+    assert len(workers) <= worker_cap(), workers
+    crashed = [n for n in workers if "SIGSEGV" in (result.log_dir / n).read_text()]
+    assert len(crashed) == 1, workers
+    listing = cli(result.log_dir, "logs")
+    assert "crashed (SIGSEGV" in listing.stdout, listing.stdout

@@ -249,7 +249,8 @@ def prune_old_runs(own_log: str, keep: int) -> None:
     this run's log (never deleted, whatever the clock said to earlier runs),
     and all but the newest :func:`worker_logs_kept` workers' logs.  A
     worker (*own_log* is a worker log) prunes workers' logs only: it never
-    deletes a log of the app's, the app's live log included.
+    deletes a log of the app's, the app's live log included.  Workers' logs
+    that hold a report go after the quiet ones (:func:`_quiet_first`).
 
     Deleted by the C core's own thread where it can: off the start-up path
     (an unlink costs ~1 ms on ext4), and the exit waits for it."""
@@ -270,6 +271,8 @@ def prune_old_runs(own_log: str, keep: int) -> None:
             names.remove(own)
             cap -= 1
         names.sort(key=_sort_key)
+        if test is is_worker_log_name:
+            names = _quiet_first(folder, names)
         old += [os.path.join(folder, n) for n in names[: max(0, len(names) - cap)]]
     if not old:
         return
@@ -286,6 +289,25 @@ def prune_old_runs(own_log: str, keep: int) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+
+# A worker log larger than this holds more than its header and a few
+# lifecycle lines: a report (a crash report is several KB).
+REPORT_BYTES = 1024
+
+
+def _quiet_first(folder: str, names: list[str]) -> list[str]:
+    """Workers' logs (oldest first) in the order they go: the quiet ones
+    (header only: a clean worker's) before those that hold a report, so
+    that churning workers (``Pool(maxtasksperchild=1)``, a pool started
+    again and again) do not push out a crashed worker's log; oldest first
+    within each."""
+    def holds_report(name: str) -> bool:
+        try:
+            return os.stat(os.path.join(folder, name), follow_symlinks=False).st_size > REPORT_BYTES
+        except OSError:
+            return False
+    return sorted(names, key=holds_report)          # stable: oldest first in each
 
 
 def _open_exclusive(folder: str, dir_fd: int | None,
