@@ -162,7 +162,8 @@ def test_a_workers_crash_is_listed_under_the_app_and_not_offered_as_its_crash(tm
     assert "last crash: None" in again.stdout, again.describe()
 
 
-FORK_CHILD_CRASH_APP = """
+# An app whose work(x) crashes a worker for x < 0 (the apps below go on).
+CRASHING_WORK = """
     import ctypes, multiprocessing as mp, os
     import pyqtguard
     pyqtguard.install(keep_logs=%d)
@@ -171,7 +172,9 @@ FORK_CHILD_CRASH_APP = """
         if x < 0:
             ctypes.string_at(0)
         return x
+""" % KEEP
 
+FORK_CHILD_CRASH_APP = CRASHING_WORK + """
     if __name__ == "__main__":
         child = mp.get_context("fork").Process(target=work, args=(-1,))
         child.start()
@@ -179,7 +182,7 @@ FORK_CHILD_CRASH_APP = """
         print("child exit", child.exitcode, flush=True)
         if os.environ.get("APP_CRASH"):
             ctypes.string_at(0)
-""" % KEEP
+"""
 
 
 def test_a_fork_childs_crash_is_not_offered_as_the_apps(tmp_path):
@@ -315,17 +318,9 @@ def test_a_forkserver_workers_header_names_the_app_and_the_forkserver():
     assert summary._worker_of("pid " + "9" * 400) == (0, 0)
 
 
-CHURN_APP = """
-    import ctypes, multiprocessing as mp, os
-    import pyqtguard
-    pyqtguard.install(keep_logs=%d)
+CHURN_APP = CRASHING_WORK + """
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
-
-    def work(x):
-        if x < 0:
-            ctypes.string_at(0)
-        return x
 
     if __name__ == "__main__":
         context = mp.get_context("spawn")
@@ -338,7 +333,7 @@ CHURN_APP = """
         with ProcessPoolExecutor(max_workers=2, mp_context=context,
                                  max_tasks_per_child=1) as ex:
             print(sum(ex.map(work, range(int(os.environ["TASKS"])))), flush=True)
-""" % KEEP
+"""
 
 
 def test_a_crashed_workers_log_outlives_clean_workers_churning_after_it(tmp_path):
