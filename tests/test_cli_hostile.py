@@ -588,8 +588,18 @@ def test_app_modules_named_as_stdlib_ones_are_the_apps(tmp_path, form, python_ar
     cwd, target = {"script-in-cwd": (app, ["app.py"]),
                    "script-elsewhere": (tmp_path, ["app/app.py"]),
                    "module": (app, ["-m", "app"])}[form]
-    plain = _python([*python_args, *target], cwd)
-    guarded = _python([*python_args, *launcher_args, "run", *target], cwd)
+    env = child_env(cwd / "logs")
+    if python_args == ["-S"]:
+        # No site: an installed pyqtguard (a wheel in site-packages, as in
+        # CI's wheel run) is found through PYTHONPATH, as a clean venv's
+        # python -S would need too.
+        import pyqtguard
+
+        installed = os.path.dirname(os.path.dirname(os.path.abspath(pyqtguard.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH", ""), installed)
+                                            if p)
+    plain = _python([*python_args, *target], cwd, env)
+    guarded = _python([*python_args, *launcher_args, "run", *target], cwd, env)
     assert plain.returncode == guarded.returncode == 0, guarded.stderr
     assert guarded.stderr == "", guarded.stderr
     assert "queue app" in plain.stdout, plain.stdout
