@@ -41,13 +41,18 @@ Other signals with a Python handler (pytest-timeout's ``SIGALRM``, an app's
 ``SIGUSR1``; SIGINT or SIGTERM when the app set its own) have the same
 problem - the handler waits for the next Python code, and runs inside
 whichever slot that is, its exception handed to ``sys.excepthook`` and lost.
-While the loop runs, pyqtguard forwards them: the signal wakes the loop
-through the same pipe, and the notifier's slot runs the handler at once.
-An exception it raises (pytest-timeout's ``Failed``) ends a loop in the
-application's place and every loop nested in it, and comes out of the call
-that ran it, as Python raises it where the main thread was; in the
-application's own ``exec()`` it goes to ``sys.excepthook``, as a slot's
-does, and the app goes on.
+While the loop runs, pyqtguard forwards them: the signal also wakes the
+loop through the same pipe, whose notifier's first slot runs the handler at
+once.  In the application's own ``exec()`` the signal still trips Python's
+handler as without pyqtguard (Python code running in a slot, or a read in
+one, is interrupted by it as usual), and an exception the handler raises in
+pyqtguard's slot is raised out of that slot, as any slot's (``sys.exit()``
+ends the app, another goes to ``sys.excepthook``).  In a loop in the
+application's place (a test's wait, a dialog's exec) the handler runs only
+in pyqtguard's slot - a second signal while the GUI thread is busy trips it
+at once - and its exception (pytest-timeout's ``Failed``) ends that loop and
+every loop nested in it, and comes out of the call that ran it, as Python
+raises it where the main thread was.
 
 Example::
 
@@ -183,12 +188,14 @@ def _arm() -> None:
         if notifier is None:
             notifier = qt_attach.adopt(
                 qtcore.QSocketNotifier(read_end, qtcore.QSocketNotifier.Type.Read))
+            # First, in C: the forwarded signals' handlers, before any bytecode.
+            notifier.activated.connect(_native.forward_check)
             notifier.activated.connect(_on_wake)
         notifier.setEnabled(True)
         _notifier = notifier
         _carried = None
         if forwarded:
-            _native.forward_arm(write_end, forwarded)
+            _native.forward_arm(write_end, forwarded, qt_attach.in_top_level_loop())
             _forwarding = True
         if signals:
             _native.interrupt_arm(write_end, signals)
@@ -210,18 +217,23 @@ def _drain(fd: int) -> None:
 
 
 def _on_wake(*_args: object) -> None:
-    """The GUI thread, woken by a forwarded signal (its Python handler runs
-    here) or by the first SIGINT/SIGTERM: ask the app to quit."""
-    global _closing
+    """The GUI thread, woken by a forwarded signal (its Python handler ran in
+    forward_check, the slot before this one) or by the first SIGINT/SIGTERM:
+    ask the app to quit."""
     if _pipe is not None:
         _drain(_pipe[0])
-    if _forwarding:
-        try:
-            _native.forward_run()
-        except BaseException as exc:  # noqa: BLE001 - the handler's, carried out
-            _handler_raised(exc)
-    if not _armed:
-        return
+    raised = _native.forward_raised()       # a handler's, in forward_check just before
+    try:
+        if _armed:
+            _on_interrupt()
+    finally:
+        if raised is not None:
+            _handler_raised(raised)
+
+
+def _on_interrupt() -> None:
+    """The first SIGINT/SIGTERM (if it was one that woke the GUI thread)."""
+    global _closing
     signum = _native.interrupt_signal()
     if not signum or _closing:
         return
@@ -283,11 +295,10 @@ def _handler_raised(exc: BaseException) -> None:
     """A forwarded signal's Python handler raised *exc* in the wake slot.
     In a loop in the application's place (a test's wait, a dialog's exec):
     end it and the loops nested in it; *exc* comes out of the call that ran
-    it.  In the application's own loop: to ``sys.excepthook``, as a slot's
-    exception, and the app goes on."""
+    it.  In the application's own loop: raised out of this slot, where PyQt
+    treats it as any slot's exception (``SystemExit`` ends the app, as
+    ``sys.exit()`` in a slot does; another goes to ``sys.excepthook``)."""
     global _carried
-    tb = exc.__traceback__
-    exc = exc.with_traceback(tb.tb_next if tb is not None else None)   # not this slot's frame
     if qt_attach.in_top_level_loop():
         from .qt import toplevel
 
@@ -295,7 +306,7 @@ def _handler_raised(exc: BaseException) -> None:
             _carried = exc
         toplevel.end_loops()
         return
-    sys.excepthook(type(exc), exc, exc.__traceback__)
+    raise exc
 
 
 def _stop_forwarding() -> BaseException | None:

@@ -24,12 +24,20 @@
  * Python code next runs - in whichever slot Qt dispatches first, where an
  * exception it raises is handed to sys.excepthook and lost (pytest-qt's
  * wait then never ends).  While the loop runs, pyqtguard forwards them
- * (forward_*): its handler marks the signal pending and writes a byte to the
- * same pipe, without tripping Python's flag; the notifier's slot then hands
- * each pending signal to Python (PyErr_SetInterruptEx, which also writes
- * Python's wake-up descriptor, as Python's own handler does) and runs the
- * handlers at once (PyErr_CheckSignals), where their exception is caught.
- *
+ * (forward_*): its handler also writes a byte to the same pipe, and the
+ * notifier's first slot (forward_check, C: no bytecode before it, where the
+ * eval loop would run the handlers outside any try) runs the handlers there
+ * (PyErr_CheckSignals) and keeps what one raised for the next slot.  In the
+ * app's own exec() the handler also calls CPython's at once, so Python code
+ * running meanwhile (a slot busy computing, or blocked in a read: Python's
+ * sa_flags, no SA_RESTART) runs the handler first, as without pyqtguard.  In
+ * a loop in the application's place (a test's wait, where pytest-timeout's
+ * exception must end the loop, not be caught by whichever Python slot Qt
+ * dispatches first) the first signal is only marked pending, handed to
+ * Python by the slot (PyErr_SetInterruptEx, which also writes Python's
+ * wake-up descriptor); a second one while the first still waits for the
+ * slot (the GUI thread is busy) trips Python at once.
+
  * The previous sigactions are saved and put back exactly on disarm, unless
  * someone (the app, with signal.signal) replaced this handler meanwhile.
  * Windows has no sigaction (a console control handler would be the way):
@@ -131,24 +139,40 @@ static struct sigaction forward_previous[PQG_FORWARD_SIGNALS];
 static int forward_armed[PQG_FORWARD_SIGNALS];
 static atomic_int forward_pending[PQG_FORWARD_SIGNALS];
 static volatile sig_atomic_t forward_wake_fd = -1;
+static volatile sig_atomic_t forward_defer = 0;
 /* CPython's own C handler (the one behind every Python-level handler), as
  * read from SIGINT's sigaction at install: only a signal whose handler is
  * exactly that one is forwarded - not one whose handler C code (Qt's
- * SIGCHLD handler on some platforms) put in behind Python's back. */
+ * SIGCHLD handler on some platforms) put in behind Python's back.  Set once,
+ * before forward_handler is ever installed. */
 static void (*python_handler)(int) = NULL;
+/* What a handler raised in forward_check, for the slot after it (GIL). */
+static PyObject *forward_raised = NULL;
 
+/* While the loop runs: a byte to the pipe, and CPython's handler - at once
+ * (the app's own exec(): a slot busy in Python code, or blocked in a read,
+ * is interrupted by the handler as without pyqtguard), or, in a loop in the
+ * application's place (forward_defer: a test's wait), only when the slot
+ * hands it to Python, so that its exception ends the loop - unless one of
+ * the same signal is still waiting for that slot (the GUI thread is busy):
+ * then this one trips Python now.  Outside a loop (C code that chains to the
+ * handler it found, faulthandler's register(chain=True), found this one and
+ * keeps it): CPython's handler alone. */
 static void
 forward_handler(int signum)
 {
     int saved = errno;
-    if (signum > 0 && signum < PQG_FORWARD_SIGNALS) {
-        atomic_store(&forward_pending[signum], 1);
-        int fd = forward_wake_fd;
-        if (fd >= 0) {
-            char byte = (char)signum;
-            ssize_t n = write(fd, &byte, 1);    /* non-blocking; full: woken anyway */
-            (void)n;
-        }
+    int fd = forward_wake_fd;
+    int deferred = fd >= 0 && forward_defer && signum > 0 && signum < PQG_FORWARD_SIGNALS
+                   && atomic_exchange(&forward_pending[signum], 1) == 0;
+    void (*chained)(int) = python_handler;
+    if (!deferred && chained != NULL) {
+        chained(signum);            /* async-signal-safe: trip, wake-up fd */
+    }
+    if (fd >= 0) {
+        char byte = (char)signum;
+        ssize_t n = write(fd, &byte, 1);    /* non-blocking; full: woken anyway */
+        (void)n;
     }
     errno = saved;
 }
@@ -259,13 +283,14 @@ pqg_exit_by_sigint_at_end(void)
     exit_by_sigint = registered;
 }
 
-/* The arguments of interrupt_arm and forward_arm, (wake_fd, signals): 0,
+/* The arguments of interrupt_arm and forward_arm, (wake_fd, signals[, defer]): 0,
  * or -1 with the exception set (always on Windows: no sigaction there).
  * Either arms something a fork child must forget: registered here, once. */
 static int
-parse_wake_args(PyObject *args, const char *format, int *fd, PyObject **signals)
+parse_wake_args(PyObject *args, const char *format, int *fd, PyObject **signals, int *flag)
 {
-    if (!PyArg_ParseTuple(args, format, fd, &PyTuple_Type, signals)) {
+    /* flag: the optional third argument, where format has one */
+    if (!PyArg_ParseTuple(args, format, fd, &PyTuple_Type, signals, flag)) {
         return -1;
     }
 #ifdef _WIN32
@@ -289,7 +314,7 @@ interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int fd;
     PyObject *signals;
-    if (parse_wake_args(args, "iO!:interrupt_arm", &fd, &signals) < 0) {
+    if (parse_wake_args(args, "iO!:interrupt_arm", &fd, &signals, NULL) < 0) {
         return NULL;
     }
 #ifdef _WIN32
@@ -390,9 +415,10 @@ interrupt_stop_waking_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored)
 
 
 #ifndef _WIN32
-/* Hand every pending forwarded signal to Python and run the handlers now:
- * -1 with the exception set if one raised (the others stay tripped, for
- * the next check, as in Python). */
+/* Hand every deferred signal to Python (PyErr_SetInterruptEx also writes
+ * Python's wake-up descriptor, as Python's own handler does), then run the
+ * tripped handlers now: -1 with the exception set if one raised (the others
+ * stay tripped, for the next check, as in Python). */
 static int
 forward_run(void)
 {
@@ -430,25 +456,23 @@ forward_learn_py(PyObject *Py_UNUSED(self), PyObject *arg)
 #endif
 }
 
-/* forward_arm(wake_fd, signals): while the loop runs, each of `signals`
- * (Python handlers) wakes it through `wake_fd` instead of tripping Python. */
+/* forward_arm(wake_fd, signals, defer=False): while the loop runs, each of
+ * `signals` (Python handlers) also wakes it through `wake_fd`; `defer`: see
+ * forward_handler. */
 static PyObject *
 forward_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int fd;
     PyObject *signals;
-    if (parse_wake_args(args, "iO!:forward_arm", &fd, &signals) < 0) {
+    int defer = 0;
+    if (parse_wake_args(args, "iO!|p:forward_arm", &fd, &signals, &defer) < 0) {
         return NULL;
     }
 #ifdef _WIN32
     Py_RETURN_NONE;                     /* not reached: parse_wake_args refuses */
 #else
     forward_wake_fd = fd;
-    struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = forward_handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART | SA_ONSTACK;
+    forward_defer = defer;
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(signals); k++) {
         long signum = PyLong_AsLong(PyTuple_GET_ITEM(signals, k));
         if (signum == -1 && PyErr_Occurred()) {
@@ -469,6 +493,10 @@ forward_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
             || forward_previous[signum].sa_handler != python_handler) {
             continue;                   /* not Python's handler: left alone */
         }
+        /* Python's sa_flags and mask (SA_ONSTACK; no SA_RESTART: a read in a
+         * slot is interrupted, and its handler runs, as without pyqtguard). */
+        struct sigaction action = forward_previous[signum];
+        action.sa_handler = forward_handler;
         if (sigaction((int)signum, &action, NULL) != 0) {
             PyErr_SetFromErrno(PyExc_OSError);
             return NULL;
@@ -479,17 +507,51 @@ forward_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
 #endif
 }
 
-/* forward_run(): the slot woken by the pipe runs the forwarded signals'
- * Python handlers here, and gets the exception one raises. */
+/* forward_check(*args): the notifier's first slot, in C so that no
+ * bytecode (whose eval-breaker check would run the handlers there, outside
+ * any try) comes before: the tripped handlers run now; what one raises is
+ * kept for forward_raised() (the slot after this one), not raised here. */
 static PyObject *
-forward_run_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+forward_check_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args))
 {
-#ifndef _WIN32
+#ifdef _WIN32
+    if (PyErr_CheckSignals() < 0) {
+#else
     if (forward_run() < 0) {
-        return NULL;
-    }
 #endif
+        PyObject *exc;
+#if PY_VERSION_HEX >= 0x030C0000
+        exc = PyErr_GetRaisedException();
+#else
+        PyObject *type, *tb;
+        PyErr_Fetch(&type, &exc, &tb);
+        PyErr_NormalizeException(&type, &exc, &tb);
+        if (exc != NULL && tb != NULL) {
+            (void)PyException_SetTraceback(exc, tb);
+        }
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+#endif
+        if (forward_raised == NULL) {
+            forward_raised = exc;       /* the first; later ones, as Python, lost */
+        }
+        else {
+            Py_XDECREF(exc);
+        }
+    }
     Py_RETURN_NONE;
+}
+
+/* forward_raised(): what a handler raised in forward_check, or None (once). */
+static PyObject *
+forward_raised_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    PyObject *exc = forward_raised;
+    forward_raised = NULL;
+    if (exc == NULL) {
+        Py_RETURN_NONE;
+    }
+    return exc;
 }
 
 /* forward_disarm(): the previous sigactions back (where still ours), then
@@ -532,12 +594,17 @@ static PyMethodDef interrupt_methods[] = {
      PyDoc_STR("forward_learn($module, signum, /)\n--\n\nRead CPython's own "
                "signal handler from signum's sigaction (once); whether it is known.")},
     {"forward_arm", forward_arm_py, METH_VARARGS,
-     PyDoc_STR("forward_arm($module, wake_fd, signals, /)\n--\n\n"
-               "While the loop runs, each of signals (Python-handled) writes a "
-               "byte to wake_fd instead of tripping Python's flag.")},
-    {"forward_run", forward_run_py, METH_NOARGS,
-     PyDoc_STR("forward_run($module, /)\n--\n\nRun the Python handlers of the "
-               "forwarded signals received; raises what a handler raises.")},
+     PyDoc_STR("forward_arm($module, wake_fd, signals, defer=False, /)\n--\n\n"
+               "While the loop runs, each of signals (Python-handled) also writes "
+               "a byte to wake_fd; with defer, trips Python only when the slot runs "
+               "(or when one is still waiting for it).")},
+    {"forward_check", forward_check_py, METH_VARARGS,
+     PyDoc_STR("forward_check($module, /, *args)\n--\n\nThe wake-up notifier's "
+               "first slot: run the Python handlers of the signals received; what "
+               "one raises is kept for forward_raised().")},
+    {"forward_raised", forward_raised_py, METH_NOARGS,
+     PyDoc_STR("forward_raised($module, /)\n--\n\nWhat a handler raised in "
+               "forward_check, or None; cleared.")},
     {"forward_disarm", forward_disarm_py, METH_NOARGS,
      PyDoc_STR("forward_disarm($module, /)\n--\n\nPut back the previous "
                "sigactions (where still pyqtguard's), then run the handlers of "

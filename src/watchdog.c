@@ -1191,7 +1191,8 @@ dump_signal_enable_py(PyObject *Py_UNUSED(self), PyObject *arg)
 
 /* dump_signal_disable(): put back the sigaction the dump signal had before
  * dump_signal_enable - SIG_IGN, a C library's handler or Python's, exactly
- * (Python's cached view of it was never changed). */
+ * (Python's cached view of it was never changed) - if the handler there is
+ * still pyqtguard's: one the app set since (signal.signal) stays. */
 static PyObject *
 dump_signal_disable_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
@@ -1199,6 +1200,11 @@ dump_signal_disable_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     if (dump_signum != 0) {
         int signum = dump_signum;
         dump_signum = 0;
+        struct sigaction current;
+        if (sigaction(signum, NULL, &current) == 0
+            && ((current.sa_flags & SA_SIGINFO) || current.sa_handler != dump_signal_handler)) {
+            Py_RETURN_NONE;
+        }
         if (sigaction(signum, &dump_previous, NULL) != 0) {
             PyErr_SetFromErrno(PyExc_OSError);
             return NULL;

@@ -121,3 +121,22 @@ def test_dump_signal_warning_reads_as_documented(tmp_path):
             "and left alone; pick another with install(dump_signal=signal.SIGUSR2), or "
             "silence this with dump_signal=None\n") in result.stderr, result.stderr
     assert "pyqtguard: pyqtguard:" not in result.stderr, result.stderr
+
+
+def test_uninstall_leaves_a_handler_the_app_set_over_the_dump_signal(tmp_path):
+    # The app took SIGUSR1 after install() (pyqtguard's dump handler gave way
+    # to its own); uninstall() must not put back the SIG_DFL pyqtguard found,
+    # which would end the process at the app's next SIGUSR1.
+    result = run_app("""
+    import os, signal, time
+    import pyqtguard
+    pyqtguard.install()
+    calls = []
+    signal.signal(signal.SIGUSR1, lambda signum, frame: calls.append(signum))
+    pyqtguard.uninstall()
+    os.kill(os.getpid(), signal.SIGUSR1)
+    time.sleep(0.05)
+    print("handler ran", len(calls), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "handler ran 1" in result.stdout, result.describe()

@@ -16,7 +16,8 @@ disposition is read with ``sigaction`` (``_native.signal_disposition``):
   another - unless the app asked for this signal explicitly
   (``install(dump_signal=...)``), which takes it;
 - :func:`uninstall` puts back the exact previous ``sigaction`` (handler,
-  mask, flags), not ``SIG_DFL``.
+  mask, flags), not ``SIG_DFL`` - unless the app set its own handler since
+  (``signal.signal`` after ``install()``), which stays.
 
 While armed, a runtime file next to the run log says so, for ``pyqtguard
 dump`` (format and checks: :mod:`pyqtguard.watchdog.dumptarget`).
