@@ -146,8 +146,6 @@ static volatile sig_atomic_t forward_defer = 0;
  * SIGCHLD handler on some platforms) put in behind Python's back.  Set once,
  * before forward_handler is ever installed. */
 static void (*python_handler)(int) = NULL;
-/* What a handler raised in forward_check, for the slot after it (GIL). */
-static PyObject *forward_raised = NULL;
 
 /* While the loop runs: a byte to the pipe, and CPython's handler - at once
  * (the app's own exec(): a slot busy in Python code, or blocked in a read,
@@ -241,6 +239,11 @@ forget_in_child(void)
     forward_wake_fd = -1;
 }
 #endif /* !_WIN32 */
+
+/* What a handler raised in forward_check, for the slot after it (GIL; on
+ * every platform: forward_raised() is, and stays None where nothing is
+ * forwarded). */
+static PyObject *forward_raised = NULL;
 
 /* ---- an uncaught KeyboardInterrupt ends the process by SIGINT ----
  *
