@@ -85,8 +85,7 @@ def begin_shutdown(reason: str) -> None:
         # Arming also counts the threads besides this one and the watchdog
         # (one fstat in C): at a clean exit there are none, and the table
         # is not listed.
-        others = _native.watchdog_arm_exit(_budget, _timeout is not None, EXIT_STATUS_HUNG,
-                                           reason)
+        others = _arm_deadline(reason)
     except OSError as exc:
         warn_once("exitwatch", f"no exit watchdog: {exc}")
     table = "" if others == 0 else _lingering_table()
@@ -222,6 +221,14 @@ def stop_qthreads_at_exit() -> None:
         qthreads.unwatch_parents()
 
 
+def _arm_deadline(reason: str) -> int:
+    """The C watchdog ends the process (or, with ``exit_timeout=None``,
+    reports) ``_budget`` seconds from now; returns how many threads there
+    are besides this one and the watchdog (-1: unknown)."""
+    return _native.watchdog_arm_exit(  # type: ignore[no-any-return]
+        _budget, _timeout is not None, EXIT_STATUS_HUNG, reason)
+
+
 _debugging_said = False
 
 
@@ -235,7 +242,7 @@ def _held_by_debugger() -> bool:
     stopped = debugger.stopped_threads()
     if not stopped:
         return False
-    _native.watchdog_arm_exit(_budget, _timeout is not None, EXIT_STATUS_HUNG, _began or "")
+    _arm_deadline(_began or "")
     if not _debugging_said:
         _debugging_said = True
         logfile.log_event(f"pyqtguard: the exit deadline passed while "

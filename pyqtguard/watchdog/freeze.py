@@ -24,6 +24,7 @@ from .. import watchdog
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import FrameType
     from typing import Any
 
     from ..config import Config
@@ -75,20 +76,32 @@ def remove_freeze_callback(callback: Callable[[FreezeEvent], object]) -> bool:
     return True
 
 
+def _gui_frame() -> FrameType | None:
+    """The GUI thread's innermost frame now (None: not watched, or gone)."""
+    gui_ident = _gui_ident
+    return sys._current_frames().get(gui_ident) if gui_ident is not None else None
+
+
+def _debugger_holding(frame: FrameType | None) -> str | None:
+    """The debugger the GUI thread whose frame is *frame* is stopped in
+    (:mod:`.debugger`: a breakpoint is no freeze), or None."""
+    if frame is None:
+        return None
+    from .debugger import debugger_of
+
+    return debugger_of(frame)
+
+
 def _report_freeze() -> Callable[[], None] | None:
     from ..registry.listing import format_app_stack
 
     age, turned_again = _native.freeze_state()
-    gui_ident = _gui_ident
-    frame = sys._current_frames().get(gui_ident) if gui_ident is not None else None
-    if frame is not None and not turned_again:
-        from .debugger import debugger_of
-
-        stopped_in = debugger_of(frame)
-        if stopped_in is not None:           # a breakpoint in a slot: no freeze
-            logfile.log_event(f"GUI freeze of {age} ms not reported: the GUI thread is "
-                              f"stopped in a debugger ({stopped_in})")
-            return None
+    frame = _gui_frame()
+    stopped_in = None if turned_again else _debugger_holding(frame)
+    if stopped_in is not None:               # a breakpoint in a slot: no freeze
+        logfile.log_event(f"GUI freeze of {age} ms not reported: the GUI thread is "
+                          f"stopped in a debugger ({stopped_in})")
+        return None
     stack = format_app_stack(frame) if frame is not None else "(no stack)\n"
     where = ("the GUI thread turned again before this report (it held the GIL), "
              "so where it was is not known; it is now at" if turned_again else
@@ -120,13 +133,8 @@ def _report_lasting_freeze() -> None:
     age, turned_again = _native.freeze_state()
     if turned_again:
         return                                  # it has ended meanwhile
-    gui_ident = _gui_ident
-    frame = sys._current_frames().get(gui_ident) if gui_ident is not None else None
-    if frame is not None:
-        from .debugger import debugger_of
-
-        if debugger_of(frame) is not None:
-            return                              # said at the freeze's start
+    if _debugger_holding(_gui_frame()) is not None:
+        return                                  # said at the freeze's start
     infos = listing.threads(stacks=True)
     logfile.log_event(f"GUI freeze: still frozen after {age} ms; every thread "
                       "(a deadlock shows as threads each waiting for what another "
