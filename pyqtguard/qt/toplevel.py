@@ -68,13 +68,21 @@ loops: list[Any] = []
 def quit() -> bool:  # noqa: A001
     """End a top-level ``QEventLoop.exec()`` or drag (a dialog's or a menu's
     loop ends with its window: close that); False if none runs."""
-    if running is None or running is True:
-        return False
-    end = getattr(running, "quit", None)
-    if end is None:
-        end = running.cancel                    # QDrag.cancel(): static, the drag running
-    end()
-    return True
+    return running is not None and running is not True and _end_by_object(running)
+
+
+def _end_by_object(target: Any) -> bool:
+    """End the loop of a ``QEventLoop`` (``quit()``) or a drag
+    (``QDrag.cancel()``: static, the drag running); False for any other."""
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    qtgui = sys.modules.get("PyQt6.QtGui")
+    if qtcore is not None and isinstance(target, qtcore.QEventLoop):
+        target.quit()
+        return True
+    if qtgui is not None and isinstance(target, qtgui.QDrag):
+        qtgui.QDrag.cancel()
+        return True
+    return False
 
 
 def end_loops() -> None:
@@ -82,15 +90,9 @@ def end_loops() -> None:
     innermost first (a signal handler raised during them: its exception
     comes out of the outermost).  A dialog ends as ``done(Rejected)`` ends
     it - QDialog's own, whatever a subclass made of ``done``/``reject``."""
-    qtcore = sys.modules.get("PyQt6.QtCore")
     qtwidgets = sys.modules.get("PyQt6.QtWidgets")
-    qtgui = sys.modules.get("PyQt6.QtGui")
     for target in reversed(loops):
-        if qtcore is not None and isinstance(target, qtcore.QEventLoop):
-            target.quit()
-            continue
-        if qtgui is not None and isinstance(target, qtgui.QDrag):
-            qtgui.QDrag.cancel()                # static: the drag running
+        if _end_by_object(target):
             continue
         if target is None and qtwidgets is not None:        # a static helper's dialog
             target = qtwidgets.QApplication.activeModalWidget()
