@@ -336,6 +336,29 @@ needs_indent(char c, int line_start, int first_line)
     return line_start && (c == '=' || (c == '[' && !first_line));
 }
 
+/* Whether text[i] ends a line for some reader of the log: '\n' (the
+ * writers' own line end), '\r' (bytes.splitlines(), and a terminal returns
+ * to the line's start: a `cat` showed the text after it in place of the real
+ * line), '\v', '\f', '\x1c'-'\x1e' (str.splitlines()), and the UTF-8 of
+ * U+0085, U+2028 and U+2029 (str.splitlines(), editors).  A '[' or '=' after
+ * any of them is indented (the text's own first '[' is pyqtguard's). */
+static int
+ends_a_line(const char *text, size_t i)
+{
+    unsigned char c = (unsigned char)text[i];
+    if (c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e)) {
+        return 1;
+    }
+    if (c == 0x85) {                                    /* U+0085: C2 85 */
+        return i >= 1 && (unsigned char)text[i - 1] == 0xc2;
+    }
+    if (c == 0xa8 || c == 0xa9) {                       /* U+2028/9: E2 80 A8/A9 */
+        return i >= 2 && (unsigned char)text[i - 2] == 0xe2
+               && (unsigned char)text[i - 1] == 0x80;
+    }
+    return 0;
+}
+
 /* Copies `in` to `out` (out == NULL: only counts), defused as above, and
  * returns the length of the result.  at_line_start: `in` begins a line of
  * the log. */
@@ -357,7 +380,7 @@ pqg_defuse_text(const char *in, size_t len, int at_line_start, char *out)
             out[used] = in[i];
         }
         used++;
-        line_start = in[i] == '\n';
+        line_start = ends_a_line(in, i);
         first_line = first_line && !line_start;
     }
     return used;
@@ -377,7 +400,7 @@ pqg_write_text(int fd, const char *buf, size_t len, int at_line_start)
             pqg_write_all(fd, PQG_TEXT_INDENT, sizeof(PQG_TEXT_INDENT) - 1);
             start = i;
         }
-        line_start = buf[i] == '\n';
+        line_start = ends_a_line(buf, i);
         first_line = first_line && !line_start;
     }
     pqg_write_all(fd, buf + start, len - start);

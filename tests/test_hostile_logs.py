@@ -291,6 +291,73 @@ def test_forged_event_lines_do_not_change_a_runs_outcome(tmp_path, forger):
     assert run["exceptions"] == (0 if forger == "qt-message" else 1), run
 
 
+# Line ends other than the writers' "\n": bytes.splitlines() also ends a
+# line at "\r", str.splitlines() at "\x0b", "\x0c", "\x1c"-"\x1e", "\x85",
+# U+2028 and U+2029; a terminal's "\r" returns to the line's start, so a
+# `cat` of the log showed the forged line in place of the real one.
+_OTHER_LINE_ENDS = {"cr": "\r", "crlf": "\r\n", "vt": "\x0b", "ff": "\x0c", "fs": "\x1c",
+                    "nel": "\x85", "ls": "\u2028", "ps": "\u2029"}
+
+
+@pytest.mark.parametrize(("forger", "line_end"), [
+    (forger, line_end) for forger in ("exception-message", "thread-name", "qt-message")
+    for line_end in sorted(_OTHER_LINE_ENDS)
+    # PyQt6's qWarning() takes ASCII only
+    if forger != "qt-message" or _OTHER_LINE_ENDS[line_end].isascii()])
+def test_forged_event_lines_behind_other_line_ends(tmp_path, forger, line_end):
+    source = _CLEAN_EXIT.format(forge=FORGERS[forger], then="os._exit(9)")
+    lines = _EVENT_LINES.replace("\n", _OTHER_LINE_ENDS[line_end])
+    source = source.replace("import sys, threading",
+                            "import os, sys, threading").replace(
+        f"PAYLOAD = {PAYLOAD!r}", f"PAYLOAD = {lines!r}.format(pid=os.getpid())")
+    result = run_app(source, tmp_path)
+    assert result.returncode == 9, result.describe()
+    assert "pyqtguard: interpreter exit" in result.log, result.log   # the text is there
+    listed = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                             "--log-dir", str(result.log_dir)], capture_output=True, text=True,
+                            env=child_env(result.log_dir), timeout=30)
+    [run] = json.loads(listed.stdout)
+    assert run["outcome"] == "ended unrecorded", run
+    assert run["exceptions"] == (0 if forger == "qt-message" else 1), run
+    # what a terminal shows: no line of the log, cut where a terminal or a
+    # reader would cut it, begins with a forged timestamp
+    raw = (result.log_dir / Path(run["path"]).name).read_bytes().decode("utf-8", "replace")
+    for line in raw.splitlines():
+        assert not line.startswith("[2026-11-29 10:00:00.000 UTC]"), repr(line)
+
+
+def test_a_log_of_an_older_version_with_a_forged_line_behind_a_carriage_return(tmp_path):
+    """Written before the writer indented after "\r": the reader alone must
+    not take the text behind it for a line."""
+    source = _CLEAN_EXIT.format(forge="", then=(
+        "from pyqtguard import _native\n"
+        "os.write(_native.log_fd(), b'ValueError: bad\\r[2026-11-29 10:00:00.000 UTC] '\n"
+        "         b'pyqtguard: interpreter exit\\n')\n"
+        "os._exit(9)")).replace("import sys, threading", "import os, sys, threading")
+    result = run_app(source, tmp_path)
+    assert result.returncode == 9, result.describe()
+    [log] = result.log_dir.glob("*.log")
+    assert b"\r[2026-11-29 10:00:00.000 UTC] pyqtguard: interpreter exit" in log.read_bytes()
+    listed = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                             "--log-dir", str(result.log_dir)], capture_output=True, text=True,
+                            env=child_env(result.log_dir), timeout=30)
+    [run] = json.loads(listed.stdout)
+    assert run["outcome"] == "ended unrecorded", run
+
+
+@pytest.mark.parametrize("line_end", sorted(_OTHER_LINE_ENDS))
+def test_forged_crash_report_behind_other_line_ends(tmp_path, line_end):
+    payload = PAYLOAD.replace("\n", _OTHER_LINE_ENDS[line_end])
+    source = _CLEAN_EXIT.format(forge=FORGERS["exception-message"], then="pass").replace(
+        f"PAYLOAD = {PAYLOAD!r}", f"PAYLOAD = {payload!r}")
+    result = run_app(source, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "forged" in result.log, result.describe()
+    assert reports.find_crashes(result.log_dir) == [], result.log
+    listed = _report("--log-dir", str(result.log_dir), "--json", log_dir=result.log_dir)
+    assert json.loads(listed.stdout) == [], listed
+
+
 def test_forged_old_log_the_parser_takes_the_handlers_report(tmp_path):
     """A log of an older version, where the forged marker came first."""
     logs = tmp_path / "logs"

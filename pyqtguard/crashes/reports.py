@@ -145,22 +145,21 @@ def annotate_thread_names(text: str) -> str:
     ``Thread 'decoder-7' 0x00007f... (most recent call first):``.
     """
     names: dict[int, str] = {}
-    lines = text.splitlines(keepends=True)
+    lines = text.split("\n")         # the writers' line end only (not "\r", U+2028...)
     for line in lines:
-        match = _LEGEND_LINE.match(line.rstrip("\n"))
+        match = _LEGEND_LINE.match(line)
         if match:
             names[int(match["ident"], 16)] = match["name"]
     if not names:
         return text
     out = []
     for line in lines:
-        match = _UNNAMED_HEADING.match(line.rstrip("\n"))
+        match = _UNNAMED_HEADING.match(line)
         name = names.get(int(match["ident"], 16)) if match else None
         if match and name is not None:
-            line = (f"{match['lead']} '{name}' 0x{match['ident']} "
-                    "(most recent call first):\n")
+            line = f"{match['lead']} '{name}' 0x{match['ident']} (most recent call first):"
         out.append(line)
-    return "".join(out)
+    return "\n".join(out)
 
 
 def _library_prefixes() -> tuple[str, ...]:

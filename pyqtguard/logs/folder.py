@@ -314,6 +314,9 @@ def _open_exclusive(folder: str, dir_fd: int | None,
                     prefix: str = LOG_PREFIX) -> tuple[str, int]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # Windows: not text mode, whose _write() turns each "\n" into "\r\n"
+    # (the readers end lines at "\n" alone: a "\r" may be the app's text).
+    flags |= getattr(os, "O_BINARY", 0)
     now = time.time()
     t = time.gmtime(now)
     stamp = (f"{t.tm_year:04d}{t.tm_mon:02d}{t.tm_mday:02d}-{t.tm_hour:02d}{t.tm_min:02d}"

@@ -195,7 +195,7 @@ def _section_fields(text: str) -> dict[str, str]:
     comes after the header)."""
     fields: dict[str, str] = {}
     key = None
-    for line in text.splitlines()[1:]:
+    for line in text.split("\n")[1:]:      # the writers' line end only
         if not line.strip():
             break
         if line.startswith("  ") and key is not None:
@@ -274,12 +274,14 @@ def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None]:
 
 
 def _ended(tail: bytes) -> bool:
-    return any(_EXIT_LINE.match(line) for line in tail.splitlines()[-64:])
+    # Lines end at b"\n" only, as pyqtguard writes them: splitlines() also
+    # cuts at b"\r", where app text in the log may hold a forged line.
+    return any(_EXIT_LINE.match(line) for line in tail.split(b"\n")[-64:])
 
 
 def _uninstalled(tail: bytes) -> bool:
     """The last uninstall()/install() line of the tail is an uninstall()."""
-    for line in reversed(tail.splitlines()):
+    for line in reversed(tail.split(b"\n")):
         match = _LIFECYCLE_LINE.match(line)
         if match is not None:
             return match.group("event") == UNINSTALLED_EVENT.encode()
