@@ -71,6 +71,7 @@ import _signal
 from . import _native
 from . import logs as logfile
 from . import qt as qt_attach
+from . import watchdog
 from .registry import in_main_thread
 
 TYPE_CHECKING = False
@@ -84,6 +85,7 @@ _NAMES = {getattr(_signal, "SIGINT", 2): "SIGINT", getattr(_signal, "SIGTERM", 1
 
 _wanted = False
 _to_stderr = True
+_term_grace = -1.0                        # a SIGTERM not taken ends it after this (s)
 _pipe: tuple[int, int] | None = None     # kept for the process's life (see _wake_pipe)
 _notifier: Any = None
 _armed = False
@@ -95,11 +97,15 @@ _carried: BaseException | None = None     # a forwarded handler's, for the loop'
 
 def install(config: Config) -> None:
     """Handle SIGINT/SIGTERM while the application's event loop runs."""
-    global _wanted, _to_stderr
+    global _wanted, _to_stderr, _term_grace
     if sys.platform == "win32" or not hasattr(_signal, "SIGTERM"):
         return
     _wanted = True
     _to_stderr = config.stderr
+    # SIGTERM's default action ends the process: one that a GUI thread stuck
+    # in a slot never takes ends it after the exit budget, as an exit timeout
+    # (exit_timeout=None: never).
+    _term_grace = -1.0 if config.exit_timeout is None else float(config.exit_timeout)
     _learn_forwarding()
     qt_attach.on_loop_started(_arm, top_level=True)
     qt_attach.on_loop_ended(_loop_ended, top_level=True)
@@ -198,7 +204,10 @@ def _arm() -> None:
             _native.forward_arm(write_end, forwarded, qt_attach.in_top_level_loop())
             _forwarding = True
         if signals:
-            _native.interrupt_arm(write_end, signals)
+            grace = _term_grace if _signal.SIGTERM in signals else -1.0
+            if grace >= 0:
+                watchdog.ensure_started()       # it ends the process if need be
+            _native.interrupt_arm(write_end, signals, grace)
             _armed = True
             _closing = 0
     except (OSError, ValueError) as exc:

@@ -74,6 +74,15 @@ static atomic_int received = 0;
 static volatile sig_atomic_t first_signal = 0;
 /* Set by the one thread that writes the report and ends the process. */
 static atomic_int ending = 0;
+/* Whether the GUI thread's slot took the first signal (interrupt_signal()).
+ * SIGTERM's default action ends a process at once; pyqtguard closes the app
+ * in the GUI thread instead, and a GUI thread stuck in a slot never takes
+ * it: the process would live on where `timeout`, a service manager or a
+ * test runner waits for it to end.  So a SIGTERM not taken within
+ * term_grace_ns (the exit budget; < 0: never) ends the process as an exit
+ * timeout does (watchdog.c asks, pqg_interrupt_untaken_term). */
+static atomic_int taken = 0;
+static long long term_grace_ns = -1;
 
 static const char *
 signal_label(int signum)
@@ -231,6 +240,7 @@ forget_in_child(void)
     atomic_store(&received, 0);
     first_signal = 0;
     atomic_store(&ending, 0);
+    atomic_store(&taken, 0);
     /* A pending forwarded signal was the parent's. */
     for (int s = 1; s < PQG_FORWARD_SIGNALS; s++) {
         forward_restore(s);
@@ -290,10 +300,10 @@ pqg_exit_by_sigint_at_end(void)
  * or -1 with the exception set (always on Windows: no sigaction there).
  * Either arms something a fork child must forget: registered here, once. */
 static int
-parse_wake_args(PyObject *args, const char *format, int *fd, PyObject **signals, int *flag)
+parse_wake_args(PyObject *args, const char *format, int *fd, PyObject **signals, void *extra)
 {
-    /* flag: the optional third argument, where format has one */
-    if (!PyArg_ParseTuple(args, format, fd, &PyTuple_Type, signals, flag)) {
+    /* extra: where the optional third argument goes, of the type format says */
+    if (!PyArg_ParseTuple(args, format, fd, &PyTuple_Type, signals, extra)) {
         return -1;
     }
 #ifdef _WIN32
@@ -310,14 +320,17 @@ parse_wake_args(PyObject *args, const char *format, int *fd, PyObject **signals,
 #endif
 }
 
-/* interrupt_arm(wake_fd, signals): handle `signals` (SIGINT and/or SIGTERM)
- * as described above, waking the GUI thread through `wake_fd`. */
+/* interrupt_arm(wake_fd, signals, term_grace=-1): handle `signals` (SIGINT
+ * and/or SIGTERM) as described above, waking the GUI thread through
+ * `wake_fd`; a SIGTERM it has not taken after term_grace seconds ends the
+ * process (the watchdog's exit timeout; < 0: never). */
 static PyObject *
 interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int fd;
     PyObject *signals;
-    if (parse_wake_args(args, "iO!:interrupt_arm", &fd, &signals, NULL) < 0) {
+    double grace = -1.0;
+    if (parse_wake_args(args, "iO!|d:interrupt_arm", &fd, &signals, &grace) < 0) {
         return NULL;
     }
 #ifdef _WIN32
@@ -338,6 +351,8 @@ interrupt_arm_py(PyObject *Py_UNUSED(self), PyObject *args)
     }
     first_signal = 0;
     atomic_store(&received, 0);
+    atomic_store(&taken, 0);
+    term_grace_ns = grace < 0 ? -1 : (long long)(grace * 1e9);
     wake_fd = fd;
     struct sigaction action;
     memset(&action, 0, sizeof(action));
@@ -377,6 +392,7 @@ interrupt_disarm_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     wake_fd = -1;
     first_signal = 0;
     atomic_store(&received, 0);
+    atomic_store(&taken, 0);
 #endif
     return PyLong_FromLong(seen);
 }
@@ -389,6 +405,7 @@ interrupt_reset_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 #ifndef _WIN32
     first_signal = 0;
     atomic_store(&received, 0);
+    atomic_store(&taken, 0);
 #endif
     Py_RETURN_NONE;
 }
@@ -400,7 +417,30 @@ interrupt_signal_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 #ifdef _WIN32
     return PyLong_FromLong(0);
 #else
-    return PyLong_FromLong((long)first_signal);
+    int signum = first_signal;
+    if (signum != 0) {
+        atomic_store(&taken, 1);        /* the GUI thread has it: no untaken SIGTERM */
+    }
+    return PyLong_FromLong((long)signum);
+#endif
+}
+
+/* A SIGTERM received and not taken by the GUI thread (and the process not
+ * already ending by a second signal): 1, with the grace it gets in
+ * *grace_ns; else 0.  Called by the watchdog thread (no GIL). */
+int
+pqg_interrupt_untaken_term(long long *grace_ns)
+{
+#ifdef _WIN32
+    (void)grace_ns;
+    return 0;
+#else
+    if (term_grace_ns < 0 || !atomic_load(&received) || first_signal != SIGTERM
+        || atomic_load(&taken) || atomic_load(&ending)) {
+        return 0;
+    }
+    *grace_ns = term_grace_ns;
+    return 1;
 #endif
 }
 
@@ -577,9 +617,11 @@ forward_disarm_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 
 static PyMethodDef interrupt_methods[] = {
     {"interrupt_arm", interrupt_arm_py, METH_VARARGS,
-     PyDoc_STR("interrupt_arm($module, wake_fd, signals, /)\n--\n\n"
+     PyDoc_STR("interrupt_arm($module, wake_fd, signals, term_grace=-1, /)\n--\n\n"
                "Handle SIGINT/SIGTERM: the first writes a byte to wake_fd, "
-               "a second writes the thread report and ends the process.")},
+               "a second writes the thread report and ends the process; a "
+               "SIGTERM not taken (interrupt_signal) within term_grace "
+               "seconds ends it through the watchdog (< 0: never).")},
     {"interrupt_disarm", interrupt_disarm_py, METH_NOARGS,
      PyDoc_STR("interrupt_disarm($module, /)\n--\n\nPut back the previous "
                "sigactions (where the handler is still pyqtguard's); returns "

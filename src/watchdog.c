@@ -605,6 +605,52 @@ check_exit_deadline(long long now)
     end_process_if_asked();
 }
 
+/* A SIGTERM the GUI thread has not taken (interrupt.c): an exit deadline
+ * from when the watchdog first sees it (at most a second late: its longest
+ * sleep), with SIGTERM's exit status.  Taken meanwhile (the app closes, or
+ * refuses to), that deadline is dropped.  A deadline already armed
+ * (shutdown began) stays as it is.  Lock held. */
+static int term_deadline = 0;            /* the armed deadline is SIGTERM's */
+
+static void
+log_untaken_term(long long grace_ns)
+{
+    int fd = pqg_log_fd_checked();
+    if (fd < 0) {
+        return;
+    }
+    long long tenths = grace_ns / 100000000LL;
+    log_line_start(fd);
+    pqg_puts(fd, "pyqtguard: SIGTERM received and not taken: the GUI thread is busy; "
+                 "the process ends in ");
+    pqg_put_dec(fd, (unsigned long long)(tenths / 10));
+    if (tenths % 10 != 0) {
+        pqg_puts(fd, ".");
+        pqg_put_dec(fd, (unsigned long long)(tenths % 10));
+    }
+    pqg_puts(fd, " s unless it takes it\n");
+}
+
+static void
+check_untaken_term(long long now)
+{
+    long long grace_ns = 0;
+    int untaken = pqg_interrupt_untaken_term(&grace_ns);
+    if (untaken && !term_deadline && exit_deadline_ns == 0) {
+        static const char reason[] = "SIGTERM received and not taken: the GUI thread is busy";
+        term_deadline = 1;
+        exit_deadline_ns = now + grace_ns + 1;
+        exit_kill = 1;
+        exit_status = 128 + SIGTERM;
+        memcpy(exit_reason, reason, sizeof(reason));      /* fits: 128 */
+        log_untaken_term(grace_ns);
+    }
+    else if (!untaken && term_deadline) {
+        term_deadline = 0;
+        exit_deadline_ns = 0;
+    }
+}
+
 static long long
 next_wake(long long now)
 {
@@ -685,6 +731,7 @@ watchdog_main(void *arg)
             }
         }
         check_freeze(now);
+        check_untaken_term(now);
         check_exit_deadline(now);
         sleeping_until_ns = next_wake(pqg_monotonic_ns());
         wait_until(sleeping_until_ns);
@@ -936,6 +983,7 @@ watchdog_arm_exit_py(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     lock_state();
+    term_deadline = 0;                   /* the caller's deadline from now on */
     exit_deadline_ns = pqg_monotonic_ns() + (long long)(timeout * 1e9) + 1;
     exit_kill = kill;
     exit_status = status;
@@ -956,6 +1004,7 @@ watchdog_disarm_exit_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     if (started) {
         lock_state();
         exit_deadline_ns = 0;
+        term_deadline = 0;               /* an untaken SIGTERM arms it again */
 #ifdef PQG_EXIT_TIMER
         disarm_exit_timer();
 #endif

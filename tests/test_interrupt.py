@@ -409,3 +409,90 @@ def test_a_signal_that_lands_while_the_handlers_are_put_back_is_not_lost(tmp_pat
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"disarm returned {int(signal.SIGINT)}", "default handler back True", "then 0"], result.stdout
+
+
+# SIGTERM's default action ends a process at once.  pyqtguard closes the app
+# in the GUI thread instead; a GUI thread stuck in a slot never takes the
+# signal, and the process lived on for good (`timeout`, a service manager or
+# a test runner waiting for it).  Now a SIGTERM not taken within the exit
+# budget ends the process as an exit timeout does: status 143 and a report.
+BUSY_APP = """
+    import os, re, sys, time
+    import pyqtguard
+    pyqtguard.install(exit_timeout=2)
+    from PyQt6 import QtCore, QtWidgets
+    app = QtWidgets.QApplication(sys.argv)
+    class Window(QtWidgets.QWidget):
+        def closeEvent(self, event):
+            print("closeEvent", flush=True)
+            {close_body}
+    window = Window()
+    window.show()
+    def busy_slot():
+        print("busy", flush=True)
+        {busy}
+        print("slot returned", flush=True)
+    QtCore.QTimer.singleShot(200, busy_slot)
+    {later}
+    status = app.exec()
+    print("exec returned", status, flush=True)
+    sys.exit(status)
+"""
+BUSY = {
+    "python": "while True:\n            pass",                      # the GIL comes and goes
+    "holding-the-gil": 're.match(r"(a+)+$", "a" * 64 + "b")',      # in C, the GIL held
+}
+
+
+def start_busy_app(tmp_path: Path, busy: str, close_body: str = "event.accept()",
+                   later: str = "pass") -> subprocess.Popen[str]:
+    source = textwrap.dedent(BUSY_APP).replace("{busy}", busy).replace(
+        "{close_body}", close_body).replace("{later}", later)
+    script = tmp_path / "app.py"
+    script.write_text(source)
+    proc = launch(script, tmp_path)
+    assert next_line(proc) == "busy", proc.stderr.read() if proc.poll() is not None else ""
+    return proc
+
+
+@pytest.mark.parametrize("busy", sorted(BUSY))
+def test_a_sigterm_the_stuck_gui_thread_never_takes_ends_the_process(tmp_path, busy):
+    proc = start_busy_app(tmp_path, BUSY[busy])
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=12)    # budget 2 s, a second to see it, 1.5 s
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    log = run_log(tmp_path)
+    assert "SIGTERM received and not taken: the GUI thread is busy" in log, log
+    assert "=== pyqtguard exit timeout ===" in log, log
+    assert "pyqtguard: ending the process (exit status 143)" in log, log
+    report = log.split("=== pyqtguard exit timeout ===")[1]
+    if busy == "python" or sys.version_info < (3, 13):     # 3.13+: stacks by faulthandler
+        assert "busy_slot" in report, report
+    assert "slot returned" not in out
+
+
+def test_a_sigterm_taken_after_a_long_slot_closes_the_app_as_usual(tmp_path):
+    proc = start_busy_app(tmp_path, "time.sleep(1.2)")
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=12)
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    lines = out.splitlines()
+    assert lines[:2] == ["slot returned", "closeEvent"], out
+    log = run_log(tmp_path)
+    assert "SIGTERM received: closing the application" in log, log
+    assert "exit timeout" not in log, log
+
+
+def test_a_sigterm_taken_late_and_refused_does_not_end_the_app_later(tmp_path):
+    # The slot is busy 1.5 s: the watchdog sees the SIGTERM untaken and arms
+    # the 2 s deadline; the slot returns, the window refuses to close, and
+    # the app goes on for 4 s more, then ends by itself.
+    proc = start_busy_app(tmp_path, "time.sleep(1.5)", close_body="event.ignore()",
+                          later="QtCore.QTimer.singleShot(5500, lambda: app.exit(3))")
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=15)
+    assert status == 3, (status, out, err)
+    assert "exec returned 3" in out, out
+    log = run_log(tmp_path)
+    assert "the application refused to close" in log, log
+    assert "exit timeout" not in log and "ending the process" not in log, log

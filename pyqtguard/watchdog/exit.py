@@ -258,9 +258,14 @@ def _report_exit_timeout() -> None:
         return
     infos = threads.threads(stacks=True)
     heading = "\n=== pyqtguard exit timeout ===\n"
+    # No shutdown began: the deadline is a SIGTERM's that the GUI thread,
+    # stuck in a slot, never took (src/watchdog.c, check_untaken_term).
+    what = (f"shutdown began ({_began}) {_budget:g} s ago and the process has not ended"
+            if _began is not None else
+            f"SIGTERM received {_budget:g} s ago and not taken: the GUI thread is busy "
+            f"(its stack below), so the application could not close")
     body = (f"pid: {os.getpid()}\n"          # a forked child writes to the parent's log
-            f"shutdown began ({_began}) {_budget:g} s ago "
-            f"and the process has not ended. Threads still alive:\n"
+            f"{what}. Threads still alive:\n"
             + threads.format_table(infos) + _why_main_waits(infos))
     text = heading + body
     _native.log_section(heading, body, "")       # names, stacks: defused
