@@ -197,7 +197,8 @@ def test_restart_that_cannot_be_guarded_warns_once(tmp_path):
     """Anything going wrong leaves the command as it is, with one warning:
     the restart happens, unguarded."""
     restart = ("import pyqtguard.cli.restart as r; r._bootstrap = lambda: 1 / 0; "
-               "QProcess.execute(sys.executable, ['-c', 'pass']); "
+               "q = QProcess(); q.setWorkingDirectory('/nonexistent'); "
+               "q.start(sys.executable, sys.argv); assert not q.waitForStarted(); "
                "p = QProcess(); p.setProcessChannelMode(FORWARD); "
                "p.start(sys.executable, sys.argv); " + _WAIT)
     result = run_app(APP.format(restart=restart), tmp_path, under_run=True, args=["a"])
