@@ -6,9 +6,9 @@ Qt starts the program in C++, out of reach of restart.py's wrappers, so the
 usual Qt restart - ``QProcess.startDetached(sys.executable, sys.argv)``,
 then ``app.quit()`` - would come back without pyqtguard.  While ``run``
 runs a target, the ``QProcess`` calls that start a program look at the
-command first and apply restart.py's rule to it (its ``_restart_args``: the
-same command is rewritten, every other left as it is, a failure one
-warning):
+command first and apply restart.py's rule to it (its ``_restart_args``,
+handed over: the same command is rewritten, every other left as it is, a
+failure one warning):
 
 - ``start(program, arguments, mode)``, ``startDetached(program, arguments,
   workingDirectory)`` (static; ``(ok, pid)`` back) and ``execute(program,
@@ -36,20 +36,29 @@ from __future__ import annotations
 
 import types
 
-from . import restart
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 _NAMES = ("start", "startDetached", "startCommand", "open", "execute")
 _qprocess: Any = None           # the class, once wrapped
+# What restart.py hands over (this module does not import it back): its
+# originals' dict, its rule for a command (new argv or None) and its warning.
+_originals: dict[str, Any] = {}
+_command: Callable[[Any, Any, Any, Any], list[str] | None] | None = None
+_not_guarded: Callable[[BaseException], None] | None = None
 
 
-def wrap(cls: Any, type_dict: dict[str, Any] | None) -> None:
+def wrap(cls: Any, type_dict: dict[str, Any] | None, originals: dict[str, Any],
+         command: Callable[[Any, Any, Any, Any], list[str] | None],
+         not_guarded: Callable[[BaseException], None]) -> None:
     """Put the wrappers in *type_dict* while sip completes *cls*, else on
-    the class (completing it first)."""
-    global _qprocess
+    the class (completing it first); the originals go into *originals*
+    (restart.py's), *command* is restart.py's rule
+    (``command(program, argv, env, cwd)``: the new argv or None) and
+    *not_guarded* its one warning."""
+    global _qprocess, _originals, _command, _not_guarded
     from .. import _native
 
     if type_dict is None:
@@ -57,12 +66,12 @@ def wrap(cls: Any, type_dict: dict[str, Any] | None) -> None:
     own = type_dict if type_dict is not None else _native.type_dict(cls)
     if any(own.get(name) is None for name in _NAMES):
         return                                  # not the QProcess this was written for
-    _qprocess = cls
+    _qprocess, _originals, _command, _not_guarded = cls, originals, command, not_guarded
     for name in _NAMES:
         key = f"QProcess.{name}"
-        if key in restart._originals:
+        if key in originals:
             continue
-        restart._originals[key] = own[name]
+        originals[key] = own[name]
         placed = _PLACED[name]
         if type_dict is not None:
             type_dict[name] = placed
@@ -72,7 +81,7 @@ def wrap(cls: Any, type_dict: dict[str, Any] | None) -> None:
 
 def _original(name: str, obj: Any = None) -> Any:
     """The original *name*, bound as the class would bind it."""
-    return restart._originals[f"QProcess.{name}"].__get__(obj, _qprocess)
+    return _originals[f"QProcess.{name}"].__get__(obj, _qprocess)
 
 
 # ---- the rule, applied -----------------------------------------------------------
@@ -83,7 +92,7 @@ def _new_arguments(program: Any, arguments: Any, proc: Any,
     rule), or None to leave them; *proc* the QProcess whose environment and
     working directory apply (None: the app's environment and *cwd*, as for
     the static calls)."""
-    if restart._app is None or not isinstance(program, str) or not isinstance(arguments, list):
+    if _command is None or not isinstance(program, str) or not isinstance(arguments, list):
         return None
     try:
         env = None
@@ -91,11 +100,16 @@ def _new_arguments(program: Any, arguments: Any, proc: Any,
         if proc is not None:
             env = _environment(proc)
             cwd = _qprocess.workingDirectory(proc) or None
-        new = restart._restart_args(program, [program, *arguments], env, cwd, search=True)
+        new = _command(program, [program, *arguments], env, cwd)
     except Exception as exc:  # noqa: BLE001 - the restart happens either way
-        restart.not_guarded(exc)
+        _warn(exc)
         return None
     return None if new is None else new[1:]
+
+
+def _warn(exc: BaseException) -> None:
+    if _not_guarded is not None:
+        _not_guarded(exc)
 
 
 def _environment(proc: Any) -> dict[str, str] | None:
@@ -148,7 +162,7 @@ def _run_own_command(proc: Any, call: Any) -> Any:
         arguments = _qprocess.arguments(proc)
         new = _new_arguments(_qprocess.program(proc), arguments, proc)
     except Exception as exc:  # noqa: BLE001 - the restart happens either way
-        restart.not_guarded(exc)
+        _warn(exc)
         new = None
     if new is None:
         return call()

@@ -153,12 +153,19 @@ def _attach_qprocess(qtcore: Any) -> None:
         try:
             from . import qprocess
 
-            qprocess.wrap(cls, type_dict)
+            qprocess.wrap(cls, type_dict, _originals, _qprocess_command, not_guarded)
         except Exception as exc:  # noqa: BLE001 - never break the app's attribute access
             not_guarded(exc)
 
     if "start" in _native.type_dict(cls) or not _native.when_class_completes(cls, completed):
         completed(None)
+
+
+def _qprocess_command(program: Any, argv: Any, env: Any, cwd: Any) -> list[str] | None:
+    """:func:`_restart_args` for QProcess, which looks a bare program name
+    up on PATH (handed to :mod:`.qprocess`, which does not import this
+    module back)."""
+    return _restart_args(program, argv, env, cwd, search=True)
 
 
 def _restart_args(path: Any, argv: Any, env: Any, cwd: Any, *, search: bool) -> list[str] | None:
