@@ -7,8 +7,9 @@ this module the new process would be the app without pyqtguard.  While
 ``run`` runs a target, the calls through which a Python program starts a
 program - ``os.execv`` and ``os.execve`` (``os.execl``, ``execle``,
 ``execlp``, ``execvp``, ``execvpe`` and ``os.spawn*`` go through them),
-``os.posix_spawn``, ``os.posix_spawnp`` and ``subprocess.Popen`` - look at
-the command first.  Only when it is this interpreter running the app's own
+``os.posix_spawn``, ``os.posix_spawnp``, ``subprocess.Popen`` and, once the
+app uses it, Qt's ``QProcess`` (:mod:`.qprocess`) - look at the command
+first.  Only when it is this interpreter running the app's own
 target (the same script, zip app or folder by its real path, the same ``-m``
 module, the same ``-c`` program), python's own options before it kept, is it
 rewritten to run that target under ``pyqtguard run`` again, with run's own
@@ -75,6 +76,7 @@ def guard(form: str, value: str, log_dir: str | None) -> None:
     from .. import qt as qt_attach
 
     qt_attach.when_imported("subprocess", _attach_subprocess)
+    qt_attach.when_qt_imported(_attach_qprocess)
 
 
 def _execv(path: Any, argv: Any) -> None:
@@ -136,6 +138,36 @@ def _attach_subprocess(subprocess: Any) -> None:
     popen._execute_child = _execute_child
 
 
+def _attach_qprocess(qtcore: Any) -> None:
+    """``QProcess`` starts its program in C++: its calls that start one
+    (:mod:`.qprocess`) are wrapped when sip completes the class - an app
+    that never touches QProcess pays nothing - or now if it is complete
+    (or sip cannot call back)."""
+    from .. import _native
+
+    cls = getattr(qtcore, "QProcess", None)
+    if cls is None:
+        return
+
+    def completed(type_dict: dict[str, Any] | None) -> None:
+        try:
+            from . import qprocess
+
+            qprocess.wrap(cls, type_dict, _originals, _qprocess_command, not_guarded)
+        except Exception as exc:  # noqa: BLE001 - never break the app's attribute access
+            not_guarded(exc)
+
+    if "start" in _native.type_dict(cls) or not _native.when_class_completes(cls, completed):
+        completed(None)
+
+
+def _qprocess_command(program: Any, argv: Any, env: Any, cwd: Any) -> list[str] | None:
+    """:func:`_restart_args` for QProcess, which looks a bare program name
+    up on PATH (handed to :mod:`.qprocess`, which does not import this
+    module back)."""
+    return _restart_args(program, argv, env, cwd, search=True)
+
+
 def _restart_args(path: Any, argv: Any, env: Any, cwd: Any, *, search: bool) -> list[str] | None:
     """The command rewritten to run under ``pyqtguard run``, or None to
     leave it as it is."""
@@ -144,11 +176,17 @@ def _restart_args(path: Any, argv: Any, env: Any, cwd: Any, *, search: bool) -> 
     try:
         return _rewrite(_app, path, argv, env, cwd, search)
     except Exception as exc:  # noqa: BLE001 - the restart happens either way
-        from ..logs import warn_once
-
-        warn_once("run:restart", f"a restart of the app is not guarded ({type(exc).__name__}: "
-                                 f"{exc})")
+        not_guarded(exc)
         return None
+
+
+def not_guarded(exc: BaseException) -> None:
+    """The one warning when a restart cannot be guarded (it happens as the
+    app wrote it)."""
+    from ..logs import warn_once
+
+    warn_once("run:restart", f"a restart of the app is not guarded ({type(exc).__name__}: "
+                             f"{exc})")
 
 
 def _rewrite(app: _App, path: Any, argv: Any, env: Any, cwd: Any,
