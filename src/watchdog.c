@@ -582,7 +582,9 @@ end_process_if_asked(void)
         log_line_start(fd);
         pqg_puts(fd, "pyqtguard: ending the process (exit status ");
         pqg_put_dec(fd, (unsigned long long)exit_status);
-        pqg_puts(fd, ")\n");
+        pqg_puts(fd, "), pid ");                 /* a fork child shares the log */
+        pqg_put_dec(fd, (unsigned long long)getpid());
+        pqg_puts(fd, "\n");
     }
     _exit(exit_status);
 }

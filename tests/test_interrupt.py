@@ -3,6 +3,7 @@ offscreen app, most of them while the GUI thread waits in app.exec() with no
 Python code running (where Python's own handler would never run)."""
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -465,6 +466,13 @@ def test_a_sigterm_the_stuck_gui_thread_never_takes_ends_the_process(tmp_path, b
     assert "SIGTERM received and not taken: the GUI thread is busy" in log, log
     assert "=== pyqtguard exit timeout ===" in log, log
     assert "pyqtguard: ending the process (exit status 143)" in log, log
+    listed = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                             "--log-dir", str(tmp_path / "logs")], capture_output=True,
+                            text=True, env=child_env(tmp_path / "logs"), timeout=30)
+    [run] = json.loads(listed.stdout)
+    assert (run["outcome"], run["exit_status"], run["untaken_sigterm"]) == (
+        "exit timeout", 143, True), run
+    assert run["summary"] == "SIGTERM not taken, GUI thread busy (143)", run
     report = log.split("=== pyqtguard exit timeout ===")[1]
     if busy == "python" or sys.version_info < (3, 13):     # 3.13+: stacks by faulthandler
         assert "busy_slot" in report, report

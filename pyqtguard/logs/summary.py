@@ -10,7 +10,10 @@ The outcome of a run, from its log:
 
 ==========================  ==================================================
 ``crashed (SIGSEGV ...)``   a crash report (``=== pyqtguard crash report ===``)
-``exit timeout (124)``      the exit watchdog ended the process
+``exit timeout (124)``      the exit watchdog ended the process (no number:
+                            it reported only, ``exit_timeout=None``)
+``SIGTERM not taken, GUI    a SIGTERM the GUI thread, stuck in a slot, never
+thread busy (143)``         took: the watchdog ended the process
 ``child refused to start    a spawn/forkserver child re-ran the main module's
 (3)``                       QApplication or pool: the child guard ended the
                             program (exit status 3)
@@ -73,6 +76,8 @@ _STAMP = rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})? UTC\] "
 _EXIT_LINE = re.compile(_STAMP + rb"pyqtguard: interpreter exit$")
 _LIFECYCLE_LINE = re.compile(_STAMP + rb"(?P<event>" + re.escape(UNINSTALLED_EVENT.encode())
                              + rb"|" + re.escape(REINSTALLED_EVENT.encode()) + rb")$")
+_ENDING_LINE = re.compile(_STAMP + rb"pyqtguard: ending the process \(exit status "
+                          rb"(?P<status>\d{1,3})\)(?:, pid (?P<pid>\d{1,10}))?$")
 _REPORT_LINE = re.compile(
     _STAMP + rb"pyqtguard: (?:uncaught|unraisable) exception in thread '.*' "
     rb"\(native id \d+, pid (?P<pid>\d+)\) \[[a-z.]+\]")
@@ -103,6 +108,8 @@ class RunSummary:
     child_crash: str = ""   # a forked child's crash in this log: "pid N: SIGSEGV (...)"
     worker_of: int = 0      # a spawn/forkserver worker's app pid (its header says)
     forkserver: int = 0     # ...and the forkserver's that forked it, if that was known
+    exit_status: int | None = None   # an exit timeout's: the status it ended with
+    untaken_sigterm: bool = False    # ...that was a SIGTERM the busy GUI thread never took
 
     def describe(self) -> str:
         """The outcome for people: ``clean``, ``2 exceptions``, ``crashed
@@ -121,7 +128,9 @@ class RunSummary:
         if self.outcome == "crashed":
             return f"crashed ({self.crash_reason})" if self.crash_reason else "crashed"
         if self.outcome == "exit timeout":
-            return "exit timeout (124)"
+            what = ("SIGTERM not taken, GUI thread busy" if self.untaken_sigterm
+                    else "exit timeout")
+            return what if self.exit_status is None else f"{what} ({self.exit_status})"
         if self.outcome == "child refused":
             return "child refused to start (3)"
         if self.outcome == "exceptions":
@@ -139,7 +148,8 @@ class RunSummary:
                 "pid": self.pid, "outcome": self.outcome, "summary": self.describe(),
                 "exceptions": self.exceptions, "exceptions_exact": self.exceptions_exact,
                 "crash_reason": self.crash_reason, "child_crash": self.child_crash,
-                "worker_of": self.worker_of, "forkserver": self.forkserver}
+                "worker_of": self.worker_of, "forkserver": self.forkserver,
+                "exit_status": self.exit_status, "untaken_sigterm": self.untaken_sigterm}
 
 
 class NotARunLog(OSError):
@@ -233,8 +243,8 @@ def _starts_a_line(tail: bytes, index: int) -> bool:
     return index == 0 or tail[index - 1] == 0x0A
 
 
-def _own_section(tail: bytes, marker: bytes, pid: int) -> dict[str, str] | None:
-    """The header fields of the last *marker* section written by *pid* (a
+def _own_section_start(tail: bytes, marker: bytes, pid: int) -> int | None:
+    """Where the last *marker* section written by *pid* begins in *tail* (a
     child forked after install() writes to its parent's log; a section with
     no pid line, from an older pyqtguard, counts); None if there is none."""
     end = len(tail)
@@ -244,8 +254,27 @@ def _own_section(tail: bytes, marker: bytes, pid: int) -> dict[str, str] | None:
             continue
         fields = _section_fields(tail[index:].decode("utf-8", "replace"))
         if fields.get("pid", str(pid)) == str(pid):
-            return fields
+            return index
     return None
+
+
+def _exit_timeout(tail: bytes, pid: int) -> tuple[bool, int | None] | None:
+    """The run's exit timeout: whether it was a SIGTERM the busy GUI thread
+    never took, and the exit status the watchdog ended the process with
+    (None: it did not say so - ``exit_timeout=None`` reports only); None if
+    the log has no exit timeout of this pid's."""
+    start = _own_section_start(tail, EXIT_TIMEOUT_MARKER, pid)
+    if start is None:
+        return None
+    # The line after the marker's and the pid's: pyqtguard's own words
+    # (shutdown began ..., or SIGTERM received ... not taken).
+    cause = tail[start:start + 4096].split(b"\n")[2:3]
+    untaken_term = bool(cause) and cause[0].startswith(b"SIGTERM received")
+    for line in reversed(tail[start:].split(b"\n")):
+        match = _ENDING_LINE.match(line)
+        if match is not None and int(match["pid"] or pid) == pid:   # no pid: older logs
+            return untaken_term, int(match["status"])
+    return untaken_term, None
 
 
 def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None]:
@@ -336,9 +365,10 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
     finally:
         os.close(fd)
     crash, child_crash = _crash_reasons(tail, pid)
+    timeout = _exit_timeout(tail, pid) if crash is None else None
     if crash is not None:
         outcome = "crashed"
-    elif _own_section(tail, EXIT_TIMEOUT_MARKER, pid) is not None:
+    elif timeout is not None:
         outcome = "exit timeout"
     elif _ended(tail):
         outcome = "exceptions" if exceptions else "clean"
@@ -351,9 +381,10 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
     else:
         outcome = "ended unrecorded"
     worker_of, forkserver = _worker_of(fields.get("worker of", ""))
+    untaken_sigterm, exit_status = timeout if timeout is not None else (False, None)
     return RunSummary(path, fields.get("started", ""), fields.get("app", ""), pid,
                       outcome, exceptions, exact, crash or "", child_crash or "", worker_of,
-                      forkserver)
+                      forkserver, exit_status, untaken_sigterm)
 
 
 _FORKSERVER = re.compile(r"forked by the forkserver pid (\d{1,10})\)$")
