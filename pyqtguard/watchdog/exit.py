@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 EXIT_STATUS_HUNG = 124
+EXIT_STATUS_SIGTERM = 143
 REPORT_ONLY_AFTER = 10.0
 
 _timeout: float | None = 10.0
@@ -224,9 +225,40 @@ def stop_qthreads_at_exit() -> None:
 def _arm_deadline(reason: str) -> int:
     """The C watchdog ends the process (or, with ``exit_timeout=None``,
     reports) ``_budget`` seconds from now; returns how many threads there
-    are besides this one and the watchdog (-1: unknown)."""
+    are besides this one and the watchdog (-1: unknown).  With no shutdown
+    begun, the deadline is an untaken SIGTERM's: it keeps that status."""
+    status = EXIT_STATUS_HUNG if _began is not None else EXIT_STATUS_SIGTERM
     return _native.watchdog_arm_exit(  # type: ignore[no-any-return]
-        _budget, _timeout is not None, EXIT_STATUS_HUNG, reason)
+        _budget, _timeout is not None, status, reason)
+
+
+# A process still working when the deadline passes (saving, computing) gets
+# the budget again, at most this many times (watchdog/progress.py).
+MAX_EXTENSIONS = 5
+_extensions = 0
+
+
+def _still_working() -> bool:
+    """The deadline passed while the process still works - an app saving or
+    computing after exec() returned: the deadline starts again, at most
+    MAX_EXTENSIONS times (said once in the log).  Not for an untaken SIGTERM
+    (the app was asked to end) nor with exit_timeout=None (nothing ends it)."""
+    global _extensions
+    if _began is None or _timeout is None or _extensions >= MAX_EXTENSIONS:
+        return False
+    from . import progress
+
+    seen = progress.work_seen()
+    if seen is None:
+        return False
+    _extensions += 1
+    _arm_deadline(_began)
+    if _extensions == 1:
+        logfile.log_event(
+            f"pyqtguard: the exit deadline passed while the process is still working "
+            f"({seen}): it gets {_limit_text} more, at most {MAX_EXTENSIONS} times, "
+            f"as long as it works")
+    return True
 
 
 _debugging_said = False
@@ -254,16 +286,22 @@ def _held_by_debugger() -> bool:
 def _report_exit_timeout() -> None:
     from ..registry import listing as threads
 
-    if _held_by_debugger():
+    if _held_by_debugger() or _still_working():
         return
     infos = threads.threads(stacks=True)
     heading = "\n=== pyqtguard exit timeout ===\n"
     # No shutdown began: the deadline is a SIGTERM's that the GUI thread,
     # stuck in a slot, never took (src/watchdog.c, check_untaken_term).
-    what = (f"shutdown began ({_began}) {_budget:g} s ago and the process has not ended"
+    what = (f"shutdown began ({_began}) {time.monotonic() - _began_at:.0f} s ago and the "
+            f"process has not ended"
             if _began is not None else
             f"SIGTERM received {_budget:g} s ago and not taken: the GUI thread is busy "
             f"(its stack below), so the application could not close")
+    if _extensions:
+        what += (f"; still working after {_extensions} more deadline"
+                 f"{'s' if _extensions != 1 else ''}" if _extensions >= MAX_EXTENSIONS
+                 else f" (extended {_extensions} time{'s' if _extensions != 1 else ''} "
+                      f"while it worked)")
     body = (f"pid: {os.getpid()}\n"          # a forked child writes to the parent's log
             f"{what}. Threads still alive:\n"
             + threads.format_table(infos) + _why_main_waits(infos))

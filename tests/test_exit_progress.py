@@ -1,0 +1,125 @@
+"""The exit deadline and a process still working: an app that saves or
+computes after ``exec()`` returns for longer than ``exit_timeout`` was
+ended with 124 in the middle of it (its file cut short).  At the deadline
+pyqtguard now looks half a second at the process: still writing or busy
+(a tenth of a core), it gets ``exit_timeout`` more, at most five
+times; waiting (a join, a lock, a sleep loop), it is ended as before."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from apprunner import child_env, run_app
+
+HUNG = 124
+TIMEOUT_MARKER = "=== pyqtguard exit timeout ==="
+
+PROLOGUE = """
+    import os, sys, threading, time
+    import pyqtguard
+    pyqtguard.install(exit_timeout={timeout})
+    from PyQt6 import QtCore
+    app = QtCore.QCoreApplication([])
+    QtCore.QTimer.singleShot(50, app.quit)
+    app.exec()
+"""
+
+
+def _stamp(log: str, text: str) -> float:
+    """When the log line holding *text* was written (seconds of the day)."""
+    line = next(line for line in log.splitlines() if text in line)
+    hours, minutes, seconds = line[12:24].split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def shutdown_to_end(log: str) -> float:
+    """Seconds from shutdown's start to the watchdog ending the process, as
+    the log says (the interpreter's start-up on a loaded machine left out)."""
+    return _stamp(log, "pyqtguard: ending the process") - _stamp(log, "shutdown began")
+
+
+def run_timed(body: str, tmp_path, timeout: float = 1.5):
+    source = PROLOGUE.format(timeout=timeout) + body
+    started = time.monotonic()
+    result = run_app(source, tmp_path, timeout=40)
+    return result, time.monotonic() - started
+
+
+def test_an_app_saving_after_exec_for_longer_than_the_deadline_is_not_cut_short(tmp_path):
+    result, _ = run_timed("""
+    with open("saved.bin", "wb") as file:       # 5 s of writes, 64 KiB each 0.1 s
+        for _ in range(50):
+            file.write(b"x" * 65536)
+            file.flush()
+            time.sleep(0.1)
+    print("saved", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "saved" in result.stdout
+    assert (tmp_path / "saved.bin").stat().st_size == 50 * 65536
+    assert "still working" in result.log, result.log
+    assert TIMEOUT_MARKER not in result.log, result.log
+
+
+def test_an_app_computing_after_exec_for_longer_than_the_deadline_finishes(tmp_path):
+    result, _ = run_timed("""
+    end = time.monotonic() + 4
+    total = 0
+    while time.monotonic() < end:                # 4 s of pure Python work
+        total += sum(range(1000))
+    print("computed", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "computed" in result.stdout
+    assert "still working" in result.log and TIMEOUT_MARKER not in result.log, result.log
+
+
+def test_work_that_turns_into_a_hang_is_ended_at_the_next_deadline(tmp_path):
+    result, _ = run_timed("""
+    with open("saved.bin", "wb") as file:       # 2.5 s of writes, then a wait for ever
+        for _ in range(25):
+            file.write(b"x" * 65536)
+            file.flush()
+            time.sleep(0.1)
+    print("saved", flush=True)
+    threading.Event().wait()
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    assert "saved" in result.stdout
+    # deadline 1.5 s (writing: 1.5 s more), 3 s + the look: waiting, ended
+    assert shutdown_to_end(result.log) < 1.5 * 2 + 0.5 * 2 + 2, result.log
+    assert result.log.count("still working") == 1, result.log
+    assert "in <module>" in result.log.split(TIMEOUT_MARKER)[1], result.log
+
+
+def test_a_process_busy_for_ever_is_ended_after_five_more_deadlines(tmp_path):
+    result, _ = run_timed("""
+    print("spinning", flush=True)
+    while True:
+        pass
+    """, tmp_path, timeout=1)
+    assert result.returncode == HUNG, result.describe()
+    assert shutdown_to_end(result.log) < 6 * (1 + 0.5) + 3, result.log
+    assert result.log.count("while the process is still working") == 1, result.log  # once
+    report = result.log.split(TIMEOUT_MARKER)[1]
+    assert "still working after 5 more deadlines" in report, report
+    listed = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                             "--log-dir", str(result.log_dir)], capture_output=True, text=True,
+                            env=child_env(result.log_dir), timeout=30)
+    [run] = json.loads(listed.stdout)
+    assert (run["outcome"], run["exit_status"]) == ("exit timeout", HUNG), run
+
+
+def test_a_sleeping_loop_is_no_work(tmp_path):
+    # A thread polling a flag that never comes: wake-ups, no work.
+    result, _ = run_timed("""
+    def poll():
+        while True:
+            time.sleep(0.005)
+    threading.Thread(target=poll, name="poller").start()
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    assert "still working" not in result.log, result.log
+    assert shutdown_to_end(result.log) < 1.5 + 0.5 + 2, result.log
