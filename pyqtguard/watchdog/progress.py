@@ -3,7 +3,9 @@ passes, so that an app saving or computing after ``exec()`` returns is not
 ended in the middle of it (its file cut short) the way a hung one is.
 
 Work is what a hang does not do: use the CPU (at least
-:data:`MIN_CPU_SHARE` of one core, all threads together) or write (bytes
+:data:`MIN_CPU_SHARE` of one core, all threads together; on Linux, or one
+thread running or waiting for a CPU :data:`MIN_BUSY_THREAD_SHARE` of the
+time: a busy thread on a loaded machine gets little CPU) or write (bytes
 handed to ``write()``, Linux's ``/proc/self/io`` ``wchar``; elsewhere the
 blocks written, ``getrusage``), over :data:`WINDOW` seconds.  A thread
 waiting for a join, a lock, a socket or an event, or polling a flag in a
@@ -18,14 +20,47 @@ import os
 import time
 
 WINDOW = 0.5                  # seconds looked at
-MIN_CPU_SHARE = 0.10          # of one core: a sleep loop's wake-ups stay far below;
-                              # a busy thread on a loaded machine gets more
+MIN_CPU_SHARE = 0.10          # of one core: a sleep loop's wake-ups stay far below
 _IO_READ_LIMIT = 4096         # /proc/self/io is a few hundred bytes
+_MAX_TASKS = 1024             # threads read at most
+MIN_BUSY_THREAD_SHARE = 0.5   # of the window, one thread running or ready to run
 
 
 def _cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
+
+
+def _scheduled() -> dict[str, int]:
+    """Each thread's nanoseconds on a CPU and waiting for one (Linux's
+    ``/proc/self/task/*/schedstat``); empty elsewhere."""
+    try:
+        tasks = os.listdir("/proc/self/task")[:_MAX_TASKS]
+    except OSError:
+        return {}
+    scheduled = {}
+    for task in tasks:
+        try:
+            fd = os.open(f"/proc/self/task/{task}/schedstat", os.O_RDONLY)
+        except OSError:
+            continue                    # the thread ended meanwhile
+        try:
+            fields = os.read(fd, 256).split()
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            scheduled[task] = int(fields[0]) + int(fields[1])
+    return scheduled
+
+
+def _busiest_share(before: dict[str, int], after: dict[str, int], elapsed: float) -> float:
+    """The largest share of *elapsed* one thread spent running or ready to
+    run: a busy thread on a loaded machine gets little CPU, but waits for
+    it the rest of the time; a thread polling in a sleep loop sleeps."""
+    deltas = (after[task] - before[task] for task in after if task in before)
+    return max(deltas, default=0) / 1e9 / elapsed
 
 
 def _written() -> tuple[int, str] | None:
@@ -59,15 +94,18 @@ def _blocks_written() -> tuple[int, str] | None:
 def work_seen(window: float = WINDOW) -> str | None:
     """What the process did over the next *window* seconds that a hung one
     does not ("CPU 97% of a core", "2.1 MB written"), or None."""
-    cpu, written = _cpu_seconds(), _written()
+    cpu, scheduled, written = _cpu_seconds(), _scheduled(), _written()
     started = time.monotonic()
     time.sleep(window)
     elapsed = max(time.monotonic() - started, 1e-3)
     cpu_share = (_cpu_seconds() - cpu) / elapsed
+    busiest = _busiest_share(scheduled, _scheduled(), elapsed)
     now_written = _written()
     seen = []
     if cpu_share >= MIN_CPU_SHARE:
         seen.append(f"CPU {cpu_share:.0%} of a core")
+    elif busiest >= MIN_BUSY_THREAD_SHARE:
+        seen.append(f"a thread running or ready to run {min(busiest, 1):.0%} of the time")
     if written is not None and now_written is not None and now_written[0] > written[0]:
         count, unit = now_written[0] - written[0], now_written[1]
         seen.append(f"{_size(count) if unit == 'bytes' else f'{count} blocks'} written")
