@@ -409,3 +409,84 @@ def test_a_signal_that_lands_while_the_handlers_are_put_back_is_not_lost(tmp_pat
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"disarm returned {int(signal.SIGINT)}", "default handler back True", "then 0"], result.stdout
+
+
+# A GUI thread stuck in a slot (busy in Python code, or blocked) never gets
+# to the first SIGTERM.  Without pyqtguard SIGTERM's default action ends the
+# process; a supervisor that sends one and waits (timeout(1) without -k, a
+# plain kill, a test runner's stop) must not wait for ever because pyqtguard
+# took the signal: after exit_timeout it ends as at a second one.
+STUCK_APP = """
+    import sys, time
+    import pyqtguard
+    pyqtguard.install(exit_timeout={exit_timeout})
+    from PyQt6 import QtCore, QtWidgets
+    app = QtWidgets.QApplication(sys.argv)
+    window = QtWidgets.QWidget()
+    window.show()
+    def stuck():
+        print("ready", flush=True)
+        {body}
+    QtCore.QTimer.singleShot(100, stuck)
+    {loop}
+    print("loop returned", flush=True)
+"""
+
+
+@pytest.mark.parametrize("body,loop", [
+    ("while True: pass", "app.exec()"),
+    ("import threading; threading.Event().wait()", "app.exec()"),
+    ("while True: pass", "QtCore.QEventLoop().exec()"),
+])
+def test_one_sigterm_ends_an_app_whose_gui_thread_never_gets_to_it(tmp_path, body, loop):
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(STUCK_APP).replace("{exit_timeout}", "2").replace(
+        "{body}", body).replace("{loop}", loop))
+    proc = launch(script, tmp_path)
+    assert next_line(proc) == "ready"
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=10)
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    assert "loop returned" not in out
+    log = run_log(tmp_path)
+    header = ("=== pyqtguard: SIGTERM not taken within 2 s (the GUI thread did not get "
+              "to it): ending now ===")
+    assert header in log, log[-3000:]
+    assert header in err
+    report = log.split(header)[1]
+    assert "exit status 143" in report
+    if sys.version_info < (3, 13) and "while" in body:  # stacks read without the GIL
+        assert "stuck" in report, report
+
+
+def test_a_stuck_gui_thread_keeps_the_first_sigterm_with_exit_timeout_none(tmp_path):
+    # exit_timeout=None: report only, never ended - the second signal still ends it.
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(STUCK_APP).replace("{exit_timeout}", "None").replace(
+        "{body}", "while True: pass").replace("{loop}", "app.exec()"))
+    proc = launch(script, tmp_path)
+    assert next_line(proc) == "ready"
+    proc.send_signal(signal.SIGTERM)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=3)                # not ended by one SIGTERM
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=10)
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    assert "second SIGTERM while closing" in err
+
+
+def test_a_slow_slot_that_returns_in_time_closes_the_app_after_sigterm(tmp_path):
+    # A slot busy for 1 s of a 3 s exit_timeout: the signal is taken when it
+    # returns and the app closes as usual, exit 143, no early end.
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(STUCK_APP).replace("{exit_timeout}", "3").replace(
+        "{body}", "end = time.monotonic() + 1\n    while time.monotonic() < end: pass"
+    ).replace("{loop}", "app.exec()"))
+    proc = launch(script, tmp_path)
+    assert next_line(proc) == "ready"
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=10)
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    log = run_log(tmp_path)
+    assert "SIGTERM received: closing the application" in log
+    assert "not taken within" not in log
