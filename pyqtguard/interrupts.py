@@ -32,9 +32,7 @@ SIGTERM: the default action), pyqtguard handles both signals in C
   stuck and never got to the first) ends the process at once: the thread
   report (the thread table and every Python stack, written without the GIL)
   goes to the run log and stderr, and the exit status is 128 + the signal
-  (130 or 143).  A first SIGTERM the GUI thread has not taken within
-  ``exit_timeout`` ends it so too (from the watchdog thread): without
-  pyqtguard its default action would have.
+  (130 or 143).
 
 Outside the event loop both signals behave as without pyqtguard.  Windows
 has no ``sigaction``: there this component does nothing.
@@ -102,9 +100,6 @@ def install(config: Config) -> None:
         return
     _wanted = True
     _to_stderr = config.stderr
-    # A first SIGTERM the GUI thread never gets to (stuck in a slot) ends the
-    # process after exit_timeout, as a second one would (src/interrupt.c).
-    _native.interrupt_grace(config.exit_timeout)
     _learn_forwarding()
     qt_attach.on_loop_started(_arm, top_level=True)
     qt_attach.on_loop_ended(_loop_ended, top_level=True)

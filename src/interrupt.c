@@ -13,12 +13,6 @@
  *   first because it is stuck): write the thread report - the same
  *   async-signal-safe report the exit deadline writes (the thread table and,
  *   where the interpreter allows, every Python stack) - and _exit(128+sig).
- * - a first SIGTERM the GUI thread has not taken within the grace
- *   (exit_timeout: interrupt_grace) ends the process as a second one would,
- *   from the watchdog thread (pqg_interrupt_check): without pyqtguard its
- *   default action would have, and a supervisor that sends one SIGTERM and
- *   waits must not wait for ever.  Not SIGINT: a developer at a pdb prompt
- *   in a slot presses Ctrl+C, and a second Ctrl+C is at hand.
  *
  * Everything the handler calls is async-signal-safe: write() (to a
  * non-blocking pipe, the log and stderr descriptors opened beforehand),
@@ -80,14 +74,6 @@ static atomic_int received = 0;
 static volatile sig_atomic_t first_signal = 0;
 /* Set by the one thread that writes the report and ends the process. */
 static atomic_int ending = 0;
-/* When a first SIGTERM came that the GUI thread has not taken yet
- * (interrupt_signal): monotonic ns, 0 for none.  The grace it gets, in ns;
- * < 0: never ended for it (exit_timeout=None).  Written with the GIL held. */
-#if ATOMIC_LLONG_LOCK_FREE != 2
-#  error "the interrupt handler needs lock-free atomic long long"
-#endif
-static atomic_llong untaken_since_ns = 0;
-static long long grace_ns = -1;
 
 static const char *
 signal_label(int signum)
@@ -95,10 +81,9 @@ signal_label(int signum)
     return signum == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
-/* The second signal (or a first one not taken in time, `overdue_s` >= 0):
- * the report, to the log and to stderr, then the end. */
+/* The second signal: the report, to the log and to stderr, then the end. */
 static void
-end_at_once(int signum, long long overdue_s)
+end_at_once(int signum)
 {
     if (atomic_exchange(&ending, 1) != 0) {
         /* Another thread writes the report and calls _exit(): one report,
@@ -112,18 +97,9 @@ end_at_once(int signum, long long overdue_s)
         if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
             continue;
         }
-        if (overdue_s >= 0) {
-            pqg_puts(fds[i], "\n=== pyqtguard: ");
-            pqg_puts(fds[i], signal_label(signum));
-            pqg_puts(fds[i], " not taken within ");
-            pqg_put_dec(fds[i], (unsigned long long)overdue_s);
-            pqg_puts(fds[i], " s (the GUI thread did not get to it): ending now ===\n");
-        }
-        else {
-            pqg_puts(fds[i], "\n=== pyqtguard: second ");
-            pqg_puts(fds[i], signal_label(signum));
-            pqg_puts(fds[i], " while closing: ending now ===\n");
-        }
+        pqg_puts(fds[i], "\n=== pyqtguard: second ");
+        pqg_puts(fds[i], signal_label(signum));
+        pqg_puts(fds[i], " while closing: ending now ===\n");
         pqg_puts(fds[i], "exit status ");
         pqg_put_dec(fds[i], (unsigned long long)(128 + signum));
         pqg_puts(fds[i], "; the threads still alive:\n");
@@ -138,9 +114,6 @@ interrupt_handler(int signum)
     int saved = errno;
     if (atomic_exchange(&received, 1) == 0) {
         first_signal = signum;
-        if (signum == SIGTERM) {
-            atomic_store(&untaken_since_ns, pqg_monotonic_ns());  /* clock_gettime: safe */
-        }
         int fd = wake_fd;
         if (fd >= 0) {
             char byte = (char)signum;
@@ -151,22 +124,9 @@ interrupt_handler(int signum)
         }
     }
     else {
-        end_at_once(signum, -1);
+        end_at_once(signum);
     }
     errno = saved;
-}
-
-/* The watchdog, at each wake-up (at least once a second): a first SIGTERM
- * the GUI thread has not taken within the grace ends the process. */
-void
-pqg_interrupt_check(long long now_ns)
-{
-    long long since = atomic_load(&untaken_since_ns);
-    long long grace = grace_ns;
-    if (since == 0 || grace < 0 || now_ns - since < grace) {
-        return;
-    }
-    end_at_once(SIGTERM, (grace + 500000000LL) / 1000000000LL);
 }
 
 /* ---- signals forwarded to their Python handlers while the loop runs ---- */
@@ -270,7 +230,6 @@ forget_in_child(void)
     wake_fd = -1;
     atomic_store(&received, 0);
     first_signal = 0;
-    atomic_store(&untaken_since_ns, 0);
     atomic_store(&ending, 0);
     /* A pending forwarded signal was the parent's. */
     for (int s = 1; s < PQG_FORWARD_SIGNALS; s++) {
@@ -278,12 +237,6 @@ forget_in_child(void)
         atomic_store(&forward_pending[s], 0);
     }
     forward_wake_fd = -1;
-}
-#else
-void
-pqg_interrupt_check(long long now_ns)
-{
-    (void)now_ns;                       /* no signals handled on Windows */
 }
 #endif /* !_WIN32 */
 
@@ -423,7 +376,6 @@ interrupt_disarm_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     }
     wake_fd = -1;
     first_signal = 0;
-    atomic_store(&untaken_since_ns, 0);
     atomic_store(&received, 0);
 #endif
     return PyLong_FromLong(seen);
@@ -436,51 +388,20 @@ interrupt_reset_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
 #ifndef _WIN32
     first_signal = 0;
-    atomic_store(&untaken_since_ns, 0);
     atomic_store(&received, 0);
 #endif
     Py_RETURN_NONE;
 }
 
-/* interrupt_signal() -> the first signal received since arming, or 0.  The
- * GUI thread asking has taken it: no longer overdue. */
+/* interrupt_signal() -> the first signal received since arming, or 0. */
 static PyObject *
 interrupt_signal_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
 #ifdef _WIN32
     return PyLong_FromLong(0);
 #else
-    long signum = (long)first_signal;
-    if (signum != 0) {
-        atomic_store(&untaken_since_ns, 0);
-    }
-    return PyLong_FromLong(signum);
+    return PyLong_FromLong((long)first_signal);
 #endif
-}
-
-/* interrupt_grace(seconds): how long a first SIGTERM may wait for the GUI
- * thread before it ends the process; None: for ever. */
-static PyObject *
-interrupt_grace_py(PyObject *Py_UNUSED(self), PyObject *arg)
-{
-    long long ns = -1;
-    if (arg != Py_None) {
-        double seconds = PyFloat_AsDouble(arg);
-        if (seconds == -1.0 && PyErr_Occurred()) {
-            return NULL;
-        }
-        if (!(seconds >= 0)) {
-            PyErr_SetString(PyExc_ValueError, "grace must be >= 0 seconds, or None");
-            return NULL;
-        }
-        ns = seconds > 1e9 ? 1000000000LL * 1000000000LL : (long long)(seconds * 1e9);
-    }
-#ifndef _WIN32
-    grace_ns = ns;
-#else
-    (void)ns;
-#endif
-    Py_RETURN_NONE;
 }
 
 /* interrupt_stop_waking(): the GUI thread no longer watches the pipe (the
@@ -666,10 +587,6 @@ static PyMethodDef interrupt_methods[] = {
     {"interrupt_signal", interrupt_signal_py, METH_NOARGS,
      PyDoc_STR("interrupt_signal($module, /)\n--\n\nThe first signal "
                "received since interrupt_arm, or 0.")},
-    {"interrupt_grace", interrupt_grace_py, METH_O,
-     PyDoc_STR("interrupt_grace($module, seconds, /)\n--\n\nHow long a first "
-               "SIGTERM the GUI thread has not taken may wait before it ends the "
-               "process (as a second one); None: for ever.")},
     {"interrupt_reset", interrupt_reset_py, METH_NOARGS,
      PyDoc_STR("interrupt_reset($module, /)\n--\n\nForget the signal "
                "received: the next one is a first signal again.")},

@@ -130,9 +130,6 @@ int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
  * without the GIL; signal-safe. */
 void pqg_write_threads_report(int fd, const char *note);
 int pqg_interrupt_init(PyObject *module); /* interrupt.c: Ctrl+C, SIGTERM */
-/* The watchdog, at each wake-up (no GIL): a first SIGTERM the GUI thread has
- * not taken within interrupt_grace ends the process as a second one does. */
-void pqg_interrupt_check(long long now_ns);
 /* An uncaught KeyboardInterrupt: end by SIGINT after finalization, as
  * CPython does (GIL held). */
 void pqg_exit_by_sigint_at_end(void);

@@ -686,7 +686,6 @@ watchdog_main(void *arg)
         }
         check_freeze(now);
         check_exit_deadline(now);
-        pqg_interrupt_check(now);
         sleeping_until_ns = next_wake(pqg_monotonic_ns());
         wait_until(sleeping_until_ns);
         excuse_a_stop(sleeping_until_ns);
