@@ -183,7 +183,7 @@ write_thread_label(int fd, unsigned long native_id)
 
 static void
 write_header(int fd, const fatal_signal *sig, const char *reason,
-             const void *fault_address, unsigned long native_id)
+             const void *fault_address, int has_address, unsigned long native_id)
 {
     pqg_puts(fd, "\n=== pyqtguard crash report ===\n");
     if (sig != NULL) {
@@ -199,7 +199,7 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
         pqg_put_escaped_lines(fd, reason, REASON_MAX);
         pqg_puts(fd, "\n");
     }
-    if (fault_address != NULL) {
+    if (has_address) {                  /* 0x0 too: a NULL pointer's read */
         pqg_puts(fd, "address: ");
         pqg_put_hex(fd, (unsigned long long)(uintptr_t)fault_address);
         pqg_puts(fd, "\n");
@@ -561,14 +561,14 @@ faulthandler_stale(int log_fd)
 
 static void
 write_report(const fatal_signal *sig, const char *reason, const void *address,
-             const void *ucontext)
+             int has_address, const void *ucontext)
 {
     int fds[2] = {-1, -1};
     int nfds = report_fds(fds);
     quiet_gil_waiters();
     unsigned long native_id = pqg_current_native_id();
     for (int i = 0; i < nfds; i++) {
-        write_header(fds[i], sig, reason, address, native_id);
+        write_header(fds[i], sig, reason, address, has_address, native_id);
         pqg_write_unreported(fds[i]);       /* the likely cause comes first */
     }
     atomic_fetch_add(&report_progress, 1);
@@ -717,7 +717,7 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
             int real_fault = info != NULL && is_fault(signum) && info->si_code > 0;
             report_sender = (info != NULL && is_fault(signum) && info->si_code <= 0)
                             ? (long)info->si_pid : 0;
-            write_report(sig, NULL, real_fault ? info->si_addr : NULL, ucontext);
+            write_report(sig, NULL, real_fault ? info->si_addr : NULL, real_fault, ucontext);
         }
     }
     /* Chain: the previous handler (faulthandler, a library's, or the default
@@ -813,7 +813,7 @@ unhandled_exception_filter(EXCEPTION_POINTERS *pointers)
     if (claim_reporter(pqg_current_native_id())) {
         fatal_signal sig = {.signum = 0, .name = "EXCEPTION",
                             .description = "unhandled Windows exception"};
-        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress, NULL);
+        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress, 1, NULL);
         int fds[2] = {-1, -1};
         int nfds = report_fds(fds);
         for (int i = 0; i < nfds; i++) {
@@ -915,7 +915,7 @@ write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (!claim_reporter(pqg_current_native_id())) {
         Py_RETURN_FALSE;                /* a report is being written already */
     }
-    write_report(NULL, reason, NULL, NULL);
+    write_report(NULL, reason, NULL, 0, NULL);
     fatal_already_reported = 1;
     atomic_store(&reporter, 0);         /* the SIGABRT may now add its line */
     return PyBool_FromLong(1);

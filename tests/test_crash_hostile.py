@@ -374,3 +374,20 @@ assert after - before < 20, (before, after)
 print("OK")
 """, tmp_path)
     assert result.returncode == 0 and "OK" in result.stdout, result.describe()
+
+
+def test_a_null_pointer_read_shows_address_0x0(tmp_path):
+    """The commonest fault, a read through a NULL pointer (strlen(NULL) here,
+    as in docs/crashes.md's sample report): its address, 0x0, is the clue -
+    a report without an address line reads as a fault sent with kill()."""
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        ctypes.string_at(0)
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "signal: SIGSEGV" in report
+    assert "\naddress: 0x0\n" in report, report
+    assert "sent by:" not in report, report

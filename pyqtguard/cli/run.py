@@ -173,7 +173,7 @@ def main_argv(argv: Sequence[str]) -> int:
         return _run_command(target.command, target.args, log_dir)
     if target.script is None:
         _options_parser().print_usage(sys.stderr)
-        sys.stderr.write("pyqtguard run: a SCRIPT or -m MODULE is required\n")
+        sys.stderr.write("pyqtguard run: a SCRIPT, -m MODULE, -c COMMAND or - (stdin) is required\n")
         return 2
     return _run_path(target.script, target.args, log_dir)
 

@@ -40,7 +40,8 @@ _reports: dict[str, Callable[[], None]] = {}
 
 def on_request(code: str, report: Callable[[], Callable[[], None] | None]) -> None:
     """Have *report* written when the C watchdog sends request *code*
-    (``X`` exit timeout, ``F`` GUI freeze, ``D`` thread dump).  What *report*
+    (``X`` exit timeout, ``F`` GUI freeze, ``L`` a lasting one, ``D``
+    thread dump).  What *report*
     returns, if callable, is called once the watchdog has its answer (the
     watchdog stops waiting when *report* returns)."""
     _reports[code] = report
