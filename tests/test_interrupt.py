@@ -442,6 +442,10 @@ BUSY_APP = """
 BUSY = {
     "python": "while True:\n            pass",                      # the GIL comes and goes
     "holding-the-gil": 're.match(r"(a+)+$", "a" * 64 + "b")',      # in C, the GIL held
+    "blocked": "import threading; threading.Event().wait()",       # waiting, the GIL free
+    # a loop in the application's place (a dialog app, a test's wait)
+    "in-a-top-level-loop": ("QtCore.QTimer.singleShot(0, lambda: exec(\"while True: pass\"))\n"
+                            "    QtCore.QEventLoop().exec()"),
 }
 
 
@@ -474,9 +478,27 @@ def test_a_sigterm_the_stuck_gui_thread_never_takes_ends_the_process(tmp_path, b
         "exit timeout", 143, True), run
     assert run["summary"] == "SIGTERM not taken, GUI thread busy (143)", run
     report = log.split("=== pyqtguard exit timeout ===")[1]
-    if busy == "python" or sys.version_info < (3, 13):     # 3.13+: stacks by faulthandler
+    if busy != "holding-the-gil" or sys.version_info < (3, 13):    # 3.13+: faulthandler's
         assert "busy_slot" in report, report
     assert "slot returned" not in out
+
+
+def test_with_exit_timeout_none_a_stuck_app_keeps_the_first_sigterm(tmp_path):
+    # exit_timeout=None: never ended by pyqtguard - a second signal still ends it.
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(BUSY_APP).replace("exit_timeout=2", "exit_timeout=None")
+                      .replace("{busy}", BUSY["python"]).replace("{close_body}", "pass")
+                      .replace("{later}", "pass"))
+    proc = launch(script, tmp_path)
+    assert next_line(proc) == "busy"
+    proc.send_signal(signal.SIGTERM)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=3.5)              # not ended by one SIGTERM
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=10)
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    assert "second SIGTERM while closing" in err
+    assert "not taken" not in run_log(tmp_path)
 
 
 def test_a_sigterm_taken_after_a_long_slot_closes_the_app_as_usual(tmp_path):
