@@ -205,8 +205,9 @@ def _arm() -> None:
             _forwarding = True
         if signals:
             grace = _term_grace if _signal.SIGTERM in signals else -1.0
-            if grace >= 0:
-                watchdog.ensure_started()       # it ends the process if need be
+            # The watchdog ends the process for a SIGTERM the stuck GUI
+            # thread never takes, and says what a second Ctrl+C does.
+            watchdog.ensure_started()
             _native.interrupt_arm(write_end, signals, grace)
             _armed = True
             _closing = 0

@@ -80,7 +80,8 @@ static atomic_int ending = 0;
  * it: the process would live on where `timeout`, a service manager or a
  * test runner waits for it to end.  So a SIGTERM not taken within
  * term_grace_ns (the exit budget; < 0: never) ends the process as an exit
- * timeout does (watchdog.c asks, pqg_interrupt_untaken_term). */
+ * timeout does (watchdog.c asks, pqg_interrupt_untaken; an untaken SIGINT
+ * gets a hint there that a second Ctrl+C ends the app). */
 static atomic_int taken = 0;
 static long long term_grace_ns = -1;
 
@@ -425,22 +426,24 @@ interrupt_signal_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 #endif
 }
 
-/* A SIGTERM received and not taken by the GUI thread (and the process not
- * already ending by a second signal): 1, with the grace it gets in
- * *grace_ns; else 0.  Called by the watchdog thread (no GIL). */
+/* The first signal, received and not taken by the GUI thread (and the
+ * process not already ending by a second one): its number, and in *grace_ns
+ * the grace a SIGTERM gets (< 0: none); else 0.  Called by the watchdog
+ * thread (no GIL). */
 int
-pqg_interrupt_untaken_term(long long *grace_ns)
+pqg_interrupt_untaken(long long *grace_ns)
 {
 #ifdef _WIN32
     (void)grace_ns;
     return 0;
 #else
-    if (term_grace_ns < 0 || !atomic_load(&received) || first_signal != SIGTERM
-        || atomic_load(&taken) || atomic_load(&ending)) {
+    int signum = first_signal;
+    if (signum == 0 || !atomic_load(&received) || atomic_load(&taken)
+        || atomic_load(&ending)) {
         return 0;
     }
-    *grace_ns = term_grace_ns;
-    return 1;
+    *grace_ns = signum == SIGTERM ? term_grace_ns : -1;
+    return signum;
 #endif
 }
 

@@ -130,8 +130,9 @@ int pqg_watchdog_init(PyObject *module);  /* watchdog.c: exit/freeze watchdog */
  * without the GIL; signal-safe. */
 void pqg_write_threads_report(int fd, const char *note);
 int pqg_interrupt_init(PyObject *module); /* interrupt.c: Ctrl+C, SIGTERM */
-/* A SIGTERM the GUI thread has not taken: 1 and its grace (ns); no GIL. */
-int pqg_interrupt_untaken_term(long long *grace_ns);
+/* The first SIGINT/SIGTERM, not taken by the GUI thread: its number and
+ * a SIGTERM's grace (ns; < 0: none), else 0; no GIL. */
+int pqg_interrupt_untaken(long long *grace_ns);
 /* An uncaught KeyboardInterrupt: end by SIGINT after finalization, as
  * CPython does (GIL held). */
 void pqg_exit_by_sigint_at_end(void);

@@ -607,12 +607,23 @@ check_exit_deadline(long long now)
     end_process_if_asked();
 }
 
-/* A SIGTERM the GUI thread has not taken (interrupt.c): an exit deadline
- * from when the watchdog first sees it (at most a second late: its longest
- * sleep), with SIGTERM's exit status.  Taken meanwhile (the app closes, or
- * refuses to), that deadline is dropped.  A deadline already armed
- * (shutdown began) stays as it is.  Lock held. */
+/* The first SIGINT/SIGTERM the GUI thread has not taken (interrupt.c),
+ * stuck in a slot.  Lock held.
+ *
+ * SIGTERM: an exit deadline from when the watchdog first sees it (at most a
+ * second late: its longest sleep), with SIGTERM's exit status - its default
+ * action would have ended the process at once.  Taken meanwhile (the app
+ * closes, or refuses to), that deadline is dropped.  A deadline already
+ * armed (shutdown began) stays as it is.
+ *
+ * SIGINT: a person at the terminal, who can press Ctrl+C again; the slot
+ * that says so never ran, so the watchdog says it, once, after a second. */
 static int term_deadline = 0;            /* the armed deadline is SIGTERM's */
+static long long sigint_seen_ns = 0;     /* an untaken SIGINT, first seen */
+static int sigint_hinted = 0;
+
+#define SIGINT_HINT "pyqtguard: SIGINT received, but the GUI thread is busy and has " \
+    "not taken it: Ctrl+C again ends the app now, with a thread report\n"
 
 static void
 log_untaken_term(long long grace_ns)
@@ -634,11 +645,26 @@ log_untaken_term(long long grace_ns)
 }
 
 static void
-check_untaken_term(long long now)
+hint_untaken_sigint(void)
 {
-    long long grace_ns = 0;
-    int untaken = pqg_interrupt_untaken_term(&grace_ns);
-    if (untaken && !term_deadline && exit_deadline_ns == 0) {
+    int fds[2] = {pqg_log_fd_checked(), pqg_stderr_fd()};
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
+            continue;
+        }
+        if (i == 0) {
+            log_line_start(fds[i]);
+        }
+        pqg_puts(fds[i], SIGINT_HINT);
+    }
+}
+
+static void
+check_untaken_signal(long long now)
+{
+    long long grace_ns = -1;
+    int signum = pqg_interrupt_untaken(&grace_ns);
+    if (signum == SIGTERM && grace_ns >= 0 && !term_deadline && exit_deadline_ns == 0) {
         static const char reason[] = "SIGTERM received and not taken: the GUI thread is busy";
         term_deadline = 1;
         exit_deadline_ns = now + grace_ns + 1;
@@ -647,9 +673,20 @@ check_untaken_term(long long now)
         memcpy(exit_reason, reason, sizeof(reason));      /* fits: 128 */
         log_untaken_term(grace_ns);
     }
-    else if (!untaken && term_deadline) {
+    else if (signum != SIGTERM && term_deadline) {
         term_deadline = 0;
         exit_deadline_ns = 0;
+    }
+    if (signum != SIGINT) {
+        sigint_seen_ns = 0;
+        sigint_hinted = 0;
+    }
+    else if (sigint_seen_ns == 0) {
+        sigint_seen_ns = now;
+    }
+    else if (!sigint_hinted && now - sigint_seen_ns >= 1000000000LL) {
+        sigint_hinted = 1;
+        hint_untaken_sigint();
     }
 }
 
@@ -733,7 +770,7 @@ watchdog_main(void *arg)
             }
         }
         check_freeze(now);
-        check_untaken_term(now);
+        check_untaken_signal(now);
         check_exit_deadline(now);
         sleeping_until_ns = next_wake(pqg_monotonic_ns());
         wait_until(sleeping_until_ns);

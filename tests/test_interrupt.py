@@ -526,3 +526,21 @@ def test_a_sigterm_taken_late_and_refused_does_not_end_the_app_later(tmp_path):
     log = run_log(tmp_path)
     assert "the application refused to close" in log, log
     assert "exit timeout" not in log and "ending the process" not in log, log
+
+
+def test_a_ctrl_c_the_stuck_gui_thread_never_takes_says_what_the_next_one_does(tmp_path):
+    # Ctrl+C is left to the person at the terminal (a second one ends the app
+    # at once), but the first used to print nothing while the GUI thread was
+    # stuck: the slot that announces it never ran.
+    proc = start_busy_app(tmp_path, BUSY["python"])
+    proc.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=3)                 # one Ctrl+C does not end it
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc, timeout=10)
+    assert status == 128 + signal.SIGINT, (status, out, err)
+    hint = ("pyqtguard: SIGINT received, but the GUI thread is busy and has not taken it: "
+            "Ctrl+C again ends the app now, with a thread report")
+    assert hint in err, err
+    assert hint in run_log(tmp_path)
+    assert err.index(hint) < err.index("second SIGINT"), err
