@@ -292,3 +292,16 @@ def _reporting_options(dialogs: object, auto_send: object, report_to: object,
     return {"dialogs": _check_bool("dialogs", dialogs),
             "auto_send": _check_bool("auto_send", auto_send),
             "report_to": destinations, "app_version": app_version, "scrub": scrub}
+
+
+def unknown_option(options: dict[str, object]) -> str | None:
+    """The first of *options* that :func:`make_config` does not take (its
+    message names ``install()`` and the options there are), or None."""
+    code = make_config.__code__
+    known = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    for name in options:
+        if name not in known:
+            return (f"install() got an unexpected keyword argument {name!r}; its options: "
+                    f"{', '.join(known)}")
+    return None
+

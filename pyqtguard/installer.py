@@ -24,7 +24,8 @@ from . import exceptions as exception_hooks
 from . import logs as runlog
 from . import qt as qt_attach
 from . import watchdog
-from .config import Config, disabled_by_env, installed_config, lock, make_config, set_installed_config
+from .config import (Config, disabled_by_env, installed_config, lock, make_config,
+                     set_installed_config, unknown_option)
 from .logs import folder as log_folder
 from .logs import warn_once
 from .registry import tracking as thread_tracking
@@ -71,7 +72,13 @@ def install(**options: object) -> Config | None:
         from pyqtguard import installer
         installer.install(app_name="photo-editor")
     """
-    config = make_config(**options)
+    try:
+        config = make_config(**options)
+    except TypeError as exc:
+        unknown = unknown_option(options)
+        if unknown is None:
+            raise
+        raise TypeError(unknown) from exc
     if disabled_by_env():
         return None
     if getattr(sys, "frozen", False):

@@ -283,3 +283,21 @@ def test_uninstall_install_in_a_slot_keeps_the_loop_watched(tmp_path):
     assert result.returncode == 0, result.describe()
     assert result.log.count("GUI freeze: the event loop has not turned for") == 1, result.describe()
     assert "shutdown began (the Qt event loop ended)" in result.log, result.describe()
+
+
+def test_a_misspelt_option_names_install_and_its_options(tmp_path):
+    # The TypeError named pyqtguard's internal make_config(), not the call
+    # the app wrote, and did not say what the options are.
+    result = run_app("""
+        import pyqtguard
+        try:
+            pyqtguard.install(exit_timout=5)
+        except TypeError as exc:
+            print(exc)
+        print("installed", pyqtguard.installer.installed_config() is not None)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    message, installed = result.stdout.splitlines()
+    assert message.startswith("install() got an unexpected keyword argument 'exit_timout'")
+    assert "exit_timeout" in message.split(";")[1] and "make_config" not in message
+    assert installed == "installed False"
