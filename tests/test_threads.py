@@ -451,3 +451,19 @@ def test_a_short_freeze_writes_no_stacks_of_other_threads(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "GUI freeze: the event loop has not turned for" in result.log, result.log
     assert "still frozen" not in result.log, result.log
+
+
+def test_the_thread_asking_for_a_dump_shows_its_own_code_not_pyqtguards(tmp_path):
+    # Its stack ended in pyqtguard's listing code (the dump being made).
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install()
+        def ask():
+            pyqtguard.dump_threads(sys.stdout)
+        threading.Thread(target=ask, name="asker").start()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    asker = result.stdout.split("Stack of 'asker'")[1].split("===")[0]
+    assert asker.rstrip().endswith("pyqtguard.dump_threads(sys.stdout)"), asker
+    assert "pyqtguard/registry" not in result.stdout, result.stdout

@@ -12,6 +12,7 @@ Windows).  Finished threads leave the registry: nothing is kept for them.
 """
 from __future__ import annotations
 
+import _thread
 import os
 import sys
 import time
@@ -131,13 +132,15 @@ def app_frames(filenames: list[str], *, where_it_is: bool = True) -> list[int]:
             + list(range(last, len(filenames))))
 
 
-def format_app_stack(frame: object) -> str:
+def format_app_stack(frame: object, *, where_it_is: bool = True) -> str:
     """The stack from *frame* outwards, most recent call last, as a
-    traceback prints it, with :func:`app_frames`' frames only."""
+    traceback prints it, with :func:`app_frames`' frames only (*where_it_is*
+    as there: False for the thread asking, whose innermost pyqtguard frames
+    are the asking)."""
     import traceback
 
     summary = traceback.extract_stack(frame)  # type: ignore[arg-type]
-    kept = app_frames([entry.filename for entry in summary])
+    kept = app_frames([entry.filename for entry in summary], where_it_is=where_it_is)
     if len(kept) != len(summary):
         summary = traceback.StackSummary.from_list([summary[index] for index in kept])
     return "".join(summary.format())
@@ -174,6 +177,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
                 print("a library's thread:", t.name, t.native_id)
     """
     frames = sys._current_frames() if stacks else {}
+    asking = _thread.get_ident()
     table = {native_id: (ident, name, kind)
              for native_id, ident, name, kind in _native.thread_table()}
     qthreads = _qthread_records()
@@ -207,7 +211,8 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
             name, kind = table[native_id][1], _KINDS[table[native_id][2]]
         if thread is main:
             started = _PROCESS_STARTED
-        stack = _format_stack(frames[thread.ident]) if thread.ident in frames else None
+        stack = (_format_stack(frames[thread.ident], where_it_is=thread.ident != asking)
+                 if thread.ident in frames else None)
         result.append(ThreadInfo(name, native_id, thread.ident, kind,
                                  daemon=thread.daemon, alive=thread.is_alive(),
                                  started=started, started_at=site, stack=stack))
