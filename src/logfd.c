@@ -342,10 +342,13 @@ needs_indent(char c, int line_start, int first_line)
  * line), '\v', '\f', '\x1c'-'\x1e' (str.splitlines()), and the UTF-8 of
  * U+0085, U+2028 and U+2029 (str.splitlines(), editors).  A '[' or '=' after
  * any of them is indented (the text's own first '[' is pyqtguard's). */
-static int
+static inline int
 ends_a_line(const char *text, size_t i)
 {
     unsigned char c = (unsigned char)text[i];
+    if (c >= 0x20 && c < 0x80) {
+        return 0;                       /* the common case: printable ASCII */
+    }
     if (c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e)) {
         return 1;
     }
