@@ -64,6 +64,19 @@ def test_builtins_module_usable_as_in_python(tmp_path):
     _same(tmp_path, ["b.py"])
 
 
+def test_main_modules_annotations_are_the_scripts(tmp_path):
+    # 3.14 (PEP 649) gives __main__ no __annotations__ entry: the module's
+    # __annotations__ is computed from its __annotate__.  An __annotations__
+    # set up in advance (3.11-3.13's {}) would hide the script's own.
+    (tmp_path / "probe.py").write_text(
+        "import __main__, typing\n"
+        "answer: int = 42\n"
+        "print('annotations', __main__.__annotations__)\n"
+        "print('hints', typing.get_type_hints(__main__))\n")
+    plain, guarded = _same(tmp_path, ["probe.py"])
+    assert "annotations {'answer': <class 'int'>}" in guarded.stdout, guarded.stdout
+
+
 def test_zip_app_runs_as_in_python(tmp_path):
     with zipfile.ZipFile(tmp_path / "app.pyz", "w") as archive:
         archive.writestr("__main__.py", NAMESPACE_PROBE + "")
