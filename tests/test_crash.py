@@ -206,6 +206,11 @@ def test_abort(tmp_path):
     assert_thread_stack(report, "MainThread", "give_up")
 
 
+@pytest.mark.xfail(
+    sys.version_info >= (3, 14), strict=False,
+    reason="CPython 3.14's faulthandler (gh-116008's freed-state check) takes a thread state "
+           "whose thread has not run yet (thread_id 0) for a freed one and stops: no Python "
+           "stack at all, with or without pyqtguard (FINDINGS-py314 / docs/crashes.md)")
 def test_crash_while_threads_are_being_started_shows_the_crashing_stack(tmp_path):
     # A thread state that CPython has created but whose thread has not run
     # yet carries its creator's native id: the report must still pick the
