@@ -88,7 +88,10 @@ def install(
             ``app_version`` (str), ``scrub`` (a :class:`pyqtguard.Scrubber`
             or a function ``str -> str`` applied after the default one).
 
-    Returns the :class:`Config` in force, or None when ``PYQTGUARD_DISABLE=1``.
+    Returns the :class:`Config` in force, or None when ``PYQTGUARD_DISABLE=1``
+    (and in a guarded app's forkserver, which from 3.14 runs the main module's
+    top level too: the workers it forks install pyqtguard, each with a log of
+    its own).
 
     Example::
 

@@ -81,6 +81,9 @@ def install(**options: object) -> Config | None:
         raise TypeError(unknown) from exc
     if disabled_by_env():
         return None
+    child = sys.modules.get("pyqtguard.children.child")
+    if child is not None and child.is_forkserver():
+        return None       # 3.14's forkserver preloading the main module: not a worker
     if getattr(sys, "frozen", False):
         _frozen_child(config)                   # a frozen app's child: ends there
     with lock:

@@ -559,6 +559,50 @@ faulthandler_stale(int log_fd)
     return faulthandler_on_run_log && log_fd < 0;
 }
 
+#ifndef PQG_OWN_PYTHON_STACKS
+/* 3.13+: faulthandler writes the Python stacks, from the head of the
+ * interpreter's thread list, where each new thread state is put.  A state
+ * made by start_new_thread() whose thread has not run yet has thread_id 0
+ * until that thread binds it (3.13+: as it starts, before it waits for the
+ * GIL).  CPython 3.14's faulthandler takes a thread_id of 0 for a freed
+ * state (gh-116008: _PyMem_IsULongFreed()), writes "<freed thread state>"
+ * and stops: no Python stack at all, the crashing thread's included.  Such
+ * threads bind their states within a scheduling slice once the crashing
+ * thread lets them run: it waits for them, 1 ms at a time, 100 ms at most
+ * (a thread whose creation itself was cut short never binds).  Reads of
+ * the list and of a public field only, as faulthandler's; nanosleep() and
+ * Sleep() are safe in a handler. */
+#define UNBOUND_WAIT_MS 100
+
+static int
+unbound_thread_state(void)
+{
+    if (interpreter == NULL) {
+        return 0;
+    }
+    PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
+    for (int n = 0; t != NULL && n < 10000; t = PyThreadState_Next(t), n++) {
+        if (t->thread_id == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+wait_for_unbound_thread_states(void)
+{
+    for (int ms = 0; ms < UNBOUND_WAIT_MS && unbound_thread_state(); ms++) {
+#  ifdef _WIN32
+        Sleep(1);
+#  else
+        struct timespec tick = {0, 1000 * 1000};
+        nanosleep(&tick, NULL);
+#  endif
+    }
+}
+#endif
+
 static void
 write_report(const fatal_signal *sig, const char *reason, const void *address,
              int has_address, const void *ucontext)
@@ -582,6 +626,11 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
     }
 #endif
     restore_gil_waiters();
+#ifndef PQG_OWN_PYTHON_STACKS
+    if (engine_is_faulthandler && !faulthandler_stale(pqg_log_fd_checked())) {
+        wait_for_unbound_thread_states();   /* before faulthandler's dump */
+    }
+#endif
     size_t path_len;
     const char *path_line = pqg_log_path_line(&path_len);
     int log_fd = pqg_log_fd_checked();

@@ -22,11 +22,12 @@ def test_benchmark_prints_its_ratio_with_an_interval(script, args):
     result = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"ratio: \d\.\d{3} \(target <= 1\.05; 95% interval \d\.\d{3}-\d\.\d{3}\)",
-                     result.stdout), result.stdout
-    assert re.search(r"CPU ratio: \d\.\d{3} \(95% interval", result.stdout), result.stdout
-    assert re.search(r"target 1\.05: (met|NOT met) \(wall interval up to \d\.\d{3}, "
-                     r"CPU ratio \d\.\d{3}\)", result.stdout), result.stdout
+    # \d+: on a loaded machine a ratio or a bound can be 10 or more
+    assert re.search(r"ratio: \d+\.\d{3} \(target <= 1\.05; 95% interval "
+                     r"\d+\.\d{3}-\d+\.\d{3}\)", result.stdout), result.stdout
+    assert re.search(r"CPU ratio: \d+\.\d{3} \(95% interval", result.stdout), result.stdout
+    assert re.search(r"target 1\.05: (met|NOT met) \(wall interval up to \d+\.\d{3}, "
+                     r"CPU ratio \d+\.\d{3}\)", result.stdout), result.stdout
 
 
 def test_startup_breakdown_prints_what_each_layer_adds():
@@ -88,9 +89,9 @@ def test_exception_reports_benchmark_prints_its_ratios():
     result = subprocess.run([sys.executable, str(BENCHMARKS / "exception_reports.py"), "--short"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"pyqtguard / python hook, wall ratio: \d\.\d{3} \(target <= 1\.00; "
-                     r"95% interval \d\.\d{3}-\d\.\d{3}\)", result.stdout), result.stdout
-    assert re.search(r"pyqtguard / python hook, cpu  ratio: \d\.\d{3}", result.stdout)
+    assert re.search(r"pyqtguard / python hook, wall ratio: \d+\.\d{3} \(target <= 1\.00; "
+                     r"95% interval \d+\.\d{3}-\d+\.\d{3}\)", result.stdout), result.stdout
+    assert re.search(r"pyqtguard / python hook, cpu  ratio: \d+\.\d{3}", result.stdout)
     assert "peak RSS growth:" in result.stdout
 
 

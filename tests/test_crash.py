@@ -55,6 +55,33 @@ def assert_thread_stack(report: str, name: str, function: str) -> None:
     assert f"in {function}" in block, block
 
 
+@pytest.mark.parametrize("os_name", ["", " [python]", " [decoder-7]", " [a]b) [c]"])
+def test_faulthandlers_headings_get_the_legends_names_in_each_versions_format(os_name):
+    # 3.13 writes "Thread 0x... (most recent call first):"; 3.14 adds the OS
+    # thread name in brackets (the process name for the main thread).  Both
+    # get the legend's name, and the same heading.
+    from pyqtguard.crashes.reports import annotate_thread_names
+
+    report = (f"{MARKER}\nThreads (ident, native id, kind, name):\n"
+              "  0x7f5abaa80200  native 7262  main  'MainThread'\n"
+              "  0x7f5aba3236c0  native 7268  python  'decoder-7'\n\n"
+              "Python stacks of all threads (by faulthandler):\n"
+              f"Current thread 0x00007f5aba3236c0{os_name} (most recent call first):\n"
+              '  File "app.py", line 7 in decode\n\n'
+              f"Thread 0x00007f5abaa80200{os_name} (most recent call first):\n"
+              '  File "app.py", line 9 in <module>\n\n'
+              f"Thread 0x00007f5abaa8aaaa{os_name} (most recent call first):\n"
+              '  File "app.py", line 3 in unknown\n')
+    annotated = annotate_thread_names(report)
+    assert "Current thread 'decoder-7' 0x00007f5aba3236c0 (most recent call first):\n" \
+        in annotated, annotated
+    assert "\nThread 'MainThread' 0x00007f5abaa80200 (most recent call first):\n" \
+        in annotated, annotated
+    # a thread the legend does not name keeps faulthandler's heading
+    assert f"\nThread 0x00007f5abaa8aaaa{os_name} (most recent call first):\n" \
+        in annotated, annotated
+
+
 def test_segfault_in_main_thread(tmp_path):
     result = run_app(f"""
         import ctypes
@@ -182,7 +209,10 @@ def test_abort(tmp_path):
 def test_crash_while_threads_are_being_started_shows_the_crashing_stack(tmp_path):
     # A thread state that CPython has created but whose thread has not run
     # yet carries its creator's native id: the report must still pick the
-    # crashing thread's own state, not a frameless newborn one.
+    # crashing thread's own state, not a frameless newborn one.  On 3.14 its
+    # thread_id is 0 until it runs, which faulthandler takes for a freed
+    # state: it wrote "<freed thread state>" and no stack at all (about
+    # half the runs) until the handler let such threads start first.
     result = run_app("""
         import _thread, os, time
         import pyqtguard

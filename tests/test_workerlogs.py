@@ -349,3 +349,34 @@ def test_a_crashed_workers_log_outlives_clean_workers_churning_after_it(tmp_path
     assert len(crashed) == 1, workers
     listing = cli(result.log_dir, "logs")
     assert "crashed (SIGSEGV" in listing.stdout, listing.stdout
+
+
+def test_a_forkserver_that_runs_install_is_no_worker_each_worker_has_its_own_log(tmp_path):
+    """A forkserver runs install() when it imports what the app calls
+    install() in: the main module from 3.14 (its preload), here a module
+    named to set_forkserver_preload() (every version).  Before: the
+    forkserver got a worker log, and the workers it forked wrote into it as
+    its forked children - none had its own, and a worker's crash was listed
+    as the forkserver's child's."""
+    (tmp_path / "preloaded.py").write_text("import pyqtguard\npyqtguard.install(keep_logs=50)\n")
+    result = run_app("""
+        import multiprocessing as mp, os, sys
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import preloaded
+
+        def work(x):
+            import time
+            time.sleep(0.2)                # each of the two workers gets tasks
+            return os.getpid()
+
+        if __name__ == "__main__":
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["preloaded"])
+            with ctx.Pool(2) as pool:
+                print("workers", sorted(set(pool.map(work, range(8)))), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    line = next(x for x in result.stdout.splitlines() if x.startswith("workers"))
+    workers = {int(pid) for pid in line[len("workers ["):-1].split(", ")}
+    logged = {int(name.split("-")[4]) for name in worker_logs(result.log_dir)}
+    assert logged == workers, (_names(result.log_dir), workers)

@@ -155,6 +155,25 @@ def _refuse_python_subprocess(event: str, args: tuple) -> None:
 
 _worker_options: dict[str, object] = {}
 _warned_by_app: list[str] = []
+_forkserver_pid = 0
+
+
+def in_forkserver() -> None:
+    """Called by the guard's prefix in a forkserver, before its ``main()``.
+    A forkserver runs no task: it forks the workers.  From 3.14 it imports
+    the main module itself (its preload; 3.11-3.13 passed it no main path,
+    and each forked worker re-ran the main module), so an ``install()`` at
+    the main module's top level runs here: :func:`is_forkserver` makes it
+    do nothing, and each worker the forkserver forks installs once
+    prepared (:func:`install_when_prepared`), with a log of its own, as
+    with ``spawn``.  By pid: a forked worker inherits this module."""
+    global _forkserver_pid
+    _forkserver_pid = os.getpid()
+
+
+def is_forkserver() -> bool:
+    """True in a guarded forkserver itself (not in the workers it forks)."""
+    return _forkserver_pid == os.getpid()
 
 
 def install_when_prepared(options: dict[str, object], warned: Sequence[str] = ()) -> None:

@@ -48,7 +48,10 @@ _report_path: str | None = None
 _watcher_started = False
 
 
-def _guard_prefix() -> str:
+def _guard_prefix(forkserver: bool = False) -> str:
+    """The guard's lines put before a child's ``-c`` program; *forkserver*:
+    that program is the forkserver's (it is told so: see
+    :func:`pyqtguard.children.child.in_forkserver`)."""
     # children/parent.py -> the folder that holds the pyqtguard package
     folder = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     # pyqtguard's folder goes on sys.path only for this import (and only if
@@ -61,13 +64,14 @@ def _guard_prefix() -> str:
     options = worker_options()
     install_worker = ("    pyqtguard.children.child.install_when_prepared("
                       f"{options!r}, {_warned_here()!r})\n" if options else "")
+    mark_forkserver = "    pyqtguard.children.child.in_forkserver()\n" if forkserver else ""
     return (name_report + "import sys\n"
             f"_pqg_added = {folder!r} not in sys.path\n"
             "if _pqg_added:\n"
             f"    sys.path.append({folder!r})\n"
             "try:\n"
             "    import pyqtguard.children.child\n"
-            + install_worker +
+            + mark_forkserver + install_worker +
             "except Exception:\n"
             "    pass\n"
             "finally:\n"
@@ -132,7 +136,8 @@ def _guarded_args(args: list[str]) -> list[str]:
         if args[index] == "-c" and any(m in args[index + 1] for m in _CHILD_MARKERS):
             if not _in_child:
                 _ensure_report_file()     # a child's children report to its parent's
-            args[index + 1] = _guard_prefix() + args[index + 1]
+            forkserver = _CHILD_MARKERS[1] in args[index + 1]
+            args[index + 1] = _guard_prefix(forkserver) + args[index + 1]
             break
     return args
 

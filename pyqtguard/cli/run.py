@@ -5,7 +5,8 @@
 ``pyqtguard run app.py a b`` behaves as ``python app.py a b`` would -
 ``__name__ == "__main__"``, ``sys.argv``, ``sys.path[0]`` (none added under
 ``python -P``), an absolute ``__file__``, the ``__main__`` module's other
-names (``__builtins__`` the module, ``__loader__``, ``__annotations__``),
+names (``__builtins__`` the module, ``__loader__``, ``__annotations__``
+before 3.14),
 the exit status, the traceback of an uncaught exception, and the messages
 for a missing file, a directory without ``__main__.py`` or a syntax error -
 with :func:`pyqtguard.install` done first.  SCRIPT is what python takes: a
@@ -307,16 +308,20 @@ def _cwd() -> str | None:
 
 def _fresh_main_module() -> types.ModuleType:
     """An empty ``__main__`` in sys.modules, as python starts with (its
-    ``__builtins__`` the module, ``__annotations__``, the built-in importer
-    as ``__loader__``): runpy runs a module in ``__main__``'s namespace,
-    which would otherwise be pyqtguard's own entry point's (its imports
-    visible to the app)."""
+    ``__builtins__`` the module, the built-in importer as ``__loader__``,
+    and before 3.14 an empty ``__annotations__``): runpy runs a module in
+    ``__main__``'s namespace, which would otherwise be pyqtguard's own
+    entry point's (its imports visible to the app).  From 3.14 (PEP 649)
+    python's ``__main__`` has no ``__annotations__`` entry: the module's
+    annotations come from the ``__annotate__`` its code defines, and an
+    entry set here would hide them."""
     import builtins
     from _frozen_importlib import BuiltinImporter   # importlib.machinery's
 
     main = type(sys)("__main__")
-    main.__dict__.update(__builtins__=builtins, __loader__=BuiltinImporter,
-                         __spec__=None, __annotations__={})
+    main.__dict__.update(__builtins__=builtins, __loader__=BuiltinImporter, __spec__=None)
+    if sys.version_info < (3, 14):
+        main.__dict__["__annotations__"] = {}
     sys.modules["__main__"] = main
     return main
 

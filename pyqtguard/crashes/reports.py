@@ -37,8 +37,12 @@ _HEADER_KEYS = ("signal", "fatal", "address", "sent by", "time", "pid", "thread"
 _CONTINUATION = "  "
 _LEGEND_LINE = re.compile(
     r"^\s+0x(?P<ident>[0-9a-f]+)\s+native (?P<native>\d+)\s+\w+\s+'(?P<name>.*)'$")
+# faulthandler's stack heading.  From 3.14 it adds the OS thread name, as
+# pthread_getname_np() gives it (at most 15 bytes, the process name for the
+# main thread): "Thread 0x00007f... [decoder-7] (most recent call first):".
 _UNNAMED_HEADING = re.compile(
-    r"^(?P<lead>Current thread|Thread) 0x(?P<ident>[0-9a-f]+) \(most recent call first\):$")
+    r"^(?P<lead>Current thread|Thread) 0x(?P<ident>[0-9a-f]+)(?: \[.*\])?"
+    r" \(most recent call first\):$")
 _FRAME_LINE = re.compile(r'^\s*File "(?P<file>.*)", line (?P<line>\d+) in (?P<func>.*)$')
 # Written by the C core (src/unreported.c) at the top of a crash report.
 _PENDING_HEADING = "Uncaught exceptions not reported in full yet"
@@ -140,8 +144,11 @@ def annotate_thread_names(text: str) -> str:
 
     On CPython 3.13+ the Python stacks of a crash report are written by
     faulthandler, which names threads by hex ident only
-    (``Thread 0x00007f... (most recent call first):``); the report's thread
-    legend maps idents to names.  This rewrites those headings as
+    (``Thread 0x00007f... (most recent call first):``; 3.14 adds the OS
+    thread name, ``Thread 0x00007f... [decoder-7] (most recent call
+    first):``, truncated to 15 bytes and the process's name for the main
+    thread); the report's thread legend maps idents to names.  This rewrites
+    those headings, on every version, as
     ``Thread 'decoder-7' 0x00007f... (most recent call first):``.
     """
     names: dict[int, str] = {}
