@@ -41,14 +41,20 @@ typedef struct {
     int to_stderr;              /* copy reports to sys.stderr */
 } hook_state;
 
-enum { HOOK_SYS = 0, HOOK_THREADING = 1, HOOK_UNRAISABLE = 2, HOOK_ASYNCIO = 3 };
+enum { HOOK_SYS = 0, HOOK_THREADING = 1, HOOK_UNRAISABLE = 2, HOOK_ASYNCIO = 3,
+       HOOK_MATPLOTLIB = 4, N_SOURCES = 5 };
 
-/* HOOK_ASYNCIO is no hook of Python's: asyncio's default exception handler,
- * replaced by pyqtguard/exceptions/asyncio_loops.py, reports through
- * asyncio_report().  Nothing to chain to: the arrays of chained hooks keep
+/* HOOK_ASYNCIO and HOOK_MATPLOTLIB are no hooks of Python's but libraries
+ * that catch an exception of the app's code and only print it: asyncio's
+ * default exception handler (replaced by
+ * pyqtguard/exceptions/asyncio_loops.py) and matplotlib's
+ * traceback.print_exc() in its callbacks and Qt canvas
+ * (pyqtguard/exceptions/matplotlib_printing.py).  They report through
+ * library_report().  Nothing to chain to: the arrays of chained hooks keep
  * three slots. */
-static const char *const hook_sources[4] = {
+static const char *const hook_sources[N_SOURCES] = {
     "sys.excepthook", "threading.excepthook", "sys.unraisablehook", "asyncio",
+    "matplotlib",
 };
 
 static hook_state state;
@@ -528,7 +534,7 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
     }
     PyObject *thread_name = thread_name_of(thread, origin);
     PyObject *context = source == HOOK_UNRAISABLE ? unraisable_context(hook_args)
-                        : source == HOOK_ASYNCIO ? Py_XNewRef(hook_args) : NULL;
+                        : source >= HOOK_ASYNCIO ? Py_XNewRef(hook_args) : NULL;
     PyObject *header = thread_name
                        ? format_header(source, thread_name, context, origin) : NULL;
     PyErr_Clear();
@@ -1131,9 +1137,32 @@ unraisablehook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
     Py_RETURN_NONE;
 }
 
+/* An exception a library caught and would only have printed (see
+ * HOOK_ASYNCIO), reported as a hook's; the context is one line saying
+ * where the library caught it. */
+static PyObject *
+library_report(int source, PyObject *exc_value, PyObject *context)
+{
+    if (!PyExceptionInstance_Check(exc_value)) {
+        PyErr_Format(PyExc_TypeError, "%s report expects an exception",
+                     hook_sources[source]);
+        return NULL;
+    }
+    PyObject *exc_tb = PyException_GetTraceback(exc_value);
+    in_hook++;
+    report_exception(source, (PyObject *)Py_TYPE(exc_value), exc_value,
+                     exc_tb != NULL ? exc_tb : Py_None, NULL, context);
+    leave_hook();
+    Py_XDECREF(exc_tb);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* asyncio_report(exception, context): an exception asyncio's default handler
- * got (a callback's, a task's never retrieved), reported as a hook's; the
- * context is the handler's message, one line. */
+ * got (a callback's, a task's never retrieved); the context is the
+ * handler's message, one line. */
 static PyObject *
 asyncio_report_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
@@ -1142,20 +1171,20 @@ asyncio_report_py(PyObject *Py_UNUSED(self), PyObject *args)
     if (!PyArg_ParseTuple(args, "OU:asyncio_report", &exc_value, &context)) {
         return NULL;
     }
-    if (!PyExceptionInstance_Check(exc_value)) {
-        PyErr_SetString(PyExc_TypeError, "asyncio_report expects an exception");
+    return library_report(HOOK_ASYNCIO, exc_value, context);
+}
+
+/* matplotlib_report(exception, context): an exception matplotlib caught
+ * and would have printed with traceback.print_exc(). */
+static PyObject *
+matplotlib_report_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *exc_value;
+    PyObject *context;
+    if (!PyArg_ParseTuple(args, "OU:matplotlib_report", &exc_value, &context)) {
         return NULL;
     }
-    PyObject *exc_tb = PyException_GetTraceback(exc_value);
-    in_hook++;
-    report_exception(HOOK_ASYNCIO, (PyObject *)Py_TYPE(exc_value), exc_value,
-                     exc_tb != NULL ? exc_tb : Py_None, NULL, context);
-    leave_hook();
-    Py_XDECREF(exc_tb);
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return library_report(HOOK_MATPLOTLIB, exc_value, context);
 }
 
 /* ---- configuration ---- */
@@ -1369,6 +1398,9 @@ static PyMethodDef exchooks_methods[] = {
     {"asyncio_report", asyncio_report_py, METH_VARARGS,
      PyDoc_STR("asyncio_report($module, exception, context, /)\n--\n\n"
                "Report an exception asyncio's default handler got.")},
+    {"matplotlib_report", matplotlib_report_py, METH_VARARGS,
+     PyDoc_STR("matplotlib_report($module, exception, context, /)\n--\n\n"
+               "Report an exception matplotlib caught and would have printed.")},
     {"configure_hooks", configure_hooks_py, METH_VARARGS,
      PyDoc_STR("configure_hooks($module, formatter, describer, dispatcher, "
                "to_stderr=True, /)\n--\n\nSet the Python helpers (None: C "

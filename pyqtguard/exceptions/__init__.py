@@ -1,6 +1,7 @@
 """Exception hooks: ``sys.excepthook``, ``threading.excepthook`` and
 ``sys.unraisablehook`` as C functions (installed by this package's face),
-asyncio's default exception handler (:mod:`.asyncio_loops`),
+asyncio's default exception handler (:mod:`.asyncio_loops`), matplotlib's
+printed exceptions (:mod:`.matplotlib_printing`),
 and where a report goes from there (:mod:`.delivery`: the ``pyqtguard``
 logger, ``on_exception`` callbacks, copies to a replaced ``sys.stderr``).
 C side: ``src/exchooks.c``, ``src/excrepeats.c``, ``src/unreported.c``,
@@ -36,6 +37,9 @@ _saved_hooks: tuple[object, object, object] | None = None
 _exit_timeout: float | None = None
 
 DELIVERY_MODULE = "pyqtguard.exceptions.delivery"
+# matplotlib's modules that print an exception they caught (see
+# matplotlib_printing; the names are here so that install() imports nothing)
+MATPLOTLIB_MODULES = ("matplotlib.cbook", "matplotlib.backends.backend_qt")
 
 
 def install(config: Config) -> None:
@@ -62,6 +66,8 @@ def install(config: Config) -> None:
         qt_attach.when_imported("threading", _hook_threading)
     qt_attach.when_imported("asyncio.base_events", _hook_asyncio)
     qt_attach.when_imported("qasync", _hook_asyncio)
+    for name in MATPLOTLIB_MODULES:
+        qt_attach.when_imported(name, _hook_matplotlib)
     _exit_timeout = config.exit_timeout
     qt_attach.on_loop_started(watch_queued_reports, top_level=True)
     qt_attach.on_loop_ended(unwatch_queued_reports, top_level=True)
@@ -95,6 +101,16 @@ def _hook_asyncio(module: ModuleType) -> None:
         asyncio_loops.attach_qasync(module)
     else:
         asyncio_loops.attach_asyncio(module)
+
+
+def _hook_matplotlib(module: ModuleType) -> None:
+    """matplotlib's caught-and-printed exceptions are reported: when its
+    modules are imported (:mod:`.matplotlib_printing`)."""
+    if _saved_hooks is None:
+        return                                  # uninstalled meanwhile
+    from . import matplotlib_printing
+
+    matplotlib_printing.attach(module)
 
 
 def _chain_to_saved_hooks() -> None:
@@ -132,6 +148,9 @@ def uninstall() -> None:
     asyncio_loops = sys.modules.get(f"{__name__}.asyncio_loops")
     if asyncio_loops is not None:
         asyncio_loops.detach()
+    matplotlib_printing = sys.modules.get(f"{__name__}.matplotlib_printing")
+    if matplotlib_printing is not None:
+        matplotlib_printing.detach()
     unwatch_queued_reports()
     qt_attach.drop_parked("queued reports")
     _native.flush_exception_reports()

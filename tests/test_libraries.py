@@ -1,0 +1,77 @@
+"""Third-party libraries PyQt6 apps use (session 15, h10): what a user reads
+when their code fails inside them.
+
+Real libraries in subprocess apps, offscreen; assertions on exit status,
+stderr and the run log.  Each test is skipped when its library is missing.
+"""
+from __future__ import annotations
+
+import pytest
+from apprunner import run_app
+
+MATPLOTLIB_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install()
+    import matplotlib
+    matplotlib.use("QtAgg")
+    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+    from matplotlib.figure import Figure
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv)
+    canvas = FigureCanvasQTAgg(Figure())
+    line, = canvas.figure.add_subplot().plot([1, 2, 3])
+    canvas.show()
+
+    def on_click(event):
+        raise KeyError("raised in an mpl_connect handler")
+
+    canvas.mpl_connect("button_press_event", on_click)
+    frames = 0
+
+    def update():
+        global frames
+        frames += 1
+        if frames == 2:
+            canvas.button_press_event = None
+            from matplotlib.backend_bases import MouseEvent
+            MouseEvent("button_press_event", canvas, 10, 10, 1)._process()
+        if frames == 3:
+            line.set_ydata(["a", None, 3])      # every draw from now on fails
+        canvas.draw_idle()
+
+    timer = QTimer()
+    timer.timeout.connect(update)
+    timer.start(30)
+    QTimer.singleShot(600, app.quit)
+    print("exec returned", app.exec(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("under_run", [False, True], ids=["install", "run"])
+def test_exceptions_matplotlib_catches_in_its_qt_backend_reach_the_run_log(tmp_path, under_run):
+    """matplotlib catches an exception in an ``mpl_connect`` handler
+    (``CallbackRegistry``) and one in a draw its Qt canvas started
+    (``draw_idle``) and prints it with ``traceback.print_exc()``: before,
+    the run log had neither (a windowed app, with no stderr, lost both) and
+    a draw that failed on every frame printed its traceback on every frame.
+    Now each is reported as a slot's is, ``[matplotlib]``, repeats counted."""
+    pytest.importorskip("matplotlib")
+    source = MATPLOTLIB_APP
+    if under_run:
+        source = source.replace("import pyqtguard\n    pyqtguard.install()", "pass")
+    result = run_app(source, tmp_path, under_run=under_run)
+    assert result.returncode == 0, result.describe()
+    assert "exec returned 0" in result.stdout, result.describe()
+    log = result.log
+    assert "[matplotlib]" in log, log
+    assert "KeyError: 'raised in an mpl_connect handler'" in log and "in on_click" in log, log
+    assert "ConversionError: Failed to convert value(s) to axis units" in log, log
+    # the failing draw: one full report, its repeats counted
+    assert log.count("ConversionError: Failed to convert value(s)") == 1, log
+    assert "more time" in log, log
+    # stderr: pyqtguard's copy only, not matplotlib's print as well
+    assert result.stderr.count("KeyError: 'raised in an mpl_connect handler'") == 1, result.stderr
+    assert result.stderr.count("ConversionError: Failed to convert value(s)") == 1, result.stderr
