@@ -75,3 +75,45 @@ def test_exceptions_matplotlib_catches_in_its_qt_backend_reach_the_run_log(tmp_p
     # stderr: pyqtguard's copy only, not matplotlib's print as well
     assert result.stderr.count("KeyError: 'raised in an mpl_connect handler'") == 1, result.stderr
     assert result.stderr.count("ConversionError: Failed to convert value(s)") == 1, result.stderr
+
+
+PYQTGRAPH_FIRST_APP = """
+    import sys
+    import pyqtgraph as pg                   # before install(): it sets sys.excepthook
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv)
+    plot = pg.PlotWidget()
+    curve = plot.plot([0, 1, 2])
+    plot.show()
+
+    def update():
+        curve.setData([0, 1, 2], [0, 1])      # x and y differ: pyqtgraph raises
+
+    QTimer.singleShot(50, update)
+    QTimer.singleShot(400, app.quit)
+    print("exec returned", app.exec(), flush=True)
+    pyqtguard.uninstall()
+    print("hook put back:", sys.excepthook.__name__, flush=True)
+"""
+
+
+def test_pyqtgraph_imported_before_install_does_not_print_each_report_twice(tmp_path):
+    """pyqtgraph, when imported, replaces Python's default ``sys.excepthook``
+    with one that only calls it (so that PyQt does not abort).  An app that
+    imports pyqtgraph before ``install()`` had every exception's traceback
+    twice on stderr: pyqtguard's report, and Python's print from the hook it
+    chained to.  That hook is Python's default in all but name: not chained
+    to (and put back by ``uninstall()``)."""
+    pytest.importorskip("pyqtgraph")
+    result = run_app(PYQTGRAPH_FIRST_APP, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "exec returned 0" in result.stdout, result.describe()
+    assert "hook put back: pyqt_qabort_override" in result.stdout, result.describe()
+    assert "X and Y arrays must be the same shape" in result.log, result.describe()
+    tracebacks = result.stderr.count("Traceback (most recent call last)")
+    reports = result.stderr.count("pyqtguard: uncaught exception in thread 'MainThread'")
+    assert reports >= 1 and tracebacks == reports, result.stderr

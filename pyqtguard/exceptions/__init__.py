@@ -119,11 +119,34 @@ def _chain_to_saved_hooks() -> None:
     old_sys, old_threading, old_unraisable = _saved_hooks
     threading = loaded_threading()
     _native.set_previous_hooks(
-        None if old_sys is sys.__excepthook__ else old_sys,
+        None if old_sys is sys.__excepthook__ or _only_calls_pythons_hook(old_sys)
+        else old_sys,
         None if threading is None or old_threading is threading.__excepthook__
         else old_threading,
         None if old_unraisable is sys.__unraisablehook__ else old_unraisable,
     )
+
+
+def _only_calls_pythons_hook(hook: object) -> bool:
+    """pyqtgraph, when imported, replaces Python's default ``sys.excepthook``
+    with ``pyqt_qabort_override``, which only calls it (so that PyQt does not
+    abort at an exception in a slot).  Chained to, it would print each report
+    a second time on stderr: it is Python's default hook but for its name.
+    (It is still what :func:`uninstall` puts back.)"""
+    code = getattr(hook, "__code__", None)
+    if getattr(code, "co_name", None) != "pyqt_qabort_override":
+        return False
+    if getattr(hook, "__module__", None) != "pyqtgraph.Qt":
+        return False
+    # the hook it calls: a global of pyqtgraph.Qt (a closure's cell in case
+    # a release moves it into a function)
+    called = getattr(hook, "__globals__", {}).get("sys_excepthook")
+    for cell in getattr(hook, "__closure__", None) or ():
+        try:
+            called = cell.cell_contents
+        except ValueError:                      # an empty cell
+            return False
+    return called is sys.__excepthook__
 
 
 def uninstall() -> None:
