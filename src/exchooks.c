@@ -139,12 +139,22 @@ typedef struct {
     char name[PQG_THREAD_NAME_MAX];     /* "": ask the describer */
 } report_origin;
 
+/* Set by excepthook_for_thread() while it reports, on its thread only: the
+ * thread the exception was raised in, when it is reported from another
+ * (a pyqtguard worker's error, delivered in the GUI thread). */
+static PQG_THREAD_LOCAL const char *origin_name_override = NULL;
+static PQG_THREAD_LOCAL unsigned long origin_id_override = 0;
+
 static void
 origin_now(report_origin *origin)
 {
-    origin->native_id = pqg_current_native_id();
+    origin->native_id = origin_name_override != NULL ? origin_id_override
+                                                     : pqg_current_native_id();
     pqg_format_timestamp(origin->stamp);
     origin->name[0] = '\0';
+    if (origin_name_override != NULL) {
+        snprintf(origin->name, sizeof(origin->name), "%s", origin_name_override);
+    }
 }
 
 static PyObject *
@@ -655,6 +665,9 @@ static void
 capture_thread_name(report_origin *origin)
 {
     size_t size = sizeof(origin->name);
+    if (origin->name[0] != '\0') {
+        return;                         /* excepthook_for_thread()'s */
+    }
     if (!pqg_thread_name_by_native_id(origin->native_id, origin->name, size)
         && !name_from_threading(origin->name, size)
         && !pqg_os_thread_name(origin->native_id, origin->name, size)) {
@@ -1066,6 +1079,30 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
     Py_RETURN_NONE;
 }
 
+/* excepthook_for_thread(exc_type, exc_value, exc_tb, thread_name, native_id):
+ * sys.excepthook's report and chaining, for an exception raised in another
+ * thread than the one reporting it: the report names that thread. */
+static PyObject *
+excepthook_for_thread_py(PyObject *self, PyObject *args)
+{
+    PyObject *exc_type, *exc_value, *exc_tb;
+    const char *name;
+    unsigned long native_id;
+    if (!PyArg_ParseTuple(args, "OOOsk:excepthook_for_thread", &exc_type, &exc_value,
+                          &exc_tb, &name, &native_id)) {
+        return NULL;
+    }
+    PyObject *hook_args[3] = {exc_type, exc_value, exc_tb};
+    const char *saved_name = origin_name_override;
+    unsigned long saved_id = origin_id_override;
+    origin_name_override = name;
+    origin_id_override = native_id;
+    PyObject *res = excepthook_py(self, hook_args, 3);
+    origin_name_override = saved_name;
+    origin_id_override = saved_id;
+    return res;
+}
+
 /* threading.excepthook(args): args has exc_type, exc_value, exc_traceback
  * and thread.  SystemExit in a thread is silently ignored, as by default. */
 static PyObject *
@@ -1389,6 +1426,11 @@ static PyMethodDef exchooks_methods[] = {
     {"excepthook", (PyCFunction)(void (*)(void))excepthook_py, METH_FASTCALL,
      PyDoc_STR("excepthook($module, exc_type, exc_value, exc_tb, /)\n--\n\n"
                "pyqtguard's sys.excepthook: report, chain, never raise.")},
+    {"excepthook_for_thread", excepthook_for_thread_py, METH_VARARGS,
+     PyDoc_STR("excepthook_for_thread($module, exc_type, exc_value, exc_tb, "
+               "thread_name, native_id, /)\n--\n\n"
+               "sys.excepthook for an exception raised in another thread: "
+               "the report names that thread.")},
     {"threading_excepthook", threading_excepthook_py, METH_O,
      PyDoc_STR("threading_excepthook($module, args, /)\n--\n\n"
                "pyqtguard's threading.excepthook.")},

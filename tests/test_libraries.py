@@ -117,3 +117,50 @@ def test_pyqtgraph_imported_before_install_does_not_print_each_report_twice(tmp_
     tracebacks = result.stderr.count("Traceback (most recent call last)")
     reports = result.stderr.count("pyqtguard: uncaught exception in thread 'MainThread'")
     assert reports >= 1 and tracebacks == reports, result.stderr
+
+
+DOWNLOAD_WORKERS_APP = """
+    import functools, http.server, sys, threading, urllib.request
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    from pyqtguard import workers
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory="."))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def download(name):
+        with urllib.request.urlopen(f"{base}/{name}", timeout=30) as response:
+            return len(response.read())
+
+    app = QApplication(sys.argv)
+    failing = workers.Worker(download, "missing.png")    # 404; nothing on errored
+    failing.finished.connect(app.quit)
+    QTimer.singleShot(0, failing.start)
+    QTimer.singleShot(20000, app.quit)
+    print("exec returned", app.exec(), flush=True)
+"""
+
+
+def test_a_workers_error_nobody_listens_to_names_the_worker_not_the_gui_thread(tmp_path):
+    """A worker's exception with nothing connected to ``errored`` goes to
+    the exception hook from the GUI thread, where events are delivered: the
+    report said ``uncaught exception in thread 'MainThread'`` (the GUI
+    thread's native id) for a download that failed in a worker - three
+    failed downloads, three reports naming the GUI thread.  It names the
+    worker, as a worker's report with ``errored`` connected does."""
+    result = run_app(DOWNLOAD_WORKERS_APP, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "exec returned 0" in result.stdout, result.describe()
+    log = result.log
+    assert "HTTPError: HTTP Error 404" in log and "in download" in log, log
+    header = next(line for line in log.splitlines() if "uncaught exception" in line)
+    assert "in thread 'worker-1:download'" in header, header
+    assert "'MainThread'" not in header, header
