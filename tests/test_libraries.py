@@ -164,3 +164,48 @@ def test_a_workers_error_nobody_listens_to_names_the_worker_not_the_gui_thread(t
     header = next(line for line in log.splitlines() if "uncaught exception" in line)
     assert "in thread 'worker-1:download'" in header, header
     assert "'MainThread'" not in header, header
+
+
+STUCK_DOWNLOAD_APP = """
+    import functools, http.server, sys, threading, time, urllib.request
+    import pyqtguard
+    pyqtguard.install(exit_timeout=8)
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    from pyqtguard import workers
+
+    class NeverAnswers(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(120)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NeverAnswers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def download():
+        url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+        with urllib.request.urlopen(url, timeout=120) as response:
+            return response.read()
+
+    app = QApplication(sys.argv)
+    workers.Worker(download).start()
+    QTimer.singleShot(300, app.quit)
+    print("exec returned", app.exec(), flush=True)
+"""
+
+
+def test_a_worker_stuck_in_a_download_is_waited_for_and_reported_once(tmp_path):
+    """A worker blocked in a request that never answers: quitting waits 5 s
+    for it (aboutToQuit) and reports it.  Then interpreter exit waited
+    another 5 s for the same worker and reported it a second time - inside
+    the exit deadline, so the exit report's MainThread was in pyqtguard's own
+    wait.  pyqtguard's later shutdowns no longer wait for a worker an
+    earlier one gave up on."""
+    result = run_app(STUCK_DOWNLOAD_APP, tmp_path, timeout=60)
+    assert result.returncode == 124, result.describe()
+    assert "exec returned 0" in result.stdout, result.describe()
+    log = result.log
+    assert log.count("did not stop within 5 s of being cancelled") == 1, log
+    assert "worker 'worker-1:download' (running)" in log, log
+    assert "in download" in log and "pyqtguard exit timeout" in log, log
+    exit_report = log[log.index("=== pyqtguard exit timeout"):]
+    assert "_at_exit" not in exit_report and "_shutdown.py" not in exit_report, exit_report

@@ -132,6 +132,7 @@ class Worker:
         self._delivered_finished = False
         self._pending: tuple = ()
         self._native_id: int | None = None
+        self._given_up = False             # a shutdown waited for it in vain
         self._thread: Any = None
 
     @property
