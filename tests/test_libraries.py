@@ -40,12 +40,14 @@ MATPLOTLIB_APP = """
             MouseEvent("button_press_event", canvas, 10, 10, 1)._process()
         if frames == 3:
             line.set_ydata(["a", None, 3])      # every draw from now on fails
+        if frames == 12:
+            app.quit()
         canvas.draw_idle()
 
     timer = QTimer()
     timer.timeout.connect(update)
     timer.start(30)
-    QTimer.singleShot(600, app.quit)
+    QTimer.singleShot(30000, app.quit)
     print("exec returned", app.exec(), flush=True)
 """
 
@@ -209,3 +211,43 @@ def test_a_worker_stuck_in_a_download_is_waited_for_and_reported_once(tmp_path):
     assert "in download" in log and "pyqtguard exit timeout" in log, log
     exit_report = log[log.index("=== pyqtguard exit timeout"):]
     assert "_at_exit" not in exit_report and "_shutdown.py" not in exit_report, exit_report
+
+
+STUCK_RUNNABLE_APP = """
+    import http.server, sys, threading, time, urllib.request
+    import pyqtguard
+    pyqtguard.install(exit_timeout=3)
+    from PyQt6.QtCore import QRunnable, QThreadPool, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    class NeverAnswers(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(120)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NeverAnswers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    class Download(QRunnable):
+        def run(self):
+            url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+            urllib.request.urlopen(url, timeout=120).read()
+
+    app = QApplication(sys.argv)
+    QThreadPool.globalInstance().start(Download())
+    QTimer.singleShot(300, app.quit)
+    print("exec returned", app.exec(), flush=True)
+"""
+
+
+def test_an_exit_held_by_a_stuck_pool_task_says_why_the_main_thread_waits(tmp_path):
+    """The window closed, but a QRunnable is blocked in a download: at exit
+    QApplication's destructor waits for Qt's thread pool, and the process
+    ends at the deadline (124).  The report listed MainThread with no stack
+    and no word on what it waited for; it now says, as it does for a
+    non-daemon thread."""
+    result = run_app(STUCK_RUNNABLE_APP, tmp_path, timeout=60)
+    assert result.returncode == 124, result.describe()
+    exit_report = result.log[result.log.index("=== pyqtguard exit timeout"):]
+    assert "in run" in exit_report and "urlopen" in exit_report, exit_report
+    assert "MainThread runs no Python code" in exit_report, exit_report
+    assert "QThreadPool" in exit_report and "'Thread (pooled)'" in exit_report, exit_report
