@@ -251,3 +251,44 @@ def test_an_exit_held_by_a_stuck_pool_task_says_why_the_main_thread_waits(tmp_pa
     assert "in run" in exit_report and "urlopen" in exit_report, exit_report
     assert "MainThread runs no Python code" in exit_report, exit_report
     assert "QThreadPool" in exit_report and "'Thread (pooled)'" in exit_report, exit_report
+
+
+NATIVE_THREAD_CRASH_APP = """
+    import ctypes, sys, time
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    libc = ctypes.CDLL(None)
+
+    def crash_in_a_librarys_thread():
+        # A thread no Python code runs in, as OpenBLAS's: it aborts at once.
+        handle = ctypes.c_ulong()
+        libc.pthread_create(ctypes.byref(handle), None,
+                            ctypes.cast(libc.abort, ctypes.c_void_p), None)
+        time.sleep(10)
+
+    app = QApplication(sys.argv)
+    QTimer.singleShot(50, crash_in_a_librarys_thread)
+    app.exec()
+"""
+
+
+def test_a_crash_in_a_native_librarys_thread_says_what_that_thread_is(tmp_path):
+    """numpy's OpenBLAS threads (a codec's, a driver's) run no Python code
+    and have no name but the process's: a crash in one was reported as
+    ``thread: 'python' (native id N)``, a name that reads like Python's main
+    thread, and the thread legend did not list it.  The legend now says
+    what it is."""
+    result = run_app(NATIVE_THREAD_CRASH_APP, tmp_path, timeout=60)
+    assert result.returncode == -6, result.describe()
+    log = result.log
+    report = log[log.index("=== pyqtguard crash report ==="):]
+    header = report[:report.index("\n\n")]
+    thread_line = next(line for line in header.splitlines() if line.startswith("thread: "))
+    assert "'MainThread'" not in thread_line, header
+    legend = report[report.index("Threads (ident"):]
+    legend = legend[:legend.index("\n\n")]
+    assert "not a Python thread, QThread or pyqtguard worker" in legend, legend
+    assert "(native id" in thread_line and thread_line.split("native id ")[1].rstrip(")") in legend, legend
