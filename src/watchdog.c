@@ -407,6 +407,13 @@ pqg_write_threads_report(int fd, const char *note)
  * when the interpreter is finalizing or gone: taking the GIL then would end
  * or hang the thread, or touch freed state; nor once the watchdog has given
  * up on this request and written the fallback. */
+/* The request this helper thread answers (0: not a helper): the handler
+ * asks report_wanted() before it writes, since it may lose the GIL midway
+ * (a GUI thread that takes it back for a long C call) and get it again only
+ * after the watchdog has given up and written the fallback - its report
+ * would then come seconds late, a second one for the same event. */
+static PQG_THREAD_LOCAL int helper_seq = 0;
+
 static void
 run_request(char request, int seq)
 {
@@ -418,7 +425,9 @@ run_request(char request, int seq)
     if (handler != NULL && !PQG_IS_FINALIZING()
             && atomic_load(&abandoned_seq) < seq) {
         Py_INCREF(handler);
+        helper_seq = seq;
         PyObject *result = PyObject_CallFunction(handler, "C", (int)request);
+        helper_seq = 0;
         Py_DECREF(handler);
         if (result != NULL) {
             atomic_fetch_add(&ack_count, 1);
@@ -1103,6 +1112,15 @@ freeze_state_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
                          turned_again ? Py_True : Py_False);
 }
 
+/* report_wanted() -> bool: False in a report helper whose request the
+ * watchdog has given up on (it wrote the fallback report itself); True
+ * elsewhere. */
+static PyObject *
+report_wanted_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(helper_seq == 0 || atomic_load(&abandoned_seq) < helper_seq);
+}
+
 /* The dump signal's C handler: an atomic store and a wake-up byte - both
  * async-signal-safe; the report itself is written outside the handler. */
 static void
@@ -1261,6 +1279,9 @@ static PyMethodDef watchdog_methods[] = {
                "Watch the GUI thread's heartbeat; 0 stops.")},
     {"heartbeat", heartbeat_py, METH_NOARGS,
      PyDoc_STR("heartbeat($module, /)\n--\n\nThe GUI event loop turned.")},
+    {"report_wanted", report_wanted_py, METH_NOARGS,
+     PyDoc_STR("report_wanted($module, /)\n--\n\nFalse in a report helper whose "
+               "request the watchdog gave up on (it wrote its own report).")},
     {"freeze_state", freeze_state_py, METH_NOARGS,
      PyDoc_STR("freeze_state($module, /)\n--\n\n(age_ms, turned_again) of the "
                "freeze being reported.")},

@@ -292,3 +292,42 @@ def test_a_crash_in_a_native_librarys_thread_says_what_that_thread_is(tmp_path):
     legend = legend[:legend.index("\n\n")]
     assert "not a Python thread, QThread or pyqtguard worker" in legend, legend
     assert "(native id" in thread_line and thread_line.split("native id ")[1].rstrip(")") in legend, legend
+
+
+GIL_HELD_FREEZE_APP = """
+    import sys, threading, time
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    def work():
+        # As numpy does on object arrays (np.unique, np.array of a list): a
+        # long C call holding the GIL - here it begins just after the
+        # watchdog's report helper has started running Python code.
+        began = time.monotonic()
+        while time.monotonic() - began < 10:
+            if any(t.name == "pyqtguard-report" for t in list(threading._active.values())):
+                break
+        sum(range(300_000_000))
+        app.quit()
+
+    app = QApplication(sys.argv)
+    QTimer.singleShot(50, work)
+    app.exec()
+"""
+
+
+def test_a_freeze_report_python_could_not_finish_in_time_is_not_written_again_late(tmp_path):
+    """The GUI thread took the GIL back from the freeze report's helper and
+    held it for seconds (numpy on object arrays does): the watchdog wrote
+    its own report without the GIL after 1.5 s, as it should, and then the
+    helper's report came too, seconds later, after the "still frozen"
+    report, with the freeze's length as it was when it began.  A report
+    the watchdog has given up on is not written any more."""
+    result = run_app(GIL_HELD_FREEZE_APP, tmp_path, timeout=90)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert "Python did not answer within 1.5 s" in log, log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, log
+    assert "in work" in log and "GUI freeze ended" in log, log

@@ -263,6 +263,8 @@ def _report_exit_timeout() -> None:
             f"and the process has not ended. Threads still alive:\n"
             + threads.format_table(infos) + _why_main_waits(infos))
     text = heading + body
+    if not _native.report_wanted():
+        return                      # too late: the watchdog wrote its own
     _native.log_section(heading, body, "")       # names, stacks: defused
     stream = sys.stderr
     if stream is not None:
