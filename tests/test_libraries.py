@@ -331,3 +331,45 @@ def test_a_freeze_report_python_could_not_finish_in_time_is_not_written_again_la
     assert "Python did not answer within 1.5 s" in log, log
     assert log.count("GUI freeze: the event loop has not turned for") == 1, log
     assert "in work" in log and "GUI freeze ended" in log, log
+
+
+PYQTGRAPH_HANDLER_FIRST_APP = """
+    import sys, threading
+    import pyqtgraph.exceptionHandling as exception_handling   # wraps both hooks
+    exception_handling.register(lambda *args: print("pyqtgraph callback", flush=True))
+    handler = exception_handling.handler
+    before = (handler.orig_sys_excepthook, handler.orig_threading_excepthook)
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    def fails_in_a_thread():
+        raise KeyError("raised in a thread")
+
+    app = QApplication(sys.argv)
+    QTimer.singleShot(10, lambda: 1 / 0)
+    QTimer.singleShot(50, lambda: threading.Thread(target=fails_in_a_thread).start())
+    QTimer.singleShot(400, app.quit)
+    app.exec()
+    pyqtguard.uninstall()
+    print("put back:", handler.orig_sys_excepthook is before[0],
+          handler.orig_threading_excepthook is before[1], flush=True)
+"""
+
+
+def test_pyqtgraphs_exception_handler_installed_before_pyqtguard_does_not_print_twice(tmp_path):
+    """``pyqtgraph.exceptionHandling`` wraps Python's default hooks: its
+    callbacks, then the default's print.  Chained to by ``install()``, every
+    exception was on stderr twice (pyqtguard's report, then Python's).  Its
+    callbacks still run; its call of Python's default is left out while
+    pyqtguard is installed, and put back by ``uninstall()``."""
+    pytest.importorskip("pyqtgraph")
+    result = run_app(PYQTGRAPH_HANDLER_FIRST_APP, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.count("pyqtgraph callback") == 2, result.describe()
+    assert "put back: True True" in result.stdout, result.describe()
+    assert result.stderr.count("ZeroDivisionError") == 1, result.stderr
+    assert result.stderr.count("KeyError: 'raised in a thread'") == 1, result.stderr
+    assert "Exception in thread" not in result.stderr, result.stderr
+    assert "ZeroDivisionError" in result.log and "raised in a thread" in result.log, result.log

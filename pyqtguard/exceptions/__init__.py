@@ -25,6 +25,7 @@ from ..registry import loaded_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import ModuleType
     from typing import Any
 
@@ -54,6 +55,9 @@ def install(config: Config) -> None:
     # own (chaining to ours would loop).
     _saved_hooks = (_not_ours(sys.excepthook, _native.excepthook, sys.__excepthook__), None,
                     _not_ours(sys.unraisablehook, _native.unraisablehook, sys.__unraisablehook__))
+    _quiet_pyqtgraph_handler(_saved_hooks[0], "orig_sys_excepthook",
+                             lambda hook: hook is sys.__excepthook__
+                             or _only_calls_pythons_hook(hook))
     _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
     _native.set_repeat_interval(config.repeat_interval)
     _chain_to_saved_hooks()
@@ -86,6 +90,8 @@ def _hook_threading(threading: ModuleType) -> None:
     previous = _not_ours(threading.excepthook, _native.threading_excepthook,
                          threading.__excepthook__)
     _saved_hooks = (_saved_hooks[0], previous, _saved_hooks[2])
+    _quiet_pyqtgraph_handler(previous, "orig_threading_excepthook",
+                             lambda hook: hook is threading.__excepthook__)
     _chain_to_saved_hooks()
     threading.excepthook = _native.threading_excepthook
 
@@ -149,6 +155,43 @@ def _only_calls_pythons_hook(hook: object) -> bool:
     return called is sys.__excepthook__
 
 
+# (handler, attribute, what it was, what pyqtguard put there) while installed
+_quieted: list[tuple[object, str, object, object]] = []
+
+
+def _quiet_pyqtgraph_handler(hook: object, attribute: str,
+                             is_pythons: Callable[[object], bool]) -> None:
+    """``pyqtgraph.exceptionHandling`` wraps the hooks it found - Python's
+    default ones, as a rule - in an ``ExceptionHandler`` that calls them
+    (they print the traceback), then its registered callbacks.  Chained to,
+    it printed each report a second time on stderr.  While pyqtguard is
+    installed, its call of Python's default does nothing; its callbacks
+    still run, and :func:`uninstall` puts the default back."""
+    handler = getattr(hook, "__self__", None)
+    kind = type(handler)
+    if kind.__name__ != "ExceptionHandler" or kind.__module__ != "pyqtgraph.exceptionHandling":
+        return
+    original = getattr(handler, attribute, None)
+    if not is_pythons(original):
+        return
+
+    def printed_by_pyqtguard(*args: object) -> None:
+        return None
+
+    try:
+        setattr(handler, attribute, printed_by_pyqtguard)
+    except (AttributeError, TypeError):
+        return
+    _quieted.append((handler, attribute, original, printed_by_pyqtguard))
+
+
+def _unquiet_pyqtgraph_handlers() -> None:
+    while _quieted:
+        handler, attribute, original, ours = _quieted.pop()
+        if getattr(handler, attribute, None) is ours:
+            setattr(handler, attribute, original)
+
+
 def uninstall() -> None:
     """Put back exactly the hooks that were there before; write what is
     still queued."""
@@ -171,6 +214,7 @@ def uninstall() -> None:
     asyncio_loops = sys.modules.get(f"{__name__}.asyncio_loops")
     if asyncio_loops is not None:
         asyncio_loops.detach()
+    _unquiet_pyqtgraph_handlers()
     matplotlib_printing = sys.modules.get(f"{__name__}.matplotlib_printing")
     if matplotlib_printing is not None:
         matplotlib_printing.detach()
