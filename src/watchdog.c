@@ -400,13 +400,6 @@ pqg_write_threads_report(int fd, const char *note)
 
 /* ---- asking Python: a helper thread per report ---- */
 
-/* The helper: take the GIL (this may wait as long as another thread holds
- * it - which is why the watchdog does not do it itself), call the handler,
- * acknowledge.  If the handler returns a callable (the on_freeze callbacks,
- * which may take their time), it is called after the acknowledgement.  Not
- * when the interpreter is finalizing or gone: taking the GIL then would end
- * or hang the thread, or touch freed state; nor once the watchdog has given
- * up on this request and written the fallback. */
 /* The request this helper thread answers (0: not a helper): the handler
  * asks report_wanted() before it writes, since it may lose the GIL midway
  * (a GUI thread that takes it back for a long C call) and get it again only
@@ -414,6 +407,13 @@ pqg_write_threads_report(int fd, const char *note)
  * would then come seconds late, a second one for the same event. */
 static PQG_THREAD_LOCAL int helper_seq = 0;
 
+/* The helper: take the GIL (this may wait as long as another thread holds
+ * it - which is why the watchdog does not do it itself), call the handler,
+ * acknowledge.  If the handler returns a callable (the on_freeze callbacks,
+ * which may take their time), it is called after the acknowledgement.  Not
+ * when the interpreter is finalizing or gone: taking the GIL then would end
+ * or hang the thread, or touch freed state; nor once the watchdog has given
+ * up on this request and written the fallback. */
 static void
 run_request(char request, int seq)
 {
