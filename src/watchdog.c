@@ -354,6 +354,35 @@ dump_stacks_in_a_copy(int fd)
 }
 #endif
 
+/* The report helpers running (native ids; 0: a free slot): a helper that
+ * waits for the GIL is pyqtguard's, not the app's - the reports written
+ * without Python leave it out (its stack is pyqtguard's report code). */
+#define MAX_HELPERS 8
+static atomic_ulong helper_native_ids[MAX_HELPERS];
+
+static void
+note_helper(unsigned long native_id, int running)
+{
+    for (int i = 0; i < MAX_HELPERS; i++) {
+        unsigned long expected = running ? 0 : native_id;
+        if (atomic_compare_exchange_strong(&helper_native_ids[i], &expected,
+                                           running ? native_id : 0)) {
+            return;
+        }
+    }
+}
+
+static int
+is_report_helper(unsigned long native_id)
+{
+    for (int i = 0; native_id != 0 && i < MAX_HELPERS; i++) {
+        if (atomic_load(&helper_native_ids[i]) == native_id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void
 write_fallback(int fd, unsigned long only_native_id, const char *note)
 {
@@ -361,11 +390,14 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
     if (pqg_write_unreported(fd) > 0) {   /* reports Python could not write */
         pqg_puts(fd, "\n");
     }
-    pqg_write_thread_legend(fd);
+    pqg_write_thread_legend_without(fd, is_report_helper);
 #ifdef PQG_GIL_FREE_STACKS
     if (interpreter != NULL) {
         PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
         for (; t != NULL; t = PyThreadState_Next(t)) {
+            if (is_report_helper((unsigned long)t->native_thread_id)) {
+                continue;
+            }
             if (only_native_id == 0 || t->native_thread_id == only_native_id) {
                 dump_thread_without_gil(fd, t);
             }
@@ -420,6 +452,8 @@ run_request(char request, int seq)
     if (!Py_IsInitialized() || PQG_IS_FINALIZING()) {
         return;
     }
+    unsigned long self_id = pqg_current_native_id();
+    note_helper(self_id, 1);
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *handler = request_handler;
     if (handler != NULL && !PQG_IS_FINALIZING()
@@ -440,6 +474,7 @@ run_request(char request, int seq)
         PyErr_Clear();              /* no acknowledgement: the C fallback */
     }
     PyGILState_Release(gil);
+    note_helper(self_id, 0);
 }
 
 #ifdef _WIN32

@@ -6,6 +6,8 @@ stderr and the run log.  Each test is skipped when its library is missing.
 """
 from __future__ import annotations
 
+import sys
+
 import pytest
 from apprunner import run_app
 
@@ -373,3 +375,22 @@ def test_pyqtgraphs_exception_handler_installed_before_pyqtguard_does_not_print_
     assert result.stderr.count("KeyError: 'raised in a thread'") == 1, result.stderr
     assert "Exception in thread" not in result.stderr, result.stderr
     assert "ZeroDivisionError" in result.log and "raised in a thread" in result.log, result.log
+
+
+def test_the_watchdogs_own_reports_leave_out_pyqtguards_report_helpers(tmp_path):
+    """The report the watchdog writes without Python when the GIL is held
+    (the freeze's, and "still frozen" with every thread) listed pyqtguard's
+    own report helper - blocked on the GIL in pyqtguard's and traceback's
+    frames - as a thread of the app: ``'pyqtguard-report'`` in the table,
+    ``Thread (native id N)`` with ``watchdog/freeze.py`` frames."""
+    source = GIL_HELD_FREEZE_APP.replace("sum(range(300_000_000))",
+                                         "sum(range(600_000_000))")
+    result = run_app(source, tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert "Python did not answer within 1.5 s" in log, log
+    assert "pyqtguard-report" not in log, log
+    assert "in work" in log, log
+    if sys.version_info < (3, 13):
+        # 3.13+: faulthandler writes these stacks, every thread's (README)
+        assert "pyqtguard/watchdog" not in log and "_report_freeze" not in log, log
