@@ -438,6 +438,19 @@ pqg_write_threads_report(int fd, const char *note)
  * after the watchdog has given up and written the fallback - its report
  * would then come seconds late, a second one for the same event. */
 static PQG_THREAD_LOCAL int helper_seq = 0;
+static PQG_THREAD_LOCAL int helper_acked = 0;
+
+/* The watchdog may stop waiting: the report is written.  Once per request,
+ * and not for one it has given up on (its fallback is written; a late
+ * acknowledgement would be taken for the next request's). */
+static void
+acknowledge(int seq)
+{
+    if (!helper_acked && atomic_load(&abandoned_seq) < seq) {
+        helper_acked = 1;
+        atomic_fetch_add(&ack_count, 1);
+    }
+}
 
 /* The helper: take the GIL (this may wait as long as another thread holds
  * it - which is why the watchdog does not do it itself), call the handler,
@@ -460,11 +473,12 @@ run_request(char request, int seq)
             && atomic_load(&abandoned_seq) < seq) {
         Py_INCREF(handler);
         helper_seq = seq;
+        helper_acked = 0;
         PyObject *result = PyObject_CallFunction(handler, "C", (int)request);
         helper_seq = 0;
         Py_DECREF(handler);
         if (result != NULL) {
-            atomic_fetch_add(&ack_count, 1);
+            acknowledge(seq);
             if (result != Py_None && PyCallable_Check(result)) {
                 PyObject *after = PyObject_CallNoArgs(result);
                 Py_XDECREF(after);
@@ -1147,6 +1161,19 @@ freeze_state_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
                          turned_again ? Py_True : Py_False);
 }
 
+/* report_written(): in a report helper, tell the watchdog the report is
+ * in the log now - before the rest of the handler, which may lose the GIL
+ * for seconds (a GUI thread that takes it back), and the watchdog would
+ * then write its fallback: the same report twice.  Elsewhere nothing. */
+static PyObject *
+report_written_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    if (helper_seq != 0) {
+        acknowledge(helper_seq);
+    }
+    Py_RETURN_NONE;
+}
+
 /* report_wanted() -> bool: False in a report helper whose request the
  * watchdog has given up on (it wrote the fallback report itself); True
  * elsewhere. */
@@ -1314,6 +1341,9 @@ static PyMethodDef watchdog_methods[] = {
                "Watch the GUI thread's heartbeat; 0 stops.")},
     {"heartbeat", heartbeat_py, METH_NOARGS,
      PyDoc_STR("heartbeat($module, /)\n--\n\nThe GUI event loop turned.")},
+    {"report_written", report_written_py, METH_NOARGS,
+     PyDoc_STR("report_written($module, /)\n--\n\nIn a report helper: the report "
+               "is written, the watchdog may stop waiting.")},
     {"report_wanted", report_wanted_py, METH_NOARGS,
      PyDoc_STR("report_wanted($module, /)\n--\n\nFalse in a report helper whose "
                "request the watchdog gave up on (it wrote its own report).")},

@@ -266,6 +266,7 @@ def _report_exit_timeout() -> None:
     if not _native.report_wanted():
         return                      # too late: the watchdog wrote its own
     _native.log_section(heading, body, "")       # names, stacks: defused
+    _native.report_written()
     stream = sys.stderr
     if stream is not None:
         try:

@@ -111,6 +111,7 @@ def _report_freeze() -> Callable[[], None] | None:
     if _native.report_wanted():
         logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
                           f"{where} (most recent call last):\n{stack.rstrip()}")
+        _native.report_written()
     event = FreezeEvent(age, stack)
     callbacks = list(_freeze_callbacks)
     if not callbacks:
@@ -144,6 +145,7 @@ def _report_lasting_freeze() -> None:
     logfile.log_event(f"GUI freeze: still frozen after {age} ms; every thread "
                       "(a deadlock shows as threads each waiting for what another "
                       "holds):\n" + listing.format_table(infos).rstrip())
+    _native.report_written()
 
 
 # ---- the heartbeat --------------------------------------------------------------
