@@ -397,3 +397,30 @@ def test_the_watchdogs_own_reports_leave_out_pyqtguards_report_helpers(tmp_path)
         # 3.13+: faulthandler writes these stacks, every thread's (README)
         assert "pyqtguard/watchdog" not in log and "_report_freeze" not in log, log
 
+
+FREEZE_THEN_CRASH_APP = """
+    import ctypes, sys, threading, time
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv)
+    QTimer.singleShot(50, lambda: time.sleep(1.5))        # a freeze, reported
+    QTimer.singleShot(2500, lambda: ctypes.string_at(0))  # then a crash
+    app.exec()
+"""
+
+
+def test_a_crash_after_a_freeze_report_does_not_list_the_ended_report_helper(tmp_path):
+    """The freeze report's helper named itself 'pyqtguard-report' in the
+    thread table and never left it: a crash report written afterwards listed
+    a thread that had ended."""
+    result = run_app(FREEZE_THEN_CRASH_APP, tmp_path, timeout=60)
+    assert result.returncode == -11, result.describe()
+    log = result.log
+    assert "GUI freeze: the event loop has not turned for" in log, log
+    report = log[log.index("=== pyqtguard crash report ==="):]
+    legend = report[report.index("Threads (ident"):]
+    legend = legend[:legend.index("\n\n")]
+    assert "pyqtguard-report" not in legend, legend
