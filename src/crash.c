@@ -489,22 +489,54 @@ write_unregistered_python_threads(int fd)
     }
 }
 
+/* A crashing thread that neither the table nor the interpreter knows: a
+ * thread a native library started (OpenBLAS's workers, a codec's, a
+ * driver's).  Its OS name is usually the process's ('python'), which reads
+ * like Python's own thread: one line says what it is. */
 static void
-write_legend_to(int fd)
+write_foreign_crashing_thread(int fd, unsigned long native_id)
+{
+    char name[PQG_THREAD_NAME_MAX];
+    if (native_id == 0 || pqg_thread_name_by_native_id(native_id, name, sizeof(name))) {
+        return;
+    }
+    if (interpreter != NULL) {
+        PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
+        for (; t != NULL; t = PyThreadState_Next(t)) {
+            if (t->native_thread_id == native_id) {
+                return;
+            }
+        }
+    }
+    if (!pqg_os_thread_name(native_id, name, sizeof(name))) {
+        memcpy(name, "?", 2);
+    }
+    pqg_puts(fd, "  the crashing thread, native ");
+    pqg_put_dec(fd, native_id);
+    pqg_puts(fd, " '");
+    pqg_put_escaped(fd, name, sizeof(name));
+    pqg_puts(fd, "', is not a Python thread, QThread or pyqtguard worker: a native "
+             "library started it (a BLAS, codec or driver thread, or Qt's own), and "
+             "its name is the one the OS gave it\n");
+}
+
+static void
+write_legend_to(int fd, unsigned long crashing_native_id)
 {
     pqg_puts(fd, "\n");
     pqg_write_thread_legend(fd);
     write_unregistered_python_threads(fd);
+    write_foreign_crashing_thread(fd, crashing_native_id);
 }
 
 /* The thread table (ident -> name): one line per thread, many small writes,
  * collected in memory first and written with one write() per descriptor. */
 static void
-write_legend(const int *fds, int nfds)
+write_legend(const int *fds, int nfds, unsigned long crashing_native_id)
 {
     size_t len;
     pqg_capture_reset();
-    write_legend_to(PQG_CAPTURE_FD);
+    write_legend_to(PQG_CAPTURE_FD, crashing_native_id);
     const char *text = pqg_capture_text(&len);
     for (int i = 0; i < nfds; i++) {
         pqg_write_all(fds[i], text, len);
@@ -618,7 +650,7 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
     atomic_fetch_add(&report_progress, 1);
     write_native_stack(fds, nfds, ucontext);
     atomic_fetch_add(&report_progress, 1);
-    write_legend(fds, nfds);
+    write_legend(fds, nfds, native_id);
     atomic_fetch_add(&report_progress, 1);
 #ifdef PQG_OWN_PYTHON_STACKS
     if (!engine_is_faulthandler) {

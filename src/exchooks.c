@@ -41,14 +41,20 @@ typedef struct {
     int to_stderr;              /* copy reports to sys.stderr */
 } hook_state;
 
-enum { HOOK_SYS = 0, HOOK_THREADING = 1, HOOK_UNRAISABLE = 2, HOOK_ASYNCIO = 3 };
+enum { HOOK_SYS = 0, HOOK_THREADING = 1, HOOK_UNRAISABLE = 2, HOOK_ASYNCIO = 3,
+       HOOK_MATPLOTLIB = 4, N_SOURCES = 5 };
 
-/* HOOK_ASYNCIO is no hook of Python's: asyncio's default exception handler,
- * replaced by pyqtguard/exceptions/asyncio_loops.py, reports through
- * asyncio_report().  Nothing to chain to: the arrays of chained hooks keep
+/* HOOK_ASYNCIO and HOOK_MATPLOTLIB are no hooks of Python's but libraries
+ * that catch an exception of the app's code and only print it: asyncio's
+ * default exception handler (replaced by
+ * pyqtguard/exceptions/asyncio_loops.py) and matplotlib's
+ * traceback.print_exc() in its callbacks and Qt canvas
+ * (pyqtguard/exceptions/matplotlib_printing.py).  They report through
+ * library_report().  Nothing to chain to: the arrays of chained hooks keep
  * three slots. */
-static const char *const hook_sources[4] = {
+static const char *const hook_sources[N_SOURCES] = {
     "sys.excepthook", "threading.excepthook", "sys.unraisablehook", "asyncio",
+    "matplotlib",
 };
 
 static hook_state state;
@@ -133,12 +139,22 @@ typedef struct {
     char name[PQG_THREAD_NAME_MAX];     /* "": ask the describer */
 } report_origin;
 
+/* Set by excepthook_for_thread() while it reports, on its thread only: the
+ * thread the exception was raised in, when it is reported from another
+ * (a pyqtguard worker's error, delivered in the GUI thread). */
+static PQG_THREAD_LOCAL const char *origin_name_override = NULL;
+static PQG_THREAD_LOCAL unsigned long origin_id_override = 0;
+
 static void
 origin_now(report_origin *origin)
 {
-    origin->native_id = pqg_current_native_id();
+    origin->native_id = origin_name_override != NULL ? origin_id_override
+                                                     : pqg_current_native_id();
     pqg_format_timestamp(origin->stamp);
     origin->name[0] = '\0';
+    if (origin_name_override != NULL) {
+        snprintf(origin->name, sizeof(origin->name), "%s", origin_name_override);
+    }
 }
 
 static PyObject *
@@ -528,7 +544,7 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
     }
     PyObject *thread_name = thread_name_of(thread, origin);
     PyObject *context = source == HOOK_UNRAISABLE ? unraisable_context(hook_args)
-                        : source == HOOK_ASYNCIO ? Py_XNewRef(hook_args) : NULL;
+                        : source >= HOOK_ASYNCIO ? Py_XNewRef(hook_args) : NULL;
     PyObject *header = thread_name
                        ? format_header(source, thread_name, context, origin) : NULL;
     PyErr_Clear();
@@ -649,6 +665,9 @@ static void
 capture_thread_name(report_origin *origin)
 {
     size_t size = sizeof(origin->name);
+    if (origin->name[0] != '\0') {
+        return;                         /* excepthook_for_thread()'s */
+    }
     if (!pqg_thread_name_by_native_id(origin->native_id, origin->name, size)
         && !name_from_threading(origin->name, size)
         && !pqg_os_thread_name(origin->native_id, origin->name, size)) {
@@ -1060,6 +1079,30 @@ excepthook_py(PyObject *Py_UNUSED(self), PyObject *const *args,
     Py_RETURN_NONE;
 }
 
+/* excepthook_for_thread(exc_type, exc_value, exc_tb, thread_name, native_id):
+ * sys.excepthook's report and chaining, for an exception raised in another
+ * thread than the one reporting it: the report names that thread. */
+static PyObject *
+excepthook_for_thread_py(PyObject *self, PyObject *args)
+{
+    PyObject *exc_type, *exc_value, *exc_tb;
+    const char *name;
+    unsigned long native_id;
+    if (!PyArg_ParseTuple(args, "OOOsk:excepthook_for_thread", &exc_type, &exc_value,
+                          &exc_tb, &name, &native_id)) {
+        return NULL;
+    }
+    PyObject *hook_args[3] = {exc_type, exc_value, exc_tb};
+    const char *saved_name = origin_name_override;
+    unsigned long saved_id = origin_id_override;
+    origin_name_override = name;
+    origin_id_override = native_id;
+    PyObject *res = excepthook_py(self, hook_args, 3);
+    origin_name_override = saved_name;
+    origin_id_override = saved_id;
+    return res;
+}
+
 /* threading.excepthook(args): args has exc_type, exc_value, exc_traceback
  * and thread.  SystemExit in a thread is silently ignored, as by default. */
 static PyObject *
@@ -1131,9 +1174,32 @@ unraisablehook_py(PyObject *Py_UNUSED(self), PyObject *hook_args)
     Py_RETURN_NONE;
 }
 
+/* An exception a library caught and would only have printed (see
+ * HOOK_ASYNCIO), reported as a hook's; the context is one line saying
+ * where the library caught it. */
+static PyObject *
+library_report(int source, PyObject *exc_value, PyObject *context)
+{
+    if (!PyExceptionInstance_Check(exc_value)) {
+        PyErr_Format(PyExc_TypeError, "%s report expects an exception",
+                     hook_sources[source]);
+        return NULL;
+    }
+    PyObject *exc_tb = PyException_GetTraceback(exc_value);
+    in_hook++;
+    report_exception(source, (PyObject *)Py_TYPE(exc_value), exc_value,
+                     exc_tb != NULL ? exc_tb : Py_None, NULL, context);
+    leave_hook();
+    Py_XDECREF(exc_tb);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* asyncio_report(exception, context): an exception asyncio's default handler
- * got (a callback's, a task's never retrieved), reported as a hook's; the
- * context is the handler's message, one line. */
+ * got (a callback's, a task's never retrieved); the context is the
+ * handler's message, one line. */
 static PyObject *
 asyncio_report_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
@@ -1142,20 +1208,20 @@ asyncio_report_py(PyObject *Py_UNUSED(self), PyObject *args)
     if (!PyArg_ParseTuple(args, "OU:asyncio_report", &exc_value, &context)) {
         return NULL;
     }
-    if (!PyExceptionInstance_Check(exc_value)) {
-        PyErr_SetString(PyExc_TypeError, "asyncio_report expects an exception");
+    return library_report(HOOK_ASYNCIO, exc_value, context);
+}
+
+/* matplotlib_report(exception, context): an exception matplotlib caught
+ * and would have printed with traceback.print_exc(). */
+static PyObject *
+matplotlib_report_py(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *exc_value;
+    PyObject *context;
+    if (!PyArg_ParseTuple(args, "OU:matplotlib_report", &exc_value, &context)) {
         return NULL;
     }
-    PyObject *exc_tb = PyException_GetTraceback(exc_value);
-    in_hook++;
-    report_exception(HOOK_ASYNCIO, (PyObject *)Py_TYPE(exc_value), exc_value,
-                     exc_tb != NULL ? exc_tb : Py_None, NULL, context);
-    leave_hook();
-    Py_XDECREF(exc_tb);
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return library_report(HOOK_MATPLOTLIB, exc_value, context);
 }
 
 /* ---- configuration ---- */
@@ -1360,6 +1426,11 @@ static PyMethodDef exchooks_methods[] = {
     {"excepthook", (PyCFunction)(void (*)(void))excepthook_py, METH_FASTCALL,
      PyDoc_STR("excepthook($module, exc_type, exc_value, exc_tb, /)\n--\n\n"
                "pyqtguard's sys.excepthook: report, chain, never raise.")},
+    {"excepthook_for_thread", excepthook_for_thread_py, METH_VARARGS,
+     PyDoc_STR("excepthook_for_thread($module, exc_type, exc_value, exc_tb, "
+               "thread_name, native_id, /)\n--\n\n"
+               "sys.excepthook for an exception raised in another thread: "
+               "the report names that thread.")},
     {"threading_excepthook", threading_excepthook_py, METH_O,
      PyDoc_STR("threading_excepthook($module, args, /)\n--\n\n"
                "pyqtguard's threading.excepthook.")},
@@ -1369,6 +1440,9 @@ static PyMethodDef exchooks_methods[] = {
     {"asyncio_report", asyncio_report_py, METH_VARARGS,
      PyDoc_STR("asyncio_report($module, exception, context, /)\n--\n\n"
                "Report an exception asyncio's default handler got.")},
+    {"matplotlib_report", matplotlib_report_py, METH_VARARGS,
+     PyDoc_STR("matplotlib_report($module, exception, context, /)\n--\n\n"
+               "Report an exception matplotlib caught and would have printed.")},
     {"configure_hooks", configure_hooks_py, METH_VARARGS,
      PyDoc_STR("configure_hooks($module, formatter, describer, dispatcher, "
                "to_stderr=True, /)\n--\n\nSet the Python helpers (None: C "

@@ -76,6 +76,8 @@ void pqg_threadtable_visit(pqg_thread_visitor visit, void *arg);
 /* "Threads (ident, native id, kind, name):" and one line per thread.
  * Kinds: 0 python, 1 main, 2 qthread, 3 pool, 4 native.  Signal-safe. */
 void pqg_write_thread_legend(int fd);
+/* The same, leaving out the threads skip() is true for. */
+void pqg_write_thread_legend_without(int fd, int (*skip)(unsigned long native_id));
 
 /* ---- exchooks.c: sys.excepthook, threading.excepthook, unraisablehook ---- */
 int pqg_exchooks_init(PyObject *module);

@@ -204,6 +204,32 @@ pqg_write_thread_legend(int fd)
     pqg_threadtable_visit(write_legend_line, &fd);
 }
 
+typedef struct {
+    int fd;
+    int (*skip)(unsigned long native_id);
+} legend_without;
+
+static void
+write_legend_line_unless(unsigned long native_id, unsigned long long ident,
+                         const char *name, int kind, void *arg)
+{
+    const legend_without *how = arg;
+    if (!how->skip(native_id)) {
+        int fd = how->fd;
+        write_legend_line(native_id, ident, name, kind, &fd);
+    }
+}
+
+/* The same, without the threads skip() is true for (pyqtguard's own report
+ * helpers, in the watchdog's reports).  Signal-safe if skip() is. */
+void
+pqg_write_thread_legend_without(int fd, int (*skip)(unsigned long native_id))
+{
+    legend_without how = {fd, skip};
+    pqg_puts(fd, "Threads (ident, native id, kind, name):\n");
+    pqg_threadtable_visit(write_legend_line_unless, &how);
+}
+
 /* ---- Python API ---- */
 
 static PyObject *

@@ -354,6 +354,35 @@ dump_stacks_in_a_copy(int fd)
 }
 #endif
 
+/* The report helpers running (native ids; 0: a free slot): a helper that
+ * waits for the GIL is pyqtguard's, not the app's - the reports written
+ * without Python leave it out (its stack is pyqtguard's report code). */
+#define MAX_HELPERS 8
+static atomic_ulong helper_native_ids[MAX_HELPERS];
+
+static void
+note_helper(unsigned long native_id, int running)
+{
+    for (int i = 0; i < MAX_HELPERS; i++) {
+        unsigned long expected = running ? 0 : native_id;
+        if (atomic_compare_exchange_strong(&helper_native_ids[i], &expected,
+                                           running ? native_id : 0)) {
+            return;
+        }
+    }
+}
+
+static int
+is_report_helper(unsigned long native_id)
+{
+    for (int i = 0; native_id != 0 && i < MAX_HELPERS; i++) {
+        if (atomic_load(&helper_native_ids[i]) == native_id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void
 write_fallback(int fd, unsigned long only_native_id, const char *note)
 {
@@ -361,11 +390,14 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
     if (pqg_write_unreported(fd) > 0) {   /* reports Python could not write */
         pqg_puts(fd, "\n");
     }
-    pqg_write_thread_legend(fd);
+    pqg_write_thread_legend_without(fd, is_report_helper);
 #ifdef PQG_GIL_FREE_STACKS
     if (interpreter != NULL) {
         PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
         for (; t != NULL; t = PyThreadState_Next(t)) {
+            if (is_report_helper((unsigned long)t->native_thread_id)) {
+                continue;
+            }
             if (only_native_id == 0 || t->native_thread_id == only_native_id) {
                 dump_thread_without_gil(fd, t);
             }
@@ -400,6 +432,26 @@ pqg_write_threads_report(int fd, const char *note)
 
 /* ---- asking Python: a helper thread per report ---- */
 
+/* The request this helper thread answers (0: not a helper): the handler
+ * asks report_wanted() before it writes, since it may lose the GIL midway
+ * (a GUI thread that takes it back for a long C call) and get it again only
+ * after the watchdog has given up and written the fallback - its report
+ * would then come seconds late, a second one for the same event. */
+static PQG_THREAD_LOCAL int helper_seq = 0;
+static PQG_THREAD_LOCAL int helper_acked = 0;
+
+/* The watchdog may stop waiting: the report is written.  Once per request,
+ * and not for one it has given up on (its fallback is written; a late
+ * acknowledgement would be taken for the next request's). */
+static void
+acknowledge(int seq)
+{
+    if (!helper_acked && atomic_load(&abandoned_seq) < seq) {
+        helper_acked = 1;
+        atomic_fetch_add(&ack_count, 1);
+    }
+}
+
 /* The helper: take the GIL (this may wait as long as another thread holds
  * it - which is why the watchdog does not do it itself), call the handler,
  * acknowledge.  If the handler returns a callable (the on_freeze callbacks,
@@ -413,15 +465,20 @@ run_request(char request, int seq)
     if (!Py_IsInitialized() || PQG_IS_FINALIZING()) {
         return;
     }
+    unsigned long self_id = pqg_current_native_id();
+    note_helper(self_id, 1);
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *handler = request_handler;
     if (handler != NULL && !PQG_IS_FINALIZING()
             && atomic_load(&abandoned_seq) < seq) {
         Py_INCREF(handler);
+        helper_seq = seq;
+        helper_acked = 0;
         PyObject *result = PyObject_CallFunction(handler, "C", (int)request);
+        helper_seq = 0;
         Py_DECREF(handler);
         if (result != NULL) {
-            atomic_fetch_add(&ack_count, 1);
+            acknowledge(seq);
             if (result != Py_None && PyCallable_Check(result)) {
                 PyObject *after = PyObject_CallNoArgs(result);
                 Py_XDECREF(after);
@@ -431,6 +488,7 @@ run_request(char request, int seq)
         PyErr_Clear();              /* no acknowledgement: the C fallback */
     }
     PyGILState_Release(gil);
+    note_helper(self_id, 0);
 }
 
 #ifdef _WIN32
@@ -1191,6 +1249,28 @@ freeze_state_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
                          turned_again ? Py_True : Py_False);
 }
 
+/* report_written(): in a report helper, tell the watchdog the report is
+ * in the log now - before the rest of the handler, which may lose the GIL
+ * for seconds (a GUI thread that takes it back), and the watchdog would
+ * then write its fallback: the same report twice.  Elsewhere nothing. */
+static PyObject *
+report_written_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    if (helper_seq != 0) {
+        acknowledge(helper_seq);
+    }
+    Py_RETURN_NONE;
+}
+
+/* report_wanted() -> bool: False in a report helper whose request the
+ * watchdog has given up on (it wrote the fallback report itself); True
+ * elsewhere. */
+static PyObject *
+report_wanted_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(helper_seq == 0 || atomic_load(&abandoned_seq) < helper_seq);
+}
+
 /* The dump signal's C handler: an atomic store and a wake-up byte - both
  * async-signal-safe; the report itself is written outside the handler. */
 static void
@@ -1349,6 +1429,12 @@ static PyMethodDef watchdog_methods[] = {
                "Watch the GUI thread's heartbeat; 0 stops.")},
     {"heartbeat", heartbeat_py, METH_NOARGS,
      PyDoc_STR("heartbeat($module, /)\n--\n\nThe GUI event loop turned.")},
+    {"report_written", report_written_py, METH_NOARGS,
+     PyDoc_STR("report_written($module, /)\n--\n\nIn a report helper: the report "
+               "is written, the watchdog may stop waiting.")},
+    {"report_wanted", report_wanted_py, METH_NOARGS,
+     PyDoc_STR("report_wanted($module, /)\n--\n\nFalse in a report helper whose "
+               "request the watchdog gave up on (it wrote its own report).")},
     {"freeze_state", freeze_state_py, METH_NOARGS,
      PyDoc_STR("freeze_state($module, /)\n--\n\n(age_ms, turned_again) of the "
                "freeze being reported.")},

@@ -1,6 +1,7 @@
 """Exception hooks: ``sys.excepthook``, ``threading.excepthook`` and
 ``sys.unraisablehook`` as C functions (installed by this package's face),
-asyncio's default exception handler (:mod:`.asyncio_loops`),
+asyncio's default exception handler (:mod:`.asyncio_loops`), matplotlib's
+printed exceptions (:mod:`.matplotlib_printing`),
 and where a report goes from there (:mod:`.delivery`: the ``pyqtguard``
 logger, ``on_exception`` callbacks, copies to a replaced ``sys.stderr``).
 C side: ``src/exchooks.c``, ``src/excrepeats.c``, ``src/unreported.c``,
@@ -24,6 +25,7 @@ from ..registry import loaded_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import ModuleType
     from typing import Any
 
@@ -36,6 +38,9 @@ _saved_hooks: tuple[object, object, object] | None = None
 _exit_timeout: float | None = None
 
 DELIVERY_MODULE = "pyqtguard.exceptions.delivery"
+# matplotlib's modules that print an exception they caught (see
+# matplotlib_printing; the names are here so that install() imports nothing)
+MATPLOTLIB_MODULES = ("matplotlib.cbook", "matplotlib.backends.backend_qt")
 
 
 def install(config: Config) -> None:
@@ -50,6 +55,9 @@ def install(config: Config) -> None:
     # own (chaining to ours would loop).
     _saved_hooks = (_not_ours(sys.excepthook, _native.excepthook, sys.__excepthook__), None,
                     _not_ours(sys.unraisablehook, _native.unraisablehook, sys.__unraisablehook__))
+    _quiet_pyqtgraph_handler(_saved_hooks[0], "orig_sys_excepthook",
+                             lambda hook: hook is sys.__excepthook__
+                             or _only_calls_pythons_hook(hook))
     _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
     _native.set_repeat_interval(config.repeat_interval)
     _chain_to_saved_hooks()
@@ -62,6 +70,8 @@ def install(config: Config) -> None:
         qt_attach.when_imported("threading", _hook_threading)
     qt_attach.when_imported("asyncio.base_events", _hook_asyncio)
     qt_attach.when_imported("qasync", _hook_asyncio)
+    for name in MATPLOTLIB_MODULES:
+        qt_attach.when_imported(name, _hook_matplotlib)
     _exit_timeout = config.exit_timeout
     qt_attach.on_loop_started(watch_queued_reports, top_level=True)
     qt_attach.on_loop_ended(unwatch_queued_reports, top_level=True)
@@ -80,6 +90,8 @@ def _hook_threading(threading: ModuleType) -> None:
     previous = _not_ours(threading.excepthook, _native.threading_excepthook,
                          threading.__excepthook__)
     _saved_hooks = (_saved_hooks[0], previous, _saved_hooks[2])
+    _quiet_pyqtgraph_handler(previous, "orig_threading_excepthook",
+                             lambda hook: hook is threading.__excepthook__)
     _chain_to_saved_hooks()
     threading.excepthook = _native.threading_excepthook
 
@@ -97,17 +109,87 @@ def _hook_asyncio(module: ModuleType) -> None:
         asyncio_loops.attach_asyncio(module)
 
 
+def _hook_matplotlib(module: ModuleType) -> None:
+    """matplotlib's caught-and-printed exceptions are reported: when its
+    modules are imported (:mod:`.matplotlib_printing`)."""
+    if _saved_hooks is None:
+        return                                  # uninstalled meanwhile
+    from . import matplotlib_printing
+
+    matplotlib_printing.attach(module)
+
+
 def _chain_to_saved_hooks() -> None:
     """Tell the C hooks which of the app's hooks to call after theirs."""
     assert _saved_hooks is not None
     old_sys, old_threading, old_unraisable = _saved_hooks
     threading = loaded_threading()
     _native.set_previous_hooks(
-        None if old_sys is sys.__excepthook__ else old_sys,
+        None if old_sys is sys.__excepthook__ or _only_calls_pythons_hook(old_sys)
+        else old_sys,
         None if threading is None or old_threading is threading.__excepthook__
         else old_threading,
         None if old_unraisable is sys.__unraisablehook__ else old_unraisable,
     )
+
+
+def _only_calls_pythons_hook(hook: object) -> bool:
+    """pyqtgraph, when imported, replaces Python's default ``sys.excepthook``
+    with ``pyqt_qabort_override``, which only calls it (so that PyQt does not
+    abort at an exception in a slot).  Chained to, it would print each report
+    a second time on stderr: it is Python's default hook but for its name.
+    (It is still what :func:`uninstall` puts back.)"""
+    code = getattr(hook, "__code__", None)
+    if getattr(code, "co_name", None) != "pyqt_qabort_override":
+        return False
+    if getattr(hook, "__module__", None) != "pyqtgraph.Qt":
+        return False
+    # the hook it calls: a global of pyqtgraph.Qt (a closure's cell in case
+    # a release moves it into a function)
+    called = getattr(hook, "__globals__", {}).get("sys_excepthook")
+    for cell in getattr(hook, "__closure__", None) or ():
+        try:
+            called = cell.cell_contents
+        except ValueError:                      # an empty cell
+            return False
+    return called is sys.__excepthook__
+
+
+# (handler, attribute, what it was, what pyqtguard put there) while installed
+_quieted: list[tuple[object, str, object, object]] = []
+
+
+def _quiet_pyqtgraph_handler(hook: object, attribute: str,
+                             is_pythons: Callable[[object], bool]) -> None:
+    """``pyqtgraph.exceptionHandling`` wraps the hooks it found - Python's
+    default ones, as a rule - in an ``ExceptionHandler`` that calls them
+    (they print the traceback), then its registered callbacks.  Chained to,
+    it printed each report a second time on stderr.  While pyqtguard is
+    installed, its call of Python's default does nothing; its callbacks
+    still run, and :func:`uninstall` puts the default back."""
+    handler = getattr(hook, "__self__", None)
+    kind = type(handler)
+    if kind.__name__ != "ExceptionHandler" or kind.__module__ != "pyqtgraph.exceptionHandling":
+        return
+    original = getattr(handler, attribute, None)
+    if not is_pythons(original):
+        return
+
+    def printed_by_pyqtguard(*args: object) -> None:
+        return None
+
+    try:
+        setattr(handler, attribute, printed_by_pyqtguard)
+    except (AttributeError, TypeError):
+        return
+    _quieted.append((handler, attribute, original, printed_by_pyqtguard))
+
+
+def _unquiet_pyqtgraph_handlers() -> None:
+    while _quieted:
+        handler, attribute, original, ours = _quieted.pop()
+        if getattr(handler, attribute, None) is ours:
+            setattr(handler, attribute, original)
 
 
 def uninstall() -> None:
@@ -132,6 +214,10 @@ def uninstall() -> None:
     asyncio_loops = sys.modules.get(f"{__name__}.asyncio_loops")
     if asyncio_loops is not None:
         asyncio_loops.detach()
+    _unquiet_pyqtgraph_handlers()
+    matplotlib_printing = sys.modules.get(f"{__name__}.matplotlib_printing")
+    if matplotlib_printing is not None:
+        matplotlib_printing.detach()
     unwatch_queued_reports()
     qt_attach.drop_parked("queued reports")
     _native.flush_exception_reports()

@@ -42,10 +42,12 @@ class ExceptionRecord:
     """One uncaught exception, whichever hook saw it.
 
     Attributes: ``exc_type``, ``exc_value``, ``exc_traceback``, ``thread_name``,
-    ``native_id``, ``source`` (``"sys.excepthook"``, ``"threading.excepthook"``
-    or ``"sys.unraisablehook"``), ``thread`` (the ``threading.Thread`` when the
-    threading hook saw it), ``report`` (the text written to the log) and
-    ``time`` (``time.time()`` when it was seen).
+    ``native_id``, ``source`` (``"sys.excepthook"``, ``"threading.excepthook"``,
+    ``"sys.unraisablehook"``, or a library that caught the exception and
+    would only have printed it: ``"asyncio"``, ``"matplotlib"``), ``thread``
+    (the ``threading.Thread`` when the threading hook saw it), ``report``
+    (the text written to the log) and ``time`` (``time.time()`` when it was
+    seen).
 
     Example::
 

@@ -78,6 +78,11 @@ def _as_helper(code: str, function: Callable[[], Any]) -> Any:
     finally:
         if helper is not None and threading._active.get(ident) is helper:
             del threading._active[ident]
+        if helper is not None:
+            # Its name went into the thread table (the name setter): out
+            # again, or later crash and watchdog reports listed a
+            # 'pyqtguard-report' thread that had ended.
+            _native.thread_unregister_current()
 
 
 def started() -> bool:

@@ -306,7 +306,10 @@ def _report_exit_timeout() -> None:
             f"{what}. Threads still alive:\n"
             + threads.format_table(infos) + _why_main_waits(infos))
     text = heading + body
+    if not _native.report_wanted():
+        return                      # too late: the watchdog wrote its own
     _native.log_section(heading, body, "")       # names, stacks: defused
+    _native.report_written()
     stream = sys.stderr
     if stream is not None:
         try:
@@ -318,8 +321,12 @@ def _report_exit_timeout() -> None:
 
 def _why_main_waits(infos: list[Any]) -> str:
     """The sentence a user needs when the main thread is in
-    ``threading._shutdown``: Python waits for every non-daemon thread."""
+    ``threading._shutdown`` (Python waits for every non-daemon thread), or
+    runs no Python code while pool threads run theirs (QApplication's
+    destructor waits for Qt's thread pool)."""
     main = next((t for t in infos if t.kind == "main"), None)
+    if main is not None and not (main.stack or "").strip():
+        return _why_main_waits_for_the_pool(infos)
     last = main.stack.rstrip().splitlines()[-2:] if main is not None and main.stack else []
     if not (last and "threading.py" in last[0] and last[0].endswith(", in _shutdown")):
         return ""
@@ -333,6 +340,24 @@ def _why_main_waits(infos: list[Any]) -> str:
             f"{'it' if len(names) == 1 else 'them'} to stop when the window closes "
             "(a flag or a threading.Event), or start "
             f"{'it' if len(names) == 1 else 'them'} with daemon=True.\n")
+
+
+def _why_main_waits_for_the_pool(infos: list[Any]) -> str:
+    """MainThread has no Python frame left (the interpreter is exiting: PyQt6
+    destroys the QApplication from atexit), and pool threads still run
+    Python code: QCoreApplication's destructor waits for the global
+    QThreadPool to be done."""
+    names = [repr(t.name) for t in infos if t.kind == "pool" and (t.stack or "").strip()]
+    if not names:
+        return ""
+    which = (f"pool thread {names[0]} still runs its task" if len(names) == 1
+             else f"pool threads {', '.join(names[:-1])} and {names[-1]} still run "
+                  "their tasks")
+    return (f"\nMainThread runs no Python code: the interpreter is exiting, and "
+            f"QApplication's destructor waits for Qt's thread pool "
+            f"(QThreadPool.globalInstance(): QRunnables, pyqtguard workers), where "
+            f"{which} (stack above).  Make such a task return when the app quits: "
+            f"a cancel flag it checks, a timeout on its blocking calls.\n")
 
 
 # ---- install / uninstall ---------------------------------------------------------

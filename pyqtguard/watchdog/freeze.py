@@ -106,8 +106,12 @@ def _report_freeze() -> Callable[[], None] | None:
     where = ("the GUI thread turned again before this report (it held the GIL), "
              "so where it was is not known; it is now at" if turned_again else
              "the GUI thread is at")
-    logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
-                      f"{where} (most recent call last):\n{stack.rstrip()}")
+    # Too late (the GIL taken back midway): the watchdog wrote its own
+    # report; the callbacks still get theirs.
+    if _native.report_wanted():
+        logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
+                          f"{where} (most recent call last):\n{stack.rstrip()}")
+        _native.report_written()
     event = FreezeEvent(age, stack)
     callbacks = list(_freeze_callbacks)
     if not callbacks:
@@ -136,9 +140,12 @@ def _report_lasting_freeze() -> None:
     if _debugger_holding(_gui_frame()) is not None:
         return                                  # said at the freeze's start
     infos = listing.threads(stacks=True)
+    if not _native.report_wanted():
+        return                      # too late: the watchdog wrote its own
     logfile.log_event(f"GUI freeze: still frozen after {age} ms; every thread "
                       "(a deadlock shows as threads each waiting for what another "
                       "holds):\n" + listing.format_table(infos).rstrip())
+    _native.report_written()
 
 
 # ---- the heartbeat --------------------------------------------------------------

@@ -46,9 +46,18 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
             pyqtguard.shutdown(timeout=3)
             event.accept()
     """
-    timeout = _check_timeout(timeout)
+    return _shutdown(_check_timeout(timeout), again=True)
+
+
+def _shutdown(timeout: float, again: bool) -> list[str]:
+    """shutdown(); *again* False (pyqtguard's own later shutdowns: aboutToQuit,
+    interpreter exit): a worker an earlier shutdown gave up on and reported
+    is neither waited for nor reported again - a request that never answers
+    cost 5 s and a second report at each of them, within the exit deadline."""
     _worker.stop_accepting()
     workers = _worker.active_workers()
+    if not again:
+        workers = [w for w in workers if not w._given_up]
     for worker in workers:
         worker.cancel()
     # Called from a worker: that one is cancelled too, but not waited for
@@ -68,6 +77,8 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     stragglers = [w for w in workers if w._status != "done"]
     if stragglers:
         _report(stragglers, timeout)
+        for worker in stragglers:
+            worker._given_up = True
     return [w.name for w in stragglers]
 
 
@@ -149,7 +160,7 @@ def connect_app_quit(app: Any) -> None:
 
 def _on_about_to_quit() -> None:
     if _worker.active_workers():
-        shutdown(DEFAULT_TIMEOUT)
+        _shutdown(DEFAULT_TIMEOUT, again=False)
 
 
 def shutdown_on_close(window: Any, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -191,7 +202,7 @@ class ShutdownOnClose:
 
 def _at_exit() -> None:
     if _worker.active_workers():
-        shutdown(DEFAULT_TIMEOUT)
+        _shutdown(DEFAULT_TIMEOUT, again=False)
 
 
 __import__("atexit").register(_at_exit)

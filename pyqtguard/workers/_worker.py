@@ -132,6 +132,7 @@ class Worker:
         self._delivered_finished = False
         self._pending: tuple = ()
         self._native_id: int | None = None
+        self._given_up = False             # a shutdown waited for it in vain
         self._thread: Any = None
 
     @property
@@ -289,8 +290,13 @@ class Worker:
         if event == "errored":
             exc = payload  # type: ignore[assignment]
             if not _events.listened(self, "errored"):
-                # Nobody listens: pyqtguard's hook logs it (never an abort).
-                sys.excepthook(type(exc), exc, exc.__traceback__)  # type: ignore[arg-type]
+                # Nobody listens: pyqtguard's hook logs it (never an abort),
+                # naming the worker's thread, not this (the GUI) one.
+                if sys.excepthook is _native.excepthook and self._native_id is not None:
+                    _native.excepthook_for_thread(type(exc), exc, exc.__traceback__,
+                                                  self.name, self._native_id)
+                else:
+                    sys.excepthook(type(exc), exc, exc.__traceback__)  # type: ignore[arg-type]
             else:
                 _log_error(self, exc)  # type: ignore[arg-type]
                 self.errored.emit(exc)  # type: ignore[attr-defined]
