@@ -291,7 +291,7 @@ def _report_exit_timeout() -> None:
     infos = threads.threads(stacks=True)
     heading = "\n=== pyqtguard exit timeout ===\n"
     # No shutdown began: the deadline is a SIGTERM's that the GUI thread,
-    # stuck in a slot, never took (src/watchdog.c, check_untaken_term).
+    # stuck in a slot, never took (src/watchdog.c, check_untaken_signal).
     what = (f"shutdown began ({_began}) {time.monotonic() - _began_at:.0f} s ago and the "
             f"process has not ended"
             if _began is not None else

@@ -19,9 +19,11 @@ from __future__ import annotations
 import os
 import time
 
+from .dumptarget import read_bounded
+
 WINDOW = 0.5                  # seconds looked at
 MIN_CPU_SHARE = 0.10          # of one core: a sleep loop's wake-ups stay far below
-_IO_READ_LIMIT = 4096         # /proc/self/io is a few hundred bytes
+_PROC_READ_LIMIT = 4096       # /proc/self/io and a schedstat: a few hundred bytes
 _MAX_TASKS = 1024             # threads read at most
 MIN_BUSY_THREAD_SHARE = 0.5   # of the window, one thread running or ready to run
 
@@ -40,16 +42,9 @@ def _scheduled() -> dict[str, int]:
         return {}
     scheduled = {}
     for task in tasks:
-        try:
-            fd = os.open(f"/proc/self/task/{task}/schedstat", os.O_RDONLY)
-        except OSError:
-            continue                    # the thread ended meanwhile
-        try:
-            fields = os.read(fd, 256).split()
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
+        data = read_bounded(f"/proc/self/task/{task}/schedstat", _PROC_READ_LIMIT,
+                            regular=False)
+        fields = data.split() if data is not None else []   # None: the thread ended
         if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
             scheduled[task] = int(fields[0]) + int(fields[1])
     return scheduled
@@ -66,16 +61,9 @@ def _busiest_share(before: dict[str, int], after: dict[str, int], elapsed: float
 def _written() -> tuple[int, str] | None:
     """What was written so far and its unit: bytes (Linux), else blocks
     (other POSIX); None where neither can be read (Windows)."""
-    try:
-        fd = os.open("/proc/self/io", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
+    data = read_bounded("/proc/self/io", _PROC_READ_LIMIT, regular=False)
+    if data is None:
         return _blocks_written()
-    try:
-        data = os.read(fd, _IO_READ_LIMIT)
-    except OSError:
-        return _blocks_written()
-    finally:
-        os.close(fd)
     for line in data.split(b"\n"):
         key, _, value = line.partition(b":")
         if key == b"wchar" and value.strip().isdigit():
