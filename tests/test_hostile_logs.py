@@ -272,12 +272,13 @@ _EVENT_LINES = ("\n[2026-11-29 10:00:00.000 UTC] pyqtguard: uncaught exception i
                 "[2026-11-29 10:00:00.000 UTC] pyqtguard: interpreter exit\n")
 
 
-@pytest.mark.parametrize("forger", sorted(set(FORGERS) - {"reentrant-report"}))
-def test_forged_event_lines_do_not_change_a_runs_outcome(tmp_path, forger):
+def _killed_run_with_forged_lines(tmp_path, forger: str, lines: str):
+    """The app forges *lines* (its pid filled in) through *forger*, then
+    ends with os._exit(9): its result and `pyqtguard logs --json`'s run."""
     source = _CLEAN_EXIT.format(forge=FORGERS[forger], then="os._exit(9)")
     source = source.replace("import sys, threading",
                             "import os, sys, threading").replace(
-        f"PAYLOAD = {PAYLOAD!r}", f"PAYLOAD = {_EVENT_LINES!r}.format(pid=os.getpid())")
+        f"PAYLOAD = {PAYLOAD!r}", f"PAYLOAD = {lines!r}.format(pid=os.getpid())")
     result = run_app(source, tmp_path)
     assert result.returncode == 9, result.describe()
     assert "pyqtguard: interpreter exit" in result.log, result.log   # the text is there
@@ -285,6 +286,12 @@ def test_forged_event_lines_do_not_change_a_runs_outcome(tmp_path, forger):
                              "--log-dir", str(result.log_dir)], capture_output=True, text=True,
                             env=child_env(result.log_dir), timeout=30)
     [run] = json.loads(listed.stdout)
+    return result, run
+
+
+@pytest.mark.parametrize("forger", sorted(set(FORGERS) - {"reentrant-report"}))
+def test_forged_event_lines_do_not_change_a_runs_outcome(tmp_path, forger):
+    _, run = _killed_run_with_forged_lines(tmp_path, forger, _EVENT_LINES)
     assert run["outcome"] == "ended unrecorded", run
     # the real report counts (a thread's name on its header's line), the
     # forged line not; a Qt warning and a callback's own error are no exception
@@ -305,18 +312,8 @@ _OTHER_LINE_ENDS = {"cr": "\r", "crlf": "\r\n", "vt": "\x0b", "ff": "\x0c", "fs"
     # PyQt6's qWarning() takes ASCII only
     if forger != "qt-message" or _OTHER_LINE_ENDS[line_end].isascii()])
 def test_forged_event_lines_behind_other_line_ends(tmp_path, forger, line_end):
-    source = _CLEAN_EXIT.format(forge=FORGERS[forger], then="os._exit(9)")
     lines = _EVENT_LINES.replace("\n", _OTHER_LINE_ENDS[line_end])
-    source = source.replace("import sys, threading",
-                            "import os, sys, threading").replace(
-        f"PAYLOAD = {PAYLOAD!r}", f"PAYLOAD = {lines!r}.format(pid=os.getpid())")
-    result = run_app(source, tmp_path)
-    assert result.returncode == 9, result.describe()
-    assert "pyqtguard: interpreter exit" in result.log, result.log   # the text is there
-    listed = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
-                             "--log-dir", str(result.log_dir)], capture_output=True, text=True,
-                            env=child_env(result.log_dir), timeout=30)
-    [run] = json.loads(listed.stdout)
+    result, run = _killed_run_with_forged_lines(tmp_path, forger, lines)
     assert run["outcome"] == "ended unrecorded", run
     assert run["exceptions"] == (0 if forger == "qt-message" else 1), run
     # what a terminal shows: no line of the log, cut where a terminal or a

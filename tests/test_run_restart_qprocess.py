@@ -17,24 +17,17 @@ import sys
 import pytest
 
 from apprunner import child_env, run_app
+from test_run_restart import RESTARTING_APP
+from test_run_restart import _guarded_restart as guarded_again
 
 pytest.importorskip("PyQt6.QtCore")
 
-APP = """\
+# test_run_restart's app, restarting through QProcess
+APP = RESTARTING_APP.replace("import os, subprocess, sys\n", """\
 import os, sys
 from PyQt6.QtCore import QCoreApplication, QIODeviceBase, QProcess, QProcessEnvironment
-MARK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "restarted")
 FORWARD = QProcess.ProcessChannelMode.ForwardedChannels
-if not os.path.exists(MARK):
-    open(MARK, "w").close()
-    sys.stdout.flush()
-    {restart}
-    sys.exit(0)
-print("argv", sys.argv[1:])
-print("guarded", sys.excepthook.__module__)
-sys.stdout.flush()
-raise RuntimeError("after restart")
-"""
+""")
 
 # The restart, as an app writes it; a started (not detached) child is waited
 # for, and its channels forwarded, so that the test sees its output.
@@ -77,10 +70,7 @@ _DETACHED = {"startDetached-static", "startDetached-static-kw", "startDetached-v
 
 
 def _guarded_restart(result, args):
-    assert f"argv {args!r}" in result.stdout, result.describe()
-    assert "guarded pyqtguard._native" in result.stdout, result.describe()
-    assert any("RuntimeError: after restart" in log.read_text(errors="replace")
-               for log in result.logs), result.describe()
+    guarded_again(result, args)
     assert "not guarded" not in result.stderr, result.describe()
     assert "already running" not in result.stderr, result.describe()
 
