@@ -233,3 +233,71 @@ def test_the_apps_own_handler_installed_later_is_left_in_place(tmp_path, uninsta
     assert result.returncode == 0, result.describe()
     assert result.stdout.splitlines() == ["app's handler: a warning",
                                           "app's handler: late warning at exit"], result.describe()
+
+
+def _event(log: str, text: str) -> str:
+    """The log event holding *text*: from its line to the next event's (app
+    text cannot start a line with '[': see test_hostile_logs)."""
+    start = log.index(text)
+    start = log.rindex("\n", 0, start) + 1
+    end = log.find("\n[", start)
+    return log[start:end if end >= 0 else len(log)].rstrip("\n")
+
+
+def test_a_qt_warning_from_another_thread_names_the_thread_and_the_python_line(tmp_path):
+    """Qt warns when a thread misuses an object of the GUI thread, but says
+    neither which thread nor where: the run log says both (a release Qt
+    has no file or line of its own)."""
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        owner = QtCore.QObject()
+        def fetch():
+            child = QtCore.QObject(owner)      # a parent in another thread
+        worker = threading.Thread(target=fetch, name="fetcher\\n[forged] pyqtguard: x")
+        worker.start()
+        worker.join()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    event = _event(result.log, "Cannot create children for a parent that is in a different")
+    assert "thread 'fetcher\\n[forged] pyqtguard: x' (not the GUI thread)" in event, event
+    assert "line 9, in fetch" in event and "child = QtCore.QObject(owner)" in event, event
+    assert "[forged]" not in result.log.replace("\\n[forged]", ""), result.log
+    assert "pyqtguard/" not in event and "threading.py" not in event, event
+
+
+def test_a_qt_warning_raised_by_a_python_call_shows_that_call(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def start_bad_timer():
+            QtCore.QTimer().start(-1)
+        start_bad_timer()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    event = _event(result.log, "negative intervals aren't allowed")
+    assert "in start_bad_timer" in event and "QtCore.QTimer().start(-1)" in event, event
+    assert "not the GUI thread" not in event, event
+
+
+def test_a_qt_warning_from_inside_the_event_loop_has_no_stack_to_show(tmp_path):
+    """Qt's own code warning inside exec() (no Python line of the app made
+    it): no stack is shown - it would only point at app.exec()."""
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        gui_thread = QtCore.QThread.currentThread()
+        QtCore.QTimer.singleShot(0, gui_thread.wait)    # C++ code, run by the loop
+        QtCore.QTimer.singleShot(50, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    event = _event(result.log, "Thread tried to wait on itself")
+    assert "\n" not in event, event

@@ -9,6 +9,12 @@ message writes a full crash report first
 (:func:`pyqtguard.crashes.write_fatal_report`), the abort that
 follows adds one line.  The handler is removed at interpreter
 exit, before finalization, where a Python message handler is known to crash.
+
+A release Qt says neither which thread warned nor where: a message logged
+from a thread other than the GUI thread names that thread, and a message a
+Python call of the app set off shows that call's stack (the app's frames,
+innermost last); one Qt's own code sent from inside the event loop shows
+none (it would only point at ``app.exec()``).
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from . import write_fatal_report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import FrameType
     from typing import Any
 
     from ..config import Config
@@ -37,6 +44,7 @@ _LEVELS = {  # QtMsgType name -> (label, logging level)
 }
 
 _state = _thread._local()
+_HAS_GETFRAME = hasattr(sys, "_getframe")
 _installed = False
 _wanted = False        # qt_messages=True, while installed
 _previous: object = None
@@ -124,7 +132,49 @@ def _forward(msg_type: object, context: object, message: str) -> None:
         pass
 
 
+# A shown stack's bounds: its innermost frames, and characters in all.
+_STACK_FRAMES = 8
+_STACK_CHARS = 4000
+_THREAD_NAME_CHARS = 200
+
+
+def _origin(caller: FrameType | None, context: object) -> str:
+    """Indented lines under a logged message: the thread that sent it if not
+    the GUI thread, and the stack of the app's Python call that set it off
+    ('' for the GUI thread inside Qt's own code, and where the message names
+    its file and line: ``qWarning()`` from Python, a debug build of Qt)."""
+    from ..registry import OWN_FILES, THREAD_STARTER_FILES, in_main_thread
+    from ..registry.listing import app_frames
+
+    loop = qt_attach.loop_thread_ident()
+    in_gui = _thread.get_ident() == loop if loop is not None else in_main_thread()
+    lines = []
+    if not in_gui:
+        from ..exceptions.delivery import _describe_current_thread
+
+        name = _describe_current_thread()[:_THREAD_NAME_CHARS]
+        lines.append(f"  from thread {name!r} (not the GUI thread)")
+    if (caller is not None and not getattr(context, "file", None)
+            and not caller.f_code.co_filename.startswith(OWN_FILES)):
+        import traceback
+
+        summary = traceback.extract_stack(caller, limit=_STACK_FRAMES * 4)
+        kept = app_frames([entry.filename for entry in summary], where_it_is=False)
+        frames = [summary[index] for index in kept]
+        while len(frames) > 1 and frames[0].filename.endswith(THREAD_STARTER_FILES):
+            del frames[0]                   # threading's or an executor's own frames
+        frames = frames[-_STACK_FRAMES:]
+        if frames:
+            stack = "".join(traceback.StackSummary.from_list(frames).format())
+            if len(stack) > _STACK_CHARS:
+                stack = stack[-_STACK_CHARS:].split("\n", 1)[-1]
+            lines.append("  Python stack of the call that set it off (most recent call last):")
+            lines.append("  " + stack.rstrip("\n").replace("\n", "\n  "))
+    return "\n".join(lines)
+
+
 def _handler(msg_type: object, context: object, message: str) -> None:
+    caller = sys._getframe(1) if _HAS_GETFRAME else None
     if getattr(_state, "busy", False):   # a message raised while handling one
         _forward(msg_type, context, message)
         return
@@ -136,7 +186,8 @@ def _handler(msg_type: object, context: object, message: str) -> None:
         # The same message again within the repeat interval (a warning from
         # every paint) is counted in C, not logged again.
         if label == "fatal" or _native.message_repeat(text):
-            logfile.log_event(text)   # stamped to the ms in C, as every line
+            origin = "" if label == "fatal" else _origin(caller, context)
+            logfile.log_event(f"{text}\n{origin}" if origin else text)  # stamped in C
             if label == "fatal":
                 write_fatal_report(f"Qt fatal error: {message}")
             on_stderr = _to_logging(level, text)

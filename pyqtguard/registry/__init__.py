@@ -67,12 +67,12 @@ def in_main_thread() -> bool:
 # frame of pyqtguard's own (its thread tracking; its exec() wrapper, the
 # nearest Python frame when a signal starts a thread:
 # clicked.connect(thread.start)).
-_NOT_START_SITES = ("threading.py", os.path.join("concurrent", "futures", "thread.py"))
-_OWN_FILES = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+THREAD_STARTER_FILES = ("threading.py", os.path.join("concurrent", "futures", "thread.py"))
+OWN_FILES = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def _not_a_start_site(filename: str) -> bool:
-    return filename.endswith(_NOT_START_SITES) or filename.startswith(_OWN_FILES)
+    return filename.endswith(THREAD_STARTER_FILES) or filename.startswith(OWN_FILES)
 
 
 def start_site(depth: int = 2) -> str | None:
