@@ -87,6 +87,10 @@ def install(
             user's click; True is the app's responsibility to ask its users),
             ``app_version`` (str), ``scrub`` (a :class:`pyqtguard.Scrubber`
             or a function ``str -> str`` applied after the default one).
+            ``check_threads`` (bool, default False, or
+            ``$PYQTGUARD_CHECK_THREADS=1``): a debugging aid that reports a Qt
+            widget or pixmap used from a thread other than the GUI thread
+            (see docs/threads.md).
 
     Returns the :class:`Config` in force, or None when ``PYQTGUARD_DISABLE=1``
     (and in a guarded app's forkserver, which from 3.14 runs the main module's

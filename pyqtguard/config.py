@@ -23,6 +23,7 @@ ENV_EXIT_TIMEOUT = "PYQTGUARD_EXIT_TIMEOUT"
 ENV_FREEZE_MS = "PYQTGUARD_FREEZE_MS"
 ENV_REPEAT_INTERVAL = "PYQTGUARD_REPEAT_INTERVAL"
 ENV_DIALOGS = "PYQTGUARD_DIALOGS"
+ENV_CHECK_THREADS = "PYQTGUARD_CHECK_THREADS"
 
 
 class Config:
@@ -35,7 +36,7 @@ class Config:
     __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
                  "freeze_ms", "dump_signal", "dump_signal_explicit", "crash_handler",
                  "qt_messages", "guard_children", "repeat_interval", "dialogs", "auto_send",
-                 "report_to", "app_version", "scrub")
+                 "report_to", "app_version", "scrub", "check_threads")
 
     log_dir: str | None
     app_name: str
@@ -54,6 +55,7 @@ class Config:
     report_to: tuple[object, ...]
     app_version: str | None
     scrub: object
+    check_threads: bool              # widgets used off the GUI thread reported (debugging)
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -126,12 +128,7 @@ _RESERVED_SIGNALS = frozenset(getattr(_signal, name) for name in (
 def disabled_by_env() -> bool:
     """``PYQTGUARD_DISABLE=1`` (or true/yes/on) turns everything off; a value
     that is neither that nor 0/false/no/off is warned about and ignored."""
-    raw = os.environ.get(ENV_DISABLE, "").strip().lower()
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw not in {"", "0", "false", "no", "off"}:
-        warn_once(f"env:{ENV_DISABLE}", f"ignoring {ENV_DISABLE}={_shown(raw)}: not 1 or 0")
-    return False
+    return _env_flag(ENV_DISABLE)
 
 
 def _shown(raw: str) -> str:
@@ -214,6 +211,7 @@ def make_config(
     report_to: object = None,
     app_version: object = None,
     scrub: object = None,
+    check_threads: object = _UNSET,
 ) -> Config:
     """Validate :func:`pyqtguard.install`'s arguments; fill in env and defaults."""
     if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
@@ -269,17 +267,27 @@ def make_config(
         guard_children=_check_bool("guard_children", guard_children),
         repeat_interval=_check_number("repeat_interval", repeat_interval, allow_none=False),
         **_reporting_options(dialogs, auto_send, report_to, app_version, scrub),
+        check_threads=_check_bool("check_threads", _env_flag(ENV_CHECK_THREADS)
+                                  if check_threads is _UNSET else check_threads),
     )
+
+
+def _env_flag(name: str) -> bool:
+    """A yes/no environment variable: 1/true/yes/on, else off; another
+    value is warned about once and taken as off."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw not in {"", "0", "false", "no", "off"}:
+        warn_once(f"env:{name}", f"ignoring {name}={_shown(raw)}: not 1 or 0")
+    return False
 
 
 def _reporting_options(dialogs: object, auto_send: object, report_to: object,
                        app_version: object, scrub: object) -> dict[str, object]:
     """The dialogs' and reports' options (issue 22); see pyqtguard.reporting."""
     if dialogs is _UNSET:          # e.g. PYQTGUARD_DIALOGS=1 pyqtguard run app.py
-        raw = os.environ.get(ENV_DIALOGS, "").strip().lower()
-        dialogs = raw in {"1", "true", "yes", "on"}
-        if raw not in {"", "0", "false", "no", "off"} and not dialogs:
-            warn_once(f"env:{ENV_DIALOGS}", f"ignoring {ENV_DIALOGS}={raw!r}: not 1 or 0")
+        dialogs = _env_flag(ENV_DIALOGS)
     if app_version is not None and not isinstance(app_version, str):
         raise TypeError(f"app_version must be a str or None, not {type(app_version).__name__}")
     destinations: tuple[object, ...] = ()

@@ -55,6 +55,7 @@ COMPONENTS: tuple[tuple[str, str, Callable[[Config], bool]], ...] = (
     ("reporting", "pyqtguard.reporting",
      lambda config: bool(config.report_to) or config.dialogs),
     ("dialogs", "pyqtguard.dialogs", lambda config: config.dialogs),
+    ("wrong-thread check", "pyqtguard.qt.wrongthread", lambda config: config.check_threads),
 )
 
 # Components that matter only once a module is imported: installed then.

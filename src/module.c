@@ -28,7 +28,8 @@ PyInit__native(void)
         || pqg_interrupt_init(module) < 0
         || pqg_threadlist_init(module) < 0
         || pqg_audit_init(module) < 0
-        || pqg_sipattach_init(module) < 0)
+        || pqg_sipattach_init(module) < 0
+        || pqg_widgetcheck_init(module) < 0)
     {
         Py_DECREF(module);
         return NULL;

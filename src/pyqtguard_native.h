@@ -144,6 +144,11 @@ int pqg_watchdog_post(void (*chore)(void));
 int pqg_audit_init(PyObject *module);     /* audit.c: audit hook */
 int pqg_sipattach_init(PyObject *module); /* sipattach.c: lazy PyQt6 patches */
 
+/* widgetcheck.c: install(check_threads=True), widgets used off the GUI thread */
+int pqg_widgetcheck_init(PyObject *module);
+void pqg_widgetcheck_this_thread(int keep_state);  /* a thread (not the main one) recorded */
+void pqg_widgetcheck_thread_ends(void);            /* ... and forgets itself */
+
 /* ---- ownthread.c: pyqtguard's own native threads ---- */
 #ifdef _WIN32
 typedef unsigned long (__stdcall *pqg_thread_main)(void *arg);

@@ -174,6 +174,10 @@ pqg_threadtable_visit(pqg_thread_visitor visit, void *arg)
     }
 }
 
+/* The kinds pyqtguard.registry passes (KIND_PYTHON = 0, KIND_MAIN = 1, ...). */
+#define KIND_MAIN 1
+#define KIND_QTHREAD 2
+
 static const char *const kind_names[] = {
     "python", "main", "qthread", "pool", "native",
 };
@@ -274,6 +278,10 @@ thread_register_current_py(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     (void)pqg_altstack_this_thread(0);     /* failure: unprotected, not an error */
+    if (kind != KIND_MAIN) {
+        /* check_threads=True: widgets used off the GUI thread */
+        pqg_widgetcheck_this_thread(kind == KIND_QTHREAD);
+    }
     unsigned long native_id = pqg_current_native_id();
     thread_slot *slot = find_slot(native_id);
     if (slot == NULL) {
@@ -304,6 +312,7 @@ forget(unsigned long native_id)
 static PyObject *
 thread_unregister_current_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
+    pqg_widgetcheck_thread_ends();
     return PyBool_FromLong(forget(pqg_current_native_id()));
 }
 

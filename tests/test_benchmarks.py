@@ -103,3 +103,14 @@ def test_thread_altstack_benchmark_prints_wall_and_cpu_ratios():
     for kind in ("wall", "CPU "):
         assert re.search(kind + r" ratio: \d+\.\d{3} \(target <= 1\.05; 95% interval "
                          r"\d+\.\d{3}-\d+\.\d{3}\)", result.stdout), result.stdout
+
+
+def test_wrong_thread_benchmark_prints_both_ratios(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYQTGUARD_LOG_DIR=str(tmp_path),
+               PYTHONPATH=str(BENCHMARKS.parent))
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "wrong_thread.py"),
+                             "--rounds", "1", "--calls", "20000"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for kind in ("C calls only", "usual mix"):
+        assert re.search(kind + r".* ms -> .* ms   ratio \d+\.\d\d", result.stdout), result.stdout

@@ -132,9 +132,6 @@ def _forward(msg_type: object, context: object, message: str) -> None:
         pass
 
 
-# A shown stack's bounds: its innermost frames, and characters in all.
-_STACK_FRAMES = 8
-_STACK_CHARS = 4000
 _THREAD_NAME_CHARS = 200
 
 
@@ -143,8 +140,8 @@ def _origin(caller: FrameType | None, context: object) -> str:
     the GUI thread, and the stack of the app's Python call that set it off
     ('' for the GUI thread inside Qt's own code, and where the message names
     its file and line: ``qWarning()`` from Python, a debug build of Qt)."""
-    from ..registry import OWN_FILES, THREAD_STARTER_FILES, in_main_thread
-    from ..registry.listing import app_frames
+    from ..registry import OWN_FILES, in_main_thread
+    from ..registry.listing import format_call_site
 
     loop = qt_attach.loop_thread_ident()
     in_gui = _thread.get_ident() == loop if loop is not None else in_main_thread()
@@ -154,27 +151,22 @@ def _origin(caller: FrameType | None, context: object) -> str:
 
         name = _describe_current_thread()[:_THREAD_NAME_CHARS]
         lines.append(f"  from thread {name!r} (not the GUI thread)")
+    # Inside pyqtguard's own frame (the exec() wrapper): Qt's own code in the
+    # event loop sent it, not a call of the app's.
     if (caller is not None and not getattr(context, "file", None)
             and not caller.f_code.co_filename.startswith(OWN_FILES)):
-        import traceback
-
-        summary = traceback.extract_stack(caller, limit=_STACK_FRAMES * 4)
-        kept = app_frames([entry.filename for entry in summary], where_it_is=False)
-        frames = [summary[index] for index in kept]
-        while len(frames) > 1 and frames[0].filename.endswith(THREAD_STARTER_FILES):
-            del frames[0]                   # threading's or an executor's own frames
-        frames = frames[-_STACK_FRAMES:]
-        if frames:
-            stack = "".join(traceback.StackSummary.from_list(frames).format())
-            if len(stack) > _STACK_CHARS:
-                stack = stack[-_STACK_CHARS:].split("\n", 1)[-1]
+        stack = format_call_site(caller)
+        if stack:
             lines.append("  Python stack of the call that set it off (most recent call last):")
             lines.append("  " + stack.rstrip("\n").replace("\n", "\n  "))
     return "\n".join(lines)
 
 
 def _handler(msg_type: object, context: object, message: str) -> None:
-    caller = sys._getframe(1) if _HAS_GETFRAME else None
+    # The innermost Python frame of the app's call, if any: none when Qt
+    # sends a message with no Python code running (PyQt's own clean-up at
+    # exit), where sys._getframe(1) would raise - out of the handler.
+    caller = sys._getframe(0).f_back if _HAS_GETFRAME else None
     if getattr(_state, "busy", False):   # a message raised while handling one
         _forward(msg_type, context, message)
         return

@@ -18,7 +18,7 @@ import sys
 import time
 
 from .. import _native
-from . import loaded_threading
+from . import OWN_FILES, THREAD_STARTER_FILES, loaded_threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -147,6 +147,30 @@ def format_app_stack(frame: object, *, where_it_is: bool = True) -> str:
 
 
 _format_stack = format_app_stack
+
+
+def format_call_site(frame: object, *, limit: int = 8, chars: int = 4000) -> str:
+    """Where the app's code made a call, from *frame* (the innermost Python
+    frame) outwards: :func:`format_app_stack`'s frames of the app, without
+    the frames that started the thread (threading's, an executor's), the
+    innermost *limit* of them and at most *chars* characters; '' when no
+    frame of the app is left.  For reports made while the app's call is in
+    progress (a Qt warning it set off, a widget used off the GUI thread)."""
+    import traceback
+
+    while frame is not None and frame.f_code.co_filename.startswith(OWN_FILES):  # type: ignore[attr-defined]
+        frame = frame.f_back  # type: ignore[attr-defined]
+    if frame is None:
+        return ""
+    summary = traceback.extract_stack(frame, limit=limit * 4)  # type: ignore[arg-type]
+    frames = [summary[index] for index in app_frames([entry.filename for entry in summary],
+                                                     where_it_is=False)]
+    while len(frames) > 1 and frames[0].filename.endswith(THREAD_STARTER_FILES):
+        del frames[0]
+    text = "".join(traceback.StackSummary.from_list(frames[-limit:]).format())
+    if len(text) > chars:
+        text = text[-chars:].split("\n", 1)[-1]
+    return text
 
 
 def python_stack(native_id: int | None) -> str | None:

@@ -1,0 +1,88 @@
+"""``install(check_threads=True)`` (or ``PYQTGUARD_CHECK_THREADS=1``): a Qt
+widget or pixmap used from a thread other than the GUI thread is reported.
+
+Qt widgets belong to the GUI thread, and a release build of Qt does not
+check: ``label.setText()`` from a worker works a thousand times and crashes
+the app on the next, far from the cause.  With the check on, each thread
+started after :func:`pyqtguard.install` (Python threads, QThreads, pool
+threads of :mod:`pyqtguard.workers`) watches the C calls it makes
+(``src/widgetcheck.c``); the first call of a widget's method from each line
+is reported in the run log and on stderr, with the thread's name and the
+app's Python stack::
+
+    pyqtguard: Qt widget used outside the GUI thread: QLabel.setText() called
+    in thread 'fetcher'; widgets may be used only in the GUI thread (emit a
+    signal connected to a slot that updates the widget)
+
+A debugging aid, off by default: a checked thread pays a type check on each
+call of a C function (the GUI thread nothing).  Threads already running at
+``install()`` are not checked; a thread running a profiler keeps it.
+
+Example::
+
+    import pyqtguard
+    pyqtguard.install(check_threads=True)
+"""
+from __future__ import annotations
+
+import _thread
+import sys
+
+from .. import _native
+from .. import logs as logfile
+from . import loop_thread_ident, when_imported
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ..config import Config
+
+_on = False
+_stderr = True
+
+
+def _report(cls: type, method: str) -> None:
+    """Called by the C check in the thread that made the call."""
+    from ..exceptions.delivery import _describe_current_thread
+    from ..registry.listing import format_call_site
+
+    if _thread.get_ident() == loop_thread_ident():
+        return                          # the GUI thread runs outside the main one
+    stack = format_call_site(sys._getframe(0).f_back)
+    name = _describe_current_thread()[:200]
+    kind = str(getattr(cls, "__name__", "?"))[:200]      # an app's class may be named anything
+    kind = kind if kind.isidentifier() else repr(kind)
+    text = (f"Qt widget used outside the GUI thread: {kind}.{method}() called in "
+            f"thread {name!r}; widgets may be used only in the GUI thread (emit a signal "
+            "connected to a slot that updates the widget)")
+    logfile.log_event(f"{text}; at (most recent call last):\n{stack.rstrip()}")
+    if _stderr and sys.stderr is not None:
+        try:
+            sys.stderr.write(f"pyqtguard: {text}\n{stack}")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - a closed stderr must not matter
+            pass
+
+
+def _start_checking(module: ModuleType) -> None:
+    if not _on:
+        return
+    checked = [module.QWidget]
+    qtgui = sys.modules.get("PyQt6.QtGui")
+    if qtgui is not None:
+        checked.append(qtgui.QPixmap)
+    _native.check_widget_threads(tuple(checked), _report)
+
+
+def install(config: Config) -> None:
+    """Check threads started from now on once ``PyQt6.QtWidgets`` is imported."""
+    global _on, _stderr
+    _on, _stderr = True, config.stderr
+    when_imported("PyQt6.QtWidgets", _start_checking)
+
+
+def uninstall() -> None:
+    global _on
+    _on = False
+    _native.check_widget_threads(None, None)

@@ -1,0 +1,203 @@
+"""``install(check_threads=True)``: a Qt widget used from a thread other
+than the GUI thread is reported with the thread and the Python line - the
+silent cause of random crashes that a release Qt does not warn about."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from apprunner import run_app
+
+WORKER_APP = """
+    import threading
+    import pyqtguard
+    pyqtguard.install({options})
+    from PyQt6 import QtWidgets, QtCore
+    app = QtWidgets.QApplication([])
+    label = QtWidgets.QLabel("waiting")
+    def fetch():
+        for _ in range(100):
+            label.setText("done")        # wrong: a worker changes a widget
+    def fine():
+        label.thread()                   # thread-safe calls of QObject
+        label.deleteLater
+        QtCore.QCoreApplication.postEvent(label, QtCore.QEvent(QtCore.QEvent.Type.User))
+        QtCore.QMetaObject.invokeMethod(label, "update",
+                                        QtCore.Qt.ConnectionType.QueuedConnection)
+    worker = threading.Thread(target=fetch, name="fetcher")
+    worker.start()
+    worker.join()
+    other = threading.Thread(target=fine, name="polite")
+    other.start()
+    other.join()
+    label.setText("from the GUI thread")    # right
+    QtCore.QTimer.singleShot(0, app.quit)
+    app.exec()
+"""
+
+
+def _reports(log: str) -> list[str]:
+    events = log.split("\n[")
+    return [e for e in events if "Qt widget used outside the GUI thread" in e]
+
+
+def test_a_worker_calling_a_widget_method_is_reported_once_with_its_line(tmp_path):
+    result = run_app(WORKER_APP.format(options="check_threads=True"), tmp_path)
+    assert result.returncode == 0, result.describe()
+    reports = _reports(result.log)
+    assert len(reports) == 1, result.log
+    report = reports[0]
+    assert "QLabel.setText() called in thread 'fetcher'" in report, report
+    assert "line 10, in fetch" in report and 'label.setText("done")' in report, report
+    assert "threading.py" not in report and "pyqtguard" not in report.split("\n", 1)[1], report
+    assert "99 more" not in report
+    assert "QLabel.setText() called in thread 'fetcher'" in result.stderr, result.stderr
+    assert "polite" not in result.log
+
+
+def test_off_by_default(tmp_path):
+    result = run_app(WORKER_APP.format(options=""), tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert _reports(result.log) == [], result.log
+    assert "outside the GUI thread" not in result.stderr
+
+
+def test_on_from_the_environment_under_run(tmp_path):
+    result = run_app(WORKER_APP.replace("    import pyqtguard\n", "").replace(
+        "    pyqtguard.install({options})\n", ""), tmp_path, under_run=True,
+        env={"PYQTGUARD_CHECK_THREADS": "1"})
+    assert result.returncode == 0, result.describe()
+    assert len(_reports(result.log)) == 1, result.log
+
+
+def test_a_profiler_in_the_worker_keeps_its_place_and_qthreads_are_checked(tmp_path):
+    """A thread that runs a profiler keeps it (3.11: the check steps aside;
+    3.12+: cProfile uses sys.monitoring, both run); a QThread's run() is
+    checked like a Python thread."""
+    result = run_app("""
+        import sys, threading, cProfile, pstats
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("waiting")
+        seen = []
+        def profiled():
+            profiler = cProfile.Profile()
+            profiler.enable()
+            label.text()
+            profiler.disable()
+            calls = pstats.Stats(profiler).stats
+            seen.append(any("text" in str(function) for function in calls))
+        worker = threading.Thread(target=profiled, name="profiled")
+        worker.start()
+        worker.join()
+        class Loader(QtCore.QThread):
+            def run(self):
+                label.setWordWrap(True)
+        loader = Loader()
+        loader.setObjectName("loader")
+        loader.start()
+        loader.wait()
+        print("profiler kept:", seen, flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "profiler kept: [True]" in result.stdout, result.describe()
+    reports = _reports(result.log)
+    # 3.11: the profiler took the thread's profile function; 3.12+: cProfile
+    # uses sys.monitoring and the check runs beside it.
+    profiled = [r for r in reports if "QLabel.text() called in thread 'profiled'" in r]
+    assert len(profiled) == (0 if sys.version_info < (3, 12) else 1), result.log
+    loader = [r for r in reports if "QLabel.setWordWrap() called in thread 'loader'" in r]
+    assert len(loader) == 1 and "in run" in loader[0], result.log
+    assert len(reports) == len(profiled) + 1, result.log
+
+
+@pytest.mark.parametrize("value", ["yes please", "2"])
+def test_a_bad_environment_value_is_warned_about_and_ignored(tmp_path, value):
+    result = run_app(WORKER_APP.format(options=""), tmp_path,
+                     env={"PYQTGUARD_CHECK_THREADS": value})
+    assert result.returncode == 0, result.describe()
+    assert "ignoring PYQTGUARD_CHECK_THREADS" in result.stderr, result.stderr
+    assert _reports(result.log) == []
+
+
+def test_a_wrong_type_is_a_programming_error(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        try:
+            pyqtguard.install(check_threads="yes")
+        except TypeError as exc:
+            print("TypeError:", exc)
+    """, tmp_path)
+    assert "TypeError: check_threads must be a bool, not str" in result.stdout, result.describe()
+
+
+def test_a_moved_worker_objects_slots_and_executor_tasks_are_checked(tmp_path):
+    """The usual patterns: a worker QObject moved to a QThread (its slots run
+    by the thread's own event loop, one call from C++ each) and a
+    ThreadPoolExecutor task."""
+    result = run_app("""
+        from concurrent.futures import ThreadPoolExecutor
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        bar = QtWidgets.QProgressBar()
+        class Worker(QtCore.QObject):
+            done = QtCore.pyqtSignal()
+            @QtCore.pyqtSlot()
+            def first(self):
+                pass
+            @QtCore.pyqtSlot()
+            def step(self):
+                bar.setValue(50)
+                self.done.emit()
+        thread = QtCore.QThread()
+        thread.setObjectName("mover")
+        worker = Worker()
+        worker.moveToThread(thread)
+        thread.started.connect(worker.first)
+        worker.done.connect(app.quit)
+        thread.start()
+        QtCore.QTimer.singleShot(100, worker.step)     # runs in the thread's loop
+        app.exec()
+        thread.quit()
+        thread.wait()
+        with ThreadPoolExecutor(thread_name_prefix="pool") as pool:
+            pool.submit(bar.setFormat, "%p").result()
+            pool.submit(lambda: bar.reset()).result()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    reports = _reports(result.log)
+    text = "\n".join(reports)
+    assert "QProgressBar.setValue() called in thread 'mover'" in text, result.log
+    assert "in step" in text
+    assert "QProgressBar.reset() called in thread 'pool_0'" in text, result.log
+    # The pool called the widget's method itself: reported where it did.
+    assert "QProgressBar.setFormat() called in thread 'pool_0'" in text, result.log
+    assert len(reports) == 3, result.log
+
+
+def test_names_from_the_app_cannot_forge_log_lines(tmp_path):
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets
+        app = QtWidgets.QApplication([])
+        forged = "\\n[2026-01-01 00:00:00.000 UTC] pyqtguard: interpreter exit\\n"
+        Label = type("Label" + forged, (QtWidgets.QLabel,), {})
+        label = Label()
+        worker = threading.Thread(target=lambda: label.setText("x"), name="w" + forged)
+        worker.start()
+        worker.join()
+        import os
+        os._exit(0)                      # no real "interpreter exit" line
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert len(_reports(result.log)) == 1, result.log
+    assert "\n[2026-01-01" not in result.log and "\n[2026-01-01" not in result.stderr
+    assert "pyqtguard: interpreter exit" in result.log       # escaped, inside the report
+    assert "\npyqtguard: interpreter exit" not in result.log
