@@ -123,3 +123,23 @@ def test_a_sleeping_loop_is_no_work(tmp_path):
     assert result.returncode == HUNG, result.describe()
     assert "still working" not in result.log, result.log
     assert shutdown_to_end(result.log) < 1.5 + 0.5 + 2, result.log
+
+
+def test_an_app_computing_with_many_idle_threads_is_looked_at_in_time(tmp_path):
+    # The look reads each thread's schedstat: every read let the computing
+    # thread take the GIL back for a switch interval, so with a hundred
+    # threads the look outlasted the 1.5 s the watchdog waits for an answer
+    # and the process was ended mid-work, as a hung one.
+    result, _ = run_timed("""
+    idle = threading.Event()
+    for _ in range(150):
+        threading.Thread(target=idle.wait, daemon=True).start()
+    end = time.monotonic() + 4
+    total = 0
+    while time.monotonic() < end:                # 4 s of pure Python work
+        total += sum(range(1000))
+    print("computed", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "computed" in result.stdout
+    assert "still working" in result.log and TIMEOUT_MARKER not in result.log, result.log
