@@ -143,3 +143,23 @@ def test_an_app_computing_with_many_idle_threads_is_looked_at_in_time(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "computed" in result.stdout
     assert "still working" in result.log and TIMEOUT_MARKER not in result.log, result.log
+
+
+def test_a_second_exec_gives_the_next_shutdown_its_own_extensions(tmp_path):
+    # exec() again after a first shutdown stops the clock; the extensions
+    # the first shutdown used were still counted against the second one,
+    # which was ended mid-work before its own five.
+    result, _ = run_timed("""
+    def compute(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            sum(range(1000))
+    compute(5)                                   # 3-4 extensions
+    QtCore.QTimer.singleShot(50, app.quit)
+    app.exec()                                   # a second loop: the clock stops
+    compute(5)                                   # 3-4 more: 6 or more in all
+    print("computed twice", flush=True)
+    """, tmp_path, timeout=1)
+    assert result.returncode == 0, result.describe()
+    assert "computed twice" in result.stdout
+    assert TIMEOUT_MARKER not in result.log, result.log
