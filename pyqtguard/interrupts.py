@@ -368,7 +368,7 @@ def _refused(name: str) -> None:
 
 def _loop_ended() -> None:
     """exec() returned: disarm, or - after a signal - end as it asks."""
-    global _notifier, _armed, _carried
+    global _notifier, _armed, _carried, _closing
     late = _stop_forwarding()
     carried, _carried = _carried or late, None
     if _notifier is not None:
@@ -378,7 +378,7 @@ def _loop_ended() -> None:
         qt_attach.carry_out_of_exec(carried)    # raised once the listeners have run
     if not _armed:
         return
-    signum = _closing or _native.interrupt_signal()
+    signum = _closing = _closing or _native.interrupt_signal()
     if signum:
         # Closing: the handler stays for a second signal during the exit (the
         # report and the end at once); the GUI thread no longer reads the pipe.
@@ -397,6 +397,17 @@ def _loop_ended() -> None:
     raise SystemExit(EXIT_STATUS_SIGTERM)
 
 
+def _deliver_again(signum: int) -> None:
+    """A signal pyqtguard's handler received and the GUI thread never took
+    (stuck in a slot), when uninstall() puts the previous handlers back: sent
+    again, to them - SIGTERM's default action ends the process, as it would
+    have without pyqtguard - not dropped with pyqtguard's state."""
+    name = _NAMES.get(signum, f"signal {signum}")
+    logfile.log_event(f"pyqtguard: {name} received and not taken before uninstall(): "
+                      f"sent again to the handler put back")
+    os.kill(os.getpid(), signum)
+
+
 def _disarm() -> None:
     global _notifier, _armed, _forwarding
     notifier, _notifier = _notifier, None
@@ -404,8 +415,10 @@ def _disarm() -> None:
         qt_attach.retire(notifier)          # uninstall() may come from any thread
     qt_attach.drop_parked("interrupt wake-up")
     if _armed:
-        _native.interrupt_disarm()
+        received = _native.interrupt_disarm()
         _armed = False
+        if received and not _closing:
+            _deliver_again(received)
     if _forwarding:
         # A signal forwarded but not run yet runs at the main thread's next
         # Python code, as it would have without pyqtguard.

@@ -123,3 +123,43 @@ def test_a_sleeping_loop_is_no_work(tmp_path):
     assert result.returncode == HUNG, result.describe()
     assert "still working" not in result.log, result.log
     assert shutdown_to_end(result.log) < 1.5 + 0.5 + 2, result.log
+
+
+def test_an_app_computing_with_many_idle_threads_is_looked_at_in_time(tmp_path):
+    # The look reads each thread's schedstat: every read let the computing
+    # thread take the GIL back for a switch interval, so with a hundred
+    # threads the look outlasted the 1.5 s the watchdog waits for an answer
+    # and the process was ended mid-work, as a hung one.
+    result, _ = run_timed("""
+    idle = threading.Event()
+    for _ in range(150):
+        threading.Thread(target=idle.wait, daemon=True).start()
+    end = time.monotonic() + 4
+    total = 0
+    while time.monotonic() < end:                # 4 s of pure Python work
+        total += sum(range(1000))
+    print("computed", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "computed" in result.stdout
+    assert "still working" in result.log and TIMEOUT_MARKER not in result.log, result.log
+
+
+def test_a_second_exec_gives_the_next_shutdown_its_own_extensions(tmp_path):
+    # exec() again after a first shutdown stops the clock; the extensions
+    # the first shutdown used were still counted against the second one,
+    # which was ended mid-work before its own five.
+    result, _ = run_timed("""
+    def compute(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            sum(range(1000))
+    compute(5)                                   # 3-4 extensions
+    QtCore.QTimer.singleShot(50, app.quit)
+    app.exec()                                   # a second loop: the clock stops
+    compute(5)                                   # 3-4 more: 6 or more in all
+    print("computed twice", flush=True)
+    """, tmp_path, timeout=1)
+    assert result.returncode == 0, result.describe()
+    assert "computed twice" in result.stdout
+    assert TIMEOUT_MARKER not in result.log, result.log

@@ -549,3 +549,32 @@ def test_a_ctrl_c_the_stuck_gui_thread_never_takes_says_what_the_next_one_does(t
     assert hint in err, err
     assert hint in run_log(tmp_path)
     assert err.index(hint) < err.index("second SIGINT"), err
+
+
+def test_a_sigterm_not_yet_taken_when_uninstall_runs_is_not_lost(tmp_path):
+    # The GUI thread is stuck when the SIGTERM comes; uninstall() (from
+    # another thread, before the untaken signal's deadline) put the previous
+    # handlers back and dropped the signal with the deadline: the process
+    # ran for ever, where without pyqtguard that SIGTERM had ended it.  It
+    # is delivered again once the default action is back.
+    proc = start_busy_app(tmp_path, "threading.Timer(1.2, pyqtguard.uninstall).start()\n"
+                                    "    while True:\n        pass",
+                          later="import threading")
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=10)
+    assert status == -signal.SIGTERM, (status, out, err)
+    assert "slot returned" not in out
+    log = run_log(tmp_path)
+    assert "SIGTERM received and not taken before uninstall()" in log, log
+
+
+def test_a_sigterm_taken_at_the_loop_s_end_is_not_sent_again_by_uninstall(tmp_path):
+    # The slot quits the app itself while the SIGTERM waits: exec() takes it
+    # as it returns (SystemExit(143)); uninstall() at exit must not send it
+    # again (it was taken: the exit status stays 143, not a kill).
+    proc = start_busy_app(tmp_path, "time.sleep(1.5); app.quit()",
+                          later="import atexit; atexit.register(pyqtguard.uninstall)")
+    proc.send_signal(signal.SIGTERM)
+    status, out, err = finish(proc, timeout=10)
+    assert status == 128 + signal.SIGTERM, (status, out, err)
+    assert "sent again" not in run_log(tmp_path)

@@ -260,3 +260,29 @@ raise RuntimeError("after restart")
     for gen in range(3):
         assert f"gen {gen} pyqtguard._native ['a']" in result.stdout, result.describe()
     assert "RuntimeError: after restart" in result.log
+
+
+def test_posix_spawnp_looks_a_bare_name_up_on_this_process_s_path(tmp_path):
+    """posix_spawnp searches the caller's PATH, not the PATH of the
+    environment it is given: with this python's folder on the latter only,
+    the rule rewrote the arguments and the C library ran another program of
+    that name with pyqtguard's bootstrap instead of the app's script."""
+    name = os.path.basename(sys.executable)
+    other = tmp_path / "bin" / name
+    other.parent.mkdir()
+    other.write_text('#!/bin/sh\necho "other program:" "$@"\n')
+    other.chmod(0o755)
+    restart = ("env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep "
+               "+ os.environ['PATH']); "
+               f"os.waitpid(os.posix_spawnp({name!r}, [{name!r}, *sys.argv], env), 0)")
+    (tmp_path / "app.py").write_text(RESTARTING_APP.format(restart=restart))
+    outputs = []
+    for launcher in ([], ["-m", "pyqtguard", "run"]):
+        (tmp_path / "restarted").unlink(missing_ok=True)
+        proc = subprocess.run([sys.executable, *launcher, "app.py", "q"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60,
+                              env=child_env(tmp_path / "logs",
+                                            {"PATH": f"{other.parent}:/usr/bin:/bin"}))
+        outputs.append((proc.returncode, proc.stdout))
+    assert "other program: app.py q" in outputs[0][1], outputs
+    assert outputs[0] == outputs[1], outputs

@@ -11,6 +11,7 @@ is not the app's own must run as under python.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -213,3 +214,31 @@ print("start", type(QProcess.__dict__["start"]).__name__)
     result = run_app(app, tmp_path)
     assert "qt False" in result.stdout and "start methoddescriptor" in result.stdout, \
         result.describe()
+
+
+def test_a_bare_program_name_is_looked_up_on_the_path_qt_uses(tmp_path):
+    """Qt looks a program name without a folder up on the app's own PATH,
+    not on the QProcess environment's.  With this python's folder on the
+    latter only, the rule took the name for this python and rewrote the
+    arguments - and Qt ran another program of that name (another python)
+    with pyqtguard's bootstrap instead of the app's script."""
+    name = os.path.basename(sys.executable)
+    other = tmp_path / "bin" / name
+    other.parent.mkdir()
+    other.write_text('#!/bin/sh\necho "other program:" "$@"\n')
+    other.chmod(0o755)
+    restart = ("p = QProcess(); p.setProcessChannelMode(FORWARD); "
+               "e = QProcessEnvironment.systemEnvironment(); "
+               "e.insert('PATH', os.path.dirname(sys.executable) + os.pathsep + e.value('PATH')); "
+               f"p.setProcessEnvironment(e); p.start({name!r}, sys.argv); " + _WAIT)
+    (tmp_path / "app.py").write_text(APP.format(restart=restart))
+    outputs = []
+    for launcher in ([], ["-m", "pyqtguard", "run"]):
+        (tmp_path / "restarted").unlink(missing_ok=True)
+        proc = subprocess.run([sys.executable, *launcher, "app.py", "q"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, input="",
+                              env=child_env(tmp_path / "logs",
+                                            {"PATH": f"{other.parent}:/usr/bin:/bin"}))
+        outputs.append((proc.returncode, proc.stdout))
+    assert "other program: app.py q" in outputs[0][1], outputs
+    assert outputs[0] == outputs[1], outputs

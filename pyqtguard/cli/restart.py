@@ -93,7 +93,8 @@ def _posix_spawn(path: Any, argv: Any, env: Any, *args: Any, **kwargs: Any) -> i
 
 
 def _posix_spawnp(path: Any, argv: Any, env: Any, *args: Any, **kwargs: Any) -> int:
-    argv = _restart_args(path, argv, env, None, search=True) or argv
+    # the C library looks the name up on this process's PATH, not on env's
+    argv = _restart_args(path, argv, env, None, search=True, path_environ=os.environ) or argv
     return _originals["posix_spawnp"](path, argv, env, *args, **kwargs)  # type: ignore[no-any-return]
 
 
@@ -163,18 +164,22 @@ def _attach_qprocess(qtcore: Any) -> None:
 
 def _qprocess_command(program: Any, argv: Any, env: Any, cwd: Any) -> list[str] | None:
     """:func:`_restart_args` for QProcess, which looks a bare program name
-    up on PATH (handed to :mod:`.qprocess`, which does not import this
-    module back)."""
-    return _restart_args(program, argv, env, cwd, search=True)
+    up on the app's own PATH, whatever the QProcess's environment says
+    (``QStandardPaths::findExecutable``); handed to :mod:`.qprocess`, which
+    does not import this module back."""
+    return _restart_args(program, argv, env, cwd, search=True, path_environ=os.environ)
 
 
-def _restart_args(path: Any, argv: Any, env: Any, cwd: Any, *, search: bool) -> list[str] | None:
+def _restart_args(path: Any, argv: Any, env: Any, cwd: Any, *, search: bool,
+                  path_environ: Any = None) -> list[str] | None:
     """The command rewritten to run under ``pyqtguard run``, or None to
-    leave it as it is."""
+    leave it as it is.  A name without a folder is looked up (*search*) on
+    *path_environ*'s PATH, the new environment's if None (as subprocess and
+    os.execvpe do; posix_spawnp and Qt look on this process's)."""
     if _app is None:
         return None
     try:
-        return _rewrite(_app, path, argv, env, cwd, search)
+        return _rewrite(_app, path, argv, env, cwd, search, path_environ)
     except Exception as exc:  # noqa: BLE001 - the restart happens either way
         not_guarded(exc)
         return None
@@ -190,7 +195,7 @@ def not_guarded(exc: BaseException) -> None:
 
 
 def _rewrite(app: _App, path: Any, argv: Any, env: Any, cwd: Any,
-             search: bool) -> list[str] | None:
+             search: bool, path_environ: Any = None) -> list[str] | None:
     if isinstance(path, int) or not isinstance(argv, (list, tuple)) or len(argv) < 2:
         return None                     # fexecve(), or bad arguments: python's to refuse
     try:
@@ -202,7 +207,8 @@ def _rewrite(app: _App, path: Any, argv: Any, env: Any, cwd: Any,
     environ = os.environ if env is None else env
     if _disabled(environ):
         return None
-    if not _is_this_python(program, environ, cwd, search):
+    if not _is_this_python(program, environ if path_environ is None else path_environ, cwd,
+                           search):
         return None
     split = _split_python_args(args[1:])
     if split is None:

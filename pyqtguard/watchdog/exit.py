@@ -122,9 +122,10 @@ def _stop_qthreads(qthreads: Any, records: list[Any] | None = None) -> None:
 def _reset_exit_deadline() -> None:
     """A new event loop (tests that exec() again, "save changes?" after it):
     no shutdown yet."""
-    global _began, _resume_after_top_level
+    global _began, _resume_after_top_level, _extensions
     if _began is not None and _began.startswith("the Qt event loop"):
         _began = None
+        _extensions = 0                 # the next shutdown gets its own
         _native.watchdog_disarm_exit()
         _resume_after_top_level = qt_attach.in_top_level_loop()
 

@@ -25,6 +25,7 @@ WINDOW = 0.5                  # seconds looked at
 MIN_CPU_SHARE = 0.10          # of one core: a sleep loop's wake-ups stay far below
 _PROC_READ_LIMIT = 4096       # /proc/self/io and a schedstat: a few hundred bytes
 _MAX_TASKS = 1024             # threads read at most
+_SCAN_LIMIT = 0.15            # seconds one reading of them takes at most
 MIN_BUSY_THREAD_SHARE = 0.5   # of the window, one thread running or ready to run
 
 
@@ -33,29 +34,41 @@ def _cpu_seconds() -> float:
     return times.user + times.system
 
 
-def _scheduled() -> dict[str, int]:
+def _scheduled(until: float, only: dict[str, tuple[int, float]] | None = None
+               ) -> dict[str, tuple[int, float]]:
     """Each thread's nanoseconds on a CPU and waiting for one (Linux's
-    ``/proc/self/task/*/schedstat``); empty elsewhere."""
+    ``/proc/self/task/*/schedstat``), with when it was read; empty
+    elsewhere.  Read until *until* (``time.monotonic()``) at most: each
+    read lets a computing thread take the GIL back for a switch interval,
+    and the watchdog waits 1.5 s for the whole answer.  *only*: the threads
+    of the first reading (the main thread is the first listed)."""
     try:
-        tasks = os.listdir("/proc/self/task")[:_MAX_TASKS]
+        tasks = list(only) if only is not None else os.listdir("/proc/self/task")[:_MAX_TASKS]
     except OSError:
         return {}
     scheduled = {}
     for task in tasks:
         data = read_bounded(f"/proc/self/task/{task}/schedstat", _PROC_READ_LIMIT,
                             regular=False)
+        read_at = time.monotonic()
         fields = data.split() if data is not None else []   # None: the thread ended
         if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
-            scheduled[task] = int(fields[0]) + int(fields[1])
+            scheduled[task] = (int(fields[0]) + int(fields[1]), read_at)
+        if read_at >= until:
+            break
     return scheduled
 
 
-def _busiest_share(before: dict[str, int], after: dict[str, int], elapsed: float) -> float:
-    """The largest share of *elapsed* one thread spent running or ready to
-    run: a busy thread on a loaded machine gets little CPU, but waits for
-    it the rest of the time; a thread polling in a sleep loop sleeps."""
-    deltas = (after[task] - before[task] for task in after if task in before)
-    return max(deltas, default=0) / 1e9 / elapsed
+def _busiest_share(before: dict[str, tuple[int, float]],
+                   after: dict[str, tuple[int, float]]) -> float:
+    """The largest share of the time between its two readings one thread
+    spent running or ready to run: a busy thread on a loaded machine gets
+    little CPU, but waits for it the rest of the time; a thread polling in
+    a sleep loop sleeps."""
+    shares = ((after[task][0] - before[task][0]) / 1e9
+              / max(after[task][1] - before[task][1], 1e-3)
+              for task in after if task in before)
+    return max(shares, default=0)
 
 
 def _written() -> tuple[int, str] | None:
@@ -82,13 +95,12 @@ def _blocks_written() -> tuple[int, str] | None:
 def work_seen(window: float = WINDOW) -> str | None:
     """What the process did over the next *window* seconds that a hung one
     does not ("CPU 97% of a core", "2.1 MB written"), or None."""
-    cpu, scheduled, written = _cpu_seconds(), _scheduled(), _written()
-    started = time.monotonic()
+    scheduled = _scheduled(time.monotonic() + _SCAN_LIMIT)   # its own CPU left out
+    cpu, written, started = _cpu_seconds(), _written(), time.monotonic()
     time.sleep(window)
-    elapsed = max(time.monotonic() - started, 1e-3)
-    cpu_share = (_cpu_seconds() - cpu) / elapsed
-    busiest = _busiest_share(scheduled, _scheduled(), elapsed)
+    cpu_share = (_cpu_seconds() - cpu) / max(time.monotonic() - started, 1e-3)
     now_written = _written()
+    busiest = _busiest_share(scheduled, _scheduled(time.monotonic() + _SCAN_LIMIT, scheduled))
     seen = []
     if cpu_share >= MIN_CPU_SHARE:
         seen.append(f"CPU {cpu_share:.0%} of a core")
