@@ -163,3 +163,26 @@ def test_a_second_exec_gives_the_next_shutdown_its_own_extensions(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "computed twice" in result.stdout
     assert TIMEOUT_MARKER not in result.log, result.log
+
+
+def test_an_app_saving_through_a_child_process_after_exec_is_not_cut_short(tmp_path):
+    """Saving by running a tool (zip, ffmpeg, a converter) and waiting for
+    it: the app itself is idle, its child does the work."""
+    result, _ = run_timed("""
+    import subprocess
+    busy = "import time\\nend = time.monotonic() + 4\\nwhile time.monotonic() < end: pass"
+    subprocess.run([sys.executable, "-c", busy], check=True)
+    print("exported", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "exported" in result.stdout
+    assert "child process" in result.log, result.log
+
+
+def test_an_app_waiting_for_an_idle_child_is_still_ended(tmp_path):
+    result, _ = run_timed("""
+    import subprocess
+    subprocess.run([sys.executable, "-c", "import time; time.sleep(6)"])
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    assert TIMEOUT_MARKER in result.log

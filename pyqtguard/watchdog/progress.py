@@ -25,6 +25,11 @@ WINDOW = 0.5                  # seconds looked at
 MIN_CPU_SHARE = 0.10          # of one core: a sleep loop's wake-ups stay far below
 _PROC_READ_LIMIT = 4096       # /proc/self/io and a schedstat: a few hundred bytes
 _MAX_TASKS = 1024             # threads read at most
+_MAX_CHILDREN = 64            # child processes read at most
+try:
+    _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") or 100   # /proc's time unit
+except (AttributeError, ValueError, OSError):        # Windows: no /proc either
+    _CLOCK_TICKS = 100
 _SCAN_LIMIT = 0.15            # seconds one reading of them takes at most
 MIN_BUSY_THREAD_SHARE = 0.5   # of the window, one thread running or ready to run
 
@@ -71,6 +76,31 @@ def _busiest_share(before: dict[str, tuple[int, float]],
     return max(shares, default=0)
 
 
+def _children_cpu_seconds() -> float:
+    """CPU seconds so far of this process's child processes that still run
+    (Linux: each thread's ``children`` list, each child's ``stat``); 0
+    elsewhere.  An app saving through a tool (zip, ffmpeg) waits idle while
+    its child works.  The children of children are not counted."""
+    try:
+        tasks = os.listdir("/proc/self/task")[:_MAX_TASKS]
+    except OSError:
+        return 0.0
+    pids: set[int] = set()
+    for task in tasks:
+        data = read_bounded(f"/proc/self/task/{task}/children", _PROC_READ_LIMIT,
+                            regular=False)
+        pids.update(int(pid) for pid in (data or b"").split()[:_MAX_CHILDREN] if pid.isdigit())
+    ticks = 0
+    for pid in sorted(pids)[:_MAX_CHILDREN]:
+        stat = read_bounded(f"/proc/{pid}/stat", _PROC_READ_LIMIT, regular=False)
+        # After the command's ")" (it may hold anything): state is field 3,
+        # utime and stime fields 14 and 15 (clock ticks).
+        fields = stat.rpartition(b")")[2].split() if stat else []
+        if len(fields) >= 13 and fields[11].isdigit() and fields[12].isdigit():
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / _CLOCK_TICKS
+
+
 def _written() -> tuple[int, str] | None:
     """What was written so far and its unit: bytes (Linux), else blocks
     (other POSIX); None where neither can be read (Windows)."""
@@ -96,16 +126,21 @@ def work_seen(window: float = WINDOW) -> str | None:
     """What the process did over the next *window* seconds that a hung one
     does not ("CPU 97% of a core", "2.1 MB written"), or None."""
     scheduled = _scheduled(time.monotonic() + _SCAN_LIMIT)   # its own CPU left out
+    children = _children_cpu_seconds()
     cpu, written, started = _cpu_seconds(), _written(), time.monotonic()
     time.sleep(window)
-    cpu_share = (_cpu_seconds() - cpu) / max(time.monotonic() - started, 1e-3)
+    elapsed = max(time.monotonic() - started, 1e-3)
+    cpu_share = (_cpu_seconds() - cpu) / elapsed
     now_written = _written()
+    children_share = (_children_cpu_seconds() - children) / elapsed
     busiest = _busiest_share(scheduled, _scheduled(time.monotonic() + _SCAN_LIMIT, scheduled))
     seen = []
     if cpu_share >= MIN_CPU_SHARE:
         seen.append(f"CPU {cpu_share:.0%} of a core")
     elif busiest >= MIN_BUSY_THREAD_SHARE:
         seen.append(f"a thread running or ready to run {min(busiest, 1):.0%} of the time")
+    if children_share >= MIN_CPU_SHARE:
+        seen.append(f"its child processes CPU {children_share:.0%} of a core")
     if written is not None and now_written is not None and now_written[0] > written[0]:
         count, unit = now_written[0] - written[0], now_written[1]
         seen.append(f"{_size(count) if unit == 'bytes' else f'{count} blocks'} written")
