@@ -173,3 +173,37 @@ def test_a_forged_logs_freezes_are_bounded_and_only_the_runs_own(tmp_path):
     assert run.freeze_places[1].longest_ms == 699
     assert "501 GUI freezes (longest at least 3000 ms, at slots.py:7 in slot6)" \
         in run.describe(), run.describe()
+
+
+HOLDS_THE_GIL = """
+    import ctypes, sys
+    import pyqtguard
+    pyqtguard.install(freeze_ms=100)
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv)
+
+    def on_load():
+        ctypes.PyDLL(None).sleep(3)      # a C call that keeps the GIL
+
+    QTimer.singleShot(50, on_load)
+    QTimer.singleShot(300, app.quit)
+    app.exec()
+"""
+
+
+def test_a_freeze_the_watchdog_reported_itself_python_not_answering(tmp_path):
+    """The GUI thread holds the GIL: no Python report, the watchdog's own
+    ("Python did not answer"), with its dump of the GUI thread's stack
+    (most recent call first) where the interpreter exports the dumper."""
+    result = run_app(HOLDS_THE_GIL, tmp_path, script_name="held.py")
+    assert result.returncode == 0, result.describe()
+    assert "Python did not answer within 1.5 s" in result.log, result.describe()
+    [run] = json.loads(_logs(result.log_dir, "--json").stdout)
+    assert run["freezes"] == 1 and 2900 <= run["longest_freeze_ms"] < 10000, run
+    where = f"held.py:{_line_of(HOLDS_THE_GIL, 'PyDLL(None).sleep(3)')} in on_load"
+    if sys.version_info < (3, 13):       # the GUI thread's stack alone (src/watchdog.c)
+        assert run["freeze_where"] == where, (run, result.log)
+    else:                                # faulthandler's: every thread's, or none
+        assert run["freeze_where"] in ("", where), (run, result.log)
