@@ -311,7 +311,7 @@ class _Freezes:
         self._ended = False
         self._stack = False                    # reading the open freeze's stack
         self._frames = _StackFrames()
-        self._libraries: tuple[str, ...] | None = None
+        self._libraries: tuple[bytes, ...] | None = None
 
     def feed(self, line: bytes) -> bool:
         """Take *line*; True if it was a freeze's (its event line or its stack)."""
@@ -329,7 +329,7 @@ class _Freezes:
             if self._libraries is None:
                 from ..crashes.reports import _library_prefixes
 
-                self._libraries = _library_prefixes()
+                self._libraries = tuple(os.fsencode(p) for p in _library_prefixes())
             self._stack, self._frames = True, _StackFrames(self._libraries)
         elif (match := _LASTING_FREEZE_LINE.match(line)) is not None:
             if self._open:
@@ -378,35 +378,37 @@ class _StackFrames:
     __slots__ = ("_libraries", "_innermost", "_innermost_app", "_dumped", "_dumped_app",
                  "_threads")
 
-    def __init__(self, libraries: tuple[str, ...] = ()) -> None:
+    def __init__(self, libraries: tuple[bytes, ...] = ()) -> None:
         self._libraries = libraries
-        self._innermost: str | None = None         # Python's report: the last ones
-        self._innermost_app: str | None = None
-        self._dumped: str | None = None            # the watchdog's dump: the first ones
-        self._dumped_app: str | None = None
+        # frames as matched (formatted once, by where()): Python's report,
+        # the last ones; the watchdog's dump, the first ones
+        self._innermost: re.Match[bytes] | None = None
+        self._innermost_app: re.Match[bytes] | None = None
+        self._dumped: re.Match[bytes] | None = None
+        self._dumped_app: re.Match[bytes] | None = None
         self._threads = 0
 
     def add(self, line: bytes) -> None:
         if (match := _TRACEBACK_FRAME.match(line)) is not None:
-            self._innermost = _frame_where(match)
+            self._innermost = match
             if self._is_app(match["file"]):
-                self._innermost_app = self._innermost
+                self._innermost_app = match
         elif line.startswith((b"Thread ", b"Current thread ")):
             self._threads += 1
         elif self._threads == 1 and (match := _DUMPED_FRAME.match(line)) is not None:
             if self._dumped is None:
-                self._dumped = _frame_where(match)
+                self._dumped = match
             if self._dumped_app is None and self._is_app(match["file"]):
-                self._dumped_app = _frame_where(match)
+                self._dumped_app = match
 
     def _is_app(self, file: bytes) -> bool:
-        return not file.decode("utf-8", "replace").startswith(self._libraries)
+        return not file.startswith(self._libraries)
 
     def where(self) -> str:
         if self._innermost is not None:
-            return self._innermost_app or self._innermost
+            return _frame_where(self._innermost_app or self._innermost)
         if self._threads == 1 and self._dumped is not None:
-            return self._dumped_app or self._dumped
+            return _frame_where(self._dumped_app or self._dumped)
         return ""
 
 
