@@ -481,7 +481,13 @@ def test_a_sigterm_the_stuck_gui_thread_never_takes_ends_the_process(tmp_path, b
     [run] = json.loads(listed.stdout)
     assert (run["outcome"], run["exit_status"], run["untaken_sigterm"]) == (
         "exit timeout", 143, True), run
-    assert run["summary"] == "SIGTERM not taken, GUI thread busy (143)", run
+    # the stuck slot is a GUI freeze too (freeze_ms 1000, the budget 2 s),
+    # still going when the process was ended: its length is "at least"
+    assert run["summary"].startswith("SIGTERM not taken, GUI thread busy (143); 1 GUI "
+                                     "freeze (longest at least "), run
+    assert run["freezes"] == 1 and run["longest_freeze_ended"] is False, run
+    if busy in ("python", "blocked"):
+        assert run["freeze_where"].endswith(" in busy_slot"), run
     report = log.split("=== pyqtguard exit timeout ===")[1]
     if busy != "holding-the-gil" or sys.version_info < (3, 13):    # 3.13+: faulthandler's
         assert "busy_slot" in report, report

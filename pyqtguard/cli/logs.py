@@ -8,8 +8,9 @@
 
 One line per run: start time (UTC), app, pid, outcome (``clean``, ``N
 exceptions``, ``crashed (SIGSEGV ...)``, ``exit timeout (124)``, ``still
-running``, ``uninstalled``, ``ended unrecorded``) and the log's path; see
-:mod:`pyqtguard.logs.summary`.  Exit status 0, or 2 for a folder or app that
+running``, ``uninstalled``, ``ended unrecorded``), the run's GUI freezes
+after it (``clean; 2 GUI freezes (longest 910 ms, at app.py:14 in
+on_save)``) and the log's path; see :mod:`pyqtguard.logs.summary`.  Exit status 0, or 2 for a folder or app that
 does not exist or cannot be read.
 """
 from __future__ import annotations
@@ -27,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "logs", help="list recent runs: time, app, pid, outcome, run log",
         description="List recent runs, newest first: start time (UTC), app, pid, "
         "outcome (clean, N exceptions, crashed, exit timeout, still running, "
-        "uninstalled, ended unrecorded) and "
+        "uninstalled, ended unrecorded), the run's GUI freezes (how many, the longest, "
+        "where the GUI thread was stuck: \"clean; 2 GUI freezes (longest 910 ms, at "
+        "app.py:14 in on_save)\") and "
         "the run log's path; the app's multiprocessing workers' own logs among "
         "them (\"worker of pid N: ...\"; workers in a row of which nothing is "
         "to tell: one line, counted).  Exit status 0; 2 if the folder or app does "

@@ -40,6 +40,17 @@ crashed (pid N: SIG...)``   run's own outcome comes first
                             SIGKILL, ``os._exit``, power loss)
 ==========================  ==================================================
 
+GUI freezes the watchdog reported follow the outcome (``clean; 2 GUI
+freezes (longest 910 ms, at app.py:14 in on_save)``): how many, the longest
+(its whole length from its ``GUI freeze ended`` line; ``at least`` if the
+log ended while it lasted) and where the GUI thread was stuck then, the
+innermost app frame of its report's stack (not the standard library,
+site-packages or pyqtguard, as the reading interpreter places them); the
+JSON adds every place, longest first (:class:`FreezePlace`, at most
+:data:`MAX_FREEZE_PLACES`).  Only the watchdog's own lines count: at a
+line's start, without a fork child's ``(forked child, pid N)``; a freeze
+not reported because a debugger had stopped the GUI thread is none.
+
 Logs are read as untrusted input: only regular files (a FIFO, device,
 socket or folder with a run log's name is skipped with a note, never opened
 for a blocking read), only files that start as run logs do, the header and
@@ -84,6 +95,42 @@ _REPORT_LINE = re.compile(
 _REPEAT_LINE = re.compile(
     _STAMP + rb"pyqtguard: (?!Qt )(?P<where>.*): (?P<count>\d+) more times? since its "
     rb"last full report")
+# The freeze detector's lines (pyqtguard/watchdog/freeze.py, src/watchdog.c),
+# at a line's start: the app's text in the log cannot begin a line with '['
+# (src/logfd.c), and a fork child's Python lines begin "(forked child, pid N)".
+_FREEZE_LINE = re.compile(_STAMP + rb"GUI freeze: the event loop has not turned for "
+                          rb"(?P<ms>\d{1,12}) ms(?:;|$)")
+_LASTING_FREEZE_LINE = re.compile(_STAMP + rb"GUI freeze: still frozen after "
+                                  rb"(?P<ms>\d{1,12}) ms;")
+_FREEZE_END_LINE = re.compile(_STAMP + rb"GUI freeze ended: the event loop was blocked for "
+                              rb"(?P<ms>\d{1,12}) ms$")
+_DEBUGGER_STOP_LINE = re.compile(_STAMP + rb"GUI freeze of \d{1,12} ms not reported: ")
+# A frame of the freeze report's stack: as traceback prints it (most recent
+# call last), or as the C fallback's dumper (most recent call first).
+_TRACEBACK_FRAME = re.compile(rb'  File "(?P<file>.*)", line (?P<line>\d{1,10}), '
+                              rb'in (?P<func>.*)$')
+_DUMPED_FRAME = re.compile(rb'\s*File "(?P<file>.*)", line (?P<line>\d{1,10}) '
+                           rb'in (?P<func>.*)$')
+MAX_FREEZE_PLACES = 10      # where the GUI thread was stuck: the longest freezes' places
+_MAX_TRACKED_PLACES = 1024  # places kept while scanning (more: counted, not placed)
+_MAX_WHERE = 200
+
+
+@dataclass(frozen=True)
+class FreezePlace:
+    """Where the GUI thread was stuck in one or more freezes: the innermost
+    app frame of their reports' stacks (``"app.py:42 in on_click"``; ""
+    not known), how many, and the longest's length in ms (``ended``
+    False: the run was still frozen there when its log ended: at least)."""
+
+    where: str
+    count: int
+    longest_ms: int
+    ended: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        return {"where": self.where, "count": self.count, "longest_ms": self.longest_ms,
+                "ended": self.ended}
 
 
 @dataclass(frozen=True)
@@ -110,6 +157,12 @@ class RunSummary:
     forkserver: int = 0     # ...and the forkserver's that forked it, if that was known
     exit_status: int | None = None   # an exit timeout's: the status it ended with
     untaken_sigterm: bool = False    # ...that was a SIGTERM the busy GUI thread never took
+    freezes: int = 0                 # GUI freezes the watchdog reported
+    freezes_exact: bool = True       # False: the log was longer than MAX_SCAN_BYTES
+    longest_freeze_ms: int = 0       # the longest one's length ("GUI freeze ended")...
+    longest_freeze_ended: bool = True    # ...False: still frozen then (at least that)
+    freeze_where: str = ""           # its innermost app frame, "app.py:42 in on_click"
+    freeze_places: tuple[FreezePlace, ...] = ()  # by longest freeze, MAX_FREEZE_PLACES
 
     def describe(self) -> str:
         """The outcome for people: ``clean``, ``2 exceptions``, ``crashed
@@ -120,9 +173,20 @@ class RunSummary:
         if self.worker_of:
             via = f" (forkserver {self.forkserver})" if self.forkserver else ""
             text = f"worker of pid {self.worker_of}{via}: {text}"
+        if self.freezes:
+            text += f"; {self._describe_freezes()}"
         if self.child_crash:
             text += f"; forked child crashed ({self.child_crash})"
         return text
+
+    def _describe_freezes(self) -> str:
+        """``2 GUI freezes (longest 910 ms, at app.py:14 in on_save)``."""
+        more = "" if self.freezes_exact else "at least "
+        plural = "s" if self.freezes != 1 else ""
+        longest = ("" if self.longest_freeze_ended else "at least ") + \
+            f"{self.longest_freeze_ms} ms"
+        where = f", at {self.freeze_where}" if self.freeze_where else ""
+        return f"{more}{self.freezes} GUI freeze{plural} (longest {longest}{where})"
 
     def _describe_run(self) -> str:
         if self.outcome == "crashed":
@@ -149,7 +213,12 @@ class RunSummary:
                 "exceptions": self.exceptions, "exceptions_exact": self.exceptions_exact,
                 "crash_reason": self.crash_reason, "child_crash": self.child_crash,
                 "worker_of": self.worker_of, "forkserver": self.forkserver,
-                "exit_status": self.exit_status, "untaken_sigterm": self.untaken_sigterm}
+                "exit_status": self.exit_status, "untaken_sigterm": self.untaken_sigterm,
+                "freezes": self.freezes, "freezes_exact": self.freezes_exact,
+                "longest_freeze_ms": self.longest_freeze_ms,
+                "longest_freeze_ended": self.longest_freeze_ended,
+                "freeze_where": self.freeze_where,
+                "freeze_places": [place.as_dict() for place in self.freeze_places]}
 
 
 class NotARunLog(OSError):
@@ -221,10 +290,143 @@ def _header(head: bytes) -> dict[str, str]:
     return _section_fields(head.decode("utf-8", "replace"))
 
 
-def _count_exceptions(fd: int, pid: int, size: int) -> tuple[int, bool]:
+class _Freezes:
+    """The run's GUI freezes, fed the log's lines in order, in constant
+    memory (at most _MAX_TRACKED_PLACES places).
+
+    A freeze is a "has not turned" line (Python's report, or the watchdog's
+    own when Python did not answer); its "still frozen after" and "GUI
+    freeze ended" lines that follow tell how long it lasted (an "ended"
+    line is its whole length; none: the run ended or was killed while
+    frozen, the length is at least what was last said).  A freeze not
+    reported because the GUI thread was stopped in a debugger is none, and
+    its "ended" line ends no freeze."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.places: dict[str, list] = {}     # where -> [count, longest ms, ended]
+        self.longest: tuple[int, bool, str] | None = None     # ms, ended, where
+        self._open = False                     # a freeze whose end is not read yet
+        self._ms = 0
+        self._ended = False
+        self._stack = False                    # reading the open freeze's stack
+        self._frames = _StackFrames()
+        self._libraries: tuple[bytes, ...] | None = None
+
+    def feed(self, line: bytes) -> bool:
+        """Take *line*; True if it was a freeze's (its event line or its stack)."""
+        if self._stack:
+            if not line.startswith((b"[", b"=")):   # pyqtguard's next line or section
+                self._frames.add(line)
+                return True
+            self._stack = False
+        if not line.startswith(b"[") or b"GUI freeze" not in line[:64]:
+            return False
+        if (match := _FREEZE_LINE.match(line)) is not None:
+            self._close()
+            self.count += 1
+            self._open, self._ms, self._ended = True, int(match["ms"]), False
+            if self._libraries is None:
+                from ..crashes.reports import _library_prefixes
+
+                self._libraries = tuple(os.fsencode(p) for p in _library_prefixes())
+            self._stack, self._frames = True, _StackFrames(self._libraries)
+        elif (match := _LASTING_FREEZE_LINE.match(line)) is not None:
+            if self._open:
+                self._ms = max(self._ms, int(match["ms"]))
+        elif (match := _FREEZE_END_LINE.match(line)) is not None:
+            if self._open:
+                self._ms, self._ended = max(self._ms, int(match["ms"])), True
+            self._close()          # a debugger's stop ends too: no freeze open then
+        elif _DEBUGGER_STOP_LINE.match(line) is not None:
+            self._close()
+        else:
+            return False
+        return True
+
+    def _close(self) -> None:
+        if not self._open:
+            return
+        self._open = self._stack = False
+        where = self._frames.where()
+        if self.longest is None or \
+                (self._ms, not self._ended) > (self.longest[0], not self.longest[1]):
+            self.longest = (self._ms, self._ended, where)
+        place = self.places.get(where)
+        if place is None and len(self.places) < _MAX_TRACKED_PLACES:
+            self.places[where] = [1, self._ms, self._ended]
+        elif place is not None:
+            place[0] += 1
+            if (self._ms, not self._ended) > (place[1], not place[2]):
+                place[1], place[2] = self._ms, self._ended
+
+    def finish(self) -> list[FreezePlace]:
+        """The places, longest freeze first (at most MAX_FREEZE_PLACES)."""
+        self._close()
+        ranked = sorted(self.places.items(), key=lambda item: (-item[1][1], item[1][2]))
+        return [FreezePlace(where, count, ms, ended)
+                for where, (count, ms, ended) in ranked[:MAX_FREEZE_PLACES]]
+
+
+class _StackFrames:
+    """The frames of a freeze report's GUI-thread stack, as they go by: the
+    innermost app frame (not the standard library, site-packages or
+    pyqtguard; else the innermost) of Python's report (most recent call
+    last), or of the watchdog's own dump of the GUI thread alone (most
+    recent call first; a dump of every thread names no GUI thread)."""
+
+    __slots__ = ("_libraries", "_innermost", "_innermost_app", "_dumped", "_dumped_app",
+                 "_threads")
+
+    def __init__(self, libraries: tuple[bytes, ...] = ()) -> None:
+        self._libraries = libraries
+        # frames as matched (formatted once, by where()): Python's report,
+        # the last ones; the watchdog's dump, the first ones
+        self._innermost: re.Match[bytes] | None = None
+        self._innermost_app: re.Match[bytes] | None = None
+        self._dumped: re.Match[bytes] | None = None
+        self._dumped_app: re.Match[bytes] | None = None
+        self._threads = 0
+
+    def add(self, line: bytes) -> None:
+        if (match := _TRACEBACK_FRAME.match(line)) is not None:
+            self._innermost = match
+            if self._is_app(match["file"]):
+                self._innermost_app = match
+        elif line.startswith((b"Thread ", b"Current thread ")):
+            self._threads += 1
+        elif self._threads == 1 and (match := _DUMPED_FRAME.match(line)) is not None:
+            if self._dumped is None:
+                self._dumped = match
+            if self._dumped_app is None and self._is_app(match["file"]):
+                self._dumped_app = match
+
+    def _is_app(self, file: bytes) -> bool:
+        return not file.startswith(self._libraries)
+
+    def where(self) -> str:
+        if self._innermost is not None:
+            return _frame_where(self._innermost_app or self._innermost)
+        if self._threads == 1 and self._dumped is not None:
+            return _frame_where(self._dumped_app or self._dumped)
+        return ""
+
+
+def _frame_where(match: re.Match[bytes]) -> str:
+    """``app.py:42 in on_click``."""
+    path = match["file"].decode("utf-8", "replace")
+    name = path.replace("\\", "/").rsplit("/", 1)[-1] or path
+    func = match["func"].decode("utf-8", "replace")
+    return f"{name}:{int(match['line'])} in {func}"[:_MAX_WHERE]
+
+
+def _scan(fd: int, pid: int, size: int) -> tuple[int, bool, _Freezes]:
+    """The run's uncaught exceptions (repeats included) and its freezes, in
+    one pass over at most MAX_SCAN_BYTES; and whether that was the whole log."""
     count = 0
+    freezes = _Freezes()
     for line in _lines(fd, MAX_SCAN_BYTES):
-        if not line.startswith(b"["):
+        if freezes.feed(line) or not line.startswith(b"["):
             continue
         report = _REPORT_LINE.match(line)
         if report is not None:
@@ -233,7 +435,7 @@ def _count_exceptions(fd: int, pid: int, size: int) -> tuple[int, bool]:
         repeat = _REPEAT_LINE.match(line)
         if repeat is not None:
             count += int(repeat["count"])
-    return count, size <= MAX_SCAN_BYTES
+    return count, size <= MAX_SCAN_BYTES, freezes
 
 
 def _starts_a_line(tail: bytes, index: int) -> bool:
@@ -361,7 +563,7 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         fields = _header(head)
         pid_text = fields.get("pid", "")
         pid = int(pid_text) if pid_text.isdigit() else logdir.pid_in_name(path)
-        exceptions, exact = _count_exceptions(fd, pid, size)
+        exceptions, exact, freezes = _scan(fd, pid, size)
     finally:
         os.close(fd)
     crash, child_crash = _crash_reasons(tail, pid)
@@ -382,9 +584,12 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         outcome = "ended unrecorded"
     worker_of, forkserver = _worker_of(fields.get("worker of", ""))
     untaken_sigterm, exit_status = timeout if timeout is not None else (False, None)
+    places = freezes.finish()
+    longest_ms, longest_ended, where = freezes.longest or (0, True, "")
     return RunSummary(path, fields.get("started", ""), fields.get("app", ""), pid,
                       outcome, exceptions, exact, crash or "", child_crash or "", worker_of,
-                      forkserver, exit_status, untaken_sigterm)
+                      forkserver, exit_status, untaken_sigterm, freezes.count, exact,
+                      longest_ms, longest_ended, where, tuple(places))
 
 
 _FORKSERVER = re.compile(r"forked by the forkserver pid (\d{1,10})\)$")
@@ -448,4 +653,4 @@ def is_uneventful_worker(run: RunSummary) -> bool:
     ended unrecorded (a forkserver's workers end with ``os._exit``, a
     ``Pool``'s are terminated) with no exception, crash or child crash."""
     return (bool(run.worker_of) and run.outcome in UNEVENTFUL and not run.exceptions
-            and not run.child_crash)
+            and not run.child_crash and not run.freezes)
