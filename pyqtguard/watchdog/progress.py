@@ -25,7 +25,7 @@ WINDOW = 0.5                  # seconds looked at
 MIN_CPU_SHARE = 0.10          # of one core: a sleep loop's wake-ups stay far below
 _PROC_READ_LIMIT = 4096       # /proc/self/io and a schedstat: a few hundred bytes
 _MAX_TASKS = 1024             # threads read at most
-_MAX_CHILDREN = 64            # child processes read at most
+_MAX_CHILDREN = 16            # child processes read at most
 try:
     _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") or 100   # /proc's time unit
 except (AttributeError, ValueError, OSError):        # Windows: no /proc either
@@ -76,22 +76,31 @@ def _busiest_share(before: dict[str, tuple[int, float]],
     return max(shares, default=0)
 
 
-def _children_cpu_seconds() -> float:
-    """CPU seconds so far of this process's child processes that still run
-    (Linux: each thread's ``children`` list, each child's ``stat``); 0
-    elsewhere.  An app saving through a tool (zip, ffmpeg) waits idle while
-    its child works.  The children of children are not counted."""
+def _child_pids(until: float) -> list[int]:
+    """This process's child processes (Linux: each thread's ``children``
+    list, the main thread's first), read until *until* at most (each read
+    lets a computing thread take the GIL back: see :func:`_scheduled`);
+    empty elsewhere.  Their own children are not looked at."""
     try:
         tasks = os.listdir("/proc/self/task")[:_MAX_TASKS]
     except OSError:
-        return 0.0
+        return []
     pids: set[int] = set()
     for task in tasks:
         data = read_bounded(f"/proc/self/task/{task}/children", _PROC_READ_LIMIT,
                             regular=False)
         pids.update(int(pid) for pid in (data or b"").split()[:_MAX_CHILDREN] if pid.isdigit())
+        if len(pids) >= _MAX_CHILDREN or time.monotonic() >= until:
+            break
+    return sorted(pids)[:_MAX_CHILDREN]
+
+
+def _children_cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds so far of the child processes *pids* (those still there):
+    an app saving through a tool (zip, ffmpeg) waits idle while its child
+    works."""
     ticks = 0
-    for pid in sorted(pids)[:_MAX_CHILDREN]:
+    for pid in pids:
         stat = read_bounded(f"/proc/{pid}/stat", _PROC_READ_LIMIT, regular=False)
         # After the command's ")" (it may hold anything): state is field 3,
         # utime and stime fields 14 and 15 (clock ticks).
@@ -126,13 +135,14 @@ def work_seen(window: float = WINDOW) -> str | None:
     """What the process did over the next *window* seconds that a hung one
     does not ("CPU 97% of a core", "2.1 MB written"), or None."""
     scheduled = _scheduled(time.monotonic() + _SCAN_LIMIT)   # its own CPU left out
-    children = _children_cpu_seconds()
+    children = _child_pids(time.monotonic() + _SCAN_LIMIT)
+    children_before = _children_cpu_seconds(children)
     cpu, written, started = _cpu_seconds(), _written(), time.monotonic()
     time.sleep(window)
     elapsed = max(time.monotonic() - started, 1e-3)
     cpu_share = (_cpu_seconds() - cpu) / elapsed
     now_written = _written()
-    children_share = (_children_cpu_seconds() - children) / elapsed
+    children_share = (_children_cpu_seconds(children) - children_before) / elapsed
     busiest = _busiest_share(scheduled, _scheduled(time.monotonic() + _SCAN_LIMIT, scheduled))
     seen = []
     if cpu_share >= MIN_CPU_SHARE:
