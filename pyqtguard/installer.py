@@ -213,6 +213,9 @@ def at_exit() -> None:
     runlog.log_event("pyqtguard: interpreter exit")
     # From here on Python cannot write a report: the exit deadline moves from
     # the watchdog thread to a timer (see src/watchdog.c).
+    bounded_exit = sys.modules.get("pyqtguard.watchdog.exit")
+    if bounded_exit is not None:
+        bounded_exit.before_hand_off()
     watchdog.hand_off()
     # What Qt keeps to the end must not keep pyqtguard alive through the
     # teardown (see pyqtguard.qt.detach_at_exit).

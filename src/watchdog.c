@@ -82,6 +82,10 @@ static atomic_int dump_requested;        /* set by the dump signal handler */
 static int started = 0;
 static int stopping = 0;
 static long long exit_deadline_ns = 0;    /* 0: not armed */
+/* Counts watchdog_arm_exit() calls: an answer that armed the deadline again
+ * is told by it, not by exit_deadline_ns, which the hand-off at interpreter
+ * exit may have moved to the timer meanwhile. */
+static int exit_arm_generation = 0;
 static int exit_kill = 1;
 static int exit_status = 124;
 static char exit_reason[128];
@@ -654,12 +658,16 @@ check_exit_deadline(long long now)
         return;
     }
     exit_deadline_ns = 0;
+    int generation = exit_arm_generation;
     if (!ask_python(REQUEST_EXIT_REPORT)) {
         report_exit_timeout_in_c(NOTE_NO_ANSWER);
     }
-    else if (exit_deadline_ns != 0) {
+    else if (exit_arm_generation != generation) {
         /* The report armed the deadline again (a thread stopped at a
-         * breakpoint: pyqtguard/watchdog/debugger.py): not the end. */
+         * breakpoint: pyqtguard/watchdog/debugger.py; a process still
+         * working: watchdog/progress.py): not the end - even if the main
+         * thread reached the interpreter's exit meanwhile and the deadline
+         * is the timer's now. */
         return;
     }
     end_process_if_asked();
@@ -1082,6 +1090,7 @@ watchdog_arm_exit_py(PyObject *Py_UNUSED(self), PyObject *args)
     lock_state();
     term_deadline = 0;                   /* the caller's deadline from now on */
     exit_deadline_ns = pqg_monotonic_ns() + (long long)(timeout * 1e9) + 1;
+    exit_arm_generation++;
     exit_kill = kill;
     exit_status = status;
     size_t n = strlen(reason);
@@ -1090,6 +1099,16 @@ watchdog_arm_exit_py(PyObject *Py_UNUSED(self), PyObject *args)
     }
     memcpy(exit_reason, reason, n);
     exit_reason[n] = '\0';
+#ifdef PQG_EXIT_TIMER
+    if (stopping) {
+        /* Handed off (the interpreter is exiting) while the watchdog asked
+         * Python: the timer keeps this deadline; the thread is ending. */
+        disarm_exit_timer();
+        if (arm_exit_timer(exit_deadline_ns - pqg_monotonic_ns()) == 0) {
+            exit_deadline_ns = 0;
+        }
+    }
+#endif
     wake_watchdog_before(exit_deadline_ns);
     unlock_state();
     return PyLong_FromLong(other_thread_count());

@@ -186,3 +186,39 @@ def test_an_app_waiting_for_an_idle_child_is_still_ended(tmp_path):
     """, tmp_path)
     assert result.returncode == HUNG, result.describe()
     assert TIMEOUT_MARKER in result.log
+
+
+
+ENDS_AS_EXTENDED = PROLOGUE.format(timeout=1.0) + """
+    log = str(pyqtguard.log_path())
+    while True:                              # busy: the look sees work
+        with open(log) as file:
+            if "still working" in file.read():
+                break
+    print("stopped working", flush=True)
+"""
+
+
+def test_work_that_ends_as_the_deadline_is_extended_is_not_ended(tmp_path):
+    """The main thread ends its work and reaches the interpreter's exit just
+    as the watchdog's look says "still working": the answer armed the
+    deadline again, but the hand-off to the exit timer at interpreter exit
+    had cleared the deadline the watchdog then read, so it ended the process
+    with 124 and no report.  Here the work is to watch the run log for that
+    answer and stop at once; eight at a time (on a 2-core machine 14 of 20
+    were ended before)."""
+    import textwrap
+
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(ENDS_AS_EXTENDED))
+    runs = [subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                             env=child_env(tmp_path / f"logs{index}"), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for index in range(8)]
+    failed = []
+    for index, proc in enumerate(runs):
+        out, err = proc.communicate(timeout=60)
+        if proc.returncode != 0 or "stopped working" not in out:
+            log = "".join(p.read_text() for p in (tmp_path / f"logs{index}").glob("*.log"))
+            failed.append(f"run {index}: status {proc.returncode}\n{err[-1000:]}\n{log[-1500:]}")
+    assert not failed, "\n".join(failed)
