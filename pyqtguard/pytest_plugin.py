@@ -51,6 +51,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="after the session, end the process with status 124 if it has "
                          "not ended within this time, naming the threads alive "
                          "(default 30; 0: no limit)")
+    group.addoption("--pyqtguard-check-threads", choices=("fail", "warn", "off"), default=None,
+                    help="a Qt widget or pixmap used from a thread other than the GUI "
+                         "thread during a test: fail it, warn, or off (default; see "
+                         "install(check_threads=True))")
     group.addoption("--pyqtguard-check", action="store_true", default=None,
                     help="run 'pyqtguard check' over the test files and the project's "
                          "packages, as one test item")
@@ -64,6 +68,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("pyqtguard_freeze_ms", "see --pyqtguard-freeze-ms", default="0")
     parser.addini("pyqtguard_exit_timeout", "see --pyqtguard-exit-timeout", default="30")
     parser.addini("pyqtguard_check", "see --pyqtguard-check", type="bool", default=False)
+    parser.addini("pyqtguard_check_threads",
+                  "fail, warn or off (see --pyqtguard-check-threads)", default="off")
 
 
 def _asked_for(config: pytest.Config) -> bool:

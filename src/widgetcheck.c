@@ -220,12 +220,24 @@ check_widget_threads_py(PyObject *Py_UNUSED(self), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* forget_widget_reports(): each place is reported again from now on. */
+static PyObject *
+forget_widget_reports_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    memset(seen, 0, sizeof(seen));       /* the GIL is held: no profile function runs */
+    seen_count = 0;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef widgetcheck_methods[] = {
     {"check_widget_threads", check_widget_threads_py, METH_VARARGS,
      PyDoc_STR("check_widget_threads($module, types, reporter, /)\n--\n\n"
                "Threads that record themselves from now on call reporter(cls, "
                "method) the first time each line calls a method of an instance of "
                "one of types; (None, None) turns it off.")},
+    {"forget_widget_reports", forget_widget_reports_py, METH_NOARGS,
+     PyDoc_STR("forget_widget_reports($module, /)\n--\n\n"
+               "Report each place again from now on.")},
     {NULL, NULL, 0, NULL},
 };
 

@@ -613,3 +613,59 @@ def test_pytest_timeout_still_times_out_a_test(pytester, inner):
     result = inner("--pyqtguard", "--timeout", "1", "--timeout-method", "thread", timeout=60)
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*+ Timeout +*", "*in test_slow*"])
+
+
+# ---- widgets used outside the GUI thread -------------------------------------------
+
+WRONG_THREAD_TESTS = """
+    import threading
+    from PyQt6 import QtWidgets
+
+    def helper_that_updates(label):
+        label.setText("done")                  # the bug, shared by two tests
+
+    def test_worker_updates_a_label(qapp):
+        label = QtWidgets.QLabel()
+        worker = threading.Thread(target=helper_that_updates, args=(label,), name="fetcher")
+        worker.start()
+        worker.join()
+
+    def test_same_line_again(qapp):
+        label = QtWidgets.QLabel()
+        worker = threading.Thread(target=helper_that_updates, args=(label,))
+        worker.start()
+        worker.join()
+
+    def test_gui_thread_is_fine(qapp):
+        QtWidgets.QLabel().setText("fine")
+"""
+
+QAPP_FIXTURE = """
+    import pytest
+    from PyQt6 import QtWidgets
+
+    @pytest.fixture(scope="session")
+    def qapp():
+        return QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+"""
+
+
+def test_a_widget_used_from_a_worker_thread_fails_each_test_that_does_it(pytester, inner):
+    pytester.makeconftest(QAPP_FIXTURE)
+    pytester.makepyfile(test_widgets=WRONG_THREAD_TESTS)
+    result = inner("--pyqtguard", "--pyqtguard-check-threads", "fail")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*pyqtguard: Qt widget used outside the GUI thread: QLabel.setText() called in "
+        "thread 'fetcher'*", "*test_widgets.py*line 5, in helper_that_updates*"])
+
+
+def test_widgets_used_from_workers_warn_or_pass_unchecked(pytester, inner):
+    pytester.makeconftest(QAPP_FIXTURE)
+    pytester.makepyfile(test_widgets=WRONG_THREAD_TESTS)
+    result = inner("--pyqtguard", "--pyqtguard-check-threads", "warn")
+    result.assert_outcomes(passed=3, warnings=2)
+    result = inner("--pyqtguard")                     # off by default
+    result.assert_outcomes(passed=3)
+    pytester.makeini("[pytest]\npyqtguard = true\npyqtguard_check_threads = fail\n")
+    inner().assert_outcomes(passed=1, failed=2)

@@ -34,12 +34,31 @@ from . import loop_thread_ident, when_imported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import ModuleType
 
     from ..config import Config
 
 _on = False
 _stderr = True
+_listeners: list[Callable[[str], object]] = []
+
+
+def add_listener(listener: Callable[[str], object]) -> None:
+    """Call ``listener(text)`` with each report, in the thread that made the
+    wrong call (pyqtguard's pytest plugin fails the test with it)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: Callable[[str], object]) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def forget_reported() -> None:
+    """Report each calling line again from now on (a new test)."""
+    _native.forget_widget_reports()
 
 
 def _report(cls: type, method: str) -> None:
@@ -56,7 +75,13 @@ def _report(cls: type, method: str) -> None:
     text = (f"Qt widget used outside the GUI thread: {kind}.{method}() called in "
             f"thread {name!r}; widgets may be used only in the GUI thread (emit a signal "
             "connected to a slot that updates the widget)")
-    logfile.log_event(f"{text}; at (most recent call last):\n{stack.rstrip()}")
+    full = f"{text}; at (most recent call last):\n{stack.rstrip()}"
+    logfile.log_event(full)
+    for listener in list(_listeners):
+        try:
+            listener(full)
+        except Exception:  # noqa: BLE001 - a listener's failure is not the app's
+            pass
     if _stderr and sys.stderr is not None:
         try:
             sys.stderr.write(f"pyqtguard: {text}\n{stack}")

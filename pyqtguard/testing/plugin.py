@@ -86,6 +86,7 @@ class GuardPlugin:
         self._marker_of: pytest.Item | None = None
         self._marker_args: dict[str, Any] = {}
         self._installed: Any = None
+        self._wrong_threads: list[str] = []     # widgets used off the GUI thread
         # pytest captures fd 2 during tests: a crash notice goes to a copy of
         # the terminal's stderr, taken now, while capturing is suspended.
         try:
@@ -129,7 +130,12 @@ class GuardPlugin:
         # with.  A crash says where its report is on the terminal.
         self._installed = pyqtguard.install(
             app_name="pytest", repeat_interval=0, freeze_ms=0, stderr=False,
-            exit_timeout=timeout if timeout > 0 else None)
+            exit_timeout=timeout if timeout > 0 else None,
+            check_threads=self.settings.check_threads != "off")
+        if self.settings.check_threads != "off":
+            from pyqtguard.qt import wrongthread
+
+            wrongthread.add_listener(self._wrong_thread)
         self._freezes.invalidate()              # uninstall() may have unwrapped exec
 
     def pytest_report_header(self, config: pytest.Config) -> str:
@@ -203,6 +209,14 @@ class GuardPlugin:
                                     f"int >= 0, not {freeze_ms!r}")
         return freeze_ms
 
+    def _wrong_thread(self, text: str) -> None:
+        """A widget used off the GUI thread (in that thread: list.append is atomic)."""
+        self._wrong_threads.append(text)
+
+    def _take_wrong_threads(self) -> list[str]:
+        taken, self._wrong_threads[:] = list(self._wrong_threads), []
+        return taken
+
     def _take_exceptions(self) -> list[Any]:
         from pyqtguard import _native
 
@@ -222,6 +236,9 @@ class GuardPlugin:
         if records and self.settings.exceptions != "off" and not marker.get("allow_exceptions"):
             text = [_describe_exception(r) for r in records]
             (failures if self.settings.exceptions == "fail" else warned).extend(text)
+        for text in self._take_wrong_threads():
+            if self.settings.check_threads != "off":
+                (failures if self.settings.check_threads == "fail" else warned).append(text)
         for event in self._freezes.take():
             failures.append(f"GUI freeze: the event loop did not turn for {event.duration_ms} "
                             f"ms (budget {self._freezes.budget_ms} ms); the GUI thread was at "
@@ -275,6 +292,11 @@ class GuardPlugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
         self._ensure_installed()                # a test before may have uninstalled it
         self._take_exceptions()                 # what came before belongs to no test
+        self._take_wrong_threads()
+        if self.settings.check_threads != "off":
+            from pyqtguard.qt import wrongthread
+
+            wrongthread.forget_reported()       # each test is told of its own wrong calls
         self._freezes.take()
         self._before = leaks.Snapshot.take(widgets=self.settings.widgets)
         self._freezes.attach()

@@ -43,11 +43,11 @@ class Settings:
     """
 
     __slots__ = ("leaks", "leak_grace", "widgets", "exceptions", "freeze_ms",
-                 "exit_timeout", "check")
+                 "exit_timeout", "check", "check_threads")
 
     def __init__(self, *, leaks: str = "fail", leak_grace: float = 1.0, widgets: bool = False,
                  exceptions: str = "fail", freeze_ms: int = 0, exit_timeout: float = 30.0,
-                 check: bool = False) -> None:
+                 check: bool = False, check_threads: str = "off") -> None:
         self.leaks = leaks
         self.leak_grace = leak_grace
         self.widgets = widgets
@@ -55,6 +55,7 @@ class Settings:
         self.freeze_ms = freeze_ms
         self.exit_timeout = exit_timeout
         self.check = check
+        self.check_threads = check_threads
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -69,4 +70,5 @@ class Settings:
             exit_timeout=_number(config, "--pyqtguard-exit-timeout", "pyqtguard_exit_timeout",
                                  float),
             check=bool(check),
+            check_threads=_mode(config, "--pyqtguard-check-threads", "pyqtguard_check_threads"),
         )
