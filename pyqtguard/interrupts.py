@@ -241,6 +241,11 @@ def _on_wake(*_args: object) -> None:
             _handler_raised(raised)
 
 
+def closing_signal() -> int:
+    """The signal that is closing the application (SIGINT or SIGTERM), or 0."""
+    return _closing
+
+
 def _on_interrupt() -> None:
     """The first SIGINT/SIGTERM (if it was one that woke the GUI thread)."""
     global _closing
@@ -378,7 +383,12 @@ def _loop_ended() -> None:
         qt_attach.carry_out_of_exec(carried)    # raised once the listeners have run
     if not _armed:
         return
+    read_now = not _closing
     signum = _closing = _closing or _native.interrupt_signal()
+    if signum == _signal.SIGTERM and read_now:
+        bounded_exit = sys.modules.get("pyqtguard.watchdog.exit")
+        if bounded_exit is not None:
+            bounded_exit.sigterm_closed_the_loop()   # its deadline: SIGTERM's status
     if signum:
         # Closing: the handler stays for a second signal during the exit (the
         # report and the end at once); the GUI thread no longer reads the pipe.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from apprunner import child_env, finish, kill_started, launch, next_line, run_log, started
+from apprunner import child_env, finish, kill_started, launch, next_line, run_app, run_log, started
 
 
 @pytest.fixture(autouse=True)
@@ -584,3 +584,23 @@ def test_a_sigterm_taken_at_the_loop_s_end_is_not_sent_again_by_uninstall(tmp_pa
     status, out, err = finish(proc, timeout=10)
     assert status == 128 + signal.SIGTERM, (status, out, err)
     assert "sent again" not in run_log(tmp_path)
+
+
+def test_a_sigterm_whose_close_then_hangs_at_exit_ends_with_143(tmp_path):
+    """SIGTERM closed the app, then its exit hung (a forgotten thread): the
+    exit deadline ends it with SIGTERM's status, 143, as a supervisor
+    (systemd, a terminal's kill) expects of a process it terminated - not
+    124, which says the app quit by itself and hung."""
+    result = run_app("""
+        import os, signal, threading
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1.0)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        threading.Thread(target=threading.Event().wait, name="forgotten").start()
+        QtCore.QTimer.singleShot(100, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        app.exec()
+    """, tmp_path, timeout=30)
+    assert result.returncode == 128 + signal.SIGTERM, result.describe()
+    assert "=== pyqtguard exit timeout ===" in result.log
+    assert "forgotten" in result.log.split("=== pyqtguard exit timeout ===")[1]

@@ -228,9 +228,25 @@ def _arm_deadline(reason: str) -> int:
     reports) ``_budget`` seconds from now; returns how many threads there
     are besides this one and the watchdog (-1: unknown).  With no shutdown
     begun, the deadline is an untaken SIGTERM's: it keeps that status."""
-    status = EXIT_STATUS_HUNG if _began is not None else EXIT_STATUS_SIGTERM
+    status = (EXIT_STATUS_HUNG if _began is not None and not _closing_by_sigterm()
+              else EXIT_STATUS_SIGTERM)
     return _native.watchdog_arm_exit(  # type: ignore[no-any-return]
         _budget, _timeout is not None, status, reason)
+
+
+def _closing_by_sigterm() -> bool:
+    """A SIGTERM closed the application (pyqtguard.interrupts): an exit that
+    then hangs ends with SIGTERM's status, as the process was terminated."""
+    interrupts = sys.modules.get("pyqtguard.interrupts")
+    return interrupts is not None and interrupts.closing_signal() == EXIT_STATUS_SIGTERM - 128
+
+
+def sigterm_closed_the_loop() -> None:
+    """Called by pyqtguard.interrupts when the loop ended closing for a
+    SIGTERM it read only then: the deadline armed at the loop's end gets
+    SIGTERM's status."""
+    if _began is not None and _enabled:
+        _arm_deadline(_began)
 
 
 # A process still working when the deadline passes (saving, computing) gets

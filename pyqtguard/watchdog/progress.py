@@ -95,11 +95,14 @@ def _child_pids(until: float) -> list[int]:
     return sorted(pids)[:_MAX_CHILDREN]
 
 
-def _children_cpu_seconds(pids: list[int]) -> float:
-    """CPU seconds so far of the child processes *pids* (those still there):
-    an app saving through a tool (zip, ffmpeg) waits idle while its child
-    works."""
+def _children_work(pids: list[int]) -> tuple[float, dict[str, tuple[int, float]]]:
+    """The child processes *pids* (those still there): CPU seconds so far of
+    all their threads, and each one's main thread's nanoseconds running or
+    waiting for a CPU, with when it was read (a busy child on a loaded
+    machine gets little CPU, but waits for it the rest of the time).  An app
+    saving through a tool (zip, ffmpeg) waits idle while its child works."""
     ticks = 0
+    scheduled = {}
     for pid in pids:
         stat = read_bounded(f"/proc/{pid}/stat", _PROC_READ_LIMIT, regular=False)
         # After the command's ")" (it may hold anything): state is field 3,
@@ -107,7 +110,11 @@ def _children_cpu_seconds(pids: list[int]) -> float:
         fields = stat.rpartition(b")")[2].split() if stat else []
         if len(fields) >= 13 and fields[11].isdigit() and fields[12].isdigit():
             ticks += int(fields[11]) + int(fields[12])
-    return ticks / _CLOCK_TICKS
+        data = read_bounded(f"/proc/{pid}/schedstat", _PROC_READ_LIMIT, regular=False)
+        fields = data.split() if data is not None else []
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            scheduled[str(pid)] = (int(fields[0]) + int(fields[1]), time.monotonic())
+    return ticks / _CLOCK_TICKS, scheduled
 
 
 def _written() -> tuple[int, str] | None:
@@ -136,13 +143,15 @@ def work_seen(window: float = WINDOW) -> str | None:
     does not ("CPU 97% of a core", "2.1 MB written"), or None."""
     scheduled = _scheduled(time.monotonic() + _SCAN_LIMIT)   # its own CPU left out
     children = _child_pids(time.monotonic() + _SCAN_LIMIT)
-    children_before = _children_cpu_seconds(children)
+    children_cpu, children_scheduled = _children_work(children)
     cpu, written, started = _cpu_seconds(), _written(), time.monotonic()
     time.sleep(window)
     elapsed = max(time.monotonic() - started, 1e-3)
     cpu_share = (_cpu_seconds() - cpu) / elapsed
     now_written = _written()
-    children_share = (_children_cpu_seconds(children) - children_before) / elapsed
+    children_cpu_after, children_scheduled_after = _children_work(children)
+    children_share = (children_cpu_after - children_cpu) / elapsed
+    busiest_child = _busiest_share(children_scheduled, children_scheduled_after)
     busiest = _busiest_share(scheduled, _scheduled(time.monotonic() + _SCAN_LIMIT, scheduled))
     seen = []
     if cpu_share >= MIN_CPU_SHARE:
@@ -151,6 +160,9 @@ def work_seen(window: float = WINDOW) -> str | None:
         seen.append(f"a thread running or ready to run {min(busiest, 1):.0%} of the time")
     if children_share >= MIN_CPU_SHARE:
         seen.append(f"its child processes CPU {children_share:.0%} of a core")
+    elif busiest_child >= MIN_BUSY_THREAD_SHARE:
+        seen.append(f"a child process running or ready to run {min(busiest_child, 1):.0%} "
+                    "of the time")
     if written is not None and now_written is not None and now_written[0] > written[0]:
         count, unit = now_written[0] - written[0], now_written[1]
         seen.append(f"{_size(count) if unit == 'bytes' else f'{count} blocks'} written")
