@@ -263,11 +263,27 @@ write_native_stack(const int *fds, int nfds, const void *ucontext)
 static int stage_write = -1;              /* stays -1 on Windows: direct writes */
 #ifndef _WIN32
 static int stage_read = -1;
-static char drain_buffer[64 * 1024];
+/* One thread's whole dump fits: _Py_DumpTraceback writes at most 100
+ * frames, each line at most ~1,040 bytes (its strings cut at 500 chars). */
+static char drain_buffer[256 * 1024];
 static dev_t stage_dev;                   /* the pipe's identity (both ends) */
 static ino_t stage_ino;
 #endif
 static int stage_ok = 0;                  /* checked at each report */
+
+/* pyqtguard's own frames, left out of the stacks as python would show them
+ * without pyqtguard (registry/listing.py app_frames, the same rule): the
+ * frame lines _Py_DumpTraceback writes for a file in pyqtguard's folder
+ * start with own_line_prefix ('  File "' + the folder, as _Py_DumpASCII
+ * escapes it); launcher_line_prefix marks `pyqtguard run`'s launcher, whose
+ * frame and every frame outside it (runpy's) are left out.  Set under the
+ * GIL at crash_enable(), before the handlers are armed; a length of 0
+ * leaves every stack as CPython writes it. */
+#define OWN_PREFIX_MAX 1100
+static char own_line_prefix[OWN_PREFIX_MAX];
+static size_t own_line_prefix_len = 0;
+static char launcher_line_prefix[OWN_PREFIX_MAX];
+static size_t launcher_line_prefix_len = 0;
 
 /* Are the staging pipe's descriptors still our pipe?  An app that closed
  * every descriptor (os.closerange) frees their numbers for its own files:
@@ -342,6 +358,100 @@ drain_stage(const int *fds, int nfds)
 #endif
 }
 
+#ifndef _WIN32
+static int
+line_starts_with(const char *line, size_t len, const char *prefix, size_t prefix_len)
+{
+    return prefix_len > 0 && len >= prefix_len && memcmp(line, prefix, prefix_len) == 0;
+}
+
+#define FRAME_LINE "  File \""
+#define MAX_FILTERED_FRAMES 256
+
+/* Leave pyqtguard's frames out of one thread's dump in buf[0:len) (frames
+ * innermost first, one per line; other lines - the heading, "  ...",
+ * "<no Python frame>" - stay) and compact it in place; returns the new
+ * length.  registry/listing.py app_frames' rule: the launcher's frame and
+ * those outside it go (unless the launcher is the innermost), pyqtguard's
+ * frames go, except the innermost ones (the thread is in pyqtguard's code
+ * right now: that is where it is).  Only reads and memmove. */
+static size_t
+filter_own_frames(char *buf, size_t len)
+{
+    /* Static, not on the (alternate) stack: only the thread that claimed
+     * the report gets here, as for drain_buffer. */
+    static size_t starts[MAX_FILTERED_FRAMES];   /* frame lines' offsets */
+    static size_t ends[MAX_FILTERED_FRAMES];
+    static unsigned char own[MAX_FILTERED_FRAMES];
+    size_t nframes = 0, pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+        if (line_starts_with(buf + pos, end - pos, FRAME_LINE, sizeof(FRAME_LINE) - 1)) {
+            if (nframes == MAX_FILTERED_FRAMES) {
+                return len;             /* not a dump we know: as written */
+            }
+            starts[nframes] = pos;
+            ends[nframes] = end;
+            own[nframes] = (unsigned char)line_starts_with(buf + pos, end - pos,
+                                                           own_line_prefix,
+                                                           own_line_prefix_len);
+            nframes++;
+        }
+        pos = end;
+    }
+    /* Frames kept: [0, outer) less the own ones past the innermost run. */
+    size_t outer = nframes;
+    for (size_t i = 0; i < nframes; i++) {
+        if (line_starts_with(buf + starts[i], ends[i] - starts[i],
+                             launcher_line_prefix, launcher_line_prefix_len)) {
+            outer = i > 0 ? i : nframes;
+            break;
+        }
+    }
+    size_t innermost_own = 0;
+    while (innermost_own < outer && own[innermost_own]) {
+        innermost_own++;
+    }
+    /* Compact: copy every byte but the dropped frame lines. */
+    size_t out = 0, in = 0;
+    for (size_t i = 0; i < nframes; i++) {
+        int drop = i >= outer || (i >= innermost_own && own[i]);
+        if (!drop) {
+            continue;
+        }
+        size_t keep = starts[i] - in;
+        memmove(buf + out, buf + in, keep);
+        out += keep;
+        in = ends[i];
+    }
+    memmove(buf + out, buf + in, len - in);
+    return out + (len - in);
+}
+
+/* Read one thread's dump from the staging pipe, leave pyqtguard's frames
+ * out and write it to each descriptor; as written when it does not fit. */
+static void
+drain_stage_filtered(const int *fds, int nfds)
+{
+    size_t len = 0;
+    while (len < sizeof(drain_buffer)) {
+        ssize_t n = read(stage_read, drain_buffer + len, sizeof(drain_buffer) - len);
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    if (len < sizeof(drain_buffer)) {
+        len = filter_own_frames(drain_buffer, len);
+    }
+    for (int i = 0; i < nfds; i++) {
+        pqg_write_all(fds[i], drain_buffer, len);
+    }
+    drain_stage(fds, nfds);             /* the rest of a dump too big */
+}
+#endif
+
 /* One thread's Python stack under its name.  Reads the thread states the
  * way faulthandler does: without the GIL or a lock, accepting that a thread
  * that is changing its frames right now may show a partial stack. */
@@ -365,7 +475,11 @@ emit_python_thread(const int *fds, int nfds, PyThreadState *tstate, int current)
     if (stage_ok) {
         drain_stage(NULL, 0);                 /* leftovers of a failed dump */
         write_python_thread(stage_write, tstate, current);
+#ifndef _WIN32
+        drain_stage_filtered(fds, nfds);
+#else
         drain_stage(fds, nfds);
+#endif
         return;
     }
     for (int i = 0; i < nfds; i++) {
@@ -942,12 +1056,27 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int faulthandler_engine = 0;
     int on_run_log = 0;
-    if (!PyArg_ParseTuple(args, "|pp:crash_enable", &faulthandler_engine, &on_run_log)) {
+    const char *own = NULL, *launcher = NULL;
+    Py_ssize_t own_len = 0, launcher_len = 0;
+    if (!PyArg_ParseTuple(args, "|ppy#y#:crash_enable", &faulthandler_engine, &on_run_log,
+                          &own, &own_len, &launcher, &launcher_len)) {
         return NULL;
     }
     faulthandler_on_run_log = on_run_log;
 #ifdef PQG_OWN_PYTHON_STACKS
     engine_is_faulthandler = faulthandler_engine;
+    /* Length 0 first: a handler running meanwhile filters nothing. */
+    own_line_prefix_len = 0;
+    launcher_line_prefix_len = 0;
+    if (own != NULL && own_len > 0 && (size_t)own_len <= OWN_PREFIX_MAX) {
+        memcpy(own_line_prefix, own, (size_t)own_len);
+        if (launcher != NULL && launcher_len > 0
+            && (size_t)launcher_len <= OWN_PREFIX_MAX) {
+            memcpy(launcher_line_prefix, launcher, (size_t)launcher_len);
+            launcher_line_prefix_len = (size_t)launcher_len;
+        }
+        own_line_prefix_len = (size_t)own_len;
+    }
 #else
     engine_is_faulthandler = 1;     /* 3.13+: the only way to Python stacks */
     (void)faulthandler_engine;
@@ -1021,12 +1150,16 @@ own_python_stacks_supported_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ig
 static PyMethodDef crash_methods[] = {
     {"crash_enable", crash_enable_py, METH_VARARGS,
      PyDoc_STR("crash_enable($module, faulthandler_engine=False, "
-               "faulthandler_on_run_log=False, /)\n--\n\n"
+               "faulthandler_on_run_log=False, own_frame_line=b'', "
+               "launcher_frame_line=b'', /)\n--\n\n"
                "Install the fatal-signal handlers (chaining the current ones)."
                "\nWith faulthandler_engine, Python stacks are left to an "
                "already enabled faulthandler (always so on 3.13+); with "
                "faulthandler_on_run_log, it writes to the run log's descriptor "
-               "and is not chained to once that names another file.")},
+               "and is not chained to once that names another file.  "
+               "Frame lines starting with own_frame_line (pyqtguard's) and "
+               "launcher_frame_line with the frames outside it are left "
+               "out of the stacks (3.11-3.12).")},
     {"crash_disable", crash_disable_py, METH_NOARGS,
      PyDoc_STR("crash_disable($module, /)\n--\n\nRestore the previous handlers.")},
     {"crash_enabled", crash_enabled_py, METH_NOARGS,

@@ -140,6 +140,55 @@ def test_segfault_in_named_python_thread(tmp_path):
     assert_thread_stack(report, "MainThread", "<module>")
 
 
+WRAPPED_THREADS_CRASH_APP = f"""
+    import ctypes, sys, threading, time
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    {IDLE_HELPER}
+    app = QApplication(sys.argv)
+    def decode_in_thread():
+        ctypes.string_at(0)
+    def on_timer():
+        threading.Thread(target=decode_in_thread, name="decoder-7").start()
+        time.sleep(10)
+    QTimer.singleShot(0, on_timer)
+    app.exec()
+"""
+
+
+def python_stacks(report: str) -> str:
+    start = report.index("Python stacks")
+    end = report.find("Python stacks written", start)
+    return report[start:end if end >= 0 else len(report)]
+
+
+@pytest.mark.parametrize("under_run", [False, True], ids=["install", "run"])
+@ENGINE_313
+def test_crash_report_stacks_are_pythons_without_pyqtguards_frames(tmp_path, under_run):
+    """Every thread's Python stack in a crash report is the one python
+    would show without pyqtguard: no frame of its thread bootstrap wrapper
+    (registry/tracking.py), its exec() wrapper (qt/__init__.py), its
+    Thread.start() wrapper, nor under `pyqtguard run` its launcher and the
+    runpy frames outside it.  They were written as CPython dumps them."""
+    result = run_app(WRAPPED_THREADS_CRASH_APP, tmp_path, under_run=under_run)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    stacks = python_stacks(report)
+    own = [line for line in stacks.splitlines()
+           if "/pyqtguard/" in line or "runpy" in line]
+    assert own == [], stacks
+    assert_thread_stack(report, "decoder-7", "decode_in_thread")
+    assert_thread_stack(report, "decoder-7", "_bootstrap_inner")   # threading's own
+    assert_thread_stack(report, "idle-helper", "parked_helper_function")
+    assert_thread_stack(report, "MainThread", "on_timer")
+    assert_thread_stack(report, "MainThread", "<module>")
+    main = stacks[stacks.index("Thread 'MainThread'"):].split("\n\n", 1)[0]
+    frames = [line.rsplit(" in ", 1)[1] for line in main.splitlines() if line.startswith("  File")]
+    assert frames[-3:] == ["start", "on_timer", "<module>"], main
+
+
 def test_segfault_in_qthread(tmp_path):
     result = run_app(f"""
         import ctypes

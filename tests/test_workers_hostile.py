@@ -219,3 +219,77 @@ def test_a_gui_call_queued_before_shutdown_fails_fast_instead_of_running():
     assert elapsed < 1.5
     assert isinstance(outcome[0], RuntimeError) and "shutdown" in str(outcome[0])
 
+
+
+WATCHED_FUTURES_APP = """
+    import sys, threading
+    from concurrent.futures import ThreadPoolExecutor, wait
+    import pyqtguard
+    pyqtguard.install()
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    from pyqtguard import workers
+
+    gate = threading.Event()
+
+    def parse_config(path):
+        gate.wait(10)
+        print("task thread", threading.current_thread().name,
+              threading.get_native_id(), flush=True)
+        raise ValueError(f"bad config {path}")
+
+    def load_plugin(name):
+        raise KeyError(name)
+
+    app = QApplication(sys.argv)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="parser")
+    early = pool.submit(load_plugin, "spellcheck")
+    wait([early])
+    jobs = []
+
+    def go():
+        jobs.append(workers.watch_future(pool.submit(parse_config, "a.ini")))
+        gate.set()
+        jobs.append(workers.watch_future(early))          # done before it is watched
+        QTimer.singleShot(0, check)
+
+    def check():
+        if all(job.is_done for job in jobs):
+            app.quit()
+        else:
+            QTimer.singleShot(20, check)
+
+    QTimer.singleShot(0, go)
+    QTimer.singleShot(20000, app.quit)
+    print("exec returned", app.exec(), flush=True)
+    pool.shutdown()
+"""
+
+
+def test_a_watched_futures_error_nobody_listens_to_names_the_task_thread(tmp_path):
+    """A ``watch_future`` future's exception with nothing connected to
+    ``errored`` was never reported: the delivery itself raised
+    ``AttributeError: 'FutureWorker' object has no attribute '_native_id'``
+    in the GUI thread ('MainThread', pyqtguard's frames) and the task's
+    ValueError was lost.  The report names the thread the task ran in
+    (the executor's 'parser_0', its native id) and its traceback is the
+    task's; a future already done when watched names no thread it did not
+    run in."""
+    result = run_app(WATCHED_FUTURES_APP, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "exec returned 0" in result.stdout, result.describe()
+    log = result.log
+    assert "AttributeError" not in log, log
+    name, native_id = next(line.split()[2:4] for line in result.stdout.splitlines()
+                           if line.startswith("task thread"))
+    blocks = log.split("\n[")
+    parse = next(b for b in blocks if "ValueError: bad config a.ini" in b)
+    header = parse.splitlines()[0]
+    assert f"in thread '{name}' (native id {native_id}," in header, header
+    assert name == "parser_0", name
+    assert "in parse_config" in parse and 'raise ValueError(f"bad config {path}")' in parse, parse
+    assert "pyqtguard/workers" not in parse and "deliver_queued" not in parse, parse
+    plugin = next(b for b in blocks if "KeyError: 'spellcheck'" in b)
+    header = plugin.splitlines()[0]
+    assert "'MainThread'" not in header and "in load_plugin" in plugin, plugin
+    assert "pyqtguard/workers" not in plugin, plugin

@@ -68,6 +68,26 @@ def _faulthandler_engine() -> bool:
     return True
 
 
+def _dumped(text: str) -> str:
+    """*text* as CPython's crash dumper (_Py_DumpASCII) writes it."""
+    return "".join(c if " " <= c <= "~" else
+                   f"\\x{ord(c):02x}" if ord(c) <= 0xFF else
+                   f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
+                   for c in text)
+
+
+def _own_frame_lines() -> tuple[bytes, bytes]:
+    """How the C core's stacks (3.11-3.12) begin a frame line of pyqtguard's
+    files, and of `pyqtguard run`'s launcher: those frames are left out of
+    the crash report's stacks (registry/listing.py app_frames' rule)."""
+    import os
+
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    launcher = os.path.join(folder, "cli", "run.py")
+    return (f'  File "{_dumped(folder)}'.encode("ascii"),
+            f'  File "{_dumped(launcher)}", line '.encode("ascii"))
+
+
 def install(config: Config) -> None:
     """Arm the fatal-signal handlers (unless ``crash_handler=False``)."""
     if not config.crash_handler or _native.crash_enabled():
@@ -76,7 +96,7 @@ def install(config: Config) -> None:
         engine = _faulthandler_engine()
         # faulthandler keeps the run log's descriptor number: the C handler
         # does not chain to it once the app has closed the log (src/crash.c).
-        _native.crash_enable(engine, _faulthandler_on_run_log)
+        _native.crash_enable(engine, _faulthandler_on_run_log, *_own_frame_lines())
     except (OSError, MemoryError, ValueError, RuntimeError) as exc:
         warn_once("crash", f"crash reports are off: {exc}")
 

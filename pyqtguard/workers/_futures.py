@@ -9,6 +9,7 @@ worker: the same events, delivered in the GUI thread.
 from __future__ import annotations
 
 import itertools
+import threading
 
 from . import _events, _worker
 
@@ -35,8 +36,13 @@ class FutureWorker:
         self.future = future
         self._delivered_finished = False
         self._status = "running"
+        # Where an error nobody listens to is reported: the thread that set
+        # the future's outcome (the executor's thread that ran the task).
+        self._origin: tuple[str, int] | None = None
         _events.post(self, "started")
+        self._watching = threading.get_ident()
         future.add_done_callback(self._done)        # any thread, even at once
+        self._watching = None
 
     def cancel(self) -> bool:
         return bool(self.future.cancel())
@@ -53,10 +59,26 @@ class FutureWorker:
         else:
             error = future.exception()
             if error is not None:
+                self._origin = self._task_thread()
                 _events.post(self, "errored", error)
             else:
                 _events.post(self, "returned", future.result())
         _events.post(self, "finished")
+
+    def _task_thread(self) -> tuple[str, int]:
+        """The thread calling the done callback: the one that set the outcome
+        - a ThreadPoolExecutor's worker that ran the task, a process pool's
+        manager thread - except for a future already done when watched,
+        whose callback runs at once in the watching thread."""
+        if self._watching == threading.get_ident():
+            return (f"unknown: {self.name} was done before it was watched", 0)
+        from .. import _native
+        from ..exceptions.delivery import _describe_current_thread
+
+        return (_describe_current_thread(), _native.current_native_id())
+
+    def _error_origin(self) -> tuple[str, int] | None:
+        return self._origin
 
     _deliver = _worker.Worker._deliver
     _deliver_batch = _worker.Worker._deliver_batch

@@ -286,15 +286,20 @@ class Worker:
         if escaped is not None:
             raise escaped
 
+    def _error_origin(self) -> tuple[str, int] | None:
+        """(thread name, native id) an unlistened error is reported in."""
+        return None if self._native_id is None else (self.name, self._native_id)
+
     def _deliver(self, event: str, payload: object) -> None:
         if event == "errored":
             exc = payload  # type: ignore[assignment]
             if not _events.listened(self, "errored"):
                 # Nobody listens: pyqtguard's hook logs it (never an abort),
                 # naming the worker's thread, not this (the GUI) one.
-                if sys.excepthook is _native.excepthook and self._native_id is not None:
+                origin = self._error_origin()
+                if sys.excepthook is _native.excepthook and origin is not None:
                     _native.excepthook_for_thread(type(exc), exc, exc.__traceback__,
-                                                  self.name, self._native_id)
+                                                  *origin)
                 else:
                     sys.excepthook(type(exc), exc, exc.__traceback__)  # type: ignore[arg-type]
             else:
