@@ -10,8 +10,10 @@
  * a method bound to an instance of a checked class (PyQt6's methods are
  * builtin methods whose self is the wrapper) and then calls the reporter,
  * once per (class, method, calling code, line).  The GUI thread never gets
- * the function, so it costs nothing there; a checked thread pays a type
- * check per C call.
+ * the function, so on 3.11 it costs nothing there (from 3.12 a profile
+ * function is instrumentation shared by all threads: see
+ * pqg_widgetcheck_thread_ends); a checked thread pays a type check per C
+ * call.
  *
  * A thread that already runs a profiler (cProfile, yappi) keeps it; one set
  * later replaces the check in that thread.
@@ -173,11 +175,22 @@ pqg_widgetcheck_this_thread(int keep_state)
     PyEval_SetProfile(widget_call_profile, NULL);
 }
 
-/* The thread forgets itself (threadtable.c): a QThread's kept state goes
- * with the call that is ending it. */
+/* The thread forgets itself (threadtable.c): its check goes, and a
+ * QThread's kept state goes with the call that is ending it.
+ *
+ * From 3.12 CPython runs profile functions through sys.monitoring
+ * instrumentation shared by every thread: while one thread has one, every
+ * thread's calls (the GUI thread's) are slowed, 2-3x in call-heavy code.
+ * The count of profiling threads falls when a thread state is deleted, but
+ * the instrumentation is only recomputed by a PyEval_SetProfile call: without
+ * this one it stayed for good after the first checked thread. */
 void
 pqg_widgetcheck_thread_ends(void)
 {
+    PyThreadState *tstate = PyThreadState_Get();
+    if (tstate->c_profilefunc == widget_call_profile) {
+        PyEval_SetProfile(NULL, NULL);
+    }
     if (PyThread_tss_is_created(&kept_state) && PyThread_tss_get(&kept_state) != NULL) {
         (void)PyThread_tss_set(&kept_state, NULL);
         PyGILState_Release(PyGILState_LOCKED);

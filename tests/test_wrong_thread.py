@@ -201,3 +201,44 @@ def test_names_from_the_app_cannot_forge_log_lines(tmp_path):
     assert "\n[2026-01-01" not in result.log and "\n[2026-01-01" not in result.stderr
     assert "pyqtguard: interpreter exit" in result.log       # escaped, inside the report
     assert "\npyqtguard: interpreter exit" not in result.log
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="3.12+: a thread's profile function is sys.monitoring "
+                           "instrumentation of every thread's code")
+def test_the_gui_thread_is_not_slowed_once_the_checked_threads_have_ended(tmp_path):
+    """From 3.12 CPython runs a thread's profile function through
+    instrumentation shared by all threads: while a checked thread runs, the
+    GUI thread's calls are slower too (2-3x in call-heavy code).  Once the
+    checked threads have ended it must run as fast as without the check -
+    the instrumentation stayed, for good, after the first checked thread."""
+    result = run_app("""
+        import dis, threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        def gui_work():
+            return len("ab")
+        def instrumented():
+            gui_work()
+            return any(i.opname.startswith("INSTRUMENTED")
+                       for i in dis.get_instructions(gui_work, adaptive=True))
+        print("before:", instrumented())
+        worker = threading.Thread(target=lambda: None, name="short")
+        worker.start()
+        worker.join()
+        print("after a thread:", instrumented())
+        class Loader(QtCore.QThread):
+            def run(self):
+                pass
+        loader = Loader()
+        loader.start()
+        loader.wait()
+        app.processEvents()
+        print("after a QThread:", instrumented())
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "before: False" in result.stdout, result.describe()
+    assert "after a thread: False" in result.stdout, result.describe()
+    assert "after a QThread: False" in result.stdout, result.describe()

@@ -15,7 +15,9 @@ app's Python stack::
     signal connected to a slot that updates the widget)
 
 A debugging aid, off by default: a checked thread pays a type check on each
-call of a C function (the GUI thread nothing).  Threads already running at
+call of a C function (the GUI thread nothing on 3.11; from 3.12, while a
+checked thread runs, CPython's instrumentation for it slows every thread's
+Python calls, the GUI thread's too).  Threads already running at
 ``install()`` are not checked; a thread running a profiler keeps it.
 
 Example::
