@@ -242,3 +242,40 @@ def test_the_gui_thread_is_not_slowed_once_the_checked_threads_have_ended(tmp_pa
     assert "before: False" in result.stdout, result.describe()
     assert "after a thread: False" in result.stdout, result.describe()
     assert "after a QThread: False" in result.stdout, result.describe()
+
+
+def test_the_report_is_written_to_an_apps_console_pane_by_the_gui_thread(tmp_path):
+    """Apps point sys.stderr at a widget (a console pane).  The report of a
+    worker's wrong call must not itself be a worker's call of a widget (the
+    crash it warns about): its copy for a replaced stderr is written by the
+    GUI thread, as exception reports' are."""
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("x")
+        pane = QtWidgets.QPlainTextEdit()
+        class Pane:
+            def write(self, text):
+                print("pane written in", threading.current_thread().name,
+                      file=sys.__stdout__, flush=True)
+                pane.appendPlainText(text)
+            def flush(self):
+                pass
+        sys.stderr = Pane()
+        worker = threading.Thread(target=lambda: label.setText("x"), name="fetcher")
+        QtCore.QTimer.singleShot(0, worker.start)
+        QtCore.QTimer.singleShot(300, app.quit)
+        app.exec()
+        worker.join()
+        sys.stderr = sys.__stderr__
+        print("pane:", repr(pane.toPlainText()))
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "pane written in MainThread" in result.stdout, result.describe()
+    assert "pane written in fetcher" not in result.stdout, result.describe()
+    assert "pane: 'pyqtguard: Qt widget used outside the GUI thread: QLabel.setText()" \
+        in result.stdout, result.describe()
+    assert len(_reports(result.log)) == 1, result.log

@@ -65,13 +65,13 @@ def forget_reported() -> None:
 
 def _report(cls: type, method: str) -> None:
     """Called by the C check in the thread that made the call."""
-    from ..exceptions.delivery import _describe_current_thread
+    from ..exceptions import delivery
     from ..registry.listing import format_call_site
 
     if _thread.get_ident() == loop_thread_ident():
         return                          # the GUI thread runs outside the main one
     stack = format_call_site(sys._getframe(0).f_back)
-    name = _describe_current_thread()[:200]
+    name = delivery._describe_current_thread()[:200]
     kind = str(getattr(cls, "__name__", "?"))[:200]      # an app's class may be named anything
     kind = kind if kind.isidentifier() else repr(kind)
     text = (f"Qt widget used outside the GUI thread: {kind}.{method}() called in "
@@ -84,10 +84,18 @@ def _report(cls: type, method: str) -> None:
             listener(full)
         except Exception:  # noqa: BLE001 - a listener's failure is not the app's
             pass
-    if _stderr and sys.stderr is not None:
+    stream = sys.stderr
+    if _stderr and stream is not None:
+        copy = f"pyqtguard: {text}\n{stack}"
         try:
-            sys.stderr.write(f"pyqtguard: {text}\n{stack}")
-            sys.stderr.flush()
+            # A stream the app put in stderr's place may be a widget (a
+            # console pane): written from this thread, the report would be
+            # the very call it reports.  The GUI thread writes it, as it
+            # does exception reports' copies.
+            if stream is not sys.__stderr__ and delivery._post_stderr_copy(copy):
+                return
+            stream.write(copy)
+            stream.flush()
         except Exception:  # noqa: BLE001 - a closed stderr must not matter
             pass
 
