@@ -188,10 +188,20 @@ void
 pqg_widgetcheck_thread_ends(void)
 {
     PyThreadState *tstate = PyThreadState_Get();
-    if (tstate->c_profilefunc == widget_call_profile) {
+    int kept = PyThread_tss_is_created(&kept_state) && PyThread_tss_get(&kept_state) != NULL;
+    /* A kept QThread ends with two holds of its state: ours and the call of
+     * its `finished` slot.  A third is a Python call that never returned -
+     * QThread.terminate() inside run() or a slot - whose frames were on a
+     * stack that is gone: the recomputation walks every thread state's
+     * frames (3.12+), that one's included.  Its profile function stays:
+     * the count of profiling threads never falls to 0 again, nothing is
+     * recomputed, the instrumentation stays for the rest of the run (as it
+     * did before for every checked thread). */
+    if (tstate->c_profilefunc == widget_call_profile
+        && !(kept && tstate->gilstate_counter > 2)) {
         PyEval_SetProfile(NULL, NULL);
     }
-    if (PyThread_tss_is_created(&kept_state) && PyThread_tss_get(&kept_state) != NULL) {
+    if (kept) {
         (void)PyThread_tss_set(&kept_state, NULL);
         PyGILState_Release(PyGILState_LOCKED);
     }

@@ -279,3 +279,47 @@ def test_the_report_is_written_to_an_apps_console_pane_by_the_gui_thread(tmp_pat
     assert "pane: 'pyqtguard: Qt widget used outside the GUI thread: QLabel.setText()" \
         in result.stdout, result.describe()
     assert len(_reports(result.log)) == 1, result.log
+
+
+def test_qthreads_terminated_inside_python_do_not_crash_the_threads_after_them(tmp_path):
+    """terminate() of a QThread inside a Python call (run() in exec() or
+    msleep()) leaves that call's thread state behind with frames on a stack
+    that is gone.  From 3.12 a change of profile functions walks every
+    thread state's frames: the check must not make one as such a thread
+    ends (the crash came with the next checked thread's end)."""
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("x")
+        class Looping(QtCore.QThread):
+            def run(self):
+                label.setText("a")
+                if self.objectName() == "sleeper":
+                    while True:
+                        self.msleep(10)
+                self.exec()
+        threads = [Looping() for _ in range(4)]
+        threads[0].setObjectName("sleeper")
+        for thread in threads:
+            thread.start()
+        QtCore.QThread.msleep(300)
+        for thread in threads:
+            thread.terminate()
+            thread.wait()
+        print("terminated", flush=True)
+        for _ in range(3):
+            worker = threading.Thread(target=lambda: label.text())
+            worker.start()
+            worker.join()
+            plain = Looping()
+            plain.start()
+            QtCore.QThread.msleep(20)
+            plain.quit()
+            plain.wait()
+        print("after", flush=True)
+    """, tmp_path, timeout=60)
+    assert "terminated" in result.stdout and "after" in result.stdout, result.describe()
+    assert result.returncode == 0, result.describe()
