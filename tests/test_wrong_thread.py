@@ -281,6 +281,50 @@ def test_the_report_is_written_to_an_apps_console_pane_by_the_gui_thread(tmp_pat
     assert len(_reports(result.log)) == 1, result.log
 
 
+def test_the_worker_pattern_a_slot_connected_to_started_before_start_is_checked(tmp_path):
+    """The canonical PyQt worker: ``worker.moveToThread(thread)``,
+    ``thread.started.connect(worker.run)``, ``thread.start()``.  The app's
+    slot on ``started`` runs before any slot connected later, pyqtguard's
+    (connected at start()) included: its whole work ran unchecked."""
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("waiting")
+        class Worker(QtCore.QObject):
+            done = QtCore.pyqtSignal()
+            def run(self):
+                # wrong: the worker's thread (a method per thread: a calling
+                # line is reported once)
+                getattr(label, self.thread().objectName())("done")
+                self.done.emit()
+        class Subclassed(QtCore.QThread):
+            def __init__(self, parent=None):
+                super().__init__(parent)
+                self.setObjectName("setToolTip")
+        for thread in (QtCore.QThread(), Subclassed()):
+            if not thread.objectName():
+                thread.setObjectName("setText")
+            worker = Worker()
+            worker.moveToThread(thread)
+            thread.started.connect(worker.run)
+            worker.done.connect(thread.quit)
+            thread.finished.connect(app.quit)
+            thread.start()
+            app.exec()
+            thread.wait()
+        print("ended", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "ended" in result.stdout, result.describe()
+    reports = _reports(result.log)
+    assert len(reports) == 2, result.log
+    assert "QLabel.setText() called in thread 'setText'" in reports[0], result.log
+    assert "QLabel.setToolTip() called in thread 'setToolTip'" in reports[1], result.log
+    assert all("in run" in report for report in reports), result.log
+
+
 def test_qthreads_terminated_inside_python_do_not_crash_the_threads_after_them(tmp_path):
     """terminate() of a QThread inside a Python call (run() in exec() or
     msleep()) leaves that call's thread state behind with frames on a stack

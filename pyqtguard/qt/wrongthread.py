@@ -38,6 +38,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
+    from typing import Any
 
     from ..config import Config
 
@@ -108,6 +109,59 @@ def _start_checking(module: ModuleType) -> None:
     if qtgui is not None:
         checked.append(qtgui.QPixmap)
     _native.check_widget_threads(tuple(checked), _report)
+    _wrap_qthread_init()
+
+
+# QThread.__init__ while checking: QThread's own (sip's) and ours.
+_qthread_init: tuple[Any, Any] | None = None
+
+
+def _wrap_qthread_init() -> None:
+    """A QThread records itself (and is checked) in its ``started`` slot.  Qt
+    calls the slots in the order they were connected: the worker pattern's
+    ``thread.started.connect(worker.run)`` before ``start()`` - where
+    pyqtguard connected its own - ran the whole work before the thread was
+    checked.  So while checking, QThreads get pyqtguard's slots as they are
+    made, before the app can connect any."""
+    global _qthread_init
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    if qtcore is None or _qthread_init is not None:
+        return
+    cls = qtcore.QThread
+    try:
+        if "__init__" in _native.type_dict(cls):
+            return                      # someone's own: left alone
+        original = cls.__init__
+        from PyQt6 import sip
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            try:
+                # sip wraps Qt's own QThreads (the main thread's, one a
+                # Python thread adopts) through __init__ too: those are not
+                # started from Python, and their `finished` comes at the
+                # process's exit, after the interpreter's end.
+                if sip.ispycreated(self):
+                    from ..registry import qthreads
+
+                    qthreads.connect_slots(self)
+            except Exception:  # noqa: BLE001 - the check degrades, the thread must not
+                pass
+
+        cls.__init__ = __init__
+        _qthread_init = (original, __init__)
+    except Exception:  # noqa: BLE001 - checked from start() on, as before
+        pass
+
+
+def _unwrap_qthread_init() -> None:
+    global _qthread_init
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    if _qthread_init is None or qtcore is None:
+        return
+    if _native.type_dict(qtcore.QThread).get("__init__") is _qthread_init[1]:
+        del qtcore.QThread.__init__
+    _qthread_init = None
 
 
 def install(config: Config) -> None:
@@ -121,3 +175,4 @@ def uninstall() -> None:
     global _on
     _on = False
     _native.check_widget_threads(None, None)
+    _unwrap_qthread_init()
