@@ -367,3 +367,25 @@ def test_qthreads_terminated_inside_python_do_not_crash_the_threads_after_them(t
     """, tmp_path, timeout=60)
     assert "terminated" in result.stdout and "after" in result.stdout, result.describe()
     assert result.returncode == 0, result.describe()
+
+
+def test_a_thread_whose_name_is_not_utf8_encodable_is_checked(tmp_path):
+    """A name made from a file name os.listdir() decoded with surrogateescape
+    ('load \\udcff.png') cannot be encoded for the C thread table: the
+    thread went unrecorded - and so unchecked."""
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("x")
+        worker = threading.Thread(target=lambda: label.setText("x"), name="load \\udcff.png")
+        worker.start()
+        worker.join()
+        print("threads:", [t.name for t in pyqtguard.threads()], flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    reports = _reports(result.log)
+    assert len(reports) == 1, result.describe()
+    assert "QLabel.setText() called in thread 'load \\udcff.png'" in reports[0], reports[0]
