@@ -42,8 +42,9 @@ static Py_tss_t kept_state = Py_tss_NEEDS_INIT;
 static char kept_marker;
 
 /* Where a report was made: (class, method, code, line); a full table
- * reports nothing new (a program with 512 distinct wrong calls has been
- * told).  Pointers are keys only, never followed. */
+ * reports nothing new (SEEN_SLOTS / 2 = 256 places, the documented limit: a
+ * program with that many distinct wrong calls has been told).  Pointers are
+ * keys only, never followed. */
 #define SEEN_SLOTS 512
 typedef struct {
     const void *type;
