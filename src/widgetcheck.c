@@ -10,8 +10,10 @@
  * a method bound to an instance of a checked class (PyQt6's methods are
  * builtin methods whose self is the wrapper) and then calls the reporter,
  * once per (class, method, calling code, line).  The GUI thread never gets
- * the function, so it costs nothing there; a checked thread pays a type
- * check per C call.
+ * the function, so on 3.11 it costs nothing there (from 3.12 a profile
+ * function is instrumentation shared by all threads: see
+ * pqg_widgetcheck_thread_ends); a checked thread pays a type check per C
+ * call.
  *
  * A thread that already runs a profiler (cProfile, yappi) keeps it; one set
  * later replaces the check in that thread.
@@ -40,8 +42,9 @@ static Py_tss_t kept_state = Py_tss_NEEDS_INIT;
 static char kept_marker;
 
 /* Where a report was made: (class, method, code, line); a full table
- * reports nothing new (a program with 512 distinct wrong calls has been
- * told).  Pointers are keys only, never followed. */
+ * reports nothing new (SEEN_SLOTS / 2 = 256 places, the documented limit: a
+ * program with that many distinct wrong calls has been told).  Pointers are
+ * keys only, never followed. */
 #define SEEN_SLOTS 512
 typedef struct {
     const void *type;
@@ -173,12 +176,33 @@ pqg_widgetcheck_this_thread(int keep_state)
     PyEval_SetProfile(widget_call_profile, NULL);
 }
 
-/* The thread forgets itself (threadtable.c): a QThread's kept state goes
- * with the call that is ending it. */
+/* The thread forgets itself (threadtable.c): its check goes, and a
+ * QThread's kept state goes with the call that is ending it.
+ *
+ * From 3.12 CPython runs profile functions through sys.monitoring
+ * instrumentation shared by every thread: while one thread has one, every
+ * thread's calls (the GUI thread's) are slowed, 2-3x in call-heavy code.
+ * The count of profiling threads falls when a thread state is deleted, but
+ * the instrumentation is only recomputed by a PyEval_SetProfile call: without
+ * this one it stayed for good after the first checked thread. */
 void
 pqg_widgetcheck_thread_ends(void)
 {
-    if (PyThread_tss_is_created(&kept_state) && PyThread_tss_get(&kept_state) != NULL) {
+    PyThreadState *tstate = PyThreadState_Get();
+    int kept = PyThread_tss_is_created(&kept_state) && PyThread_tss_get(&kept_state) != NULL;
+    /* A kept QThread ends with two holds of its state: ours and the call of
+     * its `finished` slot.  A third is a Python call that never returned -
+     * QThread.terminate() inside run() or a slot - whose frames were on a
+     * stack that is gone: the recomputation walks every thread state's
+     * frames (3.12+), that one's included.  Its profile function stays:
+     * the count of profiling threads never falls to 0 again, nothing is
+     * recomputed, the instrumentation stays for the rest of the run (as it
+     * did before for every checked thread). */
+    if (tstate->c_profilefunc == widget_call_profile
+        && !(kept && tstate->gilstate_counter > 2)) {
+        PyEval_SetProfile(NULL, NULL);
+    }
+    if (kept) {
         (void)PyThread_tss_set(&kept_state, NULL);
         PyGILState_Release(PyGILState_LOCKED);
     }

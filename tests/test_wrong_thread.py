@@ -201,3 +201,191 @@ def test_names_from_the_app_cannot_forge_log_lines(tmp_path):
     assert "\n[2026-01-01" not in result.log and "\n[2026-01-01" not in result.stderr
     assert "pyqtguard: interpreter exit" in result.log       # escaped, inside the report
     assert "\npyqtguard: interpreter exit" not in result.log
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12),
+                    reason="3.12+: a thread's profile function is sys.monitoring "
+                           "instrumentation of every thread's code")
+def test_the_gui_thread_is_not_slowed_once_the_checked_threads_have_ended(tmp_path):
+    """From 3.12 CPython runs a thread's profile function through
+    instrumentation shared by all threads: while a checked thread runs, the
+    GUI thread's calls are slower too (2-3x in call-heavy code).  Once the
+    checked threads have ended it must run as fast as without the check -
+    the instrumentation stayed, for good, after the first checked thread."""
+    result = run_app("""
+        import dis, threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        def gui_work():
+            return len("ab")
+        def instrumented():
+            gui_work()
+            return any(i.opname.startswith("INSTRUMENTED")
+                       for i in dis.get_instructions(gui_work, adaptive=True))
+        print("before:", instrumented())
+        worker = threading.Thread(target=lambda: None, name="short")
+        worker.start()
+        worker.join()
+        print("after a thread:", instrumented())
+        class Loader(QtCore.QThread):
+            def run(self):
+                pass
+        loader = Loader()
+        loader.start()
+        loader.wait()
+        app.processEvents()
+        print("after a QThread:", instrumented())
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "before: False" in result.stdout, result.describe()
+    assert "after a thread: False" in result.stdout, result.describe()
+    assert "after a QThread: False" in result.stdout, result.describe()
+
+
+def test_the_report_is_written_to_an_apps_console_pane_by_the_gui_thread(tmp_path):
+    """Apps point sys.stderr at a widget (a console pane).  The report of a
+    worker's wrong call must not itself be a worker's call of a widget (the
+    crash it warns about): its copy for a replaced stderr is written by the
+    GUI thread, as exception reports' are."""
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("x")
+        pane = QtWidgets.QPlainTextEdit()
+        class Pane:
+            def write(self, text):
+                print("pane written in", threading.current_thread().name,
+                      file=sys.__stdout__, flush=True)
+                pane.appendPlainText(text)
+            def flush(self):
+                pass
+        sys.stderr = Pane()
+        worker = threading.Thread(target=lambda: label.setText("x"), name="fetcher")
+        QtCore.QTimer.singleShot(0, worker.start)
+        QtCore.QTimer.singleShot(300, app.quit)
+        app.exec()
+        worker.join()
+        sys.stderr = sys.__stderr__
+        print("pane:", repr(pane.toPlainText()))
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "pane written in MainThread" in result.stdout, result.describe()
+    assert "pane written in fetcher" not in result.stdout, result.describe()
+    assert "pane: 'pyqtguard: Qt widget used outside the GUI thread: QLabel.setText()" \
+        in result.stdout, result.describe()
+    assert len(_reports(result.log)) == 1, result.log
+
+
+def test_the_worker_pattern_a_slot_connected_to_started_before_start_is_checked(tmp_path):
+    """The canonical PyQt worker: ``worker.moveToThread(thread)``,
+    ``thread.started.connect(worker.run)``, ``thread.start()``.  The app's
+    slot on ``started`` runs before any slot connected later, pyqtguard's
+    (connected at start()) included: its whole work ran unchecked."""
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("waiting")
+        class Worker(QtCore.QObject):
+            done = QtCore.pyqtSignal()
+            def run(self):
+                # wrong: the worker's thread (a method per thread: a calling
+                # line is reported once)
+                getattr(label, self.thread().objectName())("done")
+                self.done.emit()
+        class Subclassed(QtCore.QThread):
+            def __init__(self, parent=None):
+                super().__init__(parent)
+                self.setObjectName("setToolTip")
+        for thread in (QtCore.QThread(), Subclassed()):
+            if not thread.objectName():
+                thread.setObjectName("setText")
+            worker = Worker()
+            worker.moveToThread(thread)
+            thread.started.connect(worker.run)
+            worker.done.connect(thread.quit)
+            thread.finished.connect(app.quit)
+            thread.start()
+            app.exec()
+            thread.wait()
+        print("ended", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "ended" in result.stdout, result.describe()
+    reports = _reports(result.log)
+    assert len(reports) == 2, result.log
+    assert "QLabel.setText() called in thread 'setText'" in reports[0], result.log
+    assert "QLabel.setToolTip() called in thread 'setToolTip'" in reports[1], result.log
+    assert all("in run" in report for report in reports), result.log
+
+
+def test_qthreads_terminated_inside_python_do_not_crash_the_threads_after_them(tmp_path):
+    """terminate() of a QThread inside a Python call (run() in exec() or
+    msleep()) leaves that call's thread state behind with frames on a stack
+    that is gone.  From 3.12 a change of profile functions walks every
+    thread state's frames: the check must not make one as such a thread
+    ends (the crash came with the next checked thread's end)."""
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets, QtCore
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("x")
+        class Looping(QtCore.QThread):
+            def run(self):
+                label.setText("a")
+                if self.objectName() == "sleeper":
+                    while True:
+                        self.msleep(10)
+                self.exec()
+        threads = [Looping() for _ in range(4)]
+        threads[0].setObjectName("sleeper")
+        for thread in threads:
+            thread.start()
+        QtCore.QThread.msleep(300)
+        for thread in threads:
+            thread.terminate()
+            thread.wait()
+        print("terminated", flush=True)
+        for _ in range(3):
+            worker = threading.Thread(target=lambda: label.text())
+            worker.start()
+            worker.join()
+            plain = Looping()
+            plain.start()
+            QtCore.QThread.msleep(20)
+            plain.quit()
+            plain.wait()
+        print("after", flush=True)
+    """, tmp_path, timeout=60)
+    assert "terminated" in result.stdout and "after" in result.stdout, result.describe()
+    assert result.returncode == 0, result.describe()
+
+
+def test_a_thread_whose_name_is_not_utf8_encodable_is_checked(tmp_path):
+    """A name made from a file name os.listdir() decoded with surrogateescape
+    ('load \\udcff.png') cannot be encoded for the C thread table: the
+    thread went unrecorded - and so unchecked."""
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install(check_threads=True)
+        from PyQt6 import QtWidgets
+        app = QtWidgets.QApplication([])
+        label = QtWidgets.QLabel("x")
+        worker = threading.Thread(target=lambda: label.setText("x"), name="load \\udcff.png")
+        worker.start()
+        worker.join()
+        print("threads:", [t.name for t in pyqtguard.threads()], flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    reports = _reports(result.log)
+    assert len(reports) == 1, result.describe()
+    assert "QLabel.setText() called in thread 'load \\udcff.png'" in reports[0], reports[0]

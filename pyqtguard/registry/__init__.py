@@ -93,6 +93,14 @@ def register_current(name: str, kind: int = KIND_PYTHON) -> None:
     """Record the calling thread under *name*; never raises."""
     try:
         _native.thread_register_current(name, kind)
+    except UnicodeEncodeError:
+        # A lone surrogate (a file name os.listdir() decoded with
+        # surrogateescape): recorded under an escaped name - unrecorded, it
+        # was also left out of check_threads.
+        try:
+            _native.thread_register_current(name.encode("utf-8", "backslashreplace"), kind)
+        except Exception:  # noqa: BLE001
+            pass
     except Exception:  # noqa: BLE001 - odd names degrade, never crash
         pass
 

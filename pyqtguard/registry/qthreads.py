@@ -191,22 +191,30 @@ def _start_qthread(self: Any, *args: Any, **kwargs: Any) -> None:
             _records[key] = record
         record.finished = False
         record.native_id = None
-    try:
-        connected = self in _connected
-    except TypeError:                   # no weak references: tracking degrades
-        connected = True
-    if not connected:
-        try:
-            direct = _qtcore.Qt.ConnectionType.DirectConnection
-            self.started.connect(_on_started, direct)
-            self.finished.connect(_on_finished, direct)
-            _connected.add(self)
-        except Exception:  # noqa: BLE001 - tracking degrades, the start must not
-            pass
+    connect_slots(self)
     before = _thread_ids_unless_running(self)
     _original_qthread_start(self, *args, **kwargs)   # start(priority=...)
     if before is not None:
         _take_native_id(record, before)
+
+
+def connect_slots(thread: Any) -> None:
+    """Connect pyqtguard's started/finished slots to *thread*, once.  At its
+    first start(), or (``check_threads=True``) as it is made: a slot runs
+    after those connected before it, and the app's on ``started`` - the
+    worker's ``run`` - would run before the thread is recorded and checked."""
+    try:
+        if thread in _connected:
+            return
+    except TypeError:                   # no weak references: tracking degrades
+        return
+    try:
+        direct = _qtcore.Qt.ConnectionType.DirectConnection
+        thread.started.connect(_on_started, direct)
+        thread.finished.connect(_on_finished, direct)
+        _connected.add(thread)
+    except Exception:  # noqa: BLE001 - tracking degrades, the start must not
+        pass
 
 
 _finalizer_set = False
