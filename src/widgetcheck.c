@@ -85,6 +85,15 @@ is_checked(PyTypeObject *type)
     return 0;
 }
 
+/* Field by field: memcmp would compare the struct's padding too, which an
+ * initializer or an assignment need not set. */
+static int
+same_place(const seen_key *a, const seen_key *b)
+{
+    return a->type == b->type && a->method == b->method && a->code == b->code
+           && a->line == b->line;
+}
+
 /* 1 if the key is new (and now remembered), 0 if seen or the table is full.
  * The GIL serialises every caller. */
 static int
@@ -104,7 +113,7 @@ remember(const seen_key *key)
             seen_count++;
             return 1;
         }
-        if (memcmp(slot, key, sizeof(*key)) == 0) {
+        if (same_place(slot, key)) {
             return 0;
         }
     }
