@@ -272,7 +272,7 @@ static ino_t stage_ino;
 static int stage_ok = 0;                  /* checked at each report */
 
 /* pyqtguard's own frames, left out of the stacks as python would show them
- * without pyqtguard (registry/listing.py app_frames, the same rule): the
+ * without pyqtguard (registry/frames.py app_frames, the same rule): the
  * frame lines _Py_DumpTraceback writes for a file in pyqtguard's folder
  * start with own_line_prefix ('  File "' + the folder, as _Py_DumpASCII
  * escapes it); launcher_line_prefix marks `pyqtguard run`'s launcher, whose
@@ -371,7 +371,7 @@ line_starts_with(const char *line, size_t len, const char *prefix, size_t prefix
 /* Leave pyqtguard's frames out of one thread's dump in buf[0:len) (frames
  * innermost first, one per line; other lines - the heading, "  ...",
  * "<no Python frame>" - stay) and compact it in place; returns the new
- * length.  registry/listing.py app_frames' rule: the launcher's frame and
+ * length.  registry/frames.py app_frames' rule: the launcher's frame and
  * those outside it go (unless the launcher is the innermost), pyqtguard's
  * frames go, except the innermost ones (the thread is in pyqtguard's code
  * right now: that is where it is).  Only reads and memmove. */

@@ -301,3 +301,32 @@ def test_a_qt_warning_from_inside_the_event_loop_has_no_stack_to_show(tmp_path):
     assert result.returncode == 0, result.describe()
     event = _event(result.log, "Thread tried to wait on itself")
     assert "\n" not in event, event
+
+
+def test_a_qt_warnings_origin_costs_no_traceback_import_and_reads_no_fifo(tmp_path):
+    """Formatting where a warning came from must not import traceback (with
+    linecache, tokenize and re: milliseconds of every app that gets one Qt
+    warning), and a code object naming a FIFO as its file must not block."""
+    import os
+
+    fifo = tmp_path / "pipe.py"
+    os.mkfifo(fifo)
+    result = run_app(f"""
+        import sys
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def warn():
+            QtCore.QTimer().start(-1)
+        warn()
+        code = compile("def from_fifo():\\n    QtCore.QObject().killTimer(77)\\n", {str(fifo)!r},
+                       "exec")
+        exec(code)
+        from_fifo()
+        print("imported:", "traceback" in sys.modules, "linecache" in sys.modules, flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "imported: False False" in result.stdout, result.stdout
+    assert "QtCore.QTimer().start(-1)" in result.log      # its source line, read here
+    assert f'File "{fifo}", line 2, in from_fifo' in result.log, result.log

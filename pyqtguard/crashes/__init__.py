@@ -79,7 +79,7 @@ def _dumped(text: str) -> str:
 def _own_frame_lines() -> tuple[bytes, bytes]:
     """How the C core's stacks (3.11-3.12) begin a frame line of pyqtguard's
     files, and of `pyqtguard run`'s launcher: those frames are left out of
-    the crash report's stacks (registry/listing.py app_frames' rule)."""
+    the crash report's stacks (registry/frames.py app_frames' rule)."""
     import os
 
     folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

@@ -141,7 +141,7 @@ def _origin(caller: FrameType | None, context: object) -> str:
     ('' for the GUI thread inside Qt's own code, and where the message names
     its file and line: ``qWarning()`` from Python, a debug build of Qt)."""
     from ..registry import OWN_FILES, in_main_thread
-    from ..registry.listing import format_call_site
+    from ..registry.frames import format_call_site
 
     loop = qt_attach.loop_thread_ident()
     in_gui = _thread.get_ident() == loop if loop is not None else in_main_thread()

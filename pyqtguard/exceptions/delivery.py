@@ -142,7 +142,7 @@ def _format(exc_type: type[BaseException], exc_value: BaseException | None,
 
 # pyqtguard's own frames (its exec() wrapper, its launcher and the runpy
 # frames outside it) are left out of the callers, as runpy's are of a
-# traceback (pyqtguard.registry.listing.app_frames).
+# traceback (pyqtguard.registry.frames.app_frames).
 
 
 # Formatted caller lines, as _formatted_frames for traceback frames: the
@@ -151,7 +151,7 @@ _caller_lines: dict[tuple[str, int, str], str] = {}
 
 
 def _format_callers(callers: list[tuple[str, int, str]]) -> str:
-    from ..registry.listing import app_frames
+    from ..registry.frames import app_frames
 
     outermost_first = callers[::-1]
     parts = []

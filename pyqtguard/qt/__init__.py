@@ -314,7 +314,7 @@ def shown_traceback(exc: BaseException | None, tb: TracebackType | None
     pyqtguard's must show where it is)."""
     if tb is None or not raised_on_purpose(exc):
         return tb
-    from ..registry.listing import app_frames
+    from ..registry.frames import app_frames
 
     entries = []
     while tb is not None:

@@ -67,7 +67,7 @@ def forget_reported() -> None:
 def _report(cls: type, method: str) -> None:
     """Called by the C check in the thread that made the call."""
     from ..exceptions import delivery
-    from ..registry.listing import format_call_site
+    from ..registry.frames import format_call_site
 
     if _thread.get_ident() == loop_thread_ident():
         return                          # the GUI thread runs outside the main one

@@ -18,7 +18,8 @@ import sys
 import time
 
 from .. import _native
-from . import OWN_FILES, THREAD_STARTER_FILES, loaded_threading
+from . import loaded_threading
+from .frames import app_frames
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,35 +104,6 @@ class ThreadInfo:
                 f" started_at={self.started_at!r})")
 
 
-# pyqtguard's own code: its wrappers (exec(), a thread's start, threading's
-# shutdown) and the `pyqtguard run` launcher; reports show the app's frames.
-_OWN_FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_LAUNCHER = os.path.join(_OWN_FOLDER, "cli", "run.py")
-
-
-def app_frames(filenames: list[str], *, where_it_is: bool = True) -> list[int]:
-    """Which of a stack's frames (their file names, outermost first) python
-    would show without pyqtguard, as indices: what `pyqtguard run` adds
-    outside the app's code (``python -m pyqtguard``'s runpy frames, the
-    launcher; `run -m`'s runpy frames inside it stay, as ``python -m``
-    shows them) and pyqtguard's wrappers around the app's frames are left
-    out.  With *where_it_is*, a thread that is in pyqtguard's own code
-    right now keeps those innermost frames (one of its threads, a wait
-    inside it): that is where the thread is."""
-    first = 0
-    for index in range(len(filenames) - 1, -1, -1):
-        if filenames[index] == _LAUNCHER:
-            first = index + 1 if index + 1 < len(filenames) else 0
-            break
-    last = len(filenames)
-    if where_it_is:
-        while last > first and filenames[last - 1].startswith(_OWN_FOLDER):
-            last -= 1
-    return ([index for index in range(first, last)
-             if not filenames[index].startswith(_OWN_FOLDER)]
-            + list(range(last, len(filenames))))
-
-
 def format_app_stack(frame: object, *, where_it_is: bool = True) -> str:
     """The stack from *frame* outwards, most recent call last, as a
     traceback prints it, with :func:`app_frames`' frames only (*where_it_is*
@@ -147,30 +119,6 @@ def format_app_stack(frame: object, *, where_it_is: bool = True) -> str:
 
 
 _format_stack = format_app_stack
-
-
-def format_call_site(frame: object, *, limit: int = 8, chars: int = 4000) -> str:
-    """Where the app's code made a call, from *frame* (the innermost Python
-    frame) outwards: :func:`format_app_stack`'s frames of the app, without
-    the frames that started the thread (threading's, an executor's), the
-    innermost *limit* of them and at most *chars* characters; '' when no
-    frame of the app is left.  For reports made while the app's call is in
-    progress (a Qt warning it set off, a widget used off the GUI thread)."""
-    import traceback
-
-    while frame is not None and frame.f_code.co_filename.startswith(OWN_FILES):  # type: ignore[attr-defined]
-        frame = frame.f_back  # type: ignore[attr-defined]
-    if frame is None:
-        return ""
-    summary = traceback.extract_stack(frame, limit=limit * 4)  # type: ignore[arg-type]
-    frames = [summary[index] for index in app_frames([entry.filename for entry in summary],
-                                                     where_it_is=False)]
-    while len(frames) > 1 and frames[0].filename.endswith(THREAD_STARTER_FILES):
-        del frames[0]
-    text = "".join(traceback.StackSummary.from_list(frames[-limit:]).format())
-    if len(text) > chars:
-        text = text[-chars:].split("\n", 1)[-1]
-    return text
 
 
 def python_stack(native_id: int | None) -> str | None:
