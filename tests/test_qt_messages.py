@@ -330,3 +330,26 @@ def test_a_qt_warnings_origin_costs_no_traceback_import_and_reads_no_fifo(tmp_pa
     assert "imported: False False" in result.stdout, result.stdout
     assert "QtCore.QTimer().start(-1)" in result.log      # its source line, read here
     assert f'File "{fifo}", line 2, in from_fifo' in result.log, result.log
+
+
+def test_a_thread_whose_name_raises_still_gets_its_qt_warning_logged(tmp_path):
+    result = run_app("""
+        import threading
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        owner = QtCore.QObject()
+        class Odd(threading.Thread):
+            @property
+            def name(self):
+                raise RuntimeError("no name today")
+            @name.setter
+            def name(self, value):
+                pass
+        worker = Odd(target=lambda: QtCore.QObject(owner))
+        worker.start()
+        worker.join()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "Cannot create children for a parent that is in a different thread" in result.log

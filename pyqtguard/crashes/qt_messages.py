@@ -178,7 +178,10 @@ def _handler(msg_type: object, context: object, message: str) -> None:
         # The same message again within the repeat interval (a warning from
         # every paint) is counted in C, not logged again.
         if label == "fatal" or _native.message_repeat(text):
-            origin = "" if label == "fatal" else _origin(caller, context)
+            try:
+                origin = "" if label == "fatal" else _origin(caller, context)
+            except Exception:  # noqa: BLE001 - the message is logged without it
+                origin = ""
             logfile.log_event(f"{text}\n{origin}" if origin else text)  # stamped in C
             if label == "fatal":
                 write_fatal_report(f"Qt fatal error: {message}")
