@@ -82,6 +82,15 @@ def _gui_frame() -> FrameType | None:
     return sys._current_frames().get(gui_ident) if gui_ident is not None else None
 
 
+_SETTLE_SECONDS = 0.05
+
+
+def _in_own_code(frame: FrameType) -> bool:
+    from ..registry import OWN_FILES
+
+    return frame.f_code.co_filename.startswith(OWN_FILES)
+
+
 def _debugger_holding(frame: FrameType | None) -> str | None:
     """The debugger the GUI thread whose frame is *frame* is stopped in
     (:mod:`.debugger`: a breakpoint is no freeze), or None."""
@@ -97,6 +106,15 @@ def _report_freeze() -> Callable[[], None] | None:
 
     age, turned_again = _native.freeze_state()
     frame = _gui_frame()
+    if not turned_again and frame is not None and _in_own_code(frame):
+        # Back in the event loop's C++ code (the innermost Python frame is
+        # pyqtguard's exec() wrapper) and the loop has not turned yet: a slot
+        # that held the GIL has just returned, and this report got the GIL
+        # at its end - the loop turns within milliseconds.  A freeze in C++
+        # code inside the loop does not: look again after a moment.
+        time.sleep(_SETTLE_SECONDS)
+        age, turned_again = _native.freeze_state()
+        frame = _gui_frame()
     stopped_in = None if turned_again else _debugger_holding(frame)
     if stopped_in is not None:               # a breakpoint in a slot: no freeze
         logfile.log_event(f"GUI freeze of {age} ms not reported: the GUI thread is "
