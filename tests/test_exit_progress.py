@@ -63,17 +63,24 @@ def test_an_app_saving_after_exec_for_longer_than_the_deadline_is_not_cut_short(
     assert TIMEOUT_MARKER not in result.log, result.log
 
 
-def test_an_app_computing_after_exec_for_longer_than_the_deadline_finishes(tmp_path):
-    result, _ = run_timed("""
+COMPUTING = """
     end = time.monotonic() + 4
     total = 0
     while time.monotonic() < end:                # 4 s of pure Python work
         total += sum(range(1000))
     print("computed", flush=True)
-    """, tmp_path)
+"""
+
+
+def assert_computed_to_the_end(result) -> None:
     assert result.returncode == 0, result.describe()
     assert "computed" in result.stdout
     assert "still working" in result.log and TIMEOUT_MARKER not in result.log, result.log
+
+
+def test_an_app_computing_after_exec_for_longer_than_the_deadline_finishes(tmp_path):
+    result, _ = run_timed(COMPUTING, tmp_path)
+    assert_computed_to_the_end(result)
 
 
 def test_work_that_turns_into_a_hang_is_ended_at_the_next_deadline(tmp_path):
@@ -134,15 +141,8 @@ def test_an_app_computing_with_many_idle_threads_is_looked_at_in_time(tmp_path):
     idle = threading.Event()
     for _ in range(150):
         threading.Thread(target=idle.wait, daemon=True).start()
-    end = time.monotonic() + 4
-    total = 0
-    while time.monotonic() < end:                # 4 s of pure Python work
-        total += sum(range(1000))
-    print("computed", flush=True)
-    """, tmp_path)
-    assert result.returncode == 0, result.describe()
-    assert "computed" in result.stdout
-    assert "still working" in result.log and TIMEOUT_MARKER not in result.log, result.log
+""" + COMPUTING, tmp_path)
+    assert_computed_to_the_end(result)
 
 
 def test_a_second_exec_gives_the_next_shutdown_its_own_extensions(tmp_path):

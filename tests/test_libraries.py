@@ -170,6 +170,17 @@ def test_a_workers_error_nobody_listens_to_names_the_worker_not_the_gui_thread(t
     assert "'MainThread'" not in header, header
 
 
+# A local HTTP server whose every request waits two minutes (a download
+# that never comes), for the apps below.
+NEVER_ANSWERING_SERVER = """
+    class NeverAnswers(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(120)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NeverAnswers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+"""
+
 STUCK_DOWNLOAD_APP = """
     import functools, http.server, sys, threading, time, urllib.request
     import pyqtguard
@@ -177,14 +188,7 @@ STUCK_DOWNLOAD_APP = """
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
     from pyqtguard import workers
-
-    class NeverAnswers(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            time.sleep(120)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NeverAnswers)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
+""" + NEVER_ANSWERING_SERVER + """
     def download():
         url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
         with urllib.request.urlopen(url, timeout=120) as response:
@@ -221,14 +225,7 @@ STUCK_RUNNABLE_APP = """
     pyqtguard.install(exit_timeout=3)
     from PyQt6.QtCore import QRunnable, QThreadPool, QTimer
     from PyQt6.QtWidgets import QApplication
-
-    class NeverAnswers(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            time.sleep(120)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NeverAnswers)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
+""" + NEVER_ANSWERING_SERVER + """
     class Download(QRunnable):
         def run(self):
             url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"

@@ -268,21 +268,30 @@ def test_posix_spawnp_looks_a_bare_name_up_on_this_process_s_path(tmp_path):
     the rule rewrote the arguments and the C library ran another program of
     that name with pyqtguard's bootstrap instead of the app's script."""
     name = os.path.basename(sys.executable)
-    other = tmp_path / "bin" / name
-    other.parent.mkdir()
-    other.write_text('#!/bin/sh\necho "other program:" "$@"\n')
-    other.chmod(0o755)
     restart = ("env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep "
                "+ os.environ['PATH']); "
                f"os.waitpid(os.posix_spawnp({name!r}, [{name!r}, *sys.argv], env), 0)")
-    (tmp_path / "app.py").write_text(RESTARTING_APP.format(restart=restart))
+    outputs = restarts_of_a_namesake(tmp_path, RESTARTING_APP.format(restart=restart))
+    assert "other program: app.py q" in outputs[0][1], outputs
+    assert outputs[0] == outputs[1], outputs
+
+
+def restarts_of_a_namesake(tmp_path, app: str, **run: object) -> list[tuple[int, str]]:
+    """(exit status, stdout) of *app*, run as ``app.py q`` without and with
+    ``pyqtguard run``, with another program named like this python first
+    on PATH (it prints its arguments): the two must be the same."""
+    other = tmp_path / "bin" / os.path.basename(sys.executable)
+    other.parent.mkdir()
+    other.write_text('#!/bin/sh\necho "other program:" "$@"\n')
+    other.chmod(0o755)
+    (tmp_path / "app.py").write_text(app)
     outputs = []
     for launcher in ([], ["-m", "pyqtguard", "run"]):
         (tmp_path / "restarted").unlink(missing_ok=True)
         proc = subprocess.run([sys.executable, *launcher, "app.py", "q"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=60,
                               env=child_env(tmp_path / "logs",
-                                            {"PATH": f"{other.parent}:/usr/bin:/bin"}))
+                                            {"PATH": f"{other.parent}:/usr/bin:/bin"}),
+                              **run)
         outputs.append((proc.returncode, proc.stdout))
-    assert "other program: app.py q" in outputs[0][1], outputs
-    assert outputs[0] == outputs[1], outputs
+    return outputs

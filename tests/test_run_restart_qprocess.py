@@ -20,6 +20,7 @@ import pytest
 from apprunner import child_env, run_app
 from test_run_restart import RESTARTING_APP
 from test_run_restart import _guarded_restart as guarded_again
+from test_run_restart import restarts_of_a_namesake
 
 pytest.importorskip("PyQt6.QtCore")
 
@@ -223,22 +224,10 @@ def test_a_bare_program_name_is_looked_up_on_the_path_qt_uses(tmp_path):
     arguments - and Qt ran another program of that name (another python)
     with pyqtguard's bootstrap instead of the app's script."""
     name = os.path.basename(sys.executable)
-    other = tmp_path / "bin" / name
-    other.parent.mkdir()
-    other.write_text('#!/bin/sh\necho "other program:" "$@"\n')
-    other.chmod(0o755)
     restart = ("p = QProcess(); p.setProcessChannelMode(FORWARD); "
                "e = QProcessEnvironment.systemEnvironment(); "
                "e.insert('PATH', os.path.dirname(sys.executable) + os.pathsep + e.value('PATH')); "
                f"p.setProcessEnvironment(e); p.start({name!r}, sys.argv); " + _WAIT)
-    (tmp_path / "app.py").write_text(APP.format(restart=restart))
-    outputs = []
-    for launcher in ([], ["-m", "pyqtguard", "run"]):
-        (tmp_path / "restarted").unlink(missing_ok=True)
-        proc = subprocess.run([sys.executable, *launcher, "app.py", "q"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60, input="",
-                              env=child_env(tmp_path / "logs",
-                                            {"PATH": f"{other.parent}:/usr/bin:/bin"}))
-        outputs.append((proc.returncode, proc.stdout))
+    outputs = restarts_of_a_namesake(tmp_path, APP.format(restart=restart), input="")
     assert "other program: app.py q" in outputs[0][1], outputs
     assert outputs[0] == outputs[1], outputs
