@@ -39,6 +39,16 @@ def _cpu_seconds() -> float:
     return times.user + times.system
 
 
+def _on_cpu_or_waiting(schedstat: str) -> int | None:
+    """Nanoseconds a thread spent on a CPU and waiting for one, from its
+    ``schedstat`` file; None if it is gone or the file does not parse."""
+    data = read_bounded(schedstat, _PROC_READ_LIMIT, regular=False)
+    fields = data.split() if data is not None else []
+    if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+        return int(fields[0]) + int(fields[1])
+    return None
+
+
 def _scheduled(until: float, only: dict[str, tuple[int, float]] | None = None
                ) -> dict[str, tuple[int, float]]:
     """Each thread's nanoseconds on a CPU and waiting for one (Linux's
@@ -53,12 +63,10 @@ def _scheduled(until: float, only: dict[str, tuple[int, float]] | None = None
         return {}
     scheduled = {}
     for task in tasks:
-        data = read_bounded(f"/proc/self/task/{task}/schedstat", _PROC_READ_LIMIT,
-                            regular=False)
+        on_cpu = _on_cpu_or_waiting(f"/proc/self/task/{task}/schedstat")
         read_at = time.monotonic()
-        fields = data.split() if data is not None else []   # None: the thread ended
-        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
-            scheduled[task] = (int(fields[0]) + int(fields[1]), read_at)
+        if on_cpu is not None:                              # None: the thread ended
+            scheduled[task] = (on_cpu, read_at)
         if read_at >= until:
             break
     return scheduled
@@ -110,10 +118,9 @@ def _children_work(pids: list[int]) -> tuple[float, dict[str, tuple[int, float]]
         fields = stat.rpartition(b")")[2].split() if stat else []
         if len(fields) >= 13 and fields[11].isdigit() and fields[12].isdigit():
             ticks += int(fields[11]) + int(fields[12])
-        data = read_bounded(f"/proc/{pid}/schedstat", _PROC_READ_LIMIT, regular=False)
-        fields = data.split() if data is not None else []
-        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
-            scheduled[str(pid)] = (int(fields[0]) + int(fields[1]), time.monotonic())
+        on_cpu = _on_cpu_or_waiting(f"/proc/{pid}/schedstat")
+        if on_cpu is not None:
+            scheduled[str(pid)] = (on_cpu, time.monotonic())
     return ticks / _CLOCK_TICKS, scheduled
 
 
