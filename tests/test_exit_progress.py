@@ -7,6 +7,7 @@ times; waiting (a join, a lock, a sleep loop), it is ended as before."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -222,3 +223,21 @@ def test_work_that_ends_as_the_deadline_is_extended_is_not_ended(tmp_path):
             log = "".join(p.read_text() for p in (tmp_path / f"logs{index}").glob("*.log"))
             failed.append(f"run {index}: status {proc.returncode}\n{err[-1000:]}\n{log[-1500:]}")
     assert not failed, "\n".join(failed)
+
+
+def test_a_pid_reused_by_a_process_that_is_not_our_child_is_not_counted():
+    """The children are listed once per look and read twice: a child that
+    ended and whose pid another process took meanwhile must not count (its
+    CPU would pass for the child's work).  Here the stand-in is this
+    process's own parent, never its child; a real busy child counts."""
+    from pyqtguard.watchdog import progress
+
+    assert progress._children_work([os.getppid()]) == (0.0, {})
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        cpu, scheduled = progress._children_work([busy.pid])
+        assert cpu > 0 and str(busy.pid) in scheduled, (cpu, scheduled)
+    finally:
+        busy.kill()
+        busy.wait()

@@ -111,12 +111,17 @@ def _children_work(pids: list[int]) -> tuple[float, dict[str, tuple[int, float]]
     saving through a tool (zip, ffmpeg) waits idle while its child works."""
     ticks = 0
     scheduled = {}
+    parent = str(os.getpid()).encode()
     for pid in pids:
         stat = read_bounded(f"/proc/{pid}/stat", _PROC_READ_LIMIT, regular=False)
         # After the command's ")" (it may hold anything): state is field 3,
-        # utime and stime fields 14 and 15 (clock ticks).
+        # the parent's pid field 4 (a pid reused since the listing by a
+        # process that is not our child is not looked at), utime and stime
+        # fields 14 and 15 (clock ticks).
         fields = stat.rpartition(b")")[2].split() if stat else []
-        if len(fields) >= 13 and fields[11].isdigit() and fields[12].isdigit():
+        if len(fields) < 13 or fields[1] != parent:
+            continue
+        if fields[11].isdigit() and fields[12].isdigit():
             ticks += int(fields[11]) + int(fields[12])
         on_cpu = _on_cpu_or_waiting(f"/proc/{pid}/schedstat")
         if on_cpu is not None:
