@@ -24,6 +24,7 @@ ENV_FREEZE_MS = "PYQTGUARD_FREEZE_MS"
 ENV_REPEAT_INTERVAL = "PYQTGUARD_REPEAT_INTERVAL"
 ENV_DIALOGS = "PYQTGUARD_DIALOGS"
 ENV_CHECK_THREADS = "PYQTGUARD_CHECK_THREADS"
+ENV_MAX_LOG_BYTES = "PYQTGUARD_MAX_LOG_BYTES"
 
 
 class Config:
@@ -36,7 +37,7 @@ class Config:
     __slots__ = ("log_dir", "app_name", "keep_logs", "stderr", "exit_timeout",
                  "freeze_ms", "dump_signal", "dump_signal_explicit", "crash_handler",
                  "qt_messages", "guard_children", "repeat_interval", "dialogs", "auto_send",
-                 "report_to", "app_version", "scrub", "check_threads")
+                 "report_to", "app_version", "scrub", "check_threads", "max_log_bytes")
 
     log_dir: str | None
     app_name: str
@@ -56,6 +57,7 @@ class Config:
     app_version: str | None
     scrub: object
     check_threads: bool              # widgets used off the GUI thread reported (debugging)
+    max_log_bytes: int | None        # the run log's size limit (None: none)
 
     def __init__(self, **values: object) -> None:
         for name in self.__slots__:
@@ -115,6 +117,11 @@ DEFAULT_DUMP_SIGNAL = getattr(_signal, "SIGUSR1", None)
 # nanoseconds well inside its 64-bit clock): a longer one (inf, 1e308, an
 # int too large for a float) is taken as this, i.e. never in practice.
 MAX_SECONDS = 1e9
+# The run log's size limit: reports past it are counted, not written
+# (src/loglimit.c).  With keep_logs=20, at most 200 MiB of an app's logs.
+DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024
+# The smallest limit: a report with its stacks is a few to tens of KiB.
+MIN_MAX_LOG_BYTES = 64 * 1024
 # The longest freeze threshold the C core keeps (a C int of milliseconds,
 # about 24.8 days): a longer one is taken as this.
 MAX_FREEZE_MS = 2**31 - 1
@@ -212,6 +219,7 @@ def make_config(
     app_version: object = None,
     scrub: object = None,
     check_threads: object = _UNSET,
+    max_log_bytes: object = _UNSET,
 ) -> Config:
     """Validate :func:`pyqtguard.install`'s arguments; fill in env and defaults."""
     if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
@@ -269,7 +277,31 @@ def make_config(
         **_reporting_options(dialogs, auto_send, report_to, app_version, scrub),
         check_threads=_check_bool("check_threads", _env_flag(ENV_CHECK_THREADS)
                                   if check_threads is _UNSET else check_threads),
+        max_log_bytes=_check_max_log_bytes(max_log_bytes),
     )
+
+
+def _check_max_log_bytes(value: object) -> int | None:
+    """None (no limit), an int >= MIN_MAX_LOG_BYTES, or from
+    ``$PYQTGUARD_MAX_LOG_BYTES`` (a number of bytes; 0: no limit)."""
+    if value is _UNSET:
+        env_limit = _env_number(ENV_MAX_LOG_BYTES, integer=True)
+        if env_limit is not None and 0 < env_limit < MIN_MAX_LOG_BYTES:
+            warn_once(f"env:{ENV_MAX_LOG_BYTES}", f"ignoring {ENV_MAX_LOG_BYTES}="
+                      f"{int(env_limit)}: not 0 (no limit) or >= {MIN_MAX_LOG_BYTES}")
+            env_limit = None
+        if env_limit is None:
+            return DEFAULT_MAX_LOG_BYTES
+        return int(env_limit) or None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"max_log_bytes must be an int (bytes) or None, "
+                        f"not {type(value).__name__}")
+    if value < MIN_MAX_LOG_BYTES:
+        raise ValueError(f"max_log_bytes must be None (no limit) or >= {MIN_MAX_LOG_BYTES}, "
+                         f"got {value!r}")
+    return value
 
 
 def _env_flag(name: str) -> bool:

@@ -210,6 +210,7 @@ def at_exit() -> None:
     # Reports still queued (see src/exchooks.c) are written now; from here
     # on each is written in the hook itself.
     exception_hooks.flush_at_exit()
+    runlog.note_reports_left_out()
     runlog.log_event("pyqtguard: interpreter exit")
     # From here on Python cannot write a report: the exit deadline moves from
     # the watchdog thread to a timer (see src/watchdog.c).

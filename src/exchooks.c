@@ -368,35 +368,43 @@ note_log_path(void)
 }
 
 static void
-write_text_to_log(PyObject *text)
+write_text_to_log(int fd, PyObject *text)
 {
+    if (fd < 0) {
+        return;
+    }
     Py_ssize_t len;
     const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
     if (utf8 == NULL) {
         PyErr_Clear();
         return;
     }
-    pqg_write_text(pqg_log_fd(), utf8, (size_t)len, 1);   /* no forged markers */
+    pqg_write_text(fd, utf8, (size_t)len, 1);   /* no forged markers */
 }
 
 /* A report and the empty line after it, in one write(); its lines defused
- * (the report holds the app's text: no forged markers). */
+ * (the report holds the app's text: no forged markers).  Left out whole
+ * past the log's size limit (loglimit.c). */
 static void
 write_report_to_log(PyObject *report)
 {
+    int fd = pqg_log_report_fd();
+    if (fd < 0) {
+        return;
+    }
     Py_ssize_t len;
     const char *utf8 = PyUnicode_AsUTF8AndSize(report, &len);
     size_t defused = utf8 != NULL ? pqg_defuse_text(utf8, (size_t)len, 1, NULL) : 0;
     char *buf = utf8 != NULL ? PyMem_Malloc(defused + 1) : NULL;
     if (buf == NULL) {
         PyErr_Clear();
-        write_text_to_log(report);
-        pqg_puts(pqg_log_fd(), "\n");
+        write_text_to_log(fd, report);
+        pqg_puts(fd, "\n");
         return;
     }
     (void)pqg_defuse_text(utf8, (size_t)len, 1, buf);
     buf[defused] = '\n';
-    pqg_write_all(pqg_log_fd(), buf, defused + 1);
+    pqg_write_all(fd, buf, defused + 1);
     PyMem_Free(buf);
 }
 
@@ -406,8 +414,9 @@ report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
                 PyObject *exc_tb)
 {
     int to_stderr = stderr_available();
+    int log = pqg_log_report_fd();
     if (header != NULL) {
-        write_text_to_log(header);
+        write_text_to_log(log, header);
         if (to_stderr) {
             const char *utf8 = PyUnicode_AsUTF8(header);
             if (utf8 != NULL) {
@@ -419,8 +428,8 @@ report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
     else {
         pqg_report_puts("pyqtguard: uncaught exception\n");
     }
-    pqg_write_exception_fallback(exc_type, exc_value, exc_tb, to_stderr);
-    pqg_puts(pqg_log_fd(), "\n");
+    pqg_write_exception_fallback(log, exc_type, exc_value, exc_tb, to_stderr);
+    pqg_puts(log, "\n");
 }
 
 static void
@@ -523,7 +532,7 @@ write_repeat_count(const char *where, unsigned long counted, int log_only,
         PyErr_Clear();
         return;
     }
-    write_text_to_log(line);
+    write_text_to_log(pqg_log_report_fd(), line);
     if (!log_only) {
         write_text_to_stderr(line);
     }

@@ -306,6 +306,9 @@ pqg_write_all(int fd, const char *buf, size_t len)
         return;
     }
     int err = write_fully(fd, buf, len);
+    if (err == 0 && is_log) {
+        pqg_log_limit_count(len);
+    }
     if (err != 0 && is_log) {
         write_failed = 1;
         if (!log_broken) {
@@ -643,13 +646,18 @@ set_log_fd_py(PyObject *Py_UNUSED(self), PyObject *args)
     }
 #ifndef _WIN32
     struct stat st;
+    unsigned long long size = 0;
     log_identity_known = 0;
     if (fd >= 0 && fstat(fd, &st) == 0) {
         log_dev = st.st_dev;
         log_ino = st.st_ino;
         log_identity_known = 1;
         identity_checked_ns = pqg_monotonic_ns();
+        size = st.st_size > 0 ? (unsigned long long)st.st_size : 0;
     }
+    pqg_log_limit_reset(size);
+#else
+    pqg_log_limit_reset(0);
 #endif
     log_fd = fd;
     write_failed = 0;
@@ -693,11 +701,13 @@ get_log_fd_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     return PyLong_FromLong(pqg_log_fd());
 }
 
-/* Write to the log with the GIL released; True if it was written. */
+/* Write to the log with the GIL released; True if it was written.  A
+ * report (not one of pyqtguard's lifecycle lines or sections) is left out
+ * past the log's size limit (loglimit.c). */
 static PyObject *
-write_to_log(const char *buf, size_t len)
+write_to_log(const char *buf, size_t len, int report)
 {
-    int fd = pqg_log_fd();
+    int fd = report ? pqg_log_report_fd() : pqg_log_fd();
     Py_BEGIN_ALLOW_THREADS
     pqg_write_all(fd, buf, len);
     Py_END_ALLOW_THREADS
@@ -708,7 +718,7 @@ write_to_log(const char *buf, size_t len)
  * entries of several threads never interleave (the fd is O_APPEND). */
 static PyObject *
 write_entry(const char *prefix, size_t prefix_len, PyObject *text,
-            const char *suffix, size_t suffix_len)
+            const char *suffix, size_t suffix_len, int report)
 {
     Py_ssize_t len;
     const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
@@ -724,17 +734,22 @@ write_entry(const char *prefix, size_t prefix_len, PyObject *text,
     memcpy(entry, prefix, prefix_len);
     (void)pqg_defuse_text(utf8, (size_t)len, 1, entry + prefix_len);
     memcpy(entry + prefix_len + body, suffix, suffix_len);
-    PyObject *written = write_to_log(entry, total);
+    PyObject *written = write_to_log(entry, total, report);
     PyMem_Free(entry);
     return written;
 }
 
-/* log_write(text): text from Python code, its lines defused (no line that
- * begins with '=' passes for a section marker). */
+/* log_write(text, report=False): text from Python code, its lines defused
+ * (no line that begins with '=' passes for a section marker). */
 static PyObject *
-log_write_py(PyObject *Py_UNUSED(self), PyObject *arg)
+log_write_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
-    return write_entry("", 0, arg, "", 0);
+    PyObject *text;
+    int report = 0;
+    if (!PyArg_ParseTuple(args, "U|p:log_write", &text, &report)) {
+        return NULL;
+    }
+    return write_entry("", 0, text, "", 0, report);
 }
 
 /* log_section(heading, body, footer): one of pyqtguard's own sections (a
@@ -747,24 +762,31 @@ log_section_py(PyObject *Py_UNUSED(self), PyObject *args)
     const char *footer;
     Py_ssize_t heading_len, footer_len;
     PyObject *body;
-    if (!PyArg_ParseTuple(args, "s#Us#:log_section", &heading, &heading_len,
-                          &body, &footer, &footer_len)) {
+    int report = 0;
+    if (!PyArg_ParseTuple(args, "s#Us#|p:log_section", &heading, &heading_len,
+                          &body, &footer, &footer_len, &report)) {
         return NULL;
     }
-    return write_entry(heading, (size_t)heading_len, body, footer, (size_t)footer_len);
+    return write_entry(heading, (size_t)heading_len, body, footer, (size_t)footer_len,
+                       report);
 }
 
-/* log_line(text): "[time UTC] text\n", one write() so that lines from
- * several threads never interleave (the fd is O_APPEND). */
+/* log_line(text, report=False): "[time UTC] text\n", one write() so that
+ * lines from several threads never interleave (the fd is O_APPEND). */
 static PyObject *
-log_line_py(PyObject *Py_UNUSED(self), PyObject *arg)
+log_line_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
+    PyObject *arg;
+    int report = 0;
+    if (!PyArg_ParseTuple(args, "U|p:log_line", &arg, &report)) {
+        return NULL;
+    }
     char stamp[40];
     pqg_format_timestamp(stamp + 1);
     stamp[0] = '[';
     size_t stamp_len = strlen(stamp);
     memcpy(stamp + stamp_len, "] ", 2);
-    return write_entry(stamp, stamp_len + 2, arg, "\n", 1);
+    return write_entry(stamp, stamp_len + 2, arg, "\n", 1, report);
 }
 
 static PyObject *
@@ -789,9 +811,10 @@ static PyMethodDef logfd_methods[] = {
     {"stderr_fd", stderr_fd_py, METH_NOARGS,
      PyDoc_STR("stderr_fd($module, /)\n--\n\nThe fd reports copy to, or -1.")},
     {"log_section", log_section_py, METH_VARARGS,
-     PyDoc_STR("log_section($module, heading, body, footer, /)\n--\n\n"
+     PyDoc_STR("log_section($module, heading, body, footer, report=False, /)\n--\n\n"
                "Append one of pyqtguard's sections: heading and footer as "
-               "given, the body's lines defused; one write.")},
+               "given, the body's lines defused; one write.  report=True: "
+               "left out past the log's size limit.")},
     {"set_log_path_line", set_log_path_line_py, METH_O,
      PyDoc_STR("set_log_path_line($module, line, /)\n--\n\nThe line (bytes) "
                "ending a crash report's copy on stderr; False if too long.")},
@@ -800,13 +823,15 @@ static PyMethodDef logfd_methods[] = {
     {"set_stderr_fd", set_stderr_fd_py, METH_O,
      PyDoc_STR("set_stderr_fd($module, fd, /)\n--\n\n"
                "The fd native reports copy to (-1: none).")},
-    {"log_line", log_line_py, METH_O,
-     PyDoc_STR("log_line($module, text, /)\n--\n\nAppend '[time UTC] text' "
-               "as one line (one write); False if it could not be written.")},
-    {"log_write", log_write_py, METH_O,
-     PyDoc_STR("log_write($module, text, /)\n--\n\n"
+    {"log_line", log_line_py, METH_VARARGS,
+     PyDoc_STR("log_line($module, text, report=False, /)\n--\n\nAppend '[time UTC] "
+               "text' as one line (one write); False if it was not written "
+               "(report=True: left out past the log's size limit).")},
+    {"log_write", log_write_py, METH_VARARGS,
+     PyDoc_STR("log_write($module, text, report=False, /)\n--\n\n"
                "Append text to the log (a line of it that begins with '=' is "
-               "indented: app text cannot forge a marker); True if written.")},
+               "indented: app text cannot forge a marker); True if written "
+               "(report=True: left out past the log's size limit).")},
     {"take_write_failure", take_write_failure_py, METH_NOARGS,
      PyDoc_STR("take_write_failure($module, /)\n--\n\n"
                "True once after a write to the log fd failed.")},

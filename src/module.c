@@ -18,6 +18,7 @@ PyInit__native(void)
     }
     if (pqg_logfd_init(module) < 0
         || pqg_logprune_init(module) < 0
+        || pqg_loglimit_init(module) < 0
         || pqg_threadtable_init(module) < 0
         || pqg_exchooks_init(module) < 0
         || pqg_excrepeats_init(module) < 0

@@ -29,6 +29,15 @@
 /* ---- logfd.c: the run's log file descriptor and signal-safe writers ---- */
 int pqg_logfd_init(PyObject *module);
 int pqg_logprune_init(PyObject *module);      /* logprune.c: old logs, off-thread */
+/* ---- loglimit.c: the run log's size limit ---- */
+int pqg_loglimit_init(PyObject *module);
+void pqg_log_limit_count(size_t len);              /* signal-safe; a write to the log */
+void pqg_log_limit_reset(unsigned long long size); /* a new log, holding size bytes */
+/* The fd a new report goes to: the log's, or -1 past the size limit (the
+ * report counted, the first one refused writing a notice).  Ask once per
+ * report and write all of it there. */
+int pqg_log_report_fd(void);                       /* signal-safe */
+int pqg_log_report_fd_checked(void);               /* signal-safe; off the GIL */
 int pqg_log_fd(void);          /* signal-safe; -1 if none; identity checked each ms at most */
 int pqg_log_fd_checked(void);  /* signal-safe; identity checked now (crash, signal paths) */
 #define PQG_LOG_CHECK_NS 1000000LL
@@ -108,9 +117,10 @@ void pqg_repeat_drain(pqg_repeat_visitor visit, void *arg);
 
 /* ---- tbformat.c: traceback formatting that needs no Python module ---- */
 /* Write "Traceback (most recent call last): ..." for exc (chained causes
- * included) to the log fd and, if to_stderr, to the stderr fd.  Needs the
- * GIL but no module globals: used during finalization and as a fallback. */
-void pqg_write_exception_fallback(PyObject *exc_type, PyObject *exc_value,
+ * included) to log_fd (-1: none; pqg_log_report_fd()) and, if to_stderr, to
+ * the stderr fd.  Needs the GIL but no module globals: used during
+ * finalization and as a fallback. */
+void pqg_write_exception_fallback(int log_fd, PyObject *exc_type, PyObject *exc_value,
                                   PyObject *exc_tb, int to_stderr);
 
 /* ---- Components filled in by later issues (each in its own file) ---- */

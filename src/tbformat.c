@@ -13,10 +13,14 @@
 #define MAX_CHAIN 16
 #define MAX_FRAMES 200
 
+/* The log fd of the report being written (-1: the log leaves it out, past
+ * its size limit): set by pqg_write_exception_fallback(), under the GIL. */
+static int report_log_fd = -1;
+
 static void
 put_both(const char *s, int to_stderr)
 {
-    pqg_puts(pqg_log_fd(), s);
+    pqg_puts(report_log_fd, s);
     if (to_stderr) {
         pqg_puts(pqg_stderr_fd(), s);
     }
@@ -32,7 +36,7 @@ put_unicode(PyObject *text, int to_stderr)
     }
     /* A message or file name from the app, after "Type: " or 'File "':
      * its next lines must not pass for a marker (logfd.c). */
-    pqg_write_text(pqg_log_fd(), utf8, strlen(utf8), 0);
+    pqg_write_text(report_log_fd, utf8, strlen(utf8), 0);
     if (to_stderr) {
         pqg_puts(pqg_stderr_fd(), utf8);
     }
@@ -117,9 +121,10 @@ write_one(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
 
 /* Oldest first, like traceback.print_exception(chain=True). */
 void
-pqg_write_exception_fallback(PyObject *exc_type, PyObject *exc_value,
+pqg_write_exception_fallback(int log_fd, PyObject *exc_type, PyObject *exc_value,
                              PyObject *exc_tb, int to_stderr)
 {
+    report_log_fd = log_fd;
     PyObject *chain[MAX_CHAIN];
     int explicit_cause[MAX_CHAIN];
     int n = 0;

@@ -555,7 +555,7 @@ ask_python(char request)
 static void
 log_freeze_end(long long turned_ns)
 {
-    int fd = pqg_log_fd_checked();
+    int fd = pqg_log_report_fd_checked();
     if (fd < 0) {
         return;
     }
@@ -579,11 +579,11 @@ check_freeze(long long now)
         return;
     }
     long long beat = atomic_load(&last_beat_ns);
-    int fd = pqg_log_fd_checked();
+    int fd;         /* a report's: left out past the log's size limit */
     if (!freeze_active && beat != 0 && now - beat > freeze_ns) {
         freeze_active = 1;
         freeze_began_ns = beat;
-        if (!ask_python(REQUEST_FREEZE_REPORT) && fd >= 0) {
+        if (!ask_python(REQUEST_FREEZE_REPORT) && (fd = pqg_log_report_fd_checked()) >= 0) {
             log_line_start(fd);
             pqg_puts(fd, "GUI freeze: the event loop has not turned for ");
             pqg_put_dec(fd, (unsigned long long)((now - beat) / 1000000LL));
@@ -598,7 +598,7 @@ check_freeze(long long now)
     }
     else if (freeze_active && !lasting_reported && now - freeze_began_ns >= lasting_freeze_ns()) {
         lasting_reported = 1;
-        if (!ask_python(REQUEST_LASTING_FREEZE) && fd >= 0) {
+        if (!ask_python(REQUEST_LASTING_FREEZE) && (fd = pqg_log_report_fd_checked()) >= 0) {
             log_line_start(fd);
             pqg_puts(fd, "GUI freeze: still frozen after ");
             pqg_put_dec(fd, (unsigned long long)((now - freeze_began_ns) / 1000000LL));

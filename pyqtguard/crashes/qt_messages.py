@@ -182,7 +182,8 @@ def _handler(msg_type: object, context: object, message: str) -> None:
                 origin = "" if label == "fatal" else _origin(caller, context)
             except Exception:  # noqa: BLE001 - the message is logged without it
                 origin = ""
-            logfile.log_event(f"{text}\n{origin}" if origin else text)  # stamped in C
+            logfile.log_event(f"{text}\n{origin}" if origin else text,  # stamped in C
+                              report=label != "fatal")
             if label == "fatal":
                 write_fatal_report(f"Qt fatal error: {message}")
             on_stderr = _to_logging(level, text)

@@ -158,20 +158,23 @@ UNINSTALLED_EVENT = "pyqtguard: uninstalled; the rest of this run is not watched
 REINSTALLED_EVENT = "pyqtguard: installed again"
 
 
-def log_event(text: str) -> None:
+def log_event(text: str, *, report: bool = False) -> None:
     """Append ``[time] text`` as a line of this run's log; never raises.
 
     The time (UTC, to the millisecond) and the line are put together in C,
-    as the C core's own lines are."""
+    as the C core's own lines are.  ``report=True`` for what an app can
+    repeat without end (a Qt warning, a freeze): left out, and counted,
+    once the log has reached its size limit (``max_log_bytes``); pyqtguard's
+    own lines on how the run goes and ends are always written."""
     pid = os.getpid()
     if pid != _owner_pid:
         # A fork child (a multiprocessing worker under the fork start
         # method) shares the log: its lines must not read as the app's.
         text = f"(forked child, pid {pid}) {text}"
     try:
-        written = _native.log_line(text)
+        written = _native.log_line(text, report)
     except Exception:  # noqa: BLE001 - e.g. text that is not valid UTF-8
-        written = _native.log_write(f"[{stamp()}] {text!a}\n")
+        written = _native.log_write(f"[{stamp()}] {text!a}\n", report)
     if not written:
         _note_write_failure()
 
@@ -185,11 +188,22 @@ def _note_write_failure() -> None:
                   "(disk full or file gone); reports go to stderr only")
 
 
-def write(text: str) -> None:
-    """Append *text* to this run's log (no-op without one); never raises."""
+def write(text: str, *, report: bool = False) -> None:
+    """Append *text* to this run's log (no-op without one); never raises.
+    ``report``: as for :func:`log_event`."""
     try:
-        written = _native.log_write(text)
+        written = _native.log_write(text, report)
     except Exception:  # noqa: BLE001 - never raises
-        written = _native.log_write(ascii(text))
+        written = _native.log_write(ascii(text), report)
     if not written:
         _note_write_failure()
+
+
+def note_reports_left_out() -> None:
+    """At exit: how many reports the log left out past its size limit
+    (``pyqtguard logs`` reads this line back), if any."""
+    limit, _size, left_out = _native.log_limit_state()
+    if left_out:
+        log_event(f"pyqtguard: {left_out} report{'s' if left_out != 1 else ''} not "
+                  f"written: this run's log was full (its size limit: {limit} bytes, "
+                  "max_log_bytes)")

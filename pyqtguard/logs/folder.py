@@ -443,4 +443,5 @@ def open_run_log(config: Config) -> str | None:
                          "reports go to stderr only")
         return None
     runlog.use_run_log(path, fd)
+    _native.set_log_limit(config.max_log_bytes or 0)
     return path

@@ -111,6 +111,11 @@ _TRACEBACK_FRAME = re.compile(rb'  File "(?P<file>.*)", line (?P<line>\d{1,10}),
                               rb'in (?P<func>.*)$')
 _DUMPED_FRAME = re.compile(rb'\s*File "(?P<file>.*)", line (?P<line>\d{1,10}) '
                            rb'in (?P<func>.*)$')
+# The run log's size limit (src/loglimit.c): the notice when it was reached,
+# and at exit how many reports were left out.
+_LOG_FULL_LINE = re.compile(_STAMP + rb"pyqtguard: this run's log reached its size limit \(")
+_LEFT_OUT_LINE = re.compile(_STAMP + rb"pyqtguard: (?P<count>\d{1,12}) reports? not written: "
+                            rb"this run's log was full")
 MAX_FREEZE_PLACES = 10      # where the GUI thread was stuck: the longest freezes' places
 _MAX_TRACKED_PLACES = 1024  # places kept while scanning (more: counted, not placed)
 _MAX_WHERE = 200
@@ -163,6 +168,8 @@ class RunSummary:
     longest_freeze_ended: bool = True    # ...False: still frozen then (at least that)
     freeze_where: str = ""           # its innermost app frame, "app.py:42 in on_click"
     freeze_places: tuple[FreezePlace, ...] = ()  # by longest freeze, MAX_FREEZE_PLACES
+    log_full: bool = False           # the log reached its size limit (max_log_bytes)...
+    reports_not_written: int = 0     # ...and left out this many reports (0: not known)
 
     def describe(self) -> str:
         """The outcome for people: ``clean``, ``2 exceptions``, ``crashed
@@ -177,6 +184,10 @@ class RunSummary:
             text += f"; {self._describe_freezes()}"
         if self.child_crash:
             text += f"; forked child crashed ({self.child_crash})"
+        if self.log_full:
+            left_out = self.reports_not_written
+            text += (f"; log full ({left_out} report{'s' if left_out != 1 else ''} not written)"
+                     if left_out else "; log full (later reports not written)")
         return text
 
     def _describe_freezes(self) -> str:
@@ -218,7 +229,8 @@ class RunSummary:
                 "longest_freeze_ms": self.longest_freeze_ms,
                 "longest_freeze_ended": self.longest_freeze_ended,
                 "freeze_where": self.freeze_where,
-                "freeze_places": [place.as_dict() for place in self.freeze_places]}
+                "freeze_places": [place.as_dict() for place in self.freeze_places],
+                "log_full": self.log_full, "reports_not_written": self.reports_not_written}
 
 
 class NotARunLog(OSError):
@@ -420,22 +432,41 @@ def _frame_where(match: re.Match[bytes]) -> str:
     return f"{name}:{int(match['line'])} in {func}"[:_MAX_WHERE]
 
 
-def _scan(fd: int, pid: int, size: int) -> tuple[int, bool, _Freezes]:
-    """The run's uncaught exceptions (repeats included) and its freezes, in
-    one pass over at most MAX_SCAN_BYTES; and whether that was the whole log."""
-    count = 0
-    freezes = _Freezes()
-    for line in _lines(fd, MAX_SCAN_BYTES):
-        if freezes.feed(line) or not line.startswith(b"["):
-            continue
+class _Scan:
+    """What one pass over a run log finds (see :func:`_scan`)."""
+
+    def __init__(self) -> None:
+        self.exceptions = 0
+        self.freezes = _Freezes()
+        self.log_full = False
+        self.left_out = 0
+
+    def feed(self, line: bytes, pid: int) -> None:
+        if self.freezes.feed(line) or not line.startswith(b"["):
+            return
         report = _REPORT_LINE.match(line)
         if report is not None:
-            count += int(report["pid"]) == pid    # a forged line names another pid
-            continue
+            self.exceptions += int(report["pid"]) == pid    # a forged line names another pid
+            return
         repeat = _REPEAT_LINE.match(line)
         if repeat is not None:
-            count += int(repeat["count"])
-    return count, size <= MAX_SCAN_BYTES, freezes
+            self.exceptions += int(repeat["count"])
+        elif _LOG_FULL_LINE.match(line):
+            self.log_full = True
+        else:
+            left_out = _LEFT_OUT_LINE.match(line)
+            if left_out is not None:
+                self.log_full, self.left_out = True, int(left_out["count"])
+
+
+def _scan(fd: int, pid: int, size: int) -> tuple[_Scan, bool]:
+    """The run's uncaught exceptions (repeats included), its freezes and
+    whether its log was full, in one pass over at most MAX_SCAN_BYTES; and
+    whether that was the whole log."""
+    scan = _Scan()
+    for line in _lines(fd, MAX_SCAN_BYTES):
+        scan.feed(line, pid)
+    return scan, size <= MAX_SCAN_BYTES
 
 
 def _starts_a_line(tail: bytes, index: int) -> bool:
@@ -563,7 +594,8 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         fields = _header(head)
         pid_text = fields.get("pid", "")
         pid = int(pid_text) if pid_text.isdigit() else logdir.pid_in_name(path)
-        exceptions, exact, freezes = _scan(fd, pid, size)
+        scan, exact = _scan(fd, pid, size)
+        exceptions, freezes = scan.exceptions, scan.freezes
     finally:
         os.close(fd)
     crash, child_crash = _crash_reasons(tail, pid)
@@ -589,7 +621,8 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
     return RunSummary(path, fields.get("started", ""), fields.get("app", ""), pid,
                       outcome, exceptions, exact, crash or "", child_crash or "", worker_of,
                       forkserver, exit_status, untaken_sigterm, freezes.count, exact,
-                      longest_ms, longest_ended, where, tuple(places))
+                      longest_ms, longest_ended, where, tuple(places), scan.log_full,
+                      scan.left_out)
 
 
 _FORKSERVER = re.compile(r"forked by the forkserver pid (\d{1,10})\)$")

@@ -79,7 +79,7 @@ def _report(cls: type, method: str) -> None:
             f"thread {name!r}; widgets may be used only in the GUI thread (emit a signal "
             "connected to a slot that updates the widget)")
     full = f"{text}; at (most recent call last):\n{stack.rstrip()}"
-    logfile.log_event(full)
+    logfile.log_event(full, report=True)
     for listener in list(_listeners):
         try:
             listener(full)

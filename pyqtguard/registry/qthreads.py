@@ -176,7 +176,7 @@ def _release(key: int) -> None:
         logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) lost "
              "its last Python reference while running; it was kept alive until it "
              "finished (without pyqtguard: 'QThread: Destroyed while thread is still "
-             "running' and an abort)")
+             "running' and an abort)", report=True)
 
 
 def _start_qthread(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -118,7 +118,7 @@ def _report_freeze() -> Callable[[], None] | None:
     stopped_in = None if turned_again else _debugger_holding(frame)
     if stopped_in is not None:               # a breakpoint in a slot: no freeze
         logfile.log_event(f"GUI freeze of {age} ms not reported: the GUI thread is "
-                          f"stopped in a debugger ({stopped_in})")
+                          f"stopped in a debugger ({stopped_in})", report=True)
         return None
     stack = format_app_stack(frame) if frame is not None else "(no stack)\n"
     where = ("the GUI thread turned again before this report (it held the GIL), "
@@ -128,7 +128,8 @@ def _report_freeze() -> Callable[[], None] | None:
     # report; the callbacks still get theirs.
     if _native.report_wanted():
         logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
-                          f"{where} (most recent call last):\n{stack.rstrip()}")
+                          f"{where} (most recent call last):\n{stack.rstrip()}",
+                          report=True)
         _native.report_written()
     event = FreezeEvent(age, stack)
     callbacks = list(_freeze_callbacks)
@@ -162,7 +163,7 @@ def _report_lasting_freeze() -> None:
         return                      # too late: the watchdog wrote its own
     logfile.log_event(f"GUI freeze: still frozen after {age} ms; every thread "
                       "(a deadlock shows as threads each waiting for what another "
-                      "holds):\n" + listing.format_table(infos).rstrip())
+                      "holds):\n" + listing.format_table(infos).rstrip(), report=True)
     _native.report_written()
 
 

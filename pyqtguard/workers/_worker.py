@@ -324,7 +324,7 @@ def _log_error(worker: Worker, exc: BaseException) -> None:
 
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     logfile.log_event(f"pyqtguard: worker {worker.name!r} raised (delivered to its errored "
-                      f"callbacks):\n{text.rstrip()}")
+                      f"callbacks):\n{text.rstrip()}", report=True)
 
 
 def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
