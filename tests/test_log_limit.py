@@ -185,3 +185,19 @@ def test_the_default_limit_and_a_bad_environment_value(monkeypatch, capsys):
     monkeypatch.setenv("PYQTGUARD_MAX_LOG_BYTES", "lots")
     assert config.make_config().max_log_bytes == 10 * 1024 * 1024
     assert "PYQTGUARD_MAX_LOG_BYTES" in capsys.readouterr().err
+
+
+def test_freezes_past_the_limit_are_left_out_too(tmp_path):
+    source = QT_WARNING_FLOOD.format(limit=LIMIT, stderr=False, count=3000,
+                                     after="import time; time.sleep(0.6)")
+    source = source.replace("max_log_bytes=", "freeze_ms=100, max_log_bytes=")
+    result = run_app(source, tmp_path, timeout=90)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert "GUI freeze" not in log, log[-3000:]
+    written = log.count("distinct warning number ")
+    dropped = re.search(r"pyqtguard: (\d+) reports? not written", log)
+    # The freeze's report (Python, from the watchdog's request) and its end
+    # (the watchdog's own line) were both counted.
+    assert dropped is not None and int(dropped.group(1)) == 3000 - written + 2, (
+        dropped and dropped.group(0), written)
