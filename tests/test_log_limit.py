@@ -201,3 +201,22 @@ def test_freezes_past_the_limit_are_left_out_too(tmp_path):
     # (the watchdog's own line) were both counted.
     assert dropped is not None and int(dropped.group(1)) == 3000 - written + 2, (
         dropped and dropped.group(0), written)
+
+
+def test_install_after_uninstall_takes_its_own_limit(tmp_path):
+    source = """
+        import sys
+        import pyqtguard
+        pyqtguard.install(max_log_bytes=None, stderr=False)
+        pyqtguard.uninstall()
+        pyqtguard.install(max_log_bytes=%d, stderr=False)
+        from PyQt6.QtCore import qWarning
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+        for i in range(3000):
+            qWarning(f"distinct warning number {i} " + "x" * 60)
+    """ % LIMIT
+    result = run_app(source, tmp_path, timeout=90)
+    assert result.returncode == 0, result.describe()
+    assert "reached its size limit" in result.log
+    assert _log_bytes(result) < LIMIT + 4096

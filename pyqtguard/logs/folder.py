@@ -432,8 +432,9 @@ def open_run_log(config: Config) -> str | None:
         path = open_run_log(make_config(app_name="photo-editor"))
     """
     kept = runlog.run_log_path()
-    if kept is not None:
-        return kept                             # from an earlier install()
+    if kept is not None:                        # from an earlier install()
+        _native.set_log_limit(config.max_log_bytes or 0)
+        return kept
     folder = folder_for(config.log_dir, config.app_name)
     try:
         path, fd = create_run_log(folder, run_log_header(config),
