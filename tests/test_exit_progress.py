@@ -180,6 +180,24 @@ def test_an_app_saving_through_a_child_process_after_exec_is_not_cut_short(tmp_p
     assert "child process" in result.log, result.log
 
 
+def test_an_app_saving_through_a_shell_whose_child_does_the_work_is_not_cut_short(tmp_path):
+    """``subprocess.run("tool in out && mv out final", shell=True)``: the
+    shell waits idle for its own child, which does the work."""
+    result, _ = run_timed("""
+    import subprocess
+    busy = "import time\\nend = time.monotonic() + 4\\nwhile time.monotonic() < end: pass"
+    script = os.path.join(os.getcwd(), "busy.py")
+    with open(script, "w") as file:
+        file.write(busy)
+    # "; true": the shell stays, waiting for its child (no exec of the last command)
+    subprocess.run(f'"{sys.executable}" "{script}"; true', shell=True, check=True)
+    print("exported", flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "exported" in result.stdout
+    assert "child process" in result.log, result.log
+
+
 def test_an_app_waiting_for_an_idle_child_is_still_ended(tmp_path):
     result, _ = run_timed("""
     import subprocess
@@ -232,11 +250,11 @@ def test_a_pid_reused_by_a_process_that_is_not_our_child_is_not_counted():
     process's own parent, never its child; a real busy child counts."""
     from pyqtguard.watchdog import progress
 
-    assert progress._children_work([os.getppid()]) == (0.0, {})
+    assert progress._children_work({os.getppid(): os.getpid()}) == (0.0, {})
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)
-        cpu, scheduled = progress._children_work([busy.pid])
+        cpu, scheduled = progress._children_work({busy.pid: os.getpid()})
         assert cpu > 0 and str(busy.pid) in scheduled, (cpu, scheduled)
     finally:
         busy.kill()

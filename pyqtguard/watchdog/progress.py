@@ -84,35 +84,55 @@ def _busiest_share(before: dict[str, tuple[int, float]],
     return max(shares, default=0)
 
 
-def _child_pids(until: float) -> list[int]:
-    """This process's child processes (Linux: each thread's ``children``
-    list, the main thread's first), read until *until* at most (each read
-    lets a computing thread take the GIL back: see :func:`_scheduled`);
-    empty elsewhere.  Their own children are not looked at."""
+def _child_pids(until: float) -> dict[int, int]:
+    """This process's child processes and theirs (Linux: each thread's
+    ``children`` list, the main thread's first), each with its parent's
+    pid: a shell running a tool waits idle while the tool works.  Breadth
+    first, :data:`_MAX_CHILDREN` at most, read until *until* at most (each
+    read lets a computing thread take the GIL back: see
+    :func:`_scheduled`); empty elsewhere."""
+    parents: dict[int, int] = {}
+    queue = [os.getpid()]
+    for parent in queue:
+        for child in _children_of(parent, until):
+            if child not in parents and child != os.getpid():
+                parents[child] = parent
+                queue.append(child)
+            if len(parents) >= _MAX_CHILDREN:
+                return parents
+        if time.monotonic() >= until:
+            break
+    return parents
+
+
+def _children_of(pid: int, until: float) -> list[int]:
+    """The pids in each of *pid*'s threads' ``children`` lists."""
+    task_dir = "/proc/self/task" if pid == os.getpid() else f"/proc/{pid}/task"
     try:
-        tasks = os.listdir("/proc/self/task")[:_MAX_TASKS]
+        tasks = os.listdir(task_dir)[:_MAX_TASKS]
     except OSError:
         return []
-    pids: set[int] = set()
+    children: list[int] = []
     for task in tasks:
-        data = read_bounded(f"/proc/self/task/{task}/children", _PROC_READ_LIMIT,
-                            regular=False)
-        pids.update(int(pid) for pid in (data or b"").split()[:_MAX_CHILDREN] if pid.isdigit())
-        if len(pids) >= _MAX_CHILDREN or time.monotonic() >= until:
+        data = read_bounded(f"{task_dir}/{task}/children", _PROC_READ_LIMIT, regular=False)
+        children.extend(int(pid) for pid in (data or b"").split()[:_MAX_CHILDREN]
+                        if pid.isdigit())
+        if len(children) >= _MAX_CHILDREN or time.monotonic() >= until:
             break
-    return sorted(pids)[:_MAX_CHILDREN]
+    return children
 
 
-def _children_work(pids: list[int]) -> tuple[float, dict[str, tuple[int, float]]]:
-    """The child processes *pids* (those still there): CPU seconds so far of
-    all their threads, and each one's main thread's nanoseconds running or
-    waiting for a CPU, with when it was read (a busy child on a loaded
-    machine gets little CPU, but waits for it the rest of the time).  An app
-    saving through a tool (zip, ffmpeg) waits idle while its child works."""
+def _children_work(parents: dict[int, int]) -> tuple[float, dict[str, tuple[int, float]]]:
+    """The child processes (pid -> its parent's pid, those still there):
+    CPU seconds so far of all their threads, and each one's main thread's
+    nanoseconds running or waiting for a CPU, with when it was read (a busy
+    child on a loaded machine gets little CPU, but waits for it the rest of
+    the time).  An app saving through a tool (zip, ffmpeg) waits idle while
+    its child works."""
     ticks = 0
     scheduled = {}
-    parent = str(os.getpid()).encode()
-    for pid in pids:
+    for pid, parent_pid in parents.items():
+        parent = str(parent_pid).encode()
         stat = read_bounded(f"/proc/{pid}/stat", _PROC_READ_LIMIT, regular=False)
         # After the command's ")" (it may hold anything): state is field 3,
         # the parent's pid field 4 (a pid reused since the listing by a
