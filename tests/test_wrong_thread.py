@@ -338,18 +338,26 @@ def test_qthreads_terminated_inside_python_do_not_crash_the_threads_after_them(t
         from PyQt6 import QtWidgets, QtCore
         app = QtWidgets.QApplication([])
         label = QtWidgets.QLabel("x")
+        blocking = threading.Semaphore(0)
         class Looping(QtCore.QThread):
             def run(self):
                 label.setText("a")
+                blocking.release()
                 if self.objectName() == "sleeper":
-                    while True:
-                        self.msleep(10)
+                    self.msleep(600_000)
                 self.exec()
         threads = [Looping() for _ in range(4)]
         threads[0].setObjectName("sleeper")
         for thread in threads:
             thread.start()
-        QtCore.QThread.msleep(300)
+        # Each thread inside its blocking call, the GIL let go: terminated
+        # while it held the GIL (or waited for it: pthread_cond_wait is a
+        # cancellation point), a thread takes the GIL with it and the
+        # process hangs, with or without pyqtguard.  That happened with a
+        # fixed 300 ms wait and a sleep loop on a loaded machine.
+        for _ in threads:
+            blocking.acquire()
+        QtCore.QThread.msleep(100)
         for thread in threads:
             thread.terminate()
             thread.wait()
