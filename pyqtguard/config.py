@@ -122,6 +122,9 @@ MAX_SECONDS = 1e9
 DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024
 # The smallest limit: a report with its stacks is a few to tens of KiB.
 MIN_MAX_LOG_BYTES = 64 * 1024
+# The largest the C core keeps (a larger one is taken as this: no limit in
+# practice).
+MAX_LOG_BYTES = 2**63 - 1
 # The longest freeze threshold the C core keeps (a C int of milliseconds,
 # about 24.8 days): a longer one is taken as this.
 MAX_FREEZE_MS = 2**31 - 1
@@ -292,7 +295,7 @@ def _check_max_log_bytes(value: object) -> int | None:
             env_limit = None
         if env_limit is None:
             return DEFAULT_MAX_LOG_BYTES
-        return int(env_limit) or None
+        return min(int(env_limit), MAX_LOG_BYTES) or None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -301,7 +304,7 @@ def _check_max_log_bytes(value: object) -> int | None:
     if value < MIN_MAX_LOG_BYTES:
         raise ValueError(f"max_log_bytes must be None (no limit) or >= {MIN_MAX_LOG_BYTES}, "
                          f"got {value!r}")
-    return value
+    return min(value, MAX_LOG_BYTES)
 
 
 def _env_flag(name: str) -> bool:

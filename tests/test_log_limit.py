@@ -220,3 +220,13 @@ def test_install_after_uninstall_takes_its_own_limit(tmp_path):
     assert result.returncode == 0, result.describe()
     assert "reached its size limit" in result.log
     assert _log_bytes(result) < LIMIT + 4096
+
+
+def test_a_limit_beyond_what_c_holds_is_no_limit_in_practice(tmp_path):
+    result = run_app("""
+        import pyqtguard
+        config = pyqtguard.install(max_log_bytes=10 ** 30, stderr=False)
+        print("limit", config.max_log_bytes, flush=True)
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert f"limit {2 ** 63 - 1}" in result.stdout
