@@ -22,6 +22,11 @@
  *              our handler writes the header, the native stack and the
  *              thread legend (ident -> name), then chains to faulthandler's,
  *              which appends every thread's Python stack and re-raises.
+ *              On Linux faulthandler writes them into a memfd, not the log:
+ *              a second handler of ours, installed *under* faulthandler's
+ *              (before it was enabled), is what its re-raise runs; it reads
+ *              the dump back, leaves pyqtguard's frames out as on 3.11-3.12
+ *              and writes it to the log ("the stacks handler" below).
  *
  * Windows: the same report from an unhandled-exception filter (SEH); see the
  * _WIN32 part at the end.  It is written for review; it is not built here.
@@ -47,6 +52,12 @@
 #endif
 #include <stdint.h>
 
+#if PY_VERSION_HEX >= 0x030D0000 && !defined(_WIN32) && defined(MFD_CLOEXEC)
+/* 3.13+ on Linux: faulthandler dumps into a memfd that the stacks handler
+ * reads back (see the top of this file and "the stacks handler"). */
+#  define PQG_STACKS_HANDLER 1
+#endif
+
 #if PY_VERSION_HEX < 0x030D0000
 /* Exported by CPython 3.11 and 3.12 (PyAPI_FUNC); declared in an internal
  * header that needs Py_BUILD_CORE, so we repeat the prototype. */
@@ -69,6 +80,8 @@ typedef struct {
     int installed;
 #ifndef _WIN32
     struct sigaction previous;
+    int under_installed;                /* the stacks handler (3.13+, below) */
+    struct sigaction under_previous;
 #endif
 } fatal_signal;
 
@@ -252,6 +265,95 @@ write_native_stack(const int *fds, int nfds, const void *ucontext)
 #endif
 }
 
+/* ---- pyqtguard's own frames (both engines) ---- */
+
+/* pyqtguard's own frames, left out of the stacks as python would show them
+ * without pyqtguard (registry/frames.py app_frames, the same rule): the
+ * frame lines _Py_DumpTraceback writes for a file in pyqtguard's folder
+ * start with own_line_prefix ('  File "' + the folder, as _Py_DumpASCII
+ * escapes it); launcher_line_prefix marks `pyqtguard run`'s launcher, whose
+ * frame and every frame outside it (runpy's) are left out.  Set under the
+ * GIL at crash_enable(), before the handlers are armed; a length of 0
+ * leaves every stack as CPython writes it. */
+#define OWN_PREFIX_MAX 1100
+static char own_line_prefix[OWN_PREFIX_MAX];
+static size_t own_line_prefix_len = 0;
+static char launcher_line_prefix[OWN_PREFIX_MAX];
+static size_t launcher_line_prefix_len = 0;
+
+#ifndef _WIN32
+static int
+line_starts_with(const char *line, size_t len, const char *prefix, size_t prefix_len)
+{
+    return prefix_len > 0 && len >= prefix_len && memcmp(line, prefix, prefix_len) == 0;
+}
+
+#define FRAME_LINE "  File \""
+#define MAX_FILTERED_FRAMES 256
+
+/* Leave pyqtguard's frames out of one thread's dump in buf[0:len) (frames
+ * innermost first, one per line; other lines - the heading, "  ...",
+ * "<no Python frame>" - stay) and compact it in place; returns the new
+ * length.  registry/frames.py app_frames' rule: the launcher's frame and
+ * those outside it go (unless the launcher is the innermost), pyqtguard's
+ * frames go, except the innermost ones (the thread is in pyqtguard's code
+ * right now: that is where it is).  Only reads and memmove. */
+static size_t
+filter_own_frames(char *buf, size_t len)
+{
+    /* Static, not on the (alternate) stack: only the thread that claimed
+     * the report gets here, as for drain_buffer. */
+    static size_t starts[MAX_FILTERED_FRAMES];   /* frame lines' offsets */
+    static size_t ends[MAX_FILTERED_FRAMES];
+    static unsigned char own[MAX_FILTERED_FRAMES];
+    size_t nframes = 0, pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+        if (line_starts_with(buf + pos, end - pos, FRAME_LINE, sizeof(FRAME_LINE) - 1)) {
+            if (nframes == MAX_FILTERED_FRAMES) {
+                return len;             /* not a dump we know: as written */
+            }
+            starts[nframes] = pos;
+            ends[nframes] = end;
+            own[nframes] = (unsigned char)line_starts_with(buf + pos, end - pos,
+                                                           own_line_prefix,
+                                                           own_line_prefix_len);
+            nframes++;
+        }
+        pos = end;
+    }
+    /* Frames kept: [0, outer) less the own ones past the innermost run. */
+    size_t outer = nframes;
+    for (size_t i = 0; i < nframes; i++) {
+        if (line_starts_with(buf + starts[i], ends[i] - starts[i],
+                             launcher_line_prefix, launcher_line_prefix_len)) {
+            outer = i > 0 ? i : nframes;
+            break;
+        }
+    }
+    size_t innermost_own = 0;
+    while (innermost_own < outer && own[innermost_own]) {
+        innermost_own++;
+    }
+    /* Compact: copy every byte but the dropped frame lines. */
+    size_t out = 0, in = 0;
+    for (size_t i = 0; i < nframes; i++) {
+        int drop = i >= outer || (i >= innermost_own && own[i]);
+        if (!drop) {
+            continue;
+        }
+        size_t keep = starts[i] - in;
+        memmove(buf + out, buf + in, keep);
+        out += keep;
+        in = ends[i];
+    }
+    memmove(buf + out, buf + in, len - in);
+    return out + (len - in);
+}
+
+#endif  /* !_WIN32 */
+
 #ifdef PQG_OWN_PYTHON_STACKS
 /* The staging pipe.  _Py_DumpTraceback() writes a frame in many small
  * write()s; to a file each costs an inode lock and the page cache, and the
@@ -270,20 +372,6 @@ static dev_t stage_dev;                   /* the pipe's identity (both ends) */
 static ino_t stage_ino;
 #endif
 static int stage_ok = 0;                  /* checked at each report */
-
-/* pyqtguard's own frames, left out of the stacks as python would show them
- * without pyqtguard (registry/frames.py app_frames, the same rule): the
- * frame lines _Py_DumpTraceback writes for a file in pyqtguard's folder
- * start with own_line_prefix ('  File "' + the folder, as _Py_DumpASCII
- * escapes it); launcher_line_prefix marks `pyqtguard run`'s launcher, whose
- * frame and every frame outside it (runpy's) are left out.  Set under the
- * GIL at crash_enable(), before the handlers are armed; a length of 0
- * leaves every stack as CPython writes it. */
-#define OWN_PREFIX_MAX 1100
-static char own_line_prefix[OWN_PREFIX_MAX];
-static size_t own_line_prefix_len = 0;
-static char launcher_line_prefix[OWN_PREFIX_MAX];
-static size_t launcher_line_prefix_len = 0;
 
 /* Are the staging pipe's descriptors still our pipe?  An app that closed
  * every descriptor (os.closerange) frees their numbers for its own files:
@@ -359,76 +447,6 @@ drain_stage(const int *fds, int nfds)
 }
 
 #ifndef _WIN32
-static int
-line_starts_with(const char *line, size_t len, const char *prefix, size_t prefix_len)
-{
-    return prefix_len > 0 && len >= prefix_len && memcmp(line, prefix, prefix_len) == 0;
-}
-
-#define FRAME_LINE "  File \""
-#define MAX_FILTERED_FRAMES 256
-
-/* Leave pyqtguard's frames out of one thread's dump in buf[0:len) (frames
- * innermost first, one per line; other lines - the heading, "  ...",
- * "<no Python frame>" - stay) and compact it in place; returns the new
- * length.  registry/frames.py app_frames' rule: the launcher's frame and
- * those outside it go (unless the launcher is the innermost), pyqtguard's
- * frames go, except the innermost ones (the thread is in pyqtguard's code
- * right now: that is where it is).  Only reads and memmove. */
-static size_t
-filter_own_frames(char *buf, size_t len)
-{
-    /* Static, not on the (alternate) stack: only the thread that claimed
-     * the report gets here, as for drain_buffer. */
-    static size_t starts[MAX_FILTERED_FRAMES];   /* frame lines' offsets */
-    static size_t ends[MAX_FILTERED_FRAMES];
-    static unsigned char own[MAX_FILTERED_FRAMES];
-    size_t nframes = 0, pos = 0;
-    while (pos < len) {
-        const char *nl = memchr(buf + pos, '\n', len - pos);
-        size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : len;
-        if (line_starts_with(buf + pos, end - pos, FRAME_LINE, sizeof(FRAME_LINE) - 1)) {
-            if (nframes == MAX_FILTERED_FRAMES) {
-                return len;             /* not a dump we know: as written */
-            }
-            starts[nframes] = pos;
-            ends[nframes] = end;
-            own[nframes] = (unsigned char)line_starts_with(buf + pos, end - pos,
-                                                           own_line_prefix,
-                                                           own_line_prefix_len);
-            nframes++;
-        }
-        pos = end;
-    }
-    /* Frames kept: [0, outer) less the own ones past the innermost run. */
-    size_t outer = nframes;
-    for (size_t i = 0; i < nframes; i++) {
-        if (line_starts_with(buf + starts[i], ends[i] - starts[i],
-                             launcher_line_prefix, launcher_line_prefix_len)) {
-            outer = i > 0 ? i : nframes;
-            break;
-        }
-    }
-    size_t innermost_own = 0;
-    while (innermost_own < outer && own[innermost_own]) {
-        innermost_own++;
-    }
-    /* Compact: copy every byte but the dropped frame lines. */
-    size_t out = 0, in = 0;
-    for (size_t i = 0; i < nframes; i++) {
-        int drop = i >= outer || (i >= innermost_own && own[i]);
-        if (!drop) {
-            continue;
-        }
-        size_t keep = starts[i] - in;
-        memmove(buf + out, buf + in, keep);
-        out += keep;
-        in = ends[i];
-    }
-    memmove(buf + out, buf + in, len - in);
-    return out + (len - in);
-}
-
 /* Read one thread's dump from the staging pipe, leave pyqtguard's frames
  * out and write it to each descriptor; as written when it does not fit. */
 static void
@@ -698,11 +716,187 @@ restore_gil_waiters(void)
 
 /* Everything a report says, to every report descriptor.  Called from the
  * signal handler (sig != NULL) or, with the GIL, for a Qt fatal error. */
-/* faulthandler would write into a file that is no longer the run log. */
+/* ---- the stacks handler (3.13+, Linux) ----
+ * faulthandler's handler restores the handler that was there when it was
+ * enabled, writes the stacks to its file and raises the signal again: that
+ * previous handler runs at once, nested, in the same thread (SA_NODEFER).
+ * So install() puts stacks_signal_handler() in place first, points
+ * faulthandler at a memfd (an in-memory file: writing never blocks, any
+ * size fits), then installs fatal_signal_handler() on top:
+ *
+ *   fatal_signal_handler   header, native stack, thread table; notes where
+ *     |                    the memfd ends and that this thread waits for
+ *     v                    its stacks; chains to faulthandler
+ *   faulthandler           "Fatal Python error", every thread's stack,
+ *     |                    into the memfd; raise()
+ *     v
+ *   stacks_signal_handler  reads the dump back from where it started,
+ *                          leaves pyqtguard's frames out (the 3.11-3.12
+ *                          rule, filter_own_frames, one thread at a time),
+ *                          writes it to the run log; then the handler that
+ *                          was there before pyqtguard, and raise()
+ *
+ * lseek(), read(), write(), fstat(), sigaction(), raise(): async-signal-
+ * safe; one static buffer, used only by the thread that reports. */
+#ifdef PQG_STACKS_HANDLER
+static int stacks_fd = -1;                  /* the memfd */
+static dev_t stacks_dev;
+static ino_t stacks_ino;
+/* faulthandler writes into stacks_fd: set by crash_enable() */
+static volatile sig_atomic_t stacks_armed = 0;
+/* The thread whose report waits for faulthandler's dump, and where that
+ * dump starts in the memfd (a fork child shares it, and its offset). */
+static volatile unsigned long stacks_pending = 0;
+static volatile off_t stacks_start = 0;
+/* The stacks handler ran first (faulthandler was disabled by the app, which
+ * put it back on top; or the app enabled faulthandler again after that):
+ * the report it writes has no stacks of faulthandler's to copy. */
+static volatile sig_atomic_t report_from_stacks_handler = 0;
+#define STACKS_BUFFER_SIZE (1024 * 1024)
+static char stacks_buffer[STACKS_BUFFER_SIZE];
+
+/* Is stacks_fd still our memfd?  An app that closed every descriptor
+ * (os.closerange) freed its number for its own files: faulthandler would
+ * write into one of them. */
+static int
+stacks_fd_is_ours(void)
+{
+    struct stat st;
+    return stacks_fd >= 0 && fstat(stacks_fd, &st) == 0
+           && st.st_dev == stacks_dev && st.st_ino == stacks_ino;
+}
+
+static int
+is_stack_heading(const char *line, size_t len)
+{
+    return line_starts_with(line, len, "Thread 0x", 9)
+           || line_starts_with(line, len, "Current thread 0x", 17);
+}
+
+/* Leave pyqtguard's frames out of each thread's stack in buf[0:len), a
+ * part of faulthandler's dump made of whole threads (a thread's stack
+ * starts at its heading line); compacted in place, returns the length. */
+static size_t
+filter_dump(char *buf, size_t len)
+{
+    size_t out = 0, segment = 0, pos = 0;
+    while (pos <= len) {
+        const char *nl = pos < len ? memchr(buf + pos, '\n', len - pos) : NULL;
+        size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+        if (pos == len || (pos > segment && is_stack_heading(buf + pos, end - pos))) {
+            size_t n = filter_own_frames(buf + segment, pos - segment);
+            memmove(buf + out, buf + segment, n);
+            out += n;
+            segment = pos;
+        }
+        if (pos == len) {
+            break;
+        }
+        pos = end;
+    }
+    return out;
+}
+
+/* Where the last thread's stack in buf[0:len) starts (0: none after the
+ * start): what comes before it is made of whole threads. */
+static size_t
+last_heading(const char *buf, size_t len)
+{
+    size_t last = 0, pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+        if (pos > 0 && is_stack_heading(buf + pos, end - pos)) {
+            last = pos;
+        }
+        pos = end;
+    }
+    return last;
+}
+
+/* Copy faulthandler's dump from `start` to the end of the memfd to fd,
+ * pyqtguard's frames left out; a thread's stack larger than the buffer
+ * (CPython writes at most 100 frames of 500-character names: 100 KiB) is
+ * copied as written. */
+static size_t
+copy_faulthandler_stacks(int fd, off_t start)
+{
+    if (fd < 0 || !stacks_fd_is_ours() || lseek(stacks_fd, start, SEEK_SET) < 0) {
+        return 0;
+    }
+    size_t len = 0, copied = 0;
+    int eof = 0;
+    for (;;) {
+        while (!eof && len < sizeof(stacks_buffer)) {
+            ssize_t n = read(stacks_fd, stacks_buffer + len, sizeof(stacks_buffer) - len);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                eof = 1;
+                break;
+            }
+            len += (size_t)n;
+        }
+        if (len == 0) {
+            return copied;
+        }
+        size_t whole = eof ? len : last_heading(stacks_buffer, len);
+        size_t out;
+        if (whole == 0) {               /* one thread's stack fills the buffer */
+            whole = len;
+            out = len;
+        }
+        else {
+            out = filter_dump(stacks_buffer, whole);
+        }
+        pqg_write_all(fd, stacks_buffer, out);
+        copied += out;
+        atomic_fetch_add(&report_progress, 1);
+        memmove(stacks_buffer, stacks_buffer + whole, len - whole);
+        len -= whole;
+    }
+}
+#endif
+
+/* Where the stacks handler copies the stacks: the run log, unless the app
+ * closed it (its number names no file: writes would fail), then stderr. */
+static int
+stacks_target_fd(void)
+{
+    int log = pqg_log_fd_checked();
+#ifndef _WIN32
+    struct stat st;
+    if (log >= 0 && fstat(log, &st) != 0) {
+        log = -1;
+    }
+#endif
+    return log >= 0 ? log : pqg_stderr_fd();
+}
+
+/* faulthandler would write into a file that is no longer the run log, or
+ * no longer our memfd. */
 static int
 faulthandler_stale(int log_fd)
 {
+#ifdef PQG_STACKS_HANDLER
+    if (stacks_armed) {
+        return !stacks_fd_is_ours();
+    }
+#endif
     return faulthandler_on_run_log && log_fd < 0;
+}
+
+/* Where the Python stacks go: the run log, else stderr when faulthandler's
+ * dump is copied by the stacks handler (it would go nowhere else). */
+static int
+stacks_copied(void)
+{
+#ifdef PQG_STACKS_HANDLER
+    return stacks_armed && !report_from_stacks_handler;
+#else
+    return 0;
+#endif
 }
 
 #ifndef PQG_OWN_PYTHON_STACKS
@@ -773,7 +967,9 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
 #endif
     restore_gil_waiters();
 #ifndef PQG_OWN_PYTHON_STACKS
-    if (engine_is_faulthandler && !faulthandler_stale(pqg_log_fd_checked())) {
+    if (engine_is_faulthandler && !faulthandler_stale(pqg_log_fd_checked())
+        && !report_from_stacks_handler)
+    {
         wait_for_unbound_thread_states();   /* before faulthandler's dump */
     }
 #endif
@@ -783,11 +979,21 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
     for (int i = 0; i < nfds; i++) {
         int is_log = fds[i] == log_fd;
         if (engine_is_faulthandler && faulthandler_stale(log_fd)) {
-            pqg_puts(fds[i], "\nPython stacks of all threads: not written (the app "
-                     "closed the run log; its descriptor now names another file)\n");
+            pqg_puts(fds[i], stacks_copied()
+                     ? "\nPython stacks of all threads: not written (the app closed "
+                       "pyqtguard's descriptors; faulthandler's now names another file)\n"
+                     : "\nPython stacks of all threads: not written (the app "
+                       "closed the run log; its descriptor now names another file)\n");
         }
+#ifdef PQG_STACKS_HANDLER
+        else if (engine_is_faulthandler && report_from_stacks_handler) {
+            pqg_puts(fds[i], "\nPython stacks of all threads: not here (the app disabled "
+                     "faulthandler after install(); if it enabled it again, its "
+                     "file has them)\n");
+        }
+#endif
         else if (engine_is_faulthandler) {
-            pqg_puts(fds[i], is_log
+            pqg_puts(fds[i], is_log || (stacks_copied() && fds[i] == stacks_target_fd())
                      ? "\nPython stacks of all threads (by faulthandler):\n"
                      : "\nPython stacks of all threads: see the run log\n");
         }
@@ -873,6 +1079,20 @@ restore_default_action(fatal_signal *sig)
     sig->installed = 0;
 }
 
+#ifdef PQG_STACKS_HANDLER
+static void
+restore_under_previous(fatal_signal *sig)
+{
+    if (sig->under_installed) {
+        sigaction(sig->signum, &sig->under_previous, NULL);   /* async-signal-safe */
+        sig->under_installed = 0;
+    }
+    else {
+        restore_default_action(sig);
+    }
+}
+#endif
+
 static int
 is_fault(int signum)
 {
@@ -880,14 +1100,13 @@ is_fault(int signum)
            || signum == SIGILL;
 }
 
+/* The report: from fatal_signal_handler(), or from stacks_signal_handler()
+ * when that one is reached first (under != 0). */
 static void
-fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
+report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
+                 int under)
 {
     int saved_errno = errno;
-    fatal_signal *sig = find_signal(signum);
-    if (sig == NULL) {
-        return;
-    }
     unsigned long native_id = pqg_current_native_id();
     if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
         siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
@@ -919,15 +1138,72 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
      * action) gets the signal now: SA_NODEFER lets raise() deliver it inside
      * this handler.  For a real fault, returning re-executes the faulting
      * instruction, which faults again into the previous handler. */
+#ifdef PQG_STACKS_HANDLER
+    if (under) {
+        restore_under_previous(sig);        /* what was there before pyqtguard */
+        errno = saved_errno;
+        raise(signum);
+        return;
+    }
+#else
+    (void)under;
+#endif
     if (faulthandler_stale(pqg_log_fd_checked())) {
         restore_default_action(sig);        /* not faulthandler: see above */
     }
     else {
+#ifdef PQG_STACKS_HANDLER
+        if (stacks_armed) {                 /* its dump: appended from here on */
+            off_t end = lseek(stacks_fd, 0, SEEK_END);
+            stacks_start = end > 0 ? end : 0;
+            stacks_pending = native_id;
+        }
+#endif
         restore_previous_handler(sig);
     }
     errno = saved_errno;
     raise(signum);
 }
+
+static void
+fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
+{
+    fatal_signal *sig = find_signal(signum);
+    if (sig != NULL) {
+        report_and_chain(sig, signum, info, ucontext, 0);
+    }
+}
+
+#ifdef PQG_STACKS_HANDLER
+static void
+stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
+{
+    int saved_errno = errno;
+    fatal_signal *sig = find_signal(signum);
+    if (sig == NULL) {
+        return;
+    }
+    unsigned long native_id = pqg_current_native_id();
+    if (native_id != 0 && stacks_pending == native_id) {
+        /* faulthandler's re-raise (or a fault in its dump) */
+        stacks_pending = 0;
+        int fd = stacks_target_fd();
+        if (copy_faulthandler_stacks(fd, stacks_start) == 0 && fd >= 0) {
+            pqg_puts(fd, "(none here: the app gave faulthandler a file of its own; "
+                     "they are there)\n");
+        }
+        restore_under_previous(sig);
+        errno = saved_errno;
+        raise(signum);
+        return;
+    }
+    /* First to see the signal: faulthandler's handler and ours above it
+     * are gone (faulthandler.disable() put this one back). */
+    report_from_stacks_handler = 1;
+    errno = saved_errno;
+    report_and_chain(sig, signum, info, ucontext, 1);
+}
+#endif
 
 /* The alternate stack lets the handler run when the thread's own stack is
  * exhausted.  It is per thread (altstack.c): this covers the thread that
@@ -1056,15 +1332,21 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int faulthandler_engine = 0;
     int on_run_log = 0;
+    int faulthandler_fd = -1;
     const char *own = NULL, *launcher = NULL;
     Py_ssize_t own_len = 0, launcher_len = 0;
-    if (!PyArg_ParseTuple(args, "|ppy#y#:crash_enable", &faulthandler_engine, &on_run_log,
-                          &own, &own_len, &launcher, &launcher_len)) {
+    if (!PyArg_ParseTuple(args, "|ppy#y#i:crash_enable", &faulthandler_engine, &on_run_log,
+                          &own, &own_len, &launcher, &launcher_len, &faulthandler_fd)) {
         return NULL;
     }
     faulthandler_on_run_log = on_run_log;
-#ifdef PQG_OWN_PYTHON_STACKS
-    engine_is_faulthandler = faulthandler_engine;
+#ifdef PQG_STACKS_HANDLER
+    /* faulthandler writes into the memfd: the stacks handler copies them */
+    stacks_armed = faulthandler_fd >= 0 && faulthandler_fd == stacks_fd;
+#else
+    (void)faulthandler_fd;
+#endif
+    {
     /* Length 0 first: a handler running meanwhile filters nothing. */
     own_line_prefix_len = 0;
     launcher_line_prefix_len = 0;
@@ -1077,6 +1359,9 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
         }
         own_line_prefix_len = (size_t)own_len;
     }
+    }
+#ifdef PQG_OWN_PYTHON_STACKS
+    engine_is_faulthandler = faulthandler_engine;
 #else
     engine_is_faulthandler = 1;     /* 3.13+: the only way to Python stacks */
     (void)faulthandler_engine;
@@ -1131,6 +1416,107 @@ write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
     return PyBool_FromLong(1);
 }
 
+/* 3.13+ on Linux: create the memfd and install the stacks handler, before
+ * faulthandler is enabled on it (its handler then chains to this one).
+ * Returns the memfd's descriptor, or -1 where there is none (faulthandler
+ * then writes to the run log, as written). */
+static PyObject *
+crash_stacks_prepare_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifdef PQG_STACKS_HANDLER
+    if (stacks_fd < 0) {
+        int fd = memfd_create("pyqtguard-stacks", MFD_CLOEXEC);
+        if (fd >= 0 && fd <= 2) {               /* not where stdio belongs */
+            int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+            close(fd);
+            fd = high;
+        }
+        struct stat st;
+        if (fd < 0) {
+            return PyLong_FromLong(-1);
+        }
+        if (fstat(fd, &st) != 0) {
+            close(fd);
+            return PyLong_FromLong(-1);
+        }
+        stacks_dev = st.st_dev;
+        stacks_ino = st.st_ino;
+        stacks_fd = fd;
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_sigaction = stacks_signal_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    for (size_t i = 0; i < N_FATAL_SIGNALS; i++) {
+        fatal_signal *sig = &fatal_signals[i];
+        if (!sig->under_installed
+            && sigaction(sig->signum, &action, &sig->under_previous) == 0) {
+            sig->under_installed = 1;
+        }
+    }
+    return PyLong_FromLong(stacks_fd);
+#else
+    return PyLong_FromLong(-1);
+#endif
+}
+
+/* Undo crash_stacks_prepare() once faulthandler is disabled again. */
+static PyObject *
+crash_stacks_release_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifdef PQG_STACKS_HANDLER
+    stacks_armed = 0;
+    for (size_t i = 0; i < N_FATAL_SIGNALS; i++) {
+        fatal_signal *sig = &fatal_signals[i];
+        struct sigaction current;
+        if (sig->under_installed && sigaction(sig->signum, NULL, &current) == 0
+            && (current.sa_flags & SA_SIGINFO)
+            && current.sa_sigaction == stacks_signal_handler)
+        {
+            sigaction(sig->signum, &sig->under_previous, NULL);
+        }
+        sig->under_installed = 0;
+    }
+    if (stacks_fd >= 0) {
+        close(stacks_fd);
+        stacks_fd = -1;
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
+/* The memfd's descriptor while it is still the memfd (an app that closed
+ * pyqtguard's descriptors may have its own file under that number), or -1. */
+static PyObject *
+crash_stacks_fd_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifdef PQG_STACKS_HANDLER
+    if (stacks_armed && stacks_fd_is_ours()) {
+        return PyLong_FromLong(stacks_fd);
+    }
+#endif
+    return PyLong_FromLong(-1);
+}
+
+/* A dump that faulthandler.dump_traceback() wrote into the memfd from
+ * `start` on (a Qt fatal error's report, with the GIL): to the run log,
+ * pyqtguard's frames left out. */
+static PyObject *
+crash_copy_stacks_py(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+#ifdef PQG_STACKS_HANDLER
+    long long start = PyLong_AsLongLong(arg);
+    if (start == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    copy_faulthandler_stacks(stacks_target_fd(), (off_t)start);
+#else
+    (void)arg;
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 python_stacks_engine_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
@@ -1151,7 +1537,7 @@ static PyMethodDef crash_methods[] = {
     {"crash_enable", crash_enable_py, METH_VARARGS,
      PyDoc_STR("crash_enable($module, faulthandler_engine=False, "
                "faulthandler_on_run_log=False, own_frame_line=b'', "
-               "launcher_frame_line=b'', /)\n--\n\n"
+               "launcher_frame_line=b'', faulthandler_fd=-1, /)\n--\n\n"
                "Install the fatal-signal handlers (chaining the current ones)."
                "\nWith faulthandler_engine, Python stacks are left to an "
                "already enabled faulthandler (always so on 3.13+); with "
@@ -1159,7 +1545,24 @@ static PyMethodDef crash_methods[] = {
                "and is not chained to once that names another file.  "
                "Frame lines starting with own_frame_line (pyqtguard's) and "
                "launcher_frame_line with the frames outside it are left "
-               "out of the stacks (3.11-3.12).")},
+               "out of the stacks (3.11-3.12; 3.13+ when faulthandler_fd is "
+               "crash_stacks_prepare()'s memfd).")},
+    {"crash_stacks_prepare", crash_stacks_prepare_py, METH_NOARGS,
+     PyDoc_STR("crash_stacks_prepare($module, /)\n--\n\n"
+               "3.13+ on Linux: a memfd for faulthandler to write the stacks "
+               "into, and the handler under faulthandler's that copies them "
+               "to the run log without pyqtguard's frames.  Call before "
+               "faulthandler.enable(file=fd); -1 where not supported.")},
+    {"crash_stacks_release", crash_stacks_release_py, METH_NOARGS,
+     PyDoc_STR("crash_stacks_release($module, /)\n--\n\n"
+               "Undo crash_stacks_prepare() (after faulthandler.disable()).")},
+    {"crash_stacks_fd", crash_stacks_fd_py, METH_NOARGS,
+     PyDoc_STR("crash_stacks_fd($module, /)\n--\n\n"
+               "The memfd faulthandler writes into, if it is still that; else -1.")},
+    {"crash_copy_stacks", crash_copy_stacks_py, METH_O,
+     PyDoc_STR("crash_copy_stacks($module, start, /)\n--\n\n"
+               "Copy faulthandler's dump in the memfd from offset start to "
+               "the run log, pyqtguard's frames left out.")},
     {"crash_disable", crash_disable_py, METH_NOARGS,
      PyDoc_STR("crash_disable($module, /)\n--\n\nRestore the previous handlers.")},
     {"crash_enabled", crash_enabled_py, METH_NOARGS,

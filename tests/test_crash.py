@@ -165,7 +165,6 @@ def python_stacks(report: str) -> str:
 
 
 @pytest.mark.parametrize("under_run", [False, True], ids=["install", "run"])
-@ENGINE_313
 def test_crash_report_stacks_are_pythons_without_pyqtguards_frames(tmp_path, under_run):
     """Every thread's Python stack in a crash report is the one python
     would show without pyqtguard: no frame of its thread bootstrap wrapper
@@ -367,7 +366,31 @@ def test_faulthandler_enabled_before_install_is_chained(tmp_path):
     assert "Fatal Python error: Segmentation fault" in result.stderr
 
 
-@ENGINE_313
+def test_app_that_disables_faulthandler_after_install_still_gets_a_report(tmp_path):
+    # 3.13+: faulthandler.disable() puts back the handler that was there
+    # when install() enabled it - it used to be the default action, and the
+    # crash left no report; it is now pyqtguard's second (stacks) handler.
+    result = run_app("""
+        import ctypes, faulthandler
+        import pyqtguard
+        pyqtguard.install()
+        faulthandler.disable()
+        def decode_frame():
+            ctypes.string_at(0)
+        decode_frame()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "signal: SIGSEGV (Segmentation fault)" in report
+    assert "thread: 'MainThread'" in report
+    assert "Native stack of the crashing thread" in report
+    if sys.version_info >= (3, 13):
+        assert "Python stacks of all threads: not here (the app disabled faulthandler" \
+            in report, report
+    else:
+        assert_thread_stack(report, "MainThread", "decode_frame")
+
+
 def test_crash_with_the_log_file_gone_still_reports_to_stderr(tmp_path):
     result = run_app("""
         import ctypes, os

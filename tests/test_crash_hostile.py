@@ -46,9 +46,10 @@ def test_crash_after_the_app_closed_our_descriptors_writes_nothing_into_its_file
         assert data == "PRECIOUS\n", f"user{i}.db:\n{data}"
     report = report_of(result.stderr)        # the report still reaches stderr
     if sys.version_info >= (3, 13):
-        # faulthandler writes the Python stacks there, to the descriptor it
-        # was given: it is not chained to once that names another file.
-        assert "Python stacks of all threads: not written (the app closed the run log" \
+        # faulthandler writes the Python stacks to the descriptor it was
+        # given (pyqtguard's memfd, closed too): it is not chained to once
+        # that names another file.
+        assert "Python stacks of all threads: not written (the app closed" \
             in report, report
     else:
         assert "in after_close" in report, report

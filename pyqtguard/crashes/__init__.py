@@ -16,7 +16,10 @@ faulthandler is the engine: :func:`install` enables it on the run log
 *before* the C handler is installed, so that the C handler runs first
 (header, native stack, names) and then chains to faulthandler (stacks, then
 the re-raise).  If the app had enabled faulthandler itself, its choice of
-file is kept.
+file is kept.  Otherwise, on Linux, faulthandler writes into a memfd and a
+second C handler, installed before faulthandler is enabled (so that its
+re-raise runs it), copies the stacks to the run log with pyqtguard's own
+frames left out, as on 3.11-3.12.
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 _enabled_faulthandler = False
 # ... with the run log's descriptor as its file (3.13+).
 _faulthandler_on_run_log = False
+# ... with the C core's memfd as its file (3.13+ on Linux), or -1.
+_faulthandler_stacks_fd = -1
 
 
 def write_fatal_report(reason: str) -> bool:
@@ -43,7 +48,17 @@ def write_fatal_report(reason: str) -> bool:
     written = bool(_native.write_fatal_report(reason))
     if written and _native.python_stacks_engine() == "faulthandler":
         fd = _native.log_fd()
-        if fd >= 0:
+        stacks_fd = _native.crash_stacks_fd()      # -1 once the app closed it
+        if stacks_fd >= 0:
+            import faulthandler
+            import os
+
+            start = os.lseek(stacks_fd, 0, os.SEEK_END)
+            faulthandler.dump_traceback(file=stacks_fd, all_threads=True)
+            _native.crash_copy_stacks(start)
+        elif _faulthandler_stacks_fd >= 0:
+            pass                                   # not into the app's file
+        elif fd >= 0:
             import faulthandler
 
             faulthandler.dump_traceback(file=fd, all_threads=True)
@@ -52,7 +67,7 @@ def write_fatal_report(reason: str) -> bool:
 
 def _faulthandler_engine() -> bool:
     """Enable faulthandler on the run log where it must be the engine (3.13+)."""
-    global _enabled_faulthandler, _faulthandler_on_run_log
+    global _enabled_faulthandler, _faulthandler_on_run_log, _faulthandler_stacks_fd
     if _native.own_python_stacks_supported():
         return False                       # 3.11-3.12: the C core dumps stacks
     import faulthandler  # here: on 3.11-3.12 its module would only cost exit time
@@ -62,9 +77,18 @@ def _faulthandler_engine() -> bool:
         # 3.14's C stack symbolizes with dladdr(), which takes the loader's
         # lock (docs/crashes.md); the C core writes the native stack itself.
         no_c_stack = {"c_stack": False} if sys.version_info >= (3, 14) else {}
-        faulthandler.enable(file=fd if fd >= 0 else 2, all_threads=True, **no_c_stack)
+        # Its handler chains to the one in place when it is enabled: the C
+        # core's stacks handler, which copies the dump from the memfd.
+        stacks_fd = _native.crash_stacks_prepare()
+        try:
+            faulthandler.enable(file=stacks_fd if stacks_fd >= 0 else fd if fd >= 0 else 2,
+                                all_threads=True, **no_c_stack)
+        except BaseException:
+            _native.crash_stacks_release()
+            raise
         _enabled_faulthandler = True
-        _faulthandler_on_run_log = fd >= 0
+        _faulthandler_stacks_fd = stacks_fd
+        _faulthandler_on_run_log = stacks_fd < 0 and fd >= 0
     return True
 
 
@@ -77,9 +101,10 @@ def _dumped(text: str) -> str:
 
 
 def _own_frame_lines() -> tuple[bytes, bytes]:
-    """How the C core's stacks (3.11-3.12) begin a frame line of pyqtguard's
-    files, and of `pyqtguard run`'s launcher: those frames are left out of
-    the crash report's stacks (registry/frames.py app_frames' rule)."""
+    """How the crash report's stacks (the C core's on 3.11-3.12,
+    faulthandler's on 3.13+) begin a frame line of pyqtguard's files, and of
+    `pyqtguard run`'s launcher: those frames are left out of the crash
+    report's stacks (registry/frames.py app_frames' rule)."""
     import os
 
     folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -96,18 +121,21 @@ def install(config: Config) -> None:
         engine = _faulthandler_engine()
         # faulthandler keeps the run log's descriptor number: the C handler
         # does not chain to it once the app has closed the log (src/crash.c).
-        _native.crash_enable(engine, _faulthandler_on_run_log, *_own_frame_lines())
+        _native.crash_enable(engine, _faulthandler_on_run_log, *_own_frame_lines(),
+                             _faulthandler_stacks_fd)
     except (OSError, MemoryError, ValueError, RuntimeError) as exc:
         warn_once("crash", f"crash reports are off: {exc}")
 
 
 def uninstall() -> None:
     """Disarm the handlers; disable faulthandler if install() enabled it."""
-    global _enabled_faulthandler, _faulthandler_on_run_log
+    global _enabled_faulthandler, _faulthandler_on_run_log, _faulthandler_stacks_fd
     _native.crash_disable()
     if _enabled_faulthandler:
         import faulthandler
 
         faulthandler.disable()
+        _native.crash_stacks_release()      # under faulthandler's: now on top
         _enabled_faulthandler = False
         _faulthandler_on_run_log = False
+        _faulthandler_stacks_fd = -1
