@@ -899,6 +899,18 @@ stacks_copied(void)
 #endif
 }
 
+/* The report is written by the stacks handler, run first (no dump of
+ * faulthandler's follows it). */
+static inline int
+reported_by_stacks_handler(void)
+{
+#ifdef PQG_STACKS_HANDLER
+    return report_from_stacks_handler;
+#else
+    return 0;
+#endif
+}
+
 #ifndef PQG_OWN_PYTHON_STACKS
 /* 3.13+: faulthandler writes the Python stacks, from the head of the
  * interpreter's thread list, where each new thread state is put.  A state
@@ -968,7 +980,7 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
     restore_gil_waiters();
 #ifndef PQG_OWN_PYTHON_STACKS
     if (engine_is_faulthandler && !faulthandler_stale(pqg_log_fd_checked())
-        && !report_from_stacks_handler)
+        && !reported_by_stacks_handler())
     {
         wait_for_unbound_thread_states();   /* before faulthandler's dump */
     }
