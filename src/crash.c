@@ -899,6 +899,7 @@ stacks_copied(void)
 #endif
 }
 
+#ifndef PQG_OWN_PYTHON_STACKS
 /* The report is written by the stacks handler, run first (no dump of
  * faulthandler's follows it). */
 static inline int
@@ -911,7 +912,6 @@ reported_by_stacks_handler(void)
 #endif
 }
 
-#ifndef PQG_OWN_PYTHON_STACKS
 /* 3.13+: faulthandler writes the Python stacks, from the head of the
  * interpreter's thread list, where each new thread state is put.  A state
  * made by start_new_thread() whose thread has not run yet has thread_id 0
