@@ -111,6 +111,11 @@ static volatile sig_atomic_t faulthandler_on_run_log = 0;
 /* The pid that sent a fault signal with kill()/tgkill() (si_code <= 0: no
  * fault, and no si_addr), or 0.  Set by the reporter before its report. */
 static volatile long report_sender = 0;
+/* ... and it came from raise()/tgkill() in this process (SI_TKILL, our own
+ * pid): a handler that ran before ours - faulthandler's, enabled again by
+ * the app after install(), or a library's - raising a fault again after its
+ * own work.  A real fault then, whose address that handler's raise() lost. */
+static volatile sig_atomic_t report_sender_is_self_raise = 0;
 
 /* ---- small signal-safe writers ---- */
 
@@ -220,7 +225,11 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
     if (report_sender > 0) {
         pqg_puts(fd, "sent by: pid ");
         pqg_put_dec(fd, (unsigned long long)report_sender);
-        pqg_puts(fd, " (kill(), not a fault)\n");
+        pqg_puts(fd, report_sender_is_self_raise
+                 ? " (raised again in this process: by a handler that ran before "
+                   "pyqtguard's - faulthandler's, a library's - after a fault, "
+                   "whose address it did not pass on; or by raise())\n"
+                 : " (kill(), not a fault)\n");
     }
     pqg_puts(fd, "time: ");
     pqg_put_timestamp(fd);
@@ -1131,6 +1140,10 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
             int real_fault = info != NULL && is_fault(signum) && info->si_code > 0;
             report_sender = (info != NULL && is_fault(signum) && info->si_code <= 0)
                             ? (long)info->si_pid : 0;
+#ifdef SI_TKILL
+            report_sender_is_self_raise = report_sender > 0 && info->si_code == SI_TKILL
+                                          && report_sender == (long)pqg_getpid();
+#endif
             write_report(sig, NULL, real_fault ? info->si_addr : NULL, real_fault, ucontext);
         }
     }

@@ -392,3 +392,31 @@ def test_a_null_pointer_read_shows_address_0x0(tmp_path):
     assert "signal: SIGSEGV" in report
     assert "\naddress: 0x0\n" in report, report
     assert "sent by:" not in report, report
+
+
+def test_a_fault_reraised_by_the_apps_faulthandler_is_not_called_a_kill(tmp_path):
+    """The app disables faulthandler after install() and enables it again on
+    a file of its own: faulthandler's handler is now on top, writes its dump
+    there and raise()s the signal into the handler it found, pyqtguard's
+    second one (3.13+ on Linux).  That raise() is no kill() from outside: the
+    report must not call a real NULL read 'kill(), not a fault'.  (3.11-
+    3.12: faulthandler enabled after install() is above pyqtguard's handler
+    and re-raises into it the same way.)"""
+    result = run_app("""
+        import ctypes, faulthandler
+        import pyqtguard
+        pyqtguard.install()
+        faulthandler.disable()
+        own = open("own-faults.txt", "w")
+        faulthandler.enable(file=own, all_threads=True)
+        def decode_frame():
+            ctypes.string_at(0)
+        decode_frame()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "signal: SIGSEGV" in report
+    assert "kill(), not a fault" not in report, report
+    # On 3.11-3.12 the app's faulthandler is on top of pyqtguard's handler.
+    assert re.search(r"\nsent by: pid \d+ \(raised again in this process", report), report
+    assert "in decode_frame" in (tmp_path / "own-faults.txt").read_text()   # the app's
