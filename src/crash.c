@@ -408,6 +408,10 @@ stage_is_ours(void)
 #endif
 }
 
+#ifndef _WIN32
+static void stage_renew_in_child(void);
+#endif
+
 static void
 open_stage(void)
 {
@@ -433,8 +437,51 @@ open_stage(void)
     stage_ino = st.st_ino;
     stage_read = ends[0];
     stage_write = ends[1];
+    static int atfork_registered = 0;
+    pqg_on_fork_child(stage_renew_in_child, &atfork_registered);
 #endif
 }
+
+
+#ifndef _WIN32
+/* A forked child shares the staging pipe with its parent and siblings:
+ * crashing at once, each drained the others' stacks into its own report.
+ * The child gets a pipe of its own under the same numbers, unless they are
+ * no longer ours (the app's files then, left alone).  After fork(), one
+ * thread: pipe, fcntl, dup3, close, fstat only. */
+static void
+stage_renew_in_child(void)
+{
+    int ends[2];
+    if (!stage_is_ours() || pqg_pipe_above_stdio(ends) != 0) {
+        return;
+    }
+    int targets[2] = {stage_read, stage_write};
+    for (int i = 0; i < 2; i++) {
+        fcntl(ends[i], F_SETFL, fcntl(ends[i], F_GETFL) | O_NONBLOCK);
+    }
+#  ifdef F_SETPIPE_SZ
+    fcntl(ends[1], F_SETPIPE_SZ, 1024 * 1024);
+#  endif
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        if (ends[i] == targets[0] || ends[i] == targets[1]
+            || dup3(ends[i], targets[i], O_CLOEXEC) < 0) {
+            ok = 0;
+        }
+    }
+    struct stat st;
+    if (ok && fstat(stage_read, &st) == 0) {
+        stage_dev = st.st_dev;
+        stage_ino = st.st_ino;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (ends[i] != targets[0] && ends[i] != targets[1]) {
+            close(ends[i]);
+        }
+    }
+}
+#endif
 
 static void
 drain_stage(const int *fds, int nfds)
@@ -1433,6 +1480,10 @@ write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
  * faulthandler is enabled on it (its handler then chains to this one).
  * Returns the memfd's descriptor, or -1 where there is none (faulthandler
  * then writes to the run log, as written). */
+#ifdef PQG_STACKS_HANDLER
+static void stacks_fd_renew_in_child(void);
+#endif
+
 static PyObject *
 crash_stacks_prepare_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
@@ -1456,6 +1507,8 @@ crash_stacks_prepare_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
         stacks_ino = st.st_ino;
         stacks_fd = fd;
     }
+    static int atfork_registered = 0;
+    pqg_on_fork_child(stacks_fd_renew_in_child, &atfork_registered);
     struct sigaction action;
     memset(&action, 0, sizeof(action));
     action.sa_sigaction = stacks_signal_handler;
@@ -1473,6 +1526,37 @@ crash_stacks_prepare_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     return PyLong_FromLong(-1);
 #endif
 }
+
+#ifdef PQG_STACKS_HANDLER
+/* A forked child (a fork pool's worker) shares the memfd with its parent and
+ * its siblings: one open file, one offset.  Crashing at once, they wrote
+ * their dumps over each other's and read back each other's.  The child gets
+ * a memfd of its own under the same number - faulthandler keeps writing to
+ * that number - unless the number is no longer ours (the app closed it and
+ * reused it: that file is the app's, left alone).  After fork(), one thread:
+ * memfd_create, dup3, close, fstat only. */
+static void
+stacks_fd_renew_in_child(void)
+{
+    if (!stacks_fd_is_ours()) {
+        return;
+    }
+    int fd = memfd_create("pyqtguard-stacks", MFD_CLOEXEC);
+    if (fd < 0) {
+        return;                             /* shared, as before */
+    }
+    if (fd != stacks_fd && dup3(fd, stacks_fd, O_CLOEXEC) >= 0) {
+        struct stat st;
+        if (fstat(stacks_fd, &st) == 0) {
+            stacks_dev = st.st_dev;
+            stacks_ino = st.st_ino;
+        }
+    }
+    if (fd != stacks_fd) {
+        close(fd);
+    }
+}
+#endif
 
 /* Undo crash_stacks_prepare() once faulthandler is disabled again. */
 static PyObject *

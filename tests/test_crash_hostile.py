@@ -420,3 +420,44 @@ def test_a_fault_reraised_by_the_apps_faulthandler_is_not_called_a_kill(tmp_path
     # On 3.11-3.12 the app's faulthandler is on top of pyqtguard's handler.
     assert re.search(r"\nsent by: pid \d+ \(raised again in this process", report), report
     assert "in decode_frame" in (tmp_path / "own-faults.txt").read_text()   # the app's
+
+
+def test_forked_children_crashing_at_once_each_report_their_own_stacks(tmp_path):
+    """Forked children (a fork pool's workers, all fed the same bad input)
+    inherit the app's run log and pyqtguard's descriptors.  On 3.13+ the
+    stacks go through a memfd: one shared with the parent and every child
+    (one open file, one offset) had their dumps overwrite and interleave -
+    `File3 <string>"orker_3_faults` - and a report held another's stacks or
+    none.  Each child's dump must be its own."""
+    result = run_app("""
+        import ctypes, os, time
+        import pyqtguard
+        pyqtguard.install()
+        start = time.time() + 0.5
+        children = []
+        for i in range(8):
+            pid = os.fork()
+            if pid == 0:
+                exec(f"def worker_{i}_faults(depth):\\n"
+                     f"    if depth:\\n"
+                     f"        return worker_{i}_faults(depth - 1)\\n"
+                     f"    time.sleep(max(0, start - time.time()))\\n"
+                     f"    ctypes.string_at(0)\\n"
+                     f"worker_{i}_faults(40)")
+                os._exit(0)
+            children.append(pid)
+        statuses = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+        print("children", statuses)
+    """, tmp_path, kill_group=True)
+    assert result.returncode == 0, result.describe()
+    assert "children [-11, -11, -11, -11, -11, -11, -11, -11]" in result.stdout, result.describe()
+    log = result.log
+    frame_lines = [line for line in log.splitlines() if line.startswith("  File ")]
+    garbled = [line for line in frame_lines
+               if not re.fullmatch(r'  File "[^"]*", line \d+ in \S+', line)]
+    assert garbled == [], log
+    for i in range(8):
+        # its 41 frames, once: in its own report, not in another's too
+        assert sum(f"in worker_{i}_faults" in line for line in frame_lines) == 41, log
+    assert log.count("Fatal Python error: Segmentation fault") == (
+        8 if sys.version_info >= (3, 13) else 0), log
