@@ -808,6 +808,9 @@ static volatile off_t stacks_start = 0;
  * put it back on top; or the app enabled faulthandler again after that):
  * the report it writes has no stacks of faulthandler's to copy. */
 static volatile sig_atomic_t report_from_stacks_handler = 0;
+/* The abort() after a fatal error already reported with every stack (Qt's
+ * after a qFatal): faulthandler's dump of it is not copied a second time. */
+static volatile sig_atomic_t stacks_discard = 0;
 #define STACKS_BUFFER_SIZE (1024 * 1024)
 static char stacks_buffer[STACKS_BUFFER_SIZE];
 
@@ -1179,6 +1182,9 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
             for (int i = 0; i < nfds; i++) {
                 pqg_puts(fds[i], "signal: SIGABRT after the fatal error reported above\n");
             }
+#ifdef PQG_STACKS_HANDLER
+            stacks_discard = 1;
+#endif
         }
         else {
             /* si_addr is the faulting address only for a fault the kernel
@@ -1248,7 +1254,10 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
         /* faulthandler's re-raise (or a fault in its dump) */
         stacks_pending = 0;
         int fd = stacks_target_fd();
-        if (copy_faulthandler_stacks(fd, stacks_start) == 0 && fd >= 0) {
+        if (stacks_discard) {
+            /* the fatal error's report above has them */
+        }
+        else if (copy_faulthandler_stacks(fd, stacks_start) == 0 && fd >= 0) {
             pqg_puts(fd, "(none here: the app gave faulthandler a file of its own; "
                      "they are there)\n");
         }

@@ -461,3 +461,24 @@ def test_forked_children_crashing_at_once_each_report_their_own_stacks(tmp_path)
         assert sum(f"in worker_{i}_faults" in line for line in frame_lines) == 41, log
     assert log.count("Fatal Python error: Segmentation fault") == (
         8 if sys.version_info >= (3, 13) else 0), log
+
+
+def test_qt_fatal_reports_the_stacks_once(tmp_path):
+    """A qFatal's report has every stack; the abort() Qt calls after it adds
+    one line (as on 3.11-3.12), not faulthandler's whole dump a second time
+    (3.13+: its re-raise was copied from the memfd like a crash's)."""
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def check_invariants():
+            QtCore.qFatal("index corrupted beyond repair")
+        QtCore.QTimer.singleShot(0, check_invariants)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == -signal.SIGABRT, result.describe()
+    report = report_of(result.log)
+    assert "in check_invariants" in report, report
+    after = report.split("signal: SIGABRT after the fatal error reported above\n", 1)[1]
+    assert "  File " not in after and "Fatal Python error" not in after, report
