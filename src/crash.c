@@ -1412,6 +1412,11 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
 #ifdef PQG_STACKS_HANDLER
     /* faulthandler writes into the memfd: the stacks handler copies them */
     stacks_armed = faulthandler_fd >= 0 && faulthandler_fd == stacks_fd;
+    if (stacks_armed && pqg_altstack_prepare() == 0) {
+        /* faulthandler's alternate stack, set up by the enable install()
+         * did: too small for four nested handlers (altstack.c) */
+        (void)pqg_altstack_replace_smaller();
+    }
 #else
     (void)faulthandler_fd;
 #endif

@@ -482,3 +482,24 @@ def test_qt_fatal_reports_the_stacks_once(tmp_path):
     assert "in check_invariants" in report, report
     after = report.split("signal: SIGABRT after the fatal error reported above\n", 1)[1]
     assert "  File " not in after and "Fatal Python error" not in after, report
+
+
+def test_the_main_threads_alternate_stack_has_room_for_the_nested_handlers(tmp_path):
+    """A stack overflow in the main thread runs the handlers on its
+    alternate stack.  On 3.13+ (Linux) four of them nest there, each under a
+    kernel signal frame (3.5 KiB with AVX-512): pyqtguard's, faulthandler's,
+    pyqtguard's stacks handler, then the handler the app had before (a
+    native crash reporter's).  faulthandler's own alternate stack, set up
+    when install() enables it, is 16.5 KiB: the app's handler was left 4.4
+    KiB (10.8 KiB with faulthandler alone).  The main thread must have an
+    alternate stack of pyqtguard's size, as every other thread it reaches."""
+    result = run_app("""
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        stats = _native.altstack_stats()
+        print("main", stats["this_thread_enabled"], stats["this_thread_size"], stats["size"])
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    enabled, size, ours = result.stdout.split("main ", 1)[1].split()
+    assert enabled == "True" and int(size) >= int(ours) >= 64 * 1024, result.stdout
