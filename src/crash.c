@@ -873,6 +873,25 @@ last_heading(const char *buf, size_t len)
     return last;
 }
 
+/* Does buf[0:len) have the crashing thread's heading ("Current thread"),
+ * and faulthandler's "..." line (it stopped after 100 threads)? */
+static void
+scan_dump(const char *buf, size_t len, int *has_current, int *threads_cut)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+        if (line_starts_with(buf + pos, end - pos, "Current thread 0x", 17)) {
+            *has_current = 1;
+        }
+        else if (end - pos == 4 && memcmp(buf + pos, "...\n", 4) == 0) {
+            *threads_cut = 1;
+        }
+        pos = end;
+    }
+}
+
 /* Copy faulthandler's dump from `start` to the end of the memfd to fd,
  * pyqtguard's frames left out; a thread's stack larger than the buffer
  * (CPython writes at most 100 frames of 500-character names: 100 KiB) is
@@ -884,7 +903,7 @@ copy_faulthandler_stacks(int fd, off_t start)
         return 0;
     }
     size_t len = 0, copied = 0;
-    int eof = 0;
+    int eof = 0, has_current = 0, threads_cut = 0;
     for (;;) {
         while (!eof && len < sizeof(stacks_buffer)) {
             ssize_t n = read(stacks_fd, stacks_buffer + len, sizeof(stacks_buffer) - len);
@@ -898,6 +917,13 @@ copy_faulthandler_stacks(int fd, off_t start)
             len += (size_t)n;
         }
         if (len == 0) {
+            if (copied > 0 && threads_cut && !has_current) {
+                /* 3.13+: the newest 100 threads' stacks; the crashing
+                 * thread (the main thread, the oldest, often) was not one */
+                pqg_puts(fd, "The crashing thread's Python stack is not among these: "
+                         "faulthandler writes 100 threads' stacks, the newest "
+                         "first (the thread table above names them all).\n");
+            }
             return copied;
         }
         size_t whole = eof ? len : last_heading(stacks_buffer, len);
@@ -909,6 +935,7 @@ copy_faulthandler_stacks(int fd, off_t start)
         else {
             out = filter_dump(stacks_buffer, whole);
         }
+        scan_dump(stacks_buffer, out, &has_current, &threads_cut);
         pqg_write_all(fd, stacks_buffer, out);
         copied += out;
         atomic_fetch_add(&report_progress, 1);
