@@ -1288,6 +1288,12 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
             pqg_puts(fd, "(none here: the app gave faulthandler a file of its own; "
                      "they are there)\n");
         }
+        if (!stacks_discard && fd >= 0 && info != NULL && info->si_code > 0) {
+            /* A fault of the kernel's, not faulthandler's raise(): its dump
+             * read memory the crash damaged (a thread's frames) and faulted. */
+            pqg_puts(fd, "\n(faulthandler's dump faulted here, reading memory the "
+                     "crash damaged: the stacks stop)\n");
+        }
         restore_under_previous(sig);
         errno = saved_errno;
         raise(signum);

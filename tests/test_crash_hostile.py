@@ -503,3 +503,41 @@ def test_the_main_threads_alternate_stack_has_room_for_the_nested_handlers(tmp_p
     assert result.returncode == 0, result.describe()
     enabled, size, ours = result.stdout.split("main ", 1)[1].split()
     assert enabled == "True" and int(size) >= int(ours) >= 64 * 1024, result.stdout
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 13) or not sys.platform.startswith("linux"),
+                    reason="writes into 3.13's PyThreadState layout; the memfd copy is Linux's")
+def test_a_fault_inside_faulthandlers_dump_is_said_where_the_stacks_stop(tmp_path):
+    """Memory the crash damaged can make faulthandler's own dump fault (here a
+    thread's frame pointer is garbage).  Its handler put pyqtguard's stacks
+    handler back first, which gets that fault, copies what was dumped and
+    ends the process - the report must say that the stacks stop there
+    because the dump faulted, not just end."""
+    result = run_app("""
+        import ctypes, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p
+        ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
+        box = {}
+        ready = threading.Event()
+        def victim_parked():
+            box["tstate"] = ctypes.pythonapi.PyThreadState_Get()
+            ready.set()
+            time.sleep(60)
+        threading.Thread(target=victim_parked, name="victim", daemon=True).start()
+        ready.wait()
+        time.sleep(0.1)
+        tstate = box["tstate"]
+        # prev, next, interp, eval_breaker, _status + 9 ints: current_frame at 72
+        assert ctypes.c_void_p.from_address(tstate + 16).value == \\
+            ctypes.pythonapi.PyInterpreterState_Get()
+        ctypes.c_void_p.from_address(tstate + 72).value = 0x10
+        def crash_here():
+            ctypes.string_at(0)
+        crash_here()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "Fatal Python error: Segmentation fault" in report, report
+    assert "faulthandler's dump faulted" in report, report
