@@ -108,6 +108,10 @@ static volatile sig_atomic_t engine_is_faulthandler = 0;
  * the number names one of the app's own files, chaining to faulthandler
  * would write the stacks into that file - so the handler does not. */
 static volatile sig_atomic_t faulthandler_on_run_log = 0;
+/* faulthandler was enabled by the app before install() (-X faulthandler,
+ * PYTHONFAULTHANDLER=1, its own enable()): its file is kept, and has the
+ * stacks; pyqtguard does not know which file that is. */
+static volatile sig_atomic_t faulthandler_apps_own = 0;
 /* The pid that sent a fault signal with kill()/tgkill() (si_code <= 0: no
  * fault, and no si_addr), or 0.  Set by the reporter before its report. */
 static volatile long report_sender = 0;
@@ -1078,6 +1082,11 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
                      "file has them)\n");
         }
 #endif
+        else if (engine_is_faulthandler && faulthandler_apps_own) {
+            pqg_puts(fds[i], "\nPython stacks of all threads: not here (faulthandler was "
+                     "enabled before install(); they are in its file: stderr with "
+                     "-X faulthandler or PYTHONFAULTHANDLER=1)\n");
+        }
         else if (engine_is_faulthandler) {
             pqg_puts(fds[i], is_log || (stacks_copied() && fds[i] == stacks_target_fd())
                      ? "\nPython stacks of all threads (by faulthandler):\n"
@@ -1435,13 +1444,16 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
     int faulthandler_engine = 0;
     int on_run_log = 0;
     int faulthandler_fd = -1;
+    int apps_own = 0;
     const char *own = NULL, *launcher = NULL;
     Py_ssize_t own_len = 0, launcher_len = 0;
-    if (!PyArg_ParseTuple(args, "|ppy#y#i:crash_enable", &faulthandler_engine, &on_run_log,
-                          &own, &own_len, &launcher, &launcher_len, &faulthandler_fd)) {
+    if (!PyArg_ParseTuple(args, "|ppy#y#ip:crash_enable", &faulthandler_engine, &on_run_log,
+                          &own, &own_len, &launcher, &launcher_len, &faulthandler_fd,
+                          &apps_own)) {
         return NULL;
     }
     faulthandler_on_run_log = on_run_log;
+    faulthandler_apps_own = faulthandler_engine && apps_own;
 #ifdef PQG_STACKS_HANDLER
     /* faulthandler writes into the memfd: the stacks handler copies them */
     stacks_armed = faulthandler_fd >= 0 && faulthandler_fd == stacks_fd;
@@ -1681,7 +1693,8 @@ static PyMethodDef crash_methods[] = {
     {"crash_enable", crash_enable_py, METH_VARARGS,
      PyDoc_STR("crash_enable($module, faulthandler_engine=False, "
                "faulthandler_on_run_log=False, own_frame_line=b'', "
-               "launcher_frame_line=b'', faulthandler_fd=-1, /)\n--\n\n"
+               "launcher_frame_line=b'', faulthandler_fd=-1, "
+               "faulthandler_apps_own=False, /)\n--\n\n"
                "Install the fatal-signal handlers (chaining the current ones)."
                "\nWith faulthandler_engine, Python stacks are left to an "
                "already enabled faulthandler (always so on 3.13+); with "

@@ -541,3 +541,25 @@ def test_a_fault_inside_faulthandlers_dump_is_said_where_the_stacks_stop(tmp_pat
     report = report_of(result.log)
     assert "Fatal Python error: Segmentation fault" in report, report
     assert "faulthandler's dump faulted" in report, report
+
+
+def test_python_x_faulthandler_report_says_where_the_stacks_are(tmp_path):
+    """`python -X faulthandler app.py` (or PYTHONFAULTHANDLER=1, a common
+    development setting) enables faulthandler on stderr before install():
+    its file is kept.  On 3.13+ the stacks are then on stderr, not in the run
+    log: the log's report must not announce stacks that never come, and
+    stderr must not send the reader to the run log for them."""
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        def crash_here():
+            ctypes.string_at(0)
+        crash_here()
+    """, tmp_path, python_args=["-X", "faulthandler"])
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "in crash_here" in report or "in crash_here" in result.stderr, result.describe()
+    if "in crash_here" not in report:
+        assert "Python stacks of all threads: not here" in report, report
+        assert "Python stacks of all threads: see the run log" not in result.stderr, result.stderr
