@@ -812,6 +812,10 @@ static volatile off_t stacks_start = 0;
  * put it back on top; or the app enabled faulthandler again after that):
  * the report it writes has no stacks of faulthandler's to copy. */
 static volatile sig_atomic_t report_from_stacks_handler = 0;
+/* ... because Python had shut down: faulthandler's unload at finalization
+ * put the stacks handler back on top (a C or C++ destructor run by exit()
+ * crashing: no Python code runs, there are no stacks to write). */
+static volatile sig_atomic_t report_after_shutdown = 0;
 /* The abort() after a fatal error already reported with every stack (Qt's
  * after a qFatal): faulthandler's dump of it is not copied a second time. */
 static volatile sig_atomic_t stacks_discard = 0;
@@ -1076,6 +1080,11 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
                        "closed the run log; its descriptor now names another file)\n");
         }
 #ifdef PQG_STACKS_HANDLER
+        else if (engine_is_faulthandler && report_from_stacks_handler
+                 && report_after_shutdown) {
+            pqg_puts(fds[i], "\nPython stacks of all threads: none (Python had shut "
+                     "down: the crash came from native code run at exit)\n");
+        }
         else if (engine_is_faulthandler && report_from_stacks_handler) {
             pqg_puts(fds[i], "\nPython stacks of all threads: not here (the app disabled "
                      "faulthandler after install(); if it enabled it again, its "
@@ -1311,6 +1320,8 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
     /* First to see the signal: faulthandler's handler and ours above it
      * are gone (faulthandler.disable() put this one back). */
     report_from_stacks_handler = 1;
+    /* Reads of two runtime fields (a plain int, an atomic pointer). */
+    report_after_shutdown = !Py_IsInitialized() || Py_IsFinalizing();
     errno = saved_errno;
     report_and_chain(sig, signum, info, ucontext, 1);
 }

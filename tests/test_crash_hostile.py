@@ -563,3 +563,24 @@ def test_python_x_faulthandler_report_says_where_the_stacks_are(tmp_path):
     if "in crash_here" not in report:
         assert "Python stacks of all threads: not here" in report, report
         assert "Python stacks of all threads: see the run log" not in result.stderr, result.stderr
+
+
+def test_a_crash_after_pythons_shutdown_is_not_blamed_on_the_app(tmp_path):
+    """The classic PyQt crash at exit: a C or C++ destructor run by exit()
+    after Python has shut down (here an on_exit() function pointer into
+    nowhere).  On 3.13+ faulthandler is unloaded by then, which puts
+    pyqtguard's stacks handler back on top; its report must not say the app
+    disabled faulthandler."""
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        libc = ctypes.CDLL(None)
+        libc.on_exit(ctypes.c_void_p(0x10), None)   # called by exit(): faults
+        print("main done", flush=True)
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert "main done" in result.stdout
+    report = report_of(result.log)
+    assert "signal: SIGSEGV" in report
+    assert "the app disabled faulthandler" not in report, report
