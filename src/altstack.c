@@ -232,6 +232,54 @@ pqg_altstack_this_thread(int always)
     return 1;
 }
 
+/* The thread's alternate stack is faulthandler's, set up when pyqtguard
+ * itself enabled faulthandler (3.13+: crash_enable with faulthandler's file
+ * pyqtguard's memfd), and smaller than ours: replace it.  Four handlers nest
+ * on it at a stack overflow (ours, faulthandler's, the stacks handler, the
+ * app's earlier one), each under a kernel signal frame; faulthandler's 16.5
+ * KiB left the last 4.4 KiB.  faulthandler sets its stack up once (at its
+ * first enable) and, unloading, restores the one it found only if its own
+ * is still current: ours stays; its memory it frees then, not in use.
+ * 1 replaced, 0 nothing to do, -1 failed (errno). */
+int
+pqg_altstack_replace_smaller(void)
+{
+    if (!key_ready) {
+        return 0;
+    }
+    void *value = pthread_getspecific(key);
+    if (value != NULL && value != FOREIGN) {
+        return 0;                           /* ours already */
+    }
+    stack_t old;
+    if (sigaltstack(NULL, &old) != 0) {
+        return -1;
+    }
+    if ((old.ss_flags & SS_DISABLE) || (old.ss_flags & SS_ONSTACK)
+        || old.ss_size >= usable_size) {
+        return 0;
+    }
+    char *mapping = take_mapping();
+    if (mapping == NULL) {
+        return -1;
+    }
+    stack_t alt;
+    memset(&alt, 0, sizeof(alt));
+    alt.ss_sp = mapping + page_size;
+    alt.ss_size = usable_size;
+    if (sigaltstack(&alt, NULL) != 0) {
+        int saved = errno;
+        give_back_mapping(mapping);
+        errno = saved;
+        return -1;
+    }
+    if (pthread_setspecific(key, mapping) != 0) {
+        atomic_fetch_add(&left_mapped, 1);
+    }
+    atomic_fetch_add(&installed, 1);
+    return 1;
+}
+
 static void
 describe_current(PyObject *dict)
 {
@@ -259,6 +307,12 @@ describe_current(PyObject *dict)
 }
 
 #else  /* _WIN32 */
+
+int
+pqg_altstack_replace_smaller(void)
+{
+    return 0;                           /* no alternate stacks (SEH) */
+}
 
 int
 pqg_altstack_prepare(void)

@@ -108,9 +108,18 @@ static volatile sig_atomic_t engine_is_faulthandler = 0;
  * the number names one of the app's own files, chaining to faulthandler
  * would write the stacks into that file - so the handler does not. */
 static volatile sig_atomic_t faulthandler_on_run_log = 0;
+/* faulthandler was enabled by the app before install() (-X faulthandler,
+ * PYTHONFAULTHANDLER=1, its own enable()): its file is kept, and has the
+ * stacks; pyqtguard does not know which file that is. */
+static volatile sig_atomic_t faulthandler_apps_own = 0;
 /* The pid that sent a fault signal with kill()/tgkill() (si_code <= 0: no
  * fault, and no si_addr), or 0.  Set by the reporter before its report. */
 static volatile long report_sender = 0;
+/* ... and it came from raise()/tgkill() in this process (SI_TKILL, our own
+ * pid): a handler that ran before ours - faulthandler's, enabled again by
+ * the app after install(), or a library's - raising a fault again after its
+ * own work.  A real fault then, whose address that handler's raise() lost. */
+static volatile sig_atomic_t report_sender_is_self_raise = 0;
 
 /* ---- small signal-safe writers ---- */
 
@@ -220,7 +229,11 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
     if (report_sender > 0) {
         pqg_puts(fd, "sent by: pid ");
         pqg_put_dec(fd, (unsigned long long)report_sender);
-        pqg_puts(fd, " (kill(), not a fault)\n");
+        pqg_puts(fd, report_sender_is_self_raise
+                 ? " (raised again in this process: by a handler that ran before "
+                   "pyqtguard's - faulthandler's, a library's - after a fault, "
+                   "whose address it did not pass on; or by raise())\n"
+                 : " (kill(), not a fault)\n");
     }
     pqg_puts(fd, "time: ");
     pqg_put_timestamp(fd);
@@ -399,6 +412,10 @@ stage_is_ours(void)
 #endif
 }
 
+#ifndef _WIN32
+static void stage_renew_in_child(void);
+#endif
+
 static void
 open_stage(void)
 {
@@ -424,8 +441,51 @@ open_stage(void)
     stage_ino = st.st_ino;
     stage_read = ends[0];
     stage_write = ends[1];
+    static int atfork_registered = 0;
+    pqg_on_fork_child(stage_renew_in_child, &atfork_registered);
 #endif
 }
+
+
+#ifndef _WIN32
+/* A forked child shares the staging pipe with its parent and siblings:
+ * crashing at once, each drained the others' stacks into its own report.
+ * The child gets a pipe of its own under the same numbers, unless they are
+ * no longer ours (the app's files then, left alone).  After fork(), one
+ * thread: pipe, fcntl, dup3, close, fstat only. */
+static void
+stage_renew_in_child(void)
+{
+    int ends[2];
+    if (!stage_is_ours() || pqg_pipe_above_stdio(ends) != 0) {
+        return;
+    }
+    int targets[2] = {stage_read, stage_write};
+    for (int i = 0; i < 2; i++) {
+        fcntl(ends[i], F_SETFL, fcntl(ends[i], F_GETFL) | O_NONBLOCK);
+    }
+#  ifdef F_SETPIPE_SZ
+    fcntl(ends[1], F_SETPIPE_SZ, 1024 * 1024);
+#  endif
+    int ok = 1;
+    for (int i = 0; i < 2; i++) {
+        if (ends[i] == targets[0] || ends[i] == targets[1]
+            || dup3(ends[i], targets[i], O_CLOEXEC) < 0) {
+            ok = 0;
+        }
+    }
+    struct stat st;
+    if (ok && fstat(stage_read, &st) == 0) {
+        stage_dev = st.st_dev;
+        stage_ino = st.st_ino;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (ends[i] != targets[0] && ends[i] != targets[1]) {
+            close(ends[i]);
+        }
+    }
+}
+#endif
 
 static void
 drain_stage(const int *fds, int nfds)
@@ -752,6 +812,13 @@ static volatile off_t stacks_start = 0;
  * put it back on top; or the app enabled faulthandler again after that):
  * the report it writes has no stacks of faulthandler's to copy. */
 static volatile sig_atomic_t report_from_stacks_handler = 0;
+/* ... because Python had shut down: faulthandler's unload at finalization
+ * put the stacks handler back on top (a C or C++ destructor run by exit()
+ * crashing: no Python code runs, there are no stacks to write). */
+static volatile sig_atomic_t report_after_shutdown = 0;
+/* The abort() after a fatal error already reported with every stack (Qt's
+ * after a qFatal): faulthandler's dump of it is not copied a second time. */
+static volatile sig_atomic_t stacks_discard = 0;
 #define STACKS_BUFFER_SIZE (1024 * 1024)
 static char stacks_buffer[STACKS_BUFFER_SIZE];
 
@@ -814,6 +881,25 @@ last_heading(const char *buf, size_t len)
     return last;
 }
 
+/* Does buf[0:len) have the crashing thread's heading ("Current thread"),
+ * and faulthandler's "..." line (it stopped after 100 threads)? */
+static void
+scan_dump(const char *buf, size_t len, int *has_current, int *threads_cut)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+        if (line_starts_with(buf + pos, end - pos, "Current thread 0x", 17)) {
+            *has_current = 1;
+        }
+        else if (end - pos == 4 && memcmp(buf + pos, "...\n", 4) == 0) {
+            *threads_cut = 1;
+        }
+        pos = end;
+    }
+}
+
 /* Copy faulthandler's dump from `start` to the end of the memfd to fd,
  * pyqtguard's frames left out; a thread's stack larger than the buffer
  * (CPython writes at most 100 frames of 500-character names: 100 KiB) is
@@ -825,7 +911,7 @@ copy_faulthandler_stacks(int fd, off_t start)
         return 0;
     }
     size_t len = 0, copied = 0;
-    int eof = 0;
+    int eof = 0, has_current = 0, threads_cut = 0;
     for (;;) {
         while (!eof && len < sizeof(stacks_buffer)) {
             ssize_t n = read(stacks_fd, stacks_buffer + len, sizeof(stacks_buffer) - len);
@@ -839,6 +925,13 @@ copy_faulthandler_stacks(int fd, off_t start)
             len += (size_t)n;
         }
         if (len == 0) {
+            if (copied > 0 && threads_cut && !has_current) {
+                /* 3.13+: the newest 100 threads' stacks; the crashing
+                 * thread (the main thread, the oldest, often) was not one */
+                pqg_puts(fd, "The crashing thread's Python stack is not among these: "
+                         "faulthandler writes 100 threads' stacks, the newest "
+                         "first (the thread table above names them all).\n");
+            }
             return copied;
         }
         size_t whole = eof ? len : last_heading(stacks_buffer, len);
@@ -850,6 +943,7 @@ copy_faulthandler_stacks(int fd, off_t start)
         else {
             out = filter_dump(stacks_buffer, whole);
         }
+        scan_dump(stacks_buffer, out, &has_current, &threads_cut);
         pqg_write_all(fd, stacks_buffer, out);
         copied += out;
         atomic_fetch_add(&report_progress, 1);
@@ -998,12 +1092,22 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
                        "closed the run log; its descriptor now names another file)\n");
         }
 #ifdef PQG_STACKS_HANDLER
+        else if (engine_is_faulthandler && report_from_stacks_handler
+                 && report_after_shutdown) {
+            pqg_puts(fds[i], "\nPython stacks of all threads: none (Python had shut "
+                     "down: the crash came from native code run at exit)\n");
+        }
         else if (engine_is_faulthandler && report_from_stacks_handler) {
             pqg_puts(fds[i], "\nPython stacks of all threads: not here (the app disabled "
                      "faulthandler after install(); if it enabled it again, its "
                      "file has them)\n");
         }
 #endif
+        else if (engine_is_faulthandler && faulthandler_apps_own) {
+            pqg_puts(fds[i], "\nPython stacks of all threads: not here (faulthandler was "
+                     "enabled before install(); they are in its file: stderr with "
+                     "-X faulthandler or PYTHONFAULTHANDLER=1)\n");
+        }
         else if (engine_is_faulthandler) {
             pqg_puts(fds[i], is_log || (stacks_copied() && fds[i] == stacks_target_fd())
                      ? "\nPython stacks of all threads (by faulthandler):\n"
@@ -1135,6 +1239,9 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
             for (int i = 0; i < nfds; i++) {
                 pqg_puts(fds[i], "signal: SIGABRT after the fatal error reported above\n");
             }
+#ifdef PQG_STACKS_HANDLER
+            stacks_discard = 1;
+#endif
         }
         else {
             /* si_addr is the faulting address only for a fault the kernel
@@ -1143,6 +1250,10 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
             int real_fault = info != NULL && is_fault(signum) && info->si_code > 0;
             report_sender = (info != NULL && is_fault(signum) && info->si_code <= 0)
                             ? (long)info->si_pid : 0;
+#ifdef SI_TKILL
+            report_sender_is_self_raise = report_sender > 0 && info->si_code == SI_TKILL
+                                          && report_sender == (long)pqg_getpid();
+#endif
             write_report(sig, NULL, real_fault ? info->si_addr : NULL, real_fault, ucontext);
         }
     }
@@ -1200,9 +1311,18 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
         /* faulthandler's re-raise (or a fault in its dump) */
         stacks_pending = 0;
         int fd = stacks_target_fd();
-        if (copy_faulthandler_stacks(fd, stacks_start) == 0 && fd >= 0) {
+        if (stacks_discard) {
+            /* the fatal error's report above has them */
+        }
+        else if (copy_faulthandler_stacks(fd, stacks_start) == 0 && fd >= 0) {
             pqg_puts(fd, "(none here: the app gave faulthandler a file of its own; "
                      "they are there)\n");
+        }
+        if (!stacks_discard && fd >= 0 && info != NULL && info->si_code > 0) {
+            /* A fault of the kernel's, not faulthandler's raise(): its dump
+             * read memory the crash damaged (a thread's frames) and faulted. */
+            pqg_puts(fd, "\n(faulthandler's dump faulted here, reading memory the "
+                     "crash damaged: the stacks stop)\n");
         }
         restore_under_previous(sig);
         errno = saved_errno;
@@ -1212,6 +1332,8 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
     /* First to see the signal: faulthandler's handler and ours above it
      * are gone (faulthandler.disable() put this one back). */
     report_from_stacks_handler = 1;
+    /* Reads of two runtime fields (a plain int, an atomic pointer). */
+    report_after_shutdown = !Py_IsInitialized() || Py_IsFinalizing();
     errno = saved_errno;
     report_and_chain(sig, signum, info, ucontext, 1);
 }
@@ -1345,16 +1467,24 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
     int faulthandler_engine = 0;
     int on_run_log = 0;
     int faulthandler_fd = -1;
+    int apps_own = 0;
     const char *own = NULL, *launcher = NULL;
     Py_ssize_t own_len = 0, launcher_len = 0;
-    if (!PyArg_ParseTuple(args, "|ppy#y#i:crash_enable", &faulthandler_engine, &on_run_log,
-                          &own, &own_len, &launcher, &launcher_len, &faulthandler_fd)) {
+    if (!PyArg_ParseTuple(args, "|ppy#y#ip:crash_enable", &faulthandler_engine, &on_run_log,
+                          &own, &own_len, &launcher, &launcher_len, &faulthandler_fd,
+                          &apps_own)) {
         return NULL;
     }
     faulthandler_on_run_log = on_run_log;
+    faulthandler_apps_own = faulthandler_engine && apps_own;
 #ifdef PQG_STACKS_HANDLER
     /* faulthandler writes into the memfd: the stacks handler copies them */
     stacks_armed = faulthandler_fd >= 0 && faulthandler_fd == stacks_fd;
+    if (stacks_armed && pqg_altstack_prepare() == 0) {
+        /* faulthandler's alternate stack, set up by the enable install()
+         * did: too small for four nested handlers (altstack.c) */
+        (void)pqg_altstack_replace_smaller();
+    }
 #else
     (void)faulthandler_fd;
 #endif
@@ -1432,6 +1562,10 @@ write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
  * faulthandler is enabled on it (its handler then chains to this one).
  * Returns the memfd's descriptor, or -1 where there is none (faulthandler
  * then writes to the run log, as written). */
+#ifdef PQG_STACKS_HANDLER
+static void stacks_fd_renew_in_child(void);
+#endif
+
 static PyObject *
 crash_stacks_prepare_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
@@ -1455,6 +1589,8 @@ crash_stacks_prepare_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
         stacks_ino = st.st_ino;
         stacks_fd = fd;
     }
+    static int atfork_registered = 0;
+    pqg_on_fork_child(stacks_fd_renew_in_child, &atfork_registered);
     struct sigaction action;
     memset(&action, 0, sizeof(action));
     action.sa_sigaction = stacks_signal_handler;
@@ -1472,6 +1608,37 @@ crash_stacks_prepare_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     return PyLong_FromLong(-1);
 #endif
 }
+
+#ifdef PQG_STACKS_HANDLER
+/* A forked child (a fork pool's worker) shares the memfd with its parent and
+ * its siblings: one open file, one offset.  Crashing at once, they wrote
+ * their dumps over each other's and read back each other's.  The child gets
+ * a memfd of its own under the same number - faulthandler keeps writing to
+ * that number - unless the number is no longer ours (the app closed it and
+ * reused it: that file is the app's, left alone).  After fork(), one thread:
+ * memfd_create, dup3, close, fstat only. */
+static void
+stacks_fd_renew_in_child(void)
+{
+    if (!stacks_fd_is_ours()) {
+        return;
+    }
+    int fd = memfd_create("pyqtguard-stacks", MFD_CLOEXEC);
+    if (fd < 0) {
+        return;                             /* shared, as before */
+    }
+    if (fd != stacks_fd && dup3(fd, stacks_fd, O_CLOEXEC) >= 0) {
+        struct stat st;
+        if (fstat(stacks_fd, &st) == 0) {
+            stacks_dev = st.st_dev;
+            stacks_ino = st.st_ino;
+        }
+    }
+    if (fd != stacks_fd) {
+        close(fd);
+    }
+}
+#endif
 
 /* Undo crash_stacks_prepare() once faulthandler is disabled again. */
 static PyObject *
@@ -1549,7 +1716,8 @@ static PyMethodDef crash_methods[] = {
     {"crash_enable", crash_enable_py, METH_VARARGS,
      PyDoc_STR("crash_enable($module, faulthandler_engine=False, "
                "faulthandler_on_run_log=False, own_frame_line=b'', "
-               "launcher_frame_line=b'', faulthandler_fd=-1, /)\n--\n\n"
+               "launcher_frame_line=b'', faulthandler_fd=-1, "
+               "faulthandler_apps_own=False, /)\n--\n\n"
                "Install the fatal-signal handlers (chaining the current ones)."
                "\nWith faulthandler_engine, Python stacks are left to an "
                "already enabled faulthandler (always so on 3.13+); with "

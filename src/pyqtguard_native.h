@@ -191,6 +191,9 @@ void pqg_altstack_stop(void);               /* new threads get none */
  * new threads get none (always: regardless).  1 installed, 0 nothing to do,
  * -1 failed (errno).  Not signal-safe; cheap once done for the thread. */
 int pqg_altstack_this_thread(int always);
+/* Replace the thread's alternate stack if it is smaller than ours (the one
+ * faulthandler set up when pyqtguard enabled it, 3.13+).  1, 0, -1 (errno). */
+int pqg_altstack_replace_smaller(void);
 int pqg_threadlist_init(PyObject *module); /* threadlist.c: OS threads */
 void pqg_prepare_thread_count(void);       /* no GIL needed; not signal-safe */
 long pqg_os_thread_count(void);            /* no GIL needed; -1 if unknown */

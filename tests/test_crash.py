@@ -619,3 +619,29 @@ def test_exception_queued_while_the_gil_is_held_is_in_the_freeze_fallback(tmp_pa
     # from the watchdog thread, which blocks the dump signal, it was missing).
     assert "in next_slot" in fallback.split("GUI freeze:")[0], log
     assert "row 7" in log[log.index("Traceback"):], log     # the full report, later
+
+
+def test_crash_with_more_than_100_threads_says_where_the_crashing_threads_stack_is(tmp_path):
+    """faulthandler (3.13+) writes 100 threads' stacks, the newest first: the
+    crashing main thread, the oldest, is not among them with 300 threads.
+    The report must have its stack (3.11-3.12: it comes first) or say that
+    it is not there - not leave a reader looking for it."""
+    result = run_app("""
+        import ctypes, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        ready = threading.Barrier(301)
+        def parked_many():
+            ready.wait()
+            time.sleep(60)
+        for i in range(300):
+            threading.Thread(target=parked_many, name=f"w{i}", daemon=True).start()
+        ready.wait()
+        def crash_here():
+            ctypes.string_at(0)
+        crash_here()
+    """, tmp_path, timeout=120)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "in crash_here" in report or (
+        "The crashing thread's Python stack is not among these" in report), report[-3000:]

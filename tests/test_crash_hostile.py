@@ -392,3 +392,195 @@ def test_a_null_pointer_read_shows_address_0x0(tmp_path):
     assert "signal: SIGSEGV" in report
     assert "\naddress: 0x0\n" in report, report
     assert "sent by:" not in report, report
+
+
+def test_a_fault_reraised_by_the_apps_faulthandler_is_not_called_a_kill(tmp_path):
+    """The app disables faulthandler after install() and enables it again on
+    a file of its own: faulthandler's handler is now on top, writes its dump
+    there and raise()s the signal into the handler it found, pyqtguard's
+    second one (3.13+ on Linux).  That raise() is no kill() from outside: the
+    report must not call a real NULL read 'kill(), not a fault'.  (3.11-
+    3.12: faulthandler enabled after install() is above pyqtguard's handler
+    and re-raises into it the same way.)"""
+    result = run_app("""
+        import ctypes, faulthandler
+        import pyqtguard
+        pyqtguard.install()
+        faulthandler.disable()
+        own = open("own-faults.txt", "w")
+        faulthandler.enable(file=own, all_threads=True)
+        def decode_frame():
+            ctypes.string_at(0)
+        decode_frame()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "signal: SIGSEGV" in report
+    assert "kill(), not a fault" not in report, report
+    # On 3.11-3.12 the app's faulthandler is on top of pyqtguard's handler.
+    assert re.search(r"\nsent by: pid \d+ \(raised again in this process", report), report
+    assert "in decode_frame" in (tmp_path / "own-faults.txt").read_text()   # the app's
+
+
+def test_forked_children_crashing_at_once_each_report_their_own_stacks(tmp_path):
+    """Forked children (a fork pool's workers, all fed the same bad input)
+    inherit the app's run log and pyqtguard's descriptors.  On 3.13+ the
+    stacks go through a memfd: one shared with the parent and every child
+    (one open file, one offset) had their dumps overwrite and interleave -
+    `File3 <string>"orker_3_faults` - and a report held another's stacks or
+    none.  Each child's dump must be its own."""
+    result = run_app("""
+        import ctypes, os, time
+        import pyqtguard
+        pyqtguard.install()
+        start = time.time() + 0.5
+        children = []
+        for i in range(8):
+            pid = os.fork()
+            if pid == 0:
+                exec(f"def worker_{i}_faults(depth):\\n"
+                     f"    if depth:\\n"
+                     f"        return worker_{i}_faults(depth - 1)\\n"
+                     f"    time.sleep(max(0, start - time.time()))\\n"
+                     f"    ctypes.string_at(0)\\n"
+                     f"worker_{i}_faults(40)")
+                os._exit(0)
+            children.append(pid)
+        statuses = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+        print("children", statuses)
+    """, tmp_path, kill_group=True)
+    assert result.returncode == 0, result.describe()
+    assert "children [-11, -11, -11, -11, -11, -11, -11, -11]" in result.stdout, result.describe()
+    log = result.log
+    frame_lines = [line for line in log.splitlines() if line.startswith("  File ")]
+    garbled = [line for line in frame_lines
+               if not re.fullmatch(r'  File "[^"]*", line \d+ in \S+', line)]
+    assert garbled == [], log
+    for i in range(8):
+        # its 41 frames, once: in its own report, not in another's too
+        assert sum(f"in worker_{i}_faults" in line for line in frame_lines) == 41, log
+    assert log.count("Fatal Python error: Segmentation fault") == (
+        8 if sys.version_info >= (3, 13) else 0), log
+
+
+def test_qt_fatal_reports_the_stacks_once(tmp_path):
+    """A qFatal's report has every stack; the abort() Qt calls after it adds
+    one line (as on 3.11-3.12), not faulthandler's whole dump a second time
+    (3.13+: its re-raise was copied from the memfd like a crash's)."""
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        def check_invariants():
+            QtCore.qFatal("index corrupted beyond repair")
+        QtCore.QTimer.singleShot(0, check_invariants)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == -signal.SIGABRT, result.describe()
+    report = report_of(result.log)
+    assert "in check_invariants" in report, report
+    after = report.split("signal: SIGABRT after the fatal error reported above\n", 1)[1]
+    assert "  File " not in after and "Fatal Python error" not in after, report
+
+
+def test_the_main_threads_alternate_stack_has_room_for_the_nested_handlers(tmp_path):
+    """A stack overflow in the main thread runs the handlers on its
+    alternate stack.  On 3.13+ (Linux) four of them nest there, each under a
+    kernel signal frame (3.5 KiB with AVX-512): pyqtguard's, faulthandler's,
+    pyqtguard's stacks handler, then the handler the app had before (a
+    native crash reporter's).  faulthandler's own alternate stack, set up
+    when install() enables it, is 16.5 KiB: the app's handler was left 4.4
+    KiB (10.8 KiB with faulthandler alone).  The main thread must have an
+    alternate stack of pyqtguard's size, as every other thread it reaches."""
+    result = run_app("""
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        stats = _native.altstack_stats()
+        print("main", stats["this_thread_enabled"], stats["this_thread_size"], stats["size"])
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    enabled, size, ours = result.stdout.split("main ", 1)[1].split()
+    assert enabled == "True" and int(size) >= int(ours) >= 64 * 1024, result.stdout
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 13) or not sys.platform.startswith("linux"),
+                    reason="writes into 3.13's PyThreadState layout; the memfd copy is Linux's")
+def test_a_fault_inside_faulthandlers_dump_is_said_where_the_stacks_stop(tmp_path):
+    """Memory the crash damaged can make faulthandler's own dump fault (here a
+    thread's frame pointer is garbage).  Its handler put pyqtguard's stacks
+    handler back first, which gets that fault, copies what was dumped and
+    ends the process - the report must say that the stacks stop there
+    because the dump faulted, not just end."""
+    result = run_app("""
+        import ctypes, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p
+        ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
+        box = {}
+        ready = threading.Event()
+        def victim_parked():
+            box["tstate"] = ctypes.pythonapi.PyThreadState_Get()
+            ready.set()
+            time.sleep(60)
+        threading.Thread(target=victim_parked, name="victim", daemon=True).start()
+        ready.wait()
+        time.sleep(0.1)
+        tstate = box["tstate"]
+        # prev, next, interp, eval_breaker, _status + 9 ints: current_frame at 72
+        assert ctypes.c_void_p.from_address(tstate + 16).value == \\
+            ctypes.pythonapi.PyInterpreterState_Get()
+        ctypes.c_void_p.from_address(tstate + 72).value = 0x10
+        def crash_here():
+            ctypes.string_at(0)
+        crash_here()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "Fatal Python error: Segmentation fault" in report, report
+    assert "faulthandler's dump faulted" in report, report
+
+
+def test_python_x_faulthandler_report_says_where_the_stacks_are(tmp_path):
+    """`python -X faulthandler app.py` (or PYTHONFAULTHANDLER=1, a common
+    development setting) enables faulthandler on stderr before install():
+    its file is kept.  On 3.13+ the stacks are then on stderr, not in the run
+    log: the log's report must not announce stacks that never come, and
+    stderr must not send the reader to the run log for them."""
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        def crash_here():
+            ctypes.string_at(0)
+        crash_here()
+    """, tmp_path, python_args=["-X", "faulthandler"])
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert "in crash_here" in report or "in crash_here" in result.stderr, result.describe()
+    if "in crash_here" not in report:
+        assert "Python stacks of all threads: not here" in report, report
+        assert "Python stacks of all threads: see the run log" not in result.stderr, result.stderr
+
+
+def test_a_crash_after_pythons_shutdown_is_not_blamed_on_the_app(tmp_path):
+    """The classic PyQt crash at exit: a C or C++ destructor run by exit()
+    after Python has shut down (here an on_exit() function pointer into
+    nowhere).  On 3.13+ faulthandler is unloaded by then, which puts
+    pyqtguard's stacks handler back on top; its report must not say the app
+    disabled faulthandler."""
+    result = run_app("""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        libc = ctypes.CDLL(None)
+        libc.on_exit(ctypes.c_void_p(0x10), None)   # called by exit(): faults
+        print("main done", flush=True)
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert "main done" in result.stdout
+    report = report_of(result.log)
+    assert "signal: SIGSEGV" in report
+    assert "the app disabled faulthandler" not in report, report

@@ -121,8 +121,9 @@ def install(config: Config) -> None:
         engine = _faulthandler_engine()
         # faulthandler keeps the run log's descriptor number: the C handler
         # does not chain to it once the app has closed the log (src/crash.c).
+        # engine and not enabled by install(): the app's, its file kept
         _native.crash_enable(engine, _faulthandler_on_run_log, *_own_frame_lines(),
-                             _faulthandler_stacks_fd)
+                             _faulthandler_stacks_fd, engine and not _enabled_faulthandler)
     except (OSError, MemoryError, ValueError, RuntimeError) as exc:
         warn_once("crash", f"crash reports are off: {exc}")
 
