@@ -294,7 +294,9 @@ static size_t own_line_prefix_len = 0;
 static char launcher_line_prefix[OWN_PREFIX_MAX];
 static size_t launcher_line_prefix_len = 0;
 
-#ifndef _WIN32
+/* The filter runs over CPython's dump (3.11-3.12) and over faulthandler's
+ * read back from the memfd (3.13+ on Linux); elsewhere there is none. */
+#if !defined(_WIN32) && (defined(PQG_OWN_PYTHON_STACKS) || defined(PQG_STACKS_HANDLER))
 static int
 line_starts_with(const char *line, size_t len, const char *prefix, size_t prefix_len)
 {
@@ -365,7 +367,7 @@ filter_own_frames(char *buf, size_t len)
     return out + (len - in);
 }
 
-#endif  /* !_WIN32 */
+#endif  /* !_WIN32 && (PQG_OWN_PYTHON_STACKS || PQG_STACKS_HANDLER) */
 
 #ifdef PQG_OWN_PYTHON_STACKS
 /* The staging pipe.  _Py_DumpTraceback() writes a frame in many small
