@@ -454,7 +454,8 @@ open_stage(void)
  * crashing at once, each drained the others' stacks into its own report.
  * The child gets a pipe of its own under the same numbers, unless they are
  * no longer ours (the app's files then, left alone).  After fork(), one
- * thread: pipe, fcntl, dup3, close, fstat only. */
+ * thread: pipe, fcntl, dup2, close, fstat only (dup2 then FD_CLOEXEC: no
+ * other thread can exec in between; dup3 is Linux's alone). */
 static void
 stage_renew_in_child(void)
 {
@@ -472,7 +473,8 @@ stage_renew_in_child(void)
     int ok = 1;
     for (int i = 0; i < 2; i++) {
         if (ends[i] == targets[0] || ends[i] == targets[1]
-            || dup3(ends[i], targets[i], O_CLOEXEC) < 0) {
+            || dup2(ends[i], targets[i]) < 0
+            || fcntl(targets[i], F_SETFD, FD_CLOEXEC) < 0) {
             ok = 0;
         }
     }
