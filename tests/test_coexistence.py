@@ -1,0 +1,90 @@
+"""pyqtguard next to the crash and exception tools apps already use
+(faulthandler, sentry-sdk, an app's own hooks and signal handlers): each
+case is a real app in a subprocess; the other tool must still work and
+pyqtguard's report must still tell the truth.  docs/hostile-review.md
+"Coexistence with other crash tools (h12)"."""
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+
+from apprunner import run_app
+
+CALLED_FROM = "was called by Qt from this Python code"
+
+
+def _reports(log: str) -> dict[str, str]:
+    """Each exception report of the run log, by its last line's type."""
+    parts = re.split(r"\n(?=\[\d{4}-\d\d-\d\d [\d:.]+ UTC\] )", log)
+    found = {}
+    for part in parts:
+        for name in ("ValueError", "RuntimeError"):
+            if f"\n{name}: " in part:
+                found[name] = part
+    return found
+
+
+WRAPPED_HOOK_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install()
+    {wrap}
+    from PyQt6 import QtCore, QtWidgets
+    app = QtWidgets.QApplication(sys.argv)
+    def slot_raises():
+        raise ValueError("from slot")
+    class Loader(QtCore.QThread):
+        def run(self):
+            raise RuntimeError("from qthread")
+    loader = Loader()
+    QtCore.QTimer.singleShot(50, slot_raises)
+    QtCore.QTimer.singleShot(100, loader.start)
+    QtCore.QTimer.singleShot(700, app.quit)
+    app.exec()
+    loader.wait()
+    print("seen by the app's hook:", sorted(seen), flush=True)
+"""
+
+OWN_WRAPPER = """
+seen = []
+previous = sys.excepthook
+def apps_own_excepthook(exc_type, exc_value, exc_tb):
+    seen.append(exc_type.__name__)
+    previous(exc_type, exc_value, exc_tb)
+sys.excepthook = apps_own_excepthook
+"""
+
+SENTRY = """
+seen = []
+import sentry_sdk
+def before_send(event, hint):
+    seen.append(event["exception"]["values"][-1]["type"])
+    return None
+sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", before_send=before_send)
+"""
+
+
+@pytest.mark.parametrize("wrapper", ["own", "sentry"])
+def test_an_excepthook_wrapper_set_after_install_is_not_shown_as_qts_caller(tmp_path, wrapper):
+    """A hook set after install() that calls on to pyqtguard's (the app's
+    own, sentry-sdk's ExcepthookIntegration): its frame is no code that
+    made Qt call the slot.  It was listed under "called by Qt from", and a
+    QThread.run() - which no Python code calls - got a block of it alone."""
+    if wrapper == "sentry":
+        pytest.importorskip("sentry_sdk", reason="sentry-sdk is an optional integration")
+    import textwrap
+    wrap = textwrap.indent(OWN_WRAPPER if wrapper == "own" else SENTRY, " " * 4)
+    result = run_app(WRAPPED_HOOK_APP.format(wrap=wrap.strip()), tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "seen by the app's hook: ['RuntimeError', 'ValueError']" in result.stdout, \
+        result.describe()
+    reports = _reports(result.log)
+    slot = reports["ValueError"]
+    assert CALLED_FROM in slot, result.log
+    called_from = slot[slot.index(CALLED_FROM):]
+    assert "app.exec()" in called_from, called_from
+    for hook in ("in apps_own_excepthook", "in sentry_sdk_excepthook"):
+        assert hook not in called_from, called_from
+    assert CALLED_FROM not in reports["RuntimeError"], result.log
