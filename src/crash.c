@@ -45,6 +45,9 @@
 #ifndef _WIN32
 #  include <setjmp.h>
 #endif
+#ifdef __linux__
+#  include <ucontext.h>
+#endif
 #include <stdint.h>
 
 #if PY_VERSION_HEX < 0x030D0000
@@ -98,6 +101,13 @@ static volatile sig_atomic_t faulthandler_on_run_log = 0;
 /* The pid that sent a fault signal with kill()/tgkill() (si_code <= 0: no
  * fault, and no si_addr), or 0.  Set by the reporter before its report. */
 static volatile long report_sender = 0;
+/* The signal was raised again by this thread while it ran on its
+ * alternate signal stack: another handler of the signal, set after ours
+ * (faulthandler.enable() after install()), wrote its text and passed the
+ * signal on with raise().  Its first cause - a fault or a kill() - is lost
+ * with that handler's siginfo; "kill(), not a fault" would be a guess, and
+ * for the usual case (a real fault) a wrong one. */
+static volatile sig_atomic_t report_passed_on = 0;
 
 /* ---- small signal-safe writers ---- */
 
@@ -204,7 +214,13 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
         pqg_put_hex(fd, (unsigned long long)(uintptr_t)fault_address);
         pqg_puts(fd, "\n");
     }
-    if (report_sender > 0) {
+    if (report_passed_on) {
+        pqg_puts(fd, "sent by: this thread's own raise() in another handler of the signal "
+                     "(one set after pyqtguard's, such as faulthandler's, passing it on); "
+                     "its first cause, a fault or a kill(), and a fault's address are not "
+                     "known here\n");
+    }
+    else if (report_sender > 0) {
         pqg_puts(fd, "sent by: pid ");
         pqg_put_dec(fd, (unsigned long long)report_sender);
         pqg_puts(fd, " (kill(), not a fault)\n");
@@ -880,6 +896,37 @@ is_fault(int signum)
            || signum == SIGILL;
 }
 
+/* Whether the interrupted code ran on this thread's alternate signal
+ * stack - inside a signal handler (see report_passed_on): its stack
+ * pointer, from the signal's context, lies in the range sigaltstack()
+ * (async-signal-safe) gives.  (The kernel's uc_stack.ss_flags cannot tell:
+ * since Linux 4.7 it holds the thread's setting, not SS_ONSTACK.)  Other
+ * systems and architectures: not known, 0. */
+static int
+passed_on_by_another_handler(const void *ucontext)
+{
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+    const ucontext_t *uc = ucontext;
+    if (uc == NULL) {
+        return 0;
+    }
+#  if defined(__x86_64__)
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#  else
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.sp;
+#  endif
+    stack_t alt;
+    if (sigaltstack(NULL, &alt) != 0 || (alt.ss_flags & SS_DISABLE) || alt.ss_sp == NULL) {
+        return 0;
+    }
+    uintptr_t low = (uintptr_t)alt.ss_sp;
+    return sp > low && sp <= low + alt.ss_size;
+#else
+    (void)ucontext;
+    return 0;
+#endif
+}
+
 static void
 fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
 {
@@ -912,6 +959,8 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
             int real_fault = info != NULL && is_fault(signum) && info->si_code > 0;
             report_sender = (info != NULL && is_fault(signum) && info->si_code <= 0)
                             ? (long)info->si_pid : 0;
+            report_passed_on = report_sender == (long)pqg_getpid()
+                               && passed_on_by_another_handler(ucontext);
             write_report(sig, NULL, real_fault ? info->si_addr : NULL, real_fault, ucontext);
         }
     }

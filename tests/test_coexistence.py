@@ -88,3 +88,60 @@ def test_an_excepthook_wrapper_set_after_install_is_not_shown_as_qts_caller(tmp_
     for hook in ("in apps_own_excepthook", "in sentry_sdk_excepthook"):
         assert hook not in called_from, called_from
     assert CALLED_FROM not in reports["RuntimeError"], result.log
+
+
+# ---- faulthandler -------------------------------------------------------------
+
+SEGV = -signal.SIGSEGV
+MARKER = "=== pyqtguard crash report ==="
+
+
+@pytest.mark.parametrize("where", ["slot", "thread"])
+def test_faulthandler_enabled_after_install_a_real_fault_is_not_called_a_kill(tmp_path, where):
+    """faulthandler.enable() after install(): faulthandler's handler runs
+    first, writes its text and raises the signal again with raise(), which
+    pyqtguard's handler then gets as a signal its own process sent.  The
+    report said "sent by: pid N (kill(), not a fault)" of a NULL-pointer
+    read: it must say the signal was passed on by another handler."""
+    result = run_app(f"""
+        import ctypes, faulthandler, sys, threading
+        import pyqtguard
+        pyqtguard.install()
+        faulthandler.enable(all_threads=True)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        def read_null_pointer():
+            ctypes.string_at(0)
+        def start():
+            if {where!r} == "slot":
+                read_null_pointer()
+            else:
+                threading.Thread(target=read_null_pointer, name="reader").start()
+        QtCore.QTimer.singleShot(50, start)
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    assert result.log.count(MARKER) == 1, result.describe()
+    report = result.log[result.log.index(MARKER):]
+    assert "Fatal Python error: Segmentation fault" in result.stderr   # the app's faulthandler
+    assert "not a fault" not in report, report
+    assert "sent by: this thread's own raise() in another handler" in report, report
+    assert "in read_null_pointer" in report, report
+
+
+def test_a_sigsegv_sent_with_kill_is_still_called_one_with_faulthandler_after_install(tmp_path):
+    result = run_app("""
+        import faulthandler, os, signal, time
+        import pyqtguard
+        pyqtguard.install()
+        faulthandler.enable()
+        os.kill(os.getpid(), signal.SIGSEGV)
+        time.sleep(5)
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = result.log[result.log.index(MARKER):]
+    assert "Fatal Python error: Segmentation fault" in result.stderr
+    # faulthandler passes it on with raise(): pyqtguard cannot tell this
+    # kill() from a fault it passed on; it says so rather than "not a fault".
+    assert "sent by: " in report and "not a fault" not in report, report
