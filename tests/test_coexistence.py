@@ -145,3 +145,60 @@ def test_a_sigsegv_sent_with_kill_is_still_called_one_with_faulthandler_after_in
     # faulthandler passes it on with raise(): pyqtguard cannot tell this
     # kill() from a fault it passed on; it says so rather than "not a fault".
     assert "sent by: " in report and "not a fault" not in report, report
+
+
+# ---- sentry-sdk initialised before install() -------------------------------------
+
+def test_sentry_initialised_before_install_each_traceback_once_on_stderr(tmp_path):
+    """sentry-sdk's hooks wrap Python's default ones, which print; pyqtguard
+    chained to them and wrote its own copy: every slot's, QThread's and
+    __del__'s traceback was on stderr twice.  Sentry must still get each
+    once, and uninstall() must give sentry its printing back."""
+    pytest.importorskip("sentry_sdk", reason="sentry-sdk is an optional integration")
+    result = run_app("""
+        import sys
+        import sentry_sdk
+        from sentry_sdk.integrations.unraisablehook import UnraisablehookIntegration
+        seen = []
+        def before_send(event, hint):
+            seen.append(event["exception"]["values"][-1]["type"])
+            return None
+        sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", before_send=before_send,
+                        integrations=[UnraisablehookIntegration()])
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        def slot_raises():
+            raise ValueError("from slot")
+        class Loader(QtCore.QThread):
+            def run(self):
+                raise RuntimeError("from qthread")
+        class Handle:
+            def __del__(self):
+                raise KeyError("from del")
+        loader = Loader()
+        QtCore.QTimer.singleShot(50, slot_raises)
+        QtCore.QTimer.singleShot(100, loader.start)
+        QtCore.QTimer.singleShot(150, lambda: Handle())
+        QtCore.QTimer.singleShot(700, app.quit)
+        app.exec()
+        loader.wait()
+        print("sentry saw:", sorted(seen), flush=True)
+        pyqtguard.uninstall()
+        try:
+            raise LookupError("after uninstall")
+        except LookupError:
+            sys.excepthook(*sys.exc_info())    # sentry's, printing again
+        print("sentry saw after:", sorted(seen), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "sentry saw: ['KeyError', 'RuntimeError', 'ValueError']" in result.stdout, \
+        result.describe()
+    assert "sentry saw after: ['KeyError', 'LookupError', 'RuntimeError', 'ValueError']" \
+        in result.stdout, result.describe()
+    for line in ("ValueError: from slot", "RuntimeError: from qthread",
+                 "KeyError: 'from del'", "LookupError: after uninstall"):
+        assert result.stderr.count(line) == 1, (line, result.stderr)
+    for line in ("ValueError: from slot", "RuntimeError: from qthread", "KeyError: 'from del'"):
+        assert result.log.count(line) == 1, (line, result.log)

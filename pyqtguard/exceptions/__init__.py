@@ -58,6 +58,10 @@ def install(config: Config) -> None:
     _quiet_pyqtgraph_handler(_saved_hooks[0], "orig_sys_excepthook",
                              lambda hook: hook is sys.__excepthook__
                              or _only_calls_pythons_hook(hook))
+    _quiet_sentry_hook(_saved_hooks[0], "sentry_sdk_excepthook", "old_excepthook",
+                       sys.__excepthook__)
+    _quiet_sentry_hook(_saved_hooks[2], "sentry_sdk_unraisablehook", "old_unraisablehook",
+                       sys.__unraisablehook__)
     _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
     _native.set_repeat_interval(config.repeat_interval)
     _chain_to_saved_hooks()
@@ -155,7 +159,8 @@ def _only_calls_pythons_hook(hook: object) -> bool:
     return called is sys.__excepthook__
 
 
-# (handler, attribute, what it was, what pyqtguard put there) while installed
+# (handler or closure cell, attribute, what it was, what pyqtguard put there)
+# while installed: pyqtgraph's and sentry-sdk's calls of Python's printing hooks
 _quieted: list[tuple[object, str, object, object]] = []
 
 
@@ -183,6 +188,32 @@ def _quiet_pyqtgraph_handler(hook: object, attribute: str,
     except (AttributeError, TypeError):
         return
     _quieted.append((handler, attribute, original, printed_by_pyqtguard))
+
+
+def _quiet_sentry_hook(hook: object, name: str, variable: str, default: object) -> None:
+    """sentry-sdk initialised before :func:`install` wrapped Python's
+    default hook (``ExcepthookIntegration``, ``UnraisablehookIntegration``):
+    its hook sends the event, then calls the default, which prints the
+    traceback.  Chained to, it printed each report a second time on stderr.
+    While pyqtguard is installed, the default its closure holds does
+    nothing; the event is still sent, and :func:`uninstall` puts the
+    default back in the closure."""
+    code = getattr(hook, "__code__", None)
+    if getattr(code, "co_name", None) != name \
+            or not str(getattr(hook, "__module__", "")).startswith("sentry_sdk."):
+        return
+    try:
+        cell = hook.__closure__[code.co_freevars.index(variable)]  # type: ignore[attr-defined]
+        if cell.cell_contents is not default:
+            return                              # it wraps a hook of the app's
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return                                  # another release's shape
+
+    def printed_by_pyqtguard(*args: object) -> None:
+        return None
+
+    cell.cell_contents = printed_by_pyqtguard
+    _quieted.append((cell, "cell_contents", default, printed_by_pyqtguard))
 
 
 def _unquiet_pyqtgraph_handlers() -> None:
