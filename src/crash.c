@@ -87,7 +87,7 @@ static fatal_signal fatal_signals[] = {
 #define N_FATAL_SIGNALS (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
 #endif
 
-static int enabled = 0;
+static volatile sig_atomic_t enabled = 0;   /* read by the handler */
 static PyInterpreterState *interpreter = NULL;
 static atomic_int reporter = 0;            /* 0, or native id of the reporter */
 static atomic_int report_progress = 0;     /* parts written: see wait_for_reporter */
@@ -935,6 +935,19 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
     if (sig == NULL) {
         return;
     }
+    if (!enabled) {
+        /* Uninstalled, and reached all the same: a handler set after ours
+         * kept it as the one it passes the signal on to, or put it back
+         * (faulthandler.enable() after install(), then disable()).  As for
+         * an exception hook a tool wrapped: after uninstall(), no report.
+         * The default action, not the handler that was before ours: that
+         * may be a faulthandler disabled since, whose handler returns - a
+         * fault would run into it again without end. */
+        restore_default_action(sig);
+        errno = saved_errno;
+        raise(signum);
+        return;
+    }
     unsigned long native_id = pqg_current_native_id();
     if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
         siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
@@ -1135,11 +1148,12 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
 #ifdef PQG_OWN_PYTHON_STACKS
     open_stage();
 #endif
+    enabled = 1;                /* first: a handler armed meanwhile reports */
     if (ensure_alt_stack() < 0 || install_handlers() < 0) {
         uninstall_handlers();
+        enabled = 0;
         return NULL;
     }
-    enabled = 1;
     Py_RETURN_NONE;
 }
 

@@ -202,3 +202,29 @@ def test_sentry_initialised_before_install_each_traceback_once_on_stderr(tmp_pat
         assert result.stderr.count(line) == 1, (line, result.stderr)
     for line in ("ValueError: from slot", "RuntimeError: from qthread", "KeyError: 'from del'"):
         assert result.log.count(line) == 1, (line, result.log)
+
+
+@pytest.mark.parametrize("then", ["crash", "disable, then crash"])
+def test_after_uninstall_a_handler_that_chains_to_ours_gets_no_report(tmp_path, then):
+    """faulthandler enabled after install() keeps pyqtguard's handler as the
+    one it passes the signal on to (or puts it back at disable()); after
+    uninstall() that handler still wrote a whole crash report, and then
+    raised the signal into itself until the alternate stack overflowed.
+    As the exception hooks a tool wrapped: after uninstall(), no report;
+    the signal's default action ends the process."""
+    result = run_app(f"""
+        import ctypes, faulthandler
+        import pyqtguard
+        pyqtguard.install()
+        faulthandler.enable()
+        pyqtguard.uninstall()
+        if {then!r}.startswith("disable"):
+            faulthandler.disable()
+        print("crashing", flush=True)
+        ctypes.string_at(0)
+    """, tmp_path, timeout=30)
+    assert result.returncode == SEGV, result.describe()
+    assert "crashing" in result.stdout
+    assert MARKER not in result.log and MARKER not in result.stderr, result.describe()
+    if then == "crash":
+        assert "Fatal Python error: Segmentation fault" in result.stderr  # the app's
