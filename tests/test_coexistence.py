@@ -247,3 +247,55 @@ def test_after_uninstall_a_handler_that_chains_to_ours_gets_no_report(tmp_path, 
     assert MARKER not in result.log and MARKER not in result.stderr, result.describe()
     if then == "crash":
         assert "Fatal Python error: Segmentation fault" in result.stderr  # the app's
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_sentry_with_logging_configured_gets_each_exception_once(tmp_path, order):
+    """With logging configured (a root handler) sentry-sdk's logging
+    integration makes an event of each ERROR record with exc_info - and
+    pyqtguard logs every uncaught exception so on its logger: each slot's
+    and thread's exception reached Sentry twice (its own hook's event and
+    the record's; its Dedupe keeps only the last exception of a context).
+    One event each; an exception only pyqtguard sees (``__del__``: no
+    unraisablehook integration by default) still gets there once."""
+    pytest.importorskip("sentry_sdk", reason="sentry-sdk is an optional integration")
+    result = run_app(f"""
+        import logging, sys, threading
+        logging.basicConfig()
+        seen = []
+        def before_send(event, hint):
+            seen.append(event["exception"]["values"][-1]["type"])
+            return None
+        def init_sentry():
+            import sentry_sdk
+            sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", before_send=before_send)
+        if {order!r} == "before":
+            init_sentry()
+        import pyqtguard
+        pyqtguard.install()
+        if {order!r} == "after":
+            init_sentry()
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        def first():
+            raise ValueError("first")
+        def second():
+            raise KeyError("second")
+        def in_thread():
+            raise TypeError("in thread")
+        class Handle:
+            def __del__(self):
+                raise LookupError("in del")
+        def both():                     # two in one turn of the loop
+            QtCore.QTimer.singleShot(0, first)
+            QtCore.QTimer.singleShot(0, second)
+        QtCore.QTimer.singleShot(50, both)
+        QtCore.QTimer.singleShot(150, lambda: threading.Thread(target=in_thread).start())
+        QtCore.QTimer.singleShot(250, lambda: Handle())
+        QtCore.QTimer.singleShot(700, app.quit)
+        app.exec()
+        print("sentry saw:", sorted(seen), flush=True)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "sentry saw: ['KeyError', 'LookupError', 'TypeError', 'ValueError']" \
+        in result.stdout, result.describe()

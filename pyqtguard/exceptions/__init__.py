@@ -76,6 +76,7 @@ def install(config: Config) -> None:
     qt_attach.when_imported("qasync", _hook_asyncio)
     for name in MATPLOTLIB_MODULES:
         qt_attach.when_imported(name, _hook_matplotlib)
+    qt_attach.when_imported("sentry_sdk", _pair_sentry_events)
     _exit_timeout = config.exit_timeout
     qt_attach.on_loop_started(watch_queued_reports, top_level=True)
     qt_attach.on_loop_ended(unwatch_queued_reports, top_level=True)
@@ -121,6 +122,16 @@ def _hook_matplotlib(module: ModuleType) -> None:
     from . import matplotlib_printing
 
     matplotlib_printing.attach(module)
+
+
+def _pair_sentry_events(module: ModuleType) -> None:
+    """An app's own sentry-sdk gets each exception once, not also from the
+    ``pyqtguard`` logger's record (:mod:`.sentry_events`): when it is imported."""
+    if _saved_hooks is None:
+        return                                  # uninstalled meanwhile
+    from . import sentry_events
+
+    sentry_events.attach()
 
 
 def _chain_to_saved_hooks() -> None:
