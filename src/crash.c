@@ -948,6 +948,9 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
         raise(signum);
         return;
     }
+    /* A fault the kernel raised (si_code > 0), not one sent with kill():
+     * the faulting instruction runs again when this handler returns. */
+    int refaults = info != NULL && is_fault(signum) && info->si_code > 0;
     unsigned long native_id = pqg_current_native_id();
     if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
         siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
@@ -978,9 +981,14 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
         }
     }
     /* Chain: the previous handler (faulthandler, a library's, or the default
-     * action) gets the signal now: SA_NODEFER lets raise() deliver it inside
-     * this handler.  For a real fault, returning re-executes the faulting
-     * instruction, which faults again into the previous handler. */
+     * action) gets the signal now.  A real fault is not raised again: this
+     * handler returns, the faulting instruction runs again and faults into
+     * the previous handler with the kernel's own siginfo - what a library
+     * that handles SIGSEGV itself (a JVM's, CoreCLR's or a wasm runtime's
+     * guard pages) needs to recognise its fault and go on, and what a core
+     * dump then shows.  A raise() gave it a signal sent with tgkill and
+     * the app died.  A signal sent with kill() does not come again by
+     * itself: SA_NODEFER lets raise() deliver it inside this handler. */
     if (faulthandler_stale(pqg_log_fd_checked())) {
         restore_default_action(sig);        /* not faulthandler: see above */
     }
@@ -988,6 +996,9 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
         restore_previous_handler(sig);
     }
     errno = saved_errno;
+    if (refaults) {
+        return;
+    }
     raise(signum);
 }
 

@@ -6,8 +6,11 @@ pyqtguard's report must still tell the truth.  docs/hostile-review.md
 from __future__ import annotations
 
 import re
+import shutil
 import signal
+import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -299,3 +302,79 @@ def test_sentry_with_logging_configured_gets_each_exception_once(tmp_path, order
     assert result.returncode == 0, result.describe()
     assert "sentry saw: ['KeyError', 'LookupError', 'TypeError', 'ValueError']" \
         in result.stdout, result.describe()
+
+
+# ---- a native library that handles SIGSEGV itself ------------------------------
+
+GUARD_C = r"""/* A library that uses SIGSEGV for its own purposes (as a JVM, CoreCLR or a
+ * wasm runtime does): a guard page it unprotects on first touch. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+static char *page;
+static long pagesize;
+static struct sigaction previous;
+static volatile int handled = 0;
+static void handler(int sig, siginfo_t *info, void *ctx) {
+    char *addr = info->si_addr;
+    if (info->si_code > 0 && addr >= page && addr < page + pagesize) {
+        mprotect(page, pagesize, PROT_READ | PROT_WRITE);
+        handled++;
+        return;                         /* re-executes the write: it works now */
+    }
+    sigaction(sig, &previous, NULL);    /* not ours: the default */
+    raise(sig);
+}
+int guard_install(void) {
+    pagesize = sysconf(_SC_PAGESIZE);
+    page = mmap(NULL, pagesize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGSEGV, &sa, &previous);
+}
+int guard_touch(void) { page[10] = 42; return page[10] + handled * 1000; }
+"""
+
+
+def _guard_library(tmp_path) -> str:
+    for name in (sysconfig.get_config_var("CC") or "", "cc", "gcc"):
+        name = name.split()[0] if name else ""
+        if name and shutil.which(name):
+            break
+    else:
+        pytest.skip("no C compiler on PATH: the test builds a library with a SIGSEGV handler")
+    source = tmp_path / "guardlib.c"
+    source.write_text(GUARD_C)
+    lib = tmp_path / "libguard.so"
+    subprocess.run([name, "-shared", "-fPIC", "-O2", "-o", str(lib), str(source)],
+                   check=True, capture_output=True, timeout=120)
+    return str(lib)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the library uses Linux's mmap flags")
+@pytest.mark.xfail(ENGINE_313, strict=True,
+                   reason="3.13+: the faulthandler install() enables as its engine (set "
+                          "after the library's handler) passes the fault on with raise() "
+                          "(FINDINGS: left open)")
+def test_a_fault_a_library_handles_itself_does_not_end_the_app(tmp_path):
+    """A library that takes SIGSEGV for its own work before install() - a
+    guard page it unprotects on first touch, as a JVM (JPype), CoreCLR
+    (pythonnet) or a wasm runtime does - gets the real fault and the app goes
+    on.  pyqtguard passed the signal on with raise(): the library saw a
+    signal sent with tgkill, not its fault, and the app died of it (-11)."""
+    lib = _guard_library(tmp_path)
+    result = run_app(f"""
+        import ctypes
+        lib = ctypes.CDLL({lib!r})
+        lib.guard_install()
+        import pyqtguard
+        pyqtguard.install()
+        print("touch ->", lib.guard_touch(), flush=True)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "touch -> 1042" in result.stdout, result.describe()
