@@ -5,9 +5,10 @@
  * stack (so a stack overflow is reported too), writes with write() only to
  * descriptors opened long before (the run log and stderr), takes no lock,
  * allocates nothing and calls no Python API that could allocate.  Then it
- * restores the handler that was there before pyqtguard and raises the signal
- * again: earlier handlers are chained, and the exit status (-11 for a
- * segfault) and core dumps stay the truth.
+ * restores the handler that was there before pyqtguard and passes the
+ * signal on (a real fault by returning, so that it faults again; a kill()'s
+ * by raising it): earlier handlers are chained, and the exit status (-11 for
+ * a segfault) and core dumps stay the truth.
  *
  * A report is delimited by "=== pyqtguard crash report ===" and runs to the
  * end of the run log (the process dies after it); `pyqtguard report` parses it.
