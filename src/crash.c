@@ -5,9 +5,10 @@
  * stack (so a stack overflow is reported too), writes with write() only to
  * descriptors opened long before (the run log and stderr), takes no lock,
  * allocates nothing and calls no Python API that could allocate.  Then it
- * restores the handler that was there before pyqtguard and raises the signal
- * again: earlier handlers are chained, and the exit status (-11 for a
- * segfault) and core dumps stay the truth.
+ * restores the handler that was there before pyqtguard and passes the
+ * signal on (a real fault by returning, so that it faults again; a kill()'s
+ * by raising it): earlier handlers are chained, and the exit status (-11 for
+ * a segfault) and core dumps stay the truth.
  *
  * A report is delimited by "=== pyqtguard crash report ===" and runs to the
  * end of the run log (the process dies after it); `pyqtguard report` parses it.
@@ -49,6 +50,9 @@
 #endif
 #ifndef _WIN32
 #  include <setjmp.h>
+#endif
+#ifdef __linux__
+#  include <ucontext.h>
 #endif
 #include <stdint.h>
 
@@ -97,7 +101,7 @@ static fatal_signal fatal_signals[] = {
 #define N_FATAL_SIGNALS (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
 #endif
 
-static int enabled = 0;
+static volatile sig_atomic_t enabled = 0;   /* read by the handler */
 static PyInterpreterState *interpreter = NULL;
 static atomic_int reporter = 0;            /* 0, or native id of the reporter */
 static atomic_int report_progress = 0;     /* parts written: see wait_for_reporter */
@@ -120,6 +124,13 @@ static volatile long report_sender = 0;
  * the app after install(), or a library's - raising a fault again after its
  * own work.  A real fault then, whose address that handler's raise() lost. */
 static volatile sig_atomic_t report_sender_is_self_raise = 0;
+/* The signal was raised again by this thread while it ran on its
+ * alternate signal stack: another handler of the signal, set after ours
+ * (faulthandler.enable() after install()), wrote its text and passed the
+ * signal on with raise().  Its first cause - a fault or a kill() - is lost
+ * with that handler's siginfo; "kill(), not a fault" would be a guess, and
+ * for the usual case (a real fault) a wrong one. */
+static volatile sig_atomic_t report_passed_on = 0;
 
 /* ---- small signal-safe writers ---- */
 
@@ -226,7 +237,13 @@ write_header(int fd, const fatal_signal *sig, const char *reason,
         pqg_put_hex(fd, (unsigned long long)(uintptr_t)fault_address);
         pqg_puts(fd, "\n");
     }
-    if (report_sender > 0) {
+    if (report_passed_on) {
+        pqg_puts(fd, "sent by: this thread's own raise() in another handler of the signal "
+                     "(one set after pyqtguard's, such as faulthandler's, passing it on); "
+                     "its first cause, a fault or a kill(), and a fault's address are not "
+                     "known here\n");
+    }
+    else if (report_sender > 0) {
         pqg_puts(fd, "sent by: pid ");
         pqg_put_dec(fd, (unsigned long long)report_sender);
         pqg_puts(fd, report_sender_is_self_raise
@@ -1220,6 +1237,37 @@ is_fault(int signum)
            || signum == SIGILL;
 }
 
+/* Whether the interrupted code ran on this thread's alternate signal
+ * stack - inside a signal handler (see report_passed_on): its stack
+ * pointer, from the signal's context, lies in the range sigaltstack()
+ * (async-signal-safe) gives.  (The kernel's uc_stack.ss_flags cannot tell:
+ * since Linux 4.7 it holds the thread's setting, not SS_ONSTACK.)  Other
+ * systems and architectures: not known, 0. */
+static int
+passed_on_by_another_handler(const void *ucontext)
+{
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+    const ucontext_t *uc = ucontext;
+    if (uc == NULL) {
+        return 0;
+    }
+#  if defined(__x86_64__)
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#  else
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.sp;
+#  endif
+    stack_t alt;
+    if (sigaltstack(NULL, &alt) != 0 || (alt.ss_flags & SS_DISABLE) || alt.ss_sp == NULL) {
+        return 0;
+    }
+    uintptr_t low = (uintptr_t)alt.ss_sp;
+    return sp > low && sp <= low + alt.ss_size;
+#else
+    (void)ucontext;
+    return 0;
+#endif
+}
+
 /* The report: from fatal_signal_handler(), or from stacks_signal_handler()
  * when that one is reached first (under != 0). */
 static void
@@ -1227,6 +1275,22 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
                  int under)
 {
     int saved_errno = errno;
+    if (!enabled) {
+        /* Uninstalled, and reached all the same: a handler set after ours
+         * kept it as the one it passes the signal on to, or put it back
+         * (faulthandler.enable() after install(), then disable()).  As for
+         * an exception hook a tool wrapped: after uninstall(), no report.
+         * The default action, not the handler that was before ours: that
+         * may be a faulthandler disabled since, whose handler returns - a
+         * fault would run into it again without end. */
+        restore_default_action(sig);
+        errno = saved_errno;
+        raise(signum);
+        return;
+    }
+    /* A fault the kernel raised (si_code > 0), not one sent with kill():
+     * the faulting instruction runs again when this handler returns. */
+    int refaults = info != NULL && is_fault(signum) && info->si_code > 0;
     unsigned long native_id = pqg_current_native_id();
     if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
         siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
@@ -1258,13 +1322,20 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
             report_sender_is_self_raise = report_sender > 0 && info->si_code == SI_TKILL
                                           && report_sender == (long)pqg_getpid();
 #endif
+            report_passed_on = report_sender == (long)pqg_getpid()
+                               && passed_on_by_another_handler(ucontext);
             write_report(sig, NULL, real_fault ? info->si_addr : NULL, real_fault, ucontext);
         }
     }
     /* Chain: the previous handler (faulthandler, a library's, or the default
-     * action) gets the signal now: SA_NODEFER lets raise() deliver it inside
-     * this handler.  For a real fault, returning re-executes the faulting
-     * instruction, which faults again into the previous handler. */
+     * action) gets the signal now.  A real fault is not raised again: this
+     * handler returns, the faulting instruction runs again and faults into
+     * the previous handler with the kernel's own siginfo - what a library
+     * that handles SIGSEGV itself (a JVM's, CoreCLR's or a wasm runtime's
+     * guard pages) needs to recognise its fault and go on, and what a core
+     * dump then shows.  A raise() gave it a signal sent with tgkill and
+     * the app died.  A signal sent with kill() does not come again by
+     * itself: SA_NODEFER lets raise() deliver it inside this handler. */
 #ifdef PQG_STACKS_HANDLER
     if (under) {
         restore_under_previous(sig);        /* what was there before pyqtguard */
@@ -1289,6 +1360,9 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
         restore_previous_handler(sig);
     }
     errno = saved_errno;
+    if (refaults) {
+        return;
+    }
     raise(signum);
 }
 
@@ -1517,11 +1591,12 @@ crash_enable_py(PyObject *Py_UNUSED(self), PyObject *args)
 #ifdef PQG_OWN_PYTHON_STACKS
     open_stage();
 #endif
+    enabled = 1;                /* first: a handler armed meanwhile reports */
     if (ensure_alt_stack() < 0 || install_handlers() < 0) {
         uninstall_handlers();
+        enabled = 0;
         return NULL;
     }
-    enabled = 1;
     Py_RETURN_NONE;
 }
 

@@ -616,7 +616,7 @@ emit_report(int source, PyObject *exc_type, PyObject *exc_value,
 typedef struct pending_report {
     struct pending_report *next;
     PyObject *exc_type, *exc_value, *exc_tb;
-    PyObject *callers;                  /* capture_callers(), or NULL */
+    PyObject *callers;                  /* capture_callers(...), or NULL */
     report_origin origin;
     unsigned long counted;              /* repeats before it (excrepeats.c) */
     char where[PQG_REPEAT_WHERE_MAX];
@@ -931,8 +931,49 @@ plain_message(PyObject *exc_value, char *buf, size_t size)
  * At most CALLERS_MAX frames; any failure gives NULL (no section). */
 #define CALLERS_MAX 64
 
+/* Whether *frame* holds *exc_value* in a local variable (or in a tuple
+ * there: a hook taking *args): the frame of an excepthook set after ours
+ * that calls on to it (an app's own wrapper, sentry-sdk's
+ * ExcepthookIntegration), not code that made Qt call the slot.  f_locals
+ * is the frame type's own getter (3.11-3.12: a dict filled from the fast
+ * locals; 3.13+: a proxy; a module's frame: its globals) and identity
+ * comparisons run no Python code. */
+static int
+frame_holds(PyFrameObject *frame, PyObject *exc_value)
+{
+    PyObject *locals = PyObject_GetAttrString((PyObject *)frame, "f_locals");
+    if (locals == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *values = PyDict_Check(locals) ? PyDict_Values(locals)
+                                            : PyMapping_Values(locals);
+    Py_DECREF(locals);
+    if (values == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int found = 0;
+    for (Py_ssize_t i = 0; !found && i < PyList_GET_SIZE(values); i++) {
+        PyObject *value = PyList_GET_ITEM(values, i);
+        if (value == exc_value) {
+            found = 1;
+        }
+        else if (PyTuple_CheckExact(value)) {
+            for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(value); j++) {
+                if (PyTuple_GET_ITEM(value, j) == exc_value) {
+                    found = 1;
+                    break;
+                }
+            }
+        }
+    }
+    Py_DECREF(values);
+    return found;
+}
+
 static PyObject *
-capture_callers(void)
+capture_callers(PyObject *exc_value)
 {
     PyFrameObject *frame = PyEval_GetFrame();          /* borrowed */
     if (frame == NULL) {
@@ -944,6 +985,15 @@ capture_callers(void)
         return NULL;
     }
     Py_INCREF(frame);
+    /* The innermost frames that hold the exception are hooks chained to
+     * ours (see frame_holds), left out; a QThread's run() has no caller
+     * but them. */
+    while (frame != NULL && exc_value != NULL && exc_value != Py_None
+           && frame_holds(frame, exc_value)) {
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
     for (int n = 0; frame != NULL && n < CALLERS_MAX; n++) {
         PyCodeObject *code = PyFrame_GetCode(frame);
         PyObject *item = Py_BuildValue("(OiO)", code->co_filename,
@@ -1020,7 +1070,7 @@ report_exception(int source, PyObject *exc_type, PyObject *exc_value,
     int from_err_print = source == HOOK_SYS && called_by_err_print(exc_value);
     /* Where the slot (or virtual) that raised was called from: the frames
      * are on this thread's stack now only. */
-    PyObject *callers = from_err_print ? capture_callers() : NULL;
+    PyObject *callers = from_err_print ? capture_callers(exc_value) : NULL;
     if (from_err_print
         && defer_report(exc_type, exc_value, exc_tb, callers, counted, where)) {
         Py_XDECREF(callers);

@@ -58,6 +58,10 @@ def install(config: Config) -> None:
     _quiet_pyqtgraph_handler(_saved_hooks[0], "orig_sys_excepthook",
                              lambda hook: hook is sys.__excepthook__
                              or _only_calls_pythons_hook(hook))
+    _quiet_sentry_hook(_saved_hooks[0], "sentry_sdk_excepthook", "old_excepthook",
+                       sys.__excepthook__)
+    _quiet_sentry_hook(_saved_hooks[2], "sentry_sdk_unraisablehook", "old_unraisablehook",
+                       sys.__unraisablehook__)
     _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
     _native.set_repeat_interval(config.repeat_interval)
     _chain_to_saved_hooks()
@@ -72,6 +76,7 @@ def install(config: Config) -> None:
     qt_attach.when_imported("qasync", _hook_asyncio)
     for name in MATPLOTLIB_MODULES:
         qt_attach.when_imported(name, _hook_matplotlib)
+    qt_attach.when_imported("sentry_sdk", _pair_sentry_events)
     _exit_timeout = config.exit_timeout
     qt_attach.on_loop_started(watch_queued_reports, top_level=True)
     qt_attach.on_loop_ended(unwatch_queued_reports, top_level=True)
@@ -119,6 +124,16 @@ def _hook_matplotlib(module: ModuleType) -> None:
     matplotlib_printing.attach(module)
 
 
+def _pair_sentry_events(module: ModuleType) -> None:
+    """An app's own sentry-sdk gets each exception once, not also from the
+    ``pyqtguard`` logger's record (:mod:`.sentry_events`): when it is imported."""
+    if _saved_hooks is None:
+        return                                  # uninstalled meanwhile
+    from . import sentry_events
+
+    sentry_events.attach()
+
+
 def _chain_to_saved_hooks() -> None:
     """Tell the C hooks which of the app's hooks to call after theirs."""
     assert _saved_hooks is not None
@@ -155,7 +170,8 @@ def _only_calls_pythons_hook(hook: object) -> bool:
     return called is sys.__excepthook__
 
 
-# (handler, attribute, what it was, what pyqtguard put there) while installed
+# (handler or closure cell, attribute, what it was, what pyqtguard put there)
+# while installed: pyqtgraph's and sentry-sdk's calls of Python's printing hooks
 _quieted: list[tuple[object, str, object, object]] = []
 
 
@@ -183,6 +199,32 @@ def _quiet_pyqtgraph_handler(hook: object, attribute: str,
     except (AttributeError, TypeError):
         return
     _quieted.append((handler, attribute, original, printed_by_pyqtguard))
+
+
+def _quiet_sentry_hook(hook: object, name: str, variable: str, default: object) -> None:
+    """sentry-sdk initialised before :func:`install` wrapped Python's
+    default hook (``ExcepthookIntegration``, ``UnraisablehookIntegration``):
+    its hook sends the event, then calls the default, which prints the
+    traceback.  Chained to, it printed each report a second time on stderr.
+    While pyqtguard is installed, the default its closure holds does
+    nothing; the event is still sent, and :func:`uninstall` puts the
+    default back in the closure."""
+    code = getattr(hook, "__code__", None)
+    if getattr(code, "co_name", None) != name \
+            or not str(getattr(hook, "__module__", "")).startswith("sentry_sdk."):
+        return
+    try:
+        cell = hook.__closure__[code.co_freevars.index(variable)]  # type: ignore[attr-defined]
+        if cell.cell_contents is not default:
+            return                              # it wraps a hook of the app's
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return                                  # another release's shape
+
+    def printed_by_pyqtguard(*args: object) -> None:
+        return None
+
+    cell.cell_contents = printed_by_pyqtguard
+    _quieted.append((cell, "cell_contents", default, printed_by_pyqtguard))
 
 
 def _unquiet_pyqtgraph_handlers() -> None:
