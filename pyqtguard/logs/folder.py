@@ -29,7 +29,6 @@ that return paths to callers.
 """
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import sys
@@ -350,6 +349,8 @@ def create_run_log(folder: str, header: str, *, worker: bool = False) -> tuple[s
         try:
             data = header.encode("utf-8", "backslashreplace")
             if os.write(fd, data) != len(data):
+                import errno        # here: every start would pay for its 139 names
+
                 raise OSError(errno.ENOSPC, "the run log's header could not be written")
         except OSError:
             os.close(fd)
