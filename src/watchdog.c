@@ -31,6 +31,7 @@
 #include "pyqtguard_native.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -238,11 +239,34 @@ dump_thread_without_gil(int fd, PyThreadState *tstate)
  * its file, all threads); raising it writes every Python stack.  0: none. */
 static volatile sig_atomic_t stack_dump_signal = 0;
 
-#if !defined(PQG_GIL_FREE_STACKS) && defined(__linux__)
-/* faulthandler reads every thread's frames without the GIL.  Done in this
+static int is_report_helper(unsigned long native_id);
+
+#if defined(PQG_GIL_FREE_STACKS) && !defined(__linux__)
+/* Every thread's stack (*only_native_id*'s: 0 for all), read without the
+ * GIL in this process (no copy of it to read them in: see below);
+ * pyqtguard's report helpers left out. */
+static void
+dump_threads_without_gil(int fd, unsigned long only_native_id)
+{
+    PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
+    for (; t != NULL; t = PyThreadState_Next(t)) {
+        if (is_report_helper((unsigned long)t->native_thread_id)) {
+            continue;
+        }
+        if (only_native_id == 0 || t->native_thread_id == only_native_id) {
+            dump_thread_without_gil(fd, t);
+        }
+    }
+}
+#endif
+
+#if defined(__linux__)
+/* The stack reader - faulthandler's (3.13+), or _Py_DumpTraceback()
+ * (3.11-3.12) - reads every thread's frames without the GIL.  Done in this
  * process, a fault there turns the report's end (exit status 130, 143, 124)
  * into a SIGSEGV (-11), or kills an app that was to be left running:
- *   - a thread running Python meanwhile changes its frames under the reader;
+ *   - a thread running Python meanwhile changes its frames under the reader
+ *     (3.11: once in a full-suite run, the second Ctrl+C's report);
  *   - CPython 3.13.0 reads the C-stack frame of a call from C into Python
  *     (FRAME_OWNED_BY_CSTACK, its f_executable None) as a code object when
  *     it is a thread's top frame, which it is as each such call returns
@@ -252,18 +276,58 @@ static volatile sig_atomic_t stack_dump_signal = 0;
  *     type checks, in later 3.13.x, are meant to stop such reads).
  * So the stacks are read in a copy of the process: fork() freezes every
  * thread's frames as they are (nothing runs in the copy but the reader),
- * and a fault ends the copy, not this process: faulthandler's output stops
+ * and a fault ends the copy, not this process: the reader's output stops
  * there, and the report says so. */
 #  define PQG_STACKS_IN_A_COPY 1
 #  define COPY_FAULTED 3                     /* the copy's exit status */
 #  define COPY_WAIT_NS (3000LL * 1000 * 1000)
 
+#  ifndef PQG_GIL_FREE_STACKS
 static void
 copy_fault(int signum)
 {
     (void)signum;
     _exit(COPY_FAULTED);              /* async-signal-safe; ends the copy */
 }
+#  endif
+
+#  ifdef PQG_GIL_FREE_STACKS
+/* 3.11-3.12, in the copy: a thread whose frames fault the reader is left
+ * for the next one - the copy's memory is a snapshot nobody else uses, so
+ * jumping out of the reader leaves nothing half done that matters. */
+#    define MAX_UNREADABLE_THREADS 16
+static sigjmp_buf copy_escape;
+
+static void
+copy_fault_escape(int signum)
+{
+    (void)signum;
+    siglongjmp(copy_escape, 1);       /* back to the copy's thread loop */
+}
+
+static void
+dump_threads_in_the_copy(int fd, unsigned long only_native_id)
+{
+    PyThreadState *volatile t = PyInterpreterState_ThreadHead(interpreter);
+    volatile int unreadable = 0;
+    while (t != NULL) {
+        if (sigsetjmp(copy_escape, 1) != 0) {
+            pqg_puts(fd, "\n(pyqtguard: the rest of this thread's stack could not be "
+                         "read: the reader faulted on its next frame)\n");
+            if (++unreadable >= MAX_UNREADABLE_THREADS) {
+                return;
+            }
+            t = PyThreadState_Next(t);
+            continue;
+        }
+        if (!is_report_helper((unsigned long)t->native_thread_id)
+                && (only_native_id == 0 || t->native_thread_id == only_native_id)) {
+            dump_thread_without_gil(fd, t);
+        }
+        t = PyThreadState_Next(t);
+    }
+}
+#  endif
 
 /* The raw system call: glibc's fork() runs atfork handlers and takes
  * malloc's locks (neither is async-signal-safe; a lock held by the code
@@ -282,12 +346,17 @@ raw_fork(void)
 
 /* In the copy: one thread (this one), the others' memory as it was. */
 static void
-dump_in_the_copy(void)
+dump_in_the_copy(int fd, unsigned long only_native_id)
 {
     static const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
     struct sigaction quiet;
     memset(&quiet, 0, sizeof(quiet));
+#  ifdef PQG_GIL_FREE_STACKS
+    quiet.sa_handler = copy_fault_escape;
+    quiet.sa_flags = SA_NODEFER;      /* a fault again in the next thread */
+#  else
     quiet.sa_handler = copy_fault;
+#  endif
     sigemptyset(&quiet.sa_mask);
     sigset_t mask;
     sigfillset(&mask);
@@ -296,6 +365,13 @@ dump_in_the_copy(void)
         (void)sigaction(faults[i], &quiet, NULL);
         sigdelset(&mask, faults[i]);
     }
+#  ifdef PQG_GIL_FREE_STACKS
+    /* A Ctrl+C to the process group is not the copy's. */
+    (void)sigprocmask(SIG_SETMASK, &mask, NULL);   /* one thread: defined */
+    dump_threads_in_the_copy(fd, only_native_id);
+#  else
+    (void)fd;                      /* faulthandler writes to its own file */
+    (void)only_native_id;
     /* Only the dump signal (the caller may be one of pyqtguard's threads,
      * which block it); a Ctrl+C to the process group is not the copy's. */
     sigdelset(&mask, stack_dump_signal);
@@ -306,16 +382,19 @@ dump_in_the_copy(void)
      * signal is handled before tgkill returns. */
     (void)syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid),
                   (pid_t)syscall(SYS_gettid), (int)stack_dump_signal);
+#  endif
     _exit(0);
 }
 
-/* faulthandler's stacks of all threads, to fd (its file), read in a copy. */
+/* The Python stacks of all threads (*only_native_id*'s: 0 for all), read
+ * in a copy: 3.11-3.12 by _Py_DumpTraceback() to fd, 3.13+ by faulthandler
+ * to its file (fd: the run log). */
 static void
-dump_stacks_in_a_copy(int fd)
+dump_stacks_in_a_copy(int fd, unsigned long only_native_id)
 {
     pid_t copy = raw_fork();
     if (copy == 0) {
-        dump_in_the_copy();                  /* does not return */
+        dump_in_the_copy(fd, only_native_id);     /* does not return */
     }
     if (copy < 0) {
         pqg_puts(fd, "(pyqtguard: not written: no copy of the process to "
@@ -338,14 +417,14 @@ dump_stacks_in_a_copy(int fd)
         if (pqg_monotonic_ns() > give_up) {
             (void)kill(copy, SIGKILL);
             (void)waitpid(copy, &status, 0);
-            pqg_puts(fd, "\n(pyqtguard: faulthandler did not finish within 3 s; "
+            pqg_puts(fd, "\n(pyqtguard: the stack reader did not finish within 3 s; "
                          "stopped)\n");
             return;
         }
         nanosleep(&tick, NULL);
     }
     if (ended && WIFEXITED(status) && WEXITSTATUS(status) == COPY_FAULTED) {
-        pqg_puts(fd, "\n(pyqtguard: the Python stacks stop here: faulthandler "
+        pqg_puts(fd, "\n(pyqtguard: the Python stacks stop here: the stack reader "
                      "faulted on the next frame - in a copy of the process, "
                      "read for that; this process goes on)\n");
     }
@@ -397,22 +476,18 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
     pqg_write_thread_legend_without(fd, is_report_helper);
 #ifdef PQG_GIL_FREE_STACKS
     if (interpreter != NULL) {
-        PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
-        for (; t != NULL; t = PyThreadState_Next(t)) {
-            if (is_report_helper((unsigned long)t->native_thread_id)) {
-                continue;
-            }
-            if (only_native_id == 0 || t->native_thread_id == only_native_id) {
-                dump_thread_without_gil(fd, t);
-            }
-        }
+#  ifdef PQG_STACKS_IN_A_COPY
+        dump_stacks_in_a_copy(fd, only_native_id);
+#  else
+        dump_threads_without_gil(fd, only_native_id);
+#  endif
     }
 #else
     (void)only_native_id;
     if (stack_dump_signal != 0 && fd == pqg_log_fd_checked()) {
         pqg_puts(fd, "\nPython stacks of all threads (by faulthandler):\n");
 #  ifdef PQG_STACKS_IN_A_COPY
-        dump_stacks_in_a_copy(fd);       /* async-signal-safe; see there */
+        dump_stacks_in_a_copy(fd, 0);    /* async-signal-safe; see there */
 #  else
         raise(stack_dump_signal);        /* async-signal-safe; see above */
 #  endif

@@ -604,3 +604,65 @@ def test_a_sigterm_whose_close_then_hangs_at_exit_ends_with_143(tmp_path):
     assert result.returncode == 128 + signal.SIGTERM, result.describe()
     assert "=== pyqtguard exit timeout ===" in result.log
     assert "forgotten" in result.log.split("=== pyqtguard exit timeout ===")[1]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="3.11-3.12's own stack reader "
+                    "(3.13+: faulthandler's, read in a copy since session 13, the test above)")
+def test_a_fault_in_the_gil_free_stack_reader_does_not_turn_the_exit_into_a_crash(tmp_path):
+    """3.11-3.12: the second signal's report reads every thread's frames
+    without the GIL (_Py_DumpTraceback).  A thread that changes its frames
+    meanwhile can hand the reader freed memory: once in a full-suite run
+    (test_second_signals_in_two_threads_at_once_write_one_report) the
+    process died by SIGSEGV, with a crash report, instead of 130/143.
+    Here a parked thread's current frame pointer is made unreadable (0x10),
+    so the reader faults every time: that thread's stack must stop there
+    with a note, the others' be read, the exit status hold, no crash report
+    be written."""
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import ctypes, os, signal, sys, threading, _thread
+        import pyqtguard
+        pyqtguard.install(exit_timeout=5)
+        from PyQt6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication(sys.argv)
+        ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p
+        ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
+        parked = {}
+        def park():
+            parked["tstate"] = ctypes.pythonapi.PyThreadState_Get()
+            lock = _thread.allocate_lock()
+            lock.acquire()
+            parked["ready"] = True
+            lock.acquire()                  # for ever, in C, park's frame on top
+        threading.Thread(target=park, daemon=True).start()
+        while not parked.get("ready"):
+            pass
+        tstate = parked["tstate"]
+        word = lambda address: ctypes.c_void_p.from_address(address)
+        # PyThreadState: prev, next, interp, then six ints, then cframe (3.11, 3.12)
+        assert word(tstate + 16).value == ctypes.pythonapi.PyInterpreterState_Get()
+        cframe = word(tstate + 56).value
+        slot, code_at = (8, 32) if sys.version_info < (3, 12) else (0, 0)
+        frame = word(cframe + slot).value
+        assert word(frame + code_at).value == id(park.__code__), "layout not as expected"
+        word(cframe + slot).value = 0x10    # the reader faults on this thread
+        main = threading.main_thread().ident
+        class Window(QtWidgets.QWidget):
+            def closeEvent(self, event):
+                threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()
+                threading.Event().wait()
+        window = Window()
+        window.show()
+        QtCore.QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
+        app.exec()
+    """))
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                          env=child_env(tmp_path / "logs"), capture_output=True,
+                          text=True, timeout=30)
+    log = run_log(tmp_path)
+    assert proc.returncode == 130, (proc.returncode, proc.stderr[-2000:], log[-3000:])
+    assert "=== pyqtguard crash report ===" not in log, log[-3000:]
+    assert log.count("=== pyqtguard: second SIGINT") == 1, log[-3000:]
+    # That thread's stack stops with a note; the other threads' are read.
+    assert "the rest of this thread's stack could not be read" in log, log[-3000:]
+    assert "in closeEvent" in log, log[-3000:]
