@@ -351,6 +351,31 @@ def test_second_signals_in_two_threads_at_once_write_one_report(tmp_path):
         assert f"exit status {proc.returncode};" in log
 
 
+# The app's end shared by the second-signal tests: Ctrl+C, a closeEvent
+# that never returns, a second Ctrl+C 0.3 s later to the main thread.
+SECOND_SIGINT_WHILE_CLOSING = """
+    main = threading.main_thread().ident
+    class Window(QtWidgets.QWidget):
+        def closeEvent(self, event):
+            threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()
+            threading.Event().wait()
+    window = Window()
+    window.show()
+    QtCore.QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
+    app.exec()
+"""
+
+
+def _run_second_sigint_app(tmp_path, body: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run *body* + SECOND_SIGINT_WHILE_CLOSING; the process and its run log."""
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(body) + textwrap.dedent(SECOND_SIGINT_WHILE_CLOSING))
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                          env=child_env(tmp_path / "logs"), capture_output=True,
+                          text=True, timeout=30)
+    return proc, run_log(tmp_path)
+
+
 def test_a_second_signal_ends_with_its_status_whatever_the_stacks_reader_meets(tmp_path):
     # A thread blocked in a __del__ that ran as a function called from C
     # (map(), or any Qt slot) returned: two C-call frames in a row on its
@@ -360,8 +385,7 @@ def test_a_second_signal_ends_with_its_status_whatever_the_stacks_reader_meets(t
     # exit status of the test above: there the timer thread was returning
     # into C as the stacks were read).  The stacks are read in a copy of the
     # process now: at worst they stop there, with a note; the status holds.
-    script = tmp_path / "app.py"
-    script.write_text(textwrap.dedent("""
+    proc, log = _run_second_sigint_app(tmp_path, """
         import os, signal, sys, threading
         import pyqtguard
         pyqtguard.install(exit_timeout=5)
@@ -374,20 +398,7 @@ def test_a_second_signal_ends_with_its_status_whatever_the_stacks_reader_meets(t
             local = FreedOnReturn()
             return x
         threading.Thread(target=lambda: list(map(called_from_c, [1])), daemon=True).start()
-        main = threading.main_thread().ident
-        class Window(QtWidgets.QWidget):
-            def closeEvent(self, event):
-                threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()
-                threading.Event().wait()
-        window = Window()
-        window.show()
-        QtCore.QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
-        app.exec()
-    """))
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
-                          env=child_env(tmp_path / "logs"), capture_output=True,
-                          text=True, timeout=30)
-    log = run_log(tmp_path)
+    """)
     assert proc.returncode == 130, (proc.returncode, log[-3000:])
     assert "=== pyqtguard crash report ===" not in log, log[-3000:]
     assert log.count("=== pyqtguard: second SIGINT") == 1, log[-3000:]
@@ -618,8 +629,7 @@ def test_a_fault_in_the_gil_free_stack_reader_does_not_turn_the_exit_into_a_cras
     so the reader faults every time: that thread's stack must stop there
     with a note, the others' be read, the exit status hold, no crash report
     be written."""
-    script = tmp_path / "app.py"
-    script.write_text(textwrap.dedent("""
+    proc, log = _run_second_sigint_app(tmp_path, """
         import ctypes, os, signal, sys, threading, _thread
         import pyqtguard
         pyqtguard.install(exit_timeout=5)
@@ -646,20 +656,7 @@ def test_a_fault_in_the_gil_free_stack_reader_does_not_turn_the_exit_into_a_cras
         frame = word(cframe + slot).value
         assert word(frame + code_at).value == id(park.__code__), "layout not as expected"
         word(cframe + slot).value = 0x10    # the reader faults on this thread
-        main = threading.main_thread().ident
-        class Window(QtWidgets.QWidget):
-            def closeEvent(self, event):
-                threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()
-                threading.Event().wait()
-        window = Window()
-        window.show()
-        QtCore.QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
-        app.exec()
-    """))
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
-                          env=child_env(tmp_path / "logs"), capture_output=True,
-                          text=True, timeout=30)
-    log = run_log(tmp_path)
+    """)
     assert proc.returncode == 130, (proc.returncode, proc.stderr[-2000:], log[-3000:])
     assert "=== pyqtguard crash report ===" not in log, log[-3000:]
     assert log.count("=== pyqtguard: second SIGINT") == 1, log[-3000:]
