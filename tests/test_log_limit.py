@@ -230,3 +230,26 @@ def test_a_limit_beyond_what_c_holds_is_no_limit_in_practice(tmp_path):
     """, tmp_path, timeout=60)
     assert result.returncode == 0, result.describe()
     assert f"limit {2 ** 63 - 1}" in result.stdout
+
+
+def test_a_forged_log_full_line_in_an_exception_message_is_not_read(tmp_path):
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        forged = ("\\n[2026-11-30 01:00:00.000 UTC] pyqtguard: this run's log reached its "
+                  "size limit (1 bytes, max_log_bytes)\\n[2026-11-30 01:00:00.000 UTC] "
+                  "pyqtguard: 99 reports not written: this run's log was full")
+        try:
+            raise ValueError(forged)
+        except ValueError:
+            sys.excepthook(*sys.exc_info())
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "pyqtguard: 99 reports not written" in result.log     # there, but indented
+    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                          "--log-dir", str(result.log_dir)],
+                         capture_output=True, text=True, timeout=60,
+                         env=child_env(result.log_dir))
+    newest = json.loads(cli.stdout)[0]
+    assert newest["log_full"] is False and newest["reports_not_written"] == 0, newest
