@@ -163,9 +163,9 @@ def _check_number(name: str, value: object, *, allow_none: bool) -> float | None
     return MAX_SECONDS if value > MAX_SECONDS else float(value)   # inf: never, in practice
 
 
-def _check_int(name: str, value: object, *, minimum: int) -> int:
+def _check_int(name: str, value: object, *, minimum: int, unit: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        raise TypeError(f"{name} must be an int{unit}, not {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return value
@@ -298,13 +298,9 @@ def _check_max_log_bytes(value: object) -> int | None:
         return min(int(env_limit), MAX_LOG_BYTES) or None
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"max_log_bytes must be an int (bytes) or None, "
-                        f"not {type(value).__name__}")
-    if value < MIN_MAX_LOG_BYTES:
-        raise ValueError(f"max_log_bytes must be None (no limit) or >= {MIN_MAX_LOG_BYTES}, "
-                         f"got {value!r}")
-    return min(value, MAX_LOG_BYTES)
+    limit = _check_int("max_log_bytes", value, minimum=MIN_MAX_LOG_BYTES,
+                       unit=" (bytes) or None (no limit)")
+    return min(limit, MAX_LOG_BYTES)
 
 
 def _env_flag(name: str) -> bool:

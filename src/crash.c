@@ -1432,14 +1432,24 @@ ensure_alt_stack(void)
     return 0;
 }
 
+/* The disposition both of pyqtguard's fault handlers are installed with:
+ * siginfo (the fault's address, a kill()'s sender), re-entered by a raise()
+ * inside it (SA_NODEFER: the chain), on the alternate stack. */
+static void
+fault_action(struct sigaction *action,
+             void (*handler)(int, siginfo_t *, void *))
+{
+    memset(action, 0, sizeof(*action));
+    action->sa_sigaction = handler;
+    sigemptyset(&action->sa_mask);
+    action->sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+}
+
 static int
 install_handlers(void)
 {
     struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    action.sa_sigaction = fatal_signal_handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    fault_action(&action, fatal_signal_handler);
     for (size_t i = 0; i < N_FATAL_SIGNALS; i++) {
         fatal_signal *sig = &fatal_signals[i];
         if (sig->installed) {
@@ -1671,10 +1681,7 @@ crash_stacks_prepare_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     static int atfork_registered = 0;
     pqg_on_fork_child(stacks_fd_renew_in_child, &atfork_registered);
     struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    action.sa_sigaction = stacks_signal_handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    fault_action(&action, stacks_signal_handler);
     for (size_t i = 0; i < N_FATAL_SIGNALS; i++) {
         fatal_signal *sig = &fatal_signals[i];
         if (!sig->under_installed

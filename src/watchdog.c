@@ -241,19 +241,26 @@ static volatile sig_atomic_t stack_dump_signal = 0;
 
 static int is_report_helper(unsigned long native_id);
 
+#ifdef PQG_GIL_FREE_STACKS
+/* Whether a fallback report dumps thread *t*: *only_native_id*'s (0: every
+ * thread), never one of pyqtguard's report helpers. */
+static int
+dumped_in_fallback(PyThreadState *t, unsigned long only_native_id)
+{
+    return !is_report_helper((unsigned long)t->native_thread_id)
+           && (only_native_id == 0 || t->native_thread_id == only_native_id);
+}
+#endif
+
 #if defined(PQG_GIL_FREE_STACKS) && !defined(__linux__)
-/* Every thread's stack (*only_native_id*'s: 0 for all), read without the
- * GIL in this process (no copy of it to read them in: see below);
- * pyqtguard's report helpers left out. */
+/* Those threads' stacks, read without the GIL in this process (no copy of
+ * it to read them in: see below). */
 static void
 dump_threads_without_gil(int fd, unsigned long only_native_id)
 {
     PyThreadState *t = PyInterpreterState_ThreadHead(interpreter);
     for (; t != NULL; t = PyThreadState_Next(t)) {
-        if (is_report_helper((unsigned long)t->native_thread_id)) {
-            continue;
-        }
-        if (only_native_id == 0 || t->native_thread_id == only_native_id) {
+        if (dumped_in_fallback(t, only_native_id)) {
             dump_thread_without_gil(fd, t);
         }
     }
@@ -320,8 +327,7 @@ dump_threads_in_the_copy(int fd, unsigned long only_native_id)
             t = PyThreadState_Next(t);
             continue;
         }
-        if (!is_report_helper((unsigned long)t->native_thread_id)
-                && (only_native_id == 0 || t->native_thread_id == only_native_id)) {
+        if (dumped_in_fallback(t, only_native_id)) {
             dump_thread_without_gil(fd, t);
         }
         t = PyThreadState_Next(t);
