@@ -1268,6 +1268,58 @@ passed_on_by_another_handler(const void *ucontext)
 #endif
 }
 
+static void fatal_signal_handler(int signum, siginfo_t *info, void *ucontext);
+#ifdef PQG_STACKS_HANDLER
+static void stacks_signal_handler(int signum, siginfo_t *info, void *ucontext);
+#endif
+static void fault_action(struct sigaction *action,
+                         void (*handler)(int, siginfo_t *, void *));
+
+/* The handler that was in place before pyqtguard's: the one under the
+ * stacks handler (3.13+ on Linux), else the one pyqtguard's replaced - not
+ * known when faulthandler is the engine without the stacks handler (it
+ * keeps what was before it to itself). */
+static const struct sigaction *
+handler_before_pyqtguard(const fatal_signal *sig)
+{
+#ifdef PQG_STACKS_HANDLER
+    if (sig->under_installed) {
+        return &sig->under_previous;
+    }
+#endif
+    if (engine_is_faulthandler || !sig->installed) {
+        return NULL;
+    }
+    return &sig->previous;
+}
+
+/* A real fault, and a library's handler was there before pyqtguard's: it
+ * gets the fault first (libraryfaults.c).  1: it took it.  Not offered: a
+ * fault inside a signal handler (the library's own, or another's), or a
+ * handler of pyqtguard's own left from an earlier install(). */
+static int
+offered_to_library(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
+                   int under)
+{
+    const struct sigaction *library = handler_before_pyqtguard(sig);
+    if (!pqg_is_library_handler(library) || library->sa_sigaction == fatal_signal_handler
+#ifdef PQG_STACKS_HANDLER
+        || library->sa_sigaction == stacks_signal_handler
+#endif
+        || passed_on_by_another_handler(ucontext))
+    {
+        return 0;
+    }
+    struct sigaction ours;
+#ifdef PQG_STACKS_HANDLER
+    fault_action(&ours, under ? stacks_signal_handler : fatal_signal_handler);
+#else
+    (void)under;
+    fault_action(&ours, fatal_signal_handler);
+#endif
+    return pqg_offer_fault_to_library(library, signum, info, ucontext, &ours);
+}
+
 /* The report: from fatal_signal_handler(), or from stacks_signal_handler()
  * when that one is reached first (under != 0). */
 static void
@@ -1294,6 +1346,10 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
     unsigned long native_id = pqg_current_native_id();
     if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
         siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
+    }
+    if (refaults && offered_to_library(sig, signum, info, ucontext, under)) {
+        errno = saved_errno;            /* the library's own fault: it goes on */
+        return;
     }
     int claimed = claim_reporter(native_id);
     if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {

@@ -181,6 +181,19 @@ void pqg_on_fork_child(void (*child)(void), int *registered);
  * to "stderr" would land): 0, or -1 with errno. */
 int pqg_pipe_above_stdio(int fds[2]);
 #endif
+/* ---- libraryfaults.c: a library's own faults offered to it first ---- */
+#ifndef _WIN32
+#  include <signal.h>
+/* A handler that may take faults of its own (SA_SIGINFO, not a default). */
+int pqg_is_library_handler(const struct sigaction *action);
+/* In a fault handler: call `library` as the kernel would have; 1 when it
+ * took the fault (return: the app goes on), 0 when it gave up on it (the
+ * signal it raised dropped, `ours` in place again: report, then pass the
+ * fault on).  Async-signal-safe. */
+int pqg_offer_fault_to_library(const struct sigaction *library, int signum,
+                               siginfo_t *info, void *ucontext,
+                               const struct sigaction *ours);
+#endif
 /* ---- altstack.c: an alternate signal stack for each thread ---- */
 int pqg_altstack_init(PyObject *module);
 /* With the GIL, at crash_enable: threads that start from now on get one.

@@ -1,0 +1,99 @@
+/* libraryfaults.c: a fault a library handles itself is offered to it first.
+ *
+ * Some native libraries take SIGSEGV (and SIGBUS, SIGFPE, SIGILL) for their
+ * own work: a JVM's implicit null checks and safepoint polls, CoreCLR's and
+ * Mono's NullReferenceException, a wasm runtime's bounds checks, a guard
+ * page unprotected on first touch (libsigsegv, incremental garbage
+ * collectors).  Their handler was installed before pyqtguard's, so the
+ * kernel delivers their faults to pyqtguard first.  Writing a crash report
+ * there and then passing the fault on is wrong twice: the report is of no
+ * crash (the next start says the app crashed), and a JVM may take such a
+ * fault thousands of times a second.
+ *
+ * So a real fault (one the kernel raised) goes to that handler first, called
+ * directly with the kernel's siginfo and context, as the kernel would have
+ * (the library's mask and the signal blocked, on the stack pyqtguard's
+ * handler runs on).  What it does tells the rest:
+ *
+ *   - it returns, having fixed the cause (a page unprotected) or moved the
+ *     context to a recovery routine (a JVM's exception stub), or it jumps
+ *     out with siglongjmp(): the app goes on; no report, pyqtguard's
+ *     handler stays for the next fault;
+ *   - it gives up on a fault that is not its own the usual ways: the
+ *     default action put back and the signal raised (pending here: it is
+ *     blocked), or the default action put back for the fault to come again:
+ *     a real crash.  The raised signal is discarded (POSIX: setting SIG_IGN
+ *     discards a pending signal) and pyqtguard's handler put back, so that
+ *     the report is written whole; the fault is then passed on as always
+ *     and the library sees it again, with the kernel's siginfo;
+ *   - it ends the process (abort(): then pyqtguard's SIGABRT report; _exit)
+ *     or never returns: as without pyqtguard.
+ *
+ * Only a handler with SA_SIGINFO is offered faults: one that handles faults
+ * needs their address.  faulthandler's (sa_handler) never is: it would dump
+ * and raise.  A fault inside a handler is not offered (crash.c): a library
+ * handler faulting in its own work would recurse.  Nothing is kept across
+ * the call - a siglongjmp() out of it leaves no state behind (the mask is
+ * the one its sigsetjmp() saved).  Async-signal-safe: pthread_sigmask,
+ * sigpending, sigaction and the handler's own code (which runs in a signal
+ * handler in any case). */
+#include "pyqtguard_native.h"
+
+#ifndef _WIN32
+
+#include <signal.h>
+#include <string.h>
+
+int
+pqg_is_library_handler(const struct sigaction *action)
+{
+    return action != NULL && (action->sa_flags & SA_SIGINFO)
+           && action->sa_sigaction != NULL
+           && action->sa_handler != SIG_IGN && action->sa_handler != SIG_DFL;
+}
+
+/* The library gave up on the fault: it raised the signal (pending now, as
+ * it is blocked here) or put the default action back. */
+static int
+library_gave_up(int signum)
+{
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && sigismember(&pending, signum) == 1) {
+        return 1;
+    }
+    struct sigaction now;
+    return sigaction(signum, NULL, &now) == 0 && !(now.sa_flags & SA_SIGINFO)
+           && now.sa_handler == SIG_DFL;
+}
+
+/* Drop the signal the library raised (so that unblocking it does not end
+ * the process before the report) and put pyqtguard's handler back. */
+static void
+take_the_fault_back(int signum, const struct sigaction *ours)
+{
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof(ignore));
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(signum, &ignore, NULL);       /* discards a pending one (POSIX) */
+    sigaction(signum, ours, NULL);
+}
+
+int
+pqg_offer_fault_to_library(const struct sigaction *library, int signum, siginfo_t *info,
+                           void *ucontext, const struct sigaction *ours)
+{
+    sigset_t block = library->sa_mask;
+    sigset_t previous_mask;
+    sigaddset(&block, signum);
+    pthread_sigmask(SIG_BLOCK, &block, &previous_mask);
+    library->sa_sigaction(signum, info, ucontext);
+    int gave_up = library_gave_up(signum);
+    if (gave_up) {
+        take_the_fault_back(signum, ours);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
+    return !gave_up;
+}
+
+#endif  /* !_WIN32 */
