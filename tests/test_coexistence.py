@@ -223,11 +223,7 @@ def test_sentry_initialised_before_install_each_traceback_once_on_stderr(tmp_pat
 
 
 @pytest.mark.parametrize("then", [
-    pytest.param("crash", marks=pytest.mark.xfail(
-        ENGINE_313, strict=True,
-        reason="3.13+: uninstall() disables the faulthandler install() enabled, "
-               "the app's own enable() since included (FINDINGS: left open)")),
-    "disable, then crash"])
+    "crash", "disable, then crash"])
 def test_after_uninstall_a_handler_that_chains_to_ours_gets_no_report(tmp_path, then):
     """faulthandler enabled after install() keeps pyqtguard's handler as the
     one it passes the signal on to (or puts it back at disable()); after

@@ -30,6 +30,10 @@ from ..logs import warn_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
+
     from ..config import Config
 
 # Whether install() enabled faulthandler (3.13+); uninstall() disables it
@@ -89,7 +93,42 @@ def _faulthandler_engine() -> bool:
         _enabled_faulthandler = True
         _faulthandler_stacks_fd = stacks_fd
         _faulthandler_on_run_log = stacks_fd < 0 and fd >= 0
+        _watch_apps_enable(faulthandler)
     return True
+
+
+# faulthandler.enable as it was before install() wrapped it, or None.
+_original_enable: Callable[..., None] | None = None
+
+
+def _watch_apps_enable(faulthandler: ModuleType) -> None:
+    """Wrap ``faulthandler.enable`` while the faulthandler install() enabled
+    is in force: an app that enables it again after install() (its own file)
+    has made it its own, and uninstall() must leave it enabled."""
+    global _original_enable
+    if _original_enable is not None:
+        return
+    original = faulthandler.enable
+
+    def enable(*args: Any, **kwargs: Any) -> None:
+        global _enabled_faulthandler
+        original(*args, **kwargs)
+        _enabled_faulthandler = False           # the app's from now on
+
+    enable.__doc__ = original.__doc__
+    enable.__wrapped__ = original               # type: ignore[attr-defined]
+    _original_enable = original
+    faulthandler.enable = enable
+
+
+def _unwatch_apps_enable() -> None:
+    global _original_enable
+    faulthandler = sys.modules.get("faulthandler")
+    if _original_enable is None or faulthandler is None:
+        return
+    if getattr(faulthandler.enable, "__wrapped__", None) is _original_enable:
+        faulthandler.enable = _original_enable  # unless the app wrapped it since
+    _original_enable = None
 
 
 def _dumped(text: str) -> str:
@@ -132,11 +171,15 @@ def uninstall() -> None:
     """Disarm the handlers; disable faulthandler if install() enabled it."""
     global _enabled_faulthandler, _faulthandler_on_run_log, _faulthandler_stacks_fd
     _native.crash_disable()
+    _unwatch_apps_enable()
     if _enabled_faulthandler:
         import faulthandler
 
         faulthandler.disable()
-        _native.crash_stacks_release()      # under faulthandler's: now on top
-        _enabled_faulthandler = False
-        _faulthandler_on_run_log = False
-        _faulthandler_stacks_fd = -1
+    if _faulthandler_stacks_fd >= 0 or _enabled_faulthandler:
+        # under faulthandler's: now on top (or, the app's faulthandler kept,
+        # still under it: reached then, it passes the signal to the default)
+        _native.crash_stacks_release()
+    _enabled_faulthandler = False
+    _faulthandler_on_run_log = False
+    _faulthandler_stacks_fd = -1
