@@ -8,6 +8,10 @@ files are created 0600 with ``O_EXCL | O_NOFOLLOW``; at most
 input: regular files only, never blocking, at most :data:`MAX_BYTES` each;
 anything else is skipped, and a file that is not a report is deleted.
 
+A report sent without a click (``auto_send``) is kept marked ``"auto":
+true`` and sent again only by a start that has ``auto_send`` on: an app
+whose user turned automatic sending off sends nothing kept before.
+
 Example::
 
     keep(folder, "sentry:https://...", report)
@@ -72,13 +76,14 @@ def _write_new(folder: str, data: bytes) -> str:
 
 
 def keep(log_folder: str | os.PathLike[str], destination: str, report: Report,
-         attempts: int = 0) -> str:
-    """Store *report* for *destination* (a :class:`Destination` key); the
-    file's path.  Raises OSError (a full disk, an unsafe folder)."""
+         attempts: int = 0, *, automatic: bool = False) -> str:
+    """Store *report* for *destination* (a :class:`Destination` key);
+    *automatic*: queued by ``auto_send``, not by a click.  The file's path;
+    OSError (a full disk, an unsafe folder)."""
     folder = unsent_folder(log_folder)
     _private_folder(folder)
     data = json.dumps({"destination": destination, "attempts": attempts,
-                       "report": report.as_dict()}).encode("utf-8")
+                       "auto": automatic, "report": report.as_dict()}).encode("utf-8")
     if len(data) > MAX_BYTES:
         raise OSError(f"report too large to keep ({len(data)} bytes)")
     path = _write_new(folder, data)
@@ -96,15 +101,18 @@ def _remove(path: str) -> None:
 
 
 class Pending:
-    """One kept report: ``path``, ``destination`` (key), ``report``, ``attempts``."""
+    """One kept report: ``path``, ``destination`` (key), ``report``,
+    ``attempts``, ``automatic`` (queued by ``auto_send``)."""
 
-    __slots__ = ("path", "destination", "report", "attempts")
+    __slots__ = ("path", "destination", "report", "attempts", "automatic")
 
-    def __init__(self, path: str, destination: str, report: Report, attempts: int) -> None:
+    def __init__(self, path: str, destination: str, report: Report, attempts: int,
+                 automatic: bool = False) -> None:
         self.path = path
         self.destination = destination
         self.report = report
         self.attempts = attempts
+        self.automatic = automatic
 
     def done(self) -> None:
         """Sent: forget it."""
@@ -116,7 +124,7 @@ class Pending:
         if self.attempts + 1 < MAX_ATTEMPTS:
             try:
                 keep(os.path.dirname(os.path.dirname(self.path)), self.destination,
-                     self.report, self.attempts + 1)
+                     self.report, self.attempts + 1, automatic=self.automatic)
             except OSError:
                 pass
 
@@ -133,14 +141,16 @@ def _read(path: str) -> Pending | None:
         loaded = json.loads(data.decode("utf-8"))
         destination = loaded["destination"]
         attempts = loaded["attempts"]
+        automatic = loaded.get("auto", False)      # older files: a click
         if not isinstance(destination, str) or isinstance(attempts, bool) \
-                or not isinstance(attempts, int) or attempts < 0:
-            raise ValueError("bad destination or attempts")
+                or not isinstance(attempts, int) or attempts < 0 \
+                or not isinstance(automatic, bool):
+            raise ValueError("bad destination, attempts or auto")
         report = Report.from_dict(loaded["report"])
     except (ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError):
         _remove(path)
         return None
-    return Pending(path, destination, report, attempts)
+    return Pending(path, destination, report, attempts, automatic)
 
 
 def _writer_alive(name: str) -> bool:
