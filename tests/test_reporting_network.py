@@ -290,6 +290,31 @@ def test_reports_queued_behind_a_send_on_its_way_are_kept_when_the_app_quits(
         collector.close()
 
 
+def test_reports_still_queued_in_atexit_are_kept_without_an_uncaught_exception(
+        tmp_path, servers):
+    # 3.12+: no new thread can start once the interpreter is exiting (an
+    # atexit handler runs); a send's thread of its own must not be tried.
+    quiet = servers(silent)
+    result = run_app(f"""
+        import atexit, threading, time, pyqtguard
+        pyqtguard.install(report_to={quiet.dsn()!r}, auto_send=True, repeat_interval=0)
+        from pyqtguard.reporting import sender
+        sender.DEADLINE = 0.3
+
+        def fail(n):
+            raise ValueError(n)
+
+        for n in range(4):
+            t = threading.Thread(target=fail, args=(n,)); t.start(); t.join()
+        atexit.register(time.sleep, 2)          # the app saving at exit
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "uncaught exception in thread 'pyqtguard-report-sender'" not in result.log, \
+        result.describe()
+    assert "RuntimeError" not in result.stderr
+    assert len(_kept(tmp_path)) == 4
+
+
 @pytest.mark.parametrize("raised", ["SystemExit(3)", "KeyboardInterrupt"])
 def test_a_callable_raising_a_base_exception_is_not_delivered_and_the_sender_goes_on(
         tmp_path, raised):

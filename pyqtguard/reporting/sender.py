@@ -130,7 +130,10 @@ def _attempt(destination: Destination, report: Report) -> str | None:
             outcome.append(None)
 
     thread = threading.Thread(target=send, name=THREAD_NAME, daemon=True)
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:    # 3.12+: an atexit handler runs, no thread starts
+        return "not tried: the app is exiting"
     thread.join(DEADLINE)
     if not outcome:
         _stuck.append(thread)
