@@ -6,6 +6,7 @@ elsewhere or without consent), whatever the network does."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -391,3 +392,20 @@ def test_environment_proxy_that_is_dead_or_garbage_fails_the_send_only(tmp_path,
         assert result.returncode == 0 and "idle: True" in result.stdout, result.describe()
         assert "not sent to sentry" in result.log
     assert collector.requests == []
+
+
+def test_keeping_a_report_in_a_folder_of_10000_files_prunes_a_bounded_number(tmp_path):
+    # A report is kept by the thread that queues it (the GUI thread): a
+    # folder someone filled must not make that one call delete them all.
+    from pyqtguard.reporting import unsent
+    from pyqtguard.reporting.report import Report
+
+    os.chmod(tmp_path, 0o700)
+    folder = tmp_path / unsent.FOLDER_NAME
+    folder.mkdir(mode=0o700)
+    for n in range(10_000):
+        (folder / f"report-{n + 1}-1999999-{n}.json").write_text("{}")
+    report = Report("exception", "ValueError: x", "summary", "ValueError: x\n", "k" * 32)
+    path = unsent.keep(tmp_path, "sentry:x", report)
+    assert os.path.exists(path)
+    assert len(os.listdir(folder)) == 10_001 - unsent.MAX_PRUNED
