@@ -149,21 +149,25 @@ def background_destinations(destinations: tuple[Destination, ...] | None = None,
     return tuple(d for d in chosen if not d.in_gui_thread)
 
 
-def send(report: Report, on_done: Callable[[bool, str], object] | None = None) -> int:
+def send(report: Report, on_done: Callable[[bool, str], object] | None = None, *,
+         automatic: bool = False) -> int:
     """Send *report* (as it is: the user's edits included) to every
-    background destination, on the worker thread; returns how many."""
+    background destination, on the worker thread; returns how many.
+    *automatic*: sent by ``auto_send``, without a click."""
     from . import sender
 
     chosen = background_destinations()
     folder = settings().log_folder
     for destination in chosen:
-        sender.submit(destination, report, folder, on_done=on_done)
+        sender.submit(destination, report, folder, on_done=on_done, automatic=automatic)
     return len(chosen)
 
 
 def retry_unsent() -> int:
     """Queue the reports earlier runs kept for the destinations configured
-    now; returns how many.  Cheap when there are none (one ``listdir``)."""
+    now (those ``auto_send`` kept only while it is on: the user may have
+    withdrawn consent since); returns how many.  Cheap when there are none
+    (one ``listdir``)."""
     from . import sender, unsent
 
     current = settings()
@@ -177,7 +181,7 @@ def retry_unsent() -> int:
     count = 0
     for item in unsent.pending(current.log_folder):
         destination = by_key.get(item.destination)
-        if destination is not None:
+        if destination is not None and (current.auto_send or not item.automatic):
             sender.submit(destination, item.report, current.log_folder, pending=item)
             count += 1
     return count
@@ -196,7 +200,7 @@ def _install_auto_send() -> None:
         if sent[0] == AUTO_SEND_LIMIT:
             runlog.log_event(f"pyqtguard: {AUTO_SEND_LIMIT} reports sent automatically in "
                              "this run; no more will be (auto_send's limit per run)")
-        send(report_for_exception(record))
+        send(report_for_exception(record), automatic=True)
 
     _auto_callback = auto_send
     delivery.on_exception(auto_send)
@@ -216,4 +220,4 @@ def send_last_crash_once() -> bool:
     folder = settings().log_folder
     if offered.was_offered(folder, report.key) or not offered.mark_offered(folder, report.key):
         return False
-    return send(report) > 0
+    return send(report, automatic=True) > 0

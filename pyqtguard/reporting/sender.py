@@ -1,11 +1,16 @@
 """Sending reports on a worker thread, never on the GUI thread.
 
 One daemon thread, ``pyqtguard-report-sender``, started at the first report,
-takes jobs in order; each destination's ``send`` gets a timeout.  Each report
-is kept (:mod:`pyqtguard.reporting.unsent`) before it is sent and deleted
-once delivered: one that could not be delivered, or was on its way when the
-process ended, is sent at a later start.  The outcome goes back to the GUI thread (a dialog's status
-line) when a Qt application runs.
+takes jobs in order.  Each destination's ``send`` gets :data:`TIMEOUT` for
+each network operation and runs on a thread of its own that is waited for
+at most :data:`DEADLINE` seconds in all: a server that drips a byte a
+second, a name lookup that never ends or an app's callable that blocks is
+left behind (at most :data:`MAX_STUCK` at a time; while they are, later
+reports are kept without trying), and the queue goes on.  Each report is
+kept (:mod:`pyqtguard.reporting.unsent`) when it is queued and deleted once
+delivered: one that could not be delivered, or was queued or on its way when
+the process ended, is sent at a later start.  The outcome goes back to the
+GUI thread (a dialog's status line) when a Qt application runs.
 
 Example::
 
@@ -14,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import queue
+import re
 import threading
 
 from .. import logs as runlog
@@ -27,26 +33,37 @@ if TYPE_CHECKING:
     from .destinations import Destination
     from .report import Report
 
-TIMEOUT = 10.0
+TIMEOUT = 10.0          # each network operation: connect, TLS, one read
+DEADLINE = 30.0         # one send in all
+MAX_STUCK = 2           # sends past their deadline still running, at most
+THREAD_NAME = "pyqtguard-report-sender"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _jobs: queue.Queue[tuple[object, ...] | None] = queue.Queue()
 _thread: threading.Thread | None = None
 _lock = threading.Lock()
+_stuck: list[threading.Thread] = []     # the sender thread's own
 
 
 def _ensure_thread() -> None:
     global _thread
     with _lock:
         if _thread is None or not _thread.is_alive():
-            _thread = threading.Thread(target=_run, name="pyqtguard-report-sender", daemon=True)
+            _thread = threading.Thread(target=_run, name=THREAD_NAME, daemon=True)
             _thread.start()
 
 
 def submit(destination: Destination, report: Report, log_folder: str | None, *,
            pending: unsent.Pending | None = None,
+           automatic: bool = False,
            on_done: Callable[[bool, str], object] | None = None) -> None:
-    """Queue *report* for *destination*; returns at once."""
-    _jobs.put((destination, report, log_folder, pending, on_done))
+    """Queue *report* for *destination*, kept first (a small file written
+    in the caller's thread: a report queued when the app quits is not
+    lost); returns without waiting for the network.  *automatic*: sent
+    without a click (``auto_send``), so kept for ``auto_send`` only."""
+    if pending is None:
+        pending = _outbox(destination, report, log_folder, automatic)
+    _jobs.put((destination, report, pending, on_done))
     _ensure_thread()
 
 
@@ -72,29 +89,64 @@ def _deliver(on_done: Callable[[bool, str], object] | None, ok: bool, why: str) 
         call()
 
 
-def _outbox(destination: Destination, report: Report,
-            log_folder: str | None) -> unsent.Pending | None:
+def _outbox(destination: Destination, report: Report, log_folder: str | None,
+            automatic: bool) -> unsent.Pending | None:
     """Keep *report* before sending it (deleted once sent): a process that
-    exits while a report is on its way loses nothing - the next start
-    sends it."""
+    exits while a report is queued or on its way loses nothing - the next
+    start sends it."""
     if not destination.keeps_unsent or log_folder is None:
         return None
     try:
-        path = unsent.keep(log_folder, destination.key, report)
+        path = unsent.keep(log_folder, destination.key, report, automatic=automatic)
     except OSError as exc:
         runlog.warn_once("report:keep", f"cannot keep unsent reports in {log_folder}: {exc}")
         return None
-    return unsent.Pending(path, destination.key, report, 0)
+    return unsent.Pending(path, destination.key, report, 0, automatic)
 
 
-def _send_one(destination: Destination, report: Report, log_folder: str | None,
-              pending: unsent.Pending | None) -> tuple[bool, str]:
-    if pending is None:
-        pending = _outbox(destination, report, log_folder)
+def one_line(text: str) -> str:
+    """*text* with its control characters (line breaks, NUL, escape
+    sequences: a server's or an app's words) written as ``\\xNN``, so that
+    it stays one line of the log and of a status line."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
+
+
+def _attempt(destination: Destination, report: Report) -> str | None:
+    """``destination.send`` on a thread of its own, waited for at most
+    :data:`DEADLINE` s: None once delivered, else why not.  A send past its
+    deadline is left to finish (or not) on its own and its outcome ignored;
+    while :data:`MAX_STUCK` are, no new one is started."""
+    _stuck[:] = [thread for thread in _stuck if thread.is_alive()]
+    if len(_stuck) >= MAX_STUCK:
+        return f"{len(_stuck)} earlier sends are still waiting for an answer"
+    outcome: list[BaseException | None] = []
+
+    def send() -> None:
+        try:
+            destination.send(report, TIMEOUT)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from an app's callable too
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=send, name=THREAD_NAME, daemon=True)
     try:
-        destination.send(report, TIMEOUT)
-    except Exception as exc:  # noqa: BLE001 - offline is normal: keep it
-        why = f"{type(exc).__name__}: {exc}"[:300]
+        thread.start()
+    except RuntimeError:    # 3.12+: an atexit handler runs, no thread starts
+        return "not tried: the app is exiting"
+    thread.join(DEADLINE)
+    if not outcome:
+        _stuck.append(thread)
+        return f"no answer within {DEADLINE:g} s"
+    error = outcome[0]
+    return None if error is None else f"{type(error).__name__}: {error}"
+
+
+def _send_one(destination: Destination, report: Report,
+              pending: unsent.Pending | None) -> tuple[bool, str]:
+    failure = _attempt(destination, report)
+    if failure is not None:        # offline is normal: keep it
+        why = one_line(failure)[:300]
         if pending is not None:
             pending.failed()
             why += " (kept; it will be sent at a later start)"
@@ -116,6 +168,6 @@ def _run() -> None:
         if job[0] == "barrier":
             job[1].set()  # type: ignore[attr-defined]
             continue
-        destination, report, log_folder, pending, on_done = job
-        ok, why = _send_one(destination, report, log_folder, pending)  # type: ignore[arg-type]
+        destination, report, pending, on_done = job
+        ok, why = _send_one(destination, report, pending)  # type: ignore[arg-type]
         _deliver(on_done, ok, why)  # type: ignore[arg-type]

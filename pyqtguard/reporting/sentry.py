@@ -197,15 +197,27 @@ def envelope(event: dict[str, Any], dsn: Dsn) -> bytes:
 
 
 def post_envelope(body: bytes, dsn: Dsn, timeout: float) -> None:
-    """POST *body*; OSError (URLError, a timeout, an HTTP error) on failure."""
+    """POST *body*; OSError (URLError, a timeout, an HTTP error) on failure.
+
+    A redirect is a failure too (``HTTPError`` 3xx), never followed: urllib
+    would follow a 301/302/303 as a GET without the envelope, to any host or
+    to ``ftp://``, with the ``X-Sentry-Auth`` header, and count its 200 as
+    delivered.  The environment's proxies (``HTTPS_PROXY``...) are used.
+    The answer's status is the outcome; its body is not read (a server
+    dripping it would hold the send to its deadline, delivered or not)."""
     import urllib.request
 
     request = urllib.request.Request(
         dsn.envelope_url, data=body, method="POST",
         headers={"Content-Type": "application/x-sentry-envelope",
                  "X-Sentry-Auth": dsn.auth_header(), "User-Agent": CLIENT})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only
-        response.read(65536)
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+            return None             # urllib then raises HTTPError for the 3xx
+
+    opener = urllib.request.build_opener(NoRedirects)
+    opener.open(request, timeout=timeout).close()
 
 
 def active_sdk() -> Any:

@@ -4,9 +4,15 @@ folder and retried at a later start, each at most :data:`MAX_ATTEMPTS` times.
 ``<log folder>/unsent-reports/report-<ns>-<pid>-<n>.json``: the folder is
 0700 and must be this user's and not writable by others (as the log folder),
 files are created 0600 with ``O_EXCL | O_NOFOLLOW``; at most
-:data:`MAX_FILES` are kept (the oldest go).  Reading them back is reading
-input: regular files only, never blocking, at most :data:`MAX_BYTES` each;
-anything else is skipped, and a file that is not a report is deleted.
+:data:`MAX_FILES` are kept (the oldest go, at most :data:`MAX_PRUNED` at a
+time: a report is kept by the thread that queues it, the GUI thread too).
+Reading them back is reading input: regular files only, never blocking, at
+most :data:`MAX_BYTES` each; anything else is skipped, and a file that is
+not a report is deleted.
+
+A report sent without a click (``auto_send``) is kept marked ``"auto":
+true`` and sent again only by a start that has ``auto_send`` on: an app
+whose user turned automatic sending off sends nothing kept before.
 
 Example::
 
@@ -29,6 +35,7 @@ from .report import Report
 
 FOLDER_NAME = "unsent-reports"
 MAX_FILES = 20
+MAX_PRUNED = 100            # per keep(): 10,000 planted files cost 123 ms at once
 MAX_BYTES = 1 << 20
 MAX_ATTEMPTS = 5
 _NAME = re.compile(r"^report-\d{1,20}-\d{1,10}-\d{1,10}\.json$")
@@ -72,18 +79,19 @@ def _write_new(folder: str, data: bytes) -> str:
 
 
 def keep(log_folder: str | os.PathLike[str], destination: str, report: Report,
-         attempts: int = 0) -> str:
-    """Store *report* for *destination* (a :class:`Destination` key); the
-    file's path.  Raises OSError (a full disk, an unsafe folder)."""
+         attempts: int = 0, *, automatic: bool = False) -> str:
+    """Store *report* for *destination* (a :class:`Destination` key);
+    *automatic*: queued by ``auto_send``, not by a click.  The file's path;
+    OSError (a full disk, an unsafe folder)."""
     folder = unsent_folder(log_folder)
     _private_folder(folder)
     data = json.dumps({"destination": destination, "attempts": attempts,
-                       "report": report.as_dict()}).encode("utf-8")
+                       "auto": automatic, "report": report.as_dict()}).encode("utf-8")
     if len(data) > MAX_BYTES:
         raise OSError(f"report too large to keep ({len(data)} bytes)")
     path = _write_new(folder, data)
     names = _names(folder)
-    for old in names[:max(0, len(names) - MAX_FILES)]:
+    for old in names[:max(0, len(names) - MAX_FILES)][:MAX_PRUNED]:
         _remove(os.path.join(folder, old))
     return path
 
@@ -96,15 +104,18 @@ def _remove(path: str) -> None:
 
 
 class Pending:
-    """One kept report: ``path``, ``destination`` (key), ``report``, ``attempts``."""
+    """One kept report: ``path``, ``destination`` (key), ``report``,
+    ``attempts``, ``automatic`` (queued by ``auto_send``)."""
 
-    __slots__ = ("path", "destination", "report", "attempts")
+    __slots__ = ("path", "destination", "report", "attempts", "automatic")
 
-    def __init__(self, path: str, destination: str, report: Report, attempts: int) -> None:
+    def __init__(self, path: str, destination: str, report: Report, attempts: int,
+                 automatic: bool = False) -> None:
         self.path = path
         self.destination = destination
         self.report = report
         self.attempts = attempts
+        self.automatic = automatic
 
     def done(self) -> None:
         """Sent: forget it."""
@@ -116,7 +127,7 @@ class Pending:
         if self.attempts + 1 < MAX_ATTEMPTS:
             try:
                 keep(os.path.dirname(os.path.dirname(self.path)), self.destination,
-                     self.report, self.attempts + 1)
+                     self.report, self.attempts + 1, automatic=self.automatic)
             except OSError:
                 pass
 
@@ -133,14 +144,16 @@ def _read(path: str) -> Pending | None:
         loaded = json.loads(data.decode("utf-8"))
         destination = loaded["destination"]
         attempts = loaded["attempts"]
+        automatic = loaded.get("auto", False)      # older files: a click
         if not isinstance(destination, str) or isinstance(attempts, bool) \
-                or not isinstance(attempts, int) or attempts < 0:
-            raise ValueError("bad destination or attempts")
+                or not isinstance(attempts, int) or attempts < 0 \
+                or not isinstance(automatic, bool):
+            raise ValueError("bad destination, attempts or auto")
         report = Report.from_dict(loaded["report"])
     except (ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError):
         _remove(path)
         return None
-    return Pending(path, destination, report, attempts)
+    return Pending(path, destination, report, attempts, automatic)
 
 
 def _writer_alive(name: str) -> bool:
