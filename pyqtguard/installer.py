@@ -75,11 +75,12 @@ def install(**options: object) -> Config | None:
     """
     try:
         config = make_config(**options)
-    except TypeError as exc:
+    except TypeError:
         unknown = unknown_option(options)
         if unknown is None:
             raise
-        raise TypeError(unknown) from exc
+        # from None: the chained make_config() error names an internal function.
+        raise TypeError(unknown) from None
     if disabled_by_env():
         return None
     child = sys.modules.get("pyqtguard.children.child")

@@ -301,3 +301,19 @@ def test_a_misspelt_option_names_install_and_its_options(tmp_path):
     assert message.startswith("install() got an unexpected keyword argument 'exit_timout'")
     assert "exit_timeout" in message.split(";")[1] and "make_config" not in message
     assert installed == "installed False"
+
+
+def test_a_misspelt_option_left_uncaught_shows_one_traceback(tmp_path):
+    # Uncaught, the TypeError came chained to make_config()'s ("The above
+    # exception was the direct cause..."): the first traceback a newcomer
+    # read named pyqtguard's internal function, not the option list.
+    result = run_app("""
+        import pyqtguard
+        pyqtguard.install(exit_timout=5)
+    """, tmp_path)
+    assert result.returncode == 1, result.describe()
+    assert "make_config" not in result.stderr, result.describe()
+    assert result.stderr.count("Traceback (most recent call last)") == 1, result.describe()
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("TypeError: install() got an unexpected keyword argument "
+                           "'exit_timout'; its options: "), result.describe()

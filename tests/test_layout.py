@@ -8,7 +8,11 @@ Read with ``ast`` from the source, so it covers code no test happens to run.
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pyqtguard"
 NATIVE = "pyqtguard._native"
@@ -172,3 +176,19 @@ def test_the_checks_above_can_fail(tmp_path, monkeypatch):
         assert "pyqtguard._probe_b._state" in str(exc)
     else:
         raise AssertionError("the planted private write was not found")
+
+
+BUILD_PRODUCTS = (".o", ".obj", ".so", ".pyd", ".dylib", ".dll", ".a", ".pyc", ".whl")
+
+
+def test_no_build_products_tracked():
+    # A checkout holds sources only: an object file committed by accident
+    # (crash.o came in with a merge) is in every clone and looks like part
+    # of the project.  Only in a git checkout (the sdist's tests have none).
+    root = PACKAGE.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True,
+                             check=True).stdout.decode("utf-8", "replace").split("\0")
+    built = [name for name in tracked if name.endswith(BUILD_PRODUCTS)]
+    assert not built, f"build products tracked by git: {built}"

@@ -194,6 +194,35 @@ def test_logs_by_app_folder(tmp_path):
     assert every_app.stdout == result.stdout
 
 
+
+def test_app_in_a_shared_log_folder(tmp_path):
+    # With $PYQTGUARD_LOG_DIR (or --log-dir) every app writes into that one
+    # folder; --app NAME was ignored there: `logs --app viewer` listed every
+    # app's runs, and `--app nosuch` exited 0 with other apps' runs and crashes.
+    env = child_env(tmp_path / "logs")
+    for name, source in (("viewer.py", CRASHES), ("editor.py", CRASHES),
+                         ("editor.py", CLEAN)):
+        (tmp_path / name).write_text(__import__("textwrap").dedent(source))
+        subprocess.run([sys.executable, "-m", "pyqtguard", "run", name], cwd=tmp_path,
+                       env=env, timeout=60, capture_output=True, check=False)
+    viewer = _cli(["logs", "--app", "viewer"], tmp_path, env)
+    assert viewer.returncode == 0, viewer.stderr
+    [line] = viewer.stdout.splitlines()
+    assert "  viewer  " in line and "crashed" in line, line
+    editor = _cli(["logs", "--log-dir", str(tmp_path / "logs"), "--app", "editor"],
+                  tmp_path, env)
+    assert editor.returncode == 0, editor.stderr
+    assert [line.split("  ")[1] for line in editor.stdout.splitlines()] == ["editor", "editor"]
+    crashes = json.loads(_cli(["report", "--app", "viewer", "--json"], tmp_path, env).stdout)
+    assert [os.path.basename(c["path"]) for c in crashes] == [
+        os.path.basename(line.rsplit("  ", 1)[1])]
+    for command in ("logs", "report"):
+        missing = _cli([command, "--app", "nosuch"], tmp_path, env)
+        assert missing.returncode == 2, (command, missing.stdout, missing.stderr)
+        assert f"pyqtguard {command}: no such app: nosuch" in missing.stderr, missing.stderr
+        assert missing.stdout == ""
+
+
 # ---- pyqtguard report ------------------------------------------------------------------
 def test_report_last_json_without_a_crash(tmp_path):
     assert run_app(CLEAN, tmp_path, under_run=True).returncode == 0

@@ -518,6 +518,27 @@ def test_a_thread_that_would_hang_the_exit_is_named_and_the_run_ends_124(pyteste
     assert "exit timeout" in _logs_text(inner.logs)
 
 
+@pytest.mark.parametrize("how", ["marker", "leaks off"])
+def test_a_thread_a_test_may_leave_still_names_that_test_at_the_end(pytester, inner, how):
+    # With the leak check off for the test (allow_threads=True, or
+    # --pyqtguard-leaks off) the session's end listed the thread without
+    # "left by": docs/pytest.md says each comes with the test that left it.
+    marker = "@pytest.mark.pyqtguard(allow_threads=True)" if how == "marker" else ""
+    pytester.makepyfile(test_hang=f"""
+        import threading
+        import pytest
+        forever = threading.Event()
+        {marker}
+        def test_starts_a_listener():
+            threading.Thread(target=forever.wait, name="listener").start()
+    """)
+    options = ["--pyqtguard-leaks", "off"] if how == "leaks off" else []
+    result = inner("--pyqtguard", *options, "--pyqtguard-exit-timeout", "2", timeout=60)
+    assert result.ret == 124, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(
+        ["*'listener' started at *test_hang.py:*, left by test_hang.py::test_starts_a_listener*"])
+
+
 def test_a_suite_that_installs_pyqtguard_in_its_conftest_still_fails_thread_exceptions(
         pytester, inner):
     # The conftest's install() runs before pytest's own threading.excepthook

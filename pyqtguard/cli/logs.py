@@ -20,7 +20,7 @@ import json
 import os
 import sys
 
-from .report import add_folder_options, folders_or_error
+from .report import add_folder_options, app_filter, folders_or_error, no_such_app
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -70,9 +70,13 @@ def main(args: argparse.Namespace) -> int:
         return 2
     notes: list[str] = []
     unreadable = _unreadable(folders, notes)
-    runs = runsummary.recent_runs(folders, args.limit or None, notes)
+    app = app_filter(args)
+    runs = runsummary.recent_runs(folders, args.limit or None, notes, app=app)
     for note in notes:
         print(f"pyqtguard logs: {_printable(note)}", file=sys.stderr)
+    if app is not None and not runs and not unreadable:
+        no_such_app("logs", args, folders)
+        return 2
     if unreadable and not runs:
         return 2
     if args.json:

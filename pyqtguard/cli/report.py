@@ -41,7 +41,9 @@ def add_folder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", metavar="DIR", type=folder,
                         help="folder of run logs (default: $PYQTGUARD_LOG_DIR, else "
                         "every app's folder under the platform's log folder)")
-    parser.add_argument("--app", metavar="NAME", type=folder, help="one app's folder")
+    parser.add_argument("--app", metavar="NAME", type=folder,
+                        help="one app's runs: its folder, or in a --log-dir or "
+                        "$PYQTGUARD_LOG_DIR folder the logs naming it")
 
 
 def folders_or_error(command: str, args: argparse.Namespace) -> list[str] | None:
@@ -54,6 +56,24 @@ def folders_or_error(command: str, args: argparse.Namespace) -> list[str] | None
         print(f"pyqtguard {command}: {what}", file=sys.stderr)
         return None
     return folders
+
+
+def app_filter(args: argparse.Namespace) -> str | None:
+    """The app whose runs to keep when ``--app`` names one and a log folder
+    every app writes into is in force (``--log-dir`` or $PYQTGUARD_LOG_DIR:
+    ``install(log_dir=...)`` puts each app's logs there, the app named in
+    their header); None otherwise (an app's own folder holds its runs only)."""
+    from .. import config
+
+    if not args.app or not (args.log_dir or os.environ.get(config.ENV_LOG_DIR)):
+        return None
+    return config.sanitize_app_name(args.app)
+
+
+def no_such_app(command: str, args: argparse.Namespace, folders: list[str]) -> None:
+    """Say on stderr that the shared log folder holds no run of ``--app``."""
+    print(f"pyqtguard {command}: no such app: {args.app} (no run logs of it in "
+          f"{folders[0]})", file=sys.stderr)
 
 
 def _folders(args: argparse.Namespace) -> list[str]:
@@ -77,6 +97,7 @@ def _folders(args: argparse.Namespace) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from ..crashes import reports
+    from ..logs import summary as runsummary
     from ._output import printable, printable_text
 
     folders = folders_or_error("report", args)
@@ -91,6 +112,12 @@ def main(args: argparse.Namespace) -> int:
         except OSError as exc:
             notes.append(f"cannot read {folder}: {exc.strerror or exc}")
             unreadable = True
+    app = app_filter(args)
+    if app is not None and not unreadable:
+        if not runsummary.recent_runs(folders, 1, app=app):
+            no_such_app("report", args, folders)
+            return 2
+        crashes = [c for c in crashes if runsummary.app_of(c.path) == app]
     crashes.sort(key=lambda c: c.time, reverse=True)
     for note in notes:
         print(f"pyqtguard report: {printable(note)}", file=sys.stderr)

@@ -641,15 +641,36 @@ def _worker_of(text: str) -> tuple[int, int]:
 MAX_WORKERS_PER_RUN = 10   # a listing reads at most limit x this many worker logs
 
 
+def app_of(path: str | os.PathLike[str]) -> str:
+    """The app named in the header of the run log at *path* (``app: NAME``);
+    '' for a file that cannot be read or is not a run log."""
+    try:
+        fd = open_regular(path)
+    except (OSError, ValueError):
+        return ""
+    try:
+        head = _read_at(fd, 0, HEAD_BYTES)
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    if not (head.startswith(b"pyqtguard ") and b" run log\n" in head[:200]):
+        return ""
+    return _header(head).get("app", "")
+
+
 def recent_runs(folders: Iterable[str | os.PathLike[str]], limit: int | None = 20,
-                notes: list[str] | None = None) -> list[RunSummary]:
+                notes: list[str] | None = None, app: str | None = None) -> list[RunSummary]:
     """The newest *limit* runs of the app (None: all) in *folders*, newest
     first (by the start time in their names), with the logs of its
     multiprocessing workers that started since the oldest of them, in the
     same order (at most ``limit * MAX_WORKERS_PER_RUN``: workers do not
     push the app's runs out of the listing).  Logs that cannot be read are
-    skipped; a line saying why goes to *notes*."""
+    skipped; a line saying why goes to *notes*.  With *app*, only the logs
+    whose header names that app (a folder every app writes into)."""
     logs = [p for folder in folders for p in logdir.run_logs(folder, workers=True)]
+    if app is not None:
+        logs = [p for p in logs if app_of(p) == app]
     logs.sort(key=lambda p: logdir._sort_key(p.name), reverse=True)
     if limit is not None:
         chosen: list[Path] = []
