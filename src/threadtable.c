@@ -309,11 +309,60 @@ forget(unsigned long native_id)
     return 1;
 }
 
+/* ---- threads that have just ended ----
+ * A thread takes itself out of the table as it ends, and join() returns
+ * then; its OS thread goes on a moment (its thread state freed, the C
+ * library's exit), still in /proc/self/task under the process's name.
+ * Listed then, it looked like a native thread of some library still running
+ * at shutdown.  Its id is kept here for a few seconds: a thread id the
+ * kernel gives again so soon (after pid_max threads and processes) is not a
+ * case worth a wrong listing the other way round. */
+#define ENDED_SLOTS 64
+#define ENDED_FOR_NS (5LL * 1000 * 1000 * 1000)
+
+typedef struct {
+    atomic_ulong native_id;
+    atomic_llong at_ns;
+} ended_slot;
+
+static ended_slot ended[ENDED_SLOTS];
+static atomic_uint ended_next = 0;
+
+static void
+note_ended(unsigned long native_id)
+{
+    ended_slot *slot = &ended[atomic_fetch_add(&ended_next, 1) % ENDED_SLOTS];
+    atomic_store(&slot->native_id, 0UL);        /* no half-written pair read */
+    atomic_store(&slot->at_ns, pqg_monotonic_ns());
+    atomic_store(&slot->native_id, native_id);
+}
+
+static PyObject *
+recently_ended_threads_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    PyObject *ids = PySet_New(NULL);
+    long long now = pqg_monotonic_ns();
+    for (size_t i = 0; ids != NULL && i < ENDED_SLOTS; i++) {
+        unsigned long native_id = atomic_load(&ended[i].native_id);
+        if (native_id == 0 || now - atomic_load(&ended[i].at_ns) > ENDED_FOR_NS) {
+            continue;
+        }
+        PyObject *id = PyLong_FromUnsignedLong(native_id);
+        if (id == NULL || PySet_Add(ids, id) < 0) {
+            Py_CLEAR(ids);
+        }
+        Py_XDECREF(id);
+    }
+    return ids;
+}
+
 static PyObject *
 thread_unregister_current_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
     pqg_widgetcheck_thread_ends();
-    return PyBool_FromLong(forget(pqg_current_native_id()));
+    unsigned long native_id = pqg_current_native_id();
+    note_ended(native_id);
+    return PyBool_FromLong(forget(native_id));
 }
 
 static PyObject *
@@ -421,6 +470,11 @@ static PyMethodDef threadtable_methods[] = {
     {"thread_name", thread_name_py, METH_O,
      PyDoc_STR("thread_name($module, native_id, /)\n--\n\n"
                "The registered name, or None.")},
+    {"recently_ended_threads", recently_ended_threads_py, METH_NOARGS,
+     PyDoc_STR("recently_ended_threads($module, /)\n--\n\n"
+               "Native ids of threads that took themselves out of the table "
+               "as they ended, in the last few seconds: their OS threads may "
+               "still be finishing.")},
     {"thread_table", thread_table_py, METH_NOARGS,
      PyDoc_STR("thread_table($module, /)\n--\n\n"
                "[(native_id, ident, name, kind), ...]")},

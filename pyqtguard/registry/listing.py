@@ -206,9 +206,10 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         stack = _format_stack(frames[ident]) if ident in frames else None
         result.append(ThreadInfo(name, native_id, ident, _KINDS.get(kind_code, "python"),
                                  started=started, started_at=site, stack=stack))
+    ending = _native.recently_ended_threads()
     for native_id, os_name in os_threads:
-        if native_id in seen:
-            continue
+        if native_id in seen or native_id in ending:
+            continue    # ending: a thread joined a moment ago, its OS thread finishing
         ident = python_idents.get(native_id)
         stack = _format_stack(frames[ident]) if ident in frames else None
         if native_id in qthreads:
