@@ -113,6 +113,10 @@ pqg_log_fd_checked(void)
             }
             return -1;
         }
+        if (!failed && st.st_size > 0) {
+            /* What every process sharing the log wrote (loglimit.c). */
+            pqg_log_limit_seen_size((unsigned long long)st.st_size);
+        }
     }
 #endif
     return fd;

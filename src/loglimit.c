@@ -14,9 +14,16 @@
  * A report is let through or left out whole, at its start: the writers ask
  * pqg_log_report_fd() once per report and write all of it to what it
  * returns.  The size is the log's size when it was handed over plus what
- * this process wrote since (logfd.c counts each write); a fork child sharing
- * the log counts its own writes from the fork on.  Lock-free atomics only:
- * the watchdog thread asks too, and a crash handler may count a write. */
+ * this process wrote since (logfd.c counts each write), raised to the file's
+ * own size whenever logfd.c reads it: the check of the log's identity, an
+ * fstat() at most once per PQG_LOG_CHECK_NS (1 ms) and on every crash or
+ * watchdog write, returns st_size too.  So fork children sharing the log
+ * (multiprocessing's fork workers, os.fork()) and their parent count one
+ * another's writes, with no syscall of its own: past the limit each process
+ * writes at most what it writes within 1 ms, and the report under way,
+ * before it sees the size.  (Each counted its own writes alone before: 8
+ * workers wrote 8 times the limit.)  Lock-free atomics only: the watchdog
+ * thread asks too, and a crash handler may count a write. */
 #include "pyqtguard_native.h"
 
 #include <stdatomic.h>
@@ -34,29 +41,66 @@ pqg_log_limit_count(size_t len)
     atomic_fetch_add_explicit(&log_bytes, (unsigned long long)len, memory_order_relaxed);
 }
 
-/* The one notice, when the first report is left out.  Signal-safe: stack
- * buffers and write() (pqg_puts). */
+/* The log's size as read from the file (st_size): what every process
+ * sharing it wrote.  Raises the count, never lowers it.  Signal-safe. */
+void
+pqg_log_limit_seen_size(unsigned long long size)
+{
+    unsigned long long seen = atomic_load_explicit(&log_bytes, memory_order_relaxed);
+    while (seen < size
+           && !atomic_compare_exchange_weak_explicit(&log_bytes, &seen, size,
+                                                     memory_order_relaxed,
+                                                     memory_order_relaxed)) {
+    }
+}
+
+/* Append s to buf[*used..size), cut at the end. */
+static void
+append(char *buf, size_t size, size_t *used, const char *s)
+{
+    size_t len = strlen(s);
+    if (len > size - *used) {
+        len = size - *used;
+    }
+    memcpy(buf + *used, s, len);
+    *used += len;
+}
+
+/* The one notice, when the first report is left out: one write() per
+ * descriptor, so that the lines of other processes sharing the log never
+ * land inside it (five writes did).  Signal-safe: stack buffers, write(). */
 static void
 write_notice(int log)
 {
     char stamp[32];
+    char number[24];
+    char line[400];
+    char *p = number + sizeof(number) - 1;
+    unsigned long long n = limit;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
     pqg_format_timestamp(stamp);
     int fds[2] = {log, pqg_stderr_fd()};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0) {
             continue;
         }
+        size_t used = 0;
         if (i == 0) {
-            pqg_puts(fds[i], "[");
-            pqg_puts(fds[i], stamp);
-            pqg_puts(fds[i], "] ");
+            append(line, sizeof(line), &used, "[");
+            append(line, sizeof(line), &used, stamp);
+            append(line, sizeof(line), &used, "] ");
         }
-        pqg_puts(fds[i], "pyqtguard: this run's log reached its size limit (");
-        pqg_put_dec(fds[i], limit);
-        pqg_puts(fds[i], i == 0
-                 ? " bytes, max_log_bytes): later reports are counted, not written "
-                   "(the count is written at exit); the copy on stderr goes on\n"
-                 : " bytes, max_log_bytes): later reports go to stderr only\n");
+        append(line, sizeof(line), &used, "pyqtguard: this run's log reached its size limit (");
+        append(line, sizeof(line), &used, p);
+        append(line, sizeof(line), &used, i == 0
+               ? " bytes, max_log_bytes): later reports are counted, not written "
+                 "(the count is written at exit); the copy on stderr goes on\n"
+               : " bytes, max_log_bytes): later reports go to stderr only\n");
+        pqg_write_all(fds[i], line, used);
     }
 }
 

@@ -33,6 +33,7 @@ int pqg_logprune_init(PyObject *module);      /* logprune.c: old logs, off-threa
 int pqg_loglimit_init(PyObject *module);
 void pqg_log_limit_count(size_t len);              /* signal-safe; a write to the log */
 void pqg_log_limit_reset(unsigned long long size); /* a new log, holding size bytes */
+void pqg_log_limit_seen_size(unsigned long long size); /* signal-safe; st_size read */
 /* The fd a new report goes to: the log's, or -1 past the size limit (the
  * report counted, the first one refused writing a notice).  Ask once per
  * report and write all of it there. */

@@ -253,3 +253,44 @@ def test_a_forged_log_full_line_in_an_exception_message_is_not_read(tmp_path):
                          env=child_env(result.log_dir))
     newest = json.loads(cli.stdout)[0]
     assert newest["log_full"] is False and newest["reports_not_written"] == 0, newest
+
+
+FORK_CHILDREN_FLOOD = """
+    import multiprocessing as mp
+    import os
+    import sys
+    import pyqtguard
+    pyqtguard.install(max_log_bytes={limit}, stderr=False)
+    from PyQt6.QtCore import qWarning
+
+    def work(i):
+        for k in range({count}):
+            qWarning(f"child {{os.getpid()}} distinct warning {{k}} " + "x" * 60)
+        return os.getpid()
+
+    if __name__ == "__main__":
+        with mp.get_context("fork").Pool({children}) as pool:
+            pids = pool.map(work, range({children}), chunksize=1)
+        print("children", len(set(pids)), flush=True)
+"""
+
+
+def test_fork_children_sharing_the_log_share_its_limit(tmp_path):
+    # Each fork child used to count only its own writes from the fork on:
+    # 8 children wrote 8 times the limit.  The log's size on disk is the
+    # count they share now.
+    children = 8
+    result = run_app(FORK_CHILDREN_FLOOD.format(limit=LIMIT, count=3000, children=children),
+                     tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    assert f"children {children}" in result.stdout or "children" in result.stdout
+    size = _log_bytes(result)
+    # Past the limit each process writes what it writes before it next
+    # reads the log's size (at most 1 ms apart) and the report under way.
+    assert LIMIT <= size < LIMIT + 64 * 1024, size
+    log = result.log
+    # Each notice in one piece: no other line inside it.
+    for line in log.splitlines():
+        if "reached its size limit" in line:
+            assert line.endswith("the copy on stderr goes on"), line
+            assert line.count("pyqtguard:") == 1, line
