@@ -131,11 +131,22 @@ pqg_stderr_fd(void)
 /* The crash handler's memory "descriptor": writes to PQG_CAPTURE_FD collect
  * in a static buffer, so a part made of many small writes (the thread table:
  * 1,000 threads are ~7,000 of them) costs one write() per real descriptor.
- * Only the thread that claimed the crash report uses it (crash.c).  A part
- * longer than the buffer is cut, and says so.  Signal-safe: memcpy. */
+ * Only the thread that claimed the crash report uses it (crash.c).
+ *
+ * A crash report is composed here whole (pqg_capture_begin) and written
+ * with one write() per descriptor: fork children sharing the run log and
+ * crashing at once (a pool's workers hitting the same fault) wrote their
+ * reports' ~100 small pieces each into one another - headers mixed byte by
+ * byte, a report's stacks under another's header, reports with no pid line
+ * left.  An O_APPEND write() of a regular file lands in one piece.  A
+ * report longer than the buffer is written in parts as it fills.  Without
+ * targets (a part captured alone), a part longer than the buffer is cut,
+ * and says so.  Signal-safe: memcpy and write(). */
 static char capture[1024 * 1024];
 static size_t capture_len = 0;
 static int capture_cut = 0;
+static int capture_targets[2];
+static int capture_ntargets = 0;
 
 static void
 capture_append(const char *buf, size_t len)
@@ -144,7 +155,16 @@ capture_append(const char *buf, size_t len)
     if (capture_cut) {
         return;
     }
-    if (len > sizeof(capture) - sizeof(cut) - capture_len) {
+    if (capture_ntargets > 0 && len > sizeof(capture) - capture_len) {
+        pqg_capture_flush();
+        if (len > sizeof(capture)) {
+            for (int i = 0; i < capture_ntargets; i++) {
+                pqg_write_all(capture_targets[i], buf, len);
+            }
+            return;
+        }
+    }
+    if (len > sizeof(capture) - sizeof(cut) - capture_len && capture_ntargets == 0) {
         memcpy(capture + capture_len, cut, sizeof(cut) - 1);
         capture_len += sizeof(cut) - 1;
         capture_cut = 1;
@@ -166,6 +186,85 @@ pqg_capture_text(size_t *len)
 {
     *len = capture_len;
     return capture;
+}
+
+/* Compose a report for fds[0..nfds) (at most 2): empty the buffer, and
+ * write it to them whenever it fills.  Signal-safe. */
+void
+pqg_capture_begin(const int *fds, int nfds)
+{
+    pqg_capture_reset();
+    capture_ntargets = 0;
+    for (int i = 0; i < nfds && i < 2; i++) {
+        capture_targets[capture_ntargets++] = fds[i];
+    }
+}
+
+/* Other targets for what is composed (kept). */
+void
+pqg_capture_set_targets(const int *fds, int nfds)
+{
+    capture_ntargets = 0;
+    for (int i = 0; i < nfds && i < 2; i++) {
+        capture_targets[capture_ntargets++] = fds[i];
+    }
+}
+
+/* The descriptors pqg_capture_begin() was given (n: how many). */
+const int *
+pqg_capture_targets(int *n)
+{
+    *n = capture_ntargets;
+    return capture_targets;
+}
+
+/* What is composed so far, to each target, one write() each; emptied. */
+void
+pqg_capture_flush(void)
+{
+    for (int i = 0; i < capture_ntargets; i++) {
+        pqg_write_all(capture_targets[i], capture, capture_len);
+    }
+    capture_len = 0;
+}
+
+/* At least n bytes free: else what is composed goes out now. */
+void
+pqg_capture_reserve(size_t n)
+{
+    if (capture_ntargets > 0 && n > sizeof(capture) - capture_len) {
+        pqg_capture_flush();
+    }
+}
+
+/* What is composed so far, to fd alone (one write()); kept. */
+void
+pqg_capture_write_to(int fd)
+{
+    pqg_write_all(fd, capture, capture_len);
+}
+
+/* The composed length, and back to it (a descriptor's own last lines). */
+size_t
+pqg_capture_mark(void)
+{
+    return capture_len;
+}
+
+void
+pqg_capture_truncate(size_t len)
+{
+    if (len < capture_len) {
+        capture_len = len;
+    }
+}
+
+/* Composing over: the buffer back to capturing a part alone. */
+void
+pqg_capture_end(void)
+{
+    capture_ntargets = 0;
+    pqg_capture_reset();
 }
 
 /* The line naming the run log (or "" before there is one).  Signal-safe:

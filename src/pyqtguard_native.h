@@ -50,6 +50,16 @@ void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
 #define PQG_CAPTURE_FD 0x7ffffff0
 void pqg_capture_reset(void);                       /* signal-safe */
 const char *pqg_capture_text(size_t *len);          /* signal-safe */
+/* A whole crash report composed there, one write() per descriptor. */
+void pqg_capture_begin(const int *fds, int nfds);   /* signal-safe */
+const int *pqg_capture_targets(int *n);             /* signal-safe */
+void pqg_capture_set_targets(const int *fds, int nfds); /* signal-safe */
+void pqg_capture_flush(void);                       /* signal-safe */
+void pqg_capture_reserve(size_t n);                 /* signal-safe */
+void pqg_capture_write_to(int fd);                  /* signal-safe */
+size_t pqg_capture_mark(void);                      /* signal-safe */
+void pqg_capture_truncate(size_t len);              /* signal-safe */
+void pqg_capture_end(void);                         /* signal-safe */
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */
