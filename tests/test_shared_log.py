@@ -107,3 +107,62 @@ def test_fork_children_crashing_at_once_each_write_one_whole_report(tmp_path):
     newest = json.loads(cli.stdout)[0]
     assert newest["outcome"] == "clean", newest
     assert newest["child_crash"].startswith("pid "), newest
+
+
+LONG_RUN = """
+    import ctypes
+    import os
+    import sys
+    import time
+    import pyqtguard
+    pyqtguard.install(keep_logs=1, stderr=False)
+    print("ready", flush=True)
+    while not os.path.exists(sys.argv[1]):      # until the other run has pruned
+        time.sleep(0.02)
+    ctypes.string_at(0)
+"""
+
+SHORT_RUN = """
+    import pyqtguard
+    pyqtguard.install(keep_logs=1, stderr=False)
+    print("short run", flush=True)
+"""
+
+
+def test_a_run_still_going_keeps_its_log_when_another_run_prunes(tmp_path):
+    # A single-instance app: each launch is a short guarded run that hands
+    # its arguments to the instance already running.  Pruning to keep_logs
+    # deleted the running instance's live log: its crash report went to an
+    # unlinked file.  A log its run still holds open is kept.
+    import textwrap
+
+    log_dir = tmp_path / "logs"
+    env = child_env(log_dir)
+    (tmp_path / "long.py").write_text(textwrap.dedent(LONG_RUN))
+    (tmp_path / "short.py").write_text(textwrap.dedent(SHORT_RUN))
+    go = tmp_path / "go"
+    long_run = subprocess.Popen([sys.executable, str(tmp_path / "long.py"), str(go)],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        assert long_run.stdout.readline().strip() == "ready"
+        for _ in range(2):
+            short = subprocess.run([sys.executable, str(tmp_path / "short.py")], cwd=tmp_path,
+                                   env=env, capture_output=True, text=True, timeout=60)
+            assert short.returncode == 0, short.stderr
+        go.write_text("")
+        long_run.wait(60)
+    finally:
+        long_run.kill()
+        long_run.communicate()
+    assert long_run.returncode == -signal.SIGSEGV
+    from pyqtguard.logs.folder import pid_in_name, run_logs
+
+    logs = run_logs(log_dir)
+    mine = [p for p in logs if pid_in_name(p) == long_run.pid]
+    assert len(mine) == 1, logs
+    assert MARKER in mine[0].read_text(), mine[0].read_text()[-2000:]
+    # Once it has ended, the next run prunes it as before.
+    subprocess.run([sys.executable, str(tmp_path / "short.py")], cwd=tmp_path, env=env,
+                   capture_output=True, timeout=60, check=True)
+    assert len(run_logs(log_dir)) == 1
