@@ -143,6 +143,18 @@ pqg_log_limit_reset(unsigned long long size)
     atomic_store(&reports_left_out, 0);
 }
 
+#ifndef _WIN32
+/* A fork child counts the reports it leaves out from the fork on: each
+ * process writes its own count at exit, and `pyqtguard logs` adds them up
+ * (a child counted its parent's again).  The notice stays written: the
+ * parent's is in the log already.  After fork(), one thread: a store. */
+static void
+left_out_renew_in_child(void)
+{
+    atomic_store(&reports_left_out, 0);
+}
+#endif
+
 static PyObject *
 set_log_limit_py(PyObject *Py_UNUSED(self), PyObject *arg)
 {
@@ -151,6 +163,10 @@ set_log_limit_py(PyObject *Py_UNUSED(self), PyObject *arg)
         return NULL;
     }
     limit = value;
+#ifndef _WIN32
+    static int atfork_registered = 0;
+    pqg_on_fork_child(left_out_renew_in_child, &atfork_registered);
+#endif
     Py_RETURN_NONE;
 }
 

@@ -114,7 +114,10 @@ _DUMPED_FRAME = re.compile(rb'\s*File "(?P<file>.*)", line (?P<line>\d{1,10}) '
 # The run log's size limit (src/loglimit.c): the notice when it was reached,
 # and at exit how many reports were left out.
 _LOG_FULL_LINE = re.compile(_STAMP + rb"pyqtguard: this run's log reached its size limit \(")
-_LEFT_OUT_LINE = re.compile(_STAMP + rb"pyqtguard: (?P<count>\d{1,12}) reports? not written: "
+# Each process sharing the log writes its own count (a fork child's line
+# begins "(forked child, pid N)"): the log left out their sum.
+_LEFT_OUT_LINE = re.compile(_STAMP + rb"(?:\(forked child, pid \d{1,20}\) )?"
+                            rb"pyqtguard: (?P<count>\d{1,12}) reports? not written: "
                             rb"this run's log was full")
 MAX_FREEZE_PLACES = 10      # where the GUI thread was stuck: the longest freezes' places
 _MAX_TRACKED_PLACES = 1024  # places kept while scanning (more: counted, not placed)
@@ -456,7 +459,8 @@ class _Scan:
         else:
             left_out = _LEFT_OUT_LINE.match(line)
             if left_out is not None:
-                self.log_full, self.left_out = True, int(left_out["count"])
+                self.log_full = True
+                self.left_out += int(left_out["count"])
 
 
 def _scan(fd: int, pid: int, size: int) -> tuple[_Scan, bool]:
