@@ -34,6 +34,9 @@
 static volatile int log_fd = -1;
 static volatile int stderr_fd = -1;
 static volatile int write_failed = 0;
+/* The process the log was handed over in: a fork child shares the log, and
+ * its own lines must not read as the app's ("(forked child, pid N)"). */
+static volatile long log_owner_pid = 0;
 
 /* A full disk (or a log file gone): the first failed write warns on stderr
  * at once, one line; later entries are counted, not written; the first
@@ -120,6 +123,34 @@ pqg_log_fd_checked(void)
     }
 #endif
     return fd;
+}
+
+/* "(forked child, pid N) " in a fork child of the process that opened the
+ * log, else "", into buf (at least 48 bytes).  Signal-safe. */
+const char *
+pqg_forked_child_mark(char *buf)
+{
+    long pid = pqg_getpid();
+    buf[0] = '\0';
+    if (log_owner_pid <= 0 || pid == log_owner_pid) {
+        return buf;
+    }
+    char digits[24];
+    char *p = digits + sizeof(digits) - 1;
+    unsigned long n = (unsigned long)pid;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    static const char head[] = "(forked child, pid ";
+    size_t used = sizeof(head) - 1;
+    memcpy(buf, head, used);
+    size_t len = strlen(p);
+    memcpy(buf + used, p, len);
+    used += len;
+    memcpy(buf + used, ") ", 3);
+    return buf;
 }
 
 int
@@ -763,6 +794,7 @@ set_log_fd_py(PyObject *Py_UNUSED(self), PyObject *args)
     pqg_log_limit_reset(0);
 #endif
     log_fd = fd;
+    log_owner_pid = pqg_getpid();
     write_failed = 0;
     log_broken = 0;
     entries_missed = 0;

@@ -43,6 +43,7 @@ int pqg_log_fd(void);          /* signal-safe; -1 if none; identity checked each
 int pqg_log_fd_checked(void);  /* signal-safe; identity checked now (crash, signal paths) */
 #define PQG_LOG_CHECK_NS 1000000LL
 int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
+const char *pqg_forked_child_mark(char *buf);     /* signal-safe; buf >= 48 bytes */
 const char *pqg_log_path_line(size_t *len);        /* signal-safe; len 0: none */
 void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
 /* Writes to this pseudo-descriptor collect in a static buffer (for the crash

@@ -166,3 +166,46 @@ def test_a_run_still_going_keeps_its_log_when_another_run_prunes(tmp_path):
     subprocess.run([sys.executable, str(tmp_path / "short.py")], cwd=tmp_path, env=env,
                    capture_output=True, timeout=60, check=True)
     assert len(run_logs(log_dir)) == 1
+
+
+def test_a_fork_childs_repeat_counts_are_not_read_as_the_apps_exceptions(tmp_path):
+    # The count of a repeated exception is written in C when the process
+    # ends; a fork child's line had no "(forked child, pid N)", so `pyqtguard
+    # logs` added the children's repeats to the app's: "exceptions (32)"
+    # for an app that raised none.
+    result = run_app("""
+        import os
+        import sys
+        import threading
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+
+        def boom(i):
+            raise ValueError(f"child {os.getpid()} thread exception {i}")
+
+        pids = []
+        for c in range(4):
+            pid = os.fork()
+            if pid == 0:
+                for i in range(5):
+                    t = threading.Thread(target=boom, args=(i,))
+                    t.start()
+                    t.join()
+                sys.exit(0)
+            pids.append(pid)
+        for pid in pids:
+            assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        print("children", pids, flush=True)
+    """, tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    pids = [int(p) for p in re.search(r"children \[(.*)\]", result.stdout).group(1).split(", ")]
+    log = result.log
+    for pid in pids:
+        assert re.search(rf"^\[[^\]]+\] \(forked child, pid {pid}\) pyqtguard: ValueError in boom "
+                         rf"\(.*\): 4 more times since its last full report", log, re.M), log
+    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                          "--log-dir", str(result.log_dir)],
+                         capture_output=True, text=True, timeout=60,
+                         env=child_env(result.log_dir))
+    newest = json.loads(cli.stdout)[0]
+    assert newest["outcome"] == "clean" and newest["exceptions"] == 0, newest
