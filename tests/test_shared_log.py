@@ -209,3 +209,41 @@ def test_a_fork_childs_repeat_counts_are_not_read_as_the_apps_exceptions(tmp_pat
                          env=child_env(result.log_dir))
     newest = json.loads(cli.stdout)[0]
     assert newest["outcome"] == "clean" and newest["exceptions"] == 0, newest
+
+
+def test_pool_workers_write_their_repeat_counts_before_multiprocessing_ends_them(tmp_path):
+    # multiprocessing ends a fork worker with os._exit() after its own
+    # finalizers: no atexit, so the worker's counts of repeated exceptions
+    # (and of reports a full log left out) were never written.
+    result = run_app("""
+        import multiprocessing as mp
+        import os
+        import threading
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+
+        def boom(i):
+            raise ValueError(f"worker {os.getpid()} thread exception {i}")
+
+        def work(n):
+            for i in range(5):
+                t = threading.Thread(target=boom, args=(i,))
+                t.start()
+                t.join()
+            return os.getpid()
+
+        if __name__ == "__main__":
+            pool = mp.get_context("fork").Pool(2)
+            pids = sorted(set(pool.map(work, range(2), chunksize=1)))
+            pool.close()                # not terminate(): SIGTERM ends them unwritten
+            pool.join()
+            print("workers", len(pids), flush=True)
+    """, tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    counts = re.findall(r"^\[[^\]]+\] \(forked child, pid (\d+)\) pyqtguard: ValueError in boom "
+                        r"\(.*\): (\d+) more times? since its last full report", log, re.M)
+    full = re.findall(r"uncaught exception in thread .*, pid (\d+)\)", log)
+    per_pid = {pid: full.count(pid) + sum(int(n) for p, n in counts if p == pid)
+               for pid in set(full)}
+    assert sum(per_pid.values()) == 10 and counts, (per_pid, counts, log[-3000:])
