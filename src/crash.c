@@ -1006,6 +1006,7 @@ stacks_copied(void)
 #endif
 }
 
+#ifndef _WIN32
 /* 3.13+: the log's part of the report is held in the capture buffer until
  * the stacks handler appends faulthandler's dump to it (write_report). */
 static volatile sig_atomic_t log_part_held = 0;
@@ -1034,6 +1035,7 @@ release_log_part(void)
         pqg_capture_end();
     }
 }
+#endif
 
 #ifndef PQG_OWN_PYTHON_STACKS
 /* The report is written by the stacks handler, run first (no dump of
