@@ -1100,6 +1100,9 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
 #ifndef PQG_STACKS_HANDLER
     (void)hold_log;
 #endif
+#ifndef _WIN32
+    release_log_part();             /* a Qt fatal error's, if its stacks never came */
+#endif
     int fds[2] = {-1, -1};
     int nfds = report_fds(fds);
     quiet_gil_waiters();
@@ -1711,7 +1714,15 @@ write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (!claim_reporter(pqg_current_native_id())) {
         Py_RETURN_FALSE;                /* a report is being written already */
     }
-    write_report(NULL, reason, NULL, 0, NULL, 0);
+    /* 3.13+: the Python side dumps the stacks into the memfd next and
+     * copies them (crash_copy_stacks): the log's part waits for them, and
+     * crash_release_report() writes it if they do not come. */
+#ifdef PQG_STACKS_HANDLER
+    int hold = stacks_armed && stacks_fd_is_ours() && !faulthandler_stale(pqg_log_fd_checked());
+#else
+    int hold = 0;
+#endif
+    write_report(NULL, reason, NULL, 0, NULL, hold);
     fatal_already_reported = 1;
     atomic_store(&reporter, 0);         /* the SIGABRT may now add its line */
     return PyBool_FromLong(1);
@@ -1845,9 +1856,22 @@ crash_copy_stacks_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (start == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    copy_faulthandler_stacks(stacks_target_fd(), (off_t)start);
+    int fd = stacks_target_fd();
+    copy_faulthandler_stacks(log_part_held && fd >= 0 ? PQG_CAPTURE_FD : fd, (off_t)start);
+    release_log_part();
 #else
     (void)arg;
+#endif
+    Py_RETURN_NONE;
+}
+
+/* A Qt fatal error's report held for its stacks (write_fatal_report), to
+ * the log now as it is.  Nothing if none is held. */
+static PyObject *
+crash_release_report_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifndef _WIN32
+    release_log_part();
 #endif
     Py_RETURN_NONE;
 }
@@ -1903,6 +1927,9 @@ static PyMethodDef crash_methods[] = {
      PyDoc_STR("crash_disable($module, /)\n--\n\nRestore the previous handlers.")},
     {"crash_enabled", crash_enabled_py, METH_NOARGS,
      PyDoc_STR("crash_enabled($module, /)\n--\n\nWhether the handlers are on.")},
+    {"crash_release_report", crash_release_report_py, METH_NOARGS,
+     PyDoc_STR("crash_release_report($module, /)\n--\n\n"
+               "Write a fatal error's report held for its Python stacks, if any.")},
     {"write_fatal_report", write_fatal_report_py, METH_O,
      PyDoc_STR("write_fatal_report($module, reason, /)\n--\n\n"
                "Write a crash report for a fatal error that is not a signal.")},

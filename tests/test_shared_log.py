@@ -247,3 +247,56 @@ def test_pool_workers_write_their_repeat_counts_before_multiprocessing_ends_them
     per_pid = {pid: full.count(pid) + sum(int(n) for p, n in counts if p == pid)
                for pid in set(full)}
     assert sum(per_pid.values()) == 10 and counts, (per_pid, counts, log[-3000:])
+
+
+QT_FATAL_AT_ONCE = """
+    import multiprocessing as mp
+    import os
+    import time
+    import pyqtguard
+    pyqtguard.install(stderr=False)
+    from PyQt6.QtCore import qFatal
+
+    def work(start):
+        while time.time() < start:
+            pass
+        qFatal(f"fatal in child {{os.getpid()}}")
+
+    if __name__ == "__main__":
+        ctx = mp.get_context("fork")
+        for round in range({rounds}):
+            start = time.time() + 0.3
+            procs = [ctx.Process(target=work, args=(start,)) for _ in range({children})]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join(60)
+            print("round", [p.pid for p in procs], [p.exitcode for p in procs], flush=True)
+"""
+
+
+def test_fork_children_with_qt_fatal_errors_at_once_keep_their_stacks(tmp_path):
+    # A Qt fatal error's report is written from Python's side; on 3.13+ its
+    # Python stacks (faulthandler's, copied from the memfd) were a second
+    # write: under 8 children at once, a report without stacks and the next
+    # with two.
+    rounds, children = 3, 8
+    result = run_app(QT_FATAL_AT_ONCE.format(rounds=rounds, children=children),
+                     tmp_path, timeout=180)
+    assert result.returncode == 0, result.describe()
+    started = []
+    for line in result.stdout.splitlines():
+        pids, codes = re.fullmatch(r"round \[(.*)\] \[(.*)\]", line).groups()
+        started += [int(p) for p in pids.split(", ")]
+        assert codes.split(", ") == [str(-signal.SIGABRT)] * children, line
+    reports = _reports(result.log)
+    written = []
+    for report in reports:
+        fatal = re.search(r"^fatal: Qt fatal error: fatal in child (\d+)$", report, re.M)
+        pid = re.search(r"^pid: (\d+)$", report, re.M)
+        assert fatal and pid and fatal.group(1) == pid.group(1), report[:2000]
+        written.append(int(pid.group(1)))
+        stacks = report.split("Python stacks of all threads", 1)[1]
+        assert len(re.findall(r"^Current thread", stacks, re.M)) == 1, report
+        assert "in work" in stacks, report
+    assert sorted(written) == sorted(started)
