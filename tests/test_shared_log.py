@@ -107,6 +107,9 @@ def test_fork_children_crashing_at_once_each_write_one_whole_report(tmp_path):
     newest = json.loads(cli.stdout)[0]
     assert newest["outcome"] == "clean", newest
     assert newest["child_crash"].startswith("pid "), newest
+    # Every child's crash counted, not only the last one named.
+    assert newest["child_crashes"] == rounds * children, newest
+    assert f"; {rounds * children} forked children crashed (last: pid " in newest["summary"], newest
 
 
 LONG_RUN = """
