@@ -28,11 +28,26 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#ifndef _WIN32
+#  include <sys/mman.h>
+#endif
 
 static volatile unsigned long long limit = 0;      /* 0: no limit */
 static atomic_ullong log_bytes = 0;
 static atomic_int notice_written = 0;
 static atomic_ulong reports_left_out = 0;
+/* Whether the log's notice is written, shared by every process the log was
+ * handed over to or forked from (POSIX: a MAP_SHARED page of its own per
+ * log, inherited by fork children; atomics on it are address-free): one
+ * notice per log, not one per process (8 pool workers wrote 8).  Points at
+ * the per-process flag where there is no such page.  One page per process
+ * at most, reused for its next log; a fork child's next log gets its own
+ * (the parent's page stays with the parent's log).  Never unmapped: the
+ * watchdog thread may be reading it. */
+static atomic_int *volatile log_notice_written = &notice_written;
+#ifndef _WIN32
+static long notice_page_owner = 0;        /* the pid that mapped it */
+#endif
 
 /* Every successful write to the log fd (logfd.c).  Signal-safe. */
 void
@@ -111,8 +126,10 @@ report_fd(int fd)
             || atomic_load_explicit(&log_bytes, memory_order_relaxed) < limit) {
         return fd;
     }
-    if (atomic_exchange(&notice_written, 1) == 0) {
-        write_notice(fd);
+    atomic_int *shared = log_notice_written;
+    if (atomic_exchange(&notice_written, 1) == 0
+            && (shared == &notice_written || atomic_exchange(shared, 1) == 0)) {
+        write_notice(fd);           /* this process's first, and the log's */
     }
     atomic_fetch_add_explicit(&reports_left_out, 1, memory_order_relaxed);
     return -1;
@@ -141,6 +158,21 @@ pqg_log_limit_reset(unsigned long long size)
     atomic_store(&log_bytes, size);
     atomic_store(&notice_written, 0);
     atomic_store(&reports_left_out, 0);
+#ifndef _WIN32
+    if (notice_page_owner == pqg_getpid()) {
+        atomic_store(log_notice_written, 0);
+        return;
+    }
+    void *page = mmap(NULL, sizeof(atomic_int), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page != MAP_FAILED) {
+        atomic_init((atomic_int *)page, 0);
+        log_notice_written = (atomic_int *)page;
+        notice_page_owner = pqg_getpid();
+        return;
+    }
+#endif
+    log_notice_written = &notice_written;
 }
 
 #ifndef _WIN32
