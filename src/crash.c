@@ -581,6 +581,12 @@ emit_python_thread(const int *fds, int nfds, PyThreadState *tstate, int current)
 #endif
         return;
     }
+    if (nfds == 1 && fds[0] == PQG_CAPTURE_FD) {
+        /* No pipe: CPython writes straight to descriptors.  What is composed
+         * so far goes first, then the stack to each real one. */
+        pqg_capture_flush();
+        fds = pqg_capture_targets(&nfds);
+    }
     for (int i = 0; i < nfds; i++) {
         write_python_thread(fds[i], tstate, current);
     }
@@ -740,20 +746,6 @@ write_legend_to(int fd, unsigned long crashing_native_id)
     pqg_write_thread_legend(fd);
     write_unregistered_python_threads(fd);
     write_foreign_crashing_thread(fd, crashing_native_id);
-}
-
-/* The thread table (ident -> name): one line per thread, many small writes,
- * collected in memory first and written with one write() per descriptor. */
-static void
-write_legend(const int *fds, int nfds, unsigned long crashing_native_id)
-{
-    size_t len;
-    pqg_capture_reset();
-    write_legend_to(PQG_CAPTURE_FD, crashing_native_id);
-    const char *text = pqg_capture_text(&len);
-    for (int i = 0; i < nfds; i++) {
-        pqg_write_all(fds[i], text, len);
-    }
 }
 
 /* ---- the GIL's waiters, while the report is written ----
@@ -1014,6 +1006,37 @@ stacks_copied(void)
 #endif
 }
 
+#ifndef _WIN32
+/* 3.13+: the log's part of the report is held in the capture buffer until
+ * the stacks handler appends faulthandler's dump to it (write_report). */
+static volatile sig_atomic_t log_part_held = 0;
+
+/* Whether the report about to be written will have faulthandler's dump
+ * copied after it by the stacks handler (the chain in report_and_chain
+ * arms it): then the log's part waits for the stacks. */
+static int
+hold_log_part(int under)
+{
+#ifdef PQG_STACKS_HANDLER
+    return !under && stacks_armed && !faulthandler_stale(pqg_log_fd_checked());
+#else
+    (void)under;
+    return 0;
+#endif
+}
+
+/* A held log part written as it is (the stacks will not come after it). */
+static void
+release_log_part(void)
+{
+    if (log_part_held) {
+        log_part_held = 0;
+        pqg_capture_flush();
+        pqg_capture_end();
+    }
+}
+#endif
+
 #ifndef PQG_OWN_PYTHON_STACKS
 /* The report is written by the stacks handler, run first (no dump of
  * faulthandler's follows it). */
@@ -1072,24 +1095,33 @@ wait_for_unbound_thread_states(void)
 
 static void
 write_report(const fatal_signal *sig, const char *reason, const void *address,
-             int has_address, const void *ucontext)
+             int has_address, const void *ucontext, int hold_log)
 {
+#ifndef PQG_STACKS_HANDLER
+    (void)hold_log;
+#endif
+#ifndef _WIN32
+    release_log_part();             /* a Qt fatal error's, if its stacks never came */
+#endif
     int fds[2] = {-1, -1};
     int nfds = report_fds(fds);
     quiet_gil_waiters();
     unsigned long native_id = pqg_current_native_id();
-    for (int i = 0; i < nfds; i++) {
-        write_header(fds[i], sig, reason, address, has_address, native_id);
-        pqg_write_unreported(fds[i]);       /* the likely cause comes first */
-    }
+    /* The report is composed in memory and written with one write() per
+     * descriptor (logfd.c, pqg_capture_begin): fork children that share
+     * the run log and crash at once no longer mix their reports. */
+    const int composed[1] = {PQG_CAPTURE_FD};
+    pqg_capture_begin(fds, nfds);
+    write_header(PQG_CAPTURE_FD, sig, reason, address, has_address, native_id);
+    pqg_write_unreported(PQG_CAPTURE_FD);   /* the likely cause comes first */
     atomic_fetch_add(&report_progress, 1);
-    write_native_stack(fds, nfds, ucontext);
+    write_native_stack(composed, 1, ucontext);
     atomic_fetch_add(&report_progress, 1);
-    write_legend(fds, nfds, native_id);
+    write_legend_to(PQG_CAPTURE_FD, native_id);
     atomic_fetch_add(&report_progress, 1);
 #ifdef PQG_OWN_PYTHON_STACKS
     if (!engine_is_faulthandler) {
-        write_python_stacks(fds, nfds, native_id);
+        write_python_stacks(composed, 1, native_id);
     }
 #endif
     restore_gil_waiters();
@@ -1103,10 +1135,18 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
     size_t path_len;
     const char *path_line = pqg_log_path_line(&path_len);
     int log_fd = pqg_log_fd_checked();
-    for (int i = 0; i < nfds; i++) {
+    /* Each descriptor's own last lines, after the common text: one write
+     * (room for them first: a flush now goes to every descriptor).  The
+     * log's last: its part may be held for the Python stacks (below). */
+    pqg_capture_reserve(8192);
+    size_t common = pqg_capture_mark();
+    int held = 0;
+    for (int i = nfds - 1; i >= 0; i--) {
         int is_log = fds[i] == log_fd;
+        const int out = PQG_CAPTURE_FD;
+        pqg_capture_truncate(common);
         if (engine_is_faulthandler && faulthandler_stale(log_fd)) {
-            pqg_puts(fds[i], stacks_copied()
+            pqg_puts(out, stacks_copied()
                      ? "\nPython stacks of all threads: not written (the app closed "
                        "pyqtguard's descriptors; faulthandler's now names another file)\n"
                      : "\nPython stacks of all threads: not written (the app "
@@ -1115,30 +1155,46 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
 #ifdef PQG_STACKS_HANDLER
         else if (engine_is_faulthandler && report_from_stacks_handler
                  && report_after_shutdown) {
-            pqg_puts(fds[i], "\nPython stacks of all threads: none (Python had shut "
+            pqg_puts(out, "\nPython stacks of all threads: none (Python had shut "
                      "down: the crash came from native code run at exit)\n");
         }
         else if (engine_is_faulthandler && report_from_stacks_handler) {
-            pqg_puts(fds[i], "\nPython stacks of all threads: not here (the app disabled "
+            pqg_puts(out, "\nPython stacks of all threads: not here (the app disabled "
                      "faulthandler after install(); if it enabled it again, its "
                      "file has them)\n");
         }
 #endif
         else if (engine_is_faulthandler && faulthandler_apps_own) {
-            pqg_puts(fds[i], "\nPython stacks of all threads: not here (faulthandler was "
+            pqg_puts(out, "\nPython stacks of all threads: not here (faulthandler was "
                      "enabled before install(); they are in its file: stderr with "
                      "-X faulthandler or PYTHONFAULTHANDLER=1)\n");
         }
         else if (engine_is_faulthandler) {
-            pqg_puts(fds[i], is_log || (stacks_copied() && fds[i] == stacks_target_fd())
+            pqg_puts(out, is_log || (stacks_copied() && fds[i] == stacks_target_fd())
                      ? "\nPython stacks of all threads (by faulthandler):\n"
                      : "\nPython stacks of all threads: see the run log\n");
         }
         if (!is_log) {
             /* stderr's copy ends naming the log (a static buffer set at
              * install: write() only, signal-safe). */
-            pqg_write_all(fds[i], path_line, path_len);
+            pqg_write_all(out, path_line, path_len);
         }
+#ifdef PQG_STACKS_HANDLER
+        if (is_log && hold_log && fds[i] == stacks_target_fd()) {
+            /* 3.13+: faulthandler's dump follows, copied to the log by the
+             * stacks handler: the log's part waits for it there, so that
+             * the whole report is one write() (children crashing at once
+             * put their stacks under one another's headers). */
+            pqg_capture_set_targets(&fds[i], 1);
+            log_part_held = 1;
+            held = 1;
+            continue;
+        }
+#endif
+        pqg_capture_write_to(fds[i]);
+    }
+    if (!held) {
+        pqg_capture_end();
     }
     pqg_write_crash_notice();               /* "where is the report", if asked */
 }
@@ -1352,6 +1408,13 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
         return;
     }
     int claimed = claim_reporter(native_id);
+    if (!claimed && (unsigned long)atomic_load(&reporter) == native_id) {
+        /* Entered again by the thread writing the report: its writing
+         * faulted (a Python stack read from memory the crash damaged).
+         * What it composed is written before the process ends. */
+        pqg_capture_flush();
+        log_part_held = 0;
+    }
     if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {
         wait_for_reporter();
         claimed = claim_reporter(native_id);    /* given up: this thread's turn */
@@ -1380,7 +1443,8 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
 #endif
             report_passed_on = report_sender == (long)pqg_getpid()
                                && passed_on_by_another_handler(ucontext);
-            write_report(sig, NULL, real_fault ? info->si_addr : NULL, real_fault, ucontext);
+            write_report(sig, NULL, real_fault ? info->si_addr : NULL, real_fault, ucontext,
+                         hold_log_part(under));
         }
     }
     /* Chain: the previous handler (faulthandler, a library's, or the default
@@ -1394,6 +1458,7 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
      * itself: SA_NODEFER lets raise() deliver it inside this handler. */
 #ifdef PQG_STACKS_HANDLER
     if (under) {
+        release_log_part();
         restore_under_previous(sig);        /* what was there before pyqtguard */
         errno = saved_errno;
         raise(signum);
@@ -1403,10 +1468,14 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
     (void)under;
 #endif
     if (faulthandler_stale(pqg_log_fd_checked())) {
+        release_log_part();
         restore_default_action(sig);        /* not faulthandler: see above */
     }
     else {
 #ifdef PQG_STACKS_HANDLER
+        if (!stacks_armed) {
+            release_log_part();
+        }
         if (stacks_armed) {                 /* its dump: appended from here on */
             off_t end = lseek(stacks_fd, 0, SEEK_END);
             stacks_start = end > 0 ? end : 0;
@@ -1445,19 +1514,23 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
         /* faulthandler's re-raise (or a fault in its dump) */
         stacks_pending = 0;
         int fd = stacks_target_fd();
+        /* The report's log part waits in the capture buffer: the stacks
+         * join it, and the whole goes out in one write(). */
+        int out = log_part_held && fd >= 0 ? PQG_CAPTURE_FD : fd;
         if (stacks_discard) {
             /* the fatal error's report above has them */
         }
-        else if (copy_faulthandler_stacks(fd, stacks_start) == 0 && fd >= 0) {
-            pqg_puts(fd, "(none here: the app gave faulthandler a file of its own; "
+        else if (copy_faulthandler_stacks(out, stacks_start) == 0 && fd >= 0) {
+            pqg_puts(out, "(none here: the app gave faulthandler a file of its own; "
                      "they are there)\n");
         }
         if (!stacks_discard && fd >= 0 && info != NULL && info->si_code > 0) {
             /* A fault of the kernel's, not faulthandler's raise(): its dump
              * read memory the crash damaged (a thread's frames) and faulted. */
-            pqg_puts(fd, "\n(faulthandler's dump faulted here, reading memory the "
+            pqg_puts(out, "\n(faulthandler's dump faulted here, reading memory the "
                      "crash damaged: the stacks stop)\n");
         }
+        release_log_part();
         restore_under_previous(sig);
         errno = saved_errno;
         raise(signum);
@@ -1562,7 +1635,7 @@ unhandled_exception_filter(EXCEPTION_POINTERS *pointers)
     if (claim_reporter(pqg_current_native_id())) {
         fatal_signal sig = {.signum = 0, .name = "EXCEPTION",
                             .description = "unhandled Windows exception"};
-        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress, 1, NULL);
+        write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress, 1, NULL, 0);
         int fds[2] = {-1, -1};
         int nfds = report_fds(fds);
         for (int i = 0; i < nfds; i++) {
@@ -1697,7 +1770,15 @@ write_fatal_report_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (!claim_reporter(pqg_current_native_id())) {
         Py_RETURN_FALSE;                /* a report is being written already */
     }
-    write_report(NULL, reason, NULL, 0, NULL);
+    /* 3.13+: the Python side dumps the stacks into the memfd next and
+     * copies them (crash_copy_stacks): the log's part waits for them, and
+     * crash_release_report() writes it if they do not come. */
+#ifdef PQG_STACKS_HANDLER
+    int hold = stacks_armed && stacks_fd_is_ours() && !faulthandler_stale(pqg_log_fd_checked());
+#else
+    int hold = 0;
+#endif
+    write_report(NULL, reason, NULL, 0, NULL, hold);
     fatal_already_reported = 1;
     atomic_store(&reporter, 0);         /* the SIGABRT may now add its line */
     return PyBool_FromLong(1);
@@ -1831,9 +1912,22 @@ crash_copy_stacks_py(PyObject *Py_UNUSED(self), PyObject *arg)
     if (start == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    copy_faulthandler_stacks(stacks_target_fd(), (off_t)start);
+    int fd = stacks_target_fd();
+    copy_faulthandler_stacks(log_part_held && fd >= 0 ? PQG_CAPTURE_FD : fd, (off_t)start);
+    release_log_part();
 #else
     (void)arg;
+#endif
+    Py_RETURN_NONE;
+}
+
+/* A Qt fatal error's report held for its stacks (write_fatal_report), to
+ * the log now as it is.  Nothing if none is held. */
+static PyObject *
+crash_release_report_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+#ifndef _WIN32
+    release_log_part();
 #endif
     Py_RETURN_NONE;
 }
@@ -1889,6 +1983,9 @@ static PyMethodDef crash_methods[] = {
      PyDoc_STR("crash_disable($module, /)\n--\n\nRestore the previous handlers.")},
     {"crash_enabled", crash_enabled_py, METH_NOARGS,
      PyDoc_STR("crash_enabled($module, /)\n--\n\nWhether the handlers are on.")},
+    {"crash_release_report", crash_release_report_py, METH_NOARGS,
+     PyDoc_STR("crash_release_report($module, /)\n--\n\n"
+               "Write a fatal error's report held for its Python stacks, if any.")},
     {"write_fatal_report", write_fatal_report_py, METH_O,
      PyDoc_STR("write_fatal_report($module, reason, /)\n--\n\n"
                "Write a crash report for a fatal error that is not a signal.")},

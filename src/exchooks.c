@@ -523,11 +523,13 @@ write_repeat_count(const char *where, unsigned long counted, int log_only,
                    void *Py_UNUSED(arg))
 {
     char stamp[32];
+    char child[48];
     pqg_format_timestamp(stamp);
+    /* A fork child's count is its own, not the app's (`pyqtguard logs`). */
     PyObject *line = PyUnicode_FromFormat(
-        "[%s] pyqtguard: %s: %lu more time%s since its last full report "
+        "[%s] %spyqtguard: %s: %lu more time%s since its last full report "
         "(repeats are counted, not reported again)\n",
-        stamp, where, counted, counted == 1 ? "" : "s");
+        stamp, pqg_forked_child_mark(child), where, counted, counted == 1 ? "" : "s");
     if (line == NULL) {
         PyErr_Clear();
         return;

@@ -34,6 +34,9 @@
 static volatile int log_fd = -1;
 static volatile int stderr_fd = -1;
 static volatile int write_failed = 0;
+/* The process the log was handed over in: a fork child shares the log, and
+ * its own lines must not read as the app's ("(forked child, pid N)"). */
+static volatile long log_owner_pid = 0;
 
 /* A full disk (or a log file gone): the first failed write warns on stderr
  * at once, one line; later entries are counted, not written; the first
@@ -113,9 +116,41 @@ pqg_log_fd_checked(void)
             }
             return -1;
         }
+        if (!failed && st.st_size > 0) {
+            /* What every process sharing the log wrote (loglimit.c). */
+            pqg_log_limit_seen_size((unsigned long long)st.st_size);
+        }
     }
 #endif
     return fd;
+}
+
+/* "(forked child, pid N) " in a fork child of the process that opened the
+ * log, else "", into buf (at least 48 bytes).  Signal-safe. */
+const char *
+pqg_forked_child_mark(char *buf)
+{
+    long pid = pqg_getpid();
+    buf[0] = '\0';
+    if (log_owner_pid <= 0 || pid == log_owner_pid) {
+        return buf;
+    }
+    char digits[24];
+    char *p = digits + sizeof(digits) - 1;
+    unsigned long n = (unsigned long)pid;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    static const char head[] = "(forked child, pid ";
+    size_t used = sizeof(head) - 1;
+    memcpy(buf, head, used);
+    size_t len = strlen(p);
+    memcpy(buf + used, p, len);
+    used += len;
+    memcpy(buf + used, ") ", 3);
+    return buf;
 }
 
 int
@@ -127,11 +162,22 @@ pqg_stderr_fd(void)
 /* The crash handler's memory "descriptor": writes to PQG_CAPTURE_FD collect
  * in a static buffer, so a part made of many small writes (the thread table:
  * 1,000 threads are ~7,000 of them) costs one write() per real descriptor.
- * Only the thread that claimed the crash report uses it (crash.c).  A part
- * longer than the buffer is cut, and says so.  Signal-safe: memcpy. */
+ * Only the thread that claimed the crash report uses it (crash.c).
+ *
+ * A crash report is composed here whole (pqg_capture_begin) and written
+ * with one write() per descriptor: fork children sharing the run log and
+ * crashing at once (a pool's workers hitting the same fault) wrote their
+ * reports' ~100 small pieces each into one another - headers mixed byte by
+ * byte, a report's stacks under another's header, reports with no pid line
+ * left.  An O_APPEND write() of a regular file lands in one piece.  A
+ * report longer than the buffer is written in parts as it fills.  Without
+ * targets (a part captured alone), a part longer than the buffer is cut,
+ * and says so.  Signal-safe: memcpy and write(). */
 static char capture[1024 * 1024];
 static size_t capture_len = 0;
 static int capture_cut = 0;
+static int capture_targets[2];
+static int capture_ntargets = 0;
 
 static void
 capture_append(const char *buf, size_t len)
@@ -140,7 +186,16 @@ capture_append(const char *buf, size_t len)
     if (capture_cut) {
         return;
     }
-    if (len > sizeof(capture) - sizeof(cut) - capture_len) {
+    if (capture_ntargets > 0 && len > sizeof(capture) - capture_len) {
+        pqg_capture_flush();
+        if (len > sizeof(capture)) {
+            for (int i = 0; i < capture_ntargets; i++) {
+                pqg_write_all(capture_targets[i], buf, len);
+            }
+            return;
+        }
+    }
+    if (len > sizeof(capture) - sizeof(cut) - capture_len && capture_ntargets == 0) {
         memcpy(capture + capture_len, cut, sizeof(cut) - 1);
         capture_len += sizeof(cut) - 1;
         capture_cut = 1;
@@ -162,6 +217,85 @@ pqg_capture_text(size_t *len)
 {
     *len = capture_len;
     return capture;
+}
+
+/* Compose a report for fds[0..nfds) (at most 2): empty the buffer, and
+ * write it to them whenever it fills.  Signal-safe. */
+void
+pqg_capture_begin(const int *fds, int nfds)
+{
+    pqg_capture_reset();
+    capture_ntargets = 0;
+    for (int i = 0; i < nfds && i < 2; i++) {
+        capture_targets[capture_ntargets++] = fds[i];
+    }
+}
+
+/* Other targets for what is composed (kept). */
+void
+pqg_capture_set_targets(const int *fds, int nfds)
+{
+    capture_ntargets = 0;
+    for (int i = 0; i < nfds && i < 2; i++) {
+        capture_targets[capture_ntargets++] = fds[i];
+    }
+}
+
+/* The descriptors pqg_capture_begin() was given (n: how many). */
+const int *
+pqg_capture_targets(int *n)
+{
+    *n = capture_ntargets;
+    return capture_targets;
+}
+
+/* What is composed so far, to each target, one write() each; emptied. */
+void
+pqg_capture_flush(void)
+{
+    for (int i = 0; i < capture_ntargets; i++) {
+        pqg_write_all(capture_targets[i], capture, capture_len);
+    }
+    capture_len = 0;
+}
+
+/* At least n bytes free: else what is composed goes out now. */
+void
+pqg_capture_reserve(size_t n)
+{
+    if (capture_ntargets > 0 && n > sizeof(capture) - capture_len) {
+        pqg_capture_flush();
+    }
+}
+
+/* What is composed so far, to fd alone (one write()); kept. */
+void
+pqg_capture_write_to(int fd)
+{
+    pqg_write_all(fd, capture, capture_len);
+}
+
+/* The composed length, and back to it (a descriptor's own last lines). */
+size_t
+pqg_capture_mark(void)
+{
+    return capture_len;
+}
+
+void
+pqg_capture_truncate(size_t len)
+{
+    if (len < capture_len) {
+        capture_len = len;
+    }
+}
+
+/* Composing over: the buffer back to capturing a part alone. */
+void
+pqg_capture_end(void)
+{
+    capture_ntargets = 0;
+    pqg_capture_reset();
 }
 
 /* The line naming the run log (or "" before there is one).  Signal-safe:
@@ -660,6 +794,7 @@ set_log_fd_py(PyObject *Py_UNUSED(self), PyObject *args)
     pqg_log_limit_reset(0);
 #endif
     log_fd = fd;
+    log_owner_pid = pqg_getpid();
     write_failed = 0;
     log_broken = 0;
     entries_missed = 0;

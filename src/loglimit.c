@@ -14,18 +14,40 @@
  * A report is let through or left out whole, at its start: the writers ask
  * pqg_log_report_fd() once per report and write all of it to what it
  * returns.  The size is the log's size when it was handed over plus what
- * this process wrote since (logfd.c counts each write); a fork child sharing
- * the log counts its own writes from the fork on.  Lock-free atomics only:
- * the watchdog thread asks too, and a crash handler may count a write. */
+ * this process wrote since (logfd.c counts each write), raised to the file's
+ * own size whenever logfd.c reads it: the check of the log's identity, an
+ * fstat() at most once per PQG_LOG_CHECK_NS (1 ms) and on every crash or
+ * watchdog write, returns st_size too.  So fork children sharing the log
+ * (multiprocessing's fork workers, os.fork()) and their parent count one
+ * another's writes, with no syscall of its own: past the limit each process
+ * writes at most what it writes within 1 ms, and the report under way,
+ * before it sees the size.  (Each counted its own writes alone before: 8
+ * workers wrote 8 times the limit.)  Lock-free atomics only: the watchdog
+ * thread asks too, and a crash handler may count a write. */
 #include "pyqtguard_native.h"
 
 #include <stdatomic.h>
 #include <string.h>
+#ifndef _WIN32
+#  include <sys/mman.h>
+#endif
 
 static volatile unsigned long long limit = 0;      /* 0: no limit */
 static atomic_ullong log_bytes = 0;
 static atomic_int notice_written = 0;
 static atomic_ulong reports_left_out = 0;
+/* Whether the log's notice is written, shared by every process the log was
+ * handed over to or forked from (POSIX: a MAP_SHARED page of its own per
+ * log, inherited by fork children; atomics on it are address-free): one
+ * notice per log, not one per process (8 pool workers wrote 8).  Points at
+ * the per-process flag where there is no such page.  One page per process
+ * at most, reused for its next log; a fork child's next log gets its own
+ * (the parent's page stays with the parent's log).  Never unmapped: the
+ * watchdog thread may be reading it. */
+static atomic_int *volatile log_notice_written = &notice_written;
+#ifndef _WIN32
+static long notice_page_owner = 0;        /* the pid that mapped it */
+#endif
 
 /* Every successful write to the log fd (logfd.c).  Signal-safe. */
 void
@@ -34,29 +56,66 @@ pqg_log_limit_count(size_t len)
     atomic_fetch_add_explicit(&log_bytes, (unsigned long long)len, memory_order_relaxed);
 }
 
-/* The one notice, when the first report is left out.  Signal-safe: stack
- * buffers and write() (pqg_puts). */
+/* The log's size as read from the file (st_size): what every process
+ * sharing it wrote.  Raises the count, never lowers it.  Signal-safe. */
+void
+pqg_log_limit_seen_size(unsigned long long size)
+{
+    unsigned long long seen = atomic_load_explicit(&log_bytes, memory_order_relaxed);
+    while (seen < size
+           && !atomic_compare_exchange_weak_explicit(&log_bytes, &seen, size,
+                                                     memory_order_relaxed,
+                                                     memory_order_relaxed)) {
+    }
+}
+
+/* Append s to buf[*used..size), cut at the end. */
+static void
+append(char *buf, size_t size, size_t *used, const char *s)
+{
+    size_t len = strlen(s);
+    if (len > size - *used) {
+        len = size - *used;
+    }
+    memcpy(buf + *used, s, len);
+    *used += len;
+}
+
+/* The one notice, when the first report is left out: one write() per
+ * descriptor, so that the lines of other processes sharing the log never
+ * land inside it (five writes did).  Signal-safe: stack buffers, write(). */
 static void
 write_notice(int log)
 {
     char stamp[32];
+    char number[24];
+    char line[400];
+    char *p = number + sizeof(number) - 1;
+    unsigned long long n = limit;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
     pqg_format_timestamp(stamp);
     int fds[2] = {log, pqg_stderr_fd()};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0) {
             continue;
         }
+        size_t used = 0;
         if (i == 0) {
-            pqg_puts(fds[i], "[");
-            pqg_puts(fds[i], stamp);
-            pqg_puts(fds[i], "] ");
+            append(line, sizeof(line), &used, "[");
+            append(line, sizeof(line), &used, stamp);
+            append(line, sizeof(line), &used, "] ");
         }
-        pqg_puts(fds[i], "pyqtguard: this run's log reached its size limit (");
-        pqg_put_dec(fds[i], limit);
-        pqg_puts(fds[i], i == 0
-                 ? " bytes, max_log_bytes): later reports are counted, not written "
-                   "(the count is written at exit); the copy on stderr goes on\n"
-                 : " bytes, max_log_bytes): later reports go to stderr only\n");
+        append(line, sizeof(line), &used, "pyqtguard: this run's log reached its size limit (");
+        append(line, sizeof(line), &used, p);
+        append(line, sizeof(line), &used, i == 0
+               ? " bytes, max_log_bytes): later reports are counted, not written "
+                 "(the count is written at exit); the copy on stderr goes on\n"
+               : " bytes, max_log_bytes): later reports go to stderr only\n");
+        pqg_write_all(fds[i], line, used);
     }
 }
 
@@ -67,8 +126,10 @@ report_fd(int fd)
             || atomic_load_explicit(&log_bytes, memory_order_relaxed) < limit) {
         return fd;
     }
-    if (atomic_exchange(&notice_written, 1) == 0) {
-        write_notice(fd);
+    atomic_int *shared = log_notice_written;
+    if (atomic_exchange(&notice_written, 1) == 0
+            && (shared == &notice_written || atomic_exchange(shared, 1) == 0)) {
+        write_notice(fd);           /* this process's first, and the log's */
     }
     atomic_fetch_add_explicit(&reports_left_out, 1, memory_order_relaxed);
     return -1;
@@ -97,7 +158,34 @@ pqg_log_limit_reset(unsigned long long size)
     atomic_store(&log_bytes, size);
     atomic_store(&notice_written, 0);
     atomic_store(&reports_left_out, 0);
+#ifndef _WIN32
+    if (notice_page_owner == pqg_getpid()) {
+        atomic_store(log_notice_written, 0);
+        return;
+    }
+    void *page = mmap(NULL, sizeof(atomic_int), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page != MAP_FAILED) {
+        atomic_init((atomic_int *)page, 0);
+        log_notice_written = (atomic_int *)page;
+        notice_page_owner = pqg_getpid();
+        return;
+    }
+#endif
+    log_notice_written = &notice_written;
 }
+
+#ifndef _WIN32
+/* A fork child counts the reports it leaves out from the fork on: each
+ * process writes its own count at exit, and `pyqtguard logs` adds them up
+ * (a child counted its parent's again).  The notice stays written: the
+ * parent's is in the log already.  After fork(), one thread: a store. */
+static void
+left_out_renew_in_child(void)
+{
+    atomic_store(&reports_left_out, 0);
+}
+#endif
 
 static PyObject *
 set_log_limit_py(PyObject *Py_UNUSED(self), PyObject *arg)
@@ -107,6 +195,10 @@ set_log_limit_py(PyObject *Py_UNUSED(self), PyObject *arg)
         return NULL;
     }
     limit = value;
+#ifndef _WIN32
+    static int atfork_registered = 0;
+    pqg_on_fork_child(left_out_renew_in_child, &atfork_registered);
+#endif
     Py_RETURN_NONE;
 }
 

@@ -33,6 +33,7 @@ int pqg_logprune_init(PyObject *module);      /* logprune.c: old logs, off-threa
 int pqg_loglimit_init(PyObject *module);
 void pqg_log_limit_count(size_t len);              /* signal-safe; a write to the log */
 void pqg_log_limit_reset(unsigned long long size); /* a new log, holding size bytes */
+void pqg_log_limit_seen_size(unsigned long long size); /* signal-safe; st_size read */
 /* The fd a new report goes to: the log's, or -1 past the size limit (the
  * report counted, the first one refused writing a notice).  Ask once per
  * report and write all of it there. */
@@ -42,6 +43,7 @@ int pqg_log_fd(void);          /* signal-safe; -1 if none; identity checked each
 int pqg_log_fd_checked(void);  /* signal-safe; identity checked now (crash, signal paths) */
 #define PQG_LOG_CHECK_NS 1000000LL
 int pqg_stderr_fd(void);                            /* signal-safe; -1 if none */
+const char *pqg_forked_child_mark(char *buf);     /* signal-safe; buf >= 48 bytes */
 const char *pqg_log_path_line(size_t *len);        /* signal-safe; len 0: none */
 void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
 /* Writes to this pseudo-descriptor collect in a static buffer (for the crash
@@ -49,6 +51,16 @@ void pqg_write_all(int fd, const char *buf, size_t len);   /* signal-safe */
 #define PQG_CAPTURE_FD 0x7ffffff0
 void pqg_capture_reset(void);                       /* signal-safe */
 const char *pqg_capture_text(size_t *len);          /* signal-safe */
+/* A whole crash report composed there, one write() per descriptor. */
+void pqg_capture_begin(const int *fds, int nfds);   /* signal-safe */
+const int *pqg_capture_targets(int *n);             /* signal-safe */
+void pqg_capture_set_targets(const int *fds, int nfds); /* signal-safe */
+void pqg_capture_flush(void);                       /* signal-safe */
+void pqg_capture_reserve(size_t n);                 /* signal-safe */
+void pqg_capture_write_to(int fd);                  /* signal-safe */
+size_t pqg_capture_mark(void);                      /* signal-safe */
+void pqg_capture_truncate(size_t len);              /* signal-safe */
+void pqg_capture_end(void);                         /* signal-safe */
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */

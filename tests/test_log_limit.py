@@ -253,3 +253,86 @@ def test_a_forged_log_full_line_in_an_exception_message_is_not_read(tmp_path):
                          env=child_env(result.log_dir))
     newest = json.loads(cli.stdout)[0]
     assert newest["log_full"] is False and newest["reports_not_written"] == 0, newest
+
+
+FORK_CHILDREN_FLOOD = """
+    import multiprocessing as mp
+    import os
+    import sys
+    import pyqtguard
+    pyqtguard.install(max_log_bytes={limit}, stderr=False)
+    from PyQt6.QtCore import qWarning
+
+    def work(i):
+        for k in range({count}):
+            qWarning(f"child {{os.getpid()}} distinct warning {{k}} " + "x" * 60)
+        return os.getpid()
+
+    if __name__ == "__main__":
+        with mp.get_context("fork").Pool({children}) as pool:
+            pids = pool.map(work, range({children}), chunksize=1)
+        print("children", len(set(pids)), flush=True)
+"""
+
+
+def test_fork_children_sharing_the_log_share_its_limit(tmp_path):
+    # Each fork child used to count only its own writes from the fork on:
+    # 8 children wrote 8 times the limit.  The log's size on disk is the
+    # count they share now.
+    children = 8
+    result = run_app(FORK_CHILDREN_FLOOD.format(limit=LIMIT, count=3000, children=children),
+                     tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    assert f"children {children}" in result.stdout or "children" in result.stdout
+    size = _log_bytes(result)
+    # Past the limit each process writes what it writes before it next
+    # reads the log's size (at most 1 ms apart) and the report under way.
+    assert LIMIT <= size < LIMIT + 64 * 1024, size
+    log = result.log
+    # One notice for the log, not one per process; in one piece.
+    assert log.count("reached its size limit") == 1, log.count("reached its size limit")
+    for line in log.splitlines():
+        if "reached its size limit" in line:
+            assert line.endswith("the copy on stderr goes on"), line
+            assert line.count("pyqtguard:") == 1, line
+
+
+def test_pyqtguard_logs_counts_what_fork_children_left_out_too(tmp_path):
+    # Each process writes at exit how many reports it left out; `pyqtguard
+    # logs` took the app's line alone (the children's say "(forked child,
+    # pid N)"): 2,999 of 14,491 missing reports.  A child counts its own
+    # from the fork on (it counted the parent's before it again).
+    result = run_app("""
+        import os
+        import sys
+        import pyqtguard
+        pyqtguard.install(max_log_bytes=%d, stderr=False)
+        from PyQt6.QtCore import qWarning
+        for k in range(2000):          # past the limit before the forks
+            qWarning(f"parent distinct warning {k} " + "x" * 60)
+        pids = []
+        for c in range(4):
+            pid = os.fork()
+            if pid == 0:
+                for k in range(3000):
+                    qWarning(f"child {os.getpid()} distinct warning {k} " + "x" * 60)
+                sys.exit(0)
+            pids.append(pid)
+        for pid in pids:
+            assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        print("done", flush=True)
+    """ % LIMIT, tmp_path, timeout=120)
+    assert result.returncode == 0 and "done" in result.stdout, result.describe()
+    log = result.log
+    written = log.count(" distinct warning ")
+    counts = [int(n) for n in re.findall(r"pyqtguard: (\d+) reports? not written: this run's "
+                                         r"log was full", log)]
+    assert len(counts) == 5 and sum(counts) == 14000 - written, (counts, written)
+    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                          "--log-dir", str(result.log_dir)],
+                         capture_output=True, text=True, timeout=60,
+                         env=child_env(result.log_dir))
+    newest = json.loads(cli.stdout)[0]
+    assert newest["outcome"] == "clean", newest
+    assert newest["log_full"] is True and newest["reports_not_written"] == 14000 - written, (
+        newest, written)

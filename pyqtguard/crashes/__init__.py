@@ -51,21 +51,27 @@ def write_fatal_report(reason: str) -> bool:
     report.  Returns False if a report was already being written."""
     written = bool(_native.write_fatal_report(reason))
     if written and _native.python_stacks_engine() == "faulthandler":
-        fd = _native.log_fd()
-        stacks_fd = _native.crash_stacks_fd()      # -1 once the app closed it
-        if stacks_fd >= 0:
-            import faulthandler
-            import os
+        # On Linux the report's log part waits in the C core for the stacks
+        # copied from the memfd, so that it lands in one write() with them
+        # (fork children sharing the log); released whatever happens here.
+        try:
+            fd = _native.log_fd()
+            stacks_fd = _native.crash_stacks_fd()      # -1 once the app closed it
+            if stacks_fd >= 0:
+                import faulthandler
+                import os
 
-            start = os.lseek(stacks_fd, 0, os.SEEK_END)
-            faulthandler.dump_traceback(file=stacks_fd, all_threads=True)
-            _native.crash_copy_stacks(start)
-        elif _faulthandler_stacks_fd >= 0:
-            pass                                   # not into the app's file
-        elif fd >= 0:
-            import faulthandler
+                start = os.lseek(stacks_fd, 0, os.SEEK_END)
+                faulthandler.dump_traceback(file=stacks_fd, all_threads=True)
+                _native.crash_copy_stacks(start)
+            elif _faulthandler_stacks_fd >= 0:
+                pass                                   # not into the app's file
+            elif fd >= 0:
+                import faulthandler
 
-            faulthandler.dump_traceback(file=fd, all_threads=True)
+                faulthandler.dump_traceback(file=fd, all_threads=True)
+        finally:
+            _native.crash_release_report()
     return written
 
 

@@ -111,6 +111,7 @@ def run_log_path() -> str | None:
 
 _path_line = ""          # "pyqtguard: this run's log: <absolute path>\n"
 _owner_pid = -1          # the process that opened the log (a fork child shares it)
+_left_out_noted_by = -1  # the process that wrote its count of reports left out
 _path_noted = False
 
 
@@ -202,6 +203,10 @@ def write(text: str, *, report: bool = False) -> None:
 def note_reports_left_out() -> None:
     """At exit: how many reports the log left out past its size limit
     (``pyqtguard logs`` reads this line back), if any."""
+    global _left_out_noted_by
+    if _left_out_noted_by == os.getpid():
+        return                      # a fork worker's end wrote it (installer.py)
+    _left_out_noted_by = os.getpid()
     limit, _size, left_out = _native.log_limit_state()
     if left_out:
         log_event(f"pyqtguard: {left_out} report{'s' if left_out != 1 else ''} not "

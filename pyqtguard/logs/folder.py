@@ -273,6 +273,11 @@ def prune_old_runs(own_log: str, keep: int) -> None:
         if test is is_worker_log_name:
             names = _quiet_first(folder, names)
         old += [os.path.join(folder, n) for n in names[: max(0, len(names) - cap)]]
+    # A log its run still holds open stays: another instance of the app (a
+    # single-instance app's every launch is a short guarded run), a worker
+    # still at work.  Its reports, a crash report too, went to an unlinked
+    # file.  It goes once its run has ended.
+    old = [path for path in old if not _held_by_its_run(path)]
     if not old:
         return
     # With each run log goes the runtime file of its dump handler, if the run
@@ -288,6 +293,38 @@ def prune_old_runs(own_log: str, keep: int) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+
+def _held_by_its_run(path: str) -> bool:
+    """Whether the process its name gives is alive and - where the system
+    says so (Linux's ``/proc``) - has *path* open: the run log stays open
+    for the whole run, so a reused pid of another program does not count.
+    Elsewhere a live pid is enough (the log is kept one start longer).  A
+    dead pid costs one ``kill(pid, 0)``."""
+    pid = pid_in_name(path)
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass                          # alive, another user's
+    fd_dir = f"/proc/{pid}/fd"
+    if not (sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd")):
+        return True
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return False                  # gone meanwhile, or another user's
+    target = os.path.realpath(path)
+    for name in names:
+        try:
+            if os.readlink(os.path.join(fd_dir, name)) == target:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 # A worker log larger than this holds more than its header and a few

@@ -114,7 +114,10 @@ _DUMPED_FRAME = re.compile(rb'\s*File "(?P<file>.*)", line (?P<line>\d{1,10}) '
 # The run log's size limit (src/loglimit.c): the notice when it was reached,
 # and at exit how many reports were left out.
 _LOG_FULL_LINE = re.compile(_STAMP + rb"pyqtguard: this run's log reached its size limit \(")
-_LEFT_OUT_LINE = re.compile(_STAMP + rb"pyqtguard: (?P<count>\d{1,12}) reports? not written: "
+# Each process sharing the log writes its own count (a fork child's line
+# begins "(forked child, pid N)"): the log left out their sum.
+_LEFT_OUT_LINE = re.compile(_STAMP + rb"(?:\(forked child, pid \d{1,20}\) )?"
+                            rb"pyqtguard: (?P<count>\d{1,12}) reports? not written: "
                             rb"this run's log was full")
 MAX_FREEZE_PLACES = 10      # where the GUI thread was stuck: the longest freezes' places
 _MAX_TRACKED_PLACES = 1024  # places kept while scanning (more: counted, not placed)
@@ -170,6 +173,7 @@ class RunSummary:
     freeze_places: tuple[FreezePlace, ...] = ()  # by longest freeze, MAX_FREEZE_PLACES
     log_full: bool = False           # the log reached its size limit (max_log_bytes)...
     reports_not_written: int = 0     # ...and left out this many reports (0: not known)
+    child_crashes: int = 0           # forked children whose crash is in this log
 
     def describe(self) -> str:
         """The outcome for people: ``clean``, ``2 exceptions``, ``crashed
@@ -182,7 +186,9 @@ class RunSummary:
             text = f"worker of pid {self.worker_of}{via}: {text}"
         if self.freezes:
             text += f"; {self._describe_freezes()}"
-        if self.child_crash:
+        if self.child_crash and self.child_crashes > 1:
+            text += f"; {self.child_crashes} forked children crashed (last: {self.child_crash})"
+        elif self.child_crash:
             text += f"; forked child crashed ({self.child_crash})"
         if self.log_full:
             left_out = self.reports_not_written
@@ -230,7 +236,8 @@ class RunSummary:
                 "longest_freeze_ended": self.longest_freeze_ended,
                 "freeze_where": self.freeze_where,
                 "freeze_places": [place.as_dict() for place in self.freeze_places],
-                "log_full": self.log_full, "reports_not_written": self.reports_not_written}
+                "log_full": self.log_full, "reports_not_written": self.reports_not_written,
+                "child_crashes": self.child_crashes}
 
 
 class NotARunLog(OSError):
@@ -456,7 +463,8 @@ class _Scan:
         else:
             left_out = _LEFT_OUT_LINE.match(line)
             if left_out is not None:
-                self.log_full, self.left_out = True, int(left_out["count"])
+                self.log_full = True
+                self.left_out += int(left_out["count"])
 
 
 def _scan(fd: int, pid: int, size: int) -> tuple[_Scan, bool]:
@@ -510,15 +518,17 @@ def _exit_timeout(tail: bytes, pid: int) -> tuple[bool, int | None] | None:
     return untaken_term, None
 
 
-def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None]:
+def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None, int]:
     """The run's crash (its signal or fatal message, "" if unreadable; None
-    if none) and the last crash of a forked child ("pid N: reason"; None).
+    if none), the last crash of a forked child ("pid N: reason"; None) and
+    how many forked children crashed (a pool's workers hitting one fault).
 
     A ``fork`` child (a multiprocessing worker under Linux's default start
     method) shares its parent's run log: its crash report names its own pid,
     and it is not the app's crash - the app may well have gone on."""
     run_crash: str | None = None
     child_crash: str | None = None
+    children: set[str] = set()
     start = tail.find(CRASH_MARKER)
     while start >= 0:
         if not _starts_a_line(tail, start):
@@ -529,10 +539,11 @@ def _crash_reasons(tail: bytes, pid: int) -> tuple[str | None, str | None]:
         report_pid = fields.get("pid", "").strip()
         if report_pid.isdigit() and pid > 0 and int(report_pid) != pid:
             child_crash = f"pid {report_pid}: {reason}" if reason else f"pid {report_pid}"
+            children.add(report_pid)
         else:
             run_crash = reason
         start = tail.find(CRASH_MARKER, start + len(CRASH_MARKER))
-    return run_crash, child_crash
+    return run_crash, child_crash, len(children)
 
 
 def _ended(tail: bytes) -> bool:
@@ -598,7 +609,7 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         exceptions, freezes = scan.exceptions, scan.freezes
     finally:
         os.close(fd)
-    crash, child_crash = _crash_reasons(tail, pid)
+    crash, child_crash, child_crashes = _crash_reasons(tail, pid)
     timeout = _exit_timeout(tail, pid) if crash is None else None
     if crash is not None:
         outcome = "crashed"
@@ -622,7 +633,7 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
                       outcome, exceptions, exact, crash or "", child_crash or "", worker_of,
                       forkserver, exit_status, untaken_sigterm, freezes.count, exact,
                       longest_ms, longest_ended, where, tuple(places), scan.log_full,
-                      scan.left_out)
+                      scan.left_out, child_crashes)
 
 
 _FORKSERVER = re.compile(r"forked by the forkserver pid (\d{1,10})\)$")
