@@ -168,3 +168,58 @@ def test_running_qthread_in_a_garbage_cycle_is_kept_and_reported(tmp_path):
     assert result.log.count(LOST) == 1, result.describe()
     assert "QThread 'cyclic'" in result.log
     assert "Destroyed while thread" not in result.stderr
+
+
+def test_a_qthread_terminated_inside_python_ends_without_a_crash(tmp_path):
+    """terminate() of a QThread whose run() is inside a Python call (a
+    sleep, its event loop) leaves that call's thread state behind, its C
+    frames on a stack that is gone; Qt then emits ``finished`` in that
+    thread.  pyqtguard's Python slot on ``finished`` ran there and read the
+    dead frames: a crash on Qt 6.4, where the emission comes from inside the
+    cancellation's unwinding (without pyqtguard the app goes on).  The
+    thread is still forgotten, and the threads after it are tracked."""
+    result = run_app("""
+        import threading
+        import pyqtguard
+        from pyqtguard import _native
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        inside = threading.Semaphore(0)
+        class Sleeper(QtCore.QThread):
+            def run(self):
+                inside.release()
+                if self.objectName() == "sleeper":
+                    self.msleep(600_000)
+                self.exec()
+        threads = [Sleeper(), Sleeper()]
+        threads[0].setObjectName("sleeper")
+        threads[1].setObjectName("looper")
+        for thread in threads:
+            thread.start()
+        for _ in threads:
+            inside.acquire()
+        QtCore.QThread.msleep(100)         # each in its blocking call, the GIL let go
+        for thread in threads:
+            thread.terminate()
+            thread.wait()
+        print("terminated", flush=True)
+        app.processEvents()
+        names = lambda: sorted(name for _, _, name, _ in _native.thread_table())
+        print("after terminate:", names(), flush=True)
+        later = Sleeper()
+        later.setObjectName("later")
+        later.start()
+        inside.acquire()
+        print("while later runs:", names(), flush=True)
+        later.quit()
+        later.wait()
+        app.processEvents()
+        print("at the end:", names(), flush=True)
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "terminated" in result.stdout, result.describe()
+    assert "after terminate: ['MainThread']" in result.stdout, result.describe()
+    assert "while later runs: ['MainThread', 'later']" in result.stdout, result.describe()
+    assert "at the end: ['MainThread']" in result.stdout, result.describe()
+    assert "crash report" not in result.log, result.describe()

@@ -44,13 +44,23 @@ mp.set_executable(sys.executable)
 """
 
 
+def runtime_dir_env(tmp_path, env=None):
+    """*env* with XDG_RUNTIME_DIR set to a private folder: these tests expect
+    an empty stderr, and Qt 6.4 (not 6.5 and later) warns "QStandardPaths:
+    XDG_RUNTIME_DIR not set" as a QApplication is made without one, with or
+    without pyqtguard."""
+    runtime_dir = tmp_path / "xdg-runtime"
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    return {"XDG_RUNTIME_DIR": str(runtime_dir), **(env or {})}
+
+
 def frozen_app(tmp_path, source: str, *, args=(), env=None, timeout=60):
     exe = tmp_path / "frozen_app"
     exe.write_text(FROZEN_EXE.format(python=sys.executable, script=tmp_path / "app.py"))
     exe.chmod(0o755)
     prologue = FROZEN_PROLOGUE.format(exe=str(exe))
     return run_app(prologue + textwrap.dedent(source), tmp_path, args=list(args),
-                   env=env, timeout=timeout, kill_group=True)
+                   env=runtime_dir_env(tmp_path, env), timeout=timeout, kill_group=True)
 
 
 def plain_and_guarded(tmp_path, source: str, **kwargs):
@@ -169,7 +179,8 @@ def test_forged_multiprocessing_fork_arguments_do_not_hijack_the_app(tmp_path, a
     exe.chmod(0o755)
     (tmp_path / "app.py").write_text(FROZEN_PROLOGUE.format(exe=str(exe))
                                      + textwrap.dedent(source))
-    proc = run_in_group([str(exe), *args], tmp_path, child_env(tmp_path / "logs"), 60,
+    proc = run_in_group([str(exe), *args], tmp_path,
+                        child_env(tmp_path / "logs", runtime_dir_env(tmp_path)), 60,
                         stdin=subprocess.PIPE)     # stdin: a readable pipe, at EOF
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert proc.stdout == f"app ran with {args}\n", (proc.stdout, proc.stderr)

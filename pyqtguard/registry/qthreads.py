@@ -84,6 +84,8 @@ _lock = _thread.allocate_lock()
 _connected: weakref.WeakSet[Any] = weakref.WeakSet()
 _original_qthread_start: Any = None      # callable as start(thread, *args, **kwargs)
 _original_start_descriptor: Any = None   # what QThread's dict held
+_original_qthread_terminate: Any = None  # callable as terminate(thread)
+_original_terminate_descriptor: Any = None
 _qtcore: Any = sys.modules.get("PyQt6.QtCore")
 
 
@@ -215,6 +217,62 @@ def connect_slots(thread: Any) -> None:
         _connected.add(thread)
     except Exception:  # noqa: BLE001 - tracking degrades, the start must not
         pass
+
+
+def _terminate_qthread(self: Any) -> None:
+    """QThread.terminate(): pyqtguard's slots come off the thread first, and
+    its `finished` work is done in the thread the QThread object belongs to.
+
+    A thread terminated inside a Python call - its run() in a sleep, a wait
+    or its event loop, or a slot - leaves that call's thread state behind,
+    its C frames on a stack that is gone, and Qt emits ``finished`` in that
+    thread as it ends.  A Python slot run there (PyQt takes that thread
+    state again) reads the dead frames: on Qt 6.4, which emits it from
+    inside the cancellation's unwinding, the app crashed with SIGSEGV in
+    pyqtguard's `finished` slot where without pyqtguard it went on; later
+    Qt emits it once the stack is unwound and the read happens to find what
+    it needs.  So no Python of pyqtguard's runs in a terminated thread."""
+    try:
+        if self in _connected and self.isRunning():
+            _detach(self)
+            _connected.discard(self)
+            thread_ref = weakref.ref(self)
+
+            def finished_after_terminate() -> None:
+                thread = thread_ref()
+                if thread is not None:
+                    try:
+                        thread.finished.disconnect(finished_after_terminate)
+                    except (TypeError, RuntimeError):
+                        pass
+                    _after_terminate(thread)
+
+            self.finished.connect(finished_after_terminate,
+                                  _qtcore.Qt.ConnectionType.QueuedConnection)
+    except Exception:  # noqa: BLE001 - tracking degrades, the terminate must not
+        pass
+    _original_qthread_terminate(self)
+
+
+def _after_terminate(thread: Any) -> None:
+    """What _on_finished does, for a terminated thread, from outside it (a
+    queued slot: in the GUI thread, as a rule)."""
+    record = _records.get(id(thread))
+    if record is None or record.thread is not thread:
+        return
+    if record.native_id:
+        _native.thread_unregister(record.native_id)
+    record.finished = True
+    _release(id(thread))
+
+
+def _detach(thread: Any) -> None:
+    """Take pyqtguard's started/finished slots off *thread*."""
+    for signal, slot in ((thread.finished, _on_finished), (thread.started, _on_started)):
+        try:
+            signal.disconnect(slot)
+        except (TypeError, RuntimeError):   # not connected, or the object is gone
+            pass
 
 
 _finalizer_set = False
@@ -370,12 +428,7 @@ def detach_at_exit() -> None:
     want the GIL again, inside the unwind - a second pthread_exit there makes
     C++ call std::terminate: the abort pyqtguard is there to prevent."""
     for record in running():
-        for signal, slot in ((record.thread.finished, _on_finished),
-                             (record.thread.started, _on_started)):
-            try:
-                signal.disconnect(slot)
-            except (TypeError, RuntimeError):   # not connected, or the object is gone
-                pass
+        _detach(record.thread)
 
 
 def _take_original_start(descriptor: Any) -> bool:
@@ -388,11 +441,25 @@ def _take_original_start(descriptor: Any) -> bool:
     return True
 
 
+def _take_original_terminate(descriptor: Any) -> bool:
+    """Remember QThread's own terminate; False if there is nothing to wrap."""
+    global _original_qthread_terminate, _original_terminate_descriptor
+    if (descriptor is None or descriptor is _terminate_qthread
+            or _original_terminate_descriptor is not None):
+        return False
+    _original_terminate_descriptor = descriptor
+    _original_qthread_terminate = descriptor.__get__(None, _qtcore.QThread)
+    return True
+
+
 def wrap_start_in(type_dict: dict[str, Any]) -> None:
     """Called while sip creates QThread's attributes: only the dictionary
-    is touched here (an attribute access on QThread now would recurse)."""
+    is touched here (an attribute access on QThread now would recurse).
+    Wraps start and terminate."""
     if _take_original_start(type_dict.get("start")):
         type_dict["start"] = _start_qthread
+    if _take_original_terminate(type_dict.get("terminate")):
+        type_dict["terminate"] = _terminate_qthread
 
 
 def wrap_start_now(cls: Any) -> None:
@@ -400,15 +467,22 @@ def wrap_start_now(cls: Any) -> None:
     cls.start                                     # noqa: B018 - completes the class
     if _take_original_start(_native.type_dict(cls).get("start")):
         cls.start = _start_qthread
+    if _take_original_terminate(_native.type_dict(cls).get("terminate")):
+        cls.terminate = _terminate_qthread
 
 
 def unwrap_start() -> None:
     global _original_qthread_start, _original_start_descriptor, _finalizer_set
+    global _original_qthread_terminate, _original_terminate_descriptor
     if _original_start_descriptor is not None and _qtcore is not None:
         _qtcore.QThread.start = _original_start_descriptor
+    if _original_terminate_descriptor is not None and _qtcore is not None:
+        _qtcore.QThread.terminate = _original_terminate_descriptor
     if _finalizer_set and _qtcore is not None:
         if _native.type_dict(_qtcore.QThread).get("__del__") is _on_last_reference:
             del _qtcore.QThread.__del__   # threads kept now stay kept to their end
         _finalizer_set = False
     _original_qthread_start = None
     _original_start_descriptor = None
+    _original_qthread_terminate = None
+    _original_terminate_descriptor = None

@@ -114,7 +114,7 @@ class _QuitHeldBack:
     @classmethod
     def over(cls, app: Any, qtcore: Any) -> _QuitHeldBack:
         if cls._filter_class is None:        # built on first use: no cost at import
-            quit_type = qtcore.QEvent.Type.Quit
+            quit_type = _quit_event_type(qtcore)
 
             class QuitFilter(qtcore.QObject):
                 held = False
@@ -134,7 +134,15 @@ class _QuitHeldBack:
         self._app.removeEventFilter(self._filter)
         if self._filter.held:
             qtcore = self._qtcore
-            qtcore.QCoreApplication.postEvent(self._app, qtcore.QEvent(qtcore.QEvent.Type.Quit))
+            qtcore.QCoreApplication.postEvent(self._app, qtcore.QEvent(_quit_event_type(qtcore)))
+
+
+def _quit_event_type(qtcore: Any) -> Any:
+    """``QEvent.Type.Quit``.  PyQt6 6.4 does not name it (its QEvent.Type has
+    no ``Quit`` member: AttributeError in every shutdown with an application);
+    Qt's value, 20, is the same in every Qt 6, and the enum takes it."""
+    event_type = qtcore.QEvent.Type
+    return getattr(event_type, "Quit", None) or event_type(20)
 
 
 def _report(workers: list[_worker.Worker], timeout: float) -> None:
