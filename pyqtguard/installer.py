@@ -17,7 +17,6 @@ Option checks live in :mod:`pyqtguard.config`; where run logs live, in
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 
 from . import _native
@@ -60,10 +59,11 @@ COMPONENTS: tuple[tuple[str, str, Callable[[Config], bool]], ...] = (
 )
 
 # Components that matter only once a module is imported: installed then.
-# trigger module -> component module.
-DEFERRED_COMPONENTS: dict[str, str] = {
-    "multiprocessing.util": "pyqtguard.children.parent",
-}
+# (trigger module, component module).
+DEFERRED_COMPONENTS: tuple[tuple[str, str], ...] = (
+    ("multiprocessing.util", "pyqtguard.children.parent"),     # spawn/forkserver children
+    ("multiprocessing.util", "pyqtguard.children.forkworkers"),  # fork workers' end
+)
 
 
 def install(**options: object) -> Config | None:
@@ -108,10 +108,9 @@ def install(**options: object) -> Config | None:
         set_installed_config(config)
         if run_log is not None:
             log_folder.prune_old_runs(run_log, config.keep_logs)  # by the watchdog, if it runs
-        for trigger, name in DEFERRED_COMPONENTS.items():
+        for trigger, name in DEFERRED_COMPONENTS:
             qt_attach.when_imported(trigger, _deferred_installer(name, config))
         atexit.register(at_exit)
-        _watch_fork_workers()
         try:
             qt_attach.adopt_running_loop()      # install() from inside app.exec()
         except Exception as exc:  # noqa: BLE001
@@ -125,7 +124,7 @@ def uninstall() -> None:
         if installed_config() is None:
             return
         loaded = [(name, sys.modules.get(module)) for name, module, _ in reversed(COMPONENTS)]
-        loaded[:0] = [(name, sys.modules.get(name)) for name in DEFERRED_COMPONENTS.values()]
+        loaded[:0] = [(name, sys.modules.get(name)) for _, name in DEFERRED_COMPONENTS]
         for name, component in loaded:
             if component is None:
                 continue                        # never wanted, never loaded
@@ -206,63 +205,6 @@ def _deferred_installer(component: str, installed: Config) -> Callable[[object],
             warn_once(f"component:{component}", f"{component} not installed: {exc!r}")
 
     return install_component
-
-
-_fork_hook_registered = False
-
-
-def _watch_fork_workers() -> None:
-    """multiprocessing ends a ``fork`` worker (a Pool's, a
-    ProcessPoolExecutor's, a Process's) with ``os._exit()`` once its own
-    finalizers have run: no :mod:`atexit`, so the worker's counts of
-    repeated exceptions and of reports a full log left out, and its queued
-    reports, were never written.  Each fork child asks multiprocessing for a
-    finalizer of its own (its registry is emptied in the child before the
-    worker runs: an after-fork callback of multiprocessing's, run after
-    that, adds it)."""
-    global _fork_hook_registered
-    if _fork_hook_registered or not hasattr(os, "register_at_fork"):
-        return
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-    _fork_hook_registered = True
-
-
-class _ForkWorker:
-    """The object multiprocessing's after-fork registry keeps (weakly)."""
-
-
-_FORK_WORKER = _ForkWorker()
-
-
-def _after_fork_in_child() -> None:
-    if installed_config() is None:
-        return
-    util = sys.modules.get("multiprocessing.util")
-    if util is None:
-        return                                  # not a multiprocessing worker
-    try:
-        util.register_after_fork(_FORK_WORKER, _add_worker_finalizer)
-    except Exception:  # noqa: BLE001 - never in the way of the fork
-        pass
-
-
-def _add_worker_finalizer(_obj: object) -> None:
-    util = sys.modules.get("multiprocessing.util")
-    if util is not None and installed_config() is not None:
-        util.Finalize(None, _fork_worker_exit, exitpriority=-100)
-
-
-def _fork_worker_exit() -> None:
-    """The end of a multiprocessing ``fork`` worker: what :func:`at_exit`
-    writes about it (once per process: a worker that exits through atexit
-    too writes it once)."""
-    if installed_config() is None:
-        return
-    try:
-        exception_hooks.flush_at_exit()
-        runlog.note_reports_left_out()
-    except Exception:  # noqa: BLE001 - the worker is ending
-        pass
 
 
 def at_exit() -> None:
