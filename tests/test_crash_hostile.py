@@ -694,3 +694,38 @@ def test_a_reporter_stuck_on_stderr_has_its_report_in_the_log_before_it_is_kille
         proc.kill()
         proc.wait(30)
     _whole(report_of(text))
+
+
+def test_a_report_longer_than_the_capture_buffer_is_whole_in_the_log_and_on_stderr(tmp_path):
+    """200 threads 90 frames deep, 200-character names: a report of some
+    3 MB, written in 1 MiB parts as the buffer fills.  On 3.13+ the log's
+    part is held for faulthandler's stacks and stderr's copy waits for it:
+    it must still get the report (header to thread table), not a note."""
+    result = run_app("""
+        import ctypes, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        name = "deep_" + "x" * 200
+        source = f"def {name}(n, ev):\\n    if n: return {name}(n - 1, ev)\\n    ev.wait()\\n"
+        space = {}
+        exec(compile(source, "long_file_name_" * 10 + ".py", "exec"), space)
+        ev = threading.Event()
+        for i in range(200):
+            threading.Thread(target=space[name], args=(90, ev), name=f"worker-{i}",
+                             daemon=True).start()
+        time.sleep(1)
+        def crash_here():
+            ctypes.string_at(0)
+        crash_here()
+    """, tmp_path, timeout=120)
+    assert result.returncode == SEGV, result.describe()[:3000]
+    report = report_of(result.log)
+    assert len(report) > 1024 * 1024, len(report)
+    assert "Threads (ident, native id, kind, name):" in report
+    assert "'worker-199'" in report
+    assert report.count("in deep_") > 1000, report[:3000]
+    err = result.stderr
+    assert err.count("\n" + MARKER + "\n") == 1, err[:3000]
+    assert "Native stack of the crashing thread" in err, err[:3000]
+    assert "'worker-199'" in err, err[:3000]
+    assert "this run's log: " in err, err[-3000:]
