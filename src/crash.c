@@ -1025,7 +1025,9 @@ hold_log_part(int under)
 #endif
 }
 
-/* A held log part written as it is (the stacks will not come after it). */
+/* A held log part written as it is, or with the stacks when they came,
+ * then stderr's copy (pqg_capture_defer, in write_report).  write() and
+ * memcpy only: signal-safe. */
 static void
 release_log_part(void)
 {
@@ -1093,6 +1095,51 @@ wait_for_unbound_thread_states(void)
 }
 #endif
 
+/* One descriptor's own last lines of the report, appended to the capture
+ * after the common text.  Signal-safe: the capture, static strings. */
+static void
+compose_tail(int fd, int log_fd)
+{
+    const int out = PQG_CAPTURE_FD;
+    int is_log = fd == log_fd;
+    if (engine_is_faulthandler && faulthandler_stale(log_fd)) {
+        pqg_puts(out, stacks_copied()
+                 ? "\nPython stacks of all threads: not written (the app closed "
+                   "pyqtguard's descriptors; faulthandler's now names another file)\n"
+                 : "\nPython stacks of all threads: not written (the app "
+                   "closed the run log; its descriptor now names another file)\n");
+    }
+#ifdef PQG_STACKS_HANDLER
+    else if (engine_is_faulthandler && report_from_stacks_handler
+             && report_after_shutdown) {
+        pqg_puts(out, "\nPython stacks of all threads: none (Python had shut "
+                 "down: the crash came from native code run at exit)\n");
+    }
+    else if (engine_is_faulthandler && report_from_stacks_handler) {
+        pqg_puts(out, "\nPython stacks of all threads: not here (the app disabled "
+                 "faulthandler after install(); if it enabled it again, its "
+                 "file has them)\n");
+    }
+#endif
+    else if (engine_is_faulthandler && faulthandler_apps_own) {
+        pqg_puts(out, "\nPython stacks of all threads: not here (faulthandler was "
+                 "enabled before install(); they are in its file: stderr with "
+                 "-X faulthandler or PYTHONFAULTHANDLER=1)\n");
+    }
+    else if (engine_is_faulthandler) {
+        pqg_puts(out, is_log || (stacks_copied() && fd == stacks_target_fd())
+                 ? "\nPython stacks of all threads (by faulthandler):\n"
+                 : "\nPython stacks of all threads: see the run log\n");
+    }
+    if (!is_log) {
+        /* stderr's copy ends naming the log (a static buffer set at
+         * install: write() only, signal-safe). */
+        size_t path_len;
+        const char *path_line = pqg_log_path_line(&path_len);
+        pqg_write_all(out, path_line, path_len);
+    }
+}
+
 static void
 write_report(const fatal_signal *sig, const char *reason, const void *address,
              int has_address, const void *ucontext, int hold_log)
@@ -1132,70 +1179,52 @@ write_report(const fatal_signal *sig, const char *reason, const void *address,
         wait_for_unbound_thread_states();   /* before faulthandler's dump */
     }
 #endif
-    size_t path_len;
-    const char *path_line = pqg_log_path_line(&path_len);
     int log_fd = pqg_log_fd_checked();
     /* Each descriptor's own last lines, after the common text: one write
-     * (room for them first: a flush now goes to every descriptor).  The
-     * log's last: its part may be held for the Python stacks (below). */
+     * (room for them first: a flush now goes to every descriptor). */
     pqg_capture_reserve(8192);
     size_t common = pqg_capture_mark();
-    int held = 0;
-    for (int i = nfds - 1; i >= 0; i--) {
-        int is_log = fds[i] == log_fd;
-        const int out = PQG_CAPTURE_FD;
-        pqg_capture_truncate(common);
-        if (engine_is_faulthandler && faulthandler_stale(log_fd)) {
-            pqg_puts(out, stacks_copied()
-                     ? "\nPython stacks of all threads: not written (the app closed "
-                       "pyqtguard's descriptors; faulthandler's now names another file)\n"
-                     : "\nPython stacks of all threads: not written (the app "
-                       "closed the run log; its descriptor now names another file)\n");
-        }
+    int hold = 0;
 #ifdef PQG_STACKS_HANDLER
-        else if (engine_is_faulthandler && report_from_stacks_handler
-                 && report_after_shutdown) {
-            pqg_puts(out, "\nPython stacks of all threads: none (Python had shut "
-                     "down: the crash came from native code run at exit)\n");
-        }
-        else if (engine_is_faulthandler && report_from_stacks_handler) {
-            pqg_puts(out, "\nPython stacks of all threads: not here (the app disabled "
-                     "faulthandler after install(); if it enabled it again, its "
-                     "file has them)\n");
-        }
+    /* report_fds() puts the log first. */
+    hold = hold_log && nfds > 0 && fds[0] == log_fd && log_fd == stacks_target_fd();
 #endif
-        else if (engine_is_faulthandler && faulthandler_apps_own) {
-            pqg_puts(out, "\nPython stacks of all threads: not here (faulthandler was "
-                     "enabled before install(); they are in its file: stderr with "
-                     "-X faulthandler or PYTHONFAULTHANDLER=1)\n");
+    if (!hold) {
+        /* The log first, then stderr: a write() to stderr may never return
+         * (a pipe nobody reads, full) or end the process (a closed pipe,
+         * SIGPIPE at its default action): the log's copy is out by then. */
+        for (int i = 0; i < nfds; i++) {
+            pqg_capture_truncate(common);
+            compose_tail(fds[i], log_fd);
+            pqg_capture_write_to(fds[i]);       /* write() */
         }
-        else if (engine_is_faulthandler) {
-            pqg_puts(out, is_log || (stacks_copied() && fds[i] == stacks_target_fd())
-                     ? "\nPython stacks of all threads (by faulthandler):\n"
-                     : "\nPython stacks of all threads: see the run log\n");
-        }
-        if (!is_log) {
-            /* stderr's copy ends naming the log (a static buffer set at
-             * install: write() only, signal-safe). */
-            pqg_write_all(out, path_line, path_len);
-        }
-#ifdef PQG_STACKS_HANDLER
-        if (is_log && hold_log && fds[i] == stacks_target_fd()) {
-            /* 3.13+: faulthandler's dump follows, copied to the log by the
-             * stacks handler: the log's part waits for it there, so that
-             * the whole report is one write() (children crashing at once
-             * put their stacks under one another's headers). */
-            pqg_capture_set_targets(&fds[i], 1);
-            log_part_held = 1;
-            held = 1;
-            continue;
-        }
-#endif
-        pqg_capture_write_to(fds[i]);
-    }
-    if (!held) {
         pqg_capture_end();
     }
+#ifndef _WIN32
+    else {
+        /* 3.13+: faulthandler's dump follows, copied to the log by the
+         * stacks handler: the log's part waits for it there, so that the
+         * whole report is one write() (children crashing at once put their
+         * stacks under one another's headers).  stderr's copy waits too,
+         * and goes out right after the log's (the next flush: the stacks
+         * handler's, or one of a report longer than the buffer), for the
+         * reasons above. */
+        size_t tail_len = 0;
+        const char *tail = NULL;
+        if (nfds > 1) {
+            compose_tail(fds[1], log_fd);
+            tail = pqg_capture_text(&tail_len) + common;
+            tail_len -= common;
+            /* set aside (memcpy into a static buffer) before the log's own
+             * lines take its place */
+            pqg_capture_defer(fds[1], common, tail, tail_len);
+            pqg_capture_truncate(common);
+        }
+        compose_tail(fds[0], log_fd);
+        pqg_capture_set_targets(&fds[0], 1);
+        log_part_held = 1;
+    }
+#endif
     pqg_write_crash_notice();               /* "where is the report", if asked */
 }
 
@@ -1412,8 +1441,12 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
         /* Entered again by the thread writing the report: its writing
          * faulted (a Python stack read from memory the crash damaged).
          * What it composed is written before the process ends. */
-        pqg_capture_flush();
-        log_part_held = 0;
+        if (log_part_held) {
+            release_log_part();         /* the log's part, then stderr's */
+        }
+        else {
+            pqg_capture_flush();
+        }
     }
     if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {
         wait_for_reporter();

@@ -178,6 +178,14 @@ static size_t capture_len = 0;
 static int capture_cut = 0;
 static int capture_targets[2];
 static int capture_ntargets = 0;
+/* Another descriptor's copy of what is composed, written after the
+ * targets' (pqg_capture_defer): stderr's copy of a report whose log part is
+ * held for the Python stacks (crash.c): the first deferred_common bytes
+ * of the capture, then its own last lines. */
+static int deferred_fd = -1;
+static size_t deferred_common = 0;
+static char deferred_tail[8192];
+static size_t deferred_len = 0;
 
 static void
 capture_append(const char *buf, size_t len)
@@ -225,6 +233,7 @@ void
 pqg_capture_begin(const int *fds, int nfds)
 {
     pqg_capture_reset();
+    deferred_fd = -1;
     capture_ntargets = 0;
     for (int i = 0; i < nfds && i < 2; i++) {
         capture_targets[capture_ntargets++] = fds[i];
@@ -249,12 +258,42 @@ pqg_capture_targets(int *n)
     return capture_targets;
 }
 
-/* What is composed so far, to each target, one write() each; emptied. */
+/* fd gets the first common bytes composed and then tail[0:len) (cut at
+ * 8 KiB), in one write(), at the next flush - after the targets' write(),
+ * while those bytes are still at the buffer's start.  Signal-safe: memcpy. */
+void
+pqg_capture_defer(int fd, size_t common, const char *tail, size_t len)
+{
+    deferred_fd = -1;
+    if (fd < 0 || common > capture_len) {
+        return;
+    }
+    deferred_common = common;
+    deferred_len = len < sizeof(deferred_tail) ? len : sizeof(deferred_tail);
+    memcpy(deferred_tail, tail, deferred_len);
+    deferred_fd = fd;
+}
+
+/* What is composed so far, to each target, one write() each; emptied.
+ * Then a deferred copy (pqg_capture_defer), once.  Signal-safe: write(),
+ * memcpy. */
 void
 pqg_capture_flush(void)
 {
     for (int i = 0; i < capture_ntargets; i++) {
         pqg_write_all(capture_targets[i], capture, capture_len);
+    }
+    int fd = deferred_fd;
+    deferred_fd = -1;
+    if (fd >= 0) {
+        /* The common text is still the buffer's start: nothing was flushed
+         * since pqg_capture_defer (this is the first flush); its own lines
+         * go where the targets' came after it.  Room: they were composed
+         * there first (crash.c). */
+        size_t room = sizeof(capture) - deferred_common;
+        size_t len = deferred_len < room ? deferred_len : room;
+        memcpy(capture + deferred_common, deferred_tail, len);
+        pqg_write_all(fd, capture, deferred_common + len);
     }
     capture_len = 0;
 }
@@ -295,6 +334,7 @@ void
 pqg_capture_end(void)
 {
     capture_ntargets = 0;
+    deferred_fd = -1;
     pqg_capture_reset();
 }
 

@@ -61,6 +61,7 @@ void pqg_capture_write_to(int fd);                  /* signal-safe */
 size_t pqg_capture_mark(void);                      /* signal-safe */
 void pqg_capture_truncate(size_t len);              /* signal-safe */
 void pqg_capture_end(void);                         /* signal-safe */
+void pqg_capture_defer(int fd, size_t common, const char *tail, size_t len); /* signal-safe */
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import textwrap
 
 import pytest
 
@@ -585,3 +586,146 @@ def test_a_crash_after_pythons_shutdown_is_not_blamed_on_the_app(tmp_path):
     report = report_of(result.log)
     assert "signal: SIGSEGV" in report
     assert "the app disabled faulthandler" not in report, report
+
+
+# ---- stderr that cannot take the report: the log's copy goes first (h12) ---
+# The report is composed in memory and written with one write() per
+# descriptor (session 18).  That write() to stderr may never return (a pipe
+# nobody reads, full) or end the process (a closed pipe, SIGPIPE at its
+# default action): the run log's copy must be out before it, as it was when
+# each part went to the log first.
+
+STDERR_A_FULL_PIPE = """
+    import fcntl, os
+    read_end, write_end = os.pipe()     # read_end kept open, never read
+    os.dup2(write_end, 2)
+    fl = fcntl.fcntl(2, fcntl.F_GETFL)
+    fcntl.fcntl(2, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+    for size in (65536, 4096, 1):
+        try:
+            while True:
+                os.write(2, b"x" * size)
+        except BlockingIOError:
+            pass
+    fcntl.fcntl(2, fcntl.F_SETFL, fl)   # full: the next write() blocks
+"""
+
+STUCK_REPORTER_APP = STDERR_A_FULL_PIPE + """
+    import ctypes, sys, threading, time
+    import pyqtguard
+    pyqtguard.install()
+    if "second" in sys.argv:
+        def second():
+            time.sleep(0.5)                 # while the reporter is stuck
+            ctypes.string_at(0)
+        threading.Thread(target=second, name="second").start()
+    libc = ctypes.CDLL(None)
+    libc.strlen.argtypes = [ctypes.c_void_p]
+    def crash_here():
+        libc.strlen(None)                   # the GIL released: "second" runs
+    crash_here()
+"""
+
+
+def _whole(report: str) -> None:
+    assert "signal: SIGSEGV" in report, report
+    assert "Native stack of the crashing thread" in report, report
+    assert "Threads (ident, native id, kind, name):" in report, report
+    assert "in crash_here" in report, report
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipes and fcntl as on Linux")
+def test_a_closed_stderr_pipe_with_sigpipe_at_its_default_leaves_the_log_whole(tmp_path):
+    """`app 2>&1 | head`, the reader gone, and an app that puts SIGPIPE back
+    to its default (as command-line tools do): the first write() to stderr
+    ends the process.  Before: stderr's copy went first, and the log had
+    nothing (the old part-by-part way had at least the header)."""
+    result = run_app("""
+        import ctypes, os, signal
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(read_end)
+        import pyqtguard
+        pyqtguard.install()
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        def crash_here():
+            ctypes.string_at(0)
+        crash_here()
+    """, tmp_path)
+    # The write() to stderr still ends it: SIGPIPE, as before the change.
+    assert result.returncode in (SEGV, -signal.SIGPIPE), result.describe()
+    _whole(report_of(result.log))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipes and fcntl as on Linux")
+def test_a_reporter_stuck_on_stderr_leaves_the_log_whole_when_a_second_thread_crashes(tmp_path):
+    """The reporter blocks writing to a full stderr pipe; a second thread
+    crashes, waits 1 s without progress, and its re-raise ends the process.
+    Before: the log had no report at all."""
+    result = run_app(STUCK_REPORTER_APP, tmp_path, args=["second"], timeout=60)
+    assert result.returncode == SEGV, result.describe()
+    _whole(report_of(result.log))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipes and fcntl as on Linux")
+def test_a_reporter_stuck_on_stderr_has_its_report_in_the_log_before_it_is_killed(tmp_path):
+    """The process hangs in the handler's write() to stderr until a
+    supervisor kills it (SIGKILL): the log's copy must be out by then."""
+    import time
+
+    from apprunner import child_env
+
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent(STUCK_REPORTER_APP))
+    log_dir = tmp_path / "logs"
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                            env=child_env(log_dir), stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        text = ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            logs = sorted(log_dir.glob("*.log"))
+            text = logs[-1].read_text(errors="replace") if logs else ""
+            if "in crash_here" in text:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the app was to hang on its full stderr"
+    finally:
+        proc.kill()
+        proc.wait(30)
+    _whole(report_of(text))
+
+
+def test_a_report_longer_than_the_capture_buffer_is_whole_in_the_log_and_on_stderr(tmp_path):
+    """200 threads 90 frames deep, 200-character names: a report of some
+    3 MB, written in 1 MiB parts as the buffer fills.  On 3.13+ the log's
+    part is held for faulthandler's stacks and stderr's copy waits for it:
+    it must still get the report (header to thread table), not a note."""
+    result = run_app("""
+        import ctypes, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        name = "deep_" + "x" * 200
+        source = f"def {name}(n, ev):\\n    if n: return {name}(n - 1, ev)\\n    ev.wait()\\n"
+        space = {}
+        exec(compile(source, "long_file_name_" * 10 + ".py", "exec"), space)
+        ev = threading.Event()
+        for i in range(200):
+            threading.Thread(target=space[name], args=(90, ev), name=f"worker-{i}",
+                             daemon=True).start()
+        time.sleep(1)
+        def crash_here():
+            ctypes.string_at(0)
+        crash_here()
+    """, tmp_path, timeout=120)
+    assert result.returncode == SEGV, result.describe()[:3000]
+    report = report_of(result.log)
+    assert len(report) > 1024 * 1024, len(report)
+    assert "Threads (ident, native id, kind, name):" in report
+    assert "'worker-199'" in report
+    assert report.count("in deep_") > 1000, report[:3000]
+    err = result.stderr
+    assert err.count("\n" + MARKER + "\n") == 1, err[:3000]
+    assert "Native stack of the crashing thread" in err, err[:3000]
+    assert "'worker-199'" in err, err[:3000]
+    assert "this run's log: " in err, err[-3000:]
