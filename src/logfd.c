@@ -16,6 +16,8 @@
 #  include <windows.h>
 #  define pqg_raw_write(fd, buf, len) _write((fd), (buf), (unsigned int)(len))
 #else
+#  include <limits.h>
+#  include <poll.h>
 #  include <unistd.h>
 #  include <sys/types.h>
 #  include <sys/stat.h>
@@ -368,6 +370,58 @@ write_fully(int fd, const char *buf, size_t len)
     return 0;
 }
 
+/* ---- stderr: never waited for long ----
+ * stderr may be a pipe nobody reads, full (a parent that waits for the exit
+ * before it reads; a reader that stopped).  A write() there never returns.
+ * Without pyqtguard a crashing app still dies of its fault; with it, the
+ * crash handler's copy of the report hung the process for good, and the
+ * exit deadline with it.  So a write to stderr waits for room at most
+ * STDERR_WAIT_MS and goes in pieces a pipe takes whole (PIPE_BUF: poll()'s
+ * POLLOUT means that much fits); once it had to give up, stderr is left
+ * alone for the rest of the run: the log has everything.  A regular file is
+ * written as before.  poll(), fstat() and write() are async-signal-safe. */
+#define STDERR_WAIT_MS 1000
+
+static volatile int stderr_stuck = 0;       /* a plain int: read in handlers */
+
+#ifndef _WIN32
+static int
+write_waiting_for_room(int fd, const char *buf, size_t len)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        return write_fully(fd, buf, len);
+    }
+    while (len > 0) {
+        struct pollfd room = {.fd = fd, .events = POLLOUT, .revents = 0};
+        int ready = poll(&room, 1, STDERR_WAIT_MS);
+        if (ready < 0 && errno == EINTR) {
+            continue;
+        }
+        if (ready == 0) {
+            stderr_stuck = 1;               /* full for a second: let it be */
+            return EAGAIN;
+        }
+        /* Ready, or an error poll() reports (a pipe without a reader): the
+         * write() says what it is (EPIPE, or SIGPIPE as without pyqtguard). */
+        size_t piece = len < PIPE_BUF ? len : PIPE_BUF;
+        long n = (long)pqg_raw_write(fd, buf, piece);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno != 0 ? errno : EIO;
+        }
+        if (n == 0) {
+            return EIO;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+#endif
+
 /* strerror() is not async-signal-safe: the reasons a log write fails. */
 static const char *
 write_error_name(int err)
@@ -479,7 +533,16 @@ pqg_write_all(int fd, const char *buf, size_t len)
         errno = saved_errno;
         return;
     }
-    int err = write_fully(fd, buf, len);
+    int err;
+#ifndef _WIN32
+    if (fd == stderr_fd && !is_log) {
+        err = stderr_stuck ? EAGAIN : write_waiting_for_room(fd, buf, len);
+    }
+    else
+#endif
+    {
+        err = write_fully(fd, buf, len);
+    }
     if (err == 0 && is_log) {
         pqg_log_limit_count(len);
     }
@@ -850,6 +913,7 @@ set_stderr_fd_py(PyObject *Py_UNUSED(self), PyObject *arg)
         return NULL;
     }
     stderr_fd = fd;
+    stderr_stuck = 0;               /* a stderr of the new install()'s: tried again */
     Py_RETURN_NONE;
 }
 

@@ -210,3 +210,62 @@ def test_a_freeze_over_before_its_report_says_how_long_it_was(tmp_path):
     # says that it had moved on (never an idle stack passed off as frozen).
     assert ("in decode_holding_the_gil" in log
             or "the GUI thread turned again before" in log), log
+
+
+STDERR_A_FULL_PIPE = """
+import fcntl, os
+read_end, write_end = os.pipe()     # read_end kept open, never read
+os.dup2(write_end, 2)
+fl = fcntl.fcntl(2, fcntl.F_GETFL)
+fcntl.fcntl(2, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+for size in (65536, 4096, 1):
+    try:
+        while True:
+            os.write(2, b"x" * size)
+    except BlockingIOError:
+        pass
+fcntl.fcntl(2, fcntl.F_SETFL, fl)   # full: the next write() blocks
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipes and fcntl as on Linux")
+def test_the_exit_deadline_holds_when_stderr_is_a_full_pipe(tmp_path):
+    """stderr a pipe nobody reads, full (a parent that waits for the exit
+    before it reads): a thread that never ends keeps the app from exiting,
+    and at the deadline the watchdog's report went to stderr too - its
+    write() never returned, and the process never ended: the bounded exit
+    was unbounded.  A write to stderr now waits for room a second at
+    most; the log has the report, the process ends with 124."""
+    result = run_app(STDERR_A_FULL_PIPE + """
+import threading, time
+import pyqtguard
+pyqtguard.install(exit_timeout=1)
+threading.Thread(target=lambda: time.sleep(600), name="never-ends").start()
+print("main done", flush=True)
+""", tmp_path, timeout=40)
+    assert result.returncode == 124, result.describe()
+    assert "main done" in result.stdout
+    assert "never-ends" in result.log, result.describe()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipes and fcntl as on Linux")
+def test_a_crash_at_exit_with_stderr_a_full_pipe_ends_the_process(tmp_path):
+    """The same full stderr pipe, and a crash in an atexit function: the
+    crash handler's copy of the report to stderr never returned, and then
+    the exit deadline's report to stderr never did either - the process
+    hung for good where without pyqtguard it died of the fault at once.
+    Now the log has the report, stderr's copy gives up after a second,
+    and the process dies of its signal."""
+    result = run_app(STDERR_A_FULL_PIPE + """
+import atexit, ctypes
+import pyqtguard
+pyqtguard.install(exit_timeout=1)
+def crash_at_exit():
+    ctypes.string_at(0)
+atexit.register(crash_at_exit)
+print("main done", flush=True)
+""", tmp_path, timeout=40)
+    assert result.returncode in (-11, 124), result.describe()
+    assert "main done" in result.stdout
+    assert "signal: SIGSEGV" in result.log and "in crash_at_exit" in result.log, \
+        result.describe()
