@@ -403,20 +403,15 @@ write_waiting_for_room(int fd, const char *buf, size_t len)
             return EAGAIN;
         }
         /* Ready, or an error poll() reports (a pipe without a reader): the
-         * write() says what it is (EPIPE, or SIGPIPE as without pyqtguard). */
+         * write() says what it is (EPIPE, or SIGPIPE as without pyqtguard).
+         * A piece of PIPE_BUF at most fits whole in the room POLLOUT means. */
         size_t piece = len < PIPE_BUF ? len : PIPE_BUF;
-        long n = (long)pqg_raw_write(fd, buf, piece);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno != 0 ? errno : EIO;
+        int err = write_fully(fd, buf, piece);
+        if (err != 0) {
+            return err;
         }
-        if (n == 0) {
-            return EIO;
-        }
-        buf += n;
-        len -= (size_t)n;
+        buf += piece;
+        len -= piece;
     }
     return 0;
 }

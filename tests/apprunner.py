@@ -44,6 +44,25 @@ class AppResult:
                 f"\n--- stderr ---\n{self.stderr}\n--- log ---\n{self.log}")
 
 
+# The first lines of an app whose stderr is a pipe nobody reads, full: its
+# next blocking write() there never returns (a parent that waits for the
+# exit before it reads).  Linux's pipes and fcntl.
+STDERR_A_FULL_PIPE = """
+import fcntl, os
+read_end, write_end = os.pipe()     # read_end kept open, never read
+os.dup2(write_end, 2)
+fl = fcntl.fcntl(2, fcntl.F_GETFL)
+fcntl.fcntl(2, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+for size in (65536, 4096, 1):
+    try:
+        while True:
+            os.write(2, b"x" * size)
+    except BlockingIOError:
+        pass
+fcntl.fcntl(2, fcntl.F_SETFL, fl)   # full: the next write() blocks
+"""
+
+
 def child_env(log_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"

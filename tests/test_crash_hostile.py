@@ -12,7 +12,7 @@ import sysconfig
 
 import pytest
 
-from apprunner import run_app
+from apprunner import STDERR_A_FULL_PIPE, run_app
 
 SEGV = -signal.SIGSEGV
 MARKER = "=== pyqtguard crash report ==="
@@ -594,35 +594,21 @@ def test_a_crash_after_pythons_shutdown_is_not_blamed_on_the_app(tmp_path):
 # default action): the run log's copy must be out before it, as it was when
 # each part went to the log first.
 
-STDERR_A_FULL_PIPE = """
-    import fcntl, os
-    read_end, write_end = os.pipe()     # read_end kept open, never read
-    os.dup2(write_end, 2)
-    fl = fcntl.fcntl(2, fcntl.F_GETFL)
-    fcntl.fcntl(2, fcntl.F_SETFL, fl | os.O_NONBLOCK)
-    for size in (65536, 4096, 1):
-        try:
-            while True:
-                os.write(2, b"x" * size)
-        except BlockingIOError:
-            pass
-    fcntl.fcntl(2, fcntl.F_SETFL, fl)   # full: the next write() blocks
-"""
 
 STUCK_REPORTER_APP = STDERR_A_FULL_PIPE + """
-    import ctypes, sys, threading, time
-    import pyqtguard
-    pyqtguard.install()
-    if "second" in sys.argv:
-        def second():
-            time.sleep(0.5)                 # while the reporter is stuck
-            ctypes.string_at(0)
-        threading.Thread(target=second, name="second").start()
-    libc = ctypes.CDLL(None)
-    libc.strlen.argtypes = [ctypes.c_void_p]
-    def crash_here():
-        libc.strlen(None)                   # the GIL released: "second" runs
-    crash_here()
+import ctypes, sys, threading, time
+import pyqtguard
+pyqtguard.install()
+if "second" in sys.argv:
+    def second():
+        time.sleep(0.5)                 # while the reporter is stuck
+        ctypes.string_at(0)
+    threading.Thread(target=second, name="second").start()
+libc = ctypes.CDLL(None)
+libc.strlen.argtypes = [ctypes.c_void_p]
+def crash_here():
+    libc.strlen(None)                   # the GIL released: "second" runs
+crash_here()
 """
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from apprunner import run_app
+from apprunner import STDERR_A_FULL_PIPE, run_app
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP/SIGCONT")
 
@@ -212,20 +212,6 @@ def test_a_freeze_over_before_its_report_says_how_long_it_was(tmp_path):
             or "the GUI thread turned again before" in log), log
 
 
-STDERR_A_FULL_PIPE = """
-import fcntl, os
-read_end, write_end = os.pipe()     # read_end kept open, never read
-os.dup2(write_end, 2)
-fl = fcntl.fcntl(2, fcntl.F_GETFL)
-fcntl.fcntl(2, fcntl.F_SETFL, fl | os.O_NONBLOCK)
-for size in (65536, 4096, 1):
-    try:
-        while True:
-            os.write(2, b"x" * size)
-    except BlockingIOError:
-        pass
-fcntl.fcntl(2, fcntl.F_SETFL, fl)   # full: the next write() blocks
-"""
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="pipes and fcntl as on Linux")
