@@ -31,7 +31,7 @@
  *
  * Only a handler with SA_SIGINFO is offered faults: one that handles faults
  * needs their address.  faulthandler's (sa_handler) never is: it would dump
- * and raise.  A fault inside a handler is not offered (crash.c): a library
+ * and raise.  Nor one with SA_RESETHAND: a one-shot crash handler (below).  A fault inside a handler is not offered (crash.c): a library
  * handler faulting in its own work would recurse.  Nothing is kept across
  * the call - a siglongjmp() out of it leaves no state behind (the mask is
  * the one its sigsetjmp() saved).  Async-signal-safe: pthread_sigmask,
@@ -44,10 +44,20 @@
 #include <signal.h>
 #include <string.h>
 
+/* Not one set with SA_RESETHAND: that is a one-shot crash handler
+ * (backward-cpp's; a library that handles faults needs its handler for each
+ * one), and the kernel's reset to the default action is part of what it
+ * does - called directly nothing is reset: one that returns for the fault to
+ * come again into the default action was offered it for ever, and
+ * backward-cpp's raise() pended (blocked) and its _exit(1) fallback ended
+ * the app with no report.  Such a handler gets the fault after the report,
+ * from the kernel, as any handler pyqtguard passes a fault on to.  Reads of
+ * a struct only. */
 int
 pqg_is_library_handler(const struct sigaction *action)
 {
     return action != NULL && (action->sa_flags & SA_SIGINFO)
+           && !(action->sa_flags & SA_RESETHAND)
            && action->sa_sigaction != NULL
            && action->sa_handler != SIG_IGN && action->sa_handler != SIG_DFL;
 }

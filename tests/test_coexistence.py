@@ -578,6 +578,62 @@ def test_a_library_jumping_out_of_its_faults_in_several_threads_runs_on(tmp_path
     assert "address: 0x0" in result.log[result.log.index(MARKER):], result.describe()
 
 
+ONE_SHOT_C = r"""/* A one-shot crash handler installed with SA_RESETHAND, backward-cpp's
+ * way: the kernel puts the default action back as it delivers the signal. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+static void handler(int sig, siginfo_t *info, void *ctx) {
+    (void)sig; (void)ctx;
+    write(2, "one-shot: its stack trace\n", 26);
+    GIVE_UP
+}
+int oneshot_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGSEGV, &sa, NULL);
+}
+"""
+
+
+@LINUX_ONLY
+@pytest.mark.parametrize("give_up", ["raise_then_exit", "return"])
+def test_a_one_shot_handler_set_with_sa_resethand_gets_the_crash_after_the_report(
+        tmp_path, give_up):
+    """A crash handler installed with SA_RESETHAND is one-shot: it is no
+    library that handles faults (that needs its handler for every fault),
+    and the kernel's reset to the default action is part of what it does.
+    backward-cpp's raises the signal, then calls _exit(1) should the raise
+    return; others just return, for the fault to come again into the
+    default action.  The report is written and the process dies of the
+    fault (-11).  Before, the fault was offered to it (called directly,
+    the signal blocked, nothing reset): its raise() pended and _exit(1)
+    ended the app with status 1 and no report; the one that returns was
+    offered the fault again and again (a hang)."""
+    body = {"raise_then_exit": "raise(info->si_signo);\n    _exit(1);",
+            "return": "(void)info;"}[give_up]
+    lib = _guard_library(tmp_path, ONE_SHOT_C.replace("GIVE_UP", body), "oneshot")
+    result = run_app(f"""
+        import ctypes
+        lib = ctypes.CDLL({lib!r})
+        lib.oneshot_install()
+        import pyqtguard
+        pyqtguard.install()
+        def crash_in_this_function():
+            ctypes.string_at(0)
+        crash_in_this_function()
+    """, tmp_path, timeout=20)
+    assert result.returncode == SEGV, result.describe()
+    assert "one-shot: its stack trace" in result.stderr, result.describe()
+    assert result.log.count(MARKER) == 1, result.describe()
+    report = result.log[result.log.index(MARKER):]
+    assert "address: 0x0" in report and "crash_in_this_function" in report, report
+
+
 @LINUX_ONLY
 def test_a_library_that_aborts_on_a_fault_not_its_own_gets_the_abort_reported(tmp_path):
     """A runtime whose handler ends the process itself on a fault that is
