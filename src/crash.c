@@ -1343,8 +1343,8 @@ static void fault_action(struct sigaction *action,
  * its faults, its own became crash reports), or faulthandler's (not
  * SA_SIGINFO: never offered).  One below faulthandler's is not known (it
  * keeps what was before it to itself). */
-static const struct sigaction *
-handler_before_pyqtguard(const fatal_signal *sig)
+static struct sigaction *
+handler_before_pyqtguard(fatal_signal *sig)
 {
 #ifdef PQG_STACKS_HANDLER
     if (sig->under_installed) {
@@ -1360,14 +1360,21 @@ handler_before_pyqtguard(const fatal_signal *sig)
 /* A real fault, and a library's handler was there before pyqtguard's: it
  * gets the fault first (libraryfaults.c).  PQG_LIBRARY_TOOK: it took it;
  * PUT_BACK: it gave up, and the fault goes on to `left`; GAVE_UP (also: not
- * offered): passed on as always.  Not offered: a fault inside a signal
+ * offered): passed on as always.  (HANDED_ON is dealt with here: TOOK, the
+ * fault comes again.)  Not offered: a fault inside a signal
  * handler (the library's own, or another's), or a handler of pyqtguard's
  * own left from an earlier install(). */
 static int
 offered_to_library(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
                    int under, struct sigaction *left)
 {
-    const struct sigaction *library = handler_before_pyqtguard(sig);
+    struct sigaction *slot = handler_before_pyqtguard(sig);
+    if (slot == NULL) {
+        return PQG_LIBRARY_GAVE_UP;
+    }
+    /* A copy: another thread's offer may change the slot (below) */
+    struct sigaction copy = *slot;
+    const struct sigaction *library = &copy;
     if (!pqg_is_library_handler(library) || library->sa_sigaction == fatal_signal_handler
 #ifdef PQG_STACKS_HANDLER
         || library->sa_sigaction == stacks_signal_handler
@@ -1383,7 +1390,17 @@ offered_to_library(fatal_signal *sig, int signum, siginfo_t *info, void *ucontex
     (void)under;
     fault_action(&ours, fatal_signal_handler);
 #endif
-    return pqg_offer_fault_to_library(library, signum, info, ucontext, &ours, left);
+    int offer = pqg_offer_fault_to_library(library, signum, info, ucontext, &ours, left);
+    if (offer == PQG_LIBRARY_HANDED_ON) {
+        /* It left the chain for the handler before its own: that one is
+         * offered faults from now on, the next the one coming again now.
+         * A plain copy into the saved disposition (no call: async-signal-
+         * safe; uninstall() puts it back); an offer of another thread
+         * copying it meanwhile calls either handler, both SA_SIGINFO. */
+        *slot = *left;
+        return PQG_LIBRARY_TOOK;
+    }
+    return offer;
 }
 
 /* The library gave up on the fault by putting the default action (or a

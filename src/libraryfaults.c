@@ -32,6 +32,10 @@
  *     action back only the first time it runs - may not happen again: that
  *     was a loop for ever), or, when it only raised, to the library, as
  *     always;
+ *   - it puts back, in place of its own, the handler of the library before
+ *     it and returns, for the fault to come again into that one (Breakpad's
+ *     way): it left the chain.  That one is offered faults from now on,
+ *     pyqtguard's handler is put back on top and the fault comes again;
  *   - it ends the process (abort(): then pyqtguard's SIGABRT report; _exit)
  *     or never returns: as without pyqtguard.
  *
@@ -121,17 +125,29 @@ pqg_offer_fault_to_library(const struct sigaction *library, int signum, siginfo_
      * its own).  Then the fault goes on to that, not to the library a
      * second time.  Such a handler only if it is new (one set after
      * pyqtguard's is in place during the call); the default action
-     * always: another thread's library may have just put it there too.
-     * (A handler with SA_SIGINFO put back is not told from one that takes
-     * the fault: see docs/hostile-review.md.) */
+     * always: another thread's library may have just put it there too. */
     int put_back = sigaction(signum, NULL, left) == 0       /* async-signal-safe */
                    && !pqg_is_library_handler(left)
                    && (left->sa_handler == SIG_DFL || left->sa_handler == SIG_IGN
                        || !before_known || !same_disposition(left, &before));
+    /* ... or it put back, in place of its own, a handler that may take
+     * faults (SA_SIGINFO: the library before it, Breakpad's way) for the
+     * fault to come again into that one: it left the chain.  pyqtguard's
+     * handler goes back on top; the caller makes that handler the one
+     * offered faults, and the fault comes again (it may be that one's). */
+    int handed_on = !put_back && pqg_is_library_handler(left)
+                    && !same_disposition(left, ours) && !same_disposition(left, library)
+                    && (!before_known || !same_disposition(left, &before));
     if (raised || put_back) {
         take_the_fault_back(signum, ours);
     }
+    else if (handed_on) {
+        sigaction(signum, ours, NULL);                      /* async-signal-safe */
+    }
     pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);     /* async-signal-safe */
+    if (handed_on && !raised) {
+        return PQG_LIBRARY_HANDED_ON;
+    }
     return put_back ? PQG_LIBRARY_PUT_BACK : raised ? PQG_LIBRARY_GAVE_UP : PQG_LIBRARY_TOOK;
 }
 

@@ -203,11 +203,14 @@ int pqg_is_library_handler(const struct sigaction *action);
  * signal it raised dropped, `ours` in place again: report, then pass the
  * fault on): GAVE_UP (it raised), to the library, as to any previous
  * handler; PUT_BACK, to `left`, the default action (or a handler without
- * SA_SIGINFO) it put back: it is not called a second time.
- * Async-signal-safe. */
+ * SA_SIGINFO) it put back: it is not called a second time.  HANDED_ON: it
+ * put back, in place of its own, `left`, a handler that may take faults
+ * (the library before it), and left the chain: `ours` in place again, the
+ * fault comes again and is offered to `left`.  Async-signal-safe. */
 #  define PQG_LIBRARY_TOOK 1
 #  define PQG_LIBRARY_GAVE_UP 0
 #  define PQG_LIBRARY_PUT_BACK 2
+#  define PQG_LIBRARY_HANDED_ON 3
 int pqg_offer_fault_to_library(const struct sigaction *library, int signum,
                                siginfo_t *info, void *ucontext,
                                const struct sigaction *ours, struct sigaction *left);

@@ -641,18 +641,15 @@ def test_a_library_calling_faulthandler_enabled_before_it_gets_the_crash_reporte
 
 
 @LINUX_ONLY
-@pytest.mark.xfail(strict=True, reason="open: a handler put back in place of the library's "
-                   "is not told from one that takes the fault (docs/hostile-review.md)")
 def test_a_library_putting_back_the_handler_before_it_gets_the_crash_reported(tmp_path):
     """Two libraries before install(): A (a guard page; the default action
     and raise() on a fault not its own), then B, whose handler puts A's back
     and returns on a fault not its own, for the fault to come again into A
-    (Breakpad's way).  Both libraries' own faults go on; a NULL read is
-    reported once and the process dies of it (-11).  Open: B's return is
-    taken for a fault it handled (A, put back, may handle it: a fault of
-    A's own comes the same way), so pyqtguard's handler is replaced by A's
-    for good - B's own touch then ends the app (-11), and a real crash has
-    no report."""
+    (Breakpad's way: B leaves the chain).  B's own fault goes on, then A's
+    (through B, which puts A back), then a NULL read - now A's to give up
+    on - is reported once and the process dies of it (-11).  Before, B's
+    return was taken for a fault it handled: pyqtguard's handler was
+    replaced by A's for good, and the real crash had no report."""
     lib_a = _guard_library(tmp_path, GUARD_C, "guarda")
     source_b = GUARD_C.replace(GIVES_UP, PUTS_PREVIOUS_BACK).replace("guard_", "other_")
     assert "return;\n}" in source_b
@@ -665,7 +662,7 @@ def test_a_library_putting_back_the_handler_before_it_gets_the_crash_reported(tm
         b.other_install()
         import pyqtguard
         pyqtguard.install()
-        print("touch ->", a.guard_touch(), b.other_touch(), flush=True)
+        print("touch ->", b.other_touch(), a.guard_touch(), flush=True)
         def crash_in_this_function():
             ctypes.string_at(0)
         crash_in_this_function()
