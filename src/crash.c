@@ -821,6 +821,11 @@ static volatile sig_atomic_t stacks_armed = 0;
  * dump starts in the memfd (a fork child shares it, and its offset). */
 static volatile unsigned long stacks_pending = 0;
 static volatile off_t stacks_start = 0;
+/* That thread's fault was offered to a library, which gave up by putting
+ * this disposition in place (libraryfaults.c): the stacks handler passes
+ * the fault on to it instead of to the handler under its own. */
+static volatile sig_atomic_t stacks_to_left = 0;
+static struct sigaction stacks_left;
 /* The stacks handler ran first (faulthandler was disabled by the app, which
  * put it back on top; or the app enabled faulthandler again after that):
  * the report it writes has no stacks of faulthandler's to copy. */
@@ -1361,39 +1366,51 @@ static void fault_action(struct sigaction *action,
                          void (*handler)(int, siginfo_t *, void *));
 
 /* The handler that was in place before pyqtguard's: the one under the
- * stacks handler (3.13+ on Linux), else the one pyqtguard's replaced - not
- * known when faulthandler is the engine without the stacks handler (it
+ * stacks handler (3.13+ on Linux), else the one pyqtguard's replaced: a
+ * library's, also one set after the app's own faulthandler (enabled before
+ * install(): 3.13+ then has no stacks handler; that library was not offered
+ * its faults, its own became crash reports), or faulthandler's (not
+ * SA_SIGINFO: never offered).  One below faulthandler's is not known (it
  * keeps what was before it to itself). */
-static const struct sigaction *
-handler_before_pyqtguard(const fatal_signal *sig)
+static struct sigaction *
+handler_before_pyqtguard(fatal_signal *sig)
 {
 #ifdef PQG_STACKS_HANDLER
     if (sig->under_installed) {
         return &sig->under_previous;
     }
 #endif
-    if (engine_is_faulthandler || !sig->installed) {
+    if (!sig->installed) {
         return NULL;
     }
     return &sig->previous;
 }
 
 /* A real fault, and a library's handler was there before pyqtguard's: it
- * gets the fault first (libraryfaults.c).  1: it took it.  Not offered: a
- * fault inside a signal handler (the library's own, or another's), or a
- * handler of pyqtguard's own left from an earlier install(). */
+ * gets the fault first (libraryfaults.c).  PQG_LIBRARY_TOOK: it took it;
+ * PUT_BACK: it gave up, and the fault goes on to `left`; GAVE_UP (also: not
+ * offered): passed on as always.  (HANDED_ON is dealt with here: TOOK, the
+ * fault comes again.)  Not offered: a fault inside a signal
+ * handler (the library's own, or another's), or a handler of pyqtguard's
+ * own left from an earlier install(). */
 static int
 offered_to_library(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
-                   int under)
+                   int under, struct sigaction *left)
 {
-    const struct sigaction *library = handler_before_pyqtguard(sig);
+    struct sigaction *slot = handler_before_pyqtguard(sig);
+    if (slot == NULL) {
+        return PQG_LIBRARY_GAVE_UP;
+    }
+    /* A copy: another thread's offer may change the slot (below) */
+    struct sigaction copy = *slot;
+    const struct sigaction *library = &copy;
     if (!pqg_is_library_handler(library) || library->sa_sigaction == fatal_signal_handler
 #ifdef PQG_STACKS_HANDLER
         || library->sa_sigaction == stacks_signal_handler
 #endif
         || passed_on_by_another_handler(ucontext))
     {
-        return 0;
+        return PQG_LIBRARY_GAVE_UP;
     }
     struct sigaction ours;
 #ifdef PQG_STACKS_HANDLER
@@ -1402,7 +1419,38 @@ offered_to_library(fatal_signal *sig, int signum, siginfo_t *info, void *ucontex
     (void)under;
     fault_action(&ours, fatal_signal_handler);
 #endif
-    return pqg_offer_fault_to_library(library, signum, info, ucontext, &ours);
+    int offer = pqg_offer_fault_to_library(library, signum, info, ucontext, &ours, left);
+    if (offer == PQG_LIBRARY_HANDED_ON) {
+        /* It left the chain for the handler before its own: that one is
+         * offered faults from now on, the next the one coming again now.
+         * A plain copy into the saved disposition (no call: async-signal-
+         * safe; uninstall() puts it back); an offer of another thread
+         * copying it meanwhile calls either handler, both SA_SIGINFO. */
+        *slot = *left;
+        return PQG_LIBRARY_TOOK;
+    }
+    return offer;
+}
+
+/* The library gave up on the fault by putting the default action (or a
+ * handler without SA_SIGINFO: faulthandler's) back, `left`: the fault goes
+ * on to that, not to the library a second time - what the library did
+ * once may not happen again (faulthandler's handler, called by it, puts the
+ * default action back only the first time: then raised into the library,
+ * called again, for ever).  sigaction() is async-signal-safe. */
+static void
+pass_on_to_what_the_library_left(fatal_signal *sig, const struct sigaction *left, int under)
+{
+    sigaction(sig->signum, left, NULL);
+#ifdef PQG_STACKS_HANDLER
+    if (under) {
+        sig->under_installed = 0;       /* as restore_under_previous() */
+        return;
+    }
+#else
+    (void)under;
+#endif
+    sig->installed = 0;                 /* as restore_previous_handler() */
 }
 
 /* The report: from fatal_signal_handler(), or from stacks_signal_handler()
@@ -1432,10 +1480,14 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
     if (walking && (unsigned long)atomic_load(&reporter) == native_id) {
         siglongjmp(walk_escape, 1);     /* our own stack walk faulted */
     }
-    if (refaults && offered_to_library(sig, signum, info, ucontext, under)) {
+    struct sigaction left;              /* what the library put in place */
+    int offer = refaults ? offered_to_library(sig, signum, info, ucontext, under, &left)
+                         : PQG_LIBRARY_GAVE_UP;
+    if (offer == PQG_LIBRARY_TOOK) {
         errno = saved_errno;            /* the library's own fault: it goes on */
         return;
     }
+    int to_left = offer == PQG_LIBRARY_PUT_BACK;
     int claimed = claim_reporter(native_id);
     if (!claimed && (unsigned long)atomic_load(&reporter) == native_id) {
         /* Entered again by the thread writing the report: its writing
@@ -1492,7 +1544,12 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
 #ifdef PQG_STACKS_HANDLER
     if (under) {
         release_log_part();
-        restore_under_previous(sig);        /* what was there before pyqtguard */
+        if (to_left) {
+            pass_on_to_what_the_library_left(sig, &left, under);
+        }
+        else {
+            restore_under_previous(sig);    /* what was there before pyqtguard */
+        }
         errno = saved_errno;
         raise(signum);
         return;
@@ -1512,10 +1569,23 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
         if (stacks_armed) {                 /* its dump: appended from here on */
             off_t end = lseek(stacks_fd, 0, SEEK_END);
             stacks_start = end > 0 ? end : 0;
+            /* faulthandler's dump first, then what the library left:
+             * the stacks handler passes the fault on to it (a copy of a
+             * struct, read by this thread in a nested handler). */
+            stacks_to_left = to_left;
+            if (to_left) {
+                stacks_left = left;
+            }
             stacks_pending = native_id;
+            to_left = 0;
         }
 #endif
-        restore_previous_handler(sig);
+        if (to_left) {
+            pass_on_to_what_the_library_left(sig, &left, 0);
+        }
+        else {
+            restore_previous_handler(sig);
+        }
     }
     errno = saved_errno;
     if (refaults) {
@@ -1564,7 +1634,13 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
                      "crash damaged: the stacks stop)\n");
         }
         release_log_part();
-        restore_under_previous(sig);
+        if (stacks_to_left) {               /* the library gave up: to what it left */
+            stacks_to_left = 0;
+            pass_on_to_what_the_library_left(sig, &stacks_left, 1);
+        }
+        else {
+            restore_under_previous(sig);
+        }
         errno = saved_errno;
         raise(signum);
         return;

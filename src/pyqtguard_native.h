@@ -199,13 +199,22 @@ int pqg_pipe_above_stdio(int fds[2]);
 #  include <signal.h>
 /* A handler that may take faults of its own (SA_SIGINFO, not a default). */
 int pqg_is_library_handler(const struct sigaction *action);
-/* In a fault handler: call `library` as the kernel would have; 1 when it
- * took the fault (return: the app goes on), 0 when it gave up on it (the
+/* In a fault handler: call `library` as the kernel would have.  TOOK: it
+ * took the fault (return: the app goes on).  Else it gave up on it (the
  * signal it raised dropped, `ours` in place again: report, then pass the
- * fault on).  Async-signal-safe. */
+ * fault on): GAVE_UP (it raised), to the library, as to any previous
+ * handler; PUT_BACK, to `left`, the default action (or a handler without
+ * SA_SIGINFO) it put back: it is not called a second time.  HANDED_ON: it
+ * put back, in place of its own, `left`, a handler that may take faults
+ * (the library before it), and left the chain: `ours` in place again, the
+ * fault comes again and is offered to `left`.  Async-signal-safe. */
+#  define PQG_LIBRARY_TOOK 1
+#  define PQG_LIBRARY_GAVE_UP 0
+#  define PQG_LIBRARY_PUT_BACK 2
+#  define PQG_LIBRARY_HANDED_ON 3
 int pqg_offer_fault_to_library(const struct sigaction *library, int signum,
                                siginfo_t *info, void *ucontext,
-                               const struct sigaction *ours);
+                               const struct sigaction *ours, struct sigaction *left);
 #endif
 /* ---- altstack.c: an alternate signal stack for each thread ---- */
 int pqg_altstack_init(PyObject *module);

@@ -578,6 +578,158 @@ def test_a_library_jumping_out_of_its_faults_in_several_threads_runs_on(tmp_path
     assert "address: 0x0" in result.log[result.log.index(MARKER):], result.describe()
 
 
+GIVES_UP = "    sigaction(sig, &previous, NULL);    /* not ours: the default */\n    raise(sig);\n"
+# HotSpot's and CoreCLR's way with a fault not their own: the handler that
+# was there before theirs is called directly.
+CALLS_PREVIOUS = """\
+    if (previous.sa_flags & SA_SIGINFO) {
+        previous.sa_sigaction(sig, info, ctx);
+    } else if (previous.sa_handler == SIG_DFL) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    } else if (previous.sa_handler != SIG_IGN) {
+        previous.sa_handler(sig);
+    }
+"""
+# Breakpad's way: the previous handler put back, and the fault left to come
+# again into it.
+PUTS_PREVIOUS_BACK = "    sigaction(sig, &previous, NULL);\n    return;\n"
+
+
+@LINUX_ONLY
+@pytest.mark.parametrize("gives_up", ["calls_it", "puts_it_back"])
+def test_a_library_calling_faulthandler_enabled_before_it_gets_the_crash_reported(
+        tmp_path, gives_up):
+    """faulthandler enabled by the app, then a library whose handler calls
+    the one before it (faulthandler's) on a fault not its own, then
+    install().  Its own faults go on; a NULL read is reported once and the
+    process dies of it (-11), with faulthandler's dump on stderr.  Before:
+    3.11-3.12 hung after the report - the offer had called faulthandler's
+    handler once (which puts the default action back only the first time),
+    pyqtguard passed the fault on to the library again, and faulthandler's
+    handler then raised into the library, which called it again, for ever;
+    3.13+ did not offer the library the fault at all (faulthandler is the
+    engine there): its own fault was reported as a crash, pyqtguard's
+    handler went off with it, and the real crash had no report.  A
+    library that puts faulthandler's handler back and returns instead, for
+    the fault to come again into it: the same on 3.13+; on 3.11-3.12 its
+    return was taken for a fault it handled (no report)."""
+    body = {"calls_it": CALLS_PREVIOUS, "puts_it_back": PUTS_PREVIOUS_BACK}[gives_up]
+    source = GUARD_C.replace(GIVES_UP, body).replace("SA_SIGINFO | SA_NODEFER", "SA_SIGINFO")
+    assert body in source and "SA_NODEFER" not in source
+    lib = _guard_library(tmp_path, source, "chaining")
+    result = run_app(f"""
+        import ctypes, faulthandler
+        faulthandler.enable()
+        lib = ctypes.CDLL({lib!r})
+        lib.guard_install()
+        import pyqtguard
+        pyqtguard.install()
+        print("touch ->", lib.guard_touch(), flush=True)
+        def crash_in_this_function():
+            ctypes.string_at(0)
+        crash_in_this_function()
+    """, tmp_path, timeout=20)
+    assert result.returncode == SEGV, result.describe()
+    assert "touch -> 1042" in result.stdout, result.describe()
+    assert "Fatal Python error: Segmentation fault" in result.stderr, result.describe()
+    assert result.log.count(MARKER) == 1, result.describe()
+    report = result.log[result.log.index(MARKER):]
+    assert "address: 0x0" in report, report
+    # 3.13+: the Python stacks are in the app's faulthandler's file (stderr)
+    assert "crash_in_this_function" in report + result.stderr, result.describe()
+
+
+@LINUX_ONLY
+def test_a_library_putting_back_the_handler_before_it_gets_the_crash_reported(tmp_path):
+    """Two libraries before install(): A (a guard page; the default action
+    and raise() on a fault not its own), then B, whose handler puts A's back
+    and returns on a fault not its own, for the fault to come again into A
+    (Breakpad's way: B leaves the chain).  B's own fault goes on, then A's
+    (through B, which puts A back), then a NULL read - now A's to give up
+    on - is reported once and the process dies of it (-11).  Before, B's
+    return was taken for a fault it handled: pyqtguard's handler was
+    replaced by A's for good, and the real crash had no report."""
+    lib_a = _guard_library(tmp_path, GUARD_C, "guarda")
+    source_b = GUARD_C.replace(GIVES_UP, PUTS_PREVIOUS_BACK).replace("guard_", "other_")
+    assert "return;\n}" in source_b
+    lib_b = _guard_library(tmp_path, source_b, "guardb")
+    result = run_app(f"""
+        import ctypes
+        a = ctypes.CDLL({lib_a!r})
+        a.guard_install()
+        b = ctypes.CDLL({lib_b!r})
+        b.other_install()
+        import pyqtguard
+        pyqtguard.install()
+        print("touch ->", b.other_touch(), a.guard_touch(), flush=True)
+        def crash_in_this_function():
+            ctypes.string_at(0)
+        crash_in_this_function()
+    """, tmp_path, timeout=20)
+    assert result.returncode == SEGV, result.describe()
+    assert "touch -> 1042 1042" in result.stdout, result.describe()
+    assert result.log.count(MARKER) == 1, result.describe()
+    report = result.log[result.log.index(MARKER):]
+    assert "address: 0x0" in report and "crash_in_this_function" in report, report
+
+
+ONE_SHOT_C = r"""/* A one-shot crash handler installed with SA_RESETHAND, backward-cpp's
+ * way: the kernel puts the default action back as it delivers the signal. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+static void handler(int sig, siginfo_t *info, void *ctx) {
+    (void)sig; (void)ctx;
+    write(2, "one-shot: its stack trace\n", 26);
+    GIVE_UP
+}
+int oneshot_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGSEGV, &sa, NULL);
+}
+"""
+
+
+@LINUX_ONLY
+@pytest.mark.parametrize("give_up", ["raise_then_exit", "return"])
+def test_a_one_shot_handler_set_with_sa_resethand_gets_the_crash_after_the_report(
+        tmp_path, give_up):
+    """A crash handler installed with SA_RESETHAND is one-shot: it is no
+    library that handles faults (that needs its handler for every fault),
+    and the kernel's reset to the default action is part of what it does.
+    backward-cpp's raises the signal, then calls _exit(1) should the raise
+    return; others just return, for the fault to come again into the
+    default action.  The report is written and the process dies of the
+    fault (-11).  Before, the fault was offered to it (called directly,
+    the signal blocked, nothing reset): its raise() pended and _exit(1)
+    ended the app with status 1 and no report; the one that returns was
+    offered the fault again and again (a hang)."""
+    body = {"raise_then_exit": "raise(info->si_signo);\n    _exit(1);",
+            "return": "(void)info;"}[give_up]
+    lib = _guard_library(tmp_path, ONE_SHOT_C.replace("GIVE_UP", body), "oneshot")
+    result = run_app(f"""
+        import ctypes
+        lib = ctypes.CDLL({lib!r})
+        lib.oneshot_install()
+        import pyqtguard
+        pyqtguard.install()
+        def crash_in_this_function():
+            ctypes.string_at(0)
+        crash_in_this_function()
+    """, tmp_path, timeout=20)
+    assert result.returncode == SEGV, result.describe()
+    assert "one-shot: its stack trace" in result.stderr, result.describe()
+    assert result.log.count(MARKER) == 1, result.describe()
+    report = result.log[result.log.index(MARKER):]
+    assert "address: 0x0" in report and "crash_in_this_function" in report, report
+
+
 @LINUX_ONLY
 def test_a_library_that_aborts_on_a_fault_not_its_own_gets_the_abort_reported(tmp_path):
     """A runtime whose handler ends the process itself on a fault that is
