@@ -296,35 +296,45 @@ def prune_old_runs(own_log: str, keep: int) -> None:
 
 
 def _held_by_its_run(path: str) -> bool:
-    """Whether the process its name gives is alive and - where the system
-    says so (Linux's ``/proc``) - has *path* open: the run log stays open
-    for the whole run, so a reused pid of another program does not count.
-    Elsewhere a live pid is enough (the log is kept one start longer).  A
-    dead pid costs one ``kill(pid, 0)``."""
+    """Whether the run its name gives - another process than this one -
+    still has *path* open (:func:`holds_open`)."""
     pid = pid_in_name(path)
-    if pid <= 0 or pid == os.getpid():
+    return pid != os.getpid() and holds_open(pid, path)
+
+
+def holds_open(pid: int, path: str | os.PathLike[str]) -> bool:
+    """Whether process *pid* is alive and - where the system says so (Linux's
+    ``/proc``) - has *path* open: the run log stays open for the whole run,
+    so a reused pid of another program does not count.  Elsewhere a live
+    pid is enough.  A dead pid costs one ``listdir`` (or ``kill(pid, 0)``).
+
+    Example::
+
+        holds_open(4242, "/home/me/.local/state/pyqtguard/app/run.log")
+    """
+    if pid <= 0:
+        return False
+    fd_dir = f"/proc/{pid}/fd"
+    if sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd"):
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            return False              # gone, or another user's: not this log's
+        target = os.path.realpath(path)
+        for name in names:
+            try:
+                if os.readlink(os.path.join(fd_dir, name)) == target:
+                    return True
+            except OSError:
+                continue
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
-        pass                          # alive, another user's
-    fd_dir = f"/proc/{pid}/fd"
-    if not (sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd")):
-        return True
-    try:
-        names = os.listdir(fd_dir)
-    except OSError:
-        return False                  # gone meanwhile, or another user's
-    target = os.path.realpath(path)
-    for name in names:
-        try:
-            if os.readlink(os.path.join(fd_dir, name)) == target:
-                return True
-        except OSError:
-            continue
-    return False
+        return True                    # alive, another user's
+    return True
 
 
 # A worker log larger than this holds more than its header and a few

@@ -561,35 +561,6 @@ def _uninstalled(tail: bytes) -> bool:
     return False
 
 
-def _holds_open(pid: int, path: Path) -> bool:
-    """Whether process *pid* is alive and - where the system says so - has
-    *path* open (the run log stays open for the whole run, so a reused pid
-    of another program does not count)."""
-    if pid <= 0:
-        return False
-    fd_dir = f"/proc/{pid}/fd"
-    if sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd"):
-        try:
-            names = os.listdir(fd_dir)
-        except OSError:
-            return False              # gone, or another user's: not this log's
-        target = os.path.realpath(path)
-        for name in names:
-            try:
-                if os.readlink(os.path.join(fd_dir, name)) == target:
-                    return True
-            except OSError:
-                continue
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True                    # alive, another user's
-    return True
-
-
 def summarize(path: str | os.PathLike[str]) -> RunSummary:
     """What the run log at *path* says about its run; raises OSError if it
     cannot be read (:class:`NotARegularFile` for a FIFO, device, socket or
@@ -619,7 +590,7 @@ def summarize(path: str | os.PathLike[str]) -> RunSummary:
         outcome = "exceptions" if exceptions else "clean"
     elif CHILD_REFUSED_MARKER in tail:
         outcome = "child refused"
-    elif _holds_open(pid, path):
+    elif logdir.holds_open(pid, path):
         outcome = "still running"
     elif _uninstalled(tail):
         outcome = "uninstalled"
