@@ -6,6 +6,7 @@ and the run log it wrote.
 """
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -74,6 +75,16 @@ def child_env(log_dir: Path, extra: dict[str, str] | None = None) -> dict[str, s
     if extra:
         env.update(extra)
     return env
+
+
+def newest_run(log_dir: Path) -> dict[str, object]:
+    """`pyqtguard logs --json`'s line for the newest run in *log_dir* (the
+    command must succeed)."""
+    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
+                          "--log-dir", str(log_dir)],
+                         capture_output=True, text=True, timeout=60, env=child_env(log_dir))
+    assert cli.returncode == 0, cli.stderr
+    return json.loads(cli.stdout)[0]
 
 
 def run_app(source: str, tmp_path: Path, *, timeout: float = 60,

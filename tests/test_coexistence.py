@@ -303,9 +303,10 @@ def test_sentry_with_logging_configured_gets_each_exception_once(tmp_path, order
 
 # ---- a native library that handles SIGSEGV itself ------------------------------
 
-GUARD_C = r"""/* A library that uses SIGSEGV for its own purposes (as a JVM, CoreCLR or a
- * wasm runtime does): a guard page it unprotects on first touch. */
-#define _GNU_SOURCE
+# What each stand-in library below shares: a page it keeps unreadable (its
+# own faults are there), and its handler set for SIGSEGV with SA_SIGINFO and
+# `flags`, the handler before it kept in `previous`.
+TAKES_SIGSEGV_C = r"""#define _GNU_SOURCE
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -313,6 +314,22 @@ GUARD_C = r"""/* A library that uses SIGSEGV for its own purposes (as a JVM, Cor
 static char *page;
 static long pagesize;
 static struct sigaction previous;
+static void handler(int sig, siginfo_t *info, void *ctx);
+static int take_sigsegv(int flags) {
+    pagesize = sysconf(_SC_PAGESIZE);
+    page = mmap(NULL, pagesize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | flags;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGSEGV, &sa, &previous);
+}
+"""
+
+GUARD_C = TAKES_SIGSEGV_C + r"""
+/* A library that uses SIGSEGV for its own purposes (as a JVM, CoreCLR or a
+ * wasm runtime does): a guard page it unprotects on first touch. */
 static volatile int handled = 0;
 static void handler(int sig, siginfo_t *info, void *ctx) {
     char *addr = info->si_addr;
@@ -324,16 +341,7 @@ static void handler(int sig, siginfo_t *info, void *ctx) {
     sigaction(sig, &previous, NULL);    /* not ours: the default */
     raise(sig);
 }
-int guard_install(void) {
-    pagesize = sysconf(_SC_PAGESIZE);
-    page = mmap(NULL, pagesize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = handler;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    return sigaction(SIGSEGV, &sa, &previous);
-}
+int guard_install(void) { return take_sigsegv(SA_NODEFER); }
 int guard_touch(void) { page[10] = 42; return page[10] + handled * 1000; }
 """
 
@@ -351,6 +359,25 @@ def _guard_library(tmp_path, source: str = GUARD_C, name: str = "guard") -> str:
     subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(lib), str(path)],
                    check=True, capture_output=True, timeout=120)
     return str(lib)
+
+
+def _touch_then_crash(lib: str, first: str = "") -> str:
+    """The app of several tests below: *first* (one line), the library *lib*
+    loaded and its handler set, pyqtguard installed, the library's own fault
+    (handled: "touch -> 1042"), then a NULL read in the app's own
+    ``crash_in_this_function``."""
+    return f"""
+        import ctypes
+        {first}
+        lib = ctypes.CDLL({lib!r})
+        lib.guard_install()
+        import pyqtguard
+        pyqtguard.install()
+        print("touch ->", lib.guard_touch(), flush=True)
+        def crash_in_this_function():
+            ctypes.string_at(0)
+        crash_in_this_function()
+    """
 
 
 LINUX_ONLY = pytest.mark.skipif(sys.platform != "linux",
@@ -391,17 +418,7 @@ def test_a_real_crash_after_a_fault_the_library_handled_is_reported(tmp_path):
     it as without pyqtguard (-11).  Before, pyqtguard's handler was off
     after the library's first fault: no report at all."""
     lib = _guard_library(tmp_path)
-    result = run_app(f"""
-        import ctypes
-        lib = ctypes.CDLL({lib!r})
-        lib.guard_install()
-        import pyqtguard
-        pyqtguard.install()
-        print("touch ->", lib.guard_touch(), flush=True)
-        def crash_in_this_function():
-            ctypes.string_at(0)
-        crash_in_this_function()
-    """, tmp_path, timeout=30)
+    result = run_app(_touch_then_crash(lib), tmp_path, timeout=30)
     assert result.returncode == SEGV, result.describe()
     assert "touch -> 1042" in result.stdout, result.describe()
     assert result.log.count(MARKER) == 1, result.describe()
@@ -433,24 +450,18 @@ def test_a_crash_the_library_does_not_recognise_is_reported(tmp_path):
     assert "address: 0x0" in report and "sent by" not in report, report
 
 
-REDIRECT_C = r"""/* A runtime that turns a fault of its generated code into an exception
+REDIRECT_C = TAKES_SIGSEGV_C + r"""
+/* A runtime that turns a fault of its generated code into an exception
  * (a JVM's implicit null check, CoreCLR's NullReferenceException): its
  * handler moves the interrupted context to a recovery routine and returns. */
-#define _GNU_SOURCE
-#include <signal.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <ucontext.h>
-#include <unistd.h>
-static char *page;
-static struct sigaction previous;
 static volatile int recovered = 0;
 __attribute__((noinline)) int probe(volatile int *p) { return *p; }
 __attribute__((noinline)) int recovery(void) { recovered++; return -1; }
 static void handler(int sig, siginfo_t *info, void *ctx) {
     ucontext_t *uc = ctx;
     char *addr = info->si_addr;
-    if (info->si_code > 0 && addr >= page && addr < page + 4096) {
+    if (info->si_code > 0 && addr >= page && addr < page + pagesize) {
         /* probe's first instruction faulted: its caller's return address is
          * on top of the stack, so recovery() returns in probe's place */
         uc->uc_mcontext.gregs[REG_RIP] = (greg_t)recovery;
@@ -459,15 +470,7 @@ static void handler(int sig, siginfo_t *info, void *ctx) {
     sigaction(sig, &previous, NULL);
     raise(sig);
 }
-int runtime_install(void) {
-    page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = handler;
-    sa.sa_flags = SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
-    return sigaction(SIGSEGV, &sa, &previous);
-}
+int runtime_install(void) { return take_sigsegv(0); }
 int runtime_null_checks(int n) {
     int sum = 0;
     for (int i = 0; i < n; i++) {
@@ -503,41 +506,28 @@ def test_a_runtime_turning_faults_into_exceptions_runs_on(tmp_path):
     assert "address: 0x0" in result.log[result.log.index(MARKER):], result.describe()
 
 
-JUMP_C = r"""/* A library that recovers from a fault in its own probing code with
+JUMP_C = TAKES_SIGSEGV_C + r"""
+/* A library that recovers from a fault in its own probing code with
  * siglongjmp() (libsigsegv's way, a "can this address be read" probe). */
-#define _GNU_SOURCE
 #include <setjmp.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/mman.h>
-static char *page;
-static struct sigaction previous;
 static __thread sigjmp_buf *volatile probing;   /* stores kept: the handler reads it */
 static void handler(int sig, siginfo_t *info, void *ctx) {
     (void)ctx;
     char *addr = info->si_addr;
-    if (probing != NULL && info->si_code > 0 && addr >= page && addr < page + 4096) {
+    if (probing != NULL && info->si_code > 0 && addr >= page && addr < page + pagesize) {
         siglongjmp(*probing, 1);
     }
     sigaction(sig, &previous, NULL);
     raise(sig);
 }
-int probe_install(void) {
-    page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = handler;
-    sa.sa_flags = SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
-    return sigaction(SIGSEGV, &sa, &previous);
-}
+int probe_install(void) { return take_sigsegv(0); }
 int probe_many(int n) {
     int unreadable = 0;
     for (int i = 0; i < n; i++) {
         sigjmp_buf here;
         if (sigsetjmp(here, 1) == 0) {
             probing = &here;
-            unreadable -= *(volatile char *)(page + i % 4096);
+            unreadable -= *(volatile char *)(page + i % pagesize);
         }
         else {
             unreadable++;
@@ -615,21 +605,12 @@ def test_a_library_calling_faulthandler_enabled_before_it_gets_the_crash_reporte
     the fault to come again into it: the same on 3.13+; on 3.11-3.12 its
     return was taken for a fault it handled (no report)."""
     body = {"calls_it": CALLS_PREVIOUS, "puts_it_back": PUTS_PREVIOUS_BACK}[gives_up]
-    source = GUARD_C.replace(GIVES_UP, body).replace("SA_SIGINFO | SA_NODEFER", "SA_SIGINFO")
+    source = GUARD_C.replace(GIVES_UP, body).replace("take_sigsegv(SA_NODEFER)",
+                                                     "take_sigsegv(0)")
     assert body in source and "SA_NODEFER" not in source
     lib = _guard_library(tmp_path, source, "chaining")
-    result = run_app(f"""
-        import ctypes, faulthandler
-        faulthandler.enable()
-        lib = ctypes.CDLL({lib!r})
-        lib.guard_install()
-        import pyqtguard
-        pyqtguard.install()
-        print("touch ->", lib.guard_touch(), flush=True)
-        def crash_in_this_function():
-            ctypes.string_at(0)
-        crash_in_this_function()
-    """, tmp_path, timeout=20)
+    result = run_app(_touch_then_crash(lib, first="import faulthandler; faulthandler.enable()"),
+                     tmp_path, timeout=20)
     assert result.returncode == SEGV, result.describe()
     assert "touch -> 1042" in result.stdout, result.describe()
     assert "Fatal Python error: Segmentation fault" in result.stderr, result.describe()
@@ -742,17 +723,7 @@ def test_a_library_that_aborts_on_a_fault_not_its_own_gets_the_abort_reported(tm
     source = source.replace("#include <unistd.h>", "#include <stdlib.h>\n#include <unistd.h>")
     assert "abort();" in source
     lib = _guard_library(tmp_path, source, "aborting")
-    result = run_app(f"""
-        import ctypes
-        lib = ctypes.CDLL({lib!r})
-        lib.guard_install()
-        import pyqtguard
-        pyqtguard.install()
-        print("touch ->", lib.guard_touch(), flush=True)
-        def crash_in_this_function():
-            ctypes.string_at(0)
-        crash_in_this_function()
-    """, tmp_path, timeout=30)
+    result = run_app(_touch_then_crash(lib), tmp_path, timeout=30)
     assert result.returncode == -signal.SIGABRT, result.describe()
     assert "touch -> 1042" in result.stdout, result.describe()
     assert result.log.count(MARKER) == 1, result.describe()

@@ -9,7 +9,6 @@ Real apps in subprocesses (tests/apprunner.py), their logs read back.
 """
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import sys
 
 import pytest
 
-from apprunner import child_env, run_app
+from apprunner import child_env, newest_run, run_app
 
 LIMIT = 100_000
 
@@ -134,12 +133,7 @@ def test_a_flood_of_exception_reports_stops_at_the_limit_the_app_survives(tmp_pa
 def test_pyqtguard_logs_says_the_log_was_full(tmp_path):
     result = _flood(tmp_path, count=3000)
     assert result.returncode == 0, result.describe()
-    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
-                          "--log-dir", str(result.log_dir)],
-                         capture_output=True, text=True, timeout=60,
-                         env=child_env(result.log_dir))
-    assert cli.returncode == 0, cli.stderr
-    newest = json.loads(cli.stdout)[0]
+    newest = newest_run(result.log_dir)
     assert newest["log_full"] is True, newest
     assert newest["reports_not_written"] > 0, newest
     text = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--log-dir",
@@ -247,11 +241,7 @@ def test_a_forged_log_full_line_in_an_exception_message_is_not_read(tmp_path):
     """, tmp_path, timeout=60)
     assert result.returncode == 0, result.describe()
     assert "pyqtguard: 99 reports not written" in result.log     # there, but indented
-    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
-                          "--log-dir", str(result.log_dir)],
-                         capture_output=True, text=True, timeout=60,
-                         env=child_env(result.log_dir))
-    newest = json.loads(cli.stdout)[0]
+    newest = newest_run(result.log_dir)
     assert newest["log_full"] is False and newest["reports_not_written"] == 0, newest
 
 
@@ -328,11 +318,7 @@ def test_pyqtguard_logs_counts_what_fork_children_left_out_too(tmp_path):
     counts = [int(n) for n in re.findall(r"pyqtguard: (\d+) reports? not written: this run's "
                                          r"log was full", log)]
     assert len(counts) == 5 and sum(counts) == 14000 - written, (counts, written)
-    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
-                          "--log-dir", str(result.log_dir)],
-                         capture_output=True, text=True, timeout=60,
-                         env=child_env(result.log_dir))
-    newest = json.loads(cli.stdout)[0]
+    newest = newest_run(result.log_dir)
     assert newest["outcome"] == "clean", newest
     assert newest["log_full"] is True and newest["reports_not_written"] == 14000 - written, (
         newest, written)

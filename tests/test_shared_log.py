@@ -8,7 +8,6 @@ faults, their logs read back.
 """
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import sys
 
 import pytest
 
-from apprunner import child_env, run_app
+from apprunner import child_env, newest_run, run_app
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
 
@@ -69,6 +68,17 @@ def _check_report(report: str) -> int:
     return pid
 
 
+def _started_children(stdout: str, children: int, status: int) -> list[int]:
+    """The pids of the children each "round [pids] [exit codes]" line of the
+    app names; each of them ended with *status*."""
+    started = []
+    for line in stdout.splitlines():
+        pids, codes = re.fullmatch(r"round \[(.*)\] \[(.*)\]", line).groups()
+        started += [int(p) for p in pids.split(", ")]
+        assert codes.split(", ") == [str(status)] * children, line
+    return started
+
+
 def test_fork_children_crashing_at_once_each_write_one_whole_report(tmp_path):
     # Before: each report was ~100 small write()s; 8 children faulting at
     # once mixed them in 7 runs of 20 - headers byte by byte ("signal:
@@ -79,11 +89,7 @@ def test_fork_children_crashing_at_once_each_write_one_whole_report(tmp_path):
     result = run_app(CHILDREN_CRASH_AT_ONCE.format(rounds=rounds, children=children),
                      tmp_path, timeout=180)
     assert result.returncode == 0, result.describe()
-    started = []
-    for line in result.stdout.splitlines():
-        pids, codes = re.fullmatch(r"round \[(.*)\] \[(.*)\]", line).groups()
-        started += [int(p) for p in pids.split(", ")]
-        assert codes.split(", ") == [str(-signal.SIGSEGV)] * children, line
+    started = _started_children(result.stdout, children, -signal.SIGSEGV)
     assert len(started) == rounds * children, result.stdout
     log = result.log
     written = [_check_report(report) for report in _reports(log)]
@@ -99,12 +105,7 @@ def test_fork_children_crashing_at_once_each_write_one_whole_report(tmp_path):
         assert report is not None and report.pid == pid, pid
         assert report.native_id == pid and report.thread_name == "MainThread", report
         assert "in work" in report.frame, report.frame
-    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
-                          "--log-dir", str(result.log_dir)],
-                         capture_output=True, text=True, timeout=60,
-                         env=child_env(result.log_dir))
-    assert cli.returncode == 0, cli.stderr
-    newest = json.loads(cli.stdout)[0]
+    newest = newest_run(result.log_dir)
     assert newest["outcome"] == "clean", newest
     assert newest["child_crash"].startswith("pid "), newest
     # Every child's crash counted, not only the last one named.
@@ -206,11 +207,7 @@ def test_a_fork_childs_repeat_counts_are_not_read_as_the_apps_exceptions(tmp_pat
     for pid in pids:
         assert re.search(rf"^\[[^\]]+\] \(forked child, pid {pid}\) pyqtguard: ValueError in boom "
                          rf"\(.*\): 4 more times since its last full report", log, re.M), log
-    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "logs", "--json",
-                          "--log-dir", str(result.log_dir)],
-                         capture_output=True, text=True, timeout=60,
-                         env=child_env(result.log_dir))
-    newest = json.loads(cli.stdout)[0]
+    newest = newest_run(result.log_dir)
     assert newest["outcome"] == "clean" and newest["exceptions"] == 0, newest
 
 
@@ -287,11 +284,7 @@ def test_fork_children_with_qt_fatal_errors_at_once_keep_their_stacks(tmp_path):
     result = run_app(QT_FATAL_AT_ONCE.format(rounds=rounds, children=children),
                      tmp_path, timeout=180)
     assert result.returncode == 0, result.describe()
-    started = []
-    for line in result.stdout.splitlines():
-        pids, codes = re.fullmatch(r"round \[(.*)\] \[(.*)\]", line).groups()
-        started += [int(p) for p in pids.split(", ")]
-        assert codes.split(", ") == [str(-signal.SIGABRT)] * children, line
+    started = _started_children(result.stdout, children, -signal.SIGABRT)
     reports = _reports(result.log)
     written = []
     for report in reports:
