@@ -161,17 +161,11 @@ pqg_os_thread_name(unsigned long native_id, char *buf, size_t size)
 #ifdef __linux__
     char path[64] = "/proc/self/task/";
     size_t len = strlen(path);
-    char digits[24];
-    size_t nd = 0;
-    unsigned long v = native_id;
-    do {
-        digits[nd++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0 && nd < sizeof(digits));
-    while (nd > 0 && len < sizeof(path) - 8) {
-        path[len++] = digits[--nd];
-    }
-    memcpy(path + len, "/comm", 6);
+    char digits[PQG_DEC_SIZE];
+    const char *id = pqg_format_dec(digits, native_id);
+    size_t id_len = strlen(id);             /* 20 at most: the path's room */
+    memcpy(path + len, id, id_len);
+    memcpy(path + len + id_len, "/comm", 6);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return 0;

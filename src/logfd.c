@@ -127,6 +127,38 @@ pqg_log_fd_checked(void)
     return fd;
 }
 
+/* parts[0..n) one after the other into buf, cut at its size (no NUL):
+ * a line made of several pieces goes out in one write().  Returns its
+ * length.  Signal-safe: strlen and memcpy. */
+size_t
+pqg_join(char *buf, size_t size, const char *const *parts, size_t n)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(parts[i]);
+        if (len > size - used) {
+            len = size - used;
+        }
+        memcpy(buf + used, parts[i], len);
+        used += len;
+    }
+    return used;
+}
+
+/* *value* in decimal, NUL-terminated, at the end of buf (PQG_DEC_SIZE
+ * bytes): returns where it starts.  Signal-safe: no state. */
+const char *
+pqg_format_dec(char *buf, unsigned long long value)
+{
+    char *p = buf + PQG_DEC_SIZE - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    return p;
+}
+
 /* "(forked child, pid N) " in a fork child of the process that opened the
  * log, else "", into buf (at least 48 bytes).  Signal-safe. */
 const char *
@@ -137,14 +169,8 @@ pqg_forked_child_mark(char *buf)
     if (log_owner_pid <= 0 || pid == log_owner_pid) {
         return buf;
     }
-    char digits[24];
-    char *p = digits + sizeof(digits) - 1;
-    unsigned long n = (unsigned long)pid;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + n % 10);
-        n /= 10;
-    } while (n != 0);
+    char digits[PQG_DEC_SIZE];
+    const char *p = pqg_format_dec(digits, (unsigned long long)pid);
     static const char head[] = "(forked child, pid ";
     size_t used = sizeof(head) - 1;
     memcpy(buf, head, used);
@@ -448,7 +474,9 @@ is_blank(const char *buf, size_t len)
     return 1;
 }
 
-/* The one line on stderr when the log stops taking writes.  Signal-safe. */
+/* The one line on stderr when the log stops taking writes: one write(),
+ * through pqg_write_all() - a full stderr pipe is waited for a second at
+ * most, as for every copy on stderr.  Signal-safe. */
 static void
 warn_log_broken(int err)
 {
@@ -456,15 +484,14 @@ warn_log_broken(int err)
     if (fd < 0) {
         return;                        /* the Python side warns (logs/__init__.py) */
     }
+    char line[sizeof(log_path) + 256];        /* the fixed text and an errno name */
     const char *parts[] = {
         "pyqtguard: cannot write to the run log",
         log_path[0] != '\0' ? " " : "", log_path,
         " (disk full or file gone: ", write_error_name(err),
         "); reports go to stderr only until it can be written again\n",
     };
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        (void)write_fully(fd, parts[i], strlen(parts[i]));
-    }
+    pqg_write_all(fd, line, pqg_join(line, sizeof(line), parts, sizeof(parts) / sizeof(parts[0])));
 }
 
 /* Before the first entry written after a failure: the line saying how many
@@ -474,29 +501,15 @@ write_recovery_note(int fd)
 {
     char line[320];
     char stamp[32];
-    char count[24];
-    char *p = count + sizeof(count) - 1;
-    unsigned long n = entries_missed;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + n % 10);
-        n /= 10;
-    } while (n != 0);
+    char count[PQG_DEC_SIZE];
+    const char *p = pqg_format_dec(count, entries_missed);
     pqg_format_timestamp(stamp);
     const char *parts[] = {
         "[", stamp, "] pyqtguard: ", p, entries_missed == 1 ? " entry" : " entries",
         " could not be written to this log since ", broken_since, " (",
         write_error_name(broken_errno), "); reports among them went to stderr only\n",
     };
-    size_t used = 0;
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        size_t len = strlen(parts[i]);
-        if (used + len > sizeof(line)) {
-            len = sizeof(line) - used;
-        }
-        memcpy(line + used, parts[i], len);
-        used += len;
-    }
+    size_t used = pqg_join(line, sizeof(line), parts, sizeof(parts) / sizeof(parts[0]));
     if (write_fully(fd, line, used) != 0) {
         return 0;
     }
@@ -654,13 +667,9 @@ pqg_puts(int fd, const char *s)
 void
 pqg_put_dec(int fd, unsigned long long value)
 {
-    char buf[24];
-    char *p = buf + sizeof(buf);
-    do {
-        *--p = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    pqg_write_all(fd, p, (size_t)(buf + sizeof(buf) - p));
+    char buf[PQG_DEC_SIZE];
+    const char *p = pqg_format_dec(buf, value);
+    pqg_write_all(fd, p, strlen(p));
 }
 
 /* Signal-safe: formats into a stack buffer, "0x" prefixed, lower case. */

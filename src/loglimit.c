@@ -69,18 +69,6 @@ pqg_log_limit_seen_size(unsigned long long size)
     }
 }
 
-/* Append s to buf[*used..size), cut at the end. */
-static void
-append(char *buf, size_t size, size_t *used, const char *s)
-{
-    size_t len = strlen(s);
-    if (len > size - *used) {
-        len = size - *used;
-    }
-    memcpy(buf + *used, s, len);
-    *used += len;
-}
-
 /* The one notice, when the first report is left out: one write() per
  * descriptor, so that the lines of other processes sharing the log never
  * land inside it (five writes did).  Signal-safe: stack buffers, write(). */
@@ -88,34 +76,24 @@ static void
 write_notice(int log)
 {
     char stamp[32];
-    char number[24];
+    char number[PQG_DEC_SIZE];
     char line[400];
-    char *p = number + sizeof(number) - 1;
-    unsigned long long n = limit;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + n % 10);
-        n /= 10;
-    } while (n != 0);
+    const char *p = pqg_format_dec(number, limit);
     pqg_format_timestamp(stamp);
     int fds[2] = {log, pqg_stderr_fd()};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0) {
             continue;
         }
-        size_t used = 0;
-        if (i == 0) {
-            append(line, sizeof(line), &used, "[");
-            append(line, sizeof(line), &used, stamp);
-            append(line, sizeof(line), &used, "] ");
-        }
-        append(line, sizeof(line), &used, "pyqtguard: this run's log reached its size limit (");
-        append(line, sizeof(line), &used, p);
-        append(line, sizeof(line), &used, i == 0
-               ? " bytes, max_log_bytes): later reports are counted, not written "
-                 "(the count is written at exit); the copy on stderr goes on\n"
-               : " bytes, max_log_bytes): later reports go to stderr only\n");
-        pqg_write_all(fds[i], line, used);
+        const char *parts[] = {
+            i == 0 ? "[" : "", i == 0 ? stamp : "", i == 0 ? "] " : "",
+            "pyqtguard: this run's log reached its size limit (", p,
+            i == 0 ? " bytes, max_log_bytes): later reports are counted, not written "
+                     "(the count is written at exit); the copy on stderr goes on\n"
+                   : " bytes, max_log_bytes): later reports go to stderr only\n",
+        };
+        pqg_write_all(fds[i], line,
+                      pqg_join(line, sizeof(line), parts, sizeof(parts) / sizeof(parts[0])));
     }
 }
 

@@ -64,6 +64,13 @@ void pqg_capture_end(void);                         /* signal-safe */
 void pqg_capture_defer(int fd, size_t common, const char *tail, size_t len); /* signal-safe */
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
+/* *value* in decimal at the end of buf (PQG_DEC_SIZE bytes, NUL included);
+ * returns where it starts.  Signal-safe. */
+#define PQG_DEC_SIZE 24
+const char *pqg_format_dec(char *buf, unsigned long long value);
+/* parts[0..n) joined into buf, cut at size (no NUL); the length.
+ * Signal-safe. */
+size_t pqg_join(char *buf, size_t size, const char *const *parts, size_t n);
 void pqg_put_hex(int fd, unsigned long long value); /* signal-safe */
 void pqg_put_escaped(int fd, const char *s, size_t max_len);  /* signal-safe */
 /* As pqg_put_escaped, newlines kept, each next line PQG_TEXT_INDENT-ed. */

@@ -227,7 +227,7 @@ def _quiet_sentry_hook(hook: object, name: str, variable: str, default: object) 
     _quieted.append((cell, "cell_contents", default, printed_by_pyqtguard))
 
 
-def _unquiet_pyqtgraph_handlers() -> None:
+def _unquiet_printing_hooks() -> None:
     while _quieted:
         handler, attribute, original, ours = _quieted.pop()
         if getattr(handler, attribute, None) is ours:
@@ -256,7 +256,7 @@ def uninstall() -> None:
     asyncio_loops = sys.modules.get(f"{__name__}.asyncio_loops")
     if asyncio_loops is not None:
         asyncio_loops.detach()
-    _unquiet_pyqtgraph_handlers()
+    _unquiet_printing_hooks()
     matplotlib_printing = sys.modules.get(f"{__name__}.matplotlib_printing")
     if matplotlib_printing is not None:
         matplotlib_printing.detach()

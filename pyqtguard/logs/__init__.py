@@ -205,7 +205,7 @@ def note_reports_left_out() -> None:
     (``pyqtguard logs`` reads this line back), if any."""
     global _left_out_noted_by
     if _left_out_noted_by == os.getpid():
-        return                      # a fork worker's end wrote it (installer.py)
+        return                      # a fork worker's end wrote it (children/forkworkers.py)
     _left_out_noted_by = os.getpid()
     limit, _size, left_out = _native.log_limit_state()
     if left_out:
