@@ -370,6 +370,58 @@ def test_the_warm_up_runs_without_error(tmp_path):
     assert "warm-up failed" not in result.stderr + result.log, result.describe()
 
 
+def test_the_warm_up_creates_no_qt_enum_off_the_gui_thread(tmp_path):
+    # PyQt6 (sip) builds an enum class the first time it is read, and two
+    # threads reading it at once each build one: the loser's members are
+    # then refused by Qt ("setLineWrapMode(...): argument 1 has unexpected
+    # type 'LineWrapMode'").  The warm-up thread read the notification's
+    # enums as the loop started, so the app's own first use of them on the
+    # GUI thread could raise (CI saw pyqtguard's own notification fail so).
+    # Every PyQt6 enum class built, and in which thread, is watched here.
+    result = run_app("""
+        import enum, sys, threading
+        built = []
+
+        def watch(frame, event, arg):
+            if (event == "call" and frame.f_code.co_name == "__new__"
+                    and frame.f_code.co_filename == enum.__file__
+                    and "classdict" in frame.f_locals
+                    and str(frame.f_locals["classdict"].get("__module__")).startswith("PyQt6")):
+                built.append((threading.current_thread().name, frame.f_locals.get("cls")))
+
+        sys.setprofile(watch)
+        threading.setprofile(watch)
+        import pyqtguard
+        pyqtguard.install(dialogs=True, stderr=False)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+
+        def fail():
+            raise ValueError("shown in a notification")
+
+        def fail_in_a_thread():
+            raise KeyError("folded into it, from a worker thread")
+
+        def done():
+            for t in threading.enumerate():
+                if t.name == "pyqtguard-dialogs-warm-up":
+                    t.join(10)
+            from pyqtguard.dialogs import notification
+            print("notification:", notification.notifier().widget is not None)
+            print("off the GUI thread:", sorted({f"{name}: {cls}" for name, cls in built
+                                                 if name != "MainThread"}))
+            app.quit()
+
+        QTimer.singleShot(300, fail)
+        QTimer.singleShot(400, threading.Thread(target=fail_in_a_thread).start)
+        QTimer.singleShot(900, done)
+        app.exec()
+    """, tmp_path)
+    assert "notification: True" in result.stdout, result.describe()
+    assert "off the GUI thread: []" in result.stdout, result.describe()
+
+
 def test_the_screenshot_script_renders_both_dialogs(tmp_path):
     import os
     import subprocess

@@ -85,12 +85,29 @@ def _warm_up() -> None:
         from ..logs import warn_once
 
         warn_once("dialogs:warm", f"dialog warm-up failed: {exc!r}")
+    else:
+        # After the imports: the GUI thread does not wait on their locks.
+        from ..qt import guithread
+
+        guithread.post_to_gui_thread(_warm_up_enums)
+
+
+def _warm_up_enums() -> None:
+    try:
+        from . import notification
+
+        notification.warm_up_enums()
+    except Exception as exc:  # noqa: BLE001 - only a speed-up
+        from ..logs import warn_once
+
+        warn_once("dialogs:warm", f"dialog warm-up failed: {exc!r}")
 
 
 def _when_loop_starts() -> None:
-    """Warm the dialogs up on a worker thread (the first notification would
-    otherwise block the GUI thread ~80 ms for imports and enum members);
-    offer the last crash once the loop turns."""
+    """Warm the dialogs up (the first notification would otherwise block the
+    GUI thread ~80 ms for imports and enum classes): the imports on a worker
+    thread, Qt's enums in the GUI thread, a step per turn of its loop (see
+    :func:`.notification.warm_up`); offer the last crash once the loop turns."""
     if _enabled:
         import threading
 

@@ -37,6 +37,8 @@ from ..qt import guithread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..exceptions.delivery import ExceptionRecord
     from ..reporting.report import Report
 
@@ -65,10 +67,17 @@ def window_flags() -> Qt.WindowType:
 
 
 def warm_up() -> None:
-    """Pay the first-use costs (imports, regular expressions, enum members)
-    now, in any thread, so that the first notification does not block the
-    GUI thread for them.  Called from a worker thread when the event loop
-    starts (see :mod:`pyqtguard.dialogs`)."""
+    """Pay the first-use costs of the pure-Python parts (imports, regular
+    expressions) now, in any thread, so that the first notification does not
+    block the GUI thread for them.  Called from a worker thread when the
+    event loop starts (see :mod:`pyqtguard.dialogs`).
+
+    Qt's enums are not touched here: PyQt6 builds an enum class the first
+    time it is read, and two threads reading it at once each build one; the
+    loser's members are then refused by Qt ("setLineWrapMode(...): argument
+    1 has unexpected type 'LineWrapMode'").  Read here, they made the app's
+    own first use of them on the GUI thread fail now and then.
+    :func:`warm_up_enums` reads them in the GUI thread."""
     import hashlib  # noqa: F401 - imported for its first-use cost
     import sysconfig
 
@@ -77,11 +86,28 @@ def warm_up() -> None:
 
     sysconfig.get_paths()
     reporting.scrubber()
-    window_flags()
-    _ = (Qt.TextInteractionFlag.TextSelectableByMouse, Qt.AlignmentFlag.AlignTop,
-         Qt.FocusPolicy.NoFocus, QPlainTextEdit.LineWrapMode.NoWrap,
-         QFrame.Shape.StyledPanel, QStyle.StandardPixmap.SP_MessageBoxWarning,
-         Qt.WidgetAttribute.WA_ShowWithoutActivating, Qt.TextFormat.PlainText)
+
+
+# What the notification reads first, one step per turn of the event loop:
+# reading one enum builds every enum of its class and of the classes it
+# derives from (Qt's namespace: all of them, ~14 ms if the app has read none
+# yet; QPlainTextEdit: QFrame's and QWidget's too; QStyle's: ~5 ms).
+_ENUM_READS: tuple[Callable[[], object], ...] = (
+    lambda: Qt.TextFormat.PlainText,
+    lambda: QPlainTextEdit.LineWrapMode.NoWrap,
+    lambda: QStyle.StandardPixmap.SP_MessageBoxWarning,
+    window_flags,
+)
+
+
+def warm_up_enums(step: int = 0) -> None:
+    """Build the Qt enum classes and flag values the notification uses, in
+    the GUI thread (where the app reads them: no second copy is built), one
+    step per turn of the event loop so that none blocks it for long."""
+    if step >= len(_ENUM_READS) or not _is_gui_thread():
+        return
+    _ENUM_READS[step]()
+    QTimer.singleShot(0, lambda: warm_up_enums(step + 1))
 
 
 class ErrorNotification(QFrame):
