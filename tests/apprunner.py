@@ -210,3 +210,15 @@ def run_log(tmp_path: Path) -> str:
     """Text of the newest run log in tmp_path/"logs" ('' if none)."""
     logs = sorted((tmp_path / "logs").glob("pyqtguard-*.log"))
     return logs[-1].read_text(errors="replace") if logs else ""
+
+
+def send_kept_reports(port: int, tmp_path: Path, wait: float = 15) -> AppResult:
+    """A next start of an ``auto_send`` app reporting to 127.0.0.1:*port*,
+    which sends the reports an earlier run kept and prints ``idle: True``
+    once the sender is done."""
+    return run_app(f"""
+        import pyqtguard
+        pyqtguard.install(report_to="http://k@127.0.0.1:{port}/7", auto_send=True)
+        from pyqtguard.reporting import sender
+        print("idle:", sender.wait_idle({wait}))
+    """, tmp_path)

@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from apprunner import run_app
+from apprunner import run_app, send_kept_reports
 
 from pyqtguard.reporting import offered, unsent
 from pyqtguard.reporting.destinations import IssueTracker
@@ -496,6 +496,17 @@ def test_offered_state_is_read_as_hostile_input(tmp_path):
         offered.mark_offered(tmp_path, "crash:../../etc/passwd\n")
 
 
+# An auto_send app that reports one IndexError and ends (os._exit) 1.5 s
+# later, while the report is on its way to the server on *port*.
+ENDS_WHILE_SENDING = """
+    import os, threading, time, pyqtguard
+    pyqtguard.install(report_to="http://k@127.0.0.1:{port}/7", auto_send=True)
+    t = threading.Thread(target=lambda: [][1], name="indexer"); t.start(); t.join()
+    time.sleep(1.5)
+    os._exit(0)
+"""
+
+
 def test_a_report_on_its_way_when_the_process_ends_is_sent_at_the_next_start(tmp_path):
     # A server that accepts the connection and never answers: the process
     # ends (os._exit) while the report is being sent.
@@ -504,31 +515,104 @@ def test_a_report_on_its_way_when_the_process_ends_is_sent_at_the_next_start(tmp
     silent.listen(5)
     port = silent.getsockname()[1]
     try:
-        first = run_app(f"""
-            import os, threading, time, pyqtguard
-            pyqtguard.install(report_to="http://k@127.0.0.1:{port}/7", auto_send=True)
-            t = threading.Thread(target=lambda: [][1], name="indexer"); t.start(); t.join()
-            time.sleep(1.0)
-            os._exit(0)
-        """, tmp_path)
+        first = run_app(ENDS_WHILE_SENDING.format(port=port), tmp_path)
         assert first.returncode == 0, first.describe()
         assert len(list((tmp_path / "logs" / "unsent-reports").iterdir())) == 1
     finally:
         silent.close()
     server = Collector(port)
     try:
-        second = run_app(f"""
-            import pyqtguard
-            pyqtguard.install(report_to="http://k@127.0.0.1:{port}/7", auto_send=True)
-            from pyqtguard.reporting import sender
-            print("idle:", sender.wait_idle(15))
-        """, tmp_path)
+        second = send_kept_reports(port, tmp_path)
         assert "idle: True" in second.stdout, second.describe()
         (event,) = server.events()
         assert event["exception"]["values"][0]["type"] == "IndexError"
         assert list((tmp_path / "logs" / "unsent-reports").iterdir()) == []
     finally:
         server.close()
+
+
+class ReadsButNeverAnswers:
+    """A server that reads each request whole and never answers: the
+    report arrived, but its sender cannot know."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        self.bodies: list[bytes] = []
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, body = data.split(b"\r\n\r\n", 1)
+            length = int([line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")][0])
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.bodies.append(body)
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)     # wakes the accept() so the port is free
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def test_a_report_delivered_but_unanswered_is_sent_again_under_the_same_event_id(tmp_path):
+    # The server got the report and the process ended before its answer:
+    # the kept copy is sent at the next start (at least once).  It carried a
+    # new random event_id, so Sentry stored the error twice; with the same
+    # one Sentry drops the second copy.
+    silent = ReadsButNeverAnswers()
+    port = silent.port
+    try:
+        first = run_app(ENDS_WHILE_SENDING.format(port=port), tmp_path)
+        assert first.returncode == 0, first.describe()
+        assert len(silent.bodies) == 1, first.describe()
+        delivered = parse_envelope(silent.bodies[0])
+    finally:
+        silent.close()
+    server = Collector(port)
+    try:
+        second = send_kept_reports(port, tmp_path)
+        assert "idle: True" in second.stdout, second.describe()
+        (again,) = server.events()
+        assert again["exception"]["values"][0]["type"] == "IndexError"
+        assert again["event_id"] == delivered["event_id"]
+    finally:
+        server.close()
+
+
+def test_two_occurrences_of_one_error_are_two_events(tmp_path, collector):
+    # The event_id names a report, not an error: the same exception raised
+    # twice (repeat_interval=0: both reported) is two events.
+    result = run_app(f"""
+        import threading, pyqtguard
+        pyqtguard.install(report_to={collector.dsn!r}, auto_send=True, repeat_interval=0)
+        from pyqtguard.reporting import sender
+        def fail():
+            [][1]
+        for _ in range(2):
+            t = threading.Thread(target=fail, name="indexer"); t.start(); t.join()
+        print("idle:", sender.wait_idle(15))
+    """, tmp_path)
+    assert "idle: True" in result.stdout, result.describe()
+    events = collector.events()
+    assert len(events) == 2, result.describe()
+    assert events[0]["event_id"] != events[1]["event_id"]
 
 
 def test_auto_send_sends_at_most_20_reports_per_run(tmp_path):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from apprunner import run_app
+from apprunner import run_app, send_kept_reports
 
 
 class Server:
@@ -277,12 +277,7 @@ def test_reports_queued_behind_a_send_on_its_way_are_kept_when_the_app_quits(
     quiet.close()
     collector = _server_on(port)
     try:
-        second = run_app(f"""
-            import pyqtguard
-            pyqtguard.install(report_to="http://k@127.0.0.1:{port}/7", auto_send=True)
-            from pyqtguard.reporting import sender
-            print("idle:", sender.wait_idle(30))
-        """, tmp_path)
+        second = send_kept_reports(port, tmp_path, wait=30)
         assert "idle: True" in second.stdout, second.describe()
         values = sorted(e["exception"]["values"][0]["value"] for e in _events(collector))
         assert values == ["distinct 0", "distinct 1", "distinct 2"], second.describe()

@@ -11,10 +11,10 @@ a JSON header line, an item header line, the event JSON.  Example::
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
-import uuid
 
 from .._version import __version__
 from . import textparse
@@ -119,6 +119,16 @@ def _crash_exception(report: Report, threads: list[dict[str, Any]]) -> dict[str,
     return exception
 
 
+def event_id(report: Report) -> str:
+    """The event's id, the same each time *report* is sent: a kept copy sent
+    again at the next start (the server had it, but its answer never came)
+    is then dropped by Sentry as a duplicate rather than stored twice.  From
+    what is sent and when the report was made, so another occurrence of the
+    same error, or an edited preview, is an event of its own."""
+    digest = hashlib.sha256(f"{report.created!r}\0{report.text}".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:32]
+
+
 def event_from_report(report: Report, *, environment: str | None = None) -> dict[str, Any]:
     """The Sentry event for *report*, every part read from its text."""
     text = report.text
@@ -131,7 +141,7 @@ def event_from_report(report: Report, *, environment: str | None = None) -> dict
         })
     tags = textparse.parse_versions(text)
     event: dict[str, Any] = {
-        "event_id": uuid.uuid4().hex,
+        "event_id": event_id(report),
         "timestamp": _iso(report.created),
         "platform": "python",
         "level": "fatal" if report.kind == "crash" else "error",
