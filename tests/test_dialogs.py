@@ -95,6 +95,41 @@ def test_a_flood_of_1000_exceptions_is_one_notification_with_a_count(tmp_path):
     assert "more: and 999 more times since" in out, result.describe()
 
 
+def test_the_count_line_says_which_errors_followed(tmp_path):
+    # It read "and 3 more since: 3 other errors" when none was the first
+    # one again.
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install(dialogs=True, stderr=False, repeat_interval=0)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication(sys.argv)
+
+        def fail():
+            raise ValueError("the first one")
+
+        def others():
+            for n in range(3):
+                threading.Thread(target=lambda: 1 / 0, name=f"decoder-{n}").start()
+
+        def show():
+            from pyqtguard.dialogs import notification
+            print("more:", notification.notifier().widget.more.text())
+
+        QTimer.singleShot(50, fail)
+        QTimer.singleShot(150, others)
+        QTimer.singleShot(700, show)
+        QTimer.singleShot(800, fail)                # the first one again
+        QTimer.singleShot(1300, show)
+        QTimer.singleShot(1350, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert "more: and 3 other errors since (see Details)" in result.stdout, result.describe()
+    assert ("more: and 4 more since: 1 of this one, 3 other errors (see Details)"
+            in result.stdout), result.describe()
+
+
 def test_a_flood_within_repeat_interval_is_one_notification_with_a_count(tmp_path):
     # The default repeat counting: the same exception is reported (and
     # calls back) once; the notification reads the repeats the C core

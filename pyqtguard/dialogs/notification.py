@@ -336,9 +336,10 @@ class Notifier:
             return f"and {more} more time{'s' if more != 1 else ''} since"
         again = first.count - 1 + counted[0]
         others = more - again
-        parts = ([f"{again} of this one"] if again else []) + \
-            [f"{others} other error{'s' if others != 1 else ''}"]
-        return f"and {more} more since: {', '.join(parts)} (see Details)"
+        other_errors = f"{others} other error{'s' if others != 1 else ''}"
+        if not again:
+            return f"and {other_errors} since (see Details)"
+        return f"and {more} more since: {again} of this one, {other_errors} (see Details)"
 
     def _refresh(self) -> None:
         widget = self._ensure_widget()
