@@ -119,7 +119,7 @@ def _crash_exception(report: Report, threads: list[dict[str, Any]]) -> dict[str,
     return exception
 
 
-def event_id(report: Report) -> str:
+def report_event_id(report: Report) -> str:
     """The event's id, the same each time *report* is sent: a kept copy sent
     again at the next start (the server had it, but its answer never came)
     is then dropped by Sentry as a duplicate rather than stored twice.  From
@@ -141,7 +141,7 @@ def event_from_report(report: Report, *, environment: str | None = None) -> dict
         })
     tags = textparse.parse_versions(text)
     event: dict[str, Any] = {
-        "event_id": event_id(report),
+        "event_id": report_event_id(report),
         "timestamp": _iso(report.created),
         "platform": "python",
         "level": "fatal" if report.kind == "crash" else "error",
