@@ -281,6 +281,50 @@ def test_an_unshut_executor_the_test_dropped_is_no_leak(pytester, inner):
     result.assert_outcomes(passed=1)
 
 
+def test_threads_a_library_starts_for_a_session_object_on_first_use_are_no_leak(
+        pytester, inner):
+    """A session fixture's ProcessPoolExecutor starts its manager thread, and a
+    multiprocessing.Queue its feeder thread, at first use - inside the first
+    test that submits or puts.  Idle, they belong to the fixture's object (its
+    teardown ends them), not to that test; a manager thread still waiting for
+    a task the test submitted (its first use here) is that test's leak."""
+    pytester.makeconftest("""
+        import concurrent.futures, multiprocessing, pytest
+
+        @pytest.fixture(scope="session")
+        def processes():
+            with concurrent.futures.ProcessPoolExecutor(1) as ex:
+                yield ex
+
+        @pytest.fixture(scope="session")
+        def queue():
+            q = multiprocessing.Queue()
+            yield q
+            q.close(); q.join_thread()
+    """)
+    pytester.makepyfile(test_lib="""
+        import time
+
+        def test_leaves_a_task_running(processes):
+            processes.submit(time.sleep, 2)
+
+        def test_submits(processes):
+            assert processes.submit(abs, -3).result() == 3
+
+        def test_puts(queue):
+            queue.put(1)
+            assert queue.get(timeout=10) == 1
+
+        def test_later():
+            pass
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.5")
+    result.assert_outcomes(passed=4, errors=1)
+    out = result.stdout.str()
+    assert "ERROR at teardown of test_leaves_a_task_running" in out, out
+    assert "QueueFeederThread" not in out, out
+
+
 def test_warn_mode_warns_and_passes(pytester, inner):
     pytester.makepyfile(test_leak="""
         import threading, time
