@@ -361,6 +361,54 @@ def test_leaked_top_level_widgets_fail_with_widgets_on(pytester, inner):
     assert "QLabel" not in result.stdout.str()
 
 
+def test_a_widget_a_function_fixture_made_is_no_leak_once_the_fixture_ended(
+        pytester, inner):
+    """pytest keeps a function fixture's value in ``item.funcargs`` until the
+    teardown is reported: a widget the fixture made (closed in its teardown,
+    or simply returned) is gone right after, as a widget the test body made.
+    One the fixture also put somewhere that outlives the test is a leak."""
+    pytester.makepyfile(test_widgets="""
+        import pytest
+        from PyQt6.QtWidgets import QApplication, QWidget
+        kept = []
+
+        @pytest.fixture
+        def shown(qapp):
+            w = QWidget(); w.setObjectName("shown"); w.show()
+            yield w
+            w.close()
+
+        @pytest.fixture
+        def returned(qapp):
+            w = QWidget(); w.setObjectName("returned")
+            return w
+
+        @pytest.fixture
+        def stored(qapp):
+            w = QWidget(); w.setObjectName("stored"); kept.append(w)
+            return w
+
+        def test_shown(shown):
+            assert shown.isVisible()
+
+        def test_returned(returned):
+            pass
+
+        def test_stored(stored):
+            pass
+
+        def test_after():
+            names = [w.objectName() for w in QApplication.topLevelWidgets()]
+            assert names == ["stored"], names
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-widgets")
+    result.assert_outcomes(passed=4, errors=1)
+    out = result.stdout.str()
+    assert "ERROR at teardown of test_stored" in out, out
+    assert "objectName='stored'" in out, out
+    assert "'shown'" not in out and "'returned'" not in out, out
+
+
 # ---- exceptions ----------------------------------------------------------------------
 
 def test_exceptions_from_threads_slots_and_del_fail_the_test(pytester, inner):

@@ -70,6 +70,23 @@ def _describe_exception(record: Any) -> str:
             + record.traceback_text.rstrip())
 
 
+def _drop_ended_fixture_values(item: pytest.Item) -> None:
+    """Forget the values of the test's function-scoped fixtures, torn down by
+    now, as pytest does right after the teardown is reported: until then
+    ``item.funcargs`` keeps a widget the fixture made (and closed, or just
+    returned) alive, and it would count as left alive by the test.  A value
+    the fixture also put elsewhere stays alive, and counts."""
+    funcargs = getattr(item, "funcargs", None)
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", None)
+    if not isinstance(funcargs, dict) or not defs:
+        return
+    for name in list(funcargs):
+        fixturedefs = defs.get(name)
+        if (fixturedefs and getattr(fixturedefs[-1], "scope", None) == "function"
+                and getattr(fixturedefs[-1], "cached_result", True) is None):
+            del funcargs[name]
+
+
 class GuardPlugin:
     """The per-test checks; one instance per pytest process."""
 
@@ -244,6 +261,8 @@ class GuardPlugin:
                             f"ms (budget {self._freezes.budget_ms} ms); the GUI thread was at "
                             f"(most recent call last):\n{event.stack.rstrip()}")
         if with_leaks and self._before is not None:
+            if self.settings.widgets and not marker.get("allow_widgets"):
+                _drop_ended_fixture_values(item)
             check_threads = self.settings.leaks != "off" and not marker.get("allow_threads")
             found = leaks.leaks_since(
                 self._before, grace=self.settings.leak_grace, threads=check_threads,
