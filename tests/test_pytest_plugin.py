@@ -573,6 +573,48 @@ def test_a_crash_names_the_test_and_phase_in_the_report_and_on_the_terminal(pyte
     assert "context: pytest: test test_crash.py::test_segfault_in_teardown (teardown)" in log
 
 
+INNER_RUNS = '''
+    import pytest
+    pytest_plugins = ["pytester"]
+
+    @pytest.mark.pyqtguard(allow_exceptions=True)
+    def test_runs_a_guarded_suite_in_process_twice(pytester):
+        pytester.makepyfile(test_inner="""
+            import threading
+            def test_x():
+                t = threading.Thread(target=lambda: 1 / 0, name="inner-raiser")
+                t.start(); t.join()
+        """)
+        for _ in range(2):
+            pytester.runpytest("--pyqtguard", "-p", "no:cacheprovider").assert_outcomes(failed=1)
+'''
+
+
+@pytest.mark.parametrize("outer", [[], ["--pyqtguard"]])
+def test_a_guarded_pytest_run_in_process_twice_fails_both_times(pytester, inner, outer):
+    """pytester's in-process runs: the modules a run imported are dropped after
+    it; the next run's must not start from half of pyqtguard (a second
+    session that missed its thread exceptions)."""
+    pytester.makepyfile(test_outer=INNER_RUNS)
+    result = inner(*outer)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_crash_after_an_in_process_guarded_run_is_still_named_on_the_terminal(
+        pytester, inner):
+    """An inner session's end must not take the outer session's crash notice."""
+    pytester.makepyfile(test_outer=INNER_RUNS + '''
+    def test_crashes():
+        import ctypes
+        ctypes.string_at(0)
+''')
+    result = inner("--pyqtguard")
+    assert result.ret in (-11, 139), result.stdout.str()
+    out = result.stdout.str() + result.stderr.str()
+    assert re.search(r"pyqtguard: crashed during pytest: test test_outer.py::test_crashes "
+                     r"\(call\); report in \S+\.log", out), out
+
+
 def test_with_xdist_the_report_names_the_worker_and_the_test(pytester, inner):
     pytester.makepyfile(test_many="""
         import ctypes, os, pytest

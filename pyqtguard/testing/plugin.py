@@ -114,19 +114,24 @@ class GuardPlugin:
     # ---- session ----------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        import pyqtguard
-        from pyqtguard import _native
-
         self._ensure_installed()
         import logging
 
         self._handler = _records_handler(self._exceptions, self._exceptions_lock)
         logging.getLogger("pyqtguard").addHandler(self._handler)
+        self._set_context("collection")
+
+    def _set_crash_notice(self) -> None:
+        """A crash says on the terminal where its report is (again after an
+        install: a pytest session run in this process - pytester's in-process
+        runs - installed its own and took the notice away at its end)."""
+        import pyqtguard
+        from pyqtguard import _native
+
         log = pyqtguard.log_path()
         if self._terminal_fd >= 0:
             where = f"report in {log}" if log else "report on stderr"
             _native.set_crash_notice(self._terminal_fd, where)
-        self._set_context("collection")
 
     def _ensure_installed(self) -> None:
         """pyqtguard installed with the plugin's options - again if the suite
@@ -154,6 +159,7 @@ class GuardPlugin:
 
             wrongthread.add_listener(self._wrong_thread)
         self._freezes.invalidate()              # uninstall() may have unwrapped exec
+        self._set_crash_notice()
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         import pyqtguard
