@@ -448,6 +448,31 @@ def test_exceptions_from_threads_slots_and_del_fail_the_test(pytester, inner):
                                  "*OSError: close failed*"])
 
 
+def test_an_exception_from_a_thread_an_earlier_test_left_names_that_test(pytester, inner):
+    """The running test fails (the exception happened during it), and the
+    failure says the thread is not its own: which test left it, started where."""
+    pytester.makepyfile(test_late="""
+        import threading, time
+        import pytest
+
+        @pytest.mark.pyqtguard(allow_threads=True)
+        def test_starts_it():
+            def later():
+                time.sleep(0.5)
+                raise ValueError("late")
+            threading.Thread(target=later, name="latecomer").start()
+
+        def test_runs_meanwhile():
+            time.sleep(1.0)
+    """)
+    result = inner("--pyqtguard")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert re.search(r"uncaught exception in thread 'latecomer' \[threading.excepthook\] \(a "
+                     r"thread left running by test_late.py::test_starts_it, started at "
+                     r"\S*test_late.py:9\):", out), out
+
+
 def test_with_pytest_qt_capturing_a_slot_exception_fails_once(pytester, inner):
     pytester.makepyfile(test_qt="""
         import pytest

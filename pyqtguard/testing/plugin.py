@@ -65,8 +65,19 @@ def _records_handler(sink: list[Any], lock: threading.Lock) -> logging.Handler:
     return _Collect(logging.ERROR)
 
 
-def _describe_exception(record: Any) -> str:
-    return (f"uncaught exception in thread {record.thread_name!r} [{record.source}]:\n"
+def _describe_exception(record: Any,
+                        left_by: dict[int, tuple[threading.Thread, str, str | None]]) -> str:
+    """The report, saying so when its thread is one an earlier test left
+    running (the running test fails: it happened during it, but the bug is
+    likely the other test's)."""
+    origin = ""
+    thread = getattr(record, "thread", None)
+    left = left_by.get(id(thread)) if thread is not None else None
+    if left is not None and left[0] is thread:
+        site = left[2]                  # known when it was left: the thread may have ended
+        origin = (f" (a thread left running by {left[1]}"
+                  + (f", started at {site}" if site else "") + ")")
+    return (f"uncaught exception in thread {record.thread_name!r} [{record.source}]{origin}:\n"
             + record.traceback_text.rstrip())
 
 
@@ -99,7 +110,7 @@ class GuardPlugin:
         self._handler: logging.Handler | None = None
         self._freezes = FreezeWatch()
         self._before: leaks.Snapshot | None = None
-        self._left_by: dict[int, tuple[threading.Thread, str]] = {}
+        self._left_by: dict[int, tuple[threading.Thread, str, str | None]] = {}
         self._marker_of: pytest.Item | None = None
         self._marker_args: dict[str, Any] = {}
         self._installed: Any = None
@@ -179,7 +190,7 @@ class GuardPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Threads still alive now will hold the process at exit: name them,
         with the test that left each."""
-        alive = [(t, self._left_by.get(id(t), (t, None))[1]) for t in threading.enumerate()
+        alive = [(t, self._left_by.get(id(t), (t, None, None))[1]) for t in threading.enumerate()
                  if t is not threading.main_thread() and t.is_alive() and not t.daemon
                  and not leaks.is_own_thread(t)]
         if not alive:
@@ -257,7 +268,7 @@ class GuardPlugin:
         warned: list[str] = []
         records = self._take_exceptions()
         if records and self.settings.exceptions != "off" and not marker.get("allow_exceptions"):
-            text = [_describe_exception(r) for r in records]
+            text = [_describe_exception(r, self._left_by) for r in records]
             (failures if self.settings.exceptions == "fail" else warned).extend(text)
         for text in self._take_wrong_threads():
             if self.settings.check_threads != "off":
@@ -278,7 +289,7 @@ class GuardPlugin:
             left = found if check_threads else leaks.leaks_since(self._before, grace=0)
             for leak in left:
                 if isinstance(leak.key, threading.Thread):
-                    self._left_by[id(leak.key)] = (leak.key, item.nodeid)
+                    self._left_by[id(leak.key)] = (leak.key, item.nodeid, leak.where)
             threads = [f"  {leak}" for leak in found if leak.kind != "widget"]
             widgets = [f"  {leak}" for leak in found if leak.kind == "widget"]
             if threads:
