@@ -81,12 +81,32 @@ def _asked_for(config: pytest.Config) -> bool:
     return bool(config.getini("pyqtguard"))
 
 
+# pyqtguard's modules as the last active session left them.  pytester's
+# in-process runs drop the modules a run imported once it ends; pyqtguard's
+# state lives in them (and in its C core, which is not set up again), so a
+# later session in the process must use the same ones, not fresh copies beside
+# the old ones that the ``pyqtguard`` package still refers to.
+_modules: dict[str, object] = {}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
     if not _asked_for(config) or config.pluginmanager.has_plugin(ACTIVE_PLUGIN_NAME):
         return
+    import sys
+
+    for name, module in _modules.items():
+        sys.modules.setdefault(name, module)  # type: ignore[arg-type]
     from .testing.plugin import GuardPlugin
     from .testing.settings import Settings
 
     config.pluginmanager.register(GuardPlugin(config, Settings.from_config(config)),
                                   ACTIVE_PLUGIN_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.pluginmanager.has_plugin(ACTIVE_PLUGIN_NAME):
+        import sys
+
+        _modules.update((name, module) for name, module in list(sys.modules.items())
+                        if name == "pyqtguard" or name.startswith("pyqtguard."))

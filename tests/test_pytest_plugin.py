@@ -281,6 +281,50 @@ def test_an_unshut_executor_the_test_dropped_is_no_leak(pytester, inner):
     result.assert_outcomes(passed=1)
 
 
+def test_threads_a_library_starts_for_a_session_object_on_first_use_are_no_leak(
+        pytester, inner):
+    """A session fixture's ProcessPoolExecutor starts its manager thread, and a
+    multiprocessing.Queue its feeder thread, at first use - inside the first
+    test that submits or puts.  Idle, they belong to the fixture's object (its
+    teardown ends them), not to that test; a manager thread still waiting for
+    a task the test submitted (its first use here) is that test's leak."""
+    pytester.makeconftest("""
+        import concurrent.futures, multiprocessing, pytest
+
+        @pytest.fixture(scope="session")
+        def processes():
+            with concurrent.futures.ProcessPoolExecutor(1) as ex:
+                yield ex
+
+        @pytest.fixture(scope="session")
+        def queue():
+            q = multiprocessing.Queue()
+            yield q
+            q.close(); q.join_thread()
+    """)
+    pytester.makepyfile(test_lib="""
+        import time
+
+        def test_leaves_a_task_running(processes):
+            processes.submit(time.sleep, 2)
+
+        def test_submits(processes):
+            assert processes.submit(abs, -3).result() == 3
+
+        def test_puts(queue):
+            queue.put(1)
+            assert queue.get(timeout=10) == 1
+
+        def test_later():
+            pass
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-leak-grace", "0.5")
+    result.assert_outcomes(passed=4, errors=1)
+    out = result.stdout.str()
+    assert "ERROR at teardown of test_leaves_a_task_running" in out, out
+    assert "QueueFeederThread" not in out, out
+
+
 def test_warn_mode_warns_and_passes(pytester, inner):
     pytester.makepyfile(test_leak="""
         import threading, time
@@ -315,6 +359,54 @@ def test_leaked_top_level_widgets_fail_with_widgets_on(pytester, inner):
                                  "*top-level widgets left alive*",
                                  "*widget QDialog objectName='settingsDialog' (still shown)*"])
     assert "QLabel" not in result.stdout.str()
+
+
+def test_a_widget_a_function_fixture_made_is_no_leak_once_the_fixture_ended(
+        pytester, inner):
+    """pytest keeps a function fixture's value in ``item.funcargs`` until the
+    teardown is reported: a widget the fixture made (closed in its teardown,
+    or simply returned) is gone right after, as a widget the test body made.
+    One the fixture also put somewhere that outlives the test is a leak."""
+    pytester.makepyfile(test_widgets="""
+        import pytest
+        from PyQt6.QtWidgets import QApplication, QWidget
+        kept = []
+
+        @pytest.fixture
+        def shown(qapp):
+            w = QWidget(); w.setObjectName("shown"); w.show()
+            yield w
+            w.close()
+
+        @pytest.fixture
+        def returned(qapp):
+            w = QWidget(); w.setObjectName("returned")
+            return w
+
+        @pytest.fixture
+        def stored(qapp):
+            w = QWidget(); w.setObjectName("stored"); kept.append(w)
+            return w
+
+        def test_shown(shown):
+            assert shown.isVisible()
+
+        def test_returned(returned):
+            pass
+
+        def test_stored(stored):
+            pass
+
+        def test_after():
+            names = [w.objectName() for w in QApplication.topLevelWidgets()]
+            assert names == ["stored"], names
+    """)
+    result = inner("--pyqtguard", "--pyqtguard-widgets")
+    result.assert_outcomes(passed=4, errors=1)
+    out = result.stdout.str()
+    assert "ERROR at teardown of test_stored" in out, out
+    assert "objectName='stored'" in out, out
+    assert "'shown'" not in out and "'returned'" not in out, out
 
 
 # ---- exceptions ----------------------------------------------------------------------
@@ -354,6 +446,31 @@ def test_exceptions_from_threads_slots_and_del_fail_the_test(pytester, inner):
     result.stdout.fnmatch_lines(["*_ test_slot _*", "*KeyError: 'from-a-slot'*"])
     result.stdout.fnmatch_lines(["*_ test_del _*", "*[[]sys.unraisablehook[]]*",
                                  "*OSError: close failed*"])
+
+
+def test_an_exception_from_a_thread_an_earlier_test_left_names_that_test(pytester, inner):
+    """The running test fails (the exception happened during it), and the
+    failure says the thread is not its own: which test left it, started where."""
+    pytester.makepyfile(test_late="""
+        import threading, time
+        import pytest
+
+        @pytest.mark.pyqtguard(allow_threads=True)
+        def test_starts_it():
+            def later():
+                time.sleep(0.5)
+                raise ValueError("late")
+            threading.Thread(target=later, name="latecomer").start()
+
+        def test_runs_meanwhile():
+            time.sleep(1.0)
+    """)
+    result = inner("--pyqtguard")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert re.search(r"uncaught exception in thread 'latecomer' \[threading.excepthook\] \(a "
+                     r"thread left running by test_late.py::test_starts_it, started at "
+                     r"\S*test_late.py:9\):", out), out
 
 
 def test_with_pytest_qt_capturing_a_slot_exception_fails_once(pytester, inner):
@@ -479,6 +596,48 @@ def test_a_crash_names_the_test_and_phase_in_the_report_and_on_the_terminal(pyte
     log = _logs_text(inner.logs)
     assert "=== pyqtguard crash report ===" in log
     assert "context: pytest: test test_crash.py::test_segfault_in_teardown (teardown)" in log
+
+
+INNER_RUNS = '''
+    import pytest
+    pytest_plugins = ["pytester"]
+
+    @pytest.mark.pyqtguard(allow_exceptions=True)
+    def test_runs_a_guarded_suite_in_process_twice(pytester):
+        pytester.makepyfile(test_inner="""
+            import threading
+            def test_x():
+                t = threading.Thread(target=lambda: 1 / 0, name="inner-raiser")
+                t.start(); t.join()
+        """)
+        for _ in range(2):
+            pytester.runpytest("--pyqtguard", "-p", "no:cacheprovider").assert_outcomes(failed=1)
+'''
+
+
+@pytest.mark.parametrize("outer", [[], ["--pyqtguard"]])
+def test_a_guarded_pytest_run_in_process_twice_fails_both_times(pytester, inner, outer):
+    """pytester's in-process runs: the modules a run imported are dropped after
+    it; the next run's must not start from half of pyqtguard (a second
+    session that missed its thread exceptions)."""
+    pytester.makepyfile(test_outer=INNER_RUNS)
+    result = inner(*outer)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_crash_after_an_in_process_guarded_run_is_still_named_on_the_terminal(
+        pytester, inner):
+    """An inner session's end must not take the outer session's crash notice."""
+    pytester.makepyfile(test_outer=INNER_RUNS + '''
+    def test_crashes():
+        import ctypes
+        ctypes.string_at(0)
+''')
+    result = inner("--pyqtguard")
+    assert result.ret in (-11, 139), result.stdout.str()
+    out = result.stdout.str() + result.stderr.str()
+    assert re.search(r"pyqtguard: crashed during pytest: test test_outer.py::test_crashes "
+                     r"\(call\); report in \S+\.log", out), out
 
 
 def test_with_xdist_the_report_names_the_worker_and_the_test(pytester, inner):

@@ -163,18 +163,39 @@ def _start_site(thread: threading.Thread) -> str | None:
     return tracking.start_of(thread)[0] if tracking is not None else None
 
 
-_POOL_WORKER_FILE = os.path.join("concurrent", "futures", "thread.py")
+# Threads the standard library starts for an object (a pool, a queue), waiting
+# for that object's next piece of work: (file, function) of the frame that
+# waits, below frames of the waiting itself.
+_IDLE_WAITS = (
+    # a ThreadPoolExecutor thread between tasks (3.11-3.14)
+    (os.path.join("concurrent", "futures", "thread.py"), "_worker"),
+    # a ProcessPoolExecutor's manager thread, started at the first submit()
+    (os.path.join("concurrent", "futures", "process.py"), "wait_result_broken_or_wakeup"),
+    # a multiprocessing.Queue's feeder thread, started at the first put()
+    (os.path.join("multiprocessing", "queues.py"), "_feed"),
+)
+_WAITING_FILES = ("threading.py", "selectors.py", os.path.join("multiprocessing", "connection.py"))
 
 
 def _is_idle_pool_worker(thread: threading.Thread, frames: dict[int, Any]) -> bool:
-    """A ``ThreadPoolExecutor`` thread waiting for its next task: its
-    innermost Python frame is the pool's own loop (``_worker``, 3.11-3.14),
-    not a task.  Like QThreadPool's idle threads it belongs to a pool that
-    outlives the test (a session fixture's executor) or ends once its
-    executor is collected; a thread still running a task is a leak."""
+    """A thread the standard library runs for a pool or a queue, waiting for
+    its next task: a ``ThreadPoolExecutor``'s worker between tasks, a
+    ``ProcessPoolExecutor``'s manager thread with no task pending, a
+    ``multiprocessing.Queue``'s feeder with nothing to send.  Each is started
+    at the object's first use - maybe inside a test, for a session fixture's
+    executor or queue - and belongs to that object (it ends when the object is
+    shut down or collected), as QThreadPool's idle threads do; one still busy
+    with a task is a leak."""
     frame = frames.get(thread.ident) if thread.ident is not None else None
-    return (frame is not None and frame.f_code.co_name == "_worker"
-            and frame.f_code.co_filename.endswith(_POOL_WORKER_FILE))
+    while frame is not None and frame.f_code.co_filename.endswith(_WAITING_FILES):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    where = (frame.f_code.co_filename, frame.f_code.co_name)
+    if not any(where[0].endswith(file) and where[1] == name for file, name in _IDLE_WAITS):
+        return False
+    # The manager thread waits for results too: idle only with nothing pending.
+    return not getattr(thread, "pending_work_items", None)
 
 
 def _thread_leaks(before: Snapshot) -> list[Leak]:

@@ -65,9 +65,37 @@ def _records_handler(sink: list[Any], lock: threading.Lock) -> logging.Handler:
     return _Collect(logging.ERROR)
 
 
-def _describe_exception(record: Any) -> str:
-    return (f"uncaught exception in thread {record.thread_name!r} [{record.source}]:\n"
+def _describe_exception(record: Any,
+                        left_by: dict[int, tuple[threading.Thread, str, str | None]]) -> str:
+    """The report, saying so when its thread is one an earlier test left
+    running (the running test fails: it happened during it, but the bug is
+    likely the other test's)."""
+    origin = ""
+    thread = getattr(record, "thread", None)
+    left = left_by.get(id(thread)) if thread is not None else None
+    if left is not None and left[0] is thread:
+        site = left[2]                  # known when it was left: the thread may have ended
+        origin = (f" (a thread left running by {left[1]}"
+                  + (f", started at {site}" if site else "") + ")")
+    return (f"uncaught exception in thread {record.thread_name!r} [{record.source}]{origin}:\n"
             + record.traceback_text.rstrip())
+
+
+def _drop_ended_fixture_values(item: pytest.Item) -> None:
+    """Forget the values of the test's function-scoped fixtures, torn down by
+    now, as pytest does right after the teardown is reported: until then
+    ``item.funcargs`` keeps a widget the fixture made (and closed, or just
+    returned) alive, and it would count as left alive by the test.  A value
+    the fixture also put elsewhere stays alive, and counts."""
+    funcargs = getattr(item, "funcargs", None)
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", None)
+    if not isinstance(funcargs, dict) or not defs:
+        return
+    for name in list(funcargs):
+        fixturedefs = defs.get(name)
+        if (fixturedefs and getattr(fixturedefs[-1], "scope", None) == "function"
+                and getattr(fixturedefs[-1], "cached_result", True) is None):
+            del funcargs[name]
 
 
 class GuardPlugin:
@@ -82,7 +110,7 @@ class GuardPlugin:
         self._handler: logging.Handler | None = None
         self._freezes = FreezeWatch()
         self._before: leaks.Snapshot | None = None
-        self._left_by: dict[int, tuple[threading.Thread, str]] = {}
+        self._left_by: dict[int, tuple[threading.Thread, str, str | None]] = {}
         self._marker_of: pytest.Item | None = None
         self._marker_args: dict[str, Any] = {}
         self._installed: Any = None
@@ -97,19 +125,24 @@ class GuardPlugin:
     # ---- session ----------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        import pyqtguard
-        from pyqtguard import _native
-
         self._ensure_installed()
         import logging
 
         self._handler = _records_handler(self._exceptions, self._exceptions_lock)
         logging.getLogger("pyqtguard").addHandler(self._handler)
+        self._set_context("collection")
+
+    def _set_crash_notice(self) -> None:
+        """A crash says on the terminal where its report is (again after an
+        install: a pytest session run in this process - pytester's in-process
+        runs - installed its own and took the notice away at its end)."""
+        import pyqtguard
+        from pyqtguard import _native
+
         log = pyqtguard.log_path()
         if self._terminal_fd >= 0:
             where = f"report in {log}" if log else "report on stderr"
             _native.set_crash_notice(self._terminal_fd, where)
-        self._set_context("collection")
 
     def _ensure_installed(self) -> None:
         """pyqtguard installed with the plugin's options - again if the suite
@@ -137,6 +170,7 @@ class GuardPlugin:
 
             wrongthread.add_listener(self._wrong_thread)
         self._freezes.invalidate()              # uninstall() may have unwrapped exec
+        self._set_crash_notice()
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         import pyqtguard
@@ -156,7 +190,7 @@ class GuardPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Threads still alive now will hold the process at exit: name them,
         with the test that left each."""
-        alive = [(t, self._left_by.get(id(t), (t, None))[1]) for t in threading.enumerate()
+        alive = [(t, self._left_by.get(id(t), (t, None, None))[1]) for t in threading.enumerate()
                  if t is not threading.main_thread() and t.is_alive() and not t.daemon
                  and not leaks.is_own_thread(t)]
         if not alive:
@@ -234,7 +268,7 @@ class GuardPlugin:
         warned: list[str] = []
         records = self._take_exceptions()
         if records and self.settings.exceptions != "off" and not marker.get("allow_exceptions"):
-            text = [_describe_exception(r) for r in records]
+            text = [_describe_exception(r, self._left_by) for r in records]
             (failures if self.settings.exceptions == "fail" else warned).extend(text)
         for text in self._take_wrong_threads():
             if self.settings.check_threads != "off":
@@ -244,6 +278,8 @@ class GuardPlugin:
                             f"ms (budget {self._freezes.budget_ms} ms); the GUI thread was at "
                             f"(most recent call last):\n{event.stack.rstrip()}")
         if with_leaks and self._before is not None:
+            if self.settings.widgets and not marker.get("allow_widgets"):
+                _drop_ended_fixture_values(item)
             check_threads = self.settings.leaks != "off" and not marker.get("allow_threads")
             found = leaks.leaks_since(
                 self._before, grace=self.settings.leak_grace, threads=check_threads,
@@ -253,7 +289,7 @@ class GuardPlugin:
             left = found if check_threads else leaks.leaks_since(self._before, grace=0)
             for leak in left:
                 if isinstance(leak.key, threading.Thread):
-                    self._left_by[id(leak.key)] = (leak.key, item.nodeid)
+                    self._left_by[id(leak.key)] = (leak.key, item.nodeid, leak.where)
             threads = [f"  {leak}" for leak in found if leak.kind != "widget"]
             widgets = [f"  {leak}" for leak in found if leak.kind == "widget"]
             if threads:
