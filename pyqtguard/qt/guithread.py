@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 _lock = _thread.allocate_lock()
 
 _bridge: Any = None
-_bridge_app: Any = None
+# The address of the application the bridge was made for, not the app: a
+# reference kept the app's QApplication alive after its `del app` (a second
+# one was then made beside it), and the next bridge's assignment destroyed
+# it in whatever thread posted next (a QThread's end: a hang at exit).  Not
+# a weak reference either: an app made in C++ (a host embedding Python) may
+# have a new wrapper at each instance().
+_bridge_app: int = 0
 
 
 def _make_bridge(qtcore: Any, app: Any) -> Any:
@@ -54,13 +60,32 @@ def post_to_gui_thread(function: Callable[[], object]) -> bool:
     app = qtcore.QCoreApplication.instance()
     if app is None:
         return False
+    from PyQt6 import sip
+
+    address = sip.unwrapinstance(app)
     with _lock:
-        if _bridge is None or _bridge_app is not app or _is_deleted(_bridge):
-            _bridge = _make_bridge(qtcore, app)
-            _bridge_app = app
+        if _bridge is None or _bridge_app != address or _is_deleted(_bridge):
+            old, _bridge = _bridge, _make_bridge(qtcore, app)
+            _bridge_app = address
+            if old is not None:
+                _retire(old)
         bridge = _bridge
     bridge.posted.emit(function)
     return True
+
+
+def _retire(bridge: Any) -> None:
+    """An earlier application's bridge, replaced: deleted by the thread it
+    lives in at its next turn (functions posted to it and not yet called
+    still run first), not here - this may be another thread."""
+    try:
+        from PyQt6 import sip
+
+        if not sip.isdeleted(bridge):
+            sip.transferto(bridge, None)    # no delete from here with the wrapper
+            bridge.deleteLater()
+    except Exception:  # noqa: BLE001 - deleted meanwhile (Qt's teardown)
+        pass
 
 
 def _is_deleted(obj: Any) -> bool:
