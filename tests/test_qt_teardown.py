@@ -82,3 +82,114 @@ def test_dialogs_and_a_second_application(tmp_path):
             print("instance after del:", QCoreApplication.instance(), flush=True)
         """, install="dialogs=True, stderr=False")
     _same(bare, guarded)
+
+
+def test_workers_let_a_deleted_application_go(tmp_path):
+    # The first worker's start kept the QApplication (to connect its
+    # aboutToQuit once): `del app` left it alive, a second one was made
+    # beside it, and deleting that one crashed (SIGSEGV) - with or
+    # without install().
+    result = run_app("""
+        import gc, sys, time
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        from PyQt6.QtCore import QCoreApplication
+        from PyQt6.QtWidgets import QApplication, QLabel
+        from pyqtguard import workers
+
+        def task(n):
+            time.sleep(0.05)
+            return str(n)
+
+        for i in range(3):
+            app = QApplication(sys.argv)
+            label = QLabel()
+            worker = workers.Worker(task, i)
+            worker.returned.connect(label.setText)
+            worker.start()
+            deadline = time.monotonic() + 10
+            while label.text() != str(i) and time.monotonic() < deadline:
+                app.processEvents()
+                time.sleep(0.01)
+            print("label", label.text(), flush=True)
+            del worker, label, app
+            gc.collect()
+            print("instance after del:", QCoreApplication.instance(), flush=True)
+        """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout == "".join(f"label {i}\ninstance after del: None\n"
+                                    for i in range(3)), result.describe()
+    assert result.stderr == "", result.describe()
+
+
+def test_workers_after_the_application_quit_let_it_go(tmp_path):
+    result = run_app("""
+        import gc, sys, time
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        from PyQt6.QtCore import QCoreApplication
+        from PyQt6.QtWidgets import QApplication
+        from pyqtguard import workers
+
+        app = QApplication(sys.argv)
+        worker = workers.Worker(lambda: 42)
+        worker.returned.connect(lambda value: (print("returned", value), app.quit()))
+        worker.start()
+        print("exec", app.exec(), flush=True)
+        del worker, app
+        gc.collect()
+        print("instance after del:", QCoreApplication.instance(), flush=True)
+        app = QApplication(sys.argv)
+        print("second", type(app).__name__, flush=True)
+        """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout == ("returned 42\nexec 0\ninstance after del: None\n"
+                             "second QApplication\n"), result.describe()
+    assert result.stderr == "", result.describe()
+
+
+def test_workers_deliver_after_an_application_took_their_wake_up(tmp_path):
+    # A worker finishing while its QApplication is deleted (its destructor
+    # waits for the pool) wakes the hub with a Qt event that Qt throws away
+    # with the app: every later worker's events waited for that wake-up,
+    # never delivered.  A signal connected as a callback (its probe deleted
+    # with the app) raised into the delivery.
+    result = run_app("""
+        import gc, sys, time
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        from PyQt6.QtCore import QCoreApplication, QObject, pyqtSignal
+        from PyQt6.QtWidgets import QApplication
+        from pyqtguard import workers
+
+        class Sink(QObject):
+            got = pyqtSignal(str)
+
+        def task():
+            time.sleep(0.3)
+            return "late"
+
+        app = QApplication(sys.argv)
+        sink = Sink()
+        first = workers.Worker(task)
+        first.returned.connect(sink.got)
+        first.returned.connect(lambda value: print("returned", value, flush=True))
+        first.start()
+        del app                       # waits for the pool: `first` ends meanwhile
+        gc.collect()
+        app = QApplication(sys.argv)
+        second = workers.Worker(lambda: "second")
+        second.returned.connect(lambda value: print("returned", value, flush=True))
+        second.start()
+        deadline = time.monotonic() + 10
+        while not second.is_done and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        for _ in range(5):
+            app.processEvents()
+        print("end", flush=True)
+        """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout == "returned late\nreturned second\nend\n", result.describe()
+    assert "uncaught" not in result.log, result.describe()
+

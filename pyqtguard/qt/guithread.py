@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import _thread
+import weakref
 
 from . import QTCORE
 
@@ -20,13 +21,50 @@ if TYPE_CHECKING:
 _lock = _thread.allocate_lock()
 
 _bridge: Any = None
-# The address of the application the bridge was made for, not the app: a
-# reference kept the app's QApplication alive after its `del app` (a second
-# one was then made beside it), and the next bridge's assignment destroyed
-# it in whatever thread posted next (a QThread's end: a hang at exit).  Not
-# a weak reference either: an app made in C++ (a host embedding Python) may
-# have a new wrapper at each instance().
-_bridge_app: int = 0
+
+
+class AppMark:
+    """Which QCoreApplication was seen last, without keeping it alive.
+
+    A reference to the app kept its QApplication alive after the app's
+    ``del app`` (a second one was then made beside it; whichever thread
+    dropped the reference later destroyed it there: a hang, a crash).  Its
+    address alone is not enough: the next app is often made at the same
+    address.  So a weak reference to the wrapper, for an app Python made
+    (its wrapper lives exactly as long as it does); the address for one
+    made in C++ (a host embedding Python), whose wrapper may be new at each
+    ``instance()``.
+
+    Example::
+
+        _seen = AppMark()
+        if _seen.changed(app):      # the first call for each application
+            app.aboutToQuit.connect(on_quit)
+    """
+
+    __slots__ = ("_ref", "_address")
+
+    def __init__(self) -> None:
+        self._ref: Any = None
+        self._address = 0
+
+    def changed(self, app: Any) -> bool:
+        """True (and *app* noted) if *app* is not the application seen last."""
+        from PyQt6 import sip
+
+        address = sip.unwrapinstance(app)
+        ref = self._ref
+        if address == self._address and (ref is None or ref() is app):
+            return False
+        self._address = address
+        try:
+            self._ref = weakref.ref(app) if sip.ispyowned(app) else None
+        except TypeError:
+            self._ref = None
+        return True
+
+
+_bridge_app = AppMark()
 
 
 def _make_bridge(qtcore: Any, app: Any) -> Any:
@@ -53,20 +91,16 @@ def post_to_gui_thread(function: Callable[[], object]) -> bool:
     Returns False (and does nothing) when there is no Qt application, so the
     caller can run the function directly instead.
     """
-    global _bridge, _bridge_app
+    global _bridge
     qtcore = sys.modules.get(QTCORE)
     if qtcore is None:
         return False
     app = qtcore.QCoreApplication.instance()
     if app is None:
         return False
-    from PyQt6 import sip
-
-    address = sip.unwrapinstance(app)
     with _lock:
-        if _bridge is None or _bridge_app != address or _is_deleted(_bridge):
+        if _bridge_app.changed(app) or _bridge is None or _is_deleted(_bridge):
             old, _bridge = _bridge, _make_bridge(qtcore, app)
-            _bridge_app = address
             if old is not None:
                 _retire(old)
         bridge = _bridge
