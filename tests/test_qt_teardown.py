@@ -193,3 +193,40 @@ def test_workers_deliver_after_an_application_took_their_wake_up(tmp_path):
     assert result.stdout == "returned late\nreturned second\nend\n", result.describe()
     assert "uncaught" not in result.log, result.describe()
 
+
+def test_error_notification_in_a_second_application(tmp_path):
+    # The notification's poll timer (a QTimer without a parent) is deleted
+    # by PyQt6 with the first QApplication; the second app's first
+    # notification started it again: RuntimeError in pyqtguard's callback.
+    result = run_app("""
+        import gc, sys
+        import pyqtguard
+        pyqtguard.install(dialogs=True, stderr=False)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication, QLabel
+
+        def first():
+            raise ValueError("in the first app")
+
+        def second():
+            raise KeyError("in the second app")
+
+        def shown():
+            print("shown:", [w.objectName() for w in QApplication.topLevelWidgets()
+                             if w.isVisible() and w.objectName()], flush=True)
+
+        for slot in (first, second):
+            app = QApplication(sys.argv)
+            label = QLabel("x")
+            label.show()
+            QTimer.singleShot(50, slot)
+            QTimer.singleShot(400, shown)
+            QTimer.singleShot(500, app.quit)
+            app.exec()
+            del label, app
+            gc.collect()
+        """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.count("shown: ['pyqtguardErrorNotification']") == 2, result.describe()
+    assert "callback" not in result.log and "has been deleted" not in result.log, \
+        result.describe()
