@@ -17,7 +17,7 @@ Example::
 """
 from __future__ import annotations
 
-from PyQt6.QtCore import QPoint, Qt, QThread, QTimer, QUrl
+from PyQt6.QtCore import QObject, QPoint, Qt, QThread, QTimer, QUrl
 from PyQt6.QtGui import QDesktopServices, QGuiApplication
 from PyQt6.QtWidgets import (
     QApplication,
@@ -360,7 +360,9 @@ class Notifier:
             widget.adjustSize()
 
     def _start_polling(self) -> None:
-        if self._poll is None:
+        # Made anew after its QApplication: PyQt6 deletes a QTimer without a
+        # parent with it (an app that makes a second QApplication).
+        if self._poll is None or _deleted(self._poll):
             self._poll = QTimer()
             self._poll.setInterval(_POLL_MS)
             self._poll.timeout.connect(self._poll_counts)
@@ -370,7 +372,7 @@ class Notifier:
         """While shown: repeats counted in C since (cheap: one C call a kind)."""
         widget = self.widget
         if widget is None or _deleted(widget) or not widget.isVisible() or not self.kinds:
-            if self._poll is not None:
+            if self._poll is not None and not _deleted(self._poll):
                 self._poll.stop()
             return
         more = self._more_text()
@@ -435,7 +437,7 @@ def _raised_on(widget: ErrorNotification | None, record: ExceptionRecord) -> boo
     return False
 
 
-def _deleted(widget: QWidget) -> bool:
+def _deleted(widget: QObject) -> bool:
     from PyQt6 import sip
 
     return bool(sip.isdeleted(widget))

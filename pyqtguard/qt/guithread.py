@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import _thread
+import weakref
 
 from . import QTCORE
 
@@ -20,7 +21,50 @@ if TYPE_CHECKING:
 _lock = _thread.allocate_lock()
 
 _bridge: Any = None
-_bridge_app: Any = None
+
+
+class AppMark:
+    """Which QCoreApplication was seen last, without keeping it alive.
+
+    A reference to the app kept its QApplication alive after the app's
+    ``del app`` (a second one was then made beside it; whichever thread
+    dropped the reference later destroyed it there: a hang, a crash).  Its
+    address alone is not enough: the next app is often made at the same
+    address.  So a weak reference to the wrapper, for an app Python made
+    (its wrapper lives exactly as long as it does); the address for one
+    made in C++ (a host embedding Python), whose wrapper may be new at each
+    ``instance()``.
+
+    Example::
+
+        _seen = AppMark()
+        if _seen.changed(app):      # the first call for each application
+            app.aboutToQuit.connect(on_quit)
+    """
+
+    __slots__ = ("_ref", "_address")
+
+    def __init__(self) -> None:
+        self._ref: Any = None
+        self._address = 0
+
+    def changed(self, app: Any) -> bool:
+        """True (and *app* noted) if *app* is not the application seen last."""
+        from PyQt6 import sip
+
+        address = sip.unwrapinstance(app)
+        ref = self._ref
+        if address == self._address and (ref is None or ref() is app):
+            return False
+        self._address = address
+        try:
+            self._ref = weakref.ref(app) if sip.ispyowned(app) else None
+        except TypeError:
+            self._ref = None
+        return True
+
+
+_bridge_app = AppMark()
 
 
 def _make_bridge(qtcore: Any, app: Any) -> Any:
@@ -47,7 +91,7 @@ def post_to_gui_thread(function: Callable[[], object]) -> bool:
     Returns False (and does nothing) when there is no Qt application, so the
     caller can run the function directly instead.
     """
-    global _bridge, _bridge_app
+    global _bridge
     qtcore = sys.modules.get(QTCORE)
     if qtcore is None:
         return False
@@ -55,12 +99,27 @@ def post_to_gui_thread(function: Callable[[], object]) -> bool:
     if app is None:
         return False
     with _lock:
-        if _bridge is None or _bridge_app is not app or _is_deleted(_bridge):
-            _bridge = _make_bridge(qtcore, app)
-            _bridge_app = app
+        if _bridge_app.changed(app) or _bridge is None or _is_deleted(_bridge):
+            old, _bridge = _bridge, _make_bridge(qtcore, app)
+            if old is not None:
+                _retire(old)
         bridge = _bridge
     bridge.posted.emit(function)
     return True
+
+
+def _retire(bridge: Any) -> None:
+    """An earlier application's bridge, replaced: deleted by the thread it
+    lives in at its next turn (functions posted to it and not yet called
+    still run first), not here - this may be another thread."""
+    try:
+        from PyQt6 import sip
+
+        if not sip.isdeleted(bridge):
+            sip.transferto(bridge, None)    # no delete from here with the wrapper
+            bridge.deleteLater()
+    except Exception:  # noqa: BLE001 - deleted meanwhile (Qt's teardown)
+        pass
 
 
 def _is_deleted(obj: Any) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
+from ..qt import guithread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,7 +102,15 @@ class _SignalTarget:
         return repr(self.callback)
 
     def receiver_deleted(self) -> bool:
-        return self._probe.receivers(self._probe.fire) == 0
+        probe = self._probe
+        from PyQt6 import sip
+
+        if sip.isdeleted(probe):
+            # Deleted with its QApplication (PyQt6 deletes the QObjects
+            # Python made without a parent then): so were the app's, and
+            # asking the probe would raise into the event's delivery.
+            return True
+        return probe.receivers(probe.fire) == 0
 
 
 _probe_classes: dict[tuple[str, ...], Any] = {}
@@ -186,6 +195,7 @@ _queue: deque[tuple[Any, tuple]] = deque()
 # it is True rides with that delivery instead of posting another Qt event.
 _armed = False
 _wake: Any = None
+_hub_app = guithread.AppMark()      # the QCoreApplication hub() saw last
 
 
 def _make_hub(qtcore: Any, app: Any) -> Any:
@@ -202,25 +212,46 @@ def _make_hub(qtcore: Any, app: Any) -> Any:
     hub = _Hub()
     if hub.thread() is not app.thread():
         hub.moveToThread(app.thread())
+    # Owned by C++, kept for the process's life: PyQt6 deletes the
+    # Python-owned QObjects without a parent with the QApplication, and
+    # `_wake` (emit of a deleted object) would then crash the next app's
+    # first worker.  It lives in the GUI thread, whichever app runs there.
+    from PyQt6 import sip
+
+    sip.transferto(hub, None)
     return hub
 
 
 def hub() -> Any:
     """The hub, made in the GUI thread; RuntimeError without a QApplication."""
     global _hub, _wake
-    if _hub is not None:
-        return _hub                      # the fast path: one per worker
     qtcore = sys.modules.get("PyQt6.QtCore")
     app = qtcore.QCoreApplication.instance() if qtcore is not None else None
     if app is None:
         raise RuntimeError("pyqtguard workers need a QApplication: create it before "
                            "starting a worker")
+    if _hub_app.changed(app):
+        _wake_lost()
+    if _hub is not None:
+        return _hub                      # the fast path: one per worker
     with _hub_lock:
         if _hub is None:
             made = _make_hub(qtcore, app)
             _wake = made.wake.emit       # one bound signal, not one per post
             _hub = made
         return _hub
+
+
+def _wake_lost() -> None:
+    """A new QCoreApplication: a wake-up posted under the one before was
+    thrown away with it (Qt deletes the GUI thread's posted events with its
+    application), and ``_armed`` left True would hold back every later one:
+    no worker event delivered again.  Wake the hub again for what waits."""
+    global _armed
+    _armed = False
+    if _queue and _wake is not None:
+        _armed = True
+        _wake()
 
 
 def post(worker: object, event: str, payload: object = None) -> None:

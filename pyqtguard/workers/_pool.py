@@ -31,14 +31,16 @@ _queue: deque[Any] = deque()
 _queued: set[Any] = set()            # queued and not taken: the claim tokens
 _lock = threading.Lock()             # guards _runners against a runner's exit
 _runners = 0
-_pool: Any = None
 _runner_class: Any = None
 
 
 def _global_pool() -> Any:
-    global _pool, _runner_class
-    if _pool is None:
-        qtcore = sys.modules["PyQt6.QtCore"]
+    """Qt's global pool, asked for each time: Qt deletes it with the
+    QCoreApplication and makes another for the next one, and a wrapper kept
+    from before would point at freed memory (sip cannot tell: Qt made it)."""
+    global _runner_class
+    qtcore = sys.modules["PyQt6.QtCore"]
+    if _runner_class is None:
 
         # A QRunnable per runner, not per task (pool.start(callable) would
         # do too, but not on every PyQt6 release this package supports).
@@ -47,8 +49,7 @@ def _global_pool() -> Any:
                 _run_queue()
 
         _runner_class = _Runner
-        _pool = qtcore.QThreadPool.globalInstance()
-    return _pool
+    return qtcore.QThreadPool.globalInstance()
 
 
 def queue_task(task: Any) -> None:

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+from ..qt import guithread
 from . import _worker
 
 TYPE_CHECKING = False
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_TIMEOUT = 5.0
-_app_connected: Any = None
+_app_connected = guithread.AppMark()     # the app whose aboutToQuit is connected
 
 
 def _check_timeout(timeout: object) -> float:
@@ -160,10 +161,8 @@ def _report(workers: list[_worker.Worker], timeout: float) -> None:
 def connect_app_quit(app: Any) -> None:
     """app.aboutToQuit -> shutdown (once per application); called by the
     first worker started under *app*."""
-    global _app_connected
-    if app is not None and _app_connected is not app:
+    if app is not None and _app_connected.changed(app):
         app.aboutToQuit.connect(_on_about_to_quit)
-        _app_connected = app
 
 
 def _on_about_to_quit() -> None:

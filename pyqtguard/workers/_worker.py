@@ -25,6 +25,7 @@ import sys
 import threading
 
 from .. import _native
+from ..qt import guithread
 from . import _events, _pool
 
 TYPE_CHECKING = False
@@ -342,18 +343,15 @@ def active_workers() -> list[Worker]:
     return list(_active)
 
 
-_app_seen: Any = None
+_app_seen = guithread.AppMark()     # the application the last worker started under
 
 
 def _connect_app_quit() -> None:
-    global _app_seen
-    if _app_seen is not None:
-        return                             # once per process (one QApplication)
     app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
-    if app is not _app_seen:
+    if app is not None and _app_seen.changed(app):     # once per application
+        _events.hub()          # wakes the hub again if the last app took its wake-up
         for callback in _app_seen_callbacks:
             callback(app)
-        _app_seen = app
 
 
 def thread_worker(func: Callable[..., object]) -> Callable[..., Worker]:
