@@ -107,7 +107,7 @@ def _when_loop_starts() -> None:
     """Warm the dialogs up (the first notification would otherwise block the
     GUI thread ~80 ms for imports and enum classes): the imports on a worker
     thread, Qt's enums in the GUI thread, a step per turn of its loop (see
-    :func:`.notification.warm_up`); offer the last crash once the loop turns."""
+    :func:`.notification.warm_up`); offer the last crash as the loop starts."""
     if _enabled:
         import threading
 
@@ -124,7 +124,7 @@ def _when_loop_starts() -> None:
 
             warn_once("dialogs:offer", f"could not offer the last crash: {exc!r}")
 
-    guithread.post_to_gui_thread(offer)        # once the loop turns
+    guithread.post_to_gui_thread(offer)        # at once: this is the GUI thread
 
 
 def install(config: Config) -> None:

@@ -86,7 +86,9 @@ def _make_bridge(qtcore: Any, app: Any) -> Any:
 
 
 def post_to_gui_thread(function: Callable[[], object]) -> bool:
-    """Queue *function* to run in the GUI thread's event loop.
+    """Queue *function* to run in the GUI thread's event loop; called in the
+    GUI thread itself, it runs *function* at once (the bridge's signal is
+    connected directly there), as the exception callbacks expect.
 
     Returns False (and does nothing) when there is no Qt application, so the
     caller can run the function directly instead.
