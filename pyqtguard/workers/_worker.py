@@ -338,12 +338,22 @@ def _log_error(worker: Worker, exc: BaseException) -> None:
                       f"callbacks):\n{text.rstrip()}", report=True)
 
 
-def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
-    class _WorkerThread(qtcore.QThread):  # type: ignore[misc,name-defined]
-        def run(self) -> None:
-            worker._run()
+_worker_thread_class: Any = None
 
-    thread = _WorkerThread()
+
+def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
+    # One class for all workers: PyQt6 keeps each QObject subclass's
+    # meta-object for good, so a class made per worker grew the process by
+    # a few hundred bytes per use_qthread worker.
+    global _worker_thread_class
+    if _worker_thread_class is None:
+        class _WorkerThread(qtcore.QThread):  # type: ignore[misc,name-defined]
+            def run(self) -> None:
+                self._worker._run()
+
+        _worker_thread_class = _WorkerThread
+    thread = _worker_thread_class()
+    thread._worker = worker
     thread.setObjectName(worker.name)
     return thread
 
