@@ -41,7 +41,8 @@ _WITH_PAYLOAD = frozenset({"progress", "yielded", "returned"})
 EVENTS = ("started", "progress", "yielded", "returned", "errored", "cancelled", "finished")
 _active: set[Worker] = set()            # strong references until `finished` is delivered
 _numbers = itertools.count(1)
-_wants_state_cache: dict[object, bool] = {}
+_wants_state_cache: dict[object, bool] = {}   # code object -> takes `state`
+_WANTS_STATE_MAX = 1024
 _shutdown_began = False
 # Called with the QCoreApplication when the first worker starts under it
 # (pyqtguard.workers._shutdown connects its aboutToQuit handler this way).
@@ -86,15 +87,25 @@ class WorkerState:
 
 
 def _wants_state(func: Callable[..., object]) -> bool:
-    key = getattr(func, "__code__", func)
-    if key not in _wants_state_cache:
+    # Cached by code object (functions, methods, lambdas: a few per app).
+    # Any other callable - a functools.partial, an object with __call__,
+    # often a new one per worker - is asked each time: kept as a key, each
+    # one and its arguments stayed alive for good (and an unhashable one
+    # failed the worker).
+    key = getattr(func, "__code__", None)
+    wanted = _wants_state_cache.get(key) if key is not None else None
+    if wanted is None:
         import inspect
 
         try:
-            _wants_state_cache[key] = "state" in inspect.signature(func).parameters
+            wanted = "state" in inspect.signature(func).parameters
         except (TypeError, ValueError):
-            _wants_state_cache[key] = False
-    return _wants_state_cache[key]
+            wanted = False
+        if key is not None:
+            if len(_wants_state_cache) >= _WANTS_STATE_MAX:
+                _wants_state_cache.clear()      # code made at run time: bounded
+            _wants_state_cache[key] = wanted
+    return wanted
 
 
 class Worker:
@@ -328,12 +339,22 @@ def _log_error(worker: Worker, exc: BaseException) -> None:
                       f"callbacks):\n{text.rstrip()}", report=True)
 
 
-def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
-    class _WorkerThread(qtcore.QThread):  # type: ignore[misc,name-defined]
-        def run(self) -> None:
-            worker._run()
+_worker_thread_class: Any = None
 
-    thread = _WorkerThread()
+
+def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
+    # One class for all workers: PyQt6 keeps each QObject subclass's
+    # meta-object for good, so a class made per worker grew the process by
+    # a few hundred bytes per use_qthread worker.
+    global _worker_thread_class
+    if _worker_thread_class is None:
+        class _WorkerThread(qtcore.QThread):  # type: ignore[misc,name-defined]
+            def run(self) -> None:
+                self._worker._run()
+
+        _worker_thread_class = _WorkerThread
+    thread = _worker_thread_class()
+    thread._worker = worker
     thread.setObjectName(worker.name)
     return thread
 
