@@ -293,3 +293,53 @@ def test_a_watched_futures_error_nobody_listens_to_names_the_task_thread(tmp_pat
     header = plugin.splitlines()[0]
     assert "'MainThread'" not in header and "in load_plugin" in plugin, plugin
     assert "pyqtguard/workers" not in plugin, plugin
+
+
+@pytest.mark.parametrize("installed", [False, True], ids=["without install", "installed"])
+def test_a_dedicated_qthread_worker_dropped_once_finished_never_aborts_the_app(tmp_path, installed):
+    # The worker and its QThread hold each other: once `finished` was
+    # delivered and the app let go of the worker, the garbage collector could
+    # delete the QThread while its run() was still returning - Qt then aborts
+    # the app ("QThread: Destroyed while thread 'worker-4:work' is still
+    # running").  install()'s registry kept QThreads alive until their end;
+    # the workers API is meant to be safe without it.
+    result = run_app(f"""
+        import gc, sys
+        {"import pyqtguard; pyqtguard.install()" if installed else ""}
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication
+        from pyqtguard import workers
+        app = QApplication(sys.argv)
+        total, chains = 600, 4
+        done = [0]
+        live = set()
+
+        def next_worker():
+            if done[0] >= total:
+                if not live and not app.property("quitting"):
+                    app.setProperty("quitting", True)
+                    print("all done", flush=True)
+                    app.quit()
+                return
+            w = workers.Worker(lambda: 1, use_qthread=True)
+            w.finished.connect(on_finished)
+            live.add(w)
+            w.start()
+
+        def on_finished():
+            done[0] += 1
+            for w in [w for w in live if w.is_done]:
+                live.discard(w)              # the app lets go of a finished worker
+            QTimer.singleShot(0, collect_then_next)
+
+        def collect_then_next():
+            gc.collect()
+            next_worker()
+
+        for _ in range(chains):
+            QTimer.singleShot(0, next_worker)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "all done" in result.stdout, result.describe()
+    assert "wait on itself" not in result.stderr, result.describe()

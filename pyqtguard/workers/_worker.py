@@ -356,6 +356,14 @@ def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
     thread = _worker_thread_class()
     thread._worker = worker
     thread.setObjectName(worker.name)
+    # Qt deletes it once it has finished (deleteLater, run by the thread
+    # that made it), not Python's garbage collector: the worker and its
+    # thread hold each other, and a collection after `finished` reached the
+    # app deleted the QThread while its run() was still returning - Qt
+    # aborted the app ("QThread: Destroyed while thread ... is still
+    # running") - or, run in that thread itself, made it wait on itself.
+    thread.finished.connect(thread.deleteLater)
+    sys.modules["PyQt6.sip"].transferto(thread, None)
     return thread
 
 
