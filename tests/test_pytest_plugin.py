@@ -411,6 +411,34 @@ def test_a_widget_a_function_fixture_made_is_no_leak_once_the_fixture_ended(
 
 # ---- exceptions ----------------------------------------------------------------------
 
+def test_a_flood_of_thread_exceptions_fails_with_the_first_ten_and_a_count(pytester, inner):
+    # 300 threads raising in one test made a failure of 300 tracebacks (5.5
+    # MB for 3,000): the first ten are shown, the rest counted, the run log
+    # named (it has every one).
+    pytester.makepyfile(test_flood="""
+        import threading
+
+        def fail(n):
+            raise ValueError(f"row {n} is bad")
+
+        def test_flood():
+            threads = [threading.Thread(target=fail, args=(n,), name=f"loader-{n}")
+                       for n in range(300)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    """)
+    result = inner("--pyqtguard", "-p", "no:pytest-qt", "-p", "no:threadexception",
+                   "-p", "no:logging")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert out.count("uncaught exception in thread 'loader-") == 10, out[-3000:]
+    assert "and 290 more uncaught exceptions in this test" in out, out[-3000:]
+    assert "row 299 is bad" not in out
+    assert "row 299 is bad" in _logs_text(inner.logs)
+
+
 def test_exceptions_from_threads_slots_and_del_fail_the_test(pytester, inner):
     pytester.makepyfile(test_exc="""
         import threading

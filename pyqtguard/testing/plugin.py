@@ -50,7 +50,36 @@ class GuardFailure(Exception):
     the plugin itself)."""
 
 
-def _records_handler(sink: list[Any], lock: threading.Lock) -> logging.Handler:
+SHOWN_EXCEPTIONS = 10     # exception reports a failure shows whole; the rest are counted
+
+
+class _Caught:
+    """The exception reports of the running phase: the first
+    :data:`SHOWN_EXCEPTIONS` kept, the rest counted (a test whose 3,000
+    threads raised failed with 3,000 tracebacks, 5.5 MB; the run log has
+    every one)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: list[Any] = []
+        self._more = 0
+
+    def add(self, report: Any) -> None:
+        with self._lock:
+            if len(self._kept) < SHOWN_EXCEPTIONS:
+                self._kept.append(report)
+            else:
+                self._more += 1
+
+    def take(self) -> tuple[list[Any], int]:
+        """The kept reports and how many more came; both emptied."""
+        with self._lock:
+            taken = (self._kept, self._more)
+            self._kept, self._more = [], 0
+        return taken
+
+
+def _records_handler(sink: _Caught) -> logging.Handler:
     """A handler on the ``pyqtguard`` logger that keeps each exception report
     pyqtguard logs (the record carries the :class:`pyqtguard.ExceptionRecord`)."""
     import logging
@@ -59,10 +88,17 @@ def _records_handler(sink: list[Any], lock: threading.Lock) -> logging.Handler:
         def emit(self, record: logging.LogRecord) -> None:
             report = getattr(record, "pyqtguard_record", None)
             if report is not None:
-                with lock:
-                    sink.append(report)
+                sink.add(report)
 
     return _Collect(logging.ERROR)
+
+
+def _not_shown(more: int) -> str:
+    from pyqtguard.logs import run_log_path
+
+    path = run_log_path()
+    return (f"and {more} more uncaught exception{'s' if more != 1 else ''} in this test, "
+            f"not shown: the run log has every one" + (f" ({path})" if path else ""))
 
 
 def _describe_exception(record: Any,
@@ -105,8 +141,7 @@ class GuardPlugin:
         self.config = config
         self.settings = settings
         self.worker = os.environ.get("PYTEST_XDIST_WORKER")
-        self._exceptions: list[Any] = []
-        self._exceptions_lock = threading.Lock()
+        self._exceptions = _Caught()
         self._handler: logging.Handler | None = None
         self._freezes = FreezeWatch()
         self._before: leaks.Snapshot | None = None
@@ -128,7 +163,7 @@ class GuardPlugin:
         self._ensure_installed()
         import logging
 
-        self._handler = _records_handler(self._exceptions, self._exceptions_lock)
+        self._handler = _records_handler(self._exceptions)
         logging.getLogger("pyqtguard").addHandler(self._handler)
         self._set_context("collection")
 
@@ -251,24 +286,24 @@ class GuardPlugin:
         taken, self._wrong_threads[:] = list(self._wrong_threads), []
         return taken
 
-    def _take_exceptions(self) -> list[Any]:
+    def _take_exceptions(self) -> tuple[list[Any], int]:
+        """The phase's exception reports (the first few) and how many more."""
         from pyqtguard import _native
 
         # Queued reports are written, and so logged to the handler above, now.
         _native.flush_exception_reports()
-        with self._exceptions_lock:
-            taken = list(self._exceptions)
-            self._exceptions.clear()
-        return taken
+        return self._exceptions.take()
 
     def _problems(self, item: pytest.Item, *, with_leaks: bool) -> tuple[list[str], list[str]]:
         """(failures, warnings) the checks found for this phase."""
         marker = self._marker(item)
         failures: list[str] = []
         warned: list[str] = []
-        records = self._take_exceptions()
+        records, more = self._take_exceptions()
         if records and self.settings.exceptions != "off" and not marker.get("allow_exceptions"):
             text = [_describe_exception(r, self._left_by) for r in records]
+            if more:
+                text.append(_not_shown(more))
             (failures if self.settings.exceptions == "fail" else warned).extend(text)
         for text in self._take_wrong_threads():
             if self.settings.check_threads != "off":
