@@ -730,3 +730,98 @@ def test_a_failed_send_says_why_not_only_no_connection(tmp_path):
     status = result.stdout.split("status: ", 1)[1]
     assert "the tracker refused this token" in status, result.describe()
     assert "no connection" not in status, result.describe()
+
+
+# The report dialog as a keyboard, screen-reader, right-to-left or HiDPI
+# user meets it (FINDINGS-h17.md).
+REPORT_DIALOG_KEYS_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install(stderr=False, report_to=["https://0123abcd@o1.ingest.sentry.io/42",
+                                               "https://github.com/me/photo-editor"])
+    pyqtguard.show_error_notifications()
+    from PyQt6.QtCore import QTimer, Qt
+    from PyQt6.QtWidgets import QApplication, QPushButton
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+    if "rtl" in sys.argv:
+        app.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+
+    def fail():
+        raise ValueError("bad row")
+
+    def report():
+        from pyqtguard.dialogs import notification, report_dialog
+        QTest.mouseClick(notification.notifier().widget.report, Qt.MouseButton.LeftButton)
+        (d,) = report_dialog._open
+        d.activateWindow()
+        QTimer.singleShot(100, lambda: look(d))
+
+    def look(d):
+        screen = d.screen().availableGeometry()
+        print("fits the screen:", screen.contains(d.frameGeometry()),
+              d.frameGeometry(), screen)
+        # Where the start of the traceback's "  File ..." line is drawn.
+        line = d.preview.document().find("Traceback (most recent call last)")
+        line.movePosition(line.MoveOperation.StartOfBlock)
+        x = d.preview.cursorRect(line).x()
+        print("line starts in view at the left:", 0 <= x < 40, x)
+        print("preview named:", bool(d.preview.accessibleName()),
+              bool(d.preview.accessibleDescription()))
+        d.preview.setFocus()
+        before = d.preview.toPlainText()
+        QTest.keyClick(d.preview, Qt.Key.Key_Tab)
+        print("tab edits the report:", d.preview.toPlainText() != before)
+        order, widget = [], d.preview
+        for _ in range(30):
+            widget = widget.nextInFocusChain()
+            if isinstance(widget, QPushButton) and widget.isVisibleTo(d):
+                order.append(widget.text())
+            if widget is d.preview:
+                break
+        print("tab order:", order)
+        visual = sorted((b for b in d.findChildren(QPushButton) if b.isVisibleTo(d)),
+                        key=lambda b: b.mapTo(d, b.rect().topLeft()).x(),
+                        reverse=d.layoutDirection() == Qt.LayoutDirection.RightToLeft)
+        print("visual order:", [b.text() for b in visual])
+        QTest.keyClick(d.preview, Qt.Key.Key_Escape)
+        print("escape:", d.isVisible(), d.result())
+        app.quit()
+
+    QTimer.singleShot(50, fail)
+    QTimer.singleShot(400, report)
+    QTimer.singleShot(10000, app.quit)
+    app.exec()
+"""
+
+
+def test_the_report_dialog_s_keyboard_tab_leaves_the_preview_in_visual_order(tmp_path):
+    # Tab in the preview typed a tab into the report (and kept the focus
+    # there: a keyboard user could not reach the buttons), and the buttons'
+    # Tab order was their creation order (Send first), not left to right.
+    result = run_app(REPORT_DIALOG_KEYS_APP, tmp_path)
+    out = result.stdout
+    assert "tab edits the report: False" in out, result.describe()
+    order = out.split("tab order: ", 1)[1].splitlines()[0]
+    visual = out.split("visual order: ", 1)[1].splitlines()[0]
+    assert order == visual, (order, visual)
+    assert "escape: False 0" in out           # Esc is "Not now"
+    assert "preview named: True True" in out  # a screen reader names the box
+
+
+def test_the_report_dialog_fits_a_small_hidpi_screen(tmp_path):
+    # A 720x520 dialog on an 800x800 screen at 150% (533x533 logical, as a
+    # 1366x768 laptop's 910x512 at 150% is too short for it): its Send and
+    # Not now buttons were off the screen.
+    result = run_app(REPORT_DIALOG_KEYS_APP, tmp_path, env={"QT_SCALE_FACTOR": "1.5"})
+    assert "fits the screen: True" in result.stdout, result.describe()
+
+
+def test_the_report_preview_reads_left_to_right_in_a_right_to_left_app(tmp_path):
+    # The traceback is left-to-right text: right-aligned without wrapping,
+    # every line's start was scrolled out of view.
+    result = run_app(REPORT_DIALOG_KEYS_APP, tmp_path, args=["rtl"])
+    assert "line starts in view at the left: True" in result.stdout, result.describe()
+    order = result.stdout.split("tab order: ", 1)[1].splitlines()[0]
+    visual = result.stdout.split("visual order: ", 1)[1].splitlines()[0]
+    assert order == visual, (order, visual)
