@@ -825,3 +825,104 @@ def test_the_report_preview_reads_left_to_right_in_a_right_to_left_app(tmp_path)
     order = result.stdout.split("tab order: ", 1)[1].splitlines()[0]
     visual = result.stdout.split("visual order: ", 1)[1].splitlines()[0]
     assert order == visual, (order, visual)
+
+
+# The notification where the app's window is, at large font sizes, and for
+# a keyboard user who clicks into it (FINDINGS-h17.md).
+NOTIFICATION_LOOK_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install(dialogs=True, stderr=False, repeat_interval=0,
+                      report_to="https://github.com/me/editor")
+    from PyQt6.QtCore import QTimer, Qt
+    from PyQt6.QtGui import QFont
+    from PyQt6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+    if "big-font" in sys.argv:
+        app.setFont(QFont("DejaVu Sans", 16))     # a low-vision user's setting
+    editor = QLineEdit()
+    screen = app.primaryScreen().availableGeometry()
+    if "off-the-edge" in sys.argv:
+        # The user dragged the window partly off the screen's right edge.
+        editor.resize(screen.width() // 2, screen.height() // 2)
+        editor.move(screen.right() - screen.width() // 4, screen.height() // 4)
+    editor.show(); editor.activateWindow(); editor.setFocus()
+
+    def fail():
+        raise ValueError("bad row 3 in the thumbnails table")
+
+    def inside(w):
+        return screen.contains(w.frameGeometry())
+
+    def look():
+        from pyqtguard.dialogs import notification
+        w = notification.notifier().widget
+        print("on the screen:", inside(w), w.frameGeometry(), screen)
+        w.toggle.setChecked(True)
+        print("with details on the screen:", inside(w), w.frameGeometry())
+        w.toggle.setChecked(False)
+        clipped = [b.text() for b in w.findChildren(QPushButton)
+                   if b.isVisibleTo(w) and b.width() < b.minimumSizeHint().width()]
+        print("clipped buttons:", clipped)
+        cut = [l.text()[:20] for l in w.findChildren(QLabel)
+               if l.isVisibleTo(w) and l.wordWrap() and l.height() < l.heightForWidth(l.width())]
+        print("cut labels:", cut)
+        print("focus inside:", w.isAncestorOf(QApplication.focusWidget()))
+        QTest.mouseClick(w.summary, Qt.MouseButton.LeftButton)   # the user clicks into it
+        focus = QApplication.focusWidget()
+        print("after a click, focus inside:", w.isAncestorOf(focus), type(focus).__name__)
+        seen = set()
+        for _ in range(8):
+            QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+            seen.add(QApplication.focusWidget().text()
+                     if isinstance(QApplication.focusWidget(), QPushButton) else "?")
+        print("tab reaches:", sorted(seen))
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+        print("escape hides it:", not w.isVisible())
+        QTimer.singleShot(0, fail)
+        QTimer.singleShot(400, lambda: again(w))
+
+    def again(w):
+        # Shown again: again not taking the keyboard.
+        print("shown again:", w.isVisible(), "focus policy:",
+              {b.focusPolicy().name for b in w.findChildren(QPushButton)},
+              bool(w.windowHandle().flags() & Qt.WindowType.WindowDoesNotAcceptFocus))
+        app.quit()
+
+    QTimer.singleShot(100, fail)
+    QTimer.singleShot(600, look)
+    QTimer.singleShot(10000, app.quit)
+    app.exec()
+"""
+
+
+def test_the_notification_stays_on_the_screen_when_the_window_does_not(tmp_path):
+    # Placed at the window's bottom right, it went off the screen with the
+    # window (and, at 150%, was wider than what was left).
+    for env in ({}, {"QT_SCALE_FACTOR": "1.5"}):
+        result = run_app(NOTIFICATION_LOOK_APP, tmp_path, args=["off-the-edge"], env=env)
+        assert "on the screen: True" in result.stdout, result.describe()
+        assert "with details on the screen: True" in result.stdout, result.describe()
+
+
+def test_the_notification_grows_for_a_large_font_rather_than_cut_its_text(tmp_path):
+    # A 560-pixel cap: at 16 pt "Copy details" read "opy detai" and the
+    # summary's last line was cut off.
+    result = run_app(NOTIFICATION_LOOK_APP, tmp_path, args=["big-font"])
+    assert "clipped buttons: []" in result.stdout, result.describe()
+    assert "cut labels: []" in result.stdout, result.describe()
+
+
+def test_a_click_into_the_notification_gives_its_buttons_the_keyboard(tmp_path):
+    # Nothing in it ever took the keyboard, so a keyboard user could not
+    # reach Copy details or Dismiss at all.  Still none before the click.
+    result = run_app(NOTIFICATION_LOOK_APP, tmp_path)
+    out = result.stdout
+    assert "focus inside: False" in out, result.describe()
+    assert "after a click, focus inside: True" in out, result.describe()
+    reached = out.split("tab reaches: ", 1)[1].splitlines()[0]
+    for name in ("Details", "Copy details", "Open log folder", "Report...", "Dismiss"):
+        assert repr(name) in reached, reached
+    assert "escape hides it: True" in out
+    assert "shown again: True focus policy: {'NoFocus'} True" in out, result.describe()
