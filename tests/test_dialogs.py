@@ -841,6 +841,8 @@ NOTIFICATION_LOOK_APP = """
     app = QApplication(sys.argv)
     if "big-font" in sys.argv:
         app.setFont(QFont("DejaVu Sans", 16))     # a low-vision user's setting
+    if "rtl" in sys.argv:
+        app.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
     editor = QLineEdit()
     screen = app.primaryScreen().availableGeometry()
     if "off-the-edge" in sys.argv:
@@ -861,6 +863,10 @@ NOTIFICATION_LOOK_APP = """
         print("on the screen:", inside(w), w.frameGeometry(), screen)
         w.toggle.setChecked(True)
         print("with details on the screen:", inside(w), w.frameGeometry())
+        line = w.details.document().find("Traceback (most recent call last)")
+        line.movePosition(line.MoveOperation.StartOfBlock)
+        x = w.details.cursorRect(line).x()
+        print("details line starts in view at the left:", 0 <= x < 40, x)
         w.toggle.setChecked(False)
         clipped = [b.text() for b in w.findChildren(QPushButton)
                    if b.isVisibleTo(w) and b.width() < b.minimumSizeHint().width()]
@@ -926,3 +932,9 @@ def test_a_click_into_the_notification_gives_its_buttons_the_keyboard(tmp_path):
         assert repr(name) in reached, reached
     assert "escape hides it: True" in out
     assert "shown again: True focus policy: {'NoFocus'} True" in out, result.describe()
+
+
+def test_the_notification_s_details_read_left_to_right_in_a_right_to_left_app(tmp_path):
+    # Right-aligned without wrapping, each line's start was out of view.
+    result = run_app(NOTIFICATION_LOOK_APP, tmp_path, args=["rtl"])
+    assert "details line starts in view at the left: True" in result.stdout, result.describe()
