@@ -251,8 +251,10 @@ class ErrorNotification(QFrame):
             handle = self.windowHandle()
             if handle is not None:
                 handle.setFlag(Qt.WindowType.WindowDoesNotAcceptFocus, True)
+            # (Qt has let go of an active window being hidden: None here.)
             anchor = self.anchor
-            if anchor is not None and not _deleted(anchor) and anchor.isVisible():
+            if (QApplication.activeWindow() in (None, self) and anchor is not None
+                    and not _deleted(anchor) and anchor.isVisible()):
                 anchor.window().activateWindow()
         super().hideEvent(event)  # type: ignore[arg-type]
 
@@ -472,8 +474,8 @@ class Notifier:
         from .report_dialog import ReportDialog
 
         dialog = ReportDialog(self.first_report(), parent=None)
+        self.dismiss()             # first: the keyboard goes to the dialog, not back
         dialog.show()
-        self.dismiss()
 
     def dismiss(self) -> None:
         widget = self.widget
