@@ -940,3 +940,48 @@ def test_the_notification_s_details_read_left_to_right_in_a_right_to_left_app(tm
     # Right-aligned without wrapping, each line's start was out of view.
     result = run_app(NOTIFICATION_LOOK_APP, tmp_path, args=["rtl"])
     assert "details line starts in view at the left: True" in result.stdout, result.describe()
+
+
+def test_the_notification_keeps_its_bottom_edge_and_buttons_when_the_count_line_appears(tmp_path):
+    # "and 2 more since" grew it downwards: its buttons moved under the
+    # mouse and its bottom went past the window's (and the screen's) edge.
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install(dialogs=True, stderr=False, repeat_interval=0)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication, QWidget
+        app = QApplication(sys.argv)
+        window = QWidget(); window.resize(700, 500); window.show(); window.activateWindow()
+
+        def fail():
+            raise ValueError("bad row")
+
+        def first():
+            from pyqtguard.dialogs import notification
+            w = notification.notifier().widget
+            print("named:", w.accessibleName(), "/", w.details.accessibleName())
+            bottoms.append((w.frameGeometry().bottom(), w.dismiss.mapToGlobal(w.dismiss.rect().center()).y(),
+                            w.more.isVisible()))
+            QTimer.singleShot(0, fail); QTimer.singleShot(0, fail)
+            QTimer.singleShot(500, second)
+
+        def second():
+            from pyqtguard.dialogs import notification
+            w = notification.notifier().widget
+            bottoms.append((w.frameGeometry().bottom(), w.dismiss.mapToGlobal(w.dismiss.rect().center()).y(),
+                            w.more.isVisible()))
+            print("bottom, dismiss button, count line:", bottoms)
+            app.quit()
+
+        bottoms = []
+        QTimer.singleShot(50, fail)
+        QTimer.singleShot(400, first)
+        QTimer.singleShot(10000, app.quit)
+        app.exec()
+    """, tmp_path)
+    line = result.stdout.split("bottom, dismiss button, count line: ", 1)[1].splitlines()[0]
+    (bottom1, button1, more1), (bottom2, button2, more2) = eval(line)
+    assert (more1, more2) == (False, True), result.describe()
+    assert bottom2 == bottom1 and button2 == button1, line
+    assert "named: Error notification / Error details" in result.stdout

@@ -434,7 +434,7 @@ class Notifier:
             widget.show()          # WA_ShowWithoutActivating: no focus taken
             self._start_polling()
         elif more:
-            widget.adjustSize()
+            place(widget)          # grown upwards: its buttons stay under the mouse
 
     def _start_polling(self) -> None:
         # Made anew after its QApplication: PyQt6 deletes a QTimer without a
@@ -456,7 +456,7 @@ class Notifier:
         if more != widget.more.text():
             widget.more.setText(more)
             widget.more.setVisible(bool(more))
-            widget.adjustSize()
+            place(widget)
 
     # -- buttons --------------------------------------------------------------
 
