@@ -730,3 +730,258 @@ def test_a_failed_send_says_why_not_only_no_connection(tmp_path):
     status = result.stdout.split("status: ", 1)[1]
     assert "the tracker refused this token" in status, result.describe()
     assert "no connection" not in status, result.describe()
+
+
+# The report dialog as a keyboard, screen-reader, right-to-left or HiDPI
+# user meets it (FINDINGS-h17.md).
+REPORT_DIALOG_KEYS_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install(stderr=False, report_to=["https://0123abcd@o1.ingest.sentry.io/42",
+                                               "https://github.com/me/photo-editor"])
+    pyqtguard.show_error_notifications()
+    from PyQt6.QtCore import QTimer, Qt
+    from PyQt6.QtWidgets import QApplication, QPushButton
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+    if "rtl" in sys.argv:
+        app.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+
+    def fail():
+        raise ValueError("bad row")
+
+    def report():
+        from pyqtguard.dialogs import notification, report_dialog
+        QTest.mouseClick(notification.notifier().widget.report, Qt.MouseButton.LeftButton)
+        (d,) = report_dialog._open
+        d.activateWindow()
+        QTimer.singleShot(100, lambda: look(d))
+
+    def look(d):
+        screen = d.screen().availableGeometry()
+        print("fits the screen:", screen.contains(d.frameGeometry()),
+              d.frameGeometry(), screen)
+        # Where the start of the traceback's "  File ..." line is drawn.
+        line = d.preview.document().find("Traceback (most recent call last)")
+        line.movePosition(line.MoveOperation.StartOfBlock)
+        x = d.preview.cursorRect(line).x()
+        print("line starts in view at the left:", 0 <= x < 40, x)
+        print("preview named:", bool(d.preview.accessibleName()),
+              bool(d.preview.accessibleDescription()))
+        d.preview.setFocus()
+        before = d.preview.toPlainText()
+        QTest.keyClick(d.preview, Qt.Key.Key_Tab)
+        print("tab edits the report:", d.preview.toPlainText() != before)
+        order, widget = [], d.preview
+        for _ in range(30):
+            widget = widget.nextInFocusChain()
+            if isinstance(widget, QPushButton) and widget.isVisibleTo(d):
+                order.append(widget.text())
+            if widget is d.preview:
+                break
+        print("tab order:", order)
+        visual = sorted((b for b in d.findChildren(QPushButton) if b.isVisibleTo(d)),
+                        key=lambda b: b.mapTo(d, b.rect().topLeft()).x(),
+                        reverse=d.layoutDirection() == Qt.LayoutDirection.RightToLeft)
+        print("visual order:", [b.text() for b in visual])
+        QTest.keyClick(d.preview, Qt.Key.Key_Escape)
+        print("escape:", d.isVisible(), d.result())
+        app.quit()
+
+    QTimer.singleShot(50, fail)
+    QTimer.singleShot(400, report)
+    QTimer.singleShot(10000, app.quit)
+    app.exec()
+"""
+
+
+def test_the_report_dialog_s_keyboard_tab_leaves_the_preview_in_visual_order(tmp_path):
+    # Tab in the preview typed a tab into the report (and kept the focus
+    # there: a keyboard user could not reach the buttons), and the buttons'
+    # Tab order was their creation order (Send first), not left to right.
+    result = run_app(REPORT_DIALOG_KEYS_APP, tmp_path)
+    out = result.stdout
+    assert "tab edits the report: False" in out, result.describe()
+    order = out.split("tab order: ", 1)[1].splitlines()[0]
+    visual = out.split("visual order: ", 1)[1].splitlines()[0]
+    assert order == visual, (order, visual)
+    assert "escape: False 0" in out           # Esc is "Not now"
+    assert "preview named: True True" in out  # a screen reader names the box
+
+
+def test_the_report_dialog_fits_a_small_hidpi_screen(tmp_path):
+    # A 720x520 dialog on an 800x800 screen at 150% (533x533 logical, as a
+    # 1366x768 laptop's 910x512 at 150% is too short for it): its Send and
+    # Not now buttons were off the screen.
+    result = run_app(REPORT_DIALOG_KEYS_APP, tmp_path, env={"QT_SCALE_FACTOR": "1.5"})
+    assert "fits the screen: True" in result.stdout, result.describe()
+
+
+def test_the_report_preview_reads_left_to_right_in_a_right_to_left_app(tmp_path):
+    # The traceback is left-to-right text: right-aligned without wrapping,
+    # every line's start was scrolled out of view.
+    result = run_app(REPORT_DIALOG_KEYS_APP, tmp_path, args=["rtl"])
+    assert "line starts in view at the left: True" in result.stdout, result.describe()
+    order = result.stdout.split("tab order: ", 1)[1].splitlines()[0]
+    visual = result.stdout.split("visual order: ", 1)[1].splitlines()[0]
+    assert order == visual, (order, visual)
+
+
+# The notification where the app's window is, at large font sizes, and for
+# a keyboard user who clicks into it (FINDINGS-h17.md).
+NOTIFICATION_LOOK_APP = """
+    import sys
+    import pyqtguard
+    pyqtguard.install(dialogs=True, stderr=False, repeat_interval=0,
+                      report_to="https://github.com/me/editor")
+    from PyQt6.QtCore import QTimer, Qt
+    from PyQt6.QtGui import QFont
+    from PyQt6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton
+    from PyQt6.QtTest import QTest
+    app = QApplication(sys.argv)
+    if "big-font" in sys.argv:
+        app.setFont(QFont("DejaVu Sans", 16))     # a low-vision user's setting
+    if "rtl" in sys.argv:
+        app.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+    editor = QLineEdit()
+    screen = app.primaryScreen().availableGeometry()
+    if "off-the-edge" in sys.argv:
+        # The user dragged the window partly off the screen's right edge.
+        editor.resize(screen.width() // 2, screen.height() // 2)
+        editor.move(screen.right() - screen.width() // 4, screen.height() // 4)
+    editor.show(); editor.activateWindow(); editor.setFocus()
+
+    def fail():
+        raise ValueError("bad row 3 in the thumbnails table")
+
+    def inside(w):
+        return screen.contains(w.frameGeometry())
+
+    def look():
+        from pyqtguard.dialogs import notification
+        w = notification.notifier().widget
+        print("on the screen:", inside(w), w.frameGeometry(), screen)
+        w.toggle.setChecked(True)
+        print("with details on the screen:", inside(w), w.frameGeometry())
+        line = w.details.document().find("Traceback (most recent call last)")
+        line.movePosition(line.MoveOperation.StartOfBlock)
+        x = w.details.cursorRect(line).x()
+        print("details line starts in view at the left:", 0 <= x < 40, x)
+        w.toggle.setChecked(False)
+        clipped = [b.text() for b in w.findChildren(QPushButton)
+                   if b.isVisibleTo(w) and b.width() < b.minimumSizeHint().width()]
+        print("clipped buttons:", clipped)
+        cut = [l.text()[:20] for l in w.findChildren(QLabel)
+               if l.isVisibleTo(w) and l.wordWrap() and l.height() < l.heightForWidth(l.width())]
+        print("cut labels:", cut)
+        print("focus inside:", w.isAncestorOf(QApplication.focusWidget()))
+        QTest.mouseClick(w.summary, Qt.MouseButton.LeftButton)   # the user clicks into it
+        focus = QApplication.focusWidget()
+        print("after a click, focus inside:", w.isAncestorOf(focus), type(focus).__name__)
+        seen = set()
+        for _ in range(8):
+            QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+            seen.add(QApplication.focusWidget().text()
+                     if isinstance(QApplication.focusWidget(), QPushButton) else "?")
+        print("tab reaches:", sorted(seen))
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+        QTest.qWait(50)                          # activation is asynchronous
+        print("escape hides it:", not w.isVisible(),
+              "keyboard back in the app:", QApplication.activeWindow() is editor)
+        QTimer.singleShot(0, fail)
+        QTimer.singleShot(400, lambda: again(w))
+
+    def again(w):
+        # Shown again: again not taking the keyboard.
+        print("shown again:", w.isVisible(), "focus policy:",
+              {b.focusPolicy().name for b in w.findChildren(QPushButton)},
+              bool(w.windowHandle().flags() & Qt.WindowType.WindowDoesNotAcceptFocus))
+        app.quit()
+
+    QTimer.singleShot(100, fail)
+    QTimer.singleShot(600, look)
+    QTimer.singleShot(10000, app.quit)
+    app.exec()
+"""
+
+
+def test_the_notification_stays_on_the_screen_when_the_window_does_not(tmp_path):
+    # Placed at the window's bottom right, it went off the screen with the
+    # window (and, at 150%, was wider than what was left).
+    for env in ({}, {"QT_SCALE_FACTOR": "1.5"}):
+        result = run_app(NOTIFICATION_LOOK_APP, tmp_path, args=["off-the-edge"], env=env)
+        assert "on the screen: True" in result.stdout, result.describe()
+        assert "with details on the screen: True" in result.stdout, result.describe()
+
+
+def test_the_notification_grows_for_a_large_font_rather_than_cut_its_text(tmp_path):
+    # A 560-pixel cap: at 16 pt "Copy details" read "opy detai" and the
+    # summary's last line was cut off.
+    result = run_app(NOTIFICATION_LOOK_APP, tmp_path, args=["big-font"])
+    assert "clipped buttons: []" in result.stdout, result.describe()
+    assert "cut labels: []" in result.stdout, result.describe()
+
+
+def test_a_click_into_the_notification_gives_its_buttons_the_keyboard(tmp_path):
+    # Nothing in it ever took the keyboard, so a keyboard user could not
+    # reach Copy details or Dismiss at all.  Still none before the click.
+    result = run_app(NOTIFICATION_LOOK_APP, tmp_path)
+    out = result.stdout
+    assert "focus inside: False" in out, result.describe()
+    assert "after a click, focus inside: True" in out, result.describe()
+    reached = out.split("tab reaches: ", 1)[1].splitlines()[0]
+    for name in ("Details", "Copy details", "Open log folder", "Report...", "Dismiss"):
+        assert repr(name) in reached, reached
+    assert "escape hides it: True keyboard back in the app: True" in out
+    assert "shown again: True focus policy: {'NoFocus'} True" in out, result.describe()
+
+
+def test_the_notification_s_details_read_left_to_right_in_a_right_to_left_app(tmp_path):
+    # Right-aligned without wrapping, each line's start was out of view.
+    result = run_app(NOTIFICATION_LOOK_APP, tmp_path, args=["rtl"])
+    assert "details line starts in view at the left: True" in result.stdout, result.describe()
+
+
+def test_the_notification_keeps_its_bottom_edge_and_buttons_when_the_count_line_appears(tmp_path):
+    # "and 2 more since" grew it downwards: its buttons moved under the
+    # mouse and its bottom went past the window's (and the screen's) edge.
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install(dialogs=True, stderr=False, repeat_interval=0)
+        from PyQt6.QtCore import QTimer
+        from PyQt6.QtWidgets import QApplication, QWidget
+        app = QApplication(sys.argv)
+        window = QWidget(); window.resize(700, 500); window.show(); window.activateWindow()
+
+        def fail():
+            raise ValueError("bad row")
+
+        def first():
+            from pyqtguard.dialogs import notification
+            w = notification.notifier().widget
+            print("named:", w.accessibleName(), "/", w.details.accessibleName())
+            bottoms.append((w.frameGeometry().bottom(), w.dismiss.mapToGlobal(w.dismiss.rect().center()).y(),
+                            w.more.isVisible()))
+            QTimer.singleShot(0, fail); QTimer.singleShot(0, fail)
+            QTimer.singleShot(500, second)
+
+        def second():
+            from pyqtguard.dialogs import notification
+            w = notification.notifier().widget
+            bottoms.append((w.frameGeometry().bottom(), w.dismiss.mapToGlobal(w.dismiss.rect().center()).y(),
+                            w.more.isVisible()))
+            print("bottom, dismiss button, count line:", bottoms)
+            app.quit()
+
+        bottoms = []
+        QTimer.singleShot(50, fail)
+        QTimer.singleShot(400, first)
+        QTimer.singleShot(10000, app.quit)
+        app.exec()
+    """, tmp_path)
+    line = result.stdout.split("bottom, dismiss button, count line: ", 1)[1].splitlines()[0]
+    (bottom1, button1, more1), (bottom2, button2, more2) = eval(line)
+    assert (more1, more2) == (False, True), result.describe()
+    assert bottom2 == bottom1 and button2 == button1, line
+    assert "named: Error notification / Error details" in result.stdout

@@ -17,7 +17,7 @@ Example::
 """
 from __future__ import annotations
 
-from PyQt6.QtCore import QObject, QPoint, Qt, QThread, QTimer, QUrl
+from PyQt6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QThread, QTimer, QUrl
 from PyQt6.QtGui import QDesktopServices, QGuiApplication
 from PyQt6.QtWidgets import (
     QApplication,
@@ -25,8 +25,10 @@ from PyQt6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -124,8 +126,8 @@ class ErrorNotification(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAutoFillBackground(True)
         self.setWindowTitle("Error")
-        self.setMinimumWidth(420)
-        self.setMaximumWidth(560)
+        self.setAccessibleName("Error notification")
+        self.keyboard = False      # True once the user clicked into it
         self._build()
 
     def _build(self) -> None:
@@ -149,12 +151,18 @@ class ErrorNotification(QFrame):
         for label in (self.title, self.summary, self.more):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setTextFormat(Qt.TextFormat.PlainText)
+            # A long word (a path, a 2,000-character message) is cut at the
+            # edge rather than widening the window off the screen.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             text.addWidget(label)
         head = QHBoxLayout()
         head.addWidget(icon)
         head.addLayout(text, 1)
 
         self.details = QPlainTextEdit(self)
+        # A traceback reads left to right in a right-to-left app too.
+        self.details.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        self.details.setAccessibleName("Error details")
         self.details.setReadOnly(True)
         self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.details.setMinimumHeight(220)
@@ -174,12 +182,21 @@ class ErrorNotification(QFrame):
             buttons.addWidget(button)
         for button in (self.toggle, self.copy, self.open_folder, self.report, self.dismiss):
             button.setAutoDefault(False)
-        # Nothing in it takes the keyboard: the user keeps typing where they were.
-        for child in (self.toggle, self.copy, self.open_folder, self.report, self.dismiss,
-                      self.mute, self.details, self.title, self.summary, self.more):
+        # Nothing in it takes the keyboard: the user keeps typing where they
+        # were - until they click into its text (see take_keyboard).
+        self._keyed = (self.toggle, self.mute, self.copy, self.open_folder, self.report,
+                       self.dismiss, self.details)
+        for child in (*self._keyed, self.title, self.summary, self.more):
             child.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for child in (icon, self.title, self.summary, self.more, self.details.viewport()):
+            child.installEventFilter(self)
 
         layout = QVBoxLayout(self)
+        # At least 420 wide, and as wide as its buttons need: a large font
+        # or an app's style that widens buttons widens it (not capped at
+        # 2/3 of the screen, as adjustSize() does), long text wraps.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        layout.addStrut(420)
         layout.addLayout(head)
         layout.addWidget(self.details, 1)
         layout.addWidget(self.mute)
@@ -192,21 +209,81 @@ class ErrorNotification(QFrame):
         self.adjustSize()
         place(self)
 
+    # -- the keyboard, once asked for -----------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.MouseButtonPress and not self.keyboard:
+            self.take_keyboard(self.details if watched is self.details.viewport() else None)
+        return False
+
+    def mousePressEvent(self, event: object) -> None:  # noqa: N802
+        if not self.keyboard:
+            self.take_keyboard()
+        super().mousePressEvent(event)  # type: ignore[arg-type]
+
+    def take_keyboard(self, focus: QWidget | None = None) -> None:
+        """The user clicked into its text: from now until it is hidden, its
+        window takes the keyboard and Tab, Space and Esc work in it.  A
+        click on a button or the check box only presses it (the keyboard
+        stays where the user types)."""
+        self.keyboard = True
+        handle = self.windowHandle()
+        if handle is not None:
+            handle.setFlag(Qt.WindowType.WindowDoesNotAcceptFocus, False)
+        for child in self._keyed:
+            child.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.activateWindow()
+        (focus or self.toggle).setFocus(Qt.FocusReason.MouseFocusReason)
+
+    def keyPressEvent(self, event: object) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Escape:  # type: ignore[attr-defined]
+            self.dismiss.click()
+            return
+        super().keyPressEvent(event)  # type: ignore[arg-type]
+
+    def hideEvent(self, event: object) -> None:  # noqa: N802
+        if self.keyboard:
+            # Shown again, it again takes no keyboard; the keyboard goes
+            # back to the window the user was in.
+            self.keyboard = False
+            for child in self._keyed:
+                child.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            handle = self.windowHandle()
+            if handle is not None:
+                handle.setFlag(Qt.WindowType.WindowDoesNotAcceptFocus, True)
+            # (Qt has let go of an active window being hidden: None here.)
+            anchor = self.anchor
+            if (QApplication.activeWindow() in (None, self) and anchor is not None
+                    and not _deleted(anchor) and anchor.isVisible()):
+                anchor.window().activateWindow()
+        super().hideEvent(event)  # type: ignore[arg-type]
+
 
 def place(widget: QWidget) -> None:
-    """Bottom right of the app's active window, else of the screen."""
+    """Bottom right of the app's active window, else of the screen; always
+    on that window's screen (a window dragged partly off it, a small or
+    HiDPI screen)."""
     widget.adjustSize()
-    size = widget.size()
     anchor = getattr(widget, "anchor", None)
     if anchor is not None and not _deleted(anchor) and anchor.isVisible():
         frame = anchor.window().frameGeometry()
+        screen = anchor.window().screen()
     else:
+        frame = None
         screen = QGuiApplication.primaryScreen()
-        if screen is None:
-            return
-        frame = screen.availableGeometry()
-    widget.move(QPoint(max(frame.left(), frame.right() - size.width() - _MARGIN),
-                       max(frame.top(), frame.bottom() - size.height() - _MARGIN)))
+    if screen is None:
+        return
+    room = screen.availableGeometry()
+    if frame is None:
+        frame = room
+    size = widget.size().boundedTo(room.size())
+    if size != widget.size():
+        widget.resize(size)
+    corner = QPoint(frame.right() - size.width() - _MARGIN,
+                    frame.bottom() - size.height() - _MARGIN)
+    inside = QRect(room.topLeft(), room.size() - size)   # where its top left may go
+    widget.move(QPoint(min(max(corner.x(), inside.left()), inside.left() + inside.width()),
+                       min(max(corner.y(), inside.top()), inside.top() + inside.height())))
 
 
 _HOOK_SOURCES = {"sys.excepthook": 0, "threading.excepthook": 1, "sys.unraisablehook": 2}
@@ -357,7 +434,7 @@ class Notifier:
             widget.show()          # WA_ShowWithoutActivating: no focus taken
             self._start_polling()
         elif more:
-            widget.adjustSize()
+            place(widget)          # grown upwards: its buttons stay under the mouse
 
     def _start_polling(self) -> None:
         # Made anew after its QApplication: PyQt6 deletes a QTimer without a
@@ -379,7 +456,7 @@ class Notifier:
         if more != widget.more.text():
             widget.more.setText(more)
             widget.more.setVisible(bool(more))
-            widget.adjustSize()
+            place(widget)
 
     # -- buttons --------------------------------------------------------------
 
@@ -397,8 +474,8 @@ class Notifier:
         from .report_dialog import ReportDialog
 
         dialog = ReportDialog(self.first_report(), parent=None)
+        self.dismiss()             # first: the keyboard goes to the dialog, not back
         dialog.show()
-        self.dismiss()
 
     def dismiss(self) -> None:
         widget = self.widget

@@ -14,7 +14,7 @@ Example::
 """
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, QThread, QUrl
+from PyQt6.QtCore import QSize, Qt, QThread, QUrl
 from PyQt6.QtGui import QDesktopServices, QGuiApplication
 from PyQt6.QtWidgets import (
     QApplication,
@@ -59,7 +59,7 @@ class ReportDialog(QDialog):
         # Not one of the app's main windows: it neither keeps the app running
         # once they are closed nor, closed, ends an app that has none.
         self.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)
-        self.resize(720, 520)
+        self.resize(_fitting(QSize(720, 520), parent))
 
         icon = QLabel(self)
         style = self.style()
@@ -87,23 +87,32 @@ class ReportDialog(QDialog):
         head.addLayout(text, 1)
 
         self.preview = QPlainTextEdit(self)
+        # A traceback reads left to right in a right-to-left app too (set
+        # before the text: after it, each line's start was scrolled out of
+        # view).  Tab moves on to the buttons: a tab typed into a report is
+        # never wanted, and it kept a keyboard user in the box.
+        self.preview.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        self.preview.setTabChangesFocus(True)
         self.preview.setPlainText(report.text)
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.preview.setAccessibleName("Report")
+        self.preview.setAccessibleDescription(EDIT_NOTE)
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
 
         destinations = reporting.settings().destinations
-        self.send = QPushButton("Send", self)
-        self.send.setVisible(bool(reporting.background_destinations()))
         trackers = [d for d in destinations if d.in_gui_thread]
-        self.issue = QPushButton(trackers[0].label if trackers else "Report issue...", self)
-        self.issue.setVisible(bool(trackers))
+        # Made in the order they are shown: Tab goes from left to right.
         self.copy = QPushButton("Copy", self)
         self.open_folder = QPushButton("Open folder", self)
-        self.not_now = QPushButton("Not now", self)
         self.never = QPushButton("Never for this crash", self)
         self.never.setVisible(crash)
+        self.not_now = QPushButton("Not now", self)
+        self.issue = QPushButton(trackers[0].label if trackers else "Report issue...", self)
+        self.issue.setVisible(bool(trackers))
+        self.send = QPushButton("Send", self)
+        self.send.setVisible(bool(reporting.background_destinations()))
         buttons = QHBoxLayout()
         for button in (self.copy, self.open_folder):
             buttons.addWidget(button)
@@ -192,6 +201,17 @@ class ReportDialog(QDialog):
         # sent by auto_send (the same record).
         offered.mark_offered(reporting.settings().log_folder, self.report.key)
         self.reject()
+
+
+def _fitting(size: QSize, parent: QWidget | None) -> QSize:
+    """*size*, made smaller to fit the screen of *parent* (else the primary
+    screen) with room for the window's frame and a panel: 720x520 is taller
+    than a 1366x768 laptop's screen at 150% (910x512)."""
+    screen = parent.screen() if parent is not None else QGuiApplication.primaryScreen()
+    if screen is None:
+        return size
+    room = screen.availableGeometry().size()
+    return size.boundedTo(QSize(room.width() * 9 // 10, room.height() * 9 // 10))
 
 
 def offer_last_crash(parent: QWidget | None = None) -> ReportDialog | None:
