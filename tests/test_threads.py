@@ -498,3 +498,35 @@ def test_the_thread_asking_for_a_dump_shows_its_own_code_not_pyqtguards(tmp_path
     asker = result.stdout.split("Stack of 'asker'")[1].split("===")[0]
     assert asker.rstrip().endswith("pyqtguard.dump_threads(sys.stdout)"), asker
     assert "pyqtguard/registry" not in result.stdout, result.stdout
+
+
+def test_threads_the_stdlib_starts_for_a_pool_or_queue_name_the_apps_line(tmp_path):
+    # A ProcessPoolExecutor's manager thread and a multiprocessing.Queue's
+    # feeder are started by the standard library at the first submit() or
+    # put(): their start site was the library's own line (process.py:750,
+    # queues.py:...), not the app's line that caused it.
+    result = run_app("""
+        import multiprocessing, sys
+        from concurrent.futures import ProcessPoolExecutor
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+
+        if __name__ == "__main__":
+            queue = multiprocessing.get_context("fork").Queue()
+            queue.put("row")                                          # line 9
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+                pool.submit(abs, -1).result()                         # line 11
+                for t in pyqtguard.threads():
+                    if t.kind == "python" and t.name != "MainThread":
+                        print("site:", t.name, t.started_at, flush=True)
+            queue.close(); queue.join_thread()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    sites = [line.split()[-1] for line in result.stdout.splitlines() if line.startswith("site:")]
+    # The queue's feeder, the pool's manager, and the pool's own queue's
+    # feeder - started by the manager thread, with no app line to name: the
+    # library's line as before.
+    assert len(sites) == 3, result.describe()
+    named = sorted(os.path.basename(s) for s in sites)
+    assert named[:2] == ["app.py:11", "app.py:9"], result.describe()
+    assert named[2].startswith("queues.py:"), result.describe()

@@ -67,7 +67,14 @@ def in_main_thread() -> bool:
 # frame of pyqtguard's own (its thread tracking; its exec() wrapper, the
 # nearest Python frame when a signal starts a thread:
 # clicked.connect(thread.start)).
-THREAD_STARTER_FILES = ("threading.py", os.path.join("concurrent", "futures", "thread.py"))
+# Files whose frames are not a thread's start site: threading itself and the
+# standard library's objects that start a thread at their first use (an
+# executor's workers, a process pool's manager, a pool's handlers, a queue's
+# feeder) - the app's line that used the object is.
+THREAD_STARTER_FILES = ("threading.py", os.path.join("concurrent", "futures", "thread.py"),
+                        os.path.join("concurrent", "futures", "process.py"),
+                        os.path.join("multiprocessing", "pool.py"),
+                        os.path.join("multiprocessing", "queues.py"))
 OWN_FILES = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
@@ -77,13 +84,22 @@ def _not_a_start_site(filename: str) -> bool:
 
 def start_site(depth: int = 2) -> str | None:
     """``"file.py:12"`` of the caller's caller, skipping threading's own
-    frames (a Timer, an executor) and pyqtguard's."""
+    frames (a Timer, an executor, a pool, a queue) and pyqtguard's; for a
+    thread one of those started from a thread of its own (a process pool's
+    queue feeder, started by its manager thread), the innermost frame that
+    is not threading's or pyqtguard's."""
     try:
-        frame = sys._getframe(depth)
+        start = sys._getframe(depth)
     except ValueError:
         return None
+    frame: Any = start
     while frame is not None and _not_a_start_site(frame.f_code.co_filename):
         frame = frame.f_back
+    if frame is None:
+        frame = start
+        while frame is not None and (frame.f_code.co_filename.endswith("threading.py")
+                                     or frame.f_code.co_filename.startswith(OWN_FILES)):
+            frame = frame.f_back
     if frame is None:
         return None
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
