@@ -507,6 +507,20 @@ ENDS_WHILE_SENDING = """
 """
 
 
+def _resent_event(port: int, tmp_path) -> dict:
+    """The next start sends the kept report (ENDS_WHILE_SENDING's IndexError)
+    to a Collector on *port*: the one event it received."""
+    server = Collector(port)
+    try:
+        second = send_kept_reports(port, tmp_path)
+        assert "idle: True" in second.stdout, second.describe()
+        (event,) = server.events()
+        assert event["exception"]["values"][0]["type"] == "IndexError"
+        return event
+    finally:
+        server.close()
+
+
 def test_a_report_on_its_way_when_the_process_ends_is_sent_at_the_next_start(tmp_path):
     # A server that accepts the connection and never answers: the process
     # ends (os._exit) while the report is being sent.
@@ -520,15 +534,8 @@ def test_a_report_on_its_way_when_the_process_ends_is_sent_at_the_next_start(tmp
         assert len(list((tmp_path / "logs" / "unsent-reports").iterdir())) == 1
     finally:
         silent.close()
-    server = Collector(port)
-    try:
-        second = send_kept_reports(port, tmp_path)
-        assert "idle: True" in second.stdout, second.describe()
-        (event,) = server.events()
-        assert event["exception"]["values"][0]["type"] == "IndexError"
-        assert list((tmp_path / "logs" / "unsent-reports").iterdir()) == []
-    finally:
-        server.close()
+    _resent_event(port, tmp_path)
+    assert list((tmp_path / "logs" / "unsent-reports").iterdir()) == []
 
 
 class ReadsButNeverAnswers:
@@ -585,15 +592,8 @@ def test_a_report_delivered_but_unanswered_is_sent_again_under_the_same_event_id
         delivered = parse_envelope(silent.bodies[0])
     finally:
         silent.close()
-    server = Collector(port)
-    try:
-        second = send_kept_reports(port, tmp_path)
-        assert "idle: True" in second.stdout, second.describe()
-        (again,) = server.events()
-        assert again["exception"]["values"][0]["type"] == "IndexError"
-        assert again["event_id"] == delivered["event_id"]
-    finally:
-        server.close()
+    again = _resent_event(port, tmp_path)
+    assert again["event_id"] == delivered["event_id"]
 
 
 def test_two_occurrences_of_one_error_are_two_events(tmp_path, collector):

@@ -76,31 +76,26 @@ def offer_last_crash(parent: QWidget | None = None) -> ReportDialog | None:
     return offer(parent)
 
 
-def _warm_up() -> None:
+def _warm_up_step(step: str) -> bool:
+    """Run ``notification.<step>()``; False (warned once) if it failed."""
     try:
         from . import notification
 
-        notification.warm_up()
+        getattr(notification, step)()
     except Exception as exc:  # noqa: BLE001 - only a speed-up
         from ..logs import warn_once
 
         warn_once("dialogs:warm", f"dialog warm-up failed: {exc!r}")
-    else:
+        return False
+    return True
+
+
+def _warm_up() -> None:
+    if _warm_up_step("warm_up"):
         # After the imports: the GUI thread does not wait on their locks.
         from ..qt import guithread
 
-        guithread.post_to_gui_thread(_warm_up_enums)
-
-
-def _warm_up_enums() -> None:
-    try:
-        from . import notification
-
-        notification.warm_up_enums()
-    except Exception as exc:  # noqa: BLE001 - only a speed-up
-        from ..logs import warn_once
-
-        warn_once("dialogs:warm", f"dialog warm-up failed: {exc!r}")
+        guithread.post_to_gui_thread(lambda: _warm_up_step("warm_up_enums"))
 
 
 def _when_loop_starts() -> None:

@@ -32,6 +32,7 @@ from .. import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 KIND_PYTHON = 0
@@ -92,17 +93,22 @@ def start_site(depth: int = 2) -> str | None:
         start = sys._getframe(depth)
     except ValueError:
         return None
-    frame: Any = start
-    while frame is not None and _not_a_start_site(frame.f_code.co_filename):
-        frame = frame.f_back
-    if frame is None:
-        frame = start
-        while frame is not None and (frame.f_code.co_filename.endswith("threading.py")
-                                     or frame.f_code.co_filename.startswith(OWN_FILES)):
-            frame = frame.f_back
+    frame = (_first_frame_not_in(start, _not_a_start_site)
+             or _first_frame_not_in(start, _threading_or_own))
     if frame is None:
         return None
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _threading_or_own(filename: str) -> bool:
+    return filename.endswith("threading.py") or filename.startswith(OWN_FILES)
+
+
+def _first_frame_not_in(frame: Any, skipped: Callable[[str], bool]) -> Any:
+    """*frame* or the first of its callers whose file *skipped* does not match."""
+    while frame is not None and skipped(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
 
 
 def register_current(name: str, kind: int = KIND_PYTHON) -> None:
