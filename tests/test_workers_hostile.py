@@ -343,3 +343,47 @@ def test_a_dedicated_qthread_worker_dropped_once_finished_never_aborts_the_app(t
     assert result.returncode == 0, result.describe()
     assert "all done" in result.stdout, result.describe()
     assert "wait on itself" not in result.stderr, result.describe()
+
+
+def test_workers_started_off_the_gui_thread_deliver_their_events(tmp_path):
+    # The first worker of the process made in a plain thread: the delivery
+    # hub's slot was a plain callable, which PyQt calls through a proxy made
+    # in the connecting thread; moving the hub to the GUI thread left the
+    # proxy behind, in a thread with no loop - no worker's events (this
+    # one's, and every later one's, made anywhere) were ever delivered.
+    result = run_app("""
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        from PyQt6 import QtCore
+        from pyqtguard import workers
+        app = QtCore.QCoreApplication(sys.argv)
+        got = []
+        keep = []
+
+        def make(tag, fn, **options):
+            worker = workers.Worker(fn, **options)
+            worker.returned.connect(lambda value: got.append(f"{tag}:{value}"))
+            worker.finished.connect(lambda: got.append(f"{tag}:finished"))
+            worker.finished.connect(lambda: len(got) == 8 and app.quit())
+            keep.append(worker.start())
+
+        def outer():
+            make("nested", lambda: 3)        # a worker started by a worker
+            return "outer"
+
+        def from_a_plain_thread():
+            make("plain", lambda: 1)
+            make("qthread", lambda: 2, use_qthread=True)
+
+        thread = threading.Thread(target=from_a_plain_thread)
+        thread.start()
+        thread.join()
+        make("outer", outer)                 # the GUI thread's
+        QtCore.QTimer.singleShot(10000, app.quit)
+        app.exec()
+        print(sorted(got))
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert ("['nested:3', 'nested:finished', 'outer:finished', 'outer:outer', 'plain:1', "
+            "'plain:finished', 'qthread:2', 'qthread:finished']") in result.stdout, result.describe()

@@ -206,6 +206,12 @@ def _make_hub(qtcore: Any, app: Any) -> Any:
             super().__init__()
             self.wake.connect(self._deliver, qtcore.Qt.ConnectionType.QueuedConnection)
 
+        # A slot of the hub's own, not a Python callable: PyQt calls a plain
+        # callable through a proxy QObject made in the connecting thread,
+        # which moveToThread() below leaves behind - the first worker made
+        # off the GUI thread (inside another worker, a plain thread) had its
+        # events queued to that thread, which runs no loop: none delivered.
+        @qtcore.pyqtSlot()
         def _deliver(self) -> None:
             deliver_queued()
 
