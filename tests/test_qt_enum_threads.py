@@ -116,3 +116,80 @@ def test_workers_qthreads_and_errors_build_no_enum_off_the_gui_thread(tmp_path):
     assert "built by pyqtguard off the GUI thread: []" in result.stdout, result.describe()
     assert "in QThread.run" in result.log and "a worker's error" in result.log, result.describe()
     assert "froze" in result.log.lower() or "freeze" in result.log.lower(), result.describe()
+
+
+# The app's GUI thread reads its first Qt enum and keeps the member (as apps
+# keep `ALIGN = Qt.AlignmentFlag.AlignLeft`), while another thread starts
+# the app's first QThread or pyqtguard worker: pyqtguard's slots are
+# connected there with a `Qt.ConnectionType`, whose first read builds all of
+# Qt's namespace again - and the GUI thread's kept member was then refused.
+# Without pyqtguard nothing but the GUI thread reads an enum here.
+FIRST_START_OFF_THE_GUI_THREAD = """
+    import sys, threading
+    import pyqtguard
+    pyqtguard.install(stderr=False)
+    from PyQt6 import QtCore
+    from pyqtguard import workers
+    app = QtCore.QCoreApplication(sys.argv)
+    sys.setswitchinterval(1e-6)             # the two threads interleave finely
+    barrier = threading.Barrier(2)
+
+    class Sleeper(QtCore.QThread):
+        def run(self):
+            self.msleep(300)
+
+    def start_first():
+        global started
+        barrier.wait()
+        if {qthread}:
+            started = Sleeper()
+            started.start()
+        else:
+            started = workers.Worker(lambda: 42)
+            started.start()
+
+    starter = threading.Thread(target=start_first, name="starter")
+    starter.start()
+    barrier.wait()
+    COARSE = QtCore.Qt.TimerType.CoarseTimer
+    starter.join()
+    sys.setswitchinterval(0.005)
+    running = [t.name for t in pyqtguard.threads()]
+    try:
+        QtCore.QTimer().setTimerType(COARSE)
+        print("the app's enum: accepted")
+    except TypeError as exc:
+        print("the app's enum:", exc)
+    if {qthread}:
+        print("tracked:", "Sleeper" in running)
+        started.wait(5000)
+    else:
+        done = []
+        started.returned.connect(done.append)
+        QtCore.QTimer.singleShot(5000, app.quit)
+        started.finished.connect(app.quit)
+        app.exec()
+        print("tracked:", done == [42])
+"""
+
+
+def _first_start_off_the_gui_thread(tmp_path, qthread: bool, runs: int) -> list[str]:
+    refused = []
+    for n in range(runs):
+        (tmp_path / str(n)).mkdir()
+        result = run_app(FIRST_START_OFF_THE_GUI_THREAD.format(qthread=qthread),
+                         tmp_path / str(n), timeout=60)
+        assert result.returncode == 0, result.describe()
+        assert "tracked: True" in result.stdout, result.describe()
+        if "the app's enum: accepted" not in result.stdout:
+            refused.append(result.stdout)
+    return refused
+
+
+def test_a_first_qthread_started_off_the_gui_thread_does_not_spoil_the_apps_enums(tmp_path):
+    # Before: refused in about 4 runs of 10.
+    assert _first_start_off_the_gui_thread(tmp_path, True, 12) == []
+
+
+def test_a_first_worker_started_off_the_gui_thread_does_not_spoil_the_apps_enums(tmp_path):
+    assert _first_start_off_the_gui_thread(tmp_path, False, 12) == []

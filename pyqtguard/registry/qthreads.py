@@ -33,6 +33,7 @@ import weakref
 from .. import _native
 from .. import logs as logfile
 from ..qt import guithread
+from ..qt.enums import qt_enum
 from . import KIND_QTHREAD, register_current, start_site, unregister_current
 
 TYPE_CHECKING = False
@@ -211,7 +212,7 @@ def connect_slots(thread: Any) -> None:
     except TypeError:                   # no weak references: tracking degrades
         return
     try:
-        direct = _qtcore.Qt.ConnectionType.DirectConnection
+        direct = qt_enum(_qtcore, "ConnectionType").DirectConnection
         thread.started.connect(_on_started, direct)
         thread.finished.connect(_on_finished, direct)
         _connected.add(thread)
@@ -248,7 +249,7 @@ def _terminate_qthread(self: Any) -> None:
                     _after_terminate(thread)
 
             self.finished.connect(finished_after_terminate,
-                                  _qtcore.Qt.ConnectionType.QueuedConnection)
+                                  qt_enum(_qtcore, "ConnectionType").QueuedConnection)
     except Exception:  # noqa: BLE001 - tracking degrades, the terminate must not
         pass
     _original_qthread_terminate(self)
@@ -397,7 +398,8 @@ def stop_with_parent(stop: Callable[[list[_QThreadRecord]], None]) -> None:
                 stop(going)
 
         try:
-            parent.destroyed.connect(parent_going, _qtcore.Qt.ConnectionType.DirectConnection)
+            parent.destroyed.connect(parent_going,
+                                     qt_enum(_qtcore, "ConnectionType").DirectConnection)
         except (RuntimeError, TypeError):   # its C++ object is gone already
             continue
         _parent_watches.append((weakref.ref(parent), parent_going,

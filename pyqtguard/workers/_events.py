@@ -17,6 +17,7 @@ import sys
 import threading
 from collections import deque
 from ..qt import guithread
+from ..qt.enums import qt_enum
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -204,7 +205,8 @@ def _make_hub(qtcore: Any, app: Any) -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            self.wake.connect(self._deliver, qtcore.Qt.ConnectionType.QueuedConnection)
+            self.wake.connect(self._deliver,
+                              qt_enum(qtcore, "ConnectionType").QueuedConnection)
 
         # A slot of the hub's own, not a Python callable: PyQt calls a plain
         # callable through a proxy QObject made in the connecting thread,

@@ -1,0 +1,88 @@
+"""Reading a ``Qt.`` enum in pyqtguard's code without racing the app's first read.
+
+PyQt6 builds the enums of Qt's namespace - all of them, 15-40 ms of Python
+code - at the first read of any one, and two threads building at once each
+make their own copy: Qt then refuses the members of the copy that lost
+(``setTimerType(...): argument 1 has unexpected type 'TimerType'``), and an
+app that kept one (``ALIGN = Qt.AlignmentFlag.AlignLeft``) gets TypeError
+from then on.  pyqtguard needs ``Qt.ConnectionType`` where the app starts its
+first QThread or worker, which may be any thread, at a moment the app's GUI
+thread may be reading its own first enum.
+
+So a read that would build the namespace builds it alone: other threads run
+no Python meanwhile (the GIL is not handed over by the switch interval for
+the build's length), and a build another thread has begun is let finish
+first.  Once built, a read is a plain attribute read.
+
+Example::
+
+    direct = enums.qt_enum(qtcore, "ConnectionType").DirectConnection
+"""
+from __future__ import annotations
+
+import _thread
+import sys
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# The type's own dictionary, read without the metatype's attribute lookup.
+# That lookup is what builds the enums, and it builds them again while a
+# build is under way: a build puts each enum in the dictionary as it goes
+# and marks the namespace complete only at its end.  An enum found in the
+# dictionary is read from it (whoever's build put it there, it is the one
+# Qt takes), never through the lookup.
+_type_dict = type.__dict__["__dict__"].__get__
+
+# While building: another thread waiting for the GIL takes it only after
+# this long (the build takes 15-40 ms; a thread that never releases the GIL
+# is still interrupted after this).
+HOLD_SWITCH_INTERVAL = 0.25
+# Longer than the switch interval a waiter may have begun its wait with
+# (5 ms by default): a sleep this long lets every such waiter time out and
+# run before the build, rather than interrupt it.
+FLUSH_WAITERS = 0.006
+# How long a build another thread has begun is waited for, at most.
+WAIT_FOR_OTHER_BUILD = 0.5
+
+
+def qt_enum(qtcore: Any, name: str) -> Any:
+    """``qtcore.Qt.<name>``, built alone if this read builds Qt's enums."""
+    qt = qtcore.Qt
+    built = _type_dict(qt).get(name)
+    return built if built is not None else _build_alone(qt, name)
+
+
+def _build_alone(qt: Any, name: str) -> Any:
+    me = _thread.get_ident()
+    if len(sys._current_frames()) <= 1:
+        return getattr(qt, name)         # no other Python thread to race
+    interval = sys.getswitchinterval()
+    deadline = time.monotonic() + WAIT_FOR_OTHER_BUILD
+    sys.setswitchinterval(max(interval, HOLD_SWITCH_INTERVAL))
+    try:
+        while True:
+            time.sleep(FLUSH_WAITERS)
+            built = _type_dict(qt).get(name)
+            if built is not None:
+                return built
+            if not _building_elsewhere(me) or time.monotonic() > deadline:
+                return getattr(qt, name)
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _building_elsewhere(me: int) -> bool:
+    """Whether another thread is inside the ``enum`` module (where PyQt6's
+    build runs its Python code): a build it began and has not finished."""
+    enum = sys.modules.get("enum")
+    if enum is None:
+        return False
+    for ident, frame in sys._current_frames().items():
+        while ident != me and frame is not None:
+            if frame.f_code.co_filename == enum.__file__:
+                return True
+            frame = frame.f_back
+    return False
