@@ -98,9 +98,15 @@ int pqg_thread_name_by_ident(unsigned long long ident, char *buf, size_t size);
 /* crash.c: /proc/self/task/TID/comm on Linux (0 elsewhere); signal-safe. */
 int pqg_os_thread_name(unsigned long native_id, char *buf, size_t size);
 /* Visit every registered thread (signal-safe; the callback must be too). */
+/* Where a thread was started (the app's "file:line", from pyqtguard's
+ * registry), kept with its name: its tail if longer. */
+#define PQG_THREAD_SITE_MAX 160
+/* `site` is "" when not known (the main thread, a thread started before
+ * install(), a pool thread). */
 typedef void (*pqg_thread_visitor)(unsigned long native_id,
                                    unsigned long long ident,
-                                   const char *name, int kind, void *arg);
+                                   const char *name, const char *site,
+                                   int kind, void *arg);
 void pqg_threadtable_visit(pqg_thread_visitor visit, void *arg);
 /* "Threads (ident, native id, kind, name):" and one line per thread.
  * Kinds: 0 python, 1 main, 2 qthread, 3 pool, 4 native.  Signal-safe. */

@@ -24,6 +24,7 @@ typedef struct {
     unsigned long long ident;         /* threading.get_ident() */
     int kind;
     char name[PQG_THREAD_NAME_MAX];
+    char site[PQG_THREAD_SITE_MAX];   /* "" when not known */
 } thread_slot;
 
 static thread_slot table[TABLE_SIZE];
@@ -44,14 +45,38 @@ copy_name(char *dst, const char *src, size_t len)
     dst[len] = '\0';
 }
 
+/* Copy a start site's tail ("...project/app.py:12"): the file name and
+ * line are what tell, the folders in front are cut first. */
+static void
+copy_site(char *dst, const char *src, size_t len)
+{
+    if (len >= PQG_THREAD_SITE_MAX) {
+        size_t skip = len - (PQG_THREAD_SITE_MAX - 4);
+        while (skip < len && ((unsigned char)src[skip] & 0xC0) == 0x80) {
+            skip++;             /* don't start inside a multi-byte character */
+        }
+        memcpy(dst, "...", 3);
+        dst += 3;
+        src += skip;
+        len -= skip;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* Record a thread; `site` NULL keeps the slot's (a rename), "" clears it. */
 static void
 slot_write(thread_slot *slot, unsigned long native_id,
-           unsigned long long ident, int kind, const char *name, size_t len)
+           unsigned long long ident, int kind, const char *name, size_t len,
+           const char *site, size_t site_len)
 {
     atomic_fetch_add(&slot->seq, 1);          /* odd: readers retry */
     slot->ident = ident;
     slot->kind = kind;
     copy_name(slot->name, name, len);
+    if (site != NULL) {
+        copy_site(slot->site, site, site_len);
+    }
     atomic_store(&slot->native_id, native_id);
     atomic_fetch_add(&slot->seq, 1);          /* even: consistent */
 }
@@ -88,10 +113,11 @@ claim_slot(unsigned long native_id)
 }
 
 /* Copy a consistent snapshot of a slot; 0 if it kept changing or is free.
+ * `site`, if not NULL, gets the start site (PQG_THREAD_SITE_MAX bytes).
  * Signal-safe. */
 static int
 slot_read(thread_slot *slot, unsigned long *native_id,
-          unsigned long long *ident, int *kind, char *buf, size_t size)
+          unsigned long long *ident, int *kind, char *buf, size_t size, char *site)
 {
     for (int attempt = 0; attempt < 8; attempt++) {
         unsigned before = atomic_load(&slot->seq);
@@ -103,6 +129,9 @@ slot_read(thread_slot *slot, unsigned long *native_id,
         int k = slot->kind;
         char name[PQG_THREAD_NAME_MAX];
         memcpy(name, slot->name, sizeof(name));
+        if (site != NULL) {
+            memcpy(site, slot->site, PQG_THREAD_SITE_MAX);
+        }
         if (atomic_load(&slot->seq) != before) {
             continue;
         }
@@ -110,6 +139,9 @@ slot_read(thread_slot *slot, unsigned long *native_id,
             return 0;
         }
         name[sizeof(name) - 1] = '\0';
+        if (site != NULL) {
+            site[PQG_THREAD_SITE_MAX - 1] = '\0';
+        }
         *native_id = id;
         *ident = id2;
         *kind = k;
@@ -135,7 +167,7 @@ pqg_thread_name_by_native_id(unsigned long native_id, char *buf, size_t size)
         unsigned long long ident;
         int kind;
         if (atomic_load(&table[i].native_id) == native_id
-            && slot_read(&table[i], &id, &ident, &kind, buf, size)
+            && slot_read(&table[i], &id, &ident, &kind, buf, size, NULL)
             && id == native_id) {
             return 1;
         }
@@ -151,7 +183,7 @@ pqg_thread_name_by_ident(unsigned long long ident, char *buf, size_t size)
         unsigned long id;
         unsigned long long found;
         int kind;
-        if (slot_read(&table[i], &id, &found, &kind, buf, size)
+        if (slot_read(&table[i], &id, &found, &kind, buf, size, NULL)
             && found == ident) {
             return 1;
         }
@@ -168,8 +200,9 @@ pqg_threadtable_visit(pqg_thread_visitor visit, void *arg)
         unsigned long long ident;
         int kind;
         char name[PQG_THREAD_NAME_MAX];
-        if (slot_read(&table[i], &id, &ident, &kind, name, sizeof(name))) {
-            visit(id, ident, name, kind, arg);
+        char site[PQG_THREAD_SITE_MAX];
+        if (slot_read(&table[i], &id, &ident, &kind, name, sizeof(name), site)) {
+            visit(id, ident, name, site, kind, arg);
         }
     }
 }
@@ -184,7 +217,7 @@ static const char *const kind_names[] = {
 
 static void
 write_legend_line(unsigned long native_id, unsigned long long ident,
-                  const char *name, int kind, void *arg)
+                  const char *name, const char *site, int kind, void *arg)
 {
     int fd = *(const int *)arg;
     pqg_puts(fd, "  ");
@@ -197,6 +230,14 @@ write_legend_line(unsigned long native_id, unsigned long long ident,
     pqg_puts(fd, "  '");
     pqg_put_escaped(fd, name, PQG_THREAD_NAME_MAX);
     pqg_puts(fd, "'\n");
+    if (site[0] != '\0') {
+        /* A line of its own: the name's line keeps its form (parsed by
+         * pyqtguard.crashes.reports), and the site - a path, the app's
+         * text - is escaped as names are. */
+        pqg_puts(fd, "      started at ");
+        pqg_put_escaped(fd, site, PQG_THREAD_SITE_MAX);
+        pqg_puts(fd, "\n");
+    }
 }
 
 /* The table as "ident native-id kind 'name'" lines, so that the hex thread
@@ -215,12 +256,12 @@ typedef struct {
 
 static void
 write_legend_line_unless(unsigned long native_id, unsigned long long ident,
-                         const char *name, int kind, void *arg)
+                         const char *name, const char *site, int kind, void *arg)
 {
     const legend_without *how = arg;
     if (!how->skip(native_id)) {
         int fd = how->fd;
-        write_legend_line(native_id, ident, name, kind, &fd);
+        write_legend_line(native_id, ident, name, site, kind, &fd);
     }
 }
 
@@ -259,7 +300,7 @@ thread_register_py(PyObject *Py_UNUSED(self), PyObject *args)
     if (slot == NULL) {
         Py_RETURN_FALSE;                 /* table full: names degrade only */
     }
-    slot_write(slot, native_id, ident, kind, name, (size_t)len);
+    slot_write(slot, native_id, ident, kind, name, (size_t)len, NULL, 0);
     Py_RETURN_TRUE;
 }
 
@@ -274,7 +315,10 @@ thread_register_current_py(PyObject *Py_UNUSED(self), PyObject *args)
     const char *name;
     Py_ssize_t len;
     int kind = 0;
-    if (!PyArg_ParseTuple(args, "s#|i:thread_register_current", &name, &len, &kind)) {
+    const char *site = NULL;
+    Py_ssize_t site_len = 0;
+    if (!PyArg_ParseTuple(args, "s#|iz#:thread_register_current", &name, &len, &kind,
+                          &site, &site_len)) {
         return NULL;
     }
     (void)pqg_altstack_this_thread(0);     /* failure: unprotected, not an error */
@@ -291,7 +335,7 @@ thread_register_current_py(PyObject *Py_UNUSED(self), PyObject *args)
         Py_RETURN_FALSE;
     }
     slot_write(slot, native_id, (unsigned long long)PyThread_get_thread_ident(), kind,
-               name, (size_t)len);
+               name, (size_t)len, site != NULL ? site : "", (size_t)site_len);
     Py_RETURN_TRUE;
 }
 
@@ -304,6 +348,7 @@ forget(unsigned long native_id)
     }
     atomic_fetch_add(&slot->seq, 1);
     slot->name[0] = '\0';
+    slot->site[0] = '\0';
     atomic_store(&slot->native_id, 0UL);
     atomic_fetch_add(&slot->seq, 1);
     return 1;
@@ -391,8 +436,9 @@ thread_name_py(PyObject *Py_UNUSED(self), PyObject *arg)
 
 static void
 append_entry(unsigned long native_id, unsigned long long ident,
-             const char *name, int kind, void *arg)
+             const char *name, const char *site, int kind, void *arg)
 {
+    (void)site;                      /* Python has its own (registry.tracking) */
     PyObject *list = (PyObject *)arg;
     PyObject *entry = Py_BuildValue(
         "(kKNi)", native_id, ident,
@@ -459,8 +505,9 @@ static PyMethodDef threadtable_methods[] = {
                "\n--\n\nRecord or rename a thread; False if the table is "
                "full.")},
     {"thread_register_current", thread_register_current_py, METH_VARARGS,
-     PyDoc_STR("thread_register_current($module, name, kind=0, /)\n--\n\n"
-               "Record or rename the calling thread.")},
+     PyDoc_STR("thread_register_current($module, name, kind=0, site=None, /)\n--\n\n"
+               "Record or rename the calling thread, and where it was started "
+               "(written with the name in crash and fallback reports).")},
     {"thread_unregister_current", thread_unregister_current_py, METH_NOARGS,
      PyDoc_STR("thread_unregister_current($module, /)\n--\n\n"
                "Forget the calling thread.")},
@@ -517,6 +564,7 @@ keep_only_the_forking_thread(void)
             atomic_store(&table[i].native_id, now);
         } else {
             table[i].name[0] = '\0';
+            table[i].site[0] = '\0';
             atomic_store(&table[i].native_id, 0UL);
         }
         atomic_fetch_add(&table[i].seq, 1);

@@ -55,6 +55,16 @@ def assert_thread_stack(report: str, name: str, function: str) -> None:
     assert f"in {function}" in block, block
 
 
+def assert_started_at(report: str, name: str, tmp_path, call: str) -> None:
+    """The report's thread legend has *name*'s line, then "started at" the
+    app's line that holds *call*."""
+    source = (tmp_path / "app.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if call in text)
+    legend = report[report.index("Threads (ident"):]
+    expected = f"  '{name}'\n      started at {tmp_path / 'app.py'}:{line}\n"
+    assert expected in legend, legend[:3000]
+
+
 @pytest.mark.parametrize("os_name", ["", " [python]", " [decoder-7]", " [a]b) [c]"])
 def test_faulthandlers_headings_get_the_legends_names_in_each_versions_format(os_name):
     # 3.13 writes "Thread 0x... (most recent call first):"; 3.14 adds the OS
@@ -138,6 +148,9 @@ def test_segfault_in_named_python_thread(tmp_path):
     assert_thread_stack(report, "decoder-7", "decode_in_thread")
     assert_thread_stack(report, "idle-helper", "parked_helper_function")
     assert_thread_stack(report, "MainThread", "<module>")
+    # The legend says where each thread was started (the C core writes it,
+    # from the registry): which of the app's threads it was, at a glance.
+    assert_started_at(report, "decoder-7", tmp_path, "worker.start()")
 
 
 WRAPPED_THREADS_CRASH_APP = f"""
@@ -211,6 +224,7 @@ def test_segfault_in_qthread(tmp_path):
     report = crash_section(result.log)
     assert "thread: 'codec-thread'" in report
     assert_thread_stack(report, "codec-thread", "decode_in_qthread")
+    assert_started_at(report, "codec-thread", tmp_path, "thread.start()")
     assert_thread_stack(report, "MainThread", "<module>")  # in app.exec()
     assert_thread_stack(report, "idle-helper", "parked_helper_function")
 

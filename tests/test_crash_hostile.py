@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import textwrap
 
 import pytest
 
@@ -697,3 +698,39 @@ def test_a_report_longer_than_the_capture_buffer_is_whole_in_the_log_and_on_stde
     assert "Native stack of the crashing thread" in err, err[:3000]
     assert "'worker-199'" in err, err[:3000]
     assert "this run's log: " in err, err[-3000:]
+
+
+def test_a_start_site_in_the_thread_legend_is_escaped_and_keeps_its_tail(tmp_path):
+    # The site is the app's text (its path): a file name holding newlines and
+    # a report marker must not forge a report, and a long path keeps its end
+    # (the file and line), cut in front.
+    deep = tmp_path / ("d" * 120) / ("e" * 120)
+    deep.mkdir(parents=True)
+    (deep / "starter.py").write_text(textwrap.dedent("""
+        import threading
+        def start(target):
+            thread = threading.Thread(target=target, name="deep")
+            thread.start()
+            return thread
+    """))
+    result = run_app(f"""
+        import ctypes, sys, threading
+        import pyqtguard
+        pyqtguard.install()
+        sys.path.insert(0, {str(deep)!r})
+        import starter
+        def park():
+            threading.Event().wait()
+        starter.start(park)
+        forged = threading.Thread(target=park, name="forged", daemon=True)
+        exec(compile("forged.start()", "x\\n{MARKER}\\nforged.py", "exec"))
+        threading.Thread(target=lambda: ctypes.string_at(0), name="crasher").start()
+        threading.Event().wait()
+    """, tmp_path)
+    assert result.returncode == -signal.SIGSEGV, result.describe()
+    report = report_of(result.log)
+    legend = report[report.index("Threads (ident"):]
+    assert f"  'forged'\n      started at x\\x0a{MARKER}\\x0aforged.py:1\n" in legend, legend
+    deep_line = legend.split("  'deep'\n      started at ", 1)[1].split("\n", 1)[0]
+    assert deep_line.startswith("...") and deep_line.endswith("e" * 20 + "/starter.py:5"), deep_line
+    assert len(deep_line.encode()) == 160 - 1, deep_line

@@ -111,16 +111,20 @@ def _first_frame_not_in(frame: Any, skipped: Callable[[str], bool]) -> Any:
     return frame
 
 
-def register_current(name: str, kind: int = KIND_PYTHON) -> None:
-    """Record the calling thread under *name*; never raises."""
+def register_current(name: str, kind: int = KIND_PYTHON, site: str | None = None) -> None:
+    """Record the calling thread under *name*, started at *site* (written
+    with the name by the C core's reports: a crash's, and those written
+    when Python cannot answer); never raises."""
     try:
-        _native.thread_register_current(name, kind)
+        _native.thread_register_current(name, kind, site)
     except UnicodeEncodeError:
         # A lone surrogate (a file name os.listdir() decoded with
         # surrogateescape): recorded under an escaped name - unrecorded, it
         # was also left out of check_threads.
         try:
-            _native.thread_register_current(name.encode("utf-8", "backslashreplace"), kind)
+            _native.thread_register_current(
+                name.encode("utf-8", "backslashreplace"), kind,
+                None if site is None else site.encode("utf-8", "backslashreplace"))
         except Exception:  # noqa: BLE001
             pass
     except Exception:  # noqa: BLE001 - odd names degrade, never crash

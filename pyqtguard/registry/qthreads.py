@@ -98,7 +98,7 @@ def _on_started() -> None:
         return
     record.name = thread.objectName() or type(thread).__name__
     record.native_id = _thread.get_native_id()
-    register_current(record.name, KIND_QTHREAD)
+    register_current(record.name, KIND_QTHREAD, record.site)
 
 
 def _on_finished() -> None:

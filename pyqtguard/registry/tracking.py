@@ -39,6 +39,7 @@ _original_thread_start: Any = None
 # from the Thread's own attributes: adding attributes to a Thread instance
 # costs a few microseconds per start (its dict stops sharing the class's keys).
 _starts: dict[int, tuple[str | None, float]] = {}
+_NO_START = (None, None)
 
 
 def start_of(thread: threading.Thread) -> tuple[str | None, float | None]:
@@ -68,7 +69,8 @@ def _kind_of(thread: threading.Thread) -> int:
 
 def _bootstrap_inner(self: threading.Thread) -> None:
     # Never the main thread (it does not run _bootstrap_inner).
-    register_current(self._name, KIND_PYTHON)  # type: ignore[attr-defined]
+    register_current(self._name, KIND_PYTHON,  # type: ignore[attr-defined]
+                     _starts.get(id(self), _NO_START)[0])
     try:
         _original_bootstrap_inner(self)
     finally:
