@@ -26,15 +26,20 @@ def exit_report(log: str) -> str:
     return log[log.index(TIMEOUT_MARKER):]
 
 
+# A non-daemon thread nobody stops; started on line 7.
+FORGOTTEN_POLLER = f"""
+    import re, threading, time
+    import pyqtguard
+    pyqtguard.install(exit_timeout={EXIT_TIMEOUT})
+    def wait_for_server_forever():
+        threading.Event().wait()
+    threading.Thread(target=wait_for_server_forever, name="poller").start()
+"""
+
+
 def test_forgotten_non_daemon_thread(tmp_path):
-    result, elapsed = run_timed(f"""
-        import threading
-        import pyqtguard
-        pyqtguard.install(exit_timeout={EXIT_TIMEOUT})
-        def wait_for_server_forever():
-            threading.Event().wait()
-        threading.Thread(target=wait_for_server_forever, name="poller").start()
-        print("main done", flush=True)
+    result, elapsed = run_timed(FORGOTTEN_POLLER + """
+    print("main done", flush=True)
     """, tmp_path)
     assert result.returncode == HUNG, result.describe()
     assert elapsed < EXIT_TIMEOUT + 2 + 1.5, elapsed  # + interpreter start-up
@@ -50,17 +55,11 @@ def test_an_exit_report_python_cannot_write_still_names_the_threads_start_sites(
     # in C) keeps Python from answering: the C core writes the report from
     # its thread table.  It named the forgotten thread but not where the app
     # started it - the first thing the Python report says.
-    result, elapsed = run_timed(f"""
-        import re, threading, time
-        import pyqtguard
-        pyqtguard.install(exit_timeout={EXIT_TIMEOUT})
-        def wait_for_server_forever():
-            threading.Event().wait()
-        threading.Thread(target=wait_for_server_forever, name="poller").start()
-        def backtrack():
-            time.sleep(0.5)
-            re.match(r"(a+)+$", "a" * 40 + "b")
-        threading.Thread(target=backtrack, name="matcher", daemon=True).start()
+    result, elapsed = run_timed(FORGOTTEN_POLLER + """
+    def backtrack():
+        time.sleep(0.5)
+        re.match(r"(a+)+$", "a" * 40 + "b")
+    threading.Thread(target=backtrack, name="matcher", daemon=True).start()
     """, tmp_path)
     assert result.returncode == HUNG, result.describe()
     assert elapsed < EXIT_TIMEOUT + 2 + 1.5 + 1.5, elapsed
@@ -68,7 +67,7 @@ def test_an_exit_report_python_cannot_write_still_names_the_threads_start_sites(
     assert "Python did not answer" in report, report
     app = tmp_path / "app.py"
     assert f"  'poller'\n      started at {app}:7\n" in report, report
-    assert f"  'matcher'\n      started at {app}:11\n" in report, report
+    assert f"  'matcher'\n      started at {app}:12\n" in report, report
     assert "in wait_for_server_forever" in report, report
 
 
