@@ -12,6 +12,7 @@ import threading
 import time
 
 from ..qt import guithread
+from ..qt.enums import qt_enum
 from . import _worker
 
 TYPE_CHECKING = False
@@ -162,7 +163,15 @@ def connect_app_quit(app: Any) -> None:
     """app.aboutToQuit -> shutdown (once per application); called by the
     first worker started under *app*."""
     if app is not None and _app_connected.changed(app):
-        app.aboutToQuit.connect(_on_about_to_quit)
+        # Direct: aboutToQuit is emitted in the application's thread.  A
+        # plain function is called through a proxy QObject PyQt makes in the
+        # connecting thread - a worker's, a plain thread's, when the app's
+        # first worker starts there - and an automatic connection queued
+        # the call to that thread, which runs no loop: workers were left
+        # running at quit (and the app's destructor waited for them).
+        qtcore = sys.modules["PyQt6.QtCore"]
+        app.aboutToQuit.connect(_on_about_to_quit,
+                                qt_enum(qtcore, "ConnectionType").DirectConnection)
 
 
 def _on_about_to_quit() -> None:
