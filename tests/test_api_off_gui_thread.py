@@ -166,3 +166,45 @@ def test_staged_startup_started_off_the_gui_thread_is_refused(tmp_path):
     assert "refused: ['StagedStartup.start() must be called in the GUI thread" in result.stdout, \
         result.describe()
     assert "step ran" in result.stdout, result.describe()
+
+
+def test_dedicated_qthread_deleted_before_the_registry_lets_go_is_no_error(tmp_path):
+    # Found on the way (GUI thread): the registry's release of a finished
+    # QThread, posted to the GUI thread from its `finished`, came after the
+    # worker's deleteLater had destroyed it, about one run in two (the
+    # first post makes the GUI bridge, slowly): "RuntimeError: wrapped C/C++
+    # object of type _WorkerThread has been deleted" from pyqtguard's code.
+    # Once per process at most: four processes.
+    source = """
+        import sys
+        import pyqtguard
+        pyqtguard.install(repeat_interval=0)
+        from PyQt6 import QtCore
+        from pyqtguard import workers
+        app = QtCore.QCoreApplication(sys.argv)
+        N = 20
+        done, keep = [], []
+
+        def on_finished():
+            done.append(1)
+            if len(done) == N:
+                QtCore.QTimer.singleShot(300, app.quit)
+
+        def start_all():
+            for _ in range(N):
+                worker = workers.Worker(lambda: 1, use_qthread=True)
+                worker.finished.connect(on_finished)
+                keep.append(worker.start())     # the app keeps its workers
+
+        QtCore.QTimer.singleShot(0, start_all)
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+        print("finished", len(done), flush=True)
+    """
+    for run in range(4):
+        folder = tmp_path / str(run)
+        folder.mkdir()
+        result = run_app(source, folder, timeout=60)
+        assert result.returncode == 0, result.describe()
+        assert "finished 20" in result.stdout, result.describe()
+        assert "Traceback" not in result.stderr + result.log, result.describe()
