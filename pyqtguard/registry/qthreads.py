@@ -173,7 +173,11 @@ def _release(key: int) -> None:
         thread, record.kept = record.thread, None
     if thread is None:
         return
-    if not thread.wait(2000):      # finished was emitted: the end is near
+    # Deleted already: Qt destroyed it (a deleteLater connected to its
+    # `finished` - a use_qthread worker's - can run before this), and
+    # ~QThread waited for its end.
+    if not sys.modules["PyQt6.sip"].isdeleted(thread) \
+            and not thread.wait(2000):   # finished was emitted: the end is near
         _native.keep_until_exit(thread)
     if record.lost:
         logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) lost "

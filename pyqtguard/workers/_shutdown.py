@@ -12,6 +12,7 @@ import threading
 import time
 
 from ..qt import guithread
+from ..qt.enums import qt_enum
 from . import _worker
 
 TYPE_CHECKING = False
@@ -39,7 +40,8 @@ def shutdown(timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     """Cancel every worker and wait up to *timeout* seconds for them to end,
     processing events meanwhile (the GUI keeps painting).  Workers still
     running then are logged by name with their stacks.  Returns their names
-    (empty: all ended).  New workers cannot start afterwards.
+    (empty: all ended).  New workers cannot start afterwards.  Called off
+    the GUI thread it waits in the calling thread, processing no events.
 
     Example::
 
@@ -67,6 +69,11 @@ def _shutdown(timeout: float, again: bool) -> list[str]:
     workers = [w for w in workers if not (w._status == "running" and w._native_id == here)]
     qtcore = sys.modules.get("PyQt6.QtCore")
     app = qtcore.QCoreApplication.instance() if qtcore is not None else None
+    if app is not None and qtcore.QThread.currentThread() is not app.thread():
+        # Another thread (a worker, a plain thread): the GUI thread goes on
+        # painting by itself, and Qt refuses an event filter on the app from
+        # here ("Cannot filter events for objects in a different thread").
+        app = None
     if app is None or not workers:
         _wait(workers, timeout, None, None)
     else:
@@ -162,7 +169,15 @@ def connect_app_quit(app: Any) -> None:
     """app.aboutToQuit -> shutdown (once per application); called by the
     first worker started under *app*."""
     if app is not None and _app_connected.changed(app):
-        app.aboutToQuit.connect(_on_about_to_quit)
+        # Direct: aboutToQuit is emitted in the application's thread.  A
+        # plain function is called through a proxy QObject PyQt makes in the
+        # connecting thread - a worker's, a plain thread's, when the app's
+        # first worker starts there - and an automatic connection queued
+        # the call to that thread, which runs no loop: workers were left
+        # running at quit (and the app's destructor waited for them).
+        qtcore = sys.modules["PyQt6.QtCore"]
+        app.aboutToQuit.connect(_on_about_to_quit,
+                                qt_enum(qtcore, "ConnectionType").DirectConnection)
 
 
 def _on_about_to_quit() -> None:

@@ -56,9 +56,15 @@ class StagedStartup:
         return self
 
     def start(self) -> None:
+        """Run the steps from the next event-loop turn on.  In the GUI thread,
+        once the QApplication exists (RuntimeError otherwise)."""
         qtcore = sys.modules.get("PyQt6.QtCore")
         if qtcore is None or qtcore.QCoreApplication.instance() is None:
             raise RuntimeError("StagedStartup needs a QApplication: create it first")
+        if qtcore.QThread.currentThread() is not qtcore.QCoreApplication.instance().thread():
+            # Its timer would belong to this thread, which runs no loop of
+            # the app's: the steps would never run.
+            raise RuntimeError("StagedStartup.start() must be called in the GUI thread")
         if self._started:
             raise RuntimeError("start-up was already started")
         self._started = True

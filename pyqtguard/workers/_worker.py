@@ -357,11 +357,19 @@ def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
     thread._worker = worker
     thread.setObjectName(worker.name)
     # Qt deletes it once it has finished (deleteLater, run by the thread
-    # that made it), not Python's garbage collector: the worker and its
+    # the QThread object belongs to), not Python's garbage collector: the worker and its
     # thread hold each other, and a collection after `finished` reached the
     # app deleted the QThread while its run() was still returning - Qt
     # aborted the app ("QThread: Destroyed while thread ... is still
     # running") - or, run in that thread itself, made it wait on itself.
+    #
+    # That is the GUI thread: a QThread made elsewhere (a plain
+    # thread, a pool's, another worker's) belonged to a thread that runs no
+    # loop, where the queued deleteLater never ran - each QThread, its
+    # wrapper and its worker leaked.
+    app = qtcore.QCoreApplication.instance()
+    if app is not None and thread.thread() is not app.thread():
+        thread.moveToThread(app.thread())
     thread.finished.connect(thread.deleteLater)
     sys.modules["PyQt6.sip"].transferto(thread, None)
     return thread
