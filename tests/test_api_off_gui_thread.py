@@ -6,6 +6,7 @@ Each case is a real app in a subprocess (tests/apprunner.py), no mocks.
 """
 from __future__ import annotations
 
+import pytest
 from apprunner import run_app
 
 
@@ -208,3 +209,39 @@ def test_dedicated_qthread_deleted_before_the_registry_lets_go_is_no_error(tmp_p
         assert result.returncode == 0, result.describe()
         assert "finished 20" in result.stdout, result.describe()
         assert "Traceback" not in result.stderr + result.log, result.describe()
+
+
+@pytest.mark.parametrize("install", ["pyqtguard.install(stderr=False, exit_timeout=5)", "pass"],
+                         ids=["installed", "workers-only"])
+def test_a_gui_call_waiting_when_the_interpreter_exits_fails_instead_of_hanging(tmp_path, install):
+    # A plain thread keeps asking the GUI thread (`timeout=None`) as the
+    # event loop ends and the interpreter exits: no loop will ever answer
+    # the call then, and threading's join at exit waited for the thread for
+    # good - the exit deadline ended the app with 124.  Calls now fail at the
+    # interpreter's exit (RuntimeError), the thread ends, the app too.
+    result = run_app(f"""
+        import sys, threading, time
+        import pyqtguard
+        {install}
+        from PyQt6 import QtCore
+        from pyqtguard import workers
+        app = QtCore.QCoreApplication(sys.argv)
+
+        def poll():
+            answers = 0
+            try:
+                while True:
+                    workers.call_in_gui(lambda: None, timeout=None)
+                    answers += 1
+                    time.sleep(0.001)
+            except RuntimeError as exc:
+                print("refused after", "some" if answers else "no", "answers:", exc, flush=True)
+
+        QtCore.QTimer.singleShot(0, lambda: threading.Thread(target=poll, name="poller").start())
+        QtCore.QTimer.singleShot(300, app.quit)
+        app.exec()
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "refused after some answers: the interpreter is exiting" in result.stdout, \
+        result.describe()
+    assert "exit timeout" not in result.log, result.describe()

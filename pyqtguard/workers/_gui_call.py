@@ -7,8 +7,9 @@
 The function runs in the GUI thread (queued through the workers' hub); its
 return value comes back, and so does its exception, raised in the caller.
 After :func:`pyqtguard.shutdown` began, calls fail at once (RuntimeError)
-instead of waiting for a GUI that is closing.  From the GUI thread itself
-the function is simply called.
+instead of waiting for a GUI that is closing; so do calls waiting or made
+once the interpreter exits (no event loop will answer them then).  From the
+GUI thread itself the function is simply called.
 """
 from __future__ import annotations
 
@@ -20,6 +21,41 @@ from . import _events, _worker
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+
+# Calls posted and not answered yet: failed if the interpreter exits first.
+_waiting: set[_Call] = set()
+# Why the GUI thread takes no more calls (the interpreter is exiting), or None.
+_refused: str | None = None
+
+
+_exit_hooked = False
+
+
+def _refuse_calls_at_exit() -> None:
+    """threading's exit callback, run as the interpreter begins to wait for
+    the non-daemon threads: no event loop runs again, so calls waiting fail
+    now and later ones at once - a thread left waiting would hold that wait
+    for good (and, with pyqtguard installed, end the app by its deadline)."""
+    global _refused
+    _refused = "the interpreter is exiting"
+    for call in list(_waiting):
+        call.fail(RuntimeError(f"{_refused}: the GUI thread takes no more calls"))
+
+
+def _hook_exit() -> None:
+    """Once, at the first call made from another thread: with or without
+    install().  ``threading._register_atexit`` (3.9+; what
+    concurrent.futures uses) runs before threading joins the threads."""
+    global _exit_hooked
+    if not _exit_hooked:
+        _exit_hooked = True
+        try:
+            threading._register_atexit(_refuse_calls_at_exit)  # type: ignore[attr-defined]
+        except RuntimeError:             # "can't register atexit after shutdown"
+            _refuse_calls_at_exit()
+        except AttributeError:
+            pass                         # no such hook: calls wait as before
 
 
 class _Call:
@@ -46,6 +82,11 @@ class _Call:
         finally:
             self.done.set()
 
+    def fail(self, error: BaseException) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
+
 
 def call_in_gui(func: Callable[..., object], *args: object, timeout: float | None = 10.0,
                 **kwargs: object) -> object:
@@ -69,9 +110,17 @@ def call_in_gui(func: Callable[..., object], *args: object, timeout: float | Non
         return func(*args, **kwargs)
     if _worker._shutdown_began:
         raise RuntimeError("pyqtguard.shutdown() has begun: the GUI thread takes no calls")
+    _hook_exit()
+    if _refused is not None:
+        raise RuntimeError(f"{_refused}: the GUI thread takes no more calls")
     call = _Call(func, args, kwargs)
-    _events.post(call, "call")
-    if not call.done.wait(timeout):
+    _waiting.add(call)
+    try:
+        _events.post(call, "call")
+        answered = call.done.wait(timeout)
+    finally:
+        _waiting.discard(call)
+    if not answered:
         raise TimeoutError(f"{getattr(func, '__name__', func)!r} did not finish in the GUI "
                            f"thread within {timeout:g} s")
     if call.error is not None:
