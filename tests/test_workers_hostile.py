@@ -387,3 +387,36 @@ def test_workers_started_off_the_gui_thread_deliver_their_events(tmp_path):
     assert result.returncode == 0, result.describe()
     assert ("['nested:3', 'nested:finished', 'outer:finished', 'outer:outer', 'plain:1', "
             "'plain:finished', 'qthread:2', 'qthread:finished']") in result.stdout, result.describe()
+
+
+def test_a_qt_signal_itself_connected_to_an_event_is_emitted(tmp_path):
+    # `worker.returned.connect(window.loaded)`, as Qt code connects a signal
+    # to a signal: accepted, then every delivery reported "TypeError: native
+    # Qt signal is not callable" instead of emitting it.
+    result = run_app("""
+        import sys
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        from PyQt6 import QtCore
+        from pyqtguard import workers
+        app = QtCore.QCoreApplication(sys.argv)
+
+        class Window(QtCore.QObject):
+            loaded = QtCore.pyqtSignal(object)
+            done = QtCore.pyqtSignal()
+
+        window = Window()
+        got = []
+        window.loaded.connect(got.append)
+        window.done.connect(app.quit)
+        worker = workers.Worker(lambda: 42)
+        worker.returned.connect(window.loaded)
+        worker.finished.connect(window.done)
+        worker.start()
+        QtCore.QTimer.singleShot(10000, app.quit)
+        app.exec()
+        print("got", got)
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "got [42]" in result.stdout, result.describe()
+    assert "not callable" not in result.log, result.describe()

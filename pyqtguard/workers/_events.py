@@ -44,7 +44,10 @@ class Event:
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         bound = _bound_signal(callback)
         probe = _probe_for(bound) if bound is not None else None
-        self._callbacks.append(callback if probe is None else _SignalTarget(callback, probe))
+        # A signal itself (`connect(obj.done)`, as Qt connects signals) is
+        # emitted: calling it raises "native Qt signal is not callable".
+        wrap = probe is not None or bound is callback
+        self._callbacks.append(_SignalTarget(callback, probe) if wrap else callback)
         return callback
 
     def disconnect(self, callback: Callable[..., object] | None = None) -> None:
@@ -85,14 +88,16 @@ class _SignalTarget:
     private probe signal connected to it tells: Qt removes that connection
     when the signal's QObject is destroyed."""
 
-    __slots__ = ("_probe", "callback")
+    __slots__ = ("_call", "_probe", "callback")
 
     def __init__(self, callback: Callable[..., object], probe: Any) -> None:
         self.callback = callback
-        self._probe = probe
+        self._probe = probe        # None: a signature no probe can be made for
+        is_signal = _bound_signal(callback) is callback
+        self._call = callback.emit if is_signal else callback  # type: ignore[attr-defined]
 
     def __call__(self, *args: object) -> object:
-        return self.callback(*args)
+        return self._call(*args)
 
     def __eq__(self, other: object) -> bool:
         return other is self or bool(self.callback == other)
@@ -104,6 +109,8 @@ class _SignalTarget:
 
     def receiver_deleted(self) -> bool:
         probe = self._probe
+        if probe is None:
+            return False
         from PyQt6 import sip
 
         if sip.isdeleted(probe):
