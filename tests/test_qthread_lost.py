@@ -223,3 +223,47 @@ def test_a_qthread_terminated_inside_python_ends_without_a_crash(tmp_path):
     assert "while later runs: ['MainThread', 'later']" in result.stdout, result.describe()
     assert "at the end: ['MainThread']" in result.stdout, result.describe()
     assert "crash report" not in result.log, result.describe()
+
+
+def test_a_running_qthread_owned_by_cpp_dropped_by_python_is_not_reported(tmp_path):
+    # A QThread C++ owns (sip.transferto(thread, None), as a use_qthread
+    # worker's is; or one with a parent) is not destroyed when Python lets go
+    # of its wrapper: nothing would abort, and the report saying it "lost
+    # its last Python reference" (and would have aborted) was false.
+    # pyqtguard then kept the wrapper alive, too, which the app had dropped
+    # (its slots on the thread then ran where without pyqtguard they do not).
+    result = run_app("""
+        import gc, sys
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        from PyQt6 import QtCore, sip
+        app = QtCore.QCoreApplication(sys.argv)
+        ended = []
+
+        class Sleeper(QtCore.QThread):
+            def run(self):
+                self.msleep(300)
+
+        def start(owner, tag):
+            thread = Sleeper()
+            if owner is None:
+                sip.transferto(thread, None)
+                thread.finished.connect(thread.deleteLater)
+            else:
+                thread.setParent(owner)
+            thread.finished.connect(lambda: ended.append(tag))
+            thread.start()
+
+        owner = QtCore.QObject()
+        start(None, "cpp")
+        start(owner, "parent")
+        gc.collect()
+        QtCore.QTimer.singleShot(1500, app.quit)
+        app.exec()
+        print("ended", ended)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    # As without pyqtguard: the parented thread's wrapper lives on with its
+    # parent; the other's went, and its lambda with it.
+    assert "ended ['parent']" in result.stdout, result.describe()
+    assert "lost its last Python reference" not in result.log, result.describe()

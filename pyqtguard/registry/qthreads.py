@@ -115,7 +115,8 @@ def _on_finished() -> None:
             # No finalizer to tell: nobody but pyqtguard holds it now (left:
             # `thread`, the hold, getrefcount's argument).  The app may have
             # let go after `finished` began: a report may be wrong, never missing.
-            record.lost = record.lost or sys.getrefcount(thread) <= 3
+            record.lost = record.lost or (sys.getrefcount(thread) <= 3
+                                          and sys.modules["PyQt6.sip"].ispyowned(thread))
         record.finished = True
         key = id(thread)
         guithread.post_to_gui_thread(lambda: _release(key))
@@ -143,6 +144,8 @@ def _on_last_reference(thread: Any) -> None:
         held = record.ref()
         if held is not None and held is not thread:
             return
+        if not sys.modules["PyQt6.sip"].ispyowned(thread):
+            return             # C++ owns it (a parent, transferto): nothing is destroyed
         running = thread.isRunning()
         if not running and _ended(thread):
             return             # Qt destroys it, as it would without pyqtguard
