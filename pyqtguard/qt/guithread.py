@@ -7,6 +7,7 @@ a queued signal and calls them there.
 """
 from __future__ import annotations
 
+import os
 import sys
 import _thread
 import weakref
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 _lock = _thread.allocate_lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
 
 _bridge: Any = None
 
