@@ -160,10 +160,13 @@ def test_a_fork_child_of_a_worker_thread_writes_its_reports_to_the_apps_stderr(
     # The copy for a replaced sys.stderr goes to the GUI thread's loop in
     # the parent; the child of a worker thread has no GUI thread: the copy
     # was posted there and never written.
-    install = "import pyqtguard\n    pyqtguard.install()" if guarded else ""
+    # The on_exception callbacks, posted there too, never ran either.
+    install = ("import pyqtguard\n    pyqtguard.install()\n    pyqtguard.on_exception("
+               "lambda record: os.write(1, b'callback ran\\n'))") if guarded else ""
     result = run_app(STDERR_PANE_CHILD.format(install=install, raise_it=raise_it),
                      tmp_path, timeout=60)
     assert result.returncode == 0, result.describe()
     assert "child's pane shows it: True" in result.stdout, result.describe()
     if guarded:
         assert result.log.count("ZeroDivisionError: division by zero") == 1, result.describe()
+        assert result.stdout.count("callback ran") == 1, result.describe()
