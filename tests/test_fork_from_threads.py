@@ -170,3 +170,65 @@ def test_a_fork_child_of_a_worker_thread_writes_its_reports_to_the_apps_stderr(
     if guarded:
         assert result.log.count("ZeroDivisionError: division by zero") == 1, result.describe()
         assert result.stdout.count("callback ran") == 1, result.describe()
+
+
+FORK_WHILE_THE_FIRST_REPORT_IMPORTS = """
+    import os, signal, sys, threading, time
+    sys.setswitchinterval(1e-6)
+    from PyQt6.QtCore import QMetaObject, Qt, QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    {install}
+    app = QApplication([])
+    go = threading.Event()
+
+    def first_report():
+        go.wait()
+        1 / 0
+
+    def forker():
+        pids = []
+        go.set()
+        for _ in range(20):
+            pid = os.fork()
+            if pid == 0:
+                # A thread on a stack of its own: not the importing thread's
+                # (the child's new thread takes a dead thread's cached stack,
+                # and with it its ident - the import lock's owner).
+                threading.Thread(target=time.sleep, args=(0.5,), daemon=True).start()
+                thread = threading.Thread(target=lambda: 1 / 0)
+                thread.start()
+                thread.join()
+                os._exit(0)
+            pids.append(pid)
+        hung = 0
+        deadline = time.monotonic() + 5
+        for pid in pids:
+            while not os.waitpid(pid, os.WNOHANG)[0]:
+                if time.monotonic() > deadline:
+                    hung += 1
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.005)
+        print("children hung:", hung, flush=True)
+        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
+
+    threading.Thread(target=first_report, daemon=True).start()
+    QTimer.singleShot(0, lambda: threading.Thread(target=forker).start())
+    app.exec()
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["without", "with"])
+def test_a_fork_while_the_first_report_is_being_written_leaves_no_child_hanging(
+        tmp_path, guarded):
+    # The first report imports pyqtguard's delivery module and traceback in
+    # the thread that raised; a fork meanwhile left their import locks held
+    # in the child, whose own first report then waited for ever (15-19 of
+    # 20 children; none without pyqtguard).
+    install = "pyqtguard.install()" if guarded else ""
+    result = run_app(FORK_WHILE_THE_FIRST_REPORT_IMPORTS.format(install=install),
+                     tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    assert "children hung: 0" in result.stdout, result.describe()
