@@ -17,6 +17,7 @@ once if it has): see :mod:`pyqtguard.registry` on why not before.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from .. import _native
@@ -41,11 +42,40 @@ DELIVERY_MODULE = "pyqtguard.exceptions.delivery"
 # matplotlib's modules that print an exception they caught (see
 # matplotlib_printing; the names are here so that install() imports nothing)
 MATPLOTLIB_MODULES = ("matplotlib.cbook", "matplotlib.backends.backend_qt")
+# What the first report imports, in whichever thread it is written: the
+# delivery module and the traceback module, which imports ast when it
+# formats.  See _before_fork.
+REPORT_MODULES = (DELIVERY_MODULE, "traceback", "ast")
+_report_modules_loaded = False
+_fork_hook_registered = False
+
+
+def _before_fork() -> None:
+    """Before ``fork()``: a thread importing what a report needs (its first
+    report does) holds that import's lock, and a fork child, which copies
+    only the forking thread, would have it held for ever - the child's
+    first report waited in the import (15-19 of 20 children hung).  They
+    are imported here first, which waits for such an import to end, once
+    a report has begun (its first step imports the delivery module: it is in
+    ``sys.modules``, or its import lock is in importlib's table while the
+    module is being found); once per process, then a flag's check."""
+    global _report_modules_loaded
+    if _report_modules_loaded or _saved_hooks is None:
+        return
+    if DELIVERY_MODULE not in sys.modules and DELIVERY_MODULE not in getattr(
+            sys.modules.get("_frozen_importlib"), "_module_locks", ()):
+        return          # no report has begun: the first fork imports nothing
+    for name in REPORT_MODULES:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - never in the way of the fork
+            return
+    _report_modules_loaded = True
 
 
 def install(config: Config) -> None:
     """Put the C hooks in place, chaining to the app's own hooks."""
-    global _saved_hooks, _exit_timeout
+    global _saved_hooks, _exit_timeout, _fork_hook_registered
     if _saved_hooks is not None:
         return                                  # installed
     # A hook of ours can be in place while pyqtguard is not installed: another
@@ -63,6 +93,9 @@ def install(config: Config) -> None:
     _quiet_sentry_hook(_saved_hooks[2], "sentry_sdk_unraisablehook", "old_unraisablehook",
                        sys.__unraisablehook__)
     _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_before_fork)
+        _fork_hook_registered = True
     _native.set_repeat_interval(config.repeat_interval)
     _chain_to_saved_hooks()
     sys.excepthook = _native.excepthook

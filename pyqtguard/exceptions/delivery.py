@@ -14,6 +14,7 @@ call back into it for three things, each of which may fail without harm:
 """
 from __future__ import annotations
 
+import os
 import _thread
 import sys
 import time
@@ -36,6 +37,8 @@ ExceptionCallback = Callable[["ExceptionRecord"], object]
 
 _callbacks: list[ExceptionCallback] = []
 _callbacks_lock = _thread.allocate_lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_callbacks_lock._at_fork_reinit)
 
 
 class ExceptionRecord:
@@ -307,6 +310,8 @@ def _describe_current_thread() -> str:
 # and run again when the event loop ends, so that none is left behind.
 _stderr_copies: list[tuple[Any, str]] = []
 _stderr_copies_lock = _thread.allocate_lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_stderr_copies_lock._at_fork_reinit)
 
 
 def _post_stderr_copy(text: str) -> bool:

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 _path: str | None = None
 _warned: set[str] = set()
 _warned_lock = _thread.allocate_lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_warned_lock._at_fork_reinit)
 
 
 def warn_once(key: str, message: str) -> None:

@@ -25,6 +25,7 @@ thread from any thread.
 from __future__ import annotations
 
 import _thread
+import os
 import sys
 
 from .. import _native
@@ -189,10 +190,42 @@ _loop_depth = 0
 _loop_ident: int | None = None
 
 
+# False in a fork child of a thread other than the one running the loop: the
+# GUI thread was not copied, and what is posted to it would never run.
+_gui_thread_here = True
+_fork_hook_registered = False
+
+
 def loop_thread_ident() -> int | None:
     """``_thread.get_ident()`` of the thread running the application's main
     event loop (or one in its place), while it runs; None otherwise."""
     return _loop_ident
+
+
+def gui_thread_here() -> bool:
+    """False in a ``fork()`` child of another thread than the one that ran
+    the application's event loop: nothing posted to the GUI thread runs
+    there (the child has only the forking thread)."""
+    return _gui_thread_here
+
+
+def _loop_starts_here() -> int:
+    """The current thread's ident, noted as the loop's by the caller; the
+    fork hook that checks it is registered at the first loop."""
+    global _gui_thread_here, _fork_hook_registered
+    _gui_thread_here = True
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forked)
+        _fork_hook_registered = True
+    return _thread.get_ident()
+
+
+def _forked() -> None:
+    """In a fork child: a loop another thread ran is not here (the forking
+    thread keeps its ident in the child)."""
+    global _loop_depth, _loop_ident, _gui_thread_here
+    if _loop_ident is not None and _loop_ident != _thread.get_ident():
+        _loop_depth, _loop_ident, _gui_thread_here = 0, None, False
 
 
 def on_loop_started(callback: Callable[[], None], top_level: bool = False) -> None:
@@ -233,7 +266,7 @@ def top_level_loop(starting: bool) -> bool:
         return False
     if _loop_depth or not in_main_thread():
         return False
-    _loop_depth, _loop_ident = 1, _thread.get_ident()
+    _loop_depth, _loop_ident = 1, _loop_starts_here()
     try:
         _notify(_top_started)
     except BaseException:
@@ -362,7 +395,7 @@ def _wrap_exec(cls: Any) -> None:
         _loop_depth += 1
         asyncio_turn = False
         if _loop_depth == 1:
-            _loop_ident = _thread.get_ident()
+            _loop_ident = _loop_starts_here()
             asyncio_turn = run_by_asyncio(sys._getframe(1))
             _notify(_loop_started)
         try:
@@ -465,7 +498,7 @@ def adopt_running_loop() -> None:
         return
     _adopted_app = app
     app.aboutToQuit.connect(_adopted_loop_ended)
-    _loop_depth, _loop_ident = 1, _thread.get_ident()
+    _loop_depth, _loop_ident = 1, _loop_starts_here()
     _notify(_loop_started)
 
 

@@ -7,11 +7,12 @@ a queued signal and calls them there.
 """
 from __future__ import annotations
 
+import os
 import sys
 import _thread
 import weakref
 
-from . import QTCORE
+from . import QTCORE, gui_thread_here
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 _lock = _thread.allocate_lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
 
 _bridge: Any = None
 
@@ -90,12 +93,13 @@ def post_to_gui_thread(function: Callable[[], object]) -> bool:
     GUI thread itself, it runs *function* at once (the bridge's signal is
     connected directly there), as the exception callbacks expect.
 
-    Returns False (and does nothing) when there is no Qt application, so the
-    caller can run the function directly instead.
+    Returns False (and does nothing) when there is no Qt application, or in
+    a fork child of another thread than the GUI thread (no GUI thread
+    there), so the caller can run the function directly instead.
     """
     global _bridge
     qtcore = sys.modules.get(QTCORE)
-    if qtcore is None:
+    if qtcore is None or not gui_thread_here():   # a fork child of another thread
         return False
     app = qtcore.QCoreApplication.instance()
     if app is None:

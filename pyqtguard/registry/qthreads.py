@@ -25,6 +25,7 @@ Each started QThread
 """
 from __future__ import annotations
 
+import os
 import sys
 import _thread
 import time
@@ -80,6 +81,8 @@ def _weak_or_strong(thread: Any) -> Any:
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
 _lock = _thread.allocate_lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
 # QThreads that have pyqtguard's started/finished slots (kept here, not as an
 # attribute of the app's object: its __setattr__ and vars() are the app's).
 _connected: weakref.WeakSet[Any] = weakref.WeakSet()

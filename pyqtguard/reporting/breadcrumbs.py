@@ -16,6 +16,7 @@ Example::
 """
 from __future__ import annotations
 
+import os
 import collections
 import logging
 import threading
@@ -33,6 +34,8 @@ MAX_LINE = 500
 
 _recent: collections.deque[str] = collections.deque(maxlen=MAX_LINES)
 _recent_lock = threading.Lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_recent_lock._at_fork_reinit)
 # Logger.callHandlers as it was before install(), called first.
 _previous_call_handlers: Callable[..., None] | None = None
 _installed = False

@@ -18,6 +18,7 @@ Example::
 """
 from __future__ import annotations
 
+import os
 import queue
 import re
 import threading
@@ -42,6 +43,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _jobs: queue.Queue[tuple[object, ...] | None] = queue.Queue()
 _thread: threading.Thread | None = None
 _lock = threading.Lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
 _stuck: list[threading.Thread] = []     # the sender thread's own
 
 

@@ -13,6 +13,7 @@ deleted is dropped (debug log), never an error.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import deque
@@ -197,6 +198,8 @@ def _debug(text: str) -> None:
 
 _hub: Any = None
 _hub_lock = threading.Lock()
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_hub_lock._at_fork_reinit)
 # (target, events) posted and not yet delivered, in posting order.
 _queue: deque[tuple[Any, tuple]] = deque()
 # True from a wake-up's posting to the start of its delivery: a post while

@@ -17,6 +17,7 @@ remove it from ``_queued`` (a ``set.remove``, atomic under the GIL).
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import deque
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 _queue: deque[Any] = deque()
 _queued: set[Any] = set()            # queued and not taken: the claim tokens
 _lock = threading.Lock()             # guards _runners against a runner's exit
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
 _runners = 0
 _runner_class: Any = None
 

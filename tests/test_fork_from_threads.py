@@ -1,0 +1,234 @@
+"""``fork()`` from a thread other than the GUI thread, while other threads
+are inside pyqtguard: the child must do what it would do without pyqtguard.
+
+A fork copies one thread.  A lock another thread held at that moment stays
+held in the child for ever, and the GUI thread the parent posts work to is
+not there.  Real apps in subprocesses (tests/apprunner.py): a QApplication
+runs its loop, some threads keep pyqtguard busy, another forks in a loop;
+each child does one thing and ends.  A child that has not ended within a
+few seconds hangs (killed; the app stops at the first).
+"""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from apprunner import run_app
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork from threads: Linux")
+
+# {setup}: after install() and the QApplication; {busy}: one turn of the
+# busy threads' work; {child}: the child's work before os._exit(0).
+FORK_WHILE_BUSY = """
+    import os, signal, sys, threading, time
+    sys.setswitchinterval(1e-6)
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    {install}
+    app = QApplication([])
+    {setup}
+    stop = threading.Event()
+    outcome = {{"ok": 0, "hang": 0, "other": []}}
+
+    def busy():
+        while not stop.is_set():
+            {busy}
+
+    def child():
+        {child}
+
+    def forker():
+        for _ in range({forks}):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    child()
+                finally:
+                    os._exit(0)
+            deadline = time.monotonic() + 4
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    code = os.waitstatus_to_exitcode(status)
+                    if code == 0:
+                        outcome["ok"] += 1
+                    else:
+                        outcome["other"].append(code)
+                    break
+                if time.monotonic() > deadline:
+                    outcome["hang"] += 1
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.002)
+            if outcome["hang"]:
+                break
+        stop.set()
+
+    workers = [threading.Thread(target=busy, daemon=True) for _ in range(3)]
+    for thread in workers:
+        thread.start()
+    forking = threading.Thread(target=forker)
+    QTimer.singleShot(0, lambda: forking.start())
+    poll = QTimer()
+    poll.timeout.connect(lambda: stop.is_set() and app.quit())
+    poll.start(20)
+    app.exec()
+    forking.join()
+    print("outcome", outcome, flush=True)
+"""
+
+
+def _run_forks(tmp_path, *, install="pyqtguard.install()", setup="", busy, child,
+               forks=40):
+    source = FORK_WHILE_BUSY.format(install=install, setup=setup, busy=busy,
+                                    child=child, forks=forks)
+    result = run_app(source, tmp_path, timeout=240)
+    assert result.returncode == 0, result.describe()
+    assert f"outcome {{'ok': {forks}, 'hang': 0, 'other': []}}" in result.stdout, \
+        result.describe()
+    return result
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["without", "with"])
+def test_a_child_that_logs_while_breadcrumbs_were_being_kept_does_not_hang(tmp_path, guarded):
+    # report_to keeps the app's last log lines (breadcrumbs) under a lock
+    # taken at every record: a thread holding it at the fork left the
+    # child's first log record waiting for ever (9 children of 30 hung;
+    # logging's own locks are made anew in a fork child).
+    _run_forks(
+        tmp_path,
+        install="pyqtguard.install(report_to=[lambda report: None])" if guarded else "",
+        setup="import logging\n    logging.getLogger().addHandler(logging.NullHandler())",
+        busy="logging.getLogger('app').warning('busy %s', 1)",
+        child="logging.getLogger('child').warning('in the child')")
+
+
+STDERR_PANE_CHILD = """
+    import os, sys, threading, time
+    from PyQt6.QtCore import QMetaObject, Qt, QTimer
+    from PyQt6.QtWidgets import QApplication
+    {install}
+    app = QApplication([])
+
+    class Pane:                     # the app's console pane
+        def __init__(self):
+            self.parts = []
+        def write(self, text):
+            self.parts.append(text)
+            return len(text)
+        def flush(self):
+            pass
+
+    pane = Pane()
+    sys.stderr = pane
+
+    def raise_in_child():
+        {raise_it}
+
+    def worker():
+        pid = os.fork()
+        if pid == 0:
+            raise_in_child()
+            time.sleep(0.3)
+            shown = "ZeroDivisionError" in "".join(pane.parts)
+            os.write(1, f"child's pane shows it: {{shown}}\\n".encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
+
+    QTimer.singleShot(0, lambda: threading.Thread(target=worker).start())
+    app.exec()
+"""
+
+RAISE_IN_A_THREAD = ("thread = threading.Thread(target=lambda: 1 / 0)\n"
+                     "        thread.start()\n"
+                     "        thread.join()")
+RAISE_IN_THE_FORKING_THREAD = ("try:\n"
+                               "            1 / 0\n"
+                               "        except ZeroDivisionError:\n"
+                               "            sys.excepthook(*sys.exc_info())")
+
+
+@pytest.mark.parametrize("raise_it", [RAISE_IN_A_THREAD, RAISE_IN_THE_FORKING_THREAD],
+                         ids=["a-thread-of-the-child", "the-forking-thread"])
+@pytest.mark.parametrize("guarded", [False, True], ids=["without", "with"])
+def test_a_fork_child_of_a_worker_thread_writes_its_reports_to_the_apps_stderr(
+        tmp_path, guarded, raise_it):
+    # The copy for a replaced sys.stderr goes to the GUI thread's loop in
+    # the parent; the child of a worker thread has no GUI thread: the copy
+    # was posted there and never written.
+    # The on_exception callbacks, posted there too, never ran either.
+    install = ("import pyqtguard\n    pyqtguard.install()\n    pyqtguard.on_exception("
+               "lambda record: os.write(1, b'callback ran\\n'))") if guarded else ""
+    result = run_app(STDERR_PANE_CHILD.format(install=install, raise_it=raise_it),
+                     tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "child's pane shows it: True" in result.stdout, result.describe()
+    if guarded:
+        assert result.log.count("ZeroDivisionError: division by zero") == 1, result.describe()
+        assert result.stdout.count("callback ran") == 1, result.describe()
+
+
+FORK_WHILE_THE_FIRST_REPORT_IMPORTS = """
+    import os, signal, sys, threading, time
+    sys.setswitchinterval(1e-6)
+    from PyQt6.QtCore import QMetaObject, Qt, QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    {install}
+    app = QApplication([])
+    go = threading.Event()
+
+    def first_report():
+        go.wait()
+        1 / 0
+
+    def forker():
+        pids = []
+        go.set()
+        for _ in range(20):
+            pid = os.fork()
+            if pid == 0:
+                # A thread on a stack of its own: not the importing thread's
+                # (the child's new thread takes a dead thread's cached stack,
+                # and with it its ident - the import lock's owner).
+                threading.Thread(target=time.sleep, args=(0.5,), daemon=True).start()
+                thread = threading.Thread(target=lambda: 1 / 0)
+                thread.start()
+                thread.join()
+                os._exit(0)
+            pids.append(pid)
+        hung = 0
+        deadline = time.monotonic() + 5
+        for pid in pids:
+            while not os.waitpid(pid, os.WNOHANG)[0]:
+                if time.monotonic() > deadline:
+                    hung += 1
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.005)
+        print("children hung:", hung, flush=True)
+        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
+
+    threading.Thread(target=first_report, daemon=True).start()
+    QTimer.singleShot(0, lambda: threading.Thread(target=forker).start())
+    app.exec()
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["without", "with"])
+def test_a_fork_while_the_first_report_is_being_written_leaves_no_child_hanging(
+        tmp_path, guarded):
+    # The first report imports pyqtguard's delivery module and traceback in
+    # the thread that raised; a fork meanwhile left their import locks held
+    # in the child, whose own first report then waited for ever (15-19 of
+    # 20 children; none without pyqtguard).
+    install = "pyqtguard.install()" if guarded else ""
+    result = run_app(FORK_WHILE_THE_FIRST_REPORT_IMPORTS.format(install=install),
+                     tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    assert "children hung: 0" in result.stdout, result.describe()
