@@ -232,3 +232,43 @@ def test_a_fork_while_the_first_report_is_being_written_leaves_no_child_hanging(
                      tmp_path, timeout=120)
     assert result.returncode == 0, result.describe()
     assert "children hung: 0" in result.stdout, result.describe()
+
+
+def test_the_before_fork_hook_imports_everything_a_first_report_imports(tmp_path):
+    # A fork while another thread's first report (or first Qt message)
+    # imports a module leaves that import's lock held in the child, whose
+    # own report then waits for it for ever.  The before-fork hook imports
+    # those modules first, once a report has begun: it must know every one
+    # (it knew three of nine: 1 run in 15 still had a child hang, in
+    # linecache's or tokenize's import).
+    result = run_app("""
+        import gc, sys, threading
+        import pyqtguard
+        pyqtguard.install(stderr=False)
+        from pyqtguard import exceptions
+        from PyQt6.QtCore import qWarning
+        from PyQt6.QtWidgets import QApplication
+        app = QApplication([])
+        before = set(sys.modules)
+
+        class Finalized:
+            def __del__(self):
+                raise OSError("in __del__")
+
+        Finalized()
+        gc.collect()
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            sys.excepthook(*sys.exc_info())
+        for target in (lambda: 1 / 0, lambda: qWarning("from a thread")):
+            thread = threading.Thread(target=target)
+            thread.start()
+            thread.join()
+        qWarning("from the GUI thread")
+        imported = set(sys.modules) - before
+        known = {name for group in exceptions.REPORT_IMPORTS.values() for name in group}
+        print("not imported before a fork:", sorted(imported - known - {"_ast", "_opcode"}))
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "not imported before a fork: []" in result.stdout, result.describe()

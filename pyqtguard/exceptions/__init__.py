@@ -42,11 +42,17 @@ DELIVERY_MODULE = "pyqtguard.exceptions.delivery"
 # matplotlib's modules that print an exception they caught (see
 # matplotlib_printing; the names are here so that install() imports nothing)
 MATPLOTLIB_MODULES = ("matplotlib.cbook", "matplotlib.backends.backend_qt")
-# What the first report imports, in whichever thread it is written: the
-# delivery module and the traceback module, which imports ast when it
-# formats.  See _before_fork.
-REPORT_MODULES = (DELIVERY_MODULE, "traceback", "ast")
-_report_modules_loaded = False
+# What a first report imports, in whichever thread it is written, by the
+# module that report begins with: an exception's (a thread's, the
+# excepthook's, an unraisable one's: the delivery module, then traceback,
+# which reads source lines and parses them) and a Qt message's (the app's
+# line that set it off).  tests/test_fork_from_threads.py checks the lists.
+REPORT_IMPORTS = {
+    DELIVERY_MODULE: (DELIVERY_MODULE, "pyqtguard.qt.guithread", "traceback", "linecache",
+                      "tokenize", "token", "textwrap", "ast"),
+    "pyqtguard.registry.frames": ("pyqtguard.registry.frames", "opcode", "dis", "inspect"),
+}
+_report_imports_done: set[str] = set()
 _fork_hook_registered = False
 
 
@@ -54,23 +60,23 @@ def _before_fork() -> None:
     """Before ``fork()``: a thread importing what a report needs (its first
     report does) holds that import's lock, and a fork child, which copies
     only the forking thread, would have it held for ever - the child's
-    first report waited in the import (15-19 of 20 children hung).  They
-    are imported here first, which waits for such an import to end, once
-    a report has begun (its first step imports the delivery module: it is in
-    ``sys.modules``, or its import lock is in importlib's table while the
-    module is being found); once per process, then a flag's check."""
-    global _report_modules_loaded
-    if _report_modules_loaded or _saved_hooks is None:
+    first report waited in the import (15-19 of 20 children hung).  So once
+    a kind of report has begun (the module it begins with is in
+    ``sys.modules``, or its import lock is in importlib's table while it is
+    being found), everything it imports is imported here first, which waits
+    for such an import to end; then a set's check per fork."""
+    if _saved_hooks is None or len(_report_imports_done) == len(REPORT_IMPORTS):
         return
-    if DELIVERY_MODULE not in sys.modules and DELIVERY_MODULE not in getattr(
-            sys.modules.get("_frozen_importlib"), "_module_locks", ()):
-        return          # no report has begun: the first fork imports nothing
-    for name in REPORT_MODULES:
+    locks = getattr(sys.modules.get("_frozen_importlib"), "_module_locks", ())
+    for first, group in REPORT_IMPORTS.items():
+        if first in _report_imports_done or (first not in sys.modules and first not in locks):
+            continue          # done, or not begun: this fork imports nothing for it
         try:
-            __import__(name)
+            for name in group:
+                __import__(name)
         except Exception:  # noqa: BLE001 - never in the way of the fork
-            return
-    _report_modules_loaded = True
+            continue
+        _report_imports_done.add(first)
 
 
 def install(config: Config) -> None:
