@@ -39,8 +39,12 @@ _type_dict = type.__dict__["__dict__"].__get__
 
 # While building: another thread waiting for the GIL takes it only after
 # this long (the build takes 15-40 ms; a thread that never releases the GIL
-# is still interrupted after this).
-HOLD_SWITCH_INTERVAL = 0.25
+# is still interrupted after this).  It is also how long every thread may
+# wait for the GIL meanwhile beside a busy Python thread (the app's own, or
+# the GUI thread busy while the builder sleeps below): 0.25 s stalled the
+# GUI thread 250-270 ms at the first QThread started elsewhere (7-16 ms
+# without pyqtguard); this, 60-85 ms.
+HOLD_SWITCH_INTERVAL = 0.06
 # Longer than the switch interval a waiter may have begun its wait with
 # (5 ms by default): a sleep this long lets every such waiter time out and
 # run before the build, rather than interrupt it.
