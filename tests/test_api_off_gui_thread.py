@@ -245,3 +245,38 @@ def test_a_gui_call_waiting_when_the_interpreter_exits_fails_instead_of_hanging(
     assert "refused after some answers: the interpreter is exiting" in result.stdout, \
         result.describe()
     assert "exit timeout" not in result.log, result.describe()
+
+
+def test_a_pool_thread_waiting_on_the_gui_at_exit_fails_whatever_the_import_order(tmp_path):
+    # threading runs its exit callbacks last registered first, and
+    # concurrent.futures' joins its pool threads: registered after
+    # pyqtguard's (its module imported after the app's first call from a
+    # thread), it joined a pool thread waiting for the GUI thread before
+    # pyqtguard's could fail that call - the exit held until its deadline.
+    result = run_app("""
+        import sys, threading, time
+        import pyqtguard
+        pyqtguard.install(stderr=False, exit_timeout=5)
+        from PyQt6 import QtCore
+        from pyqtguard import workers
+        app = QtCore.QCoreApplication(sys.argv)
+        first = threading.Thread(target=lambda: workers.call_in_gui(lambda: None))
+        QtCore.QTimer.singleShot(0, first.start)
+        QtCore.QTimer.singleShot(300, app.quit)
+        app.exec()
+        first.join()
+        assert "concurrent.futures.thread" not in sys.modules
+        from concurrent.futures import ThreadPoolExecutor
+
+        def late():
+            try:
+                workers.call_in_gui(lambda: None, timeout=None)
+            except RuntimeError as exc:
+                print("refused:", exc, flush=True)
+
+        ThreadPoolExecutor(1).submit(late)
+        time.sleep(0.2)
+    """, tmp_path, timeout=30)
+    assert result.returncode == 0, result.describe()
+    assert "refused: the interpreter is exiting" in result.stdout, result.describe()
+    assert "exit timeout" not in result.log, result.describe()

@@ -229,6 +229,32 @@ def test_segfault_in_qthread(tmp_path):
     assert_thread_stack(report, "idle-helper", "parked_helper_function")
 
 
+def test_segfault_in_a_use_qthread_worker_says_where_it_was_started(tmp_path):
+    # A use_qthread worker's QThread is named again as the work begins
+    # (kind pool): that renaming cleared the start site its QThread had.
+    result = run_app(f"""
+        import ctypes
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtCore
+        from pyqtguard import workers
+        {IDLE_HELPER}
+        app = QtCore.QCoreApplication([])
+
+        def decode_in_worker():
+            ctypes.string_at(0)
+
+        worker = workers.Worker(decode_in_worker, use_qthread=True, name="codec-worker")
+        worker.start()
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == SEGV, result.describe()
+    report = crash_section(result.log)
+    assert "thread: 'codec-worker'" in report
+    assert_started_at(report, "codec-worker", tmp_path, "worker.start()")
+
+
 def test_segfault_in_qthreadpool_task(tmp_path):
     result = run_app("""
         import ctypes

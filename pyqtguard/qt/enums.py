@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import _thread
+import os
 import sys
 import time
 
@@ -38,14 +39,30 @@ _type_dict = type.__dict__["__dict__"].__get__
 
 # While building: another thread waiting for the GIL takes it only after
 # this long (the build takes 15-40 ms; a thread that never releases the GIL
-# is still interrupted after this).
-HOLD_SWITCH_INTERVAL = 0.25
+# is still interrupted after this).  It is also how long every thread may
+# wait for the GIL meanwhile beside a busy Python thread (the app's own, or
+# the GUI thread busy while the builder sleeps below): 0.25 s stalled the
+# GUI thread 250-270 ms at the first QThread started elsewhere (7-16 ms
+# without pyqtguard); this, 60-85 ms.
+HOLD_SWITCH_INTERVAL = 0.06
 # Longer than the switch interval a waiter may have begun its wait with
 # (5 ms by default): a sleep this long lets every such waiter time out and
 # run before the build, rather than interrupt it.
 FLUSH_WAITERS = 0.006
 # How long a build another thread has begun is waited for, at most.
 WAIT_FOR_OTHER_BUILD = 0.5
+
+# The switch interval is the process's: threads building at once share one
+# hold.  The first in saves the app's interval, the last out puts it back -
+# unless the app set one of its own meanwhile, which it keeps.  (Each
+# restoring what it saw on entry left the second one in restoring the
+# first's 0.25 s, for good: every wait for the GIL then 250 ms.)
+_hold_lock = _thread.RLock()   # re-entered by a signal handler that starts a QThread
+if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
+    os.register_at_fork(after_in_child=_hold_lock._at_fork_reinit)
+_holders = 0
+_saved_interval = 0.0
+_held_interval = 0.0
 
 
 def qt_enum(qtcore: Any, name: str) -> Any:
@@ -59,9 +76,8 @@ def _build_alone(qt: Any, name: str) -> Any:
     me = _thread.get_ident()
     if len(sys._current_frames()) <= 1:
         return getattr(qt, name)         # no other Python thread to race
-    interval = sys.getswitchinterval()
     deadline = time.monotonic() + WAIT_FOR_OTHER_BUILD
-    sys.setswitchinterval(max(interval, HOLD_SWITCH_INTERVAL))
+    _hold()
     try:
         while True:
             time.sleep(FLUSH_WAITERS)
@@ -71,7 +87,25 @@ def _build_alone(qt: Any, name: str) -> Any:
             if not _building_elsewhere(me) or time.monotonic() > deadline:
                 return getattr(qt, name)
     finally:
-        sys.setswitchinterval(interval)
+        _unhold()
+
+
+def _hold() -> None:
+    global _holders, _saved_interval, _held_interval
+    with _hold_lock:
+        _holders += 1
+        if _holders == 1:
+            _saved_interval = sys.getswitchinterval()
+            sys.setswitchinterval(max(_saved_interval, HOLD_SWITCH_INTERVAL))
+            _held_interval = sys.getswitchinterval()
+
+
+def _unhold() -> None:
+    global _holders
+    with _hold_lock:
+        _holders -= 1
+        if _holders == 0 and sys.getswitchinterval() == _held_interval:
+            sys.setswitchinterval(_saved_interval)
 
 
 def _building_elsewhere(me: int) -> bool:

@@ -56,6 +56,45 @@ def _hook_exit() -> None:
             _refuse_calls_at_exit()
         except AttributeError:
             pass                         # no such hook: calls wait as before
+    else:
+        _keep_exit_hook_last()
+
+
+def _keep_exit_hook_last() -> None:
+    """threading runs its exit callbacks last registered first, and
+    concurrent.futures' joins its pool threads: registered after ours (its
+    module imported after the first call from a thread), it waited for a
+    pool thread waiting here, before ours could fail that call - for good.
+    A pool thread's call comes after its pool's registration: at each call,
+    ours is moved back to the end (an identity check when it is there)."""
+    atexits = getattr(threading, "_threading_atexits", None)
+    if (not isinstance(atexits, list) or not atexits
+            or getattr(threading, "_SHUTTING_DOWN", True)):
+        return                           # no such list, or the exit iterates it
+    if _exit_entry[0] is None:
+        # threading's entry wraps ours: a partial (3.11), a lambda (3.12+)
+        for call in atexits:
+            cells = getattr(call, "__closure__", None) or ()
+            if getattr(call, "func", None) is _refuse_calls_at_exit or any(
+                    _cell_is_ours(cell) for cell in cells):
+                _exit_entry[0] = call
+                break
+        else:
+            return
+    entry = _exit_entry[0]
+    if atexits[-1] is not entry and entry in atexits:
+        atexits.remove(entry)
+        atexits.append(entry)
+
+
+def _cell_is_ours(cell: object) -> bool:
+    try:
+        return cell.cell_contents is _refuse_calls_at_exit  # type: ignore[attr-defined]
+    except ValueError:                   # an empty cell
+        return False
+
+
+_exit_entry: list[object] = [None]       # threading's entry for ours, once found
 
 
 class _Call:

@@ -208,12 +208,19 @@ class Worker:
     def _run(self, forget: bool = True) -> None:
         if self._native_id is None:
             self._native_id = threading.get_native_id()
-        try:
-            # kind 3: pool.  The worker's own name if it has one, else its
-            # function's: cheap here, readable in crash reports and dumps.
-            _name_thread(self._name or getattr(self._func, "__name__", "worker"), 3)
-        except (UnicodeEncodeError, ValueError):
-            pass
+        name = self._name or getattr(self._func, "__name__", "worker")
+        if self._thread is not None:
+            # Its own QThread, recorded as it started with the app's line
+            # that started it: named again with that line kept (renamed
+            # without it, crash reports lost where the worker came from).
+            _name_dedicated_thread(name, self._thread)
+        else:
+            try:
+                # kind 3: pool.  The worker's own name if it has one, else its
+                # function's: cheap here, readable in crash reports and dumps.
+                _name_thread(name, 3)
+            except (UnicodeEncodeError, ValueError):
+                pass
         self._status = "running"
         # `started` goes at once when something listens to it; otherwise it
         # rides with the next event: one queued hop for a tiny task.
@@ -327,6 +334,16 @@ class Worker:
         if event == "finished":
             self._delivered_finished = True
             _active.discard(self)  # type: ignore[arg-type]
+
+
+def _name_dedicated_thread(name: str, thread: Any) -> None:
+    """Name a use_qthread worker's thread (kind 3), keeping the start site
+    pyqtguard's QThread tracking has for it (None without install())."""
+    from .. import registry
+
+    tracking = sys.modules.get("pyqtguard.registry.qthreads")
+    record = tracking._records.get(id(thread)) if tracking is not None else None
+    registry.register_current(name, 3, record.site if record is not None else None)
 
 
 def _log_error(worker: Worker, exc: BaseException) -> None:
