@@ -232,3 +232,62 @@ def test_a_fork_while_the_first_report_is_being_written_leaves_no_child_hanging(
                      tmp_path, timeout=120)
     assert result.returncode == 0, result.describe()
     assert "children hung: 0" in result.stdout, result.describe()
+
+
+# Reports queued in the parent (auto_send to a slow callable) when it forks;
+# the child (os.fork, or a multiprocessing fork pool's workers) raises its
+# own.  Every report is handed to the destination once: the parent's by the
+# parent, the child's by the child.
+QUEUED_REPORTS_AT_FORK = """
+    import multiprocessing, os, sys, threading, time
+    import pyqtguard
+    from pyqtguard.reporting import sender
+    OUT = os.path.abspath("sent.txt")
+
+    def on_report(report):
+        time.sleep(0.2)
+        with open(OUT, "a") as out:
+            out.write(f"{{os.getpid()}} {{report.title}}\\n")
+
+    pyqtguard.install(report_to=[on_report], auto_send=True, repeat_interval=0)
+
+    def raise_in_a_thread(name):
+        def boom():
+            raise LookupError(name)
+        thread = threading.Thread(target=boom)
+        thread.start()
+        thread.join()
+
+    def in_child(name):
+        raise_in_a_thread(name)
+        return sender.wait_idle(30)
+
+    for n in range(4):
+        raise_in_a_thread(f"parent-{{n}}")
+    time.sleep(0.1)                 # the first on its way, three queued
+    if {how!r} == "os.fork":
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if in_child("child-0") else 3)
+        print("child exit:", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+    else:
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            print("children idle:", pool.map(in_child, ["child-0", "child-1"]), flush=True)
+    print("parent idle:", sender.wait_idle(30), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["os.fork", "pool"])
+def test_a_fork_child_does_not_send_the_parents_queued_reports_again(tmp_path, how):
+    # The child inherited the parent's queue of reports to send: its first
+    # report started a sender that sent the parent's queued ones again
+    # (3 duplicates per child).
+    result = run_app(QUEUED_REPORTS_AT_FORK.format(how=how), tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    assert "parent idle: True" in result.stdout, result.describe()
+    sent = (tmp_path / "sent.txt").read_text().splitlines()
+    titles = sorted(line.split(" ", 1)[1] for line in sent)
+    children = ["child-0"] if how == "os.fork" else ["child-0", "child-1"]
+    assert titles == sorted(f"LookupError: {name}"
+                            for name in [f"parent-{n}" for n in range(4)] + children), sent
+    assert not list((tmp_path / "logs" / "unsent-reports").glob("*.json")), sent
