@@ -909,12 +909,15 @@ forget_in_child(void)
     writer = 0;
     exit_writer = 0;
     shutdown_deadline_ns = 0;
-    if (pending_head != NULL) {
+    /* A fork from C without the GIL (QProcess) may come between the two
+     * stores of a queueing: such a queue is left as it is (a leak in a
+     * child that execs), never followed. */
+    if (pending_head != NULL && pending_tail != NULL) {
         pending_tail->next = forgotten_head;
         forgotten_head = pending_head;
-        pending_head = pending_tail = NULL;
-        pending_count = 0;
     }
+    pending_head = pending_tail = NULL;
+    pending_count = 0;
     pqg_unreported_forget_in_child();
 }
 
