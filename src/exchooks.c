@@ -635,6 +635,11 @@ static unsigned long writer = 0;
  * after the report in hand. */
 static unsigned long exit_writer = 0;
 static int pending_call_queued = 0;     /* Py_AddPendingCall done, not run yet */
+/* The thread running that pending call now (PyThread ident; 0: none). */
+static unsigned long pending_call_runner = 0;
+/* A fork child's copy of the parent's queue (see forget_in_child): the
+ * parent writes those reports; the child lets them go, without a word. */
+static pending_report *forgotten_head = NULL;
 /* Once shutdown has begun: when writing queued reports stops (monotonic
  * ns; 0: no limit) - the rest are counted at exit. */
 static long long shutdown_deadline_ns = 0;
@@ -731,6 +736,23 @@ earlier_deadline(long long a, long long b)
     return a == 0 ? b : (b == 0 || a < b ? a : b);
 }
 
+#ifndef _WIN32
+static void watch_forks(void);
+#endif
+
+/* A fork child's copy of the parent's queued reports: released (GIL held,
+ * at a point where Python code may run), not written. */
+static void
+drop_forgotten(void)
+{
+    while (forgotten_head != NULL) {
+        pending_report *item = forgotten_head;
+        forgotten_head = item->next;
+        item->unreported = -2;          /* its slot was the parent's */
+        free_pending(item);
+    }
+}
+
 /* Write the queued reports in this thread, oldest first, until the queue
  * is empty or `deadline_ns` or the shutdown's has passed.  Not from inside
  * a hook or a report, and not while another thread writes them: that one
@@ -744,6 +766,7 @@ write_queued(long long deadline_ns)
         return;
     }
     writer = me;
+    drop_forgotten();
     pending_report *item;
     while ((exit_writer == 0 || exit_writer == me)
            && (deadline_ns == 0 || pqg_monotonic_ns() < deadline_ns)
@@ -762,10 +785,33 @@ static int
 write_queued_in_main_thread(void *Py_UNUSED(arg))
 {
     pending_call_queued = 0;
+    pending_call_runner = PyThread_get_thread_ident();
     if (!gui_loop_watching) {           /* else the loop's next turn writes them */
         write_queued(0);
     }
+    pending_call_runner = 0;
     return 0;
+}
+
+/* Whether no pending call will ever run here: a fork child of another
+ * thread than the one that ran ours at the fork.  CPython's
+ * make_pending_calls() was busy then, and stays so in the child (3.11: a
+ * static flag, set for good) - the child's queued reports were never
+ * written.  Its reports are written at once then, in the hook. */
+static int
+pending_calls_stuck(void)
+{
+    if (pending_call_runner == 0 || gui_loop_watching) {
+        return 0;
+    }
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL;
+         t = PyThreadState_Next(t)) {
+        if (t->thread_id == pending_call_runner) {
+            return 0;                   /* it runs here: it ends */
+        }
+    }
+    return 1;
 }
 
 /* Have the queued reports written soon (see the comment above the queue).
@@ -811,6 +857,9 @@ write_queued_at_exit(double budget)
                          : pqg_monotonic_ns() + (long long)(budget * 1e9) + 1;
     deadline = earlier_deadline(deadline, shutdown_deadline_ns);
     unsigned long me = PyThread_get_thread_ident();
+#ifndef _WIN32
+    watch_forks();
+#endif
     exit_writer = me;
     size_t abandoned = 0;
     while (writer != 0 && writer != me) {
@@ -840,10 +889,14 @@ write_queued_at_exit(double budget)
 /* fork() copies no notifier, and the pipe would be shared with the parent
  * (each could read the other's wake-ups): the child closes its copy and
  * writes its queue from its main thread until an event loop of its own
- * watches a new pipe.  close() is async-signal-safe, as a fork handler
- * must be. */
+ * watches a new pipe.  The queue is the parent's, who writes it: a child
+ * that wrote it too wrote each report twice, the second as its own; and
+ * the threads writing it (writer, exit_writer) are not in the child - its
+ * own queued reports were never written.  Nor has its shutdown begun.
+ * Stores and close() only, async-signal-safe, as a fork handler must be
+ * (the parent's queue is released later, see drop_forgotten). */
 static void
-forget_wake_pipe_in_child(void)
+forget_in_child(void)
 {
     for (int i = 0; i < 2; i++) {
         if (wake_pipe[i] >= 0) {
@@ -854,6 +907,27 @@ forget_wake_pipe_in_child(void)
     gui_loop_watching = 0;
     pending_call_queued = 0;
     writer = 0;
+    exit_writer = 0;
+    shutdown_deadline_ns = 0;
+    /* A fork from C without the GIL (QProcess) may come between the two
+     * stores of a queueing: such a queue is left as it is (a leak in a
+     * child that execs), never followed. */
+    if (pending_head != NULL && pending_tail != NULL) {
+        pending_tail->next = forgotten_head;
+        forgotten_head = pending_head;
+    }
+    pending_head = pending_tail = NULL;
+    pending_count = 0;
+    pqg_unreported_forget_in_child();
+}
+
+/* Have forget_in_child run in fork children: from the first queued
+ * report, wake-up pipe or exit on. */
+static void
+watch_forks(void)
+{
+    static int atfork_registered = 0;
+    pqg_on_fork_child(forget_in_child, &atfork_registered);
 }
 
 static int
@@ -872,8 +946,7 @@ ensure_wake_pipe(void)
     }
     wake_pipe[0] = fds[0];
     wake_pipe[1] = fds[1];
-    static int atfork_registered = 0;
-    pqg_on_fork_child(forget_wake_pipe_in_child, &atfork_registered);
+    watch_forks();
     return 0;
 }
 #endif
@@ -1024,13 +1097,17 @@ static int
 defer_report(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
              PyObject *callers, unsigned long counted, const char *where)
 {
-    if (reports_synchronous || hook_depth > 0 || PQG_IS_FINALIZING()) {
+    if (reports_synchronous || hook_depth > 0 || PQG_IS_FINALIZING()
+        || pending_calls_stuck()) {
         return 0;
     }
     pending_report *item = PyMem_RawCalloc(1, sizeof(*item));
     if (item == NULL) {
         return 0;
     }
+#ifndef _WIN32
+    watch_forks();
+#endif
     item->exc_type = Py_NewRef(exc_type);
     item->exc_value = Py_XNewRef(exc_value);
     item->exc_tb = Py_XNewRef(exc_tb);

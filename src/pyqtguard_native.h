@@ -122,6 +122,7 @@ int pqg_exchooks_init(PyObject *module);
 int pqg_unreported_add(const char *stamp, const char *thread, const char *where,
                        const char *message);      /* slot, or -1 */
 void pqg_unreported_remove(int slot);
+void pqg_unreported_forget_in_child(void);  /* fork child: stores only */
 int pqg_write_unreported(int fd);   /* signal-safe; lines written */
 
 /* excrepeats.c: the same exception reported in full once per interval.

@@ -81,6 +81,17 @@ pqg_unreported_remove(int slot)
     }
 }
 
+/* A fork child: every listed report is its parent's (queued reports are
+ * the parent's to write, see exchooks.c).  Stores only (a fork handler). */
+void
+pqg_unreported_forget_in_child(void)
+{
+    for (int i = 0; i < UNREPORTED_SLOTS; i++) {
+        atomic_store_explicit(&slots[i].state, SLOT_FREE, memory_order_relaxed);
+    }
+    atomic_store_explicit(&unlisted, 0, memory_order_relaxed);
+}
+
 /* Signal-safe: atomic loads and write() of lines formatted beforehand.
  * Returns how many lines it wrote. */
 int

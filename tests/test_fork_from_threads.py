@@ -272,3 +272,154 @@ def test_the_before_fork_hook_imports_everything_a_first_report_imports(tmp_path
     """, tmp_path, timeout=60)
     assert result.returncode == 0, result.describe()
     assert "not imported before a fork: []" in result.stdout, result.describe()
+
+
+# Reports queued in the parent (auto_send to a slow callable) when it forks;
+# the child (os.fork, or a multiprocessing fork pool's workers) raises its
+# own.  Every report is handed to the destination once: the parent's by the
+# parent, the child's by the child.
+QUEUED_REPORTS_AT_FORK = """
+    import multiprocessing, os, sys, threading, time
+    import pyqtguard
+    from pyqtguard.reporting import sender
+    OUT = os.path.abspath("sent.txt")
+
+    def on_report(report):
+        time.sleep(0.2)
+        with open(OUT, "a") as out:
+            out.write(f"{{os.getpid()}} {{report.title}}\\n")
+
+    pyqtguard.install(report_to=[on_report], auto_send=True, repeat_interval=0)
+
+    def raise_in_a_thread(name):
+        def boom():
+            raise LookupError(name)
+        thread = threading.Thread(target=boom)
+        thread.start()
+        thread.join()
+
+    def in_child(name):
+        raise_in_a_thread(name)
+        return sender.wait_idle(30)
+
+    for n in range(4):
+        raise_in_a_thread(f"parent-{{n}}")
+    time.sleep(0.1)                 # the first on its way, three queued
+    if {how!r} == "os.fork":
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if in_child("child-0") else 3)
+        print("child exit:", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+    else:
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            print("children idle:", pool.map(in_child, ["child-0", "child-1"]), flush=True)
+    print("parent idle:", sender.wait_idle(30), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["os.fork", "pool"])
+def test_a_fork_child_does_not_send_the_parents_queued_reports_again(tmp_path, how):
+    # The child inherited the parent's queue of reports to send: its first
+    # report started a sender that sent the parent's queued ones again
+    # (3 duplicates per child).
+    result = run_app(QUEUED_REPORTS_AT_FORK.format(how=how), tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    assert "parent idle: True" in result.stdout, result.describe()
+    sent = (tmp_path / "sent.txt").read_text().splitlines()
+    titles = sorted(line.split(" ", 1)[1] for line in sent)
+    children = ["child-0"] if how == "os.fork" else ["child-0", "child-1"]
+    assert titles == sorted(f"LookupError: {name}"
+                            for name in [f"parent-{n}" for n in range(4)] + children), sent
+    assert not list((tmp_path / "logs" / "unsent-reports").glob("*.json")), sent
+
+
+# An exception in a slot PyQt6 calls is queued by pyqtguard's hook and
+# written a moment later by the main (or GUI) thread.  The fork comes while
+# the parent's main thread writes one (its on_exception callback holds it
+# there) or before the GUI thread got to it; the child raises in a slot of
+# its own.  The app's own sys.excepthook prints (without one PyQt6 aborts).
+QUEUED_EXCEPTION_AT_FORK = """
+    import os, sys, threading, time, traceback
+    from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
+    from PyQt6.QtWidgets import QApplication
+    sys.excepthook = lambda *exc: traceback.print_exception(*exc)
+    guarded = {guarded!r}
+    if guarded:
+        import pyqtguard
+        pyqtguard.install(repeat_interval=0)    # the child raises where the parent did
+    app = QApplication([])
+
+    class Source(QObject):
+        raised = pyqtSignal(str)
+
+    source = Source()
+
+    def slot(name):
+        raise LookupError(name)
+
+    source.raised.connect(slot, Qt.ConnectionType.DirectConnection)
+    writing = threading.Event()
+
+    def slow_callback(record):          # the parent's writer, held
+        if "parent" in str(record.exc_value) and not writing.is_set():
+            writing.set()
+            time.sleep(1)
+
+    def fork_and_wait(in_child):
+        pid = os.fork()
+        if pid == 0:
+            in_child()
+            for _ in range(50):
+                time.sleep(0.01)        # the child's main thread: pending calls
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+    def child_raises():
+        source.raised.emit("child-slot")
+
+    if {when!r} == "while-the-parent-writes-one":
+        if guarded:
+            pyqtguard.on_exception(slow_callback)
+        else:
+            writing.set()
+        forker = threading.Thread(
+            target=lambda: writing.wait(10) and fork_and_wait(child_raises))
+        forker.start()
+        source.raised.emit("parent-slot")
+        for _ in range(150):
+            time.sleep(0.01)            # the main thread writes it here
+        forker.join()
+    else:                               # queued for the GUI thread's loop
+        def go():
+            source.raised.emit("parent-slot")
+            fork_and_wait(lambda: threading.Thread(target=lambda: 1 / 0).start())
+            QTimer.singleShot(200, app.quit)
+
+        QTimer.singleShot(0, go)
+        app.exec()
+    print("parent done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("when", ["while-the-parent-writes-one", "queued-for-the-loop"])
+@pytest.mark.parametrize("guarded", [False, True], ids=["without", "with"])
+def test_a_fork_child_writes_its_own_exception_reports_and_not_its_parents(
+        tmp_path, guarded, when):
+    # The child inherited the queue and its writer: while the parent's main
+    # thread wrote a queued report, the child's queued reports were never
+    # written (its writer was a thread it does not have); a report still
+    # queued in the parent was written by the child too, as the child's
+    # (its pid, the parent's thread).
+    result = run_app(QUEUED_EXCEPTION_AT_FORK.format(guarded=guarded, when=when),
+                     tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "parent done" in result.stdout, result.describe()
+    child = ("LookupError: child-slot" if when == "while-the-parent-writes-one"
+             else "ZeroDivisionError: division by zero")
+    assert result.stderr.count("LookupError: parent-slot") == (2 if guarded else 1), \
+        result.describe()            # (with: pyqtguard's report and the app's hook)
+    if guarded:
+        assert result.log.count("LookupError: parent-slot") == 1, result.describe()
+        assert result.log.count(child) == 1, result.describe()
+    else:
+        assert child in result.stderr, result.describe()

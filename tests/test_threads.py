@@ -530,3 +530,33 @@ def test_threads_the_stdlib_starts_for_a_pool_or_queue_name_the_apps_line(tmp_pa
     named = sorted(os.path.basename(s) for s in sites)
     assert named[:2] == ["app.py:11", "app.py:9"], result.describe()
     assert named[2].startswith("queues.py:"), result.describe()
+
+
+def test_a_fork_child_of_a_worker_thread_lists_itself_once_with_its_own_native_id(tmp_path):
+    # threading keeps the forking thread's native_id from the parent in the
+    # child (3.11): threads() listed the child's one thread twice - as
+    # "main" with the parent's thread's native id, and again as "python".
+    result = run_app("""
+        import os, threading
+        import pyqtguard
+        pyqtguard.install()
+        stop = threading.Event()
+        others = [threading.Thread(target=stop.wait, name=f"parent-{i}") for i in range(2)]
+        for t in others: t.start()
+
+        def forker():
+            pid = os.fork()
+            if pid == 0:
+                listed = [(t.name, t.kind, t.native_id) for t in pyqtguard.threads()]
+                print("child:", listed, threading.get_native_id(), flush=True)
+                os._exit(0)
+            os.waitpid(pid, 0)
+
+        thread = threading.Thread(target=forker, name="forker")
+        thread.start(); thread.join()
+        stop.set()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    line = next(line for line in result.stdout.splitlines() if line.startswith("child:"))
+    listed, native_id = line[len("child: "):].rsplit(" ", 1)
+    assert listed == f"[('forker', 'main', {native_id})]", result.describe()

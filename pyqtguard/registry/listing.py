@@ -165,8 +165,11 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         os_threads = []
     live_native_ids = {native_id for native_id, _name in os_threads}
     python_idents = {native: ident for ident, native in _native.python_thread_ids()}
+    native_of = {ident: native for native, ident in python_idents.items()}
     for thread in threading.enumerate() if threading is not None else ():
-        native_id = thread.native_id
+        # The thread state's: threading keeps a fork child's thread (the
+        # one that forked) at the parent's native id (3.11).
+        native_id = native_of.get(thread.ident, thread.native_id)
         if native_id is None:
             continue
         if (isinstance(thread, threading._DummyThread)

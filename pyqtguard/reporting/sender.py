@@ -45,6 +45,12 @@ _thread: threading.Thread | None = None
 _lock = threading.Lock()
 if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
     os.register_at_fork(after_in_child=_lock._at_fork_reinit)
+    # The reports queued in the parent are the parent's to send: a child
+    # that sent them too sent each twice (and kept a copy of each that
+    # failed).  Its queue starts empty, its lock made anew (a parent thread
+    # may have been in put() or get()).
+    os.register_at_fork(after_in_child=_jobs.queue.clear)
+    os.register_at_fork(after_in_child=_jobs.not_empty._at_fork_reinit)
 _stuck: list[threading.Thread] = []     # the sender thread's own
 
 
