@@ -18,7 +18,7 @@ QUICK = {"QT_QUICK_BACKEND": "software", "QSG_RENDER_LOOP": "threaded"}
 
 # A QML window with a Python QQuickPaintedItem; PAINT is its paint() body.
 PAINTED_APP = """
-import logging, sys, time
+{imports}
 import pyqtguard
 pyqtguard.install({install})
 from PyQt6.QtCore import QTimer
@@ -48,9 +48,10 @@ sys.exit(app.exec())
 """
 
 
-def painted_app(paint: str, *, install: str = "", quit_ms: int = 400) -> str:
+def painted_app(paint: str, *, install: str = "", quit_ms: int = 400,
+                imports: str = "import logging, sys, time") -> str:
     body = "\n".join("        " + line for line in paint.strip().splitlines())
-    return PAINTED_APP.format(install=install, paint=body, quit_ms=quit_ms)
+    return PAINTED_APP.format(install=install, paint=body, quit_ms=quit_ms, imports=imports)
 
 
 def test_python_called_from_qml_raising_is_reported_and_the_app_goes_on(tmp_path):
@@ -145,6 +146,24 @@ def test_qt_threads_that_ran_python_keep_their_names_in_the_thread_table(tmp_pat
     table = log.split("shutdown began", 1)[1]
     assert "Dummy-" not in table, log
     assert re.search(rf"^{named.group(1)} +native +{named.group(2)} ", table, re.M), log
+
+
+def test_a_render_thread_that_imports_threading_first_is_not_called_main(tmp_path):
+    # threading takes the thread that imports it for the main thread: here
+    # the render thread (an import of logging in paint(), and the app had
+    # not imported threading; pyqtguard does not either).  Python then calls
+    # it "MainThread"; pyqtguard's reports must not (they said thread
+    # 'MainThread' with the render thread's native id).
+    result = run_app(painted_app("import logging\nlogging.warning('painting')\n"
+                                 "raise ValueError('paint in the render thread')",
+                                 imports="import sys"), tmp_path, timeout=30, env=QUICK)
+    assert result.returncode == 0, result.describe()
+    log = result.log
+    assert re.search(r"uncaught exception in thread 'QSG\w*Rend' \(native id \d+", log), \
+        result.describe()
+    table = log.split("shutdown began", 1)[1]
+    assert not re.search(r"^MainThread +main ", table, re.M), log
+    assert re.search(r"^QSG\w*Rend +native ", table, re.M), log
 
 
 def test_a_freeze_in_the_render_thread_names_it(tmp_path):

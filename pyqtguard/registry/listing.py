@@ -159,6 +159,12 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     seen: set[int] = set()
     threading = loaded_threading()               # None: no thread is threading's
     main = threading.main_thread() if threading is not None else None
+    if main is not None and any(kind == 1 and native_id != main.native_id
+                                for native_id, (_i, _n, kind) in table.items()):
+        # threading took another thread for the main one: a thread Qt
+        # started imported it first (Qt Quick's render thread in a paint()).
+        # The registry's main thread is the process's.
+        main = None
     try:
         os_threads = _native.os_threads()
     except (OSError, NotImplementedError):
@@ -182,7 +188,8 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
             kind = "qthread"
         elif native_id in table and table[native_id][2] in (2, 3):
             name, kind = table[native_id][1], _KINDS[table[native_id][2]]
-        elif isinstance(thread, threading._DummyThread):
+        elif isinstance(thread, threading._DummyThread) or (
+                main is None and isinstance(thread, threading._MainThread)):
             # A thread Qt or a library started that called into Python (Qt
             # Quick's render thread painting, its image loader): threading
             # calls it "Dummy-N" from a current_thread() (logging asks for
