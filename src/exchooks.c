@@ -651,18 +651,44 @@ static int wake_pipe[2] = {-1, -1};
  * from here (PyQt6's flag may be set, see above). */
 static PQG_THREAD_LOCAL int in_hook = 0;
 
+static void
+note_main(unsigned long native_id, unsigned long long ident, const char *name,
+          const char *site, int kind, void *arg)
+{
+    (void)ident;
+    (void)name;
+    (void)site;
+    if (kind == 1) {                    /* KIND_MAIN: named at install() */
+        *(unsigned long *)arg = native_id;
+    }
+}
+
+/* threading took this thread for the main thread, but the process's main
+ * thread (the registry's) is another: a thread Qt started imported
+ * threading first (Qt Quick's render thread in a paint()). */
+static int
+main_elsewhere(unsigned long native_id)
+{
+    unsigned long main_id = 0;
+    pqg_threadtable_visit(note_main, &main_id);
+    return main_id != 0 && main_id != native_id;
+}
+
 /* threading's record of the current thread (one started before install()
  * is not in the thread table): its _name, an instance attribute - read
- * without running Python code.  0 if none, or a _DummyThread's. */
+ * without running Python code.  0 if none, a _DummyThread's, or a
+ * _MainThread's that is not the process's main thread. */
 static int
-name_from_threading(char *buf, size_t size)
+name_from_threading(unsigned long native_id, char *buf, size_t size)
 {
     PyObject *module = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");
     PyObject *active = module ? PyObject_GetAttrString(module, "_active") : NULL;
     PyObject *key = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
     PyObject *thread = active && key && PyDict_Check(active)
                        ? PyDict_GetItemWithError(active, key) : NULL;   /* borrowed */
-    PyObject *name = thread && strcmp(Py_TYPE(thread)->tp_name, "_DummyThread") != 0
+    const char *type = thread ? Py_TYPE(thread)->tp_name : "";
+    PyObject *name = thread && strcmp(type, "_DummyThread") != 0
+                     && !(strcmp(type, "_MainThread") == 0 && main_elsewhere(native_id))
                      ? PyObject_GetAttrString(thread, "_name") : NULL;
     const char *utf8 = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
     if (utf8 != NULL) {
@@ -685,7 +711,7 @@ capture_thread_name(report_origin *origin)
         return;                         /* excepthook_for_thread()'s */
     }
     if (!pqg_thread_name_by_native_id(origin->native_id, origin->name, size)
-        && !name_from_threading(origin->name, size)
+        && !name_from_threading(origin->native_id, origin->name, size)
         && !pqg_os_thread_name(origin->native_id, origin->name, size)) {
         origin->name[0] = '\0';
     }

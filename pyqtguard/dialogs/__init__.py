@@ -27,14 +27,20 @@ if TYPE_CHECKING:
 
 _enabled = False          # show_error_notifications() in force
 _offer_at_start = False   # install(dialogs=True) without auto_send
+_no_widgets_said = False  # the log told that this app has no QApplication
 
 
-def _notify(record: ExceptionRecord) -> None:
+def _widgets_possible() -> bool:
+    """A QApplication exists (not a QGuiApplication or QCoreApplication)."""
     import sys
 
     qtcore = sys.modules.get("PyQt6.QtCore")
     app = qtcore.QCoreApplication.instance() if qtcore is not None else None
-    if app is None or not app.inherits("QApplication"):
+    return app is not None and bool(app.inherits("QApplication"))
+
+
+def _notify(record: ExceptionRecord) -> None:
+    if not _widgets_possible():
         return                  # no widgets in this process (yet): the log has it
     from . import notification
 
@@ -102,7 +108,22 @@ def _when_loop_starts() -> None:
     """Warm the dialogs up (the first notification would otherwise block the
     GUI thread ~80 ms for imports and enum classes): the imports on a worker
     thread, Qt's enums in the GUI thread, a step per turn of its loop (see
-    :func:`.notification.warm_up`); offer the last crash as the loop starts."""
+    :func:`.notification.warm_up`); offer the last crash as the loop starts.
+
+    Both are widgets: an app without a QApplication (a QML app on a
+    QGuiApplication) gets neither - no warm-up importing QtWidgets, no
+    offer failing on stderr at every start - and one line in the log."""
+    global _no_widgets_said
+    if not _widgets_possible():
+        if (_enabled or _offer_at_start) and not _no_widgets_said:
+            _no_widgets_said = True
+            from ..logs import log_event
+
+            log_event("pyqtguard: dialogs=True, but this app has no QApplication (a "
+                      "QGuiApplication: Qt Quick/QML): no error notification and no "
+                      "crash dialog, which are widgets; reports are in this log, the "
+                      "last crash in pyqtguard.last_crash()")
+        return
     if _enabled:
         import threading
 

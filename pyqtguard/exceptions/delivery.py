@@ -288,6 +288,16 @@ def _logging_listens(logger: logging.Logger) -> bool:
     return False
 
 
+def _main_elsewhere() -> bool:
+    """threading's main thread is this one, but the process's main thread
+    (the registry's, named at install()) is another: a thread Qt started
+    imported threading first (Qt Quick's render thread in a paint()), and
+    threading took it for the main thread."""
+    here = _native.current_native_id()
+    return any(kind == 1 and native_id != here
+               for native_id, _ident, _name, kind in _native.thread_table())
+
+
 def _describe_current_thread() -> str:
     # threading._active, not current_thread(): for a thread threading did not
     # start (a QThread, a pool thread) current_thread() would create a
@@ -296,7 +306,8 @@ def _describe_current_thread() -> str:
     threading = loaded_threading()
     current = (threading._active.get(_thread.get_ident())
                if threading is not None else None)
-    if current is not None and not isinstance(current, threading._DummyThread):
+    if (current is not None and not isinstance(current, threading._DummyThread)
+            and (current is not threading.main_thread() or not _main_elsewhere())):
         return current.name
     name = _native.thread_name(_native.current_native_id())
     if name:

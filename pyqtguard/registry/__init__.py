@@ -47,6 +47,11 @@ MAIN_THREAD_NAME = "MainThread"          # threading's name for it
 # threading is not imported (no other thread can run Python then, short of
 # _thread.start_new_thread).
 _first_ident = _thread.get_ident()
+# threading was imported before (then its main thread is the one that
+# imported it, the main thread at start-up).  Imported later, by a thread Qt
+# started (an import of logging in a paint() in Qt Quick's render thread),
+# CPython 3.11-3.12's threading takes that thread for the main one.
+_threading_before = "threading" in sys.modules
 
 
 def loaded_threading() -> Any:
@@ -59,7 +64,7 @@ def in_main_thread() -> bool:
     """Whether the caller is the main thread, without importing threading
     (and without making a placeholder Thread for a foreign thread)."""
     threading = loaded_threading()
-    if threading is not None:
+    if threading is not None and _threading_before:
         return _thread.get_ident() == threading.main_thread().ident
     return _thread.get_ident() == _first_ident
 

@@ -159,11 +159,18 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     seen: set[int] = set()
     threading = loaded_threading()               # None: no thread is threading's
     main = threading.main_thread() if threading is not None else None
+    if main is not None and any(kind == 1 and native_id != main.native_id
+                                for native_id, (_i, _n, kind) in table.items()):
+        # threading took another thread for the main one: a thread Qt
+        # started imported it first (Qt Quick's render thread in a paint()).
+        # The registry's main thread is the process's.
+        main = None
     try:
         os_threads = _native.os_threads()
     except (OSError, NotImplementedError):
         os_threads = []
     live_native_ids = {native_id for native_id, _name in os_threads}
+    os_names = dict(os_threads)
     python_idents = {native: ident for ident, native in _native.python_thread_ids()}
     native_of = {ident: native for native, ident in python_idents.items()}
     for thread in threading.enumerate() if threading is not None else ():
@@ -184,12 +191,24 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
             kind = "qthread"
         elif native_id in table and table[native_id][2] in (2, 3):
             name, kind = table[native_id][1], _KINDS[table[native_id][2]]
+        elif isinstance(thread, threading._DummyThread) or (
+                main is None and isinstance(thread, threading._MainThread)):
+            # A thread Qt or a library started that called into Python (Qt
+            # Quick's render thread painting, its image loader): threading
+            # calls it "Dummy-N" from a current_thread() (logging asks for
+            # it).  Its own name, as the exception and crash reports give it.
+            os_name = os_names.get(native_id) or (table[native_id][1] if native_id in table
+                                                   else "")
+            if os_name:
+                name = os_name
+                kind = "pool" if os_name == "Thread (pooled)" else "native"
         if thread is main:
             started = _PROCESS_STARTED
         stack = (_format_stack(frames[thread.ident], where_it_is=thread.ident != asking)
                  if thread.ident in frames else None)
         result.append(ThreadInfo(name, native_id, thread.ident, kind,
-                                 daemon=thread.daemon, alive=thread.is_alive(),
+                                 daemon=None if kind in ("native", "pool") else thread.daemon,
+                                 alive=thread.is_alive(),
                                  started=started, started_at=site, stack=stack))
     for native_id, (ident, name, kind_code) in table.items():
         if native_id in seen:

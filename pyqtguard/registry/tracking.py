@@ -164,10 +164,16 @@ def _track_python_threads(threading: ModuleType) -> None:
         # After a fork, 3.11's threading keeps the parent's native id for the
         # thread that forked (a forkserver worker's main thread).
         native_id = _thread.get_native_id() if thread.ident == current else thread.native_id
+        kind = _kind_of(thread)
+        if kind == KIND_MAIN and any(k == KIND_MAIN and n != native_id
+                                     for n, _i, _name, k in _native.thread_table()):
+            # threading took another thread for the main one (a thread Qt
+            # started imported it first): the registry keeps the real one
+            # and that thread keeps its own name.
+            continue
         if native_id and thread.ident:
             try:
-                _native.thread_register(native_id, thread.ident, thread.name,
-                                        _kind_of(thread))
+                _native.thread_register(native_id, thread.ident, thread.name, kind)
             except Exception:  # noqa: BLE001
                 pass
 

@@ -121,6 +121,7 @@ def _report_freeze() -> Callable[[], None] | None:
                           f"stopped in a debugger ({stopped_in})", report=True)
         return None
     stack = format_app_stack(frame) if frame is not None else "(no stack)\n"
+    in_qt = "" if turned_again or frame is None or not _in_own_code(frame) else _in_qt_code()
     where = ("the GUI thread turned again before this report (it held the GIL), "
              "so where it was is not known; it is now at" if turned_again else
              "the GUI thread is at")
@@ -128,7 +129,7 @@ def _report_freeze() -> Callable[[], None] | None:
     # report; the callbacks still get theirs.
     if _native.report_wanted():
         logfile.log_event(f"GUI freeze: the event loop has not turned for {age} ms; "
-                          f"{where} (most recent call last):\n{stack.rstrip()}",
+                          f"{where} (most recent call last):\n{stack.rstrip()}{in_qt}",
                           report=True)
         _native.report_written()
     event = FreezeEvent(age, stack)
@@ -145,6 +146,30 @@ def _report_freeze() -> Callable[[], None] | None:
             except Exception as exc:  # noqa: BLE001
                 warn_once(f"freeze:{callback!r}", f"on_freeze callback failed: {exc!r}")
     return run_callbacks
+
+
+def _in_qt_code() -> str:
+    """What to add when the GUI thread is frozen in Qt's own C++ code under
+    the event loop (its innermost Python frame is pyqtguard's ``exec()``
+    wrapper: no slot of the app runs).  It waits for something there - Qt
+    Quick's threaded render loop for its render thread, which may be in a
+    ``QQuickPaintedItem.paint()`` - so the threads in Python right now are
+    the lead: their table and stacks (the ``still frozen`` report, with
+    every thread, comes only after 3 s)."""
+    from ..registry import listing
+
+    try:
+        infos = [t for t in listing.threads(stacks=True)
+                 if t.stack and t.ident != _gui_ident]
+    except Exception as exc:  # noqa: BLE001 - the report goes on without them
+        return f"\n(the other threads could not be listed: {exc!r})"
+    said = ("\nThe GUI thread is in Qt's own code under the event loop, not in a "
+            "Python slot: it waits there for something (Qt Quick's threaded render loop "
+            "waits for its render thread). ")
+    if not infos:
+        return said + "No other thread runs Python code now."
+    return (said + "Threads in Python code now:\n"
+            + listing.format_table(infos).rstrip())
 
 
 def _report_lasting_freeze() -> None:
