@@ -207,3 +207,39 @@ def test_a_freeze_the_watchdog_reported_itself_python_not_answering(tmp_path):
         assert run["freeze_where"] == where, (run, result.log)
     else:                                # faulthandler's: every thread's, or none
         assert run["freeze_where"] in ("", where), (run, result.log)
+
+
+def test_a_freeze_in_qts_own_code_is_placed_by_the_gui_threads_stack_alone(tmp_path):
+    # The GUI thread blocks in Qt's C++ code under the loop (a QThread's
+    # wait() called by Qt itself: no Python frame of the app's), so the
+    # report adds the threads running Python then.  An idle worker among
+    # them is no place of the freeze: `logs` names the GUI thread's line.
+    source = """
+        import sys, threading
+        import pyqtguard
+        pyqtguard.install(freeze_ms=100)
+        from PyQt6.QtCore import QThread, QTimer
+        from PyQt6.QtWidgets import QApplication
+
+        app = QApplication(sys.argv)
+
+        def idle_worker():
+            threading.Event().wait(5)
+
+        class Slow(QThread):
+            def run(self):
+                self.msleep(900)
+
+        threading.Thread(target=idle_worker, daemon=True).start()
+        slow = Slow()
+        slow.start()
+        QTimer.singleShot(50, slow.wait)     # Qt calls it: C++ all the way
+        QTimer.singleShot(1300, app.quit)
+        app.exec()
+    """
+    result = run_app(source, tmp_path, script_name="blocked.py")
+    assert result.returncode == 0, result.describe()
+    assert "in Qt's own code" in result.log, result.describe()
+    runs = json.loads(_logs(tmp_path / "logs", "--json").stdout)
+    exec_line = _line_of(source, "app.exec()")
+    assert runs[0]["freeze_where"] == f"blocked.py:{exec_line} in <module>", runs[0]

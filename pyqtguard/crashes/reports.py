@@ -174,7 +174,8 @@ def _library_prefixes() -> tuple[str, ...]:
 
     paths = sysconfig.get_paths()
     prefixes = {paths.get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    prefixes.add(os.path.dirname(os.path.abspath(__file__)))
+    # pyqtguard itself (this file is in its crashes/ folder)
+    prefixes.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return tuple(p + os.sep for p in prefixes if p)
 
 

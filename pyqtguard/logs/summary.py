@@ -387,6 +387,10 @@ class _Freezes:
                 for where, (count, ms, ended) in ranked[:MAX_FREEZE_PLACES]]
 
 
+# The line after which a freeze report lists other threads (freeze.py).
+_OTHER_THREADS_FOLLOW = b"The GUI thread is in Qt's own code"
+
+
 class _StackFrames:
     """The frames of a freeze report's GUI-thread stack, as they go by: the
     innermost app frame (not the standard library, site-packages or
@@ -395,7 +399,7 @@ class _StackFrames:
     recent call first; a dump of every thread names no GUI thread)."""
 
     __slots__ = ("_libraries", "_innermost", "_innermost_app", "_dumped", "_dumped_app",
-                 "_threads")
+                 "_threads", "_others")
 
     def __init__(self, libraries: tuple[bytes, ...] = ()) -> None:
         self._libraries = libraries
@@ -406,9 +410,17 @@ class _StackFrames:
         self._dumped: re.Match[bytes] | None = None
         self._dumped_app: re.Match[bytes] | None = None
         self._threads = 0
+        self._others = False
 
     def add(self, line: bytes) -> None:
-        if (match := _TRACEBACK_FRAME.match(line)) is not None:
+        if self._others:
+            return
+        if line.startswith(_OTHER_THREADS_FOLLOW):
+            # The GUI thread was in Qt's own code: the threads running
+            # Python then follow (watchdog/freeze.py), a lead for the reader,
+            # no place of the freeze (an idle worker among them as likely).
+            self._others = True
+        elif (match := _TRACEBACK_FRAME.match(line)) is not None:
             self._innermost = match
             if self._is_app(match["file"]):
                 self._innermost_app = match
