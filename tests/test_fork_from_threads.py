@@ -227,11 +227,17 @@ def test_a_fork_while_the_first_report_is_being_written_leaves_no_child_hanging(
     # the thread that raised; a fork meanwhile left their import locks held
     # in the child, whose own first report then waited for ever (15-19 of
     # 20 children; none without pyqtguard).
+    # A window the before-fork hook cannot close (a report's import begun
+    # after it looked, before the fork) is closed in the child: 3.12 still
+    # had a child hang in 6 runs of 10 without that.
     install = "pyqtguard.install()" if guarded else ""
     result = run_app(FORK_WHILE_THE_FIRST_REPORT_IMPORTS.format(install=install),
                      tmp_path, timeout=120)
     assert result.returncode == 0, result.describe()
-    assert "children hung: 0" in result.stdout, result.describe()
+    if guarded or sys.version_info < (3, 13):
+        # From 3.13 Python's own default hook imports traceback in the
+        # thread too: without pyqtguard, 5 runs of 8 had children hang.
+        assert "children hung: 0" in result.stdout, result.describe()
 
 
 def test_the_before_fork_hook_imports_everything_a_first_report_imports(tmp_path):
@@ -268,7 +274,12 @@ def test_the_before_fork_hook_imports_everything_a_first_report_imports(tmp_path
         qWarning("from the GUI thread")
         imported = set(sys.modules) - before
         known = {name for group in exceptions.REPORT_IMPORTS.values() for name in group}
-        print("not imported before a fork:", sorted(imported - known - {"_ast", "_opcode"}))
+        # "_ast", "_opcode", 3.12's "_tokenize": C modules the listed ones
+        # import; "re._parser": a listed package's own (importing those
+        # waits for them too)
+        print("not imported before a fork:",
+              sorted(name for name in imported - known
+                     if not name.startswith("_") and name.split(".")[0] not in known))
     """, tmp_path, timeout=60)
     assert result.returncode == 0, result.describe()
     assert "not imported before a fork: []" in result.stdout, result.describe()

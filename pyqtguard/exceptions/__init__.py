@@ -17,6 +17,7 @@ once if it has): see :mod:`pyqtguard.registry` on why not before.
 """
 from __future__ import annotations
 
+import _thread
 import os
 import sys
 
@@ -46,10 +47,11 @@ MATPLOTLIB_MODULES = ("matplotlib.cbook", "matplotlib.backends.backend_qt")
 # module that report begins with: an exception's (a thread's, the
 # excepthook's, an unraisable one's: the delivery module, then traceback,
 # which reads source lines and parses them) and a Qt message's (the app's
-# line that set it off).  tests/test_fork_from_threads.py checks the lists.
+# line that set it off).  tests/test_fork_from_threads.py checks the lists
+# (3.13's traceback also brings contextlib and re).
 REPORT_IMPORTS = {
     DELIVERY_MODULE: (DELIVERY_MODULE, "pyqtguard.qt.guithread", "traceback", "linecache",
-                      "tokenize", "token", "textwrap", "ast"),
+                      "tokenize", "token", "textwrap", "ast", "contextlib", "re"),
     "pyqtguard.registry.frames": ("pyqtguard.registry.frames", "opcode", "dis", "inspect"),
 }
 _report_imports_done: set[str] = set()
@@ -79,6 +81,31 @@ def _before_fork() -> None:
         _report_imports_done.add(first)
 
 
+def _after_fork_in_child() -> None:
+    """In a fork child: one window is left to the before-fork hook - a
+    thread may begin a report's import after the hook looked and before the
+    fork (3.12: a child hung in 6 runs of 10).  That import, half done here
+    (its thread was not copied), would hold its lock for ever: the module
+    and its lock are dropped, so the child's own report imports it afresh.
+    Only the report's modules, and only an import another thread began."""
+    importlib = sys.modules.get("_frozen_importlib")
+    locks = getattr(importlib, "_module_locks", None)
+    if not isinstance(locks, dict):
+        return
+    me = _thread.get_ident()
+    for group in REPORT_IMPORTS.values():
+        for name in group:
+            ref = locks.get(name)
+            lock = ref() if callable(ref) else None
+            if lock is None or getattr(lock, "owner", me) == me:
+                continue              # no import under way, or this thread's own
+            module = sys.modules.get(name)
+            if module is None or getattr(getattr(module, "__spec__", None),
+                                         "_initializing", False):
+                sys.modules.pop(name, None)
+                locks.pop(name, None)
+
+
 def install(config: Config) -> None:
     """Put the C hooks in place, chaining to the app's own hooks."""
     global _saved_hooks, _exit_timeout, _fork_hook_registered
@@ -100,7 +127,7 @@ def install(config: Config) -> None:
                        sys.__unraisablehook__)
     _native.configure_hooks_from(DELIVERY_MODULE, config.stderr)
     if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_before_fork)
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
         _fork_hook_registered = True
     _native.set_repeat_interval(config.repeat_interval)
     _chain_to_saved_hooks()
