@@ -111,8 +111,14 @@ def churn(n):
     wait_all()
 
 churn(1000)
-before = rss_kib()
-churn(3000)
-print(json.dumps({"growth_kib": rss_kib() - before}))
+growths = []
+for window in range(2):
+    before = rss_kib()
+    churn(2000)
+    growths.append(rss_kib() - before)
+print(json.dumps({"growth_kib": min(growths), "growths": growths}))
 """, tmp_path)
-    assert _result(result)["growth_kib"] < 200
+    # The leak: ~1.6 MB per 2,000 workers, in every window.  The RSS of a
+    # loaded machine's run moves by a few hundred KiB now and then (3.12:
+    # 24-516 KiB over 3,000 workers, the same code), rarely in both.
+    assert _result(result)["growth_kib"] < 300
