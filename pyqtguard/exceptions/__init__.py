@@ -48,10 +48,12 @@ MATPLOTLIB_MODULES = ("matplotlib.cbook", "matplotlib.backends.backend_qt")
 # excepthook's, an unraisable one's: the delivery module, then traceback,
 # which reads source lines and parses them) and a Qt message's (the app's
 # line that set it off).  tests/test_fork_from_threads.py checks the lists
-# (3.13's traceback also brings contextlib and re).
+# (3.13's traceback also brings contextlib and re; 3.14's, dataclasses).
 REPORT_IMPORTS = {
     DELIVERY_MODULE: (DELIVERY_MODULE, "pyqtguard.qt.guithread", "traceback", "linecache",
-                      "tokenize", "token", "textwrap", "ast", "contextlib", "re"),
+                      "tokenize", "token", "textwrap", "ast", "contextlib", "re")
+                     + (("copy", "dataclasses", "annotationlib")      # 3.14's traceback
+                        if sys.version_info >= (3, 14) else ()),
     "pyqtguard.registry.frames": ("pyqtguard.registry.frames", "opcode", "dis", "inspect"),
 }
 _report_imports_done: set[str] = set()
