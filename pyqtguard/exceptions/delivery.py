@@ -14,7 +14,6 @@ call back into it for three things, each of which may fail without harm:
 """
 from __future__ import annotations
 
-import os
 import _thread
 import sys
 import time
@@ -24,7 +23,7 @@ from .. import _native
 from .. import logs as logfile
 from .. import qt as qt_attach
 from ..qt import guithread
-from ..registry import loaded_threading
+from ..registry import loaded_threading, main_thread_elsewhere, renewed_in_fork_children
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up cost
@@ -36,9 +35,7 @@ if TYPE_CHECKING:  # typing, logging and traceback load on first use: start-up c
 ExceptionCallback = Callable[["ExceptionRecord"], object]
 
 _callbacks: list[ExceptionCallback] = []
-_callbacks_lock = _thread.allocate_lock()
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_callbacks_lock._at_fork_reinit)
+_callbacks_lock = renewed_in_fork_children(_thread.allocate_lock())
 
 
 class ExceptionRecord:
@@ -288,16 +285,6 @@ def _logging_listens(logger: logging.Logger) -> bool:
     return False
 
 
-def _main_elsewhere() -> bool:
-    """threading's main thread is this one, but the process's main thread
-    (the registry's, named at install()) is another: a thread Qt started
-    imported threading first (Qt Quick's render thread in a paint()), and
-    threading took it for the main thread."""
-    here = _native.current_native_id()
-    return any(kind == 1 and native_id != here
-               for native_id, _ident, _name, kind in _native.thread_table())
-
-
 def _describe_current_thread() -> str:
     # threading._active, not current_thread(): for a thread threading did not
     # start (a QThread, a pool thread) current_thread() would create a
@@ -307,7 +294,8 @@ def _describe_current_thread() -> str:
     current = (threading._active.get(_thread.get_ident())
                if threading is not None else None)
     if (current is not None and not isinstance(current, threading._DummyThread)
-            and (current is not threading.main_thread() or not _main_elsewhere())):
+            and (current is not threading.main_thread()
+                 or not main_thread_elsewhere(_native.current_native_id()))):
         return current.name
     name = _native.thread_name(_native.current_native_id())
     if name:
@@ -320,9 +308,7 @@ def _describe_current_thread() -> str:
 # (stream, text).  Written by the next drain there - posted with each copy,
 # and run again when the event loop ends, so that none is left behind.
 _stderr_copies: list[tuple[Any, str]] = []
-_stderr_copies_lock = _thread.allocate_lock()
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_stderr_copies_lock._at_fork_reinit)
+_stderr_copies_lock = renewed_in_fork_children(_thread.allocate_lock())
 
 
 def _post_stderr_copy(text: str) -> bool:

@@ -26,6 +26,7 @@ import sys
 import _thread
 import time
 
+from ..registry import renewed_in_fork_children
 from .. import _native
 
 TYPE_CHECKING = False
@@ -35,9 +36,7 @@ if TYPE_CHECKING:
 
 _path: str | None = None
 _warned: set[str] = set()
-_warned_lock = _thread.allocate_lock()
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_warned_lock._at_fork_reinit)
+_warned_lock = renewed_in_fork_children(_thread.allocate_lock())
 
 
 def warn_once(key: str, message: str) -> None:

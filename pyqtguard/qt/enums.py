@@ -21,9 +21,10 @@ Example::
 from __future__ import annotations
 
 import _thread
-import os
 import sys
 import time
+
+from ..registry import renewed_in_fork_children
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,9 +58,8 @@ WAIT_FOR_OTHER_BUILD = 0.5
 # unless the app set one of its own meanwhile, which it keeps.  (Each
 # restoring what it saw on entry left the second one in restoring the
 # first's 0.25 s, for good: every wait for the GIL then 250 ms.)
-_hold_lock = _thread.RLock()   # re-entered by a signal handler that starts a QThread
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_hold_lock._at_fork_reinit)
+# Re-entrant: a signal handler that starts a QThread may come in while held.
+_hold_lock = renewed_in_fork_children(_thread.RLock())
 _holders = 0
 _saved_interval = 0.0
 _held_interval = 0.0

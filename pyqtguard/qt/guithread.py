@@ -7,11 +7,11 @@ a queued signal and calls them there.
 """
 from __future__ import annotations
 
-import os
 import sys
 import _thread
 import weakref
 
+from ..registry import renewed_in_fork_children
 from . import QTCORE, gui_thread_here
 
 TYPE_CHECKING = False
@@ -19,9 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-_lock = _thread.allocate_lock()
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
+_lock = renewed_in_fork_children(_thread.allocate_lock())
 
 _bridge: Any = None
 

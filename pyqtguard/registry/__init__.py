@@ -54,6 +54,31 @@ _first_ident = _thread.get_ident()
 _threading_before = "threading" in sys.modules
 
 
+def renewed_in_fork_children(lock: Any) -> Any:
+    """*lock*, made anew in ``fork()`` children; returns it.
+
+    A fork copies only the forking thread, with every lock as it was: one
+    another thread held stays held in the child for ever.  pyqtguard's
+    module-level locks are made anew there, as ``logging`` does its own
+    (``_at_fork_reinit``: the hook holds the lock alone, not its module).
+
+    Example::
+
+        _lock = renewed_in_fork_children(_thread.allocate_lock())
+    """
+    if hasattr(os, "register_at_fork"):              # not on Windows
+        os.register_at_fork(after_in_child=lock._at_fork_reinit)
+    return lock
+
+
+def main_thread_elsewhere(native_id: int | None) -> bool:
+    """The registry's main thread (named at install()) is another than
+    *native_id*'s: threading took that one for the main thread, a thread Qt
+    started having imported it first (Qt Quick's render thread in a paint())."""
+    return any(kind == KIND_MAIN and main_id != native_id
+               for main_id, _ident, _name, kind in _native.thread_table())
+
+
 def loaded_threading() -> Any:
     """The :mod:`threading` module if the app has imported it, else None
     (never imports it: see the module's docstring)."""

@@ -18,7 +18,7 @@ import sys
 import time
 
 from .. import _native
-from . import loaded_threading
+from . import loaded_threading, main_thread_elsewhere
 from .frames import app_frames
 
 TYPE_CHECKING = False
@@ -159,8 +159,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     seen: set[int] = set()
     threading = loaded_threading()               # None: no thread is threading's
     main = threading.main_thread() if threading is not None else None
-    if main is not None and any(kind == 1 and native_id != main.native_id
-                                for native_id, (_i, _n, kind) in table.items()):
+    if main is not None and main_thread_elsewhere(main.native_id):
         # threading took another thread for the main one: a thread Qt
         # started imported it first (Qt Quick's render thread in a paint()).
         # The registry's main thread is the process's.

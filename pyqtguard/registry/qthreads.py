@@ -25,7 +25,6 @@ Each started QThread
 """
 from __future__ import annotations
 
-import os
 import sys
 import _thread
 import time
@@ -35,7 +34,8 @@ from .. import _native
 from .. import logs as logfile
 from ..qt import guithread
 from ..qt.enums import qt_enum
-from . import KIND_QTHREAD, register_current, start_site, unregister_current
+from . import (KIND_QTHREAD, register_current, renewed_in_fork_children, start_site,
+               unregister_current)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
@@ -80,9 +80,7 @@ def _weak_or_strong(thread: Any) -> Any:
 
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
-_lock = _thread.allocate_lock()
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
+_lock = renewed_in_fork_children(_thread.allocate_lock())
 # QThreads that have pyqtguard's started/finished slots (kept here, not as an
 # attribute of the app's object: its __setattr__ and vars() are the app's).
 _connected: weakref.WeakSet[Any] = weakref.WeakSet()

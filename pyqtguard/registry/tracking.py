@@ -19,7 +19,7 @@ import time
 from .. import _native
 from .. import qt as qt_attach
 from . import (KIND_MAIN, KIND_PYTHON, MAIN_THREAD_NAME, in_main_thread, loaded_threading,
-               register_current, start_site, unregister_current)
+               main_thread_elsewhere, register_current, start_site, unregister_current)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
@@ -165,8 +165,7 @@ def _track_python_threads(threading: ModuleType) -> None:
         # thread that forked (a forkserver worker's main thread).
         native_id = _thread.get_native_id() if thread.ident == current else thread.native_id
         kind = _kind_of(thread)
-        if kind == KIND_MAIN and any(k == KIND_MAIN and n != native_id
-                                     for n, _i, _name, k in _native.thread_table()):
+        if kind == KIND_MAIN and main_thread_elsewhere(native_id):
             # threading took another thread for the main one (a thread Qt
             # started imported it first): the registry keeps the real one
             # and that thread keeps its own name.

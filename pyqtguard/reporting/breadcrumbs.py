@@ -16,12 +16,12 @@ Example::
 """
 from __future__ import annotations
 
-import os
 import collections
 import logging
 import threading
 import time
 
+from ..registry import renewed_in_fork_children
 from . import report
 
 TYPE_CHECKING = False
@@ -33,9 +33,7 @@ MAX_LINE = 500
 
 
 _recent: collections.deque[str] = collections.deque(maxlen=MAX_LINES)
-_recent_lock = threading.Lock()
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_recent_lock._at_fork_reinit)
+_recent_lock = renewed_in_fork_children(threading.Lock())
 # Logger.callHandlers as it was before install(), called first.
 _previous_call_handlers: Callable[..., None] | None = None
 _installed = False

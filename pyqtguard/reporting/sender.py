@@ -23,6 +23,7 @@ import queue
 import re
 import threading
 
+from ..registry import renewed_in_fork_children
 from .. import logs as runlog
 from ..qt import guithread
 from . import unsent
@@ -42,15 +43,14 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _jobs: queue.Queue[tuple[object, ...] | None] = queue.Queue()
 _thread: threading.Thread | None = None
-_lock = threading.Lock()
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
-    # The reports queued in the parent are the parent's to send: a child
-    # that sent them too sent each twice (and kept a copy of each that
-    # failed).  Its queue starts empty, its lock made anew (a parent thread
-    # may have been in put() or get()).
+_lock = renewed_in_fork_children(threading.Lock())
+# The reports queued in the parent are the parent's to send: a child that
+# sent them too sent each twice (and kept a copy of each that failed).  Its
+# queue starts empty, its lock made anew (a parent thread may have been in
+# put() or get()).
+renewed_in_fork_children(_jobs.not_empty)
+if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_jobs.queue.clear)
-    os.register_at_fork(after_in_child=_jobs.not_empty._at_fork_reinit)
 _stuck: list[threading.Thread] = []     # the sender thread's own
 
 

@@ -13,10 +13,10 @@ deleted is dropped (debug log), never an error.
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections import deque
+from ..registry import renewed_in_fork_children
 from ..qt import guithread
 from ..qt.enums import qt_enum
 
@@ -197,9 +197,7 @@ def _debug(text: str) -> None:
 # ---- the hub: one QObject in the GUI thread -----------------------------------
 
 _hub: Any = None
-_hub_lock = threading.Lock()
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_hub_lock._at_fork_reinit)
+_hub_lock = renewed_in_fork_children(threading.Lock())
 # (target, events) posted and not yet delivered, in posting order.
 _queue: deque[tuple[Any, tuple]] = deque()
 # True from a wake-up's posting to the start of its delivery: a post while

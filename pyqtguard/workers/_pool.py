@@ -17,11 +17,11 @@ remove it from ``_queued`` (a ``set.remove``, atomic under the GIL).
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections import deque
 
+from ..registry import renewed_in_fork_children
 from .. import _native
 
 TYPE_CHECKING = False
@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 
 _queue: deque[Any] = deque()
 _queued: set[Any] = set()            # queued and not taken: the claim tokens
-_lock = threading.Lock()             # guards _runners against a runner's exit
-if hasattr(os, "register_at_fork"):     # a fork child copies no thread that held it
-    os.register_at_fork(after_in_child=_lock._at_fork_reinit)
+_lock = renewed_in_fork_children(threading.Lock())             # guards _runners against a runner's exit
 _runners = 0
 _runner_class: Any = None
 
