@@ -80,3 +80,37 @@ def test_app_in_a_folder_whose_name_is_not_utf8(tmp_path, mode):
     assert "UnicodeEncodeError" not in result.stderr + result.log, result.describe()
     assert "failed" not in result.stderr, result.describe()
     assert outcome in str(newest_run(result.log_dir)["summary"]), result.describe()
+
+
+def _importable_isolated() -> bool:
+    """`python -I` ignores PYTHONPATH: pyqtguard must be installed."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-I", "-c", "import pyqtguard"],
+                          capture_output=True, timeout=60).returncode == 0
+
+
+@pytest.mark.parametrize("python_args, env", [
+    (["-X", "dev", "-W", "error"], {}),
+    (["-W", "error::ResourceWarning", "-X", "tracemalloc=5"], {}),
+    (["-OO"], {}),
+    (["-I"], {}),
+    ([], {"PYTHONMALLOC": "debug", "PYTHONIOENCODING": "ascii"}),
+], ids=["dev-Werror", "ResourceWarning-tracemalloc", "OO", "isolated", "mallocdebug-ascii"])
+def test_interpreter_flags_hold(tmp_path, python_args, env):
+    """Held cases of the table: under these flags `pyqtguard run` still
+    reports the slot's exception in the log (PYQTGUARD_LOG_DIR read under
+    -I too: isolated mode ignores PYTHON* variables only), writes nothing
+    to stderr beyond the report, and `pyqtguard logs` reads the run."""
+    if "-I" in python_args and not _importable_isolated():
+        pytest.skip("pyqtguard not installed in this interpreter (-I ignores PYTHONPATH)")
+    source = APP.replace("import pyqtguard\npyqtguard.install(exit_timeout=1, freeze_ms=300)\n",
+                         "")
+    result = run_app(source, tmp_path, args=["slot"], under_run=True,
+                     python_args=python_args, env=env, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "ValueError: broken slot" in result.log, result.describe()
+    assert "ValueError: broken slot" in result.stderr, result.describe()
+    for trouble in ("Warning", "Exception ignored", "failed", "pyqtguard: cannot"):
+        assert trouble not in result.stderr, result.describe()
+    assert newest_run(result.log_dir)["summary"] == "1 exception", result.describe()
