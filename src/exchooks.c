@@ -374,12 +374,14 @@ write_text_to_log(int fd, PyObject *text)
         return;
     }
     Py_ssize_t len;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
+    PyObject *holder;
+    const char *utf8 = pqg_utf8(text, &len, &holder);
     if (utf8 == NULL) {
         PyErr_Clear();
         return;
     }
     pqg_write_text(fd, utf8, (size_t)len, 1);   /* no forged markers */
+    Py_XDECREF(holder);
 }
 
 /* A report and the empty line after it, in one write(); its lines defused
@@ -393,16 +395,19 @@ write_report_to_log(PyObject *report)
         return;
     }
     Py_ssize_t len;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(report, &len);
+    PyObject *holder;       /* a file name that is not UTF-8: written escaped */
+    const char *utf8 = pqg_utf8(report, &len, &holder);
     size_t defused = utf8 != NULL ? pqg_defuse_text(utf8, (size_t)len, 1, NULL) : 0;
     char *buf = utf8 != NULL ? PyMem_Malloc(defused + 1) : NULL;
     if (buf == NULL) {
         PyErr_Clear();
+        Py_XDECREF(holder);
         write_text_to_log(fd, report);
         pqg_puts(fd, "\n");
         return;
     }
     (void)pqg_defuse_text(utf8, (size_t)len, 1, buf);
+    Py_XDECREF(holder);
     buf[defused] = '\n';
     pqg_write_all(fd, buf, defused + 1);
     PyMem_Free(buf);
@@ -418,10 +423,13 @@ report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
     if (header != NULL) {
         write_text_to_log(log, header);
         if (to_stderr) {
-            const char *utf8 = PyUnicode_AsUTF8(header);
+            Py_ssize_t len;
+            PyObject *holder;
+            const char *utf8 = pqg_utf8(header, &len, &holder);
             if (utf8 != NULL) {
-                pqg_puts(pqg_stderr_fd(), utf8);
+                pqg_write_all(pqg_stderr_fd(), utf8, (size_t)len);
             }
+            Py_XDECREF(holder);
             PyErr_Clear();
         }
     }
@@ -690,10 +698,13 @@ name_from_threading(unsigned long native_id, char *buf, size_t size)
     PyObject *name = thread && strcmp(type, "_DummyThread") != 0
                      && !(strcmp(type, "_MainThread") == 0 && main_elsewhere(native_id))
                      ? PyObject_GetAttrString(thread, "_name") : NULL;
-    const char *utf8 = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    Py_ssize_t len;
+    PyObject *holder = NULL;
+    const char *utf8 = name && PyUnicode_Check(name) ? pqg_utf8(name, &len, &holder) : NULL;
     if (utf8 != NULL) {
         snprintf(buf, size, "%s", utf8);
     }
+    Py_XDECREF(holder);
     Py_XDECREF(name);
     Py_XDECREF(key);
     Py_XDECREF(active);
@@ -1013,12 +1024,15 @@ plain_message(PyObject *exc_value, char *buf, size_t size)
         || !PyUnicode_Check(PyTuple_GET_ITEM(args, 0))) {
         return;
     }
-    const char *utf8 = PyUnicode_AsUTF8(PyTuple_GET_ITEM(args, 0));
+    Py_ssize_t len;
+    PyObject *holder;
+    const char *utf8 = pqg_utf8(PyTuple_GET_ITEM(args, 0), &len, &holder);
     if (utf8 == NULL) {
         PyErr_Clear();
         return;
     }
     snprintf(buf, size, "%s", utf8);
+    Py_XDECREF(holder);
 }
 
 /* The Python frames of this thread while the hook runs, innermost first, as

@@ -107,11 +107,16 @@ describe(PyObject *exc_type, PyObject *exc_tb, char *buf, size_t size)
         return;
     }
     PyCodeObject *code = PyFrame_GetCode(tb->tb_frame);
-    const char *function = PyUnicode_AsUTF8(code->co_name);
-    const char *file = PyUnicode_AsUTF8(code->co_filename);
+    Py_ssize_t len;
+    PyObject *function_holder, *file_holder;    /* names that are not UTF-8: escaped */
+    const char *function = pqg_utf8(code->co_name, &len, &function_holder);
+    PyErr_Clear();
+    const char *file = pqg_utf8(code->co_filename, &len, &file_holder);
     PyErr_Clear();
     snprintf(buf, size, "%s in %s (%s:%d)", type_name, function ? function : "?",
              file ? file : "?", PyCode_Addr2Line(code, tb->tb_lasti));
+    Py_XDECREF(function_holder);
+    Py_XDECREF(file_holder);
     Py_DECREF(code);
 }
 

@@ -957,6 +957,25 @@ write_to_log(const char *buf, size_t len, int report)
     return PyBool_FromLong(fd >= 0 && !write_failed && !log_broken);
 }
 
+const char *
+pqg_utf8(PyObject *text, Py_ssize_t *len, PyObject **holder)
+{
+    *holder = NULL;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, len);
+    if (utf8 != NULL || !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        return utf8;
+    }
+    /* Lone surrogates (os.fsdecode() of a name that is not UTF-8): as
+     * Python's own stderr writes them, not the report lost. */
+    PyErr_Clear();
+    *holder = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
+    if (*holder == NULL) {
+        return NULL;
+    }
+    *len = PyBytes_GET_SIZE(*holder);
+    return PyBytes_AS_STRING(*holder);
+}
+
 /* prefix + defused text + suffix, built in one buffer: one write(), so that
  * entries of several threads never interleave (the fd is O_APPEND). */
 static PyObject *
@@ -964,7 +983,8 @@ write_entry(const char *prefix, size_t prefix_len, PyObject *text,
             const char *suffix, size_t suffix_len, int report)
 {
     Py_ssize_t len;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
+    PyObject *holder;
+    const char *utf8 = pqg_utf8(text, &len, &holder);
     if (utf8 == NULL) {
         return NULL;
     }
@@ -972,10 +992,12 @@ write_entry(const char *prefix, size_t prefix_len, PyObject *text,
     size_t total = prefix_len + body + suffix_len;
     char *entry = PyMem_Malloc(total > 0 ? total : 1);
     if (entry == NULL) {
+        Py_XDECREF(holder);
         return PyErr_NoMemory();
     }
     memcpy(entry, prefix, prefix_len);
     (void)pqg_defuse_text(utf8, (size_t)len, 1, entry + prefix_len);
+    Py_XDECREF(holder);
     memcpy(entry + prefix_len + body, suffix, suffix_len);
     PyObject *written = write_to_log(entry, total, report);
     PyMem_Free(entry);

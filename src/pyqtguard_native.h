@@ -81,6 +81,11 @@ void pqg_put_escaped_lines(int fd, const char *s, size_t max_len); /* signal-saf
 size_t pqg_defuse_text(const char *in, size_t len, int at_line_start, char *out);
 void pqg_write_text(int fd, const char *buf, size_t len, int at_line_start); /* signal-safe */
 void pqg_format_timestamp(char *buf);  /* signal-safe, UTC, >= 32 bytes */
+/* The UTF-8 of a str (GIL held), a lone surrogate in it written escaped
+ * ("\udce9"): a file or folder name whose bytes are not UTF-8
+ * (surrogateescape) is shown, never refused.  *holder* keeps the escaped
+ * copy alive: Py_XDECREF it after use.  NULL (error set) if not a str. */
+const char *pqg_utf8(PyObject *text, Py_ssize_t *len, PyObject **holder);
 long long pqg_monotonic_ns(void);      /* signal-safe */
 void pqg_put_timestamp(int fd);                     /* signal-safe, UTC */
 /* Write to the log fd and, when present, to the stderr fd. */

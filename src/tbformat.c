@@ -29,17 +29,21 @@ put_both(const char *s, int to_stderr)
 static void
 put_unicode(PyObject *text, int to_stderr)
 {
-    const char *utf8 = text != NULL ? PyUnicode_AsUTF8(text) : NULL;
+    Py_ssize_t len = 3;
+    PyObject *holder = NULL;        /* a file name that is not UTF-8: escaped */
+    const char *utf8 = text != NULL ? pqg_utf8(text, &len, &holder) : NULL;
     if (utf8 == NULL) {
         PyErr_Clear();
         utf8 = "<?>";
+        len = 3;
     }
     /* A message or file name from the app, after "Type: " or 'File "':
      * its next lines must not pass for a marker (logfd.c). */
-    pqg_write_text(report_log_fd, utf8, strlen(utf8), 0);
+    pqg_write_text(report_log_fd, utf8, (size_t)len, 0);
     if (to_stderr) {
-        pqg_puts(pqg_stderr_fd(), utf8);
+        pqg_write_all(pqg_stderr_fd(), utf8, (size_t)len);
     }
+    Py_XDECREF(holder);
 }
 
 static void

@@ -407,6 +407,25 @@ def test_closed_stdout_is_no_traceback(tmp_path, many_logs, command, unbuffered)
     assert code == (0 if "--help" in command and unbuffered else 141), err
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="Linux's /dev/full")
+@pytest.mark.parametrize("command", [
+    ["logs"], ["logs", "--json"], ["report"], ["report", "--last"], ["check", "."],
+], ids=" ".join)
+def test_stdout_on_a_full_disk_is_one_line(tmp_path, many_logs, command):
+    """``pyqtguard logs > /dev/full`` (stdout on a full disk): one line
+    saying so and exit status 74 (EX_IOERR), not a traceback of the write
+    and another of the interpreter's flush at exit."""
+    env = child_env(many_logs)
+    env.pop("PYTHONUNBUFFERED", None)
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "pyqtguard", *command], cwd=tmp_path,
+                              env=env, stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=60)
+    assert proc.stderr == ("pyqtguard: cannot write its output: "
+                           "[Errno 28] No space left on device\n"), proc.stderr
+    assert proc.returncode == 74, proc.stderr
+
+
 # ---- hostile text in logs printed to a terminal ------------------------------
 def _forge_crash_log(folder, pid=4242, thread="t", extra=""):
     folder.mkdir(parents=True, exist_ok=True)

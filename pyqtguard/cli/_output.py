@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["escape_what_stdout_cannot_encode", "folder", "printable", "printable_text",
-           "unless_reader_gone", "READER_GONE"]
+           "unless_reader_gone", "READER_GONE", "WRITE_FAILED"]
 
 READER_GONE = 141       # 128 + SIGPIPE: what a shell shows for `ls | head -1`
+WRITE_FAILED = 74       # EX_IOERR (sysexits.h): stdout refused the output (a full disk)
 
 
 def folder(text: str) -> str:
@@ -64,7 +65,9 @@ def unless_reader_gone(command: Callable[[], int]) -> int:
     :data:`READER_GONE`, as a command killed by SIGPIPE ends (Python
     ignores SIGPIPE, so a write raises instead).  stdout then goes to the
     null device, so that the interpreter's own flush at exit has nowhere
-    to fail.  ``SystemExit`` (argparse's ``--help`` and errors) passes."""
+    to fail.  Any other failed write to stdout (a full disk): one line on
+    stderr, status :data:`WRITE_FAILED`.  ``SystemExit`` (argparse's
+    ``--help`` and errors) passes."""
     try:
         try:
             return command()
@@ -72,12 +75,34 @@ def unless_reader_gone(command: Callable[[], int]) -> int:
             if sys.stdout is not None:
                 sys.stdout.flush()
     except BrokenPipeError:
-        if sys.stdout is not None:
-            devnull = os.open(os.devnull, os.O_WRONLY)
+        _stdout_to_devnull()
+        return READER_GONE
+    except OSError as exc:
+        if exc.filename is not None:
+            raise                   # a file of ours, not stdout: a bug to see
+        # stdout on a full disk or a device that refuses writes
+        # (`pyqtguard logs > /dev/full`): one line, as other commands say
+        # it, not a traceback here and another at the interpreter's flush.
+        _stdout_to_devnull()
+        if sys.stderr is not None:
             try:
-                os.dup2(devnull, sys.stdout.fileno())
+                sys.stderr.write(f"pyqtguard: cannot write its output: {exc}\n")
+                sys.stderr.flush()
             except (OSError, ValueError):
                 pass
-            finally:
-                os.close(devnull)
-        return READER_GONE
+        return WRITE_FAILED
+
+
+def _stdout_to_devnull() -> None:
+    """What is left in stdout's buffer goes nowhere at exit, quietly."""
+    if sys.stdout is not None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            return
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.close(devnull)
