@@ -434,3 +434,77 @@ def test_a_fork_child_writes_its_own_exception_reports_and_not_its_parents(
         assert result.log.count(child) == 1, result.describe()
     else:
         assert child in result.stderr, result.describe()
+
+
+# call_in_gui in a fork child of a thread other than the GUI thread: the
+# child has no GUI thread, nothing will ever run the call.  {caller}: the
+# forking thread itself or a thread the child starts; {when}: the fork
+# while the GUI thread runs its loop, or before any loop ran.
+CALL_IN_GUI_IN_A_FORK_CHILD = """
+    import os, signal, sys, threading, time
+    from PyQt6.QtCore import QMetaObject, Qt, QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install()
+    from pyqtguard.workers import call_in_gui
+    app = QApplication([])
+
+    def call():
+        try:
+            answer = call_in_gui(lambda: "ran", timeout=None)
+            os.write(1, f"child: returned {{answer!r}}\\n".encode())
+        except RuntimeError as exc:
+            os.write(1, f"child: RuntimeError: {{exc}}\\n".encode())
+
+    def in_child():
+        if {caller!r} == "a-thread-of-the-child":
+            thread = threading.Thread(target=call)
+            thread.start()
+            thread.join()
+        else:
+            call()
+
+    def worker():
+        pid = os.fork()
+        if pid == 0:
+            in_child()
+            os._exit(0)
+        deadline = time.monotonic() + 5
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                print("child hung", flush=True)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        # the parent's own call still answered by its GUI thread
+        print("parent:", call_in_gui(lambda: "ran", timeout=10), flush=True)
+        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
+
+    thread = threading.Thread(target=worker)
+    if {when!r} == "before-the-loop":
+        thread.start()
+        time.sleep(0.5)                 # forked: the GUI thread sleeps here
+    else:
+        QTimer.singleShot(0, thread.start)
+    app.exec()
+    thread.join()
+    print("parent done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("when", ["while-the-loop-runs", "before-the-loop"])
+@pytest.mark.parametrize("caller", ["the-forking-thread", "a-thread-of-the-child"])
+def test_call_in_gui_in_a_fork_child_of_another_thread_fails_at_once(tmp_path, caller, when):
+    # The child has no GUI thread: call_in_gui(..., timeout=None) posted to
+    # the parent's hub and waited for ever (the child killed after 5 s).
+    # Now a RuntimeError at once, as once the interpreter exits.  (The same
+    # without install(): call_in_gui does not depend on it.)
+    result = run_app(CALL_IN_GUI_IN_A_FORK_CHILD.format(caller=caller, when=when),
+                     tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "child hung" not in result.stdout, result.describe()
+    assert "child: RuntimeError: " in result.stdout, result.describe()
+    assert "no GUI thread" in result.stdout, result.describe()
+    assert "parent: ran" in result.stdout, result.describe()
+    assert "parent done" in result.stdout, result.describe()
