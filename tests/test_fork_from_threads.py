@@ -10,6 +10,7 @@ few seconds hangs (killed; the app stops at the first).
 """
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -508,3 +509,74 @@ def test_call_in_gui_in_a_fork_child_of_another_thread_fails_at_once(tmp_path, c
     assert "no GUI thread" in result.stdout, result.describe()
     assert "parent: ran" in result.stdout, result.describe()
     assert "parent done" in result.stdout, result.describe()
+
+
+# A fork child of the main thread that ends by the interpreter's exit
+# while the parent runs a QThread (stops when asked, in the parent): the
+# child has no such thread.  {when}: the fork before the loop (the QThread
+# without a parent), or after app.exec() returned (the QThread a window's
+# child, its parent watched from the loop's end).
+PARENTS_QTHREAD_AT_A_CHILDS_EXIT = """
+    import os, signal, sys, threading, time
+    from PyQt6.QtCore import QThread, QTimer
+    from PyQt6.QtWidgets import QApplication, QWidget
+    import pyqtguard
+    pyqtguard.install(exit_timeout=3)
+    app = QApplication([])
+
+    class Spin(QThread):
+        def run(self):
+            while not self.isInterruptionRequested():
+                time.sleep(0.01)
+
+    def fork_and_wait():
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            return True
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > started + 15:
+                print("child hung", flush=True)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        print(f"child ended in {{time.monotonic() - started:.1f}} s", flush=True)
+        return False
+
+    def main():
+        window = QWidget()
+        spin = Spin(window if {when!r} == "after-the-loop" else None)
+        spin.setObjectName("parents-spinner")
+        spin.start()
+        if {when!r} == "after-the-loop":
+            QTimer.singleShot(100, app.quit)
+            app.exec()
+        else:
+            time.sleep(0.1)
+        if fork_and_wait():
+            sys.exit(0)                 # the child: the interpreter's exit
+        spin.requestInterruption()
+        spin.wait()
+
+    main()
+    print("parent done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("when", ["before-the-loop", "after-the-loop"])
+def test_a_fork_childs_exit_does_not_wait_for_or_name_its_parents_qthreads(tmp_path, when):
+    # The child's exit asked the parent's QThread to stop, waited for it to
+    # the deadline (2.5 s of 3) and logged "QThread 'parents-spinner' ...
+    # did not stop when asked" as the child's: the thread is not in the
+    # child.  (Without pyqtguard the child's exit is at once.)
+    result = run_app(PARENTS_QTHREAD_AT_A_CHILDS_EXIT.format(when=when), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "parent done" in result.stdout, result.describe()
+    took = re.search(r"child ended in ([0-9.]+) s", result.stdout)
+    assert took and float(took.group(1)) < 1.5, result.describe()
+    assert "(forked child, pid" in result.log, result.describe()   # the child's exit logged
+    assert "parents-spinner" not in "".join(
+        line for line in result.log.splitlines(True) if "(forked child, pid" in line), \
+        result.describe()
+    assert "did not stop when asked" not in result.log, result.describe()
