@@ -211,6 +211,62 @@ def test_a_fork_childs_repeat_counts_are_not_read_as_the_apps_exceptions(tmp_pat
     assert newest["outcome"] == "clean" and newest["exceptions"] == 0, newest
 
 
+REPEATS_ON_BOTH_SIDES_OF_A_FORK = """
+    import os, sys, threading
+    from PyQt6.QtCore import qWarning
+    import pyqtguard
+    pyqtguard.install(stderr=False)
+
+    def boom():
+        raise LookupError("the same bug")
+
+    def repeat(times):
+        for _ in range(times):
+            if {what!r} == "exception":
+                thread = threading.Thread(target=boom)
+                thread.start()
+                thread.join()
+            else:
+                qWarning("the same warning")
+
+    repeat(3)                       # in full once, 2 repeats counted
+    pid = os.fork()
+    if pid == 0:
+        repeat(4)
+        sys.exit(0)                 # the interpreter's exit writes the counts
+    print("child", pid, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+@pytest.mark.parametrize("what", ["exception", "qt-message"])
+def test_a_fork_childs_repeats_are_its_own_not_its_parents(tmp_path, what):
+    # The repeat table (C, static) was copied into the child: the child's
+    # first occurrence was counted as a repeat of the parent's (no full
+    # report of the child's own), and the child's count at its exit held the
+    # parent's uncounted repeats again: "6 more times" for its 4.
+    result = run_app(REPEATS_ON_BOTH_SIDES_OF_A_FORK.format(what=what), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    child = re.search(r"^child (\d+) 0$", result.stdout, re.M)
+    assert child, result.describe()
+    pid = int(child.group(1))
+    log = result.log
+    if what == "exception":
+        # each process reports its first in full, under its own pid
+        headers = re.findall(r"^\[[^\]]+\] pyqtguard: uncaught exception in thread .*pid (\d+)\)",
+                             log, re.M)
+        assert sorted(map(int, headers)) == sorted([pid, int(newest_run(result.log_dir)["pid"])]), log
+        counted = r"LookupError in boom \(.*\)"
+    else:
+        assert len(re.findall(rf"^\[[^\]]+\] \(forked child, pid {pid}\) Qt warning: "
+                              r"the same warning \(", log, re.M)) == 1, log
+        counted = r"Qt warning: the same warning \(.*\)"
+    assert len(re.findall(rf"^\[[^\]]+\] \(forked child, pid {pid}\) pyqtguard: {counted}: "
+                          r"3 more times since its last full report", log, re.M)) == 1, log
+    assert len(re.findall(rf"^\[[^\]]+\] pyqtguard: {counted}: 2 more times since its last "
+                          r"full report", log, re.M)) == 1, log
+    assert log.count("more times since its last full report") == 2, log
+
+
 def test_pool_workers_write_their_repeat_counts_before_multiprocessing_ends_them(tmp_path):
     # multiprocessing ends a fork worker with os._exit() after its own
     # finalizers: no atexit, so the worker's counts of repeated exceptions
