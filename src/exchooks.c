@@ -408,28 +408,19 @@ write_report_to_log(PyObject *report)
     PyMem_Free(buf);
 }
 
-/* The C-only path: used when re-entered or when Python formatting fails. */
+/* The C-only path: used when re-entered or when Python formatting fails.
+ * The header and the traceback in one write() (tbformat.c). */
 static void
 report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
                 PyObject *exc_tb)
 {
-    int to_stderr = stderr_available();
-    int log = pqg_log_report_fd();
-    if (header != NULL) {
-        write_text_to_log(log, header);
-        if (to_stderr) {
-            const char *utf8 = PyUnicode_AsUTF8(header);
-            if (utf8 != NULL) {
-                pqg_puts(pqg_stderr_fd(), utf8);
-            }
-            PyErr_Clear();
-        }
+    const char *head = header != NULL ? PyUnicode_AsUTF8(header) : NULL;
+    if (head == NULL) {
+        PyErr_Clear();
+        head = "pyqtguard: uncaught exception\n";
     }
-    else {
-        pqg_report_puts("pyqtguard: uncaught exception\n");
-    }
-    pqg_write_exception_fallback(log, exc_type, exc_value, exc_tb, to_stderr);
-    pqg_puts(log, "\n");
+    pqg_write_exception_fallback(pqg_log_report_fd(), head, exc_type, exc_value, exc_tb,
+                                 stderr_available());
 }
 
 static void
