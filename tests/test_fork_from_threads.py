@@ -580,3 +580,56 @@ def test_a_fork_childs_exit_does_not_wait_for_or_name_its_parents_qthreads(tmp_p
         line for line in result.log.splitlines(True) if "(forked child, pid" in line), \
         result.describe()
     assert "did not stop when asked" not in result.log, result.describe()
+
+
+# A fork child made once the app's shutdown has begun (app.exec() returned:
+# the deadline counts in the parent), whose own exit then hangs on a
+# forgotten thread.  The parent waits for it in a second loop (a new loop:
+# no deadline for the parent meanwhile).
+CHILD_FORKED_AFTER_SHUTDOWN_BEGAN = """
+    import os, signal, sys, threading, time
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install(exit_timeout=2)
+    app = QApplication([])
+    QTimer.singleShot(50, app.quit)
+    app.exec()                          # shutdown began
+    pid = os.fork()
+    if pid == 0:
+        threading.Thread(target=time.sleep, args=(60,)).start()   # never joined in time
+        sys.exit(0)
+    started = time.monotonic()
+    ended = []
+
+    def poll():
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            ended.append(os.waitstatus_to_exitcode(status))
+            app.quit()
+        elif time.monotonic() > started + 20:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            ended.append("hung")
+            app.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(20)
+    app.exec()
+    print(f"child: {{ended[0]}} after {{time.monotonic() - started:.1f}} s", flush=True)
+"""
+
+
+def test_a_fork_child_made_after_shutdown_began_has_its_own_bounded_exit(tmp_path):
+    # The child kept the parent's "shutdown began" (Python) without its
+    # deadline (C, forgotten in a fork child): its own exit began none -
+    # no deadline, no line - and hung on its forgotten thread for good
+    # (killed after 20 s).  A child forked before the loop's end was
+    # bounded.
+    result = run_app(CHILD_FORKED_AFTER_SHUTDOWN_BEGAN.format(), tmp_path, timeout=90)
+    assert result.returncode == 0, result.describe()
+    assert re.search(r"^child: 124 after [0-9.]+ s$", result.stdout, re.M), result.describe()
+    assert re.search(r"^\[[^\]]+\] \(forked child, pid \d+\) pyqtguard: shutdown began "
+                     r"\(the interpreter is exiting\); the process has 2 s to end", result.log,
+                     re.M), result.describe()
