@@ -633,3 +633,42 @@ def test_a_fork_child_made_after_shutdown_began_has_its_own_bounded_exit(tmp_pat
     assert re.search(r"^\[[^\]]+\] \(forked child, pid \d+\) pyqtguard: shutdown began "
                      r"\(the interpreter is exiting\); the process has 2 s to end", result.log,
                      re.M), result.describe()
+
+
+# A pyqtguard worker runs in the parent when the main thread forks; the
+# child shuts its workers down (pyqtguard.shutdown(), as aboutToQuit does).
+PARENTS_WORKER_AT_A_CHILDS_SHUTDOWN = """
+    import os, sys, time
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install()
+    from pyqtguard import workers
+    app = QApplication([])
+
+    def spin(state):
+        while not state.cancelled:
+            time.sleep(0.01)
+
+    workers.Worker(spin, name="parents-spin").start()
+    time.sleep(0.3)                     # running
+    pid = os.fork()
+    if pid == 0:
+        started = time.monotonic()
+        left = pyqtguard.shutdown(timeout=3)
+        os.write(1, f"child: {{left}} after {{time.monotonic() - started:.1f}} s\\n".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print("parent:", pyqtguard.shutdown(timeout=3), flush=True)
+"""
+
+
+def test_a_fork_childs_shutdown_does_not_wait_for_its_parents_workers(tmp_path):
+    # The child's shutdown() waited its whole timeout for the parent's
+    # running worker (no thread runs it in the child) and logged it as the
+    # child's: "(forked child, pid N) ... 1 worker(s) did not stop".
+    result = run_app(PARENTS_WORKER_AT_A_CHILDS_SHUTDOWN.format(), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    took = re.search(r"^child: \[\] after ([0-9.]+) s$", result.stdout, re.M)
+    assert took and float(took.group(1)) < 1.5, result.describe()
+    assert "parent: []" in result.stdout, result.describe()
+    assert "did not stop" not in result.log, result.describe()
