@@ -413,31 +413,22 @@ write_report_to_log(PyObject *report)
     PyMem_Free(buf);
 }
 
-/* The C-only path: used when re-entered or when Python formatting fails. */
+/* The C-only path: used when re-entered or when Python formatting fails.
+ * The header and the traceback in one write() (tbformat.c). */
 static void
 report_fallback(PyObject *header, PyObject *exc_type, PyObject *exc_value,
                 PyObject *exc_tb)
 {
-    int to_stderr = stderr_available();
-    int log = pqg_log_report_fd();
-    if (header != NULL) {
-        write_text_to_log(log, header);
-        if (to_stderr) {
-            Py_ssize_t len;
-            PyObject *holder;
-            const char *utf8 = pqg_utf8(header, &len, &holder);
-            if (utf8 != NULL) {
-                pqg_write_all(pqg_stderr_fd(), utf8, (size_t)len);
-            }
-            Py_XDECREF(holder);
-            PyErr_Clear();
-        }
+    Py_ssize_t len;
+    PyObject *holder = NULL;    /* a file name that is not UTF-8: escaped */
+    const char *head = header != NULL ? pqg_utf8(header, &len, &holder) : NULL;
+    if (head == NULL) {
+        PyErr_Clear();
+        head = "pyqtguard: uncaught exception\n";
     }
-    else {
-        pqg_report_puts("pyqtguard: uncaught exception\n");
-    }
-    pqg_write_exception_fallback(log, exc_type, exc_value, exc_tb, to_stderr);
-    pqg_puts(log, "\n");
+    pqg_write_exception_fallback(pqg_log_report_fd(), head, exc_type, exc_value, exc_tb,
+                                 stderr_available());
+    Py_XDECREF(holder);
 }
 
 static void

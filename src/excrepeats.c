@@ -40,6 +40,20 @@ typedef struct {
 static repeat_slot slots[REPEAT_SLOTS];
 static long long interval_ns = 60LL * 1000000000LL;   /* 0: report every one */
 
+#ifndef _WIN32
+/* A fork child's repeats are its own: it starts with an empty table.  The
+ * copied one made the child's first occurrence of an exception the parent
+ * had reported a "repeat" (no full report of the child's), and the child's
+ * count at its exit held the parent's uncounted repeats again (the parent
+ * writes those itself).  After fork(), one thread: memset of a static
+ * array, async-signal-safe (POSIX.1-2008 TC2), no lock, no allocation. */
+static void
+forget_in_child(void)
+{
+    memset(slots, 0, sizeof(slots));
+}
+#endif
+
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 
 /* FNV-1a over `len` bytes. */
@@ -189,6 +203,11 @@ static int
 counting(unsigned long *counted_before)
 {
     *counted_before = 0;
+#ifndef _WIN32
+    /* Registered at the first check: until then the table is empty. */
+    static int atfork_registered = 0;
+    pqg_on_fork_child(forget_in_child, &atfork_registered);
+#endif
     return interval_ns != 0;
 }
 

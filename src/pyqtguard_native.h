@@ -148,12 +148,13 @@ int pqg_repeat_check_text(const char *text, size_t len,
 void pqg_repeat_drain(pqg_repeat_visitor visit, void *arg);
 
 /* ---- tbformat.c: traceback formatting that needs no Python module ---- */
-/* Write "Traceback (most recent call last): ..." for exc (chained causes
- * included) to log_fd (-1: none; pqg_log_report_fd()) and, if to_stderr, to
- * the stderr fd.  Needs the GIL but no module globals: used during
- * finalization and as a fallback. */
-void pqg_write_exception_fallback(int log_fd, PyObject *exc_type, PyObject *exc_value,
-                                  PyObject *exc_tb, int to_stderr);
+/* Write header (UTF-8, or NULL) and "Traceback (most recent call last):
+ * ..." for exc (chained causes included) to log_fd (-1: none;
+ * pqg_log_report_fd()), then an empty line, and, if to_stderr, to the
+ * stderr fd: one write() each.  Needs the GIL but no module globals: used
+ * during finalization and as a fallback. */
+void pqg_write_exception_fallback(int log_fd, const char *header, PyObject *exc_type,
+                                  PyObject *exc_value, PyObject *exc_tb, int to_stderr);
 
 /* ---- Components filled in by later issues (each in its own file) ---- */
 int pqg_crash_init(PyObject *module);     /* crash.c: fatal signals */

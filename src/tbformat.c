@@ -4,7 +4,8 @@
  * lines included).  During interpreter finalization module globals are
  * already cleared and that fails; so does a hook that re-enters itself.
  * This file is the fallback: it walks the traceback and exception chain with
- * the C API only and writes straight to the log fd (and the stderr fd).
+ * the C API only and writes the report to the log fd (and the stderr fd),
+ * one write() each.
  * It needs the GIL; it is not for signal handlers. */
 #include "pyqtguard_native.h"
 
@@ -13,21 +14,112 @@
 #define MAX_CHAIN 16
 #define MAX_FRAMES 200
 
-/* The log fd of the report being written (-1: the log leaves it out, past
- * its size limit): set by pqg_write_exception_fallback(), under the GIL. */
-static int report_log_fd = -1;
+/* One report, composed in memory and written with one write() per
+ * descriptor: fork children sharing the run log and reporting at once
+ * wrote their pieces ('  File "', the name, '", line ', ...: hundreds of
+ * write()s) into one another's - as their crash reports did once
+ * (logfd.c's capture).  An O_APPEND write() of a regular file lands in one
+ * piece.  A local per report, not a static: str() of an exception runs
+ * Python code, which may let another thread in here, or re-enter.  Should
+ * memory run out, what is composed is written and the rest goes straight
+ * to the descriptor, as before. */
+typedef struct {
+    int fd;                     /* -1: none (the log past its size limit) */
+    char *buf;                  /* PyMem */
+    size_t len, size;
+    int direct;                 /* no memory: write as it comes */
+} report_part;
+
+typedef struct {
+    report_part log;            /* defused: the app's text cannot forge lines */
+    report_part err;            /* stderr: as it is */
+    int to_stderr;
+} report_text;
 
 static void
-put_both(const char *s, int to_stderr)
+part_flush(report_part *part)
 {
-    pqg_puts(report_log_fd, s);
-    if (to_stderr) {
-        pqg_puts(pqg_stderr_fd(), s);
+    if (part->len > 0) {
+        pqg_write_all(part->fd, part->buf, part->len);
+        part->len = 0;
+    }
+}
+
+/* Room for n more bytes; 0 if there is none (then the part is direct). */
+static int
+part_reserve(report_part *part, size_t n)
+{
+    if (part->direct) {
+        return 0;
+    }
+    if (part->len + n <= part->size) {
+        return 1;
+    }
+    size_t size = part->size ? part->size : 4096;
+    while (size < part->len + n) {
+        size *= 2;
+    }
+    char *grown = PyMem_Realloc(part->buf, size);
+    if (grown == NULL) {
+        part_flush(part);
+        part->direct = 1;
+        return 0;
+    }
+    part->buf = grown;
+    part->size = size;
+    return 1;
+}
+
+static void
+part_append(report_part *part, const char *s, size_t n)
+{
+    if (part->fd < 0 || n == 0) {
+        return;
+    }
+    if (!part_reserve(part, n)) {
+        pqg_write_all(part->fd, s, n);
+        return;
+    }
+    memcpy(part->buf + part->len, s, n);
+    part->len += n;
+}
+
+/* The app's text, defused (logfd.c: pqg_defuse_text). */
+static void
+part_append_defused(report_part *part, const char *s, size_t n, int at_line_start)
+{
+    if (part->fd < 0 || n == 0) {
+        return;
+    }
+    size_t defused = pqg_defuse_text(s, n, at_line_start, NULL);
+    if (!part_reserve(part, defused)) {
+        pqg_write_text(part->fd, s, n, at_line_start);
+        return;
+    }
+    (void)pqg_defuse_text(s, n, at_line_start, part->buf + part->len);
+    part->len += defused;
+}
+
+static void
+part_done(report_part *part)
+{
+    part_flush(part);
+    PyMem_Free(part->buf);
+    part->buf = NULL;
+    part->size = 0;
+}
+
+static void
+put_both(report_text *out, const char *s)
+{
+    part_append(&out->log, s, strlen(s));
+    if (out->to_stderr) {
+        part_append(&out->err, s, strlen(s));
     }
 }
 
 static void
-put_unicode(PyObject *text, int to_stderr)
+put_unicode(report_text *out, PyObject *text)
 {
     Py_ssize_t len = 3;
     PyObject *holder = NULL;        /* a file name that is not UTF-8: escaped */
@@ -39,23 +131,23 @@ put_unicode(PyObject *text, int to_stderr)
     }
     /* A message or file name from the app, after "Type: " or 'File "':
      * its next lines must not pass for a marker (logfd.c). */
-    pqg_write_text(report_log_fd, utf8, (size_t)len, 0);
-    if (to_stderr) {
-        pqg_write_all(pqg_stderr_fd(), utf8, (size_t)len);
+    part_append_defused(&out->log, utf8, (size_t)len, 0);
+    if (out->to_stderr) {
+        part_append(&out->err, utf8, (size_t)len);
     }
     Py_XDECREF(holder);
 }
 
 static void
-put_long(long value, int to_stderr)
+put_long(report_text *out, long value)
 {
     char buf[24];
     PyOS_snprintf(buf, sizeof(buf), "%ld", value);
-    put_both(buf, to_stderr);
+    put_both(out, buf);
 }
 
 static void
-write_frame(PyObject *tb, int to_stderr)
+write_frame(report_text *out, PyObject *tb)
 {
     PyObject *frame = PyObject_GetAttrString(tb, "tb_frame");
     PyObject *lineno = PyObject_GetAttrString(tb, "tb_lineno");
@@ -68,14 +160,14 @@ write_frame(PyObject *tb, int to_stderr)
     PyObject *name = code ? PyObject_GetAttrString((PyObject *)code,
                                                    "co_name") : NULL;
     PyErr_Clear();
-    put_both("  File \"", to_stderr);
-    put_unicode(filename, to_stderr);
-    put_both("\", line ", to_stderr);
-    put_long(lineno ? PyLong_AsLong(lineno) : -1, to_stderr);
+    put_both(out, "  File \"");
+    put_unicode(out, filename);
+    put_both(out, "\", line ");
+    put_long(out, lineno ? PyLong_AsLong(lineno) : -1);
     PyErr_Clear();
-    put_both(", in ", to_stderr);
-    put_unicode(name, to_stderr);
-    put_both("\n", to_stderr);
+    put_both(out, ", in ");
+    put_unicode(out, name);
+    put_both(out, "\n");
     Py_XDECREF(name);
     Py_XDECREF(filename);
     Py_XDECREF((PyObject *)code);
@@ -84,19 +176,18 @@ write_frame(PyObject *tb, int to_stderr)
 }
 
 static void
-write_one(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
-          int to_stderr)
+write_one(report_text *out, PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb)
 {
     if (exc_tb != NULL && exc_tb != Py_None) {
-        put_both("Traceback (most recent call last):\n", to_stderr);
+        put_both(out, "Traceback (most recent call last):\n");
         PyObject *tb = Py_NewRef(exc_tb);
         int count = 0;
         while (tb != NULL && tb != Py_None) {
             if (count++ == MAX_FRAMES) {
-                put_both("  ... (more frames omitted)\n", to_stderr);
+                put_both(out, "  ... (more frames omitted)\n");
                 break;
             }
-            write_frame(tb, to_stderr);
+            write_frame(out, tb);
             PyObject *next = PyObject_GetAttrString(tb, "tb_next");
             PyErr_Clear();
             Py_SETREF(tb, next);
@@ -107,28 +198,40 @@ write_one(PyObject *exc_type, PyObject *exc_value, PyObject *exc_tb,
     if (exc_type != NULL && PyType_Check(exc_type)) {
         type_name = ((PyTypeObject *)exc_type)->tp_name;
     }
-    put_both(type_name, to_stderr);
+    put_both(out, type_name);
     if (exc_value != NULL && exc_value != Py_None) {
         PyObject *message = PyObject_Str(exc_value);
         if (message == NULL) {
             PyErr_Clear();
-            put_both(": <exception str() failed>", to_stderr);
+            put_both(out, ": <exception str() failed>");
         }
         else if (PyUnicode_GetLength(message) > 0) {
-            put_both(": ", to_stderr);
-            put_unicode(message, to_stderr);
+            put_both(out, ": ");
+            put_unicode(out, message);
         }
         Py_XDECREF(message);
     }
-    put_both("\n", to_stderr);
+    put_both(out, "\n");
 }
 
-/* Oldest first, like traceback.print_exception(chain=True). */
+/* Oldest first, like traceback.print_exception(chain=True); after
+ * `header` (UTF-8; its first line pyqtguard's own), the log's copy ending
+ * with an empty line. */
 void
-pqg_write_exception_fallback(int log_fd, PyObject *exc_type, PyObject *exc_value,
-                             PyObject *exc_tb, int to_stderr)
+pqg_write_exception_fallback(int log_fd, const char *header, PyObject *exc_type,
+                             PyObject *exc_value, PyObject *exc_tb, int to_stderr)
 {
-    report_log_fd = log_fd;
+    report_text out = {
+        .log = {.fd = log_fd},
+        .err = {.fd = to_stderr ? pqg_stderr_fd() : -1},
+        .to_stderr = to_stderr,
+    };
+    if (header != NULL) {
+        part_append_defused(&out.log, header, strlen(header), 1);
+        if (to_stderr) {
+            part_append(&out.err, header, strlen(header));
+        }
+    }
     PyObject *chain[MAX_CHAIN];
     int explicit_cause[MAX_CHAIN];
     int n = 0;
@@ -154,13 +257,16 @@ pqg_write_exception_fallback(int log_fd, PyObject *exc_type, PyObject *exc_value
     }
     for (int i = n - 1; i >= 1; i--) {
         PyObject *tb = PyException_GetTraceback(chain[i]);
-        write_one((PyObject *)Py_TYPE(chain[i]), chain[i], tb, to_stderr);
+        write_one(&out, (PyObject *)Py_TYPE(chain[i]), chain[i], tb);
         Py_XDECREF(tb);
-        put_both(explicit_cause[i - 1]
-                 ? "\nThe above exception was the direct cause of the "
-                   "following exception:\n\n"
-                 : "\nDuring handling of the above exception, another "
-                   "exception occurred:\n\n", to_stderr);
+        put_both(&out, explicit_cause[i - 1]
+                       ? "\nThe above exception was the direct cause of the "
+                         "following exception:\n\n"
+                       : "\nDuring handling of the above exception, another "
+                         "exception occurred:\n\n");
     }
-    write_one(exc_type, exc_value, exc_tb, to_stderr);
+    write_one(&out, exc_type, exc_value, exc_tb);
+    part_append(&out.log, "\n", 1);
+    part_done(&out.log);                /* the log first, as crash reports */
+    part_done(&out.err);
 }

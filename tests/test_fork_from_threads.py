@@ -10,6 +10,7 @@ few seconds hangs (killed; the app stops at the first).
 """
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -434,3 +435,240 @@ def test_a_fork_child_writes_its_own_exception_reports_and_not_its_parents(
         assert result.log.count(child) == 1, result.describe()
     else:
         assert child in result.stderr, result.describe()
+
+
+# call_in_gui in a fork child of a thread other than the GUI thread: the
+# child has no GUI thread, nothing will ever run the call.  {caller}: the
+# forking thread itself or a thread the child starts; {when}: the fork
+# while the GUI thread runs its loop, or before any loop ran.
+CALL_IN_GUI_IN_A_FORK_CHILD = """
+    import os, signal, sys, threading, time
+    from PyQt6.QtCore import QMetaObject, Qt, QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install()
+    from pyqtguard.workers import call_in_gui
+    app = QApplication([])
+
+    def call():
+        try:
+            answer = call_in_gui(lambda: "ran", timeout=None)
+            os.write(1, f"child: returned {{answer!r}}\\n".encode())
+        except RuntimeError as exc:
+            os.write(1, f"child: RuntimeError: {{exc}}\\n".encode())
+
+    def in_child():
+        if {caller!r} == "a-thread-of-the-child":
+            thread = threading.Thread(target=call)
+            thread.start()
+            thread.join()
+        else:
+            call()
+
+    def worker():
+        pid = os.fork()
+        if pid == 0:
+            in_child()
+            os._exit(0)
+        deadline = time.monotonic() + 5
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                print("child hung", flush=True)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        # the parent's own call still answered by its GUI thread
+        print("parent:", call_in_gui(lambda: "ran", timeout=10), flush=True)
+        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
+
+    thread = threading.Thread(target=worker)
+    if {when!r} == "before-the-loop":
+        thread.start()
+        time.sleep(0.5)                 # forked: the GUI thread sleeps here
+    else:
+        QTimer.singleShot(0, thread.start)
+    app.exec()
+    thread.join()
+    print("parent done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("when", ["while-the-loop-runs", "before-the-loop"])
+@pytest.mark.parametrize("caller", ["the-forking-thread", "a-thread-of-the-child"])
+def test_call_in_gui_in_a_fork_child_of_another_thread_fails_at_once(tmp_path, caller, when):
+    # The child has no GUI thread: call_in_gui(..., timeout=None) posted to
+    # the parent's hub and waited for ever (the child killed after 5 s).
+    # Now a RuntimeError at once, as once the interpreter exits.  (The same
+    # without install(): call_in_gui does not depend on it.)
+    result = run_app(CALL_IN_GUI_IN_A_FORK_CHILD.format(caller=caller, when=when),
+                     tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "child hung" not in result.stdout, result.describe()
+    assert "child: RuntimeError: " in result.stdout, result.describe()
+    assert "no GUI thread" in result.stdout, result.describe()
+    assert "parent: ran" in result.stdout, result.describe()
+    assert "parent done" in result.stdout, result.describe()
+
+
+# A fork child of the main thread that ends by the interpreter's exit
+# while the parent runs a QThread (stops when asked, in the parent): the
+# child has no such thread.  {when}: the fork before the loop (the QThread
+# without a parent), or after app.exec() returned (the QThread a window's
+# child, its parent watched from the loop's end).
+PARENTS_QTHREAD_AT_A_CHILDS_EXIT = """
+    import os, signal, sys, threading, time
+    from PyQt6.QtCore import QThread, QTimer
+    from PyQt6.QtWidgets import QApplication, QWidget
+    import pyqtguard
+    pyqtguard.install(exit_timeout=3)
+    app = QApplication([])
+
+    class Spin(QThread):
+        def run(self):
+            while not self.isInterruptionRequested():
+                time.sleep(0.01)
+
+    def fork_and_wait():
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            return True
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > started + 15:
+                print("child hung", flush=True)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        print(f"child ended in {{time.monotonic() - started:.1f}} s", flush=True)
+        return False
+
+    def main():
+        window = QWidget()
+        spin = Spin(window if {when!r} == "after-the-loop" else None)
+        spin.setObjectName("parents-spinner")
+        spin.start()
+        if {when!r} == "after-the-loop":
+            QTimer.singleShot(100, app.quit)
+            app.exec()
+        else:
+            time.sleep(0.1)
+        if fork_and_wait():
+            sys.exit(0)                 # the child: the interpreter's exit
+        spin.requestInterruption()
+        spin.wait()
+
+    main()
+    print("parent done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("when", ["before-the-loop", "after-the-loop"])
+def test_a_fork_childs_exit_does_not_wait_for_or_name_its_parents_qthreads(tmp_path, when):
+    # The child's exit asked the parent's QThread to stop, waited for it to
+    # the deadline (2.5 s of 3) and logged "QThread 'parents-spinner' ...
+    # did not stop when asked" as the child's: the thread is not in the
+    # child.  (Without pyqtguard the child's exit is at once.)
+    result = run_app(PARENTS_QTHREAD_AT_A_CHILDS_EXIT.format(when=when), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "parent done" in result.stdout, result.describe()
+    took = re.search(r"child ended in ([0-9.]+) s", result.stdout)
+    assert took and float(took.group(1)) < 1.5, result.describe()
+    assert "(forked child, pid" in result.log, result.describe()   # the child's exit logged
+    assert "parents-spinner" not in "".join(
+        line for line in result.log.splitlines(True) if "(forked child, pid" in line), \
+        result.describe()
+    assert "did not stop when asked" not in result.log, result.describe()
+
+
+# A fork child made once the app's shutdown has begun (app.exec() returned:
+# the deadline counts in the parent), whose own exit then hangs on a
+# forgotten thread.  The parent waits for it in a second loop (a new loop:
+# no deadline for the parent meanwhile).
+CHILD_FORKED_AFTER_SHUTDOWN_BEGAN = """
+    import os, signal, sys, threading, time
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install(exit_timeout=2)
+    app = QApplication([])
+    QTimer.singleShot(50, app.quit)
+    app.exec()                          # shutdown began
+    pid = os.fork()
+    if pid == 0:
+        threading.Thread(target=time.sleep, args=(60,)).start()   # never joined in time
+        sys.exit(0)
+    started = time.monotonic()
+    ended = []
+
+    def poll():
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            ended.append(os.waitstatus_to_exitcode(status))
+            app.quit()
+        elif time.monotonic() > started + 20:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            ended.append("hung")
+            app.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(20)
+    app.exec()
+    print(f"child: {{ended[0]}} after {{time.monotonic() - started:.1f}} s", flush=True)
+"""
+
+
+def test_a_fork_child_made_after_shutdown_began_has_its_own_bounded_exit(tmp_path):
+    # The child kept the parent's "shutdown began" (Python) without its
+    # deadline (C, forgotten in a fork child): its own exit began none -
+    # no deadline, no line - and hung on its forgotten thread for good
+    # (killed after 20 s).  A child forked before the loop's end was
+    # bounded.
+    result = run_app(CHILD_FORKED_AFTER_SHUTDOWN_BEGAN.format(), tmp_path, timeout=90)
+    assert result.returncode == 0, result.describe()
+    assert re.search(r"^child: 124 after [0-9.]+ s$", result.stdout, re.M), result.describe()
+    assert re.search(r"^\[[^\]]+\] \(forked child, pid \d+\) pyqtguard: shutdown began "
+                     r"\(the interpreter is exiting\); the process has 2 s to end", result.log,
+                     re.M), result.describe()
+
+
+# A pyqtguard worker runs in the parent when the main thread forks; the
+# child shuts its workers down (pyqtguard.shutdown(), as aboutToQuit does).
+PARENTS_WORKER_AT_A_CHILDS_SHUTDOWN = """
+    import os, sys, time
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install()
+    from pyqtguard import workers
+    app = QApplication([])
+
+    def spin(state):
+        while not state.cancelled:
+            time.sleep(0.01)
+
+    workers.Worker(spin, name="parents-spin").start()
+    time.sleep(0.3)                     # running
+    pid = os.fork()
+    if pid == 0:
+        started = time.monotonic()
+        left = pyqtguard.shutdown(timeout=3)
+        os.write(1, f"child: {{left}} after {{time.monotonic() - started:.1f}} s\\n".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print("parent:", pyqtguard.shutdown(timeout=3), flush=True)
+"""
+
+
+def test_a_fork_childs_shutdown_does_not_wait_for_its_parents_workers(tmp_path):
+    # The child's shutdown() waited its whole timeout for the parent's
+    # running worker (no thread runs it in the child) and logged it as the
+    # child's: "(forked child, pid N) ... 1 worker(s) did not stop".
+    result = run_app(PARENTS_WORKER_AT_A_CHILDS_SHUTDOWN.format(), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    took = re.search(r"^child: \[\] after ([0-9.]+) s$", result.stdout, re.M)
+    assert took and float(took.group(1)) < 1.5, result.describe()
+    assert "parent: []" in result.stdout, result.describe()
+    assert "did not stop" not in result.log, result.describe()

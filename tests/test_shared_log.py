@@ -211,6 +211,170 @@ def test_a_fork_childs_repeat_counts_are_not_read_as_the_apps_exceptions(tmp_pat
     assert newest["outcome"] == "clean" and newest["exceptions"] == 0, newest
 
 
+REPEATS_ON_BOTH_SIDES_OF_A_FORK = """
+    import os, sys, threading
+    from PyQt6.QtCore import qWarning
+    import pyqtguard
+    pyqtguard.install(stderr=False)
+
+    def boom():
+        raise LookupError("the same bug")
+
+    def repeat(times):
+        for _ in range(times):
+            if {what!r} == "exception":
+                thread = threading.Thread(target=boom)
+                thread.start()
+                thread.join()
+            else:
+                qWarning("the same warning")
+
+    repeat(3)                       # in full once, 2 repeats counted
+    pid = os.fork()
+    if pid == 0:
+        repeat(4)
+        sys.exit(0)                 # the interpreter's exit writes the counts
+    print("child", pid, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+@pytest.mark.parametrize("what", ["exception", "qt-message"])
+def test_a_fork_childs_repeats_are_its_own_not_its_parents(tmp_path, what):
+    # The repeat table (C, static) was copied into the child: the child's
+    # first occurrence was counted as a repeat of the parent's (no full
+    # report of the child's own), and the child's count at its exit held the
+    # parent's uncounted repeats again: "6 more times" for its 4.
+    result = run_app(REPEATS_ON_BOTH_SIDES_OF_A_FORK.format(what=what), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    child = re.search(r"^child (\d+) 0$", result.stdout, re.M)
+    assert child, result.describe()
+    pid = int(child.group(1))
+    log = result.log
+    if what == "exception":
+        # each process reports its first in full, under its own pid
+        headers = re.findall(r"^\[[^\]]+\] pyqtguard: uncaught exception in thread .*pid (\d+)\)",
+                             log, re.M)
+        assert sorted(map(int, headers)) == sorted([pid, int(newest_run(result.log_dir)["pid"])]), log
+        counted = r"LookupError in boom \(.*\)"
+    else:
+        assert len(re.findall(rf"^\[[^\]]+\] \(forked child, pid {pid}\) Qt warning: "
+                              r"the same warning \(", log, re.M)) == 1, log
+        counted = r"Qt warning: the same warning \(.*\)"
+    assert len(re.findall(rf"^\[[^\]]+\] \(forked child, pid {pid}\) pyqtguard: {counted}: "
+                          r"3 more times since its last full report", log, re.M)) == 1, log
+    assert len(re.findall(rf"^\[[^\]]+\] pyqtguard: {counted}: 2 more times since its last "
+                          r"full report", log, re.M)) == 1, log
+    assert log.count("more times since its last full report") == 2, log
+
+
+# Fork children raising at once, each report into the shared log.  The
+# app's on_exception callback leaves an object whose __del__ raises: that
+# report comes inside pyqtguard's own (re-entered), written by the C
+# fallback without the traceback module.
+CHILDREN_REPORT_AT_ONCE = """
+    import os, sys, threading
+    import pyqtguard
+    pyqtguard.install(repeat_interval=0, stderr=False)
+    CHILDREN, EACH, DEPTH = 16, 12, 8
+
+    def deep(n, name):
+        if n == 0:
+            raise LookupError(name)
+        deep(n - 1, name)
+
+    class Closing:
+        def __init__(self, name):
+            self.name = name
+        def __del__(self):
+            deep(DEPTH, self.name)          # sys.unraisablehook, inside the report
+
+    def callback(record):
+        if "outer" in str(record.exc_value):
+            Closing(str(record.exc_value).replace("outer", "inner"))
+
+    pyqtguard.on_exception(callback)
+
+    def child(go):
+        os.read(go, 1)
+        for i in range(EACH):
+            name = f"child {{os.getpid()}} #{{i}} outer"
+            if i % 2:
+                thread = threading.Thread(target=deep, args=(DEPTH, name))
+                thread.start()
+                thread.join()
+            else:
+                try:
+                    deep(DEPTH, name)
+                except LookupError:
+                    sys.excepthook(*sys.exc_info())
+        os._exit(0)
+
+    def fork_all():
+        go_read, go_write = os.pipe()
+        pids = []
+        for _ in range(CHILDREN):
+            pid = os.fork()
+            if pid == 0:
+                child(go_read)
+            pids.append(pid)
+        os.write(go_write, b"x" * CHILDREN)      # all at once
+        codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+        print("children's exit statuses", sorted(set(codes)), flush=True)
+
+    {how}
+"""
+
+STAMP = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC\] ")
+
+
+def _damaged_reports(log: str) -> tuple[int, list[str]]:
+    """(exception reports found, what is wrong): a report is its header
+    line (with its pid) up to the next line that begins with a time stamp;
+    whole, its exception lines (the inner report's chain has the outer's
+    too) are its own process's, the last one ends it, and a traceback
+    comes first."""
+    damaged = [f"line {n}: a time stamp inside a line: {line[:100]!r}"
+               for n, line in enumerate(log.splitlines(), 1)
+               if any(m.start() > 0 for m in STAMP.finditer(line))]
+    entries: list[list[str]] = []
+    for line in log.splitlines():
+        if STAMP.match(line):
+            entries.append([line])
+        elif entries:
+            entries[-1].append(line)
+    reports = 0
+    for entry in entries:
+        header = re.search(r"pyqtguard: (uncaught|unraisable) exception .*pid (\d+)\)", entry[0])
+        if not header:
+            continue
+        reports += 1
+        pid = header.group(2)
+        ends = [line for line in entry if line.startswith("LookupError: ")]
+        lines = [line for line in entry if line]
+        if (not ends or lines[-1] != ends[-1] or entry[1] != "Traceback (most recent call last):"
+                or not all(end.startswith(f"LookupError: child {pid} #") for end in ends)):
+            damaged.append("\n".join(entry[:40]))
+    return reports, damaged
+
+
+@pytest.mark.parametrize("how", ["fork_all()", "thread = threading.Thread(target=fork_all)\n"
+                                 "    thread.start()\n    thread.join()"],
+                         ids=["from-the-main-thread", "from-another-thread"])
+def test_fork_children_reporting_at_once_write_whole_exception_reports(tmp_path, how):
+    # A report written by the C fallback (a report inside a report: the
+    # app's callback's clean-up raised) went out in hundreds of write()s -
+    # '  File "', the file name, '", line ', ... - each child's into the
+    # others': '  File "[2026-... pyqtguard: uncaught exception ...' (seen
+    # once in session 20; 238 damaged reports of 640 here).  Now composed
+    # and written once, as the other reports are.
+    result = run_app(CHILDREN_REPORT_AT_ONCE.format(how=how), tmp_path, timeout=180)
+    assert result.returncode == 0, result.describe()
+    assert "children's exit statuses [0]" in result.stdout, result.describe()
+    reports, damaged = _damaged_reports(result.log)
+    assert not damaged, f"{len(damaged)} damaged, first:\n" + damaged[0]
+    assert reports == 16 * 12 * 2, reports          # outer and inner, each child
+
+
 def test_pool_workers_write_their_repeat_counts_before_multiprocessing_ends_them(tmp_path):
     # multiprocessing ends a fork worker with os._exit() after its own
     # finalizers: no atexit, so the worker's counts of repeated exceptions

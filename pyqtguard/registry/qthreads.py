@@ -22,9 +22,14 @@ Each started QThread
   job, run a second loop), unless a parent owns it and that parent is
   destroyed first (:func:`stop_with_parent`): Qt would delete it with the
   parent while it runs.
+
+In a ``fork()`` child the parent's QThreads are not there (a fork copies the
+forking thread alone), though Qt still says they run: they are marked
+``not_here``, never waited for nor reported, only kept from Qt's abort.
 """
 from __future__ import annotations
 
+import os
 import sys
 import _thread
 import time
@@ -45,7 +50,7 @@ if TYPE_CHECKING:  # no typing import at run time: start-up cost
 
 class _QThreadRecord:
     __slots__ = ("ref", "kept", "name", "started", "site", "native_id", "finished", "lost",
-                 "given_up")
+                 "given_up", "not_here")
 
     def __init__(self, thread: Any, site: str | None) -> None:
         # The app's references keep the thread alive; pyqtguard's own is weak
@@ -60,6 +65,7 @@ class _QThreadRecord:
         self.finished = False
         self.lost = False               # dropped by the app while it ran
         self.given_up = False           # did not stop when asked: kept to the end
+        self.not_here = False           # a fork child's: the parent's thread (_forked)
 
     @property
     def thread(self) -> Any:
@@ -89,6 +95,34 @@ _original_start_descriptor: Any = None   # what QThread's dict held
 _original_qthread_terminate: Any = None  # callable as terminate(thread)
 _original_terminate_descriptor: Any = None
 _qtcore: Any = sys.modules.get("PyQt6.QtCore")
+# The forking thread's native id, noted just before a fork (a plain store).
+_forking_native_id: int | None = None
+
+
+def _before_fork() -> None:
+    global _forking_native_id
+    _forking_native_id = _thread.get_native_id()
+
+
+def _forked() -> None:
+    """In a fork child: only the forking thread was copied.  The parent's
+    other QThreads are not here, though Qt says they run (its state is
+    copied): the child's exit asked them to stop, waited for them to its
+    deadline and logged "did not stop when asked" as the child's.  Marked
+    not here instead (no lock: the child has this one thread), and the
+    forking thread's own record (a QThread that forks) takes its new id.
+    A record whose native id was not known yet (its started slot had not
+    run) counts as another thread's."""
+    forker = _forking_native_id
+    for record in list(_records.values()):
+        if forker is not None and record.native_id == forker:
+            record.native_id = _thread.get_native_id()
+        else:
+            record.not_here = True
+
+
+if hasattr(os, "register_at_fork"):      # not on Windows
+    os.register_at_fork(before=_before_fork, after_in_child=_forked)
 
 
 def _on_started() -> None:
@@ -325,12 +359,14 @@ def _take_native_id(record: _QThreadRecord, before: set[int]) -> None:
 def running_by_native_id() -> dict[int, tuple[str, float | None, str | None]]:
     """native id -> (name, start time, start site) of running QThreads."""
     return {r.native_id: (r.name, r.started, r.site)
-            for r in list(_records.values()) if r.native_id and not r.finished}
+            for r in list(_records.values()) if r.native_id and not r.finished
+            and not r.not_here}
 
 
 def running() -> list[_QThreadRecord]:
     return [r for r in list(_records.values())
-            if r.thread is not None and not r.finished and _is_running(r.thread)]
+            if r.thread is not None and not r.finished and not r.not_here
+            and _is_running(r.thread)]
 
 
 def _is_running(thread: Any) -> bool:
@@ -344,8 +380,15 @@ def stop_all(deadline: float, records: list[_QThreadRecord] | None = None
              ) -> list[_QThreadRecord]:
     """Ask every running QThread (or those of *records*) to stop; wait until
     *deadline* (time.monotonic()); return the ones still running, kept alive
-    for good."""
-    still = [r for r in (running() if records is None else records) if not r.given_up]
+    for good.  A fork child's records of the parent's threads (``not_here``)
+    are only kept alive: nothing there to ask or wait for, nothing to report."""
+    if records is None:
+        records = running() + [r for r in list(_records.values())
+                               if r.not_here and r.thread is not None]
+    for record in [r for r in records if r.not_here and not r.given_up]:
+        if _is_running(record.thread):       # Qt's copied state: it would abort
+            _keep_to_the_end(record)
+    still = [r for r in records if not r.given_up and not r.not_here]
     for record in still:
         try:
             record.thread.requestInterruption()
@@ -361,16 +404,20 @@ def stop_all(deadline: float, records: list[_QThreadRecord] | None = None
         except RuntimeError:
             continue
         stubborn.append(record)
-        record.given_up = True
-        try:
-            # A parent (a window) would delete it with itself; no parent and
-            # a reference nobody releases: it is never destroyed while running.
-            if record.thread.parent() is not None:
-                record.thread.setParent(None)
-        except RuntimeError:
-            pass
-        _native.keep_until_exit(record.thread)
+        _keep_to_the_end(record)
     return stubborn
+
+
+def _keep_to_the_end(record: _QThreadRecord) -> None:
+    record.given_up = True
+    try:
+        # A parent (a window) would delete it with itself; no parent and
+        # a reference nobody releases: it is never destroyed while running.
+        if record.thread.parent() is not None:
+            record.thread.setParent(None)
+    except RuntimeError:
+        pass
+    _native.keep_until_exit(record.thread)
 
 
 # (weak reference to a parent, the slot on its destroyed signal, ids of the

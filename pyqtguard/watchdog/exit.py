@@ -393,6 +393,21 @@ def _why_main_waits_for_the_pool(infos: list[Any]) -> str:
 
 # ---- install / uninstall ---------------------------------------------------------
 
+def _forked() -> None:
+    """In a fork child: the deadline a shutdown armed is the parent's (the C
+    watchdog forgets it there, src/watchdog.c), and so is the shutdown.
+    Kept begun, the child's own exit began none - no deadline, no line - and
+    a forgotten thread held it for good.  Its interpreter exit begins its
+    own shutdown, as a child forked before the loop's end does.  (Not a
+    deadline from the fork on: a child may work long, a pool's worker.)"""
+    global _began, _extensions
+    _began, _extensions = None, 0
+
+
+if hasattr(os, "register_at_fork"):      # not on Windows
+    os.register_at_fork(after_in_child=_forked)
+
+
 def install(config: Config) -> None:
     """Arm bounded exit: at the event loop's end, else at interpreter exit."""
     global _timeout, _budget, _limit_text, _enabled, _original_shutdown

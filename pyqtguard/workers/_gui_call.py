@@ -8,12 +8,15 @@ The function runs in the GUI thread (queued through the workers' hub); its
 return value comes back, and so does its exception, raised in the caller.
 After :func:`pyqtguard.shutdown` began, calls fail at once (RuntimeError)
 instead of waiting for a GUI that is closing; so do calls waiting or made
-once the interpreter exits (no event loop will answer them then).  From the
-GUI thread itself the function is simply called.
+once the interpreter exits (no event loop will answer them then), and in a
+``fork()`` child of another thread than the GUI thread (the child has no
+GUI thread).  From the GUI thread itself the function is simply called.
 """
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
 
 from . import _events, _worker
@@ -30,6 +33,30 @@ _refused: str | None = None
 
 
 _exit_hooked = False
+
+
+def _forked() -> None:
+    """In a fork child: the child has the forking thread alone.  Forked
+    from another thread than the GUI thread, it has no GUI thread, and a
+    call posted to the hub would wait for ever (timeout=None): refused at
+    once, as at exit.  Asked of Qt here, in the child's only thread, since
+    a call may come from a thread the child starts; an app made later in
+    the child is the child's own (the GUI thread is then here)."""
+    global _refused
+    _waiting.clear()                     # the parent's callers are not here
+    if _refused is not None:
+        return                           # a grandchild: still none (or exiting)
+    try:
+        if (sys.modules.get("PyQt6.QtCore") is not None
+                and sys.modules["PyQt6.QtCore"].QCoreApplication.instance() is not None
+                and not _in_gui_thread()):
+            _refused = "no GUI thread in this fork child (forked from another thread)"
+    except Exception:  # noqa: BLE001 - never fail a fork; calls then wait as before
+        pass
+
+
+if hasattr(os, "register_at_fork"):      # not on Windows
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _refuse_calls_at_exit() -> None:
@@ -168,8 +195,6 @@ def call_in_gui(func: Callable[..., object], *args: object, timeout: float | Non
 
 
 def _in_gui_thread() -> bool:
-    import sys
-
     qtcore = sys.modules["PyQt6.QtCore"]
     app = qtcore.QCoreApplication.instance()
     return app is not None and qtcore.QThread.currentThread() is app.thread()
