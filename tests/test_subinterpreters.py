@@ -1,0 +1,111 @@
+"""A guarded app whose work runs in subinterpreters (3.12-3.13's private
+`_interpreters` / `_xxsubinterpreters`, 3.14's `concurrent.interpreters`).
+
+Each interpreter of 3.12+ created with the default (isolated) config has a
+GIL and an object allocator of its own: an object of one interpreter must
+never be made or freed by another.  pyqtguard runs in the main interpreter
+only; what it does there must not reach into a subinterpreter's objects.
+"""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from apprunner import run_app
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 12),
+    reason="interpreters with their own GIL and allocator came in 3.12 "
+           "(3.11's _xxsubinterpreters is a test module sharing both)")
+
+# The private module of 3.12 (_xxsubinterpreters) and 3.13+ (_interpreters):
+# create(), run_string() in the calling thread.
+INTERPRETERS = """
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+"""
+
+
+def test_gui_freeze_while_the_gui_thread_runs_a_subinterpreter(tmp_path):
+    """The GUI thread runs number crunching in a subinterpreter for 1.5 s:
+    a freeze, reported with the line that entered the subinterpreter.
+    Before, reading the GUI thread's stack with sys._current_frames() made
+    frame objects for the subinterpreter's frames with the main
+    interpreter's allocator (CPython walks every interpreter there); the
+    subinterpreter freed them with its own: 'free(): invalid pointer',
+    SIGABRT, where the same app without pyqtguard ran to its end."""
+    result = run_app(INTERPRETERS + """
+import pyqtguard
+pyqtguard.install(freeze_ms=300)
+from PyQt6 import QtCore, QtWidgets
+app = QtWidgets.QApplication([])
+CRUNCH = '''
+import time
+def crunch():
+    start = time.monotonic()
+    while time.monotonic() - start < 1.5:
+        sum(range(1000))
+crunch()
+'''
+def crunch_in_a_subinterpreter():
+    interp = interpreters.create()
+    interpreters.run_string(interp, CRUNCH)
+    interpreters.destroy(interp)
+    app.quit()
+QtCore.QTimer.singleShot(0, crunch_in_a_subinterpreter)
+app.exec()
+print("ran to the end", flush=True)
+""", tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "ran to the end" in result.stdout, result.describe()
+    log = result.log
+    assert "=== pyqtguard crash report ===" not in log, log
+    assert log.count("GUI freeze: the event loop has not turned for") == 1, log
+    after = log.split("GUI freeze: the event loop", 1)[1]
+    assert "in crunch_in_a_subinterpreter" in after, log
+    assert "GUI freeze ended" in log, log
+
+
+def test_dump_threads_while_a_thread_runs_a_subinterpreter(tmp_path):
+    """pyqtguard.threads(stacks=True) and dump_threads() while a worker
+    thread crunches in a subinterpreter: the worker is listed with its
+    stack in the main interpreter (the line that entered the
+    subinterpreter), and the app goes on (before: the frame objects made
+    for the subinterpreter's frames were freed by the wrong allocator)."""
+    result = run_app(INTERPRETERS + """
+import io, threading, time
+import pyqtguard
+pyqtguard.install()
+CRUNCH = '''
+import time
+def crunch():
+    start = time.monotonic()
+    while time.monotonic() - start < 1.0:
+        sum(range(1000))
+crunch()
+'''
+def crunch_in_a_subinterpreter():
+    interp = interpreters.create()
+    interpreters.run_string(interp, CRUNCH)
+    interpreters.destroy(interp)
+worker = threading.Thread(target=crunch_in_a_subinterpreter, name="cruncher")
+worker.start()
+time.sleep(0.3)
+for _ in range(20):
+    buffer = io.StringIO()
+    pyqtguard.dump_threads(buffer)
+    stacks = {t.name: t.stack for t in pyqtguard.threads(stacks=True)}
+    time.sleep(0.02)
+worker.join()
+print("cruncher listed:", "cruncher" in stacks, flush=True)
+print("its stack:", "in crunch_in_a_subinterpreter" in (stacks.get("cruncher") or ""),
+      flush=True)
+print("ran to the end", flush=True)
+""", tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "ran to the end" in result.stdout, result.describe()
+    assert "cruncher listed: True" in result.stdout, result.describe()
+    assert "its stack: True" in result.stdout, result.describe()
