@@ -8,6 +8,7 @@ only; what it does there must not reach into a subinterpreter's objects.
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 import pytest
@@ -109,3 +110,87 @@ print("ran to the end", flush=True)
     assert "ran to the end" in result.stdout, result.describe()
     assert "cruncher listed: True" in result.stdout, result.describe()
     assert "its stack: True" in result.stdout, result.describe()
+
+
+# A subinterpreter that shares the main interpreter's GIL and allocator
+# (3.12's isolated=False, 3.13+'s 'legacy' config): single-phase extension
+# modules such as pyqtguard._native load there, their C state shared with
+# the main interpreter.
+LEGACY = """
+def create_legacy():
+    if hasattr(interpreters, "new_config"):       # 3.13+
+        return interpreters.create("legacy")
+    return interpreters.create(isolated=False)    # 3.12
+"""
+
+INSTALL_IN_SUBINTERPRETER = '''
+import warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import pyqtguard
+    returned = pyqtguard.install()
+print("install() in a subinterpreter returned", returned, flush=True)
+for warning in caught:
+    print("warning:", warning.category.__name__, warning.message, flush=True)
+'''
+
+
+def test_install_in_a_subinterpreter_does_nothing(tmp_path):
+    """install() in a subinterpreter - a module that calls it at its top,
+    imported by a worker - returns None with a RuntimeWarning, and the
+    main interpreter's guard goes on as it was.  Before: in an isolated
+    subinterpreter an ImportError ('module pyqtguard._native does not
+    support loading in subinterpreters'); in a legacy one install() ran a
+    second time on the shared C state: a second run log began, the main
+    interpreter's reports went there and its own log ended after its header
+    (read as a run that died)."""
+    result = run_app(INTERPRETERS + LEGACY + f"""
+import threading
+import pyqtguard
+pyqtguard.install()
+for interp in (interpreters.create(), create_legacy()):
+    interpreters.run_string(interp, {INSTALL_IN_SUBINTERPRETER!r})
+    interpreters.destroy(interp)
+def load_thumbnails():
+    raise ValueError("thumbnail cache is corrupt")
+worker = threading.Thread(target=load_thumbnails, name="thumbnailer")
+worker.start()
+worker.join()
+""", tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    out = result.stdout
+    assert out.count("install() in a subinterpreter returned None") == 2, result.describe()
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, result.describe()
+    assert all("RuntimeWarning" in w and "main interpreter" in w for w in warnings), warnings
+    assert len(result.logs) == 1, result.describe()
+    log = result.log
+    assert "uncaught exception in thread 'thumbnailer'" in log, log
+    assert "thumbnail cache is corrupt" in log, log
+    assert log.rstrip().endswith("interpreter exit"), log
+    assert log.count("interpreter exit") == 1, log
+
+
+def test_install_in_a_legacy_subinterpreter_alone_leaves_the_app_as_it_was(tmp_path):
+    """The main interpreter never calls install(); a legacy subinterpreter
+    does, and is destroyed.  Then a slot raises: PyQt6 aborts the process
+    (SIGABRT), as without that call.  Before, install() there guarded the
+    process from an interpreter that was gone (its hooks, handlers and
+    callbacks): a run log was written, and on 3.13 the process ended by
+    SIGSEGV instead."""
+    result = run_app(INTERPRETERS + LEGACY + f"""
+interp = create_legacy()
+interpreters.run_string(interp, {INSTALL_IN_SUBINTERPRETER!r})
+interpreters.destroy(interp)
+from PyQt6 import QtCore, QtWidgets
+app = QtWidgets.QApplication([])
+def save():
+    raise ValueError("disk full")
+QtCore.QTimer.singleShot(0, save)
+QtCore.QTimer.singleShot(500, app.quit)
+app.exec()
+""", tmp_path, timeout=60)
+    assert result.returncode == -signal.SIGABRT, result.describe()
+    assert "install() in a subinterpreter returned None" in result.stdout, result.describe()
+    assert "disk full" in result.stderr, result.describe()
+    assert result.logs == [], result.describe()
