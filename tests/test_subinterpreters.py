@@ -194,3 +194,70 @@ app.exec()
     assert "install() in a subinterpreter returned None" in result.stdout, result.describe()
     assert "disk full" in result.stderr, result.describe()
     assert result.logs == [], result.describe()
+
+
+# A crash in code that runs in a subinterpreter: SIGSEGV sent to the
+# calling thread (ctypes and faulthandler do not load in an isolated
+# subinterpreter on 3.12).
+CRASH_APP = INTERPRETERS + """
+import sys, threading
+import pyqtguard
+pyqtguard.install()
+from PyQt6 import QtCore, QtWidgets
+app = QtWidgets.QApplication([])
+CRUNCH = '''
+import signal, threading
+def crunch():
+    signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)
+'''
+IN_THIS_THREAD = CRUNCH + "crunch()\\n"
+IN_ITS_OWN_THREAD = CRUNCH + '''
+worker = threading.Thread(target=crunch, name="sub-cruncher")
+worker.start()
+worker.join()
+'''
+def run_subinterpreter():
+    interp = interpreters.create()
+    interpreters.run_string(interp, IN_THIS_THREAD if sys.argv[1] == "here"
+                            else IN_ITS_OWN_THREAD)
+def start():
+    threading.Thread(target=run_subinterpreter, name="interp-runner").start()
+QtCore.QTimer.singleShot(0, start)
+QtCore.QTimer.singleShot(5000, app.quit)
+app.exec()
+"""
+
+
+@pytest.mark.parametrize("where", ["here", "its own thread"])
+def test_crash_in_a_subinterpreter(tmp_path, where):
+    """A thread of the app runs a subinterpreter, whose code crashes in that
+    thread ("here") or in a thread the subinterpreter started.  The report
+    has the subinterpreter's stack, where the crash is (3.12: pyqtguard
+    writes it, heading "in subinterpreter N", before the thread's stack in
+    the main interpreter; 3.13+: faulthandler's dump, which has that
+    interpreter's threads only, says so), and the subinterpreter's own
+    thread is named as such.  Before: 3.12 left the subinterpreter's stack
+    out (the report said "Python stacks written: 2 of 2 threads"), 3.13 gave
+    faulthandler's dump of the subinterpreter under "Python stacks of all
+    threads" with no word that the GUI thread's was not there, and both
+    called the subinterpreter's thread one that "a native library
+    started"."""
+    result = run_app(CRASH_APP, tmp_path, args=[where.split()[0]], timeout=60)
+    assert result.returncode == -signal.SIGSEGV, result.describe()
+    log = result.log
+    assert "=== pyqtguard crash report ===" in log, log
+    report = log.split("=== pyqtguard crash report ===", 1)[1]
+    assert "in crunch" in report, report
+    assert "a native library started it" not in report, report
+    if where != "here":
+        assert "is a Python thread of subinterpreter" in report, report
+    if sys.version_info < (3, 13):
+        current = report.split("\nCurrent thread ", 1)[1]
+        assert current.split(":\n", 1)[0].split(", in subinterpreter ")[1].isdigit(), report
+        assert "in crunch" in current.split("\n\n", 1)[0], report
+        assert "Thread 'MainThread'" in report, report
+        if where == "here":
+            assert "in run_subinterpreter" in report, report
+    else:
+        assert "Python stacks of subinterpreter " in report, report
+        assert "the GUI thread among them, are not here" in report, report
