@@ -95,10 +95,11 @@ def crunch_in_a_subinterpreter():
 worker = threading.Thread(target=crunch_in_a_subinterpreter, name="cruncher")
 worker.start()
 time.sleep(0.3)
-for _ in range(20):
+stacks = {t.name: t.stack for t in pyqtguard.threads(stacks=True)}   # while it crunches
+while worker.is_alive():
     buffer = io.StringIO()
     pyqtguard.dump_threads(buffer)
-    stacks = {t.name: t.stack for t in pyqtguard.threads(stacks=True)}
+    pyqtguard.threads(stacks=True)
     time.sleep(0.02)
 worker.join()
 print("cruncher listed:", "cruncher" in stacks, flush=True)
