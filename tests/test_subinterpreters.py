@@ -262,3 +262,35 @@ def test_crash_in_a_subinterpreter(tmp_path, where):
     else:
         assert "Python stacks of subinterpreter " in report, report
         assert "the GUI thread among them, are not here" in report, report
+
+
+def test_subinterpreter_starting_a_process_in_a_spawn_child(tmp_path):
+    """The main module runs a subinterpreter at its top level that starts a
+    (short, non-recursive) Python subprocess; the app then uses a spawn
+    pool, whose child runs the top level again.  pyqtguard's audit hook is
+    the process's (every interpreter's events reach it): in the child it
+    called the guard's Python callback, an object of the main interpreter,
+    from the subinterpreter - on 3.12 with the subinterpreter's types
+    (`TypeError: descriptor 'st_size' for 'os.stat_result' objects doesn't
+    apply to a 'os.stat_result' object`), on 3.13 naming "<main module>,
+    line 0" - and the child was refused (exit status 3).  Events of another
+    interpreter are left to it, as without pyqtguard: the pool works."""
+    result = run_app(INTERPRETERS + """
+import multiprocessing as mp
+import pyqtguard
+pyqtguard.install()
+interp = interpreters.create()
+interpreters.run_string(interp, '''
+import subprocess, sys
+subprocess.run([sys.executable, "-c", "pass"], check=True)
+''')
+interpreters.destroy(interp)
+def square(n):
+    return n * n
+if __name__ == "__main__":
+    with mp.get_context("spawn").Pool(1) as pool:
+        print(pool.map(square, [1, 2, 3]), flush=True)
+""", tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "[1, 4, 9]" in result.stdout, result.describe()
+    assert "refused" not in result.stderr, result.describe()
