@@ -294,3 +294,38 @@ if __name__ == "__main__":
     assert result.returncode == 0, result.describe()
     assert "[1, 4, 9]" in result.stdout, result.describe()
     assert "refused" not in result.stderr, result.describe()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14),
+                    reason="concurrent.futures.InterpreterPoolExecutor is 3.14's")
+def test_interpreter_pool_task_that_installs_then_crashes(tmp_path):
+    """3.14's public API: a task of an InterpreterPoolExecutor calls
+    install() (its module does at its top: None, a RuntimeWarning) and then
+    crashes.  The report names the pool's thread and has the task's
+    stack, under a heading that says whose threads faulthandler wrote."""
+    result = run_app("""
+import pyqtguard
+pyqtguard.install()
+from concurrent.futures import InterpreterPoolExecutor
+from PyQt6 import QtCore, QtWidgets
+app = QtWidgets.QApplication([])
+def render_tile(n):
+    import signal, threading, warnings
+    import pyqtguard
+    warnings.simplefilter("always")
+    print("install() in the task returned", pyqtguard.install(), flush=True)
+    signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)
+def start():
+    pool = InterpreterPoolExecutor(1)
+    pool.submit(render_tile, 1).result()
+QtCore.QTimer.singleShot(0, start)
+app.exec()
+""", tmp_path, timeout=60)
+    assert result.returncode == -signal.SIGSEGV, result.describe()
+    assert "install() in the task returned None" in result.stdout, result.describe()
+    assert "RuntimeWarning: pyqtguard.install() in a subinterpreter does nothing" \
+        in result.stderr, result.describe()
+    report = result.log.split("=== pyqtguard crash report ===", 1)[1]
+    assert "thread: 'InterpreterPoolExecutor-0_0'" in report, report
+    assert "Python stacks of subinterpreter " in report, report
+    assert "in render_tile" in report, report
