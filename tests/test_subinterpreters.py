@@ -236,7 +236,8 @@ def test_crash_in_a_subinterpreter(tmp_path, where):
     has the subinterpreter's stack, where the crash is (3.12: pyqtguard
     writes it, heading "in subinterpreter N", before the thread's stack in
     the main interpreter; 3.13+: faulthandler's dump, which has that
-    interpreter's threads only, says so), and the subinterpreter's own
+    interpreter's threads only, then the main interpreter's threads, dumped
+    by faulthandler in a copy of the process), and the subinterpreter's own
     thread is named as such.  Before: 3.12 left the subinterpreter's stack
     out (the report said "Python stacks written: 2 of 2 threads"), 3.13 gave
     faulthandler's dump of the subinterpreter under "Python stacks of all
@@ -261,7 +262,12 @@ def test_crash_in_a_subinterpreter(tmp_path, where):
             assert "in run_subinterpreter" in report, report
     else:
         assert "Python stacks of subinterpreter " in report, report
-        assert "the GUI thread among them, are not here" in report, report
+        # faulthandler dumps the crashing thread's interpreter only; the
+        # main interpreter's threads are dumped in a copy of the process
+        main = report.split("Python stacks of the main interpreter's threads", 1)[1]
+        assert "app.py\", line" in main and "in <module>" in main, report
+        if where == "here":
+            assert "in run_subinterpreter" in main, report
 
 
 def test_subinterpreter_starting_a_process_in_a_spawn_child(tmp_path):
@@ -329,3 +335,5 @@ app.exec()
     assert "thread: 'InterpreterPoolExecutor-0_0'" in report, report
     assert "Python stacks of subinterpreter " in report, report
     assert "in render_tile" in report, report
+    main = report.split("Python stacks of the main interpreter's threads", 1)[1]
+    assert "in start" in main and "in <module>" in main, report
