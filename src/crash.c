@@ -1205,9 +1205,8 @@ compose_tail(int fd, int log_fd)
             pqg_puts(out, "\nPython stacks of subinterpreter ");
             pqg_put_dec(out, interpreter_id(own));
             pqg_puts(out, "'s threads (by faulthandler, which writes those of the "
-                     "crashing thread's interpreter only: the main interpreter's "
-                     "threads, the GUI thread among them, are not here; the thread "
-                     "table above names them):\n");
+                     "crashing thread's interpreter only; the main interpreter's "
+                     "threads, the GUI thread among them, follow):\n");
         }
         else {
             pqg_puts(out, "\nPython stacks of all threads (by faulthandler):\n");
@@ -1681,6 +1680,39 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
 }
 
 #ifdef PQG_STACKS_HANDLER
+/* The crashing thread runs a subinterpreter: faulthandler's dump just
+ * copied has that interpreter's threads only (see compose_tail).  The main
+ * interpreter's - the GUI thread's among them - follow, dumped by
+ * faulthandler in a copy of the process whose thread is bound to its
+ * main-interpreter state (watchdog.c), into the memfd, then copied as
+ * faulthandler's dump is.  Reads of the thread list only, as above. */
+static void
+append_main_interpreter_stacks(int out)
+{
+    PyThreadState *own = PyGILState_GetThisThreadState();
+    if (own == NULL || interpreter == NULL || own->interp == interpreter
+        || !stacks_fd_is_ours())
+    {
+        return;
+    }
+    unsigned long native_id = pqg_current_native_id();
+    PyThreadState *in_main = PyInterpreterState_ThreadHead(interpreter);
+    for (int n = 0; in_main != NULL && n < 10000; in_main = PyThreadState_Next(in_main), n++) {
+        if (in_main->native_thread_id == native_id) {
+            break;
+        }
+    }
+    off_t start = lseek(stacks_fd, 0, SEEK_END);
+    pqg_puts(out, "\nPython stacks of the main interpreter's threads (by faulthandler, "
+             "in a copy of the process):\n");
+    if (start < 0 || !pqg_main_interpreter_stacks(stacks_fd, own, in_main)
+        || copy_faulthandler_stacks(out, start) == 0)
+    {
+        pqg_puts(out, "(not written: no stack signal of faulthandler's, or the copy "
+                 "of the process failed)\n");
+    }
+}
+
 static void
 stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
 {
@@ -1709,6 +1741,9 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
              * read memory the crash damaged (a thread's frames) and faulted. */
             pqg_puts(out, "\n(faulthandler's dump faulted here, reading memory the "
                      "crash damaged: the stacks stop)\n");
+        }
+        else if (!stacks_discard && fd >= 0) {
+            append_main_interpreter_stacks(out);
         }
         release_log_part();
         if (stacks_to_left) {               /* the library gave up: to what it left */
