@@ -11,6 +11,15 @@
  * "os.spawn", "os.exec", "os.system" exist in 3.8-3.14; "os.fork" from 3.9;
  * "_winapi.CreateProcess" on Windows.  QProcess raises no audit event at
  * all: Qt starts processes in C++.
+ *
+ * Hooks added with PySys_AddAuditHook are the runtime's: every interpreter's
+ * events reach this one, a subinterpreter's too (3.12+: _interpreters,
+ * concurrent.interpreters), with that interpreter's thread state attached
+ * and its GIL - not the main interpreter's.  The callback is an object of
+ * the interpreter that set it: called from another it ran that one's code
+ * with the other's types and allocator (a TypeError naming os.stat_result
+ * against os.stat_result, on 3.12).  Another interpreter's events are left
+ * to it, as without pyqtguard.
  */
 #include "pyqtguard_native.h"
 
@@ -19,6 +28,7 @@
 static int hook_added = 0;
 static int active = 0;
 static PyObject *callback = NULL;        /* strong reference while active */
+static PyInterpreterState *callback_interp = NULL;   /* the one that set it */
 
 static const char *const process_events[] = {
     "subprocess.Popen", "os.posix_spawn", "os.spawn", "os.exec", "os.system",
@@ -43,6 +53,17 @@ audit_hook(const char *event, PyObject *args, void *user_data)
     if (!active || callback == NULL || !is_process_event(event)) {
         return 0;
     }
+    /* The runtime calls its hooks with a thread state attached; unchecked,
+     * as a NULL one is no interpreter's.  PyThreadState_GetUnchecked() is
+     * public from 3.13; _PyThreadState_UncheckedGet() is its 3.11-3.12 name. */
+#if PY_VERSION_HEX >= 0x030D0000
+    PyThreadState *tstate = PyThreadState_GetUnchecked();
+#else
+    PyThreadState *tstate = _PyThreadState_UncheckedGet();
+#endif
+    if (tstate == NULL || PyThreadState_GetInterpreter(tstate) != callback_interp) {
+        return 0;                         /* another interpreter's event */
+    }
     PyObject *result = PyObject_CallFunction(callback, "sO", event, args);
     if (result == NULL) {
         return -1;                        /* the callback refused: raise */
@@ -66,6 +87,7 @@ process_audit_py(PyObject *Py_UNUSED(self), PyObject *arg)
     }
     Py_XINCREF(arg == Py_None ? NULL : arg);
     Py_XSETREF(callback, arg == Py_None ? NULL : arg);
+    callback_interp = PyInterpreterState_Get();
     active = callback != NULL;
     Py_RETURN_NONE;
 }

@@ -380,6 +380,52 @@ filter_own_frames(char *buf, size_t len)
 
 #endif  /* !_WIN32 && (PQG_OWN_PYTHON_STACKS || PQG_STACKS_HANDLER) */
 
+/* ---- subinterpreters ----
+ * A thread may run Python code in a subinterpreter (3.12+: _interpreters,
+ * concurrent.interpreters; an interpreter of its own, with a GIL and thread
+ * list of its own): a thread of the main interpreter inside
+ * run_string()/Interpreter.exec() has a state in each, a thread that the
+ * subinterpreter started has one there only.  pyqtguard's table and the
+ * main interpreter's list do not know the latter.  The crashing thread's
+ * state in a subinterpreter: its own (the thread-specific one, which 3.12+
+ * binds to the state it switched to), else one with its native id in
+ * another interpreter's list (3.11, which binds the first state only).
+ * PyInterpreterState_Head/Next and PyThreadState_Next only read pointers,
+ * as faulthandler reads the thread list: no lock, no allocation. */
+static PyThreadState *
+subinterpreter_thread_state(unsigned long crashing_native_id)
+{
+    if (interpreter == NULL) {
+        return NULL;
+    }
+    PyThreadState *own = PyGILState_GetThisThreadState();
+    if (own != NULL && own->interp != NULL && own->interp != interpreter) {
+        return own;
+    }
+    int n = 0;
+    for (PyInterpreterState *i = PyInterpreterState_Head(); i != NULL && n < 10000;
+         i = PyInterpreterState_Next(i), n++) {
+        if (i == interpreter) {
+            continue;
+        }
+        PyThreadState *t = PyInterpreterState_ThreadHead(i);
+        for (; t != NULL && n < 10000; t = PyThreadState_Next(t), n++) {
+            if (t->native_thread_id == crashing_native_id) {
+                return t;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The id of a subinterpreter (a plain read for a state's interpreter). */
+static unsigned long long
+interpreter_id(PyThreadState *tstate)
+{
+    long long id = PyInterpreterState_GetID(tstate->interp);
+    return id > 0 ? (unsigned long long)id : 0;
+}
+
 #ifdef PQG_OWN_PYTHON_STACKS
 /* The staging pipe.  _Py_DumpTraceback() writes a frame in many small
  * write()s; to a file each costs an inode lock and the page cache, and the
@@ -555,6 +601,10 @@ write_python_thread(int fd, PyThreadState *tstate, int current)
     write_thread_label(fd, tstate->native_thread_id);
     pqg_puts(fd, ", ident ");
     pqg_put_hex(fd, (unsigned long long)tstate->thread_id);
+    if (tstate->interp != interpreter) {
+        pqg_puts(fd, ", in subinterpreter ");
+        pqg_put_dec(fd, interpreter_id(tstate));
+    }
     pqg_puts(fd, ":\n");
     _Py_DumpTraceback(fd, tstate);
 }
@@ -636,6 +686,15 @@ write_python_stacks(const int *fds, int nfds, unsigned long crashing_native_id)
     PyThreadState *current = crashing_thread_state(head, crashing_native_id);
     PyThreadState *oldest = oldest_thread_state(head);
     unsigned long long written = 0, threads = 0;
+    /* A crash in a subinterpreter's code: that stack is where it happened;
+     * the thread's state in the main interpreter, if it has one, follows
+     * (where it entered the subinterpreter). */
+    PyThreadState *sub = subinterpreter_thread_state(crashing_native_id);
+    if (sub != NULL) {
+        emit_python_thread(fds, nfds, sub, 1);
+        written++;
+        threads++;
+    }
     if (current != NULL) {
         emit_python_thread(fds, nfds, current, 1);
         written++;
@@ -728,6 +787,15 @@ write_foreign_crashing_thread(int fd, unsigned long native_id)
     pqg_put_dec(fd, native_id);
     pqg_puts(fd, " '");
     pqg_put_escaped(fd, name, sizeof(name));
+    PyThreadState *sub = subinterpreter_thread_state(native_id);
+    if (sub != NULL) {
+        /* before: "a native library started it", for a Python thread */
+        pqg_puts(fd, "', is a Python thread of subinterpreter ");
+        pqg_put_dec(fd, interpreter_id(sub));
+        pqg_puts(fd, ", started there (pyqtguard's thread table and registry know the "
+                 "main interpreter's threads); its name is the one the OS gave it\n");
+        return;
+    }
     pqg_puts(fd, "', is not a Python thread, QThread or pyqtguard worker: a native "
              "library started it (a BLAS, codec or driver thread, or Qt's own), and "
              "its name is the one the OS gave it\n");
@@ -1126,9 +1194,23 @@ compose_tail(int fd, int log_fd)
                  "-X faulthandler or PYTHONFAULTHANDLER=1)\n");
     }
     else if (engine_is_faulthandler) {
-        pqg_puts(out, is_log || (stacks_copied() && fd == stacks_target_fd())
-                 ? "\nPython stacks of all threads (by faulthandler):\n"
-                 : "\nPython stacks of all threads: see the run log\n");
+        PyThreadState *own = PyGILState_GetThisThreadState();
+        if (!is_log && !(stacks_copied() && fd == stacks_target_fd())) {
+            pqg_puts(out, "\nPython stacks of all threads: see the run log\n");
+        }
+        else if (own != NULL && own->interp != NULL && interpreter != NULL
+                 && own->interp != interpreter) {
+            /* faulthandler (3.13-3.14) dumps the threads of the interpreter
+             * of the crashing thread's own state: a subinterpreter's. */
+            pqg_puts(out, "\nPython stacks of subinterpreter ");
+            pqg_put_dec(out, interpreter_id(own));
+            pqg_puts(out, "'s threads (by faulthandler, which writes those of the "
+                     "crashing thread's interpreter only; the main interpreter's "
+                     "threads, the GUI thread among them, follow):\n");
+        }
+        else {
+            pqg_puts(out, "\nPython stacks of all threads (by faulthandler):\n");
+        }
     }
     if (!is_log) {
         /* stderr's copy ends naming the log (a static buffer set at
@@ -1598,6 +1680,39 @@ fatal_signal_handler(int signum, siginfo_t *info, void *ucontext)
 }
 
 #ifdef PQG_STACKS_HANDLER
+/* The crashing thread runs a subinterpreter: faulthandler's dump just
+ * copied has that interpreter's threads only (see compose_tail).  The main
+ * interpreter's - the GUI thread's among them - follow, dumped by
+ * faulthandler in a copy of the process whose thread is bound to its
+ * main-interpreter state (watchdog.c), into the memfd, then copied as
+ * faulthandler's dump is.  Reads of the thread list only, as above. */
+static void
+append_main_interpreter_stacks(int out)
+{
+    PyThreadState *own = PyGILState_GetThisThreadState();
+    if (own == NULL || interpreter == NULL || own->interp == interpreter
+        || !stacks_fd_is_ours())
+    {
+        return;
+    }
+    unsigned long native_id = pqg_current_native_id();
+    PyThreadState *in_main = PyInterpreterState_ThreadHead(interpreter);
+    for (int n = 0; in_main != NULL && n < 10000; in_main = PyThreadState_Next(in_main), n++) {
+        if (in_main->native_thread_id == native_id) {
+            break;
+        }
+    }
+    off_t start = lseek(stacks_fd, 0, SEEK_END);
+    pqg_puts(out, "\nPython stacks of the main interpreter's threads (by faulthandler, "
+             "in a copy of the process):\n");
+    if (start < 0 || !pqg_main_interpreter_stacks(stacks_fd, own, in_main)
+        || copy_faulthandler_stacks(out, start) == 0)
+    {
+        pqg_puts(out, "(not written: no stack signal of faulthandler's, or the copy "
+                 "of the process failed)\n");
+    }
+}
+
 static void
 stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
 {
@@ -1626,6 +1741,9 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
              * read memory the crash damaged (a thread's frames) and faulted. */
             pqg_puts(out, "\n(faulthandler's dump faulted here, reading memory the "
                      "crash damaged: the stacks stop)\n");
+        }
+        else if (!stacks_discard && fd >= 0) {
+            append_main_interpreter_stacks(out);
         }
         release_log_part();
         if (stacks_to_left) {               /* the library gave up: to what it left */

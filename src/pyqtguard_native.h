@@ -184,6 +184,13 @@ void pqg_exit_by_sigint_at_end(void);
 /* Have the watchdog thread run chore() soon (no GIL, no Python); 0 if it
  * is not running or has one pending: the caller's to run then. */
 int pqg_watchdog_post(void (*chore)(void));
+/* 3.13+, Linux: the main interpreter's Python stacks into into_fd, by
+ * faulthandler in a copy of the process, for a crashing thread whose bound
+ * state `own` is a subinterpreter's (in_main: its state in the main
+ * interpreter, or NULL).  1 if written.  Signal-safe (see watchdog.c). */
+#if PY_VERSION_HEX >= 0x030D0000 && defined(__linux__)
+int pqg_main_interpreter_stacks(int into_fd, const void *own, void *in_main);
+#endif
 int pqg_audit_init(PyObject *module);     /* audit.c: audit hook */
 int pqg_sipattach_init(PyObject *module); /* sipattach.c: lazy PyQt6 patches */
 

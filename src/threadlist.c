@@ -240,6 +240,48 @@ python_thread_ids_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     return list;
 }
 
+/* {ident: frame} of the calling interpreter's threads that run Python
+ * code: sys._current_frames() of this interpreter alone.  CPython's
+ * (3.12-3.14, _PyThread_CurrentFrames) walks every interpreter and makes
+ * frame objects for the frames of the others, with this interpreter's
+ * allocator: a subinterpreter with its own (the default config of 3.12+:
+ * _interpreters, concurrent.interpreters) frees them with its own when the
+ * frame returns - "free(): invalid pointer", SIGABRT.  A thread that runs a
+ * subinterpreter keeps its state here too, whose frame is where it entered
+ * it (run_string, Interpreter.exec): that is what is returned for it.
+ * The list is walked with the GIL held, as python_thread_ids does: a
+ * thread deletes its own state holding the GIL (3.11-3.14). */
+static PyObject *
+current_frames_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    PyObject *frames = PyDict_New();
+    if (frames == NULL) {
+        return NULL;
+    }
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL;
+         t = PyThreadState_Next(t)) {
+        PyFrameObject *frame = PyThreadState_GetFrame(t);   /* new reference */
+        if (frame == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(frames);
+                return NULL;
+            }
+            continue;                     /* runs no Python code */
+        }
+        PyObject *ident = PyLong_FromUnsignedLong(t->thread_id);
+        int failed = ident == NULL
+                     || PyDict_SetItem(frames, ident, (PyObject *)frame) < 0;
+        Py_XDECREF(ident);
+        Py_DECREF(frame);
+        if (failed) {
+            Py_DECREF(frames);
+            return NULL;
+        }
+    }
+    return frames;
+}
+
 /* ---- the thread count ----
  *
  * Asked at every clean exit (are threads other than ours still alive?), so
@@ -354,6 +396,9 @@ static PyMethodDef threadlist_methods[] = {
     {"python_thread_ids", python_thread_ids_py, METH_NOARGS,
      PyDoc_STR("python_thread_ids($module, /)\n--\n\n"
                "(ident, native_id) of every Python thread state.")},
+    {"current_frames", current_frames_py, METH_NOARGS,
+     PyDoc_STR("current_frames($module, /)\n--\n\n"
+               "sys._current_frames() of this interpreter's threads only.")},
     {"os_threads", os_threads_py, METH_NOARGS,
      PyDoc_STR("os_threads($module, /)\n--\n\n"
                "Every OS thread of the process as (native_id, os_name).")},

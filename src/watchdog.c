@@ -41,6 +41,7 @@
 #ifdef _WIN32
 #  include <windows.h>
 #else
+#  include <limits.h>
 #  include <pthread.h>
 #  include <unistd.h>
 #endif
@@ -439,6 +440,77 @@ dump_stacks_in_a_copy(int fd, unsigned long only_native_id)
                      "the process they were read in was ended by signal ");
         pqg_put_dec(fd, (unsigned long long)WTERMSIG(status));
         pqg_puts(fd, ")\n");
+    }
+}
+#endif
+
+#if defined(PQG_STACKS_IN_A_COPY) && !defined(PQG_GIL_FREE_STACKS)
+/* 3.13+: the main interpreter's Python stacks, written into into_fd, for
+ * a crash report whose crashing thread runs a subinterpreter (crash.c).
+ * faulthandler dumps the threads of the interpreter of the calling
+ * thread's bound state (PyGILState_GetThisThreadState(), a pthread key),
+ * which 3.12+ rebind to the subinterpreter's state the thread switched to.
+ * In a copy of the process (see above), that key is found by its value,
+ * `own`, and set to `in_main` - the thread's state in the main interpreter,
+ * or NULL (then faulthandler takes the main interpreter) - the run log's
+ * number, faulthandler's file for the stack signal, is made into_fd's, and
+ * the stack signal raised.  Called from a crash handler: raw fork, getpid,
+ * gettid, sigaction, sigprocmask, dup2, tgkill, waitpid, nanosleep, _exit,
+ * and pthread_get/setspecific on a key the copy's only thread already has
+ * a value for (glibc and musl: a read and a store in the thread's own
+ * table; the copy is single-threaded, its memory its own).  1 if written. */
+int
+pqg_main_interpreter_stacks(int into_fd, const void *own, void *in_main)
+{
+    int log = pqg_log_fd_checked();
+    if (stack_dump_signal == 0 || log < 0 || into_fd < 0 || own == NULL) {
+        return 0;
+    }
+    pid_t copy = raw_fork();
+    if (copy == 0) {
+        static const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+        struct sigaction quiet;
+        memset(&quiet, 0, sizeof(quiet));
+        quiet.sa_handler = copy_fault;
+        sigemptyset(&quiet.sa_mask);
+        sigset_t mask;
+        sigfillset(&mask);
+        for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+            (void)sigaction(faults[i], &quiet, NULL);   /* no crash report */
+            sigdelset(&mask, faults[i]);
+        }
+        int rebound = 0;
+        for (unsigned long k = 0; k < PTHREAD_KEYS_MAX && !rebound; k++) {
+            if (pthread_getspecific((pthread_key_t)k) == own) {
+                rebound = pthread_setspecific((pthread_key_t)k, in_main) == 0;
+            }
+        }
+        if (!rebound || dup2(into_fd, log) < 0) {
+            _exit(2);              /* faulthandler would dump the same again */
+        }
+        sigdelset(&mask, stack_dump_signal);
+        (void)sigprocmask(SIG_SETMASK, &mask, NULL);   /* one thread: defined */
+        (void)syscall(SYS_tgkill, (pid_t)syscall(SYS_getpid),
+                      (pid_t)syscall(SYS_gettid), (int)stack_dump_signal);
+        _exit(0);
+    }
+    if (copy < 0) {
+        return 0;
+    }
+    int status = 0;
+    long long give_up = pqg_monotonic_ns() + COPY_WAIT_NS;
+    struct timespec tick = {0, 1000 * 1000};
+    for (;;) {
+        pid_t done = waitpid(copy, &status, WNOHANG);
+        if (done == copy) {
+            return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        }
+        if ((done < 0 && errno != EINTR) || pqg_monotonic_ns() > give_up) {
+            (void)kill(copy, SIGKILL);
+            (void)waitpid(copy, &status, 0);
+            return 0;
+        }
+        nanosleep(&tick, NULL);
     }
 }
 #endif

@@ -24,6 +24,7 @@ import _thread
 import sys
 import time
 
+from .. import _native
 from ..registry import renewed_in_fork_children
 
 TYPE_CHECKING = False
@@ -74,7 +75,7 @@ def qt_enum(qtcore: Any, name: str) -> Any:
 
 def _build_alone(qt: Any, name: str) -> Any:
     me = _thread.get_ident()
-    if len(sys._current_frames()) <= 1:
+    if len(_native.current_frames()) <= 1:
         return getattr(qt, name)         # no other Python thread to race
     deadline = time.monotonic() + WAIT_FOR_OTHER_BUILD
     _hold()
@@ -114,7 +115,7 @@ def _building_elsewhere(me: int) -> bool:
     enum = sys.modules.get("enum")
     if enum is None:
         return False
-    for ident, frame in sys._current_frames().items():
+    for ident, frame in _native.current_frames().items():
         while ident != me and frame is not None:
             if frame.f_code.co_filename == enum.__file__:
                 return True

@@ -125,7 +125,7 @@ def python_stack(native_id: int | None) -> str | None:
     """The current Python stack (most recent call last) of the thread with
     this native id, or None if it runs no Python."""
     idents = {native: ident for ident, native in _native.python_thread_ids()}
-    frame = sys._current_frames().get(idents.get(native_id or 0, -1))
+    frame = _native.current_frames().get(idents.get(native_id or 0, -1))
     return _format_stack(frame) if frame is not None else None
 
 
@@ -148,7 +148,7 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
             if t.kind == "native":
                 print("a library's thread:", t.name, t.native_id)
     """
-    frames = sys._current_frames() if stacks else {}
+    frames = _native.current_frames() if stacks else {}
     asking = _thread.get_ident()
     table = {native_id: (ident, name, kind)
              for native_id, ident, name, kind in _native.thread_table()}

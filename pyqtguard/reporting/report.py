@@ -165,7 +165,9 @@ def thread_stacks(crashed_name: str, crashed_native_id: int | None,
     the crash reports use (``Thread 'name' (native id N, current):``): the
     thread that raised first, with its traceback's frames (where it was when
     it raised), then the others as they are now."""
-    frames = sys._current_frames()
+    from .. import _native
+
+    frames = _native.current_frames()   # not sys's: see src/threadlist.c
     names = _thread_names()
     current = threading.get_ident()
     blocks = [THREADS_HEADING, ""]

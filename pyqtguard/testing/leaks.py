@@ -206,7 +206,9 @@ def _thread_leaks(before: Snapshot) -> list[Leak]:
            and not isinstance(t, threading._DummyThread)]  # type: ignore[attr-defined]
     if not new:
         return []
-    frames = sys._current_frames()
+    from .. import _native
+
+    frames = _native.current_frames()   # not sys's: see src/threadlist.c
     try:
         return [Leak("thread", t.name, _start_site(t), t) for t in new
                 if not _is_idle_pool_worker(t, frames)]

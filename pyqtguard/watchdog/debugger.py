@@ -95,11 +95,12 @@ def stopped_threads() -> dict[str, str]:
     """Thread name -> debugger, for every thread stopped in a debugger now
     (names as the thread registry gives them: ``MainThread`` too when the
     app never imported :mod:`threading`)."""
+    from .. import _native
     from ..registry import listing
 
     names = {t.ident: t.name for t in listing.threads(all=True) if t.ident is not None}
     stopped = {}
-    for ident, frame in sys._current_frames().items():
+    for ident, frame in _native.current_frames().items():
         debugger = debugger_of(frame)
         if debugger is not None:
             stopped[names.get(ident, f"thread {ident:#x}")] = debugger

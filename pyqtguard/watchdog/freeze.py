@@ -79,7 +79,7 @@ def remove_freeze_callback(callback: Callable[[FreezeEvent], object]) -> bool:
 def _gui_frame() -> FrameType | None:
     """The GUI thread's innermost frame now (None: not watched, or gone)."""
     gui_ident = _gui_ident
-    return sys._current_frames().get(gui_ident) if gui_ident is not None else None
+    return _native.current_frames().get(gui_ident) if gui_ident is not None else None
 
 
 _SETTLE_SECONDS = 0.05
