@@ -163,6 +163,33 @@ def _forwarded(free: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(s for s in _forward_candidates if callable(get(s)) and s not in free)
 
 
+def _forked() -> None:
+    """In a fork child, a pipe of its own on the same descriptor numbers:
+    src/interrupt.c gave the child its previous handlers back, but a
+    notifier on the read end stays in the Qt state the child copied, and
+    the forking thread's loop may go on there (``os.fork()`` in a slot) -
+    on the parent's pipe it could drain the parent's wake-up.  Qt is not
+    called here: the notifier's lock may be held by a thread the fork did
+    not copy."""
+    if _pipe is None:
+        return
+    try:
+        fresh = os.pipe()
+        try:
+            for fd, number in zip(fresh, _pipe):
+                os.dup2(fd, number, inheritable=False)
+                os.set_blocking(number, False)
+        finally:
+            for fd in fresh:
+                os.close(fd)
+    except OSError as exc:
+        logfile.warn_once("fork:interrupt pipe", f"Ctrl+C pipe in a fork child: {exc}")
+
+
+if hasattr(os, "register_at_fork"):      # not on Windows
+    os.register_at_fork(after_in_child=_forked)
+
+
 def _wake_pipe() -> tuple[int, int]:
     """One pipe for the process's life: never closed, so that a signal
     handler running in another thread can never write to a descriptor that

@@ -914,24 +914,52 @@ write_queued_at_exit(double budget)
 }
 
 #ifndef _WIN32
-/* fork() copies no notifier, and the pipe would be shared with the parent
- * (each could read the other's wake-ups): the child closes its copy and
- * writes its queue from its main thread until an event loop of its own
- * watches a new pipe.  The queue is the parent's, who writes it: a child
- * that wrote it too wrote each report twice, the second as its own; and
- * the threads writing it (writer, exit_writer) are not in the child - its
- * own queued reports were never written.  Nor has its shutdown begun.
- * Stores and close() only, async-signal-safe, as a fork handler must be
- * (the parent's queue is released later, see drop_forgotten). */
+/* The child's own pipe on the parent's descriptor numbers (see
+ * forget_in_child).  A QSocketNotifier on it stays in the Qt state the child
+ * copied, and the forking thread's loop may go on in the child (os.fork()
+ * in a slot): closed instead, the number went to the child's next file - a
+ * file is always readable, and the child's idle loop spun on it (0.93 s of
+ * CPU a second) - or Qt warned "Invalid socket".  Nor may the child touch
+ * that notifier: a Qt call could wait for a lock another thread held at the
+ * fork.  pipe(), dup2(), fcntl() and close() are async-signal-safe. */
 static void
-forget_in_child(void)
+renew_wake_pipe_in_child(void)
 {
-    for (int i = 0; i < 2; i++) {
+    int fresh[2];
+    if (wake_pipe[0] >= 0 && pipe(fresh) == 0) {
+        int renewed = dup2(fresh[0], wake_pipe[0]) >= 0 && dup2(fresh[1], wake_pipe[1]) >= 0;
+        (void)close(fresh[0]);
+        (void)close(fresh[1]);
+        if (renewed) {
+            for (int i = 0; i < 2; i++) {
+                (void)fcntl(wake_pipe[i], F_SETFL, fcntl(wake_pipe[i], F_GETFL) | O_NONBLOCK);
+                (void)fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC);  /* dup2 clears it */
+            }
+            return;
+        }
+    }
+    for (int i = 0; i < 2; i++) {            /* no pipe: as before, closed */
         if (wake_pipe[i] >= 0) {
             (void)close(wake_pipe[i]);
             wake_pipe[i] = -1;
         }
     }
+}
+
+/* fork() copies no thread, and the pipe would be shared with the parent
+ * (each could read the other's wake-ups): the child gets one of its own on
+ * the same numbers (renew_wake_pipe_in_child) and writes its queue from its
+ * main thread until an event loop of its own watches the pipe.  The queue
+ * is the parent's, who writes it: a child that wrote it too wrote each
+ * report twice, the second as its own; and the threads writing it (writer,
+ * exit_writer) are not in the child - its own queued reports were never
+ * written.  Nor has its shutdown begun.
+ * Stores and pipe calls only, async-signal-safe, as a fork handler must be
+ * (the parent's queue is released later, see drop_forgotten). */
+static void
+forget_in_child(void)
+{
+    renew_wake_pipe_in_child();
     gui_loop_watching = 0;
     pending_call_queued = 0;
     writer = 0;
