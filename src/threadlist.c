@@ -218,7 +218,15 @@ os_thread_ids_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 
 /* (ident, native id) of every thread that has a Python thread state - also
  * those threading does not know (Qt's pool threads running a QRunnable).
- * PyThreadState's thread_id and native_thread_id exist in 3.11-3.14. */
+ * PyThreadState's thread_id and native_thread_id exist in 3.11-3.14.
+ *
+ * Both walks of the thread states here keep the GIL from the first state
+ * to the last, or a thread that ends meanwhile frees the state the walk
+ * stands on.  Nothing in them lets it go but a garbage collection: 3.11
+ * runs one inside any GC-tracked allocation (the frame object made for a
+ * thread, a tuple), whose callbacks and finalizers run Python code that
+ * may (a sleep, a file closed) - SIGSEGV in the next PyThreadState_Next.
+ * So the collector is off for the walk (3.12+ only schedules one there). */
 static PyObject *
 python_thread_ids_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
@@ -227,15 +235,19 @@ python_thread_ids_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     PyInterpreterState *interp = PyInterpreterState_Get();
+    int gc_was_on = PyGC_Disable();      /* the GIL kept: see above */
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL;
          t = PyThreadState_Next(t)) {
         PyObject *pair = Py_BuildValue("(kk)", t->thread_id, t->native_thread_id);
         if (pair == NULL || PyList_Append(list, pair) < 0) {
             Py_XDECREF(pair);
-            Py_DECREF(list);
-            return NULL;
+            Py_CLEAR(list);
+            break;
         }
         Py_DECREF(pair);
+    }
+    if (gc_was_on) {
+        PyGC_Enable();
     }
     return list;
 }
@@ -250,7 +262,8 @@ python_thread_ids_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
  * subinterpreter keeps its state here too, whose frame is where it entered
  * it (run_string, Interpreter.exec): that is what is returned for it.
  * The list is walked with the GIL held, as python_thread_ids does: a
- * thread deletes its own state holding the GIL (3.11-3.14). */
+ * thread deletes its own state holding the GIL (3.11-3.14), and the
+ * collector is off meanwhile (see python_thread_ids_py). */
 static PyObject *
 current_frames_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 {
@@ -259,13 +272,14 @@ current_frames_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     PyInterpreterState *interp = PyInterpreterState_Get();
+    int gc_was_on = PyGC_Disable();      /* see python_thread_ids_py */
     for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t != NULL;
          t = PyThreadState_Next(t)) {
         PyFrameObject *frame = PyThreadState_GetFrame(t);   /* new reference */
         if (frame == NULL) {
             if (PyErr_Occurred()) {
-                Py_DECREF(frames);
-                return NULL;
+                Py_CLEAR(frames);
+                break;
             }
             continue;                     /* runs no Python code */
         }
@@ -275,9 +289,12 @@ current_frames_py(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
         Py_XDECREF(ident);
         Py_DECREF(frame);
         if (failed) {
-            Py_DECREF(frames);
-            return NULL;
+            Py_CLEAR(frames);
+            break;
         }
+    }
+    if (gc_was_on) {
+        PyGC_Enable();
     }
     return frames;
 }

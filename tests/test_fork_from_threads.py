@@ -752,3 +752,54 @@ def test_a_fork_child_whose_loop_goes_on_neither_spins_nor_takes_its_parents_wak
     assert len(pipes) == 2, result.describe()
     if guarded:
         assert pipes[0] != "None" and pipes[0] != pipes[1], result.describe()
+
+
+# Which of pyqtguard's after-fork hooks ask Qt something in the child: the
+# module PyQt6.QtCore is swapped for one that notes each attribute read in
+# the child's pid, just around the fork.  {where}: the forking thread.
+QT_TOUCHED_IN_A_FORK_CHILD = """
+    import os, sys, threading, types
+    from PyQt6 import QtCore
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install()
+    from pyqtguard import workers
+    app = QApplication([])
+    real = sys.modules["PyQt6.QtCore"]
+
+    class Noting(types.ModuleType):
+        def __getattr__(self, name):
+            if os.getpid() != parent:
+                os.write(1, f"child read QtCore.{{name}}\\n".encode())
+            return getattr(real, name)
+
+    def fork():
+        sys.modules["PyQt6.QtCore"] = Noting("PyQt6.QtCore")
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        sys.modules["PyQt6.QtCore"] = real
+        os.waitpid(pid, 0)
+
+    parent = os.getpid()
+    if {where!r} == "the-gui-thread":
+        fork()
+    else:
+        thread = threading.Thread(target=fork)
+        thread.start()
+        thread.join()
+    print("parent done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("where", ["the-gui-thread", "a-thread"])
+def test_a_fork_childs_hooks_do_not_ask_qt(tmp_path, where):
+    # call_in_gui's after-fork hook asked Qt in every fork child whether it
+    # was the GUI thread: 0.25-0.5 ms a fork (the child's first touch of
+    # Qt's and sip's pages), in multiprocessing's workers and subprocess's
+    # preexec_fn children that never use Qt.  The parent asks, before the
+    # fork (a few microseconds); the child only reads the answer.
+    result = run_app(QT_TOUCHED_IN_A_FORK_CHILD.format(where=where), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "parent done" in result.stdout, result.describe()
+    assert "child read" not in result.stdout, result.describe()

@@ -560,3 +560,60 @@ def test_a_fork_child_of_a_worker_thread_lists_itself_once_with_its_own_native_i
     line = next(line for line in result.stdout.splitlines() if line.startswith("child:"))
     listed, native_id = line[len("child: "):].rsplit(" ", 1)
     assert listed == f"[('forker', 'main', {native_id})]", result.describe()
+
+
+def test_thread_state_walks_survive_a_collection_that_lets_a_thread_end(tmp_path):
+    """_native.current_frames() and python_thread_ids() walk this
+    interpreter's thread states with the GIL held, but on 3.11 a GC-tracked
+    allocation (the frame object made for a thread, the tuple of its ids)
+    can run a collection right there, whose callbacks and finalizers may let
+    go of the GIL (a sleep, a file closed): a thread that ends meanwhile
+    frees its state, and the walk went on from freed memory (SIGSEGV on
+    3.11; sys._current_frames() deadlocked instead).  The collection is made
+    to happen at one of the first allocations, its callback lets the thread
+    end (before the fix: SIGSEGV or a hang, at one or another of them)."""
+    result = run_app("""
+        import gc, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        from PyQt6 import QtWidgets
+        from pyqtguard import _native
+        app = QtWidgets.QApplication([])
+        state = {"armed": False, "ran": 0}
+        def let_it_end(phase, info):
+            if phase == "start" and state["armed"]:
+                state["armed"] = False
+                state["ran"] += 1
+                state["ev"].set()
+                time.sleep(0.3)          # the GIL let go: the thread ends
+        gc.callbacks.append(let_it_end)
+        def walk(fn, allocs_first):
+            ev = state["ev"] = threading.Event()
+            t = threading.Thread(target=ev.wait)
+            t.start()
+            time.sleep(0.1)
+            keep = [(i, -i) for i in range(5000)]   # no spare 2-tuples
+            gc.collect()
+            n = gc.get_count()[0]
+            gc.set_threshold(n + allocs_first)   # collects at the next one
+            state["armed"] = True
+            try:
+                result = fn()
+            finally:
+                gc.set_threshold(700)
+                state["armed"] = False
+                ev.set()
+            t.join()
+            del keep
+            return result
+        # The collection at the first allocations after the call's own (its
+        # dict or list): which one is the walk's depends on the version.
+        for allocs_first in range(1, 5):
+            frames = walk(_native.current_frames, allocs_first)
+            assert threading.get_ident() in frames
+            ids = walk(_native.python_thread_ids, allocs_first)
+            assert threading.get_ident() in dict(ids)
+        print("ok")
+    """, tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "ok" in result.stdout, result.describe()
