@@ -107,40 +107,13 @@ def install(
         from . import installer
     except ImportError:
         # An isolated subinterpreter (3.12+) refuses the single-phase C core.
-        if not _in_subinterpreter():
+        from . import subinterpreters
+
+        if not subinterpreters.in_subinterpreter():
             raise
-        return _not_in_a_subinterpreter(stacklevel=3)
+        return subinterpreters.not_installed_here(stacklevel=3)
     return installer.install(log_dir=log_dir, app_name=app_name, keep_logs=keep_logs,
                              stderr=stderr, **options)
-
-
-def _in_subinterpreter() -> bool:
-    """Whether this is not the main interpreter (asked only when the C core
-    did not load: the interpreters module is imported then alone)."""
-    try:
-        import _interpreters as interpreters  # 3.13+
-    except ImportError:
-        try:
-            import _xxsubinterpreters as interpreters  # 3.12 (a test module in 3.11)
-        except ImportError:
-            return False
-    current, main = interpreters.get_current(), interpreters.get_main()
-    if isinstance(current, tuple):               # 3.13+: (id, whence)
-        current, main = current[0], main[0]
-    return bool(current != main)
-
-
-def _not_in_a_subinterpreter(stacklevel: int) -> None:
-    """install() in a subinterpreter: nothing done (see install()); the
-    warning names the caller *stacklevel* frames up."""
-    import warnings
-
-    warnings.warn(
-        "pyqtguard.install() in a subinterpreter does nothing: pyqtguard runs in the "
-        "main interpreter, and install() there guards the whole process (a crash in a "
-        "subinterpreter's thread is reported too); call it in the main interpreter",
-        RuntimeWarning, stacklevel=stacklevel)
-    return None
 
 
 def uninstall() -> None:

@@ -88,9 +88,9 @@ def install(**options: object) -> Config | None:
         # A legacy subinterpreter (shared GIL) loads the C core, whose state
         # is the process's: a second install() there would begin a second run
         # log, or guard the process from an interpreter that will be gone.
-        from . import _not_in_a_subinterpreter
+        from . import subinterpreters
 
-        return _not_in_a_subinterpreter(stacklevel=4)    # pyqtguard.install()'s caller
+        return subinterpreters.not_installed_here(stacklevel=4)  # install()'s caller
     child = sys.modules.get("pyqtguard.children.child")
     if child is not None and child.is_forkserver():
         return None       # 3.14's forkserver preloading the main module: not a worker
