@@ -677,3 +677,73 @@ def test_a_fork_childs_freeze_written_by_the_watchdog_is_not_read_as_the_apps(tm
     assert not re.search(rf"^{STAMP.pattern}GUI freeze", log, re.M), log
     newest = newest_run(result.log_dir)
     assert newest["freezes"] == 0 and newest["outcome"] == "clean", newest
+
+
+# The app crashes while a fork child goes on: the child's entries come
+# after the app's crash report in the shared log.
+CHILD_WRITES_AFTER_THE_APPS_CRASH = """
+    import ctypes, os, sys, time
+    import pyqtguard
+    pyqtguard.install(stderr=False)
+    parent = os.getpid()
+
+    def leftover_from_the_child():
+        raise LookupError(f"child {{os.getpid()}} after its parent's crash")
+
+    pid = os.fork()
+    if pid == 0:
+        while os.getppid() == parent:       # until the app has crashed
+            time.sleep(0.01)
+        try:
+            leftover_from_the_child()
+        except LookupError:
+            sys.excepthook(*sys.exc_info())
+        {child_crash}
+        os._exit(0)
+    print("child", pid, flush=True)
+    time.sleep(0.2)
+    ctypes.string_at(0)
+"""
+
+
+@pytest.mark.parametrize("child_crash", ["", "ctypes.string_at(0)"],
+                         ids=["child-reports", "child-reports-and-crashes"])
+def test_a_crash_reports_text_ends_where_another_processs_entries_begin(tmp_path, child_crash):
+    # A crash report was read as running to the end of the log (the process
+    # died after writing it); a fork child's entries written after it were
+    # part of the app's report: `pyqtguard report --last` printed the
+    # child's exception as the app's crash report, and the report's frame
+    # and its "not reported in full yet" lines could be taken from there.
+    import json
+    import time
+
+    result = run_app(CHILD_WRITES_AFTER_THE_APPS_CRASH.format(child_crash=child_crash),
+                     tmp_path, timeout=60)
+    assert result.returncode == -signal.SIGSEGV, result.describe()
+    child = int(re.search(r"^child (\d+)$", result.stdout, re.M).group(1))
+    path = result.logs[-1]
+    for _ in range(500):                      # the child writes after the app's end
+        if "after its parent's crash" in path.read_text() and (
+                not child_crash or path.read_text().count(MARKER) == 2):
+            break
+        time.sleep(0.01)
+    log = path.read_text()
+    assert f"child {child} after its parent's crash" in log, log
+    from pyqtguard.crashes.reports import parse_report
+
+    app = newest_run(result.log_dir)["pid"]
+    report = parse_report(path, app)
+    assert report is not None and report.pid == app, log
+    assert "after its parent's crash" not in report.raw_text, report.raw_text
+    assert "leftover_from_the_child" not in report.raw_text, report.raw_text
+    assert report.raw_text.rstrip("\n").endswith(_reports(log)[0].split("\n[")[0].rstrip("\n"))
+    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "report", "--last", "--json",
+                          "--log-dir", str(result.log_dir)], capture_output=True, text=True,
+                         timeout=60, env=child_env(result.log_dir))
+    assert cli.returncode == 0, cli.stderr
+    shown = json.loads(cli.stdout)[0]
+    assert "after its parent's crash" not in shown["text"], shown["text"]
+    if child_crash:
+        # The last report is the child's: its own, whole, and only that.
+        assert shown["pid"] == child, shown
+        assert shown["text"].count("Native stack of the crashing thread") == 1, shown["text"]
