@@ -107,13 +107,18 @@ end_at_once(int signum)
         if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
             continue;
         }
-        pqg_puts(fds[i], "\n=== pyqtguard: second ");
-        pqg_puts(fds[i], signal_label(signum));
-        pqg_puts(fds[i], " while closing: ending now ===\n");
-        pqg_puts(fds[i], "exit status ");
-        pqg_put_dec(fds[i], (unsigned long long)(128 + signum));
-        pqg_puts(fds[i], "; the threads still alive:\n");
-        pqg_write_threads_report(fds[i], "");
+        /* Composed in logfd.c's static buffer and written once (another
+         * process sharing the log cannot cut into it): an atomic exchange,
+         * memcpy and write(), async-signal-safe. */
+        int out = pqg_compose_begin(fds[i]);
+        pqg_puts(out, "\n=== pyqtguard: second ");
+        pqg_puts(out, signal_label(signum));
+        pqg_puts(out, " while closing: ending now ===\n");
+        pqg_puts(out, "exit status ");
+        pqg_put_dec(out, (unsigned long long)(128 + signum));
+        pqg_puts(out, "; the threads still alive:\n");
+        pqg_write_threads_report(out, "");
+        pqg_compose_end(out);
     }
     _exit(128 + signum);
 }

@@ -8,6 +8,7 @@
 #include "pyqtguard_native.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -366,6 +367,92 @@ pqg_capture_end(void)
     pqg_capture_reset();
 }
 
+/* The watchdog's own reports (an exit timeout or a freeze Python did not
+ * answer, a thread dump without Python) and the second Ctrl+C's: writes to
+ * PQG_COMPOSE_FD collect here, and the report goes out with one write() to
+ * its descriptor (pqg_compose_end).  They were ~20 write()s each (marker,
+ * pid, table rows, each stack's pieces): fork children reaching their exit
+ * deadline together cut into one another's reports, and a child's
+ * exception report landed inside the app's freeze report.  A report longer
+ * than the buffer is written in parts as it fills.
+ *
+ * Its own buffer, not the crash handler's: the watchdog thread may compose
+ * while another thread crashes.  Users: the watchdog thread, the exit
+ * timer's signal handler, interrupt.c's second-signal handler - one at a
+ * time, claimed with an atomic exchange (lock-free: async-signal-safe); a
+ * caller that finds it taken writes straight to its descriptor, as before.
+ * Signal-safe: an atomic exchange, memcpy, write(). */
+static char compose[1024 * 1024];
+static size_t compose_len = 0;
+static int compose_target = -1;
+static atomic_int compose_taken = 0;
+
+static void
+compose_append(const char *buf, size_t len)
+{
+    if (len > sizeof(compose) - compose_len) {
+        pqg_write_all(compose_target, compose, compose_len);   /* a part, whole */
+        compose_len = 0;
+        if (len > sizeof(compose)) {
+            pqg_write_all(compose_target, buf, len);
+            return;
+        }
+    }
+    memcpy(compose + compose_len, buf, len);
+    compose_len += len;
+}
+
+/* Where to write a report meant for fd: PQG_COMPOSE_FD (claimed), or fd
+ * itself when fd < 0 or the buffer is in use. */
+int
+pqg_compose_begin(int fd)
+{
+    if (fd < 0 || atomic_exchange(&compose_taken, 1) != 0) {
+        return fd;
+    }
+    compose_target = fd;
+    compose_len = 0;
+    return PQG_COMPOSE_FD;
+}
+
+/* The real descriptor behind out (out itself if it is one). */
+int
+pqg_compose_target(int out)
+{
+    return out == PQG_COMPOSE_FD ? compose_target : out;
+}
+
+/* What is composed so far goes out now (one write()); composing goes on. */
+void
+pqg_compose_flush(int out)
+{
+    if (out == PQG_COMPOSE_FD) {
+        pqg_write_all(compose_target, compose, compose_len);
+        compose_len = 0;
+    }
+}
+
+/* The report, in one write() to its descriptor; the buffer free again. */
+void
+pqg_compose_end(int out)
+{
+    if (out == PQG_COMPOSE_FD) {
+        pqg_compose_flush(out);
+        compose_target = -1;
+        atomic_store(&compose_taken, 0);
+    }
+}
+
+/* A fork child: no thread of the parent composes here (one thread; a
+ * store, async-signal-safe). */
+void
+pqg_compose_forget_in_child(void)
+{
+    compose_len = 0;
+    compose_target = -1;
+    atomic_store(&compose_taken, 0);
+}
+
 /* The line naming the run log (or "" before there is one).  Signal-safe:
  * reads a static buffer. */
 const char *
@@ -527,6 +614,10 @@ pqg_write_all(int fd, const char *buf, size_t len)
 {
     if (fd == PQG_CAPTURE_FD) {
         capture_append(buf, len);
+        return;
+    }
+    if (fd == PQG_COMPOSE_FD) {
+        compose_append(buf, len);
         return;
     }
     if (fd < 0) {

@@ -62,6 +62,16 @@ size_t pqg_capture_mark(void);                      /* signal-safe */
 void pqg_capture_truncate(size_t len);              /* signal-safe */
 void pqg_capture_end(void);                         /* signal-safe */
 void pqg_capture_defer(int fd, size_t common, const char *tail, size_t len); /* signal-safe */
+/* The watchdog's own reports (and the second Ctrl+C's) composed in a
+ * static buffer of their own and written with one write() (logfd.c):
+ * out = pqg_compose_begin(fd); writes to out; pqg_compose_end(out).  out
+ * is fd itself when the buffer is in use elsewhere.  All signal-safe. */
+#define PQG_COMPOSE_FD 0x7ffffff1
+int pqg_compose_begin(int fd);
+int pqg_compose_target(int out);
+void pqg_compose_flush(int out);
+void pqg_compose_end(int out);
+void pqg_compose_forget_in_child(void);
 void pqg_puts(int fd, const char *s);               /* signal-safe */
 void pqg_put_dec(int fd, unsigned long long value); /* signal-safe */
 /* *value* in decimal at the end of buf (PQG_DEC_SIZE bytes, NUL included);

@@ -46,6 +46,8 @@
 #  include <unistd.h>
 #endif
 #ifdef __linux__
+#  include <fcntl.h>
+#  include <poll.h>
 #  include <sys/syscall.h>
 #  include <sys/wait.h>
 /* timer_create() with a signal: Linux (glibc, musl).  macOS has no POSIX
@@ -201,13 +203,25 @@ wait_until(long long deadline_ns)
 
 /* ---- writing ---- */
 
+/* "[time] ", a fork child's "(forked child, pid N) ", then parts[0..n), in
+ * one write(): a fork child shares the log, and `pyqtguard logs` counts only
+ * the freeze lines without the mark as the app's (a child's "GUI freeze"
+ * lines were read as the app's freezes).  Signal-safe: stack buffers,
+ * pqg_join(), write(). */
 static void
-log_line_start(int fd)
+write_event_line(int fd, const char *const *parts, size_t n)
 {
-    pqg_puts(fd, "[");
-    pqg_put_timestamp(fd);
-    pqg_puts(fd, "] ");
+    char stamp[32];
+    char child[48];
+    char line[512];
+    pqg_format_timestamp(stamp);
+    const char *head[] = {"[", stamp, "] ", pqg_forked_child_mark(child)};
+    size_t used = pqg_join(line, sizeof(line), head, sizeof(head) / sizeof(head[0]));
+    used += pqg_join(line + used, sizeof(line) - used, parts, n);
+    pqg_write_all(fd, line, used);
 }
+
+#define N_PARTS(parts) (sizeof(parts) / sizeof((parts)[0]))
 
 #ifdef PQG_GIL_FREE_STACKS
 static void
@@ -393,17 +407,67 @@ dump_in_the_copy(int fd, unsigned long only_native_id)
     _exit(0);
 }
 
+/* What the copy wrote so far, from the pipe's non-blocking end `from` to
+ * fd (the composed report).  Signal-safe: read(), write(). */
+static void
+take_from_the_copy(int from, int fd)
+{
+    char chunk[2048];
+    for (;;) {
+        ssize_t n = read(from, chunk, sizeof(chunk));
+        if (n > 0) {
+            pqg_write_all(fd, chunk, (size_t)n);
+        }
+        else if (n == 0 || errno != EINTR) {
+            return;                   /* none left for now (EAGAIN), or the end */
+        }
+    }
+}
+
 /* The Python stacks of all threads (*only_native_id*'s: 0 for all), read
- * in a copy: 3.11-3.12 by _Py_DumpTraceback() to fd, 3.13+ by faulthandler
- * to its file (fd: the run log). */
+ * in a copy: 3.11-3.12 by _Py_DumpTraceback(), 3.13+ by faulthandler to
+ * its file (the run log's number, fd's descriptor).  The copy writes into a
+ * pipe read here, so that the stacks join fd's composed report (one write,
+ * logfd.c) instead of going to the file in pieces of their own; the copy's
+ * descriptors are its own, so 3.13's faulthandler gets the pipe as the log's
+ * number there (dup2).  The pipe is read while the copy runs (it holds 64
+ * KiB); when the copy has ended all it wrote is in the pipe - no end of file
+ * is waited for (a fork of another thread may hold the write end meanwhile).
+ * Without a pipe, as before: the copy writes to the descriptor itself.
+ * Signal-safe: pipe(), fcntl(), dup2(), poll(), read(), waitpid(). */
 static void
 dump_stacks_in_a_copy(int fd, unsigned long only_native_id)
 {
+    int real = pqg_compose_target(fd);
+    int pipe_fds[2] = {-1, -1};
+    if (pqg_pipe_above_stdio(pipe_fds) == 0) {
+        for (int i = 0; i < 2; i++) {
+            (void)fcntl(pipe_fds[i], F_SETFD, FD_CLOEXEC);
+        }
+        (void)fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+    }
+    else {
+        pipe_fds[0] = pipe_fds[1] = -1;
+        pqg_compose_flush(fd);       /* the copy writes to the descriptor */
+        fd = real;
+    }
     pid_t copy = raw_fork();
     if (copy == 0) {
-        dump_in_the_copy(fd, only_native_id);     /* does not return */
+        int to = pipe_fds[1] >= 0 ? pipe_fds[1] : real;
+#  ifndef PQG_GIL_FREE_STACKS
+        if (to != real) {
+            (void)dup2(to, real);     /* faulthandler's file: the log's number */
+        }
+#  endif
+        dump_in_the_copy(to, only_native_id);     /* does not return */
+    }
+    if (pipe_fds[1] >= 0) {
+        close(pipe_fds[1]);
     }
     if (copy < 0) {
+        if (pipe_fds[0] >= 0) {
+            close(pipe_fds[0]);
+        }
         pqg_puts(fd, "(pyqtguard: not written: no copy of the process to "
                      "read them in)\n");
         return;
@@ -413,6 +477,9 @@ dump_stacks_in_a_copy(int fd, unsigned long only_native_id)
     long long give_up = pqg_monotonic_ns() + COPY_WAIT_NS;
     struct timespec tick = {0, 1000 * 1000};
     for (;;) {
+        if (pipe_fds[0] >= 0) {
+            take_from_the_copy(pipe_fds[0], fd);
+        }
         pid_t done = waitpid(copy, &status, WNOHANG);    /* signal-safe */
         if (done == copy) {
             ended = 1;
@@ -424,11 +491,25 @@ dump_stacks_in_a_copy(int fd, unsigned long only_native_id)
         if (pqg_monotonic_ns() > give_up) {
             (void)kill(copy, SIGKILL);
             (void)waitpid(copy, &status, 0);
+            if (pipe_fds[0] >= 0) {
+                take_from_the_copy(pipe_fds[0], fd);
+                close(pipe_fds[0]);
+            }
             pqg_puts(fd, "\n(pyqtguard: the stack reader did not finish within 3 s; "
                          "stopped)\n");
             return;
         }
-        nanosleep(&tick, NULL);
+        if (pipe_fds[0] >= 0) {
+            struct pollfd ready = {pipe_fds[0], POLLIN, 0};
+            (void)poll(&ready, 1, 1);           /* output, or 1 ms */
+        }
+        else {
+            nanosleep(&tick, NULL);
+        }
+    }
+    if (pipe_fds[0] >= 0) {
+        take_from_the_copy(pipe_fds[0], fd);    /* the rest: the copy has ended */
+        close(pipe_fds[0]);
     }
     if (ended && WIFEXITED(status) && WEXITSTATUS(status) == COPY_FAULTED) {
         pqg_puts(fd, "\n(pyqtguard: the Python stacks stop here: the stack reader "
@@ -544,9 +625,12 @@ is_report_helper(unsigned long native_id)
     return 0;
 }
 
+/* fd: a descriptor, or PQG_COMPOSE_FD (the report composed, logfd.c). */
 static void
 write_fallback(int fd, unsigned long only_native_id, const char *note)
 {
+    int real = pqg_compose_target(fd);
+    (void)real;                          /* not needed where stacks are read in a copy */
     pqg_puts(fd, note);
     if (pqg_write_unreported(fd) > 0) {   /* reports Python could not write */
         pqg_puts(fd, "\n");
@@ -557,16 +641,18 @@ write_fallback(int fd, unsigned long only_native_id, const char *note)
 #  ifdef PQG_STACKS_IN_A_COPY
         dump_stacks_in_a_copy(fd, only_native_id);
 #  else
-        dump_threads_without_gil(fd, only_native_id);
+        pqg_compose_flush(fd);           /* read here, straight to the file */
+        dump_threads_without_gil(real, only_native_id);
 #  endif
     }
 #else
     (void)only_native_id;
-    if (stack_dump_signal != 0 && fd == pqg_log_fd_checked()) {
+    if (stack_dump_signal != 0 && real == pqg_log_fd_checked()) {
         pqg_puts(fd, "\nPython stacks of all threads (by faulthandler):\n");
 #  ifdef PQG_STACKS_IN_A_COPY
         dump_stacks_in_a_copy(fd, 0);    /* async-signal-safe; see there */
 #  else
+        pqg_compose_flush(fd);           /* faulthandler writes to the file */
         raise(stack_dump_signal);        /* async-signal-safe; see above */
 #  endif
     }
@@ -712,10 +798,13 @@ log_freeze_end(long long turned_ns)
     if (fd < 0) {
         return;
     }
-    log_line_start(fd);
-    pqg_puts(fd, "GUI freeze ended: the event loop was blocked for ");
-    pqg_put_dec(fd, (unsigned long long)((turned_ns - freeze_began_ns) / 1000000LL));
-    pqg_puts(fd, " ms\n");
+    char ms[PQG_DEC_SIZE];
+    const char *parts[] = {
+        "GUI freeze ended: the event loop was blocked for ",
+        pqg_format_dec(ms, (unsigned long long)((turned_ns - freeze_began_ns) / 1000000LL)),
+        " ms\n",
+    };
+    write_event_line(fd, parts, N_PARTS(parts));
 }
 
 static long long
@@ -733,15 +822,20 @@ check_freeze(long long now)
     }
     long long beat = atomic_load(&last_beat_ns);
     int fd;         /* a report's: left out past the log's size limit */
+    char ms[PQG_DEC_SIZE];
     if (!freeze_active && beat != 0 && now - beat > freeze_ns) {
         freeze_active = 1;
         freeze_began_ns = beat;
         if (!ask_python(REQUEST_FREEZE_REPORT) && (fd = pqg_log_report_fd_checked()) >= 0) {
-            log_line_start(fd);
-            pqg_puts(fd, "GUI freeze: the event loop has not turned for ");
-            pqg_put_dec(fd, (unsigned long long)((now - beat) / 1000000LL));
-            pqg_puts(fd, " ms\n");
-            write_fallback(fd, gui_native_id, NOTE_NO_ANSWER);
+            int out = pqg_compose_begin(fd);      /* one write() (logfd.c) */
+            const char *parts[] = {
+                "GUI freeze: the event loop has not turned for ",
+                pqg_format_dec(ms, (unsigned long long)((now - beat) / 1000000LL)),
+                " ms\n",
+            };
+            write_event_line(out, parts, N_PARTS(parts));
+            write_fallback(out, gui_native_id, NOTE_NO_ANSWER);
+            pqg_compose_end(out);
         }
     }
     else if (freeze_active && beat > freeze_began_ns) {
@@ -752,18 +846,25 @@ check_freeze(long long now)
     else if (freeze_active && !lasting_reported && now - freeze_began_ns >= lasting_freeze_ns()) {
         lasting_reported = 1;
         if (!ask_python(REQUEST_LASTING_FREEZE) && (fd = pqg_log_report_fd_checked()) >= 0) {
-            log_line_start(fd);
-            pqg_puts(fd, "GUI freeze: still frozen after ");
-            pqg_put_dec(fd, (unsigned long long)((now - freeze_began_ns) / 1000000LL));
-            pqg_puts(fd, " ms; every thread:\n");
-            write_fallback(fd, 0, NOTE_NO_ANSWER);
+            int out = pqg_compose_begin(fd);      /* one write() (logfd.c) */
+            const char *parts[] = {
+                "GUI freeze: still frozen after ",
+                pqg_format_dec(ms, (unsigned long long)((now - freeze_began_ns) / 1000000LL)),
+                " ms; every thread:\n",
+            };
+            write_event_line(out, parts, N_PARTS(parts));
+            write_fallback(out, 0, NOTE_NO_ANSWER);
+            pqg_compose_end(out);
         }
     }
 }
 
 /* The exit-timeout fallback report, to the log and stderr, then the end of
  * the process if asked.  Async-signal-safe (the timer's handler calls it):
- * write() of fixed strings and pre-opened fds, and _exit(). */
+ * write() of fixed strings and pre-opened fds, composed in logfd.c's static
+ * buffer (an atomic exchange, memcpy) and written once per descriptor - fork
+ * children reaching their deadlines together cut into one another's
+ * reports - and _exit(). */
 static void
 report_exit_timeout_in_c(const char *note)
 {
@@ -772,17 +873,19 @@ report_exit_timeout_in_c(const char *note)
         if (fds[i] < 0 || (i == 1 && fds[1] == fds[0])) {
             continue;
         }
-        pqg_puts(fds[i], "\n=== pyqtguard exit timeout ===\npid: ");
-        pqg_put_dec(fds[i], (unsigned long long)getpid());
-        pqg_puts(fds[i], "\n");
-        pqg_puts(fds[i], exit_reason);
-        pqg_puts(fds[i], "\n");
-        write_fallback(fds[i], 0, note);
+        int out = pqg_compose_begin(fds[i]);
+        pqg_puts(out, "\n=== pyqtguard exit timeout ===\npid: ");
+        pqg_put_dec(out, (unsigned long long)getpid());
+        pqg_puts(out, "\n");
+        pqg_puts(out, exit_reason);
+        pqg_puts(out, "\n");
+        write_fallback(out, 0, note);
         if (i == 1) {
             size_t len;     /* a static buffer: write() only, signal-safe */
             const char *line = pqg_log_path_line(&len);
-            pqg_write_all(fds[i], line, len);
+            pqg_write_all(out, line, len);
         }
+        pqg_compose_end(out);
     }
 }
 
@@ -794,12 +897,19 @@ end_process_if_asked(void)
     }
     int fd = pqg_log_fd_checked();
     if (fd >= 0) {
-        log_line_start(fd);
-        pqg_puts(fd, "pyqtguard: ending the process (exit status ");
-        pqg_put_dec(fd, (unsigned long long)exit_status);
-        pqg_puts(fd, "), pid ");                 /* a fork child shares the log */
-        pqg_put_dec(fd, (unsigned long long)getpid());
-        pqg_puts(fd, "\n");
+        char status[PQG_DEC_SIZE];
+        char pid[PQG_DEC_SIZE];
+        char stamp[32];
+        char line[160];
+        pqg_format_timestamp(stamp);
+        /* One write(); the pid: a fork child shares the log (no mark here:
+         * `pyqtguard logs` reads the pid). */
+        const char *parts[] = {
+            "[", stamp, "] pyqtguard: ending the process (exit status ",
+            pqg_format_dec(status, (unsigned long long)exit_status), "), pid ",
+            pqg_format_dec(pid, (unsigned long long)getpid()), "\n",
+        };
+        pqg_write_all(fd, line, pqg_join(line, sizeof(line), parts, N_PARTS(parts)));
     }
     _exit(exit_status);
 }
@@ -852,15 +962,17 @@ log_untaken_term(long long grace_ns)
         return;
     }
     long long tenths = grace_ns / 100000000LL;
-    log_line_start(fd);
-    pqg_puts(fd, "pyqtguard: SIGTERM received and not taken: the GUI thread is busy; "
-                 "the process ends in ");
-    pqg_put_dec(fd, (unsigned long long)(tenths / 10));
-    if (tenths % 10 != 0) {
-        pqg_puts(fd, ".");
-        pqg_put_dec(fd, (unsigned long long)(tenths % 10));
-    }
-    pqg_puts(fd, " s unless it takes it\n");
+    char whole[PQG_DEC_SIZE];
+    char tenth[PQG_DEC_SIZE];
+    const char *parts[] = {
+        "pyqtguard: SIGTERM received and not taken: the GUI thread is busy; "
+        "the process ends in ",
+        pqg_format_dec(whole, (unsigned long long)(tenths / 10)),
+        tenths % 10 != 0 ? "." : "",
+        tenths % 10 != 0 ? pqg_format_dec(tenth, (unsigned long long)(tenths % 10)) : "",
+        " s unless it takes it\n",
+    };
+    write_event_line(fd, parts, N_PARTS(parts));
 }
 
 static void
@@ -872,7 +984,9 @@ hint_untaken_sigint(void)
             continue;
         }
         if (i == 0) {
-            log_line_start(fds[i]);
+            const char *parts[] = {SIGINT_HINT};
+            write_event_line(fds[i], parts, N_PARTS(parts));
+            continue;
         }
         pqg_puts(fds[i], SIGINT_HINT);
     }
@@ -984,8 +1098,10 @@ watchdog_main(void *arg)
         long long now = pqg_monotonic_ns();
         if (atomic_exchange(&dump_requested, 0)) {
             if (!ask_python(REQUEST_DUMP) && pqg_log_fd_checked() >= 0) {
-                pqg_puts(pqg_log_fd_checked(), "\n=== pyqtguard thread dump ===\n");
-                write_fallback(pqg_log_fd_checked(), 0, NOTE_NO_ANSWER);
+                int out = pqg_compose_begin(pqg_log_fd_checked());   /* one write() */
+                pqg_puts(out, "\n=== pyqtguard thread dump ===\n");
+                write_fallback(out, 0, NOTE_NO_ANSWER);
+                pqg_compose_end(out);
             }
         }
         check_freeze(now);
@@ -1152,6 +1268,7 @@ forget_watchdog_in_child(void)
     gui_native_id = 0;
     freeze_active = 0;
     sleeping_until_ns = 0;
+    pqg_compose_forget_in_child();       /* stores: the composer is gone */
 #ifdef PQG_EXIT_TIMER
     exit_timer_armed = 0;                /* timers are not inherited */
 #endif

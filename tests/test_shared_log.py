@@ -460,3 +460,292 @@ def test_fork_children_with_qt_fatal_errors_at_once_keep_their_stacks(tmp_path):
         assert len(re.findall(r"^Current thread", stacks, re.M)) == 1, report
         assert "in work" in stacks, report
     assert sorted(written) == sorted(started)
+
+
+# The watchdog's own reports, written in C when Python cannot answer (the
+# GIL held past the deadline or through a freeze): fork children reaching
+# their exit deadline at the same moment, each with the GIL held at exit.
+CHILDREN_EXIT_TIMEOUT_AT_ONCE = """
+    import atexit, ctypes, os, sys
+    import pyqtguard
+    pyqtguard.install(exit_timeout=1, stderr=False)
+    CHILDREN = {children}
+
+    def hold_the_gil():
+        ctypes.PyDLL(None).sleep(30)        # Python cannot answer the watchdog
+
+    go_read, go_write = os.pipe()
+    pids = []
+    for _ in range(CHILDREN):
+        pid = os.fork()
+        if pid == 0:
+            os.read(go_read, 1)
+            atexit.register(hold_the_gil)
+            sys.exit(0)                      # all of them at the same moment
+        pids.append(pid)
+    os.write(go_write, b"x" * CHILDREN)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+    print("children", pids, codes, flush=True)
+"""
+
+EXIT_TIMEOUT_LINE = "\n=== pyqtguard exit timeout ===\n"
+
+
+def _sections(log: str, marker: str) -> list[str]:
+    """Each *marker* section of the log, up to the next section or the next
+    time-stamped line (another entry)."""
+    sections = []
+    for part in log.split(marker)[1:]:
+        lines = []
+        for line in part.split("\n"):
+            if STAMP.match(line) or line.startswith("=== "):
+                break
+            lines.append(line)
+        sections.append("\n".join(lines))
+    return sections
+
+
+def test_fork_children_timing_out_at_once_write_whole_exit_timeout_reports(tmp_path):
+    # The watchdog's exit-timeout report written without Python (~20
+    # write()s: marker, pid, reason, note, thread table, each stack's
+    # pieces) - children reaching the deadline together cut into one
+    # another's: a stack under another child's report, frame lines
+    # broken ('  File \\nThread ...').  Now composed and written once.
+    children = 8
+    result = run_app(CHILDREN_EXIT_TIMEOUT_AT_ONCE.format(children=children), tmp_path,
+                     timeout=120)
+    assert result.returncode == 0, result.describe()
+    found = re.search(r"^children \[(.*)\] \[(.*)\]$", result.stdout, re.M)
+    assert found, result.describe()
+    pids = [int(p) for p in found.group(1).split(", ")]
+    assert found.group(2).split(", ") == ["124"] * children, result.describe()
+    log = result.log
+    sections = _sections(log, EXIT_TIMEOUT_LINE)
+    written = []
+    for section in sections:
+        lines = section.split("\n")
+        assert re.fullmatch(r"pid: \d+", lines[0]), section
+        pid = int(lines[0][5:])
+        written.append(pid)
+        assert lines[1] == "the interpreter is exiting", section
+        assert lines[2].startswith("(pyqtguard: Python did not answer within 1.5 s"), section
+        # Its own thread table and stack, no other's, its frame whole.
+        assert set(re.findall(r"native (?:id )?(\d+)", section)) == {str(pid)}, section
+        assert len(re.findall(r'^  File "[^"\n]*app\.py", line \d+ in hold_the_gil$',
+                              section, re.M)) == 1, section
+    assert sorted(written) == sorted(pids), log
+    for pid in pids:
+        assert len(re.findall(rf"^{STAMP.pattern}pyqtguard: ending the process \(exit status "
+                              rf"124\), pid {pid}$", log, re.M)) == 1, log
+    # The app itself ended cleanly: its children's deadlines are not its own.
+    newest = newest_run(result.log_dir)
+    assert newest["outcome"] == "clean", newest
+
+
+# The app's GUI thread freezes with the GIL held (a C call that never lets
+# it go): the watchdog writes the freeze report itself, while fork children
+# write exception reports into the shared log all along.
+FREEZE_WHILE_CHILDREN_REPORT = """
+    import ctypes, os, sys, time
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install(freeze_ms=300, repeat_interval=0, stderr=False)
+    CHILDREN = 6
+
+    def deep(n, name):
+        if n == 0:
+            raise LookupError(name)
+        deep(n - 1, name)
+
+    def child(until):
+        i = 0
+        while time.time() < until:
+            try:
+                deep(8, f"child {{os.getpid()}} #{{i}}")
+            except LookupError:
+                sys.excepthook(*sys.exc_info())
+            i += 1
+            time.sleep(0.002)
+        os._exit(0)
+
+    until = time.time() + 3
+    pids = []
+    for _ in range(CHILDREN):
+        pid = os.fork()
+        if pid == 0:
+            child(until)
+        pids.append(pid)
+
+    app = QApplication([])
+
+    def frozen():
+        ctypes.PyDLL(None).usleep(3500 * 1000)   # the GIL held: Python cannot answer
+        QTimer.singleShot(100, app.quit)
+
+    QTimer.singleShot(200, frozen)
+    app.exec()
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+    print("children's exit statuses", sorted(set(codes)), flush=True)
+"""
+
+FREEZE_LINE = re.compile(STAMP.pattern + r"GUI freeze: the event loop has not turned for \d+ ms$")
+
+
+def test_a_freeze_the_watchdog_reports_itself_is_whole_among_childrens_reports(tmp_path):
+    # The watchdog's freeze report written without Python was ~15
+    # write()s (its line, the note, the thread table, the stack's pieces):
+    # the children's reports landed inside it - the freeze's stack under a
+    # child's exception, `pyqtguard logs` placing the freeze nowhere (or at
+    # a child's frame).  Now composed and written once.
+    result = run_app(FREEZE_WHILE_CHILDREN_REPORT.format(), tmp_path, timeout=120)
+    assert result.returncode == 0, result.describe()
+    assert "children's exit statuses [0]" in result.stdout, result.describe()
+    log = result.log
+    lines = log.split("\n")
+    starts = [n for n, line in enumerate(lines) if FREEZE_LINE.match(line)]
+    assert len(starts) == 1, log[-5000:]
+    report = []
+    for line in lines[starts[0] + 1:]:
+        if STAMP.match(line) or line.startswith("=== "):
+            break
+        report.append(line)
+    text = "\n".join(report)
+    pid = newest_run(result.log_dir)["pid"]
+    assert text.startswith("(pyqtguard: Python did not answer within 1.5 s"), text
+    assert re.search(r'^  File "[^"\n]*app\.py", line \d+ in frozen$', text, re.M), text
+    assert "LookupError" not in text and "deep" not in text, text
+    assert f"native {pid}  main  'MainThread'" in text, text
+    # The children's reports are whole too (the freeze's lines not in them).
+    reports, damaged = _damaged_reports(log)
+    assert not damaged, f"{len(damaged)} damaged, first:\n" + damaged[0]
+    assert reports > 0
+    newest = newest_run(result.log_dir)
+    assert newest["freezes"] == 1, newest
+    if sys.version_info < (3, 13):
+        assert re.fullmatch(r"app\.py:\d+ in frozen", newest["freeze_where"]), newest
+    # 3.13+: faulthandler dumps every thread (pyqtguard's helper waiting for
+    # the GIL too): the reader names no GUI thread's place then.
+
+
+# A fork child runs a Qt app of its own (forked before the app made its
+# QApplication) and freezes, the GIL held; the app itself never freezes.
+CHILDS_OWN_FREEZE = """
+    import ctypes, os, sys
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    pyqtguard.install(freeze_ms=300, stderr=False)
+
+    pid = os.fork()
+    if pid == 0:
+        app = QApplication([])
+
+        def frozen():
+            ctypes.PyDLL(None).usleep({freeze_ms} * 1000)   # {how}
+            QTimer.singleShot(100, app.quit)
+
+        QTimer.singleShot(200, frozen)
+        app.exec()
+        os._exit(0)
+    print("child", pid, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+@pytest.mark.parametrize("freeze_ms", [2500, 6000], ids=["freeze", "lasting-freeze"])
+def test_a_fork_childs_freeze_written_by_the_watchdog_is_not_read_as_the_apps(tmp_path,
+                                                                             freeze_ms):
+    # The watchdog's own freeze lines (Python did not answer; the freeze's
+    # end, always the watchdog's) had no "(forked child, pid N)": `pyqtguard
+    # logs` counted a fork child's freeze as the app's, and a child's "GUI
+    # freeze ended" could end the app's own freeze with the child's length.
+    result = run_app(CHILDS_OWN_FREEZE.format(freeze_ms=freeze_ms, how="the GIL held"),
+                     tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    child = re.search(r"^child (\d+) 0$", result.stdout, re.M)
+    assert child, result.describe()
+    pid = child.group(1)
+    log = result.log
+    mark = rf"{STAMP.pattern}\(forked child, pid {pid}\) "
+    assert re.search(rf"^{mark}GUI freeze: the event loop has not turned for \d+ ms$", log,
+                     re.M), log
+    assert re.search(rf"^{mark}GUI freeze ended: the event loop was blocked for \d+ ms$", log,
+                     re.M), log
+    if freeze_ms > 3000:
+        assert re.search(rf"^{mark}GUI freeze: still frozen after \d+ ms; every thread:$", log,
+                         re.M), log
+    assert not re.search(rf"^{STAMP.pattern}GUI freeze", log, re.M), log
+    newest = newest_run(result.log_dir)
+    assert newest["freezes"] == 0 and newest["outcome"] == "clean", newest
+
+
+# The app crashes while a fork child goes on: the child's entries come
+# after the app's crash report in the shared log.
+CHILD_WRITES_AFTER_THE_APPS_CRASH = """
+    import ctypes, os, sys, time
+    import pyqtguard
+    pyqtguard.install(stderr=False)
+    parent = os.getpid()
+
+    def leftover_from_the_child():
+        raise LookupError(f"child {{os.getpid()}} after its parent's crash")
+
+    pid = os.fork()
+    if pid == 0:
+        while os.getppid() == parent:       # until the app has crashed
+            time.sleep(0.01)
+        try:
+            leftover_from_the_child()
+        except LookupError:
+            sys.excepthook(*sys.exc_info())
+        {child_crash}
+        os._exit(0)
+    print("child", pid, flush=True)
+    time.sleep(0.2)
+    ctypes.string_at(0)
+"""
+
+
+@pytest.mark.parametrize("child_crash", ["", "ctypes.string_at(0)"],
+                         ids=["child-reports", "child-reports-and-crashes"])
+def test_a_crash_reports_text_ends_where_another_processs_entries_begin(tmp_path, child_crash):
+    # A crash report was read as running to the end of the log (the process
+    # died after writing it); a fork child's entries written after it were
+    # part of the app's report: `pyqtguard report --last` printed the
+    # child's exception as the app's crash report, and the report's frame
+    # and its "not reported in full yet" lines could be taken from there.
+    import json
+    import time
+
+    result = run_app(CHILD_WRITES_AFTER_THE_APPS_CRASH.format(child_crash=child_crash),
+                     tmp_path, timeout=60)
+    assert result.returncode == -signal.SIGSEGV, result.describe()
+    child = int(re.search(r"^child (\d+)$", result.stdout, re.M).group(1))
+    path = result.logs[-1]
+    for _ in range(500):                      # the child writes after the app's end
+        if "after its parent's crash" in path.read_text() and (
+                not child_crash or path.read_text().count(MARKER) == 2):
+            break
+        time.sleep(0.01)
+    log = path.read_text()
+    assert f"child {child} after its parent's crash" in log, log
+    from pyqtguard.crashes.reports import parse_report
+
+    app = newest_run(result.log_dir)["pid"]
+    report = parse_report(path, app)
+    assert report is not None and report.pid == app, log
+    assert "after its parent's crash" not in report.raw_text, report.raw_text
+    assert "leftover_from_the_child" not in report.raw_text, report.raw_text
+    # ... and it ends where it ended in the log: at its last stack line.
+    own = _reports(log)[0].split("\n[")[0].rstrip("\n")
+    assert report.raw_text.rstrip("\n").split("\n")[-1] == own.split("\n")[-1], report.raw_text
+    cli = subprocess.run([sys.executable, "-m", "pyqtguard", "report", "--last", "--json",
+                          "--log-dir", str(result.log_dir)], capture_output=True, text=True,
+                         timeout=60, env=child_env(result.log_dir))
+    assert cli.returncode == 0, cli.stderr
+    shown = json.loads(cli.stdout)[0]
+    assert "after its parent's crash" not in shown["text"], shown["text"]
+    if child_crash:
+        # The last report is the child's: its own, whole, and only that.
+        assert shown["pid"] == child, shown
+        assert shown["text"].count("Native stack of the crashing thread") == 1, shown["text"]

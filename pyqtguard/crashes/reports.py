@@ -2,7 +2,10 @@
 
 A run that crashed has, in its run log, a block that starts with
 ``=== pyqtguard crash report ===`` and runs to the end of the file (the
-process died after writing it).  This module finds and summarises them:
+process died after writing it), or to the next entry another process
+sharing the log (a ``fork`` child) wrote after it: a line that begins with a
+time stamp, or the next section's marker.  This module finds and summarises
+them:
 
     >>> crash = pyqtguard.last_crash()          # the previous run's, or None
     >>> if crash is not None:
@@ -25,6 +28,14 @@ from ..logs import read as logread
 MARKER = "=== pyqtguard crash report ==="
 _MARKER_LINE = b"\n" + MARKER.encode() + b"\n"
 _MAX_REPORT_BYTES = logread.MAX_TAIL_BYTES
+# Where another entry begins after a crash report: a line that starts with
+# pyqtguard's time stamp ("[2026-11-29 10:00:00.000 UTC] ..."), or a section
+# marker line ("=== pyqtguard exit timeout ===", another crash report).  The
+# report itself has neither at a line's start: the app's text in it is
+# indented there (logfd.c), names are escaped, the pending exceptions'
+# stamped lines indented (unreported.c).
+_NEXT_ENTRY = re.compile(rb"\n(?=\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})? UTC\] "
+                         rb"|=== pyqtguard )")
 # Ids are 64-bit at most: a longer number is damage (and int() of 5000
 # digits raises ValueError).
 _THREAD_LINE = re.compile(r"^'(?P<name>.*)' \(native id (?P<native>\d{1,20})\)$")
@@ -251,7 +262,14 @@ def parse_report(path: str | os.PathLike[str], pid: int | None = None) -> CrashR
     offsets = _marker_offsets(data)
     first_error: CorruptReport | None = None
     for offset in reversed(offsets):
-        text = data[offset:offset + _MAX_REPORT_BYTES].decode("utf-8", errors="replace")
+        # The report ends where the log's next entry begins: a fork child
+        # sharing the log (or the app, a child having crashed) went on
+        # writing after it - its lines are no part of this report.
+        block = data[offset:offset + _MAX_REPORT_BYTES]
+        following = _NEXT_ENTRY.search(block, len(_MARKER_LINE) - 1)
+        if following is not None:
+            block = block[:following.start() + 1]
+        text = block.decode("utf-8", errors="replace")
         try:
             report = _parse_text(path, text)
         except CorruptReport as exc:

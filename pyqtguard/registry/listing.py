@@ -157,9 +157,14 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
     start_of = tracker.start_of if tracker is not None else (lambda thread: (None, None))
     result: list[ThreadInfo] = []
     seen: set[int] = set()
+    python_idents = {native: ident for ident, native in _native.python_thread_ids()}
+    native_of = {ident: native for native, ident in python_idents.items()}
     threading = loaded_threading()               # None: no thread is threading's
     main = threading.main_thread() if threading is not None else None
-    if main is not None and main_thread_elsewhere(main.native_id):
+    # The thread state's native id, as below: in a fork child (3.11) the
+    # main thread's `native_id` is the parent's thread's, which would read
+    # as threading's main thread being another than the registry's.
+    if main is not None and main_thread_elsewhere(native_of.get(main.ident, main.native_id)):
         # threading took another thread for the main one: a thread Qt
         # started imported it first (Qt Quick's render thread in a paint()).
         # The registry's main thread is the process's.
@@ -170,8 +175,6 @@ def threads(*, stacks: bool = False, all: bool = False) -> list[ThreadInfo]:  # 
         os_threads = []
     live_native_ids = {native_id for native_id, _name in os_threads}
     os_names = dict(os_threads)
-    python_idents = {native: ident for ident, native in _native.python_thread_ids()}
-    native_of = {ident: native for native, ident in python_idents.items()}
     for thread in threading.enumerate() if threading is not None else ():
         # The thread state's: threading keeps a fork child's thread (the
         # one that forked) at the parent's native id (3.11).
