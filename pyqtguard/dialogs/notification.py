@@ -265,9 +265,11 @@ def place(widget: QWidget) -> None:
     HiDPI screen)."""
     widget.adjustSize()
     anchor = getattr(widget, "anchor", None)
+    if anchor is not None and not _deleted(anchor):
+        anchor = _outermost_window(anchor)
     if anchor is not None and not _deleted(anchor) and anchor.isVisible():
-        frame = anchor.window().frameGeometry()
-        screen = anchor.window().screen()
+        frame = anchor.frameGeometry()
+        screen = anchor.screen()
     else:
         frame = None
         screen = QGuiApplication.primaryScreen()
@@ -284,6 +286,33 @@ def place(widget: QWidget) -> None:
     inside = QRect(room.topLeft(), room.size() - size)   # where its top left may go
     widget.move(QPoint(min(max(corner.x(), inside.left()), inside.left() + inside.width()),
                        min(max(corner.y(), inside.top()), inside.top() + inside.height())))
+
+
+def _outermost_window(widget: QWidget) -> QWidget:
+    """The window *widget* is in, or the one that window's parent is in, up
+    to the outermost (a main window).  Placed by a small dialog's corner (the
+    active window when a modal dialog's own work raised), the notification
+    covered the dialog and the field the user was typing in (seen on X11)."""
+    window = widget.window()
+    while window.parentWidget() is not None and window.parentWidget().window() is not window:
+        window = window.parentWidget().window()
+    return window
+
+
+def stay_clickable(widget: QWidget) -> None:
+    """Call before showing *widget*, a window of pyqtguard's with no parent:
+    while a modal dialog is open Qt drops every click on the app's other
+    windows, so the notification stayed on top of the dialog, its buttons
+    dead, until the dialog closed (a real window system's clicks go through
+    that check; tests' clicks on the widget do not).  A transient of the
+    modal dialog is not blocked by it; with no modal dialog, none."""
+    modal = QApplication.activeModalWidget()
+    if modal is widget:
+        return
+    widget.winId()                     # its QWindow, made now if not yet
+    handle = widget.windowHandle()
+    if handle is not None:
+        handle.setTransientParent(modal.windowHandle() if modal is not None else None)
 
 
 _HOOK_SOURCES = {"sys.excepthook": 0, "threading.excepthook": 1, "sys.unraisablehook": 2}
@@ -431,6 +460,7 @@ class Notifier:
         widget.report.setVisible(bool(reporting.settings().destinations))
         if not widget.isVisible():
             place(widget)
+            stay_clickable(widget)
             widget.show()          # WA_ShowWithoutActivating: no focus taken
             self._start_polling()
         elif more:
