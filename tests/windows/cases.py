@@ -65,11 +65,13 @@ def run(title, argv, timeout=40):
     return rc
 
 
-cases = sys.argv[1:] or ["slot", "ctypes", "segv", "segv-main", "overflow", "freeze", "stuck",
+cases = sys.argv[1:] or ["slot", "ctypes", "segv", "segv-main", "overflow", "native-segv",
+                         "native-overflow", "native-segv-two", "freeze", "stuck",
                          "run", "spawn", "logs"]
 py = sys.executable
 for case in cases:
-    if case in ("slot", "ctypes", "segv", "segv-main", "overflow", "freeze", "stuck"):
+    if case in ("slot", "ctypes", "segv", "segv-main", "overflow", "native-segv",
+                "native-overflow", "native-segv-two", "freeze", "stuck"):
         run(f"{case} plain", [py, app, case], timeout=20 if case == "stuck" else 40)
         run(f"{case} guarded", [py, app, case, "guard"])
     elif case == "run":
