@@ -1785,10 +1785,48 @@ ensure_alt_stack(void)
     return 0;
 }
 
+/* abort() raises no exception on Windows: the C runtime calls its SIGABRT
+ * handler, then ends the process (__fastfail, 0xC0000409, or _exit(3)),
+ * so the filter never sees it - Py_FatalError, a C library's failed
+ * assert, os.abort().  A CRT handler reports it as POSIX's SIGABRT handler
+ * does.  The .pyd and python3X.dll share the UCRT's handler table (MSVC's
+ * and zig's builds link the same ucrtbase); the CRT sets SIGABRT back to
+ * SIG_DFL before calling, so abort() goes on to end the process after. */
+static void (__cdecl *previous_abort)(int) = SIG_DFL;
+static fatal_signal abort_signal = {.signum = SIGABRT, .name = "SIGABRT",
+                                    .description = "Aborted"};
+
+static void __cdecl
+abort_handler(int signum)
+{
+    unsigned long native_id = pqg_current_native_id();
+    int claimed = claim_reporter(native_id);
+    if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {
+        wait_for_reporter();
+        claimed = claim_reporter(native_id);
+    }
+    if (claimed) {
+        if (fatal_already_reported) {
+            int fds[2] = {-1, -1};
+            int nfds = report_fds(fds);
+            for (int i = 0; i < nfds; i++) {
+                pqg_puts(fds[i], "signal: SIGABRT after the fatal error reported above\n");
+            }
+        }
+        else {
+            write_report(&abort_signal, NULL, NULL, 0, NULL, 0);
+        }
+    }
+    if (previous_abort != SIG_DFL && previous_abort != SIG_IGN && previous_abort != SIG_ERR) {
+        previous_abort(signum);         /* faulthandler's, or the app's */
+    }
+}
+
 static int
 install_handlers(void)
 {
     previous_filter = SetUnhandledExceptionFilter(unhandled_exception_filter);
+    previous_abort = signal(SIGABRT, abort_handler);
     return 0;
 }
 
@@ -1797,6 +1835,12 @@ uninstall_handlers(void)
 {
     SetUnhandledExceptionFilter(previous_filter);
     previous_filter = NULL;
+    void (__cdecl *current)(int) =
+        signal(SIGABRT, previous_abort == SIG_ERR ? SIG_DFL : previous_abort);
+    if (current != abort_handler && current != SIG_ERR) {
+        (void)signal(SIGABRT, current);     /* replaced since: theirs stays */
+    }
+    previous_abort = SIG_DFL;
 }
 #endif
 
