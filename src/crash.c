@@ -1321,33 +1321,40 @@ claim_reporter(unsigned long native_id)
     return atomic_compare_exchange_strong(&reporter, &expected, (int)native_id);
 }
 
-#ifndef _WIN32
 /* A second thread that crashes while the first writes the report waits
- * for it: its own re-raise would end the process with the report cut
+ * for it: its own re-raise (on Windows, its return to the system's
+ * unhandled-exception path) would end the process with the report cut
  * short.  It used to sleep a fixed 5 s; now it waits as long as the report
  * makes progress (the reporter counts each part it writes), gives up after
  * 1 s without any (a reporter that is stuck, so the process still ends),
  * and returns at once if the report is given up (a Qt fatal error's report
  * releases the claim for the abort that follows: it is then this thread's
  * turn).  Normally it waits for nothing: the reporter ends the process.
- * Atomic loads and nanosleep(): async-signal-safe. */
+ * Atomic loads and nanosleep() (Sleep() on Windows): async-signal-safe. */
 static void
 wait_for_reporter(void)
 {
+#ifndef _WIN32
     struct timespec tick = {0, 1000 * 1000};         /* 1 ms */
+#endif
     int seen = atomic_load(&report_progress);
     int idle_ms = 0;
     for (int total_ms = 0; total_ms < 30 * 1000 && idle_ms < 1000; total_ms++) {
         if (atomic_load(&reporter) == 0) {
             return;
         }
+#ifndef _WIN32
         nanosleep(&tick, NULL);
+#else
+        Sleep(1);
+#endif
         int now = atomic_load(&report_progress);
         idle_ms = now == seen ? idle_ms + 1 : 0;
         seen = now;
     }
 }
 
+#ifndef _WIN32
 /* ---- POSIX: the handler ---- */
 
 static fatal_signal *
@@ -1853,7 +1860,21 @@ unhandled_exception_filter(EXCEPTION_POINTERS *pointers)
     if ((code & 0x80000000) == 0 || code == 0xE06D7363) {
         goto chain;
     }
-    if (claim_reporter(pqg_current_native_id())) {
+    unsigned long native_id = pqg_current_native_id();
+    int claimed = claim_reporter(native_id);
+    if (!claimed && (unsigned long)atomic_load(&reporter) == native_id) {
+        /* Entered again by the thread writing the report (its writing
+         * faulted): what it composed is written before the process ends,
+         * as on POSIX. */
+        pqg_capture_flush();
+    }
+    else if (!claimed) {
+        /* Another thread writes a report: returning would end the process
+         * with it cut short (POSIX's handler waits too). */
+        wait_for_reporter();
+        claimed = claim_reporter(native_id);
+    }
+    if (claimed) {
         fatal_signal sig = {.signum = 0, .name = "EXCEPTION",
                             .description = "unhandled Windows exception"};
         write_report(&sig, NULL, pointers->ExceptionRecord->ExceptionAddress, 1, NULL, 0);
@@ -1882,10 +1903,48 @@ ensure_alt_stack(void)
     return 0;
 }
 
+/* abort() raises no exception on Windows: the C runtime calls its SIGABRT
+ * handler, then ends the process (__fastfail, 0xC0000409, or _exit(3)),
+ * so the filter never sees it - Py_FatalError, a C library's failed
+ * assert, os.abort().  A CRT handler reports it as POSIX's SIGABRT handler
+ * does.  The .pyd and python3X.dll share the UCRT's handler table (MSVC's
+ * and zig's builds link the same ucrtbase); the CRT sets SIGABRT back to
+ * SIG_DFL before calling, so abort() goes on to end the process after. */
+static void (__cdecl *previous_abort)(int) = SIG_DFL;
+static fatal_signal abort_signal = {.signum = SIGABRT, .name = "SIGABRT",
+                                    .description = "Aborted"};
+
+static void __cdecl
+abort_handler(int signum)
+{
+    unsigned long native_id = pqg_current_native_id();
+    int claimed = claim_reporter(native_id);
+    if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {
+        wait_for_reporter();
+        claimed = claim_reporter(native_id);
+    }
+    if (claimed) {
+        if (fatal_already_reported) {
+            int fds[2] = {-1, -1};
+            int nfds = report_fds(fds);
+            for (int i = 0; i < nfds; i++) {
+                pqg_puts(fds[i], "signal: SIGABRT after the fatal error reported above\n");
+            }
+        }
+        else {
+            write_report(&abort_signal, NULL, NULL, 0, NULL, 0);
+        }
+    }
+    if (previous_abort != SIG_DFL && previous_abort != SIG_IGN && previous_abort != SIG_ERR) {
+        previous_abort(signum);         /* faulthandler's, or the app's */
+    }
+}
+
 static int
 install_handlers(void)
 {
     previous_filter = SetUnhandledExceptionFilter(unhandled_exception_filter);
+    previous_abort = signal(SIGABRT, abort_handler);
     return 0;
 }
 
@@ -1894,6 +1953,12 @@ uninstall_handlers(void)
 {
     SetUnhandledExceptionFilter(previous_filter);
     previous_filter = NULL;
+    void (__cdecl *current)(int) =
+        signal(SIGABRT, previous_abort == SIG_ERR ? SIG_DFL : previous_abort);
+    if (current != abort_handler && current != SIG_ERR) {
+        (void)signal(SIGABRT, current);     /* replaced since: theirs stays */
+    }
+    previous_abort = SIG_DFL;
 }
 #endif
 

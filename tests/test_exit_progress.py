@@ -259,3 +259,21 @@ def test_a_pid_reused_by_a_process_that_is_not_our_child_is_not_counted():
     finally:
         busy.kill()
         busy.wait()
+
+
+def test_off_linux_no_proc_file_is_read(monkeypatch):
+    """/proc is Linux's: under Wine "/proc/self/io" reached the Linux process
+    hosting Wine (its writes read as the app's work: a hung app's deadline was
+    extended five times), on Windows it names a file on the current drive."""
+    from pyqtguard.watchdog import progress
+
+    opened = []
+    monkeypatch.setattr(progress, "_PROC", False)
+    monkeypatch.setattr(progress, "read_bounded", lambda path, *a, **k: opened.append(path))
+    monkeypatch.setattr(os, "listdir", lambda path: opened.append(path) or [])
+    assert progress._scheduled(time.monotonic() + 1) == {}
+    assert progress._child_pids(time.monotonic() + 1) == {}
+    if sys.platform == "linux":                      # no resource module on Windows
+        assert progress._written()[1] == "blocks"
+    assert progress.work_seen(window=0.01) is None
+    assert opened == []

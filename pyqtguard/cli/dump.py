@@ -105,6 +105,9 @@ def _refuse(pid: int, why: str) -> int:
 
 
 def _exists(pid: int) -> bool:
+    if sys.platform == "win32":          # os.kill(pid, 0) is a Ctrl+C there
+        from ..logs.folder import windows_pid_alive
+        return windows_pid_alive(pid)
     if os.path.isdir("/proc/self"):
         return os.path.exists(f"/proc/{pid}/stat")
     try:

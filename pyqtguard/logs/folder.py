@@ -328,6 +328,8 @@ def holds_open(pid: int, path: str | os.PathLike[str]) -> bool:
             except OSError:
                 continue
         return False
+    if sys.platform == "win32":
+        return windows_pid_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -335,6 +337,30 @@ def holds_open(pid: int, path: str | os.PathLike[str]) -> bool:
     except OSError:
         return True                    # alive, another user's
     return True
+
+
+def windows_pid_alive(pid: int) -> bool:
+    """Windows: whether process *pid* still runs (``OpenProcess``, then
+    ``GetExitCodeProcess`` is ``STILL_ACTIVE``).  Not ``os.kill(pid, 0)``:
+    there signal 0 is ``CTRL_C_EVENT``, which ``GenerateConsoleCtrlEvent``
+    sends to the processes of the caller's console (the caller included),
+    and which never raises for a pid that has ended (every log of an ended
+    run read "still running").  A process that ended with status 259
+    (``STILL_ACTIVE`` itself) reads as running."""
+    import _winapi
+
+    try:
+        handle = _winapi.OpenProcess(0x1000, False, pid)   # PROCESS_QUERY_LIMITED_INFORMATION
+    except OverflowError:
+        return False
+    except OSError as error:
+        return getattr(error, "winerror", None) == 5       # access denied: alive, protected
+    try:
+        return _winapi.GetExitCodeProcess(handle) == 259   # STILL_ACTIVE
+    except OSError:
+        return False
+    finally:
+        _winapi.CloseHandle(handle)
 
 
 # A worker log larger than this holds more than its header and a few

@@ -17,6 +17,7 @@ sleep loop, does neither.  Loaded only when a deadline passes::
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from .dumptarget import read_bounded
@@ -30,6 +31,11 @@ try:
     _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") or 100   # /proc's time unit
 except (AttributeError, ValueError, OSError):        # Windows: no /proc either
     _CLOCK_TICKS = 100
+# /proc is Linux's: elsewhere "/proc/self/io" names a file on the current
+# drive (Windows), and under Wine the Linux process hosting Wine (its writes
+# to the wineserver read as the app's work, which extended a hung app's exit
+# deadline five times).
+_PROC = sys.platform.startswith("linux")
 _SCAN_LIMIT = 0.15            # seconds one reading of them takes at most
 MIN_BUSY_THREAD_SHARE = 0.5   # of the window, one thread running or ready to run
 
@@ -57,6 +63,8 @@ def _scheduled(until: float, only: dict[str, tuple[int, float]] | None = None
     read lets a computing thread take the GIL back for a switch interval,
     and the watchdog waits 1.5 s for the whole answer.  *only*: the threads
     of the first reading (the main thread is the first listed)."""
+    if not _PROC:
+        return {}
     try:
         tasks = list(only) if only is not None else os.listdir("/proc/self/task")[:_MAX_TASKS]
     except OSError:
@@ -107,6 +115,8 @@ def _child_pids(until: float) -> dict[int, int]:
 
 def _children_of(pid: int, until: float) -> list[int]:
     """The pids in each of *pid*'s threads' ``children`` lists."""
+    if not _PROC:
+        return []
     task_dir = "/proc/self/task" if pid == os.getpid() else f"/proc/{pid}/task"
     try:
         tasks = os.listdir(task_dir)[:_MAX_TASKS]
@@ -152,7 +162,7 @@ def _children_work(parents: dict[int, int]) -> tuple[float, dict[str, tuple[int,
 def _written() -> tuple[int, str] | None:
     """What was written so far and its unit: bytes (Linux), else blocks
     (other POSIX); None where neither can be read (Windows)."""
-    data = read_bounded("/proc/self/io", _PROC_READ_LIMIT, regular=False)
+    data = read_bounded("/proc/self/io", _PROC_READ_LIMIT, regular=False) if _PROC else None
     if data is None:
         return _blocks_written()
     for line in data.split(b"\n"):
