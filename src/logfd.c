@@ -780,7 +780,10 @@ pqg_put_hex(int fd, unsigned long long value)
 }
 
 /* Write at most max_len bytes of s, printable ASCII as is and everything
- * else as \xNN, so a hostile thread name cannot break the log's layout;
+ * else as \xNN, so a hostile thread name cannot break the log's layout.
+ * A backslash is escaped only where it could begin an escape (before an
+ * "x"): Windows paths (start sites) read as they are, not C:\x5cUsers, and
+ * a reader still tells a written "\x41" from an escaped byte;
  * with `lines`, a newline is kept as a line break and the next line starts
  * with PQG_TEXT_INDENT (a continuation line, which no marker or header
  * field of a report starts with).  Signal-safe: stack buffer only. */
@@ -796,7 +799,8 @@ put_escaped(int fd, const char *s, size_t max_len, int lines)
             pqg_write_all(fd, out, used);
             used = 0;
         }
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
+        int plain_backslash = c == '\\' && !(i + 1 < max_len && s[i + 1] == 'x');
+        if ((c >= 0x20 && c < 0x7f && c != '\\') || plain_backslash) {
             out[used++] = (char)c;
         }
         else if (c == '\n' && lines) {

@@ -734,3 +734,31 @@ def test_a_start_site_in_the_thread_legend_is_escaped_and_keeps_its_tail(tmp_pat
     deep_line = legend.split("  'deep'\n      started at ", 1)[1].split("\n", 1)[0]
     assert deep_line.startswith("...") and deep_line.endswith("e" * 20 + "/starter.py:5"), deep_line
     assert len(deep_line.encode()) == 160 - 1, deep_line
+
+
+def test_backslashes_in_paths_and_names_read_as_written_and_stay_unambiguous(tmp_path):
+    """A backslash was written as ``\\x5c`` wherever the C core escapes text
+    (thread names, start sites): every Windows path in a crash report read
+    ``C:\\x5cUsers\\x5capp\\x5c...`` (seen under Wine), while the Python
+    stack lines beside it showed the path as it is.  Only a backslash that
+    could begin an escape (one before an ``x``) needs escaping: the report
+    stays unambiguous, and ``crashes.symbolize`` reads it back."""
+    folder = tmp_path / "C:\\Users\\app"           # a folder name with backslashes (Linux)
+    folder.mkdir()
+    result = run_app("""
+        import ctypes, threading
+        import pyqtguard
+        pyqtguard.install()
+        def crash():
+            ctypes.string_at(0)
+        threading.Thread(target=crash, name="job\\\\x41\\\\done").start()
+        threading.Event().wait(30)
+    """, folder, timeout=60)
+    assert result.returncode == SEGV, result.describe()
+    report = report_of(result.log)
+    assert re.search(r"^      started at .*C:\\Users\\app/app\.py:\d+$", report, re.M), report
+    assert "x5cUsers" not in report, report
+    # The name's backslash before "x" is escaped, the other one is not.
+    assert "'job\\x5cx41\\done'" in report, report
+    from pyqtguard.crashes.symbolize import _unescape
+    assert _unescape("job\\x5cx41\\done") == "job\\x41\\done"
