@@ -84,9 +84,11 @@ def _log(tmp_path: Path) -> str:
     return logs[-1].read_text(errors="replace") if logs else ""
 
 
-# The error comes from a modal dialog's own work (a rename that fails).
+# The error comes from a modal dialog's own work (a rename that fails), or
+# ({error_first}) came before the modal dialog opened.
 MODAL_APP = """
     import sys
+    ERROR_FIRST = {error_first}
     import pyqtguard
     pyqtguard.install(dialogs=True)
     from PyQt6.QtCore import Qt, QTimer
@@ -131,24 +133,33 @@ MODAL_APP = """
         dialog = QDialog(window)
         QVBoxLayout(dialog).addWidget(QLineEdit(dialog))
         dialog.resize(300, 100)
-        QTimer.singleShot(300, fail)
+        if not ERROR_FIRST:
+            QTimer.singleShot(300, fail)
         QTimer.singleShot(800, lambda: check(dialog))
         dialog.exec()
         app.quit()
 
-    QTimer.singleShot(300, ask)
+    if ERROR_FIRST:
+        QTimer.singleShot(100, fail)
+        QTimer.singleShot(700, ask)         # the notification is shown by then
+    else:
+        QTimer.singleShot(300, ask)
     QTimer.singleShot(15000, app.quit)
     app.exec()
 """
 
 
-def test_notification_over_a_modal_dialog_can_be_dismissed(tmp_path: Path,
-                                                          display: str) -> None:
+@pytest.mark.parametrize("error_first", [False, True],
+                         ids=["error-in-the-dialog", "dialog-after-the-error"])
+def test_notification_over_a_modal_dialog_can_be_dismissed(tmp_path: Path, display: str,
+                                                          error_first: bool) -> None:
     """An error raised while a modal dialog is open: the notification is
     placed by the main window, not over the dialog the user types in, and
     its buttons take real clicks (before: placed over the small dialog, on
-    top, every click on it dropped by Qt until the dialog closed)."""
-    result = _run(MODAL_APP, tmp_path, display)
+    top, every click on it dropped by Qt until the dialog closed).  The
+    same for a modal dialog opened while the notification shows (before:
+    its buttons dead until the dialog closed)."""
+    result = _run(MODAL_APP.format(error_first=error_first), tmp_path, display)
     assert result.returncode == 0, result.stderr
     assert "shown: True" in result.stdout, result.stdout + result.stderr
     assert "covers the dialog: False" in result.stdout, result.stdout

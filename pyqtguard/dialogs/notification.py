@@ -300,7 +300,8 @@ def _outermost_window(widget: QWidget) -> QWidget:
 
 
 def stay_clickable(widget: QWidget) -> None:
-    """Call before showing *widget*, a window of pyqtguard's with no parent:
+    """Call before showing *widget*, a window of pyqtguard's with no parent,
+    and while it shows (a modal dialog opened meanwhile):
     while a modal dialog is open Qt drops every click on the app's other
     windows, so the notification stayed on top of the dialog, its buttons
     dead, until the dialog closed (a real window system's clicks go through
@@ -311,8 +312,9 @@ def stay_clickable(widget: QWidget) -> None:
         return
     widget.winId()                     # its QWindow, made now if not yet
     handle = widget.windowHandle()
-    if handle is not None:
-        handle.setTransientParent(modal.windowHandle() if modal is not None else None)
+    parent = modal.windowHandle() if modal is not None else None
+    if handle is not None and handle.transientParent() is not parent:
+        handle.setTransientParent(parent)
 
 
 _HOOK_SOURCES = {"sys.excepthook": 0, "threading.excepthook": 1, "sys.unraisablehook": 2}
@@ -482,6 +484,9 @@ class Notifier:
             if self._poll is not None and not _deleted(self._poll):
                 self._poll.stop()
             return
+        # A modal dialog opened (or closed) while it shows: its buttons
+        # would be dead until the dialog closed.
+        stay_clickable(widget)
         more = self._more_text()
         if more != widget.more.text():
             widget.more.setText(more)
