@@ -28,6 +28,22 @@ try:
 except ImportError:
     import _xxsubinterpreters as interpreters
 """
+# crunch_in_a_subinterpreter(): {seconds} s of number crunching in a
+# subinterpreter made for it, in the calling thread.
+CRUNCH_IN_A_SUBINTERPRETER = """
+CRUNCH = '''
+import time
+def crunch():
+    start = time.monotonic()
+    while time.monotonic() - start < {seconds}:
+        sum(range(1000))
+crunch()
+'''
+def crunch_in_a_subinterpreter():
+    interp = interpreters.create()
+    interpreters.run_string(interp, CRUNCH)
+    interpreters.destroy(interp)
+"""
 
 
 def test_gui_freeze_while_the_gui_thread_runs_a_subinterpreter(tmp_path):
@@ -43,20 +59,11 @@ import pyqtguard
 pyqtguard.install(freeze_ms=300)
 from PyQt6 import QtCore, QtWidgets
 app = QtWidgets.QApplication([])
-CRUNCH = '''
-import time
-def crunch():
-    start = time.monotonic()
-    while time.monotonic() - start < 1.5:
-        sum(range(1000))
-crunch()
-'''
-def crunch_in_a_subinterpreter():
-    interp = interpreters.create()
-    interpreters.run_string(interp, CRUNCH)
-    interpreters.destroy(interp)
+""" + CRUNCH_IN_A_SUBINTERPRETER.format(seconds=1.5) + """
+def crunch_then_quit():
+    crunch_in_a_subinterpreter()
     app.quit()
-QtCore.QTimer.singleShot(0, crunch_in_a_subinterpreter)
+QtCore.QTimer.singleShot(0, crunch_then_quit)
 app.exec()
 print("ran to the end", flush=True)
 """, tmp_path, timeout=60)
@@ -80,18 +87,7 @@ def test_dump_threads_while_a_thread_runs_a_subinterpreter(tmp_path):
 import io, threading, time
 import pyqtguard
 pyqtguard.install()
-CRUNCH = '''
-import time
-def crunch():
-    start = time.monotonic()
-    while time.monotonic() - start < 1.0:
-        sum(range(1000))
-crunch()
-'''
-def crunch_in_a_subinterpreter():
-    interp = interpreters.create()
-    interpreters.run_string(interp, CRUNCH)
-    interpreters.destroy(interp)
+""" + CRUNCH_IN_A_SUBINTERPRETER.format(seconds=1.0) + """
 worker = threading.Thread(target=crunch_in_a_subinterpreter, name="cruncher")
 worker.start()
 time.sleep(0.3)
