@@ -733,7 +733,7 @@ def test_a_failed_send_says_why_not_only_no_connection(tmp_path):
 
 
 # The report dialog as a keyboard, screen-reader, right-to-left or HiDPI
-# user meets it (FINDINGS-h17.md).
+# user meets it (docs/hostile-review.md, h17).
 REPORT_DIALOG_KEYS_APP = """
     import sys
     import pyqtguard
@@ -828,7 +828,7 @@ def test_the_report_preview_reads_left_to_right_in_a_right_to_left_app(tmp_path)
 
 
 # The notification where the app's window is, at large font sizes, and for
-# a keyboard user who clicks into it (FINDINGS-h17.md).
+# a keyboard user who clicks into it (docs/hostile-review.md, h17).
 NOTIFICATION_LOOK_APP = """
     import sys
     import pyqtguard

@@ -2,7 +2,7 @@
 objects called from QML, a QQuickPaintedItem painted in the scene graph's
 render thread (``QSG_RENDER_LOOP=threaded``).  Real apps, offscreen with
 Qt Quick's software backend, in a subprocess; each test asserts on the
-exit status, stderr and the run log (FINDINGS-h22.md)."""
+exit status, stderr and the run log (docs/hostile-review.md, h22)."""
 from __future__ import annotations
 
 import re
