@@ -71,6 +71,34 @@ def renewed_in_fork_children(lock: Any) -> Any:
     return lock
 
 
+# The native id of the thread that forks, noted just before each fork (a
+# plain store): in the child, the one thread it has (:func:`forking_native_id`).
+_forking_native_id: int | None = None
+
+
+def _note_forking_thread() -> None:
+    global _forking_native_id
+    _forking_native_id = _thread.get_native_id()
+
+
+if hasattr(os, "register_at_fork"):                  # not on Windows
+    os.register_at_fork(before=_note_forking_thread)
+
+
+def forking_native_id() -> int | None:
+    """In a ``fork()`` child (an after-in-child hook): the native id, in the
+    parent, of the thread that forked - the only one the child has; the
+    parent's records of any other thread are not the child's.
+
+    Example::
+
+        def _forked():
+            for record in records:
+                record.not_here = record.native_id != forking_native_id()
+    """
+    return _forking_native_id
+
+
 def main_thread_elsewhere(native_id: int | None) -> bool:
     """The registry's main thread (named at install()) is another than
     *native_id*'s: threading took that one for the main thread, a thread Qt

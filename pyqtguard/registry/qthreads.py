@@ -39,8 +39,8 @@ from .. import _native
 from .. import logs as logfile
 from ..qt import guithread
 from ..qt.enums import qt_enum
-from . import (KIND_QTHREAD, register_current, renewed_in_fork_children, start_site,
-               unregister_current)
+from . import (KIND_QTHREAD, forking_native_id, register_current, renewed_in_fork_children,
+               start_site, unregister_current)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
@@ -95,15 +95,6 @@ _original_start_descriptor: Any = None   # what QThread's dict held
 _original_qthread_terminate: Any = None  # callable as terminate(thread)
 _original_terminate_descriptor: Any = None
 _qtcore: Any = sys.modules.get("PyQt6.QtCore")
-# The forking thread's native id, noted just before a fork (a plain store).
-_forking_native_id: int | None = None
-
-
-def _before_fork() -> None:
-    global _forking_native_id
-    _forking_native_id = _thread.get_native_id()
-
-
 def _forked() -> None:
     """In a fork child: only the forking thread was copied.  The parent's
     other QThreads are not here, though Qt says they run (its state is
@@ -113,7 +104,7 @@ def _forked() -> None:
     forking thread's own record (a QThread that forks) takes its new id.
     A record whose native id was not known yet (its started slot had not
     run) counts as another thread's."""
-    forker = _forking_native_id
+    forker = forking_native_id()
     for record in list(_records.values()):
         if forker is not None and record.native_id == forker:
             record.native_id = _thread.get_native_id()
@@ -122,7 +113,7 @@ def _forked() -> None:
 
 
 if hasattr(os, "register_at_fork"):      # not on Windows
-    os.register_at_fork(before=_before_fork, after_in_child=_forked)
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _on_started() -> None:

@@ -27,6 +27,7 @@ import threading
 
 from .. import _native
 from ..qt import guithread
+from ..registry import forking_native_id
 from . import _events, _pool
 
 TYPE_CHECKING = False
@@ -393,15 +394,6 @@ def _dedicated_thread(qtcore: Any, worker: Worker) -> Any:
     return thread
 
 
-# The forking thread's native id, noted just before a fork (a plain store).
-_forking_native_id: int | None = None
-
-
-def _before_fork() -> None:
-    global _forking_native_id
-    _forking_native_id = threading.get_native_id()
-
-
 def _forked() -> None:
     """In a fork child: a worker running on another thread than the forking
     one is not here (a fork copies one thread), and never ends there:
@@ -409,12 +401,12 @@ def _forked() -> None:
     as the child's straggler.  Let go.  Queued ones stay: Qt's pool may run
     them in the child, as it runs its own queued tasks there."""
     for worker in list(_active):
-        if worker._status == "running" and worker._native_id != _forking_native_id:
+        if worker._status == "running" and worker._native_id != forking_native_id():
             _active.discard(worker)
 
 
 if hasattr(os, "register_at_fork"):      # not on Windows
-    os.register_at_fork(before=_before_fork, after_in_child=_forked)
+    os.register_at_fork(after_in_child=_forked)
 
 
 def active_workers() -> list[Worker]:
