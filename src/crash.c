@@ -1354,6 +1354,24 @@ wait_for_reporter(void)
     }
 }
 
+/* This thread's turn to report: the claim, or - another thread writing a
+ * report - the claim once that report is written or given up
+ * (wait_for_reporter).  0 as well when this thread is the reporter already
+ * (entered again: its writing faulted).  Atomics and nanosleep()/Sleep():
+ * async-signal-safe. */
+static int
+claim_after_any_other_report(unsigned long native_id)
+{
+    if (claim_reporter(native_id)) {
+        return 1;
+    }
+    if ((unsigned long)atomic_load(&reporter) == native_id) {
+        return 0;
+    }
+    wait_for_reporter();
+    return claim_reporter(native_id);           /* given up: this thread's turn */
+}
+
 #ifndef _WIN32
 /* ---- POSIX: the handler ---- */
 
@@ -1571,7 +1589,7 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
         return;
     }
     int to_left = offer == PQG_LIBRARY_PUT_BACK;
-    int claimed = claim_reporter(native_id);
+    int claimed = claim_after_any_other_report(native_id);
     if (!claimed && (unsigned long)atomic_load(&reporter) == native_id) {
         /* Entered again by the thread writing the report: its writing
          * faulted (a Python stack read from memory the crash damaged).
@@ -1582,10 +1600,6 @@ report_and_chain(fatal_signal *sig, int signum, siginfo_t *info, void *ucontext,
         else {
             pqg_capture_flush();
         }
-    }
-    if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {
-        wait_for_reporter();
-        claimed = claim_reporter(native_id);    /* given up: this thread's turn */
     }
     if (claimed) {
         if (signum == SIGABRT && fatal_already_reported) {
@@ -1861,18 +1875,14 @@ unhandled_exception_filter(EXCEPTION_POINTERS *pointers)
         goto chain;
     }
     unsigned long native_id = pqg_current_native_id();
-    int claimed = claim_reporter(native_id);
+    /* Another thread writing a report: returning would end the process
+     * with it cut short (POSIX's handler waits too). */
+    int claimed = claim_after_any_other_report(native_id);
     if (!claimed && (unsigned long)atomic_load(&reporter) == native_id) {
         /* Entered again by the thread writing the report (its writing
          * faulted): what it composed is written before the process ends,
          * as on POSIX. */
         pqg_capture_flush();
-    }
-    else if (!claimed) {
-        /* Another thread writes a report: returning would end the process
-         * with it cut short (POSIX's handler waits too). */
-        wait_for_reporter();
-        claimed = claim_reporter(native_id);
     }
     if (claimed) {
         fatal_signal sig = {.signum = 0, .name = "EXCEPTION",
@@ -1918,12 +1928,7 @@ static void __cdecl
 abort_handler(int signum)
 {
     unsigned long native_id = pqg_current_native_id();
-    int claimed = claim_reporter(native_id);
-    if (!claimed && (unsigned long)atomic_load(&reporter) != native_id) {
-        wait_for_reporter();
-        claimed = claim_reporter(native_id);
-    }
-    if (claimed) {
+    if (claim_after_any_other_report(native_id)) {
         if (fatal_already_reported) {
             int fds[2] = {-1, -1};
             int nfds = report_fds(fds);

@@ -814,6 +814,23 @@ lasting_freeze_ns(void)
     return lasting > LASTING_FREEZE_MIN_NS ? lasting : LASTING_FREEZE_MIN_NS;
 }
 
+/* A freeze report the watchdog writes itself (Python did not answer): its
+ * line - head, the freeze's length in ms, tail - and the stacks of
+ * only_native_id's thread (0: every thread), composed and written once
+ * (logfd.c). */
+static void
+write_freeze_report(int fd, const char *head, long long length_ns, const char *tail,
+                    unsigned long only_native_id)
+{
+    char ms[PQG_DEC_SIZE];
+    int out = pqg_compose_begin(fd);
+    const char *parts[] = {head, pqg_format_dec(ms, (unsigned long long)(length_ns / 1000000LL)),
+                           tail};
+    write_event_line(out, parts, N_PARTS(parts));
+    write_fallback(out, only_native_id, NOTE_NO_ANSWER);
+    pqg_compose_end(out);
+}
+
 static void
 check_freeze(long long now)
 {
@@ -822,20 +839,12 @@ check_freeze(long long now)
     }
     long long beat = atomic_load(&last_beat_ns);
     int fd;         /* a report's: left out past the log's size limit */
-    char ms[PQG_DEC_SIZE];
     if (!freeze_active && beat != 0 && now - beat > freeze_ns) {
         freeze_active = 1;
         freeze_began_ns = beat;
         if (!ask_python(REQUEST_FREEZE_REPORT) && (fd = pqg_log_report_fd_checked()) >= 0) {
-            int out = pqg_compose_begin(fd);      /* one write() (logfd.c) */
-            const char *parts[] = {
-                "GUI freeze: the event loop has not turned for ",
-                pqg_format_dec(ms, (unsigned long long)((now - beat) / 1000000LL)),
-                " ms\n",
-            };
-            write_event_line(out, parts, N_PARTS(parts));
-            write_fallback(out, gui_native_id, NOTE_NO_ANSWER);
-            pqg_compose_end(out);
+            write_freeze_report(fd, "GUI freeze: the event loop has not turned for ",
+                                now - beat, " ms\n", gui_native_id);
         }
     }
     else if (freeze_active && beat > freeze_began_ns) {
@@ -846,15 +855,8 @@ check_freeze(long long now)
     else if (freeze_active && !lasting_reported && now - freeze_began_ns >= lasting_freeze_ns()) {
         lasting_reported = 1;
         if (!ask_python(REQUEST_LASTING_FREEZE) && (fd = pqg_log_report_fd_checked()) >= 0) {
-            int out = pqg_compose_begin(fd);      /* one write() (logfd.c) */
-            const char *parts[] = {
-                "GUI freeze: still frozen after ",
-                pqg_format_dec(ms, (unsigned long long)((now - freeze_began_ns) / 1000000LL)),
-                " ms; every thread:\n",
-            };
-            write_event_line(out, parts, N_PARTS(parts));
-            write_fallback(out, 0, NOTE_NO_ANSWER);
-            pqg_compose_end(out);
+            write_freeze_report(fd, "GUI freeze: still frozen after ", now - freeze_began_ns,
+                                " ms; every thread:\n", 0);
         }
     }
 }
