@@ -8,6 +8,7 @@
 #include "pyqtguard_native.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -701,6 +702,31 @@ ends_a_line(const char *text, size_t i)
     return 0;
 }
 
+/* How many bytes from s on are printable ASCII (0x20-0x7f): inside a line
+ * they neither end it nor get an indent, so they are copied as they are.
+ * Eight at a time: a byte below 0x20 borrows into its high bit when 0x20 is
+ * taken from it, a byte from 0x80 has it set; a borrow may also mark a byte
+ * above a marked one, so the last word is finished byte by byte.  Most of a
+ * report is such bytes: byte by byte, defusing was a tenth of its time. */
+static size_t
+printable_ascii_run(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    const uint64_t high_bits = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t word;
+        memcpy(&word, s + i, sizeof word);
+        if (((word - 0x20 * ones) | word) & high_bits) {
+            break;
+        }
+    }
+    while (i < n && (unsigned char)(s[i] - 0x20) < 0x60) {
+        i++;
+    }
+    return i;
+}
+
 /* Copies `in` to `out` (out == NULL: only counts), defused as above, and
  * returns the length of the result.  at_line_start: `in` begins a line of
  * the log. */
@@ -712,6 +738,19 @@ pqg_defuse_text(const char *in, size_t len, int at_line_start, char *out)
     int line_start = at_line_start;
     int first_line = 1;
     for (size_t i = 0; i < len; i++) {
+        if (!line_start) {
+            size_t run = printable_ascii_run(in + i, len - i);
+            if (run > 0) {
+                if (out != NULL) {
+                    memcpy(out + used, in + i, run);
+                }
+                used += run;
+                i += run;
+                if (i == len) {
+                    break;
+                }
+            }
+        }
         if (needs_indent(in[i], line_start, first_line)) {
             if (out != NULL) {
                 memcpy(out + used, PQG_TEXT_INDENT, extra);

@@ -520,3 +520,57 @@ sys.excepthook(ValueError, ValueError("written again"), None)
     warnings = [line for line in result.stderr.splitlines()
                 if line.startswith("pyqtguard: cannot write to the run log")]
     assert len(warnings) == 1, result.stderr
+
+
+# ---- the defusing rule, byte for byte ---------------------------------------
+
+_DEFUSE_CHECK = r"""
+import json, os, random, sys
+import pyqtguard
+from pyqtguard import _native
+pyqtguard.install()
+# Printable ASCII in runs (copied eight bytes at a time) broken by what the
+# rule looks at: every line end, the two marker characters, other bytes.
+pieces = ["a", "bcdefgh", "0123456789abcdef", " ", "=", "[", "\n", "\r", "\x0b", "\x0c",
+          "\x1c", "\x1d", "\x1e", "\x1f", "\x7f", "\x85", "\u2028", "\u2029", "é", "\t", "\x00"]
+rng = random.Random(int(sys.argv[1]))
+path = pyqtguard.log_path()
+mismatches = []
+for _ in range(1500):
+    text = "".join(rng.choice(pieces) * rng.randint(1, 9) for _ in range(rng.randint(0, 12)))
+    before = os.path.getsize(path)
+    _native.log_write(text)
+    with open(path, "rb") as log:
+        log.seek(before)
+        written = log.read()
+    mismatches.append((text, written.decode("utf-8", "surrogateescape")))
+print(json.dumps(mismatches))
+"""
+
+
+def _defused(text: str) -> bytes:
+    """The rule of src/logfd.c (pqg_defuse_text), one byte at a time: a line
+    of the app's text that begins with '=', or with '[' past its first line,
+    gets two spaces in front."""
+    data = text.encode("utf-8")
+    out = bytearray()
+    line_start, first_line = True, True
+    for i, byte in enumerate(data):
+        if line_start and (byte == ord("=") or (byte == ord("[") and not first_line)):
+            out += b"  "
+        out.append(byte)
+        line_start = (byte in b"\n\r\x0b\x0c\x1c\x1d\x1e"
+                      or (byte == 0x85 and i >= 1 and data[i - 1] == 0xC2)
+                      or (byte in (0xA8, 0xA9) and data[i - 2:i] == b"\xe2\x80"))
+        first_line = first_line and not line_start
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_defusing_follows_its_rule_byte_for_byte(tmp_path, seed):
+    result = run_app(_DEFUSE_CHECK, tmp_path, args=[str(seed)])
+    assert result.returncode == 0, result.describe()
+    cases = json.loads(result.stdout)
+    assert len(cases) == 1500
+    for text, written in cases:
+        assert written.encode("utf-8", "surrogateescape") == _defused(text), repr(text)

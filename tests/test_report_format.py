@@ -54,8 +54,75 @@ def _suppressed() -> None:
         raise LookupError("no context shown") from None
 
 
+# Whole-line statements whose carets traceback leaves out (formatted
+# without parsing the line), and their near misses, which keep them.
+def _raise_whole_line() -> None:
+    raise ValueError("ünïcödé ✓ before the offsets")
+
+
+def _raise_with_comment() -> None:
+    raise ValueError("a comment after it")  # the carets stop before this
+
+
+def _raise_in_parentheses() -> None:
+    raise(ValueError("no space after the keyword"))
+
+
+def _raise_after_a_statement() -> None:
+    value = 1; raise ValueError(value)  # noqa: E702
+
+
+def _raise_over_two_lines() -> None:
+    raise ValueError(
+        "two lines")
+
+
+def _assert_fails() -> None:
+    assert [] == [1], "message"
+
+
+def _del_missing() -> None:
+    table: dict[str, int] = {}
+    del table["missing"]
+
+
+def _import_missing() -> None:
+    import pyqtguard_no_such_module  # noqa: F401
+
+
+def _from_import_missing() -> None:
+    from pyqtguard import no_such_name  # noqa: F401
+
+
+def _return_division() -> float:
+    return 1 / 0
+
+
+def _return_call() -> None:
+    return _raise_whole_line()
+
+
+def returned() -> None:
+    raise KeyError("a name that begins with a keyword")
+
+
+def _keyword_like_name() -> None:
+    returned()
+
+
+def raised_table() -> dict[str, object]:
+    return {}
+
+
+def _keyword_like_subscript() -> None:
+    raised_table()["x"]
+
+
 CASES = [_chained, _context, lambda: _recursing(0), _group, _syntax, _carets, _noted,
-         _suppressed]
+         _suppressed, _raise_whole_line, _raise_with_comment, _raise_in_parentheses,
+         _raise_after_a_statement, _raise_over_two_lines, _assert_fails, _del_missing,
+         _import_missing, _from_import_missing, _return_division, _return_call,
+         _keyword_like_name, _keyword_like_subscript]
 
 
 def _raised(function) -> BaseException:

@@ -187,10 +187,16 @@ def _format_exception(exc_type: type[BaseException], exc_value: BaseException | 
     report = traceback.TracebackException(type(exc_value), exc_value, exc_tb, compact=True)
     cls = _frames_cls or _frames_class(traceback)
     if report.__cause__ is None and report.__context__ is None \
-            and not getattr(report, "exceptions", None):
-        report.stack.__class__ = cls                # the usual case: no chain
-    else:
-        _use_formatted_frames(report, cls)
+            and getattr(report, "exceptions", None) is None:
+        # The usual case: no chain, no group.  What format() yields for it,
+        # without its per-line indenting (by nothing, outside a group): that
+        # was a fifth of a report's time.
+        report.stack.__class__ = cls
+        parts = ["Traceback (most recent call last):\n", *report.stack.format()] \
+            if report.stack else []
+        parts.extend(report.format_exception_only())
+        return "".join(parts)
+    _use_formatted_frames(report, cls)
     return "".join(report.format())
 
 
@@ -225,7 +231,10 @@ def _frames_class(traceback: Any) -> Any:
                    frame.end_colno, frame.name, source, *kwargs.items())
             text = _formatted_frames.get(key)
             if text is None:
-                text = super().format_frame_summary(frame, **kwargs)
+                if _carets_left_out(frame, source):
+                    text = _without_carets(super().format_frame_summary, frame, kwargs)
+                else:
+                    text = super().format_frame_summary(frame, **kwargs)
                 if len(_formatted_frames) >= _FRAMES_MAX:
                     _formatted_frames.clear()
                 _formatted_frames[key] = text
@@ -233,6 +242,46 @@ def _frames_class(traceback: Any) -> Any:
 
     _frames_cls = _FormattedOnce
     return _frames_cls
+
+
+# Statements that are not expressions: traceback draws carets under one
+# only when they cover part of its line (it finds that out by parsing the
+# line, a sixth of a report's time: ast.parse of the part the failing
+# instruction covers, 3.11+; of the whole statement too, 3.13+).
+_STATEMENT_KEYWORDS = (b"raise", b"return", b"assert", b"del", b"import", b"from")
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+                        + bytes(range(0x80, 0x100)))
+
+
+def _carets_left_out(frame: Any, source: object) -> bool:
+    """Whether traceback is sure to draw no carets under *frame*'s line: the
+    failing instruction covers the whole (stripped) line, and the line is
+    a ``raise``/``return``/``assert``/``del``/``import``/``from`` statement
+    (one line: several lines are shown differently without positions).
+    Then the frame is formatted as it would be without column positions,
+    which skips the parse and gives the same text."""
+    if (frame.colno is None or frame.end_colno is None or frame.lineno != frame.end_lineno
+            or not isinstance(source, str) or "\n" in source.rstrip("\n")):
+        return False
+    line = source.encode("utf-8", "surrogatepass")
+    if line[:frame.colno].strip() or line[frame.end_colno:].strip():
+        return False                            # carets under part of the line
+    covered = line[frame.colno:frame.end_colno]
+    for keyword in _STATEMENT_KEYWORDS:
+        if covered.startswith(keyword):
+            after = covered[len(keyword):len(keyword) + 1]
+            return not after or after[0] not in _NAME_BYTES
+    return False
+
+
+def _without_carets(format_frame: Callable[..., str], frame: Any,
+                    kwargs: dict[str, object]) -> str:
+    colno = frame.colno
+    frame.colno = None
+    try:
+        return format_frame(frame, **kwargs)
+    finally:
+        frame.colno = colno
 
 
 def _use_formatted_frames(report: Any, cls: Any) -> None:
