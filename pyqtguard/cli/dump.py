@@ -108,7 +108,9 @@ def _exists(pid: int) -> bool:
     if sys.platform == "win32":          # os.kill(pid, 0) is a Ctrl+C there
         from ..logs.folder import windows_pid_alive
         return windows_pid_alive(pid)
-    if os.path.isdir("/proc/self"):
+    from ..watchdog.dumptarget import has_proc
+
+    if has_proc():
         return os.path.exists(f"/proc/{pid}/stat")
     try:
         os.kill(pid, 0)                  # signal 0: an existence check, nothing sent
@@ -158,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
         except OSError:
             pidfd = None
     try:
-        if not os.path.isdir("/proc/self"):
+        if not dumptarget.has_proc():
             return _refuse(pid, "this system has no /proc, so pyqtguard cannot prove the "
                            "process is a pyqtguard app waiting for its dump signal "
                            "(`pyqtguard dump` works on Linux; in the app, call "

@@ -40,20 +40,30 @@ OWN_THREAD_NAMES = frozenset((
 _KINDS = {0: "python", 1: "main", 2: "qthread", 3: "pool", 4: "native"}
 
 
-def _process_started() -> float:
-    """When this process started, as ``time.time()`` would have said then:
-    the main thread's age in the table.  Linux: field 22 of /proc/self/stat
-    (clock ticks after boot) against CLOCK_BOOTTIME.  Elsewhere: when the run
-    log was created (its name says so, to the millisecond), or - without
-    one - now, when this module is first loaded."""
+def _started_by_proc() -> float | None:
+    """Linux: field 22 of /proc/self/stat (clock ticks after boot) against
+    CLOCK_BOOTTIME; None elsewhere, where "/proc/self/stat" names an
+    ordinary file (on Windows, of the current drive: anyone's to create)."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read(4096).rpartition(b")")[2].split()
         ticks = int(fields[19])
         age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
-        return time.time() - max(0.0, age)
     except (OSError, ValueError, IndexError, AttributeError):
-        pass
+        return None
+    return time.time() - max(0.0, age)
+
+
+def _process_started() -> float:
+    """When this process started, as ``time.time()`` would have said then:
+    the main thread's age in the table.  Linux: from /proc.  Elsewhere: when
+    the run log was created (its name says so, to the millisecond), or -
+    without one - now, when this module is first loaded."""
+    started = _started_by_proc()
+    if started is not None:
+        return started
     from ..logs import run_log_path
 
     path = run_log_path()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 from .dump import MAGIC, SUFFIX
 
@@ -207,10 +208,19 @@ def find_target(pid: int, folders: list[str]) -> Target | str:
     return _parse(os.path.join(folder, name), pid)
 
 
+def has_proc() -> bool:
+    """Whether this system has Linux's /proc to prove a process by.  Linux
+    only: elsewhere "/proc/..." is an ordinary path (on Windows, of the
+    current drive: any user may create C:\\proc\\self and forge what the
+    checks read there; under Wine it is the Linux host's /proc, whose
+    processes are not Windows pids)."""
+    return sys.platform.startswith("linux") and os.path.isdir("/proc/self")
+
+
 def verify(target: Target) -> str | None:
     """None if *target* is, now, the process that wrote its runtime file
     and catches its dump signal with pyqtguard loaded; else why not."""
-    if not os.path.isdir("/proc/self"):
+    if not has_proc():
         return ("this system has no /proc: pyqtguard cannot prove the process is "
                 "a pyqtguard app waiting for the signal (dump works on Linux)")
     pid = target.pid
