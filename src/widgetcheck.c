@@ -55,6 +55,23 @@ typedef struct {
 static seen_key seen[SEEN_SLOTS];
 static unsigned int seen_count;
 
+#ifndef _WIN32
+/* A fork child reports its own wrong calls: it starts with an empty table.
+ * The copied one kept a child from reporting a place its parent had
+ * reported - the child's own thread's misuse went unreported (unlike the
+ * parent's report, the child's is about a thread of the child).  As
+ * excrepeats.c does for its repeats.  pthread_atfork's child handler runs
+ * inside fork() in the child's one thread, before CPython's own after-fork
+ * work: memset of a static array and a store are async-signal-safe
+ * (POSIX.1-2008 TC2 lists memset); no lock, no allocation, no Python. */
+static void
+forget_in_child(void)
+{
+    memset(seen, 0, sizeof(seen));
+    seen_count = 0;
+}
+#endif
+
 /* Calls documented thread-safe (QObject::thread, deleteLater) or that only
  * ask what an object is. */
 static const char *const thread_safe[] = {
@@ -245,6 +262,11 @@ check_widget_threads_py(PyObject *Py_UNUSED(self), PyObject *args)
             return NULL;
         }
     }
+#ifndef _WIN32
+    /* Registered once the check is first on: until then the table is empty. */
+    static int atfork_registered = 0;
+    pqg_on_fork_child(forget_in_child, &atfork_registered);
+#endif
     Py_INCREF(types);
     Py_XSETREF(checked_types, types);
     Py_INCREF(callback);

@@ -511,6 +511,94 @@ def test_call_in_gui_in_a_fork_child_of_another_thread_fails_at_once(tmp_path, c
     assert "parent done" in result.stdout, result.describe()
 
 
+# call_in_gui imported for the first time in the fork child (the parent
+# imported pyqtguard, with or without install(), but not pyqtguard.workers):
+# {forker} is a threading.Thread, a QThread or a QThreadPool worker; the
+# child calls with {timeout}.
+CALL_IN_GUI_FIRST_IMPORTED_IN_A_FORK_CHILD = """
+    import os, signal, sys, threading, time
+    from PyQt6.QtCore import QMetaObject, QRunnable, Qt, QThread, QThreadPool, QTimer
+    from PyQt6.QtWidgets import QApplication
+    import pyqtguard
+    {install}
+    app = QApplication([])
+
+    def in_child():
+        from pyqtguard.workers import call_in_gui   # first imported here
+        started = time.monotonic()
+        try:
+            answer = call_in_gui(lambda: "ran", timeout={timeout})
+            os.write(1, f"child: returned {{answer!r}}\\n".encode())
+        except Exception as exc:
+            os.write(1, f"child: {{type(exc).__name__}}: {{exc}} after "
+                        f"{{time.monotonic() - started:.1f}} s\\n".encode())
+
+    def fork():
+        pid = os.fork()
+        if pid == 0:
+            in_child()
+            os._exit(0)
+        deadline = time.monotonic() + 5
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                print("child hung", flush=True)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        from pyqtguard.workers import call_in_gui
+        print("parent:", call_in_gui(lambda: "ran", timeout=10), flush=True)
+        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
+
+    class Forker(QThread):
+        def run(self):
+            fork()
+
+    class Task(QRunnable):
+        def run(self):
+            fork()
+
+    if {forker!r} == "threading.Thread":
+        thread = threading.Thread(target=fork)
+        QTimer.singleShot(0, thread.start)
+    elif {forker!r} == "QThread":
+        thread = Forker()
+        QTimer.singleShot(0, thread.start)
+    else:
+        task = Task()
+        task.setAutoDelete(False)
+        QTimer.singleShot(0, lambda: QThreadPool.globalInstance().start(task))
+    app.exec()
+    QThreadPool.globalInstance().waitForDone()
+    if {forker!r} != "QThreadPool":
+        thread.wait() if {forker!r} == "QThread" else thread.join()
+    print("parent done", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("forker", "install", "timeout"), [
+    ("threading.Thread", "pyqtguard.install()", "None"),
+    ("QThread", "", "None"),
+    ("QThreadPool", "pyqtguard.install()", "3"),
+])
+def test_call_in_gui_first_imported_in_a_fork_child_of_another_thread_fails_at_once(
+        tmp_path, forker, install, timeout):
+    # call_in_gui's fork hook was registered at its module's import: a child
+    # that imported pyqtguard.workers only after the fork had no note of it,
+    # and its call_in_gui(..., timeout=None) waited for ever (killed after
+    # 5 s; a timeout: TimeoutError at its end).  Now a RuntimeError at once,
+    # as when the module was imported before the fork.
+    result = run_app(CALL_IN_GUI_FIRST_IMPORTED_IN_A_FORK_CHILD.format(
+        forker=forker, install=install, timeout=timeout), tmp_path, timeout=60)
+    assert result.returncode == 0, result.describe()
+    assert "child hung" not in result.stdout, result.describe()
+    failed = re.search(r"^child: RuntimeError: no GUI thread .* after ([0-9.]+) s$",
+                       result.stdout, re.M)
+    assert failed and float(failed.group(1)) < 1, result.describe()
+    assert "parent: ran" in result.stdout, result.describe()
+    assert "parent done" in result.stdout, result.describe()
+
+
 # A fork child of the main thread that ends by the interpreter's exit
 # while the parent runs a QThread (stops when asked, in the parent): the
 # child has no such thread.  {when}: the fork before the loop (the QThread

@@ -3,6 +3,7 @@ than the GUI thread is reported with the thread and the Python line - the
 silent cause of random crashes that a release Qt does not warn about."""
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -397,3 +398,56 @@ def test_a_thread_whose_name_is_not_utf8_encodable_is_checked(tmp_path):
     reports = _reports(result.log)
     assert len(reports) == 1, result.describe()
     assert "QLabel.setText() called in thread 'load \\udcff.png'" in reports[0], reports[0]
+
+
+# A worker of the parent makes a wrong call (reported); then {forker} forks
+# and a thread of the child makes the same call at the same line.
+WRONG_CALL_ON_BOTH_SIDES_OF_A_FORK = """
+    import os, sys, threading
+    import pyqtguard
+    pyqtguard.install(check_threads=True)
+    from PyQt6 import QtWidgets
+    app = QtWidgets.QApplication([])
+    label = QtWidgets.QLabel("x")
+
+    def touch():
+        label.setText("from a worker")      # wrong: the same line in both
+
+    def in_a_thread(name):
+        thread = threading.Thread(target=touch, name=name)
+        thread.start()
+        thread.join()
+
+    def fork():
+        pid = os.fork()
+        if pid == 0:
+            in_a_thread("childs-worker")
+            os._exit(0)
+        print("child", pid, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+
+    in_a_thread("parents-worker")
+    if {forker!r} == "the-main-thread":
+        fork()
+    else:
+        in_a_thread_forking = threading.Thread(target=fork)
+        in_a_thread_forking.start()
+        in_a_thread_forking.join()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork: Linux")
+@pytest.mark.parametrize("forker", ["the-main-thread", "a-thread"])
+def test_a_fork_child_reports_its_own_wrong_thread_calls(tmp_path, forker):
+    # The table of places already reported (src/widgetcheck.c seen[]) was
+    # copied into fork children: a child never reported a wrong call at a
+    # place its parent had reported - the child's own misuse, in its own
+    # thread, went unreported.  Each process reports its first, as
+    # exceptions are (excrepeats.c).
+    result = run_app(WRONG_CALL_ON_BOTH_SIDES_OF_A_FORK.format(forker=forker), tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert re.search(r"^child \d+ 0$", result.stdout, re.M), result.describe()
+    reports = _reports(result.log)
+    assert len(reports) == 2, result.describe()
+    assert "in thread 'parents-worker'" in reports[0], result.describe()
+    assert "(forked child, pid" in reports[1], result.describe()
+    assert "in thread 'childs-worker'" in reports[1], result.describe()

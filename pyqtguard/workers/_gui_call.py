@@ -35,25 +35,15 @@ _refused: str | None = None
 _exit_hooked = False
 
 
-# Whether the thread that forks is the GUI thread (None: no app), noted by
-# the parent just before each fork for the child (_forked).
-_forker_in_gui: bool | None = None
+def _no_gui_thread_here() -> bool:
+    """In a fork child of another thread than the GUI thread (the note
+    pyqtguard's own before-fork hook took in the parent, who asked Qt
+    there: in the child, the first touch of Qt's and sip's pages cost each
+    fork child 0.25-0.5 ms, also children that never use Qt)."""
+    import pyqtguard
 
-
-def _before_fork() -> None:
-    """In the parent, in the forking thread: is it the GUI thread?  Asked
-    here, not in the child: there the child's first touch of Qt's and sip's
-    pages cost each fork child 0.25-0.5 ms (copy-on-write), also
-    multiprocessing's workers and subprocess's preexec_fn children that
-    never use Qt; here a few microseconds."""
-    global _forker_in_gui
-    _forker_in_gui = None
-    try:
-        qtcore = sys.modules.get("PyQt6.QtCore")
-        if qtcore is not None and qtcore.QCoreApplication.instance() is not None:
-            _forker_in_gui = _in_gui_thread()
-    except Exception:  # noqa: BLE001 - never fail a fork; calls then wait as before
-        pass
+    note = pyqtguard._last_fork
+    return note is not None and note[1] is False and note[0] != os.getpid()
 
 
 def _forked() -> None:
@@ -62,15 +52,17 @@ def _forked() -> None:
     call posted to the hub would wait for ever (timeout=None): refused at
     once, as at exit - also a call from a thread the child starts.  An app
     made later in the child is the child's own (the GUI thread is then
-    here).  Qt is not asked here: the parent asked (_before_fork)."""
+    here).  Qt is not asked here: the parent asked (pyqtguard._note_fork)."""
     global _refused
     _waiting.clear()                     # the parent's callers are not here
-    if _refused is None and _forker_in_gui is False:   # (a grandchild: still none)
+    if _refused is None and _no_gui_thread_here():   # (a grandchild: still none)
         _refused = "no GUI thread in this fork child (forked from another thread)"
 
 
 if hasattr(os, "register_at_fork"):      # not on Windows
-    os.register_at_fork(before=_before_fork, after_in_child=_forked)
+    os.register_at_fork(after_in_child=_forked)
+# Imported for the first time in such a child: the hook above came too late.
+_forked()
 
 
 def _refuse_calls_at_exit() -> None:
