@@ -54,7 +54,7 @@ class ExceptionRecord:
         @pyqtguard.on_exception
         def show(record: pyqtguard.ExceptionRecord) -> None:
             QMessageBox.critical(None, "Error", f"{record.exc_type.__name__}: "
-                                 f"{record.exc_value}\n\n{record.traceback_text}")
+                                 f"{record.exc_value}\\n\\n{record.traceback_text}")
     """
 
     __slots__ = ("exc_type", "exc_value", "exc_traceback", "thread_name", "native_id",
