@@ -3,6 +3,7 @@ although each distinct frame is formatted once (issue 21: a report costs no
 more than a plain Python hook's); the table of formatted frames is bounded."""
 from __future__ import annotations
 
+import linecache
 import traceback
 
 import pytest
@@ -158,3 +159,59 @@ def test_the_table_of_formatted_frames_is_bounded():
         error = _raised(namespace[f"f{i}"])
         _exceptions._format(type(error), error, error.__traceback__)
         assert len(_exceptions._formatted_frames) <= _exceptions._FRAMES_MAX
+
+
+# Whole-line raises whose source line holds a character that str.splitlines
+# takes for a line break and Python's tokenizer does not (form feed, NEL,
+# U+001C, U+2028): traceback 3.13+ splits a frame's lines so, and shows a
+# part of the line; without column positions it shows all of it.
+LINE_BREAKS_TO_SPLITLINES = {
+    "form feed before the indentation": "\x0c    raise ValueError('x')",
+    "form feed after the keyword": "    raise\x0cValueError('x')",
+    "form feed in a string": "    raise ValueError('a\x0cb')",
+    "NEL in a string": "    raise ValueError('a\x85b')",
+    "file separator in a string": "    raise ValueError('a\x1cb')",
+    "line separator in a string": "    raise ValueError('a\u2028b')",
+}
+
+
+def _raised_from_file(path, line: str) -> BaseException:
+    """The exception of *line*, the body of a function in a real file
+    (linecache reads its source as it reads an app's)."""
+    path.write_text(f"def f():\n{line}\n", encoding="utf-8")
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_bytes(), str(path), "exec"), namespace)
+    return _raised(namespace["f"])
+
+
+@pytest.mark.parametrize("name", LINE_BREAKS_TO_SPLITLINES)
+def test_a_line_with_a_splitlines_break_is_shown_as_traceback_does(name, tmp_path):
+    error = _raised_from_file(tmp_path / "split.py", LINE_BREAKS_TO_SPLITLINES[name])
+    expected = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    for _ in range(2):
+        assert _exceptions._format(type(error), error, error.__traceback__) == expected
+
+
+def _outcome(function, *args) -> str:
+    try:
+        return function(*args)
+    except Exception as exc:  # noqa: BLE001
+        return f"raised {type(exc).__name__}"
+
+
+def test_a_source_line_traceback_cannot_encode_fails_alike(tmp_path):
+    """A line put in linecache by hand (a shell's cell, a stale entry) with
+    a lone surrogate where the raise was: traceback fails encoding it for
+    its offsets, so the report is not traceback's text either way; the
+    C hook then writes its own short report, as for any other failure."""
+    path = tmp_path / "surrogate.py"
+    error = _raised_from_file(path, "    raise ValueError('abc')")
+    linecache.cache[str(path)] = (0, None, ["def f():\n", "    raise ValueError('\ud800')\n"],
+                                  str(path))
+    try:
+        expected = _outcome(lambda: "".join(
+            traceback.format_exception(type(error), error, error.__traceback__)))
+        assert expected == "raised UnicodeEncodeError"
+        assert _outcome(_exceptions._format, type(error), error, error.__traceback__) == expected
+    finally:
+        linecache.cache.pop(str(path), None)

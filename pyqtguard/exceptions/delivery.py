@@ -259,11 +259,21 @@ def _carets_left_out(frame: Any, source: object) -> bool:
     a ``raise``/``return``/``assert``/``del``/``import``/``from`` statement
     (one line: several lines are shown differently without positions).
     Then the frame is formatted as it would be without column positions,
-    which skips the parse and gives the same text."""
+    which skips the parse and gives the same text.
+
+    One line as ``str.splitlines`` counts them, too: 3.13+ splits a frame's
+    source so, and a form feed (before the indentation or between tokens),
+    or a NEL, U+001C-U+001E or U+2028 in a string, would have it show part
+    of the line with positions, all of it without.  And no lone surrogate
+    (a line put in linecache by hand): traceback fails encoding it, and so
+    must the report, not show a text traceback cannot."""
     if (frame.colno is None or frame.end_colno is None or frame.lineno != frame.end_lineno
-            or not isinstance(source, str) or "\n" in source.rstrip("\n")):
+            or not isinstance(source, str) or len(source.splitlines()) != 1):
         return False
-    line = source.encode("utf-8", "surrogatepass")
+    try:
+        line = source.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     if line[:frame.colno].strip() or line[frame.end_colno:].strip():
         return False                            # carets under part of the line
     covered = line[frame.colno:frame.end_colno]
