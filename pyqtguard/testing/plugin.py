@@ -28,6 +28,8 @@ import warnings
 
 import pytest
 
+from .. import _native
+from ..config import installed_config
 from . import leaks
 from .freezes import FreezeWatch
 from .lint import add_check_item
@@ -73,6 +75,12 @@ class _Caught:
 
     def take(self) -> tuple[list[Any], int]:
         """The kept reports and how many more came; both emptied."""
+        if not self._kept:
+            # Nearly every phase: nothing came.  No lock needed to see it (a
+            # list read under the GIL); a report added right after this look
+            # goes to the next take(), as one added right after the locked
+            # swap below would.  _more is only counted once _kept is full.
+            return [], 0
         with self._lock:
             taken = (self._kept, self._more)
             self._kept, self._more = [], 0
@@ -150,6 +158,10 @@ class GuardPlugin:
         self._marker_args: dict[str, Any] = {}
         self._installed: Any = None
         self._wrong_threads: list[str] = []     # widgets used off the GUI thread
+        self._worker_suffix = (f" [pytest-xdist worker {self.worker}]" if self.worker
+                               else "")
+        self._nodeid_of: pytest.Item | None = None
+        self._nodeid_text = ""
         # pytest captures fd 2 during tests: a crash notice goes to a copy of
         # the terminal's stderr, taken now, while capturing is suspended.
         try:
@@ -172,7 +184,6 @@ class GuardPlugin:
         install: a pytest session run in this process - pytester's in-process
         runs - installed its own and took the notice away at its end)."""
         import pyqtguard
-        from pyqtguard import _native
 
         log = pyqtguard.log_path()
         if self._terminal_fd >= 0:
@@ -184,12 +195,11 @@ class GuardPlugin:
         uninstalled it, or installed its own first (a conftest's install()
         runs before pytest puts in a ``threading.excepthook`` that does not
         chain, and brings repeat counting and its own exit timeout)."""
-        import pyqtguard
-        from pyqtguard.config import installed_config
-
         current = installed_config()
         if current is not None and current is self._installed:
-            return
+            return                              # each test: nothing to import
+        import pyqtguard
+
         if current is not None:
             pyqtguard.uninstall()
         timeout = self.settings.exit_timeout
@@ -245,8 +255,6 @@ class GuardPlugin:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         import logging
 
-        from pyqtguard import _native
-
         self._freezes.detach()
         if self._handler is not None:
             logging.getLogger("pyqtguard").removeHandler(self._handler)
@@ -256,10 +264,15 @@ class GuardPlugin:
 
     # ---- per test ---------------------------------------------------------
     def _set_context(self, text: str) -> None:
-        from pyqtguard import _native
+        _native.set_crash_context(f"pytest: {text}{self._worker_suffix}")
 
-        worker = f" [pytest-xdist worker {self.worker}]" if self.worker else ""
-        _native.set_crash_context(f"pytest: {text}{worker}")
+    def _nodeid(self, item: pytest.Item) -> str:
+        """``item.nodeid``, read once per test: pytest 9 builds the string at
+        each read, and the crash context names the test four times a test."""
+        if self._nodeid_of is not item:
+            self._nodeid_text = item.nodeid
+            self._nodeid_of = item
+        return self._nodeid_text
 
     def _marker(self, item: pytest.Item) -> dict[str, Any]:
         """The test's ``pyqtguard(...)`` marker arguments (read once per test)."""
@@ -283,13 +296,13 @@ class GuardPlugin:
         self._wrong_threads.append(text)
 
     def _take_wrong_threads(self) -> list[str]:
+        if not self._wrong_threads:
+            return []               # as _Caught.take: one added now goes to the next take
         taken, self._wrong_threads[:] = list(self._wrong_threads), []
         return taken
 
     def _take_exceptions(self) -> tuple[list[Any], int]:
         """The phase's exception reports (the first few) and how many more."""
-        from pyqtguard import _native
-
         # Queued reports are written, and so logged to the handler above, now.
         _native.flush_exception_reports()
         return self._exceptions.take()
@@ -345,7 +358,7 @@ class GuardPlugin:
 
     def _run_phase(self, item: pytest.Item, phase: str, *,
                    with_leaks: bool = False) -> Generator[None, Any, Any]:
-        self._set_context(f"test {item.nodeid} ({phase})")
+        self._set_context(f"test {self._nodeid(item)} ({phase})")
         try:
             result = yield
         except BaseException as exc:
@@ -403,7 +416,7 @@ class GuardPlugin:
             return (yield from self._run_phase(item, "teardown", with_leaks=True))
         finally:
             self._before = None
-            self._set_context(f"between tests (after {item.nodeid})")
+            self._set_context(f"between tests (after {self._nodeid(item)})")
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item,
