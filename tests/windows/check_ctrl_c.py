@@ -87,7 +87,9 @@ checks = {}
 
 def check(what, ok, app, status):
     checks[what] = ok
-    print("ok  " if ok else "FAIL", what, f"(exit 0x{status:08X}, {app.took():.1f} s after Ctrl+C)")
+    close = [t for t, line in app.lines if line == "closeEvent"]
+    seen = f", closeEvent {close[-1] - app.sent:.1f} s after it" if close else ""
+    print("ok  " if ok else "FAIL", what, f"(exit 0x{status:08X}, {app.took():.1f} s after the last Ctrl+C{seen})")
     if not ok:
         print("    stdout:", app.out)
         print("    stderr:", app.stderr[-1500:].replace("\n", "\n            "))
@@ -132,6 +134,17 @@ check("stuck: a second Ctrl+C while closing ends the process at once, with the P
       closing and status == CTRL_C_EXIT and app.took() < 8
       and "stuck closeEvent ended" not in app.out
       and "closeEvent" in app.stderr and "ctrl_c_app.py" in app.stderr, app, status)
+
+# 3b. Ctrl+C while a slot sleeps (time.sleep: Windows wakes it for SIGINT): the slot ends, then the app closes.
+app = App("busy")
+app.wait_for("busy")
+time.sleep(1)
+app.ctrl_c()
+status = app.finish()
+check("busy: Ctrl+C while a slot sleeps: the slot ends as written, then the app closes",
+      status == CTRL_C_EXIT and app.took() < 10
+      and app.out[-5:] == ["busy", "busy done", "closeEvent", "aboutToQuit",
+                           "exec raised KeyboardInterrupt"], app, status)
 
 # 4. The app's own SIGINT handler: left alone (it runs when Python code next runs).
 app = App("own-handler")

@@ -9,7 +9,8 @@ status 7 after 20 s if nothing else did.  CASE: wait (an idle loop), refuse
 (the window refuses the first close), stuck (the window's closeEvent sleeps
 20 s, in Python), own-handler (the app set its own SIGINT handler first),
 restore (the loop ends by itself after 1 s; prints what SIGINT's handler and
-the wake-up descriptor are then).  Prints what happened: "closeEvent",
+the wake-up descriptor are then), busy (a slot sleeps 3 s in time.sleep
+half a second after the loop starts).  Prints what happened: "closeEvent",
 "aboutToQuit", "exec raised KeyboardInterrupt" (and re-raises it), "exec
 returned N"."""
 import ctypes
@@ -51,6 +52,16 @@ window = Window(case)
 window.show()
 app.aboutToQuit.connect(lambda: print("aboutToQuit", flush=True))
 QTimer.singleShot(0, lambda: print("loop running", flush=True))
+
+
+def busy():
+    print("busy", flush=True)
+    time.sleep(3)
+    print("busy done", flush=True)
+
+
+if case == "busy":
+    QTimer.singleShot(500, busy)
 QTimer.singleShot(1000 if case == "restore" else 20000, lambda: app.exit(7))
 try:
     status = app.exec()
