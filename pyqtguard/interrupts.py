@@ -34,8 +34,16 @@ SIGTERM: the default action), pyqtguard handles both signals in C
   goes to the run log and stderr, and the exit status is 128 + the signal
   (130 or 143).
 
-Outside the event loop both signals behave as without pyqtguard.  Windows
-has no ``sigaction``: there this component does nothing.
+Outside the event loop both signals behave as without pyqtguard.
+
+Windows has no ``sigaction`` and no SIGTERM: there the first Ctrl+C (while
+the loop runs, where the app left SIGINT to Python's default handler and
+set no ``signal.set_wakeup_fd`` of its own) closes the application as above
+and ``exec()`` raises ``KeyboardInterrupt``, through Python's wake-up socket
+(:mod:`pyqtguard._interrupts_win`).  A second one ends the process when the
+main thread next runs Python code (the Python stacks to the run log and
+stderr, exit status 0xC000013A); nothing is forwarded; Ctrl+Break is left
+alone.
 
 Other signals with a Python handler (pytest-timeout's ``SIGALRM``, an app's
 ``SIGUSR1``; SIGINT or SIGTERM when the app set its own) have the same
@@ -74,6 +82,9 @@ from . import qt as qt_attach
 from . import watchdog
 from .registry import in_main_thread
 
+if sys.platform == "win32":
+    from . import _interrupts_win as _win
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -98,7 +109,14 @@ _carried: BaseException | None = None     # a forwarded handler's, for the loop'
 def install(config: Config) -> None:
     """Handle SIGINT/SIGTERM while the application's event loop runs."""
     global _wanted, _to_stderr, _term_grace
-    if sys.platform == "win32" or not hasattr(_signal, "SIGTERM"):
+    if sys.platform == "win32":
+        _wanted = True
+        _to_stderr = config.stderr
+        _win.configure(config.stderr)
+        qt_attach.on_loop_started(_arm, top_level=True)
+        qt_attach.on_loop_ended(_loop_ended, top_level=True)
+        return
+    if not hasattr(_signal, "SIGTERM"):
         return
     _wanted = True
     _to_stderr = config.stderr
@@ -210,6 +228,9 @@ def _arm() -> None:
     qtcore = sys.modules["PyQt6.QtCore"]
     if qtcore.QCoreApplication.instance() is None:
         return
+    if sys.platform == "win32":
+        _arm_windows(qtcore)
+        return
     try:
         signals = _free_signals()
         forwarded = _forwarded(signals)
@@ -245,6 +266,39 @@ def _arm() -> None:
             _notifier = None
 
 
+def _arm_windows(qtcore: Any) -> None:
+    """Windows: Python's wake-up socket to a QSocketNotifier, where the app
+    left SIGINT and the wake-up alone."""
+    global _notifier, _armed, _closing
+    try:
+        if not _win.arm():
+            return
+        _win.drain()
+        read_socket = _win.read_socket()
+        notifier = qt_attach.unpark("interrupt wake-up", read_socket)
+        if notifier is None:
+            notifier = qt_attach.adopt(
+                qtcore.QSocketNotifier(read_socket, qtcore.QSocketNotifier.Type.Read))
+            notifier.activated.connect(_on_wake)
+        notifier.setEnabled(True)
+        _notifier = notifier
+        _armed = True
+        _closing = 0
+    except (OSError, ValueError) as exc:
+        logfile.warn_once("interrupt", f"Ctrl+C handling is off: {exc}")
+        _win.disarm()
+        if _notifier is not None:
+            qt_attach.park("interrupt wake-up", _notifier)
+            _notifier = None
+
+
+def _interrupt_signal() -> int:
+    """The first SIGINT/SIGTERM received while armed, or 0."""
+    if sys.platform == "win32":
+        return _win.received()
+    return _native.interrupt_signal()
+
+
 def _drain(fd: int) -> None:
     try:
         while os.read(fd, 256):
@@ -257,7 +311,9 @@ def _on_wake(*_args: object) -> None:
     """The GUI thread, woken by a forwarded signal (its Python handler ran in
     forward_check, the slot before this one) or by the first SIGINT/SIGTERM:
     ask the app to quit."""
-    if _pipe is not None:
+    if sys.platform == "win32":
+        _win.drain()
+    elif _pipe is not None:
         _drain(_pipe[0])
     raised = _native.forward_raised()       # a handler's, in forward_check just before
     try:
@@ -276,15 +332,16 @@ def closing_signal() -> int:
 def _on_interrupt() -> None:
     """The first SIGINT/SIGTERM (if it was one that woke the GUI thread)."""
     global _closing
-    signum = _native.interrupt_signal()
+    signum = _interrupt_signal()
     if not signum or _closing:
         return
     _closing = signum
     name = _NAMES.get(signum, f"signal {signum}")
     again = ("Ctrl+C again" if signum == _signal.SIGINT
              else f"another {name}, or Ctrl+C,")
+    report = "the Python stacks" if sys.platform == "win32" else "a thread report"
     message = (f"pyqtguard: {name} received: closing the application ({again} ends it "
-               f"at once with a thread report)")
+               f"at once with {report})")
     _announce(message)
     app = sys.modules["PyQt6.QtCore"].QCoreApplication.instance()
     if app is None:
@@ -392,7 +449,10 @@ def _refused(name: str) -> None:
     exec() later returns what the application says."""
     global _closing
     _closing = 0
-    _native.interrupt_reset()
+    if sys.platform == "win32":
+        _win.reset()
+    else:
+        _native.interrupt_reset()
     message = (f"pyqtguard: the application refused to close; it goes on "
                f"(another {name} asks it again)")
     _announce(message)
@@ -411,7 +471,7 @@ def _loop_ended() -> None:
     if not _armed:
         return
     read_now = not _closing
-    signum = _closing = _closing or _native.interrupt_signal()
+    signum = _closing = _closing or _interrupt_signal()
     if signum == _signal.SIGTERM and read_now:
         bounded_exit = sys.modules.get("pyqtguard.watchdog.exit")
         if bounded_exit is not None:
@@ -419,13 +479,16 @@ def _loop_ended() -> None:
     if signum:
         # Closing: the handler stays for a second signal during the exit (the
         # report and the end at once); the GUI thread no longer reads the pipe.
-        _native.interrupt_stop_waking()
+        if sys.platform == "win32":
+            _win.stop_waking()
+        else:
+            _native.interrupt_stop_waking()
     else:
         # A signal can still land until the previous handlers are back:
         # disarm returns it, and it ends exec() as it would have a moment
         # earlier (the handlers are the app's again: a second one acts as
         # without pyqtguard).
-        signum = _native.interrupt_disarm()
+        signum = _win.disarm() if sys.platform == "win32" else _native.interrupt_disarm()
         _armed = False
         if not signum:
             return
@@ -442,6 +505,9 @@ def _deliver_again(signum: int) -> None:
     name = _NAMES.get(signum, f"signal {signum}")
     logfile.log_event(f"pyqtguard: {name} received and not taken before uninstall(): "
                       f"sent again to the handler put back")
+    if sys.platform == "win32":
+        _win.deliver_again()        # os.kill(pid, 2) would end the process there
+        return
     os.kill(os.getpid(), signum)
 
 
@@ -452,7 +518,7 @@ def _disarm() -> None:
         qt_attach.retire(notifier)          # uninstall() may come from any thread
     qt_attach.drop_parked("interrupt wake-up")
     if _armed:
-        received = _native.interrupt_disarm()
+        received = _win.disarm() if sys.platform == "win32" else _native.interrupt_disarm()
         _armed = False
         if received and not _closing:
             _deliver_again(received)

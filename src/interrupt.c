@@ -50,6 +50,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#ifdef _WIN32
+#  include <windows.h>
+#endif
 #ifndef _WIN32
 #  include <unistd.h>
 
@@ -269,7 +272,8 @@ static PyObject *forward_raised = NULL;
  * do that (collections.namedtuple): the process then exits with status 1.
  * pyqtguard's excepthook calls pqg_exit_by_sigint_at_end() instead, and
  * the end of finalization (Py_AtExit: public API, 3.11-3.14) does what
- * CPython's exit_sigint() does. */
+ * CPython's exit_sigint() does (on Windows: exit status 0xC000013A,
+ * STATUS_CONTROL_C_EXIT, which cmd.exe reads as Ctrl+C). */
 static int exit_by_sigint = 0;
 
 static void
@@ -288,6 +292,10 @@ kill_by_sigint(void)
             (void)sigprocmask(SIG_UNBLOCK, &just_sigint, NULL);
             (void)kill(getpid(), SIGINT);
         }
+    }
+#else
+    if (exit_by_sigint) {
+        ExitProcess(STATUS_CONTROL_C_EXIT);
     }
 #endif
 }
