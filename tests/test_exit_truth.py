@@ -1,0 +1,116 @@
+"""Is every line the bounded exit writes true?  Apps that end in unusual
+ways (sys.exit() outside the main thread, a QThread that ends just after
+pyqtguard stopped waiting for it, a fork child of an app whose thread pool
+is busy) and what the run log says about them, against what happened."""
+from __future__ import annotations
+
+import time
+
+from apprunner import run_app
+
+HUNG = 124
+
+
+def run_timed(source: str, tmp_path, **kwargs):
+    started = time.monotonic()
+    result = run_app(source, tmp_path, timeout=30, **kwargs)
+    return result, time.monotonic() - started
+
+
+def shutdown_line(log: str) -> str:
+    """The "shutdown began" event, with its table."""
+    start = log.index("pyqtguard: shutdown began")
+    end = log.find("\n[", start)
+    return log[start:end if end != -1 else len(log)]
+
+
+def test_sys_exit_in_a_qthreads_run_is_not_a_thread_that_did_not_stop(tmp_path):
+    # PyQt6 prints an exception a virtual method raises; SystemExit then
+    # ends the interpreter there, from the QThread.  pyqtguard's exit asked
+    # that same thread to stop and waited for it ("QThread::wait: Thread
+    # tried to wait on itself") and wrote that it "did not stop when asked",
+    # with pyqtguard's own stack as the thread's - the process ended at once.
+    result, elapsed = run_timed("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=3)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Exiter(QtCore.QThread):
+            def run(self):
+                time.sleep(0.2)
+                sys.exit(0)
+        exiter = Exiter()
+        exiter.setObjectName("exiter")
+        exiter.start()
+        exiter.wait(10000)      # (a running event loop here may crash, see FINDINGS-h34)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert elapsed < 8, elapsed
+    log = result.log
+    assert "did not stop when asked" not in log, log
+    assert "wait on itself" not in result.stderr + log, result.describe()
+    assert "interpreter exit" in log, log
+
+
+def test_sys_exit_in_a_qrunnable_says_the_pool_thread_waits_for_itself(tmp_path):
+    # A QRunnable's sys.exit() ends the interpreter in the pool thread,
+    # while the main thread still runs the event loop; there PyQt6's
+    # clean-up destroys the QCoreApplication, whose destructor waits for the
+    # thread pool - for that very thread (without pyqtguard: a hang for
+    # good).  The log said "no other threads alive" (MainThread was left
+    # out of the table as if it were the exiting thread) and the report had
+    # no reason.
+    result, _ = run_timed("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1.5)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Quitter(QtCore.QRunnable):
+            def run(self):
+                time.sleep(0.2)
+                sys.exit(3)
+        QtCore.QThreadPool.globalInstance().start(Quitter())
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    log = result.log
+    line = shutdown_line(log)
+    assert "no other threads alive" not in line, line
+    assert "in pool thread 'Thread (pooled)'" in line and "MainThread" in line, line
+    assert ("pool thread 'Thread (pooled)' is exiting the interpreter (a SystemExit raised "
+            "in a pool task") in log, log
+    assert "for that thread's own task too" in log, log
+
+
+def test_sys_exit_in_a_qthread_waiting_for_the_main_thread_says_so(tmp_path):
+    # With threading imported, the QThread that exits the interpreter waits
+    # in threading._shutdown for the non-daemon MainThread - still in its
+    # event loop.  The deadline ends that (124; without pyqtguard it waits
+    # for the loop); the log said the shutdown began with "no other threads
+    # alive", and the report gave no reason.
+    result, _ = run_timed("""
+        import sys, threading, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1.5)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Exiter(QtCore.QThread):
+            def run(self):
+                time.sleep(0.2)
+                sys.exit(0)
+        exiter = Exiter()
+        exiter.setObjectName("exiter")
+        exiter.start()
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    log = result.log
+    line = shutdown_line(log)
+    assert "no other threads alive" not in line, line
+    assert "in QThread 'exiter'" in line, line
+    assert ("QThread 'exiter' is exiting the interpreter and waits for the non-daemon "
+            "thread 'MainThread' to end") in log, log
