@@ -114,3 +114,35 @@ def test_sys_exit_in_a_qthread_waiting_for_the_main_thread_says_so(tmp_path):
     assert "in QThread 'exiter'" in line, line
     assert ("QThread 'exiter' is exiting the interpreter and waits for the non-daemon "
             "thread 'MainThread' to end") in log, log
+
+
+def test_a_fork_child_held_by_the_parents_pool_task_says_why(tmp_path):
+    # A child forked while the parent's global QThreadPool runs a task has
+    # the pool's count of busy threads but not the threads: at its exit
+    # QCoreApplication's destructor waits for them for good (without
+    # pyqtguard: a hang).  The child was ended at the deadline, 124, with a
+    # report listing only MainThread and no reason.
+    result, _ = run_timed("""
+        import os, sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1.5)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Index(QtCore.QRunnable):
+            def run(self):
+                time.sleep(6)
+        QtCore.QThreadPool.globalInstance().start(Index())
+        time.sleep(0.2)
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print("child status", os.waitstatus_to_exitcode(status), flush=True)
+        os._exit(0)
+    """, tmp_path)
+    assert "child status 124" in result.stdout, result.describe()
+    log = result.log
+    assert "=== pyqtguard exit timeout ===" in log, log
+    assert ("QApplication's destructor waits for Qt's thread pool, whose count of busy "
+            "threads this fork child copied from its parent (1 task running at the "
+            "fork)") in log, log

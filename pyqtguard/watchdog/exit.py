@@ -452,7 +452,7 @@ def _why_main_waits_for_the_pool(infos: list[Any]) -> str:
     QThreadPool to be done."""
     names = [repr(t.name) for t in infos if t.kind == "pool" and (t.stack or "").strip()]
     if not names:
-        return ""
+        return _why_a_fork_child_waits_for_the_pool(infos)
     which = (f"pool thread {names[0]} still runs its task" if len(names) == 1
              else f"pool threads {', '.join(names[:-1])} and {names[-1]} still run "
                   "their tasks")
@@ -463,7 +463,42 @@ def _why_main_waits_for_the_pool(infos: list[Any]) -> str:
             f"a cancel flag it checks, a timeout on its blocking calls.\n")
 
 
+def _why_a_fork_child_waits_for_the_pool(infos: list[Any]) -> str:
+    """A fork child whose parent's global QThreadPool ran tasks at the fork,
+    with no pool thread of its own: QCoreApplication's destructor waits for
+    the busy threads the pool's copied count says it has."""
+    if not (_fork_child and _pool_busy_at_fork) or any(t.kind == "pool" for t in infos):
+        return ""
+    tasks = f"{_pool_busy_at_fork} task{'s' if _pool_busy_at_fork != 1 else ''}"
+    return ("\nMainThread runs no Python code: the interpreter is exiting, and "
+            "QApplication's destructor waits for Qt's thread pool, whose count of busy "
+            f"threads this fork child copied from its parent ({tasks} running at the "
+            "fork) - a fork copies only the thread that forks, so those never end here.  "
+            "End a fork child with os._exit(), or fork before starting pool tasks (or "
+            "use multiprocessing's spawn start method).\n")
+
+
 # ---- install / uninstall ---------------------------------------------------------
+
+_fork_child = False             # this process is a fork child (of a process that imported us)
+_pool_busy_at_fork = 0          # the global QThreadPool's busy threads at the last fork
+
+
+def _note_pool_at_fork() -> None:
+    """Before a fork (in the parent): how many threads of Qt's global pool
+    run a task - the count the child copies without the threads.  Only once
+    the app has a QCoreApplication (whose destructor waits for the pool)."""
+    global _pool_busy_at_fork
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    busy = 0
+    if qtcore is not None:
+        try:
+            if qtcore.QCoreApplication.instance() is not None:
+                busy = qtcore.QThreadPool.globalInstance().activeThreadCount()
+        except Exception:  # noqa: BLE001 - never in the way of a fork
+            busy = 0
+    _pool_busy_at_fork = busy
+
 
 def _forked() -> None:
     """In a fork child: the deadline a shutdown armed is the parent's (the C
@@ -472,12 +507,12 @@ def _forked() -> None:
     a forgotten thread held it for good.  Its interpreter exit begins its
     own shutdown, as a child forked before the loop's end does.  (Not a
     deadline from the fork on: a child may work long, a pool's worker.)"""
-    global _began, _extensions, _began_in
-    _began, _extensions, _began_in = None, 0, None
+    global _began, _extensions, _began_in, _fork_child
+    _began, _extensions, _began_in, _fork_child = None, 0, None, True
 
 
 if hasattr(os, "register_at_fork"):      # not on Windows
-    os.register_at_fork(after_in_child=_forked)
+    os.register_at_fork(before=_note_pool_at_fork, after_in_child=_forked)
 
 
 def install(config: Config) -> None:
