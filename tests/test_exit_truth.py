@@ -4,6 +4,7 @@ pyqtguard stopped waiting for it, a fork child of an app whose thread pool
 is busy) and what the run log says about them, against what happened."""
 from __future__ import annotations
 
+import re
 import time
 
 from apprunner import run_app
@@ -146,3 +147,35 @@ def test_a_fork_child_held_by_the_parents_pool_task_says_why(tmp_path):
     assert ("QApplication's destructor waits for Qt's thread pool, whose count of busy "
             "threads this fork child copied from its parent (1 task running at the "
             "fork)") in log, log
+
+
+def test_a_qthread_given_up_on_before_the_deadline_is_not_said_to_have_had_it(tmp_path):
+    # pyqtguard waits for QThreads until half a second before the deadline
+    # (a margin for the report); one that needs 2.7 s of a 3 s deadline was
+    # logged as not stopping "within the deadline" - and the process then
+    # ended at once, at 0, with it still running (its work cut off).
+    result, _ = run_timed("""
+        import time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=3)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Saver(QtCore.QThread):
+            def run(self):
+                time.sleep(2.7)
+                print("saved", flush=True)
+        saver = Saver()
+        saver.setObjectName("saver")
+        saver.start()
+        QtCore.QTimer.singleShot(100, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "saved" not in result.stdout
+    log = result.log
+    assert "QThread 'saver'" in log, log
+    assert "within the deadline" not in log, log
+    assert re.search(r"did not stop when asked \(requestInterruption \+ quit\) within "
+                     r"2\.[3-5] s \(the 3 s exit deadline less a margin for the report\)",
+                     log), log
+    assert "the process may end with it still running" in log, log

@@ -140,15 +140,23 @@ def _stop_qthreads(qthreads: Any, records: list[Any] | None = None) -> None:
     """Ask running QThreads (all, or *records*) to stop and wait for them,
     leaving a margin before the deadline for the report; log those that
     did not stop."""
+    asked_at = time.monotonic()
     stubborn = qthreads.stop_all(_began_at + max(0.0, _budget - 0.5), records)
     if stubborn:
         from ..registry.listing import python_stack
 
+        # Not "within the deadline": the wait ends half a second before it,
+        # and the process may end at once, before the deadline.
+        waited = max(0.0, time.monotonic() - asked_at)
+        limit = (f"the {_limit_text} exit deadline" if _timeout is not None else
+                 f"exit_timeout=None: the {_budget:g} s of the exit report")
         for record in stubborn:
             stack = python_stack(record.native_id) or ""
             logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) did "
-                 "not stop when asked (requestInterruption + quit) within the deadline; it "
-                 "is kept alive so Qt cannot abort on it"
+                 f"not stop when asked (requestInterruption + quit) within {waited:.1f} s "
+                 f"({limit} less a margin for the report); it is no "
+                 "longer waited for, and kept alive so Qt cannot abort on it: the process "
+                 "may end with it still running"
                  + (f". It is at (most recent call last):\n{stack}" if stack else ""))
 
 
