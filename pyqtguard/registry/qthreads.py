@@ -29,9 +29,9 @@ forking thread alone), though Qt still says they run: they are marked
 """
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-import _thread
 import time
 import weakref
 
@@ -380,6 +380,14 @@ def stop_all(deadline: float, records: list[_QThreadRecord] | None = None
         if _is_running(record.thread):       # Qt's copied state: it would abort
             _keep_to_the_end(record)
     still = [r for r in records if not r.given_up and not r.not_here]
+    # The thread running this - a QThread whose run() raised SystemExit
+    # (PyQt6 ends the interpreter there) - cannot wait for itself: it is
+    # exiting, not refusing to stop.  Kept alive (Qt would abort deleting it
+    # running), neither asked nor waited for nor reported.
+    here = _thread.get_native_id()
+    for record in [r for r in still if r.native_id == here]:
+        still.remove(record)
+        _keep_to_the_end(record)
     for record in still:
         try:
             record.thread.requestInterruption()

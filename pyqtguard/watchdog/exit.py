@@ -31,7 +31,7 @@ from .. import _native
 from .. import logs as logfile
 from ..logs import warn_once
 from .. import qt as qt_attach
-from ..registry import loaded_threading
+from ..registry import in_main_thread, loaded_threading
 from ..registry import tracking as thread_tracking
 from .. import watchdog
 from . import freeze as freeze_watch
@@ -52,6 +52,10 @@ _limit_text = "10 s"            # as the log says it
 _enabled = False
 _began: str | None = None
 _began_at = 0.0                 # time.monotonic() when shutdown began
+# (native id, kind, name) of the thread that began it when not the main
+# thread: sys.exit() in a QThread's run() or a QRunnable's (PyQt6 ends the
+# interpreter there), or in a slot of a thread's own loop.
+_began_in: tuple[int, str, str] | None = None
 _original_shutdown: Any = None
 _stop_registered = False
 _atexit_register: Any = None      # atexit.register before pyqtguard's wrapper
@@ -60,11 +64,36 @@ _atexit_register: Any = None      # atexit.register before pyqtguard's wrapper
 def _lingering_table() -> str:
     from ..registry import listing as threads
 
-    infos = [t for t in threads.threads() if t.kind != "main"
+    # MainThread is left out when it is the one exiting (its native id may
+    # be the parent's in a fork child, 3.11), not when another thread is.
+    main_exits = _began_in is None
+    infos = [t for t in threads.threads() if not (main_exits and t.kind == "main")
              and t.native_id != _thread.get_native_id()]
     if not infos:
         return ""
     return threads.format_table(infos, with_stacks=False)
+
+
+_KIND_LABELS = {"qthread": "QThread", "pool": "pool thread"}
+
+
+def _exiting_thread() -> tuple[int, str, str]:
+    """(native id, kind, name) of the calling thread, not the main one."""
+    from ..registry import listing as threads
+
+    here = _thread.get_native_id()
+    info = next((t for t in threads.threads(all=True) if t.native_id == here), None)
+    return (here, info.kind, info.name) if info is not None else (here, "native", "?")
+
+
+def _label(kind: str, name: str) -> str:
+    return f"{_KIND_LABELS.get(kind, 'thread')} {_printable_name(name)!r}"
+
+
+def _printable_name(name: str) -> str:
+    from ..registry.listing import _printable
+
+    return _printable(name)
 
 
 def begin_shutdown(reason: str) -> None:
@@ -72,9 +101,13 @@ def begin_shutdown(reason: str) -> None:
 
     Kept short on purpose: it runs when the app has just torn its windows
     down and every line of cold code costs microseconds of the app's exit."""
-    global _began, _began_at
+    global _began, _began_at, _began_in
     if not _enabled or _began is not None:
         return
+    _began_in = None
+    if not in_main_thread():
+        _began_in = _exiting_thread()
+        reason += f", in {_label(_began_in[1], _began_in[2])}"
     _began = reason
     _began_at = time.monotonic()
     # Waiting for QThreads (at exit, or when a parent of one goes) keeps the
@@ -107,15 +140,23 @@ def _stop_qthreads(qthreads: Any, records: list[Any] | None = None) -> None:
     """Ask running QThreads (all, or *records*) to stop and wait for them,
     leaving a margin before the deadline for the report; log those that
     did not stop."""
+    asked_at = time.monotonic()
     stubborn = qthreads.stop_all(_began_at + max(0.0, _budget - 0.5), records)
     if stubborn:
         from ..registry.listing import python_stack
 
+        # Not "within the deadline": the wait ends half a second before it,
+        # and the process may end at once, before the deadline.
+        waited = max(0.0, time.monotonic() - asked_at)
+        limit = (f"the {_limit_text} exit deadline" if _timeout is not None else
+                 f"exit_timeout=None: the {_budget:g} s of the exit report")
         for record in stubborn:
             stack = python_stack(record.native_id) or ""
             logfile.log_event(f"pyqtguard: QThread {record.name!r} (started at {record.site or '?'}) did "
-                 "not stop when asked (requestInterruption + quit) within the deadline; it "
-                 "is kept alive so Qt cannot abort on it"
+                 f"not stop when asked (requestInterruption + quit) within {waited:.1f} s "
+                 f"({limit} less a margin for the report); it is no "
+                 "longer waited for, and kept alive so Qt cannot abort on it: the process "
+                 "may end with it still running"
                  + (f". It is at (most recent call last):\n{stack}" if stack else ""))
 
 
@@ -354,7 +395,12 @@ def _why_main_waits(infos: list[Any]) -> str:
     """The sentence a user needs when the main thread is in
     ``threading._shutdown`` (Python waits for every non-daemon thread), or
     runs no Python code while pool threads run theirs (QApplication's
-    destructor waits for Qt's thread pool)."""
+    destructor waits for Qt's thread pool) - or when another thread than
+    the main one exits the interpreter and waits so."""
+    if _began_in is not None:
+        exiting = next((t for t in infos if t.native_id == _began_in[0]), None)
+        if exiting is not None:
+            return _why_the_exiting_thread_waits(exiting, infos)
     main = next((t for t in infos if t.kind == "main"), None)
     if main is not None and not (main.stack or "").strip():
         return _why_main_waits_for_the_pool(infos)
@@ -373,6 +419,40 @@ def _why_main_waits(infos: list[Any]) -> str:
             f"{'it' if len(names) == 1 else 'them'} with daemon=True.\n")
 
 
+def _in_threading_shutdown(stack: str | None) -> bool:
+    last = (stack or "").rstrip().splitlines()[-2:]
+    return bool(last and "threading.py" in last[0] and last[0].endswith(", in _shutdown"))
+
+
+def _why_the_exiting_thread_waits(exiting: Any, infos: list[Any]) -> str:
+    """The thread that began the shutdown is not the main one and has not
+    ended: in ``threading._shutdown`` it waits for the non-daemon threads -
+    MainThread, still in its event loop, among them; with no Python frame,
+    a pool thread waits in QApplication's destructor (PyQt6's clean-up, run
+    in the exiting thread) for Qt's thread pool, its own task included."""
+    who = _label(exiting.kind, exiting.name)
+    advice = ("sys.exit() outside the GUI thread exits the interpreter from there while "
+              "the GUI thread runs on: have that thread ask the GUI thread to quit instead "
+              "(a signal connected to QApplication.quit, or QMetaObject.invokeMethod).")
+    if _in_threading_shutdown(exiting.stack):
+        names = [repr(_printable_name(t.name)) for t in infos if t.daemon is False
+                 and t.kind in ("main", "python") and t.native_id != exiting.native_id]
+        if not names:
+            return ""
+        which = (f"thread {names[0]}" if len(names) == 1
+                 else f"threads {', '.join(names[:-1])} and {names[-1]}")
+        return (f"\n{who} is exiting the interpreter and waits for the non-daemon {which} "
+                f"to end: Python does not exit before every non-daemon thread has "
+                f"returned.  {advice}\n")
+    if exiting.kind == "pool" and not (exiting.stack or "").strip():
+        return (f"\n{who} is exiting the interpreter (a SystemExit raised in a pool task: "
+                f"PyQt6 then ends the interpreter there) "
+                f"and runs no Python code: there, PyQt6's clean-up destroys the "
+                f"QApplication, whose destructor waits for Qt's thread pool to be done - "
+                f"for that thread's own task too, which cannot end.  {advice}\n")
+    return ""
+
+
 def _why_main_waits_for_the_pool(infos: list[Any]) -> str:
     """MainThread has no Python frame left (the interpreter is exiting: PyQt6
     destroys the QApplication from atexit), and pool threads still run
@@ -380,7 +460,7 @@ def _why_main_waits_for_the_pool(infos: list[Any]) -> str:
     QThreadPool to be done."""
     names = [repr(t.name) for t in infos if t.kind == "pool" and (t.stack or "").strip()]
     if not names:
-        return ""
+        return _why_a_fork_child_waits_for_the_pool(infos)
     which = (f"pool thread {names[0]} still runs its task" if len(names) == 1
              else f"pool threads {', '.join(names[:-1])} and {names[-1]} still run "
                   "their tasks")
@@ -391,7 +471,42 @@ def _why_main_waits_for_the_pool(infos: list[Any]) -> str:
             f"a cancel flag it checks, a timeout on its blocking calls.\n")
 
 
+def _why_a_fork_child_waits_for_the_pool(infos: list[Any]) -> str:
+    """A fork child whose parent's global QThreadPool ran tasks at the fork,
+    with no pool thread of its own: QCoreApplication's destructor waits for
+    the busy threads the pool's copied count says it has."""
+    if not (_fork_child and _pool_busy_at_fork) or any(t.kind == "pool" for t in infos):
+        return ""
+    tasks = f"{_pool_busy_at_fork} task{'s' if _pool_busy_at_fork != 1 else ''}"
+    return ("\nMainThread runs no Python code: the interpreter is exiting, and "
+            "QApplication's destructor waits for Qt's thread pool, whose count of busy "
+            f"threads this fork child copied from its parent ({tasks} running at the "
+            "fork) - a fork copies only the thread that forks, so those never end here.  "
+            "End a fork child with os._exit(), or fork before starting pool tasks (or "
+            "use multiprocessing's spawn start method).\n")
+
+
 # ---- install / uninstall ---------------------------------------------------------
+
+_fork_child = False             # this process is a fork child (of a process that imported us)
+_pool_busy_at_fork = 0          # the global QThreadPool's busy threads at the last fork
+
+
+def _note_pool_at_fork() -> None:
+    """Before a fork (in the parent): how many threads of Qt's global pool
+    run a task - the count the child copies without the threads.  Only once
+    the app has a QCoreApplication (whose destructor waits for the pool)."""
+    global _pool_busy_at_fork
+    qtcore = sys.modules.get("PyQt6.QtCore")
+    busy = 0
+    if qtcore is not None:
+        try:
+            if qtcore.QCoreApplication.instance() is not None:
+                busy = qtcore.QThreadPool.globalInstance().activeThreadCount()
+        except Exception:  # noqa: BLE001 - never in the way of a fork
+            busy = 0
+    _pool_busy_at_fork = busy
+
 
 def _forked() -> None:
     """In a fork child: the deadline a shutdown armed is the parent's (the C
@@ -400,12 +515,12 @@ def _forked() -> None:
     a forgotten thread held it for good.  Its interpreter exit begins its
     own shutdown, as a child forked before the loop's end does.  (Not a
     deadline from the fork on: a child may work long, a pool's worker.)"""
-    global _began, _extensions
-    _began, _extensions = None, 0
+    global _began, _extensions, _began_in, _fork_child
+    _began, _extensions, _began_in, _fork_child = None, 0, None, True
 
 
 if hasattr(os, "register_at_fork"):      # not on Windows
-    os.register_at_fork(after_in_child=_forked)
+    os.register_at_fork(before=_note_pool_at_fork, after_in_child=_forked)
 
 
 def install(config: Config) -> None:

@@ -1,0 +1,181 @@
+"""Is every line the bounded exit writes true?  Apps that end in unusual
+ways (sys.exit() outside the main thread, a QThread that ends just after
+pyqtguard stopped waiting for it, a fork child of an app whose thread pool
+is busy) and what the run log says about them, against what happened."""
+from __future__ import annotations
+
+import re
+import time
+
+from apprunner import run_app
+
+HUNG = 124
+
+
+def run_timed(source: str, tmp_path, **kwargs):
+    started = time.monotonic()
+    result = run_app(source, tmp_path, timeout=30, **kwargs)
+    return result, time.monotonic() - started
+
+
+def shutdown_line(log: str) -> str:
+    """The "shutdown began" event, with its table."""
+    start = log.index("pyqtguard: shutdown began")
+    end = log.find("\n[", start)
+    return log[start:end if end != -1 else len(log)]
+
+
+def test_sys_exit_in_a_qthreads_run_is_not_a_thread_that_did_not_stop(tmp_path):
+    # PyQt6 prints an exception a virtual method raises; SystemExit then
+    # ends the interpreter there, from the QThread.  pyqtguard's exit asked
+    # that same thread to stop and waited for it ("QThread::wait: Thread
+    # tried to wait on itself") and wrote that it "did not stop when asked",
+    # with pyqtguard's own stack as the thread's - the process ended at once.
+    result, elapsed = run_timed("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=3)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Exiter(QtCore.QThread):
+            def run(self):
+                time.sleep(0.2)
+                sys.exit(0)
+        exiter = Exiter()
+        exiter.setObjectName("exiter")
+        exiter.start()
+        exiter.wait(10000)      # (a running event loop here may crash, see FINDINGS-h34)
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert elapsed < 8, elapsed
+    log = result.log
+    assert "did not stop when asked" not in log, log
+    assert "wait on itself" not in result.stderr + log, result.describe()
+    assert "interpreter exit" in log, log
+
+
+def test_sys_exit_in_a_qrunnable_says_the_pool_thread_waits_for_itself(tmp_path):
+    # A QRunnable's sys.exit() ends the interpreter in the pool thread,
+    # while the main thread still runs the event loop; there PyQt6's
+    # clean-up destroys the QCoreApplication, whose destructor waits for the
+    # thread pool - for that very thread (without pyqtguard: a hang for
+    # good).  The log said "no other threads alive" (MainThread was left
+    # out of the table as if it were the exiting thread) and the report had
+    # no reason.
+    result, _ = run_timed("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1.5)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Quitter(QtCore.QRunnable):
+            def run(self):
+                time.sleep(0.2)
+                sys.exit(3)
+        QtCore.QThreadPool.globalInstance().start(Quitter())
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    log = result.log
+    line = shutdown_line(log)
+    assert "no other threads alive" not in line, line
+    assert "in pool thread 'Thread (pooled)'" in line and "MainThread" in line, line
+    assert ("pool thread 'Thread (pooled)' is exiting the interpreter (a SystemExit raised "
+            "in a pool task") in log, log
+    assert "for that thread's own task too" in log, log
+
+
+def test_sys_exit_in_a_qthread_waiting_for_the_main_thread_says_so(tmp_path):
+    # With threading imported, the QThread that exits the interpreter waits
+    # in threading._shutdown for the non-daemon MainThread - still in its
+    # event loop.  The deadline ends that (124; without pyqtguard it waits
+    # for the loop); the log said the shutdown began with "no other threads
+    # alive", and the report gave no reason.
+    result, _ = run_timed("""
+        import sys, threading, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1.5)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Exiter(QtCore.QThread):
+            def run(self):
+                time.sleep(0.2)
+                sys.exit(0)
+        exiter = Exiter()
+        exiter.setObjectName("exiter")
+        exiter.start()
+        QtCore.QTimer.singleShot(20000, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    log = result.log
+    line = shutdown_line(log)
+    assert "no other threads alive" not in line, line
+    assert "in QThread 'exiter'" in line, line
+    assert ("QThread 'exiter' is exiting the interpreter and waits for the non-daemon "
+            "thread 'MainThread' to end") in log, log
+
+
+def test_a_fork_child_held_by_the_parents_pool_task_says_why(tmp_path):
+    # A child forked while the parent's global QThreadPool runs a task has
+    # the pool's count of busy threads but not the threads: at its exit
+    # QCoreApplication's destructor waits for them for good (without
+    # pyqtguard: a hang).  The child was ended at the deadline, 124, with a
+    # report listing only MainThread and no reason.
+    result, _ = run_timed("""
+        import os, sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1.5)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Index(QtCore.QRunnable):
+            def run(self):
+                time.sleep(6)
+        QtCore.QThreadPool.globalInstance().start(Index())
+        time.sleep(0.2)
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print("child status", os.waitstatus_to_exitcode(status), flush=True)
+        os._exit(0)
+    """, tmp_path)
+    assert "child status 124" in result.stdout, result.describe()
+    log = result.log
+    assert "=== pyqtguard exit timeout ===" in log, log
+    assert ("QApplication's destructor waits for Qt's thread pool, whose count of busy "
+            "threads this fork child copied from its parent (1 task running at the "
+            "fork)") in log, log
+
+
+def test_a_qthread_given_up_on_before_the_deadline_is_not_said_to_have_had_it(tmp_path):
+    # pyqtguard waits for QThreads until half a second before the deadline
+    # (a margin for the report); one that needs 2.7 s of a 3 s deadline was
+    # logged as not stopping "within the deadline" - and the process then
+    # ended at once, at 0, with it still running (its work cut off).
+    result, _ = run_timed("""
+        import time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=3)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        class Saver(QtCore.QThread):
+            def run(self):
+                time.sleep(2.7)
+                print("saved", flush=True)
+        saver = Saver()
+        saver.setObjectName("saver")
+        saver.start()
+        QtCore.QTimer.singleShot(100, app.quit)
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 0, result.describe()
+    assert "saved" not in result.stdout
+    log = result.log
+    assert "QThread 'saver'" in log, log
+    assert "within the deadline" not in log, log
+    assert re.search(r"did not stop when asked \(requestInterruption \+ quit\) within "
+                     r"2\.[3-5] s \(the 3 s exit deadline less a margin for the report\)",
+                     log), log
+    assert "the process may end with it still running" in log, log
