@@ -56,26 +56,30 @@ _LAZY: dict[str, str] = {
 
 
 # (pid of the process that forked, whether its forking thread was the GUI
-# thread: None without a QCoreApplication), noted in the parent just before
-# each fork.  For call_in_gui (workers/_gui_call.py) in the child: a child
-# of another thread has no GUI thread, and that module may be imported for
-# the first time there - its own hook would not have run.  Registered here,
-# where every later pyqtguard import comes through; PyQt6 is not imported
-# (only looked up), and Qt is asked in the parent, not in the child.
-_last_fork: tuple[int, bool | None] | None = None
+# thread - None without a QCoreApplication -, how many threads of Qt's
+# global pool ran a task), noted in the parent just before each fork, for
+# the child: call_in_gui (workers/_gui_call.py) - a child of another thread
+# has no GUI thread - and the exit report (watchdog/exit.py) - the child
+# copies the pool's count of busy threads, not the threads, and Qt's
+# application destructor waits for them.  Registered here, where every
+# later pyqtguard import comes through (a module first imported in the
+# child would have noted nothing); PyQt6 is not imported (only looked up),
+# and Qt is asked in the parent, not in the child.
+_last_fork: tuple[int, bool | None, int] | None = None
 
 
 def _note_fork() -> None:
     global _last_fork
-    in_gui = None
+    in_gui, pool_busy = None, 0
     try:
         qtcore = sys.modules.get("PyQt6.QtCore")
         app = qtcore.QCoreApplication.instance() if qtcore is not None else None
         if app is not None:
             in_gui = qtcore.QThread.currentThread() is app.thread()
+            pool_busy = qtcore.QThreadPool.globalInstance().activeThreadCount()
     except Exception:  # noqa: BLE001 - never fail a fork; calls then wait as before
         pass
-    _last_fork = (os.getpid(), in_gui)
+    _last_fork = (os.getpid(), in_gui, pool_busy)
 
 
 if hasattr(os, "register_at_fork"):      # not on Windows

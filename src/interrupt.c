@@ -51,6 +51,7 @@
 #include <string.h>
 
 #ifdef _WIN32
+#  include <stdlib.h>
 #  include <windows.h>
 #endif
 #ifndef _WIN32
@@ -295,7 +296,9 @@ kill_by_sigint(void)
     }
 #else
     if (exit_by_sigint) {
-        ExitProcess(STATUS_CONTROL_C_EXIT);
+        /* exit(), as CPython's exit_sigint(): the C runtime's own atexit
+         * functions and stdio buffers are done, as at any other end. */
+        exit((int)STATUS_CONTROL_C_EXIT);
     }
 #endif
 }

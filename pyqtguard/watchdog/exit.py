@@ -74,9 +74,6 @@ def _lingering_table() -> str:
     return threads.format_table(infos, with_stacks=False)
 
 
-_KIND_LABELS = {"qthread": "QThread", "pool": "pool thread"}
-
-
 def _exiting_thread() -> tuple[int, str, str]:
     """(native id, kind, name) of the calling thread, not the main one."""
     from ..registry import listing as threads
@@ -84,16 +81,6 @@ def _exiting_thread() -> tuple[int, str, str]:
     here = _thread.get_native_id()
     info = next((t for t in threads.threads(all=True) if t.native_id == here), None)
     return (here, info.kind, info.name) if info is not None else (here, "native", "?")
-
-
-def _label(kind: str, name: str) -> str:
-    return f"{_KIND_LABELS.get(kind, 'thread')} {_printable_name(name)!r}"
-
-
-def _printable_name(name: str) -> str:
-    from ..registry.listing import _printable
-
-    return _printable(name)
 
 
 def begin_shutdown(reason: str) -> None:
@@ -106,8 +93,10 @@ def begin_shutdown(reason: str) -> None:
         return
     _began_in = None
     if not in_main_thread():
+        from .exitreasons import thread_label
+
         _began_in = _exiting_thread()
-        reason += f", in {_label(_began_in[1], _began_in[2])}"
+        reason += f", in {thread_label(_began_in[1], _began_in[2])}"
     _began = reason
     _began_at = time.monotonic()
     # Waiting for QThreads (at exit, or when a parent of one goes) keeps the
@@ -355,6 +344,25 @@ def _held_by_debugger() -> bool:
     return True
 
 
+def _why_held(infos: list[Any]) -> str:
+    """What holds the exit, in a sentence a user can act on (loaded only
+    for this report: :mod:`pyqtguard.watchdog.exitreasons`)."""
+    from . import exitreasons
+
+    note = _fork_note()
+    return exitreasons.why_held(infos, _began_in,
+                                pool_busy_in_fork_child=note[2] if note is not None else 0)
+
+
+def _fork_note() -> tuple[int, bool | None, int] | None:
+    """pyqtguard's note of the last fork (see pyqtguard._note_fork) when
+    this process is that fork's child; else None."""
+    import pyqtguard
+
+    note = pyqtguard._last_fork
+    return note if note is not None and note[0] != os.getpid() else None
+
+
 def _report_exit_timeout() -> None:
     from ..registry import listing as threads
 
@@ -376,7 +384,7 @@ def _report_exit_timeout() -> None:
                       f"while it worked)")
     body = (f"pid: {os.getpid()}\n"          # a forked child writes to the parent's log
             f"{what}. Threads still alive:\n"
-            + threads.format_table(infos) + _why_main_waits(infos))
+            + threads.format_table(infos) + _why_held(infos))
     text = heading + body
     if not _native.report_wanted():
         return                      # too late: the watchdog wrote its own
@@ -391,122 +399,7 @@ def _report_exit_timeout() -> None:
             pass
 
 
-def _why_main_waits(infos: list[Any]) -> str:
-    """The sentence a user needs when the main thread is in
-    ``threading._shutdown`` (Python waits for every non-daemon thread), or
-    runs no Python code while pool threads run theirs (QApplication's
-    destructor waits for Qt's thread pool) - or when another thread than
-    the main one exits the interpreter and waits so."""
-    if _began_in is not None:
-        exiting = next((t for t in infos if t.native_id == _began_in[0]), None)
-        if exiting is not None:
-            return _why_the_exiting_thread_waits(exiting, infos)
-    main = next((t for t in infos if t.kind == "main"), None)
-    if main is not None and not (main.stack or "").strip():
-        return _why_main_waits_for_the_pool(infos)
-    last = main.stack.rstrip().splitlines()[-2:] if main is not None and main.stack else []
-    if not (last and "threading.py" in last[0] and last[0].endswith(", in _shutdown")):
-        return ""
-    names = [repr(t.name) for t in infos if t.kind == "python" and t.daemon is False]
-    if not names:
-        return ""
-    which = (f"thread {names[0]}" if len(names) == 1
-             else f"threads {', '.join(names[:-1])} and {names[-1]}")
-    return (f"\nMainThread is waiting for the non-daemon {which} to end: Python does "
-            "not exit before every non-daemon thread has returned.  Tell "
-            f"{'it' if len(names) == 1 else 'them'} to stop when the window closes "
-            "(a flag or a threading.Event), or start "
-            f"{'it' if len(names) == 1 else 'them'} with daemon=True.\n")
-
-
-def _in_threading_shutdown(stack: str | None) -> bool:
-    last = (stack or "").rstrip().splitlines()[-2:]
-    return bool(last and "threading.py" in last[0] and last[0].endswith(", in _shutdown"))
-
-
-def _why_the_exiting_thread_waits(exiting: Any, infos: list[Any]) -> str:
-    """The thread that began the shutdown is not the main one and has not
-    ended: in ``threading._shutdown`` it waits for the non-daemon threads -
-    MainThread, still in its event loop, among them; with no Python frame,
-    a pool thread waits in QApplication's destructor (PyQt6's clean-up, run
-    in the exiting thread) for Qt's thread pool, its own task included."""
-    who = _label(exiting.kind, exiting.name)
-    advice = ("sys.exit() outside the GUI thread exits the interpreter from there while "
-              "the GUI thread runs on: have that thread ask the GUI thread to quit instead "
-              "(a signal connected to QApplication.quit, or QMetaObject.invokeMethod).")
-    if _in_threading_shutdown(exiting.stack):
-        names = [repr(_printable_name(t.name)) for t in infos if t.daemon is False
-                 and t.kind in ("main", "python") and t.native_id != exiting.native_id]
-        if not names:
-            return ""
-        which = (f"thread {names[0]}" if len(names) == 1
-                 else f"threads {', '.join(names[:-1])} and {names[-1]}")
-        return (f"\n{who} is exiting the interpreter and waits for the non-daemon {which} "
-                f"to end: Python does not exit before every non-daemon thread has "
-                f"returned.  {advice}\n")
-    if exiting.kind == "pool" and not (exiting.stack or "").strip():
-        return (f"\n{who} is exiting the interpreter (a SystemExit raised in a pool task: "
-                f"PyQt6 then ends the interpreter there) "
-                f"and runs no Python code: there, PyQt6's clean-up destroys the "
-                f"QApplication, whose destructor waits for Qt's thread pool to be done - "
-                f"for that thread's own task too, which cannot end.  {advice}\n")
-    return ""
-
-
-def _why_main_waits_for_the_pool(infos: list[Any]) -> str:
-    """MainThread has no Python frame left (the interpreter is exiting: PyQt6
-    destroys the QApplication from atexit), and pool threads still run
-    Python code: QCoreApplication's destructor waits for the global
-    QThreadPool to be done."""
-    names = [repr(t.name) for t in infos if t.kind == "pool" and (t.stack or "").strip()]
-    if not names:
-        return _why_a_fork_child_waits_for_the_pool(infos)
-    which = (f"pool thread {names[0]} still runs its task" if len(names) == 1
-             else f"pool threads {', '.join(names[:-1])} and {names[-1]} still run "
-                  "their tasks")
-    return (f"\nMainThread runs no Python code: the interpreter is exiting, and "
-            f"QApplication's destructor waits for Qt's thread pool "
-            f"(QThreadPool.globalInstance(): QRunnables, pyqtguard workers), where "
-            f"{which} (stack above).  Make such a task return when the app quits: "
-            f"a cancel flag it checks, a timeout on its blocking calls.\n")
-
-
-def _why_a_fork_child_waits_for_the_pool(infos: list[Any]) -> str:
-    """A fork child whose parent's global QThreadPool ran tasks at the fork,
-    with no pool thread of its own: QCoreApplication's destructor waits for
-    the busy threads the pool's copied count says it has."""
-    if not (_fork_child and _pool_busy_at_fork) or any(t.kind == "pool" for t in infos):
-        return ""
-    tasks = f"{_pool_busy_at_fork} task{'s' if _pool_busy_at_fork != 1 else ''}"
-    return ("\nMainThread runs no Python code: the interpreter is exiting, and "
-            "QApplication's destructor waits for Qt's thread pool, whose count of busy "
-            f"threads this fork child copied from its parent ({tasks} running at the "
-            "fork) - a fork copies only the thread that forks, so those never end here.  "
-            "End a fork child with os._exit(), or fork before starting pool tasks (or "
-            "use multiprocessing's spawn start method).\n")
-
-
 # ---- install / uninstall ---------------------------------------------------------
-
-_fork_child = False             # this process is a fork child (of a process that imported us)
-_pool_busy_at_fork = 0          # the global QThreadPool's busy threads at the last fork
-
-
-def _note_pool_at_fork() -> None:
-    """Before a fork (in the parent): how many threads of Qt's global pool
-    run a task - the count the child copies without the threads.  Only once
-    the app has a QCoreApplication (whose destructor waits for the pool)."""
-    global _pool_busy_at_fork
-    qtcore = sys.modules.get("PyQt6.QtCore")
-    busy = 0
-    if qtcore is not None:
-        try:
-            if qtcore.QCoreApplication.instance() is not None:
-                busy = qtcore.QThreadPool.globalInstance().activeThreadCount()
-        except Exception:  # noqa: BLE001 - never in the way of a fork
-            busy = 0
-    _pool_busy_at_fork = busy
-
 
 def _forked() -> None:
     """In a fork child: the deadline a shutdown armed is the parent's (the C
@@ -515,12 +408,12 @@ def _forked() -> None:
     a forgotten thread held it for good.  Its interpreter exit begins its
     own shutdown, as a child forked before the loop's end does.  (Not a
     deadline from the fork on: a child may work long, a pool's worker.)"""
-    global _began, _extensions, _began_in, _fork_child
-    _began, _extensions, _began_in, _fork_child = None, 0, None, True
+    global _began, _extensions, _began_in
+    _began, _extensions, _began_in = None, 0, None
 
 
 if hasattr(os, "register_at_fork"):      # not on Windows
-    os.register_at_fork(before=_note_pool_at_fork, after_in_child=_forked)
+    os.register_at_fork(after_in_child=_forked)
 
 
 def install(config: Config) -> None:
