@@ -14,6 +14,7 @@ imports ``PyQt6.QtCore``.  Heavier parts of the API load on first use.
 """
 from __future__ import annotations
 
+import _thread
 import os
 import sys
 
@@ -63,9 +64,30 @@ _LAZY: dict[str, str] = {
 # copies the pool's count of busy threads, not the threads, and Qt's
 # application destructor waits for them.  Registered here, where every
 # later pyqtguard import comes through (a module first imported in the
-# child would have noted nothing); PyQt6 is not imported (only looked up),
-# and Qt is asked in the parent, not in the child.
+# child would have noted nothing).  PyQt6 is not imported, only looked up;
+# and no Qt call is made from a thread other than the GUI thread: there
+# QThread.currentThread() adopts the thread, and a fork child of such a
+# thread then hung in its first exception report (3.13: 1-3 children of
+# 15 runs of 20).
 _last_fork: tuple[int, bool | None, int] | None = None
+
+
+def _in_gui_thread() -> bool | None:
+    """Whether the calling thread is the GUI thread, known without asking
+    Qt: the thread running the application's event loop (pyqtguard.qt
+    notes it), else the main thread, where PyQt6 apps make their
+    QApplication; None when nothing tells."""
+    qt_attach = sys.modules.get("pyqtguard.qt")
+    loop = qt_attach.loop_thread_ident() if qt_attach is not None else None
+    if loop is not None:
+        return loop == _thread.get_ident()
+    registry = sys.modules.get("pyqtguard.registry")
+    if registry is not None:
+        return bool(registry.in_main_thread())
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        return threading.main_thread().ident == _thread.get_ident()
+    return None
 
 
 def _note_fork() -> None:
@@ -73,10 +95,10 @@ def _note_fork() -> None:
     in_gui, pool_busy = None, 0
     try:
         qtcore = sys.modules.get("PyQt6.QtCore")
-        app = qtcore.QCoreApplication.instance() if qtcore is not None else None
-        if app is not None:
-            in_gui = qtcore.QThread.currentThread() is app.thread()
-            pool_busy = qtcore.QThreadPool.globalInstance().activeThreadCount()
+        if qtcore is not None and qtcore.QCoreApplication.instance() is not None:
+            in_gui = _in_gui_thread()
+            if in_gui:                          # the GUI thread's own Qt calls
+                pool_busy = qtcore.QThreadPool.globalInstance().activeThreadCount()
     except Exception:  # noqa: BLE001 - never fail a fork; calls then wait as before
         pass
     _last_fork = (os.getpid(), in_gui, pool_busy)
