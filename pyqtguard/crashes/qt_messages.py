@@ -220,6 +220,13 @@ def _detach_message_handler() -> None:
     _previous = None
 
 
+def detach_before_clean_up_elsewhere() -> None:
+    """The interpreter exits off the GUI thread while its loop runs:
+    Qt's messages go to the handler before pyqtguard's from now on
+    (pyqtguard.watchdog.exit.stop_qthreads_at_exit says why)."""
+    _detach_message_handler()
+
+
 def install(config: Config) -> None:
     """Put the message handler in once Qt is imported (unless
     ``qt_messages=False``)."""

@@ -185,6 +185,8 @@ def begin_at_exit() -> None:
     """pyqtguard's exit handler: shutdown begins here if nothing began it
     (no event loop ended, and threading - whose ``_shutdown`` begins it
     otherwise - was never imported)."""
+    if _enabled:
+        qt_attach.quiet_gui_thread_at_exit()    # an exit off the GUI thread: see there
     begin_shutdown("the interpreter is exiting")
 
 
@@ -246,6 +248,16 @@ def stop_qthreads_at_exit() -> None:
     """Ask the QThreads still running to stop (an atexit handler): after the
     app's own atexit handlers, which may still use them, and before PyQt6's
     clean-up and the teardown destroy them (and their parents) running."""
+    # Before PyQt6's clean-up, which runs next: when it runs off the GUI
+    # thread, the GUI thread's loop must sleep through it (see there), and a
+    # Qt message that clean-up sends (Python and a log write in pyqtguard's
+    # handler, in the middle of the dispatcher's destruction) widens the
+    # window in which it may wake: Qt's default handler prints it, as
+    # without pyqtguard (FINDINGS-h36).
+    if _enabled and qt_attach.quiet_gui_thread_at_exit():
+        messages = sys.modules.get("pyqtguard.crashes.qt_messages")
+        if messages is not None:
+            messages.detach_before_clean_up_elsewhere()
     qthreads = thread_tracking.loaded_qthreads()
     if _enabled and qthreads is not None:
         begin_shutdown("the interpreter is exiting")
