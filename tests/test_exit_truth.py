@@ -5,6 +5,7 @@ is busy) and what the run log says about them, against what happened."""
 from __future__ import annotations
 
 import re
+import sys
 import time
 
 from apprunner import run_app
@@ -108,11 +109,16 @@ def test_sys_exit_in_a_qthread_waiting_for_the_main_thread_says_so(tmp_path):
         QtCore.QTimer.singleShot(20000, app.quit)
         app.exec()
     """, tmp_path)
-    assert result.returncode == HUNG, result.describe()
     log = result.log
     line = shutdown_line(log)
     assert "no other threads alive" not in line, line
     assert "in QThread 'exiter'" in line, line
+    if sys.version_info >= (3, 13):
+        # 3.13's threading._shutdown, run off the main thread, does not wait
+        # for MainThread: the process ends at once, as without pyqtguard.
+        assert result.returncode == 0, result.describe()
+        return
+    assert result.returncode == HUNG, result.describe()
     assert ("QThread 'exiter' is exiting the interpreter and waits for the non-daemon "
             "thread 'MainThread' to end") in log, log
 

@@ -709,7 +709,7 @@ def quiet_gui_thread_at_exit() -> bool:
                 from PyQt6 import sip
 
                 here = _thread.get_ident()
-                bridge = getattr(sys.modules.get(__name__ + ".guithread"), "_bridge", None)
+                bridge = getattr(guithread, "_bridge", None)
                 for key, ref in list(_adopted.items()):
                     qobject = ref()
                     if qobject is not None and _made_in.get(key) == here:
@@ -722,8 +722,12 @@ def quiet_gui_thread_at_exit() -> bool:
             finally:
                 done.release()
 
-    from .guithread import post_to_gui_thread
-
+    # Loaded with the first QThread pyqtguard tracked (its end goes through
+    # the bridge); not imported here (it imports this module).
+    guithread = sys.modules.get(__name__ + ".guithread")
+    if guithread is None:
+        return True
+    post_to_gui_thread = guithread.post_to_gui_thread
     try:
         posted = post_to_gui_thread(stop_in_gui_thread)
         if posted and not done.acquire(timeout=QUIET_WAIT):
