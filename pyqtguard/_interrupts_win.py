@@ -34,7 +34,9 @@ import signal
 import socket
 import sys
 
+from . import _native
 from . import logs as logfile
+from .registry import in_main_thread
 
 STATUS_CONTROL_C_EXIT = -1073741510         # 0xC000013A, as os._exit takes it
 
@@ -110,7 +112,7 @@ def stop_waking() -> None:
     """Closing: the loop no longer reads the socket; the handler stays, for a
     second Ctrl+C during the exit."""
     global _waking
-    if _waking and _in_main_thread():
+    if _waking and in_main_thread():
         _wake_off()
         _waking = False
 
@@ -123,7 +125,7 @@ def disarm() -> int:
     got = received()
     _active = False
     _count = 0
-    if _in_main_thread():
+    if in_main_thread():
         if _waking:
             _wake_off()
         if signal.getsignal(signal.SIGINT) is _handler:
@@ -144,12 +146,6 @@ def _wake_off() -> None:
         signal.set_wakeup_fd(previous)
 
 
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
 def _handler(signum: int, frame: object) -> None:
     """SIGINT while armed, in the main thread at its next bytecode."""
     global _count
@@ -162,12 +158,16 @@ def _handler(signum: int, frame: object) -> None:
 
 
 def _stacks() -> str:
-    import threading
+    """Each thread's Python stack: the main interpreter's frames only
+    (``_native.current_frames()``, not ``sys._current_frames()``: see
+    src/threadlist.c), names where threading has them (never imported)."""
     import traceback
 
-    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    threading = sys.modules.get("threading")
+    names = ({thread.ident: thread.name for thread in threading.enumerate()}
+             if threading is not None else {})
     parts = []
-    for ident, frame in sys._current_frames().items():
+    for ident, frame in _native.current_frames().items():
         parts.append(f"Thread {names.get(ident, '?')!r} (id {ident}), most recent call last:\n"
                      + "".join(traceback.format_stack(frame)))
     return "\n".join(parts)

@@ -670,7 +670,7 @@ def drop_parked(name: str) -> None:
 
 # ---- interpreter exit ---------------------------------------------------------
 
-QUIET_WAIT = 0.25       # seconds the exiting thread waits for the GUI thread
+QUIET_WAIT = 1.0        # seconds the exiting thread waits for the GUI thread, each turn
 
 
 def quiet_gui_thread_at_exit() -> bool:

@@ -36,10 +36,11 @@ _exit_hooked = False
 
 
 def _no_gui_thread_here() -> bool:
-    """In a fork child of another thread than the GUI thread (the note
-    pyqtguard's own before-fork hook took in the parent, who asked Qt
-    there: in the child, the first touch of Qt's and sip's pages cost each
-    fork child 0.25-0.5 ms, also children that never use Qt)."""
+    """In a fork child of another thread than the GUI thread: the note
+    pyqtguard's own before-fork hook took in the parent (pyqtguard._note_fork:
+    by thread idents, no Qt call off the GUI thread).  Not asked of Qt in
+    the child: there the first touch of Qt's and sip's pages cost each fork
+    child 0.25-0.5 ms, also children that never use Qt."""
     import pyqtguard
 
     note = pyqtguard._last_fork
@@ -52,7 +53,7 @@ def _forked() -> None:
     call posted to the hub would wait for ever (timeout=None): refused at
     once, as at exit - also a call from a thread the child starts.  An app
     made later in the child is the child's own (the GUI thread is then
-    here).  Qt is not asked here: the parent asked (pyqtguard._note_fork)."""
+    here).  Qt is not asked here: the parent noted it (pyqtguard._note_fork)."""
     global _refused
     _waiting.clear()                     # the parent's callers are not here
     if _refused is None and _no_gui_thread_here():   # (a grandchild: still none)
