@@ -14,9 +14,10 @@ imports ``PyQt6.QtCore``.  Heavier parts of the API load on first use.
 """
 from __future__ import annotations
 
-import _thread
 import os
 import sys
+
+from . import _forknote  # noqa: F401 - the note each fork takes for its child
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up cost
@@ -54,58 +55,6 @@ _LAZY: dict[str, str] = {
     "IssueTracker": "pyqtguard.reporting.destinations",
     "Report": "pyqtguard.reporting.report",
 }
-
-
-# (pid of the process that forked, whether its forking thread was the GUI
-# thread - None without a QCoreApplication -, how many threads of Qt's
-# global pool ran a task), noted in the parent just before each fork, for
-# the child: call_in_gui (workers/_gui_call.py) - a child of another thread
-# has no GUI thread - and the exit report (watchdog/exit.py) - the child
-# copies the pool's count of busy threads, not the threads, and Qt's
-# application destructor waits for them.  Registered here, where every
-# later pyqtguard import comes through (a module first imported in the
-# child would have noted nothing).  PyQt6 is not imported, only looked up;
-# and no Qt call is made from a thread other than the GUI thread: there
-# QThread.currentThread() adopts the thread, and a fork child of such a
-# thread then hung in its first exception report (3.13: 1-3 children of
-# 15 runs of 20).
-_last_fork: tuple[int, bool | None, int] | None = None
-
-
-def _in_gui_thread() -> bool | None:
-    """Whether the calling thread is the GUI thread, known without asking
-    Qt: the thread running the application's event loop (pyqtguard.qt
-    notes it), else the main thread, where PyQt6 apps make their
-    QApplication; None when nothing tells."""
-    qt_attach = sys.modules.get("pyqtguard.qt")
-    loop = qt_attach.loop_thread_ident() if qt_attach is not None else None
-    if loop is not None:
-        return loop == _thread.get_ident()
-    registry = sys.modules.get("pyqtguard.registry")
-    if registry is not None:
-        return bool(registry.in_main_thread())
-    threading = sys.modules.get("threading")
-    if threading is not None:
-        return threading.main_thread().ident == _thread.get_ident()
-    return None
-
-
-def _note_fork() -> None:
-    global _last_fork
-    in_gui, pool_busy = None, 0
-    try:
-        qtcore = sys.modules.get("PyQt6.QtCore")
-        if qtcore is not None and qtcore.QCoreApplication.instance() is not None:
-            in_gui = _in_gui_thread()
-            if in_gui:                          # the GUI thread's own Qt calls
-                pool_busy = qtcore.QThreadPool.globalInstance().activeThreadCount()
-    except Exception:  # noqa: BLE001 - never fail a fork; calls then wait as before
-        pass
-    _last_fork = (os.getpid(), in_gui, pool_busy)
-
-
-if hasattr(os, "register_at_fork"):      # not on Windows
-    os.register_at_fork(before=_note_fork)
 
 
 def install(

@@ -367,11 +367,10 @@ def _why_held(infos: list[Any]) -> str:
 
 
 def _fork_note() -> tuple[int, bool | None, int] | None:
-    """pyqtguard's note of the last fork (see pyqtguard._note_fork) when
+    """pyqtguard's note of the last fork (see pyqtguard._forknote) when
     this process is that fork's child; else None."""
-    import pyqtguard
+    from .._forknote import last_fork as note
 
-    note = pyqtguard._last_fork
     return note if note is not None and note[0] != os.getpid() else None
 
 

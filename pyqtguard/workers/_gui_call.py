@@ -37,13 +37,12 @@ _exit_hooked = False
 
 def _no_gui_thread_here() -> bool:
     """In a fork child of another thread than the GUI thread: the note
-    pyqtguard's own before-fork hook took in the parent (pyqtguard._note_fork:
+    pyqtguard's own before-fork hook took in the parent (pyqtguard._forknote:
     by thread idents, no Qt call off the GUI thread).  Not asked of Qt in
     the child: there the first touch of Qt's and sip's pages cost each fork
     child 0.25-0.5 ms, also children that never use Qt."""
-    import pyqtguard
+    from .._forknote import last_fork as note
 
-    note = pyqtguard._last_fork
     return note is not None and note[1] is False and note[0] != os.getpid()
 
 
@@ -53,7 +52,7 @@ def _forked() -> None:
     call posted to the hub would wait for ever (timeout=None): refused at
     once, as at exit - also a call from a thread the child starts.  An app
     made later in the child is the child's own (the GUI thread is then
-    here).  Qt is not asked here: the parent noted it (pyqtguard._note_fork)."""
+    here).  Qt is not asked here: the parent noted it (pyqtguard._forknote)."""
     global _refused
     _waiting.clear()                     # the parent's callers are not here
     if _refused is None and _no_gui_thread_here():   # (a grandchild: still none)
