@@ -40,8 +40,7 @@ def why_held(infos: list[Any], began_in: tuple[int, str, str] | None, *,
     main = next((t for t in infos if t.kind == "main"), None)
     if main is not None and not (main.stack or "").strip():
         return _why_main_waits_for_the_pool(infos, pool_busy_in_fork_child)
-    last = main.stack.rstrip().splitlines()[-2:] if main is not None and main.stack else []
-    if not (last and "threading.py" in last[0] and last[0].endswith(", in _shutdown")):
+    if main is None or not _in_threading_shutdown(main.stack):
         return ""
     names = [repr(t.name) for t in infos if t.kind == "python" and t.daemon is False]
     if not names:
@@ -56,6 +55,8 @@ def why_held(infos: list[Any], began_in: tuple[int, str, str] | None, *,
 
 
 def _in_threading_shutdown(stack: str | None) -> bool:
+    """The stack's innermost frame is ``threading._shutdown``: Python waits
+    there for every non-daemon thread before it exits."""
     last = (stack or "").rstrip().splitlines()[-2:]
     return bool(last and "threading.py" in last[0] and last[0].endswith(", in _shutdown"))
 
