@@ -896,6 +896,13 @@ static volatile sig_atomic_t report_from_stacks_handler = 0;
  * put the stacks handler back on top (a C or C++ destructor run by exit()
  * crashing: no Python code runs, there are no stacks to write). */
 static volatile sig_atomic_t report_after_shutdown = 0;
+/* The native id of the thread that finalized the interpreter, set at the
+ * end of the teardown (Py_AtExit, public API 3.11-3.14, runs in that
+ * thread).  A crash after it in another thread is that thread coming back
+ * into the finished interpreter from native code: sys.exit() outside the
+ * main thread, while the main thread waited in Qt (CPython 3.13-3.14 crash
+ * there in take_gil, python/cpython gh-87135). */
+static volatile unsigned long finalized_by = 0;
 /* The abort() after a fatal error already reported with every stack (Qt's
  * after a qFatal): faulthandler's dump of it is not copied a second time. */
 static volatile sig_atomic_t stacks_discard = 0;
@@ -1162,6 +1169,36 @@ wait_for_unbound_thread_states(void)
 }
 #endif
 
+#ifdef PQG_STACKS_HANDLER
+/* Py_AtExit: the interpreter is gone; no Python API.  One store. */
+static void
+note_finalizing_thread(void)
+{
+    finalized_by = pqg_current_native_id();
+}
+
+/* The main thread crashed after another thread ended the interpreter: it
+ * was waiting in native code (PyQt6's QThread.wait(), say) and came back
+ * into the finished interpreter.  Signal-safe: word reads, getpid(),
+ * static strings, write_thread_label (the thread table, /proc). */
+static void
+write_reentry_note(int out)
+{
+    unsigned long by = finalized_by;
+    unsigned long main_id = (unsigned long)getpid();   /* Linux: main tid */
+    if (by == 0 || by == main_id || pqg_current_native_id() != main_id) {
+        return;
+    }
+    pqg_puts(out, "The interpreter was ended by thread ");
+    write_thread_label(out, by);
+    pqg_puts(out, ", not by the main thread (sys.exit() or an uncaught "
+             "SystemExit there), while the main thread still waited in native "
+             "code: on CPython 3.13 and 3.14 its return into the finished interpreter "
+             "crashes (python/cpython gh-87135).  Have the main thread exit "
+             "instead.\n");
+}
+#endif
+
 /* One descriptor's own last lines of the report, appended to the capture
  * after the common text.  Signal-safe: the capture, static strings. */
 static void
@@ -1181,6 +1218,7 @@ compose_tail(int fd, int log_fd)
              && report_after_shutdown) {
         pqg_puts(out, "\nPython stacks of all threads: none (Python had shut "
                  "down: the crash came from native code run at exit)\n");
+        write_reentry_note(out);
     }
     else if (engine_is_faulthandler && report_from_stacks_handler) {
         pqg_puts(out, "\nPython stacks of all threads: not here (the app disabled "
@@ -2292,5 +2330,8 @@ static PyMethodDef crash_methods[] = {
 int
 pqg_crash_init(PyObject *module)
 {
+#ifdef PQG_STACKS_HANDLER
+    (void)Py_AtExit(note_finalizing_thread);
+#endif
     return PyModule_AddFunctions(module, crash_methods);
 }

@@ -5,6 +5,7 @@ is busy) and what the run log says about them, against what happened."""
 from __future__ import annotations
 
 import re
+import signal
 import sys
 import time
 
@@ -47,7 +48,17 @@ def test_sys_exit_in_a_qthreads_run_is_not_a_thread_that_did_not_stop(tmp_path):
         exiter.start()
         exiter.wait(10000)      # (a running event loop here may crash, see FINDINGS-h34)
     """, tmp_path)
-    assert result.returncode == 0, result.describe()
+    if sys.version_info >= (3, 13) and result.returncode == -signal.SIGSEGV:
+        # CPython 3.13's own crash, not pyqtguard's: the exiting thread runs
+        # exit()'s destructors, something there wakes MainThread's wait(),
+        # and MainThread re-enters the finished interpreter (take_gil on a
+        # freed GIL; python/cpython gh-87135).  3.13.0 + PyQt6 6.11, 90 runs
+        # each: 41 crashed without pyqtguard, 11 with it; 0 of 90 on
+        # 3.11/3.12.  What pyqtguard owes then: a report that says so.
+        assert "Python had shut down" in result.stderr, result.describe()
+        assert "not by the main thread" in result.stderr + result.log, result.describe()
+    else:
+        assert result.returncode == 0, result.describe()
     assert elapsed < 8, elapsed
     log = result.log
     assert "did not stop when asked" not in log, log
@@ -230,12 +241,58 @@ def test_sys_exit_in_a_qthread_while_the_loop_runs_does_not_crash_the_gui_thread
         else:
             clean = result
     # A negative status: ended by that signal (the crash report re-raises it).
-    # Not "never": on a loaded machine (6 such apps at once on 2 cores) 3 of
-    # 360 still crashed, 0 of 360 without pyqtguard - something of
-    # pyqtguard's still wakes the GUI thread in the window, rarely (left
-    # open, docs/hostile-review.md).  At most 2 of 30 here; before the fix
-    # about 1 exit in 4 crashed (this test failed 8 of 8 times).
+    # Session 23: the GUI thread, released from pyqtguard's last posted call,
+    # still returned through the dispatcher (glib's iteration, Qt's timer
+    # sources) while the clean-up freed it - 3 of 360 crashed with 6 such
+    # apps at once on 2 cores (3.11), 17 of 40 on CPython 3.14, where this
+    # test read 3-4 crashes in 30.  The exit now waits until the GUI thread
+    # blocks in poll() again: 0 of 360 (3.11, loaded), 0 of 120 (3.14).
+    # One crash in 30 is let pass (a loaded CI machine), not two.
     crashes = sum(status != 0 for status in statuses)
-    assert crashes <= 2, (statuses, failed.describe() if failed else "")
+    assert crashes <= 1, (statuses, failed.describe() if failed else "")
     log = clean.log
     assert "interpreter exit" in log, log
+
+
+def test_the_exit_waits_until_the_gui_thread_blocks_in_poll_again():
+    # What the race test above relies on, shown on a real thread: busy in
+    # Python code for 0.3 s (as the GUI thread returning through the
+    # dispatcher), then blocked in select().  The exiting thread's wait ends
+    # only once that thread blocks - not at once, not at the 1 s limit.
+    import os
+    import select
+    import threading
+
+    from pyqtguard import qt as qt_attach
+
+    if not sys.platform.startswith("linux") or os.uname().machine not in ("x86_64", "aarch64"):
+        import pytest
+        pytest.skip("reads /proc/self/task/N/syscall: Linux on x86_64 or aarch64")
+    read_end, write_end = os.pipe()
+    started = threading.Event()
+    native_ids: list[int] = []
+
+    def busy_then_blocked() -> None:
+        native_ids.append(threading.get_native_id())
+        started.set()
+        until = time.monotonic() + 0.3
+        while time.monotonic() < until:
+            pass
+        select.select([read_end], [], [], 10)
+
+    thread = threading.Thread(target=busy_then_blocked)
+    thread.start()
+    try:
+        started.wait(5)
+        began = time.monotonic()
+        qt_attach._wait_until_blocked(native_ids[0])
+        waited = time.monotonic() - began
+        assert 0.25 <= waited < qt_attach.QUIET_WAIT, waited
+        began = time.monotonic()
+        qt_attach._wait_until_blocked(native_ids[0])        # blocked already: at once
+        assert time.monotonic() - began < 0.1
+    finally:
+        os.write(write_end, b"x")
+        thread.join(10)
+        os.close(read_end)
+        os.close(write_end)

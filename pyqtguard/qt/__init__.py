@@ -701,6 +701,8 @@ def quiet_gui_thread_at_exit() -> bool:
     done.acquire()
     late: list[bool] = []
 
+    gui_native_id: list[int] = []
+
     def stop_in_gui_thread() -> None:
         with guard:
             if late:
@@ -708,6 +710,7 @@ def quiet_gui_thread_at_exit() -> bool:
             try:
                 from PyQt6 import sip
 
+                gui_native_id.append(_thread.get_native_id())
                 here = _thread.get_ident()
                 bridge = getattr(guithread, "_bridge", None)
                 for key, ref in list(_adopted.items()):
@@ -740,10 +743,44 @@ def quiet_gui_thread_at_exit() -> bool:
             # turn, waited for too, lets it take that wake-up now, not while
             # the dispatcher is destroyed (1 crash in 100 runs on a loaded
             # machine without it).
-            done.acquire(timeout=QUIET_WAIT)
+            if done.acquire(timeout=QUIET_WAIT) and gui_native_id:
+                _wait_until_blocked(gui_native_id[0])
     except Exception:  # noqa: BLE001 - the exit goes on as it would have
         pass
     return True
+
+
+# Linux's numbers of the calls an event dispatcher blocks in (poll, ppoll,
+# select, pselect6, epoll_wait, epoll_pwait), by machine.
+_BLOCKING_CALLS = {"x86_64": {b"7", b"271", b"23", b"270", b"232", b"281"},
+                   "aarch64": {b"73", b"72", b"22"}}
+
+
+def _wait_until_blocked(native_id: int) -> None:
+    """Linux: wait (at most QUIET_WAIT s) until the GUI thread blocks in its
+    dispatcher's poll again.  Released from its last posted call, it still
+    returns through the dispatcher (glib's iteration, Qt's timer sources):
+    PyQt6's clean-up, next, frees that dispatcher - a GUI thread not yet
+    back in poll() crashed in it (about 1 exit in 3 on CPython 3.14, rarely
+    on 3.11; docs/hostile-review.md, session 23).  /proc/self/task/N/syscall names the call a
+    thread is blocked in ("running" while it runs).  Elsewhere: nothing
+    (other dispatchers; not seen there)."""
+    calls = _BLOCKING_CALLS.get(os.uname().machine) if sys.platform == "linux" else None
+    if calls is None:
+        return
+    import time
+
+    path = f"/proc/self/task/{native_id}/syscall"
+    deadline = time.monotonic() + QUIET_WAIT
+    while True:
+        try:
+            with open(path, "rb", buffering=0) as status:
+                call = status.read(64).split(b" ", 1)[0]
+        except OSError:
+            return                      # gone, or no /proc: as before
+        if call in calls or time.monotonic() > deadline:
+            return
+        time.sleep(0.0002)
 
 
 def detach_at_exit() -> None:
