@@ -670,117 +670,39 @@ def drop_parked(name: str) -> None:
 
 # ---- interpreter exit ---------------------------------------------------------
 
-QUIET_WAIT = 1.0        # seconds the exiting thread waits for the GUI thread, each turn
-
-
 def quiet_gui_thread_at_exit() -> bool:
     """Called by pyqtguard's exit handlers.  When the interpreter exits in
     another thread than the one running the application's event loop - which
-    still runs: ``sys.exit()`` in a QThread's ``run()``, PyQt6 ends the
-    interpreter there - PyQt6's clean-up deletes the QCoreApplication, and
-    the GUI thread's event dispatcher with it, from that thread while the
-    GUI thread waits in the dispatcher.  The app alone sleeps through it.
-    pyqtguard's own objects there (freeze heartbeat, wake-up notifiers) woke
-    the GUI thread inside the freed dispatcher - SIGSEGV in about 1 such exit
-    in 5 (FINDINGS-h36): stopped or deleted from the exiting thread (by
-    pyqtguard, or by PyQt6's clean-up: they are Python-owned), each hands
-    work to the GUI thread, and a notifier still enabled wakes it as the
-    dispatcher goes.  So the GUI thread stops them itself, now, while the
-    application is whole (waited for at most QUIET_WAIT s), and they are
-    kept, owned by C++, to the process's end.  Returns whether the exit runs
-    so (found now or at an earlier call)."""
+    still runs: ``sys.exit()`` in a QThread's ``run()`` - PyQt6's clean-up
+    there frees the GUI thread's event dispatcher while the GUI thread waits
+    in it: pyqtguard's objects in that thread must not wake it then
+    (:mod:`pyqtguard.qt.exitquiet` says how and why).  Returns whether the
+    exit runs so (found now or at an earlier call)."""
     global _kept_to_the_end, _exit_elsewhere
     loop = _loop_ident
-    qtcore = sys.modules.get(QTCORE)
     if (_exit_elsewhere or loop is None or loop == _thread.get_ident()
-            or not _gui_thread_here or qtcore is None):
+            or not _gui_thread_here or QTCORE not in sys.modules):
         return _exit_elsewhere
     _exit_elsewhere = True
-    guard = _thread.allocate_lock()
-    done = _thread.allocate_lock()
-    done.acquire()
-    late: list[bool] = []
+    from . import exitquiet
 
-    gui_native_id: list[int] = []
-
-    def stop_in_gui_thread() -> None:
-        with guard:
-            if late:
-                return                  # given up on: PyQt6's clean-up may run now
-            try:
-                from PyQt6 import sip
-
-                gui_native_id.append(_thread.get_native_id())
-                here = _thread.get_ident()
-                bridge = getattr(guithread, "_bridge", None)
-                for key, ref in list(_adopted.items()):
-                    qobject = ref()
-                    if qobject is not None and _made_in.get(key) == here:
-                        _stop(qobject, qtcore)
-                        sip.transferto(qobject, None)
-                if bridge is not None:
-                    sip.transferto(bridge, None)
-            except Exception:  # noqa: BLE001 - deleted meanwhile: nothing to stop
-                pass
-            finally:
-                done.release()
-
-    # Loaded with the first QThread pyqtguard tracked (its end goes through
-    # the bridge); not imported here (it imports this module).
-    guithread = sys.modules.get(__name__ + ".guithread")
-    if guithread is None:
-        return True
-    post_to_gui_thread = guithread.post_to_gui_thread
-    try:
-        posted = post_to_gui_thread(stop_in_gui_thread)
-        if posted and not done.acquire(timeout=QUIET_WAIT):
-            with guard:
-                late.append(True)       # a busy GUI thread: as before, nothing kept
-            return True
-        _kept_to_the_end = posted
-        if posted and post_to_gui_thread(done.release):
-            # Disabling a notifier woke the loop once more (glib): a second
-            # turn, waited for too, lets it take that wake-up now, not while
-            # the dispatcher is destroyed (1 crash in 100 runs on a loaded
-            # machine without it).
-            if done.acquire(timeout=QUIET_WAIT) and gui_native_id:
-                _wait_until_blocked(gui_native_id[0])
-    except Exception:  # noqa: BLE001 - the exit goes on as it would have
-        pass
+    _kept_to_the_end = exitquiet.quiet_gui_thread(_stop_own_objects_here)
     return True
 
 
-# Linux's numbers of the calls an event dispatcher blocks in (poll, ppoll,
-# select, pselect6, epoll_wait, epoll_pwait), by machine.
-_BLOCKING_CALLS = {"x86_64": {b"7", b"271", b"23", b"270", b"232", b"281"},
-                   "aarch64": {b"73", b"72", b"22"}}
+def _stop_own_objects_here() -> None:
+    """In the GUI thread, at an exit elsewhere: stop pyqtguard's QTimers and
+    QSocketNotifiers made in this thread and hand them to C++, which keeps
+    them to the process's end (none is deleted from the exiting thread)."""
+    from PyQt6 import sip
 
-
-def _wait_until_blocked(native_id: int) -> None:
-    """Linux: wait (at most QUIET_WAIT s) until the GUI thread blocks in its
-    dispatcher's poll again.  Released from its last posted call, it still
-    returns through the dispatcher (glib's iteration, Qt's timer sources):
-    PyQt6's clean-up, next, frees that dispatcher - a GUI thread not yet
-    back in poll() crashed in it (about 1 exit in 3 on CPython 3.14, rarely
-    on 3.11; docs/hostile-review.md, session 23).  /proc/self/task/N/syscall names the call a
-    thread is blocked in ("running" while it runs).  Elsewhere: nothing
-    (other dispatchers; not seen there)."""
-    calls = _BLOCKING_CALLS.get(os.uname().machine) if sys.platform == "linux" else None
-    if calls is None:
-        return
-    import time
-
-    path = f"/proc/self/task/{native_id}/syscall"
-    deadline = time.monotonic() + QUIET_WAIT
-    while True:
-        try:
-            with open(path, "rb", buffering=0) as status:
-                call = status.read(64).split(b" ", 1)[0]
-        except OSError:
-            return                      # gone, or no /proc: as before
-        if call in calls or time.monotonic() > deadline:
-            return
-        time.sleep(0.0002)
+    qtcore = sys.modules[QTCORE]
+    here = _thread.get_ident()
+    for key, ref in list(_adopted.items()):
+        qobject = ref()
+        if qobject is not None and _made_in.get(key) == here:
+            _stop(qobject, qtcore)
+            sip.transferto(qobject, None)
 
 
 def detach_at_exit() -> None:
