@@ -298,3 +298,19 @@ def test_the_exit_waits_until_the_gui_thread_blocks_in_poll_again():
         thread.join(10)
         os.close(read_end)
         os.close(write_end)
+
+
+def test_two_forgotten_threads_are_named_together(tmp_path):
+    # The exit report's sentence lists every non-daemon thread it waits for,
+    # in one sentence ("threads 'a' and 'b'"), and asks to stop "them".
+    result, _ = run_timed("""
+        import threading, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=1)
+        for name in ("indexer", "uploader"):
+            threading.Thread(target=time.sleep, args=(60,), name=name).start()
+    """, tmp_path)
+    assert result.returncode == HUNG, result.describe()
+    assert ("MainThread is waiting for the non-daemon threads 'indexer' and 'uploader' "
+            "to end" in result.log), result.log
+    assert "Tell them to stop when the window closes" in result.log, result.log

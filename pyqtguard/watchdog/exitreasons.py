@@ -45,13 +45,19 @@ def why_held(infos: list[Any], began_in: tuple[int, str, str] | None, *,
     names = [repr(t.name) for t in infos if t.kind == "python" and t.daemon is False]
     if not names:
         return ""
-    which = (f"thread {names[0]}" if len(names) == 1
-             else f"threads {', '.join(names[:-1])} and {names[-1]}")
+    which = _listed(names, "thread", "threads")
     return (f"\nMainThread is waiting for the non-daemon {which} to end: Python does "
             "not exit before every non-daemon thread has returned.  Tell "
             f"{'it' if len(names) == 1 else 'them'} to stop when the window closes "
             "(a flag or a threading.Event), or start "
             f"{'it' if len(names) == 1 else 'them'} with daemon=True.\n")
+
+
+def _listed(names: list[str], one: str, many: str) -> str:
+    """``thread 'a'``, or ``threads 'a', 'b' and 'c'``."""
+    if len(names) == 1:
+        return f"{one} {names[0]}"
+    return f"{many} {', '.join(names[:-1])} and {names[-1]}"
 
 
 def _in_threading_shutdown(stack: str | None) -> bool:
@@ -76,8 +82,7 @@ def _why_the_exiting_thread_waits(exiting: Any, infos: list[Any]) -> str:
                  and t.kind in ("main", "python") and t.native_id != exiting.native_id]
         if not names:
             return ""
-        which = (f"thread {names[0]}" if len(names) == 1
-                 else f"threads {', '.join(names[:-1])} and {names[-1]}")
+        which = _listed(names, "thread", "threads")
         return (f"\n{who} is exiting the interpreter and waits for the non-daemon {which} "
                 f"to end: Python does not exit before every non-daemon thread has "
                 f"returned.  {advice}\n")
@@ -98,9 +103,8 @@ def _why_main_waits_for_the_pool(infos: list[Any], pool_busy_in_fork_child: int)
     names = [repr(t.name) for t in infos if t.kind == "pool" and (t.stack or "").strip()]
     if not names:
         return _why_a_fork_child_waits_for_the_pool(infos, pool_busy_in_fork_child)
-    which = (f"pool thread {names[0]} still runs its task" if len(names) == 1
-             else f"pool threads {', '.join(names[:-1])} and {names[-1]} still run "
-                  "their tasks")
+    which = _listed(names, "pool thread", "pool threads") + (
+        " still runs its task" if len(names) == 1 else " still run their tasks")
     return (f"\nMainThread runs no Python code: the interpreter is exiting, and "
             f"QApplication's destructor waits for Qt's thread pool "
             f"(QThreadPool.globalInstance(): QRunnables, pyqtguard workers), where "
