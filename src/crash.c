@@ -1177,25 +1177,68 @@ note_finalizing_thread(void)
     finalized_by = pqg_current_native_id();
 }
 
-/* The main thread crashed after another thread ended the interpreter: it
+/* Is this the main thread, after another thread ended the interpreter?  It
  * was waiting in native code (PyQt6's QThread.wait(), say) and came back
- * into the finished interpreter.  Signal-safe: word reads, getpid(),
- * static strings, write_thread_label (the thread table, /proc). */
-static void
-write_reentry_note(int out)
+ * into the finished interpreter: CPython 3.13-3.14 fault there (take_gil
+ * reads the freed GIL).  Signal-safe: word reads, getpid(). */
+static int
+main_thread_after_exit_elsewhere(void)
 {
     unsigned long by = finalized_by;
     unsigned long main_id = (unsigned long)getpid();   /* Linux: main tid */
-    if (by == 0 || by == main_id || pqg_current_native_id() != main_id) {
+    return by != 0 && by != main_id && pqg_current_native_id() == main_id;
+}
+
+/* The report's note for it.  Signal-safe: static strings, write_thread_label
+ * (the thread table, /proc). */
+static void
+write_reentry_note(int out)
+{
+    if (!main_thread_after_exit_elsewhere()) {
         return;
     }
     pqg_puts(out, "The interpreter was ended by thread ");
-    write_thread_label(out, by);
+    write_thread_label(out, finalized_by);
     pqg_puts(out, ", not by the main thread (sys.exit() or an uncaught "
              "SystemExit there), while the main thread still waited in native "
              "code: on CPython 3.13 and 3.14 its return into the finished interpreter "
              "crashes (python/cpython gh-87135).  Have the main thread exit "
              "instead.\n");
+}
+
+/* A fault of the main thread's after another thread ended the interpreter
+ * (above): the process is already ending, in that thread's exit(), with the
+ * status the app asked for.  The main thread is held here, as CPython 3.14
+ * holds threads that come back after finalization, and the exit goes on;
+ * one line in the log and on stderr says so.  Before, the fault ended the
+ * process with SIGSEGV in about 1 such exit in 8.  An exit that hangs now
+ * still meets the exit deadline's timer.  Signal-safe: write(), pause(). */
+static void
+hold_main_thread_after_exit_elsewhere(int signum, const siginfo_t *info)
+{
+    int fds[2] = {-1, -1};
+    int nfds = report_fds(fds);
+    for (int i = 0; i < nfds; i++) {
+        /* One write() per descriptor: the exiting thread's exit() may end
+         * the process at any moment (the note was cut in 1 of 8 runs). */
+        int out = pqg_compose_begin(fds[i]);
+        pqg_puts(out, "\n[");
+        pqg_put_timestamp(out);
+        pqg_puts(out, "] pyqtguard: MainThread faulted (");
+        pqg_puts(out, signum == SIGBUS ? "SIGBUS" : "SIGSEGV");
+        pqg_puts(out, " at ");
+        pqg_put_hex(out, (unsigned long long)(uintptr_t)info->si_addr);
+        pqg_puts(out, ") after thread ");
+        write_thread_label(out, finalized_by);
+        pqg_puts(out, " had ended the interpreter: most likely on its way back "
+                 "into the finished interpreter (CPython 3.13-3.14, python/cpython "
+                 "gh-87135; sys.exit() outside the main thread).  It is held until "
+                 "the process ends; the exit goes on with that thread's status.\n");
+        pqg_compose_end(out);
+    }
+    for (;;) {
+        pause();        /* the exiting thread's exit() ends the process */
+    }
 }
 #endif
 
@@ -1821,6 +1864,11 @@ stacks_signal_handler(int signum, siginfo_t *info, void *ucontext)
     report_from_stacks_handler = 1;
     /* Reads of two runtime fields (a plain int, an atomic pointer). */
     report_after_shutdown = !Py_IsInitialized() || Py_IsFinalizing();
+    if (report_after_shutdown && enabled && info != NULL && info->si_code > 0
+        && (signum == SIGSEGV || signum == SIGBUS) && main_thread_after_exit_elsewhere())
+    {
+        hold_main_thread_after_exit_elsewhere(signum, info);
+    }
     errno = saved_errno;
     report_and_chain(sig, signum, info, ucontext, 1);
 }
