@@ -241,6 +241,58 @@ def test_a_fork_while_the_first_report_is_being_written_leaves_no_child_hanging(
         assert "children hung: 0" in result.stdout, result.describe()
 
 
+@pytest.mark.skipif(sys.version_info[:2] != (3, 12),
+                    reason="3.12's fork warning is shown with the import lock held "
+                           "(3.11: no warning; 3.13+: shown after the lock is let go)")
+def test_the_forking_parent_does_not_hang_in_312s_fork_warning(tmp_path):
+    # CPython 3.12's os.fork() shows "This process is multi-threaded, use of
+    # fork() may lead to deadlocks" in the parent while it still holds the
+    # import lock; showing it imports linecache.  A first report importing
+    # linecache in another thread then (through traceback) waits for that
+    # import lock, and the fork for linecache's: the parent hung for good
+    # (2 of 65 runs of the test above under load; CI, session 23: the report
+    # began just after the before-fork hook looked).  Here a thread's import
+    # of linecache is made slow, so the fork always lands inside it; the
+    # hook now imports linecache on 3.12 whatever began, which waits for it
+    # (this app hangs without pyqtguard too: CPython's window, closed).
+    result = run_app("""
+        import importlib.machinery, os, sys, threading, time
+        import pyqtguard
+        pyqtguard.install()
+        importing = threading.Event()
+
+        class SlowLinecache:
+            def find_spec(self, name, path=None, target=None):
+                if name != "linecache":
+                    return None
+                spec = importlib.machinery.PathFinder.find_spec(name, path)
+                run = spec.loader.exec_module
+                def exec_module(module):
+                    importing.set()
+                    time.sleep(0.5)
+                    run(module)
+                spec.loader.exec_module = exec_module
+                return spec
+
+        sys.meta_path.insert(0, SlowLinecache())
+        threading.Thread(target=__import__, args=("linecache",)).start()
+        importing.wait(10)
+
+        def fork():
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            print("forked", flush=True)
+
+        forker = threading.Thread(target=fork)
+        forker.start()
+        forker.join()
+    """, tmp_path, timeout=20)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.strip() == "forked", result.describe()
+
+
 def test_the_before_fork_hook_imports_everything_a_first_report_imports(tmp_path):
     # A fork while another thread's first report (or first Qt message)
     # imports a module leaves that import's lock held in the child, whose

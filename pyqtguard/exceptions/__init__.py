@@ -69,7 +69,12 @@ def _before_fork() -> None:
     ``sys.modules``, or its import lock is in importlib's table while it is
     being found), everything it imports is imported here first, which waits
     for such an import to end; then a set's check per fork."""
-    if _saved_hooks is None or len(_report_imports_done) == len(REPORT_IMPORTS):
+    global _fork_warning_ready
+    if _saved_hooks is None:
+        return
+    if not _fork_warning_ready:
+        _fork_warning_ready = _import_before_fork_warning()
+    if len(_report_imports_done) == len(REPORT_IMPORTS):
         return
     locks = getattr(sys.modules.get("_frozen_importlib"), "_module_locks", ())
     for first, group in REPORT_IMPORTS.items():
@@ -81,6 +86,26 @@ def _before_fork() -> None:
         except Exception:  # noqa: BLE001 - never in the way of the fork
             continue
         _report_imports_done.add(first)
+
+
+# CPython 3.12's os.fork() warns of a fork with threads ("DeprecationWarning:
+# This process ... is multi-threaded") in the parent while it still holds
+# the import lock it took for the fork (3.13 releases it first).  Showing
+# that warning imports linecache: if another thread is importing it then -
+# a first report is, by way of traceback - each thread waits for the
+# other's lock, and the app hangs for good (2 of 65 runs of
+# test_a_fork_while_the_first_report_is_being_written..., under load).
+_fork_warning_ready = sys.version_info[:2] != (3, 12)
+
+
+def _import_before_fork_warning() -> bool:
+    """3.12: finish (or wait for another thread's) import of linecache now,
+    before the fork's import lock is held.  Whether it is imported."""
+    try:
+        __import__("linecache")
+    except Exception:  # noqa: BLE001 - never in the way of the fork
+        return False
+    return True
 
 
 def _after_fork_in_child() -> None:
