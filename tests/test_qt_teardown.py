@@ -199,7 +199,7 @@ def test_error_notification_in_a_second_application(tmp_path):
     # by PyQt6 with the first QApplication; the second app's first
     # notification started it again: RuntimeError in pyqtguard's callback.
     result = run_app("""
-        import gc, sys
+        import gc, sys, time
         import pyqtguard
         pyqtguard.install(dialogs=True, stderr=False)
         from PyQt6.QtCore import QTimer
@@ -212,16 +212,24 @@ def test_error_notification_in_a_second_application(tmp_path):
             raise KeyError("in the second app")
 
         def shown():
-            print("shown:", [w.objectName() for w in QApplication.topLevelWidgets()
-                             if w.isVisible() and w.objectName()], flush=True)
+            return [w.objectName() for w in QApplication.topLevelWidgets()
+                    if w.isVisible() and w.objectName()]
 
         for slot in (first, second):
             app = QApplication(sys.argv)
             label = QLabel("x")
             label.show()
             QTimer.singleShot(50, slot)
-            QTimer.singleShot(400, shown)
-            QTimer.singleShot(500, app.quit)
+            # Until the notification shows (a loaded machine: it once took
+            # longer than the 400 ms this waited), at most 10 s.
+            given_up = time.monotonic() + 10
+            def check():
+                if shown() or time.monotonic() > given_up:
+                    print("shown:", shown(), flush=True)
+                    QApplication.quit()
+                else:
+                    QTimer.singleShot(50, check)
+            QTimer.singleShot(50, check)
             app.exec()
             del label, app
             gc.collect()
