@@ -157,27 +157,20 @@ def _handler(signum: int, frame: object) -> None:
         _end_now()
 
 
-def _stacks() -> str:
-    """Each thread's Python stack: the main interpreter's frames only
-    (``_native.current_frames()``, not ``sys._current_frames()``: see
-    src/threadlist.c), names where threading has them (never imported)."""
-    import traceback
+def _thread_report() -> str:
+    """The thread table with each thread's Python stack, as ``pyqtguard
+    dump`` writes it (names escaped, kinds, start sites; the main
+    interpreter's frames only)."""
+    from .registry import listing
 
-    threading = sys.modules.get("threading")
-    names = ({thread.ident: thread.name for thread in threading.enumerate()}
-             if threading is not None else {})
-    parts = []
-    for ident, frame in _native.current_frames().items():
-        parts.append(f"Thread {names.get(ident, '?')!r} (id {ident}), most recent call last:\n"
-                     + "".join(traceback.format_stack(frame)))
-    return "\n".join(parts)
+    return listing.format_table(listing.threads(stacks=True))
 
 
 def _end_now() -> None:
     """A second Ctrl+C: the Python stacks, then the end, at once."""
     try:
         text = ("pyqtguard: Ctrl+C again: ending the process at once (exit status 0xC000013A); "
-                "the Python stacks:\n" + _stacks())
+                "the threads and their Python stacks:\n" + _thread_report())
         logfile.log_event(text)
         if _to_stderr and sys.stderr is not None:
             sys.stderr.write(text + "\n")
