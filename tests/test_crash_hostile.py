@@ -507,8 +507,9 @@ def test_the_main_threads_alternate_stack_has_room_for_the_nested_handlers(tmp_p
     assert enabled == "True" and int(size) >= int(ours) >= 64 * 1024, result.stdout
 
 
-@pytest.mark.skipif(sys.version_info[:2] != (3, 13) or not sys.platform.startswith("linux"),
-                    reason="writes into 3.13's PyThreadState layout; the memfd copy is Linux's")
+@pytest.mark.skipif(sys.version_info[:2] not in ((3, 13), (3, 14))
+                    or not sys.platform.startswith("linux"),
+                    reason="writes into 3.13/3.14's PyThreadState layout; the memfd copy is Linux's")
 def test_a_fault_inside_faulthandlers_dump_is_said_where_the_stacks_stop(tmp_path):
     """Memory the crash damaged can make faulthandler's own dump fault (here a
     thread's frame pointer is garbage).  Its handler put pyqtguard's stacks
@@ -531,10 +532,18 @@ def test_a_fault_inside_faulthandlers_dump_is_said_where_the_stacks_stop(tmp_pat
         ready.wait()
         time.sleep(0.1)
         tstate = box["tstate"]
-        # prev, next, interp, eval_breaker, _status + 9 ints: current_frame at 72
+        # prev, next, interp, eval_breaker, _status + 8 ints (3.13: _whence,
+        # state, 2 py_recursion, c_recursion_remaining, headroom, tracing,
+        # what_event; 3.14: holds_gil instead of c_recursion_remaining), then
+        # padding: current_frame at 72 on both (Include/cpython/pystate.h).
         assert ctypes.c_void_p.from_address(tstate + 16).value == \\
             ctypes.pythonapi.PyInterpreterState_Get()
-        ctypes.c_void_p.from_address(tstate + 72).value = 0x10
+        # Unmapped (below vm.mmap_min_addr) but above 0xff: 3.14's
+        # faulthandler takes a frame pointer <= 0xff for a freed one
+        # (_PyMem_IsPtrFreed in 3.14's internal/pycore_pymem.h; 3.13's only
+        # NULL) and writes "<freed frame>" without touching it, so 0x10 never
+        # faulted on 3.14 (3 runs of 3; 0x1000 faults on 3.13 and 3.14).
+        ctypes.c_void_p.from_address(tstate + 72).value = 0x1000
         def crash_here():
             ctypes.string_at(0)
         crash_here()
