@@ -245,12 +245,45 @@ def connect_slots(thread: Any) -> None:
     except TypeError:                   # no weak references: tracking degrades
         return
     try:
+        receiver = _receiver()
         direct = qt_enum(_qtcore, "ConnectionType").DirectConnection
-        thread.started.connect(_on_started, direct)
-        thread.finished.connect(_on_finished, direct)
+        thread.started.connect(receiver.started, direct)
+        thread.finished.connect(receiver.finished, direct)
         _connected.add(thread)
     except Exception:  # noqa: BLE001 - tracking degrades, the start must not
         pass
+
+
+_slots: Any = None      # the one QObject whose slots every QThread's signals call
+
+
+def _receiver() -> Any:
+    """The QObject whose ``started`` and ``finished`` slots call
+    :func:`_on_started` and :func:`_on_finished`, made at the first start.
+
+    A signal connected to a plain Python function makes PyQt build a proxy
+    QObject for that one connection - its own QMetaObject included - and
+    delete it with the thread: about 45,000 instructions for each of the
+    two, at every QThread's first start.  Connected to a decorated slot of
+    a QObject, it is Qt's own connection.  Direct connections: the slots
+    run in the thread that emits, whichever thread this object belongs to.
+    C++ owns it (``transferto``): never destroyed, not even by the
+    interpreter's last clean-up while a QThread still runs."""
+    global _slots
+    if _slots is None:
+        class _QThreadSlots(_qtcore.QObject):  # type: ignore[name-defined,misc]
+            @_qtcore.pyqtSlot()
+            def started(self) -> None:
+                _on_started()
+
+            @_qtcore.pyqtSlot()
+            def finished(self) -> None:
+                _on_finished()
+
+        slots = _QThreadSlots()
+        sys.modules["PyQt6.sip"].transferto(slots, None)
+        _slots = slots
+    return _slots
 
 
 def _terminate_qthread(self: Any) -> None:
@@ -302,7 +335,9 @@ def _after_terminate(thread: Any) -> None:
 
 def _detach(thread: Any) -> None:
     """Take pyqtguard's started/finished slots off *thread*."""
-    for signal, slot in ((thread.finished, _on_finished), (thread.started, _on_started)):
+    if _slots is None:
+        return
+    for signal, slot in ((thread.finished, _slots.finished), (thread.started, _slots.started)):
         try:
             signal.disconnect(slot)
         except (TypeError, RuntimeError):   # not connected, or the object is gone
