@@ -173,7 +173,7 @@ def _on_last_reference(thread: Any) -> None:
         if not sys.modules["PyQt6.sip"].ispyowned(thread):
             return             # C++ owns it (a parent, transferto): nothing is destroyed
         running = thread.isRunning()
-        if not running and _ended(thread):
+        if not running and _ended(thread, record.native_id):
             return             # Qt destroys it, as it would without pyqtguard
         # No lock: a finalizer may run (by a garbage collection) inside a
         # `with _lock:` block of this very thread; two stores under the GIL.
@@ -183,11 +183,18 @@ def _on_last_reference(thread: Any) -> None:
         pass
 
 
-def _ended(thread: Any) -> bool:
+def _ended(thread: Any, native_id: int | None = None) -> bool:
     """*thread* is finished and out of its finish (``finished`` emitted to
     every slot).  Asked from the thread itself it is not (wait() would warn
-    "Thread tried to wait on itself")."""
-    if thread is _qtcore.QThread.currentThread():
+    "Thread tried to wait on itself").
+
+    *native_id*: the thread's, if known (its record's).  Another than the
+    caller's answers "not the thread itself" without
+    ``QThread.currentThread()``, which in the GUI thread makes (and drops)
+    a wrapper of the main thread's QThread at each call unless the app
+    keeps one: a third of this finalizer's cost."""
+    if (native_id is None or native_id == _thread.get_native_id()) \
+            and thread is _qtcore.QThread.currentThread():
         return False
     return bool(thread.wait(0))
 
