@@ -87,9 +87,13 @@ def _weak_or_strong(thread: Any) -> Any:
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
 _lock = renewed_in_fork_children(_thread.allocate_lock())
-# QThreads that have pyqtguard's started/finished slots (kept here, not as an
-# attribute of the app's object: its __setattr__ and vars() are the app's).
-_connected: weakref.WeakSet[Any] = weakref.WeakSet()
+# QThreads that have pyqtguard's started/finished slots -> the two
+# connections (kept here, not as an attribute of the app's object: its
+# __setattr__ and vars() are the app's).  Disconnected by these handles:
+# by the slot's name, Qt looks it up in the receiver's QMetaObject, which
+# PyQt no longer gives at interpreter exit ("No such slot
+# QObject::finished()"), and the slot stayed connected (see detach_at_exit).
+_connected: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 _original_qthread_start: Any = None      # callable as start(thread, *args, **kwargs)
 _original_start_descriptor: Any = None   # what QThread's dict held
 _original_qthread_terminate: Any = None  # callable as terminate(thread)
@@ -254,9 +258,8 @@ def connect_slots(thread: Any) -> None:
     try:
         receiver = _receiver()
         direct = qt_enum(_qtcore, "ConnectionType").DirectConnection
-        thread.started.connect(receiver.started, direct)
-        thread.finished.connect(receiver.finished, direct)
-        _connected.add(thread)
+        _connected[thread] = (thread.started.connect(receiver.started, direct),
+                              thread.finished.connect(receiver.finished, direct))
     except Exception:  # noqa: BLE001 - tracking degrades, the start must not
         pass
 
@@ -309,7 +312,6 @@ def _terminate_qthread(self: Any) -> None:
     try:
         if self in _connected and self.isRunning():
             _detach(self)
-            _connected.discard(self)
             thread_ref = weakref.ref(self)
 
             def finished_after_terminate() -> None:
@@ -342,12 +344,14 @@ def _after_terminate(thread: Any) -> None:
 
 def _detach(thread: Any) -> None:
     """Take pyqtguard's started/finished slots off *thread*."""
-    if _slots is None:
+    try:
+        connections = _connected.pop(thread, ())
+    except TypeError:                   # no weak references: never connected
         return
-    for signal, slot in ((thread.finished, _slots.finished), (thread.started, _slots.started)):
+    for connection in connections:
         try:
-            signal.disconnect(slot)
-        except (TypeError, RuntimeError):   # not connected, or the object is gone
+            _qtcore.QObject.disconnect(connection)
+        except (TypeError, RuntimeError):   # disconnected, or the object is gone
             pass
 
 
