@@ -32,6 +32,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("pytest_plugin.py", ["--short"], []),
     ("freeze_idle.py", ["--seconds", "1"], []),
     ("registry.py", ["--threads", "200", "--runs", "2", "--memory-threads", "1000"], []),
+    ("qthreads.py", ["--cycles", "50", "--runs", "2"], ["--instructions"]),
     ("thread_altstack.py", ["--threads", "50", "--rounds", "3"], []),
     ("wrong_thread.py", ["--rounds", "1", "--calls", "20000"], []),
 ]

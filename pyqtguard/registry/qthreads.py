@@ -87,9 +87,13 @@ def _weak_or_strong(thread: Any) -> Any:
 
 _records: dict[int, _QThreadRecord] = {}       # id(QThread) -> record, while running
 _lock = renewed_in_fork_children(_thread.allocate_lock())
-# QThreads that have pyqtguard's started/finished slots (kept here, not as an
-# attribute of the app's object: its __setattr__ and vars() are the app's).
-_connected: weakref.WeakSet[Any] = weakref.WeakSet()
+# QThreads that have pyqtguard's started/finished slots -> the two
+# connections (kept here, not as an attribute of the app's object: its
+# __setattr__ and vars() are the app's).  Disconnected by these handles:
+# by the slot's name, Qt looks it up in the receiver's QMetaObject, which
+# PyQt no longer gives at interpreter exit ("No such slot
+# QObject::finished()"), and the slot stayed connected (see detach_at_exit).
+_connected: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 _original_qthread_start: Any = None      # callable as start(thread, *args, **kwargs)
 _original_start_descriptor: Any = None   # what QThread's dict held
 _original_qthread_terminate: Any = None  # callable as terminate(thread)
@@ -173,7 +177,7 @@ def _on_last_reference(thread: Any) -> None:
         if not sys.modules["PyQt6.sip"].ispyowned(thread):
             return             # C++ owns it (a parent, transferto): nothing is destroyed
         running = thread.isRunning()
-        if not running and _ended(thread):
+        if not running and _ended(thread, record.native_id):
             return             # Qt destroys it, as it would without pyqtguard
         # No lock: a finalizer may run (by a garbage collection) inside a
         # `with _lock:` block of this very thread; two stores under the GIL.
@@ -183,11 +187,18 @@ def _on_last_reference(thread: Any) -> None:
         pass
 
 
-def _ended(thread: Any) -> bool:
+def _ended(thread: Any, native_id: int | None = None) -> bool:
     """*thread* is finished and out of its finish (``finished`` emitted to
     every slot).  Asked from the thread itself it is not (wait() would warn
-    "Thread tried to wait on itself")."""
-    if thread is _qtcore.QThread.currentThread():
+    "Thread tried to wait on itself").
+
+    *native_id*: the thread's, if known (its record's).  Another than the
+    caller's answers "not the thread itself" without
+    ``QThread.currentThread()``, which in the GUI thread makes (and drops)
+    a wrapper of the main thread's QThread at each call unless the app
+    keeps one: a third of this finalizer's cost."""
+    if (native_id is None or native_id == _thread.get_native_id()) \
+            and thread is _qtcore.QThread.currentThread():
         return False
     return bool(thread.wait(0))
 
@@ -245,12 +256,44 @@ def connect_slots(thread: Any) -> None:
     except TypeError:                   # no weak references: tracking degrades
         return
     try:
+        receiver = _receiver()
         direct = qt_enum(_qtcore, "ConnectionType").DirectConnection
-        thread.started.connect(_on_started, direct)
-        thread.finished.connect(_on_finished, direct)
-        _connected.add(thread)
+        _connected[thread] = (thread.started.connect(receiver.started, direct),
+                              thread.finished.connect(receiver.finished, direct))
     except Exception:  # noqa: BLE001 - tracking degrades, the start must not
         pass
+
+
+_slots: Any = None      # the one QObject whose slots every QThread's signals call
+
+
+def _receiver() -> Any:
+    """The QObject whose ``started`` and ``finished`` slots call
+    :func:`_on_started` and :func:`_on_finished`, made at the first start.
+
+    A signal connected to a plain Python function makes PyQt build a proxy
+    QObject for that one connection - its own QMetaObject included - and
+    delete it with the thread: about 45,000 instructions for each of the
+    two, at every QThread's first start.  Connected to a decorated slot of
+    a QObject, it is Qt's own connection.  Direct connections: the slots
+    run in the thread that emits, whichever thread this object belongs to.
+    C++ owns it (``transferto``): never destroyed, not even by the
+    interpreter's last clean-up while a QThread still runs."""
+    global _slots
+    if _slots is None:
+        class _QThreadSlots(_qtcore.QObject):  # type: ignore[name-defined,misc]
+            @_qtcore.pyqtSlot()
+            def started(self) -> None:
+                _on_started()
+
+            @_qtcore.pyqtSlot()
+            def finished(self) -> None:
+                _on_finished()
+
+        slots = _QThreadSlots()
+        sys.modules["PyQt6.sip"].transferto(slots, None)
+        _slots = slots
+    return _slots
 
 
 def _terminate_qthread(self: Any) -> None:
@@ -269,7 +312,6 @@ def _terminate_qthread(self: Any) -> None:
     try:
         if self in _connected and self.isRunning():
             _detach(self)
-            _connected.discard(self)
             thread_ref = weakref.ref(self)
 
             def finished_after_terminate() -> None:
@@ -302,10 +344,14 @@ def _after_terminate(thread: Any) -> None:
 
 def _detach(thread: Any) -> None:
     """Take pyqtguard's started/finished slots off *thread*."""
-    for signal, slot in ((thread.finished, _on_finished), (thread.started, _on_started)):
+    try:
+        connections = _connected.pop(thread, ())
+    except TypeError:                   # no weak references: never connected
+        return
+    for connection in connections:
         try:
-            signal.disconnect(slot)
-        except (TypeError, RuntimeError):   # not connected, or the object is gone
+            _qtcore.QObject.disconnect(connection)
+        except (TypeError, RuntimeError):   # disconnected, or the object is gone
             pass
 
 
