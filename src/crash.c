@@ -1206,13 +1206,24 @@ write_reentry_note(int out)
              "instead.\n");
 }
 
+/* How long the main thread is held at most (below).  The exiting thread's
+ * exit() - atexit handlers, C++ destructors - ends the process in
+ * milliseconds; an exit() that waits for a lock the faulting main thread
+ * holds (a library's real bug, its own clean-up taking the same lock) never
+ * would: held forever, the app hung for good with exit_timeout=None and
+ * the real fault was never reported.  After this the fault is reported and
+ * ends the process as any other. */
+#define HOLD_AFTER_EXIT_ELSEWHERE_NS (2000LL * 1000000LL)
+
 /* A fault of the main thread's after another thread ended the interpreter
  * (above): the process is already ending, in that thread's exit(), with the
- * status the app asked for.  The main thread is held here, as CPython 3.14
- * holds threads that come back after finalization, and the exit goes on;
- * one line in the log and on stderr says so.  Before, the fault ended the
- * process with SIGSEGV in about 1 such exit in 8.  An exit that hangs now
- * still meets the exit deadline's timer.  Signal-safe: write(), pause(). */
+ * status the app asked for.  The main thread is held here (at most
+ * HOLD_AFTER_EXIT_ELSEWHERE_NS), as CPython 3.14 holds threads that come
+ * back after finalization, and the exit goes on; one line in the log and on
+ * stderr says so.  Before, the fault ended the process with SIGSEGV in
+ * about 1 such exit in 8.  Returns if the process is still there then: the
+ * caller reports the fault.  Signal-safe: write(), nanosleep(),
+ * clock_gettime(). */
 static void
 hold_main_thread_after_exit_elsewhere(int signum, const siginfo_t *info)
 {
@@ -1233,11 +1244,19 @@ hold_main_thread_after_exit_elsewhere(int signum, const siginfo_t *info)
         pqg_puts(out, " had ended the interpreter: most likely on its way back "
                  "into the finished interpreter (CPython 3.13-3.14, python/cpython "
                  "gh-87135; sys.exit() outside the main thread).  It is held until "
-                 "the process ends; the exit goes on with that thread's status.\n");
+                 "the process ends (at most 2 s, then reported as a crash); the exit "
+                 "goes on with that thread's status.\n");
         pqg_compose_end(out);
     }
+    long long until = pqg_monotonic_ns() + HOLD_AFTER_EXIT_ELSEWHERE_NS;
     for (;;) {
-        pause();        /* the exiting thread's exit() ends the process */
+        long long left = until - pqg_monotonic_ns();
+        if (left <= 0) {
+            return;     /* exit() did not end the process: report the fault */
+        }
+        struct timespec step = {.tv_sec = 0, .tv_nsec = left < 50000000LL ? (long)left
+                                                                          : 50000000L};
+        (void)nanosleep(&step, NULL);   /* the exiting thread's exit() ends the process */
     }
 }
 #endif

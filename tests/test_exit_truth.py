@@ -337,3 +337,78 @@ def test_two_forgotten_threads_are_named_together(tmp_path):
     assert ("MainThread is waiting for the non-daemon threads 'indexer' and 'uploader' "
             "to end" in result.log), result.log
     assert "Tell them to stop when the window closes" in result.log, result.log
+
+
+# A library's real bug in MainThread after another thread ended the
+# interpreter: it faults while holding its own lock, which its exit-time
+# clean-up (an atexit handler, as C/C++ libraries have) also takes.
+LOCK_HELD_FAULT_C = r"""
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
+static void lib_cleanup(void) { pthread_mutex_lock(&lib_lock); pthread_mutex_unlock(&lib_lock); }
+__attribute__((constructor)) static void lib_init(void) { atexit(lib_cleanup); }
+void work_and_fault(unsigned ms) {
+    pthread_mutex_lock(&lib_lock);
+    usleep(ms * 1000);
+    *(volatile int *)0x10 = 1;
+}
+"""
+
+
+def _lock_held_fault_library(tmp_path) -> str:
+    import shutil
+    import subprocess
+    import sysconfig
+
+    import pytest
+    for name in (sysconfig.get_config_var("CC") or "", "cc", "gcc"):
+        name = name.split()[0] if name else ""
+        if name and shutil.which(name):
+            break
+    else:
+        pytest.skip("no C compiler on PATH")
+    source = tmp_path / "holdlock.c"
+    source.write_text(LOCK_HELD_FAULT_C)
+    lib = tmp_path / "libholdlock.so"
+    subprocess.run([name, "-shared", "-fPIC", "-O0", "-o", str(lib), str(source), "-lpthread"],
+                   check=True, capture_output=True, timeout=120)
+    return str(lib)
+
+
+def test_a_real_fault_of_the_main_thread_after_an_exit_elsewhere_is_not_held_forever(tmp_path):
+    # The hold of a MainThread fault after another thread ended the
+    # interpreter assumes that thread's exit() ends the process.  Here the
+    # exit() waits for a lock the faulting MainThread holds: held with
+    # pause() forever, the app hung for good with exit_timeout=None (before
+    # the hold: SIGSEGV and a crash report), and the report of the library's
+    # real fault - its native stack - was never written.
+    import signal
+
+    import pytest
+    if sys.platform != "linux":
+        pytest.skip("Linux: an ELF library")
+    lib = _lock_held_fault_library(tmp_path)
+    started = time.monotonic()
+    result = run_app(f"""
+        import ctypes, sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=None)
+        from PyQt6 import QtCore
+        lib = ctypes.CDLL({lib!r})
+        app = QtCore.QCoreApplication([])
+        class Exiter(QtCore.QThread):
+            def run(self):
+                time.sleep(0.2)
+                sys.exit(0)
+        exiter = Exiter()
+        exiter.setObjectName("exiter")
+        exiter.start()
+        lib.work_and_fault(2500)     # the interpreter ends meanwhile, in 'exiter'
+    """, tmp_path, timeout=40)
+    elapsed = time.monotonic() - started
+    assert result.returncode == -signal.SIGSEGV, result.describe()
+    assert "=== pyqtguard crash report ===" in result.log, result.log
+    assert "libholdlock.so" in result.log, result.log
+    assert elapsed < 20, elapsed
