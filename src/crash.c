@@ -903,6 +903,7 @@ static volatile sig_atomic_t report_after_shutdown = 0;
  * main thread, while the main thread waited in Qt (CPython 3.13-3.14 crash
  * there in take_gil, python/cpython gh-87135). */
 static volatile unsigned long finalized_by = 0;
+static volatile pid_t finalized_in = 0;     /* ... in this process (not a fork child) */
 /* The abort() after a fatal error already reported with every stack (Qt's
  * after a qFatal): faulthandler's dump of it is not copied a second time. */
 static volatile sig_atomic_t stacks_discard = 0;
@@ -1174,6 +1175,7 @@ wait_for_unbound_thread_states(void)
 static void
 note_finalizing_thread(void)
 {
+    finalized_in = getpid();
     finalized_by = pqg_current_native_id();
 }
 
@@ -1185,8 +1187,10 @@ static int
 main_thread_after_exit_elsewhere(void)
 {
     unsigned long by = finalized_by;
-    unsigned long main_id = (unsigned long)getpid();   /* Linux: main tid */
-    return by != 0 && by != main_id && pqg_current_native_id() == main_id;
+    pid_t pid = getpid();
+    unsigned long main_id = (unsigned long)pid;        /* Linux: main tid */
+    return by != 0 && finalized_in == pid && by != main_id
+           && pqg_current_native_id() == main_id;
 }
 
 /* The report's note for it.  Signal-safe: static strings, write_thread_label

@@ -412,3 +412,33 @@ def test_a_real_fault_of_the_main_thread_after_an_exit_elsewhere_is_not_held_for
     assert "=== pyqtguard crash report ===" in result.log, result.log
     assert "libholdlock.so" in result.log, result.log
     assert elapsed < 20, elapsed
+
+
+def test_an_exit_elsewhere_waits_for_a_busy_gui_thread_no_longer_than_the_deadline(tmp_path):
+    # The GUI thread never idles (a 0 ms timer whose slot sleeps 20 ms), and
+    # a QThread calls sys.exit(5).  pyqtguard's turns in the GUI thread and
+    # its wait for the thread to block in poll() took QUIET_WAIT each: the
+    # exit went past exit_timeout=0.5 by half a second, and the log said
+    # nothing (h39).  The waits now end at the exit deadline less its
+    # report's margin, and the one given up on is logged.
+    result, elapsed = run_timed("""
+        import sys, time
+        import pyqtguard
+        pyqtguard.install(exit_timeout=0.5)
+        from PyQt6 import QtCore
+        app = QtCore.QCoreApplication([])
+        busy = QtCore.QTimer()
+        busy.timeout.connect(lambda: time.sleep(0.02))
+        busy.start(0)
+        class Exiter(QtCore.QThread):
+            def run(self):
+                time.sleep(0.3)
+                sys.exit(5)
+        exiter = Exiter()
+        exiter.start()
+        app.exec()
+    """, tmp_path)
+    assert result.returncode == 5, result.describe()
+    assert ("the interpreter is exiting in another thread and the GUI thread did not "
+            "answer in time" in result.log), result.log
+    assert elapsed < 8, elapsed

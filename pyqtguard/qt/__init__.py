@@ -670,14 +670,15 @@ def drop_parked(name: str) -> None:
 
 # ---- interpreter exit ---------------------------------------------------------
 
-def quiet_gui_thread_at_exit() -> bool:
+def quiet_gui_thread_at_exit(deadline: float | None = None) -> bool:
     """Called by pyqtguard's exit handlers.  When the interpreter exits in
     another thread than the one running the application's event loop - which
     still runs: ``sys.exit()`` in a QThread's ``run()`` - PyQt6's clean-up
     there frees the GUI thread's event dispatcher while the GUI thread waits
     in it: pyqtguard's objects in that thread must not wake it then
-    (:mod:`pyqtguard.qt.exitquiet` says how and why).  Returns whether the
-    exit runs so (found now or at an earlier call)."""
+    (:mod:`pyqtguard.qt.exitquiet` says how and why), waiting no later than
+    *deadline* (``time.monotonic()``).  Returns whether the exit runs so
+    (found now or at an earlier call)."""
     global _kept_to_the_end, _exit_elsewhere
     loop = _loop_ident
     if (_exit_elsewhere or loop is None or loop == _thread.get_ident()
@@ -686,7 +687,7 @@ def quiet_gui_thread_at_exit() -> bool:
     _exit_elsewhere = True
     from . import exitquiet
 
-    _kept_to_the_end = exitquiet.quiet_gui_thread(_stop_own_objects_here)
+    _kept_to_the_end = exitquiet.quiet_gui_thread(_stop_own_objects_here, deadline)
     return True
 
 

@@ -32,17 +32,27 @@ _BLOCKING_CALLS = {"x86_64": {b"7", b"271", b"23", b"270", b"232", b"281"},
                    "aarch64": {b"73", b"72", b"22"}}
 
 
-def quiet_gui_thread(stop_own_objects: Callable[[], None]) -> bool:
+def quiet_gui_thread(stop_own_objects: Callable[[], None], deadline: float | None = None) -> bool:
     """Have the GUI thread run *stop_own_objects* and let go of the thread
     bridge (waited for at most QUIET_WAIT s), then wait until it sleeps in
     its dispatcher again.  Returns whether it did so: its objects are then
     kept to the end.  False: a busy GUI thread, or no bridge to it - the
-    exit goes on as before.
+    exit goes on as before.  *deadline* (``time.monotonic()``): every wait
+    ends by then - the exit deadline less a margin for its report; a GUI
+    thread busy in a slot must not push the exit past ``exit_timeout``
+    (three waits of QUIET_WAIT each, at most, before).  A wait given up on
+    is logged.
 
     Example::
 
-        kept = exitquiet.quiet_gui_thread(stop_own_objects_here)
+        kept = exitquiet.quiet_gui_thread(stop_own_objects_here, time.monotonic() + 2.5)
     """
+    def left() -> float:
+        """This wait's time: QUIET_WAIT, or what is left to *deadline*."""
+        if deadline is None:
+            return QUIET_WAIT
+        return max(0.0, min(QUIET_WAIT, deadline - time.monotonic()))
+
     # Loaded with the first QThread pyqtguard tracked (its end goes through
     # the bridge); not imported here (it imports pyqtguard.qt).
     guithread = sys.modules.get("pyqtguard.qt.guithread")
@@ -75,9 +85,10 @@ def quiet_gui_thread(stop_own_objects: Callable[[], None]) -> bool:
     kept = False
     try:
         posted = post_to_gui_thread(in_gui_thread)
-        if posted and not done.acquire(timeout=QUIET_WAIT):
+        if posted and not done.acquire(timeout=left()):
             with guard:
                 late.append(True)       # a busy GUI thread: as before, nothing kept
+            _log_given_up("did not answer")
             return False
         kept = posted
         if posted and post_to_gui_thread(done.release):
@@ -85,15 +96,30 @@ def quiet_gui_thread(stop_own_objects: Callable[[], None]) -> bool:
             # turn, waited for too, lets it take that wake-up now, not while
             # the dispatcher is destroyed (1 crash in 100 runs on a loaded
             # machine without it).
-            if done.acquire(timeout=QUIET_WAIT) and gui_native_id:
-                wait_until_blocked(gui_native_id[0])
+            if not done.acquire(timeout=left()):
+                _log_given_up("did not take the second turn")
+            elif gui_native_id and not wait_until_blocked(gui_native_id[0], left()):
+                _log_given_up("did not block in its event loop again")
     except Exception:  # noqa: BLE001 - the exit goes on as it would have
         pass
     return kept
 
 
-def wait_until_blocked(native_id: int) -> None:
-    """Linux: wait (at most QUIET_WAIT s) until the thread *native_id* - the
+def _log_given_up(what: str) -> None:
+    """One line in the run log: the exit went on without the GUI thread's
+    turn (a slot busy then, say); a crash in the GUI thread may follow."""
+    try:
+        from .. import logs as logfile
+
+        logfile.log_event(f"pyqtguard: the interpreter is exiting in another thread and "
+                          f"the GUI thread {what} in time (busy in a slot?): the exit goes "
+                          "on without waiting for it")
+    except Exception:  # noqa: BLE001 - never in the way of the exit
+        pass
+
+
+def wait_until_blocked(native_id: int, timeout: float = QUIET_WAIT) -> bool:
+    """Linux: wait (at most *timeout* s) until the thread *native_id* - the
     GUI thread - blocks in its dispatcher's poll again.  Released from its
     last posted call, it still returns through the dispatcher (glib's
     iteration, Qt's timer sources), which PyQt6's clean-up frees next: a
@@ -101,7 +127,8 @@ def wait_until_blocked(native_id: int) -> None:
     CPython 3.14, 3 of 360 loaded ones on 3.11; docs/hostile-review.md,
     session 23).  ``/proc/self/task/N/syscall`` names the call a thread is
     blocked in ("running" while it runs).  Elsewhere: nothing (other
-    dispatchers; no such crash seen there).
+    dispatchers; no such crash seen there).  False: not seen blocked in
+    time; True otherwise (blocked, gone, or nothing to read).
 
     Example::
 
@@ -109,15 +136,17 @@ def wait_until_blocked(native_id: int) -> None:
     """
     calls = _BLOCKING_CALLS.get(os.uname().machine) if sys.platform == "linux" else None
     if calls is None:
-        return
+        return True
     path = f"/proc/self/task/{native_id}/syscall"
-    deadline = time.monotonic() + QUIET_WAIT
+    deadline = time.monotonic() + timeout
     while True:
         try:
             with open(path, "rb", buffering=0) as status:
                 call = status.read(64).split(b" ", 1)[0]
         except OSError:
-            return                      # gone, or no /proc: as before
-        if call in calls or time.monotonic() > deadline:
-            return
+            return True                 # gone, or no /proc: as before
+        if call in calls:
+            return True
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.0002)

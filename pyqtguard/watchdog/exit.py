@@ -130,7 +130,7 @@ def _stop_qthreads(qthreads: Any, records: list[Any] | None = None) -> None:
     leaving a margin before the deadline for the report; log those that
     did not stop."""
     asked_at = time.monotonic()
-    stubborn = qthreads.stop_all(_began_at + max(0.0, _budget - 0.5), records)
+    stubborn = qthreads.stop_all(_wait_deadline(), records)
     if stubborn:
         from ..registry.listing import python_stack
 
@@ -186,7 +186,7 @@ def begin_at_exit() -> None:
     (no event loop ended, and threading - whose ``_shutdown`` begins it
     otherwise - was never imported)."""
     if _enabled:
-        qt_attach.quiet_gui_thread_at_exit()    # an exit off the GUI thread: see there
+        qt_attach.quiet_gui_thread_at_exit(_wait_deadline())    # an exit off the GUI thread
     begin_shutdown("the interpreter is exiting")
 
 
@@ -254,7 +254,7 @@ def stop_qthreads_at_exit() -> None:
     # handler, in the middle of the dispatcher's destruction) widens the
     # window in which it may wake: Qt's default handler prints it, as
     # without pyqtguard (FINDINGS-h36).
-    if _enabled and qt_attach.quiet_gui_thread_at_exit():
+    if _enabled and qt_attach.quiet_gui_thread_at_exit(_wait_deadline()):
         messages = sys.modules.get("pyqtguard.crashes.qt_messages")
         if messages is not None:
             messages.detach_before_clean_up_elsewhere()
@@ -263,6 +263,13 @@ def stop_qthreads_at_exit() -> None:
         begin_shutdown("the interpreter is exiting")
         _stop_qthreads(qthreads)
         qthreads.unwatch_parents()
+
+
+def _wait_deadline() -> float:
+    """When pyqtguard's own waits at exit must end: the exit deadline (from
+    now, if shutdown has not begun) less half a second for the report."""
+    began = _began_at if _began is not None else time.monotonic()
+    return began + max(0.0, _budget - 0.5)
 
 
 def _arm_deadline(reason: str) -> int:
