@@ -902,8 +902,10 @@ static volatile sig_atomic_t report_after_shutdown = 0;
  * into the finished interpreter from native code: sys.exit() outside the
  * main thread, while the main thread waited in Qt (CPython 3.13-3.14 crash
  * there in take_gil, python/cpython gh-87135). */
+#ifdef PQG_STACKS_HANDLER
 static volatile unsigned long finalized_by = 0;
 static volatile pid_t finalized_in = 0;     /* ... in this process (not a fork child) */
+#endif
 /* The abort() after a fatal error already reported with every stack (Qt's
  * after a qFatal): faulthandler's dump of it is not copied a second time. */
 static volatile sig_atomic_t stacks_discard = 0;
