@@ -37,18 +37,20 @@ def quiet_gui_thread(stop_own_objects: Callable[[], None], deadline: float | Non
     bridge (waited for at most QUIET_WAIT s), then wait until it sleeps in
     its dispatcher again.  Returns whether it did so: its objects are then
     kept to the end.  False: a busy GUI thread, or no bridge to it - the
-    exit goes on as before.  *deadline* (``time.monotonic()``): every wait
-    ends by then - the exit deadline less a margin for its report; a GUI
-    thread busy in a slot must not push the exit past ``exit_timeout``
-    (three waits of QUIET_WAIT each, at most, before).  A wait given up on
-    is logged.
+    exit goes on as before.  *deadline* (``time.monotonic()``): the wait
+    for the GUI thread to block again ends by then - the exit deadline less
+    a margin for its report: a GUI thread that never idles (a 0 ms timer)
+    made the exit go past a short ``exit_timeout``.  Its two turns are
+    waited for QUIET_WAIT each (a thread that handles events takes them at
+    once; their objects must be stopped in that thread, not this one).  A
+    wait given up on is logged.
 
     Example::
 
         kept = exitquiet.quiet_gui_thread(stop_own_objects_here, time.monotonic() + 2.5)
     """
     def left() -> float:
-        """This wait's time: QUIET_WAIT, or what is left to *deadline*."""
+        """The last wait's time: QUIET_WAIT, or what is left to *deadline*."""
         if deadline is None:
             return QUIET_WAIT
         return max(0.0, min(QUIET_WAIT, deadline - time.monotonic()))
@@ -85,7 +87,7 @@ def quiet_gui_thread(stop_own_objects: Callable[[], None], deadline: float | Non
     kept = False
     try:
         posted = post_to_gui_thread(in_gui_thread)
-        if posted and not done.acquire(timeout=left()):
+        if posted and not done.acquire(timeout=QUIET_WAIT):
             with guard:
                 late.append(True)       # a busy GUI thread: as before, nothing kept
             _log_given_up("did not answer")
@@ -96,7 +98,7 @@ def quiet_gui_thread(stop_own_objects: Callable[[], None], deadline: float | Non
             # turn, waited for too, lets it take that wake-up now, not while
             # the dispatcher is destroyed (1 crash in 100 runs on a loaded
             # machine without it).
-            if not done.acquire(timeout=left()):
+            if not done.acquire(timeout=QUIET_WAIT):
                 _log_given_up("did not take the second turn")
             elif gui_native_id and not wait_until_blocked(gui_native_id[0], left()):
                 _log_given_up("did not block in its event loop again")
