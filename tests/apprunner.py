@@ -87,6 +87,35 @@ def newest_run(log_dir: Path) -> dict[str, object]:
     return json.loads(cli.stdout)[0]
 
 
+def build_shared_library(tmp_path: Path, name: str, source: str, *,
+                         required: bool = False, why: str = "") -> str:
+    """``lib<name>.so`` built from the C *source* with the system's C
+    compiler (-O0, -fPIC, Python's headers on the include path, pthreads);
+    returns its path.  No compiler: the test is skipped (*why* says what it
+    builds), or fails when *required*."""
+    import shutil
+    import sysconfig
+
+    import pytest
+
+    for compiler in (sysconfig.get_config_var("CC") or "", "cc", "gcc"):
+        compiler = compiler.split()[0] if compiler else ""
+        if compiler and shutil.which(compiler):
+            break
+    else:
+        message = "no C compiler on PATH" + (f": {why}" if why else "")
+        if required:
+            pytest.fail(message)
+        pytest.skip(message)
+    c_file = tmp_path / f"{name}.c"
+    c_file.write_text(source)
+    lib = tmp_path / f"lib{name}.so"
+    include = sysconfig.get_paths()["include"]
+    subprocess.run([compiler, "-shared", "-fPIC", "-O0", f"-I{include}", "-o", str(lib),
+                    str(c_file), "-lpthread"], check=True, capture_output=True, timeout=120)
+    return str(lib)
+
+
 def run_app(source: str, tmp_path: Path, *, timeout: float = 60,
             args: list[str] | None = None, under_run: bool = False,
             env: dict[str, str] | None = None, script_name: str = "app.py",

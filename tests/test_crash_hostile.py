@@ -4,16 +4,14 @@ the app itself owns."""
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import textwrap
 
 import pytest
 
-from apprunner import STDERR_A_FULL_PIPE, run_app
+from apprunner import STDERR_A_FULL_PIPE, build_shared_library, run_app
 
 SEGV = -signal.SIGSEGV
 MARKER = "=== pyqtguard crash report ==="
@@ -168,18 +166,8 @@ def _recursive_library(tmp_path) -> str:
     """A shared library with a recursive C function (no tail call at -O0),
     built with the system's C compiler: a native library overflowing its
     thread's stack, on any CPython version."""
-    for name in (sysconfig.get_config_var("CC") or "", "cc", "gcc"):
-        name = name.split()[0] if name else ""
-        if name and shutil.which(name):
-            break
-    else:
-        pytest.skip("no C compiler on PATH: the test builds a recursive native function")
-    source = tmp_path / "recurse.c"
-    source.write_text(RECURSE_C)
-    lib = tmp_path / "librecurse.so"
-    subprocess.run([name, "-shared", "-fPIC", "-O0", "-o", str(lib), str(source)],
-                   check=True, capture_output=True, timeout=120)
-    return str(lib)
+    return build_shared_library(tmp_path, "recurse", RECURSE_C,
+                                why="the test builds a recursive native function")
 
 
 @pytest.mark.needs_cc

@@ -9,16 +9,14 @@ the fact: the handler writes raw addresses, modules and offsets only).
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import time
 
 import pytest
 
-from apprunner import child_env, run_app
+from apprunner import build_shared_library, child_env, run_app
 
 SEGV = -signal.SIGSEGV
 MARKER = "=== pyqtguard crash report ==="
@@ -71,22 +69,9 @@ void wait_then_crash(void)
 """
 
 
-def _compiler() -> str:
-    for name in (sysconfig.get_config_var("CC") or "", "cc", "gcc"):
-        name = name.split()[0] if name else ""
-        if name and shutil.which(name):
-            return name
-    pytest.fail("no C compiler found (the test builds small shared libraries)")
-
-
 def _build(tmp_path, name: str, source: str) -> str:
-    c_file = tmp_path / f"{name}.c"
-    c_file.write_text(source)
-    lib = tmp_path / f"lib{name}.so"
-    include = sysconfig.get_paths()["include"]
-    subprocess.run([_compiler(), "-shared", "-fPIC", "-O0", f"-I{include}", "-o", str(lib),
-                    str(c_file), "-lpthread"], check=True, capture_output=True, timeout=120)
-    return str(lib)
+    return build_shared_library(tmp_path, name, source, required=True,
+                                why="the test builds small shared libraries")
 
 
 def _report_last(log_dir) -> str:

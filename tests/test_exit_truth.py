@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 
-from apprunner import run_app
+from apprunner import build_shared_library, run_app
 
 HUNG = 124
 
@@ -358,26 +358,6 @@ void work_and_fault(unsigned ms) {
 """
 
 
-def _lock_held_fault_library(tmp_path) -> str:
-    import shutil
-    import subprocess
-    import sysconfig
-
-    import pytest
-    for name in (sysconfig.get_config_var("CC") or "", "cc", "gcc"):
-        name = name.split()[0] if name else ""
-        if name and shutil.which(name):
-            break
-    else:
-        pytest.skip("no C compiler on PATH")
-    source = tmp_path / "holdlock.c"
-    source.write_text(LOCK_HELD_FAULT_C)
-    lib = tmp_path / "libholdlock.so"
-    subprocess.run([name, "-shared", "-fPIC", "-O0", "-o", str(lib), str(source), "-lpthread"],
-                   check=True, capture_output=True, timeout=120)
-    return str(lib)
-
-
 def test_a_real_fault_of_the_main_thread_after_an_exit_elsewhere_is_not_held_forever(tmp_path):
     # The hold of a MainThread fault after another thread ended the
     # interpreter assumes that thread's exit() ends the process.  Here the
@@ -390,7 +370,7 @@ def test_a_real_fault_of_the_main_thread_after_an_exit_elsewhere_is_not_held_for
     import pytest
     if sys.platform != "linux":
         pytest.skip("Linux: an ELF library")
-    lib = _lock_held_fault_library(tmp_path)
+    lib = build_shared_library(tmp_path, "holdlock", LOCK_HELD_FAULT_C)
     started = time.monotonic()
     result = run_app(f"""
         import ctypes, sys, time
